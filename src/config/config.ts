@@ -1,0 +1,92 @@
+import { Duration } from 'luxon';
+
+/** Everything the server reads from its environment, parsed and checked once at start. */
+export interface Config {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  readonly port: number;
+  /** A PostgreSQL URL, or undefined to run an embedded PostgreSQL under `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly embeddedPostgresPort: number;
+  readonly databasePoolSize: number;
+  /** How long a checkout holds stock while waiting for the payment result. */
+  readonly holdDuration: Duration;
+  /** How often the scheduler looks for sessions to complete and holds to expire. */
+  readonly schedulerInterval: Duration;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const NODE_ENVS = ['development', 'production', 'test'] as const;
+
+/**
+ * Reads the configuration from `env`. Every bad value is reported at once, so an operator fixes
+ * them in one go instead of one restart per mistake.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+
+  const duration = (name: string, fallback: string, min: Duration): Duration => {
+    const raw = env[name] || fallback;
+    const parsed = Duration.fromISO(raw);
+    if (!parsed.isValid || parsed < min) {
+      problems.push(`${name} must be an ISO 8601 duration of at least ${min.toISO()} (e.g. PT15M), got "${raw}"`);
+      return Duration.fromISO(fallback);
+    }
+    return parsed;
+  };
+
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+      return fallback;
+    }
+    return raw as T;
+  };
+
+  let databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl !== undefined) {
+    try {
+      const url = new URL(databaseUrl);
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('protocol');
+    } catch {
+      problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+      databaseUrl = undefined;
+    }
+  }
+
+  const nodeEnv = oneOf('NODE_ENV', NODE_ENVS, 'development');
+  const config: Config = {
+    nodeEnv,
+    port: integer('PORT', 4000, 0, 65535),
+    databaseUrl,
+    dataDir: env.DATA_DIR || '.data',
+    embeddedPostgresPort: integer('EMBEDDED_POSTGRES_PORT', 5433, 1, 65535),
+    databasePoolSize: integer('DATABASE_POOL_SIZE', 20, 1, 1000),
+    holdDuration: duration('HOLD_DURATION', 'PT15M', Duration.fromObject({ seconds: 1 })),
+    schedulerInterval: duration('SCHEDULER_INTERVAL', 'PT1S', Duration.fromObject({ milliseconds: 10 })),
+    logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

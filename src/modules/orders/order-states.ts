@@ -1,0 +1,32 @@
+import { registerEnumType } from 'type-graphql';
+
+/** DFC OrderState of a producer order. */
+export enum OrderState {
+  DRAFT = 'DRAFT',
+  HELD = 'HELD',
+  COMPLETE = 'COMPLETE',
+  CANCELLED = 'CANCELLED',
+}
+
+/** DFC FulfilmentState of a producer order. */
+export enum FulfilmentState {
+  HELD = 'HELD',
+  UNFULFILLED = 'UNFULFILLED',
+  FULFILLED = 'FULFILLED',
+  CANCELLED = 'CANCELLED',
+}
+
+export enum CustomerOrderStatus {
+  PENDING_PAYMENT = 'PENDING_PAYMENT',
+  CONFIRMED = 'CONFIRMED',
+  PAYMENT_FAILED = 'PAYMENT_FAILED',
+  EXPIRED = 'EXPIRED',
+  CANCELLED = 'CANCELLED',
+}
+
+/** Customer orders whose lines hold (or, after completion, commit) producer stock. */
+export const LIVE_CUSTOMER_ORDER_STATUSES = [CustomerOrderStatus.PENDING_PAYMENT, CustomerOrderStatus.CONFIRMED] as const;
+
+registerEnumType(OrderState, { name: 'OrderState' });
+registerEnumType(FulfilmentState, { name: 'FulfilmentState' });
+registerEnumType(CustomerOrderStatus, { name: 'CustomerOrderStatus' });

@@ -1,0 +1,37 @@
+import { Entity, Enum, Index, ManyToOne, Property, Unique } from '@mikro-orm/core';
+import { Field, ObjectType } from 'type-graphql';
+import { BaseEntity } from '../../shared/base.entity.js';
+import { Hub } from '../enterprises/hub.entity.js';
+import { Producer } from '../enterprises/producer.entity.js';
+import { SalesSession } from '../sessions/sales-session.entity.js';
+import { FulfilmentState, OrderState } from './order-states.js';
+
+/**
+ * The DFC Order between a hub and a producer for one session. Its lines are not stored: they
+ * are the sum of the live customer order lines that point at it, so they can never drift.
+ */
+@ObjectType()
+@Entity()
+@Index({ properties: ['producer'] })
+@Unique({ properties: ['salesSession', 'producer'] })
+export class ProducerOrder extends BaseEntity {
+  @ManyToOne({ entity: () => SalesSession })
+  salesSession!: SalesSession;
+
+  @ManyToOne({ entity: () => Producer })
+  producer!: Producer;
+
+  @ManyToOne({ entity: () => Hub })
+  hub!: Hub;
+
+  @Field(() => OrderState)
+  @Enum({ items: () => OrderState, type: 'string' })
+  orderState: OrderState = OrderState.HELD;
+
+  @Field(() => FulfilmentState)
+  @Enum({ items: () => FulfilmentState, type: 'string' })
+  fulfilmentState: FulfilmentState = FulfilmentState.HELD;
+
+  @Property({ type: 'datetime', nullable: true })
+  completedAt?: Date;
+}

@@ -1,0 +1,49 @@
+import { Check, Entity, Index, ManyToOne, Property } from '@mikro-orm/core';
+import { ObjectType } from 'type-graphql';
+import { BaseEntity } from '../../shared/base.entity.js';
+import { Hub } from '../enterprises/hub.entity.js';
+
+/**
+ * A hub's sales session (DFC SaleSession, an order cycle). Its status is not stored: it follows
+ * from the clock and from `closedAt`/`completedAt` (see sessionStatus()).
+ */
+@ObjectType()
+@Entity()
+@Check({ name: 'sales_session_closes_after_opening', expression: 'closes_at > opens_at' })
+// The scheduler's search for sessions to complete reads only those not yet completed.
+@Index({
+  name: 'sales_session_due_for_completion',
+  expression: `create index "sales_session_due_for_completion" on "sales_session" ("closes_at") where "completed_at" is null`,
+})
+@Index({ properties: ['hub'] })
+export class SalesSession extends BaseEntity {
+  @ManyToOne({ entity: () => Hub })
+  hub: Hub;
+
+  @Property({ type: 'datetime' })
+  opensAt: Date;
+
+  /** When the session closes on schedule. */
+  @Property({ type: 'datetime' })
+  closesAt: Date;
+
+  /** IANA zone the hub's wall-clock times are read in, e.g. Europe/Paris. */
+  @Property({ type: 'string', length: 64 })
+  timeZone: string;
+
+  /** Set when a trader closed the session before `closesAt`. */
+  @Property({ type: 'datetime', nullable: true })
+  closedAt?: Date;
+
+  /** Set, in the same transaction, when the scheduler completed the session's producer orders. */
+  @Property({ type: 'datetime', nullable: true })
+  completedAt?: Date;
+
+  constructor(hub: Hub, opensAt: Date, closesAt: Date, timeZone: string) {
+    super();
+    this.hub = hub;
+    this.opensAt = opensAt;
+    this.closesAt = closesAt;
+    this.timeZone = timeZone;
+  }
+}

@@ -1,0 +1,60 @@
+/** Codes a client can switch on; part of the public contract. */
+export enum UserErrorCode {
+  INVALID_INPUT = 'INVALID_INPUT',
+  NOT_FOUND = 'NOT_FOUND',
+  INSUFFICIENT_STOCK = 'INSUFFICIENT_STOCK',
+  SESSION_NOT_OPEN = 'SESSION_NOT_OPEN',
+  INVALID_STATE = 'INVALID_STATE',
+  HOLD_EXPIRED = 'HOLD_EXPIRED',
+  IDEMPOTENCY_CONFLICT = 'IDEMPOTENCY_CONFLICT',
+  FORBIDDEN = 'FORBIDDEN',
+}
+
+export type FieldPath = readonly (string | number)[];
+
+export interface UserErrorDetail {
+  /** Path into the mutation's input, e.g. ["lines", "1", "quantity"]; null for the input as a whole. */
+  field: string[] | null;
+  message: string;
+  code: UserErrorCode;
+}
+
+/**
+ * An expected failure of a business rule. Services throw it inside their transaction, so the
+ * transaction rolls back and nothing changes; the GraphQL layer turns it into `userErrors`.
+ */
+export class DomainError extends Error {
+  constructor(readonly userErrors: UserErrorDetail[]) {
+    super(userErrors.map((e) => e.message).join('; '));
+    this.name = 'DomainError';
+  }
+
+  static of(code: UserErrorCode, message: string, field?: FieldPath): DomainError {
+    return new DomainError([userError(code, message, field)]);
+  }
+}
+
+export function userError(code: UserErrorCode, message: string, field?: FieldPath): UserErrorDetail {
+  return { code, message, field: field ? field.map(String) : null };
+}
+
+/** Collects every problem with an input, so a client learns all of them in one round trip. */
+export class InputErrors {
+  private readonly errors: UserErrorDetail[] = [];
+
+  add(code: UserErrorCode, message: string, field?: FieldPath): void {
+    this.errors.push(userError(code, message, field));
+  }
+
+  invalid(message: string, field: FieldPath): void {
+    this.add(UserErrorCode.INVALID_INPUT, message, field);
+  }
+
+  get isEmpty(): boolean {
+    return this.errors.length === 0;
+  }
+
+  throwIfAny(): void {
+    if (!this.isEmpty) throw new DomainError([...this.errors]);
+  }
+}
