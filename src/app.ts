@@ -1,0 +1,76 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { Config } from './config/config.js';
+import { migrate, openOrm } from './db/orm.js';
+import { buildAppSchema } from './graphql/schema.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { createHttpServer } from './server.js';
+import { createServices, type Services } from './services.js';
+import { type Clock, systemClock } from './shared/clock.js';
+
+export interface AppOptions {
+  config: Config;
+  databaseUrl: string;
+  logger: Logger;
+  /** The system clock unless a test injects one it can move. */
+  clock?: Clock;
+}
+
+export interface App {
+  readonly port: number;
+  readonly url: string;
+  readonly orm: MikroORM;
+  readonly services: Services;
+  readonly scheduler: Scheduler;
+  /** Stops taking requests, finishes those in flight, stops the scheduler, closes the pool. */
+  stop(): Promise<void>;
+}
+
+/** Migrates the database, then serves GraphQL and runs the scheduler. */
+export async function startApp({ config, databaseUrl, logger, clock = systemClock }: AppOptions): Promise<App> {
+  const orm = await openOrm({ url: databaseUrl, poolSize: config.databasePoolSize, logger });
+  await migrate(orm);
+
+  let scheduler: Scheduler | undefined;
+  const services = createServices({
+    holdDuration: config.holdDuration,
+    closeListener: { sessionClosed: () => scheduler?.wake() },
+  });
+  scheduler = new Scheduler(
+    orm,
+    clock,
+    config.schedulerInterval,
+    [
+      // Expiry first: a session waiting only on lapsed holds completes in the same tick.
+      { name: 'expire-lapsed-holds', run: (ctx) => services.customerOrders.expireLapsedHolds(ctx) },
+      { name: 'complete-closed-sessions', run: (ctx) => services.completion.completeDueSessions(ctx) },
+    ],
+    logger,
+  );
+
+  const server = await createHttpServer({
+    schema: await buildAppSchema(),
+    orm,
+    services,
+    clock,
+    logger,
+    production: config.nodeEnv === 'production',
+  });
+  const port = await server.listen(config.port);
+  scheduler.start();
+  logger.info({ url: `http://localhost:${port}/graphql` }, 'GraphQL API ready');
+
+  const running = scheduler;
+  return {
+    port,
+    url: `http://localhost:${port}/graphql`,
+    orm,
+    services,
+    scheduler: running,
+    async stop() {
+      await server.close();
+      await running.stop();
+      await orm.close();
+    },
+  };
+}

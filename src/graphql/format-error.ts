@@ -1,0 +1,58 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLFormattedError } from 'graphql';
+import type { Logger } from 'pino';
+
+/** Codes of errors the client caused; their messages are safe and useful to show. */
+const CLIENT_ERROR_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+/** PostgreSQL and driver failures that mean "try again shortly", not "your request is wrong". */
+const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57P'];
+const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
+
+/**
+ * Shapes every error before it leaves the server: client mistakes keep their message and code;
+ * anything unexpected is logged in full and reaches the client only as a stable code, without
+ * the message or stack trace that could leak internals.
+ */
+export function createErrorFormatter(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) {
+      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+    }
+    const cause = unwrapResolverError(error);
+    if (isUnavailable(cause)) {
+      logger.warn({ err: cause, path: formatted.path }, 'database unavailable');
+      return {
+        message: 'The service is temporarily unavailable; retry the request.',
+        path: formatted.path,
+        extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true },
+      };
+    }
+    logger.error({ err: cause, path: formatted.path }, 'unexpected error');
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  };
+}
+
+function isUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current && typeof current === 'object' && depth < 5; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (UNAVAILABLE_NODE_CODES.has(code)) return true;
+      if (UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => code.startsWith(prefix))) return true;
+    }
+    const message = (current as { message?: unknown }).message;
+    if (typeof message === 'string' && /Knex: Timeout acquiring a connection|Connection terminated/i.test(message)) return true;
+    current = (current as { cause?: unknown; previous?: unknown }).cause ?? (current as { previous?: unknown }).previous;
+  }
+  return false;
+}

@@ -1,0 +1,67 @@
+import type { EntityName } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import DataLoader from 'dataloader';
+import { Product } from '../modules/catalogue/product.entity.js';
+import { Hub } from '../modules/enterprises/hub.entity.js';
+import { Producer } from '../modules/enterprises/producer.entity.js';
+import { CustomerOrderLine } from '../modules/orders/customer-order-line.entity.js';
+import { ProducerOrder } from '../modules/orders/producer-order.entity.js';
+import type { ProducerOrderLineRow } from '../modules/orders/producer-order.service.js';
+import { Offer } from '../modules/sessions/offer.entity.js';
+import { SalesSession } from '../modules/sessions/sales-session.entity.js';
+import type { StockFigures } from '../modules/stock/stock.service.js';
+import type { Services } from '../services.js';
+
+/**
+ * Per-request batching for field resolvers: a list of N offers costs one query per kind of
+ * field, not N. Created with the request's entity manager and dropped with the request.
+ */
+export function createLoaders(em: EntityManager, services: Services) {
+  return {
+    producer: byId(em, Producer),
+    hub: byId(em, Hub),
+    product: byId(em, Product),
+    salesSession: byId(em, SalesSession),
+    offer: byId(em, Offer),
+    productsByProducer: grouped(em, Product, 'producer', { name: 'asc', id: 'asc' }),
+    salesSessionsByHub: grouped(em, SalesSession, 'hub', { opensAt: 'asc', id: 'asc' }),
+    offersBySession: grouped(em, Offer, 'salesSession', { createdAt: 'asc', id: 'asc' }),
+    producerOrdersBySession: grouped(em, ProducerOrder, 'salesSession', { createdAt: 'asc', id: 'asc' }),
+    linesByCustomerOrder: grouped(em, CustomerOrderLine, 'customerOrder', { createdAt: 'asc', id: 'asc' }),
+    stock: new DataLoader<string, StockFigures | undefined>(async (ids) => {
+      const figures = await services.stock.figures(em, ids);
+      return ids.map((id) => figures.get(id));
+    }),
+    producerOrderLines: new DataLoader<string, ProducerOrderLineRow[]>(async (ids) => {
+      const rows = await services.producerOrders.lines(em, ids);
+      return ids.map((id) => rows.filter((r) => r.producerOrderId === id));
+    }),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;
+
+function byId<T extends { id: string }>(em: EntityManager, entity: EntityName<T>): DataLoader<string, T | null> {
+  return new DataLoader(async (ids) => {
+    const found = await em.find(entity, { id: { $in: [...ids] } } as never);
+    const byKey = new Map(found.map((e) => [e.id, e]));
+    return ids.map((id) => byKey.get(id) ?? null);
+  });
+}
+
+function grouped<T extends object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  parent: keyof T & string,
+  orderBy: Record<string, 'asc' | 'desc'>,
+): DataLoader<string, T[]> {
+  return new DataLoader(async (parentIds) => {
+    const found = await em.find(entity, { [parent]: { $in: [...parentIds] } } as never, { orderBy } as never);
+    const groups = new Map<string, T[]>(parentIds.map((id) => [id, []]));
+    for (const item of found) {
+      const ref = item[parent] as unknown as { id: string };
+      groups.get(ref.id)?.push(item);
+    }
+    return parentIds.map((id) => groups.get(id)!);
+  });
+}

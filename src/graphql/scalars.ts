@@ -1,0 +1,64 @@
+import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { DateTime } from 'luxon';
+import { formatQuantity } from '../shared/quantity.js';
+
+const OFFSET_AT_END = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
+
+function badInput(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+}
+
+function parseInstant(value: unknown): Date {
+  if (typeof value !== 'string') throw badInput('DateTime must be an ISO 8601 string with an offset');
+  const parsed = DateTime.fromISO(value, { setZone: true });
+  // Without an offset the instant would depend on the server's zone: refuse rather than guess.
+  if (!parsed.isValid || !OFFSET_AT_END.test(value)) {
+    throw badInput(`"${value}" is not an ISO 8601 date-time with an offset, e.g. "2026-11-27T18:00:00+01:00"`);
+  }
+  return parsed.toJSDate();
+}
+
+/**
+ * An instant, written as ISO 8601 with an offset. Resolvers may return a luxon DateTime to show
+ * the instant in a particular zone (a session's times in the session's zone), or a Date for UTC.
+ */
+export const DateTimeScalar = new GraphQLScalarType<Date, string>({
+  name: 'DateTime',
+  description: 'An instant as ISO 8601 with an offset, e.g. "2026-11-27T18:00:00+01:00".',
+  serialize(value) {
+    if (value instanceof Date) return DateTime.fromJSDate(value, { zone: 'utc' }).toISO({ suppressMilliseconds: true })!;
+    if (DateTime.isDateTime(value) && value.isValid) return value.toISO({ suppressMilliseconds: true })!;
+    throw new GraphQLError('DateTime cannot represent this value');
+  },
+  parseValue: parseInstant,
+  parseLiteral(ast) {
+    if (ast.kind !== Kind.STRING) throw badInput('DateTime must be a string');
+    return parseInstant(ast.value);
+  },
+});
+
+/**
+ * An exact decimal, as a string ("2.5"). Input is passed through as text: the services check it
+ * (sign, precision, size) so that a bad value becomes a `userErrors` entry naming its field.
+ * Integers are accepted as JSON numbers too; fractional JSON numbers are refused, being floats.
+ */
+export const DecimalScalar = new GraphQLScalarType<string, string>({
+  name: 'Decimal',
+  description: 'An exact decimal number written as a string, e.g. "2.5". Never a float.',
+  serialize(value) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') {
+      return formatQuantity(String(value));
+    }
+    if (value !== null && typeof value === 'object' && 'toFixed' in value) return formatQuantity(String(value));
+    throw new GraphQLError('Decimal cannot represent this value');
+  },
+  parseValue(value) {
+    if (typeof value === 'string') return value;
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+    throw badInput('Decimal values are strings, e.g. "2.5" (floats are not accepted)');
+  },
+  parseLiteral(ast) {
+    if (ast.kind === Kind.STRING || ast.kind === Kind.INT) return ast.value;
+    throw badInput('Decimal values are strings, e.g. "2.5" (floats are not accepted)');
+  },
+});

@@ -1,0 +1,30 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { toPayload } from '../../graphql/user-error.js';
+import { Producer } from '../enterprises/producer.entity.js';
+import { Stock } from '../stock/stock.types.js';
+import { Product } from './product.entity.js';
+import { CreateProductInput, CreateProductPayload } from './product.types.js';
+
+@Resolver(() => Product)
+export class ProductResolver {
+  @Query(() => Product, { nullable: true })
+  product(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Product | null> {
+    return ctx.services.products.findProduct(ctx, id);
+  }
+
+  @Mutation(() => CreateProductPayload)
+  createProduct(@Arg('input', () => CreateProductInput) input: CreateProductInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.products.createProduct(ctx, input), (product) => ({ product }));
+  }
+
+  @FieldResolver(() => Producer)
+  async producer(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<Producer> {
+    return (await ctx.loaders.producer.load(product.producer.id))!;
+  }
+
+  @FieldResolver(() => Stock)
+  async stock(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<Stock> {
+    return (await ctx.loaders.stock.load(product.id)) ?? Stock.EMPTY;
+  }
+}

@@ -1,0 +1,51 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { requiredText } from '../../shared/text.js';
+import type { EnterpriseService } from '../enterprises/enterprise.service.js';
+import type { StockService } from '../stock/stock.service.js';
+import { Product } from './product.entity.js';
+
+export interface CreateProductFields {
+  producerId: string;
+  name: string;
+  sku: string;
+  unit: string;
+}
+
+export class ProductService {
+  constructor(
+    private readonly enterprises: EnterpriseService,
+    private readonly stock: StockService,
+  ) {}
+
+  /** Creates a product with an empty stock level, so it can be offered and stocked at once. */
+  async createProduct(ctx: RequestContext, input: CreateProductFields): Promise<Product> {
+    const errors = new InputErrors();
+    const name = requiredText(input.name, ['name'], 200, errors);
+    const sku = requiredText(input.sku, ['sku'], 100, errors);
+    const unit = requiredText(input.unit, ['unit'], 20, errors);
+    errors.throwIfAny();
+
+    const producer = await this.enterprises.requireProducer(ctx, input.producerId, 'producerId');
+    try {
+      return await ctx.em.transactional(async (em) => {
+        const product = new Product(producer, name, sku, unit);
+        product.createdAt = ctx.clock.now();
+        await em.persistAndFlush(product);
+        await this.stock.createLevel(em, product.id);
+        return product;
+      });
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) {
+        throw DomainError.of(UserErrorCode.INVALID_INPUT, `this producer already has a product with SKU "${sku}"`, ['sku']);
+      }
+      throw error;
+    }
+  }
+
+  findProduct(ctx: RequestContext, id: string): Promise<Product | null> {
+    return isUuid(id) ? ctx.em.findOne(Product, id) : Promise.resolve(null);
+  }
+}

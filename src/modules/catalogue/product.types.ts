@@ -1,0 +1,27 @@
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { UserError } from '../../graphql/user-error.js';
+import { Product } from './product.entity.js';
+
+@InputType()
+export class CreateProductInput {
+  @Field(() => ID)
+  producerId!: string;
+
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => String)
+  sku!: string;
+
+  @Field(() => String, { description: 'The unit quantities are counted in: kg, g, l, each, bunch, ...' })
+  unit!: string;
+}
+
+@ObjectType()
+export class CreateProductPayload {
+  @Field(() => Product, { nullable: true })
+  product?: Product;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}

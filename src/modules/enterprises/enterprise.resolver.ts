@@ -1,0 +1,44 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { toPayload } from '../../graphql/user-error.js';
+import { Product } from '../catalogue/product.entity.js';
+import { SalesSession } from '../sessions/sales-session.entity.js';
+import { CreateHubInput, CreateHubPayload, CreateProducerInput, CreateProducerPayload } from './enterprise.types.js';
+import { Hub } from './hub.entity.js';
+import { Producer } from './producer.entity.js';
+
+@Resolver(() => Producer)
+export class ProducerResolver {
+  @Query(() => Producer, { nullable: true })
+  producer(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Producer | null> {
+    return ctx.services.enterprises.findProducer(ctx, id);
+  }
+
+  @Mutation(() => CreateProducerPayload)
+  createProducer(@Arg('input', () => CreateProducerInput) input: CreateProducerInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.enterprises.createProducer(ctx, input), (producer) => ({ producer }));
+  }
+
+  @FieldResolver(() => [Product])
+  products(@Root() producer: Producer, @Ctx() ctx: GraphQLContext): Promise<Product[]> {
+    return ctx.loaders.productsByProducer.load(producer.id);
+  }
+}
+
+@Resolver(() => Hub)
+export class HubResolver {
+  @Query(() => Hub, { nullable: true })
+  hub(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Hub | null> {
+    return ctx.services.enterprises.findHub(ctx, id);
+  }
+
+  @Mutation(() => CreateHubPayload)
+  createHub(@Arg('input', () => CreateHubInput) input: CreateHubInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.enterprises.createHub(ctx, input), (hub) => ({ hub }));
+  }
+
+  @FieldResolver(() => [SalesSession])
+  salesSessions(@Root() hub: Hub, @Ctx() ctx: GraphQLContext): Promise<SalesSession[]> {
+    return ctx.loaders.salesSessionsByHub.load(hub.id);
+  }
+}

@@ -1,0 +1,49 @@
+import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { requiredText } from '../../shared/text.js';
+import { Hub } from './hub.entity.js';
+import { Producer } from './producer.entity.js';
+
+export class EnterpriseService {
+  async createProducer(ctx: RequestContext, input: { name: string }): Promise<Producer> {
+    const errors = new InputErrors();
+    const name = requiredText(input.name, ['name'], 200, errors);
+    errors.throwIfAny();
+    const producer = new Producer(name);
+    producer.createdAt = ctx.clock.now();
+    await ctx.em.persistAndFlush(producer);
+    return producer;
+  }
+
+  async createHub(ctx: RequestContext, input: { name: string }): Promise<Hub> {
+    const errors = new InputErrors();
+    const name = requiredText(input.name, ['name'], 200, errors);
+    errors.throwIfAny();
+    const hub = new Hub(name);
+    hub.createdAt = ctx.clock.now();
+    await ctx.em.persistAndFlush(hub);
+    return hub;
+  }
+
+  findProducer(ctx: RequestContext, id: string): Promise<Producer | null> {
+    return isUuid(id) ? ctx.em.findOne(Producer, id) : Promise.resolve(null);
+  }
+
+  findHub(ctx: RequestContext, id: string): Promise<Hub | null> {
+    return isUuid(id) ? ctx.em.findOne(Hub, id) : Promise.resolve(null);
+  }
+
+  /** Loads the producer an input names, or fails with NOT_FOUND on that input field. */
+  async requireProducer(ctx: RequestContext, id: string, field: string): Promise<Producer> {
+    const producer = await this.findProducer(ctx, id);
+    if (!producer) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer with id "${id}"`, [field]);
+    return producer;
+  }
+
+  async requireHub(ctx: RequestContext, id: string, field: string): Promise<Hub> {
+    const hub = await this.findHub(ctx, id);
+    if (!hub) throw DomainError.of(UserErrorCode.NOT_FOUND, `no hub with id "${id}"`, [field]);
+    return hub;
+  }
+}

@@ -1,0 +1,249 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Decimal } from 'decimal.js';
+import { DomainError, type FieldPath, InputErrors, UserErrorCode, userError } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
+import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { sql, uuidArray } from '../../shared/sql.js';
+import { requiredText } from '../../shared/text.js';
+import { SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
+import type { HoldRequest, StockService } from '../stock/stock.service.js';
+import type { Duration } from 'luxon';
+import { CustomerOrder } from './customer-order.entity.js';
+import { CustomerOrderStatus } from './order-states.js';
+
+export const MAX_BASKET_LINES = 200;
+
+export interface CheckoutFields {
+  salesSessionId: string;
+  customerRef: string;
+  idempotencyKey: string;
+  lines: { offerId: string; quantity: string }[];
+}
+
+/** A basket line after validation; lines naming the same offer are merged into one. */
+interface BasketLine {
+  offerId: string;
+  quantity: Decimal;
+  /** Where the line first appears in the input, to name it in errors. */
+  index: number;
+}
+
+interface SessionRow {
+  id: string;
+  hubId: string;
+  opensAt: Date;
+  closesAt: Date;
+  closedAt: Date | null;
+  completedAt: Date | null;
+}
+
+interface OfferRow {
+  id: string;
+  salesSessionId: string;
+  productId: string;
+  producerId: string;
+  productName: string;
+  unit: string;
+  priceAmount: number;
+  priceCurrency: string;
+}
+
+/**
+ * Checkout: holds each producer's stock for a whole basket, or for none of it, in one short
+ * transaction. Locks are always taken in the same order — the session (shared), the new customer
+ * order, the producer orders by producer id, then the stock rows by product id — so concurrent
+ * checkouts, releases and completions wait for each other but never deadlock.
+ */
+export class CheckoutService {
+  constructor(
+    private readonly stock: StockService,
+    private readonly holdDuration: Duration,
+  ) {}
+
+  async checkout(ctx: RequestContext, input: CheckoutFields): Promise<CustomerOrder> {
+    const basket = validate(input);
+    const requestHash = hashRequest(input.salesSessionId, input.customerRef.trim(), basket);
+    const orderId = await ctx.em.transactional((em) => this.place(em, ctx.clock.now(), input, basket, requestHash));
+    return ctx.em.findOneOrFail(CustomerOrder, orderId);
+  }
+
+  private async place(em: EntityManager, now: Date, input: CheckoutFields, basket: BasketLine[], requestHash: string): Promise<string> {
+    // KEY SHARE lets checkouts run side by side while keeping the session from being completed
+    // (completion takes FOR UPDATE) until they commit: no hold can land in a completed session.
+    const [session] = await sql<SessionRow>(
+      em,
+      `SELECT id, hub_id AS "hubId", opens_at AS "opensAt", closes_at AS "closesAt",
+              closed_at AS "closedAt", completed_at AS "completedAt"
+         FROM sales_session WHERE id = ? FOR KEY SHARE`,
+      [input.salesSessionId],
+    );
+    if (!session) throw DomainError.of(UserErrorCode.NOT_FOUND, `no sales session with id "${input.salesSessionId}"`, ['salesSessionId']);
+
+    const replay = await this.replay(em, session.hubId, input.idempotencyKey, requestHash);
+    if (replay) return replay;
+
+    const status = sessionStatus(session, now);
+    if (status !== SalesSessionStatus.OPEN) {
+      const why = status === SalesSessionStatus.SCHEDULED ? `opens at ${session.opensAt.toISOString()}` : 'is closed';
+      throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, `the sales session ${why}`, ['salesSessionId']);
+    }
+
+    const offers = await this.loadOffers(em, session.id, basket);
+
+    const [inserted] = await sql<{ id: string }>(
+      em,
+      `INSERT INTO customer_order (id, created_at, updated_at, sales_session_id, hub_id, customer_ref, status,
+                                   hold_expires_at, idempotency_key, request_hash)
+       VALUES (gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (hub_id, idempotency_key) DO NOTHING
+       RETURNING id`,
+      [now, now, session.id, session.hubId, input.customerRef.trim(), CustomerOrderStatus.PENDING_PAYMENT,
+        new Date(now.getTime() + this.holdDuration.toMillis()), input.idempotencyKey, requestHash],
+    );
+    if (!inserted) {
+      // The same key was committed by a concurrent request while this one waited on it.
+      const raced = await this.replay(em, session.hubId, input.idempotencyKey, requestHash);
+      if (raced) return raced;
+      throw new Error('idempotency key conflict without a committed order');
+    }
+    const orderId = inserted.id;
+
+    const producerOrderIds = await this.ensureProducerOrders(em, now, session, [...new Set(offers.map((o) => o.producerId))]);
+    const byOffer = new Map(offers.map((o) => [o.id, o]));
+    const holds: HoldRequest[] = basket.map((line) => {
+      const offer = byOffer.get(line.offerId)!;
+      return {
+        productId: offer.productId,
+        quantity: line.quantity,
+        producerOrderId: producerOrderIds.get(offer.producerId)!,
+        field: ['lines', line.index, 'quantity'],
+      };
+    });
+
+    const shortages = await this.stock.hold(em, now, orderId, holds);
+    if (shortages.length > 0) {
+      throw new DomainError(shortages.map(({ request, available }) => {
+        const offer = offers.find((o) => o.productId === request.productId)!;
+        return userError(
+          UserErrorCode.INSUFFICIENT_STOCK,
+          `only ${formatQuantity(available)} ${offer.unit} of "${offer.productName}" is available, ${formatQuantity(request.quantity)} was asked`,
+          request.field,
+        );
+      }));
+    }
+
+    await sql(
+      em,
+      `INSERT INTO customer_order_line (id, created_at, customer_order_id, offer_id, product_id, producer_order_id,
+                                        quantity, unit_price_amount, currency)
+       SELECT gen_random_uuid(), ?, ?, l.offer_id, l.product_id, l.producer_order_id, l.quantity, l.price_amount, l.currency
+         FROM jsonb_to_recordset(?::jsonb) AS l(offer_id uuid, product_id uuid, producer_order_id uuid,
+                                              quantity numeric, price_amount int, currency text)`,
+      [now, orderId, JSON.stringify(basket.map((line, i) => {
+        const offer = byOffer.get(line.offerId)!;
+        return {
+          offer_id: offer.id,
+          product_id: offer.productId,
+          producer_order_id: holds[i]!.producerOrderId,
+          quantity: line.quantity.toFixed(),
+          price_amount: offer.priceAmount,
+          currency: offer.priceCurrency,
+        };
+      }))],
+    );
+    return orderId;
+  }
+
+  /** The order an earlier request with this key created, if the request was the same. */
+  private async replay(em: EntityManager, hubId: string, key: string, requestHash: string): Promise<string | undefined> {
+    const [existing] = await sql<{ id: string; requestHash: string }>(
+      em,
+      'SELECT id, request_hash AS "requestHash" FROM customer_order WHERE hub_id = ? AND idempotency_key = ?',
+      [hubId, key],
+    );
+    if (!existing) return undefined;
+    if (existing.requestHash !== requestHash) {
+      throw DomainError.of(
+        UserErrorCode.IDEMPOTENCY_CONFLICT,
+        'this idempotency key was already used for a different checkout',
+        ['idempotencyKey'],
+      );
+    }
+    return existing.id;
+  }
+
+  private async loadOffers(em: EntityManager, sessionId: string, basket: BasketLine[]): Promise<OfferRow[]> {
+    const offers = await sql<OfferRow>(
+      em,
+      `SELECT o.id, o.sales_session_id AS "salesSessionId", o.product_id AS "productId", p.producer_id AS "producerId",
+              p.name AS "productName", p.unit, o.price_amount AS "priceAmount", o.price_currency AS "priceCurrency"
+         FROM offer o JOIN product p ON p.id = o.product_id
+        WHERE o.id = ANY(?::uuid[])`,
+      [uuidArray(basket.map((l) => l.offerId))],
+    );
+    const byId = new Map(offers.map((o) => [o.id, o]));
+    const errors = new InputErrors();
+    for (const line of basket) {
+      const offer = byId.get(line.offerId);
+      const field: FieldPath = ['lines', line.index, 'offerId'];
+      if (!offer) errors.add(UserErrorCode.NOT_FOUND, `no offer with id "${line.offerId}"`, field);
+      else if (offer.salesSessionId !== sessionId) errors.invalid('the offer belongs to another sales session', field);
+    }
+    errors.throwIfAny();
+    return offers;
+  }
+
+  /** The producer order of each producer for this session, created HELD/HELD when missing. */
+  private async ensureProducerOrders(em: EntityManager, now: Date, session: SessionRow, producerIds: string[]): Promise<Map<string, string>> {
+    await sql(
+      em,
+      `INSERT INTO producer_order (id, created_at, sales_session_id, producer_id, hub_id, order_state, fulfilment_state)
+       SELECT gen_random_uuid(), ?, ?, producer_id, ?, 'HELD', 'HELD'
+         FROM unnest(?::uuid[]) AS producer_id ORDER BY producer_id
+       ON CONFLICT (sales_session_id, producer_id) DO NOTHING`,
+      [now, session.id, session.hubId, uuidArray(producerIds)],
+    );
+    const rows = await sql<{ id: string; producerId: string }>(
+      em,
+      'SELECT id, producer_id AS "producerId" FROM producer_order WHERE sales_session_id = ? AND producer_id = ANY(?::uuid[])',
+      [session.id, uuidArray(producerIds)],
+    );
+    return new Map(rows.map((r) => [r.producerId, r.id]));
+  }
+}
+
+/** Checks everything that can be checked without the database, reporting every problem at once. */
+function validate(input: CheckoutFields): BasketLine[] {
+  const errors = new InputErrors();
+  requiredText(input.customerRef, ['customerRef'], 200, errors);
+  requiredText(input.idempotencyKey, ['idempotencyKey'], 200, errors);
+  if (!isUuid(input.salesSessionId)) {
+    errors.add(UserErrorCode.NOT_FOUND, `no sales session with id "${input.salesSessionId}"`, ['salesSessionId']);
+  }
+  if (input.lines.length === 0) errors.invalid('the basket is empty', ['lines']);
+  if (input.lines.length > MAX_BASKET_LINES) errors.invalid(`a basket can have at most ${MAX_BASKET_LINES} lines`, ['lines']);
+  errors.throwIfAny();
+
+  const merged = new Map<string, BasketLine>();
+  input.lines.forEach((line, index) => {
+    const quantity = parseQuantity(line.quantity, ['lines', index, 'quantity'], errors);
+    if (!isUuid(line.offerId)) {
+      errors.add(UserErrorCode.NOT_FOUND, `no offer with id "${line.offerId}"`, ['lines', index, 'offerId']);
+      return;
+    }
+    if (!quantity) return;
+    const previous = merged.get(line.offerId);
+    if (previous) previous.quantity = previous.quantity.plus(quantity);
+    else merged.set(line.offerId, { offerId: line.offerId, quantity, index });
+  });
+  errors.throwIfAny();
+  return [...merged.values()];
+}
+
+/** A digest of what the checkout asks for, independent of line order and number spelling. */
+function hashRequest(salesSessionId: string, customerRef: string, basket: BasketLine[]): string {
+  const lines = basket.map((l) => [l.offerId, l.quantity.toFixed()]).sort(([a], [b]) => (a! < b! ? -1 : 1));
+  return createHash('sha256').update(JSON.stringify({ salesSessionId, customerRef, lines })).digest('hex');
+}

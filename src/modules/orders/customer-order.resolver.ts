@@ -1,0 +1,80 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { Money } from '../../graphql/money.js';
+import { DateTimeScalar, DecimalScalar } from '../../graphql/scalars.js';
+import { toPayload } from '../../graphql/user-error.js';
+import { Product } from '../catalogue/product.entity.js';
+import { Offer } from '../sessions/offer.entity.js';
+import { SalesSession } from '../sessions/sales-session.entity.js';
+import { CustomerOrderLine } from './customer-order-line.entity.js';
+import { CustomerOrder } from './customer-order.entity.js';
+import { CheckoutInput, CheckoutPayload, CustomerOrderPayload, CustomerOrderRefInput } from './order.types.js';
+import { CustomerOrderStatus } from './order-states.js';
+
+@Resolver(() => CustomerOrder)
+export class CustomerOrderResolver {
+  @Query(() => CustomerOrder, { nullable: true })
+  customerOrder(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<CustomerOrder | null> {
+    return ctx.services.customerOrders.findCustomerOrder(ctx, id);
+  }
+
+  @Mutation(() => CheckoutPayload, {
+    description: "Holds the producers' stock for the whole basket, or for none of it (INSUFFICIENT_STOCK).",
+  })
+  checkout(@Arg('input', () => CheckoutInput) input: CheckoutInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.checkout.checkout(ctx, input), (customerOrder) => ({ customerOrder }));
+  }
+
+  @Mutation(() => CustomerOrderPayload, { description: 'Payment succeeded: the order is CONFIRMED; the producer orders do not change.' })
+  confirmPayment(@Arg('input', () => CustomerOrderRefInput) input: CustomerOrderRefInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.customerOrders.confirmPayment(ctx, input.customerOrderId), (customerOrder) => ({ customerOrder }));
+  }
+
+  @Mutation(() => CustomerOrderPayload, { description: 'Payment failed: the hold is released at once (PAYMENT_FAILED).' })
+  failPayment(@Arg('input', () => CustomerOrderRefInput) input: CustomerOrderRefInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.customerOrders.failPayment(ctx, input.customerOrderId), (customerOrder) => ({ customerOrder }));
+  }
+
+  @Mutation(() => CustomerOrderPayload, { description: 'Cancels a customer order and releases its stock at once.' })
+  cancelCustomerOrder(@Arg('input', () => CustomerOrderRefInput) input: CustomerOrderRefInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.customerOrders.cancel(ctx, input.customerOrderId), (customerOrder) => ({ customerOrder }));
+  }
+
+  @FieldResolver(() => SalesSession)
+  async salesSession(@Root() order: CustomerOrder, @Ctx() ctx: GraphQLContext): Promise<SalesSession> {
+    return (await ctx.loaders.salesSession.load(order.salesSession.id))!;
+  }
+
+  @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'Set while PENDING_PAYMENT.' })
+  holdExpiresAt(@Root() order: CustomerOrder): Date | null {
+    return order.status === CustomerOrderStatus.PENDING_PAYMENT ? (order.holdExpiresAt ?? null) : null;
+  }
+
+  @FieldResolver(() => [CustomerOrderLine])
+  lines(@Root() order: CustomerOrder, @Ctx() ctx: GraphQLContext): Promise<CustomerOrderLine[]> {
+    return ctx.loaders.linesByCustomerOrder.load(order.id);
+  }
+}
+
+@Resolver(() => CustomerOrderLine)
+export class CustomerOrderLineResolver {
+  @FieldResolver(() => Offer)
+  async offer(@Root() line: CustomerOrderLine, @Ctx() ctx: GraphQLContext): Promise<Offer> {
+    return (await ctx.loaders.offer.load(line.offer.id))!;
+  }
+
+  @FieldResolver(() => Product)
+  async product(@Root() line: CustomerOrderLine, @Ctx() ctx: GraphQLContext): Promise<Product> {
+    return (await ctx.loaders.product.load(line.product.id))!;
+  }
+
+  @FieldResolver(() => DecimalScalar)
+  quantity(@Root() line: CustomerOrderLine): string {
+    return line.quantity;
+  }
+
+  @FieldResolver(() => Money, { description: 'The price per unit when the customer checked out.' })
+  unitPrice(@Root() line: CustomerOrderLine): Money {
+    return { amount: line.unitPriceAmount, currency: line.currency };
+  }
+}

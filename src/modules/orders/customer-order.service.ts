@@ -1,0 +1,169 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Decimal } from 'decimal.js';
+import { DomainError, UserErrorCode } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { sql } from '../../shared/sql.js';
+import { SalesSessionStatus, sessionStatus, type SessionTimes } from '../sessions/session-status.js';
+import type { StockService } from '../stock/stock.service.js';
+import { CustomerOrder } from './customer-order.entity.js';
+import { CustomerOrderStatus } from './order-states.js';
+
+/** What can happen to a customer order after checkout. */
+export enum OrderEvent {
+  PAYMENT_SUCCEEDED = 'PAYMENT_SUCCEEDED',
+  PAYMENT_FAILED = 'PAYMENT_FAILED',
+  CANCELLED = 'CANCELLED',
+  HOLD_LAPSED = 'HOLD_LAPSED',
+}
+
+/** The status each event leads to; reaching it again is a no-op, which makes every call idempotent. */
+const TARGET: Record<OrderEvent, CustomerOrderStatus> = {
+  [OrderEvent.PAYMENT_SUCCEEDED]: CustomerOrderStatus.CONFIRMED,
+  [OrderEvent.PAYMENT_FAILED]: CustomerOrderStatus.PAYMENT_FAILED,
+  [OrderEvent.CANCELLED]: CustomerOrderStatus.CANCELLED,
+  [OrderEvent.HOLD_LAPSED]: CustomerOrderStatus.EXPIRED,
+};
+
+interface LockedOrder {
+  status: CustomerOrderStatus;
+  holdExpiresAt: Date | null;
+}
+
+type Outcome =
+  | { kind: 'unchanged' }
+  | { kind: 'changed' }
+  /** The hold had lapsed: the order was expired (and that committed), but the event was refused. */
+  | { kind: 'refused'; error: DomainError };
+
+export class CustomerOrderService {
+  constructor(private readonly stock: StockService) {}
+
+  findCustomerOrder(ctx: RequestContext, id: string): Promise<CustomerOrder | null> {
+    return isUuid(id) ? ctx.em.findOne(CustomerOrder, id) : Promise.resolve(null);
+  }
+
+  confirmPayment(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrder> {
+    return this.apply(ctx, customerOrderId, OrderEvent.PAYMENT_SUCCEEDED);
+  }
+
+  failPayment(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrder> {
+    return this.apply(ctx, customerOrderId, OrderEvent.PAYMENT_FAILED);
+  }
+
+  cancel(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrder> {
+    return this.apply(ctx, customerOrderId, OrderEvent.CANCELLED);
+  }
+
+  /**
+   * Expires every hold whose time ran out without a payment result. Each order is its own short
+   * transaction, and re-checked under its lock, so replicas doing this at once expire each once.
+   */
+  async expireLapsedHolds(ctx: RequestContext, limit = 500): Promise<number> {
+    const due = await sql<{ id: string }>(
+      ctx.em,
+      `SELECT id FROM customer_order WHERE status = 'PENDING_PAYMENT' AND hold_expires_at <= ?
+        ORDER BY hold_expires_at LIMIT ?`,
+      [ctx.clock.now(), limit],
+    );
+    let expired = 0;
+    for (const { id } of due) {
+      const outcome = await ctx.em.transactional((em) => this.transition(em, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED));
+      if (outcome.kind === 'changed') expired += 1;
+    }
+    return expired;
+  }
+
+  private async apply(ctx: RequestContext, customerOrderId: string, event: OrderEvent): Promise<CustomerOrder> {
+    if (!isUuid(customerOrderId)) throw orderNotFound(customerOrderId);
+    const outcome = await ctx.em.transactional((em) => this.transition(em, ctx.clock.now(), customerOrderId, event));
+    if (outcome.kind === 'refused') throw outcome.error;
+    return ctx.em.findOneOrFail(CustomerOrder, customerOrderId, { refresh: true });
+  }
+
+  /**
+   * Moves one order on, under the same lock order as checkout: the session (shared), then the
+   * order (exclusive), then the stock rows. Leaving PENDING_PAYMENT or CONFIRMED for a dead end
+   * releases the order's held stock at once, so every hub can sell it again.
+   */
+  private async transition(em: EntityManager, now: Date, orderId: string, event: OrderEvent): Promise<Outcome> {
+    const [ref] = await sql<{ salesSessionId: string }>(
+      em,
+      'SELECT sales_session_id AS "salesSessionId" FROM customer_order WHERE id = ?',
+      [orderId],
+    );
+    if (!ref) throw orderNotFound(orderId);
+    const [session] = await sql<SessionTimes>(
+      em,
+      `SELECT opens_at AS "opensAt", closes_at AS "closesAt", closed_at AS "closedAt", completed_at AS "completedAt"
+         FROM sales_session WHERE id = ? FOR KEY SHARE`,
+      [ref.salesSessionId],
+    );
+    const [order] = await sql<LockedOrder>(
+      em,
+      'SELECT status, hold_expires_at AS "holdExpiresAt" FROM customer_order WHERE id = ? FOR UPDATE',
+      [orderId],
+    );
+    if (!session || !order) throw orderNotFound(orderId);
+
+    const target = TARGET[event];
+    if (order.status === target) return { kind: 'unchanged' };
+    const lapsed = order.status === CustomerOrderStatus.PENDING_PAYMENT && order.holdExpiresAt !== null && order.holdExpiresAt <= now;
+
+    switch (event) {
+      case OrderEvent.HOLD_LAPSED:
+        if (!lapsed) return { kind: 'unchanged' };
+        break;
+      case OrderEvent.PAYMENT_SUCCEEDED:
+        if (lapsed) {
+          // The payment came too late: the hold is gone. Expire it now rather than leave it to the
+          // scheduler, so the stock is back on sale the moment anyone learns of it.
+          await this.finish(em, now, orderId, CustomerOrderStatus.EXPIRED);
+          return { kind: 'refused', error: holdExpired() };
+        }
+        if (order.status === CustomerOrderStatus.EXPIRED) throw holdExpired();
+        if (order.status !== CustomerOrderStatus.PENDING_PAYMENT) throw invalidState(order.status, event);
+        await sql(em, 'UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ? WHERE id = ?', [target, now, orderId]);
+        return { kind: 'changed' };
+      case OrderEvent.PAYMENT_FAILED:
+        if (order.status !== CustomerOrderStatus.PENDING_PAYMENT) throw invalidState(order.status, event);
+        break;
+      case OrderEvent.CANCELLED:
+        if (order.status !== CustomerOrderStatus.PENDING_PAYMENT && order.status !== CustomerOrderStatus.CONFIRMED) {
+          throw invalidState(order.status, event);
+        }
+        // After the close the producer is already working from the order: it can't be taken back here.
+        if (sessionStatus(session, now) !== SalesSessionStatus.OPEN) {
+          throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, 'the sales session has closed: the order can no longer be cancelled', ['customerOrderId']);
+        }
+        break;
+    }
+    await this.finish(em, now, orderId, target);
+    return { kind: 'changed' };
+  }
+
+  /** Ends an order's claim on stock: its lines leave the producer orders and the stock is released. */
+  private async finish(em: EntityManager, now: Date, orderId: string, status: CustomerOrderStatus): Promise<void> {
+    const lines = await sql<{ productId: string; producerOrderId: string; quantity: string }>(
+      em,
+      `SELECT product_id AS "productId", producer_order_id AS "producerOrderId", sum(quantity) AS quantity
+         FROM customer_order_line WHERE customer_order_id = ? GROUP BY product_id, producer_order_id`,
+      [orderId],
+    );
+    await this.stock.release(em, now, orderId, lines.map((l) => ({ ...l, quantity: new Decimal(l.quantity) })));
+    await sql(em, 'UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ? WHERE id = ?', [status, now, orderId]);
+  }
+}
+
+function orderNotFound(id: string): DomainError {
+  return DomainError.of(UserErrorCode.NOT_FOUND, `no customer order with id "${id}"`, ['customerOrderId']);
+}
+
+function holdExpired(): DomainError {
+  return DomainError.of(UserErrorCode.HOLD_EXPIRED, 'the hold expired before the payment result arrived; the stock was released', ['customerOrderId']);
+}
+
+function invalidState(status: CustomerOrderStatus, event: OrderEvent): DomainError {
+  const what = { PAYMENT_SUCCEEDED: 'confirm payment for', PAYMENT_FAILED: 'fail payment for', CANCELLED: 'cancel', HOLD_LAPSED: 'expire' }[event];
+  return DomainError.of(UserErrorCode.INVALID_STATE, `cannot ${what} an order that is ${status}`, ['customerOrderId']);
+}

@@ -1,0 +1,64 @@
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { DecimalScalar } from '../../graphql/scalars.js';
+import { UserError } from '../../graphql/user-error.js';
+import { Product } from '../catalogue/product.entity.js';
+import { CustomerOrder } from './customer-order.entity.js';
+
+@InputType()
+export class CheckoutLineInput {
+  @Field(() => ID)
+  offerId!: string;
+
+  @Field(() => DecimalScalar)
+  quantity!: string;
+}
+
+@InputType()
+export class CheckoutInput {
+  @Field(() => ID)
+  salesSessionId!: string;
+
+  @Field(() => String, { description: "The hub's own reference for the customer." })
+  customerRef!: string;
+
+  @Field(() => [CheckoutLineInput])
+  lines!: CheckoutLineInput[];
+
+  @Field(() => String, {
+    description: 'The same key and input again returns the first result; another input is IDEMPOTENCY_CONFLICT.',
+  })
+  idempotencyKey!: string;
+}
+
+@InputType()
+export class CustomerOrderRefInput {
+  @Field(() => ID)
+  customerOrderId!: string;
+}
+
+@ObjectType()
+export class CheckoutPayload {
+  @Field(() => CustomerOrder, { nullable: true })
+  customerOrder?: CustomerOrder;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
+@ObjectType()
+export class CustomerOrderPayload {
+  @Field(() => CustomerOrder, { nullable: true })
+  customerOrder?: CustomerOrder;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
+@ObjectType({ description: 'A product and the quantity of it the producer order holds or commits.' })
+export class ProducerOrderLine {
+  @Field(() => Product)
+  product!: Product;
+
+  @Field(() => DecimalScalar)
+  quantity!: string;
+}

@@ -1,0 +1,44 @@
+import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { Hub } from '../enterprises/hub.entity.js';
+import { Producer } from '../enterprises/producer.entity.js';
+import { SalesSession } from '../sessions/sales-session.entity.js';
+import { Product } from '../catalogue/product.entity.js';
+import { OrderState } from './order-states.js';
+import { ProducerOrderLine } from './order.types.js';
+import { ProducerOrder } from './producer-order.entity.js';
+
+@Resolver(() => ProducerOrder)
+export class ProducerOrderResolver {
+  @Query(() => [ProducerOrder])
+  producerOrders(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('producerId', () => ID, { nullable: true }) producerId?: string,
+    @Arg('salesSessionId', () => ID, { nullable: true }) salesSessionId?: string,
+    @Arg('orderState', () => OrderState, { nullable: true }) orderState?: OrderState,
+  ): Promise<ProducerOrder[]> {
+    return ctx.services.producerOrders.list(ctx, { producerId, salesSessionId, orderState });
+  }
+
+  @FieldResolver(() => Producer)
+  async producer(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<Producer> {
+    return (await ctx.loaders.producer.load(order.producer.id))!;
+  }
+
+  @FieldResolver(() => Hub)
+  async hub(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<Hub> {
+    return (await ctx.loaders.hub.load(order.hub.id))!;
+  }
+
+  @FieldResolver(() => SalesSession)
+  async salesSession(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<SalesSession> {
+    return (await ctx.loaders.salesSession.load(order.salesSession.id))!;
+  }
+
+  @FieldResolver(() => [ProducerOrderLine])
+  async lines(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<ProducerOrderLine[]> {
+    const rows = await ctx.loaders.producerOrderLines.load(order.id);
+    const products = await ctx.loaders.product.loadMany(rows.map((r) => r.productId));
+    return rows.map((row, i) => ({ product: products[i] as Product, quantity: row.quantity }));
+  }
+}

@@ -1,0 +1,46 @@
+import type { FilterQuery } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { isUuid } from '../../shared/ids.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { sql, uuidArray } from '../../shared/sql.js';
+import { LIVE_CUSTOMER_ORDER_STATUSES, type OrderState } from './order-states.js';
+import { ProducerOrder } from './producer-order.entity.js';
+
+export interface ProducerOrderFilter {
+  producerId?: string | null;
+  salesSessionId?: string | null;
+  orderState?: OrderState | null;
+}
+
+export interface ProducerOrderLineRow {
+  producerOrderId: string;
+  productId: string;
+  quantity: string;
+}
+
+export class ProducerOrderService {
+  list(ctx: RequestContext, filter: ProducerOrderFilter): Promise<ProducerOrder[]> {
+    const where: FilterQuery<ProducerOrder> = {};
+    for (const id of [filter.producerId, filter.salesSessionId]) if (id && !isUuid(id)) return Promise.resolve([]);
+    if (filter.producerId) where.producer = filter.producerId;
+    if (filter.salesSessionId) where.salesSession = filter.salesSessionId;
+    if (filter.orderState) where.orderState = filter.orderState;
+    return ctx.em.find(ProducerOrder, where, { orderBy: { createdAt: 'asc', id: 'asc' } });
+  }
+
+  /**
+   * The lines of producer orders: the sum, per product, of the live customer lines that hold or
+   * commit its stock. One query for any number of orders.
+   */
+  lines(em: EntityManager, producerOrderIds: readonly string[]): Promise<ProducerOrderLineRow[]> {
+    return sql<ProducerOrderLineRow>(
+      em,
+      `SELECT l.producer_order_id AS "producerOrderId", l.product_id AS "productId", sum(l.quantity) AS quantity
+         FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
+        WHERE l.producer_order_id = ANY(?::uuid[]) AND o.status IN (${LIVE_CUSTOMER_ORDER_STATUSES.map(() => '?').join(', ')})
+        GROUP BY l.producer_order_id, l.product_id
+        ORDER BY l.producer_order_id, l.product_id`,
+      [uuidArray(producerOrderIds), ...LIVE_CUSTOMER_ORDER_STATUSES],
+    );
+  }
+}

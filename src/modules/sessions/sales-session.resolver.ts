@@ -1,0 +1,77 @@
+import { DateTime } from 'luxon';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { DateTimeScalar } from '../../graphql/scalars.js';
+import { toPayload } from '../../graphql/user-error.js';
+import { Hub } from '../enterprises/hub.entity.js';
+import { ProducerOrder } from '../orders/producer-order.entity.js';
+import { Offer } from './offer.entity.js';
+import { SalesSession } from './sales-session.entity.js';
+import {
+  CloseSalesSessionInput,
+  CreateSalesSessionInput,
+  CreateSalesSessionPayload,
+  SalesSessionPayload,
+} from './sales-session.types.js';
+import { SalesSessionStatus, sessionStatus } from './session-status.js';
+
+@Resolver(() => SalesSession)
+export class SalesSessionResolver {
+  @Query(() => SalesSession, { nullable: true })
+  salesSession(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<SalesSession | null> {
+    return ctx.services.salesSessions.findSalesSession(ctx, id);
+  }
+
+  @Mutation(() => CreateSalesSessionPayload)
+  createSalesSession(@Arg('input', () => CreateSalesSessionInput) input: CreateSalesSessionInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.salesSessions.createSalesSession(ctx, input), (salesSession) => ({ salesSession }));
+  }
+
+  @Mutation(() => SalesSessionPayload, {
+    description: 'Closes the session now instead of at closesAt; completion then follows as for a scheduled close.',
+  })
+  closeSalesSession(@Arg('input', () => CloseSalesSessionInput) input: CloseSalesSessionInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.salesSessions.closeSalesSession(ctx, input), (salesSession) => ({ salesSession }));
+  }
+
+  @FieldResolver(() => Hub)
+  async hub(@Root() session: SalesSession, @Ctx() ctx: GraphQLContext): Promise<Hub> {
+    return (await ctx.loaders.hub.load(session.hub.id))!;
+  }
+
+  @FieldResolver(() => DateTimeScalar, { description: "In the session's time zone." })
+  opensAt(@Root() session: SalesSession): DateTime {
+    return DateTime.fromJSDate(session.opensAt, { zone: session.timeZone });
+  }
+
+  @FieldResolver(() => DateTimeScalar, { description: "In the session's time zone." })
+  closesAt(@Root() session: SalesSession): DateTime {
+    return DateTime.fromJSDate(session.closesAt, { zone: session.timeZone });
+  }
+
+  @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'When a trader closed the session early, if they did.' })
+  closedEarlyAt(@Root() session: SalesSession): DateTime | null {
+    if (!session.closedAt || session.closedAt >= session.closesAt) return null;
+    return DateTime.fromJSDate(session.closedAt, { zone: session.timeZone });
+  }
+
+  @FieldResolver(() => String, { description: 'IANA, e.g. "Europe/Paris".' })
+  timeZone(@Root() session: SalesSession): string {
+    return session.timeZone;
+  }
+
+  @FieldResolver(() => SalesSessionStatus)
+  status(@Root() session: SalesSession, @Ctx() ctx: GraphQLContext): SalesSessionStatus {
+    return sessionStatus(session, ctx.clock.now());
+  }
+
+  @FieldResolver(() => [Offer])
+  offers(@Root() session: SalesSession, @Ctx() ctx: GraphQLContext): Promise<Offer[]> {
+    return ctx.loaders.offersBySession.load(session.id);
+  }
+
+  @FieldResolver(() => [ProducerOrder])
+  producerOrders(@Root() session: SalesSession, @Ctx() ctx: GraphQLContext): Promise<ProducerOrder[]> {
+    return ctx.loaders.producerOrdersBySession.load(session.id);
+  }
+}

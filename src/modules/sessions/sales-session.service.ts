@@ -1,0 +1,114 @@
+import { IANAZone } from 'luxon';
+import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { sql } from '../../shared/sql.js';
+import { Product } from '../catalogue/product.entity.js';
+import type { EnterpriseService } from '../enterprises/enterprise.service.js';
+import { Offer } from './offer.entity.js';
+import { SalesSession } from './sales-session.entity.js';
+import { SalesSessionStatus, sessionStatus } from './session-status.js';
+
+export const MAX_OFFERS_PER_SESSION = 5000;
+const MAX_PRICE_MINOR_UNITS = 100_000_000;
+
+export interface CreateSalesSessionFields {
+  hubId: string;
+  opensAt: Date;
+  closesAt: Date;
+  timeZone: string;
+  offers: { productId: string; price: { amount: number; currency: string } }[];
+}
+
+/** Something to tell when a session closes early, so completion need not wait for the next poll. */
+export interface CloseListener {
+  sessionClosed(): void;
+}
+
+export class SalesSessionService {
+  constructor(
+    private readonly enterprises: EnterpriseService,
+    private readonly closeListener: CloseListener,
+  ) {}
+
+  async createSalesSession(ctx: RequestContext, input: CreateSalesSessionFields): Promise<SalesSession> {
+    const errors = new InputErrors();
+    const timeZone = input.timeZone.trim();
+    if (!IANAZone.isValidZone(timeZone)) {
+      errors.invalid(`"${input.timeZone}" is not an IANA time zone (e.g. "Europe/Paris")`, ['timeZone']);
+    }
+    if (input.closesAt <= input.opensAt) errors.invalid('must be after opensAt', ['closesAt']);
+    else if (input.closesAt <= ctx.clock.now()) errors.invalid('is already in the past', ['closesAt']);
+    if (input.offers.length > MAX_OFFERS_PER_SESSION) {
+      errors.invalid(`a session can have at most ${MAX_OFFERS_PER_SESSION} offers`, ['offers']);
+    }
+    const seen = new Set<string>();
+    input.offers.forEach((offer, i) => {
+      if (seen.has(offer.productId)) errors.invalid('the product is offered twice', ['offers', i, 'productId']);
+      seen.add(offer.productId);
+      if (!isUuid(offer.productId)) {
+        errors.add(UserErrorCode.NOT_FOUND, `no product with id "${offer.productId}"`, ['offers', i, 'productId']);
+      }
+      if (!Number.isInteger(offer.price.amount) || offer.price.amount < 0 || offer.price.amount > MAX_PRICE_MINOR_UNITS) {
+        errors.invalid(`must be a whole number of minor units from 0 to ${MAX_PRICE_MINOR_UNITS}`, ['offers', i, 'price', 'amount']);
+      }
+      if (!/^[A-Z]{3}$/.test(offer.price.currency)) {
+        errors.invalid('must be an ISO 4217 code such as EUR', ['offers', i, 'price', 'currency']);
+      }
+    });
+    errors.throwIfAny();
+
+    const hub = await this.enterprises.requireHub(ctx, input.hubId, 'hubId');
+    const products = await ctx.em.find(Product, { id: { $in: [...seen] } });
+    const found = new Set(products.map((p) => p.id));
+    input.offers.forEach((offer, i) => {
+      if (!found.has(offer.productId)) {
+        errors.add(UserErrorCode.NOT_FOUND, `no product with id "${offer.productId}"`, ['offers', i, 'productId']);
+      }
+    });
+    errors.throwIfAny();
+
+    return ctx.em.transactional(async (em) => {
+      const session = new SalesSession(hub, input.opensAt, input.closesAt, timeZone);
+      session.createdAt = ctx.clock.now();
+      em.persist(session);
+      for (const offer of input.offers) {
+        em.persist(new Offer(session, em.getReference(Product, offer.productId), offer.price.amount, offer.price.currency));
+      }
+      await em.flush();
+      return session;
+    });
+  }
+
+  findSalesSession(ctx: RequestContext, id: string): Promise<SalesSession | null> {
+    return isUuid(id) ? ctx.em.findOne(SalesSession, id) : Promise.resolve(null);
+  }
+
+  /**
+   * Closes a session now instead of at `closesAt`. Checkouts stop at once; the scheduler then
+   * completes it exactly as after a scheduled close. Closing a closed session changes nothing.
+   */
+  async closeSalesSession(ctx: RequestContext, input: { salesSessionId: string }): Promise<SalesSession> {
+    if (!isUuid(input.salesSessionId)) throw sessionNotFound(input.salesSessionId);
+    const closed = await ctx.em.transactional(async (em) => {
+      // FOR UPDATE waits for checkouts in flight (they hold KEY SHARE), so none slips in after.
+      const [row] = await sql<{ id: string }>(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [input.salesSessionId]);
+      if (!row) throw sessionNotFound(input.salesSessionId);
+      const session = await em.findOneOrFail(SalesSession, row.id, { refresh: true });
+      const now = ctx.clock.now();
+      const status = sessionStatus(session, now);
+      if (status === SalesSessionStatus.SCHEDULED || status === SalesSessionStatus.OPEN) {
+        session.closedAt = now;
+        await em.flush();
+        return true;
+      }
+      return false;
+    });
+    if (closed) this.closeListener.sessionClosed();
+    return ctx.em.findOneOrFail(SalesSession, input.salesSessionId, { refresh: true });
+  }
+}
+
+function sessionNotFound(id: string): DomainError {
+  return DomainError.of(UserErrorCode.NOT_FOUND, `no sales session with id "${id}"`, ['salesSessionId']);
+}

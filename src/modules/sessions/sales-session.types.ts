@@ -1,0 +1,56 @@
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { MoneyInput } from '../../graphql/money.js';
+import { DateTimeScalar } from '../../graphql/scalars.js';
+import { UserError } from '../../graphql/user-error.js';
+import { SalesSession } from './sales-session.entity.js';
+
+@InputType()
+export class OfferInput {
+  @Field(() => ID)
+  productId!: string;
+
+  @Field(() => MoneyInput)
+  price!: MoneyInput;
+}
+
+@InputType()
+export class CreateSalesSessionInput {
+  @Field(() => ID)
+  hubId!: string;
+
+  @Field(() => DateTimeScalar)
+  opensAt!: Date;
+
+  @Field(() => DateTimeScalar)
+  closesAt!: Date;
+
+  @Field(() => String, { description: 'IANA time zone, e.g. "Europe/Paris".' })
+  timeZone!: string;
+
+  @Field(() => [OfferInput])
+  offers!: OfferInput[];
+}
+
+@InputType()
+export class CloseSalesSessionInput {
+  @Field(() => ID)
+  salesSessionId!: string;
+}
+
+@ObjectType()
+export class CreateSalesSessionPayload {
+  @Field(() => SalesSession, { nullable: true })
+  salesSession?: SalesSession;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
+@ObjectType()
+export class SalesSessionPayload {
+  @Field(() => SalesSession, { nullable: true })
+  salesSession?: SalesSession;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}

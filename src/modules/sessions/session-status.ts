@@ -1,0 +1,28 @@
+import { registerEnumType } from 'type-graphql';
+
+export enum SalesSessionStatus {
+  SCHEDULED = 'SCHEDULED',
+  OPEN = 'OPEN',
+  CLOSED = 'CLOSED',
+  COMPLETED = 'COMPLETED',
+}
+
+registerEnumType(SalesSessionStatus, { name: 'SalesSessionStatus' });
+
+export interface SessionTimes {
+  opensAt: Date;
+  closesAt: Date;
+  closedAt?: Date | null;
+  completedAt?: Date | null;
+}
+
+/**
+ * A session's status follows from the clock, so it is right the instant `closesAt` passes, even
+ * before the scheduler has completed the producer orders (that moves it on to COMPLETED).
+ */
+export function sessionStatus(session: SessionTimes, now: Date): SalesSessionStatus {
+  if (session.completedAt) return SalesSessionStatus.COMPLETED;
+  if (session.closedAt || now >= session.closesAt) return SalesSessionStatus.CLOSED;
+  if (now >= session.opensAt) return SalesSessionStatus.OPEN;
+  return SalesSessionStatus.SCHEDULED;
+}

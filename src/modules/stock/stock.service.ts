@@ -1,0 +1,196 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Decimal } from 'decimal.js';
+import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
+import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { sql, uuidArray } from '../../shared/sql.js';
+import { StockMovementKind } from './stock-movement.entity.js';
+
+export interface StockFigures {
+  onHand: string;
+  held: string;
+  committed: string;
+  available: string;
+}
+
+/** One change to one product's stock, and what it belongs to (for the ledger). */
+interface Move {
+  productId: string;
+  onHandDelta?: Decimal;
+  heldDelta?: Decimal;
+  committedDelta?: Decimal;
+  customerOrderId?: string;
+  producerOrderId?: string;
+  reason?: string;
+}
+
+export interface HoldRequest {
+  productId: string;
+  quantity: Decimal;
+  producerOrderId: string;
+  /** Where the request came from in the client's input, to name it if it cannot be met. */
+  field: FieldPath;
+}
+
+export interface Shortage {
+  request: HoldRequest;
+  /** What is still available of the product, exactly. */
+  available: string;
+}
+
+export interface ReleaseLine {
+  productId: string;
+  quantity: Decimal;
+  producerOrderId: string;
+}
+
+export interface CommitLine {
+  productId: string;
+  quantity: Decimal;
+  producerOrderId: string;
+}
+
+/**
+ * Owns every write to stock levels. Each write locks the rows it touches in product-id order
+ * (so concurrent baskets cannot deadlock), changes the levels and appends the same deltas to the
+ * ledger in one statement pair, inside the caller's transaction.
+ */
+export class StockService {
+  /**
+   * Reserves stock for a checkout: either every request is met and held, or nothing changes and
+   * the shortages are returned. Rows are locked before they are read, so no other checkout can
+   * take the same units between the check and the write.
+   */
+  async hold(em: EntityManager, at: Date, customerOrderId: string, requests: HoldRequest[]): Promise<Shortage[]> {
+    const levels = await this.lock(em, requests.map((r) => r.productId));
+    const shortages = requests
+      .map((request) => ({ request, available: levels.get(request.productId)?.available ?? '0' }))
+      .filter(({ request, available }) => new Decimal(available).lessThan(request.quantity));
+    if (shortages.length > 0) return shortages;
+    await this.apply(em, StockMovementKind.HOLD, at, requests.map((r) => ({
+      productId: r.productId,
+      heldDelta: r.quantity,
+      customerOrderId,
+      producerOrderId: r.producerOrderId,
+    })));
+    return [];
+  }
+
+  /** Gives a customer order's held stock back (payment failed, hold expired, order cancelled). */
+  async release(em: EntityManager, at: Date, customerOrderId: string, lines: ReleaseLine[]): Promise<void> {
+    await this.lock(em, lines.map((l) => l.productId));
+    await this.apply(em, StockMovementKind.RELEASE, at, lines.map((l) => ({
+      productId: l.productId,
+      heldDelta: l.quantity.negated(),
+      customerOrderId,
+      producerOrderId: l.producerOrderId,
+    })));
+  }
+
+  /** A session closed: what its confirmed orders hold becomes committed to the producer orders. */
+  async commit(em: EntityManager, at: Date, lines: CommitLine[]): Promise<void> {
+    await this.lock(em, lines.map((l) => l.productId));
+    await this.apply(em, StockMovementKind.COMMIT, at, lines.map((l) => ({
+      productId: l.productId,
+      heldDelta: l.quantity.negated(),
+      committedDelta: l.quantity,
+      producerOrderId: l.producerOrderId,
+    })));
+  }
+
+  /**
+   * Changes a product's stock on hand (a harvest, a count, a write-off). Taking away more than is
+   * available is refused: held and committed stock belongs to customers.
+   */
+  async adjust(ctx: RequestContext, input: { productId: string; delta: string; reason?: string | null }): Promise<void> {
+    const errors = new InputErrors();
+    const delta = parseQuantity(input.delta, ['delta'], errors, { allowNegative: true });
+    const reason = input.reason?.trim() || undefined;
+    if (reason && reason.length > 500) errors.invalid('must be at most 500 characters', ['reason']);
+    errors.throwIfAny();
+    if (!isUuid(input.productId)) throw notFound(input.productId);
+
+    await ctx.em.transactional(async (em) => {
+      const levels = await this.lock(em, [input.productId]);
+      const level = levels.get(input.productId);
+      if (!level) throw notFound(input.productId);
+      if (delta!.isNegative() && new Decimal(level.available).lessThan(delta!.negated())) {
+        throw DomainError.of(
+          UserErrorCode.INSUFFICIENT_STOCK,
+          `cannot remove ${formatQuantity(delta!.negated())}: only ${formatQuantity(level.available)} is available (the rest is held or committed)`,
+          ['delta'],
+        );
+      }
+      await this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(), [{ productId: input.productId, onHandDelta: delta, reason }]);
+    });
+  }
+
+  /** Current figures for each product, for reads (no locks). */
+  async figures(em: EntityManager, productIds: readonly string[]): Promise<Map<string, StockFigures>> {
+    const rows = await sql<StockFigures & { productId: string }>(
+      em,
+      `SELECT product_id AS "productId", on_hand AS "onHand", held, committed,
+              on_hand - held - committed AS available
+         FROM stock_level WHERE product_id = ANY(?::uuid[])`,
+      [uuidArray(productIds)],
+    );
+    return new Map(rows.map((r) => [r.productId, r]));
+  }
+
+  /** Creates the (empty) stock level of a new product. */
+  async createLevel(em: EntityManager, productId: string): Promise<void> {
+    await sql(em, 'INSERT INTO stock_level (product_id) VALUES (?)', [productId]);
+  }
+
+  private async lock(em: EntityManager, productIds: string[]): Promise<Map<string, StockFigures>> {
+    const rows = await sql<StockFigures & { productId: string }>(
+      em,
+      `SELECT product_id AS "productId", on_hand AS "onHand", held, committed,
+              on_hand - held - committed AS available
+         FROM stock_level WHERE product_id = ANY(?::uuid[])
+        ORDER BY product_id
+          FOR UPDATE`,
+      [uuidArray(new Set(productIds))],
+    );
+    return new Map(rows.map((r) => [r.productId, r]));
+  }
+
+  /** Applies moves to the levels and the ledger. The caller holds the row locks (see lock()). */
+  private async apply(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[]): Promise<void> {
+    if (moves.length === 0) return;
+    const rows = JSON.stringify(moves.map((m) => ({
+      product_id: m.productId,
+      on_hand_delta: (m.onHandDelta ?? new Decimal(0)).toFixed(),
+      held_delta: (m.heldDelta ?? new Decimal(0)).toFixed(),
+      committed_delta: (m.committedDelta ?? new Decimal(0)).toFixed(),
+      customer_order_id: m.customerOrderId ?? null,
+      producer_order_id: m.producerOrderId ?? null,
+      reason: m.reason ?? null,
+    })));
+    const recordset = `jsonb_to_recordset(?::jsonb) AS m(product_id uuid, on_hand_delta numeric, held_delta numeric,
+      committed_delta numeric, customer_order_id uuid, producer_order_id uuid, reason text)`;
+    await sql(
+      em,
+      `UPDATE stock_level s
+          SET on_hand = s.on_hand + t.on_hand_delta, held = s.held + t.held_delta, committed = s.committed + t.committed_delta
+         FROM (SELECT product_id, sum(on_hand_delta) AS on_hand_delta, sum(held_delta) AS held_delta,
+                      sum(committed_delta) AS committed_delta
+                 FROM ${recordset} GROUP BY product_id) t
+        WHERE s.product_id = t.product_id`,
+      [rows],
+    );
+    await sql(
+      em,
+      `INSERT INTO stock_movement (product_id, kind, on_hand_delta, held_delta, committed_delta,
+                                  customer_order_id, producer_order_id, reason, created_at)
+       SELECT product_id, ?, on_hand_delta, held_delta, committed_delta, customer_order_id, producer_order_id, reason, ?
+         FROM ${recordset}`,
+      [kind, at, rows],
+    );
+  }
+}
+
+function notFound(productId: string): DomainError {
+  return DomainError.of(UserErrorCode.NOT_FOUND, `no product with id "${productId}"`, ['productId']);
+}

@@ -1,0 +1,42 @@
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { DecimalScalar } from '../../graphql/scalars.js';
+import { UserError } from '../../graphql/user-error.js';
+import { Product } from '../catalogue/product.entity.js';
+
+@ObjectType({ description: "A product's stock: available = onHand - held - committed, never negative." })
+export class Stock {
+  static readonly EMPTY: Stock = { onHand: '0', held: '0', committed: '0', available: '0' };
+
+  @Field(() => DecimalScalar)
+  onHand!: string;
+
+  @Field(() => DecimalScalar, { description: 'Reserved by checkouts in sessions that are still open.' })
+  held!: string;
+
+  @Field(() => DecimalScalar, { description: 'In COMPLETE producer orders not yet fulfilled.' })
+  committed!: string;
+
+  @Field(() => DecimalScalar)
+  available!: string;
+}
+
+@InputType()
+export class AdjustStockInput {
+  @Field(() => ID)
+  productId!: string;
+
+  @Field(() => DecimalScalar, { description: 'Added to stock on hand; negative to take stock away.' })
+  delta!: string;
+
+  @Field(() => String, { nullable: true })
+  reason?: string | null;
+}
+
+@ObjectType()
+export class AdjustStockPayload {
+  @Field(() => Product, { nullable: true })
+  product?: Product;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}

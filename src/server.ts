@@ -1,0 +1,66 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import express from 'express';
+import type { GraphQLSchema } from 'graphql';
+import type { Logger } from 'pino';
+import { createContext, type GraphQLContext } from './graphql/context.js';
+import { createErrorFormatter } from './graphql/format-error.js';
+import type { Services } from './services.js';
+import type { Clock } from './shared/clock.js';
+
+export interface HttpServerDeps {
+  schema: GraphQLSchema;
+  orm: MikroORM;
+  services: Services;
+  clock: Clock;
+  logger: Logger;
+  production: boolean;
+}
+
+export interface HttpServer {
+  /** Starts listening; resolves with the port (useful when asked for port 0). */
+  listen(port: number): Promise<number>;
+  /** Stops taking connections, lets in-flight requests finish, then stops Apollo. */
+  close(): Promise<void>;
+}
+
+/** GraphQL over HTTP at /graphql and a health check at /health, on one port. Nothing listens until listen(). */
+export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
+  const httpServer: Server = createServer();
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema: deps.schema,
+    formatError: createErrorFormatter(deps.logger),
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+  });
+  await apollo.start();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/health', async (_req, res) => {
+    const up = await deps.orm.isConnected().catch(() => false);
+    res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'database unavailable' });
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async () => createContext(deps.orm.em, deps.services, deps.clock),
+    }),
+  );
+  httpServer.on('request', app);
+
+  return {
+    listen: (port) =>
+      new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, () => resolve((httpServer.address() as AddressInfo).port));
+      }),
+    close: () => apollo.stop(),
+  };
+}

@@ -1,0 +1,33 @@
+import type { Duration } from 'luxon';
+import { ProductService } from './modules/catalogue/product.service.js';
+import { EnterpriseService } from './modules/enterprises/enterprise.service.js';
+import { CheckoutService } from './modules/orders/checkout.service.js';
+import { CustomerOrderService } from './modules/orders/customer-order.service.js';
+import { ProducerOrderService } from './modules/orders/producer-order.service.js';
+import { SessionCompletionService } from './modules/orders/session-completion.service.js';
+import { type CloseListener, SalesSessionService } from './modules/sessions/sales-session.service.js';
+import { StockService } from './modules/stock/stock.service.js';
+
+export interface ServiceOptions {
+  holdDuration: Duration;
+  /** Told when a session closes early, so completion can start at once. */
+  closeListener: CloseListener;
+}
+
+/** Builds the services once per process; they hold no request state (that comes in RequestContext). */
+export function createServices(options: ServiceOptions) {
+  const stock = new StockService();
+  const enterprises = new EnterpriseService();
+  return {
+    stock,
+    enterprises,
+    products: new ProductService(enterprises, stock),
+    salesSessions: new SalesSessionService(enterprises, options.closeListener),
+    checkout: new CheckoutService(stock, options.holdDuration),
+    customerOrders: new CustomerOrderService(stock),
+    producerOrders: new ProducerOrderService(),
+    completion: new SessionCompletionService(stock),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;

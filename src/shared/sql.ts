@@ -1,0 +1,18 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { isUuid } from './ids.js';
+
+/**
+ * Runs SQL on the entity manager's connection, inside its transaction when it has one.
+ * Placeholders are `?` (knex); pass lists with uuidArray() or as JSON, never as JS arrays
+ * (knex would expand them into separate parameters).
+ */
+export function sql<T = Record<string, unknown>>(em: EntityManager, query: string, params: unknown[] = []): Promise<T[]> {
+  return em.execute<T[]>(query, params as never[], 'all');
+}
+
+/** A PostgreSQL array literal of UUIDs, for `?::uuid[]`. Only valid UUIDs reach it, so nothing needs quoting. */
+export function uuidArray(ids: Iterable<string>): string {
+  const list = [...ids];
+  for (const id of list) if (!isUuid(id)) throw new Error(`not a UUID: ${id}`);
+  return `{${list.join(',')}}`;
+}
