@@ -1,3 +1,4 @@
+import { DateTime } from 'luxon';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from './ids.js';
 
@@ -15,4 +16,17 @@ export function uuidArray(ids: Iterable<string>): string {
   const list = [...ids];
   for (const id of list) if (!isUuid(id)) throw new Error(`not a UUID: ${id}`);
   return `{${list.join(',')}}`;
+}
+
+/**
+ * A timestamptz read with sql(): MikroORM has the pg driver return timestamps as text (to avoid
+ * the driver's own time-zone handling), so raw rows carry strings like "2026-11-27 17:00:00+00".
+ */
+export function instant(value: Date | string): Date;
+export function instant(value: Date | string | null): Date | null;
+export function instant(value: Date | string | null): Date | null {
+  if (value === null || value instanceof Date) return value;
+  const parsed = DateTime.fromSQL(value, { setZone: true });
+  if (!parsed.isValid) throw new Error(`unreadable timestamp from PostgreSQL: ${value}`);
+  return parsed.toJSDate();
 }

@@ -7,7 +7,7 @@ import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
-import { SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
+import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
 import type { HoldRequest, StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { CustomerOrder } from './customer-order.entity.js';
@@ -72,13 +72,14 @@ export class CheckoutService {
   private async place(em: EntityManager, now: Date, input: CheckoutFields, basket: BasketLine[], requestHash: string): Promise<string> {
     // KEY SHARE lets checkouts run side by side while keeping the session from being completed
     // (completion takes FOR UPDATE) until they commit: no hold can land in a completed session.
-    const [session] = await sql<SessionRow>(
+    const [row] = await sql<SessionRow>(
       em,
       `SELECT id, hub_id AS "hubId", opens_at AS "opensAt", closes_at AS "closesAt",
               closed_at AS "closedAt", completed_at AS "completedAt"
          FROM sales_session WHERE id = ? FOR KEY SHARE`,
       [input.salesSessionId],
     );
+    const session = row && readSessionTimes(row);
     if (!session) throw DomainError.of(UserErrorCode.NOT_FOUND, `no sales session with id "${input.salesSessionId}"`, ['salesSessionId']);
 
     const replay = await this.replay(em, session.hubId, input.idempotencyKey, requestHash);

@@ -3,8 +3,8 @@ import { Decimal } from 'decimal.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
-import { sql } from '../../shared/sql.js';
-import { SalesSessionStatus, sessionStatus, type SessionTimes } from '../sessions/session-status.js';
+import { instant, sql } from '../../shared/sql.js';
+import { readSessionTimes, SalesSessionStatus, sessionStatus, type SessionTimes } from '../sessions/session-status.js';
 import type { StockService } from '../stock/stock.service.js';
 import { CustomerOrder } from './customer-order.entity.js';
 import { CustomerOrderStatus } from './order-states.js';
@@ -93,18 +93,20 @@ export class CustomerOrderService {
       [orderId],
     );
     if (!ref) throw orderNotFound(orderId);
-    const [session] = await sql<SessionTimes>(
+    const [sessionRow] = await sql<SessionTimes>(
       em,
       `SELECT opens_at AS "opensAt", closes_at AS "closesAt", closed_at AS "closedAt", completed_at AS "completedAt"
          FROM sales_session WHERE id = ? FOR KEY SHARE`,
       [ref.salesSessionId],
     );
-    const [order] = await sql<LockedOrder>(
+    const [orderRow] = await sql<LockedOrder>(
       em,
       'SELECT status, hold_expires_at AS "holdExpiresAt" FROM customer_order WHERE id = ? FOR UPDATE',
       [orderId],
     );
-    if (!session || !order) throw orderNotFound(orderId);
+    if (!sessionRow || !orderRow) throw orderNotFound(orderId);
+    const session = readSessionTimes(sessionRow);
+    const order = { ...orderRow, holdExpiresAt: instant(orderRow.holdExpiresAt) };
 
     const target = TARGET[event];
     if (order.status === target) return { kind: 'unchanged' };

@@ -34,9 +34,9 @@ export class SessionCompletionService {
   private async complete(em: EntityManager, now: Date, sessionId: string): Promise<boolean> {
     // FOR UPDATE waits for checkouts and releases in flight, and makes a second replica wait here
     // and then find `completed_at` set: the re-check below makes completion happen once.
-    const [session] = await sql<{ id: string; closesAt: Date }>(
+    const [session] = await sql<{ id: string }>(
       em,
-      `SELECT id, closes_at AS "closesAt" FROM sales_session
+      `SELECT id FROM sales_session
         WHERE id = ? AND completed_at IS NULL AND (closed_at IS NOT NULL OR closes_at <= ?)
           FOR UPDATE`,
       [sessionId, now],

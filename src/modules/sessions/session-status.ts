@@ -9,11 +9,24 @@ export enum SalesSessionStatus {
 
 registerEnumType(SalesSessionStatus, { name: 'SalesSessionStatus' });
 
+import { instant } from '../../shared/sql.js';
+
 export interface SessionTimes {
   opensAt: Date;
   closesAt: Date;
   closedAt?: Date | null;
   completedAt?: Date | null;
+}
+
+/** A session's times from a raw row (see instant()). */
+export function readSessionTimes<T extends SessionTimes>(row: T): T {
+  return {
+    ...row,
+    opensAt: instant(row.opensAt),
+    closesAt: instant(row.closesAt),
+    closedAt: instant(row.closedAt ?? null),
+    completedAt: instant(row.completedAt ?? null),
+  };
 }
 
 /**
