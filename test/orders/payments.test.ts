@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { expectStockConsistent } from '../support/invariants.js';
+import * as op from '../support/operations.js';
+import { checkout, orderMutation, sessionView, stockOf } from '../support/scenarios.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { openSessionWorld } from '../support/world.js';
+
+describe('after checkout: payment, failure, cancellation and expiry', () => {
+  let t: TestApp;
+  let w: Awaited<ReturnType<typeof openSessionWorld>>;
+  let orderId: string;
+
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  beforeEach(async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    w = await openSessionWorld(t.api);
+    const result = await checkout(t.api, w.session.id, 'ali', [
+      { offerId: w.session.offerFor(w.carrots), quantity: '4' },
+      { offerId: w.session.offerFor(w.eggs), quantity: '6' },
+    ]);
+    orderId = result.customerOrder!.id;
+  });
+  afterAll(() => t.stop());
+
+  async function producerOrderLines() {
+    const view = await sessionView(t.api, w.session.id);
+    return view.producerOrders.flatMap((o) => o.lines.map((l) => [l.product.id, l.quantity]));
+  }
+
+  it('confirms payment without touching the producer orders', async () => {
+    const before = await producerOrderLines();
+    const paid = await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);
+    expect(paid.userErrors).toEqual([]);
+    expect(paid.customerOrder).toMatchObject({ status: 'CONFIRMED', holdExpiresAt: null });
+    expect(await producerOrderLines()).toEqual(before);
+    expect((await stockOf(t.api, w.carrots)).held).toBe('4');
+
+    const again = await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);
+    expect(again).toMatchObject({ userErrors: [], customerOrder: { status: 'CONFIRMED' } });
+  });
+
+  it('releases the stock at once when payment fails, and only once', async () => {
+    const failed = await orderMutation(t.api, op.FAIL_PAYMENT, orderId);
+    expect(failed.customerOrder).toMatchObject({ status: 'PAYMENT_FAILED', holdExpiresAt: null });
+    expect(await stockOf(t.api, w.carrots)).toEqual({ onHand: '10', held: '0', committed: '0', available: '10' });
+    expect(await producerOrderLines()).toEqual([]);
+    const view = await sessionView(t.api, w.session.id);
+    expect(view.offers.find((o) => o.product.id === w.eggs)!.available).toBe('60');
+
+    const again = await orderMutation(t.api, op.FAIL_PAYMENT, orderId);
+    expect(again).toMatchObject({ userErrors: [], customerOrder: { status: 'PAYMENT_FAILED' } });
+    expect((await stockOf(t.api, w.carrots)).available).toBe('10');
+    await expectStockConsistent(t.db);
+  });
+
+  it('refuses to confirm a failed payment (INVALID_STATE)', async () => {
+    await orderMutation(t.api, op.FAIL_PAYMENT, orderId);
+    const confirmed = await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);
+    expect(confirmed.customerOrder).toBeNull();
+    expect(confirmed.userErrors).toEqual([
+      { code: 'INVALID_STATE', field: ['customerOrderId'], message: 'cannot confirm payment for an order that is PAYMENT_FAILED' },
+    ]);
+  });
+
+  it('refuses to fail a confirmed payment (INVALID_STATE)', async () => {
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);
+    const failed = await orderMutation(t.api, op.FAIL_PAYMENT, orderId);
+    expect(failed.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_STATE' })]);
+    expect((await stockOf(t.api, w.carrots)).held).toBe('4');
+  });
+
+  it('cancels an unpaid or a paid order while the session is open, releasing its stock', async () => {
+    const cancelled = await orderMutation(t.api, op.CANCEL_CUSTOMER_ORDER, orderId);
+    expect(cancelled.customerOrder?.status).toBe('CANCELLED');
+    expect((await stockOf(t.api, w.carrots)).held).toBe('0');
+    expect((await orderMutation(t.api, op.CANCEL_CUSTOMER_ORDER, orderId)).userErrors).toEqual([]);
+
+    const paid = await checkout(t.api, w.session.id, 'paul', [{ offerId: w.session.offerFor(w.carrots), quantity: '3' }]);
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, paid.customerOrder!.id);
+    const cancelledPaid = await orderMutation(t.api, op.CANCEL_CUSTOMER_ORDER, paid.customerOrder!.id);
+    expect(cancelledPaid.customerOrder?.status).toBe('CANCELLED');
+    expect((await stockOf(t.api, w.carrots)).held).toBe('0');
+    await expectStockConsistent(t.db);
+  });
+
+  it('refuses to cancel once the session has closed', async () => {
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);
+    t.clock.set('2026-11-23T20:00:00+01:00');
+    const cancelled = await orderMutation(t.api, op.CANCEL_CUSTOMER_ORDER, orderId);
+    expect(cancelled.userErrors).toEqual([expect.objectContaining({ code: 'SESSION_NOT_OPEN', field: ['customerOrderId'] })]);
+    expect((await stockOf(t.api, w.carrots)).held).toBe('4');
+  });
+
+  it('expires an unpaid hold when its time runs out, releasing the stock', async () => {
+    t.clock.set('2026-11-23T09:14:59+01:00');
+    await t.app.scheduler.runOnce();
+    expect((await stockOf(t.api, w.carrots)).held).toBe('4');
+
+    t.clock.set('2026-11-23T09:15:00+01:00');
+    await t.app.scheduler.runOnce();
+    const { customerOrder } = await t.api.data<{ customerOrder: { status: string; holdExpiresAt: string | null } }>(op.CUSTOMER_ORDER_QUERY, { id: orderId });
+    expect(customerOrder).toEqual(expect.objectContaining({ status: 'EXPIRED', holdExpiresAt: null }));
+    expect((await stockOf(t.api, w.carrots)).available).toBe('10');
+
+    const late = await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);
+    expect(late.userErrors).toEqual([expect.objectContaining({ code: 'HOLD_EXPIRED' })]);
+    expect((await orderMutation(t.api, op.FAIL_PAYMENT, orderId)).userErrors).toEqual([expect.objectContaining({ code: 'INVALID_STATE' })]);
+    await expectStockConsistent(t.db);
+  });
+
+  it('refuses a payment that arrives after the hold lapsed, even before the scheduler has run', async () => {
+    t.clock.set('2026-11-23T09:20:00+01:00');
+    const late = await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);
+    expect(late.userErrors).toEqual([expect.objectContaining({ code: 'HOLD_EXPIRED', field: ['customerOrderId'] })]);
+    const { customerOrder } = await t.api.data<{ customerOrder: { status: string } }>(op.CUSTOMER_ORDER_QUERY, { id: orderId });
+    expect(customerOrder.status).toBe('EXPIRED');
+    expect((await stockOf(t.api, w.carrots)).held).toBe('0');
+    await expectStockConsistent(t.db);
+  });
+
+  it('answers an unknown or malformed order id with NOT_FOUND', async () => {
+    for (const id of [randomUUID(), 'order-1']) {
+      for (const mutation of [op.CONFIRM_PAYMENT, op.FAIL_PAYMENT, op.CANCEL_CUSTOMER_ORDER]) {
+        const result = await orderMutation(t.api, mutation, id);
+        expect(result.userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND', field: ['customerOrderId'] })]);
+      }
+    }
+  });
+});
+
+describe('hold duration', () => {
+  it('follows HOLD_DURATION', async () => {
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { HOLD_DURATION: 'PT5M' } });
+    try {
+      const w = await openSessionWorld(t.api);
+      const result = await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }]);
+      expect(result.customerOrder!.holdExpiresAt).toBe('2026-11-23T08:05:00Z');
+    } finally {
+      await t.stop();
+    }
+  });
+});
