@@ -1,0 +1,155 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { expectStockConsistent } from '../support/invariants.js';
+import * as op from '../support/operations.js';
+import { checkout, createHub, createProducer, createProduct, createSession, orderMutation, sessionView, stockOf } from '../support/scenarios.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
+import { openSessionWorld } from '../support/world.js';
+
+const CLOSE = '2026-11-23T20:00:00+01:00';
+
+describe('session completion', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+  afterEach(() => t.clock.set('2026-11-23T09:00:00+01:00'));
+
+  it('waits for orders still pending at the close, keeping their hold until paid', async () => {
+    const w = await openSessionWorld(t.api);
+    t.clock.set('2026-11-23T19:50:00+01:00');
+    const pending = await checkout(t.api, w.session.id, 'late', [{ offerId: w.session.offerFor(w.carrots), quantity: '2' }]);
+
+    t.clock.set(CLOSE);
+    await t.app.scheduler.runOnce();
+    let view = await sessionView(t.api, w.session.id);
+    expect(view.status).toBe('CLOSED');
+    expect(view.producerOrders[0]).toMatchObject({ orderState: 'HELD', lines: [{ quantity: '2' }] });
+    expect((await stockOf(t.api, w.carrots)).held).toBe('2');
+
+    const paid = await orderMutation(t.api, op.CONFIRM_PAYMENT, pending.customerOrder!.id);
+    expect(paid.customerOrder?.status).toBe('CONFIRMED');
+    await t.app.scheduler.runOnce();
+    view = await sessionView(t.api, w.session.id);
+    expect(view.status).toBe('COMPLETED');
+    expect(view.producerOrders[0]).toMatchObject({ orderState: 'COMPLETE', fulfilmentState: 'UNFULFILLED', lines: [{ quantity: '2' }] });
+    expect(await stockOf(t.api, w.carrots)).toEqual({ onHand: '10', held: '0', committed: '2', available: '8' });
+    await expectStockConsistent(t.db);
+  });
+
+  it('completes once the last pending hold expires, without the expired lines', async () => {
+    const w = await openSessionWorld(t.api);
+    t.clock.set('2026-11-23T19:55:00+01:00');
+    const paid = await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.eggs), quantity: '6' }]);
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, paid.customerOrder!.id);
+    await checkout(t.api, w.session.id, 'never-pays', [
+      { offerId: w.session.offerFor(w.eggs), quantity: '12' },
+      { offerId: w.session.offerFor(w.carrots), quantity: '1' },
+    ]);
+
+    t.clock.set(CLOSE);
+    await t.app.scheduler.runOnce();
+    expect((await sessionView(t.api, w.session.id)).status).toBe('CLOSED');
+
+    t.clock.set('2026-11-23T20:10:00+01:00'); // the unpaid hold lapses at 20:10
+    await t.app.scheduler.runOnce();
+    const view = await sessionView(t.api, w.session.id);
+    expect(view.status).toBe('COMPLETED');
+    const marie = view.producerOrders.find((o) => o.producer.id === w.marie)!;
+    const jean = view.producerOrders.find((o) => o.producer.id === w.jean)!;
+    expect(marie).toMatchObject({ orderState: 'COMPLETE', fulfilmentState: 'UNFULFILLED', lines: [{ product: { id: w.eggs }, quantity: '6' }] });
+    // Jean's only line expired: his order is left with nothing to fulfil.
+    expect(jean).toMatchObject({ orderState: 'CANCELLED', fulfilmentState: 'CANCELLED', lines: [] });
+    expect(await stockOf(t.api, w.eggs)).toEqual({ onHand: '60', held: '0', committed: '6', available: '54' });
+    expect(await stockOf(t.api, w.carrots)).toEqual({ onHand: '10', held: '0', committed: '0', available: '10' });
+    await expectStockConsistent(t.db);
+  });
+
+  it('filters producer orders by producer, session and state', async () => {
+    const w = await openSessionWorld(t.api);
+    const order = await checkout(t.api, w.session.id, 'ali', [
+      { offerId: w.session.offerFor(w.carrots), quantity: '1' },
+      { offerId: w.session.offerFor(w.eggs), quantity: '1' },
+    ]);
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, order.customerOrder!.id);
+    const list = (vars: Record<string, unknown>) =>
+      t.api.data<{ producerOrders: { producer: { id: string }; orderState: string }[] }>(op.PRODUCER_ORDERS, vars).then((d) => d.producerOrders);
+
+    expect(await list({ salesSessionId: w.session.id })).toHaveLength(2);
+    expect(await list({ producerId: w.jean, salesSessionId: w.session.id })).toEqual([expect.objectContaining({ producer: { id: w.jean } })]);
+    expect(await list({ producerId: w.jean, orderState: 'COMPLETE' })).toEqual([]);
+    t.clock.set(CLOSE);
+    await t.app.scheduler.runOnce();
+    expect(await list({ producerId: w.jean, orderState: 'COMPLETE' })).toEqual([expect.objectContaining({ orderState: 'COMPLETE' })]);
+    expect(await list({ producerId: 'not-an-id' })).toEqual([]);
+  });
+});
+
+describe('the scheduler keeps its state in PostgreSQL only', () => {
+  it('completes a session on its own timer, with nobody calling', async () => {
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { SCHEDULER_INTERVAL: 'PT0.05S' } });
+    try {
+      const w = await openSessionWorld(t.api);
+      const order = await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.bread), quantity: '2' }]);
+      await orderMutation(t.api, op.CONFIRM_PAYMENT, order.customerOrder!.id);
+      t.clock.set(CLOSE);
+      const completed = await waitFor('the session to complete', async () => {
+        const view = await sessionView(t.api, w.session.id);
+        return view.status === 'COMPLETED' ? view : undefined;
+      });
+      expect(completed.producerOrders[0]).toMatchObject({ orderState: 'COMPLETE', lines: [{ quantity: '2' }] });
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('completes, when it starts, a session that closed while the server was down', async () => {
+    const first = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+    const w = await openSessionWorld(first.api);
+    const order = await checkout(first.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '3' }]);
+    await orderMutation(first.api, op.CONFIRM_PAYMENT, order.customerOrder!.id);
+    await first.stop();
+
+    first.clock.set('2026-11-24T07:00:00+01:00'); // the server was down from before the close until the next morning
+    const second = await startTestApp({ databaseUrl: first.databaseUrl, clock: first.clock, env: { SCHEDULER_INTERVAL: 'PT1H' } });
+    try {
+      // No runOnce(): the scheduler's first tick at start does it.
+      const view = await waitFor('the missed session to complete', async () => {
+        const v = await sessionView(second.api, w.session.id);
+        return v.status === 'COMPLETED' ? v : undefined;
+      });
+      expect(view.producerOrders[0]).toMatchObject({ orderState: 'COMPLETE', fulfilmentState: 'UNFULFILLED', lines: [{ quantity: '3' }] });
+      await expectStockConsistent(second.db);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('completes each session exactly once with two servers on one database', async () => {
+    const a = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+    const b = await startTestApp({ databaseUrl: a.databaseUrl, clock: a.clock });
+    try {
+      const producer = await createProducer(a.api, 'Jean');
+      const products = await Promise.all([1, 2, 3].map((i) => createProduct(a.api, producer, { name: `Veg ${i}`, onHand: '100' })));
+      const sessions = [];
+      for (let i = 0; i < 8; i += 1) {
+        const session = await createSession(a.api, await createHub(a.api, `Hub ${i}`), { opensAt: '2026-11-23T08:00:00+01:00', closesAt: CLOSE, products });
+        const order = await checkout(a.api, session.id, `c${i}`, products.map((p) => ({ offerId: session.offerFor(p), quantity: '1' })));
+        await orderMutation(b.api, op.CONFIRM_PAYMENT, order.customerOrder!.id);
+        sessions.push(session);
+      }
+      a.clock.set(CLOSE);
+      await Promise.all([a.app.scheduler.runOnce(), b.app.scheduler.runOnce(), a.app.scheduler.runOnce(), b.app.scheduler.runOnce()]);
+
+      for (const session of sessions) expect((await sessionView(a.api, session.id)).status).toBe('COMPLETED');
+      const { rows } = await a.db.query("SELECT count(*)::int AS n FROM stock_movement WHERE kind = 'COMMIT'");
+      expect(rows[0].n).toBe(8 * 3);
+      for (const product of products) expect(await stockOf(a.api, product)).toEqual({ onHand: '100', held: '0', committed: '8', available: '92' });
+      await expectStockConsistent(a.db);
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
+  });
+});

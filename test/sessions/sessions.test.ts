@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import * as op from '../support/operations.js';
+import { checkout, createHub, createProducer, createProduct, sessionView } from '../support/scenarios.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+interface CreatePayload {
+  createSalesSession: {
+    salesSession: { id: string; status: string; opensAt: string; closesAt: string; timeZone: string; offers: { price: { amount: number; currency: string } }[] } | null;
+    userErrors: { code: string; field: string[] | null; message: string }[];
+  };
+}
+
+describe('sales sessions', () => {
+  let t: TestApp;
+  let hub: string;
+  let carrots: string;
+
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T08:00:00+01:00' });
+    hub = await createHub(t.api, 'Hub A');
+    carrots = await createProduct(t.api, await createProducer(t.api, 'Jean'), { name: 'Carrots', onHand: '10' });
+  });
+  beforeEach(() => t.clock.set('2026-11-23T08:00:00+01:00'));
+  afterAll(() => t.stop());
+
+  function create(input: Record<string, unknown>) {
+    return t.api.data<CreatePayload>(op.CREATE_SALES_SESSION, {
+      input: {
+        hubId: hub,
+        opensAt: '2026-11-23T09:00:00+01:00',
+        closesAt: '2026-11-27T18:00:00+01:00',
+        timeZone: 'Europe/Paris',
+        offers: [{ productId: carrots, price: { amount: 320, currency: 'EUR' } }],
+        ...input,
+      },
+    });
+  }
+
+  it("shows its times in the session's own time zone", async () => {
+    const { createSalesSession } = await create({ opensAt: '2026-11-23T08:00:00Z', closesAt: '2026-11-27T17:00:00Z' });
+    expect(createSalesSession.salesSession).toMatchObject({
+      opensAt: '2026-11-23T09:00:00+01:00',
+      closesAt: '2026-11-27T18:00:00+01:00',
+      timeZone: 'Europe/Paris',
+      offers: [{ price: { amount: 320, currency: 'EUR' } }],
+    });
+  });
+
+  it('keeps a Friday 18:00 close at 18:00 on both sides of a daylight-saving change', async () => {
+    const winter = await create({ opensAt: '2027-03-22T09:00:00+01:00', closesAt: '2027-03-26T18:00:00+01:00' });
+    const summer = await create({ opensAt: '2027-03-29T09:00:00+02:00', closesAt: '2027-04-02T18:00:00+02:00' });
+    expect(winter.createSalesSession.salesSession!.closesAt).toBe('2027-03-26T18:00:00+01:00');
+    expect(summer.createSalesSession.salesSession!.closesAt).toBe('2027-04-02T18:00:00+02:00');
+  });
+
+  it('follows the clock: SCHEDULED, OPEN, CLOSED, then COMPLETED once completed', async () => {
+    const { createSalesSession } = await create({});
+    const id = createSalesSession.salesSession!.id;
+    expect(createSalesSession.salesSession!.status).toBe('SCHEDULED');
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    expect((await sessionView(t.api, id)).status).toBe('OPEN');
+    t.clock.set('2026-11-27T18:00:00+01:00');
+    expect((await sessionView(t.api, id)).status).toBe('CLOSED');
+    await t.app.scheduler.runOnce();
+    expect((await sessionView(t.api, id)).status).toBe('COMPLETED');
+  });
+
+  it('lists a hub\'s sessions and a producer\'s products', async () => {
+    const { hub: found } = await t.api.data<{ hub: { name: string; salesSessions: { id: string }[] } }>(
+      'query ($id: ID!) { hub(id: $id) { name salesSessions { id } } }',
+      { id: hub },
+    );
+    expect(found.name).toBe('Hub A');
+    expect(found.salesSessions.length).toBeGreaterThan(0);
+  });
+
+  describe('closing early', () => {
+    it('stops checkouts at once and completes like a scheduled close', async () => {
+      t.clock.set('2026-11-23T10:00:00+01:00');
+      const { createSalesSession } = await create({});
+      const session = createSalesSession.salesSession!;
+      const offerId = (await sessionView(t.api, session.id)).offers[0]!.id;
+      const order = await checkout(t.api, session.id, 'ali', [{ offerId, quantity: '2' }]);
+      await t.api.data(op.CONFIRM_PAYMENT, { input: { customerOrderId: order.customerOrder!.id } });
+
+      const { closeSalesSession } = await t.api.data<{ closeSalesSession: { salesSession: { status: string }; userErrors: unknown[] } }>(
+        op.CLOSE_SALES_SESSION,
+        { input: { salesSessionId: session.id } },
+      );
+      expect(closeSalesSession.userErrors).toEqual([]);
+      expect(['CLOSED', 'COMPLETED']).toContain(closeSalesSession.salesSession.status);
+
+      const late = await checkout(t.api, session.id, 'paul', [{ offerId, quantity: '1' }]);
+      expect(late.userErrors).toEqual([expect.objectContaining({ code: 'SESSION_NOT_OPEN' })]);
+
+      await t.app.scheduler.runOnce();
+      const view = await sessionView(t.api, session.id);
+      expect(view.status).toBe('COMPLETED');
+      expect(view.producerOrders[0]).toMatchObject({ orderState: 'COMPLETE', fulfilmentState: 'UNFULFILLED', lines: [{ quantity: '2' }] });
+
+      const again = await t.api.data<{ closeSalesSession: { salesSession: { status: string }; userErrors: unknown[] } }>(
+        op.CLOSE_SALES_SESSION,
+        { input: { salesSessionId: session.id } },
+      );
+      expect(again.closeSalesSession).toEqual({ salesSession: { id: session.id, status: 'COMPLETED' }, userErrors: [] });
+    });
+
+    it('answers an unknown session with NOT_FOUND', async () => {
+      const { closeSalesSession } = await t.api.data<{ closeSalesSession: { userErrors: { code: string }[] } }>(
+        op.CLOSE_SALES_SESSION,
+        { input: { salesSessionId: randomUUID() } },
+      );
+      expect(closeSalesSession.userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND', field: ['salesSessionId'] })]);
+    });
+  });
+
+  describe('bad input creates nothing', () => {
+    const cases: [string, Record<string, unknown>, { code: string; field: string[] }[]][] = [
+      ['a malformed time zone', { timeZone: 'Paris/France' }, [{ code: 'INVALID_INPUT', field: ['timeZone'] }]],
+      ['closesAt before opensAt', { closesAt: '2026-11-23T08:30:00+01:00' }, [{ code: 'INVALID_INPUT', field: ['closesAt'] }]],
+      ['closesAt equal to opensAt', { closesAt: '2026-11-23T09:00:00+01:00' }, [{ code: 'INVALID_INPUT', field: ['closesAt'] }]],
+      ['a session that closed already', { opensAt: '2026-11-20T09:00:00+01:00', closesAt: '2026-11-22T18:00:00+01:00' }, [{ code: 'INVALID_INPUT', field: ['closesAt'] }]],
+      ['an unknown hub', { hubId: randomUUID() }, [{ code: 'NOT_FOUND', field: ['hubId'] }]],
+      ['an unknown product', { offers: [{ productId: randomUUID(), price: { amount: 100, currency: 'EUR' } }] }, [{ code: 'NOT_FOUND', field: ['offers', '0', 'productId'] }]],
+      ['a product offered twice', { offers: [{ productId: 'P', price: { amount: 1, currency: 'EUR' } }, { productId: 'P', price: { amount: 1, currency: 'EUR' } }] }, [
+        { code: 'NOT_FOUND', field: ['offers', '0', 'productId'] },
+        { code: 'INVALID_INPUT', field: ['offers', '1', 'productId'] },
+        { code: 'NOT_FOUND', field: ['offers', '1', 'productId'] },
+      ]],
+      ['a negative price', { offers: [{ productId: 'C', price: { amount: -1, currency: 'EUR' } }] }, [{ code: 'INVALID_INPUT', field: ['offers', '0', 'price', 'amount'] }]],
+      ['a made-up currency', { offers: [{ productId: 'C', price: { amount: 100, currency: 'euro' } }] }, [{ code: 'INVALID_INPUT', field: ['offers', '0', 'price', 'currency'] }]],
+    ];
+
+    it.each(cases)('refuses %s', async (_name, input, expected) => {
+      const offers = (input.offers as { productId: string }[] | undefined)?.map((o) => ({ ...o, productId: o.productId === 'C' ? carrots : o.productId }));
+      const { rows: before } = await t.db.query('SELECT count(*)::int AS n FROM sales_session');
+      const { createSalesSession } = await create(offers ? { ...input, offers } : input);
+      expect(createSalesSession.salesSession).toBeNull();
+      expect(createSalesSession.userErrors.map(({ code, field }) => ({ code, field }))).toEqual(expected);
+      const { rows: after } = await t.db.query('SELECT count(*)::int AS n FROM sales_session');
+      expect(after[0].n).toBe(before[0].n);
+    });
+
+    it('refuses a date-time without an offset as a typed GraphQL error', async () => {
+      const response = await t.api.request(op.CREATE_SALES_SESSION, {
+        input: { hubId: hub, opensAt: '2026-11-23T09:00:00', closesAt: '2026-11-27T18:00:00+01:00', timeZone: 'Europe/Paris', offers: [] },
+      });
+      expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(response.errors?.[0]?.message).toContain('offset');
+    });
+  });
+});
