@@ -30,7 +30,9 @@ async function main(): Promise<void> {
     deadline.unref();
     try {
       await app.stop();
+      logger.info('server stopped');
       await database.stop();
+      logger.info('database stopped');
       process.exit(0);
     } catch (error) {
       logger.error({ err: error }, 'shutdown failed');

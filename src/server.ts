@@ -36,6 +36,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     formatError: createErrorFormatter(deps.logger),
     includeStacktraceInErrorResponses: false,
     introspection: true,
+    // The process owns SIGTERM/SIGINT (main.ts): requests drain first, then the scheduler and the
+    // database stop, in that order. Apollo's own handler would race it.
+    stopOnTerminationSignals: false,
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
   });
   await apollo.start();

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+
+describe('configuration', () => {
+  it('has defaults that run a pilot with no settings at all', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 4000, databaseUrl: undefined, dataDir: '.data', databasePoolSize: 20 });
+    expect(config.holdDuration.as('minutes')).toBe(15);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads what an operator sets', () => {
+    const config = loadConfig({ PORT: '8080', DATABASE_URL: 'postgres://u:p@db:5432/foodhub', HOLD_DURATION: 'PT10M' });
+    expect(config).toMatchObject({ port: 8080, databaseUrl: 'postgres://u:p@db:5432/foodhub' });
+    expect(config.holdDuration.as('minutes')).toBe(10);
+  });
+
+  it('reports every bad value at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', HOLD_DURATION: '15 minutes', LOG_LEVEL: 'loud' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(4);
+    for (const name of ['PORT', 'DATABASE_URL', 'HOLD_DURATION', 'LOG_LEVEL']) {
+      expect(problems.some((p) => p.startsWith(name))).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,32 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+describe('unexpected errors', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.stop());
+
+  it('reach the client as a stable code, with no message internals or stack trace', async () => {
+    // Break the database under the server: the failure is real, and not the client's fault.
+    await t.db.query('ALTER TABLE hub RENAME TO hub_gone');
+    const response = await t.api.request('mutation { createHub(input: { name: "Hub A" }) { hub { id } userErrors { code } } }');
+    expect(response.errors).toEqual([{ message: 'Internal server error', path: ['createHub'], extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+    expect(JSON.stringify(response)).not.toMatch(/stack|hub_gone|relation|sql/i);
+    await t.db.query('ALTER TABLE hub_gone RENAME TO hub');
+  });
+
+  it('leave client mistakes with their own code and message', async () => {
+    const response = await t.api.request('{ producer { id } }');
+    expect(response.status).toBe(400);
+    expect(response.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(response.errors?.[0]?.message).toContain('argument "id"');
+  });
+
+  it('report the database as healthy on /health', async () => {
+    const response = await fetch(t.app.url.replace('/graphql', '/health'));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok' });
+  });
+});

@@ -1,0 +1,85 @@
+// `npm start` as an operator runs it: the real entry point in its own process, on an embedded
+// PostgreSQL kept under DATA_DIR, stopped with SIGTERM and started again.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GraphQLClient } from '../support/graphql.js';
+import * as op from '../support/operations.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Started {
+  child: ChildProcess;
+  api: GraphQLClient;
+  output: () => string;
+}
+
+/** Runs src/main.ts and resolves once it logs that the API is ready. */
+function startServer(env: Record<string, string>): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, DATABASE_URL: '', NODE_ENV: 'production', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const ready = /"url":"(http:\/\/localhost:\d+\/graphql)"/.exec(output);
+      if (ready) resolve({ child, api: new GraphQLClient(ready[1]!), output: () => output });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+describe('npm start', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'foodhub-start-'));
+  chmodSync(dataDir, 0o755);
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('serves GraphQL on an embedded PostgreSQL, stops cleanly on SIGTERM and keeps its data', async () => {
+    const env = { DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_POSTGRES_PORT: String(await freePort()) };
+    const first = await startServer(env);
+    const { createProducer } = await first.api.data<{ createProducer: { producer: { id: string } } }>(op.CREATE_PRODUCER, { input: { name: 'Jean' } });
+    first.child.kill('SIGTERM');
+    expect(await exitOf(first.child)).toBe(0);
+
+    const second = await startServer(env);
+    try {
+      const { producer } = await second.api.data<{ producer: { name: string } | null }>('query ($id: ID!) { producer(id: $id) { name } }', {
+        id: createProducer.producer.id,
+      });
+      expect(producer).toEqual({ name: 'Jean' });
+    } finally {
+      second.child.kill('SIGTERM');
+      expect(await exitOf(second.child)).toBe(0);
+    }
+  });
+
+  it('refuses to start with a bad setting, saying which', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, PORT: 'eighty', HOLD_DURATION: 'soon' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    expect(await exitOf(child)).toBe(1);
+    expect(stderr).toContain('PORT must be a whole number');
+    expect(stderr).toContain('HOLD_DURATION must be an ISO 8601 duration');
+  });
+});
