@@ -1,7 +1,9 @@
 // Every migration, in order. `npm run migration:create` appends new ones here.
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261123181157 } from './Migration20261123181157.js';
+import { Migration20261123182914 } from './Migration20261123182914.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
+  { name: 'Migration20261123182914', class: Migration20261123182914 },
 ];

@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { migrate, openOrm } from './db/orm.js';
+import { EventHub } from './events/event-hub.js';
 import { buildAppSchema } from './graphql/schema.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createHttpServer } from './server.js';
@@ -22,6 +23,7 @@ export interface App {
   readonly orm: MikroORM;
   readonly services: Services;
   readonly scheduler: Scheduler;
+  readonly events: EventHub;
   /** Stops taking requests, finishes those in flight, stops the scheduler, closes the pool. */
   stop(): Promise<void>;
 }
@@ -48,10 +50,14 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     logger,
   );
 
+  const events = new EventHub(orm, databaseUrl, logger);
+  await events.start();
+
   const server = await createHttpServer({
-    schema: await buildAppSchema(),
+    schema: await buildAppSchema(events),
     orm,
     services,
+    events,
     clock,
     logger,
     production: config.nodeEnv === 'production',
@@ -67,9 +73,11 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     orm,
     services,
     scheduler: running,
+    events,
     async stop() {
       await server.close();
       await running.stop();
+      await events.stop();
       await orm.close();
     },
   };

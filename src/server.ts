@@ -6,7 +6,10 @@ import { expressMiddleware } from '@as-integrations/express5';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import express from 'express';
 import type { GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import type { EventHub } from './events/event-hub.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { createErrorFormatter } from './graphql/format-error.js';
 import type { Services } from './services.js';
@@ -16,6 +19,7 @@ export interface HttpServerDeps {
   schema: GraphQLSchema;
   orm: MikroORM;
   services: Services;
+  events: EventHub;
   clock: Clock;
   logger: Logger;
   production: boolean;
@@ -28,9 +32,16 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** GraphQL over HTTP at /graphql and a health check at /health, on one port. Nothing listens until listen(). */
+/**
+ * GraphQL over HTTP and graphql-ws subscriptions, both at /graphql, and a health check at
+ * /health, on one port. Nothing listens until listen().
+ */
 export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
   const httpServer: Server = createServer();
+  const newContext = () => createContext({ em: deps.orm.em, services: deps.services, events: deps.events, clock: deps.clock });
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const subscriptions = useServer({ schema: deps.schema, context: newContext }, wsServer);
   const apollo = new ApolloServer<GraphQLContext>({
     schema: deps.schema,
     formatError: createErrorFormatter(deps.logger),
@@ -39,7 +50,15 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     // The process owns SIGTERM/SIGINT (main.ts): requests drain first, then the scheduler and the
     // database stop, in that order. Apollo's own handler would race it.
     stopOnTerminationSignals: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      {
+        // Subscribers are told the server is going away (1001) rather than just losing the socket.
+        async serverWillStart() {
+          return { drainServer: async () => subscriptions.dispose() };
+        },
+      },
+    ],
   });
   await apollo.start();
 
@@ -53,7 +72,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     '/graphql',
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
-      context: async () => createContext(deps.orm.em, deps.services, deps.clock),
+      context: async () => newContext(),
     }),
   );
   httpServer.on('request', app);

@@ -1,3 +1,4 @@
+import { DomainEvent } from '../events/domain-event.entity.js';
 import { Product } from '../modules/catalogue/product.entity.js';
 import { Hub } from '../modules/enterprises/hub.entity.js';
 import { Producer } from '../modules/enterprises/producer.entity.js';
@@ -21,4 +22,5 @@ export const entities = [
   ProducerOrder,
   CustomerOrder,
   CustomerOrderLine,
+  DomainEvent,
 ];

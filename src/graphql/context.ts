@@ -1,16 +1,47 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EventHub } from '../events/event-hub.js';
 import type { Services } from '../services.js';
+import type { Actor, RequestContext } from '../shared/request-context.js';
 import type { Clock } from '../shared/clock.js';
-import type { RequestContext } from '../shared/request-context.js';
 import { createLoaders, type Loaders } from './loaders.js';
 
 /** The GraphQL context: the caller's RequestContext plus what resolvers need to reach services. */
 export interface GraphQLContext extends RequestContext {
   readonly services: Services;
+  readonly events: EventHub;
   readonly loaders: Loaders;
+  /**
+   * A new unit of work and new batch loaders. A subscription's context lives as long as the
+   * subscription; each event calls this so it is resolved from fresh data, not a stale cache.
+   */
+  renew(): void;
 }
 
-export function createContext(em: EntityManager, services: Services, clock: Clock): GraphQLContext {
-  const forked = em.fork();
-  return { actor: { kind: 'anonymous' }, em: forked, clock, services, loaders: createLoaders(forked, services) };
+export interface ContextDeps {
+  em: EntityManager;
+  services: Services;
+  events: EventHub;
+  clock: Clock;
+}
+
+export function createContext({ em: root, services, events, clock }: ContextDeps): GraphQLContext {
+  const actor: Actor = { kind: 'anonymous' };
+  let em = root.fork();
+  let loaders = createLoaders(em, services);
+  return {
+    actor,
+    clock,
+    services,
+    events,
+    get em() {
+      return em;
+    },
+    get loaders() {
+      return loaders;
+    },
+    renew() {
+      em = root.fork();
+      loaders = createLoaders(em, services);
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
+import { SubscriberTooSlowError } from '../events/event-hub.js';
 
 /** Codes of errors the client caused; their messages are safe and useful to show. */
 const CLIENT_ERROR_CODES = new Set([
@@ -29,6 +30,9 @@ export function createErrorFormatter(logger: Logger) {
       return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
     }
     const cause = unwrapResolverError(error);
+    if (cause instanceof SubscriberTooSlowError) {
+      return { message: cause.message, path: formatted.path, extensions: { code: 'SUBSCRIBER_TOO_SLOW' } };
+    }
     if (isUnavailable(cause)) {
       logger.warn({ err: cause, path: formatted.path }, 'database unavailable');
       return {

@@ -23,6 +23,7 @@ export function createLoaders(em: EntityManager, services: Services) {
     product: byId(em, Product),
     salesSession: byId(em, SalesSession),
     offer: byId(em, Offer),
+    producerOrder: byId(em, ProducerOrder),
     productsByProducer: grouped(em, Product, 'producer', { name: 'asc', id: 'asc' }),
     salesSessionsByHub: grouped(em, SalesSession, 'hub', { opensAt: 'asc', id: 'asc' }),
     offersBySession: grouped(em, Offer, 'salesSession', { createdAt: 'asc', id: 'asc' }),

@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
-import { buildSchema } from 'type-graphql';
+import { buildSchema, type PubSub } from 'type-graphql';
 import { ProductResolver } from '../modules/catalogue/product.resolver.js';
 import { HubResolver, ProducerResolver } from '../modules/enterprises/enterprise.resolver.js';
 import { CustomerOrderLineResolver, CustomerOrderResolver } from '../modules/orders/customer-order.resolver.js';
 import { ProducerOrderResolver } from '../modules/orders/producer-order.resolver.js';
 import { OfferResolver } from '../modules/sessions/offer.resolver.js';
 import { SalesSessionResolver } from '../modules/sessions/sales-session.resolver.js';
+import { AvailabilityEventResolver, ReservationEventResolver } from '../modules/live/live.resolver.js';
 import { StockResolver } from '../modules/stock/stock.resolver.js';
 
 const resolvers = [
@@ -19,11 +20,27 @@ const resolvers = [
   CustomerOrderResolver,
   CustomerOrderLineResolver,
   ProducerOrderResolver,
+  ReservationEventResolver,
+  AvailabilityEventResolver,
 ] as const;
 
-export function buildAppSchema(): Promise<GraphQLSchema> {
+/** For building the schema without serving it (emitting the SDL): subscriptions then cannot run. */
+const detachedPubSub: PubSub = {
+  publish: () => {
+    throw new Error('detached schema');
+  },
+  subscribe: () => {
+    throw new Error('detached schema');
+  },
+};
+
+/**
+ * `pubSub` is the process's EventHub. Subscriptions open their streams through the context, but
+ * type-graphql wants a PubSub for any schema that has them.
+ */
+export function buildAppSchema(pubSub: PubSub = detachedPubSub): Promise<GraphQLSchema> {
   // Inputs are checked by the services, which report problems as typed userErrors with field paths.
-  return buildSchema({ resolvers, validate: false });
+  return buildSchema({ resolvers, validate: false, pubSub });
 }
 
 /** The SDL committed as schema/schema.graphql: sorted, so a diff shows only real changes. */

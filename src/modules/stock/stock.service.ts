@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
+import { EventKind, recordStockEvents } from '../../events/event-log.js';
 import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
@@ -188,8 +189,18 @@ export class StockService {
          FROM ${recordset}`,
       [kind, at, rows],
     );
+    const event = EVENT_OF_MOVE[kind];
+    await recordStockEvents(em, event.kind, at, recordset, event.quantity, [rows]);
   }
 }
+
+/** What each kind of stock move tells subscribers, and the size of the change it reports. */
+const EVENT_OF_MOVE: Record<StockMovementKind, { kind: EventKind; quantity: string }> = {
+  [StockMovementKind.HOLD]: { kind: EventKind.HELD, quantity: 'm.held_delta' },
+  [StockMovementKind.RELEASE]: { kind: EventKind.RELEASED, quantity: '-m.held_delta' },
+  [StockMovementKind.COMMIT]: { kind: EventKind.COMPLETED, quantity: 'm.committed_delta' },
+  [StockMovementKind.ADJUST]: { kind: EventKind.ADJUSTED, quantity: 'm.on_hand_delta' },
+};
 
 function notFound(productId: string): DomainError {
   return DomainError.of(UserErrorCode.NOT_FOUND, `no product with id "${productId}"`, ['productId']);

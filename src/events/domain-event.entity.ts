@@ -1,0 +1,46 @@
+import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
+
+/**
+ * The event log behind subscriptions, replay and webhooks. Rows are written inside the
+ * transaction that causes them (a rolled-back checkout leaves none) and get their `position`
+ * after commit, from the relay, one relay at a time: positions therefore become visible in
+ * increasing order, which is what lets a client resume with `after` and miss nothing.
+ */
+@Entity({ tableName: 'domain_event' })
+@Index({ name: 'domain_event_unpositioned', expression: 'create index "domain_event_unpositioned" on "domain_event" ("id") where "position" is null' })
+@Index({ properties: ['producerId', 'position'] })
+@Index({ properties: ['productId', 'position'] })
+export class DomainEvent {
+  @PrimaryKey({ type: 'bigint', autoincrement: true })
+  id!: string;
+
+  @Property({ type: 'bigint', nullable: true, unique: true })
+  position?: string;
+
+  /** HELD, RELEASED, COMPLETED (reservations) or ADJUSTED (stock on hand). */
+  @Property({ type: 'string', length: 32 })
+  kind!: string;
+
+  @Property({ type: 'uuid' })
+  producerId!: string;
+
+  @Property({ type: 'uuid' })
+  productId!: string;
+
+  @Property({ type: 'uuid', nullable: true })
+  producerOrderId?: string;
+
+  @Property({ type: 'uuid', nullable: true })
+  customerOrderId?: string;
+
+  /** The change this event brought, always positive (the kind says which way). */
+  @Property({ type: 'decimal', precision: 15, scale: 3 })
+  quantity!: string;
+
+  /** The product's availability right after the change. */
+  @Property({ type: 'decimal', precision: 15, scale: 3 })
+  available!: string;
+
+  @Property({ type: 'datetime' })
+  createdAt!: Date;
+}

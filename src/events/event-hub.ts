@@ -1,0 +1,330 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { PubSub } from 'type-graphql';
+import { sql, instant } from '../shared/sql.js';
+import { PENDING_CHANNEL, POSITIONED_CHANNEL } from './event-log.js';
+
+export interface StoredEvent {
+  position: string;
+  kind: string;
+  producerId: string;
+  productId: string;
+  producerOrderId: string | null;
+  customerOrderId: string | null;
+  quantity: string;
+  available: string;
+  createdAt: Date;
+}
+
+/** Which events a subscription wants: SQL for the replay, and the same test for live events. */
+export interface EventFilter {
+  kinds?: readonly string[];
+  producerId?: string;
+  productIds?: readonly string[];
+}
+
+export interface SubscribeRequest {
+  filter: EventFilter;
+  /** Replay what came after this position first; live events only when absent. */
+  after?: string;
+}
+
+export class SubscriberTooSlowError extends Error {
+  constructor(lastPosition: string) {
+    super(`the subscriber fell too far behind and was disconnected; subscribe again with after: "${lastPosition}" to resume`);
+    this.name = 'SubscriberTooSlowError';
+  }
+}
+
+const RELAY_LOCK_KEY = 7_146_205_332;
+const SELECT_EVENT = `SELECT position::text, kind, producer_id AS "producerId", product_id AS "productId",
+  producer_order_id AS "producerOrderId", customer_order_id AS "customerOrderId", quantity, available,
+  created_at AS "createdAt" FROM domain_event`;
+
+export interface EventHubOptions {
+  /** Events a subscriber may have queued before it is cut off (it can resume with `after`). */
+  maxBuffered?: number;
+  /** How often to look for events anyway, in case a notification was lost (a reconnect). */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * Delivers committed events to this process's subscribers, whichever replica caused them.
+ *
+ * PostgreSQL is the only transport: a transaction that records events NOTIFYs on commit; every
+ * replica LISTENs, and one at a time (an advisory lock) gives the new events their positions and
+ * NOTIFYs again; every replica then reads the positioned events and hands them to its subscribers.
+ */
+export class EventHub implements PubSub {
+  private listener: pg.Client | undefined;
+  private lastPosition = '0';
+  private readonly subscribers = new Set<Subscriber>();
+  private stopped = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly relay = coalesced(() => this.positionPendingEvents());
+  private readonly fetch = coalesced(() => this.deliverNewEvents());
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly databaseUrl: string,
+    private readonly logger: Logger,
+    private readonly options: EventHubOptions = {},
+  ) {}
+
+  async start(): Promise<void> {
+    const [row] = await sql<{ max: string | null }>(this.orm.em.fork(), 'SELECT max(position)::text AS max FROM domain_event');
+    this.lastPosition = row?.max ?? '0';
+    await this.listen();
+    this.sweepTimer = setInterval(() => this.sweep(), this.options.sweepIntervalMs ?? 1000);
+    this.sweepTimer.unref();
+    this.sweep();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.sweepTimer);
+    for (const subscriber of this.subscribers) subscriber.close();
+    await this.listener?.end().catch(() => undefined);
+    await this.relay.idle();
+    await this.fetch.idle();
+  }
+
+  /** How many subscriptions this process is serving. */
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** Events are published by the transactions that record them (see event-log.ts), never from here. */
+  publish(): void {
+    throw new Error('events are published by PostgreSQL on commit, not through the hub');
+  }
+
+  /** type-graphql's PubSub entry point: the "dynamic id" is the subscription's request. */
+  subscribe(_topic: string, request?: unknown): AsyncIterable<StoredEvent> {
+    return this.open(request as SubscribeRequest);
+  }
+
+  open(request: SubscribeRequest): AsyncIterableIterator<StoredEvent> {
+    const subscriber = new Subscriber(this, request, this.options.maxBuffered ?? 1000, () => this.subscribers.delete(subscriber));
+    this.subscribers.add(subscriber);
+    return subscriber;
+  }
+
+  /** A page of stored events matching `filter` after `position`, for replay. */
+  async readAfter(filter: EventFilter, position: string, limit: number): Promise<StoredEvent[]> {
+    const where = ['position > ?::bigint'];
+    const params: unknown[] = [position];
+    if (filter.kinds) {
+      where.push(`kind IN (${filter.kinds.map(() => '?').join(', ')})`);
+      params.push(...filter.kinds);
+    }
+    if (filter.producerId) {
+      where.push('producer_id = ?');
+      params.push(filter.producerId);
+    }
+    if (filter.productIds) {
+      where.push(`product_id IN (${filter.productIds.map(() => '?').join(', ') || 'NULL'})`);
+      params.push(...filter.productIds);
+    }
+    const rows = await sql<StoredEvent>(this.orm.em.fork(), `${SELECT_EVENT} WHERE ${where.join(' AND ')} ORDER BY position LIMIT ?`, [...params, limit]);
+    return rows.map(readEvent);
+  }
+
+  private sweep(): void {
+    if (this.stopped) return;
+    void this.relay.run();
+    void this.fetch.run();
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'foodhub-events' });
+    client.on('notification', (message) => {
+      if (message.channel === PENDING_CHANNEL) void this.relay.run();
+      else if (message.channel === POSITIONED_CHANNEL) void this.fetch.run();
+    });
+    client.on('error', (error) => {
+      this.logger.warn({ err: error }, 'event listener connection lost; reconnecting');
+      void this.reconnect();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${PENDING_CHANNEL}`);
+    await client.query(`LISTEN ${POSITIONED_CHANNEL}`);
+    this.listener = client;
+  }
+
+  private async reconnect(): Promise<void> {
+    const old = this.listener;
+    this.listener = undefined;
+    await old?.end().catch(() => undefined);
+    for (let delay = 250; !this.stopped; delay = Math.min(delay * 2, 5000)) {
+      try {
+        await this.listen();
+        this.sweep(); // what was committed while disconnected
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      }
+    }
+  }
+
+  /** Gives committed events their positions, one replica at a time, so positions appear in order. */
+  private async positionPendingEvents(): Promise<void> {
+    try {
+      await this.orm.em.fork().transactional(async (em) => {
+        await sql(em, 'SELECT pg_advisory_xact_lock(?)', [RELAY_LOCK_KEY]);
+        const [result] = await sql<{ last: string | null }>(
+          em,
+          `WITH base AS (SELECT coalesce(max(position), 0) AS top FROM domain_event),
+                pending AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM domain_event WHERE position IS NULL ORDER BY id LIMIT 10000),
+                positioned AS (UPDATE domain_event e SET position = base.top + pending.n FROM pending, base
+                                WHERE e.id = pending.id RETURNING e.position)
+           SELECT max(position)::text AS last FROM positioned`,
+        );
+        if (result?.last) await sql(em, 'SELECT pg_notify(?, ?)', [POSITIONED_CHANNEL, result.last]);
+      });
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not position events; the next sweep retries');
+    }
+  }
+
+  /** Reads events positioned since the last read and hands them to matching subscribers, in order. */
+  private async deliverNewEvents(): Promise<void> {
+    try {
+      for (;;) {
+        const rows = await sql<StoredEvent>(this.orm.em.fork(), `${SELECT_EVENT} WHERE position > ?::bigint ORDER BY position LIMIT 1000`, [this.lastPosition]);
+        if (rows.length === 0) return;
+        for (const row of rows) {
+          const event = readEvent(row);
+          for (const subscriber of this.subscribers) subscriber.offer(event);
+          this.lastPosition = event.position;
+        }
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not read new events; the next sweep retries');
+    }
+  }
+}
+
+export function matches(filter: EventFilter, event: StoredEvent): boolean {
+  if (filter.kinds && !filter.kinds.includes(event.kind)) return false;
+  if (filter.producerId && filter.producerId !== event.producerId) return false;
+  if (filter.productIds && !filter.productIds.includes(event.productId)) return false;
+  return true;
+}
+
+function readEvent(row: StoredEvent): StoredEvent {
+  return { ...row, createdAt: instant(row.createdAt) };
+}
+
+/**
+ * One subscription: first the stored events after `after` (if given), then live ones, each
+ * exactly once and in position order. Its queue is bounded: a client that stops reading is cut
+ * off rather than allowed to grow the server's memory.
+ */
+class Subscriber implements AsyncIterableIterator<StoredEvent> {
+  /** Live events, in position order, waiting for the client to read them. */
+  private readonly queue: StoredEvent[] = [];
+  private backlog: StoredEvent[] = [];
+  private replaying: boolean;
+  /** The position of the last event handed to the client. */
+  private cursor: bigint;
+  private wake: (() => void) | undefined;
+  private failure: Error | undefined;
+  private done = false;
+
+  constructor(
+    private readonly hub: EventHub,
+    private readonly request: SubscribeRequest,
+    private readonly maxBuffered: number,
+    private readonly onClose: () => void,
+  ) {
+    this.replaying = request.after !== undefined;
+    this.cursor = BigInt(request.after ?? 0);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<StoredEvent> {
+    return this;
+  }
+
+  /** A live event from the hub. */
+  offer(event: StoredEvent): void {
+    if (this.done || !matches(this.request.filter, event)) return;
+    if (this.queue.length >= this.maxBuffered) {
+      this.close(new SubscriberTooSlowError(this.cursor.toString()));
+      return;
+    }
+    this.queue.push(event);
+    this.wakeUp();
+  }
+
+  async next(): Promise<IteratorResult<StoredEvent>> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.replaying && this.backlog.length === 0) {
+        this.backlog = await this.hub.readAfter(this.request.filter, this.cursor.toString(), 200);
+        if (this.backlog.length === 0) this.replaying = false;
+      }
+      // Replayed events first; live events that the replay already covered are skipped.
+      const event = this.backlog.shift() ?? this.nextLive();
+      if (event) {
+        this.cursor = BigInt(event.position);
+        return { value: event, done: false };
+      }
+      if (this.done) return { value: undefined, done: true };
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  async return(): Promise<IteratorResult<StoredEvent>> {
+    this.close();
+    return { value: undefined, done: true };
+  }
+
+  /** Ends the subscription: normally (server stopping, client gone) or with an error for the client. */
+  close(error?: Error): void {
+    if (this.done) return;
+    this.failure = error;
+    this.done = true;
+    this.onClose();
+    this.wakeUp();
+  }
+
+  private nextLive(): StoredEvent | undefined {
+    if (this.replaying) return undefined;
+    while (this.queue.length > 0) {
+      const event = this.queue.shift()!;
+      if (BigInt(event.position) > this.cursor) return event;
+    }
+    return undefined;
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+/** Runs `task` at most once at a time; a call during a run schedules exactly one more run. */
+function coalesced(task: () => Promise<void>) {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const run = (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = task().finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        void run();
+      }
+    });
+    return running;
+  };
+  return { run, idle: async () => void (await running) };
+}

@@ -1,0 +1,111 @@
+import { GraphQLError } from 'graphql';
+import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
+import { RESERVATION_KINDS } from '../../events/event-log.js';
+import type { StoredEvent } from '../../events/event-hub.js';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { isUuid } from '../../shared/ids.js';
+import { Product } from '../catalogue/product.entity.js';
+import { ProducerOrder } from '../orders/producer-order.entity.js';
+import { Offer } from '../sessions/offer.entity.js';
+import { AvailabilityEvent, ReservationEvent } from './live.types.js';
+
+interface ReservationArgs {
+  producerId: string;
+  after?: string | null;
+}
+
+interface AvailabilityArgs {
+  salesSessionId: string;
+  after?: string | null;
+}
+
+/** An availability event on its way to one session's subscriber, with that session's offer. */
+interface OfferEvent {
+  event: StoredEvent;
+  offerId: string;
+}
+
+function checkAfter(after: string | null | undefined): string | undefined {
+  if (after === null || after === undefined) return undefined;
+  if (!/^\d{1,18}$/.test(after)) throw new GraphQLError('`after` must be the id of an earlier event', { extensions: { code: 'BAD_USER_INPUT' } });
+  return after;
+}
+
+@Resolver(() => ReservationEvent)
+export class ReservationEventResolver {
+  @Subscription(() => ReservationEvent, {
+    description: "A producer's reservations as they happen, on every replica, only after commit.",
+    subscribe: ({ args, context }) => {
+      const { producerId, after } = args as ReservationArgs;
+      if (!isUuid(producerId)) throw new GraphQLError(`no producer with id "${producerId}"`, { extensions: { code: 'BAD_USER_INPUT' } });
+      return (context as GraphQLContext).events.open({ filter: { kinds: RESERVATION_KINDS, producerId }, after: checkAfter(after) });
+    },
+  })
+  reservationChanged(
+    @Root() event: StoredEvent,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('producerId', () => ID) _producerId: string,
+    @Arg('after', () => ID, { nullable: true, description: 'Replay the events after this one first.' }) _after?: string,
+  ): ReservationEvent {
+    ctx.renew();
+    return {
+      id: event.position,
+      kind: event.kind,
+      quantity: event.quantity,
+      at: event.createdAt,
+      producerOrderId: event.producerOrderId!,
+      productId: event.productId,
+    };
+  }
+
+  @FieldResolver(() => ProducerOrder)
+  async producerOrder(@Root() event: ReservationEvent, @Ctx() ctx: GraphQLContext): Promise<ProducerOrder> {
+    return (await ctx.loaders.producerOrder.load(event.producerOrderId))!;
+  }
+
+  @FieldResolver(() => Product)
+  async product(@Root() event: ReservationEvent, @Ctx() ctx: GraphQLContext): Promise<Product> {
+    return (await ctx.loaders.product.load(event.productId))!;
+  }
+}
+
+@Resolver(() => AvailabilityEvent)
+export class AvailabilityEventResolver {
+  @Subscription(() => AvailabilityEvent, {
+    description: "A session's offers whose availability changed (a hold, release or stock change anywhere).",
+    subscribe: async ({ args, context }) => {
+      const { salesSessionId, after } = args as AvailabilityArgs;
+      const ctx = context as GraphQLContext;
+      const offers = isUuid(salesSessionId) ? await ctx.em.find(Offer, { salesSession: salesSessionId }) : [];
+      if (offers.length === 0 && !(isUuid(salesSessionId) && (await ctx.services.salesSessions.findSalesSession(ctx, salesSessionId)))) {
+        throw new GraphQLError(`no sales session with id "${salesSessionId}"`, { extensions: { code: 'BAD_USER_INPUT' } });
+      }
+      // Offers are fixed when the session is created, so the product-to-offer map is too.
+      const offerOfProduct = new Map(offers.map((o) => [o.product.id, o.id]));
+      const events = ctx.events.open({ filter: { productIds: [...offerOfProduct.keys()] }, after: checkAfter(after) });
+      return withOffer(events, offerOfProduct);
+    },
+  })
+  availabilityChanged(
+    @Root() { event, offerId }: OfferEvent,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('salesSessionId', () => ID) _salesSessionId: string,
+    @Arg('after', () => ID, { nullable: true, description: 'Replay the events after this one first.' }) _after?: string,
+  ): AvailabilityEvent {
+    ctx.renew();
+    return { id: event.position, available: event.available, at: event.createdAt, offerId };
+  }
+
+  @FieldResolver(() => Offer)
+  async offer(@Root() event: AvailabilityEvent, @Ctx() ctx: GraphQLContext): Promise<Offer> {
+    return (await ctx.loaders.offer.load(event.offerId))!;
+  }
+}
+
+async function* withOffer(events: AsyncIterableIterator<StoredEvent>, offerOfProduct: Map<string, string>): AsyncGenerator<OfferEvent> {
+  try {
+    for await (const event of events) yield { event, offerId: offerOfProduct.get(event.productId)! };
+  } finally {
+    await events.return?.();
+  }
+}

@@ -1,0 +1,34 @@
+import { Field, ID, ObjectType } from 'type-graphql';
+import { DateTimeScalar, DecimalScalar } from '../../graphql/scalars.js';
+
+@ObjectType({ description: "A change to a producer's reservations, delivered after it committed." })
+export class ReservationEvent {
+  @Field(() => ID, { description: 'Increases with every event; pass it as `after` to resume from here.' })
+  id!: string;
+
+  @Field(() => String, { description: 'HELD (a checkout), RELEASED (payment failed, hold expired, order cancelled) or COMPLETED (the session closed).' })
+  kind!: string;
+
+  @Field(() => DecimalScalar, { description: 'The change this event brought.' })
+  quantity!: string;
+
+  @Field(() => DateTimeScalar)
+  at!: Date;
+
+  producerOrderId!: string;
+  productId!: string;
+}
+
+@ObjectType({ description: "An offer whose availability changed: a hold, release or stock change at any hub." })
+export class AvailabilityEvent {
+  @Field(() => ID, { description: 'Increases with every event; pass it as `after` to resume from here.' })
+  id!: string;
+
+  @Field(() => DecimalScalar, { description: 'What a customer can check out right after this change.' })
+  available!: string;
+
+  @Field(() => DateTimeScalar)
+  at!: Date;
+
+  offerId!: string;
+}

@@ -1,0 +1,150 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { Decimal } from 'decimal.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as op from '../support/operations.js';
+import { adjustStock, checkout, createHub, createSession, orderMutation } from '../support/scenarios.js';
+import {
+  AVAILABILITY,
+  type AvailabilityEventShape,
+  RESERVATIONS,
+  type ReservationEventShape,
+  subscribe,
+} from '../support/subscriptions.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
+import { openSessionWorld } from '../support/world.js';
+
+describe('live reservations and availability', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+
+  /** Waits until the server has registered `count` subscriptions, so live events cannot be missed. */
+  const subscribed = (count: number) => waitFor('the subscription to register', async () => (t.app.events.subscriberCount >= count ? true : undefined));
+
+  it('streams exactly the committed reservation events, in order, and none from a rolled-back checkout', async () => {
+    const w = await openSessionWorld(t.api);
+    const sub = await subscribe<ReservationEventShape>(t.app.url, RESERVATIONS, { producerId: w.jean });
+    await subscribed(1);
+
+    const first = await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '2' }]);
+    // A checkout that records its hold and then rolls back: the real hold, in a transaction that fails.
+    await expect(
+      t.app.orm.em.fork().transactional(async (em) => {
+        const [po] = await em.execute('SELECT id FROM producer_order WHERE producer_id = ?', [w.jean]);
+        await t.app.services.stock.hold(em, t.clock.now(), randomUUID(), [
+          { productId: w.carrots, quantity: new Decimal(3), producerOrderId: po.id, field: [] },
+        ]);
+        throw new Error('payment provider said no before commit');
+      }),
+    ).rejects.toThrow('payment provider');
+    await orderMutation(t.api, op.FAIL_PAYMENT, first.customerOrder!.id);
+    const second = await checkout(t.api, w.session.id, 'paul', [{ offerId: w.session.offerFor(w.carrots), quantity: '1.5' }]);
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, second.customerOrder!.id);
+    t.clock.set('2026-11-23T20:00:00+01:00');
+    await t.app.scheduler.runOnce();
+
+    const events = await sub.waitForCount(4);
+    expect(events.map((e) => [e.kind, e.quantity])).toEqual([
+      ['HELD', '2'],
+      ['RELEASED', '2'],
+      ['HELD', '1.5'],
+      ['COMPLETED', '1.5'],
+    ]);
+    const ids = events.map((e) => BigInt(e.id));
+    expect([...ids].sort((a, b) => (a < b ? -1 : 1))).toEqual(ids);
+    expect(events[3]!.producerOrder).toMatchObject({ orderState: 'COMPLETE', lines: [{ quantity: '1.5' }] });
+    expect(events.every((e) => e.product.id === w.carrots)).toBe(true);
+    // The log holds exactly these four: the rolled-back hold left no event to deliver, ever.
+    const { rows } = await t.db.query('SELECT kind, quantity::text FROM domain_event WHERE producer_id = $1 ORDER BY position', [w.jean]);
+    expect(rows.map((r) => [r.kind, r.quantity])).toEqual([['HELD', '2.000'], ['RELEASED', '2.000'], ['HELD', '1.500'], ['COMPLETED', '1.500']]);
+    expect(sub.received).toHaveLength(4);
+    expect(sub.errors).toEqual([]);
+    await sub.close();
+    t.clock.set('2026-11-23T09:00:00+01:00');
+  });
+
+  it("pushes a checkout at one hub to another hub's storefront", async () => {
+    const w = await openSessionWorld(t.api, { carrots: '10' });
+    const hubB = await createSession(t.api, await createHub(t.api, 'Hub B'), {
+      opensAt: '2026-11-23T07:00:00+01:00',
+      closesAt: '2026-11-23T20:00:00+01:00',
+      products: [w.carrots],
+    });
+    const before = t.app.events.subscriberCount;
+    const sub = await subscribe<AvailabilityEventShape>(t.app.url, AVAILABILITY, { salesSessionId: hubB.id });
+    await subscribed(before + 1);
+
+    await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '4' }]);
+    await adjustStock(t.api, w.carrots, '-1', 'dropped a crate');
+    const events = await sub.waitForCount(2);
+    expect(events.map((e) => [e.offer.id, e.available])).toEqual([
+      [hubB.offerFor(w.carrots), '6'],
+      [hubB.offerFor(w.carrots), '5'],
+    ]);
+    await sub.close();
+  });
+
+  it('replays what a reconnecting client missed, in order, then continues live', async () => {
+    const w = await openSessionWorld(t.api);
+    const sub = await subscribe<ReservationEventShape>(t.app.url, RESERVATIONS, { producerId: w.marie, after: '0' });
+    await checkout(t.api, w.session.id, 'a', [{ offerId: w.session.offerFor(w.eggs), quantity: '1' }]);
+    const [seen] = await sub.waitForCount(1);
+    await sub.close();
+
+    // While disconnected:
+    await checkout(t.api, w.session.id, 'b', [{ offerId: w.session.offerFor(w.eggs), quantity: '2' }]);
+    await checkout(t.api, w.session.id, 'c', [{ offerId: w.session.offerFor(w.bread), quantity: '3' }]);
+
+    const resumed = await subscribe<ReservationEventShape>(t.app.url, RESERVATIONS, { producerId: w.marie, after: seen!.id });
+    await resumed.waitForCount(2);
+    await checkout(t.api, w.session.id, 'd', [{ offerId: w.session.offerFor(w.eggs), quantity: '4' }]);
+    const events = await resumed.waitForCount(3);
+    expect(events.map((e) => e.quantity)).toEqual(['2', '3', '4']);
+    expect(BigInt(events[0]!.id)).toBeGreaterThan(BigInt(seen!.id));
+    await resumed.close();
+  });
+
+  it('refuses a malformed `after` or an unknown session with a typed error', async () => {
+    const bad = await subscribe<unknown>(t.app.url, RESERVATIONS, { producerId: randomUUID(), after: 'yesterday' });
+    await waitFor('an error', async () => (bad.errors.length > 0 ? true : undefined));
+    expect(JSON.stringify(bad.errors)).toContain('`after` must be the id of an earlier event');
+    await bad.close();
+    const unknown = await subscribe<unknown>(t.app.url, AVAILABILITY, { salesSessionId: randomUUID() });
+    await waitFor('an error', async () => (unknown.errors.length > 0 ? true : undefined));
+    expect(JSON.stringify(unknown.errors)).toContain('no sales session');
+    await unknown.close();
+  });
+});
+
+describe('across server processes', () => {
+  let t: TestApp;
+  let other: ChildProcess | undefined;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(async () => {
+    other?.kill('SIGTERM');
+    await t.stop();
+  });
+
+  it('delivers a checkout taken by one server to a subscriber on another', async () => {
+    other = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, DATABASE_URL: t.databaseUrl, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    other.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const url = await waitFor('the second server', async () => /"url":"(http:\/\/localhost:\d+\/graphql)"/.exec(output)?.[1]);
+
+    const w = await openSessionWorld(t.api);
+    const sub = await subscribe<ReservationEventShape>(url, RESERVATIONS, { producerId: w.jean, after: '0' });
+    await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '2.25' }]);
+    const [event] = await sub.waitForCount(1);
+    expect(event).toMatchObject({ kind: 'HELD', quantity: '2.25', product: { id: w.carrots } });
+    await sub.close();
+  });
+});

@@ -1,0 +1,66 @@
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { waitFor } from './wait.js';
+
+/** A graphql-ws subscription that collects what it receives, as a producer's app would. */
+export interface Subscription<T> {
+  received: T[];
+  errors: unknown[];
+  /** Waits until at least `count` events have arrived, and returns them. */
+  waitForCount(count: number): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function subscribe<T>(httpUrl: string, query: string, variables: Record<string, unknown>): Promise<Subscription<T>> {
+  const client: Client = createClient({ url: httpUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: false, retryAttempts: 0 });
+  const received: T[] = [];
+  const errors: unknown[] = [];
+  let acknowledged = false;
+  client.on('connected', () => {
+    acknowledged = true;
+  });
+  const unsubscribe = client.subscribe<Record<string, T>>(
+    { query, variables },
+    {
+      next: (result) => {
+        if (result.errors) errors.push(...result.errors);
+        if (result.data) received.push(Object.values(result.data)[0]!);
+      },
+      error: (error) => errors.push(error),
+      complete: () => undefined,
+    },
+  );
+  await waitFor('the websocket to connect', async () => (acknowledged ? true : undefined));
+  return {
+    received,
+    errors,
+    waitForCount: (count) => waitFor(`${count} events (have ${received.length}, errors ${JSON.stringify(errors)})`, async () => (received.length >= count ? received : undefined)),
+    async close() {
+      unsubscribe();
+      await client.dispose();
+    },
+  };
+}
+
+export const RESERVATIONS = `subscription ($producerId: ID!, $after: ID) {
+  reservationChanged(producerId: $producerId, after: $after) {
+    id kind quantity at product { id } producerOrder { id orderState lines { quantity } }
+  } }`;
+
+export const AVAILABILITY = `subscription ($salesSessionId: ID!, $after: ID) {
+  availabilityChanged(salesSessionId: $salesSessionId, after: $after) { id available at offer { id available } } }`;
+
+export interface ReservationEventShape {
+  id: string;
+  kind: string;
+  quantity: string;
+  at: string;
+  product: { id: string };
+  producerOrder: { id: string; orderState: string; lines: { quantity: string }[] };
+}
+
+export interface AvailabilityEventShape {
+  id: string;
+  available: string;
+  offer: { id: string; available: string };
+}
