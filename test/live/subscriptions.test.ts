@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
 import { adjustStock, checkout, createHub, createSession, orderMutation } from '../support/scenarios.js';
 import {
@@ -20,6 +20,7 @@ describe('live reservations and availability', () => {
   beforeAll(async () => {
     t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
   });
+  beforeEach(() => t.clock.set('2026-11-23T09:00:00+01:00'));
   afterAll(() => t.stop());
 
   /** Waits until the server has registered `count` subscriptions, so live events cannot be missed. */
@@ -59,12 +60,11 @@ describe('live reservations and availability', () => {
     expect(events[3]!.producerOrder).toMatchObject({ orderState: 'COMPLETE', lines: [{ quantity: '1.5' }] });
     expect(events.every((e) => e.product.id === w.carrots)).toBe(true);
     // The log holds exactly these four: the rolled-back hold left no event to deliver, ever.
-    const { rows } = await t.db.query('SELECT kind, quantity::text FROM domain_event WHERE producer_id = $1 ORDER BY position', [w.jean]);
+    const { rows } = await t.db.query('SELECT kind, quantity::text FROM domain_event WHERE producer_id = $1 AND kind <> 'ADJUSTED' ORDER BY position', [w.jean]);
     expect(rows.map((r) => [r.kind, r.quantity])).toEqual([['HELD', '2.000'], ['RELEASED', '2.000'], ['HELD', '1.500'], ['COMPLETED', '1.500']]);
     expect(sub.received).toHaveLength(4);
     expect(sub.errors).toEqual([]);
     await sub.close();
-    t.clock.set('2026-11-23T09:00:00+01:00');
   });
 
   it("pushes a checkout at one hub to another hub's storefront", async () => {
