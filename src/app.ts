@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { migrate, openOrm } from './db/orm.js';
 import { EventHub } from './events/event-hub.js';
+import { pruneEvents } from './events/event-retention.js';
+import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { buildAppSchema } from './graphql/schema.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createHttpServer } from './server.js';
@@ -33,6 +35,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
   const orm = await openOrm({ url: databaseUrl, poolSize: config.databasePoolSize, logger });
   await migrate(orm);
 
+  const webhooks = new WebhookDispatcher(orm, clock, logger);
   let scheduler: Scheduler | undefined;
   const services = createServices({
     holdDuration: config.holdDuration,
@@ -46,11 +49,14 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
       // Expiry first: a session waiting only on lapsed holds completes in the same tick.
       { name: 'expire-lapsed-holds', run: (ctx) => services.customerOrders.expireLapsedHolds(ctx) },
       { name: 'complete-closed-sessions', run: (ctx) => services.completion.completeDueSessions(ctx) },
+      // Retries come due with time; new deliveries are also sent at once when queued.
+      { name: 'deliver-webhooks', run: async () => (await webhooks.run(), 0) },
+      { name: 'prune-events', run: (ctx) => pruneEvents(ctx, config.eventRetention) },
     ],
     logger,
   );
 
-  const events = new EventHub(orm, databaseUrl, logger);
+  const events = new EventHub(orm, databaseUrl, clock, logger, { onDeliveriesQueued: () => void webhooks.run() });
   await events.start();
 
   const server = await createHttpServer({
@@ -77,6 +83,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     async stop() {
       await server.close();
       await running.stop();
+      await webhooks.stop();
       await events.stop();
       await orm.close();
     },

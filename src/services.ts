@@ -7,6 +7,7 @@ import { ProducerOrderService } from './modules/orders/producer-order.service.js
 import { SessionCompletionService } from './modules/orders/session-completion.service.js';
 import { type CloseListener, SalesSessionService } from './modules/sessions/sales-session.service.js';
 import { StockService } from './modules/stock/stock.service.js';
+import { WebhookService } from './modules/webhooks/webhook.service.js';
 
 export interface ServiceOptions {
   holdDuration: Duration;
@@ -27,6 +28,7 @@ export function createServices(options: ServiceOptions) {
     customerOrders: new CustomerOrderService(stock),
     producerOrders: new ProducerOrderService(),
     completion: new SessionCompletionService(stock),
+    webhooks: new WebhookService(enterprises),
   };
 }
 

@@ -13,6 +13,8 @@ export interface Config {
   readonly holdDuration: Duration;
   /** How often the scheduler looks for sessions to complete and holds to expire. */
   readonly schedulerInterval: Duration;
+  /** How long events stay replayable (`after`) and delivery history stays queryable. */
+  readonly eventRetention: Duration;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -84,6 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolSize: integer('DATABASE_POOL_SIZE', 20, 1, 1000),
     holdDuration: duration('HOLD_DURATION', 'PT15M', Duration.fromObject({ seconds: 1 })),
     schedulerInterval: duration('SCHEDULER_INTERVAL', 'PT1S', Duration.fromObject({ milliseconds: 10 })),
+    eventRetention: duration('EVENT_RETENTION', 'P30D', Duration.fromObject({ hours: 1 })),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 

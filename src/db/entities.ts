@@ -1,4 +1,5 @@
 import { DomainEvent } from '../events/domain-event.entity.js';
+import { Webhook, WebhookAttempt, WebhookDelivery } from '../modules/webhooks/webhook.entity.js';
 import { Product } from '../modules/catalogue/product.entity.js';
 import { Hub } from '../modules/enterprises/hub.entity.js';
 import { Producer } from '../modules/enterprises/producer.entity.js';
@@ -23,4 +24,7 @@ export const entities = [
   CustomerOrder,
   CustomerOrderLine,
   DomainEvent,
+  Webhook,
+  WebhookDelivery,
+  WebhookAttempt,
 ];

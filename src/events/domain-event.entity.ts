@@ -30,6 +30,10 @@ export class DomainEvent {
   @Property({ type: 'uuid', nullable: true })
   producerOrderId?: string;
 
+  /** The hub of the producer order, for hub-scoped webhooks (none for stock adjustments). */
+  @Property({ type: 'uuid', nullable: true })
+  hubId?: string;
+
   @Property({ type: 'uuid', nullable: true })
   customerOrderId?: string;
 

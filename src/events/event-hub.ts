@@ -2,7 +2,9 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { PubSub } from 'type-graphql';
-import { sql, instant } from '../shared/sql.js';
+import type { Clock } from '../shared/clock.js';
+import { coalesced } from '../shared/coalesced.js';
+import { instant, sql } from '../shared/sql.js';
 import { PENDING_CHANNEL, POSITIONED_CHANNEL } from './event-log.js';
 
 export interface StoredEvent {
@@ -47,7 +49,16 @@ export interface EventHubOptions {
   maxBuffered?: number;
   /** How often to look for events anyway, in case a notification was lost (a reconnect). */
   sweepIntervalMs?: number;
+  /** Called when positioning queued webhook deliveries, so they can go out at once. */
+  onDeliveriesQueued?: () => void;
 }
+
+/** The JSON a webhook receives for an event: ids and the change, exact decimals as strings. */
+const WEBHOOK_BODY = `json_build_object(
+  'id', p.position::text, 'kind', p.kind, 'producerId', p.producer_id, 'productId', p.product_id,
+  'producerOrderId', p.producer_order_id, 'hubId', p.hub_id, 'customerOrderId', p.customer_order_id,
+  'quantity', trim_scale(p.quantity)::text, 'available', trim_scale(p.available)::text,
+  'at', to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text`;
 
 /**
  * Delivers committed events to this process's subscribers, whichever replica caused them.
@@ -68,6 +79,7 @@ export class EventHub implements PubSub {
   constructor(
     private readonly orm: MikroORM,
     private readonly databaseUrl: string,
+    private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: EventHubOptions = {},
   ) {}
@@ -168,21 +180,38 @@ export class EventHub implements PubSub {
     }
   }
 
-  /** Gives committed events their positions, one replica at a time, so positions appear in order. */
+  /**
+   * Gives committed events their positions, one replica at a time, so positions appear in order,
+   * and queues them for the webhooks that want them, in the same transaction.
+   */
   private async positionPendingEvents(): Promise<void> {
     try {
-      await this.orm.em.fork().transactional(async (em) => {
+      const queued = await this.orm.em.fork().transactional(async (em) => {
         await sql(em, 'SELECT pg_advisory_xact_lock(?)', [RELAY_LOCK_KEY]);
-        const [result] = await sql<{ last: string | null }>(
+        const now = this.clock.now();
+        const [result] = await sql<{ last: string | null; deliveries: number }>(
           em,
           `WITH base AS (SELECT coalesce(max(position), 0) AS top FROM domain_event),
-                pending AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM domain_event WHERE position IS NULL ORDER BY id LIMIT 10000),
+                pending AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM domain_event
+                             WHERE position IS NULL ORDER BY id LIMIT 10000),
                 positioned AS (UPDATE domain_event e SET position = base.top + pending.n FROM pending, base
-                                WHERE e.id = pending.id RETURNING e.position)
-           SELECT max(position)::text AS last FROM positioned`,
+                                WHERE e.id = pending.id RETURNING e.*),
+                deliveries AS (
+                  INSERT INTO webhook_delivery (webhook_id, event_position, ordering_key, body, status, attempt_count, next_attempt_at, created_at)
+                  SELECT w.id, p.position, coalesce(p.producer_order_id, p.product_id), ${WEBHOOK_BODY}, 'PENDING', 0, ?, ?
+                    FROM positioned p
+                    JOIN webhook w ON w.active AND p.kind = ANY(w.kinds)
+                                  AND (w.producer_id IS NULL OR w.producer_id = p.producer_id)
+                                  AND (w.hub_id IS NULL OR w.hub_id = p.hub_id)
+                   ORDER BY p.position, w.id
+                  RETURNING 1)
+           SELECT (SELECT max(position)::text FROM positioned) AS last, (SELECT count(*)::int FROM deliveries) AS deliveries`,
+          [now, now],
         );
         if (result?.last) await sql(em, 'SELECT pg_notify(?, ?)', [POSITIONED_CHANNEL, result.last]);
+        return result?.deliveries ?? 0;
       });
+      if (queued > 0) this.options.onDeliveriesQueued?.();
     } catch (error) {
       this.logger.warn({ err: error }, 'could not position events; the next sweep retries');
     }
@@ -306,25 +335,4 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
     this.wake = undefined;
     wake?.();
   }
-}
-
-/** Runs `task` at most once at a time; a call during a run schedules exactly one more run. */
-function coalesced(task: () => Promise<void>) {
-  let running: Promise<void> | undefined;
-  let again = false;
-  const run = (): Promise<void> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = task().finally(() => {
-      running = undefined;
-      if (again) {
-        again = false;
-        void run();
-      }
-    });
-    return running;
-  };
-  return { run, idle: async () => void (await running) };
 }

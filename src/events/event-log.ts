@@ -33,12 +33,13 @@ export async function recordStockEvents(
 ): Promise<void> {
   await sql(
     em,
-    `INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, customer_order_id, quantity, available, created_at)
-     SELECT ?, p.producer_id, m.product_id, m.producer_order_id, m.customer_order_id, ${quantity},
+    `INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, quantity, available, created_at)
+     SELECT ?, p.producer_id, m.product_id, m.producer_order_id, po.hub_id, m.customer_order_id, ${quantity},
             s.on_hand - s.held - s.committed, ?
        FROM ${recordset}
        JOIN product p ON p.id = m.product_id
-       JOIN stock_level s ON s.product_id = m.product_id`,
+       JOIN stock_level s ON s.product_id = m.product_id
+       LEFT JOIN producer_order po ON po.id = m.producer_order_id`,
     [kind, at, ...params],
   );
   await sql(em, "SELECT pg_notify(?, '')", [PENDING_CHANNEL]);

@@ -10,6 +10,7 @@ import type { ProducerOrderLineRow } from '../modules/orders/producer-order.serv
 import { Offer } from '../modules/sessions/offer.entity.js';
 import { SalesSession } from '../modules/sessions/sales-session.entity.js';
 import type { StockFigures } from '../modules/stock/stock.service.js';
+import type { AttemptRow } from '../modules/webhooks/webhook.service.js';
 import type { Services } from '../services.js';
 
 /**
@@ -32,6 +33,10 @@ export function createLoaders(em: EntityManager, services: Services) {
     stock: new DataLoader<string, StockFigures | undefined>(async (ids) => {
       const figures = await services.stock.figures(em, ids);
       return ids.map((id) => figures.get(id));
+    }),
+    webhookAttempts: new DataLoader<string, AttemptRow[]>(async (deliveryIds) => {
+      const rows = await services.webhooks.attempts(em, deliveryIds);
+      return deliveryIds.map((id) => rows.filter((r) => r.deliveryId === id));
     }),
     producerOrderLines: new DataLoader<string, ProducerOrderLineRow[]>(async (ids) => {
       const rows = await services.producerOrders.lines(em, ids);

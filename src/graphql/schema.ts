@@ -8,6 +8,7 @@ import { ProducerOrderResolver } from '../modules/orders/producer-order.resolver
 import { OfferResolver } from '../modules/sessions/offer.resolver.js';
 import { SalesSessionResolver } from '../modules/sessions/sales-session.resolver.js';
 import { AvailabilityEventResolver, ReservationEventResolver } from '../modules/live/live.resolver.js';
+import { WebhookDeliveryResolver, WebhookResolver } from '../modules/webhooks/webhook.resolver.js';
 import { StockResolver } from '../modules/stock/stock.resolver.js';
 
 const resolvers = [
@@ -22,6 +23,8 @@ const resolvers = [
   ProducerOrderResolver,
   ReservationEventResolver,
   AvailabilityEventResolver,
+  WebhookResolver,
+  WebhookDeliveryResolver,
 ] as const;
 
 /** For building the schema without serving it (emitting the SDL): subscriptions then cannot run. */

@@ -1,0 +1,58 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { DateTimeScalar } from '../../graphql/scalars.js';
+import { toPayload } from '../../graphql/user-error.js';
+import { Webhook } from './webhook.entity.js';
+import {
+  RegisterWebhookInput,
+  RegisterWebhookPayload,
+  RemoveWebhookInput,
+  WebhookAttemptView,
+  WebhookDeliveryView,
+  WebhookPayload,
+} from './webhook.types.js';
+
+@Resolver(() => Webhook)
+export class WebhookResolver {
+  @Query(() => Webhook, { nullable: true })
+  webhook(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Webhook | null> {
+    return ctx.services.webhooks.find(ctx, id);
+  }
+
+  @Mutation(() => RegisterWebhookPayload, { description: 'Receive events as signed HTTP POSTs (see the README for verifying them).' })
+  registerWebhook(@Arg('input', () => RegisterWebhookInput) input: RegisterWebhookInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.webhooks.register(ctx, input), (result) => result);
+  }
+
+  @Mutation(() => WebhookPayload)
+  removeWebhook(@Arg('input', () => RemoveWebhookInput) input: RemoveWebhookInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.webhooks.remove(ctx, input.webhookId), (webhook) => ({ webhook }));
+  }
+
+  @FieldResolver(() => DateTimeScalar)
+  createdAt(@Root() webhook: Webhook): Date {
+    return webhook.createdAt;
+  }
+
+  @FieldResolver(() => [WebhookDeliveryView], { description: 'Newest first.' })
+  deliveries(
+    @Root() webhook: Webhook,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { defaultValue: 50, description: 'At most 500.' }) first: number,
+  ): Promise<WebhookDeliveryView[]> {
+    return ctx.services.webhooks.deliveries(ctx, webhook.id, first);
+  }
+}
+
+@Resolver(() => WebhookDeliveryView)
+export class WebhookDeliveryResolver {
+  @FieldResolver(() => [WebhookAttemptView], { description: 'Every try, oldest first.' })
+  async attempts(@Root() delivery: WebhookDeliveryView, @Ctx() ctx: GraphQLContext): Promise<WebhookAttemptView[]> {
+    return ctx.loaders.webhookAttempts.load(delivery.id);
+  }
+
+  @FieldResolver(() => DateTimeScalar, { nullable: true })
+  nextAttemptAt(@Root() delivery: WebhookDeliveryView): Date | null {
+    return delivery.status === 'PENDING' ? delivery.nextAttemptAt : null;
+  }
+}

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { EventKind } from '../../events/event-log.js';
+import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { instant, sql } from '../../shared/sql.js';
+import type { EnterpriseService } from '../enterprises/enterprise.service.js';
+import { Webhook } from './webhook.entity.js';
+
+export interface RegisterWebhookFields {
+  url: string;
+  kinds: string[];
+  producerId?: string | null;
+  hubId?: string | null;
+  secret?: string | null;
+}
+
+export interface DeliveryRow {
+  id: string;
+  eventId: string;
+  status: string;
+  attemptCount: number;
+  nextAttemptAt: Date;
+  deliveredAt: Date | null;
+  body: string;
+}
+
+export interface AttemptRow {
+  deliveryId: string;
+  attemptedAt: Date;
+  statusCode: number | null;
+  error: string | null;
+}
+
+const KINDS = Object.values(EventKind) as string[];
+export const MAX_DELIVERIES_PAGE = 500;
+
+export class WebhookService {
+  constructor(private readonly enterprises: EnterpriseService) {}
+
+  /** Registers an endpoint; returns it with its signing secret, which is shown only here. */
+  async register(ctx: RequestContext, input: RegisterWebhookFields): Promise<{ webhook: Webhook; secret: string }> {
+    const errors = new InputErrors();
+    let url: URL | undefined;
+    try {
+      url = new URL(input.url);
+    } catch {
+      errors.invalid('must be an absolute http:// or https:// URL', ['url']);
+    }
+    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') errors.invalid('must be an http:// or https:// URL', ['url']);
+    if (input.url.length > 2000) errors.invalid('must be at most 2000 characters', ['url']);
+    if (input.kinds.length === 0) errors.invalid(`name at least one kind: ${KINDS.join(', ')}`, ['kinds']);
+    input.kinds.forEach((kind, i) => {
+      if (!KINDS.includes(kind)) errors.invalid(`"${kind}" is not an event kind (${KINDS.join(', ')})`, ['kinds', i]);
+    });
+    const secret = input.secret ?? randomBytes(32).toString('hex');
+    if (secret.length < 16 || secret.length > 200) errors.invalid('must be 16 to 200 characters', ['secret']);
+    errors.throwIfAny();
+    if (input.producerId) await this.enterprises.requireProducer(ctx, input.producerId, 'producerId');
+    if (input.hubId) await this.enterprises.requireHub(ctx, input.hubId, 'hubId');
+
+    const webhook = ctx.em.create(Webhook, {
+      url: input.url,
+      kinds: [...new Set(input.kinds)],
+      producerId: input.producerId ?? undefined,
+      hubId: input.hubId ?? undefined,
+      secret,
+      active: true,
+      createdAt: ctx.clock.now(),
+    });
+    await ctx.em.persistAndFlush(webhook);
+    return { webhook, secret };
+  }
+
+  /** Stops sending to an endpoint; what was already queued is dropped with it. */
+  async remove(ctx: RequestContext, webhookId: string): Promise<Webhook> {
+    const webhook = await this.find(ctx, webhookId);
+    if (!webhook) throw DomainError.of(UserErrorCode.NOT_FOUND, `no webhook with id "${webhookId}"`, ['webhookId']);
+    await ctx.em.transactional(async (em) => {
+      webhook.active = false;
+      await em.flush();
+      await sql(em, "DELETE FROM webhook_delivery WHERE webhook_id = ? AND status = 'PENDING'", [webhook.id]);
+    });
+    return webhook;
+  }
+
+  find(ctx: RequestContext, id: string): Promise<Webhook | null> {
+    return isUuid(id) ? ctx.em.findOne(Webhook, id) : Promise.resolve(null);
+  }
+
+  async deliveries(ctx: RequestContext, webhookId: string, first: number): Promise<DeliveryRow[]> {
+    const rows = await sql<DeliveryRow>(
+      ctx.em,
+      `SELECT id::text, event_position::text AS "eventId", status, attempt_count AS "attemptCount",
+              next_attempt_at AS "nextAttemptAt", delivered_at AS "deliveredAt", body
+         FROM webhook_delivery WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`,
+      [webhookId, Math.min(Math.max(first, 0), MAX_DELIVERIES_PAGE)],
+    );
+    return rows.map((r) => ({ ...r, nextAttemptAt: instant(r.nextAttemptAt), deliveredAt: instant(r.deliveredAt) }));
+  }
+
+  async attempts(em: EntityManager, deliveryIds: readonly string[]): Promise<AttemptRow[]> {
+    const rows = await sql<AttemptRow>(
+      em,
+      `SELECT delivery_id::text AS "deliveryId", attempted_at AS "attemptedAt", status_code AS "statusCode", error
+         FROM webhook_attempt WHERE delivery_id = ANY(?::bigint[]) ORDER BY id`,
+      [`{${deliveryIds.map((id) => BigInt(id).toString()).join(',')}}`],
+    );
+    return rows.map((r) => ({ ...r, attemptedAt: instant(r.attemptedAt) }));
+  }
+}

@@ -1,0 +1,85 @@
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { DateTimeScalar } from '../../graphql/scalars.js';
+import { UserError } from '../../graphql/user-error.js';
+import { Webhook } from './webhook.entity.js';
+
+@InputType()
+export class RegisterWebhookInput {
+  @Field(() => String, { description: 'Where to POST events (http or https).' })
+  url!: string;
+
+  @Field(() => [String], { description: 'Event kinds to receive: HELD, RELEASED, COMPLETED, ADJUSTED.' })
+  kinds!: string[];
+
+  @Field(() => ID, { nullable: true, description: "Only this producer's events." })
+  producerId?: string | null;
+
+  @Field(() => ID, { nullable: true, description: "Only events of this hub's producer orders." })
+  hubId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The signing secret; one is generated when absent.' })
+  secret?: string | null;
+}
+
+@InputType()
+export class RemoveWebhookInput {
+  @Field(() => ID)
+  webhookId!: string;
+}
+
+@ObjectType()
+export class RegisterWebhookPayload {
+  @Field(() => Webhook, { nullable: true })
+  webhook?: Webhook;
+
+  @Field(() => String, { nullable: true, description: 'The HMAC-SHA256 signing secret. Shown only here: keep it.' })
+  secret?: string;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
+@ObjectType()
+export class WebhookPayload {
+  @Field(() => Webhook, { nullable: true })
+  webhook?: Webhook;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
+@ObjectType()
+export class WebhookAttemptView {
+  @Field(() => DateTimeScalar)
+  attemptedAt!: Date;
+
+  @Field(() => Int, { nullable: true, description: "The receiver's HTTP status, if it answered." })
+  statusCode!: number | null;
+
+  @Field(() => String, { nullable: true })
+  error!: string | null;
+}
+
+@ObjectType('WebhookDelivery')
+export class WebhookDeliveryView {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => ID, { description: 'The id of the event delivered (as in subscriptions).' })
+  eventId!: string;
+
+  @Field(() => String, { description: 'PENDING until the receiver answers 2xx, then DELIVERED.' })
+  status!: string;
+
+  @Field(() => Int)
+  attemptCount!: number;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  nextAttemptAt!: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  deliveredAt!: Date | null;
+
+  @Field(() => String, { description: 'The exact JSON body sent (and signed).' })
+  body!: string;
+}

@@ -1,0 +1,172 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifySignature } from '../../src/modules/webhooks/webhook-signature.js';
+import * as op from '../support/operations.js';
+import { checkout, orderMutation } from '../support/scenarios.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
+import { openSessionWorld } from '../support/world.js';
+
+interface Received {
+  body: string;
+  signature: string;
+  eventId: string;
+  accepted: boolean;
+}
+
+/** A trader platform's endpoint on loopback that fails while `failures` is above zero. */
+async function startReceiver() {
+  const received: Received[] = [];
+  const state = { failures: 0 };
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const accepted = state.failures <= 0;
+      state.failures -= 1;
+      received.push({ body, signature: String(req.headers['x-foodhub-signature']), eventId: String(req.headers['x-foodhub-event-id']), accepted });
+      res.writeHead(accepted ? 204 : 503).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/foodhub`,
+    received,
+    state,
+    accepted: () => received.filter((r) => r.accepted),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+const REGISTER = `mutation ($input: RegisterWebhookInput!) {
+  registerWebhook(input: $input) { webhook { id url kinds active } secret userErrors { field message code } } }`;
+
+const DELIVERIES = `query ($id: ID!) { webhook(id: $id) { deliveries(first: 20) {
+  id eventId status attemptCount deliveredAt attempts { statusCode error } } } }`;
+
+describe('webhooks', () => {
+  let t: TestApp;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  beforeEach(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+    receiver = await startReceiver();
+  });
+  afterEach(async () => {
+    await t.stop();
+    await receiver.close();
+  });
+
+  async function register(input: Record<string, unknown>) {
+    const { registerWebhook } = await t.api.data<{
+      registerWebhook: { webhook: { id: string } | null; secret: string | null; userErrors: { code: string; field: string[] }[] };
+    }>(REGISTER, { input });
+    return registerWebhook;
+  }
+
+  /** Moves time on and runs the scheduler until the receiver has accepted `count` deliveries. */
+  async function deliverAll(count: number) {
+    for (let i = 0; i < 30 && receiver.accepted().length < count; i += 1) {
+      t.clock.advance({ seconds: 30 });
+      await t.app.scheduler.runOnce();
+    }
+    return receiver.accepted();
+  }
+
+  it('delivers every event, signed and in order, to a receiver that fails at first', async () => {
+    const w = await openSessionWorld(t.api);
+    const registered = await register({ url: receiver.url, kinds: ['HELD', 'RELEASED', 'COMPLETED'], producerId: w.jean });
+    expect(registered.userErrors).toEqual([]);
+    expect(registered.secret).toMatch(/^[0-9a-f]{64}$/);
+    receiver.state.failures = 3;
+
+    const a = await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '2' }]);
+    await orderMutation(t.api, op.FAIL_PAYMENT, a.customerOrder!.id);
+    const b = await checkout(t.api, w.session.id, 'paul', [{ offerId: w.session.offerFor(w.carrots), quantity: '1.5' }]);
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, b.customerOrder!.id);
+    t.clock.set('2026-11-23T20:00:00+01:00');
+    await t.app.scheduler.runOnce();
+
+    const accepted = await deliverAll(4);
+    const bodies = accepted.map((r) => JSON.parse(r.body));
+    expect(bodies.map((e) => [e.kind, e.quantity])).toEqual([['HELD', '2'], ['RELEASED', '2'], ['HELD', '1.5'], ['COMPLETED', '1.5']]);
+    expect(bodies.every((e) => e.producerId === w.jean && e.productId === w.carrots && e.hubId === w.hub)).toBe(true);
+    const ids = bodies.map((e) => BigInt(e.id));
+    expect([...ids].sort((x, y) => (x < y ? -1 : 1))).toEqual(ids);
+    // Each event was accepted exactly once, and nothing out of order was ever sent.
+    expect(new Set(accepted.map((r) => r.eventId)).size).toBe(4);
+    const sentOrder = receiver.received.map((r) => BigInt(r.eventId));
+    expect(sentOrder).toEqual([...sentOrder].sort((x, y) => (x < y ? -1 : 1)));
+    for (const r of receiver.received) {
+      expect(verifySignature(registered.secret!, r.body, r.signature, t.clock.now(), 86_400)).toBe(true);
+      expect(verifySignature(registered.secret!, `${r.body} `, r.signature, t.clock.now(), 86_400)).toBe(false);
+    }
+
+    const { webhook } = await t.api.data<{ webhook: { deliveries: { eventId: string; status: string; attemptCount: number; attempts: { statusCode: number }[] }[] } }>(
+      DELIVERIES,
+      { id: registered.webhook!.id },
+    );
+    const first = webhook.deliveries.at(-1)!;
+    expect(first).toMatchObject({ status: 'DELIVERED', attemptCount: 4 });
+    expect(first.attempts.map((x) => x.statusCode)).toEqual([503, 503, 503, 204]);
+    expect(webhook.deliveries.every((d) => d.status === 'DELIVERED')).toBe(true);
+  });
+
+  it('keeps undelivered events across a restart and sends them once the receiver recovers', async () => {
+    const w = await openSessionWorld(t.api);
+    await register({ url: receiver.url, kinds: ['HELD'], hubId: w.hub });
+    receiver.state.failures = 1_000;
+    await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.eggs), quantity: '6' }]);
+    await checkout(t.api, w.session.id, 'paul', [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }]);
+    await waitFor('a first failed attempt', async () => (receiver.received.length > 0 ? true : undefined));
+
+    await t.app.stop();
+    receiver.state.failures = 0;
+    const restarted = await startTestApp({ databaseUrl: t.databaseUrl, clock: t.clock });
+    const old = t;
+    t = restarted;
+    await old.db.end();
+
+    const accepted = await deliverAll(2);
+    expect(accepted.map((r) => JSON.parse(r.body).kind)).toEqual(['HELD', 'HELD']);
+    expect(new Set(accepted.map((r) => JSON.parse(r.body).productId))).toEqual(new Set([w.eggs, w.carrots]));
+  });
+
+  it('refuses a bad registration and registers nothing', async () => {
+    const result = await register({ url: 'ftp://example.org', kinds: ['HELD', 'SHIPPED'], secret: 'short' });
+    expect(result.webhook).toBeNull();
+    expect(result.userErrors.map((e) => [e.code, e.field])).toEqual([
+      ['INVALID_INPUT', ['url']],
+      ['INVALID_INPUT', ['kinds', '1']],
+      ['INVALID_INPUT', ['secret']],
+    ]);
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM webhook');
+    expect(rows[0].n).toBe(0);
+  });
+});
+
+
+describe('event retention', () => {
+  it('forgets events after EVENT_RETENTION, but never one a webhook still has to receive', async () => {
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { EVENT_RETENTION: 'P1D' } });
+    try {
+      const w = await openSessionWorld(t.api);
+      await t.api.data(REGISTER, { input: { url: 'http://127.0.0.1:9/unreachable', kinds: ['HELD'], producerId: w.marie } });
+      for (const [customer, product] of [['ali', w.carrots], ['paul', w.eggs]] as const) {
+        const order = await checkout(t.api, w.session.id, customer, [{ offerId: w.session.offerFor(product), quantity: '1' }]);
+        await orderMutation(t.api, op.CONFIRM_PAYMENT, order.customerOrder!.id);
+      }
+      await waitFor('events to be positioned', async () => {
+        const { rows } = await t.db.query('SELECT count(*)::int AS n FROM domain_event WHERE position IS NULL');
+        return rows[0].n === 0 ? true : undefined;
+      });
+      t.clock.advance({ days: 2 }); // the session closes and completes too: COMPLETED events, new, are kept
+      await t.app.scheduler.runOnce();
+      const { rows } = await t.db.query("SELECT kind, product_id FROM domain_event WHERE kind <> 'COMPLETED'");
+      // Only Marie's HELD event survives: its delivery to the unreachable endpoint is still pending.
+      expect(rows).toEqual([{ kind: 'HELD', product_id: w.eggs }]);
+    } finally {
+      await t.stop();
+    }
+  });
+});
