@@ -56,7 +56,10 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     logger,
   );
 
-  const events = new EventHub(orm, databaseUrl, clock, logger, { onDeliveriesQueued: () => void webhooks.run() });
+  const events = new EventHub(orm, databaseUrl, clock, logger, {
+    maxBuffered: config.subscriptionBuffer,
+    onDeliveriesQueued: () => void webhooks.run(),
+  });
   await events.start();
 
   const server = await createHttpServer({

@@ -15,6 +15,8 @@ import { createErrorFormatter } from './graphql/format-error.js';
 import type { Services } from './services.js';
 import type { Clock } from './shared/clock.js';
 
+const MAX_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export interface HttpServerDeps {
   schema: GraphQLSchema;
   orm: MikroORM;
@@ -41,7 +43,20 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const newContext = () => createContext({ em: deps.orm.em, services: deps.services, events: deps.events, clock: deps.clock });
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const subscriptions = useServer({ schema: deps.schema, context: newContext }, wsServer);
+  const subscriptions = useServer(
+    {
+      schema: deps.schema,
+      context: newContext,
+      onNext: ({ extra }) => {
+        // A client that does not read its socket makes the server buffer for it: cut it off with a
+        // reason it can act on instead of holding its backlog in memory.
+        if (extra.socket.bufferedAmount > MAX_SOCKET_BUFFER_BYTES) {
+          extra.socket.close(4008, 'subscriber too slow: subscribe again with after: <last event id>');
+        }
+      },
+    },
+    wsServer,
+  );
   const apollo = new ApolloServer<GraphQLContext>({
     schema: deps.schema,
     formatError: createErrorFormatter(deps.logger),

@@ -15,6 +15,8 @@ export interface Config {
   readonly schedulerInterval: Duration;
   /** How long events stay replayable (`after`) and delivery history stays queryable. */
   readonly eventRetention: Duration;
+  /** Events a subscription may have waiting before a client that does not keep up is cut off. */
+  readonly subscriptionBuffer: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -86,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolSize: integer('DATABASE_POOL_SIZE', 20, 1, 1000),
     holdDuration: duration('HOLD_DURATION', 'PT15M', Duration.fromObject({ seconds: 1 })),
     schedulerInterval: duration('SCHEDULER_INTERVAL', 'PT1S', Duration.fromObject({ milliseconds: 10 })),
+    subscriptionBuffer: integer('SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
     eventRetention: duration('EVENT_RETENTION', 'P30D', Duration.fromObject({ hours: 1 })),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };

@@ -120,6 +120,26 @@ describe('live reservations and availability', () => {
   });
 });
 
+describe('a subscriber that does not keep up', () => {
+  it('is cut off with a reason, and can resume from where it stopped', async () => {
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { SUBSCRIPTION_BUFFER: '2' } });
+    try {
+      const w = await openSessionWorld(t.api);
+      const stream = t.app.events.open({ filter: { producerId: w.marie } }); // opened, never read
+      for (const customer of ['a', 'b', 'c']) {
+        await checkout(t.api, w.session.id, customer, [{ offerId: w.session.offerFor(w.eggs), quantity: '1' }]);
+      }
+      await waitFor('the subscriber to be cut off', async () => (t.app.events.subscriberCount === 0 ? true : undefined));
+      await expect(stream.next()).rejects.toThrow('the subscriber fell too far behind and was disconnected; subscribe again with after: "0" to resume');
+      const resumed = await subscribe<ReservationEventShape>(t.app.url, RESERVATIONS, { producerId: w.marie, after: '0' });
+      expect((await resumed.waitForCount(3)).map((e) => e.kind)).toEqual(['HELD', 'HELD', 'HELD']);
+      await resumed.close();
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
 describe('across server processes', () => {
   let t: TestApp;
   let other: ChildProcess | undefined;

@@ -4,7 +4,7 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 describe('unexpected errors', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ env: { LOG_LEVEL: 'silent' } }); // the failure below is logged on purpose
   });
   afterAll(() => t.stop());
 
