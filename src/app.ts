@@ -1,6 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
+import { resolveSigningSecret } from './auth/signing-secret.js';
+import { createTokenVerifier } from './auth/tokens.js';
 import { migrate, openOrm } from './db/orm.js';
 import { EventHub } from './events/event-hub.js';
 import { pruneEvents } from './events/event-retention.js';
@@ -69,7 +71,13 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     events,
     clock,
     logger,
-    production: config.nodeEnv === 'production',
+    verifyToken: createTokenVerifier({
+      secret: resolveSigningSecret(config),
+      jwksUrl: config.jwksUrl,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+    }),
+    limits: config,
   });
   const port = await server.listen(config.port);
   scheduler.start();

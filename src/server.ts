@@ -4,18 +4,23 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import express from 'express';
-import type { GraphQLSchema } from 'graphql';
+import cors from 'cors';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import { AuthenticationError, type TokenVerifier } from './auth/tokens.js';
 import type { EventHub } from './events/event-hub.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { createErrorFormatter } from './graphql/format-error.js';
+import { costLimitPlugin, depthLimit } from './graphql/limits.js';
 import type { Services } from './services.js';
 import type { Clock } from './shared/clock.js';
+import type { Actor } from './shared/request-context.js';
 
 const MAX_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+const MAX_BODY = '1mb';
 
 export interface HttpServerDeps {
   schema: GraphQLSchema;
@@ -24,7 +29,8 @@ export interface HttpServerDeps {
   events: EventHub;
   clock: Clock;
   logger: Logger;
-  production: boolean;
+  verifyToken: TokenVerifier;
+  limits: { introspection: boolean; maxQueryDepth: number; maxQueryCost: number; corsOrigins: readonly string[] };
 }
 
 export interface HttpServer {
@@ -40,13 +46,36 @@ export interface HttpServer {
  */
 export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
   const httpServer: Server = createServer();
-  const newContext = () => createContext({ em: deps.orm.em, services: deps.services, events: deps.events, clock: deps.clock });
+  const { limits } = deps;
+  const newContext = (actor: Actor) =>
+    createContext({ actor, em: deps.orm.em, services: deps.services, events: deps.events, clock: deps.clock });
+  const validationRules = [depthLimit(limits.maxQueryDepth), ...(limits.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const subscriptions = useServer(
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: 1024 * 1024 });
+  const subscriptions = useServer<Record<string, unknown> | undefined, { actor?: Actor }>(
     {
       schema: deps.schema,
-      context: newContext,
+      // Authenticated once, on connect, from connectionParams.authorization; a bad token is refused (4403).
+      onConnect: async (ctx) => {
+        try {
+          const authorization = ctx.connectionParams?.authorization;
+          ctx.extra.actor = await deps.verifyToken(typeof authorization === 'string' ? authorization : undefined);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      context: (ctx) => newContext(ctx.extra.actor ?? { kind: 'anonymous' }),
+      onSubscribe: (_ctx, _id, payload) => {
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        const errors = validate(deps.schema, document, [...specifiedRules, ...validationRules]);
+        return errors.length > 0 ? errors : undefined;
+      },
       onNext: ({ extra }) => {
         // A client that does not read its socket makes the server buffer for it: cut it off with a
         // reason it can act on instead of holding its backlog in memory.
@@ -57,16 +86,21 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     },
     wsServer,
   );
+
   const apollo = new ApolloServer<GraphQLContext>({
     schema: deps.schema,
     formatError: createErrorFormatter(deps.logger),
     includeStacktraceInErrorResponses: false,
-    introspection: true,
+    introspection: limits.introspection,
+    validationRules,
+    // Batched requests (a JSON array of operations) are refused: one request, one operation.
+    allowBatchedHttpRequests: false,
     // The process owns SIGTERM/SIGINT (main.ts): requests drain first, then the scheduler and the
     // database stop, in that order. Apollo's own handler would race it.
     stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      costLimitPlugin(deps.schema, limits.maxQueryCost),
       {
         // Subscribers are told the server is going away (1001) rather than just losing the socket.
         async serverWillStart() {
@@ -85,11 +119,27 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   });
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    cors({ origin: limits.corsOrigins.length > 0 ? [...limits.corsOrigins] : false }),
+    express.json({ limit: MAX_BODY }),
     expressMiddleware(apollo, {
-      context: async () => newContext(),
+      context: async ({ req }) => {
+        try {
+          return newContext(await deps.verifyToken(req.headers.authorization));
+        } catch (error) {
+          if (!(error instanceof AuthenticationError)) throw error;
+          throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+        }
+      },
     }),
   );
+  // Body parser failures (too large, not JSON) answer like GraphQL errors, never with a stack trace.
+  app.use((error: { status?: number; type?: string; message?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
+    const code = error.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
+    const message = code === 'PAYLOAD_TOO_LARGE' ? `the request body is larger than ${MAX_BODY}` : status < 500 ? 'the request body is not valid JSON' : 'Internal server error';
+    if (status >= 500) deps.logger.error({ err: error }, 'unexpected HTTP error');
+    res.status(status).json({ errors: [{ message, extensions: { code } }] });
+  });
   httpServer.on('request', app);
 
   return {

@@ -17,6 +17,17 @@ export interface Config {
   readonly eventRetention: Duration;
   /** Events a subscription may have waiting before a client that does not keep up is cut off. */
   readonly subscriptionBuffer: number;
+  /** HS256 secret for bearer tokens; in development, generated once under DATA_DIR when unset. */
+  readonly jwtSecret: string | undefined;
+  /** JWKS URL of an identity provider whose RS256/ES256 tokens are accepted. */
+  readonly jwksUrl: string | undefined;
+  readonly jwtIssuer: string | undefined;
+  readonly jwtAudience: string | undefined;
+  /** Browser origins allowed to call the API (CORS); none when empty. */
+  readonly corsOrigins: readonly string[];
+  readonly introspection: boolean;
+  readonly maxQueryDepth: number;
+  readonly maxQueryCost: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -78,7 +89,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
 
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (raw !== 'true' && raw !== 'false') {
+      problems.push(`${name} must be true or false, got "${raw}"`);
+      return fallback;
+    }
+    return raw === 'true';
+  };
+
+  const url = (name: string): string | undefined => {
+    const raw = env[name];
+    if (!raw) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error('protocol');
+      return raw;
+    } catch {
+      problems.push(`${name} must be an http(s) URL, got "${raw}"`);
+      return undefined;
+    }
+  };
+
   const nodeEnv = oneOf('NODE_ENV', NODE_ENVS, 'development');
+  const jwtSecret = env.JWT_SECRET || undefined;
+  if (jwtSecret !== undefined && jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
+  const jwksUrl = url('JWKS_URL');
+  if (nodeEnv === 'production' && !jwtSecret && !jwksUrl) {
+    problems.push('set JWT_SECRET or JWKS_URL in production: every request is authenticated');
+  }
   const config: Config = {
     nodeEnv,
     port: integer('PORT', 4000, 0, 65535),
@@ -90,6 +130,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schedulerInterval: duration('SCHEDULER_INTERVAL', 'PT1S', Duration.fromObject({ milliseconds: 10 })),
     subscriptionBuffer: integer('SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
     eventRetention: duration('EVENT_RETENTION', 'P30D', Duration.fromObject({ hours: 1 })),
+    jwtSecret,
+    jwksUrl,
+    jwtIssuer: env.JWT_ISSUER || undefined,
+    jwtAudience: env.JWT_AUDIENCE || undefined,
+    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    introspection: flag('INTROSPECTION', nodeEnv !== 'production'),
+    maxQueryDepth: integer('MAX_QUERY_DEPTH', 12, 2, 100),
+    maxQueryCost: integer('MAX_QUERY_COST', 5000, 10, 1_000_000),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 

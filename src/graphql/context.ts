@@ -18,14 +18,14 @@ export interface GraphQLContext extends RequestContext {
 }
 
 export interface ContextDeps {
+  actor: Actor;
   em: EntityManager;
   services: Services;
   events: EventHub;
   clock: Clock;
 }
 
-export function createContext({ em: root, services, events, clock }: ContextDeps): GraphQLContext {
-  const actor: Actor = { kind: 'anonymous' };
+export function createContext({ actor, em: root, services, events, clock }: ContextDeps): GraphQLContext {
   let em = root.fork();
   let loaders = createLoaders(em, services);
   return {

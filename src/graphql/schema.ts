@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema, type PubSub } from 'type-graphql';
+import { authChecker, requireDeclaredRule } from '../auth/access.js';
 import { ProductResolver } from '../modules/catalogue/product.resolver.js';
 import { HubResolver, ProducerResolver } from '../modules/enterprises/enterprise.resolver.js';
 import { CustomerOrderLineResolver, CustomerOrderResolver } from '../modules/orders/customer-order.resolver.js';
@@ -43,7 +44,7 @@ const detachedPubSub: PubSub = {
  */
 export function buildAppSchema(pubSub: PubSub = detachedPubSub): Promise<GraphQLSchema> {
   // Inputs are checked by the services, which report problems as typed userErrors with field paths.
-  return buildSchema({ resolvers, validate: false, pubSub });
+  return buildSchema({ resolvers, validate: false, pubSub, authChecker, authMode: 'error', globalMiddlewares: [requireDeclaredRule] });
 }
 
 /** The SDL committed as schema/schema.graphql: sorted, so a diff shows only real changes. */

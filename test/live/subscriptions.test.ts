@@ -11,7 +11,8 @@ import {
   type ReservationEventShape,
   subscribe,
 } from '../support/subscriptions.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { GraphQLClient } from '../support/graphql.js';
+import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 import { openSessionWorld } from '../support/world.js';
 
@@ -28,7 +29,7 @@ describe('live reservations and availability', () => {
 
   it('streams exactly the committed reservation events, in order, and none from a rolled-back checkout', async () => {
     const w = await openSessionWorld(t.api);
-    const sub = await subscribe<ReservationEventShape>(t.app.url, RESERVATIONS, { producerId: w.jean });
+    const sub = await subscribe<ReservationEventShape>(t.api, RESERVATIONS, { producerId: w.jean });
     await subscribed(1);
 
     const first = await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '2' }]);
@@ -75,7 +76,7 @@ describe('live reservations and availability', () => {
       products: [w.carrots],
     });
     const before = t.app.events.subscriberCount;
-    const sub = await subscribe<AvailabilityEventShape>(t.app.url, AVAILABILITY, { salesSessionId: hubB.id });
+    const sub = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: hubB.id });
     await subscribed(before + 1);
 
     await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '4' }]);
@@ -90,7 +91,7 @@ describe('live reservations and availability', () => {
 
   it('replays what a reconnecting client missed, in order, then continues live', async () => {
     const w = await openSessionWorld(t.api);
-    const sub = await subscribe<ReservationEventShape>(t.app.url, RESERVATIONS, { producerId: w.marie, after: '0' });
+    const sub = await subscribe<ReservationEventShape>(t.api, RESERVATIONS, { producerId: w.marie, after: '0' });
     await checkout(t.api, w.session.id, 'a', [{ offerId: w.session.offerFor(w.eggs), quantity: '1' }]);
     const [seen] = await sub.waitForCount(1);
     await sub.close();
@@ -99,7 +100,7 @@ describe('live reservations and availability', () => {
     await checkout(t.api, w.session.id, 'b', [{ offerId: w.session.offerFor(w.eggs), quantity: '2' }]);
     await checkout(t.api, w.session.id, 'c', [{ offerId: w.session.offerFor(w.bread), quantity: '3' }]);
 
-    const resumed = await subscribe<ReservationEventShape>(t.app.url, RESERVATIONS, { producerId: w.marie, after: seen!.id });
+    const resumed = await subscribe<ReservationEventShape>(t.api, RESERVATIONS, { producerId: w.marie, after: seen!.id });
     await resumed.waitForCount(2);
     await checkout(t.api, w.session.id, 'd', [{ offerId: w.session.offerFor(w.eggs), quantity: '4' }]);
     const events = await resumed.waitForCount(3);
@@ -109,11 +110,11 @@ describe('live reservations and availability', () => {
   });
 
   it('refuses a malformed `after` or an unknown session with a typed error', async () => {
-    const bad = await subscribe<unknown>(t.app.url, RESERVATIONS, { producerId: randomUUID(), after: 'yesterday' });
+    const bad = await subscribe<unknown>(t.api, RESERVATIONS, { producerId: randomUUID(), after: 'yesterday' });
     await waitFor('an error', async () => (bad.errors.length > 0 ? true : undefined));
     expect(JSON.stringify(bad.errors)).toContain('`after` must be the id of an earlier event');
     await bad.close();
-    const unknown = await subscribe<unknown>(t.app.url, AVAILABILITY, { salesSessionId: randomUUID() });
+    const unknown = await subscribe<unknown>(t.api, AVAILABILITY, { salesSessionId: randomUUID() });
     await waitFor('an error', async () => (unknown.errors.length > 0 ? true : undefined));
     expect(JSON.stringify(unknown.errors)).toContain('no sales session');
     await unknown.close();
@@ -131,7 +132,7 @@ describe('a subscriber that does not keep up', () => {
       }
       await waitFor('the subscriber to be cut off', async () => (t.app.events.subscriberCount === 0 ? true : undefined));
       await expect(stream.next()).rejects.toThrow('the subscriber fell too far behind and was disconnected; subscribe again with after: "0" to resume');
-      const resumed = await subscribe<ReservationEventShape>(t.app.url, RESERVATIONS, { producerId: w.marie, after: '0' });
+      const resumed = await subscribe<ReservationEventShape>(t.api, RESERVATIONS, { producerId: w.marie, after: '0' });
       expect((await resumed.waitForCount(3)).map((e) => e.kind)).toEqual(['HELD', 'HELD', 'HELD']);
       await resumed.close();
     } finally {
@@ -153,7 +154,7 @@ describe('across server processes', () => {
 
   it('delivers a checkout taken by one server to a subscriber on another', async () => {
     other = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, DATABASE_URL: t.databaseUrl, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production' },
+      env: { ...process.env, DATABASE_URL: t.databaseUrl, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', JWT_SECRET: TEST_JWT_SECRET },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -161,7 +162,7 @@ describe('across server processes', () => {
     const url = await waitFor('the second server', async () => /"url":"(http:\/\/localhost:\d+\/graphql)"/.exec(output)?.[1]);
 
     const w = await openSessionWorld(t.api);
-    const sub = await subscribe<ReservationEventShape>(url, RESERVATIONS, { producerId: w.jean, after: '0' });
+    const sub = await subscribe<ReservationEventShape>(new GraphQLClient(url, t.api.token), RESERVATIONS, { producerId: w.jean, after: '0' });
     await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '2.25' }]);
     const [event] = await sub.waitForCount(1);
     expect(event).toMatchObject({ kind: 'HELD', quantity: '2.25', product: { id: w.carrots } });

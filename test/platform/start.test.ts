@@ -27,7 +27,7 @@ interface Started {
 /** Runs src/main.ts and resolves once it logs that the API is ready. */
 function startServer(env: Record<string, string>): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, DATABASE_URL: '', NODE_ENV: 'production', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, DATABASE_URL: '', JWT_SECRET: '', NODE_ENV: 'development', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -35,12 +35,25 @@ function startServer(env: Record<string, string>): Promise<Started> {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const ready = /"url":"(http:\/\/localhost:\d+\/graphql)"/.exec(output);
-      if (ready) resolve({ child, api: new GraphQLClient(ready[1]!), output: () => output });
+      if (ready) void mintToken(env.DATA_DIR!).then((token) => resolve({ child, api: new GraphQLClient(ready[1]!, token), output: () => output }), reject);
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
   });
+}
+
+/** `npm run token -- --role admin`, as an operator would run it; the token is the last line. */
+function mintToken(dataDir: string): Promise<string> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--role', 'admin'], {
+    env: { ...process.env, DATA_DIR: dataDir, JWT_SECRET: '', NODE_ENV: 'development' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let stdout = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve(stdout.trim().split('\n').at(-1)!) : reject(new Error(`token exited ${code}`)))),
+  );
 }
 
 function exitOf(child: ChildProcess): Promise<number | null> {
@@ -52,7 +65,7 @@ describe('npm start', () => {
   chmodSync(dataDir, 0o755);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('serves GraphQL on an embedded PostgreSQL, stops cleanly on SIGTERM and keeps its data', async () => {
+  it('serves GraphQL on an embedded PostgreSQL with a generated signing secret, stops cleanly on SIGTERM and keeps its data', async () => {
     const env = { DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_POSTGRES_PORT: String(await freePort()) };
     const first = await startServer(env);
     const { createProducer } = await first.api.data<{ createProducer: { producer: { id: string } } }>(op.CREATE_PRODUCER, { input: { name: 'Jean' } });

@@ -7,12 +7,16 @@ export interface GraphQLResponse<T> {
 
 /** A small GraphQL-over-HTTP client: the tests talk to the server exactly as a storefront would. */
 export class GraphQLClient {
-  constructor(readonly url: string) {}
+  /** `token`: sent as `Authorization: Bearer <token>`; none for an anonymous caller. */
+  constructor(
+    readonly url: string,
+    readonly token?: string,
+  ) {}
 
   async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse<T>> {
     const response = await fetch(this.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
       body: JSON.stringify({ query, variables }),
     });
     const body = (await response.json()) as GraphQLResponse<T>;

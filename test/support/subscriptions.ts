@@ -1,5 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import type { GraphQLClient } from './graphql.js';
 import { waitFor } from './wait.js';
 
 /** A graphql-ws subscription that collects what it receives, as a producer's app would. */
@@ -11,8 +12,15 @@ export interface Subscription<T> {
   close(): Promise<void>;
 }
 
-export async function subscribe<T>(httpUrl: string, query: string, variables: Record<string, unknown>): Promise<Subscription<T>> {
-  const client: Client = createClient({ url: httpUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: false, retryAttempts: 0 });
+/** Subscribes with the client's token (sent once, as connectionParams.authorization). */
+export async function subscribe<T>(api: GraphQLClient, query: string, variables: Record<string, unknown>): Promise<Subscription<T>> {
+  const client: Client = createClient({
+    url: api.url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    lazy: false,
+    retryAttempts: 0,
+    connectionParams: api.token ? { authorization: `Bearer ${api.token}` } : {},
+  });
   const received: T[] = [];
   const errors: unknown[] = [];
   let acknowledged = false;

@@ -2,17 +2,23 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
+import { type FoodhubClaims, signToken } from '../../src/auth/tokens.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createDatabaseIfMissing } from '../../src/db/database.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { ManualClock } from './clock.js';
 import { GraphQLClient } from './graphql.js';
 
+/** The signing secret every test server is configured with. */
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256';
+
 export interface TestApp {
   app: App;
   clock: ManualClock;
-  /** GraphQL over HTTP against the running server. */
+  /** GraphQL over HTTP against the running server, as the platform operator (admin). */
   api: GraphQLClient;
+  /** A client acting with the given claims, or anonymously when none are given. */
+  as(claims?: FoodhubClaims): Promise<GraphQLClient>;
   /** Direct SQL on the same database, for checking invariants the API does not expose. */
   db: pg.Pool;
   databaseUrl: string;
@@ -45,13 +51,23 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const clock = options.clock ?? new ManualClock(options.start ?? '2026-11-23T08:00:00+01:00');
   // The scheduler's own timer is slowed right down: tests tick it with runOnce() after moving the
   // clock, except the test that proves the timer alone completes a session.
-  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', SCHEDULER_INTERVAL: 'PT1H', DATABASE_POOL_SIZE: '20', ...options.env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    SCHEDULER_INTERVAL: 'PT1H',
+    DATABASE_POOL_SIZE: '20',
+    JWT_SECRET: TEST_JWT_SECRET,
+    ...options.env,
+  });
   const app = await startApp({ config, databaseUrl, clock, logger: createLogger(config.logLevel) });
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const as = async (claims?: FoodhubClaims) =>
+    new GraphQLClient(app.url, claims ? await signToken(config.jwtSecret ?? TEST_JWT_SECRET, claims) : undefined);
   return {
     app,
     clock,
-    api: new GraphQLClient(app.url),
+    api: await as({ role: 'admin' }),
+    as,
     db,
     databaseUrl,
     async stop() {

@@ -1,5 +1,8 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Allow, Public } from '../../auth/access.js';
+import { actsForProducer } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
+import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Producer } from '../enterprises/producer.entity.js';
 import { Stock } from '../stock/stock.types.js';
@@ -8,11 +11,13 @@ import { CreateProductInput, CreateProductPayload } from './product.types.js';
 
 @Resolver(() => Product)
 export class ProductResolver {
+  @Public()
   @Query(() => Product, { nullable: true })
   product(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Product | null> {
     return ctx.services.products.findProduct(ctx, id);
   }
 
+  @Allow('admin', 'producer')
   @Mutation(() => CreateProductPayload)
   createProduct(@Arg('input', () => CreateProductInput) input: CreateProductInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.products.createProduct(ctx, input), (product) => ({ product }));
@@ -23,8 +28,10 @@ export class ProductResolver {
     return (await ctx.loaders.producer.load(product.producer.id))!;
   }
 
-  @FieldResolver(() => Stock)
+  @Allow('admin', 'producer')
+  @FieldResolver(() => Stock, { description: "The producer's own figures; storefronts read Offer.available." })
   async stock(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<Stock> {
+    if (!actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's stock");
     return (await ctx.loaders.stock.load(product.id)) ?? Stock.EMPTY;
   }
 }

@@ -1,4 +1,5 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -28,6 +29,7 @@ export class ProductService {
     const unit = requiredText(input.unit, ['unit'], 20, errors);
     errors.throwIfAny();
 
+    requireProducer(ctx.actor, input.producerId, 'producerId');
     const producer = await this.enterprises.requireProducer(ctx, input.producerId, 'producerId');
     try {
       return await ctx.em.transactional(async (em) => {

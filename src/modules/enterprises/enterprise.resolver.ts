@@ -1,4 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Allow, Public } from '../../auth/access.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
@@ -9,11 +10,13 @@ import { Producer } from './producer.entity.js';
 
 @Resolver(() => Producer)
 export class ProducerResolver {
+  @Public()
   @Query(() => Producer, { nullable: true })
   producer(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Producer | null> {
     return ctx.services.enterprises.findProducer(ctx, id);
   }
 
+  @Allow('admin')
   @Mutation(() => CreateProducerPayload)
   createProducer(@Arg('input', () => CreateProducerInput) input: CreateProducerInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.enterprises.createProducer(ctx, input), (producer) => ({ producer }));
@@ -27,11 +30,13 @@ export class ProducerResolver {
 
 @Resolver(() => Hub)
 export class HubResolver {
+  @Public()
   @Query(() => Hub, { nullable: true })
   hub(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Hub | null> {
     return ctx.services.enterprises.findHub(ctx, id);
   }
 
+  @Allow('admin')
   @Mutation(() => CreateHubPayload)
   createHub(@Arg('input', () => CreateHubInput) input: CreateHubInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.enterprises.createHub(ctx, input), (hub) => ({ hub }));

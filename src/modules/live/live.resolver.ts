@@ -2,7 +2,10 @@ import { GraphQLError } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
 import { RESERVATION_KINDS } from '../../events/event-log.js';
 import type { StoredEvent } from '../../events/event-hub.js';
+import { Allow, Public } from '../../auth/access.js';
+import { actsForProducer } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
+import { forbiddenRead } from '../../graphql/forbidden.js';
 import { isUuid } from '../../shared/ids.js';
 import { Product } from '../catalogue/product.entity.js';
 import { ProducerOrder } from '../orders/producer-order.entity.js';
@@ -33,11 +36,13 @@ function checkAfter(after: string | null | undefined): string | undefined {
 
 @Resolver(() => ReservationEvent)
 export class ReservationEventResolver {
+  @Allow('admin', 'producer')
   @Subscription(() => ReservationEvent, {
     description: "A producer's reservations as they happen, on every replica, only after commit.",
     subscribe: ({ args, context }) => {
       const { producerId, after } = args as ReservationArgs;
       if (!isUuid(producerId)) throw new GraphQLError(`no producer with id "${producerId}"`, { extensions: { code: 'BAD_USER_INPUT' } });
+      if (!actsForProducer((context as GraphQLContext).actor, producerId)) throw forbiddenRead("another producer's reservations");
       return (context as GraphQLContext).events.open({ filter: { kinds: RESERVATION_KINDS, producerId }, after: checkAfter(after) });
     },
   })
@@ -71,6 +76,7 @@ export class ReservationEventResolver {
 
 @Resolver(() => AvailabilityEvent)
 export class AvailabilityEventResolver {
+  @Public()
   @Subscription(() => AvailabilityEvent, {
     description: "A session's offers whose availability changed (a hold, release or stock change anywhere).",
     subscribe: async ({ args, context }) => {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
+import { requireHub } from '../../auth/policy.js';
 import { DomainError, type FieldPath, InputErrors, UserErrorCode, userError } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
-import type { RequestContext } from '../../shared/request-context.js';
+import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
@@ -65,11 +66,11 @@ export class CheckoutService {
   async checkout(ctx: RequestContext, input: CheckoutFields): Promise<CustomerOrder> {
     const basket = validate(input);
     const requestHash = hashRequest(input.salesSessionId, input.customerRef.trim(), basket);
-    const orderId = await ctx.em.transactional((em) => this.place(em, ctx.clock.now(), input, basket, requestHash));
+    const orderId = await ctx.em.transactional((em) => this.place(em, ctx.actor, ctx.clock.now(), input, basket, requestHash));
     return ctx.em.findOneOrFail(CustomerOrder, orderId);
   }
 
-  private async place(em: EntityManager, now: Date, input: CheckoutFields, basket: BasketLine[], requestHash: string): Promise<string> {
+  private async place(em: EntityManager, actor: Actor, now: Date, input: CheckoutFields, basket: BasketLine[], requestHash: string): Promise<string> {
     // KEY SHARE lets checkouts run side by side while keeping the session from being completed
     // (completion takes FOR UPDATE) until they commit: no hold can land in a completed session.
     const [row] = await sql<SessionRow>(
@@ -81,6 +82,7 @@ export class CheckoutService {
     );
     const session = row && readSessionTimes(row);
     if (!session) throw DomainError.of(UserErrorCode.NOT_FOUND, `no sales session with id "${input.salesSessionId}"`, ['salesSessionId']);
+    requireHub(actor, session.hubId, 'salesSessionId');
 
     const replay = await this.replay(em, session.hubId, input.idempotencyKey, requestHash);
     if (replay) return replay;

@@ -1,4 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Allow } from '../../auth/access.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Money } from '../../graphql/money.js';
 import { DateTimeScalar, DecimalScalar } from '../../graphql/scalars.js';
@@ -13,11 +14,13 @@ import { CustomerOrderStatus } from './order-states.js';
 
 @Resolver(() => CustomerOrder)
 export class CustomerOrderResolver {
-  @Query(() => CustomerOrder, { nullable: true })
+  @Allow('admin', 'hub', 'customer')
+  @Query(() => CustomerOrder, { nullable: true, description: 'Null unless it is your order (or your hub\'s).' })
   customerOrder(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<CustomerOrder | null> {
     return ctx.services.customerOrders.findCustomerOrder(ctx, id);
   }
 
+  @Allow('admin', 'hub')
   @Mutation(() => CheckoutPayload, {
     description: "Holds the producers' stock for the whole basket, or for none of it (INSUFFICIENT_STOCK).",
   })
@@ -25,16 +28,19 @@ export class CustomerOrderResolver {
     return toPayload(() => ctx.services.checkout.checkout(ctx, input), (customerOrder) => ({ customerOrder }));
   }
 
+  @Allow('admin', 'hub')
   @Mutation(() => CustomerOrderPayload, { description: 'Payment succeeded: the order is CONFIRMED; the producer orders do not change.' })
   confirmPayment(@Arg('input', () => CustomerOrderRefInput) input: CustomerOrderRefInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.customerOrders.confirmPayment(ctx, input.customerOrderId), (customerOrder) => ({ customerOrder }));
   }
 
+  @Allow('admin', 'hub')
   @Mutation(() => CustomerOrderPayload, { description: 'Payment failed: the hold is released at once (PAYMENT_FAILED).' })
   failPayment(@Arg('input', () => CustomerOrderRefInput) input: CustomerOrderRefInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.customerOrders.failPayment(ctx, input.customerOrderId), (customerOrder) => ({ customerOrder }));
   }
 
+  @Allow('admin', 'hub', 'customer')
   @Mutation(() => CustomerOrderPayload, { description: 'Cancels a customer order and releases its stock at once.' })
   cancelCustomerOrder(@Arg('input', () => CustomerOrderRefInput) input: CustomerOrderRefInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.customerOrders.cancel(ctx, input.customerOrderId), (customerOrder) => ({ customerOrder }));

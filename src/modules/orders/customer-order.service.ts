@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
+import { actsForHub, forbidden, seesCustomerOrder } from '../../auth/policy.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
-import type { RequestContext } from '../../shared/request-context.js';
+import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { instant, sql } from '../../shared/sql.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus, type SessionTimes } from '../sessions/session-status.js';
 import type { StockService } from '../stock/stock.service.js';
@@ -39,8 +40,10 @@ type Outcome =
 export class CustomerOrderService {
   constructor(private readonly stock: StockService) {}
 
-  findCustomerOrder(ctx: RequestContext, id: string): Promise<CustomerOrder | null> {
-    return isUuid(id) ? ctx.em.findOne(CustomerOrder, id) : Promise.resolve(null);
+  /** The order, if the caller may see it: its hub, its customer, or the operator. */
+  async findCustomerOrder(ctx: RequestContext, id: string): Promise<CustomerOrder | null> {
+    const order = isUuid(id) ? await ctx.em.findOne(CustomerOrder, id) : null;
+    return order && seesCustomerOrder(ctx.actor, { hubId: order.hub.id, customerRef: order.customerRef }) ? order : null;
   }
 
   confirmPayment(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrder> {
@@ -68,7 +71,7 @@ export class CustomerOrderService {
     );
     let expired = 0;
     for (const { id } of due) {
-      const outcome = await ctx.em.transactional((em) => this.transition(em, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED));
+      const outcome = await ctx.em.transactional((em) => this.transition(em, ctx.actor, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED));
       if (outcome.kind === 'changed') expired += 1;
     }
     return expired;
@@ -76,7 +79,7 @@ export class CustomerOrderService {
 
   private async apply(ctx: RequestContext, customerOrderId: string, event: OrderEvent): Promise<CustomerOrder> {
     if (!isUuid(customerOrderId)) throw orderNotFound(customerOrderId);
-    const outcome = await ctx.em.transactional((em) => this.transition(em, ctx.clock.now(), customerOrderId, event));
+    const outcome = await ctx.em.transactional((em) => this.transition(em, ctx.actor, ctx.clock.now(), customerOrderId, event));
     if (outcome.kind === 'refused') throw outcome.error;
     return ctx.em.findOneOrFail(CustomerOrder, customerOrderId, { refresh: true });
   }
@@ -86,13 +89,16 @@ export class CustomerOrderService {
    * order (exclusive), then the stock rows. Leaving PENDING_PAYMENT or CONFIRMED for a dead end
    * releases the order's held stock at once, so every hub can sell it again.
    */
-  private async transition(em: EntityManager, now: Date, orderId: string, event: OrderEvent): Promise<Outcome> {
-    const [ref] = await sql<{ salesSessionId: string }>(
+  private async transition(em: EntityManager, actor: Actor, now: Date, orderId: string, event: OrderEvent): Promise<Outcome> {
+    const [ref] = await sql<{ salesSessionId: string; hubId: string; customerRef: string }>(
       em,
-      'SELECT sales_session_id AS "salesSessionId" FROM customer_order WHERE id = ?',
+      'SELECT sales_session_id AS "salesSessionId", hub_id AS "hubId", customer_ref AS "customerRef" FROM customer_order WHERE id = ?',
       [orderId],
     );
     if (!ref) throw orderNotFound(orderId);
+    // Payment results come from the hub; a customer may only cancel their own order.
+    const allowed = event === OrderEvent.CANCELLED ? seesCustomerOrder(actor, ref) : actsForHub(actor, ref.hubId);
+    if (!allowed) throw forbidden('this order belongs to another hub or customer', 'customerOrderId');
     const [sessionRow] = await sql<SessionTimes>(
       em,
       `SELECT opens_at AS "opensAt", closes_at AS "closesAt", closed_at AS "closedAt", completed_at AS "completedAt"

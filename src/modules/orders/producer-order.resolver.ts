@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Allow } from '../../auth/access.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Hub } from '../enterprises/hub.entity.js';
 import { Producer } from '../enterprises/producer.entity.js';
@@ -7,17 +8,20 @@ import { Product } from '../catalogue/product.entity.js';
 import { OrderState } from './order-states.js';
 import { ProducerOrderLine } from './order.types.js';
 import { ProducerOrder } from './producer-order.entity.js';
+import { MAX_PRODUCER_ORDERS_PAGE } from './producer-order.service.js';
 
 @Resolver(() => ProducerOrder)
 export class ProducerOrderResolver {
-  @Query(() => [ProducerOrder])
+  @Allow('admin', 'hub', 'producer')
+  @Query(() => [ProducerOrder], { description: 'Oldest first; a producer sees its own orders, a hub its own.' })
   producerOrders(
     @Ctx() ctx: GraphQLContext,
     @Arg('producerId', () => ID, { nullable: true }) producerId?: string,
     @Arg('salesSessionId', () => ID, { nullable: true }) salesSessionId?: string,
     @Arg('orderState', () => OrderState, { nullable: true }) orderState?: OrderState,
+    @Arg('first', () => Int, { nullable: true, description: `At most ${MAX_PRODUCER_ORDERS_PAGE} (the default).` }) first?: number,
   ): Promise<ProducerOrder[]> {
-    return ctx.services.producerOrders.list(ctx, { producerId, salesSessionId, orderState });
+    return ctx.services.producerOrders.list(ctx, { producerId, salesSessionId, orderState, first });
   }
 
   @FieldResolver(() => Producer)

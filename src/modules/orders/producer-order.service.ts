@@ -10,7 +10,10 @@ export interface ProducerOrderFilter {
   producerId?: string | null;
   salesSessionId?: string | null;
   orderState?: OrderState | null;
+  first?: number | null;
 }
+
+export const MAX_PRODUCER_ORDERS_PAGE = 500;
 
 export interface ProducerOrderLineRow {
   producerOrderId: string;
@@ -19,13 +22,24 @@ export interface ProducerOrderLineRow {
 }
 
 export class ProducerOrderService {
+  /** Producer orders matching `filter`, within what the caller may see: a producer its own, a hub its own. */
   list(ctx: RequestContext, filter: ProducerOrderFilter): Promise<ProducerOrder[]> {
     const where: FilterQuery<ProducerOrder> = {};
     for (const id of [filter.producerId, filter.salesSessionId]) if (id && !isUuid(id)) return Promise.resolve([]);
     if (filter.producerId) where.producer = filter.producerId;
     if (filter.salesSessionId) where.salesSession = filter.salesSessionId;
     if (filter.orderState) where.orderState = filter.orderState;
-    return ctx.em.find(ProducerOrder, where, { orderBy: { createdAt: 'asc', id: 'asc' } });
+    const { actor } = ctx;
+    if (actor.kind === 'producer') {
+      if (filter.producerId && filter.producerId !== actor.producerId) return Promise.resolve([]);
+      where.producer = actor.producerId;
+    } else if (actor.kind === 'hub') {
+      where.hub = actor.hubId;
+    } else if (actor.kind !== 'admin' && actor.kind !== 'system') {
+      return Promise.resolve([]);
+    }
+    const limit = Math.min(Math.max(filter.first ?? MAX_PRODUCER_ORDERS_PAGE, 0), MAX_PRODUCER_ORDERS_PAGE);
+    return ctx.em.find(ProducerOrder, where, { orderBy: { createdAt: 'asc', id: 'asc' }, limit });
   }
 
   /**

@@ -1,5 +1,7 @@
 import { DateTime } from 'luxon';
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Allow, Public } from '../../auth/access.js';
+import { seesProducerOrder } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -17,16 +19,19 @@ import { SalesSessionStatus, sessionStatus } from './session-status.js';
 
 @Resolver(() => SalesSession)
 export class SalesSessionResolver {
+  @Public()
   @Query(() => SalesSession, { nullable: true })
   salesSession(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<SalesSession | null> {
     return ctx.services.salesSessions.findSalesSession(ctx, id);
   }
 
+  @Allow('admin', 'hub')
   @Mutation(() => CreateSalesSessionPayload)
   createSalesSession(@Arg('input', () => CreateSalesSessionInput) input: CreateSalesSessionInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.salesSessions.createSalesSession(ctx, input), (salesSession) => ({ salesSession }));
   }
 
+  @Allow('admin', 'hub')
   @Mutation(() => SalesSessionPayload, {
     description: 'Closes the session now instead of at closesAt; completion then follows as for a scheduled close.',
   })
@@ -70,8 +75,10 @@ export class SalesSessionResolver {
     return ctx.loaders.offersBySession.load(session.id);
   }
 
-  @FieldResolver(() => [ProducerOrder])
-  producerOrders(@Root() session: SalesSession, @Ctx() ctx: GraphQLContext): Promise<ProducerOrder[]> {
-    return ctx.loaders.producerOrdersBySession.load(session.id);
+  @Allow('admin', 'hub', 'producer')
+  @FieldResolver(() => [ProducerOrder], { description: 'All of them for the hub; a producer sees its own.' })
+  async producerOrders(@Root() session: SalesSession, @Ctx() ctx: GraphQLContext): Promise<ProducerOrder[]> {
+    const orders = await ctx.loaders.producerOrdersBySession.load(session.id);
+    return orders.filter((o) => seesProducerOrder(ctx.actor, { producerId: o.producer.id, hubId: o.hub.id }));
   }
 }

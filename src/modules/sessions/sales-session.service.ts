@@ -1,4 +1,5 @@
 import { IANAZone } from 'luxon';
+import { requireHub } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -58,6 +59,7 @@ export class SalesSessionService {
     });
     errors.throwIfAny();
 
+    requireHub(ctx.actor, input.hubId, 'hubId');
     const hub = await this.enterprises.requireHub(ctx, input.hubId, 'hubId');
     const products = await ctx.em.find(Product, { id: { $in: [...seen] } });
     const found = new Set(products.map((p) => p.id));
@@ -92,8 +94,13 @@ export class SalesSessionService {
     if (!isUuid(input.salesSessionId)) throw sessionNotFound(input.salesSessionId);
     const closed = await ctx.em.transactional(async (em) => {
       // FOR UPDATE waits for checkouts in flight (they hold KEY SHARE), so none slips in after.
-      const [row] = await sql<{ id: string }>(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [input.salesSessionId]);
+      const [row] = await sql<{ id: string; hubId: string }>(
+        em,
+        'SELECT id, hub_id AS "hubId" FROM sales_session WHERE id = ? FOR UPDATE',
+        [input.salesSessionId],
+      );
       if (!row) throw sessionNotFound(input.salesSessionId);
+      requireHub(ctx.actor, row.hubId, 'salesSessionId');
       const session = await em.findOneOrFail(SalesSession, row.id, { refresh: true });
       const now = ctx.clock.now();
       const status = sessionStatus(session, now);

@@ -1,10 +1,12 @@
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
+import { Allow } from '../../auth/access.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { AdjustStockInput, AdjustStockPayload } from './stock.types.js';
 
 @Resolver()
 export class StockResolver {
+  @Allow('admin', 'producer')
   @Mutation(() => AdjustStockPayload)
   adjustStock(@Arg('input', () => AdjustStockInput) input: AdjustStockInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
+import { requireProducer } from '../../auth/policy.js';
 import { EventKind, recordStockEvents } from '../../events/event-log.js';
 import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
@@ -111,6 +112,9 @@ export class StockService {
     if (reason && reason.length > 500) errors.invalid('must be at most 500 characters', ['reason']);
     errors.throwIfAny();
     if (!isUuid(input.productId)) throw notFound(input.productId);
+    const [product] = await sql<{ producerId: string }>(ctx.em, 'SELECT producer_id AS "producerId" FROM product WHERE id = ?', [input.productId]);
+    if (!product) throw notFound(input.productId);
+    requireProducer(ctx.actor, product.producerId, 'productId');
 
     await ctx.em.transactional(async (em) => {
       const levels = await this.lock(em, [input.productId]);

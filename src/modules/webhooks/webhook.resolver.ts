@@ -1,4 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Allow } from '../../auth/access.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -14,16 +15,19 @@ import {
 
 @Resolver(() => Webhook)
 export class WebhookResolver {
-  @Query(() => Webhook, { nullable: true })
+  @Allow('admin', 'hub', 'producer')
+  @Query(() => Webhook, { nullable: true, description: 'Null unless it is yours.' })
   webhook(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Webhook | null> {
     return ctx.services.webhooks.find(ctx, id);
   }
 
+  @Allow('admin', 'hub', 'producer')
   @Mutation(() => RegisterWebhookPayload, { description: 'Receive events as signed HTTP POSTs (see the README for verifying them).' })
   registerWebhook(@Arg('input', () => RegisterWebhookInput) input: RegisterWebhookInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.webhooks.register(ctx, input), (result) => result);
   }
 
+  @Allow('admin', 'hub', 'producer')
   @Mutation(() => WebhookPayload)
   removeWebhook(@Arg('input', () => RemoveWebhookInput) input: RemoveWebhookInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.webhooks.remove(ctx, input.webhookId), (webhook) => ({ webhook }));

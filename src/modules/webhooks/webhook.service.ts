@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EventKind } from '../../events/event-log.js';
+import { requireHub, requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -57,14 +58,20 @@ export class WebhookService {
     const secret = input.secret ?? randomBytes(32).toString('hex');
     if (secret.length < 16 || secret.length > 200) errors.invalid('must be 16 to 200 characters', ['secret']);
     errors.throwIfAny();
-    if (input.producerId) await this.enterprises.requireProducer(ctx, input.producerId, 'producerId');
-    if (input.hubId) await this.enterprises.requireHub(ctx, input.hubId, 'hubId');
+    // Webhooks are an enterprise's own: a hub's see its producer orders, a producer's its own events.
+    const { actor } = ctx;
+    const producerId = actor.kind === 'producer' ? (input.producerId ?? actor.producerId) : input.producerId;
+    const hubId = actor.kind === 'hub' ? (input.hubId ?? actor.hubId) : input.hubId;
+    if (producerId) requireProducer(actor, producerId, 'producerId');
+    if (hubId) requireHub(actor, hubId, 'hubId');
+    if (producerId) await this.enterprises.requireProducer(ctx, producerId, 'producerId');
+    if (hubId) await this.enterprises.requireHub(ctx, hubId, 'hubId');
 
     const webhook = ctx.em.create(Webhook, {
       url: input.url,
       kinds: [...new Set(input.kinds)],
-      producerId: input.producerId ?? undefined,
-      hubId: input.hubId ?? undefined,
+      producerId: producerId ?? undefined,
+      hubId: hubId ?? undefined,
       secret,
       active: true,
       createdAt: ctx.clock.now(),
@@ -85,8 +92,16 @@ export class WebhookService {
     return webhook;
   }
 
-  find(ctx: RequestContext, id: string): Promise<Webhook | null> {
-    return isUuid(id) ? ctx.em.findOne(Webhook, id) : Promise.resolve(null);
+  /** The webhook, if the caller owns it (or is the operator). */
+  async find(ctx: RequestContext, id: string): Promise<Webhook | null> {
+    const webhook = isUuid(id) ? await ctx.em.findOne(Webhook, id) : null;
+    if (!webhook) return null;
+    const { actor } = ctx;
+    const owns =
+      actor.kind === 'admin' ||
+      (actor.kind === 'hub' && webhook.hubId === actor.hubId) ||
+      (actor.kind === 'producer' && webhook.producerId === actor.producerId);
+    return owns ? webhook : null;
   }
 
   async deliveries(ctx: RequestContext, webhookId: string, first: number): Promise<DeliveryRow[]> {

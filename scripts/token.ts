@@ -1,0 +1,56 @@
+// Prints a bearer token for local use and tests, signed with the configured secret (JWT_SECRET, or
+// the one a pilot generated under DATA_DIR). The token is alone on the last line.
+//   npm run token -- --role admin
+//   npm run token -- --role hub --hub <hubId>
+//   npm run token -- --role producer --producer <producerId>
+//   npm run token -- --role customer --hub <hubId> --customer <customerRef> [--expires 2h]
+import { parseArgs } from 'node:util';
+import { resolveSigningSecret } from '../src/auth/signing-secret.js';
+import { type FoodhubClaims, signToken } from '../src/auth/tokens.js';
+import { ConfigError, loadConfig } from '../src/config/config.js';
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}
+
+const { values } = parseArgs({
+  options: {
+    role: { type: 'string' },
+    hub: { type: 'string' },
+    producer: { type: 'string' },
+    customer: { type: 'string' },
+    expires: { type: 'string', default: '12h' },
+  },
+});
+
+let claims: FoodhubClaims;
+switch (values.role) {
+  case 'admin':
+    claims = { role: 'admin' };
+    break;
+  case 'hub':
+    claims = { role: 'hub', hubId: values.hub ?? fail('--role hub needs --hub <hubId>') };
+    break;
+  case 'producer':
+    claims = { role: 'producer', producerId: values.producer ?? fail('--role producer needs --producer <producerId>') };
+    break;
+  case 'customer':
+    claims = {
+      role: 'customer',
+      hubId: values.hub ?? fail('--role customer needs --hub <hubId>'),
+      customerRef: values.customer ?? fail('--role customer needs --customer <customerRef>'),
+    };
+    break;
+  default:
+    fail('--role must be admin, hub, producer or customer');
+}
+
+try {
+  const config = loadConfig();
+  const secret = resolveSigningSecret(config) ?? fail('no JWT_SECRET is set: tokens are issued by your identity provider (JWKS_URL)');
+  const token = await signToken(secret, claims, { expiresIn: values.expires, issuer: config.jwtIssuer, audience: config.jwtAudience });
+  process.stdout.write(`${token}\n`);
+} catch (error) {
+  fail(error instanceof ConfigError ? error.message : String(error));
+}

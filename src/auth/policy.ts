@@ -1,0 +1,37 @@
+import { DomainError, UserErrorCode } from '../shared/errors.js';
+import type { Actor } from '../shared/request-context.js';
+
+// Who may act for whom. Roles are checked at the API edge (@Allow); these are the ownership rules,
+// and every service asks them here, so each rule is written once.
+
+/** The platform operator, or the producer itself. */
+export function actsForProducer(actor: Actor, producerId: string): boolean {
+  return actor.kind === 'admin' || actor.kind === 'system' || (actor.kind === 'producer' && actor.producerId === producerId);
+}
+
+/** The platform operator, or the hub itself (its back office or storefront backend). */
+export function actsForHub(actor: Actor, hubId: string): boolean {
+  return actor.kind === 'admin' || actor.kind === 'system' || (actor.kind === 'hub' && actor.hubId === hubId);
+}
+
+/** A customer order is its hub's, and its customer's. */
+export function seesCustomerOrder(actor: Actor, order: { hubId: string; customerRef: string }): boolean {
+  return actsForHub(actor, order.hubId) || (actor.kind === 'customer' && actor.hubId === order.hubId && actor.customerRef === order.customerRef);
+}
+
+/** A producer order is its producer's and its hub's. */
+export function seesProducerOrder(actor: Actor, order: { producerId: string; hubId: string }): boolean {
+  return actsForProducer(actor, order.producerId) || actsForHub(actor, order.hubId);
+}
+
+export function requireProducer(actor: Actor, producerId: string, field: string): void {
+  if (!actsForProducer(actor, producerId)) throw forbidden('this belongs to another producer', field);
+}
+
+export function requireHub(actor: Actor, hubId: string, field: string): void {
+  if (!actsForHub(actor, hubId)) throw forbidden('this belongs to another hub', field);
+}
+
+export function forbidden(message: string, field: string): DomainError {
+  return DomainError.of(UserErrorCode.FORBIDDEN, message, [field]);
+}

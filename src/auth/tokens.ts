@@ -1,0 +1,109 @@
+import { createRemoteJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import type { Actor, Role } from '../shared/request-context.js';
+import { isUuid } from '../shared/ids.js';
+
+/** The claims a token carries besides the standard ones. */
+export interface FoodhubClaims {
+  role: Role;
+  hubId?: string;
+  producerId?: string;
+  customerRef?: string;
+}
+
+export class AuthenticationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuthenticationError';
+  }
+}
+
+export interface TokenVerifierOptions {
+  secret?: string;
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export type TokenVerifier = (authorization: string | undefined) => Promise<Actor>;
+
+/**
+ * Turns an `Authorization: Bearer <JWT>` header into an Actor. No header: anonymous. A header
+ * that does not verify (bad signature, expired, unknown role) is an error, never anonymous, so a
+ * client with a broken token finds out instead of silently seeing less.
+ */
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
+  const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+  const checks = { issuer: options.issuer, audience: options.audience };
+
+  return async (authorization) => {
+    if (!authorization) return { kind: 'anonymous' };
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+    if (!match) throw new AuthenticationError('the Authorization header must be "Bearer <token>"');
+    const token = match[1]!;
+    let payload: JWTPayload | undefined;
+    const failures: string[] = [];
+    if (secret) {
+      try {
+        payload = (await jwtVerify(token, secret, { ...checks, algorithms: ['HS256'] })).payload;
+      } catch (error) {
+        failures.push(describe(error));
+      }
+    }
+    if (!payload && jwks) {
+      try {
+        payload = (await jwtVerify(token, jwks, { ...checks, algorithms: ['RS256', 'ES256'] })).payload;
+      } catch (error) {
+        failures.push(describe(error));
+      }
+    }
+    if (!payload) throw new AuthenticationError(`invalid token: ${failures.join('; ') || 'no key configured'}`);
+    return actorOf(payload);
+  };
+}
+
+function describe(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  if (code === 'ERR_JWT_EXPIRED') return 'it has expired';
+  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return 'its signature does not verify';
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return `a claim is wrong (${(error as Error).message})`;
+  return 'it is not a valid token for this server';
+}
+
+function actorOf(claims: JWTPayload): Actor {
+  const id = (name: string): string => {
+    const value = claims[name];
+    if (typeof value !== 'string' || !isUuid(value)) throw new AuthenticationError(`invalid token: the "${name}" claim must be an id`);
+    return value;
+  };
+  switch (claims.role) {
+    case 'admin':
+      return { kind: 'admin' };
+    case 'hub':
+      return { kind: 'hub', hubId: id('hubId') };
+    case 'producer':
+      return { kind: 'producer', producerId: id('producerId') };
+    case 'customer': {
+      const customerRef = claims.customerRef;
+      if (typeof customerRef !== 'string' || customerRef.length === 0) throw new AuthenticationError('invalid token: the "customerRef" claim is missing');
+      return { kind: 'customer', hubId: id('hubId'), customerRef };
+    }
+    default:
+      throw new AuthenticationError('invalid token: "role" must be admin, hub, producer or customer');
+  }
+}
+
+/** Signs an HS256 token (for `npm run token` and tests). */
+export function signToken(
+  secret: string,
+  claims: FoodhubClaims,
+  options: { expiresIn?: string; issuer?: string; audience?: string } = {},
+): Promise<string> {
+  let jwt = new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '12h');
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
