@@ -21,8 +21,15 @@ export function Allow(...roles: [Role, ...Role[]]): MethodDecorator & PropertyDe
   };
 }
 
-export const authChecker: AuthChecker<GraphQLContext, Role> = ({ context }, roles) =>
-  (roles as string[]).includes(context.actor.kind);
+/** Role check for @Allow: refuses with UNAUTHENTICATED (no token) or FORBIDDEN (a role not listed). */
+export const authChecker: AuthChecker<GraphQLContext, Role> = ({ context, info }, roles) => {
+  const { actor } = context;
+  if ((roles as string[]).includes(actor.kind)) return true;
+  if (actor.kind === 'anonymous') {
+    throw new GraphQLError(`${info.fieldName} needs a bearer token (Authorization: Bearer <token>)`, { extensions: { code: 'UNAUTHENTICATED' } });
+  }
+  throw new GraphQLError(`the ${actor.kind} role may not use ${info.fieldName}`, { extensions: { code: 'FORBIDDEN' } });
+};
 
 const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
 
