@@ -1,0 +1,99 @@
+// Every mutation fed malformed and extreme values: each gets a typed error (a GraphQL error with a
+// client code, or userErrors), never a 500, and the database is exactly as it was.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as op from '../support/operations.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { openSessionWorld } from '../support/world.js';
+
+const REGISTER_WEBHOOK = 'mutation ($input: RegisterWebhookInput!) { registerWebhook(input: $input) { webhook { id } userErrors { field message code } } }';
+const REMOVE_WEBHOOK = 'mutation ($input: RemoveWebhookInput!) { removeWebhook(input: $input) { webhook { id } userErrors { field message code } } }';
+const CLIENT_CODES = ['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'QUERY_TOO_COMPLEX'];
+const USER_ERROR_CODES = ['INVALID_INPUT', 'NOT_FOUND', 'INSUFFICIENT_STOCK', 'SESSION_NOT_OPEN', 'INVALID_STATE', 'IDEMPOTENCY_CONFLICT'];
+
+describe('bad input to every mutation', () => {
+  let t: TestApp;
+  let w: Awaited<ReturnType<typeof openSessionWorld>>;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+    w = await openSessionWorld(t.api);
+  });
+  afterAll(() => t.stop());
+
+  /** Every table's row count and the stock totals: any change shows. */
+  async function fingerprint() {
+    const tables = ['producer', 'hub', 'product', 'stock_level', 'stock_movement', 'sales_session', 'offer', 'customer_order', 'customer_order_line', 'producer_order', 'domain_event', 'webhook'];
+    const { rows } = await t.db.query(
+      `SELECT ${tables.map((n) => `(SELECT count(*) FROM ${n})::int AS ${n}`).join(', ')},
+              (SELECT coalesce(sum(on_hand + held + committed), 0)::text FROM stock_level) AS stock,
+              (SELECT string_agg(status, ',' ORDER BY id) FROM customer_order) AS statuses,
+              (SELECT string_agg(coalesce(closed_at::text, '-'), ',' ORDER BY id) FROM sales_session) AS closes`,
+    );
+    return rows[0];
+  }
+
+  const huge = 'x'.repeat(100_000);
+  const checkoutInput = (change: Record<string, unknown>) => ({
+    salesSessionId: w.session.id,
+    customerRef: 'ali',
+    idempotencyKey: randomUUID(),
+    lines: [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }],
+    ...change,
+  });
+  const sessionInput = (change: Record<string, unknown>) => ({
+    hubId: w.hub,
+    opensAt: '2026-11-30T09:00:00+01:00',
+    closesAt: '2026-12-04T18:00:00+01:00',
+    timeZone: 'Europe/Paris',
+    offers: [{ productId: w.carrots, price: { amount: 100, currency: 'EUR' } }],
+    ...change,
+  });
+
+  const cases: [string, string, () => Record<string, unknown>][] = [
+    ['createProducer: a number for a name', op.CREATE_PRODUCER, () => ({ input: { name: 42 } })],
+    ['createProducer: a 100,000-character name', op.CREATE_PRODUCER, () => ({ input: { name: huge } })],
+    ['createProducer: no input', op.CREATE_PRODUCER, () => ({})],
+    ['createHub: null name', op.CREATE_HUB, () => ({ input: { name: null } })],
+    ['createHub: whitespace name', op.CREATE_HUB, () => ({ input: { name: '   ' } })],
+    ['createProduct: an id that is not one', op.CREATE_PRODUCT, () => ({ input: { producerId: "'; DROP TABLE product; --", name: 'A', sku: 'B', unit: 'kg' } })],
+    ['createProduct: a huge SKU', op.CREATE_PRODUCT, () => ({ input: { producerId: w.jean, name: 'A', sku: huge, unit: 'kg' } })],
+    ['adjustStock: a float delta', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: 2.5 } })],
+    ['adjustStock: an astronomical delta', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: '9'.repeat(400) } })],
+    ['adjustStock: scientific notation', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: '1e3' } })],
+    ['adjustStock: NaN', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: 'NaN' } })],
+    ['adjustStock: an integer past 2^53', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: 2 ** 60 } })],
+    ['createSalesSession: a date that is not one', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ opensAt: 'next Tuesday' }) })],
+    ['createSalesSession: a price past Int', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ offers: [{ productId: w.carrots, price: { amount: 2 ** 40, currency: 'EUR' } }] }) })],
+    ['createSalesSession: 10,000 offers', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ offers: Array.from({ length: 10_000 }, () => ({ productId: randomUUID(), price: { amount: 1, currency: 'EUR' } })) }) })],
+    ['createSalesSession: a huge time zone', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ timeZone: huge }) })],
+    ['closeSalesSession: an empty id', op.CLOSE_SALES_SESSION, () => ({ input: { salesSessionId: '' } })],
+    ['checkout: a 10,000-line basket', op.CHECKOUT, () => ({ input: checkoutInput({ lines: Array.from({ length: 10_000 }, () => ({ offerId: w.session.offerFor(w.carrots), quantity: '1' })) }) })],
+    ['checkout: minus zero', op.CHECKOUT, () => ({ input: checkoutInput({ lines: [{ offerId: w.session.offerFor(w.carrots), quantity: '-0' }] }) })],
+    ['checkout: a huge idempotency key', op.CHECKOUT, () => ({ input: checkoutInput({ idempotencyKey: huge }) })],
+    ['checkout: lines of the wrong shape', op.CHECKOUT, () => ({ input: checkoutInput({ lines: [{ offer: 'x', qty: 1 }] }) })],
+    ['checkout: more than there is', op.CHECKOUT, () => ({ input: checkoutInput({ lines: [{ offerId: w.session.offerFor(w.bread), quantity: '999999999' }] }) })],
+    ['confirmPayment: a huge id', op.CONFIRM_PAYMENT, () => ({ input: { customerOrderId: huge } })],
+    ['failPayment: an unknown order', op.FAIL_PAYMENT, () => ({ input: { customerOrderId: randomUUID() } })],
+    ['cancelCustomerOrder: an array for an id', op.CANCEL_CUSTOMER_ORDER, () => ({ input: { customerOrderId: ['a', 'b'] } })],
+    ['registerWebhook: a javascript: URL', REGISTER_WEBHOOK, () => ({ input: { url: 'javascript:alert(1)', kinds: ['HELD'] } })],
+    ['registerWebhook: no kinds', REGISTER_WEBHOOK, () => ({ input: { url: 'https://example.org/hook', kinds: [] } })],
+    ['removeWebhook: an unknown webhook', REMOVE_WEBHOOK, () => ({ input: { webhookId: randomUUID() } })],
+    ['producerOrders: an unknown enum value', 'query { producerOrders(orderState: SHIPPED) { id } }', () => ({})],
+  ];
+
+  it.each(cases)('%s', async (_name, document, variables) => {
+    const before = await fingerprint();
+    const response = await t.api.request<Record<string, { userErrors?: { code: string; message: string }[] }>>(document, variables());
+    expect(response.status).toBeLessThan(500);
+    if (response.errors?.length) {
+      expect(CLIENT_CODES).toContain(response.errors[0]!.extensions?.code);
+      expect(response.errors[0]!.message.length).toBeGreaterThan(5);
+    } else {
+      const payload = Object.values(response.data!)[0]!;
+      expect(payload.userErrors!.length).toBeGreaterThan(0);
+      for (const error of payload.userErrors!) expect(USER_ERROR_CODES).toContain(error.code);
+    }
+    expect(JSON.stringify(response)).not.toMatch(/stacktrace|\.ts:\d+|node_modules/);
+    expect(await fingerprint()).toEqual(before);
+  });
+});

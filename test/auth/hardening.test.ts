@@ -1,0 +1,148 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { signToken } from '../../src/auth/tokens.js';
+import { GraphQLClient } from '../support/graphql.js';
+import * as op from '../support/operations.js';
+import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/test-app.js';
+
+async function post(url: string, body: string, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return { status: response.status, body: (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[]; data?: unknown } };
+}
+
+describe('hostile requests are cut short', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { CORS_ORIGINS: 'https://shop.example.org' } });
+  });
+  afterAll(() => t.stop());
+
+  async function counts() {
+    const { rows } = await t.db.query('SELECT (SELECT count(*) FROM producer) + (SELECT count(*) FROM hub) AS n');
+    return rows[0].n;
+  }
+
+  it('refuses queries nested too deep', async () => {
+    let inner = 'id';
+    for (let i = 0; i < 8; i += 1) inner = `offers { salesSession { ${inner} } }`;
+    const deep = `{ salesSession(id: "00000000-0000-0000-0000-000000000000") { ${inner} } }`;
+    const response = await t.api.request(deep);
+    expect(response.status).toBe(400);
+    expect(response.errors?.[0]?.message).toMatch(/levels deep; the limit is 12/);
+  });
+
+  it('refuses operations that ask for too much at once', async () => {
+    const aliases = Array.from({ length: 6000 }, (_, i) => `a${i}: __typename`).join(' ');
+    const response = await t.api.request(`{ ${aliases} }`);
+    expect(response.status).toBe(400);
+    expect(response.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+  });
+
+  it('refuses a body over 1 MB with a JSON error and no stack trace', async () => {
+    const before = await counts();
+    const { status, body } = await post(t.app.url, JSON.stringify({ query: op.CREATE_PRODUCER, variables: { input: { name: 'x'.repeat(1_100_000) } } }), {
+      authorization: `Bearer ${t.api.token}`,
+    });
+    expect(status).toBe(413);
+    expect(body.errors?.[0]?.extensions?.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(JSON.stringify(body)).not.toMatch(/at .*\.js/);
+    expect(await counts()).toBe(before);
+  });
+
+  it('refuses batched operations', async () => {
+    const before = await counts();
+    const one = { query: op.CREATE_HUB, variables: { input: { name: 'Batch hub' } } };
+    const { status } = await post(t.app.url, JSON.stringify([one, one]), { authorization: `Bearer ${t.api.token}` });
+    expect(status).toBe(400);
+    expect(await counts()).toBe(before);
+  });
+
+  it('answers a body that is not JSON with a 400', async () => {
+    const { status, body } = await post(t.app.url, '{"query": ', {});
+    expect(status).toBe(400);
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
+  });
+
+  it('allows only the configured browser origins', async () => {
+    const preflight = (origin: string) =>
+      fetch(t.app.url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    expect((await preflight('https://shop.example.org')).headers.get('access-control-allow-origin')).toBe('https://shop.example.org');
+    expect((await preflight('https://evil.example.com')).headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  describe('tokens', () => {
+    const cases: [string, () => Promise<string>, RegExp][] = [
+      ['not a bearer token', async () => 'Basic dXNlcjpwYXNz', /must be "Bearer <token>"/],
+      ['a token signed with another secret', async () => `Bearer ${await signToken('another-secret-that-is-long-enough-xx', { role: 'admin' })}`, /signature does not verify/],
+      ['an expired token', async () => `Bearer ${await signToken(TEST_JWT_SECRET, { role: 'admin' }, { expiresIn: '-1m' })}`, /expired/],
+      ['a token with an unknown role', async () => `Bearer ${await new SignJWT({ role: 'root' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(TEST_JWT_SECRET))}`, /"role" must be/],
+      ['a hub token without a hub', async () => `Bearer ${await new SignJWT({ role: 'hub' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(TEST_JWT_SECRET))}`, /"hubId" claim/],
+      ['garbage', async () => 'Bearer not.a.jwt', /not a valid token/],
+    ];
+
+    it.each(cases)('refuses %s with 401 UNAUTHENTICATED', async (_name, header, message) => {
+      const before = await counts();
+      const { status, body } = await post(t.app.url, JSON.stringify({ query: op.CREATE_HUB, variables: { input: { name: 'Sneaky' } } }), { authorization: await header() });
+      expect(status).toBe(401);
+      expect(body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      expect(body.errors?.[0]?.message).toMatch(message);
+      expect(await counts()).toBe(before);
+    });
+
+    it('refuses a websocket connection with a bad token (4403)', async () => {
+      const code = await new Promise<number>((resolve) => {
+        const socket = new WebSocket(t.app.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+        socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer not.a.jwt' } })));
+        socket.on('close', (closeCode) => resolve(closeCode));
+      });
+      expect(code).toBe(4403);
+    });
+  });
+});
+
+describe('introspection', () => {
+  it('can be switched off', async () => {
+    const t = await startTestApp({ env: { INTROSPECTION: 'false' } });
+    try {
+      const response = await t.api.request('{ __schema { queryType { name } } }');
+      expect(response.status).toBe(400);
+      expect(response.errors?.[0]?.message).toMatch(/introspection/i);
+      expect((await t.api.request('{ __typename }')).data).toEqual({ __typename: 'Query' });
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe('tokens from an identity provider (JWKS)', () => {
+  let jwks: Server;
+  let t: TestApp;
+  let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256');
+    privateKey = pair.privateKey;
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'idp-key-1', alg: 'ES256', use: 'sig' };
+    jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`;
+    t = await startTestApp({ env: { JWKS_URL: url, JWT_ISSUER: 'https://idp.example.org', JWT_AUDIENCE: 'foodhub' } });
+  });
+  afterAll(async () => {
+    await t.stop();
+    await new Promise((resolve) => jwks.close(resolve));
+  });
+
+  it('accepts an ES256 token the provider signed, with the configured issuer and audience', async () => {
+    const sign = (issuer: string) =>
+      new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'ES256', kid: 'idp-key-1' }).setIssuer(issuer).setAudience('foodhub').setExpirationTime('5m').sign(privateKey);
+    const good = new GraphQLClient(t.app.url, await sign('https://idp.example.org'));
+    const created = await good.request<{ createHub: { userErrors: unknown[] } }>(op.CREATE_HUB, { input: { name: 'IdP hub' } });
+    expect(created.data?.createHub.userErrors).toEqual([]);
+
+    const wrongIssuer = new GraphQLClient(t.app.url, await sign('https://elsewhere.example.org'));
+    expect((await wrongIssuer.request(op.CREATE_HUB, { input: { name: 'x' } })).status).toBe(401);
+  });
+});
