@@ -34,7 +34,13 @@ export interface App {
 
 /** Migrates the database, then serves GraphQL and runs the scheduler. */
 export async function startApp({ config, databaseUrl, logger, clock = systemClock }: AppOptions): Promise<App> {
-  const orm = await openOrm({ url: databaseUrl, poolSize: config.databasePoolSize, logger });
+  const orm = await openOrm({
+    url: databaseUrl,
+    poolSize: config.databasePoolSize,
+    acquireTimeoutMs: config.databaseAcquireTimeout.toMillis(),
+    statementTimeoutMs: config.databaseStatementTimeout.toMillis(),
+    logger,
+  });
   await migrate(orm);
 
   const webhooks = new WebhookDispatcher(orm, clock, logger);

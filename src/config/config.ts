@@ -9,6 +9,10 @@ export interface Config {
   readonly dataDir: string;
   readonly embeddedPostgresPort: number;
   readonly databasePoolSize: number;
+  /** How long a request waits for a database connection before failing with SERVICE_UNAVAILABLE. */
+  readonly databaseAcquireTimeout: Duration;
+  /** The longest any single SQL statement may run (PostgreSQL statement_timeout). */
+  readonly databaseStatementTimeout: Duration;
   /** How long a checkout holds stock while waiting for the payment result. */
   readonly holdDuration: Duration;
   /** How often the scheduler looks for sessions to complete and holds to expire. */
@@ -126,6 +130,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.DATA_DIR || '.data',
     embeddedPostgresPort: integer('EMBEDDED_POSTGRES_PORT', 5433, 1, 65535),
     databasePoolSize: integer('DATABASE_POOL_SIZE', 20, 1, 1000),
+    databaseAcquireTimeout: duration('DATABASE_ACQUIRE_TIMEOUT', 'PT3S', Duration.fromObject({ milliseconds: 100 })),
+    databaseStatementTimeout: duration('DATABASE_STATEMENT_TIMEOUT', 'PT30S', Duration.fromObject({ milliseconds: 100 })),
     holdDuration: duration('HOLD_DURATION', 'PT15M', Duration.fromObject({ seconds: 1 })),
     schedulerInterval: duration('SCHEDULER_INTERVAL', 'PT1S', Duration.fromObject({ milliseconds: 10 })),
     subscriptionBuffer: integer('SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),

@@ -8,10 +8,14 @@ import { entities } from './entities.js';
 export interface OrmOptions {
   url: string;
   poolSize: number;
+  /** Milliseconds a request may wait for a connection: when PostgreSQL is down, fail fast. */
+  acquireTimeoutMs?: number;
+  /** PostgreSQL statement_timeout, in milliseconds. */
+  statementTimeoutMs?: number;
   logger?: Logger;
 }
 
-export function ormConfig({ url, poolSize, logger }: OrmOptions): Options {
+export function ormConfig({ url, poolSize, acquireTimeoutMs = 3000, statementTimeoutMs = 30_000, logger }: OrmOptions): Options {
   return defineConfig({
     clientUrl: url,
     entities,
@@ -29,13 +33,16 @@ export function ormConfig({ url, poolSize, logger }: OrmOptions): Options {
     pool: {
       min: 0,
       max: poolSize,
-      // Fail a request quickly instead of queueing forever when PostgreSQL is unreachable.
-      acquireTimeoutMillis: 10_000,
+      // Fail a request quickly instead of queueing it while PostgreSQL is unreachable; clients get
+      // SERVICE_UNAVAILABLE (retryable) and the pool reconnects by itself once the database is back.
+      acquireTimeoutMillis: acquireTimeoutMs,
+      createTimeoutMillis: acquireTimeoutMs,
+      createRetryIntervalMillis: 100,
     },
     driverOptions: {
       connection: {
-        statement_timeout: 30_000,
-        connectionTimeoutMillis: 5_000,
+        statement_timeout: statementTimeoutMs,
+        connectionTimeoutMillis: acquireTimeoutMs,
         application_name: 'foodhub-wholesale',
       },
     },

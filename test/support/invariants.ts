@@ -29,3 +29,35 @@ export async function expectStockConsistent(db: pg.Pool): Promise<void> {
      WHERE s.held <> coalesce(h.quantity, 0)`);
   expect(heldDrift).toEqual([]);
 }
+
+/**
+ * Every rule about states, checked with SQL at one snapshot each: nothing in an impossible state,
+ * each session completed at most once, each hold released at most once, and one event for each
+ * committed stock movement.
+ */
+export async function expectStatesConsistent(db: pg.Pool): Promise<void> {
+  const problems = await db.query(`
+    SELECT 'pending order without expiry' AS problem, id::text FROM customer_order WHERE status = 'PENDING_PAYMENT' AND hold_expires_at IS NULL
+    UNION ALL SELECT 'settled order with an expiry', id::text FROM customer_order WHERE status <> 'PENDING_PAYMENT' AND hold_expires_at IS NOT NULL
+    UNION ALL SELECT 'completed session with a pending order', s.id::text FROM sales_session s
+      WHERE s.completed_at IS NOT NULL AND EXISTS (SELECT 1 FROM customer_order o WHERE o.sales_session_id = s.id AND o.status = 'PENDING_PAYMENT')
+    UNION ALL SELECT 'open producer order in a completed session', p.id::text FROM producer_order p JOIN sales_session s ON s.id = p.sales_session_id
+      WHERE s.completed_at IS NOT NULL AND p.order_state = 'HELD'
+    UNION ALL SELECT 'settled producer order in an uncompleted session', p.id::text FROM producer_order p JOIN sales_session s ON s.id = p.sales_session_id
+      WHERE s.completed_at IS NULL AND p.order_state <> 'HELD'
+    UNION ALL SELECT 'complete producer order without lines', p.id::text FROM producer_order p
+      WHERE p.order_state = 'COMPLETE' AND NOT EXISTS (SELECT 1 FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
+                                                        WHERE l.producer_order_id = p.id AND o.status = 'CONFIRMED')
+    UNION ALL SELECT 'cancelled producer order with lines', p.id::text FROM producer_order p
+      WHERE p.order_state = 'CANCELLED' AND EXISTS (SELECT 1 FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
+                                                     WHERE l.producer_order_id = p.id AND o.status = 'CONFIRMED')
+    UNION ALL SELECT 'committed twice', producer_order_id::text FROM stock_movement WHERE kind = 'COMMIT'
+      GROUP BY producer_order_id, product_id HAVING count(*) > 1
+    UNION ALL SELECT 'released twice', customer_order_id::text FROM stock_movement WHERE kind = 'RELEASE'
+      GROUP BY customer_order_id, product_id HAVING count(*) > 1
+    UNION ALL SELECT 'event count differs from movements for ' || kind, kind FROM (
+      SELECT m.kind, count(*) AS n FROM stock_movement m GROUP BY m.kind) m
+      WHERE m.n <> (SELECT count(*) FROM domain_event e WHERE e.kind = CASE m.kind WHEN 'HOLD' THEN 'HELD' WHEN 'RELEASE' THEN 'RELEASED'
+                                                                           WHEN 'COMMIT' THEN 'COMPLETED' ELSE 'ADJUSTED' END)`);
+  expect(problems.rows).toEqual([]);
+}

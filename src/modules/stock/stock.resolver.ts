@@ -1,11 +1,17 @@
-import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
+import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { Allow } from '../../auth/access.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { toPayload } from '../../graphql/user-error.js';
-import { AdjustStockInput, AdjustStockPayload } from './stock.types.js';
+import { AdjustStockInput, AdjustStockPayload, StockDrift } from './stock.types.js';
 
 @Resolver()
 export class StockResolver {
+  @Allow('admin')
+  @Query(() => [StockDrift], { description: 'For operators: products whose stock drifted from the ledger. Empty when all is well.' })
+  stockReconciliation(@Ctx() ctx: GraphQLContext): Promise<StockDrift[]> {
+    return ctx.services.stock.reconcile(ctx.em);
+  }
+
   @Allow('admin', 'producer')
   @Mutation(() => AdjustStockPayload)
   adjustStock(@Arg('input', () => AdjustStockInput) input: AdjustStockInput, @Ctx() ctx: GraphQLContext) {

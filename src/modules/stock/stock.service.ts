@@ -9,6 +9,18 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 
+/** A product whose level disagrees with its ledger or with the orders holding it. */
+export interface StockDrift {
+  productId: string;
+  onHand: string;
+  held: string;
+  committed: string;
+  ledgerOnHand: string;
+  ledgerHeld: string;
+  ledgerCommitted: string;
+  heldByOrders: string;
+}
+
 export interface StockFigures {
   onHand: string;
   held: string;
@@ -141,6 +153,32 @@ export class StockService {
       [uuidArray(productIds)],
     );
     return new Map(rows.map((r) => [r.productId, r]));
+  }
+
+  /**
+   * Compares every stock level with the sum of its ledger and with what live customer lines hold.
+   * Returns the products that disagree; an empty list is the healthy answer.
+   */
+  reconcile(em: EntityManager): Promise<StockDrift[]> {
+    return sql<StockDrift>(
+      em,
+      `SELECT s.product_id AS "productId", s.on_hand AS "onHand", s.held, s.committed,
+              coalesce(m.on_hand, 0) AS "ledgerOnHand", coalesce(m.held, 0) AS "ledgerHeld",
+              coalesce(m.committed, 0) AS "ledgerCommitted", coalesce(h.quantity, 0) AS "heldByOrders"
+         FROM stock_level s
+         LEFT JOIN (SELECT product_id, sum(on_hand_delta) AS on_hand, sum(held_delta) AS held, sum(committed_delta) AS committed
+                      FROM stock_movement GROUP BY product_id) m ON m.product_id = s.product_id
+         LEFT JOIN (SELECT l.product_id, sum(l.quantity) AS quantity
+                      FROM customer_order_line l
+                      JOIN customer_order o ON o.id = l.customer_order_id
+                      JOIN sales_session ss ON ss.id = o.sales_session_id
+                     WHERE o.status IN ('PENDING_PAYMENT', 'CONFIRMED') AND ss.completed_at IS NULL
+                     GROUP BY l.product_id) h ON h.product_id = s.product_id
+        WHERE s.on_hand <> coalesce(m.on_hand, 0) OR s.held <> coalesce(m.held, 0)
+           OR s.committed <> coalesce(m.committed, 0) OR s.held <> coalesce(h.quantity, 0)
+           OR s.on_hand - s.held - s.committed < 0
+        ORDER BY s.product_id`,
+    );
   }
 
   /** Creates the (empty) stock level of a new product. */

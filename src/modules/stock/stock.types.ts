@@ -40,3 +40,30 @@ export class AdjustStockPayload {
   @Field(() => [UserError])
   userErrors!: UserError[];
 }
+
+@ObjectType({ description: 'A product whose stock level disagrees with its ledger or with the orders holding it.' })
+export class StockDrift {
+  @Field(() => ID)
+  productId!: string;
+
+  @Field(() => DecimalScalar)
+  onHand!: string;
+
+  @Field(() => DecimalScalar)
+  held!: string;
+
+  @Field(() => DecimalScalar)
+  committed!: string;
+
+  @Field(() => DecimalScalar, { description: 'What the ledger adds up to.' })
+  ledgerOnHand!: string;
+
+  @Field(() => DecimalScalar)
+  ledgerHeld!: string;
+
+  @Field(() => DecimalScalar)
+  ledgerCommitted!: string;
+
+  @Field(() => DecimalScalar, { description: 'What live customer orders of open sessions hold.' })
+  heldByOrders!: string;
+}

@@ -1,0 +1,27 @@
+// Operators: compares every stock level with its ledger and with the orders holding it.
+// Exits 0 when everything agrees, 1 (listing the products) when anything drifted.
+//   npm run check:stock            (the embedded PostgreSQL must not be running elsewhere, or set DATABASE_URL)
+import { loadConfig } from '../src/config/config.js';
+import { provideDatabase } from '../src/db/database.js';
+import { openOrm } from '../src/db/orm.js';
+import { StockService } from '../src/modules/stock/stock.service.js';
+import { createLogger } from '../src/shared/logger.js';
+
+const config = loadConfig();
+const logger = createLogger('warn');
+const database = await provideDatabase(config, logger);
+const orm = await openOrm({ url: database.url, poolSize: 2 });
+try {
+  const drift = await new StockService().reconcile(orm.em.fork());
+  const { rows } = await orm.em.getConnection().execute('SELECT count(*)::int AS n FROM stock_level').then((r) => ({ rows: r as { n: number }[] }));
+  if (drift.length === 0) {
+    process.stdout.write(`stock: ${rows[0]!.n} products checked, levels equal the ledger and the orders holding them\n`);
+  } else {
+    process.stdout.write(`stock: ${drift.length} of ${rows[0]!.n} products drifted:\n`);
+    for (const d of drift) process.stdout.write(`${JSON.stringify(d)}\n`);
+    process.exitCode = 1;
+  }
+} finally {
+  await orm.close();
+  await database.stop();
+}
