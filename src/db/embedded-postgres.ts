@@ -10,6 +10,8 @@ export interface EmbeddedPostgresOptions {
   /** Keep the data directory when stopped (a pilot's `.data/`) or delete it (a test run). */
   persistent: boolean;
   logger: Logger;
+  /** More `-c name=value` settings, e.g. pg_stat_statements for the benchmark. */
+  settings?: Record<string, string>;
 }
 
 export interface RunningPostgres {
@@ -62,6 +64,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       '-c', 'unix_socket_directories=',
       '-c', 'max_connections=300',
       '-c', 'fsync=on',
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ],
     onLog: (message: string) => logger.debug({ postgres: message.trim() }, 'postgres'),
     onError: (error: unknown) => logger.warn({ postgres: String(error).trim() }, 'postgres'),

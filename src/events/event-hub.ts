@@ -5,7 +5,7 @@ import type { PubSub } from 'type-graphql';
 import type { Clock } from '../shared/clock.js';
 import { coalesced } from '../shared/coalesced.js';
 import { instant, sql } from '../shared/sql.js';
-import { PENDING_CHANNEL, POSITIONED_CHANNEL } from './event-log.js';
+import { POSITIONED_CHANNEL, wroteEvents } from './event-log.js';
 
 export interface StoredEvent {
   position: string;
@@ -40,7 +40,9 @@ export class SubscriberTooSlowError extends Error {
 }
 
 const RELAY_LOCK_KEY = 7_146_205_332;
-const SELECT_EVENT = `SELECT position::text, kind, producer_id AS "producerId", product_id AS "productId",
+// Positions leave as text (bigint exceeds a JS number), so queries must ORDER BY the column,
+// qualified, never the text alias: "100" sorts before "99", which once made a subscriber skip events.
+const SELECT_EVENT = `SELECT position::text AS position, kind, producer_id AS "producerId", product_id AS "productId",
   producer_order_id AS "producerOrderId", customer_order_id AS "customerOrderId", quantity, available,
   created_at AS "createdAt" FROM domain_event`;
 
@@ -63,9 +65,10 @@ const WEBHOOK_BODY = `json_build_object(
 /**
  * Delivers committed events to this process's subscribers, whichever replica caused them.
  *
- * PostgreSQL is the only transport: a transaction that records events NOTIFYs on commit; every
- * replica LISTENs, and one at a time (an advisory lock) gives the new events their positions and
- * NOTIFYs again; every replica then reads the positioned events and hands them to its subscribers.
+ * PostgreSQL is the only transport: when a transaction that wrote events commits, its replica's
+ * relay gives the new events their positions (one relay at a time, under an advisory lock) and
+ * NOTIFYs; every replica LISTENs, reads the positioned events and hands them to its subscribers.
+ * A sweep every second positions and reads anything a crash or a lost connection left behind.
  */
 export class EventHub implements PubSub {
   private listener: pg.Client | undefined;
@@ -87,6 +90,13 @@ export class EventHub implements PubSub {
   async start(): Promise<void> {
     const [row] = await sql<{ max: string | null }>(this.orm.em.fork(), 'SELECT max(position)::text AS max FROM domain_event');
     this.lastPosition = row?.max ?? '0';
+    // Position events the moment a transaction that wrote some commits, in this process. Events
+    // whose process died before that are picked up by the sweep of any replica.
+    this.orm.em.getEventManager().registerSubscriber({
+      afterTransactionCommit: ({ transaction }) => {
+        if (wroteEvents(transaction) && !this.stopped) void this.relay.run();
+      },
+    });
     await this.listen();
     this.sweepTimer = setInterval(() => this.sweep(), this.options.sweepIntervalMs ?? 1000);
     this.sweepTimer.unref();
@@ -139,7 +149,7 @@ export class EventHub implements PubSub {
       where.push(`product_id IN (${filter.productIds.map(() => '?').join(', ') || 'NULL'})`);
       params.push(...filter.productIds);
     }
-    const rows = await sql<StoredEvent>(this.orm.em.fork(), `${SELECT_EVENT} WHERE ${where.join(' AND ')} ORDER BY position LIMIT ?`, [...params, limit]);
+    const rows = await sql<StoredEvent>(this.orm.em.fork(), `${SELECT_EVENT} WHERE ${where.join(' AND ')} ORDER BY domain_event.position LIMIT ?`, [...params, limit]);
     return rows.map(readEvent);
   }
 
@@ -152,15 +162,13 @@ export class EventHub implements PubSub {
   private async listen(): Promise<void> {
     const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'foodhub-events' });
     client.on('notification', (message) => {
-      if (message.channel === PENDING_CHANNEL) void this.relay.run();
-      else if (message.channel === POSITIONED_CHANNEL) void this.fetch.run();
+      if (message.channel === POSITIONED_CHANNEL) void this.fetch.run();
     });
     client.on('error', (error) => {
       this.logger.warn({ err: error }, 'event listener connection lost; reconnecting');
       void this.reconnect();
     });
     await client.connect();
-    await client.query(`LISTEN ${PENDING_CHANNEL}`);
     await client.query(`LISTEN ${POSITIONED_CHANNEL}`);
     this.listener = client;
   }
@@ -221,7 +229,7 @@ export class EventHub implements PubSub {
   private async deliverNewEvents(): Promise<void> {
     try {
       for (;;) {
-        const rows = await sql<StoredEvent>(this.orm.em.fork(), `${SELECT_EVENT} WHERE position > ?::bigint ORDER BY position LIMIT 1000`, [this.lastPosition]);
+        const rows = await sql<StoredEvent>(this.orm.em.fork(), `${SELECT_EVENT} WHERE position > ?::bigint ORDER BY domain_event.position LIMIT 1000`, [this.lastPosition]);
         if (rows.length === 0) return;
         for (const row of rows) {
           const event = readEvent(row);

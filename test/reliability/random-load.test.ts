@@ -95,6 +95,9 @@ describe(`random load (seed ${SEED}, ${WORKERS} workers x ${OPS_PER_WORKER} oper
     const { rows: unfinished } = await t.db.query('SELECT id FROM sales_session WHERE completed_at IS NULL');
     expect(unfinished).toEqual([]);
 
+    await waitFor('every committed event to be positioned', async () =>
+      (await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined,
+    );
     const { rows: committed } = await t.db.query(
       "SELECT position::text AS id, kind, trim_scale(quantity)::text AS quantity FROM domain_event WHERE producer_id = $1 AND kind <> 'ADJUSTED' ORDER BY position",
       [producers[0]],

@@ -125,18 +125,6 @@ export class CheckoutService {
       };
     });
 
-    const shortages = await this.stock.hold(em, now, orderId, holds);
-    if (shortages.length > 0) {
-      throw new DomainError(shortages.map(({ request, available }) => {
-        const offer = offers.find((o) => o.productId === request.productId)!;
-        return userError(
-          UserErrorCode.INSUFFICIENT_STOCK,
-          `only ${formatQuantity(available)} ${offer.unit} of "${offer.productName}" is available, ${formatQuantity(request.quantity)} was asked`,
-          request.field,
-        );
-      }));
-    }
-
     await sql(
       em,
       `INSERT INTO customer_order_line (id, created_at, customer_order_id, offer_id, product_id, producer_order_id,
@@ -156,6 +144,19 @@ export class CheckoutService {
         };
       }))],
     );
+    // The stock rows are locked last, so the hottest locks are held for the shortest time.
+    const shortages = await this.stock.hold(em, now, orderId, holds);
+    if (shortages.length > 0) {
+      throw new DomainError(shortages.map(({ request, available }) => {
+        const offer = offers.find((o) => o.productId === request.productId)!;
+        return userError(
+          UserErrorCode.INSUFFICIENT_STOCK,
+          `only ${formatQuantity(available)} ${offer.unit} of "${offer.productName}" is available, ${formatQuantity(request.quantity)} was asked`,
+          request.field,
+        );
+      }));
+    }
+
     return orderId;
   }
 

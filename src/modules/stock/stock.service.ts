@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { requireProducer } from '../../auth/policy.js';
-import { EventKind, recordStockEvents } from '../../events/event-log.js';
+import { EventKind, markEventsWritten, stockEventsInsert } from '../../events/event-log.js';
 import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
@@ -199,7 +199,10 @@ export class StockService {
     return new Map(rows.map((r) => [r.productId, r]));
   }
 
-  /** Applies moves to the levels and the ledger. The caller holds the row locks (see lock()). */
+  /**
+   * Applies moves to the levels, the ledger and the event log in one statement, so the row locks
+   * the caller holds (see lock()) are held for one round trip and the commit.
+   */
   private async apply(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[]): Promise<void> {
     if (moves.length === 0) return;
     const rows = JSON.stringify(moves.map((m) => ({
@@ -211,28 +214,29 @@ export class StockService {
       producer_order_id: m.producerOrderId ?? null,
       reason: m.reason ?? null,
     })));
-    const recordset = `jsonb_to_recordset(?::jsonb) AS m(product_id uuid, on_hand_delta numeric, held_delta numeric,
-      committed_delta numeric, customer_order_id uuid, producer_order_id uuid, reason text)`;
-    await sql(
-      em,
-      `UPDATE stock_level s
-          SET on_hand = s.on_hand + t.on_hand_delta, held = s.held + t.held_delta, committed = s.committed + t.committed_delta
-         FROM (SELECT product_id, sum(on_hand_delta) AS on_hand_delta, sum(held_delta) AS held_delta,
-                      sum(committed_delta) AS committed_delta
-                 FROM ${recordset} GROUP BY product_id) t
-        WHERE s.product_id = t.product_id`,
-      [rows],
-    );
-    await sql(
-      em,
-      `INSERT INTO stock_movement (product_id, kind, on_hand_delta, held_delta, committed_delta,
-                                  customer_order_id, producer_order_id, reason, created_at)
-       SELECT product_id, ?, on_hand_delta, held_delta, committed_delta, customer_order_id, producer_order_id, reason, ?
-         FROM ${recordset}`,
-      [kind, at, rows],
-    );
     const event = EVENT_OF_MOVE[kind];
-    await recordStockEvents(em, event.kind, at, recordset, event.quantity, [rows]);
+    await sql(
+      em,
+      `WITH moves AS (
+         SELECT m.*, ?::text AS kind, ?::text AS event_kind, ?::timestamptz AS at
+           FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, on_hand_delta numeric, held_delta numeric,
+                committed_delta numeric, customer_order_id uuid, producer_order_id uuid, reason text)),
+       updated AS (
+         UPDATE stock_level s
+            SET on_hand = s.on_hand + t.on_hand_delta, held = s.held + t.held_delta, committed = s.committed + t.committed_delta
+           FROM (SELECT product_id, sum(on_hand_delta) AS on_hand_delta, sum(held_delta) AS held_delta,
+                        sum(committed_delta) AS committed_delta FROM moves GROUP BY product_id) t
+          WHERE s.product_id = t.product_id
+         RETURNING s.product_id, s.on_hand - s.held - s.committed AS available),
+       ledger AS (
+         INSERT INTO stock_movement (product_id, kind, on_hand_delta, held_delta, committed_delta,
+                                     customer_order_id, producer_order_id, reason, created_at)
+         SELECT product_id, kind, on_hand_delta, held_delta, committed_delta, customer_order_id, producer_order_id, reason, at
+           FROM moves)
+       ${stockEventsInsert('moves', event.quantity)}`,
+      [kind, event.kind, at, rows],
+    );
+    markEventsWritten(em);
   }
 }
 

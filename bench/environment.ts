@@ -1,0 +1,145 @@
+// What every scenario runs against: its own PostgreSQL (embedded with pg_stat_statements, or
+// DATABASE_URL), the server as a separate process, an admin client, and measuring helpers.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { signToken } from '../src/auth/tokens.js';
+import { createDatabaseIfMissing } from '../src/db/database.js';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
+import { migrate, openOrm } from '../src/db/orm.js';
+import { createLogger } from '../src/shared/logger.js';
+
+export interface BenchEnvironment {
+  url: string;
+  adminToken: string;
+  databaseUrl: string;
+  db: pg.Pool;
+  serverPid: number;
+  /** Sends a GraphQL operation as the operator and returns its data (throws on errors). */
+  gql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  /** Statements PostgreSQL has executed in the benchmark database so far (pg_stat_statements). */
+  statementCount(): Promise<number | undefined>;
+  /** The server process's resident memory, in MiB. */
+  serverRssMiB(): number;
+  stop(): Promise<void>;
+}
+
+export async function startBenchEnvironment(options: { poolSize: number }): Promise<BenchEnvironment> {
+  const logger = createLogger('warn');
+  let adminUrl = process.env.DATABASE_URL;
+  let stopPostgres = async () => {};
+  if (!adminUrl) {
+    const dir = mkdtempSync(join(tmpdir(), 'foodhub-bench-'));
+    chmodSync(dir, 0o755);
+    const postgres = await startEmbeddedPostgres({
+      dataDir: join(dir, 'pg'),
+      port: await freePort(),
+      persistent: false,
+      logger,
+      settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
+    });
+    adminUrl = postgres.url('postgres');
+    stopPostgres = async () => {
+      await postgres.stop();
+      rmSync(dir, { recursive: true, force: true });
+    };
+  }
+  const name = `foodhub_bench_${randomBytes(3).toString('hex')}`;
+  await createDatabaseIfMissing(adminUrl, name);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const databaseUrl = url.toString();
+  const orm = await openOrm({ url: databaseUrl, poolSize: 2 });
+  await migrate(orm);
+  await orm.close();
+
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 70 });
+  db.on('error', () => undefined);
+  const statementsTracked = await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements').then(() => true, () => false);
+  await db.query('CREATE TABLE IF NOT EXISTS bench_reference_hold (id bigserial PRIMARY KEY, product_id uuid NOT NULL, created_at timestamptz NOT NULL DEFAULT now())');
+
+  const secret = randomBytes(32).toString('hex');
+  const server = await spawnServer({
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: secret,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info',
+    PORT: '0',
+    DATABASE_POOL_SIZE: String(options.poolSize),
+    MAX_QUERY_COST: '100000',
+  });
+  const adminToken = await signToken(secret, { role: 'admin' }, { expiresIn: '6h' });
+
+  const gql = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await response.json()) as { data?: T; errors?: unknown[] };
+    if (body.errors || !body.data) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
+    return body.data;
+  };
+
+  return {
+    url: server.url,
+    adminToken,
+    databaseUrl,
+    db,
+    serverPid: server.child.pid!,
+    gql,
+    async statementCount() {
+      if (!statementsTracked) return undefined;
+      const { rows } = await db.query('SELECT coalesce(sum(calls), 0)::bigint AS n FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())');
+      return Number(rows[0].n);
+    },
+    serverRssMiB() {
+      const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      return Math.round(kb / 1024);
+    },
+    async stop() {
+      server.child.kill('SIGTERM');
+      await new Promise((resolve) => server.child.once('exit', resolve));
+      await db.end();
+      await stopPostgres();
+    },
+  };
+}
+
+async function spawnServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server (profile before optimising).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-20_000);
+      const ready = /"url":"(http:\/\/localhost:\d+\/graphql)"/.exec(output);
+      if (ready) resolve({ child, url: ready[1]! });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`server exited (${code}):\n${output}`)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Percentile of a list of numbers (nearest rank). */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}

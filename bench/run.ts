@@ -1,0 +1,57 @@
+// npm run bench [-- --seconds 20 --smoke --out bench/RESULTS.md]
+// Starts its own PostgreSQL and the server as a separate process, drives it over HTTP and
+// WebSocket, and prints one markdown table per scenario, each against a plain-SQL reference.
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem, type as osType, release } from 'node:os';
+import { parseArgs } from 'node:util';
+import { startBenchEnvironment } from './environment.js';
+import { catalogueRead, fanOut, hotProduct, type ScenarioResult, sessionClose, uniform } from './scenarios.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '20' },
+    smoke: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+const smoke = values.smoke;
+const seconds = smoke ? 1 : Number(values.seconds);
+
+export function markdown(result: ScenarioResult): string {
+  const columns = Object.keys(result.rows[0] ?? {});
+  const lines = [
+    `### ${result.scenario}`,
+    '',
+    `| ${columns.join(' | ')} |`,
+    `| ${columns.map(() => '---').join(' | ')} |`,
+    ...result.rows.map((row) => `| ${columns.map((c) => row[c]).join(' | ')} |`),
+    '',
+    ...result.checks.map((c) => `- ${c.ok ? 'ok' : 'FAILED'}: ${c.name} (${c.detail})`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+const env = await startBenchEnvironment({ poolSize: smoke ? 8 : 32 });
+const results: ScenarioResult[] = [];
+const wanted = (name: string) => !values.only || values.only.split(',').includes(name);
+try {
+  if (wanted('hot')) results.push(await hotProduct(env, smoke ? [4] : [32, 64], seconds));
+  if (wanted('uniform')) results.push(await uniform(env, smoke ? 20 : 1000, smoke ? 4 : 32, seconds));
+  if (wanted('close')) results.push(await sessionClose(env, smoke ? [500] : [10_000, 100_000], smoke ? 4 : 20, smoke ? 10 : 200));
+  if (wanted('fanout')) results.push(await fanOut(env, smoke ? 20 : 1000, smoke ? 3 : 20));
+  if (wanted('catalogue')) results.push(await catalogueRead(env, smoke ? 50 : 500, smoke ? 20 : 100, seconds));
+} finally {
+  await env.stop();
+}
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${osType()} ${release()}, Node ${process.version}`;
+const report = [`## Benchmark (${new Date().toISOString().slice(0, 10)}, ${smoke ? 'smoke run' : `${seconds} s per run`})`, '', `Machine: ${machine}`, '', ...results.map(markdown)].join('\n');
+process.stdout.write(`${report}\n`);
+if (values.out) writeFileSync(values.out, `${report}\n`);
+const failed = results.flatMap((r) => r.checks).filter((c) => !c.ok);
+if (failed.length > 0) {
+  process.stderr.write(`${failed.length} checks failed\n`);
+  process.exitCode = 1;
+}

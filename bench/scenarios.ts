@@ -1,0 +1,347 @@
+// The benchmark scenarios. Each measures the server over HTTP/WebSocket and, where it makes sense,
+// the same work done with plain SQL (the reference), side by side on the same database.
+import { randomUUID } from 'node:crypto';
+import autocannon from 'autocannon';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { type BenchEnvironment, percentile } from './environment.js';
+
+export interface ScenarioResult {
+  scenario: string;
+  rows: Record<string, string | number>[];
+  checks: { name: string; ok: boolean; detail: string }[];
+}
+
+const CHECKOUT = `mutation ($input: CheckoutInput!) { checkout(input: $input) { customerOrder { id } userErrors { code } } }`;
+const CONFIRM = `mutation ($input: CustomerOrderRefInput!) { confirmPayment(input: $input) { userErrors { code } } }`;
+
+/** A producer, `count` products with `stock` each, and an open session at a hub offering them all. */
+async function catalogue(env: BenchEnvironment, count: number, stock: string) {
+  const { createProducer } = await env.gql<{ createProducer: { producer: { id: string } } }>(
+    'mutation ($n: String!) { createProducer(input: { name: $n }) { producer { id } } }',
+    { n: `Producer ${randomUUID().slice(0, 6)}` },
+  );
+  const { createHub } = await env.gql<{ createHub: { hub: { id: string } } }>('mutation { createHub(input: { name: "Bench hub" }) { hub { id } } }');
+  const products: string[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const { createProduct } = await env.gql<{ createProduct: { product: { id: string } } }>(
+      'mutation ($input: CreateProductInput!) { createProduct(input: $input) { product { id } } }',
+      { input: { producerId: createProducer.producer.id, name: `Product ${i}`, sku: randomUUID(), unit: 'each' } },
+    );
+    products.push(createProduct.product.id);
+  }
+  await env.db.query(
+    `WITH p AS (SELECT unnest($1::uuid[]) AS id)
+     , upd AS (UPDATE stock_level s SET on_hand = on_hand + $2::numeric FROM p WHERE s.product_id = p.id RETURNING s.product_id)
+     INSERT INTO stock_movement (product_id, kind, on_hand_delta, reason, created_at) SELECT product_id, 'ADJUST', $2::numeric, 'bench stock', now() FROM upd`,
+    [products, stock],
+  );
+  const now = Date.now();
+  const { createSalesSession } = await env.gql<{ createSalesSession: { salesSession: { id: string; offers: { id: string; product: { id: string } }[] } } }>(
+    'mutation ($input: CreateSalesSessionInput!) { createSalesSession(input: $input) { salesSession { id offers { id product { id } } } userErrors { message } } }',
+    {
+      input: {
+        hubId: createHub.hub.id,
+        opensAt: new Date(now - 3_600_000).toISOString(),
+        closesAt: new Date(now + 6 * 3_600_000).toISOString(),
+        timeZone: 'Europe/Paris',
+        offers: products.map((productId) => ({ productId, price: { amount: 100, currency: 'EUR' } })),
+      },
+    },
+  );
+  return { session: createSalesSession.salesSession, products };
+}
+
+/** Holds done with plain SQL over pg, one transaction each: the ceiling the server is compared with. */
+async function reference(env: BenchEnvironment, products: string[], clients: number, seconds: number) {
+  const latencies: number[] = [];
+  const deadline = Date.now() + seconds * 1000;
+  let held = 0;
+  let refused = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const client = await env.db.connect();
+      try {
+        while (Date.now() < deadline) {
+          const productId = products[Math.floor(Math.random() * products.length)]!;
+          const started = performance.now();
+          await client.query('BEGIN');
+          const { rowCount } = await client.query(
+            'UPDATE stock_level SET held = held + 1 WHERE product_id = $1 AND on_hand - held - committed >= 1 RETURNING product_id',
+            [productId],
+          );
+          if (rowCount) await client.query('INSERT INTO bench_reference_hold (product_id) VALUES ($1)', [productId]);
+          await client.query('COMMIT');
+          latencies.push(performance.now() - started);
+          if (rowCount) held += 1;
+          else refused += 1;
+        }
+      } finally {
+        client.release();
+      }
+    }),
+  );
+  return { throughput: (held + refused) / seconds, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), held, refused };
+}
+
+/** Checkout (1 unit of a product picked by `pick`), then confirm payment, from `clients` connections. */
+async function checkoutLoad(env: BenchEnvironment, sessionId: string, offerIds: string[], clients: number, seconds: number) {
+  let held = 0;
+  let refused = 0;
+  let errors = 0;
+  const result = await autocannon({
+    url: env.url,
+    connections: clients,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${env.adminToken}` },
+        setupRequest: (request) => ({
+          ...request,
+          body: JSON.stringify({
+            query: CHECKOUT,
+            variables: {
+              input: {
+                salesSessionId: sessionId,
+                customerRef: 'bench',
+                idempotencyKey: randomUUID(),
+                lines: [{ offerId: offerIds[Math.floor(Math.random() * offerIds.length)], quantity: '1' }],
+              },
+            },
+          }),
+        }),
+        onResponse: (status, body, context) => {
+          const parsed = status === 200 ? (JSON.parse(body) as { data?: { checkout: { customerOrder: { id: string } | null; userErrors: { code: string }[] } } }) : undefined;
+          const order = parsed?.data?.checkout.customerOrder;
+          if (order) held += 1;
+          else if (parsed?.data?.checkout.userErrors[0]?.code === 'INSUFFICIENT_STOCK') refused += 1;
+          else errors += 1;
+          (context as { orderId?: string }).orderId = order?.id;
+        },
+      },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${env.adminToken}` },
+        setupRequest: (request, context) => ({
+          ...request,
+          body: JSON.stringify({ query: CONFIRM, variables: { input: { customerOrderId: (context as { orderId?: string }).orderId ?? randomUUID() } } }),
+        }),
+      },
+    ],
+  });
+  const asked = held + refused + errors;
+  return {
+    throughput: asked / seconds,
+    p50: result.latency.p50,
+    p95: percentile([result.latency.p90, result.latency.p97_5], 50),
+    p99: result.latency.p99,
+    held,
+    refused,
+    errors: errors + result.errors + result.non2xx,
+  };
+}
+
+async function stockChecks(env: BenchEnvironment, products: string[], held: number) {
+  const { rows } = await env.db.query(
+    `SELECT coalesce(sum(s.held + s.committed), 0)::bigint AS taken,
+            count(*) FILTER (WHERE s.on_hand - s.held - s.committed < 0)::int AS negative,
+            count(*) FILTER (WHERE s.on_hand <> m.on_hand OR s.held <> m.held OR s.committed <> m.committed)::int AS drift
+       FROM stock_level s
+       JOIN (SELECT product_id, sum(on_hand_delta) AS on_hand, sum(held_delta) AS held, sum(committed_delta) AS committed
+               FROM stock_movement GROUP BY product_id) m ON m.product_id = s.product_id
+      WHERE s.product_id = ANY($1)`,
+    [products],
+  );
+  const { taken, negative, drift } = rows[0];
+  return [
+    { name: 'units held = checkouts answered with an order', ok: Number(taken) === held, detail: `${taken} held, ${held} answered` },
+    { name: 'nothing oversold', ok: negative === 0, detail: `${negative} negative levels` },
+    { name: 'ledger = levels', ok: drift === 0, detail: `${drift} drifted` },
+  ];
+}
+
+function ratioRow(label: string, server: { throughput: number; p50: number; p95: number; p99: number; errors: number }, ref: { throughput: number; p50: number; p99: number }, rss: number) {
+  return {
+    run: label,
+    'server holds/s': Math.round(server.throughput),
+    'reference holds/s': Math.round(ref.throughput),
+    ratio: (server.throughput / ref.throughput).toFixed(2),
+    'p50 ms': server.p50.toFixed(1),
+    'p95 ms': server.p95.toFixed(1),
+    'p99 ms': server.p99.toFixed(1),
+    'reference p99 ms': ref.p99.toFixed(1),
+    errors: server.errors,
+    'server RSS MiB': rss,
+  };
+}
+
+export async function hotProduct(env: BenchEnvironment, clientCounts: number[], seconds: number): Promise<ScenarioResult> {
+  const rows = [];
+  const checks = [];
+  for (const clients of clientCounts) {
+    const { session, products } = await catalogue(env, 1, '10000000');
+    const server = await checkoutLoad(env, session.id, session.offers.map((o) => o.id), clients, seconds);
+    checks.push(...(await stockChecks(env, products, server.held)).map((c) => ({ ...c, name: `${clients} clients: ${c.name}` })));
+    const refProducts = (await catalogue(env, 1, '10000000')).products;
+    const ref = await reference(env, refProducts, clients, seconds);
+    rows.push(ratioRow(`${clients} clients`, server, ref, env.serverRssMiB()));
+  }
+  return { scenario: 'Hot product: one product, checkout 1 unit then confirm payment', rows, checks };
+}
+
+export async function uniform(env: BenchEnvironment, productCount: number, clients: number, seconds: number): Promise<ScenarioResult> {
+  const { session, products } = await catalogue(env, productCount, '100000');
+  const server = await checkoutLoad(env, session.id, session.offers.map((o) => o.id), clients, seconds);
+  const checks = await stockChecks(env, products, server.held);
+  const ref = await reference(env, products, clients, seconds);
+  return { scenario: `Uniform: ${productCount} products, checkout 1 unit then confirm payment`, rows: [ratioRow(`${clients} clients`, server, ref, env.serverRssMiB())], checks };
+}
+
+/**
+ * Many confirmed orders in sessions that close together: the time from the close to every
+ * producer order COMPLETE, and how many SQL statements that took.
+ */
+export async function sessionClose(env: BenchEnvironment, sizes: number[], hubs = 20, producers = 200): Promise<ScenarioResult> {
+  const rows = [];
+  const checks = [];
+  for (const orders of sizes) {
+    const seeded = await seedClosedSessions(env, orders, hubs, producers);
+    const before = await env.statementCount();
+    const started = performance.now();
+    await env.db.query('UPDATE sales_session SET closes_at = now() - interval \'1 second\', opens_at = now() - interval \'2 hours\' WHERE id = ANY($1)', [seeded.sessions]);
+    for (;;) {
+      const { rows: left } = await env.db.query('SELECT count(*)::int AS n FROM sales_session WHERE id = ANY($1) AND completed_at IS NULL', [seeded.sessions]);
+      if (left[0].n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const after = await env.statementCount();
+    const { rows: states } = await env.db.query(
+      `SELECT count(*) FILTER (WHERE order_state = 'COMPLETE')::int AS complete, count(*)::int AS total FROM producer_order WHERE sales_session_id = ANY($1)`,
+      [seeded.sessions],
+    );
+    rows.push({
+      orders,
+      sessions: hubs,
+      'producer orders': states[0].total,
+      'seconds from close to all COMPLETE': seconds.toFixed(2),
+      'SQL statements (whole database, incl. polling)': before === undefined || after === undefined ? 'n/a' : after - before,
+      'server RSS MiB': env.serverRssMiB(),
+    });
+    checks.push({ name: `${orders} orders: every producer order COMPLETE`, ok: states[0].complete === states[0].total, detail: `${states[0].complete}/${states[0].total}` });
+  }
+  return { scenario: `Session close at scale: ${hubs} hubs, ${producers} producers`, rows, checks };
+}
+
+/** Seeds, with SQL, `orders` confirmed one-line orders spread over `hubs` open sessions, as checkout would leave them. */
+async function seedClosedSessions(env: BenchEnvironment, orders: number, hubs: number, producers: number) {
+  const tag = randomUUID().slice(0, 8);
+  const { rows } = await env.db.query(
+    `WITH prod AS (INSERT INTO producer (id, name) SELECT gen_random_uuid(), 'P' || g || '-' || $1 FROM generate_series(1, $2) g RETURNING id),
+          product_rows AS (INSERT INTO product (id, producer_id, name, sku, unit) SELECT gen_random_uuid(), id, 'Veg', 'SKU-' || id, 'kg' FROM prod RETURNING id, producer_id),
+          hubs AS (INSERT INTO hub (id, name) SELECT gen_random_uuid(), 'H' || g || '-' || $1 FROM generate_series(1, $3) g RETURNING id),
+          sessions AS (INSERT INTO sales_session (id, hub_id, opens_at, closes_at, time_zone)
+                        SELECT gen_random_uuid(), id, now() - interval '1 hour', now() + interval '1 day', 'Europe/Paris' FROM hubs RETURNING id, hub_id)
+     SELECT (SELECT json_agg(id) FROM sessions) AS sessions, (SELECT json_agg(id) FROM product_rows) AS products`,
+    [tag, producers, hubs],
+  );
+  const sessions: string[] = rows[0].sessions;
+  const products: string[] = rows[0].products;
+  await env.db.query(
+    `INSERT INTO stock_level (product_id, on_hand) SELECT unnest($1::uuid[]), $2::numeric`,
+    [products, Math.ceil(orders / producers) + 10],
+  );
+  await env.db.query(`INSERT INTO stock_movement (product_id, kind, on_hand_delta, reason, created_at) SELECT unnest($1::uuid[]), 'ADJUST', $2::numeric, 'seed', now()`, [products, Math.ceil(orders / producers) + 10]);
+  await env.db.query(
+    `INSERT INTO offer (id, sales_session_id, product_id, price_amount, price_currency)
+     SELECT gen_random_uuid(), s, p, 100, 'EUR' FROM unnest($1::uuid[]) s, unnest($2::uuid[]) p`,
+    [sessions, products],
+  );
+  await env.db.query(
+    `INSERT INTO producer_order (id, sales_session_id, producer_id, hub_id, order_state, fulfilment_state)
+     SELECT gen_random_uuid(), s.id, pr.producer_id, s.hub_id, 'HELD', 'HELD' FROM sales_session s, product pr WHERE s.id = ANY($1) AND pr.id = ANY($2)`,
+    [sessions, products],
+  );
+  // Order n buys 1 unit of product n mod producers in session n mod hubs.
+  await env.db.query(
+    `WITH o AS (
+       SELECT g, gen_random_uuid() AS id, ($1::uuid[])[1 + g % array_length($1::uuid[], 1)] AS session_id,
+              ($2::uuid[])[1 + g % array_length($2::uuid[], 1)] AS product_id
+         FROM generate_series(0, $3 - 1) g),
+     co AS (INSERT INTO customer_order (id, sales_session_id, hub_id, customer_ref, status, idempotency_key, request_hash)
+            SELECT o.id, o.session_id, s.hub_id, 'c' || o.g, 'CONFIRMED', 'seed-' || o.id, 'seed' FROM o JOIN sales_session s ON s.id = o.session_id RETURNING id),
+     lines AS (INSERT INTO customer_order_line (id, customer_order_id, offer_id, product_id, producer_order_id, quantity, unit_price_amount, currency)
+               SELECT gen_random_uuid(), o.id, f.id, o.product_id, po.id, 1, 100, 'EUR'
+                 FROM o JOIN offer f ON f.sales_session_id = o.session_id AND f.product_id = o.product_id
+                 JOIN product p ON p.id = o.product_id
+                 JOIN producer_order po ON po.sales_session_id = o.session_id AND po.producer_id = p.producer_id
+               RETURNING product_id, producer_order_id, customer_order_id)
+     , held AS (INSERT INTO stock_movement (product_id, kind, held_delta, customer_order_id, producer_order_id, created_at)
+                SELECT product_id, 'HOLD', 1, customer_order_id, producer_order_id, now() FROM lines RETURNING product_id)
+     UPDATE stock_level s SET held = s.held + h.n FROM (SELECT product_id, count(*) AS n FROM held GROUP BY product_id) h WHERE s.product_id = h.product_id`,
+    [sessions, products, orders],
+  );
+  return { sessions };
+}
+
+/** `subscribers` storefronts watch one session; the delay from each checkout's answer to each subscriber's event. */
+export async function fanOut(env: BenchEnvironment, subscribers: number, checkouts: number): Promise<ScenarioResult> {
+  const { session } = await catalogue(env, 1, '100000');
+  const offerId = session.offers[0]!.id;
+  const arrivals: number[][] = Array.from({ length: checkouts }, () => []);
+  let expected = -1;
+  const clients = await Promise.all(
+    Array.from({ length: subscribers }, async () => {
+      const client = createClient({ url: env.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: false, retryAttempts: 0 });
+      await new Promise<void>((resolve) => client.on('connected', () => resolve()));
+      client.subscribe(
+        { query: `subscription { availabilityChanged(salesSessionId: "${session.id}") { available } }` },
+        { next: () => arrivals[expected]?.push(performance.now()), error: () => undefined, complete: () => undefined },
+      );
+      return client;
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 500)); // let every subscription register
+  const latencies: number[] = [];
+  let missing = 0;
+  for (let i = 0; i < checkouts; i += 1) {
+    expected = i;
+    const response = await fetch(env.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${env.adminToken}` },
+      body: JSON.stringify({ query: CHECKOUT, variables: { input: { salesSessionId: session.id, customerRef: 'fan', idempotencyKey: randomUUID(), lines: [{ offerId, quantity: '1' }] } } }),
+    });
+    await response.json();
+    const committed = performance.now();
+    const deadline = committed + 5000;
+    while (arrivals[i]!.length < subscribers && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    missing += subscribers - arrivals[i]!.length;
+    latencies.push(...arrivals[i]!.map((t) => Math.max(0, t - committed)));
+  }
+  await Promise.all(clients.map((c) => c.dispose()));
+  return {
+    scenario: `Fan-out: ${subscribers} subscribers on one session`,
+    rows: [{ subscribers, checkouts, 'events delivered': latencies.length, 'p50 ms': percentile(latencies, 50).toFixed(1), 'p99 ms': percentile(latencies, 99).toFixed(1), 'server RSS MiB': env.serverRssMiB() }],
+    checks: [{ name: 'every subscriber got every event', ok: missing === 0, detail: `${missing} missing` }],
+  };
+}
+
+/** A storefront's catalogue page: one session's offers with live availability, at a steady rate. */
+export async function catalogueRead(env: BenchEnvironment, offers: number, rate: number, seconds: number): Promise<ScenarioResult> {
+  const { session } = await catalogue(env, offers, '1000');
+  const body = JSON.stringify({
+    query: `query ($id: ID!) { salesSession(id: $id) { status offers { id available price { amount currency } product { name unit producer { name } } } } }`,
+    variables: { id: session.id },
+  });
+  const before = await env.statementCount();
+  const result = await autocannon({ url: env.url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 10, overallRate: rate, duration: seconds });
+  const after = await env.statementCount();
+  const requests = result.requests.total;
+  const perRequest = before === undefined || after === undefined ? 'n/a' : ((after - before) / requests).toFixed(1);
+  return {
+    scenario: `Catalogue read: ${offers} offers with availability at ${rate} requests/s`,
+    rows: [{ requests, 'p50 ms': result.latency.p50, 'p99 ms': result.latency.p99, errors: result.errors + result.non2xx, 'SQL statements per request': perRequest, 'server RSS MiB': env.serverRssMiB() }],
+    checks: [{ name: 'no errors', ok: result.errors + result.non2xx === 0, detail: `${result.errors + result.non2xx}` }],
+  };
+}
