@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -103,6 +104,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // Cache hints are not used; without this Apollo wraps every field resolver to collect them.
+      ApolloServerPluginCacheControlDisabled(),
       costLimitPlugin(deps.schema, limits.maxQueryCost),
       {
         // Subscribers are told the server is going away (1001) rather than just losing the socket.

@@ -1,5 +1,5 @@
-import { GraphQLError, type GraphQLFieldConfig } from 'graphql';
-import { type AuthChecker, Authorized, Extensions, type MiddlewareFn } from 'type-graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { type AuthChecker, Authorized, Extensions } from 'type-graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { Role } from '../shared/request-context.js';
 
@@ -31,18 +31,18 @@ export const authChecker: AuthChecker<GraphQLContext, Role> = ({ context, info }
   throw new GraphQLError(`the ${actor.kind} role may not use ${info.fieldName}`, { extensions: { code: 'FORBIDDEN' } });
 };
 
-const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
-
 /**
- * Locked down by default: a root field with no declared rule refuses everyone. Declaring one
- * (@Public or @Allow) is an explicit, visible choice, and a test checks every root field has one.
+ * Locked down by default: every root field must declare who may call it (@Public or @Allow), an
+ * explicit, visible choice. Checked once when the schema is built, so a server with an undeclared
+ * field refuses to start (and CI fails), at no cost per request.
  */
-export const requireDeclaredRule: MiddlewareFn<GraphQLContext> = ({ info }, next) => {
-  if (ROOT_TYPES.has(info.parentType.name)) {
-    const field = info.parentType.getFields()[info.fieldName] as unknown as GraphQLFieldConfig<unknown, unknown> | undefined;
-    if (!field?.extensions?.access) {
-      throw new GraphQLError(`${info.parentType.name}.${info.fieldName} has no access rule`, { extensions: { code: 'FORBIDDEN' } });
+export function assertEveryRootFieldHasARule(schema: GraphQLSchema): void {
+  const missing: string[] = [];
+  for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    for (const field of Object.values(root?.getFields() ?? {})) {
+      const access = field.extensions?.access as AccessRule | undefined;
+      if (access !== 'public' && !(Array.isArray(access) && access.length > 0)) missing.push(`${root!.name}.${field.name}`);
     }
   }
-  return next();
-};
+  if (missing.length > 0) throw new Error(`no access rule (@Public or @Allow) on ${missing.join(', ')}`);
+}

@@ -1,6 +1,6 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 
-@ObjectType({ description: 'An amount of money in minor units (cents) of an ISO 4217 currency.' })
+@ObjectType({ simpleResolvers: true, description: 'An amount of money in minor units (cents) of an ISO 4217 currency.' })
 export class Money {
   @Field(() => Int)
   amount!: number;

@@ -3,7 +3,7 @@ import { DomainError, UserErrorCode, type UserErrorDetail } from '../shared/erro
 
 registerEnumType(UserErrorCode, { name: 'UserErrorCode', description: 'Why a mutation refused its input.' });
 
-@ObjectType({ description: 'An expected failure: the mutation changed nothing.' })
+@ObjectType({ simpleResolvers: true, description: 'An expected failure: the mutation changed nothing.' })
 export class UserError implements UserErrorDetail {
   @Field(() => [String], { nullable: true, description: 'Path into the input, e.g. ["lines", "1", "quantity"].' })
   field!: string[] | null;

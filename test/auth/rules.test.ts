@@ -17,4 +17,10 @@ describe('access rules', () => {
     expect(missing).toEqual([]);
     expect(checked).toBeGreaterThan(20);
   });
+
+  it('are enforced when the schema is built: a server with an undeclared root field does not start', async () => {
+    const { assertEveryRootFieldHasARule } = await import('../../src/auth/access.js');
+    const { buildSchema } = await import('graphql');
+    expect(() => assertEveryRootFieldHasARule(buildSchema('type Query { secret: String }'))).toThrow('no access rule (@Public or @Allow) on Query.secret');
+  });
 });

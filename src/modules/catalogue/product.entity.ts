@@ -3,7 +3,7 @@ import { Field, ObjectType } from 'type-graphql';
 import { BaseEntity } from '../../shared/base.entity.js';
 import { Producer } from '../enterprises/producer.entity.js';
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 @Entity()
 @Index({ properties: ['producer', 'name'] })
 @Unique({ properties: ['producer', 'sku'] })

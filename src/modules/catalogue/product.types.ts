@@ -17,7 +17,7 @@ export class CreateProductInput {
   unit!: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class CreateProductPayload {
   @Field(() => Product, { nullable: true })
   product?: Product;

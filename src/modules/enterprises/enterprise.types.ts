@@ -15,7 +15,7 @@ export class CreateHubInput {
   name!: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class CreateProducerPayload {
   @Field(() => Producer, { nullable: true })
   producer?: Producer;
@@ -24,7 +24,7 @@ export class CreateProducerPayload {
   userErrors!: UserError[];
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class CreateHubPayload {
   @Field(() => Hub, { nullable: true })
   hub?: Hub;

@@ -3,7 +3,7 @@ import { Field, ObjectType } from 'type-graphql';
 import { BaseEntity } from '../../shared/base.entity.js';
 
 /** A food hub: runs sales sessions and sells its producers' stock to customers. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 @Entity()
 export class Hub extends BaseEntity {
   @Field(() => String)

@@ -3,7 +3,7 @@ import { Field, ObjectType } from 'type-graphql';
 import { BaseEntity } from '../../shared/base.entity.js';
 
 /** A farm, bakery or dairy that sells its products through one or more hubs. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 @Entity()
 export class Producer extends BaseEntity {
   @Field(() => String)

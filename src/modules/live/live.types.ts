@@ -1,7 +1,7 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { DateTimeScalar, DecimalScalar } from '../../graphql/scalars.js';
 
-@ObjectType({ description: "A change to a producer's reservations, delivered after it committed." })
+@ObjectType({ simpleResolvers: true, description: "A change to a producer's reservations, delivered after it committed." })
 export class ReservationEvent {
   @Field(() => ID, { description: 'Increases with every event; pass it as `after` to resume from here.' })
   id!: string;
@@ -19,7 +19,7 @@ export class ReservationEvent {
   productId!: string;
 }
 
-@ObjectType({ description: "An offer whose availability changed: a hold, release or stock change at any hub." })
+@ObjectType({ simpleResolvers: true, description: "An offer whose availability changed: a hold, release or stock change at any hub." })
 export class AvailabilityEvent {
   @Field(() => ID, { description: 'Increases with every event; pass it as `after` to resume from here.' })
   id!: string;

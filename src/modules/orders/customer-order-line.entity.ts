@@ -7,7 +7,7 @@ import { CustomerOrder } from './customer-order.entity.js';
 import { ProducerOrder } from './producer-order.entity.js';
 
 /** One offer in a customer's basket, and the producer order whose stock it holds. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 @Entity()
 @Index({ properties: ['customerOrder'] })
 @Index({ properties: ['producerOrder', 'product'] })

@@ -6,7 +6,7 @@ import { SalesSession } from '../sessions/sales-session.entity.js';
 import { CustomerOrderStatus } from './order-states.js';
 
 /** A customer's basket checked out at a hub in one session. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 @Entity()
 // Idempotency keys are scoped to the hub that sends them.
 @Unique({ name: 'customer_order_hub_idempotency_key', properties: ['hub', 'idempotencyKey'] })

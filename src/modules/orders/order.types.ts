@@ -36,7 +36,7 @@ export class CustomerOrderRefInput {
   customerOrderId!: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class CheckoutPayload {
   @Field(() => CustomerOrder, { nullable: true })
   customerOrder?: CustomerOrder;
@@ -45,7 +45,7 @@ export class CheckoutPayload {
   userErrors!: UserError[];
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class CustomerOrderPayload {
   @Field(() => CustomerOrder, { nullable: true })
   customerOrder?: CustomerOrder;
@@ -54,7 +54,7 @@ export class CustomerOrderPayload {
   userErrors!: UserError[];
 }
 
-@ObjectType({ description: 'A product and the quantity of it the producer order holds or commits.' })
+@ObjectType({ simpleResolvers: true, description: 'A product and the quantity of it the producer order holds or commits.' })
 export class ProducerOrderLine {
   @Field(() => Product)
   product!: Product;

@@ -10,7 +10,7 @@ import { FulfilmentState, OrderState } from './order-states.js';
  * The DFC Order between a hub and a producer for one session. Its lines are not stored: they
  * are the sum of the live customer order lines that point at it, so they can never drift.
  */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 @Entity()
 @Index({ properties: ['producer'] })
 @Unique({ properties: ['salesSession', 'producer'] })

@@ -5,7 +5,7 @@ import { Product } from '../catalogue/product.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 
 /** A producer's product on sale in one session at the hub's price. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 @Entity()
 @Unique({ properties: ['salesSession', 'product'] })
 @Index({ properties: ['product'] })

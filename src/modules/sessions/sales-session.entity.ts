@@ -7,7 +7,7 @@ import { Hub } from '../enterprises/hub.entity.js';
  * A hub's sales session (DFC SaleSession, an order cycle). Its status is not stored: it follows
  * from the clock and from `closedAt`/`completedAt` (see sessionStatus()).
  */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 @Entity()
 @Check({ name: 'sales_session_closes_after_opening', expression: 'closes_at > opens_at' })
 // The scheduler's search for sessions to complete reads only those not yet completed.

@@ -37,7 +37,7 @@ export class CloseSalesSessionInput {
   salesSessionId!: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class CreateSalesSessionPayload {
   @Field(() => SalesSession, { nullable: true })
   salesSession?: SalesSession;
@@ -46,7 +46,7 @@ export class CreateSalesSessionPayload {
   userErrors!: UserError[];
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class SalesSessionPayload {
   @Field(() => SalesSession, { nullable: true })
   salesSession?: SalesSession;

@@ -3,7 +3,7 @@ import { DecimalScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 
-@ObjectType({ description: "A product's stock: available = onHand - held - committed, never negative." })
+@ObjectType({ simpleResolvers: true, description: "A product's stock: available = onHand - held - committed, never negative." })
 export class Stock {
   static readonly EMPTY: Stock = { onHand: '0', held: '0', committed: '0', available: '0' };
 
@@ -32,7 +32,7 @@ export class AdjustStockInput {
   reason?: string | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class AdjustStockPayload {
   @Field(() => Product, { nullable: true })
   product?: Product;
@@ -41,7 +41,7 @@ export class AdjustStockPayload {
   userErrors!: UserError[];
 }
 
-@ObjectType({ description: 'A product whose stock level disagrees with its ledger or with the orders holding it.' })
+@ObjectType({ simpleResolvers: true, description: 'A product whose stock level disagrees with its ledger or with the orders holding it.' })
 export class StockDrift {
   @Field(() => ID)
   productId!: string;

@@ -3,7 +3,7 @@ import { Field, ObjectType } from 'type-graphql';
 import { BaseEntity } from '../../shared/base.entity.js';
 
 /** A trader platform's endpoint that receives events as signed HTTP POSTs. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 @Entity()
 export class Webhook extends BaseEntity {
   @Field(() => String)

@@ -27,7 +27,7 @@ export class RemoveWebhookInput {
   webhookId!: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class RegisterWebhookPayload {
   @Field(() => Webhook, { nullable: true })
   webhook?: Webhook;
@@ -39,7 +39,7 @@ export class RegisterWebhookPayload {
   userErrors!: UserError[];
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class WebhookPayload {
   @Field(() => Webhook, { nullable: true })
   webhook?: Webhook;
@@ -48,7 +48,7 @@ export class WebhookPayload {
   userErrors!: UserError[];
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class WebhookAttemptView {
   @Field(() => DateTimeScalar)
   attemptedAt!: Date;
@@ -60,7 +60,7 @@ export class WebhookAttemptView {
   error!: string | null;
 }
 
-@ObjectType('WebhookDelivery')
+@ObjectType('WebhookDelivery', { simpleResolvers: true })
 export class WebhookDeliveryView {
   @Field(() => ID)
   id!: string;

@@ -1,0 +1,21 @@
+// A few seconds of every benchmark scenario, so the benchmark cannot rot: it must run end to end
+// and its correctness checks (nothing oversold, ledger = levels, every event delivered) must pass.
+// Speed is not asserted here; bench/RESULTS.md records it.
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+describe('npm run bench -- --smoke', () => {
+  it('runs every scenario and passes its checks', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(output).not.toContain('FAILED');
+    expect(code).toBe(0);
+    for (const heading of ['Hot product', 'Uniform', 'Session close at scale', 'Fan-out', 'Catalogue read']) {
+      expect(output).toContain(`### ${heading}`);
+    }
+    expect(output.match(/^- ok: /gm)?.length).toBeGreaterThanOrEqual(9);
+  }, 120_000);
+});
