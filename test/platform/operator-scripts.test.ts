@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { createProducer, createProduct } from '../support/scenarios.js';
+import { startTestApp } from '../support/test-app.js';
+
+function run(script: string, args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise<{ code: number | null; output: string }>((resolve) => child.once('exit', (code) => resolve({ code, output })));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('operator scripts', () => {
+  it('keep their exit code when they used the embedded PostgreSQL', async () => {
+    const { code } = await run('scripts/embedded-exit-code.ts', ['3', String(await freePort())]);
+    expect(code).toBe(3);
+  });
+
+  it('npm run check:stock reports drift with exit code 1, and a healthy database with 0', async () => {
+    const t = await startTestApp();
+    try {
+      const carrots = await createProduct(t.api, await createProducer(t.api, 'Jean'), { name: 'Carrots', onHand: '10' });
+      const healthy = await run('scripts/check-stock.ts', [], { DATABASE_URL: t.databaseUrl });
+      expect(healthy.code).toBe(0);
+      expect(healthy.output).toContain('levels equal the ledger');
+
+      // Someone edits a level by hand, behind the ledger's back.
+      const db = new pg.Client({ connectionString: t.databaseUrl });
+      await db.connect();
+      await db.query('UPDATE stock_level SET on_hand = on_hand + 1 WHERE product_id = $1', [carrots]);
+      await db.end();
+      const drifted = await run('scripts/check-stock.ts', [], { DATABASE_URL: t.databaseUrl });
+      expect(drifted.code).toBe(1);
+      expect(drifted.output).toContain(carrots);
+      const { stockReconciliation } = await t.api.data<{ stockReconciliation: { productId: string; onHand: string; ledgerOnHand: string }[] }>(
+        '{ stockReconciliation { productId onHand ledgerOnHand } }',
+      );
+      expect(stockReconciliation).toEqual([{ productId: carrots, onHand: '11', ledgerOnHand: '10' }]);
+    } finally {
+      await t.stop();
+    }
+  });
+});
