@@ -65,17 +65,18 @@ export class WebhookDispatcher {
         `WITH due AS (
            SELECT d.id FROM webhook_delivery d
             WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?
+              AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
               AND NOT EXISTS (SELECT 1 FROM webhook_delivery e
                                WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
                                  AND e.status = 'PENDING' AND e.id < d.id)
             ORDER BY d.id LIMIT 20
               FOR UPDATE OF d SKIP LOCKED)
          UPDATE webhook_delivery d
-            SET next_attempt_at = ?::timestamptz + make_interval(secs => ?), attempt_count = d.attempt_count + 1
+            SET claimed_until = clock_timestamp() + make_interval(secs => ?), attempt_count = d.attempt_count + 1
            FROM due, webhook w
           WHERE d.id = due.id AND w.id = d.webhook_id
         RETURNING d.id, d.body, d.event_position::text AS "eventPosition", d.attempt_count AS "attemptCount", w.url, w.secret`,
-        [now, now, this.options.leaseSeconds ?? 30],
+        [now, this.options.leaseSeconds ?? 30],
       ),
     );
   }
@@ -116,8 +117,8 @@ export class WebhookDispatcher {
       await sql(
         em,
         delivered
-          ? "UPDATE webhook_delivery SET status = 'DELIVERED', delivered_at = ? WHERE id = ?"
-          : 'UPDATE webhook_delivery SET next_attempt_at = ?::timestamptz + make_interval(secs => ?) WHERE id = ?',
+          ? "UPDATE webhook_delivery SET status = 'DELIVERED', delivered_at = ?, claimed_until = NULL WHERE id = ?"
+          : 'UPDATE webhook_delivery SET next_attempt_at = ?::timestamptz + make_interval(secs => ?), claimed_until = NULL WHERE id = ?',
         delivered ? [at, delivery.id] : [at, retryIn, delivery.id],
       );
     });

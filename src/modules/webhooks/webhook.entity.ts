@@ -73,6 +73,13 @@ export class WebhookDelivery {
   @Property({ type: 'datetime' })
   nextAttemptAt!: Date;
 
+  /**
+   * While a replica is sending it: until when the claim holds. Read against the database's clock,
+   * not a replica's, so a replica whose clock is off cannot take a delivery another one is sending.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  claimedUntil?: Date;
+
   @Property({ type: 'datetime', nullable: true })
   deliveredAt?: Date;
 
