@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import {
   subscribe,
 } from '../support/subscriptions.js';
 import { GraphQLClient } from '../support/graphql.js';
+import { spawnServer, type ServerProcess } from '../support/server-process.js';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 import { openSessionWorld } from '../support/world.js';
@@ -147,26 +147,20 @@ describe('a subscriber that does not keep up', () => {
 
 describe('across server processes', () => {
   let t: TestApp;
-  let other: ChildProcess | undefined;
+  let other: ServerProcess | undefined;
   beforeAll(async () => {
     t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
   });
   afterAll(async () => {
-    other?.kill('SIGTERM');
+    other?.child.kill('SIGTERM');
+    await other?.exited;
     await t.stop();
   });
 
   it('delivers a checkout taken by one server to a subscriber on another', async () => {
-    other = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, DATABASE_URL: t.databaseUrl, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', JWT_SECRET: TEST_JWT_SECRET },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    other.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const url = await waitFor('the second server', async () => /"url":"(http:\/\/localhost:\d+\/graphql)"/.exec(output)?.[1]);
-
+    other = await spawnServer({ DATABASE_URL: t.databaseUrl, NODE_ENV: 'production', JWT_SECRET: TEST_JWT_SECRET });
     const w = await openSessionWorld(t.api);
-    const sub = await subscribe<ReservationEventShape>(new GraphQLClient(url, t.api.token), RESERVATIONS, { producerId: w.jean, after: '0' });
+    const sub = await subscribe<ReservationEventShape>(new GraphQLClient(other.url, t.api.token), RESERVATIONS, { producerId: w.jean, after: '0' });
     await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '2.25' }]);
     const [event] = await sub.waitForCount(1);
     expect(event).toMatchObject({ kind: 'HELD', quantity: '2.25', product: { id: w.carrots } });

@@ -1,6 +1,6 @@
 // `npm start` as an operator runs it: the real entry point in its own process, on an embedded
 // PostgreSQL kept under DATA_DIR, stopped with SIGTERM and started again.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphQLClient } from '../support/graphql.js';
 import * as op from '../support/operations.js';
+import { spawnServer } from '../support/server-process.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -15,31 +16,6 @@ function freePort(): Promise<number> {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
-  });
-}
-
-interface Started {
-  child: ChildProcess;
-  api: GraphQLClient;
-  output: () => string;
-}
-
-/** Runs src/main.ts and resolves once it logs that the API is ready. */
-function startServer(env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, DATABASE_URL: '', JWT_SECRET: '', NODE_ENV: 'development', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const ready = /"url":"(http:\/\/localhost:\d+\/graphql)"/.exec(output);
-      if (ready) void mintToken(env.DATA_DIR!).then((token) => resolve({ child, api: new GraphQLClient(ready[1]!, token), output: () => output }), reject);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
   });
 }
 
@@ -56,31 +32,37 @@ function mintToken(dataDir: string): Promise<string> {
   );
 }
 
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
 describe('npm start', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'foodhub-start-'));
   chmodSync(dataDir, 0o755);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('serves GraphQL on an embedded PostgreSQL with a generated signing secret, stops cleanly on SIGTERM and keeps its data', async () => {
-    const env = { DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_POSTGRES_PORT: String(await freePort()) };
-    const first = await startServer(env);
-    const { createProducer } = await first.api.data<{ createProducer: { producer: { id: string } } }>(op.CREATE_PRODUCER, { input: { name: 'Jean' } });
+    // No DATABASE_URL and no JWT_SECRET: the zero-setup pilot.
+    const env = {
+      DATABASE_URL: '',
+      JWT_SECRET: '',
+      NODE_ENV: 'development',
+      DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      EMBEDDED_POSTGRES_PORT: String(await freePort()),
+    };
+    const first = await spawnServer(env);
+    const api = new GraphQLClient(first.url, await mintToken(dataDir));
+    const { createProducer } = await api.data<{ createProducer: { producer: { id: string } } }>(op.CREATE_PRODUCER, { input: { name: 'Jean' } });
     first.child.kill('SIGTERM');
-    expect(await exitOf(first.child)).toBe(0);
+    expect(await first.exited).toBe(0);
 
-    const second = await startServer(env);
+    const second = await spawnServer(env);
     try {
-      const { producer } = await second.api.data<{ producer: { name: string } | null }>('query ($id: ID!) { producer(id: $id) { name } }', {
+      const again = new GraphQLClient(second.url, await mintToken(dataDir));
+      const { producer } = await again.data<{ producer: { name: string } | null }>('query ($id: ID!) { producer(id: $id) { name } }', {
         id: createProducer.producer.id,
       });
       expect(producer).toEqual({ name: 'Jean' });
     } finally {
       second.child.kill('SIGTERM');
-      expect(await exitOf(second.child)).toBe(0);
+      expect(await second.exited).toBe(0);
     }
   });
 
@@ -91,7 +73,7 @@ describe('npm start', () => {
     });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    expect(await exitOf(child)).toBe(1);
+    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(1);
     expect(stderr).toContain('PORT must be a whole number');
     expect(stderr).toContain('HOLD_DURATION must be an ISO 8601 duration');
   });
