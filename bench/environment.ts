@@ -3,7 +3,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -12,6 +11,7 @@ import { createDatabaseIfMissing } from '../src/db/database.js';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { migrate, openOrm } from '../src/db/orm.js';
 import { createLogger } from '../src/shared/logger.js';
+import { findFreePort } from '../src/shared/free-port.js';
 
 export interface BenchEnvironment {
   url: string;
@@ -37,7 +37,7 @@ export async function startBenchEnvironment(options: { poolSize: number }): Prom
     chmodSync(dir, 0o755);
     const postgres = await startEmbeddedPostgres({
       dataDir: join(dir, 'pg'),
-      port: await freePort(),
+      port: await findFreePort(),
       persistent: false,
       logger,
       settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
@@ -128,14 +128,6 @@ async function spawnServer(env: Record<string, string>): Promise<{ child: ChildP
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Percentile of a list of numbers (nearest rank). */
 export function percentile(values: number[], p: number): number {

@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { createDatabaseIfMissing } from '../src/db/database.js';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { migrate, openOrm } from '../src/db/orm.js';
+import { findFreePort } from '../src/shared/free-port.js';
 import { createLogger } from '../src/shared/logger.js';
 
 const logger = createLogger('info');
 const dir = mkdtempSync(join(tmpdir(), 'foodhub-migration-'));
 chmodSync(dir, 0o755);
-const postgres = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: 54_329, persistent: false, logger });
+const postgres = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: await findFreePort(), persistent: false, logger });
 try {
   await createDatabaseIfMissing(postgres.url('postgres'), 'migration');
   const orm = await openOrm({ url: postgres.url('migration'), poolSize: 2 });

@@ -1,7 +1,6 @@
 // One PostgreSQL for the whole run (embedded, or DATABASE_URL), with a migrated template database
 // that every test file clones: each file starts from the real migrated schema in milliseconds.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -10,6 +9,7 @@ import { createDatabaseIfMissing } from '../src/db/database.js';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { migrate, openOrm } from '../src/db/orm.js';
 import { createLogger } from '../src/shared/logger.js';
+import { findFreePort } from '../src/shared/free-port.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -31,7 +31,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // mkdtemp makes a 0700 folder; as root, PostgreSQL runs as `postgres` and must reach it.
     const dir = mkdtempSync(join(tmpdir(), 'foodhub-test-'));
     chmodSync(dir, 0o755);
-    const postgres = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: await freePort(), persistent: false, logger });
+    const postgres = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: await findFreePort(), persistent: false, logger });
     adminUrl = postgres.url('postgres');
     stopPostgres = async () => {
       await postgres.stop();
@@ -69,13 +69,3 @@ async function dropDatabases(adminUrl: string, templateDatabase: string): Promis
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

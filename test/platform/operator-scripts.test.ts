@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createProducer, createProduct } from '../support/scenarios.js';
 import { startTestApp } from '../support/test-app.js';
+import { findFreePort } from '../../src/shared/free-port.js';
 
 function run(script: string, args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -13,18 +13,10 @@ function run(script: string, args: string[], env: Record<string, string> = {}) {
   return new Promise<{ code: number | null; output: string }>((resolve) => child.once('exit', (code) => resolve({ code, output })));
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('operator scripts', () => {
   it('keep their exit code when they used the embedded PostgreSQL', async () => {
-    const { code } = await run('scripts/embedded-exit-code.ts', ['3', String(await freePort())]);
+    const { code } = await run('scripts/embedded-exit-code.ts', ['3', String(await findFreePort())]);
     expect(code).toBe(3);
   });
 

@@ -2,22 +2,14 @@
 // PostgreSQL kept under DATA_DIR, stopped with SIGTERM and started again.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphQLClient } from '../support/graphql.js';
 import * as op from '../support/operations.js';
 import { spawnServer } from '../support/server-process.js';
+import { findFreePort } from '../../src/shared/free-port.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** `npm run token -- --role admin`, as an operator would run it; the token is the last line. */
 function mintToken(dataDir: string): Promise<string> {
@@ -44,8 +36,8 @@ describe('npm start', () => {
       JWT_SECRET: '',
       NODE_ENV: 'development',
       DATA_DIR: dataDir,
-      PORT: String(await freePort()),
-      EMBEDDED_POSTGRES_PORT: String(await freePort()),
+      PORT: String(await findFreePort()),
+      EMBEDDED_POSTGRES_PORT: String(await findFreePort()),
     };
     const first = await spawnServer(env);
     const api = new GraphQLClient(first.url, await mintToken(dataDir));

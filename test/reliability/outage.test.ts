@@ -1,7 +1,6 @@
 // PostgreSQL stops and starts again under a running server: requests during the outage fail fast
 // with a retryable error (no hang, no crash), and the server recovers by itself with nothing lost.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,15 +11,8 @@ import * as op from '../support/operations.js';
 import { createProducer } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
+import { findFreePort } from '../../src/shared/free-port.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('a database outage', () => {
   const dir = mkdtempSync(join(tmpdir(), 'foodhub-outage-'));
@@ -35,7 +27,7 @@ describe('a database outage', () => {
   });
 
   it('fails requests fast and retryably, then recovers without a restart and loses nothing', async () => {
-    const port = await freePort();
+    const port = await findFreePort();
     const start = () => startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port, persistent: true, logger });
     postgres = await start();
     await createDatabaseIfMissing(postgres.url('postgres'), 'outage');
