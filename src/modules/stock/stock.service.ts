@@ -73,28 +73,24 @@ export interface CommitLine {
 export class StockService {
   /**
    * Reserves stock for a checkout: either every request is met and held, or nothing changes and
-   * the shortages are returned. Rows are locked before they are read, so no other checkout can
-   * take the same units between the check and the write.
+   * the shortages are returned. The check and the write happen under the same row locks.
    */
   async hold(em: EntityManager, at: Date, customerOrderId: string, requests: HoldRequest[]): Promise<Shortage[]> {
-    const levels = await this.lock(em, requests.map((r) => r.productId));
-    const shortages = requests
-      .map((request) => ({ request, available: levels.get(request.productId)?.available ?? '0' }))
-      .filter(({ request, available }) => new Decimal(available).lessThan(request.quantity));
-    if (shortages.length > 0) return shortages;
-    await this.apply(em, StockMovementKind.HOLD, at, requests.map((r) => ({
+    const short = await this.move(em, StockMovementKind.HOLD, at, requests.map((r) => ({
       productId: r.productId,
       heldDelta: r.quantity,
       customerOrderId,
       producerOrderId: r.producerOrderId,
     })));
-    return [];
+    return requests.flatMap((request) => {
+      const shortage = short.get(request.productId);
+      return shortage === undefined ? [] : [{ request, available: shortage }];
+    });
   }
 
   /** Gives a customer order's held stock back (payment failed, hold expired, order cancelled). */
   async release(em: EntityManager, at: Date, customerOrderId: string, lines: ReleaseLine[]): Promise<void> {
-    await this.lock(em, lines.map((l) => l.productId));
-    await this.apply(em, StockMovementKind.RELEASE, at, lines.map((l) => ({
+    await this.move(em, StockMovementKind.RELEASE, at, lines.map((l) => ({
       productId: l.productId,
       heldDelta: l.quantity.negated(),
       customerOrderId,
@@ -104,8 +100,7 @@ export class StockService {
 
   /** A session closed: what its confirmed orders hold becomes committed to the producer orders. */
   async commit(em: EntityManager, at: Date, lines: CommitLine[]): Promise<void> {
-    await this.lock(em, lines.map((l) => l.productId));
-    await this.apply(em, StockMovementKind.COMMIT, at, lines.map((l) => ({
+    await this.move(em, StockMovementKind.COMMIT, at, lines.map((l) => ({
       productId: l.productId,
       heldDelta: l.quantity.negated(),
       committedDelta: l.quantity,
@@ -129,17 +124,15 @@ export class StockService {
     requireProducer(ctx.actor, product.producerId, 'productId');
 
     await ctx.em.transactional(async (em) => {
-      const levels = await this.lock(em, [input.productId]);
-      const level = levels.get(input.productId);
-      if (!level) throw notFound(input.productId);
-      if (delta!.isNegative() && new Decimal(level.available).lessThan(delta!.negated())) {
+      const short = await this.move(em, StockMovementKind.ADJUST, ctx.clock.now(), [{ productId: input.productId, onHandDelta: delta, reason }]);
+      const available = short.get(input.productId);
+      if (available !== undefined) {
         throw DomainError.of(
           UserErrorCode.INSUFFICIENT_STOCK,
-          `cannot remove ${formatQuantity(delta!.negated())}: only ${formatQuantity(level.available)} is available (the rest is held or committed)`,
+          `cannot remove ${formatQuantity(delta!.negated())}: only ${formatQuantity(available)} is available (the rest is held or committed)`,
           ['delta'],
         );
       }
-      await this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(), [{ productId: input.productId, onHandDelta: delta, reason }]);
     });
   }
 
@@ -186,25 +179,17 @@ export class StockService {
     await sql(em, 'INSERT INTO stock_level (product_id) VALUES (?)', [productId]);
   }
 
-  private async lock(em: EntityManager, productIds: string[]): Promise<Map<string, StockFigures>> {
-    const rows = await sql<StockFigures & { productId: string }>(
-      em,
-      `SELECT product_id AS "productId", on_hand AS "onHand", held, committed,
-              on_hand - held - committed AS available
-         FROM stock_level WHERE product_id = ANY(?::uuid[])
-        ORDER BY product_id
-          FOR UPDATE`,
-      [uuidArray(new Set(productIds))],
-    );
-    return new Map(rows.map((r) => [r.productId, r]));
-  }
-
   /**
-   * Applies moves to the levels, the ledger and the event log in one statement, so the row locks
-   * the caller holds (see lock()) are held for one round trip and the commit.
+   * Applies moves in one statement: locks the products' rows in product-id order (so concurrent
+   * writers never deadlock), and unless a move would take any product's availability below zero,
+   * changes the levels, appends the ledger rows and the events. Returns the products that are
+   * short, with what they have available; then nothing was changed.
+   *
+   * One statement, because the row locks are the hot spot under load: they are held for this
+   * round trip and the commit, and never while the server does anything else.
    */
-  private async apply(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[]): Promise<void> {
-    if (moves.length === 0) return;
+  private async move(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[]): Promise<Map<string, string>> {
+    if (moves.length === 0) return new Map();
     const rows = JSON.stringify(moves.map((m) => ({
       product_id: m.productId,
       on_hand_delta: (m.onHandDelta ?? new Decimal(0)).toFixed(),
@@ -215,28 +200,40 @@ export class StockService {
       reason: m.reason ?? null,
     })));
     const event = EVENT_OF_MOVE[kind];
-    await sql(
+    const short = await sql<{ productId: string; available: string }>(
       em,
       `WITH moves AS (
          SELECT m.*, ?::text AS kind, ?::text AS event_kind, ?::timestamptz AS at
            FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, on_hand_delta numeric, held_delta numeric,
                 committed_delta numeric, customer_order_id uuid, producer_order_id uuid, reason text)),
+       totals AS (
+         SELECT product_id, sum(on_hand_delta) AS on_hand_delta, sum(held_delta) AS held_delta,
+                sum(committed_delta) AS committed_delta FROM moves GROUP BY product_id),
+       locked AS (
+         SELECT s.product_id, s.on_hand - s.held - s.committed AS available FROM stock_level s
+          WHERE s.product_id IN (SELECT product_id FROM totals)
+          ORDER BY s.product_id FOR UPDATE),
+       short AS (
+         SELECT t.product_id, coalesce(l.available, 0) AS available FROM totals t LEFT JOIN locked l USING (product_id)
+          WHERE l.product_id IS NULL
+             OR l.available + t.on_hand_delta - t.held_delta - t.committed_delta < 0 AND t.held_delta + t.committed_delta - t.on_hand_delta > 0),
        updated AS (
          UPDATE stock_level s
             SET on_hand = s.on_hand + t.on_hand_delta, held = s.held + t.held_delta, committed = s.committed + t.committed_delta
-           FROM (SELECT product_id, sum(on_hand_delta) AS on_hand_delta, sum(held_delta) AS held_delta,
-                        sum(committed_delta) AS committed_delta FROM moves GROUP BY product_id) t
-          WHERE s.product_id = t.product_id
+           FROM totals t
+          WHERE s.product_id = t.product_id AND NOT EXISTS (SELECT 1 FROM short)
          RETURNING s.product_id, s.on_hand - s.held - s.committed AS available),
        ledger AS (
          INSERT INTO stock_movement (product_id, kind, on_hand_delta, held_delta, committed_delta,
                                      customer_order_id, producer_order_id, reason, created_at)
          SELECT product_id, kind, on_hand_delta, held_delta, committed_delta, customer_order_id, producer_order_id, reason, at
-           FROM moves)
-       ${stockEventsInsert('moves', event.quantity)}`,
+           FROM moves WHERE NOT EXISTS (SELECT 1 FROM short)),
+       events AS (${stockEventsInsert('moves', event.quantity)})
+       SELECT product_id AS "productId", available FROM short`,
       [kind, event.kind, at, rows],
     );
-    markEventsWritten(em);
+    if (short.length === 0) markEventsWritten(em);
+    return new Map(short.map((s) => [s.productId, s.available]));
   }
 }
 
