@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { firstOf, MAX_LIST } from '../../graphql/lists.js';
 import { Allow, Public } from '../../auth/access.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -22,9 +23,13 @@ export class ProducerResolver {
     return toPayload(() => ctx.services.enterprises.createProducer(ctx, input), (producer) => ({ producer }));
   }
 
-  @FieldResolver(() => [Product])
-  products(@Root() producer: Producer, @Ctx() ctx: GraphQLContext): Promise<Product[]> {
-    return ctx.loaders.productsByProducer.load(producer.id);
+  @FieldResolver(() => [Product], { description: `By name; at most ${MAX_LIST} (the default).` })
+  async products(
+    @Root() producer: Producer,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+  ): Promise<Product[]> {
+    return firstOf(await ctx.loaders.productsByProducer.load(producer.id), first);
   }
 }
 
@@ -42,8 +47,12 @@ export class HubResolver {
     return toPayload(() => ctx.services.enterprises.createHub(ctx, input), (hub) => ({ hub }));
   }
 
-  @FieldResolver(() => [SalesSession])
-  salesSessions(@Root() hub: Hub, @Ctx() ctx: GraphQLContext): Promise<SalesSession[]> {
-    return ctx.loaders.salesSessionsByHub.load(hub.id);
+  @FieldResolver(() => [SalesSession], { description: `By opening time; at most ${MAX_LIST} (the default).` })
+  async salesSessions(
+    @Root() hub: Hub,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+  ): Promise<SalesSession[]> {
+    return firstOf(await ctx.loaders.salesSessionsByHub.load(hub.id), first);
   }
 }

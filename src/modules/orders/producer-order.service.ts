@@ -1,5 +1,6 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { MAX_LIST } from '../../graphql/lists.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
@@ -13,7 +14,7 @@ export interface ProducerOrderFilter {
   first?: number | null;
 }
 
-export const MAX_PRODUCER_ORDERS_PAGE = 500;
+export const MAX_PRODUCER_ORDERS_PAGE = MAX_LIST;
 
 export interface ProducerOrderLineRow {
   producerOrderId: string;

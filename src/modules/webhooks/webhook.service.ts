@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { EventKind } from '../../events/event-log.js';
 import { requireHub, requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { MAX_LIST } from '../../graphql/lists.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { instant, sql } from '../../shared/sql.js';
@@ -35,7 +36,7 @@ export interface AttemptRow {
 }
 
 const KINDS = Object.values(EventKind) as string[];
-export const MAX_DELIVERIES_PAGE = 500;
+export const MAX_DELIVERIES_PAGE = MAX_LIST;
 
 export class WebhookService {
   constructor(private readonly enterprises: EnterpriseService) {}
