@@ -66,9 +66,9 @@ export interface CommitLine {
 }
 
 /**
- * Owns every write to stock levels. Each write locks the rows it touches in product-id order
- * (so concurrent baskets cannot deadlock), changes the levels and appends the same deltas to the
- * ledger in one statement pair, inside the caller's transaction.
+ * Owns every write to stock levels. Each write is one statement (see move()) that locks the rows
+ * it touches in product-id order (so concurrent baskets cannot deadlock), changes the levels and
+ * appends the same deltas to the ledger and the event log, inside the caller's transaction.
  */
 export class StockService {
   /**
