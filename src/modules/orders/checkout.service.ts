@@ -71,29 +71,35 @@ export class CheckoutService {
   }
 
   private async place(em: EntityManager, actor: Actor, now: Date, input: CheckoutFields, basket: BasketLine[], requestHash: string): Promise<string> {
-    // KEY SHARE lets checkouts run side by side while keeping the session from being completed
-    // (completion takes FOR UPDATE) until they commit: no hold can land in a completed session.
-    const [row] = await sql<SessionRow>(
+    // One round trip reads what the checkout needs: the session, an earlier order with this
+    // idempotency key, and the offers. KEY SHARE lets checkouts run side by side while keeping the
+    // session from being completed (completion takes FOR UPDATE) until they commit.
+    const [row] = await sql<SessionRow & { existing: { id: string; requestHash: string } | null; offers: OfferRow[] }>(
       em,
-      `SELECT id, hub_id AS "hubId", opens_at AS "opensAt", closes_at AS "closesAt",
-              closed_at AS "closedAt", completed_at AS "completedAt"
-         FROM sales_session WHERE id = ? FOR KEY SHARE`,
-      [input.salesSessionId],
+      `SELECT s.id, s.hub_id AS "hubId", s.opens_at AS "opensAt", s.closes_at AS "closesAt",
+              s.closed_at AS "closedAt", s.completed_at AS "completedAt",
+              (SELECT json_build_object('id', o.id, 'requestHash', o.request_hash) FROM customer_order o
+                WHERE o.hub_id = s.hub_id AND o.idempotency_key = ?) AS existing,
+              (SELECT coalesce(json_agg(json_build_object(
+                        'id', f.id, 'salesSessionId', f.sales_session_id, 'productId', f.product_id,
+                        'producerId', p.producer_id, 'productName', p.name, 'unit', p.unit,
+                        'priceAmount', f.price_amount, 'priceCurrency', f.price_currency)), '[]')
+                 FROM offer f JOIN product p ON p.id = f.product_id WHERE f.id = ANY(?::uuid[])) AS offers
+         FROM sales_session s WHERE s.id = ? FOR KEY SHARE OF s`,
+      [input.idempotencyKey, uuidArray(basket.map((l) => l.offerId)), input.salesSessionId],
     );
     const session = row && readSessionTimes(row);
     if (!session) throw DomainError.of(UserErrorCode.NOT_FOUND, `no sales session with id "${input.salesSessionId}"`, ['salesSessionId']);
     requireHub(actor, session.hubId, 'salesSessionId');
 
-    const replay = await this.replay(em, session.hubId, input.idempotencyKey, requestHash);
-    if (replay) return replay;
+    if (row.existing) return replayed(row.existing, requestHash);
 
     const status = sessionStatus(session, now);
     if (status !== SalesSessionStatus.OPEN) {
       const why = status === SalesSessionStatus.SCHEDULED ? `opens at ${session.opensAt.toISOString()}` : 'is closed';
       throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, `the sales session ${why}`, ['salesSessionId']);
     }
-
-    const offers = await this.loadOffers(em, session.id, basket);
+    const offers = checkOffers(session.id, basket, row.offers);
 
     const [inserted] = await sql<{ id: string }>(
       em,
@@ -107,43 +113,49 @@ export class CheckoutService {
     );
     if (!inserted) {
       // The same key was committed by a concurrent request while this one waited on it.
-      const raced = await this.replay(em, session.hubId, input.idempotencyKey, requestHash);
-      if (raced) return raced;
+      const [raced] = await sql<{ id: string; requestHash: string }>(
+        em,
+        'SELECT id, request_hash AS "requestHash" FROM customer_order WHERE hub_id = ? AND idempotency_key = ?',
+        [session.hubId, input.idempotencyKey],
+      );
+      if (raced) return replayed(raced, requestHash);
       throw new Error('idempotency key conflict without a committed order');
     }
     const orderId = inserted.id;
 
-    const producerOrderIds = await this.ensureProducerOrders(em, now, session, [...new Set(offers.map((o) => o.producerId))]);
+    await this.ensureProducerOrders(em, now, session, [...new Set(offers.map((o) => o.producerId))]);
     const byOffer = new Map(offers.map((o) => [o.id, o]));
-    const holds: HoldRequest[] = basket.map((line) => {
-      const offer = byOffer.get(line.offerId)!;
-      return {
-        productId: offer.productId,
-        quantity: line.quantity,
-        producerOrderId: producerOrderIds.get(offer.producerId)!,
-        field: ['lines', line.index, 'quantity'],
-      };
-    });
-
-    await sql(
+    // The lines, each joined to its producer's order (which the statement above made sure exists).
+    const lines = await sql<{ offerId: string; producerOrderId: string }>(
       em,
       `INSERT INTO customer_order_line (id, created_at, customer_order_id, offer_id, product_id, producer_order_id,
                                         quantity, unit_price_amount, currency)
-       SELECT gen_random_uuid(), ?, ?, l.offer_id, l.product_id, l.producer_order_id, l.quantity, l.price_amount, l.currency
-         FROM jsonb_to_recordset(?::jsonb) AS l(offer_id uuid, product_id uuid, producer_order_id uuid,
-                                              quantity numeric, price_amount int, currency text)`,
-      [now, orderId, JSON.stringify(basket.map((line, i) => {
+       SELECT gen_random_uuid(), ?, ?, l.offer_id, l.product_id, po.id, l.quantity, l.price_amount, l.currency
+         FROM jsonb_to_recordset(?::jsonb) AS l(offer_id uuid, product_id uuid, producer_id uuid,
+                                              quantity numeric, price_amount int, currency text)
+         JOIN producer_order po ON po.sales_session_id = ? AND po.producer_id = l.producer_id
+       RETURNING offer_id AS "offerId", producer_order_id AS "producerOrderId"`,
+      [now, orderId, JSON.stringify(basket.map((line) => {
         const offer = byOffer.get(line.offerId)!;
         return {
           offer_id: offer.id,
           product_id: offer.productId,
-          producer_order_id: holds[i]!.producerOrderId,
+          producer_id: offer.producerId,
           quantity: line.quantity.toFixed(),
           price_amount: offer.priceAmount,
           currency: offer.priceCurrency,
         };
-      }))],
+      })), session.id],
     );
+    if (lines.length !== basket.length) throw new Error('a basket line found no producer order');
+    const producerOrderOf = new Map(lines.map((l) => [l.offerId, l.producerOrderId]));
+    const holds: HoldRequest[] = basket.map((line) => ({
+      productId: byOffer.get(line.offerId)!.productId,
+      quantity: line.quantity,
+      producerOrderId: producerOrderOf.get(line.offerId)!,
+      field: ['lines', line.index, 'quantity'],
+    }));
+
     // The stock rows are locked last, so the hottest locks are held for the shortest time.
     const shortages = await this.stock.hold(em, now, orderId, holds);
     if (shortages.length > 0) {
@@ -160,47 +172,8 @@ export class CheckoutService {
     return orderId;
   }
 
-  /** The order an earlier request with this key created, if the request was the same. */
-  private async replay(em: EntityManager, hubId: string, key: string, requestHash: string): Promise<string | undefined> {
-    const [existing] = await sql<{ id: string; requestHash: string }>(
-      em,
-      'SELECT id, request_hash AS "requestHash" FROM customer_order WHERE hub_id = ? AND idempotency_key = ?',
-      [hubId, key],
-    );
-    if (!existing) return undefined;
-    if (existing.requestHash !== requestHash) {
-      throw DomainError.of(
-        UserErrorCode.IDEMPOTENCY_CONFLICT,
-        'this idempotency key was already used for a different checkout',
-        ['idempotencyKey'],
-      );
-    }
-    return existing.id;
-  }
-
-  private async loadOffers(em: EntityManager, sessionId: string, basket: BasketLine[]): Promise<OfferRow[]> {
-    const offers = await sql<OfferRow>(
-      em,
-      `SELECT o.id, o.sales_session_id AS "salesSessionId", o.product_id AS "productId", p.producer_id AS "producerId",
-              p.name AS "productName", p.unit, o.price_amount AS "priceAmount", o.price_currency AS "priceCurrency"
-         FROM offer o JOIN product p ON p.id = o.product_id
-        WHERE o.id = ANY(?::uuid[])`,
-      [uuidArray(basket.map((l) => l.offerId))],
-    );
-    const byId = new Map(offers.map((o) => [o.id, o]));
-    const errors = new InputErrors();
-    for (const line of basket) {
-      const offer = byId.get(line.offerId);
-      const field: FieldPath = ['lines', line.index, 'offerId'];
-      if (!offer) errors.add(UserErrorCode.NOT_FOUND, `no offer with id "${line.offerId}"`, field);
-      else if (offer.salesSessionId !== sessionId) errors.invalid('the offer belongs to another sales session', field);
-    }
-    errors.throwIfAny();
-    return offers;
-  }
-
-  /** The producer order of each producer for this session, created HELD/HELD when missing. */
-  private async ensureProducerOrders(em: EntityManager, now: Date, session: SessionRow, producerIds: string[]): Promise<Map<string, string>> {
+  /** Creates the producer order of each producer for this session (HELD/HELD) where missing. */
+  private async ensureProducerOrders(em: EntityManager, now: Date, session: SessionRow, producerIds: string[]): Promise<void> {
     await sql(
       em,
       `INSERT INTO producer_order (id, created_at, sales_session_id, producer_id, hub_id, order_state, fulfilment_state)
@@ -209,13 +182,29 @@ export class CheckoutService {
        ON CONFLICT (sales_session_id, producer_id) DO NOTHING`,
       [now, session.id, session.hubId, uuidArray(producerIds)],
     );
-    const rows = await sql<{ id: string; producerId: string }>(
-      em,
-      'SELECT id, producer_id AS "producerId" FROM producer_order WHERE sales_session_id = ? AND producer_id = ANY(?::uuid[])',
-      [session.id, uuidArray(producerIds)],
-    );
-    return new Map(rows.map((r) => [r.producerId, r.id]));
   }
+}
+
+/** The first result for a repeated idempotency key, or a conflict when the request differs. */
+function replayed(existing: { id: string; requestHash: string }, requestHash: string): string {
+  if (existing.requestHash !== requestHash) {
+    throw DomainError.of(UserErrorCode.IDEMPOTENCY_CONFLICT, 'this idempotency key was already used for a different checkout', ['idempotencyKey']);
+  }
+  return existing.id;
+}
+
+/** The basket's offers, each of which must exist and belong to this session. */
+function checkOffers(sessionId: string, basket: BasketLine[], offers: OfferRow[]): OfferRow[] {
+  const byId = new Map(offers.map((o) => [o.id, o]));
+  const errors = new InputErrors();
+  for (const line of basket) {
+    const offer = byId.get(line.offerId);
+    const field: FieldPath = ['lines', line.index, 'offerId'];
+    if (!offer) errors.add(UserErrorCode.NOT_FOUND, `no offer with id "${line.offerId}"`, field);
+    else if (offer.salesSessionId !== sessionId) errors.invalid('the offer belongs to another sales session', field);
+  }
+  errors.throwIfAny();
+  return offers;
 }
 
 /** Checks everything that can be checked without the database, reporting every problem at once. */

@@ -85,34 +85,27 @@ export class CustomerOrderService {
   }
 
   /**
-   * Moves one order on, under the same lock order as checkout: the session (shared), then the
-   * order (exclusive), then the stock rows. Leaving PENDING_PAYMENT or CONFIRMED for a dead end
+   * Moves one order on, locking the session (shared, as checkout does), the order (exclusive),
+   * then the stock rows. Leaving PENDING_PAYMENT or CONFIRMED for a dead end
    * releases the order's held stock at once, so every hub can sell it again.
    */
   private async transition(em: EntityManager, actor: Actor, now: Date, orderId: string, event: OrderEvent): Promise<Outcome> {
-    const [ref] = await sql<{ salesSessionId: string; hubId: string; customerRef: string }>(
+    // One round trip takes both locks: the session shared (as checkout does), the order exclusive.
+    const [row] = await sql<SessionTimes & LockedOrder & { hubId: string; customerRef: string }>(
       em,
-      'SELECT sales_session_id AS "salesSessionId", hub_id AS "hubId", customer_ref AS "customerRef" FROM customer_order WHERE id = ?',
+      `SELECT s.opens_at AS "opensAt", s.closes_at AS "closesAt", s.closed_at AS "closedAt", s.completed_at AS "completedAt",
+              o.hub_id AS "hubId", o.customer_ref AS "customerRef", o.status, o.hold_expires_at AS "holdExpiresAt"
+         FROM sales_session s JOIN customer_order o ON o.sales_session_id = s.id
+        WHERE o.id = ?
+          FOR KEY SHARE OF s FOR UPDATE OF o`,
       [orderId],
     );
-    if (!ref) throw orderNotFound(orderId);
+    if (!row) throw orderNotFound(orderId);
     // Payment results come from the hub; a customer may only cancel their own order.
-    const allowed = event === OrderEvent.CANCELLED ? seesCustomerOrder(actor, ref) : actsForHub(actor, ref.hubId);
+    const allowed = event === OrderEvent.CANCELLED ? seesCustomerOrder(actor, row) : actsForHub(actor, row.hubId);
     if (!allowed) throw forbidden('this order belongs to another hub or customer', 'customerOrderId');
-    const [sessionRow] = await sql<SessionTimes>(
-      em,
-      `SELECT opens_at AS "opensAt", closes_at AS "closesAt", closed_at AS "closedAt", completed_at AS "completedAt"
-         FROM sales_session WHERE id = ? FOR KEY SHARE`,
-      [ref.salesSessionId],
-    );
-    const [orderRow] = await sql<LockedOrder>(
-      em,
-      'SELECT status, hold_expires_at AS "holdExpiresAt" FROM customer_order WHERE id = ? FOR UPDATE',
-      [orderId],
-    );
-    if (!sessionRow || !orderRow) throw orderNotFound(orderId);
-    const session = readSessionTimes(sessionRow);
-    const order = { ...orderRow, holdExpiresAt: instant(orderRow.holdExpiresAt) };
+    const session = readSessionTimes(row);
+    const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
 
     const target = TARGET[event];
     if (order.status === target) return { kind: 'unchanged' };
