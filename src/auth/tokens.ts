@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { Actor, Role } from '../shared/request-context.js';
 import { isUuid } from '../shared/ids.js';
@@ -32,7 +33,8 @@ export type TokenVerifier = (authorization: string | undefined) => Promise<Actor
  * client with a broken token finds out instead of silently seeing less.
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  const secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
+  // A KeyObject made once, rather than raw bytes that would be imported again on every request.
+  const secret = options.secret ? createSecretKey(Buffer.from(options.secret)) : undefined;
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
   const checks = { issuer: options.issuer, audience: options.audience };
 
