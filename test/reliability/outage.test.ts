@@ -35,12 +35,9 @@ describe('a database outage', () => {
     const before = await createProducer(t.api, 'Committed before the outage');
 
     await postgres.stop();
-    const started = Date.now();
+    // The request ends (a hang would time the test out) with a retryable error, not a 500.
     const during = await t.api.request(op.CREATE_PRODUCER, { input: { name: 'During the outage' } });
-    const took = Date.now() - started;
     expect(during.errors?.[0]?.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', retryable: true });
-    // Not a timing assertion on speed: only that the request ended instead of hanging.
-    expect(took).toBeLessThan(30_000);
     const health = await fetch(t.app.url.replace('/graphql', '/health'));
     expect(health.status).toBe(503);
 
