@@ -1,7 +1,5 @@
 // Three real server processes on one database, all running the scheduler and the webhook
 // dispatcher on the system clock, under load while their sessions close and holds lapse.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DateTime } from 'luxon';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,34 +11,25 @@ import { checkout, createHub, createProducer, createProduct, createSession } fro
 import { spawnServer, type ServerProcess } from '../support/server-process.js';
 import { createTestDatabase, TEST_JWT_SECRET } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
+import { expectInOrderPerProducerOrder, startWebhookReceiver } from '../support/webhook-receiver.js';
 
 describe('three server processes on one database', () => {
   let db: pg.Pool;
   let servers: ServerProcess[] = [];
-  let receiver: Server;
-  const received: { producerOrderId: string; id: bigint }[] = [];
+  let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
 
   beforeAll(async () => {
     const databaseUrl = await createTestDatabase();
     db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
     const env = { DATABASE_URL: databaseUrl, JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'production', HOLD_DURATION: 'PT5S', SCHEDULER_INTERVAL: 'PT0.2S' };
     servers = await Promise.all([spawnServer(env), spawnServer(env), spawnServer(env)]);
-    receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      req.on('end', () => {
-        const event = JSON.parse(body);
-        received.push({ producerOrderId: event.producerOrderId, id: BigInt(event.id) });
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiver = await startWebhookReceiver();
   });
   afterAll(async () => {
     for (const server of servers) server.child.kill('SIGTERM');
     await Promise.all(servers.map((s) => s.exited));
     await db.end();
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
   });
 
   it('complete each session once, expire each hold once and deliver webhooks in order', async () => {
@@ -49,7 +38,7 @@ describe('three server processes on one database', () => {
     const [api] = apis as [GraphQLClient];
     const producer = await createProducer(api, 'Marie');
     await api.data('mutation ($input: RegisterWebhookInput!) { registerWebhook(input: $input) { userErrors { code } } }', {
-      input: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, kinds: ['HELD', 'RELEASED', 'COMPLETED'], producerId: producer },
+      input: { url: receiver.url, kinds: ['HELD', 'RELEASED', 'COMPLETED'], producerId: producer },
     });
     const eggs = await createProduct(api, producer, { name: 'Eggs', onHand: '1000' });
     const closesAt = DateTime.now().plus({ seconds: 10 }).toISO()!;
@@ -85,10 +74,8 @@ describe('three server processes on one database', () => {
     await expectStatesConsistent(db);
 
     const { rows: events } = await db.query("SELECT count(*)::int AS n FROM domain_event WHERE producer_id = $1 AND kind <> 'ADJUSTED'", [producer]);
-    await waitFor('every webhook delivery', async () => (received.length >= events[0].n ? true : undefined), 30_000);
-    expect(new Set(received.map((r) => r.id)).size).toBe(events[0].n);
-    const byOrder = new Map<string, bigint[]>();
-    for (const r of received) byOrder.set(r.producerOrderId, [...(byOrder.get(r.producerOrderId) ?? []), r.id]);
-    for (const ids of byOrder.values()) expect(ids).toEqual([...ids].sort((x, y) => (x < y ? -1 : 1)));
+    await waitFor('every webhook delivery', async () => (receiver.received.length >= events[0].n ? true : undefined), 30_000);
+    expect(new Set(receiver.received.map((r) => r.eventId)).size).toBe(events[0].n);
+    expectInOrderPerProducerOrder(receiver.received);
   });
 });

@@ -1,8 +1,6 @@
 // Several servers on one database, each with its own pool, scheduler, event listener and webhook
 // dispatcher, as a region runs them. PostgreSQL is the only thing they share.
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatesConsistent, expectStockConsistent } from '../support/invariants.js';
 import * as op from '../support/operations.js';
@@ -10,30 +8,21 @@ import { seededRandom } from '../support/random.js';
 import { checkout, createHub, createProducer, createProduct, createSession, orderMutation, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
+import { expectInOrderPerProducerOrder, startWebhookReceiver } from '../support/webhook-receiver.js';
 
 describe('three replicas on one database', () => {
   let replicas: TestApp[];
-  let receiver: Server;
-  const received: { producerOrderId: string; id: bigint }[] = [];
+  let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
 
   beforeAll(async () => {
     const first = await startTestApp({ start: '2026-11-23T08:00:00+01:00' });
     replicas = [first];
     for (let i = 0; i < 2; i += 1) replicas.push(await startTestApp({ databaseUrl: first.databaseUrl, clock: first.clock }));
-    receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      req.on('end', () => {
-        const event = JSON.parse(body);
-        received.push({ producerOrderId: event.producerOrderId, id: BigInt(event.id) });
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiver = await startWebhookReceiver();
   });
   afterAll(async () => {
     for (const replica of replicas.reverse()) await replica.stop();
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
   });
 
   it('takes the same idempotency key at two replicas at the same moment as one order', async () => {
@@ -61,7 +50,7 @@ describe('three replicas on one database', () => {
     const random = seededRandom(7);
     const producer = await createProducer(a.api, 'Marie');
     await a.api.data(`mutation ($input: RegisterWebhookInput!) { registerWebhook(input: $input) { userErrors { code } } }`, {
-      input: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, kinds: ['HELD', 'RELEASED', 'COMPLETED'], producerId: producer },
+      input: { url: receiver.url, kinds: ['HELD', 'RELEASED', 'COMPLETED'], producerId: producer },
     });
     const products = [await createProduct(a.api, producer, { name: 'Eggs', onHand: '500' }), await createProduct(a.api, producer, { name: 'Milk', onHand: '500' })];
     const sessions: Awaited<ReturnType<typeof createSession>>[] = [];
@@ -94,10 +83,9 @@ describe('three replicas on one database', () => {
     expect(committed.reduce((x, y) => x + y, 0)).toBe(60);
 
     const { rows: events } = await a.db.query("SELECT count(*)::int AS n FROM domain_event WHERE producer_id = $1 AND kind <> 'ADJUSTED'", [producer]);
-    await waitFor('every webhook delivery', async () => (received.length >= events[0].n ? true : undefined));
-    expect(received).toHaveLength(events[0].n);
-    const byOrder = new Map<string, bigint[]>();
-    for (const r of received) byOrder.set(r.producerOrderId, [...(byOrder.get(r.producerOrderId) ?? []), r.id]);
-    for (const ids of byOrder.values()) expect(ids).toEqual([...ids].sort((x, y) => (x < y ? -1 : 1)));
+    await waitFor('every webhook delivery', async () => (receiver.received.length >= events[0].n ? true : undefined));
+    expect(receiver.received).toHaveLength(events[0].n);
+    expect(new Set(receiver.received.map((r) => r.eventId)).size).toBe(events[0].n);
+    expectInOrderPerProducerOrder(receiver.received);
   });
 });

@@ -1,43 +1,11 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../src/modules/webhooks/webhook-signature.js';
 import * as op from '../support/operations.js';
 import { checkout, orderMutation } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
 import { openSessionWorld } from '../support/world.js';
-
-interface Received {
-  body: string;
-  signature: string;
-  eventId: string;
-  accepted: boolean;
-}
-
-/** A trader platform's endpoint on loopback that fails while `failures` is above zero. */
-async function startReceiver() {
-  const received: Received[] = [];
-  const state = { failures: 0 };
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      const accepted = state.failures <= 0;
-      state.failures -= 1;
-      received.push({ body, signature: String(req.headers['x-foodhub-signature']), eventId: String(req.headers['x-foodhub-event-id']), accepted });
-      res.writeHead(accepted ? 204 : 503).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/foodhub`,
-    received,
-    state,
-    accepted: () => received.filter((r) => r.accepted),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 const REGISTER = `mutation ($input: RegisterWebhookInput!) {
   registerWebhook(input: $input) { webhook { id url kinds active } secret userErrors { field message code } } }`;
@@ -47,10 +15,10 @@ const DELIVERIES = `query ($id: ID!) { webhook(id: $id) { deliveries(first: 20) 
 
 describe('webhooks', () => {
   let t: TestApp;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
   beforeEach(async () => {
     t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
-    receiver = await startReceiver();
+    receiver = await startWebhookReceiver();
   });
   afterEach(async () => {
     await t.stop();
