@@ -4,6 +4,7 @@
 import { loadConfig } from '../src/config/config.js';
 import { provideDatabase } from '../src/db/database.js';
 import { openOrm } from '../src/db/orm.js';
+import { priorityFirst } from '../src/modules/stock/location-strategy.js';
 import { StockService } from '../src/modules/stock/stock.service.js';
 import { createLogger } from '../src/shared/logger.js';
 
@@ -12,7 +13,7 @@ const logger = createLogger('warn');
 const database = await provideDatabase(config, logger);
 const orm = await openOrm({ url: database.url, poolSize: 2 });
 try {
-  const drift = await new StockService().reconcile(orm.em.fork());
+  const drift = await new StockService(priorityFirst).reconcile(orm.em.fork());
   const { rows } = await orm.em.getConnection().execute('SELECT count(*)::int AS n FROM stock_level').then((r) => ({ rows: r as { n: number }[] }));
   if (drift.length === 0) {
     process.stdout.write(`stock: ${rows[0]!.n} products checked, levels equal the ledger and the orders holding them\n`);

@@ -47,6 +47,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
   let scheduler: Scheduler | undefined;
   const services = createServices({
     holdDuration: config.holdDuration,
+    locationStrategy: config.locationStrategy,
     closeListener: { sessionClosed: () => scheduler?.wake() },
   });
   scheduler = new Scheduler(

@@ -7,22 +7,27 @@ import { ProducerOrderService } from './modules/orders/producer-order.service.js
 import { SessionCompletionService } from './modules/orders/session-completion.service.js';
 import { type CloseListener, SalesSessionService } from './modules/sessions/sales-session.service.js';
 import { StockService } from './modules/stock/stock.service.js';
+import { LocationService } from './modules/stock/location.service.js';
+import { LOCATION_STRATEGIES, priorityFirst } from './modules/stock/location-strategy.js';
 import { WebhookService } from './modules/webhooks/webhook.service.js';
 
 export interface ServiceOptions {
   holdDuration: Duration;
+  /** Which location strategy holds use (a key of LOCATION_STRATEGIES). */
+  locationStrategy?: string;
   /** Told when a session closes early, so completion can start at once. */
   closeListener: CloseListener;
 }
 
 /** Builds the services once per process; they hold no request state (that comes in RequestContext). */
 export function createServices(options: ServiceOptions) {
-  const stock = new StockService();
+  const stock = new StockService(LOCATION_STRATEGIES[options.locationStrategy ?? priorityFirst.name] ?? priorityFirst);
   const enterprises = new EnterpriseService();
   return {
     stock,
     enterprises,
     products: new ProductService(enterprises, stock),
+    locations: new LocationService(enterprises, stock),
     salesSessions: new SalesSessionService(enterprises, options.closeListener),
     checkout: new CheckoutService(stock, options.holdDuration),
     customerOrders: new CustomerOrderService(stock),

@@ -1,4 +1,5 @@
 import { Duration } from 'luxon';
+import { LOCATION_STRATEGIES, priorityFirst } from '../modules/stock/location-strategy.js';
 
 /** Everything the server reads from its environment, parsed and checked once at start. */
 export interface Config {
@@ -15,6 +16,8 @@ export interface Config {
   readonly databaseStatementTimeout: Duration;
   /** How long a checkout holds stock while waiting for the payment result. */
   readonly holdDuration: Duration;
+  /** How a hold picks among a producer's locations: `priority` (default) or `most-stock`. */
+  readonly locationStrategy: string;
   /** How often the scheduler looks for sessions to complete and holds to expire. */
   readonly schedulerInterval: Duration;
   /** How long events stay replayable (`after`) and delivery history stays queryable. */
@@ -133,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseAcquireTimeout: duration('DATABASE_ACQUIRE_TIMEOUT', 'PT3S', Duration.fromObject({ milliseconds: 100 })),
     databaseStatementTimeout: duration('DATABASE_STATEMENT_TIMEOUT', 'PT30S', Duration.fromObject({ milliseconds: 100 })),
     holdDuration: duration('HOLD_DURATION', 'PT15M', Duration.fromObject({ seconds: 1 })),
+    locationStrategy: oneOf('LOCATION_STRATEGY', Object.keys(LOCATION_STRATEGIES), priorityFirst.name),
     schedulerInterval: duration('SCHEDULER_INTERVAL', 'PT1S', Duration.fromObject({ milliseconds: 10 })),
     subscriptionBuffer: integer('SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
     eventRetention: duration('EVENT_RETENTION', 'P30D', Duration.fromObject({ hours: 1 })),

@@ -10,6 +10,7 @@ import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
 @Index({ name: 'domain_event_unpositioned', expression: 'create index "domain_event_unpositioned" on "domain_event" ("id") where "position" is null' })
 @Index({ properties: ['producerId', 'position'] })
 @Index({ properties: ['productId', 'position'] })
+@Index({ properties: ['hubId', 'position'] })
 export class DomainEvent {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;
@@ -36,6 +37,14 @@ export class DomainEvent {
 
   @Property({ type: 'uuid', nullable: true })
   customerOrderId?: string;
+
+  /** The location of a fulfilment change (a transfer's destination, a received lot's location). */
+  @Property({ type: 'uuid', nullable: true })
+  locationId?: string;
+
+  /** The lot of a fulfilment change (received, swapped in, shipped from). */
+  @Property({ type: 'uuid', nullable: true })
+  lotId?: string;
 
   /** The change this event brought, always positive (the kind says which way). */
   @Property({ type: 'decimal', precision: 15, scale: 3 })

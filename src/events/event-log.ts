@@ -8,10 +8,23 @@ export enum EventKind {
   RELEASED = 'RELEASED',
   COMPLETED = 'COMPLETED',
   ADJUSTED = 'ADJUSTED',
+  /** A lot passed its checks and joined the stock on hand. */
+  LOT_RELEASED = 'LOT_RELEASED',
+  /** Stock (or a whole lot) moved between two of a producer's locations. */
+  TRANSFERRED = 'TRANSFERRED',
+  /** A picker replaced a suggested lot with another that meets the same criteria. */
+  LOT_SWAPPED = 'LOT_SWAPPED',
+  /** A producer order left the door: the quantity is what really shipped of the product. */
+  SHIPPED = 'SHIPPED',
+  /** A customer order line gets less than it ordered: the quantity is what it lost. */
+  SHORT_FILLED = 'SHORT_FILLED',
 }
 
 /** Kinds that change a producer's reservations (the rest only change availability). */
 export const RESERVATION_KINDS = [EventKind.HELD, EventKind.RELEASED, EventKind.COMPLETED];
+
+/** Kinds that tell producers and hubs how fulfilment is going, on the same stream as reservations. */
+export const FULFILMENT_KINDS = [EventKind.LOT_RELEASED, EventKind.TRANSFERRED, EventKind.LOT_SWAPPED, EventKind.SHIPPED, EventKind.SHORT_FILLED];
 
 /** Transactions that wrote events, so the hub can position them the moment they commit. */
 const transactionsWithEvents = new WeakSet<object>();
@@ -34,16 +47,41 @@ export function wroteEvents(transaction: unknown): boolean {
   return (typeof transaction === 'object' || typeof transaction === 'function') && transaction !== null && transactionsWithEvents.has(transaction);
 }
 
+/** An event that is not a stock move (a swap, a short fill), appended with appendEvents(). */
+export interface EventRecord {
+  kind: EventKind;
+  productId: string;
+  quantity: string;
+  producerOrderId?: string;
+  customerOrderId?: string;
+  locationId?: string;
+  lotId?: string;
+}
+
 /**
- * The SQL that appends one event per row of `moves` (a CTE of product_id, producer_order_id,
- * customer_order_id and the change), with the product's availability after the change.
+ * Appends events inside the caller's transaction, each with its product's availability now; they
+ * reach subscribers and webhooks only if that transaction commits.
  */
-export function stockEventsInsert(moves: string, quantity: string): string {
-  return `INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, quantity, available, created_at)
-     SELECT m.event_kind, p.producer_id, m.product_id, m.producer_order_id, po.hub_id, m.customer_order_id, ${quantity},
-            s.available, m.at
-       FROM ${moves} m
-       JOIN product p ON p.id = m.product_id
-       JOIN updated s ON s.product_id = m.product_id
-       LEFT JOIN producer_order po ON po.id = m.producer_order_id`;
+export async function appendEvents(em: EntityManager, at: Date, events: EventRecord[]): Promise<void> {
+  if (events.length === 0) return;
+  await em.execute(
+    `INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, location_id, lot_id,
+                               quantity, available, created_at)
+     SELECT e.kind, p.producer_id, e.product_id, e.producer_order_id, po.hub_id, e.customer_order_id, e.location_id, e.lot_id,
+            e.quantity, (SELECT coalesce(sum(s.on_hand - s.held - s.committed), 0) FROM stock_level s WHERE s.product_id = e.product_id), ?
+       FROM jsonb_to_recordset(?::jsonb) AS e(kind text, product_id uuid, producer_order_id uuid, customer_order_id uuid,
+                                             location_id uuid, lot_id uuid, quantity numeric)
+       JOIN product p ON p.id = e.product_id
+       LEFT JOIN producer_order po ON po.id = e.producer_order_id`,
+    [at, JSON.stringify(events.map((e) => ({
+      kind: e.kind,
+      product_id: e.productId,
+      producer_order_id: e.producerOrderId ?? null,
+      customer_order_id: e.customerOrderId ?? null,
+      location_id: e.locationId ?? null,
+      lot_id: e.lotId ?? null,
+      quantity: e.quantity,
+    })))] as never[],
+  );
+  markEventsWritten(em);
 }

@@ -9,7 +9,8 @@ import { ProducerOrder } from '../modules/orders/producer-order.entity.js';
 import type { ProducerOrderLineRow } from '../modules/orders/producer-order.service.js';
 import { Offer } from '../modules/sessions/offer.entity.js';
 import { SalesSession } from '../modules/sessions/sales-session.entity.js';
-import type { StockFigures } from '../modules/stock/stock.service.js';
+import type { LocationFigures, StockFigures } from '../modules/stock/stock.service.js';
+import { Location } from '../modules/stock/location.entity.js';
 import type { AttemptRow } from '../modules/webhooks/webhook.service.js';
 import type { Services } from '../services.js';
 
@@ -25,6 +26,12 @@ export function createLoaders(em: EntityManager, services: Services) {
     salesSession: byId(em, SalesSession),
     offer: byId(em, Offer),
     producerOrder: byId(em, ProducerOrder),
+    location: byId(em, Location),
+    locationsByProducer: grouped(em, Location, 'producer', { priority: 'asc', id: 'asc' }),
+    stockByLocation: new DataLoader<string, LocationFigures[]>(async (ids) => {
+      const rows = await services.stock.levelsByLocation(em, ids);
+      return ids.map((id) => rows.filter((r) => r.productId === id));
+    }),
     productsByProducer: grouped(em, Product, 'producer', { name: 'asc', id: 'asc' }),
     salesSessionsByHub: grouped(em, SalesSession, 'hub', { opensAt: 'asc', id: 'asc' }),
     offersBySession: grouped(em, Offer, 'salesSession', { createdAt: 'asc', id: 'asc' }),

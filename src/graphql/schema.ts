@@ -11,12 +11,14 @@ import { SalesSessionResolver } from '../modules/sessions/sales-session.resolver
 import { AvailabilityEventResolver, ReservationEventResolver } from '../modules/live/live.resolver.js';
 import { WebhookDeliveryResolver, WebhookResolver } from '../modules/webhooks/webhook.resolver.js';
 import { StockResolver } from '../modules/stock/stock.resolver.js';
+import { LocationResolver } from '../modules/stock/location.resolver.js';
 
 const resolvers = [
   ProducerResolver,
   HubResolver,
   ProductResolver,
   StockResolver,
+  LocationResolver,
   SalesSessionResolver,
   OfferResolver,
   CustomerOrderResolver,

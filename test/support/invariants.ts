@@ -11,15 +11,17 @@ export async function expectStockConsistent(db: pg.Pool): Promise<void> {
   );
   expect(negative).toEqual([]);
   const { rows: drift } = await db.query(`
-    SELECT s.product_id, s.on_hand, s.held, s.committed, m.on_hand AS ledger_on_hand, m.held AS ledger_held, m.committed AS ledger_committed
+    SELECT s.product_id, s.location_id, s.on_hand, s.held, s.committed,
+           m.on_hand AS ledger_on_hand, m.held AS ledger_held, m.committed AS ledger_committed
       FROM stock_level s
-      LEFT JOIN (SELECT product_id, sum(on_hand_delta) AS on_hand, sum(held_delta) AS held, sum(committed_delta) AS committed
-                   FROM stock_movement GROUP BY product_id) m ON m.product_id = s.product_id
+      LEFT JOIN (SELECT product_id, location_id, sum(on_hand_delta) AS on_hand, sum(held_delta) AS held, sum(committed_delta) AS committed
+                   FROM stock_movement GROUP BY product_id, location_id) m
+             ON m.product_id = s.product_id AND m.location_id = s.location_id
      WHERE s.on_hand <> coalesce(m.on_hand, 0) OR s.held <> coalesce(m.held, 0) OR s.committed <> coalesce(m.committed, 0)`);
   expect(drift).toEqual([]);
   // Held stock equals what the live (unpaid or paid, not yet completed) customer lines ask for.
   const { rows: heldDrift } = await db.query(`
-    SELECT s.product_id FROM stock_level s
+    SELECT s.product_id FROM (SELECT product_id, sum(held) AS held FROM stock_level GROUP BY product_id) s
       LEFT JOIN (SELECT l.product_id, sum(l.quantity) AS quantity
                    FROM customer_order_line l
                    JOIN customer_order o ON o.id = l.customer_order_id
@@ -52,12 +54,15 @@ export async function expectStatesConsistent(db: pg.Pool): Promise<void> {
       WHERE p.order_state = 'CANCELLED' AND EXISTS (SELECT 1 FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
                                                      WHERE l.producer_order_id = p.id AND o.status = 'CONFIRMED')
     UNION ALL SELECT 'committed twice', producer_order_id::text FROM stock_movement WHERE kind = 'COMMIT'
-      GROUP BY producer_order_id, product_id HAVING count(*) > 1
+      GROUP BY producer_order_id, product_id, location_id HAVING count(*) > 1
     UNION ALL SELECT 'released twice', customer_order_id::text FROM stock_movement WHERE kind = 'RELEASE'
-      GROUP BY customer_order_id, product_id HAVING count(*) > 1
-    UNION ALL SELECT 'event count differs from movements for ' || kind, kind FROM (
-      SELECT m.kind, count(*) AS n FROM stock_movement m GROUP BY m.kind) m
-      WHERE m.n <> (SELECT count(*) FROM domain_event e WHERE e.kind = CASE m.kind WHEN 'HOLD' THEN 'HELD' WHEN 'RELEASE' THEN 'RELEASED'
-                                                                           WHEN 'COMMIT' THEN 'COMPLETED' ELSE 'ADJUSTED' END)`);
+      GROUP BY customer_order_id, product_id, location_id HAVING count(*) > 1
+    UNION ALL SELECT 'events differ from movements for ' || m.kind, m.kind FROM (
+      SELECT kind, sum(CASE kind WHEN 'HOLD' THEN held_delta WHEN 'RELEASE' THEN -held_delta
+                                 WHEN 'COMMIT' THEN committed_delta ELSE on_hand_delta END) AS quantity
+        FROM stock_movement WHERE kind IN ('HOLD', 'RELEASE', 'COMMIT', 'ADJUST') GROUP BY kind) m
+      WHERE m.quantity <> (SELECT coalesce(sum(e.quantity), 0) FROM domain_event e
+                            WHERE e.kind = CASE m.kind WHEN 'HOLD' THEN 'HELD' WHEN 'RELEASE' THEN 'RELEASED'
+                                                       WHEN 'COMMIT' THEN 'COMPLETED' ELSE 'ADJUSTED' END)`);
   expect(problems.rows).toEqual([]);
 }

@@ -5,7 +5,8 @@ import type { GraphQLContext } from '../../graphql/context.js';
 import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Producer } from '../enterprises/producer.entity.js';
-import { Stock } from '../stock/stock.types.js';
+import { Location } from '../stock/location.entity.js';
+import { LocationStock, Stock } from '../stock/stock.types.js';
 import { Product } from './product.entity.js';
 import { CreateProductInput, CreateProductPayload } from './product.types.js';
 
@@ -33,5 +34,14 @@ export class ProductResolver {
   async stock(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<Stock> {
     if (!actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's stock");
     return (await ctx.loaders.stock.load(product.id)) ?? Stock.EMPTY;
+  }
+
+  @Allow('admin', 'producer')
+  @FieldResolver(() => [LocationStock], { description: 'The stock at each of the producer\'s locations, first choice first; `stock` is their sum.' })
+  async stockByLocation(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<LocationStock[]> {
+    if (!actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's stock");
+    const levels = await ctx.loaders.stockByLocation.load(product.id);
+    const locations = await ctx.loaders.location.loadMany(levels.map((l) => l.locationId));
+    return levels.map((level, i) => ({ ...level, location: locations[i] as Location }));
   }
 }

@@ -21,7 +21,7 @@ export class ProductService {
     private readonly stock: StockService,
   ) {}
 
-  /** Creates a product with an empty stock level, so it can be offered and stocked at once. */
+  /** Creates a product with an empty stock level at each location, so it can be offered and stocked at once. */
   async createProduct(ctx: RequestContext, input: CreateProductFields): Promise<Product> {
     const errors = new InputErrors();
     const name = requiredText(input.name, ['name'], 200, errors);
@@ -36,7 +36,7 @@ export class ProductService {
         const product = new Product(producer, name, sku, unit);
         product.createdAt = ctx.clock.now();
         await em.persistAndFlush(product);
-        await this.stock.createLevel(em, product.id);
+        await this.stock.createLevels(em, product.id);
         return product;
       });
     } catch (error) {

@@ -5,6 +5,7 @@ import type { GraphQLContext } from '../../graphql/context.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 import { SalesSession } from '../sessions/sales-session.entity.js';
+import { Location } from '../stock/location.entity.js';
 import { CreateHubInput, CreateHubPayload, CreateProducerInput, CreateProducerPayload } from './enterprise.types.js';
 import { Hub } from './hub.entity.js';
 import { Producer } from './producer.entity.js';
@@ -30,6 +31,11 @@ export class ProducerResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number,
   ): Promise<Product[]> {
     return firstOf(await ctx.loaders.productsByProducer.load(producer.id), first);
+  }
+
+  @FieldResolver(() => [Location], { description: 'Where the producer keeps stock, first choice first.' })
+  locations(@Root() producer: Producer, @Ctx() ctx: GraphQLContext): Promise<Location[]> {
+    return ctx.loaders.locationsByProducer.load(producer.id);
   }
 }
 

@@ -2,8 +2,11 @@ import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js'
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { requiredText } from '../../shared/text.js';
+import { Location } from '../stock/location.entity.js';
 import { Hub } from './hub.entity.js';
 import { Producer } from './producer.entity.js';
+
+export const FIRST_LOCATION_NAME = 'Main';
 
 export class EnterpriseService {
   async createProducer(ctx: RequestContext, input: { name: string }): Promise<Producer> {
@@ -12,7 +15,10 @@ export class EnterpriseService {
     errors.throwIfAny();
     const producer = new Producer(name);
     producer.createdAt = ctx.clock.now();
-    await ctx.em.persistAndFlush(producer);
+    // Stock always lives somewhere: a producer starts with one location, and can add more.
+    const location = new Location(producer, FIRST_LOCATION_NAME, 1);
+    location.createdAt = producer.createdAt;
+    await ctx.em.persistAndFlush([producer, location]);
     return producer;
   }
 

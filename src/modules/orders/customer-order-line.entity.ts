@@ -34,4 +34,8 @@ export class CustomerOrderLine extends BaseEntity {
 
   @Property({ type: 'string', length: 3 })
   currency!: string;
+
+  /** What the customer really gets, set when the producer order ships (less than `quantity` after a short fill). */
+  @Property({ type: 'decimal', precision: 15, scale: 3, nullable: true })
+  fulfilledQuantity?: string;
 }

@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Decimal } from 'decimal.js';
 import { actsForHub, forbidden, seesCustomerOrder } from '../../auth/policy.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
@@ -145,13 +144,7 @@ export class CustomerOrderService {
 
   /** Ends an order's claim on stock: its lines leave the producer orders and the stock is released. */
   private async finish(em: EntityManager, now: Date, orderId: string, status: CustomerOrderStatus): Promise<void> {
-    const lines = await sql<{ productId: string; producerOrderId: string; quantity: string }>(
-      em,
-      `SELECT product_id AS "productId", producer_order_id AS "producerOrderId", sum(quantity) AS quantity
-         FROM customer_order_line WHERE customer_order_id = ? GROUP BY product_id, producer_order_id`,
-      [orderId],
-    );
-    await this.stock.release(em, now, orderId, lines.map((l) => ({ ...l, quantity: new Decimal(l.quantity) })));
+    await this.stock.releaseCustomerOrder(em, now, orderId);
     await sql(em, 'UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ? WHERE id = ?', [status, now, orderId]);
   }
 }

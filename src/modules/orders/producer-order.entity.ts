@@ -34,4 +34,15 @@ export class ProducerOrder extends BaseEntity {
 
   @Property({ type: 'datetime', nullable: true })
   completedAt?: Date;
+
+  @Property({ type: 'datetime', nullable: true })
+  shippedAt?: Date;
+
+  @Field(() => String, { nullable: true })
+  @Property({ type: 'string', length: 100, nullable: true })
+  carrier?: string;
+
+  @Field(() => String, { nullable: true })
+  @Property({ type: 'string', length: 200, nullable: true })
+  trackingReference?: string;
 }

@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Decimal } from 'decimal.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import type { StockService } from '../stock/stock.service.js';
@@ -49,17 +48,7 @@ export class SessionCompletionService {
     );
     if (pending) return false;
 
-    const totals = await sql<{ producerOrderId: string; productId: string; quantity: string }>(
-      em,
-      `SELECT l.producer_order_id AS "producerOrderId", l.product_id AS "productId", sum(l.quantity) AS quantity
-         FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
-        WHERE o.sales_session_id = ? AND o.status = 'CONFIRMED'
-        GROUP BY l.producer_order_id, l.product_id`,
-      [sessionId],
-    );
-    await this.stock.commit(em, now, totals.map((t) => ({ ...t, quantity: new Decimal(t.quantity) })));
-
-    const withLines = new Set(totals.map((t) => t.producerOrderId));
+    const withLines = await this.stock.commitSession(em, now, sessionId);
     await sql(
       em,
       `UPDATE producer_order

@@ -1,4 +1,5 @@
-import { Check, Entity, Index, ManyToOne, Property, Unique } from '@mikro-orm/core';
+import { Check, Entity, Enum, Index, ManyToOne, Property, Unique } from '@mikro-orm/core';
+import { LotGrade } from '../lots/lot.entity.js';
 import { ObjectType } from 'type-graphql';
 import { BaseEntity } from '../../shared/base.entity.js';
 import { Product } from '../catalogue/product.entity.js';
@@ -10,6 +11,7 @@ import { SalesSession } from './sales-session.entity.js';
 @Unique({ properties: ['salesSession', 'product'] })
 @Index({ properties: ['product'] })
 @Check({ name: 'offer_price_not_negative', expression: 'price_amount >= 0' })
+@Check({ name: 'offer_min_shelf_life_not_negative', expression: 'min_shelf_life_days >= 0' })
 export class Offer extends BaseEntity {
   @ManyToOne({ entity: () => SalesSession })
   salesSession: SalesSession;
@@ -23,6 +25,14 @@ export class Offer extends BaseEntity {
 
   @Property({ type: 'string', length: 3 })
   priceCurrency: string;
+
+  /** Lots picked for this offer must be at least this grade. */
+  @Enum({ items: () => LotGrade, type: 'string', nullable: true })
+  minGrade?: LotGrade;
+
+  /** Lots picked for this offer must keep at least this many days before best-before, counted from delivery. */
+  @Property({ type: 'integer', nullable: true })
+  minShelfLifeDays?: number;
 
   constructor(salesSession: SalesSession, product: Product, priceAmount: number, priceCurrency: string) {
     super();

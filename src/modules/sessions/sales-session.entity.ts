@@ -31,6 +31,10 @@ export class SalesSession extends BaseEntity {
   @Property({ type: 'string', length: 64 })
   timeZone: string;
 
+  /** When the hub receives the producers' deliveries; the day pick lists are made for. Defaults to `closesAt`. */
+  @Property({ type: 'datetime', nullable: true })
+  deliversAt?: Date;
+
   /** Set when a trader closed the session before `closesAt`. */
   @Property({ type: 'datetime', nullable: true })
   closedAt?: Date;

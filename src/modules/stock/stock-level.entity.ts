@@ -1,18 +1,25 @@
-import { Check, Entity, OneToOne, Property } from '@mikro-orm/core';
+import { Check, Entity, ManyToOne, PrimaryKeyProp, Property } from '@mikro-orm/core';
 import { Product } from '../catalogue/product.entity.js';
+import { Location } from './location.entity.js';
 
 /**
- * A product's stock. Written only by StockService, always together with a StockMovement, so the
- * levels equal the sum of the ledger. The CHECKs make overselling impossible even for a bug in
- * code: a hold that would take `available` below zero fails in the database.
+ * A product's stock at one location. Written only by StockService, always together with a
+ * StockMovement, so the levels equal the sum of the ledger. The CHECKs make overselling impossible
+ * even for a bug in code: a hold that would take `available` below zero fails in the database.
+ * A product's stock is the sum over its locations.
  */
 @Entity()
 @Check({ name: 'stock_level_available_not_negative', expression: 'on_hand - held - committed >= 0' })
 @Check({ name: 'stock_level_held_not_negative', expression: 'held >= 0' })
 @Check({ name: 'stock_level_committed_not_negative', expression: 'committed >= 0' })
 export class StockLevel {
-  @OneToOne({ entity: () => Product, primary: true, owner: true, deleteRule: 'cascade' })
+  [PrimaryKeyProp]?: ['product', 'location'];
+
+  @ManyToOne({ entity: () => Product, primary: true, deleteRule: 'cascade' })
   product: Product;
+
+  @ManyToOne({ entity: () => Location, primary: true, deleteRule: 'cascade' })
+  location: Location;
 
   @Property({ type: 'decimal', precision: 15, scale: 3, default: 0 })
   onHand: string = '0';
@@ -25,7 +32,8 @@ export class StockLevel {
   @Property({ type: 'decimal', precision: 15, scale: 3, default: 0 })
   committed: string = '0';
 
-  constructor(product: Product) {
+  constructor(product: Product, location: Location) {
     this.product = product;
+    this.location = location;
   }
 }

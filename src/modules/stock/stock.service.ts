@@ -1,15 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { requireProducer } from '../../auth/policy.js';
-import { EventKind, markEventsWritten, stockEventsInsert } from '../../events/event-log.js';
+import { EventKind, markEventsWritten } from '../../events/event-log.js';
 import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
+import { allocateAcrossLocations, type LocationCandidate, type LocationStrategy } from './location-strategy.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 
-/** A product whose level disagrees with its ledger or with the orders holding it. */
+/** A product whose levels disagree with the ledger or with the orders holding it. */
 export interface StockDrift {
   productId: string;
   onHand: string;
@@ -28,9 +29,17 @@ export interface StockFigures {
   available: string;
 }
 
-/** One change to one product's stock, and what it belongs to (for the ledger). */
-interface Move {
+export interface LocationFigures extends StockFigures {
   productId: string;
+  locationId: string;
+  priority: number;
+}
+
+/** One change to one product's stock at one location, and what it belongs to (for the ledger). */
+export interface Move {
+  productId: string;
+  locationId: string;
+  lotId?: string;
   onHandDelta?: Decimal;
   heldDelta?: Decimal;
   committedDelta?: Decimal;
@@ -49,149 +58,279 @@ export interface HoldRequest {
 
 export interface Shortage {
   request: HoldRequest;
-  /** What is still available of the product, exactly. */
+  /** What is still available of the product, over all its locations, exactly. */
   available: string;
 }
 
-export interface ReleaseLine {
+/** Where a producer order's stock is committed: what a session close moved from held. */
+export interface Commitment {
   productId: string;
+  locationId: string;
   quantity: Decimal;
-  producerOrderId: string;
 }
 
-export interface CommitLine {
-  productId: string;
-  quantity: Decimal;
-  producerOrderId: string;
+/** What a move tells subscribers, and where (for fulfilment events). */
+interface MoveEvents {
+  kind: EventKind;
+  locationId?: string;
+  lotId?: string;
 }
 
 /**
- * Owns every write to stock levels. Each write is one statement (see move()) that locks the rows
- * it touches in product-id order (so concurrent baskets cannot deadlock), changes the levels and
- * appends the same deltas to the ledger and the event log, inside the caller's transaction.
+ * Owns every write to stock levels. A product has a level at each of its producer's locations.
+ * Each write is one statement (see move()) that locks every level of the products it touches in
+ * (product, location) order, so concurrent writers never deadlock, changes the levels and appends
+ * the same deltas to the ledger and the event log, inside the caller's transaction.
  */
 export class StockService {
+  constructor(private readonly locationStrategy: LocationStrategy) {}
+
   /**
    * Reserves stock for a checkout: either every request is met and held, or nothing changes and
-   * the shortages are returned. The check and the write happen under the same row locks.
+   * the shortages are returned. Each request is taken from its product's locations as the
+   * location strategy ranks them: the first that has enough alone, otherwise split in that order.
+   * The levels are read under their row locks, so the check and the write cannot race.
    */
   async hold(em: EntityManager, at: Date, customerOrderId: string, requests: HoldRequest[]): Promise<Shortage[]> {
-    const short = await this.move(em, StockMovementKind.HOLD, at, requests.map((r) => ({
-      productId: r.productId,
-      heldDelta: r.quantity,
-      customerOrderId,
-      producerOrderId: r.producerOrderId,
-    })));
-    return requests.flatMap((request) => {
-      const shortage = short.get(request.productId);
-      return shortage === undefined ? [] : [{ request, available: shortage }];
-    });
-  }
+    if (requests.length === 0) return [];
+    const levels = await sql<{ productId: string; locationId: string; priority: number; available: string }>(
+      em,
+      `SELECT s.product_id AS "productId", s.location_id AS "locationId", l.priority, s.on_hand - s.held - s.committed AS available
+         FROM stock_level s JOIN location l ON l.id = s.location_id
+        WHERE s.product_id = ANY(?::uuid[])
+        ORDER BY s.product_id, s.location_id
+          FOR UPDATE OF s`,
+      [uuidArray(new Set(requests.map((r) => r.productId)))],
+    );
+    const candidates = new Map<string, LocationCandidate[]>();
+    for (const level of levels) {
+      const list = candidates.get(level.productId) ?? [];
+      list.push({ locationId: level.locationId, priority: level.priority, available: new Decimal(level.available) });
+      candidates.set(level.productId, list);
+    }
 
-  /** Gives a customer order's held stock back (payment failed, hold expired, order cancelled). */
-  async release(em: EntityManager, at: Date, customerOrderId: string, lines: ReleaseLine[]): Promise<void> {
-    await this.move(em, StockMovementKind.RELEASE, at, lines.map((l) => ({
-      productId: l.productId,
-      heldDelta: l.quantity.negated(),
-      customerOrderId,
-      producerOrderId: l.producerOrderId,
-    })));
-  }
-
-  /** A session closed: what its confirmed orders hold becomes committed to the producer orders. */
-  async commit(em: EntityManager, at: Date, lines: CommitLine[]): Promise<void> {
-    await this.move(em, StockMovementKind.COMMIT, at, lines.map((l) => ({
-      productId: l.productId,
-      heldDelta: l.quantity.negated(),
-      committedDelta: l.quantity,
-      producerOrderId: l.producerOrderId,
-    })));
+    const moves: Move[] = [];
+    const shortages: Shortage[] = [];
+    for (const request of requests) {
+      const options = candidates.get(request.productId) ?? [];
+      const shares = allocateAcrossLocations(this.locationStrategy, request.quantity, options);
+      if (!shares) {
+        shortages.push({ request, available: formatQuantity(Decimal.sum(0, ...options.map((o) => o.available))) });
+        continue;
+      }
+      for (const share of shares) {
+        // A later request for the same product sees what this one took.
+        const option = options.find((o) => o.locationId === share.locationId)!;
+        option.available = option.available.minus(share.quantity);
+        moves.push({ productId: request.productId, locationId: share.locationId, heldDelta: share.quantity, customerOrderId, producerOrderId: request.producerOrderId });
+      }
+    }
+    if (shortages.length > 0) return shortages;
+    const short = await this.move(em, StockMovementKind.HOLD, at, moves, { kind: EventKind.HELD });
+    if (short.length > 0) throw new Error('a hold found less stock than it had just read under lock');
+    return [];
   }
 
   /**
-   * Changes a product's stock on hand (a harvest, a count, a write-off). Taking away more than is
-   * available is refused: held and committed stock belongs to customers.
+   * Gives back everything a customer order still holds (payment failed, hold expired, order
+   * cancelled), at the locations it was taken from: the ledger says where.
    */
-  async adjust(ctx: RequestContext, input: { productId: string; delta: string; reason?: string | null }): Promise<void> {
+  async releaseCustomerOrder(em: EntityManager, at: Date, customerOrderId: string): Promise<void> {
+    const held = await sql<{ productId: string; locationId: string; producerOrderId: string; held: string }>(
+      em,
+      `SELECT product_id AS "productId", location_id AS "locationId", producer_order_id AS "producerOrderId", sum(held_delta) AS held
+         FROM stock_movement WHERE customer_order_id = ?
+        GROUP BY product_id, location_id, producer_order_id HAVING sum(held_delta) <> 0`,
+      [customerOrderId],
+    );
+    await this.move(em, StockMovementKind.RELEASE, at, held.map((h) => ({
+      productId: h.productId,
+      locationId: h.locationId,
+      heldDelta: new Decimal(h.held).negated(),
+      customerOrderId,
+      producerOrderId: h.producerOrderId,
+    })), { kind: EventKind.RELEASED });
+  }
+
+  /**
+   * A session closed: what its confirmed orders hold becomes committed to their producer orders,
+   * at the same locations. Returns the producer orders that got any stock.
+   */
+  async commitSession(em: EntityManager, at: Date, salesSessionId: string): Promise<Set<string>> {
+    const held = await sql<{ producerOrderId: string; productId: string; locationId: string; held: string }>(
+      em,
+      `SELECT m.producer_order_id AS "producerOrderId", m.product_id AS "productId", m.location_id AS "locationId",
+              sum(m.held_delta) AS held
+         FROM stock_movement m JOIN customer_order o ON o.id = m.customer_order_id
+        WHERE o.sales_session_id = ? AND o.status = 'CONFIRMED'
+        GROUP BY m.producer_order_id, m.product_id, m.location_id HAVING sum(m.held_delta) <> 0`,
+      [salesSessionId],
+    );
+    await this.move(em, StockMovementKind.COMMIT, at, held.map((h) => ({
+      productId: h.productId,
+      locationId: h.locationId,
+      heldDelta: new Decimal(h.held).negated(),
+      committedDelta: new Decimal(h.held),
+      producerOrderId: h.producerOrderId,
+    })), { kind: EventKind.COMPLETED });
+    return new Set(held.map((h) => h.producerOrderId));
+  }
+
+  /** Where a producer order's stock is committed, per product and location, in location priority order. */
+  async commitments(em: EntityManager, producerOrderId: string): Promise<Commitment[]> {
+    const rows = await sql<{ productId: string; locationId: string; quantity: string }>(
+      em,
+      `SELECT m.product_id AS "productId", m.location_id AS "locationId", sum(m.committed_delta) AS quantity
+         FROM stock_movement m JOIN location l ON l.id = m.location_id
+        WHERE m.producer_order_id = ?
+        GROUP BY m.product_id, m.location_id, l.priority HAVING sum(m.committed_delta) <> 0
+        ORDER BY m.product_id, l.priority, m.location_id`,
+      [producerOrderId],
+    );
+    return rows.map((r) => ({ productId: r.productId, locationId: r.locationId, quantity: new Decimal(r.quantity) }));
+  }
+
+  /**
+   * Applies moves that fulfilment worked out (receiving a lot, a transfer, a shipment). Returns
+   * the (product, location) pairs that would go below zero available; then nothing changed.
+   */
+  apply(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[], events?: MoveEvents): Promise<LevelShortage[]> {
+    return this.move(em, kind, at, moves, events);
+  }
+
+  /**
+   * Changes a product's stock on hand at one location (a harvest, a count, a write-off); the
+   * product's first-choice location when none is named. Taking away more than is available there
+   * is refused: held and committed stock belongs to customers.
+   */
+  async adjust(ctx: RequestContext, input: { productId: string; delta: string; reason?: string | null; locationId?: string | null }): Promise<void> {
     const errors = new InputErrors();
     const delta = parseQuantity(input.delta, ['delta'], errors, { allowNegative: true });
     const reason = input.reason?.trim() || undefined;
     if (reason && reason.length > 500) errors.invalid('must be at most 500 characters', ['reason']);
+    if (input.locationId && !isUuid(input.locationId)) errors.add(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}"`, ['locationId']);
     errors.throwIfAny();
     if (!isUuid(input.productId)) throw notFound(input.productId);
-    const [product] = await sql<{ producerId: string }>(ctx.em, 'SELECT producer_id AS "producerId" FROM product WHERE id = ?', [input.productId]);
+    const [product] = await sql<{ producerId: string; locationId: string | null }>(
+      ctx.em,
+      `SELECT p.producer_id AS "producerId",
+              (SELECT l.id FROM location l WHERE l.producer_id = p.producer_id AND (l.id = ?::uuid OR ?::uuid IS NULL)
+                ORDER BY l.priority, l.id LIMIT 1) AS "locationId"
+         FROM product p WHERE p.id = ?`,
+      [input.locationId ?? null, input.locationId ?? null, input.productId],
+    );
     if (!product) throw notFound(input.productId);
     requireProducer(ctx.actor, product.producerId, 'productId');
+    if (!product.locationId) throw DomainError.of(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}" for this producer`, ['locationId']);
 
     await ctx.em.transactional(async (em) => {
-      const short = await this.move(em, StockMovementKind.ADJUST, ctx.clock.now(), [{ productId: input.productId, onHandDelta: delta, reason }]);
-      const available = short.get(input.productId);
-      if (available !== undefined) {
+      const short = await this.move(em, StockMovementKind.ADJUST, ctx.clock.now(),
+        [{ productId: input.productId, locationId: product.locationId!, onHandDelta: delta, reason }], { kind: EventKind.ADJUSTED });
+      if (short.length > 0) {
         throw DomainError.of(
           UserErrorCode.INSUFFICIENT_STOCK,
-          `cannot remove ${formatQuantity(delta!.negated())}: only ${formatQuantity(available)} is available (the rest is held or committed)`,
+          `cannot remove ${formatQuantity(delta!.negated())}: only ${formatQuantity(short[0]!.available)} is available there (the rest is held or committed)`,
           ['delta'],
         );
       }
     });
   }
 
-  /** Current figures for each product, for reads (no locks). */
+  /** Current figures for each product, summed over its locations, for reads (no locks). */
   async figures(em: EntityManager, productIds: readonly string[]): Promise<Map<string, StockFigures>> {
     const rows = await sql<StockFigures & { productId: string }>(
       em,
-      `SELECT product_id AS "productId", on_hand AS "onHand", held, committed,
-              on_hand - held - committed AS available
-         FROM stock_level WHERE product_id = ANY(?::uuid[])`,
+      `SELECT product_id AS "productId", sum(on_hand) AS "onHand", sum(held) AS held, sum(committed) AS committed,
+              sum(on_hand - held - committed) AS available
+         FROM stock_level WHERE product_id = ANY(?::uuid[]) GROUP BY product_id`,
       [uuidArray(productIds)],
     );
     return new Map(rows.map((r) => [r.productId, r]));
   }
 
+  /** Each product's figures at each location, first-choice location first. */
+  levelsByLocation(em: EntityManager, productIds: readonly string[]): Promise<LocationFigures[]> {
+    return sql<LocationFigures>(
+      em,
+      `SELECT s.product_id AS "productId", s.location_id AS "locationId", l.priority, s.on_hand AS "onHand", s.held, s.committed,
+              s.on_hand - s.held - s.committed AS available
+         FROM stock_level s JOIN location l ON l.id = s.location_id
+        WHERE s.product_id = ANY(?::uuid[]) ORDER BY s.product_id, l.priority, l.id`,
+      [uuidArray(productIds)],
+    );
+  }
+
   /**
-   * Compares every stock level with the sum of its ledger and with what live customer lines hold.
-   * Returns the products that disagree; an empty list is the healthy answer.
+   * Compares every product's levels with its ledger (location by location) and with what live
+   * customer lines hold. Returns the products that disagree; an empty list is the healthy answer.
    */
   reconcile(em: EntityManager): Promise<StockDrift[]> {
     return sql<StockDrift>(
       em,
-      `SELECT s.product_id AS "productId", s.on_hand AS "onHand", s.held, s.committed,
-              coalesce(m.on_hand, 0) AS "ledgerOnHand", coalesce(m.held, 0) AS "ledgerHeld",
-              coalesce(m.committed, 0) AS "ledgerCommitted", coalesce(h.quantity, 0) AS "heldByOrders"
-         FROM stock_level s
-         LEFT JOIN (SELECT product_id, sum(on_hand_delta) AS on_hand, sum(held_delta) AS held, sum(committed_delta) AS committed
-                      FROM stock_movement GROUP BY product_id) m ON m.product_id = s.product_id
-         LEFT JOIN (SELECT l.product_id, sum(l.quantity) AS quantity
-                      FROM customer_order_line l
-                      JOIN customer_order o ON o.id = l.customer_order_id
-                      JOIN sales_session ss ON ss.id = o.sales_session_id
-                     WHERE o.status IN ('PENDING_PAYMENT', 'CONFIRMED') AND ss.completed_at IS NULL
-                     GROUP BY l.product_id) h ON h.product_id = s.product_id
-        WHERE s.on_hand <> coalesce(m.on_hand, 0) OR s.held <> coalesce(m.held, 0)
-           OR s.committed <> coalesce(m.committed, 0) OR s.held <> coalesce(h.quantity, 0)
-           OR s.on_hand - s.held - s.committed < 0
-        ORDER BY s.product_id`,
+      `WITH ledger AS (SELECT product_id, location_id, sum(on_hand_delta) AS on_hand, sum(held_delta) AS held,
+                              sum(committed_delta) AS committed
+                         FROM stock_movement GROUP BY product_id, location_id),
+            by_location AS (SELECT s.product_id, s.on_hand, s.held, s.committed,
+                                   coalesce(m.on_hand, 0) AS ledger_on_hand, coalesce(m.held, 0) AS ledger_held,
+                                   coalesce(m.committed, 0) AS ledger_committed,
+                                   s.on_hand <> coalesce(m.on_hand, 0) OR s.held <> coalesce(m.held, 0)
+                                     OR s.committed <> coalesce(m.committed, 0) OR s.on_hand - s.held - s.committed < 0 AS drifted
+                              FROM stock_level s LEFT JOIN ledger m ON m.product_id = s.product_id AND m.location_id = s.location_id),
+            products AS (SELECT product_id, sum(on_hand) AS on_hand, sum(held) AS held, sum(committed) AS committed,
+                                sum(ledger_on_hand) AS ledger_on_hand, sum(ledger_held) AS ledger_held,
+                                sum(ledger_committed) AS ledger_committed, bool_or(drifted) AS drifted
+                           FROM by_location GROUP BY product_id),
+            held_by_orders AS (SELECT l.product_id, sum(l.quantity) AS quantity
+                                 FROM customer_order_line l
+                                 JOIN customer_order o ON o.id = l.customer_order_id
+                                 JOIN sales_session ss ON ss.id = o.sales_session_id
+                                WHERE o.status IN ('PENDING_PAYMENT', 'CONFIRMED') AND ss.completed_at IS NULL
+                                GROUP BY l.product_id)
+       SELECT p.product_id AS "productId", p.on_hand AS "onHand", p.held, p.committed,
+              p.ledger_on_hand AS "ledgerOnHand", p.ledger_held AS "ledgerHeld", p.ledger_committed AS "ledgerCommitted",
+              coalesce(h.quantity, 0) AS "heldByOrders"
+         FROM products p LEFT JOIN held_by_orders h ON h.product_id = p.product_id
+        WHERE p.drifted OR p.held <> coalesce(h.quantity, 0)
+        ORDER BY p.product_id`,
     );
   }
 
-  /** Creates the (empty) stock level of a new product. */
-  async createLevel(em: EntityManager, productId: string): Promise<void> {
-    await sql(em, 'INSERT INTO stock_level (product_id) VALUES (?)', [productId]);
+  /** Creates the (empty) levels of a new product, one at each of its producer's locations. */
+  async createLevels(em: EntityManager, productId: string): Promise<void> {
+    await sql(
+      em,
+      `INSERT INTO stock_level (product_id, location_id)
+       SELECT p.id, l.id FROM product p JOIN location l ON l.producer_id = p.producer_id WHERE p.id = ?`,
+      [productId],
+    );
+  }
+
+  /** Creates the (empty) levels of a new location, one for each of its producer's products. */
+  async createLevelsAt(em: EntityManager, locationId: string): Promise<void> {
+    await sql(
+      em,
+      `INSERT INTO stock_level (product_id, location_id)
+       SELECT p.id, l.id FROM location l JOIN product p ON p.producer_id = l.producer_id WHERE l.id = ?`,
+      [locationId],
+    );
   }
 
   /**
-   * Applies moves in one statement: locks the products' rows in product-id order (so concurrent
-   * writers never deadlock), and unless a move would take any product's availability below zero,
-   * changes the levels, appends the ledger rows and the events. Returns the products that are
-   * short, with what they have available; then nothing was changed.
+   * Applies moves in one statement: locks every level of the products they touch, in (product,
+   * location) order, so concurrent writers never deadlock; and unless a move would take a
+   * location's availability below zero, changes the levels, appends the ledger rows and one event
+   * per product and order. Returns the levels that are short, with what they have available;
+   * then nothing was changed.
    *
    * One statement, because the row locks are the hot spot under load: they are held for this
    * round trip and the commit, and never while the server does anything else.
    */
-  private async move(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[]): Promise<Map<string, string>> {
-    if (moves.length === 0) return new Map();
+  private async move(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[], events?: MoveEvents): Promise<LevelShortage[]> {
+    if (moves.length === 0) return [];
     const rows = JSON.stringify(moves.map((m) => ({
       product_id: m.productId,
+      location_id: m.locationId,
+      lot_id: m.lotId ?? null,
       on_hand_delta: (m.onHandDelta ?? new Decimal(0)).toFixed(),
       held_delta: (m.heldDelta ?? new Decimal(0)).toFixed(),
       committed_delta: (m.committedDelta ?? new Decimal(0)).toFixed(),
@@ -199,50 +338,75 @@ export class StockService {
       producer_order_id: m.producerOrderId ?? null,
       reason: m.reason ?? null,
     })));
-    const event = EVENT_OF_MOVE[kind];
-    const short = await sql<{ productId: string; available: string }>(
+    const eventsInsert = events
+      ? `, events AS (
+         INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, location_id, lot_id,
+                                   quantity, available, created_at)
+         SELECT ?, p.producer_id, e.product_id, e.producer_order_id, po.hub_id, e.customer_order_id, ?::uuid, ?::uuid,
+                e.quantity, a.available, ?
+           FROM (SELECT product_id, producer_order_id, customer_order_id, ${EVENT_QUANTITY[kind]} AS quantity
+                   FROM moves GROUP BY product_id, producer_order_id, customer_order_id) e
+           JOIN product p ON p.id = e.product_id
+           JOIN after a ON a.product_id = e.product_id
+           LEFT JOIN producer_order po ON po.id = e.producer_order_id
+          WHERE NOT EXISTS (SELECT 1 FROM short))`
+      : '';
+    const short = await sql<LevelShortage>(
       em,
       `WITH moves AS (
-         SELECT m.*, ?::text AS kind, ?::text AS event_kind, ?::timestamptz AS at
-           FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, on_hand_delta numeric, held_delta numeric,
-                committed_delta numeric, customer_order_id uuid, producer_order_id uuid, reason text)),
+         SELECT m.* FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, location_id uuid, lot_id uuid, on_hand_delta numeric,
+                held_delta numeric, committed_delta numeric, customer_order_id uuid, producer_order_id uuid, reason text)),
        totals AS (
-         SELECT product_id, sum(on_hand_delta) AS on_hand_delta, sum(held_delta) AS held_delta,
-                sum(committed_delta) AS committed_delta FROM moves GROUP BY product_id),
+         SELECT product_id, location_id, sum(on_hand_delta) AS on_hand_delta, sum(held_delta) AS held_delta,
+                sum(committed_delta) AS committed_delta FROM moves GROUP BY product_id, location_id),
        locked AS (
-         SELECT s.product_id, s.on_hand - s.held - s.committed AS available FROM stock_level s
+         SELECT s.product_id, s.location_id, s.on_hand - s.held - s.committed AS available FROM stock_level s
           WHERE s.product_id IN (SELECT product_id FROM totals)
-          ORDER BY s.product_id FOR UPDATE),
+          ORDER BY s.product_id, s.location_id FOR UPDATE),
        short AS (
-         SELECT t.product_id, coalesce(l.available, 0) AS available FROM totals t LEFT JOIN locked l USING (product_id)
+         SELECT t.product_id, t.location_id, coalesce(l.available, 0) AS available
+           FROM totals t LEFT JOIN locked l USING (product_id, location_id)
           WHERE l.product_id IS NULL
              OR l.available + t.on_hand_delta - t.held_delta - t.committed_delta < 0 AND t.held_delta + t.committed_delta - t.on_hand_delta > 0),
        updated AS (
          UPDATE stock_level s
             SET on_hand = s.on_hand + t.on_hand_delta, held = s.held + t.held_delta, committed = s.committed + t.committed_delta
            FROM totals t
-          WHERE s.product_id = t.product_id AND NOT EXISTS (SELECT 1 FROM short)
-         RETURNING s.product_id, s.on_hand - s.held - s.committed AS available),
+          WHERE s.product_id = t.product_id AND s.location_id = t.location_id AND NOT EXISTS (SELECT 1 FROM short)
+         RETURNING s.product_id),
+       after AS (
+         SELECT l.product_id, sum(l.available) + coalesce((SELECT sum(t.on_hand_delta - t.held_delta - t.committed_delta)
+                                                             FROM totals t WHERE t.product_id = l.product_id), 0) AS available
+           FROM locked l GROUP BY l.product_id),
        ledger AS (
-         INSERT INTO stock_movement (product_id, kind, on_hand_delta, held_delta, committed_delta,
+         INSERT INTO stock_movement (product_id, location_id, lot_id, kind, on_hand_delta, held_delta, committed_delta,
                                      customer_order_id, producer_order_id, reason, created_at)
-         SELECT product_id, kind, on_hand_delta, held_delta, committed_delta, customer_order_id, producer_order_id, reason, at
-           FROM moves WHERE NOT EXISTS (SELECT 1 FROM short)),
-       events AS (${stockEventsInsert('moves', event.quantity)})
-       SELECT product_id AS "productId", available FROM short`,
-      [kind, event.kind, at, rows],
+         SELECT product_id, location_id, lot_id, ?, on_hand_delta, held_delta, committed_delta, customer_order_id, producer_order_id, reason, ?
+           FROM moves WHERE NOT EXISTS (SELECT 1 FROM short))${eventsInsert}
+       SELECT product_id AS "productId", location_id AS "locationId", available FROM short`,
+      [rows, kind, at, ...(events ? [events.kind, events.locationId ?? null, events.lotId ?? null, at] : [])],
     );
-    if (short.length === 0) markEventsWritten(em);
-    return new Map(short.map((s) => [s.productId, s.available]));
+    if (short.length === 0 && events) markEventsWritten(em);
+    return short;
   }
 }
 
-/** What each kind of stock move tells subscribers, and the size of the change it reports. */
-const EVENT_OF_MOVE: Record<StockMovementKind, { kind: EventKind; quantity: string }> = {
-  [StockMovementKind.HOLD]: { kind: EventKind.HELD, quantity: 'm.held_delta' },
-  [StockMovementKind.RELEASE]: { kind: EventKind.RELEASED, quantity: '-m.held_delta' },
-  [StockMovementKind.COMMIT]: { kind: EventKind.COMPLETED, quantity: 'm.committed_delta' },
-  [StockMovementKind.ADJUST]: { kind: EventKind.ADJUSTED, quantity: 'm.on_hand_delta' },
+/** A level a move would have taken below zero available, and what it has. */
+export interface LevelShortage {
+  productId: string;
+  locationId: string;
+  available: string;
+}
+
+/** The size of the change each kind of move reports to subscribers (over one product's moves). */
+const EVENT_QUANTITY: Record<StockMovementKind, string> = {
+  [StockMovementKind.HOLD]: 'sum(held_delta)',
+  [StockMovementKind.RELEASE]: '-sum(held_delta)',
+  [StockMovementKind.COMMIT]: 'sum(committed_delta)',
+  [StockMovementKind.ADJUST]: 'sum(on_hand_delta)',
+  [StockMovementKind.RECEIVE]: 'sum(on_hand_delta)',
+  [StockMovementKind.TRANSFER]: 'sum(greatest(on_hand_delta, 0))',
+  [StockMovementKind.SHIP]: '-sum(on_hand_delta)',
 };
 
 function notFound(productId: string): DomainError {

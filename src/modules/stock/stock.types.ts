@@ -1,4 +1,5 @@
-import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Location } from './location.entity.js';
 import { DecimalScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
@@ -30,6 +31,9 @@ export class AdjustStockInput {
 
   @Field(() => String, { nullable: true })
   reason?: string | null;
+
+  @Field(() => ID, { nullable: true, description: "Where the stock is; the producer's first-choice location when absent." })
+  locationId?: string | null;
 }
 
 @ObjectType({ simpleResolvers: true })
@@ -66,4 +70,82 @@ export class StockDrift {
 
   @Field(() => DecimalScalar, { description: 'What live customer orders of open sessions hold.' })
   heldByOrders!: string;
+}
+
+@ObjectType({ simpleResolvers: true, description: "A product's stock at one location." })
+export class LocationStock {
+  @Field(() => Location)
+  location!: Location;
+
+  @Field(() => DecimalScalar)
+  onHand!: string;
+
+  @Field(() => DecimalScalar)
+  held!: string;
+
+  @Field(() => DecimalScalar)
+  committed!: string;
+
+  @Field(() => DecimalScalar)
+  available!: string;
+}
+
+@InputType()
+export class CreateLocationInput {
+  @Field(() => ID)
+  producerId!: string;
+
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => Int, { description: '1 is the first choice.' })
+  priority!: number;
+}
+
+@InputType()
+export class UpdateLocationInput {
+  @Field(() => ID)
+  locationId!: string;
+
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => Int, { nullable: true })
+  priority?: number | null;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class LocationPayload {
+  @Field(() => Location, { nullable: true })
+  location?: Location;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
+@InputType()
+export class TransferStockInput {
+  @Field(() => ID)
+  productId!: string;
+
+  @Field(() => ID)
+  fromLocationId!: string;
+
+  @Field(() => ID)
+  toLocationId!: string;
+
+  @Field(() => DecimalScalar)
+  quantity!: string;
+
+  @Field(() => String, { nullable: true })
+  reason?: string | null;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class TransferStockPayload {
+  @Field(() => Product, { nullable: true })
+  product?: Product;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
 }
