@@ -32,8 +32,9 @@ async function catalogue(env: BenchEnvironment, count: number, stock: string) {
   }
   await env.db.query(
     `WITH p AS (SELECT unnest($1::uuid[]) AS id)
-     , upd AS (UPDATE stock_level s SET on_hand = on_hand + $2::numeric FROM p WHERE s.product_id = p.id RETURNING s.product_id)
-     INSERT INTO stock_movement (product_id, kind, on_hand_delta, reason, created_at) SELECT product_id, 'ADJUST', $2::numeric, 'bench stock', now() FROM upd`,
+     , upd AS (UPDATE stock_level s SET on_hand = on_hand + $2::numeric FROM p WHERE s.product_id = p.id RETURNING s.product_id, s.location_id)
+     INSERT INTO stock_movement (product_id, location_id, kind, on_hand_delta, reason, created_at)
+     SELECT product_id, location_id, 'ADJUST', $2::numeric, 'bench stock', now() FROM upd`,
     [products, stock],
   );
   const now = Date.now();
@@ -247,6 +248,7 @@ async function seedClosedSessions(env: BenchEnvironment, orders: number, hubs: n
   const tag = randomUUID().slice(0, 8);
   const { rows } = await env.db.query(
     `WITH prod AS (INSERT INTO producer (id, name) SELECT gen_random_uuid(), 'P' || g || '-' || $1 FROM generate_series(1, $2) g RETURNING id),
+          locations AS (INSERT INTO location (id, producer_id, name, priority) SELECT gen_random_uuid(), id, 'Main', 1 FROM prod),
           product_rows AS (INSERT INTO product (id, producer_id, name, sku, unit) SELECT gen_random_uuid(), id, 'Veg', 'SKU-' || id, 'kg' FROM prod RETURNING id, producer_id),
           hubs AS (INSERT INTO hub (id, name) SELECT gen_random_uuid(), 'H' || g || '-' || $1 FROM generate_series(1, $3) g RETURNING id),
           sessions AS (INSERT INTO sales_session (id, hub_id, opens_at, closes_at, time_zone)
@@ -257,10 +259,15 @@ async function seedClosedSessions(env: BenchEnvironment, orders: number, hubs: n
   const sessions: string[] = rows[0].sessions;
   const products: string[] = rows[0].products;
   await env.db.query(
-    `INSERT INTO stock_level (product_id, on_hand) SELECT unnest($1::uuid[]), $2::numeric`,
+    `INSERT INTO stock_level (product_id, location_id, on_hand)
+     SELECT p.id, l.id, $2::numeric FROM product p JOIN location l ON l.producer_id = p.producer_id WHERE p.id = ANY($1::uuid[])`,
     [products, Math.ceil(orders / producers) + 10],
   );
-  await env.db.query(`INSERT INTO stock_movement (product_id, kind, on_hand_delta, reason, created_at) SELECT unnest($1::uuid[]), 'ADJUST', $2::numeric, 'seed', now()`, [products, Math.ceil(orders / producers) + 10]);
+  await env.db.query(
+    `INSERT INTO stock_movement (product_id, location_id, kind, on_hand_delta, reason, created_at)
+     SELECT product_id, location_id, 'ADJUST', on_hand, 'seed', now() FROM stock_level WHERE product_id = ANY($1::uuid[])`,
+    [products],
+  );
   await env.db.query(
     `INSERT INTO offer (id, sales_session_id, product_id, price_amount, price_currency)
      SELECT gen_random_uuid(), s, p, 100, 'EUR' FROM unnest($1::uuid[]) s, unnest($2::uuid[]) p`,
@@ -286,8 +293,9 @@ async function seedClosedSessions(env: BenchEnvironment, orders: number, hubs: n
                  JOIN product p ON p.id = o.product_id
                  JOIN producer_order po ON po.sales_session_id = o.session_id AND po.producer_id = p.producer_id
                RETURNING product_id, producer_order_id, customer_order_id)
-     , held AS (INSERT INTO stock_movement (product_id, kind, held_delta, customer_order_id, producer_order_id, created_at)
-                SELECT product_id, 'HOLD', 1, customer_order_id, producer_order_id, now() FROM lines RETURNING product_id)
+     , held AS (INSERT INTO stock_movement (product_id, location_id, kind, held_delta, customer_order_id, producer_order_id, created_at)
+                SELECT l.product_id, s.location_id, 'HOLD', 1, l.customer_order_id, l.producer_order_id, now()
+                  FROM lines l JOIN stock_level s ON s.product_id = l.product_id RETURNING product_id)
      UPDATE stock_level s SET held = s.held + h.n FROM (SELECT product_id, count(*) AS n FROM held GROUP BY product_id) h WHERE s.product_id = h.product_id`,
     [sessions, products, orders],
   );

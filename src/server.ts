@@ -15,6 +15,7 @@ import { WebSocketServer } from 'ws';
 import { AuthenticationError, type TokenVerifier } from './auth/tokens.js';
 import type { EventHub } from './events/event-hub.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
+import { csvRoutes } from './modules/fulfilment/csv-routes.js';
 import { createErrorFormatter } from './graphql/format-error.js';
 import { costLimitPlugin, depthLimit } from './graphql/limits.js';
 import type { Services } from './services.js';
@@ -137,6 +138,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     const up = await deps.orm.isConnected().catch(() => false);
     res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'database unavailable' });
   });
+  app.use(csvRoutes({ verifyToken: (authorization) => deps.verifyToken(authorization), newContext }));
   app.use(
     '/graphql',
     cors({ origin: limits.corsOrigins.length > 0 ? [...limits.corsOrigins] : false }),

@@ -8,6 +8,11 @@ import { SessionCompletionService } from './modules/orders/session-completion.se
 import { type CloseListener, SalesSessionService } from './modules/sessions/sales-session.service.js';
 import { StockService } from './modules/stock/stock.service.js';
 import { LocationService } from './modules/stock/location.service.js';
+import { LotService } from './modules/lots/lot.service.js';
+import { earliestBestBefore } from './modules/lots/lot-strategy.js';
+import { PickingService } from './modules/fulfilment/picking.service.js';
+import { PackingService } from './modules/fulfilment/packing.service.js';
+import { ShippingService } from './modules/fulfilment/shipping.service.js';
 import { LOCATION_STRATEGIES, priorityFirst } from './modules/stock/location-strategy.js';
 import { WebhookService } from './modules/webhooks/webhook.service.js';
 
@@ -23,11 +28,17 @@ export interface ServiceOptions {
 export function createServices(options: ServiceOptions) {
   const stock = new StockService(LOCATION_STRATEGIES[options.locationStrategy ?? priorityFirst.name] ?? priorityFirst);
   const enterprises = new EnterpriseService();
+  const locations = new LocationService(enterprises, stock);
+  const picking = new PickingService(earliestBestBefore);
   return {
     stock,
     enterprises,
     products: new ProductService(enterprises, stock),
-    locations: new LocationService(enterprises, stock),
+    locations,
+    lots: new LotService(stock, locations),
+    picking,
+    packing: new PackingService(),
+    shipping: new ShippingService(stock, picking),
     salesSessions: new SalesSessionService(enterprises, options.closeListener),
     checkout: new CheckoutService(stock, options.holdDuration),
     customerOrders: new CustomerOrderService(stock),

@@ -14,6 +14,9 @@ export interface StoredEvent {
   productId: string;
   producerOrderId: string | null;
   customerOrderId: string | null;
+  hubId: string | null;
+  locationId: string | null;
+  lotId: string | null;
   quantity: string;
   available: string;
   createdAt: Date;
@@ -23,6 +26,7 @@ export interface StoredEvent {
 export interface EventFilter {
   kinds?: readonly string[];
   producerId?: string;
+  hubId?: string;
   productIds?: readonly string[];
 }
 
@@ -43,7 +47,8 @@ const RELAY_LOCK_KEY = 7_146_205_332;
 // Positions leave as text (bigint exceeds a JS number), so queries must ORDER BY the column,
 // qualified, never the text alias: "100" sorts before "99", which once made a subscriber skip events.
 const SELECT_EVENT = `SELECT position::text AS position, kind, producer_id AS "producerId", product_id AS "productId",
-  producer_order_id AS "producerOrderId", customer_order_id AS "customerOrderId", quantity, available,
+  producer_order_id AS "producerOrderId", customer_order_id AS "customerOrderId", hub_id AS "hubId",
+  location_id AS "locationId", lot_id AS "lotId", quantity, available,
   created_at AS "createdAt" FROM domain_event`;
 
 export interface EventHubOptions {
@@ -59,6 +64,7 @@ export interface EventHubOptions {
 const WEBHOOK_BODY = `json_build_object(
   'id', p.position::text, 'kind', p.kind, 'producerId', p.producer_id, 'productId', p.product_id,
   'producerOrderId', p.producer_order_id, 'hubId', p.hub_id, 'customerOrderId', p.customer_order_id,
+  'locationId', p.location_id, 'lotId', p.lot_id,
   'quantity', trim_scale(p.quantity)::text, 'available', trim_scale(p.available)::text,
   'at', to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text`;
 
@@ -144,6 +150,10 @@ export class EventHub implements PubSub {
     if (filter.producerId) {
       where.push('producer_id = ?');
       params.push(filter.producerId);
+    }
+    if (filter.hubId) {
+      where.push('hub_id = ?');
+      params.push(filter.hubId);
     }
     if (filter.productIds) {
       where.push(`product_id IN (${filter.productIds.map(() => '?').join(', ') || 'NULL'})`);
@@ -246,6 +256,7 @@ export class EventHub implements PubSub {
 export function matches(filter: EventFilter, event: StoredEvent): boolean {
   if (filter.kinds && !filter.kinds.includes(event.kind)) return false;
   if (filter.producerId && filter.producerId !== event.producerId) return false;
+  if (filter.hubId && filter.hubId !== event.hubId) return false;
   if (filter.productIds && !filter.productIds.includes(event.productId)) return false;
   return true;
 }

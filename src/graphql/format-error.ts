@@ -2,6 +2,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { SubscriberTooSlowError } from '../events/event-hub.js';
+import { DomainError, UserErrorCode } from '../shared/errors.js';
 
 /** Codes of errors the client caused; their messages are safe and useful to show. */
 const CLIENT_ERROR_CODES = new Set([
@@ -33,6 +34,11 @@ export function createErrorFormatter(logger: Logger) {
       return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
     }
     const cause = unwrapResolverError(error);
+    if (cause instanceof DomainError) {
+      // A business rule refused a query's arguments (mutations answer with userErrors instead).
+      const forbidden = cause.userErrors.some((e) => e.code === UserErrorCode.FORBIDDEN);
+      return { message: cause.message, path: formatted.path, extensions: { code: forbidden ? 'FORBIDDEN' : 'BAD_USER_INPUT', userErrors: cause.userErrors } };
+    }
     if (cause instanceof SubscriberTooSlowError) {
       return { message: cause.message, path: formatted.path, extensions: { code: 'SUBSCRIBER_TOO_SLOW' } };
     }

@@ -11,6 +11,9 @@ import { Offer } from '../modules/sessions/offer.entity.js';
 import { SalesSession } from '../modules/sessions/sales-session.entity.js';
 import type { LocationFigures, StockFigures } from '../modules/stock/stock.service.js';
 import { Location } from '../modules/stock/location.entity.js';
+import { Lot } from '../modules/lots/lot.entity.js';
+import { CustomerOrder } from '../modules/orders/customer-order.entity.js';
+import { ShipmentLine } from '../modules/fulfilment/shipment-line.entity.js';
 import type { AttemptRow } from '../modules/webhooks/webhook.service.js';
 import type { Services } from '../services.js';
 
@@ -27,11 +30,15 @@ export function createLoaders(em: EntityManager, services: Services) {
     offer: byId(em, Offer),
     producerOrder: byId(em, ProducerOrder),
     location: byId(em, Location),
+    lot: byId(em, Lot),
+    customerOrder: byId(em, CustomerOrder),
+    shipmentLines: grouped(em, ShipmentLine, 'producerOrderId', { productId: 'asc' }),
     locationsByProducer: grouped(em, Location, 'producer', { priority: 'asc', id: 'asc' }),
     stockByLocation: new DataLoader<string, LocationFigures[]>(async (ids) => {
       const rows = await services.stock.levelsByLocation(em, ids);
       return ids.map((id) => rows.filter((r) => r.productId === id));
     }),
+    lotsByProduct: grouped(em, Lot, 'product', { bestBefore: 'asc', code: 'asc', id: 'asc' }),
     productsByProducer: grouped(em, Product, 'producer', { name: 'asc', id: 'asc' }),
     salesSessionsByHub: grouped(em, SalesSession, 'hub', { opensAt: 'asc', id: 'asc' }),
     offersBySession: grouped(em, Offer, 'salesSession', { createdAt: 'asc', id: 'asc' }),
@@ -72,8 +79,9 @@ function grouped<T extends object>(
     const found = await em.find(entity, { [parent]: { $in: [...parentIds] } } as never, { orderBy } as never);
     const groups = new Map<string, T[]>(parentIds.map((id) => [id, []]));
     for (const item of found) {
-      const ref = item[parent] as unknown as { id: string };
-      groups.get(ref.id)?.push(item);
+      // A relation (an entity reference) or a plain id column.
+      const ref = item[parent] as unknown as { id: string } | string;
+      groups.get(typeof ref === 'string' ? ref : ref.id)?.push(item);
     }
     return parentIds.map((id) => groups.get(id)!);
   });

@@ -8,10 +8,12 @@ import { CustomerOrderLineResolver, CustomerOrderResolver } from '../modules/ord
 import { ProducerOrderResolver } from '../modules/orders/producer-order.resolver.js';
 import { OfferResolver } from '../modules/sessions/offer.resolver.js';
 import { SalesSessionResolver } from '../modules/sessions/sales-session.resolver.js';
-import { AvailabilityEventResolver, ReservationEventResolver } from '../modules/live/live.resolver.js';
+import { AvailabilityEventResolver, FulfilmentEventResolver, ReservationEventResolver } from '../modules/live/live.resolver.js';
 import { WebhookDeliveryResolver, WebhookResolver } from '../modules/webhooks/webhook.resolver.js';
 import { StockResolver } from '../modules/stock/stock.resolver.js';
 import { LocationResolver } from '../modules/stock/location.resolver.js';
+import { LotResolver } from '../modules/lots/lot.resolver.js';
+import { FulfilmentResolver, ProducerOrderFulfilmentResolver } from '../modules/fulfilment/fulfilment.resolver.js';
 
 const resolvers = [
   ProducerResolver,
@@ -19,6 +21,9 @@ const resolvers = [
   ProductResolver,
   StockResolver,
   LocationResolver,
+  LotResolver,
+  FulfilmentResolver,
+  ProducerOrderFulfilmentResolver,
   SalesSessionResolver,
   OfferResolver,
   CustomerOrderResolver,
@@ -26,6 +31,7 @@ const resolvers = [
   ProducerOrderResolver,
   ReservationEventResolver,
   AvailabilityEventResolver,
+  FulfilmentEventResolver,
   WebhookResolver,
   WebhookDeliveryResolver,
 ] as const;

@@ -101,7 +101,7 @@ describe('webhooks', () => {
   });
 
   it('refuses a bad registration and registers nothing', async () => {
-    const result = await register({ url: 'ftp://example.org', kinds: ['HELD', 'SHIPPED'], secret: 'short' });
+    const result = await register({ url: 'ftp://example.org', kinds: ['HELD', 'PICKED'], secret: 'short' });
     expect(result.webhook).toBeNull();
     expect(result.userErrors.map((e) => [e.code, e.field])).toEqual([
       ['INVALID_INPUT', ['url']],

@@ -6,6 +6,8 @@ import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Producer } from '../enterprises/producer.entity.js';
 import { Location } from '../stock/location.entity.js';
+import { Lot, LotStatus } from '../lots/lot.entity.js';
+import { firstOf, MAX_LIST } from '../../graphql/lists.js';
 import { LocationStock, Stock } from '../stock/stock.types.js';
 import { Product } from './product.entity.js';
 import { CreateProductInput, CreateProductPayload } from './product.types.js';
@@ -34,6 +36,18 @@ export class ProductResolver {
   async stock(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<Stock> {
     if (!actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's stock");
     return (await ctx.loaders.stock.load(product.id)) ?? Stock.EMPTY;
+  }
+
+  @Allow('admin', 'producer')
+  @FieldResolver(() => [Lot], { description: `Its lots, earliest best-before first; at most ${MAX_LIST}.` })
+  async lots(
+    @Root() product: Product,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('status', () => LotStatus, { nullable: true }) status?: LotStatus,
+  ): Promise<Lot[]> {
+    if (!actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's lots");
+    const lots = await ctx.loaders.lotsByProduct.load(product.id);
+    return firstOf(status ? lots.filter((l) => l.status === status) : lots);
   }
 
   @Allow('admin', 'producer')

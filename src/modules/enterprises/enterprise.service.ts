@@ -4,6 +4,9 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { requiredText } from '../../shared/text.js';
 import { Location } from '../stock/location.entity.js';
 import { Hub } from './hub.entity.js';
+import { HubCustomer } from './hub-customer.entity.js';
+import { requireHub as requireHubAccess } from '../../auth/policy.js';
+import { instant, sql } from '../../shared/sql.js';
 import { Producer } from './producer.entity.js';
 
 export const FIRST_LOCATION_NAME = 'Main';
@@ -30,6 +33,23 @@ export class EnterpriseService {
     hub.createdAt = ctx.clock.now();
     await ctx.em.persistAndFlush(hub);
     return hub;
+  }
+
+  /** Marks a hub's customer as priority (or not): their orders are the last to lose out in a short fill. */
+  async setCustomerPriority(ctx: RequestContext, input: { hubId: string; customerRef: string; priority: boolean }): Promise<HubCustomer> {
+    const errors = new InputErrors();
+    const customerRef = requiredText(input.customerRef, ['customerRef'], 200, errors);
+    errors.throwIfAny();
+    requireHubAccess(ctx.actor, input.hubId, 'hubId');
+    await this.requireHub(ctx, input.hubId, 'hubId');
+    const [row] = await sql<{ updatedAt: string }>(
+      ctx.em,
+      `INSERT INTO hub_customer (hub_id, customer_ref, priority, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (hub_id, customer_ref) DO UPDATE SET priority = excluded.priority, updated_at = excluded.updated_at
+       RETURNING updated_at AS "updatedAt"`,
+      [input.hubId, customerRef, input.priority, ctx.clock.now()],
+    );
+    return Object.assign(new HubCustomer(), { hubId: input.hubId, customerRef, priority: input.priority, updatedAt: instant(row!.updatedAt) });
   }
 
   findProducer(ctx: RequestContext, id: string): Promise<Producer | null> {

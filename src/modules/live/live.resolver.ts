@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
-import { RESERVATION_KINDS } from '../../events/event-log.js';
+import { FULFILMENT_KINDS, RESERVATION_KINDS } from '../../events/event-log.js';
 import type { StoredEvent } from '../../events/event-hub.js';
 import { Allow, Public } from '../../auth/access.js';
 import { actsForProducer } from '../../auth/policy.js';
@@ -10,7 +10,10 @@ import { isUuid } from '../../shared/ids.js';
 import { Product } from '../catalogue/product.entity.js';
 import { ProducerOrder } from '../orders/producer-order.entity.js';
 import { Offer } from '../sessions/offer.entity.js';
-import { AvailabilityEvent, ReservationEvent } from './live.types.js';
+import { AvailabilityEvent, FulfilmentEvent, ReservationEvent } from './live.types.js';
+import { actsForHub } from '../../auth/policy.js';
+import { Lot } from '../lots/lot.entity.js';
+import { Location } from '../stock/location.entity.js';
 
 interface ReservationArgs {
   producerId: string;
@@ -113,5 +116,70 @@ async function* withOffer(events: AsyncIterableIterator<StoredEvent>, offerOfPro
     for await (const event of events) yield { event, offerId: offerOfProduct.get(event.productId)! };
   } finally {
     await events.return?.();
+  }
+}
+
+interface FulfilmentArgs {
+  producerId?: string | null;
+  hubId?: string | null;
+  after?: string | null;
+}
+
+@Resolver(() => FulfilmentEvent)
+export class FulfilmentEventResolver {
+  @Allow('admin', 'producer', 'hub')
+  @Subscription(() => FulfilmentEvent, {
+    description: "A producer's fulfilment changes (producerId), or those of a hub's orders (hubId), after commit.",
+    subscribe: ({ args, context }) => {
+      const { producerId, hubId, after } = args as FulfilmentArgs;
+      const ctx = context as GraphQLContext;
+      if (!producerId === !hubId) throw new GraphQLError('give exactly one of producerId and hubId', { extensions: { code: 'BAD_USER_INPUT' } });
+      const id = (producerId ?? hubId)!;
+      if (!isUuid(id)) throw new GraphQLError(`no such id "${id}"`, { extensions: { code: 'BAD_USER_INPUT' } });
+      if (producerId && !actsForProducer(ctx.actor, producerId)) throw forbiddenRead("another producer's fulfilment");
+      if (hubId && !actsForHub(ctx.actor, hubId)) throw forbiddenRead("another hub's fulfilment");
+      const filter = producerId ? { kinds: FULFILMENT_KINDS, producerId } : { kinds: FULFILMENT_KINDS, hubId: hubId! };
+      return ctx.events.open({ filter, after: checkAfter(after) });
+    },
+  })
+  fulfilmentChanged(
+    @Root() event: StoredEvent,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('producerId', () => ID, { nullable: true }) _producerId?: string,
+    @Arg('hubId', () => ID, { nullable: true }) _hubId?: string,
+    @Arg('after', () => ID, { nullable: true, description: 'Replay the events after this one first.' }) _after?: string,
+  ): FulfilmentEvent {
+    ctx.renew();
+    return {
+      id: event.position,
+      kind: event.kind,
+      quantity: event.quantity,
+      at: event.createdAt,
+      customerOrderId: event.customerOrderId,
+      productId: event.productId,
+      producerOrderId: event.producerOrderId,
+      locationId: event.locationId,
+      lotId: event.lotId,
+    };
+  }
+
+  @FieldResolver(() => Product)
+  async product(@Root() event: FulfilmentEvent, @Ctx() ctx: GraphQLContext): Promise<Product> {
+    return (await ctx.loaders.product.load(event.productId))!;
+  }
+
+  @FieldResolver(() => ProducerOrder, { nullable: true })
+  async producerOrder(@Root() event: FulfilmentEvent, @Ctx() ctx: GraphQLContext): Promise<ProducerOrder | null> {
+    return event.producerOrderId ? ctx.loaders.producerOrder.load(event.producerOrderId) : null;
+  }
+
+  @FieldResolver(() => Location, { nullable: true })
+  async location(@Root() event: FulfilmentEvent, @Ctx() ctx: GraphQLContext): Promise<Location | null> {
+    return event.locationId ? ctx.loaders.location.load(event.locationId) : null;
+  }
+
+  @FieldResolver(() => Lot, { nullable: true })
+  async lot(@Root() event: FulfilmentEvent, @Ctx() ctx: GraphQLContext): Promise<Lot | null> {
+    return event.lotId ? ctx.loaders.lot.load(event.lotId) : null;
   }
 }

@@ -32,3 +32,26 @@ export class AvailabilityEvent {
 
   offerId!: string;
 }
+
+@ObjectType({ simpleResolvers: true, description: 'A fulfilment change (a lot released, a transfer, a swap, a shipment, a short fill), delivered after it committed.' })
+export class FulfilmentEvent {
+  @Field(() => ID, { description: 'Positions are shared with reservation events: one stream, one `after`.' })
+  id!: string;
+
+  @Field(() => String, { description: 'LOT_RELEASED, TRANSFERRED, LOT_SWAPPED, SHIPPED or SHORT_FILLED.' })
+  kind!: string;
+
+  @Field(() => DecimalScalar, { description: 'The change: received, moved, swapped or shipped quantity, or what a customer line lost.' })
+  quantity!: string;
+
+  @Field(() => DateTimeScalar)
+  at!: Date;
+
+  @Field(() => ID, { nullable: true, description: 'The customer order a short fill cut.' })
+  customerOrderId!: string | null;
+
+  productId!: string;
+  producerOrderId!: string | null;
+  locationId!: string | null;
+  lotId!: string | null;
+}

@@ -1,5 +1,6 @@
 import { Check, Entity, Index, ManyToOne, Property } from '@mikro-orm/core';
-import { ObjectType } from 'type-graphql';
+import { Field, ObjectType } from 'type-graphql';
+import { DecimalScalar } from '../../graphql/scalars.js';
 import { BaseEntity } from '../../shared/base.entity.js';
 import { Product } from '../catalogue/product.entity.js';
 import { Offer } from '../sessions/offer.entity.js';
@@ -36,6 +37,7 @@ export class CustomerOrderLine extends BaseEntity {
   currency!: string;
 
   /** What the customer really gets, set when the producer order ships (less than `quantity` after a short fill). */
+  @Field(() => DecimalScalar, { nullable: true, description: 'What the customer really gets, once the producer order shipped: less than quantity after a short fill.' })
   @Property({ type: 'decimal', precision: 15, scale: 3, nullable: true })
   fulfilledQuantity?: string;
 }

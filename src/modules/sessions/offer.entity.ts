@@ -1,6 +1,6 @@
 import { Check, Entity, Enum, Index, ManyToOne, Property, Unique } from '@mikro-orm/core';
 import { LotGrade } from '../lots/lot.entity.js';
-import { ObjectType } from 'type-graphql';
+import { Field, Int, ObjectType } from 'type-graphql';
 import { BaseEntity } from '../../shared/base.entity.js';
 import { Product } from '../catalogue/product.entity.js';
 import { SalesSession } from './sales-session.entity.js';
@@ -27,10 +27,12 @@ export class Offer extends BaseEntity {
   priceCurrency: string;
 
   /** Lots picked for this offer must be at least this grade. */
+  @Field(() => LotGrade, { nullable: true, description: 'Lots picked for this offer are at least this grade.' })
   @Enum({ items: () => LotGrade, type: 'string', nullable: true })
   minGrade?: LotGrade;
 
   /** Lots picked for this offer must keep at least this many days before best-before, counted from delivery. */
+  @Field(() => Int, { nullable: true, description: 'Lots picked for this offer have at least this many days before best-before at delivery.' })
   @Property({ type: 'integer', nullable: true })
   minShelfLifeDays?: number;
 

@@ -54,6 +54,11 @@ export class SalesSessionResolver {
     return DateTime.fromJSDate(session.closesAt, { zone: session.timeZone });
   }
 
+  @FieldResolver(() => DateTimeScalar, { description: "When producers deliver to the hub, in the session's time zone: the day pick lists are made for." })
+  deliversAt(@Root() session: SalesSession): DateTime {
+    return DateTime.fromJSDate(session.deliversAt ?? session.closesAt, { zone: session.timeZone });
+  }
+
   @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'When a trader closed the session early, if they did.' })
   closedEarlyAt(@Root() session: SalesSession): DateTime | null {
     if (!session.closedAt || session.closedAt >= session.closesAt) return null;

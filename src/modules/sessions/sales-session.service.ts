@@ -7,6 +7,7 @@ import { sql } from '../../shared/sql.js';
 import { Product } from '../catalogue/product.entity.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { Offer } from './offer.entity.js';
+import type { LotGrade } from '../lots/lot.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import { SalesSessionStatus, sessionStatus } from './session-status.js';
 
@@ -18,7 +19,8 @@ export interface CreateSalesSessionFields {
   opensAt: Date;
   closesAt: Date;
   timeZone: string;
-  offers: { productId: string; price: { amount: number; currency: string } }[];
+  deliversAt?: Date | null;
+  offers: { productId: string; price: { amount: number; currency: string }; minGrade?: LotGrade | null; minShelfLifeDays?: number | null }[];
 }
 
 /** Something to tell when a session closes early, so completion need not wait for the next poll. */
@@ -39,6 +41,7 @@ export class SalesSessionService {
       errors.invalid(`"${input.timeZone}" is not an IANA time zone (e.g. "Europe/Paris")`, ['timeZone']);
     }
     if (input.closesAt <= input.opensAt) errors.invalid('must be after opensAt', ['closesAt']);
+    if (input.deliversAt && input.deliversAt < input.closesAt) errors.invalid('must not be before closesAt', ['deliversAt']);
     else if (input.closesAt <= ctx.clock.now()) errors.invalid('is already in the past', ['closesAt']);
     if (input.offers.length > MAX_OFFERS_PER_SESSION) {
       errors.invalid(`a session can have at most ${MAX_OFFERS_PER_SESSION} offers`, ['offers']);
@@ -52,6 +55,10 @@ export class SalesSessionService {
       }
       if (!Number.isInteger(offer.price.amount) || offer.price.amount < 0 || offer.price.amount > MAX_PRICE_MINOR_UNITS) {
         errors.invalid(`must be a whole number of minor units from 0 to ${MAX_PRICE_MINOR_UNITS}`, ['offers', i, 'price', 'amount']);
+      }
+      const days = offer.minShelfLifeDays;
+      if (days !== null && days !== undefined && (!Number.isInteger(days) || days < 0 || days > 3650)) {
+        errors.invalid('must be a whole number of days from 0 to 3650', ['offers', i, 'minShelfLifeDays']);
       }
       if (!/^[A-Z]{3}$/.test(offer.price.currency)) {
         errors.invalid('must be an ISO 4217 code such as EUR', ['offers', i, 'price', 'currency']);
@@ -73,9 +80,13 @@ export class SalesSessionService {
     return ctx.em.transactional(async (em) => {
       const session = new SalesSession(hub, input.opensAt, input.closesAt, timeZone);
       session.createdAt = ctx.clock.now();
+      session.deliversAt = input.deliversAt ?? undefined;
       em.persist(session);
-      for (const offer of input.offers) {
-        em.persist(new Offer(session, em.getReference(Product, offer.productId), offer.price.amount, offer.price.currency));
+      for (const input_ of input.offers) {
+        const offer = new Offer(session, em.getReference(Product, input_.productId), input_.price.amount, input_.price.currency);
+        offer.minGrade = input_.minGrade ?? undefined;
+        offer.minShelfLifeDays = input_.minShelfLifeDays ?? undefined;
+        em.persist(offer);
       }
       await em.flush();
       return session;

@@ -1,4 +1,5 @@
-import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { LotGrade } from '../lots/lot.entity.js';
 import { MoneyInput } from '../../graphql/money.js';
 import { DateTimeScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
@@ -11,6 +12,12 @@ export class OfferInput {
 
   @Field(() => MoneyInput)
   price!: MoneyInput;
+
+  @Field(() => LotGrade, { nullable: true, description: 'Lots picked for this offer must be at least this grade.' })
+  minGrade?: LotGrade | null;
+
+  @Field(() => Int, { nullable: true, description: 'Lots picked for this offer must have at least this many days before best-before at delivery.' })
+  minShelfLifeDays?: number | null;
 }
 
 @InputType()
@@ -23,6 +30,9 @@ export class CreateSalesSessionInput {
 
   @Field(() => DateTimeScalar)
   closesAt!: Date;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When producers deliver to the hub; closesAt when absent.' })
+  deliversAt?: Date | null;
 
   @Field(() => String, { description: 'IANA time zone, e.g. "Europe/Paris".' })
   timeZone!: string;

@@ -229,7 +229,7 @@ export class StockService {
       if (short.length > 0) {
         throw DomainError.of(
           UserErrorCode.INSUFFICIENT_STOCK,
-          `cannot remove ${formatQuantity(delta!.negated())}: only ${formatQuantity(short[0]!.available)} is available there (the rest is held or committed)`,
+          `cannot remove ${formatQuantity(delta!.negated())}: only ${formatQuantity(short[0]!.available)} is available (the rest is held or committed)`,
           ['delta'],
         );
       }

@@ -1,0 +1,105 @@
+import { Decimal } from 'decimal.js';
+import { type LotCriteria, meetsCriteria } from '../lots/lot-criteria.js';
+import { LotKind } from '../lots/lot.entity.js';
+import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
+
+/** A producer order waiting to be picked, with its lines. */
+export interface OpenOrder {
+  producerOrderId: string;
+  hubId: string;
+  deliversAt: Date;
+  /** The delivery's calendar day in the session's time zone (YYYY-MM-DD). */
+  deliveryDay: string;
+  lines: OpenLine[];
+}
+
+export interface OpenLine {
+  productId: string;
+  quantity: Decimal;
+  criteria: LotCriteria;
+  /** Where the line's stock is committed, first choice first. */
+  committed: { locationId: string; quantity: Decimal }[];
+}
+
+/** A lot a picker chose for a line (after a swap); the plan keeps it. */
+export interface PinnedPick {
+  producerOrderId: string;
+  productId: string;
+  lotId: string;
+  quantity: Decimal;
+  replacedLotId: string | null;
+}
+
+export interface PlannedPick {
+  lotId: string;
+  locationId: string;
+  quantity: Decimal;
+  /** Chosen by a picker rather than suggested. */
+  pinned: boolean;
+  replacedLotId: string | null;
+}
+
+export interface PlannedLine extends OpenLine {
+  producerOrderId: string;
+  hubId: string;
+  deliversAt: Date;
+  deliveryDay: string;
+  picks: PlannedPick[];
+  /** What no lot covers: picked from stock not tracked in lots, at these locations. */
+  untracked: { locationId: string; quantity: Decimal }[];
+}
+
+/**
+ * Suggests the lots to pick for every open order of one producer. Orders are served in delivery
+ * order, so the earliest delivery gets the first lots the strategy ranks. Only released lots that
+ * meet a line's criteria for its delivery day are suggested; a unique item is suggested only
+ * whole. Lots a picker pinned stay where they were pinned, and nobody else is given them.
+ * A pure function of its inputs, so every view of the plan (per order, batch, zone, wave) agrees.
+ */
+export function planPicks(strategy: LotStrategy, orders: readonly OpenOrder[], lots: readonly LotCandidate[], pins: readonly PinnedPick[]): PlannedLine[] {
+  const free = new Map(lots.map((lot) => [lot.id, lot.free]));
+  const byId = new Map(lots.map((lot) => [lot.id, lot]));
+  // A pin on a lot that can no longer be picked (used up, say) no longer counts.
+  const live = pins.filter((pin) => byId.has(pin.lotId));
+  for (const pin of live) free.set(pin.lotId, free.get(pin.lotId)!.minus(pin.quantity));
+
+  const planned: PlannedLine[] = [];
+  for (const order of orders) {
+    for (const line of order.lines) {
+      const picks: PlannedPick[] = live
+        .filter((p) => p.producerOrderId === order.producerOrderId && p.productId === line.productId)
+        .map((p) => ({ lotId: p.lotId, locationId: byId.get(p.lotId)!.locationId, quantity: p.quantity, pinned: true, replacedLotId: p.replacedLotId }));
+      let need = line.quantity.minus(Decimal.sum(0, ...picks.map((p) => p.quantity)));
+      const eligible = strategy.rank(lots.filter((lot) => lot.productId === line.productId && meetsCriteria(lot, line.criteria, order.deliveryDay)));
+      for (const lot of eligible) {
+        if (need.lessThanOrEqualTo(0)) break;
+        const available = free.get(lot.id)!;
+        if (available.lessThanOrEqualTo(0)) continue;
+        if (lot.kind === LotKind.ITEM && available.greaterThan(need)) continue;
+        const take = Decimal.min(available, need);
+        free.set(lot.id, available.minus(take));
+        need = need.minus(take);
+        const same = picks.find((p) => p.lotId === lot.id && !p.pinned);
+        if (same) same.quantity = same.quantity.plus(take);
+        else picks.push({ lotId: lot.id, locationId: lot.locationId, quantity: take, pinned: false, replacedLotId: null });
+      }
+      const { producerOrderId, hubId, deliversAt, deliveryDay } = order;
+      planned.push({ ...line, producerOrderId, hubId, deliversAt, deliveryDay, picks, untracked: spread(Decimal.max(need, 0), line.committed) });
+    }
+  }
+  return planned;
+}
+
+/** Places what no lot covers at the locations where the line's stock is committed, in order. */
+function spread(quantity: Decimal, committed: OpenLine['committed']): PlannedLine['untracked'] {
+  const out: PlannedLine['untracked'] = [];
+  let left = quantity;
+  for (const at of committed) {
+    if (left.lessThanOrEqualTo(0)) break;
+    const take = Decimal.min(left, at.quantity);
+    if (take.greaterThan(0)) out.push({ locationId: at.locationId, quantity: take });
+    left = left.minus(take);
+  }
+  if (left.greaterThan(0) && committed[0]) out.push({ locationId: committed[0].locationId, quantity: left });
+  return out;
+}

@@ -1,0 +1,264 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Decimal } from 'decimal.js';
+import { requireProducer } from '../../auth/policy.js';
+import { appendEvents, EventKind, type EventRecord } from '../../events/event-log.js';
+import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
+import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
+import type { RequestContext } from '../../shared/request-context.js';
+import { instant, sql, uuidArray } from '../../shared/sql.js';
+import { requiredText } from '../../shared/text.js';
+import { unmetCriteria } from '../lots/lot-criteria.js';
+import { type LotGrade, LotStatus } from '../lots/lot.entity.js';
+import { StockMovementKind } from '../stock/stock-movement.entity.js';
+import type { Move, StockService } from '../stock/stock.service.js';
+import type { PlannedLine } from './pick-planner.js';
+import type { PickingService } from './picking.service.js';
+import { allocateShortage } from './short-fill.js';
+
+export interface ShipLineFields {
+  productId: string;
+  quantity: string;
+  weightKg?: string | null;
+  lots?: { lotId: string; quantity: string }[] | null;
+}
+
+export interface ShipFields {
+  producerOrderId: string;
+  carrier: string;
+  trackingReference: string;
+  /** What really ships, per product; everything as ordered, from the suggested lots, when absent. */
+  lines?: ShipLineFields[] | null;
+}
+
+interface LockedLot {
+  id: string;
+  code: string;
+  productId: string;
+  locationId: string;
+  status: LotStatus;
+  grade: LotGrade;
+  bestBefore: string | null;
+  quantity: string;
+}
+
+/** What one product of the order really ships, worked out before anything is written. */
+interface Shipment {
+  line: PlannedLine;
+  quantity: Decimal;
+  weightKg?: Decimal;
+  lots: { lotId: string; locationId: string; quantity: Decimal }[];
+}
+
+/**
+ * Shipping a producer order: what left the door leaves stock on hand (from the lots it came
+ * from), the order's commitment ends, and when less shipped than was ordered the shortage is
+ * shared out among the customers by the short-fill rule, each line showing what it really gets.
+ */
+export class ShippingService {
+  constructor(
+    private readonly stock: StockService,
+    private readonly picking: PickingService,
+  ) {}
+
+  async ship(ctx: RequestContext, input: ShipFields): Promise<void> {
+    const errors = new InputErrors();
+    requiredText(input.carrier, ['carrier'], 100, errors);
+    requiredText(input.trackingReference, ['trackingReference'], 200, errors);
+    const parsed = (input.lines ?? []).map((line, i) => ({
+      ...line,
+      index: i,
+      amount: shippedQuantity(line.quantity, ['lines', i, 'quantity'], errors),
+      weight: line.weightKg === null || line.weightKg === undefined ? undefined : parseQuantity(line.weightKg, ['lines', i, 'weightKg'], errors),
+      lotAmounts: (line.lots ?? []).map((lot, j) => parseQuantity(lot.quantity, ['lines', i, 'lots', j, 'quantity'], errors)),
+    }));
+    errors.throwIfAny();
+    if (!isUuid(input.producerOrderId)) throw orderNotFound(input.producerOrderId);
+    const [order] = await sql<{ producerId: string }>(ctx.em, 'SELECT producer_id AS "producerId" FROM producer_order WHERE id = ?', [input.producerOrderId]);
+    if (!order) throw orderNotFound(input.producerOrderId);
+    requireProducer(ctx.actor, order.producerId, 'producerOrderId');
+
+    await ctx.em.transactional(async (em) => {
+      const now = ctx.clock.now();
+      // The order, then its products' lots in id order (as a swap takes them).
+      const [locked] = await sql<{ fulfilmentState: string }>(em, 'SELECT fulfilment_state AS "fulfilmentState" FROM producer_order WHERE id = ? FOR UPDATE', [input.producerOrderId]);
+      if (locked!.fulfilmentState !== 'UNFULFILLED') {
+        const why = locked!.fulfilmentState === 'HELD' ? 'its session has not closed yet' : `it is ${locked!.fulfilmentState}`;
+        throw DomainError.of(UserErrorCode.INVALID_STATE, `the order cannot ship: ${why}`, ['producerOrderId']);
+      }
+      const lines = (await this.picking.plan(em, order.producerId)).filter((l) => l.producerOrderId === input.producerOrderId);
+      const lots = await sql<LockedLot>(
+        em,
+        `SELECT id, code, product_id AS "productId", location_id AS "locationId", status, grade, best_before::text AS "bestBefore", quantity
+           FROM lot WHERE product_id = ANY(?::uuid[]) ORDER BY id FOR UPDATE`,
+        [uuidArray(lines.map((l) => l.productId))],
+      );
+
+      const shipments: Shipment[] = input.lines
+        ? this.fromInput(lines, parsed, lots)
+        : lines.map((line) => ({ line, quantity: line.quantity, lots: suggested(line, line.quantity) }));
+
+      const moves = shipments.flatMap((s) => this.moves(input.producerOrderId, s));
+      const short = await this.stock.apply(em, StockMovementKind.SHIP, now, moves, { kind: EventKind.SHIPPED });
+      if (short.length > 0) {
+        const index = shipments.findIndex((s) => s.line.productId === short[0]!.productId);
+        throw DomainError.of(
+          UserErrorCode.INSUFFICIENT_STOCK,
+          `a lot is at a location where only ${formatQuantity(short[0]!.available)} is free: the rest is held or committed to other orders`,
+          ['lines', Math.max(index, 0), 'lots'],
+        );
+      }
+      await this.takeFromLots(em, shipments);
+      await sql(
+        em,
+        `INSERT INTO shipment_line (producer_order_id, product_id, ordered, quantity, weight_kg)
+         SELECT ?, s.product_id, s.ordered, s.quantity, s.weight_kg FROM jsonb_to_recordset(?::jsonb) AS s(product_id uuid, ordered numeric, quantity numeric, weight_kg numeric)`,
+        [input.producerOrderId, JSON.stringify(shipments.map((s) => ({
+          product_id: s.line.productId, ordered: s.line.quantity.toFixed(), quantity: s.quantity.toFixed(), weight_kg: s.weightKg?.toFixed() ?? null,
+        })))],
+      );
+      await this.fillCustomerLines(em, now, input.producerOrderId, shipments);
+      await sql(em, 'DELETE FROM lot_pick WHERE producer_order_id = ?', [input.producerOrderId]);
+      await sql(
+        em,
+        `UPDATE producer_order SET fulfilment_state = 'FULFILLED', shipped_at = ?, carrier = ?, tracking_reference = ? WHERE id = ?`,
+        [now, input.carrier.trim(), input.trackingReference.trim(), input.producerOrderId],
+      );
+    });
+  }
+
+  /** The shipment the producer described, checked against the order and the lots. */
+  private fromInput(lines: PlannedLine[], parsed: ParsedLine[], lots: LockedLot[]): Shipment[] {
+    const errors = new InputErrors();
+    const seen = new Set<string>();
+    const shipments: Shipment[] = [];
+    for (const p of parsed) {
+      const line = lines.find((l) => l.productId === p.productId);
+      if (!line || seen.has(p.productId)) {
+        errors.add(UserErrorCode.NOT_FOUND, line ? 'the product is listed twice' : 'the order has no line for this product', ['lines', p.index, 'productId']);
+        continue;
+      }
+      seen.add(p.productId);
+      if (p.amount.greaterThan(line.quantity)) {
+        errors.invalid(`at most the ${formatQuantity(line.quantity)} ordered can ship`, ['lines', p.index, 'quantity']);
+        continue;
+      }
+      const picked: Shipment['lots'] = [];
+      (p.lots ?? []).forEach((choice, j) => {
+        const field: FieldPath = ['lines', p.index, 'lots', j, 'lotId'];
+        const lot = lots.find((l) => l.id === choice.lotId);
+        if (!lot) return errors.add(UserErrorCode.NOT_FOUND, `no lot of this product with id "${choice.lotId}"`, field);
+        if (lot.status !== LotStatus.RELEASED) return errors.invalid(`lot ${lot.code} is in ${lot.status}`, field);
+        const unmet = unmetCriteria(lot, line.criteria, line.deliveryDay);
+        if (unmet.length > 0) return errors.invalid(`lot ${lot.code} does not meet the line's criteria: ${unmet.join('; ')}`, field);
+        const amount = p.lotAmounts[j]!;
+        if (amount.greaterThan(lot.quantity)) return errors.add(UserErrorCode.INSUFFICIENT_STOCK, `lot ${lot.code} has ${formatQuantity(lot.quantity)} left`, ['lines', p.index, 'lots', j, 'quantity']);
+        picked.push({ lotId: lot.id, locationId: lot.locationId, quantity: amount });
+      });
+      const fromLots = Decimal.sum(0, ...picked.map((l) => l.quantity));
+      if (fromLots.greaterThan(p.amount)) errors.invalid('the lots add up to more than the quantity shipped', ['lines', p.index, 'lots']);
+      shipments.push({ line, quantity: p.amount, weightKg: p.weight, lots: p.lots ? picked : suggested(line, p.amount) });
+    }
+    lines.forEach((line) => {
+      if (!seen.has(line.productId)) errors.invalid(`every line must be listed; product ${line.productId} is missing (ship 0 to send none)`, ['lines']);
+    });
+    errors.throwIfAny();
+    return shipments;
+  }
+
+  /**
+   * The ledger rows of one product's shipment: the whole commitment ends where it was made, and
+   * what shipped leaves stock on hand at the lots' locations, the rest (stock not tracked in
+   * lots) where it was committed.
+   */
+  private moves(producerOrderId: string, shipment: Shipment): Move[] {
+    const { line } = shipment;
+    const moves: Move[] = line.committed.map((c) => ({ productId: line.productId, locationId: c.locationId, committedDelta: c.quantity.negated(), producerOrderId }));
+    for (const lot of shipment.lots) {
+      moves.push({ productId: line.productId, locationId: lot.locationId, lotId: lot.lotId, onHandDelta: lot.quantity.negated(), producerOrderId });
+    }
+    let untracked = shipment.quantity.minus(Decimal.sum(0, ...shipment.lots.map((l) => l.quantity)));
+    for (const c of line.committed) {
+      if (untracked.lessThanOrEqualTo(0)) break;
+      const fromLotsHere = Decimal.sum(0, ...shipment.lots.filter((l) => l.locationId === c.locationId).map((l) => l.quantity));
+      const take = Decimal.min(untracked, Decimal.max(c.quantity.minus(fromLotsHere), 0));
+      if (take.greaterThan(0)) moves.push({ productId: line.productId, locationId: c.locationId, onHandDelta: take.negated(), producerOrderId });
+      untracked = untracked.minus(take);
+    }
+    if (untracked.greaterThan(0) && line.committed[0]) {
+      moves.push({ productId: line.productId, locationId: line.committed[0].locationId, onHandDelta: untracked.negated(), producerOrderId });
+    }
+    return moves;
+  }
+
+  private async takeFromLots(em: EntityManager, shipments: Shipment[]): Promise<void> {
+    const taken = shipments.flatMap((s) => s.lots).map((l) => ({ lot_id: l.lotId, quantity: l.quantity.toFixed() }));
+    if (taken.length === 0) return;
+    await sql(
+      em,
+      `UPDATE lot SET quantity = lot.quantity - t.quantity
+         FROM (SELECT lot_id, sum(quantity) AS quantity FROM jsonb_to_recordset(?::jsonb) AS t(lot_id uuid, quantity numeric) GROUP BY lot_id) t
+        WHERE lot.id = t.lot_id`,
+      [JSON.stringify(taken)],
+    );
+  }
+
+  /** Sets what each customer line really gets, sharing any shortage out by the short-fill rule, and tells the hub. */
+  private async fillCustomerLines(em: EntityManager, now: Date, producerOrderId: string, shipments: Shipment[]): Promise<void> {
+    const claims = await sql<{ lineId: string; customerOrderId: string; productId: string; quantity: string; priority: boolean; orderedAt: string }>(
+      em,
+      `SELECT l.id AS "lineId", l.customer_order_id AS "customerOrderId", l.product_id AS "productId", l.quantity,
+              coalesce(c.priority, false) AS priority, o.created_at AS "orderedAt"
+         FROM customer_order_line l
+         JOIN customer_order o ON o.id = l.customer_order_id
+         LEFT JOIN hub_customer c ON c.hub_id = o.hub_id AND c.customer_ref = o.customer_ref
+        WHERE l.producer_order_id = ? AND o.status = 'CONFIRMED'`,
+      [producerOrderId],
+    );
+    const fills: { id: string; fulfilled: string }[] = [];
+    const events: EventRecord[] = [];
+    for (const shipment of shipments) {
+      const shortage = shipment.line.quantity.minus(shipment.quantity);
+      const lines = claims.filter((c) => c.productId === shipment.line.productId)
+        .map((c) => ({ ...c, quantity: new Decimal(c.quantity), orderedAt: instant(c.orderedAt) }));
+      for (const cut of allocateShortage(shortage, lines)) {
+        fills.push({ id: cut.lineId, fulfilled: cut.fulfilled.toFixed() });
+        if (cut.lost.greaterThan(0)) {
+          events.push({ kind: EventKind.SHORT_FILLED, productId: shipment.line.productId, producerOrderId, customerOrderId: cut.customerOrderId, quantity: cut.lost.toFixed() });
+        }
+      }
+    }
+    await sql(
+      em,
+      `UPDATE customer_order_line l SET fulfilled_quantity = f.fulfilled
+         FROM jsonb_to_recordset(?::jsonb) AS f(id uuid, fulfilled numeric) WHERE l.id = f.id`,
+      [JSON.stringify(fills)],
+    );
+    await appendEvents(em, now, events);
+  }
+}
+
+type ParsedLine = ShipLineFields & { index: number; amount: Decimal; weight?: Decimal; lotAmounts: (Decimal | undefined)[] };
+
+/** The planned lots of a line, taken in order up to `quantity`. */
+function suggested(line: PlannedLine, quantity: Decimal): Shipment['lots'] {
+  const lots: Shipment['lots'] = [];
+  let left = quantity;
+  for (const pick of line.picks) {
+    if (left.lessThanOrEqualTo(0)) break;
+    const take = Decimal.min(left, pick.quantity);
+    lots.push({ lotId: pick.lotId, locationId: pick.locationId, quantity: take });
+    left = left.minus(take);
+  }
+  return lots;
+}
+
+/** A shipped quantity: like any quantity, but zero is allowed (nothing of it could be sent). */
+function shippedQuantity(raw: string, field: FieldPath, errors: InputErrors): Decimal {
+  if (/^\s*0+(\.0+)?\s*$/.test(raw)) return new Decimal(0);
+  return parseQuantity(raw, field, errors) ?? new Decimal(0);
+}
+
+function orderNotFound(id: string): DomainError {
+  return DomainError.of(UserErrorCode.NOT_FOUND, `no producer order with id "${id}"`, ['producerOrderId']);
+}

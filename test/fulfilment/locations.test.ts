@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectStockConsistent } from '../support/invariants.js';
+import { checkout, stockOf } from '../support/scenarios.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { addLocation, adjustAt, createOfferSession, stockByLocation, world } from './support.js';
+
+describe('stock locations', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+
+  it('holds from the first-choice location that has enough alone, and splits in priority order when none has', async () => {
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const depot = await addLocation(t.api, w.farm, 'Depot', 3);
+    const apples = await w.product('Apples');
+    await adjustAt(t.api, apples, w.main, '3');
+    await adjustAt(t.api, apples, cold, '10');
+    await adjustAt(t.api, apples, depot, '4');
+    const session = await createOfferSession(t.api, w.hub, [{ productId: apples }]);
+
+    // 5 fits nowhere at priority 1 (3), but fits whole at priority 2 (10): no split.
+    expect((await checkout(t.api, session.id, 'a', [{ offerId: session.offerFor(apples), quantity: '5' }])).userErrors).toEqual([]);
+    expect(await stockByLocation(t.api, apples)).toMatchObject({ Main: { held: '0' }, 'Cold store': { held: '5' }, Depot: { held: '0' } });
+
+    // 11: no location has it alone (3, 5, 4 left): split 3 + 5 + 3 in priority order.
+    expect((await checkout(t.api, session.id, 'b', [{ offerId: session.offerFor(apples), quantity: '11' }])).userErrors).toEqual([]);
+    expect(await stockByLocation(t.api, apples)).toEqual({
+      Main: { onHand: '3', held: '3', committed: '0', available: '0' },
+      'Cold store': { onHand: '10', held: '10', committed: '0', available: '0' },
+      Depot: { onHand: '4', held: '3', committed: '0', available: '1' },
+    });
+    // Product.stock is the sum over the locations.
+    expect(await stockOf(t.api, apples)).toEqual({ onHand: '17', held: '16', committed: '0', available: '1' });
+    const refused = await checkout(t.api, session.id, 'c', [{ offerId: session.offerFor(apples), quantity: '2' }]);
+    expect(refused.userErrors.map((e) => e.code)).toEqual(['INSUFFICIENT_STOCK']);
+    await expectStockConsistent(t.db);
+  });
+
+  it('releases a cancelled hold at the locations it came from', async () => {
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const pears = await w.product('Pears');
+    await adjustAt(t.api, pears, w.main, '2');
+    await adjustAt(t.api, pears, cold, '2');
+    const session = await createOfferSession(t.api, w.hub, [{ productId: pears }]);
+    const order = await checkout(t.api, session.id, 'a', [{ offerId: session.offerFor(pears), quantity: '3' }]);
+    expect(await stockByLocation(t.api, pears)).toMatchObject({ Main: { held: '2' }, 'Cold store': { held: '1' } });
+    await t.api.data('mutation ($input: CustomerOrderRefInput!) { failPayment(input: $input) { userErrors { code } } }', { input: { customerOrderId: order.customerOrder!.id } });
+    expect(await stockByLocation(t.api, pears)).toMatchObject({ Main: { held: '0', available: '2' }, 'Cold store': { held: '0', available: '2' } });
+    await expectStockConsistent(t.db);
+  });
+
+  it('never oversells any location when many checkouts race over a split product', async () => {
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const plums = await w.product('Plums', 'each');
+    await adjustAt(t.api, plums, w.main, '7');
+    await adjustAt(t.api, plums, cold, '6');
+    const session = await createOfferSession(t.api, w.hub, [{ productId: plums }]);
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => checkout(t.api, session.id, `c${i}`, [{ offerId: session.offerFor(plums), quantity: i % 2 ? '1' : '2' }], randomUUID())),
+    );
+    const held = results.filter((r) => r.userErrors.length === 0).reduce((sum, r) => sum + Number(r.customerOrder!.lines[0]!.quantity), 0);
+    expect(results.every((r) => r.userErrors.length === 0 || r.userErrors[0]!.code === 'INSUFFICIENT_STOCK')).toBe(true);
+    const levels = await stockByLocation(t.api, plums);
+    expect(Number(levels.Main!.held) + Number(levels['Cold store']!.held)).toBe(held);
+    expect(held).toBeGreaterThanOrEqual(12); // at most one unit can be left over (a 2 that no longer fits)
+    for (const level of Object.values(levels)) expect(Number(level.available)).toBeGreaterThanOrEqual(0);
+    await expectStockConsistent(t.db);
+  });
+
+  it('moves stock between locations through the ledger, and only what is available', async () => {
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const leeks = await w.product('Leeks');
+    await adjustAt(t.api, leeks, w.main, '5');
+    const transfer = (quantity: string) => t.api.data<{ transferStock: { userErrors: { code: string; field: string[] }[] } }>(
+      'mutation ($input: TransferStockInput!) { transferStock(input: $input) { userErrors { code field } } }',
+      { input: { productId: leeks, fromLocationId: w.main, toLocationId: cold, quantity } },
+    );
+    expect((await transfer('2')).transferStock.userErrors).toEqual([]);
+    expect(await stockByLocation(t.api, leeks)).toMatchObject({ Main: { onHand: '3' }, 'Cold store': { onHand: '2' } });
+    expect((await transfer('4')).transferStock.userErrors).toEqual([{ code: 'INSUFFICIENT_STOCK', field: ['quantity'] }]);
+    const { rows } = await t.db.query("SELECT on_hand_delta::text FROM stock_movement WHERE product_id = $1 AND kind = 'TRANSFER' ORDER BY id", [leeks]);
+    expect(rows.map((r) => r.on_hand_delta)).toEqual(['-2.000', '2.000']);
+    await expectStockConsistent(t.db);
+  });
+
+  it('refuses a bad location and changes nothing', async () => {
+    const w = await world(t);
+    const result = await t.api.data<{ createLocation: { userErrors: { code: string; field: string[] }[] } }>(
+      'mutation ($input: CreateLocationInput!) { createLocation(input: $input) { userErrors { code field } } }',
+      { input: { producerId: w.farm, name: 'Main', priority: 0 } },
+    );
+    expect(result.createLocation.userErrors).toEqual([{ code: 'INVALID_INPUT', field: ['priority'] }]);
+    const duplicate = await t.api.data<{ createLocation: { userErrors: { code: string; field: string[] }[] } }>(
+      'mutation ($input: CreateLocationInput!) { createLocation(input: $input) { userErrors { code field } } }',
+      { input: { producerId: w.farm, name: 'Main', priority: 2 } },
+    );
+    expect(duplicate.createLocation.userErrors).toEqual([{ code: 'INVALID_INPUT', field: ['name'] }]);
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM location WHERE producer_id = $1', [w.farm]);
+    expect(rows[0].n).toBe(1);
+  });
+});
