@@ -1,0 +1,222 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectStockConsistent } from '../support/invariants.js';
+import { stockOf } from '../support/scenarios.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import {
+  addLocation, buy, closeSessions, createOfferSession, DELIVERY_DAY, pickLines, producerOrderOf, receiveLot, stockByLocation, world,
+} from './support.js';
+
+const SHIP = `mutation ($input: ShipProducerOrderInput!) { shipProducerOrder(input: $input) {
+  producerOrder { id fulfilmentState carrier trackingReference shipment { product { id } ordered quantity weightKg } }
+  userErrors { field message code } } }`;
+const SWAP = `mutation ($input: SwapLotInput!) { swapLot(input: $input) { producerOrder { id } userErrors { field message code } } }`;
+
+describe('picking and shipping', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+
+  it('suggests only released lots that meet the criteria, earliest best-before first, and shows the criteria', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cheese = await w.product('Tomme');
+    const early = await receiveLot(t.api, cheese, { code: 'B-EARLY', quantity: '4', bestBefore: '2026-12-01' });
+    await receiveLot(t.api, cheese, { code: 'B-LATE', quantity: '10', bestBefore: '2026-12-20' });
+    const quarantined = await receiveLot(t.api, cheese, { code: 'B-QUARANTINE', quantity: '50', bestBefore: '2026-11-26', released: false });
+    await receiveLot(t.api, cheese, { code: 'B-LOW', quantity: '50', bestBefore: '2026-11-27', grade: 'CLASS_II' });
+    await receiveLot(t.api, cheese, { code: 'B-SHORTLIVED', quantity: '50', bestBefore: '2026-11-27', grade: 'EXTRA' });
+    // Only released lots are stock: 4 + 10 + 50 + 50, not the quarantined 50.
+    expect((await stockOf(t.api, cheese)).onHand).toBe('114');
+
+    const session = await createOfferSession(t.api, w.hub, [{ productId: cheese, minGrade: 'CLASS_I', minShelfLifeDays: 5 }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(cheese), '6');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+
+    const [line] = await pickLines(t.api, w.farm, order);
+    expect(line).toMatchObject({ quantity: '6', deliveryDay: DELIVERY_DAY, criteria: { minGrade: 'CLASS_I', minShelfLifeDays: 5 }, untracked: [] });
+    expect(line!.lots.map((l) => [l.lot.code, l.quantity, l.pinned])).toEqual([['B-EARLY', '4', false], ['B-LATE', '2', false]]);
+    expect(line!.lots.map((l) => l.lot.id)).toContain(early);
+    expect(line!.lots.map((l) => l.lot.id)).not.toContain(quarantined);
+  });
+
+  it('refuses a swap to a lot that fails the criteria, and records one that meets them', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const lamb = await w.product('Lamb', 'each');
+    const a = await receiveLot(t.api, lamb, { code: 'EAR-1', quantity: '1', kind: 'ITEM', bestBefore: '2026-12-01', grade: 'EXTRA' });
+    const b = await receiveLot(t.api, lamb, { code: 'EAR-2', quantity: '1', kind: 'ITEM', bestBefore: '2026-12-05', grade: 'EXTRA' });
+    const low = await receiveLot(t.api, lamb, { code: 'EAR-3', quantity: '1', kind: 'ITEM', bestBefore: '2026-12-09', grade: 'CLASS_II' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: lamb, minGrade: 'EXTRA' }]);
+    await buy(t.api, session.id, 'ben', session.offerFor(lamb), '1');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => l.lot.id)).toEqual([a]);
+
+    const refused = await t.api.data<{ swapLot: { userErrors: { field: string[]; code: string; message: string }[] } }>(SWAP, {
+      input: { producerOrderId: order, productId: lamb, fromLotId: a, toLotId: low },
+    });
+    expect(refused.swapLot.userErrors).toMatchObject([{ field: ['toLotId'], code: 'INVALID_INPUT' }]);
+    expect(refused.swapLot.userErrors[0]!.message).toContain('grade CLASS_II');
+    expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => l.lot.id)).toEqual([a]);
+
+    const swapped = await t.api.data<{ swapLot: { userErrors: unknown[] } }>(SWAP, { input: { producerOrderId: order, productId: lamb, fromLotId: a, toLotId: b } });
+    expect(swapped.swapLot.userErrors).toEqual([]);
+    const [line] = await pickLines(t.api, w.farm, order);
+    expect(line!.lots).toMatchObject([{ lot: { id: b }, quantity: '1', pinned: true, replacedLot: { id: a } }]);
+    const { rows } = await t.db.query("SELECT lot_id FROM domain_event WHERE kind = 'LOT_SWAPPED' AND producer_order_id = $1", [order]);
+    expect(rows).toEqual([{ lot_id: b }]);
+  });
+
+  it('ships short: the latest orders lose first, priority customers are protected, the hub is told, the ledger still adds up', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const berries = await w.product('Strawberries');
+    const lot1 = await receiveLot(t.api, berries, { code: 'S-1', quantity: '5', bestBefore: '2026-11-30' });
+    await receiveLot(t.api, berries, { code: 'S-2', quantity: '10', bestBefore: '2026-12-02', locationId: cold });
+    await t.api.data('mutation ($input: SetCustomerPriorityInput!) { setCustomerPriority(input: $input) { userErrors { code } } }', {
+      input: { hubId: w.hub, customerRef: 'care-home', priority: true },
+    });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: berries }]);
+    const offer = session.offerFor(berries);
+    const first = await buy(t.api, session.id, 'first', offer, '3');
+    t.clock.set('2026-11-23T10:00:00+01:00');
+    const second = await buy(t.api, session.id, 'second', offer, '2');
+    t.clock.set('2026-11-23T11:00:00+01:00');
+    const latest = await buy(t.api, session.id, 'latest', offer, '3');
+    t.clock.set('2026-11-23T12:00:00+01:00');
+    const careHome = await buy(t.api, session.id, 'care-home', offer, '4');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    expect(await stockOf(t.api, berries)).toEqual({ onHand: '15', held: '0', committed: '12', available: '3' });
+
+    // 12 ordered, only 7 ship: 5 short. "latest" loses 3, "second" 2; the care home ordered last of
+    // all, but is a priority customer, and keeps its 4.
+    const shipped = await t.api.data<{ shipProducerOrder: { producerOrder: { fulfilmentState: string; carrier: string; shipment: unknown[] }; userErrors: unknown[] } }>(SHIP, {
+      input: {
+        producerOrderId: order, carrier: 'La Poste', trackingReference: 'LP-123',
+        lines: [{ productId: berries, quantity: '7', weightKg: '7.12', lots: [{ lotId: lot1, quantity: '5' }] }],
+      },
+    });
+    expect(shipped.shipProducerOrder.userErrors).toEqual([]);
+    expect(shipped.shipProducerOrder.producerOrder).toMatchObject({
+      fulfilmentState: 'FULFILLED', carrier: 'La Poste', shipment: [{ product: { id: berries }, ordered: '12', quantity: '7', weightKg: '7.12' }],
+    });
+
+    const { rows: lines } = await t.db.query(
+      `SELECT o.customer_ref, l.quantity::text, l.fulfilled_quantity::text FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
+        WHERE l.producer_order_id = $1 ORDER BY o.customer_ref`,
+      [order],
+    );
+    expect(lines).toEqual([
+      { customer_ref: 'care-home', quantity: '4.000', fulfilled_quantity: '4.000' },
+      { customer_ref: 'first', quantity: '3.000', fulfilled_quantity: '3.000' },
+      { customer_ref: 'latest', quantity: '3.000', fulfilled_quantity: '0.000' },
+      { customer_ref: 'second', quantity: '2.000', fulfilled_quantity: '0.000' },
+    ]);
+    const { customerOrder } = await t.api.data<{ customerOrder: { lines: { quantity: string; fulfilledQuantity: string }[] } }>(
+      'query ($id: ID!) { customerOrder(id: $id) { lines { quantity fulfilledQuantity } } }',
+      { id: latest },
+    );
+    expect(customerOrder.lines).toEqual([{ quantity: '3', fulfilledQuantity: '0' }]);
+    const { rows: events } = await t.db.query(
+      "SELECT customer_order_id, quantity::text, hub_id FROM domain_event WHERE kind = 'SHORT_FILLED' AND producer_order_id = $1 ORDER BY quantity",
+      [order],
+    );
+    expect(events).toEqual([
+      { customer_order_id: second, quantity: '2.000', hub_id: w.hub },
+      { customer_order_id: latest, quantity: '3.000', hub_id: w.hub },
+    ]);
+    expect([first, careHome]).not.toContain(events[0]!.customer_order_id);
+
+    // 7 left stock on hand (5 from lot S-1, 2 from where it was committed); the commitment is gone.
+    expect(await stockOf(t.api, berries)).toEqual({ onHand: '8', held: '0', committed: '0', available: '8' });
+    const { rows: lots } = await t.db.query('SELECT code, quantity::text FROM lot WHERE product_id = $1 ORDER BY code', [berries]);
+    expect(lots).toEqual([{ code: 'S-1', quantity: '0.000' }, { code: 'S-2', quantity: '10.000' }]);
+    await expectStockConsistent(t.db);
+
+    const again = await t.api.data<{ shipProducerOrder: { userErrors: { code: string }[] } }>(SHIP, {
+      input: { producerOrderId: order, carrier: 'La Poste', trackingReference: 'LP-124' },
+    });
+    expect(again.shipProducerOrder.userErrors.map((e) => e.code)).toEqual(['INVALID_STATE']);
+  });
+
+  it('ships everything as ordered from the suggested lots when no lines are given', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const kale = await w.product('Kale');
+    await receiveLot(t.api, kale, { code: 'K-1', quantity: '4', bestBefore: '2026-12-10', locationId: cold });
+    await receiveLot(t.api, kale, { code: 'K-2', quantity: '4', bestBefore: '2026-12-08' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: kale }]);
+    await buy(t.api, session.id, 'x', session.offerFor(kale), '6');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const result = await t.api.data<{ shipProducerOrder: { userErrors: unknown[] } }>(SHIP, { input: { producerOrderId: order, carrier: 'Van', trackingReference: 'R1' } });
+    expect(result.shipProducerOrder.userErrors).toEqual([]);
+    const { rows } = await t.db.query('SELECT code, quantity::text FROM lot WHERE product_id = $1 ORDER BY code', [kale]);
+    expect(rows).toEqual([{ code: 'K-1', quantity: '2.000' }, { code: 'K-2', quantity: '0.000' }]);
+    expect(await stockByLocation(t.api, kale)).toMatchObject({ Main: { onHand: '0' }, 'Cold store': { onHand: '2', committed: '0' } });
+    await expectStockConsistent(t.db);
+  });
+
+  it('lists the picking for a delivery day as a batch, by zone and by wave, and as CSV', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const eggs = await w.product('Eggs', 'each');
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    await receiveLot(t.api, eggs, { code: 'E-1', quantity: '12', bestBefore: '2026-12-10' });
+    await receiveLot(t.api, eggs, { code: 'E-2', quantity: '24', bestBefore: '2026-12-12', locationId: cold });
+    const hubB = (await t.api.data<{ createHub: { hub: { id: string } } }>('mutation { createHub(input: { name: "Hub B" }) { hub { id } } }')).createHub.hub.id;
+    const a = await createOfferSession(t.api, w.hub, [{ productId: eggs }]);
+    const b = await createOfferSession(t.api, hubB, [{ productId: eggs }]);
+    await buy(t.api, a.id, 'a1', a.offerFor(eggs), '10');
+    await buy(t.api, b.id, 'b1', b.offerFor(eggs), '6');
+    await closeSessions(t);
+
+    const { pickList } = await t.api.data<{ pickList: {
+      items: { product: { id: string }; quantity: string; lots: { lot: { code: string }; quantity: string }[] }[];
+      zones: { location: { name: string }; items: { quantity: string }[] }[];
+      waves: { hub: { id: string }; items: { quantity: string }[] }[];
+    } }>(
+      `query ($p: ID!, $d: String!) { pickList(producerId: $p, deliveryDay: $d) {
+        items { product { id } quantity lots { lot { code } quantity } }
+        zones { location { name } items { quantity } }
+        waves { hub { id } items { quantity } } } }`,
+      { p: w.farm, d: DELIVERY_DAY },
+    );
+    expect(pickList.items).toEqual([{ product: { id: eggs }, quantity: '16', lots: [{ lot: { code: 'E-1' }, quantity: '12' }, { lot: { code: 'E-2' }, quantity: '4' }] }]);
+    expect(pickList.zones).toEqual([{ location: { name: 'Main' }, items: [{ quantity: '12' }] }, { location: { name: 'Cold store' }, items: [{ quantity: '4' }] }]);
+    expect(pickList.waves.map((wave) => [wave.hub.id, wave.items[0]!.quantity]).sort()).toEqual([[w.hub, '10'], [hubB, '6']].sort());
+
+    const other = await t.api.data<{ pickList: { items: unknown[] } }>('query ($p: ID!) { pickList(producerId: $p, deliveryDay: "2026-11-26") { items { quantity } } }', { p: w.farm });
+    expect(other.pickList.items).toEqual([]);
+
+    const producer = await t.as({ role: 'producer', producerId: w.farm });
+    const csv = await fetch(new URL(`/csv/pick-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}&view=zone`, t.app.url), {
+      headers: { authorization: `Bearer ${producer.token}` },
+    });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect((await csv.text()).trim().split('\r\n')).toEqual([
+      'location,product,sku,unit,total,lot,best_before,pick',
+      expect.stringMatching(/^Main,Eggs,SKU-\w+,each,12,E-1,2026-12-10,12$/),
+      expect.stringMatching(/^Cold store,Eggs,SKU-\w+,each,4,E-2,2026-12-12,4$/),
+    ]);
+    const pack = await fetch(new URL(`/csv/pack-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}`, t.app.url), {
+      headers: { authorization: `Bearer ${(await t.as({ role: 'hub', hubId: hubB })).token}` },
+    });
+    const packRows = (await pack.text()).trim().split('\r\n');
+    expect(packRows).toHaveLength(2); // the header, and Hub B's one customer line: a hub sees only its own
+    expect(packRows[1]).toMatch(/^Hub B,.*,b1,false,.*,Eggs,SKU-\w+,each,6,$/);
+    const stranger = await fetch(new URL(`/csv/pick-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}`, t.app.url), {
+      headers: { authorization: `Bearer ${(await t.as({ role: 'hub', hubId: hubB })).token}` },
+    });
+    expect(stranger.status).toBe(403);
+    const anonymous = await fetch(new URL(`/csv/pick-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}`, t.app.url));
+    expect(anonymous.status).toBe(401);
+  });
+});
