@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subscribe } from '../support/subscriptions.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
+import { buy, closeSessions, createOfferSession, producerOrderOf, receiveLot, world } from './support.js';
+
+const FULFILMENT = `subscription ($producerId: ID, $hubId: ID, $after: ID) {
+  fulfilmentChanged(producerId: $producerId, hubId: $hubId, after: $after) {
+    id kind quantity customerOrderId product { id } producerOrder { id } lot { code } location { name } } }`;
+
+interface FulfilmentEventShape {
+  id: string;
+  kind: string;
+  quantity: string;
+  customerOrderId: string | null;
+  product: { id: string };
+  producerOrder: { id: string } | null;
+  lot: { code: string } | null;
+  location: { name: string } | null;
+}
+
+describe('fulfilment events', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+
+  it('tell the producer and the hub, live and after commit, on the same stream as reservations', async () => {
+    const w = await world(t);
+    const producer = await t.as({ role: 'producer', producerId: w.farm });
+    const hub = await t.as({ role: 'hub', hubId: w.hub });
+    const forProducer = await subscribe<FulfilmentEventShape>(producer, FULFILMENT, { producerId: w.farm });
+    const forHub = await subscribe<FulfilmentEventShape>(hub, FULFILMENT, { hubId: w.hub });
+    await waitFor('both subscriptions', async () => (t.app.events.subscriberCount >= 2 ? true : undefined));
+
+    const beans = await w.product('Beans');
+    await receiveLot(t.api, beans, { code: 'BN-1', quantity: '5', bestBefore: '2026-12-01' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: beans }]);
+    const early = await buy(t.api, session.id, 'early', session.offerFor(beans), '2');
+    t.clock.set('2026-11-23T10:00:00+01:00');
+    const late = await buy(t.api, session.id, 'late', session.offerFor(beans), '3');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const { shipProducerOrder } = await t.api.data<{ shipProducerOrder: { userErrors: unknown[] } }>(
+      `mutation ($input: ShipProducerOrderInput!) { shipProducerOrder(input: $input) { userErrors { code } } }`,
+      { input: { producerOrderId: order, carrier: 'Van', trackingReference: 'T1', lines: [{ productId: beans, quantity: '4' }] } },
+    );
+    expect(shipProducerOrder.userErrors).toEqual([]);
+
+    const producerEvents = await forProducer.waitForCount(3);
+    expect(producerEvents.map((e) => [e.kind, e.quantity])).toEqual([['LOT_RELEASED', '5'], ['SHIPPED', '4'], ['SHORT_FILLED', '1']]);
+    expect(producerEvents[0]).toMatchObject({ lot: { code: 'BN-1' }, location: { name: 'Main' }, producerOrder: null });
+    // The hub hears about its own orders only: the shipment and who lost out, not the producer's lots.
+    const hubEvents = await forHub.waitForCount(2);
+    expect(hubEvents.map((e) => [e.kind, e.customerOrderId])).toEqual([['SHIPPED', null], ['SHORT_FILLED', late]]);
+    expect(hubEvents.map((e) => e.customerOrderId)).not.toContain(early);
+    expect(Number(hubEvents[1]!.id)).toBeGreaterThan(Number(hubEvents[0]!.id));
+
+    // Ids are shared with reservation events: resuming after the lot release replays the rest.
+    const replay = await subscribe<FulfilmentEventShape>(producer, FULFILMENT, { producerId: w.farm, after: producerEvents[0]!.id });
+    expect((await replay.waitForCount(2)).map((e) => e.kind)).toEqual(['SHIPPED', 'SHORT_FILLED']);
+    await Promise.all([forProducer.close(), forHub.close(), replay.close()]);
+  });
+
+  it("refuses another hub's or producer's stream", async () => {
+    const w = await world(t);
+    const stranger = await t.as({ role: 'hub', hubId: w.hub });
+    const sub = await subscribe<FulfilmentEventShape>(stranger, FULFILMENT, { producerId: w.farm });
+    await waitFor('the refusal', async () => (sub.errors.length > 0 ? true : undefined));
+    expect(JSON.stringify(sub.errors)).toContain('FORBIDDEN');
+    await sub.close();
+  });
+});
