@@ -8,6 +8,16 @@ import { openSessionWorld } from '../support/world.js';
 
 const REGISTER_WEBHOOK = 'mutation ($input: RegisterWebhookInput!) { registerWebhook(input: $input) { webhook { id } userErrors { field message code } } }';
 const REMOVE_WEBHOOK = 'mutation ($input: RemoveWebhookInput!) { removeWebhook(input: $input) { webhook { id } userErrors { field message code } } }';
+const U = 'userErrors { field message code }';
+const CREATE_LOCATION = `mutation ($input: CreateLocationInput!) { createLocation(input: $input) { location { id } ${U} } }`;
+const UPDATE_LOCATION = `mutation ($input: UpdateLocationInput!) { updateLocation(input: $input) { location { id } ${U} } }`;
+const TRANSFER_STOCK = `mutation ($input: TransferStockInput!) { transferStock(input: $input) { product { id } ${U} } }`;
+const RECEIVE_LOT = `mutation ($input: ReceiveLotInput!) { receiveLot(input: $input) { lot { id } ${U} } }`;
+const RELEASE_LOT = `mutation ($input: LotRefInput!) { releaseLot(input: $input) { lot { id } ${U} } }`;
+const MOVE_LOT = `mutation ($input: MoveLotInput!) { moveLot(input: $input) { lot { id } ${U} } }`;
+const SWAP_LOT = `mutation ($input: SwapLotInput!) { swapLot(input: $input) { producerOrder { id } ${U} } }`;
+const SHIP = `mutation ($input: ShipProducerOrderInput!) { shipProducerOrder(input: $input) { producerOrder { id } ${U} } }`;
+const SET_PRIORITY = `mutation ($input: SetCustomerPriorityInput!) { setCustomerPriority(input: $input) { customer { customerRef } ${U} } }`;
 const CLIENT_CODES = ['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'QUERY_TOO_COMPLEX'];
 const USER_ERROR_CODES = ['INVALID_INPUT', 'NOT_FOUND', 'INSUFFICIENT_STOCK', 'SESSION_NOT_OPEN', 'INVALID_STATE', 'IDEMPOTENCY_CONFLICT'];
 
@@ -22,7 +32,8 @@ describe('bad input to every mutation', () => {
 
   /** Every table's row count and the stock totals: any change shows. */
   async function fingerprint() {
-    const tables = ['producer', 'hub', 'product', 'stock_level', 'stock_movement', 'sales_session', 'offer', 'customer_order', 'customer_order_line', 'producer_order', 'domain_event', 'webhook'];
+    const tables = ['producer', 'hub', 'product', 'stock_level', 'stock_movement', 'sales_session', 'offer', 'customer_order', 'customer_order_line',
+      'producer_order', 'domain_event', 'webhook', 'location', 'lot', 'lot_pick', 'shipment_line', 'hub_customer'];
     const { rows } = await t.db.query(
       `SELECT ${tables.map((n) => `(SELECT count(*) FROM ${n})::int AS ${n}`).join(', ')},
               (SELECT coalesce(sum(on_hand + held + committed), 0)::text FROM stock_level) AS stock,
@@ -78,6 +89,21 @@ describe('bad input to every mutation', () => {
     ['registerWebhook: a javascript: URL', REGISTER_WEBHOOK, () => ({ input: { url: 'javascript:alert(1)', kinds: ['HELD'] } })],
     ['registerWebhook: no kinds', REGISTER_WEBHOOK, () => ({ input: { url: 'https://example.org/hook', kinds: [] } })],
     ['removeWebhook: an unknown webhook', REMOVE_WEBHOOK, () => ({ input: { webhookId: randomUUID() } })],
+    ['createLocation: priority zero', CREATE_LOCATION, () => ({ input: { producerId: w.jean, name: 'Barn', priority: 0 } })],
+    ['createLocation: a 100,000-character name', CREATE_LOCATION, () => ({ input: { producerId: w.jean, name: huge, priority: 2 } })],
+    ['updateLocation: an unknown location', UPDATE_LOCATION, () => ({ input: { locationId: randomUUID(), priority: 3 } })],
+    ['transferStock: to the same location', TRANSFER_STOCK, () => ({ input: { productId: w.carrots, fromLocationId: randomUUID(), toLocationId: randomUUID().replace(/.$/, ''), quantity: '1' } })],
+    ['transferStock: a negative quantity', TRANSFER_STOCK, () => ({ input: { productId: w.carrots, fromLocationId: randomUUID(), toLocationId: randomUUID(), quantity: '-1' } })],
+    ['receiveLot: a date that is not one', RECEIVE_LOT, () => ({ input: { productId: w.carrots, code: 'L1', quantity: '5', grade: 'EXTRA', bestBefore: '2026-02-30' } })],
+    ['receiveLot: best-before before harvest', RECEIVE_LOT, () => ({ input: { productId: w.carrots, code: 'L1', quantity: '5', grade: 'EXTRA', harvestedOn: '2026-11-20', bestBefore: '2026-11-01' } })],
+    ['receiveLot: an unknown grade', RECEIVE_LOT, () => ({ input: { productId: w.carrots, code: 'L1', quantity: '5', grade: 'SUPERB' } })],
+    ['releaseLot: an unknown lot', RELEASE_LOT, () => ({ input: { lotId: randomUUID() } })],
+    ['moveLot: an id that is not one', MOVE_LOT, () => ({ input: { lotId: 'lot-1', toLocationId: randomUUID() } })],
+    ['swapLot: an unknown order', SWAP_LOT, () => ({ input: { producerOrderId: randomUUID(), productId: w.carrots, fromLotId: randomUUID(), toLotId: randomUUID() } })],
+    ['shipProducerOrder: an empty carrier', SHIP, () => ({ input: { producerOrderId: randomUUID(), carrier: ' ', trackingReference: 'T' } })],
+    ['shipProducerOrder: a float quantity', SHIP, () => ({ input: { producerOrderId: randomUUID(), carrier: 'C', trackingReference: 'T', lines: [{ productId: w.carrots, quantity: 1.5 }] } })],
+    ['setCustomerPriority: an empty customer', SET_PRIORITY, () => ({ input: { hubId: w.hub, customerRef: '', priority: true } })],
+    ['pickList: a day that is not one', 'query ($p: ID!) { pickList(producerId: $p, deliveryDay: "tomorrow") { deliveryDay } }', () => ({ p: w.jean })],
     ['producerOrders: an unknown enum value', 'query { producerOrders(orderState: SHIPPED) { id } }', () => ({})],
   ];
 

@@ -106,3 +106,28 @@ describe('stock locations', () => {
     expect(rows[0].n).toBe(1);
   });
 });
+
+describe('fulfilment ownership', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+
+  it("refuses a producer acting on another producer's locations, lots, stock and lists", async () => {
+    const mine = await world(t);
+    const theirs = await world(t);
+    const theirCheese = await theirs.product('Comté');
+    const me = await t.as({ role: 'producer', producerId: mine.farm });
+    const refusals = await Promise.all([
+      me.data<{ r: { userErrors: { code: string }[] } }>('mutation ($i: CreateLocationInput!) { r: createLocation(input: $i) { userErrors { code } } }', { i: { producerId: theirs.farm, name: 'Mine now', priority: 2 } }),
+      me.data<{ r: { userErrors: { code: string }[] } }>('mutation ($i: ReceiveLotInput!) { r: receiveLot(input: $i) { userErrors { code } } }', { i: { productId: theirCheese, code: 'X', quantity: '1', grade: 'EXTRA' } }),
+      me.data<{ r: { userErrors: { code: string }[] } }>('mutation ($i: TransferStockInput!) { r: transferStock(input: $i) { userErrors { code } } }', { i: { productId: theirCheese, fromLocationId: theirs.main, toLocationId: mine.main, quantity: '1' } }),
+    ]);
+    expect(refusals.map((r) => r.r.userErrors.map((e) => e.code))).toEqual([['FORBIDDEN'], ['FORBIDDEN'], ['FORBIDDEN']]);
+    const list = await me.request('query ($p: ID!) { pickList(producerId: $p, deliveryDay: "2026-11-25") { deliveryDay } }', { p: theirs.farm });
+    expect(list.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const { rows } = await t.db.query('SELECT (SELECT count(*) FROM location WHERE producer_id = $1)::int AS locations, (SELECT count(*) FROM lot WHERE product_id = $2)::int AS lots', [theirs.farm, theirCheese]);
+    expect(rows[0]).toEqual({ locations: 1, lots: 0 });
+  });
+});
