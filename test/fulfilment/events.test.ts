@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
 import { buy, closeSessions, createOfferSession, producerOrderOf, receiveLot, world } from './support.js';
 
 const FULFILMENT = `subscription ($producerId: ID, $hubId: ID, $after: ID) {
@@ -61,6 +62,40 @@ describe('fulfilment events', () => {
     const replay = await subscribe<FulfilmentEventShape>(producer, FULFILMENT, { producerId: w.farm, after: producerEvents[0]!.id });
     expect((await replay.waitForCount(2)).map((e) => e.kind)).toEqual(['SHIPPED', 'SHORT_FILLED']);
     await Promise.all([forProducer.close(), forHub.close(), replay.close()]);
+  });
+
+  it('tell the hub by webhook which customer lost what in a short fill', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const receiver = await startWebhookReceiver();
+    try {
+      const w = await world(t);
+      const hub = await t.as({ role: 'hub', hubId: w.hub });
+      const { registerWebhook } = await hub.data<{ registerWebhook: { userErrors: unknown[] } }>(
+        'mutation ($input: RegisterWebhookInput!) { registerWebhook(input: $input) { userErrors { code } } }',
+        { input: { url: receiver.url, kinds: ['SHORT_FILLED'], hubId: w.hub } },
+      );
+      expect(registerWebhook.userErrors).toEqual([]);
+      const peas = await w.product('Peas');
+      await receiveLot(t.api, peas, { code: 'P-1', quantity: '4' });
+      const session = await createOfferSession(t.api, w.hub, [{ productId: peas }]);
+      await buy(t.api, session.id, 'one', session.offerFor(peas), '2');
+      t.clock.set('2026-11-23T10:00:00+01:00');
+      const two = await buy(t.api, session.id, 'two', session.offerFor(peas), '2');
+      await closeSessions(t);
+      const order = await producerOrderOf(t.api, w.farm, session.id);
+      await t.api.data('mutation ($input: ShipProducerOrderInput!) { shipProducerOrder(input: $input) { userErrors { code } } }', {
+        input: { producerOrderId: order, carrier: 'Van', trackingReference: 'T2', lines: [{ productId: peas, quantity: '3.5' }] },
+      });
+      for (let i = 0; i < 20 && receiver.accepted().length < 1; i += 1) {
+        t.clock.advance({ seconds: 30 });
+        await t.app.scheduler.runOnce();
+      }
+      expect(receiver.accepted().map((r) => JSON.parse(r.body))).toMatchObject([
+        { kind: 'SHORT_FILLED', hubId: w.hub, producerOrderId: order, customerOrderId: two, productId: peas, quantity: '0.5' },
+      ]);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it("refuses another hub's or producer's stream", async () => {
