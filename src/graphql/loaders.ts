@@ -16,6 +16,7 @@ import { CustomerOrder } from '../modules/orders/customer-order.entity.js';
 import { ShipmentLine } from '../modules/fulfilment/shipment-line.entity.js';
 import type { AttemptRow } from '../modules/webhooks/webhook.service.js';
 import type { Services } from '../services.js';
+import type { PlannedLine } from '../modules/fulfilment/pick-planner.js';
 
 /**
  * Per-request batching for field resolvers: a list of N offers costs one query per kind of
@@ -51,6 +52,10 @@ export function createLoaders(em: EntityManager, services: Services) {
     webhookAttempts: new DataLoader<string, AttemptRow[]>(async (deliveryIds) => {
       const rows = await services.webhooks.attempts(em, deliveryIds);
       return deliveryIds.map((id) => rows.filter((r) => r.deliveryId === id));
+    }),
+    pickLines: new DataLoader<string, PlannedLine[]>(async (ids) => {
+      const lines = await services.picking.linesOf(em, ids);
+      return ids.map((id) => lines.filter((l) => l.producerOrderId === id));
     }),
     producerOrderLines: new DataLoader<string, ProducerOrderLineRow[]>(async (ids) => {
       const rows = await services.producerOrders.lines(em, ids);

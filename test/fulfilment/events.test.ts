@@ -100,10 +100,18 @@ describe('fulfilment events', () => {
 
   it("refuses another hub's or producer's stream", async () => {
     const w = await world(t);
-    const stranger = await t.as({ role: 'hub', hubId: w.hub });
-    const sub = await subscribe<FulfilmentEventShape>(stranger, FULFILMENT, { producerId: w.farm });
-    await waitFor('the refusal', async () => (sub.errors.length > 0 ? true : undefined));
-    expect(JSON.stringify(sub.errors)).toContain('FORBIDDEN');
-    await sub.close();
+    const other = await world(t);
+    const hub = await t.as({ role: 'hub', hubId: w.hub });
+    const producer = await t.as({ role: 'producer', producerId: w.farm });
+    const attempts = await Promise.all([
+      subscribe<FulfilmentEventShape>(hub, FULFILMENT, { producerId: w.farm }),
+      subscribe<FulfilmentEventShape>(hub, FULFILMENT, { hubId: other.hub }),
+      subscribe<FulfilmentEventShape>(producer, FULFILMENT, { producerId: other.farm }),
+    ]);
+    for (const sub of attempts) {
+      await waitFor('the refusal', async () => (sub.errors.length > 0 ? true : undefined));
+      expect(JSON.stringify(sub.errors)).toContain('FORBIDDEN');
+      await sub.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { type Request, type Response, Router } from 'express';
 import { AuthenticationError } from '../../auth/tokens.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
+import { formatQuantity } from '../../shared/quantity.js';
 import type { Actor } from '../../shared/request-context.js';
 import { toCsv } from './csv.js';
 import type { PickItem } from './picking.service.js';
@@ -55,7 +56,7 @@ export function csvRoutes(deps: CsvRouteDeps): Router {
       hubs.flatMap((hub, i) => hub.customers.flatMap((customer) => customer.lines.map((line) => {
         const p = product.get(line.productId)!;
         return [(hubEntities[i] as { name: string }).name, hub.deliversAt.toISOString(), customer.customerRef, customer.priority,
-          customer.customerOrderId, p.name, p.sku, p.unit, trim(line.quantity), line.fulfilledQuantity === null ? null : trim(line.fulfilledQuantity)];
+          customer.customerOrderId, p.name, p.sku, p.unit, formatQuantity(line.quantity), line.fulfilledQuantity === null ? null : formatQuantity(line.fulfilledQuantity)];
       }))));
   }));
 
@@ -85,10 +86,6 @@ async function respond(deps: CsvRouteDeps, req: Request, res: Response, build: (
       throw error;
     }
   }
-}
-
-function trim(quantity: string): string {
-  return quantity.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
 }
 
 /** Names for the ids in pick items, loaded in one batch per kind. */

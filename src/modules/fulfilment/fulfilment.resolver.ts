@@ -70,7 +70,7 @@ export class FulfilmentResolver {
 export class ProducerOrderFulfilmentResolver {
   @FieldResolver(() => [PickLine], { description: 'While UNFULFILLED: each line with the lots to pick, beside its criteria.' })
   async pickLines(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<PickLine[]> {
-    return new FulfilmentViews(ctx).pickLines(await ctx.services.picking.pickLines(ctx, order.id));
+    return new FulfilmentViews(ctx).pickLines(await ctx.loaders.pickLines.load(order.id));
   }
 
   @FieldResolver(() => [ShipmentLineView], { description: 'What really shipped, once FULFILLED.' })

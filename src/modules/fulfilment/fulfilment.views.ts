@@ -84,8 +84,8 @@ export class FulfilmentViews {
     })));
   }
 
-  private untracked(parts: { locationId: string; quantity: { toFixed(): string } }[]): Promise<LocationQuantity[]> {
-    return Promise.all(parts.map(async (part) => ({ location: await this.location(part.locationId), quantity: formatQuantity(part.quantity.toFixed()) })));
+  private untracked(parts: PlannedLine['untracked']): Promise<LocationQuantity[]> {
+    return Promise.all(parts.map(async (part) => ({ location: await this.location(part.locationId), quantity: formatQuantity(part.quantity) })));
   }
 
   private async product(id: string): Promise<Product> {

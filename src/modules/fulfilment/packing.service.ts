@@ -3,7 +3,7 @@ import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { instant, sql } from '../../shared/sql.js';
-import { isIsoDate } from '../lots/lot-criteria.js';
+import { requireDeliveryDay } from '../lots/lot-criteria.js';
 
 export interface PackListLine {
   productId: string;
@@ -46,7 +46,7 @@ interface Row {
  */
 export class PackingService {
   async packList(ctx: RequestContext, producerId: string, deliveryDay: string, hubId?: string | null): Promise<PackListHub[]> {
-    if (!isIsoDate(deliveryDay)) throw DomainError.of(UserErrorCode.INVALID_INPUT, `"${deliveryDay}" is not a date (YYYY-MM-DD)`, ['deliveryDay']);
+    requireDeliveryDay(deliveryDay);
     if (!isUuid(producerId)) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer with id "${producerId}"`, ['producerId']);
     if (hubId && !isUuid(hubId)) throw DomainError.of(UserErrorCode.NOT_FOUND, `no hub with id "${hubId}"`, ['hubId']);
     const { actor } = ctx;

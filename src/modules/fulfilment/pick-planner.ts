@@ -79,9 +79,7 @@ export function planPicks(strategy: LotStrategy, orders: readonly OpenOrder[], l
         const take = Decimal.min(available, need);
         free.set(lot.id, available.minus(take));
         need = need.minus(take);
-        const same = picks.find((p) => p.lotId === lot.id && !p.pinned);
-        if (same) same.quantity = same.quantity.plus(take);
-        else picks.push({ lotId: lot.id, locationId: lot.locationId, quantity: take, pinned: false, replacedLotId: null });
+        picks.push({ lotId: lot.id, locationId: lot.locationId, quantity: take, pinned: false, replacedLotId: null });
       }
       const { producerOrderId, hubId, deliversAt, deliveryDay } = order;
       planned.push({ ...line, producerOrderId, hubId, deliversAt, deliveryDay, picks, untracked: spread(Decimal.max(need, 0), line.committed) });

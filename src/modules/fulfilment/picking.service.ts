@@ -8,7 +8,7 @@ import { isUuid } from '../../shared/ids.js';
 import { formatQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { instant, sql, uuidArray } from '../../shared/sql.js';
-import { isIsoDate, unmetCriteria } from '../lots/lot-criteria.js';
+import { requireDeliveryDay, unmetCriteria } from '../lots/lot-criteria.js';
 import { type LotGrade, type LotKind, LotStatus } from '../lots/lot.entity.js';
 import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
 import { type OpenOrder, type PinnedPick, type PlannedLine, planPicks } from './pick-planner.js';
@@ -109,17 +109,26 @@ export class PickingService {
     return planPicks(this.lotStrategy, open, lots, pinned);
   }
 
-  /** The lines of one producer order with their suggested lots, for the producer or its hub. */
-  async pickLines(ctx: RequestContext, producerOrderId: string): Promise<PlannedLine[]> {
-    const order = await this.findOrder(ctx.em, producerOrderId);
-    if (!order) return [];
-    const plan = await this.plan(ctx.em, order.producerId);
-    return plan.filter((l) => l.producerOrderId === producerOrderId);
+  /**
+   * The planned lines of these producer orders, with their suggested lots. The plan is made once
+   * per producer, however many of its orders are asked for (a list of orders is one batch).
+   */
+  async linesOf(em: EntityManager, producerOrderIds: readonly string[]): Promise<PlannedLine[]> {
+    const ids = producerOrderIds.filter(isUuid);
+    if (ids.length === 0) return [];
+    const producers = await sql<{ producerId: string }>(
+      em,
+      'SELECT DISTINCT producer_id AS "producerId" FROM producer_order WHERE id = ANY(?::uuid[])',
+      [uuidArray(ids)],
+    );
+    const plans = await Promise.all(producers.map((p) => this.plan(em, p.producerId)));
+    const wanted = new Set(ids);
+    return plans.flat().filter((line) => wanted.has(line.producerOrderId));
   }
 
   /** The pick list of a producer for one delivery day (YYYY-MM-DD, in each session's own time zone). */
   async pickList(ctx: RequestContext, producerId: string, deliveryDay: string): Promise<PickList> {
-    if (!isIsoDate(deliveryDay)) throw badDay(deliveryDay);
+    requireDeliveryDay(deliveryDay);
     if (!isUuid(producerId)) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer with id "${producerId}"`, ['producerId']);
     requireProducer(ctx.actor, producerId, 'producerId');
     const lines = (await this.plan(ctx.em, producerId)).filter((l) => l.deliveryDay === deliveryDay);
@@ -257,7 +266,4 @@ function summarise(lines: readonly PlannedLine[], locationId?: string): PickItem
   return [...items.values()];
 }
 
-function badDay(day: string): DomainError {
-  return DomainError.of(UserErrorCode.INVALID_INPUT, `"${day}" is not a date (YYYY-MM-DD)`, ['deliveryDay']);
-}
 

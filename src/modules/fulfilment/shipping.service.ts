@@ -6,7 +6,7 @@ import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../s
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
-import { instant, sql, uuidArray } from '../../shared/sql.js';
+import { instant, sql } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { unmetCriteria } from '../lots/lot-criteria.js';
 import { type LotGrade, LotStatus } from '../lots/lot.entity.js';
@@ -86,13 +86,14 @@ export class ShippingService {
         const why = locked!.fulfilmentState === 'HELD' ? 'its session has not closed yet' : `it is ${locked!.fulfilmentState}`;
         throw DomainError.of(UserErrorCode.INVALID_STATE, `the order cannot ship: ${why}`, ['producerOrderId']);
       }
-      const lines = (await this.picking.plan(em, order.producerId)).filter((l) => l.producerOrderId === input.producerOrderId);
+      // Locked before the plan is read, so the suggested lots cannot be used up by a concurrent shipment.
       const lots = await sql<LockedLot>(
         em,
         `SELECT id, code, product_id AS "productId", location_id AS "locationId", status, grade, best_before::text AS "bestBefore", quantity
-           FROM lot WHERE product_id = ANY(?::uuid[]) ORDER BY id FOR UPDATE`,
-        [uuidArray(lines.map((l) => l.productId))],
+           FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id FOR UPDATE`,
+        [input.producerOrderId],
       );
+      const lines = (await this.picking.plan(em, order.producerId)).filter((l) => l.producerOrderId === input.producerOrderId);
 
       const shipments: Shipment[] = input.lines
         ? this.fromInput(lines, parsed, lots)

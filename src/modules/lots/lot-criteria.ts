@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { LotGrade } from './lot.entity.js';
 
 /** What an offer asks of the lots picked for it. Empty criteria accept every released lot. */
@@ -40,6 +41,11 @@ export function meetsCriteria(lot: { grade: LotGrade; bestBefore?: string | null
 /** Whole days from the delivery day to the best-before day (calendar days, no time zone involved). */
 export function shelfLifeDays(bestBefore: string, deliveryDay: string): number {
   return Math.round(DateTime.fromISO(bestBefore, { zone: 'utc' }).diff(DateTime.fromISO(deliveryDay, { zone: 'utc' }), 'days').days);
+}
+
+/** Refuses a delivery day that is not a real YYYY-MM-DD date (pick and pack lists are per day). */
+export function requireDeliveryDay(day: string): void {
+  if (!isIsoDate(day)) throw DomainError.of(UserErrorCode.INVALID_INPUT, `"${day}" is not a date (YYYY-MM-DD)`, ['deliveryDay']);
 }
 
 /** A calendar date as clients send it: YYYY-MM-DD, and a real day. */

@@ -82,10 +82,10 @@ export class SalesSessionService {
       session.createdAt = ctx.clock.now();
       session.deliversAt = input.deliversAt ?? undefined;
       em.persist(session);
-      for (const input_ of input.offers) {
-        const offer = new Offer(session, em.getReference(Product, input_.productId), input_.price.amount, input_.price.currency);
-        offer.minGrade = input_.minGrade ?? undefined;
-        offer.minShelfLifeDays = input_.minShelfLifeDays ?? undefined;
+      for (const fields of input.offers) {
+        const offer = new Offer(session, em.getReference(Product, fields.productId), fields.price.amount, fields.price.currency);
+        offer.minGrade = fields.minGrade ?? undefined;
+        offer.minShelfLifeDays = fields.minShelfLifeDays ?? undefined;
         em.persist(offer);
       }
       await em.flush();

@@ -62,15 +62,8 @@ export interface Shortage {
   available: string;
 }
 
-/** Where a producer order's stock is committed: what a session close moved from held. */
-export interface Commitment {
-  productId: string;
-  locationId: string;
-  quantity: Decimal;
-}
-
 /** What a move tells subscribers, and where (for fulfilment events). */
-interface MoveEvents {
+export interface MoveEvents {
   kind: EventKind;
   locationId?: string;
   lotId?: string;
@@ -78,7 +71,7 @@ interface MoveEvents {
 
 /**
  * Owns every write to stock levels. A product has a level at each of its producer's locations.
- * Each write is one statement (see move()) that locks every level of the products it touches in
+ * Each write is one statement (see apply()) that locks every level of the products it touches in
  * (product, location) order, so concurrent writers never deadlock, changes the levels and appends
  * the same deltas to the ledger and the event log, inside the caller's transaction.
  */
@@ -126,7 +119,7 @@ export class StockService {
       }
     }
     if (shortages.length > 0) return shortages;
-    const short = await this.move(em, StockMovementKind.HOLD, at, moves, { kind: EventKind.HELD });
+    const short = await this.apply(em, StockMovementKind.HOLD, at, moves, { kind: EventKind.HELD });
     if (short.length > 0) throw new Error('a hold found less stock than it had just read under lock');
     return [];
   }
@@ -143,7 +136,7 @@ export class StockService {
         GROUP BY product_id, location_id, producer_order_id HAVING sum(held_delta) <> 0`,
       [customerOrderId],
     );
-    await this.move(em, StockMovementKind.RELEASE, at, held.map((h) => ({
+    await this.apply(em, StockMovementKind.RELEASE, at, held.map((h) => ({
       productId: h.productId,
       locationId: h.locationId,
       heldDelta: new Decimal(h.held).negated(),
@@ -166,7 +159,7 @@ export class StockService {
         GROUP BY m.producer_order_id, m.product_id, m.location_id HAVING sum(m.held_delta) <> 0`,
       [salesSessionId],
     );
-    await this.move(em, StockMovementKind.COMMIT, at, held.map((h) => ({
+    await this.apply(em, StockMovementKind.COMMIT, at, held.map((h) => ({
       productId: h.productId,
       locationId: h.locationId,
       heldDelta: new Decimal(h.held).negated(),
@@ -174,28 +167,6 @@ export class StockService {
       producerOrderId: h.producerOrderId,
     })), { kind: EventKind.COMPLETED });
     return new Set(held.map((h) => h.producerOrderId));
-  }
-
-  /** Where a producer order's stock is committed, per product and location, in location priority order. */
-  async commitments(em: EntityManager, producerOrderId: string): Promise<Commitment[]> {
-    const rows = await sql<{ productId: string; locationId: string; quantity: string }>(
-      em,
-      `SELECT m.product_id AS "productId", m.location_id AS "locationId", sum(m.committed_delta) AS quantity
-         FROM stock_movement m JOIN location l ON l.id = m.location_id
-        WHERE m.producer_order_id = ?
-        GROUP BY m.product_id, m.location_id, l.priority HAVING sum(m.committed_delta) <> 0
-        ORDER BY m.product_id, l.priority, m.location_id`,
-      [producerOrderId],
-    );
-    return rows.map((r) => ({ productId: r.productId, locationId: r.locationId, quantity: new Decimal(r.quantity) }));
-  }
-
-  /**
-   * Applies moves that fulfilment worked out (receiving a lot, a transfer, a shipment). Returns
-   * the (product, location) pairs that would go below zero available; then nothing changed.
-   */
-  apply(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[], events?: MoveEvents): Promise<LevelShortage[]> {
-    return this.move(em, kind, at, moves, events);
   }
 
   /**
@@ -224,7 +195,7 @@ export class StockService {
     if (!product.locationId) throw DomainError.of(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}" for this producer`, ['locationId']);
 
     await ctx.em.transactional(async (em) => {
-      const short = await this.move(em, StockMovementKind.ADJUST, ctx.clock.now(),
+      const short = await this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(),
         [{ productId: input.productId, locationId: product.locationId!, onHandDelta: delta, reason }], { kind: EventKind.ADJUSTED });
       if (short.length > 0) {
         throw DomainError.of(
@@ -316,7 +287,8 @@ export class StockService {
   }
 
   /**
-   * Applies moves in one statement: locks every level of the products they touch, in (product,
+   * Applies moves in one statement (the holds, releases and commits above, and the transfers,
+   * receipts and shipments fulfilment works out): locks every level of the products they touch, in (product,
    * location) order, so concurrent writers never deadlock; and unless a move would take a
    * location's availability below zero, changes the levels, appends the ledger rows and one event
    * per product and order. Returns the levels that are short, with what they have available;
@@ -325,7 +297,7 @@ export class StockService {
    * One statement, because the row locks are the hot spot under load: they are held for this
    * round trip and the commit, and never while the server does anything else.
    */
-  private async move(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[], events?: MoveEvents): Promise<LevelShortage[]> {
+  async apply(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[], events?: MoveEvents): Promise<LevelShortage[]> {
     if (moves.length === 0) return [];
     const rows = JSON.stringify(moves.map((m) => ({
       product_id: m.productId,

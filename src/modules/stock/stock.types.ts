@@ -73,21 +73,9 @@ export class StockDrift {
 }
 
 @ObjectType({ simpleResolvers: true, description: "A product's stock at one location." })
-export class LocationStock {
+export class LocationStock extends Stock {
   @Field(() => Location)
   location!: Location;
-
-  @Field(() => DecimalScalar)
-  onHand!: string;
-
-  @Field(() => DecimalScalar)
-  held!: string;
-
-  @Field(() => DecimalScalar)
-  committed!: string;
-
-  @Field(() => DecimalScalar)
-  available!: string;
 }
 
 @InputType()
