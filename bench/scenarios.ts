@@ -16,7 +16,7 @@ const CHECKOUT = `mutation ($input: CheckoutInput!) { checkout(input: $input) { 
 const CONFIRM = `mutation ($input: CustomerOrderRefInput!) { confirmPayment(input: $input) { userErrors { code } } }`;
 
 /** A producer, `count` products with `stock` each, and an open session at a hub offering them all. */
-async function catalogue(env: BenchEnvironment, count: number, stock: string) {
+export async function catalogue(env: BenchEnvironment, count: number, stock: string) {
   const { createProducer } = await env.gql<{ createProducer: { producer: { id: string } } }>(
     'mutation ($n: String!) { createProducer(input: { name: $n }) { producer { id } } }',
     { n: `Producer ${randomUUID().slice(0, 6)}` },

@@ -17,13 +17,14 @@ import { ShipmentLine } from '../modules/fulfilment/shipment-line.entity.js';
 import type { AttemptRow } from '../modules/webhooks/webhook.service.js';
 import type { Services } from '../services.js';
 import type { PlannedLine } from '../modules/fulfilment/pick-planner.js';
+import { type OfferRecord, readSessionCatalogues } from '../modules/sessions/catalogue-read.js';
 
 /**
  * Per-request batching for field resolvers: a list of N offers costs one query per kind of
  * field, not N. Created with the request's entity manager and dropped with the request.
  */
 export function createLoaders(em: EntityManager, services: Services) {
-  return {
+  const loaders = {
     producer: byId(em, Producer),
     hub: byId(em, Hub),
     product: byId(em, Product),
@@ -42,7 +43,15 @@ export function createLoaders(em: EntityManager, services: Services) {
     lotsByProduct: grouped(em, Lot, 'product', { bestBefore: 'asc', code: 'asc', id: 'asc' }),
     productsByProducer: grouped(em, Product, 'producer', { name: 'asc', id: 'asc' }),
     salesSessionsByHub: grouped(em, SalesSession, 'hub', { opensAt: 'asc', id: 'asc' }),
-    offersBySession: grouped(em, Offer, 'salesSession', { createdAt: 'asc', id: 'asc' }),
+    offersBySession: new DataLoader<string, OfferRecord[]>(async (sessionIds) => {
+      // One statement for the whole page. The offers carry their products, producers and
+      // stock; the figures also answer Product.stock for a producer reading the page.
+      const catalogue = await readSessionCatalogues(em, sessionIds);
+      for (const [productId, figures] of catalogue.stock) loaders.stock.prime(productId, figures);
+      const bySession = new Map<string, OfferRecord[]>(sessionIds.map((id) => [id, []]));
+      for (const offer of catalogue.offers) bySession.get(offer.salesSession.id)!.push(offer);
+      return sessionIds.map((id) => bySession.get(id)!);
+    }),
     producerOrdersBySession: grouped(em, ProducerOrder, 'salesSession', { createdAt: 'asc', id: 'asc' }),
     linesByCustomerOrder: grouped(em, CustomerOrderLine, 'customerOrder', { createdAt: 'asc', id: 'asc' }),
     stock: new DataLoader<string, StockFigures | undefined>(async (ids) => {
@@ -62,6 +71,7 @@ export function createLoaders(em: EntityManager, services: Services) {
       return ids.map((id) => rows.filter((r) => r.producerOrderId === id));
     }),
   };
+  return loaders;
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;

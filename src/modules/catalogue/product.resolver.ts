@@ -11,6 +11,7 @@ import { firstOf, MAX_LIST } from '../../graphql/lists.js';
 import { LocationStock, Stock } from '../stock/stock.types.js';
 import { Product } from './product.entity.js';
 import { CreateProductInput, CreateProductPayload } from './product.types.js';
+import type { ProducerRecord, ProductRecord } from '../sessions/catalogue-read.js';
 
 @Resolver(() => Product)
 export class ProductResolver {
@@ -27,13 +28,13 @@ export class ProductResolver {
   }
 
   @FieldResolver(() => Producer)
-  async producer(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<Producer> {
-    return (await ctx.loaders.producer.load(product.producer.id))!;
+  producer(@Root() product: ProductRecord, @Ctx() ctx: GraphQLContext): ProducerRecord | Promise<ProducerRecord> {
+    return product.read?.producer ?? ctx.loaders.producer.load(product.producer.id).then((producer) => producer!);
   }
 
   @Allow('admin', 'producer')
   @FieldResolver(() => Stock, { description: "The producer's own figures; storefronts read Offer.available." })
-  async stock(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<Stock> {
+  async stock(@Root() product: ProductRecord, @Ctx() ctx: GraphQLContext): Promise<Stock> {
     if (!actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's stock");
     return (await ctx.loaders.stock.load(product.id)) ?? Stock.EMPTY;
   }
@@ -41,7 +42,7 @@ export class ProductResolver {
   @Allow('admin', 'producer')
   @FieldResolver(() => [Lot], { description: `Its lots, earliest best-before first; at most ${MAX_LIST}.` })
   async lots(
-    @Root() product: Product,
+    @Root() product: ProductRecord,
     @Ctx() ctx: GraphQLContext,
     @Arg('status', () => LotStatus, { nullable: true }) status?: LotStatus,
   ): Promise<Lot[]> {
@@ -52,7 +53,7 @@ export class ProductResolver {
 
   @Allow('admin', 'producer')
   @FieldResolver(() => [LocationStock], { description: 'The stock at each of the producer\'s locations, first choice first; `stock` is their sum.' })
-  async stockByLocation(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<LocationStock[]> {
+  async stockByLocation(@Root() product: ProductRecord, @Ctx() ctx: GraphQLContext): Promise<LocationStock[]> {
     if (!actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's stock");
     const levels = await ctx.loaders.stockByLocation.load(product.id);
     const locations = await ctx.loaders.location.loadMany(levels.map((l) => l.locationId));

@@ -9,6 +9,7 @@ import { Location } from '../stock/location.entity.js';
 import { CreateHubInput, CreateHubPayload, CreateProducerInput, CreateProducerPayload } from './enterprise.types.js';
 import { Hub } from './hub.entity.js';
 import { Producer } from './producer.entity.js';
+import type { ProducerRecord } from '../sessions/catalogue-read.js';
 
 @Resolver(() => Producer)
 export class ProducerResolver {
@@ -26,7 +27,7 @@ export class ProducerResolver {
 
   @FieldResolver(() => [Product], { description: `By name; at most ${MAX_LIST} (the default).` })
   async products(
-    @Root() producer: Producer,
+    @Root() producer: ProducerRecord,
     @Ctx() ctx: GraphQLContext,
     @Arg('first', () => Int, { nullable: true }) first?: number,
   ): Promise<Product[]> {
@@ -34,7 +35,7 @@ export class ProducerResolver {
   }
 
   @FieldResolver(() => [Location], { description: 'Where the producer keeps stock, first choice first.' })
-  locations(@Root() producer: Producer, @Ctx() ctx: GraphQLContext): Promise<Location[]> {
+  locations(@Root() producer: ProducerRecord, @Ctx() ctx: GraphQLContext): Promise<Location[]> {
     return ctx.loaders.locationsByProducer.load(producer.id);
   }
 }

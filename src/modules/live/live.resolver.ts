@@ -14,6 +14,7 @@ import { AvailabilityEvent, FulfilmentEvent, ReservationEvent } from './live.typ
 import { actsForHub } from '../../auth/policy.js';
 import { Lot } from '../lots/lot.entity.js';
 import { Location } from '../stock/location.entity.js';
+import type { ProductRecord } from '../sessions/catalogue-read.js';
 
 interface ReservationArgs {
   producerId: string;
@@ -72,7 +73,7 @@ export class ReservationEventResolver {
   }
 
   @FieldResolver(() => Product)
-  async product(@Root() event: ReservationEvent, @Ctx() ctx: GraphQLContext): Promise<Product> {
+  async product(@Root() event: ReservationEvent, @Ctx() ctx: GraphQLContext): Promise<ProductRecord> {
     return (await ctx.loaders.product.load(event.productId))!;
   }
 }
@@ -164,7 +165,7 @@ export class FulfilmentEventResolver {
   }
 
   @FieldResolver(() => Product)
-  async product(@Root() event: FulfilmentEvent, @Ctx() ctx: GraphQLContext): Promise<Product> {
+  async product(@Root() event: FulfilmentEvent, @Ctx() ctx: GraphQLContext): Promise<ProductRecord> {
     return (await ctx.loaders.product.load(event.productId))!;
   }
 

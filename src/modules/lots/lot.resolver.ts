@@ -6,6 +6,7 @@ import { Product } from '../catalogue/product.entity.js';
 import { Location } from '../stock/location.entity.js';
 import { Lot } from './lot.entity.js';
 import { LotPayload, LotRefInput, MoveLotInput, ReceiveLotInput } from './lot.types.js';
+import type { ProductRecord } from '../sessions/catalogue-read.js';
 
 // Lots are only reachable through a producer's own products (Product.lots), so their fields need no further rule.
 @Resolver(() => Lot)
@@ -29,7 +30,7 @@ export class LotResolver {
   }
 
   @FieldResolver(() => Product)
-  async product(@Root() lot: Lot, @Ctx() ctx: GraphQLContext): Promise<Product> {
+  async product(@Root() lot: Lot, @Ctx() ctx: GraphQLContext): Promise<ProductRecord> {
     return (await ctx.loaders.product.load(lot.product.id))!;
   }
 

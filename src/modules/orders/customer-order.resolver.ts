@@ -11,6 +11,7 @@ import { CustomerOrderLine } from './customer-order-line.entity.js';
 import { CustomerOrder } from './customer-order.entity.js';
 import { CheckoutInput, CheckoutPayload, CustomerOrderPayload, CustomerOrderRefInput } from './order.types.js';
 import { CustomerOrderStatus } from './order-states.js';
+import type { ProductRecord } from '../sessions/catalogue-read.js';
 
 @Resolver(() => CustomerOrder)
 export class CustomerOrderResolver {
@@ -70,7 +71,7 @@ export class CustomerOrderLineResolver {
   }
 
   @FieldResolver(() => Product)
-  async product(@Root() line: CustomerOrderLine, @Ctx() ctx: GraphQLContext): Promise<Product> {
+  async product(@Root() line: CustomerOrderLine, @Ctx() ctx: GraphQLContext): Promise<ProductRecord> {
     return (await ctx.loaders.product.load(line.product.id))!;
   }
 

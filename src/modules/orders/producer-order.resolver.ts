@@ -9,6 +9,7 @@ import { OrderState } from './order-states.js';
 import { ProducerOrderLine } from './order.types.js';
 import { ProducerOrder } from './producer-order.entity.js';
 import { MAX_PRODUCER_ORDERS_PAGE } from './producer-order.service.js';
+import type { ProducerRecord } from '../sessions/catalogue-read.js';
 
 @Resolver(() => ProducerOrder)
 export class ProducerOrderResolver {
@@ -25,7 +26,7 @@ export class ProducerOrderResolver {
   }
 
   @FieldResolver(() => Producer)
-  async producer(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<Producer> {
+  async producer(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<ProducerRecord> {
     return (await ctx.loaders.producer.load(order.producer.id))!;
   }
 

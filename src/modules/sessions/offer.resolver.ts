@@ -5,28 +5,29 @@ import { DecimalScalar } from '../../graphql/scalars.js';
 import { Product } from '../catalogue/product.entity.js';
 import { Offer } from './offer.entity.js';
 import { SalesSession } from './sales-session.entity.js';
+import type { OfferRecord, ProductRecord } from './catalogue-read.js';
 
 @Resolver(() => Offer)
 export class OfferResolver {
   @FieldResolver(() => SalesSession)
-  async salesSession(@Root() offer: Offer, @Ctx() ctx: GraphQLContext): Promise<SalesSession> {
+  async salesSession(@Root() offer: OfferRecord, @Ctx() ctx: GraphQLContext): Promise<SalesSession> {
     return (await ctx.loaders.salesSession.load(offer.salesSession.id))!;
   }
 
   @FieldResolver(() => Product)
-  async product(@Root() offer: Offer, @Ctx() ctx: GraphQLContext): Promise<Product> {
-    return (await ctx.loaders.product.load(offer.product.id))!;
+  product(@Root() offer: OfferRecord, @Ctx() ctx: GraphQLContext): ProductRecord | Promise<ProductRecord> {
+    return offer.read?.product ?? ctx.loaders.product.load(offer.product.id).then((product) => product!);
   }
 
   @FieldResolver(() => Money)
-  price(@Root() offer: Offer): Money {
+  price(@Root() offer: OfferRecord): Money {
     return { amount: offer.priceAmount, currency: offer.priceCurrency };
   }
 
   @FieldResolver(() => DecimalScalar, {
     description: "What a customer can still check out right now: the product's available stock, shared by every hub.",
   })
-  async available(@Root() offer: Offer, @Ctx() ctx: GraphQLContext): Promise<string> {
-    return (await ctx.loaders.stock.load(offer.product.id))?.available ?? '0';
+  available(@Root() offer: OfferRecord, @Ctx() ctx: GraphQLContext): string | Promise<string> {
+    return offer.read?.stock.available ?? ctx.loaders.stock.load(offer.product.id).then((figures) => figures?.available ?? '0');
   }
 }

@@ -16,6 +16,7 @@ import {
   SalesSessionPayload,
 } from './sales-session.types.js';
 import { SalesSessionStatus, sessionStatus } from './session-status.js';
+import type { OfferRecord } from './catalogue-read.js';
 
 @Resolver(() => SalesSession)
 export class SalesSessionResolver {
@@ -76,7 +77,7 @@ export class SalesSessionResolver {
   }
 
   @FieldResolver(() => [Offer])
-  offers(@Root() session: SalesSession, @Ctx() ctx: GraphQLContext): Promise<Offer[]> {
+  offers(@Root() session: SalesSession, @Ctx() ctx: GraphQLContext): Promise<OfferRecord[]> {
     return ctx.loaders.offersBySession.load(session.id);
   }
 

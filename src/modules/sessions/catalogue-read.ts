@@ -1,0 +1,106 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql, uuidArray } from '../../shared/sql.js';
+import type { LotGrade } from '../lots/lot.entity.js';
+import type { StockFigures } from '../stock/stock.service.js';
+
+/*
+ * The storefront's catalogue page (a session's offers, each with its product, producer and live
+ * availability) is the busiest read there is. It is read as plain rows in one statement rather
+ * than as ORM entities: hydrating and tracking a thousand entities a request cost more than
+ * everything else in it (see bench/RESULTS.md). The records below carry what the GraphQL fields
+ * read; the entities have the same shape, so a resolver takes either.
+ */
+
+export interface ProducerRecord {
+  id: string;
+  name: string;
+}
+
+export interface ProductRecord {
+  id: string;
+  name: string;
+  sku: string;
+  unit: string;
+  producer: { id: string };
+  /** Read with it, so the field needs no loader and no promise. */
+  read?: { producer: ProducerRecord };
+}
+
+export interface OfferRecord {
+  id: string;
+  salesSession: { id: string };
+  product: { id: string };
+  priceAmount: number;
+  priceCurrency: string;
+  minGrade?: LotGrade | null;
+  minShelfLifeDays?: number | null;
+  /** Read with it: a page of offers then resolves without a loader or a promise per field. */
+  read?: { product: ProductRecord; stock: StockFigures };
+}
+
+export interface SessionCatalogue {
+  offers: OfferRecord[];
+  /** Each offered product's stock summed over its locations, read in the same snapshot. */
+  stock: Map<string, StockFigures>;
+}
+
+interface CatalogueRow {
+  id: string;
+  salesSessionId: string;
+  productId: string;
+  priceAmount: number;
+  priceCurrency: string;
+  minGrade: LotGrade | null;
+  minShelfLifeDays: number | null;
+  productName: string;
+  sku: string;
+  unit: string;
+  producerId: string;
+  producerName: string;
+  onHand: string;
+  held: string;
+  committed: string;
+  available: string;
+}
+
+/** The offers of these sessions, oldest first, with everything a storefront shows. */
+export async function readSessionCatalogues(em: EntityManager, sessionIds: readonly string[]): Promise<SessionCatalogue> {
+  const rows = await sql<CatalogueRow>(
+    em,
+    `SELECT f.id, f.sales_session_id AS "salesSessionId", f.product_id AS "productId",
+            f.price_amount AS "priceAmount", f.price_currency AS "priceCurrency",
+            f.min_grade AS "minGrade", f.min_shelf_life_days AS "minShelfLifeDays",
+            p.name AS "productName", p.sku, p.unit, p.producer_id AS "producerId", pr.name AS "producerName",
+            coalesce(s.on_hand, 0) AS "onHand", coalesce(s.held, 0) AS held, coalesce(s.committed, 0) AS committed,
+            coalesce(s.available, 0) AS available
+       FROM offer f
+       JOIN product p ON p.id = f.product_id
+       JOIN producer pr ON pr.id = p.producer_id
+       LEFT JOIN LATERAL (SELECT sum(on_hand) AS on_hand, sum(held) AS held, sum(committed) AS committed,
+                                 sum(on_hand - held - committed) AS available
+                            FROM stock_level WHERE product_id = f.product_id) s ON true
+      WHERE f.sales_session_id = ANY(?::uuid[])
+      ORDER BY f.created_at, f.id`,
+    [uuidArray(sessionIds)],
+  );
+  const producers = new Map<string, ProducerRecord>();
+  const stock = new Map<string, StockFigures>();
+  const offers = rows.map((row): OfferRecord => {
+    let producer = producers.get(row.producerId);
+    if (!producer) producers.set(row.producerId, (producer = { id: row.producerId, name: row.producerName }));
+    const product: ProductRecord = { id: row.productId, name: row.productName, sku: row.sku, unit: row.unit, producer, read: { producer } };
+    const figures: StockFigures = { onHand: row.onHand, held: row.held, committed: row.committed, available: row.available };
+    stock.set(row.productId, figures);
+    return {
+      id: row.id,
+      salesSession: { id: row.salesSessionId },
+      product: { id: row.productId },
+      priceAmount: row.priceAmount,
+      priceCurrency: row.priceCurrency,
+      minGrade: row.minGrade,
+      minShelfLifeDays: row.minShelfLifeDays,
+      read: { product, stock: figures },
+    };
+  });
+  return { offers, stock };
+}
