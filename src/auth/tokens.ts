@@ -37,12 +37,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const secret = options.secret ? createSecretKey(Buffer.from(options.secret)) : undefined;
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
   const checks = { issuer: options.issuer, audience: options.audience };
+  const verified = new VerifiedTokens();
 
   return async (authorization) => {
     if (!authorization) return { kind: 'anonymous' };
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!match) throw new AuthenticationError('the Authorization header must be "Bearer <token>"');
     const token = match[1]!;
+    const known = verified.get(token);
+    if (known) return known;
     let payload: JWTPayload | undefined;
     const failures: string[] = [];
     if (secret) {
@@ -60,8 +63,37 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       }
     }
     if (!payload) throw new AuthenticationError(`invalid token: ${failures.join('; ') || 'no key configured'}`);
-    return actorOf(payload);
+    const actor = actorOf(payload);
+    verified.remember(token, actor, payload.exp);
+    return actor;
   };
+}
+
+/**
+ * Tokens that verified, and whom they stand for. A storefront sends the same token with every
+ * request, and checking its signature was a noticeable part of a checkout's CPU time. An entry
+ * lasts a minute at most (so a key taken out of a JWKS stops working soon), never past the
+ * token's own expiry, and only successes are kept.
+ */
+class VerifiedTokens {
+  private static readonly MAX_ENTRIES = 10_000;
+  private static readonly MAX_AGE_MS = 60_000;
+  private readonly entries = new Map<string, { actor: Actor; until: number }>();
+
+  get(token: string): Actor | undefined {
+    const entry = this.entries.get(token);
+    if (!entry) return undefined;
+    if (entry.until > Date.now()) return entry.actor;
+    this.entries.delete(token);
+    return undefined;
+  }
+
+  remember(token: string, actor: Actor, expiresAtSeconds: number | undefined): void {
+    const until = Math.min(Date.now() + VerifiedTokens.MAX_AGE_MS, expiresAtSeconds === undefined ? Infinity : expiresAtSeconds * 1000);
+    // Oldest first out: a Map iterates in insertion order.
+    if (this.entries.size >= VerifiedTokens.MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(token, { actor, until });
+  }
 }
 
 function describe(error: unknown): string {

@@ -7,6 +7,7 @@ import { signToken } from '../../src/auth/tokens.js';
 import { GraphQLClient } from '../support/graphql.js';
 import * as op from '../support/operations.js';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
 
 async function post(url: string, body: string, headers: Record<string, string> = {}) {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
@@ -82,6 +83,19 @@ describe('hostile requests are cut short', () => {
       ['a hub token without a hub', async () => `Bearer ${await new SignJWT({ role: 'hub' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(TEST_JWT_SECRET))}`, /"hubId" claim/],
       ['garbage', async () => 'Bearer not.a.jwt', /not a valid token/],
     ];
+
+    it('stops accepting a token once it expires, though it verified before', async () => {
+      const token = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) + 2).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+      const ask = () => post(t.app.url, JSON.stringify({ query: '{ __typename }' }), { authorization: `Bearer ${token}` });
+      expect((await ask()).status).toBe(200);
+      // Verified tokens are remembered for speed, but never past their expiry.
+      const refused = await waitFor('the token to expire', async () => {
+        const { status, body } = await ask();
+        return status === 401 ? body : undefined;
+      }, 10_000);
+      expect(refused.errors?.[0]?.message).toMatch(/expired/);
+    });
 
     it.each(cases)('refuses %s with 401 UNAUTHENTICATED', async (_name, header, message) => {
       const before = await counts();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Decimal } from 'decimal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import { checkout, stockOf } from '../support/scenarios.js';
@@ -37,6 +38,38 @@ describe('stock locations', () => {
     expect(await stockOf(t.api, apples)).toEqual({ onHand: '17', held: '16', committed: '0', available: '1' });
     const refused = await checkout(t.api, session.id, 'c', [{ offerId: session.offerFor(apples), quantity: '2' }]);
     expect(refused.userErrors.map((e) => e.code)).toEqual(['INSUFFICIENT_STOCK']);
+    await expectStockConsistent(t.db);
+  });
+
+  it('shares a hold out afresh under lock when the levels it read without locks were out of date', async () => {
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const quinces = await w.product('Quinces');
+    await adjustAt(t.api, quinces, w.main, '3');
+    await adjustAt(t.api, quinces, cold, '10');
+    const session = await createOfferSession(t.api, w.hub, [{ productId: quinces }]);
+    const order = (await checkout(t.api, session.id, 'a', [{ offerId: session.offerFor(quinces), quantity: '1' }])).customerOrder!;
+    const { rows: [producerOrder] } = await t.db.query('SELECT id FROM producer_order WHERE sales_session_id = $1', [session.id]);
+    const request = { productId: quinces, quantity: new Decimal(5), producerOrderId: producerOrder.id, field: [] };
+    const level = (locationId: string, available: string, priority: number) => ({ locationId, priority, available: new Decimal(available) });
+
+    // Each hold runs in a transaction that is rolled back, after reading what it did.
+    const heldAfter = async (seen: Map<string, ReturnType<typeof level>[]>) => {
+      let held: Record<string, string> = {};
+      await expect(t.app.orm.em.fork().transactional(async (em) => {
+        expect(await t.app.services.stock.hold(em, t.clock.now(), order.id, [request], seen)).toEqual([]);
+        const rows: { location_id: string; held: string }[] = await em.execute('SELECT location_id, held::text FROM stock_level WHERE product_id = ?', [quinces]);
+        held = Object.fromEntries(rows.map((r) => [r.location_id === cold ? 'cold' : 'main', new Decimal(r.held).toString()]));
+        throw new Error('roll back');
+      })).rejects.toThrow('roll back');
+      return held;
+    };
+    // Seen: Main had 8, enough alone. It has 2 left: the write is refused, and under lock 5 fits whole in the cold store.
+    expect(await heldAfter(new Map([[quinces, [level(w.main, '8', 1), level(cold, '10', 2)]]]))).toEqual({ main: '1', cold: '5' });
+    // Seen: nothing anywhere. That is checked under lock too, rather than refused.
+    expect(await heldAfter(new Map([[quinces, [level(w.main, '0', 1), level(cold, '0', 2)]]]))).toEqual({ main: '1', cold: '5' });
+    // The same 5 when the read was right: taken as read, from the cold store.
+    expect(await heldAfter(new Map([[quinces, [level(w.main, '2', 1), level(cold, '10', 2)]]]))).toEqual({ main: '1', cold: '5' });
     await expectStockConsistent(t.db);
   });
 

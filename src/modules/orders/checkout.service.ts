@@ -9,7 +9,7 @@ import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
-import type { HoldRequest, StockService } from '../stock/stock.service.js';
+import { candidatesOf, type HoldRequest, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { CustomerOrder } from './customer-order.entity.js';
 import { CustomerOrderStatus } from './order-states.js';
@@ -40,6 +40,9 @@ interface SessionRow {
   completedAt: Date | null;
 }
 
+/** A customer_order row as the database has it (column names), for the entity manager to map. */
+type OrderRow = { id: string; request_hash: string } & Record<string, unknown>;
+
 interface OfferRow {
   id: string;
   salesSessionId: string;
@@ -49,6 +52,8 @@ interface OfferRow {
   unit: string;
   priceAmount: number;
   priceCurrency: string;
+  /** The product's levels as read, without locks: hold() checks them again as it writes. */
+  levels: { locationId: string; priority: number; available: string }[];
 }
 
 /**
@@ -66,24 +71,28 @@ export class CheckoutService {
   async checkout(ctx: RequestContext, input: CheckoutFields): Promise<CustomerOrder> {
     const basket = validate(input);
     const requestHash = hashRequest(input.salesSessionId, input.customerRef.trim(), basket);
-    const orderId = await ctx.em.transactional((em) => this.place(em, ctx.actor, ctx.clock.now(), input, basket, requestHash));
-    return ctx.em.findOneOrFail(CustomerOrder, orderId);
+    const order = await ctx.em.transactional((em) => this.place(em, ctx.actor, ctx.clock.now(), input, basket, requestHash));
+    // The row came back from the transaction: no second round trip to read it again.
+    return ctx.em.map(CustomerOrder, order);
   }
 
-  private async place(em: EntityManager, actor: Actor, now: Date, input: CheckoutFields, basket: BasketLine[], requestHash: string): Promise<string> {
+  /** Places the order, or finds the one this idempotency key placed; returns its row. */
+  private async place(em: EntityManager, actor: Actor, now: Date, input: CheckoutFields, basket: BasketLine[], requestHash: string): Promise<OrderRow> {
     // One round trip reads what the checkout needs: the session, an earlier order with this
     // idempotency key, and the offers. KEY SHARE lets checkouts run side by side while keeping the
     // session from being completed (completion takes FOR UPDATE) until they commit.
-    const [row] = await sql<SessionRow & { existing: { id: string; requestHash: string } | null; offers: OfferRow[] }>(
+    const [row] = await sql<SessionRow & { existing: OrderRow | null; offers: OfferRow[] }>(
       em,
       `SELECT s.id, s.hub_id AS "hubId", s.opens_at AS "opensAt", s.closes_at AS "closesAt",
               s.closed_at AS "closedAt", s.completed_at AS "completedAt",
-              (SELECT json_build_object('id', o.id, 'requestHash', o.request_hash) FROM customer_order o
-                WHERE o.hub_id = s.hub_id AND o.idempotency_key = ?) AS existing,
+              (SELECT row_to_json(o) FROM customer_order o WHERE o.hub_id = s.hub_id AND o.idempotency_key = ?) AS existing,
               (SELECT coalesce(json_agg(json_build_object(
                         'id', f.id, 'salesSessionId', f.sales_session_id, 'productId', f.product_id,
                         'producerId', p.producer_id, 'productName', p.name, 'unit', p.unit,
-                        'priceAmount', f.price_amount, 'priceCurrency', f.price_currency)), '[]')
+                        'priceAmount', f.price_amount, 'priceCurrency', f.price_currency,
+                        'levels', (SELECT coalesce(json_agg(json_build_object('locationId', s.location_id, 'priority', l.priority,
+                                                   'available', (s.on_hand - s.held - s.committed)::text) ORDER BY s.location_id), '[]')
+                                     FROM stock_level s JOIN location l ON l.id = s.location_id WHERE s.product_id = f.product_id))), '[]')
                  FROM offer f JOIN product p ON p.id = f.product_id WHERE f.id = ANY(?::uuid[])) AS offers
          FROM sales_session s WHERE s.id = ? FOR KEY SHARE OF s`,
       [input.idempotencyKey, uuidArray(basket.map((l) => l.offerId)), input.salesSessionId],
@@ -101,21 +110,21 @@ export class CheckoutService {
     }
     const offers = checkOffers(session.id, basket, row.offers);
 
-    const [inserted] = await sql<{ id: string }>(
+    const [inserted] = await sql<OrderRow>(
       em,
       `INSERT INTO customer_order (id, created_at, updated_at, sales_session_id, hub_id, customer_ref, status,
                                    hold_expires_at, idempotency_key, request_hash)
        VALUES (gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (hub_id, idempotency_key) DO NOTHING
-       RETURNING id`,
+       RETURNING *`,
       [now, now, session.id, session.hubId, input.customerRef.trim(), CustomerOrderStatus.PENDING_PAYMENT,
         new Date(now.getTime() + this.holdDuration.toMillis()), input.idempotencyKey, requestHash],
     );
     if (!inserted) {
       // The same key was committed by a concurrent request while this one waited on it.
-      const [raced] = await sql<{ id: string; requestHash: string }>(
+      const [raced] = await sql<OrderRow>(
         em,
-        'SELECT id, request_hash AS "requestHash" FROM customer_order WHERE hub_id = ? AND idempotency_key = ?',
+        'SELECT * FROM customer_order WHERE hub_id = ? AND idempotency_key = ?',
         [session.hubId, input.idempotencyKey],
       );
       if (raced) return replayed(raced, requestHash);
@@ -156,8 +165,10 @@ export class CheckoutService {
       field: ['lines', line.index, 'quantity'],
     }));
 
-    // The stock rows are locked last, so the hottest locks are held for the shortest time.
-    const shortages = await this.stock.hold(em, now, orderId, holds);
+    // The stock rows are locked last, by one statement, so the hottest locks are held for the
+    // shortest time.
+    const seen = candidatesOf(offers.flatMap((o) => o.levels.map((level) => ({ productId: o.productId, ...level }))));
+    const shortages = await this.stock.hold(em, now, orderId, holds, seen);
     if (shortages.length > 0) {
       throw new DomainError(shortages.map(({ request, available }) => {
         const offer = offers.find((o) => o.productId === request.productId)!;
@@ -169,7 +180,7 @@ export class CheckoutService {
       }));
     }
 
-    return orderId;
+    return inserted;
   }
 
   /** Creates the producer order of each producer for this session (HELD/HELD) where missing. */
@@ -186,11 +197,11 @@ export class CheckoutService {
 }
 
 /** The first result for a repeated idempotency key, or a conflict when the request differs. */
-function replayed(existing: { id: string; requestHash: string }, requestHash: string): string {
-  if (existing.requestHash !== requestHash) {
+function replayed(existing: OrderRow, requestHash: string): OrderRow {
+  if (existing.request_hash !== requestHash) {
     throw DomainError.of(UserErrorCode.IDEMPOTENCY_CONFLICT, 'this idempotency key was already used for a different checkout', ['idempotencyKey']);
   }
-  return existing.id;
+  return existing;
 }
 
 /** The basket's offers, each of which must exist and belong to this session. */

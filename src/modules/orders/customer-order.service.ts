@@ -30,9 +30,13 @@ interface LockedOrder {
   holdExpiresAt: Date | null;
 }
 
+/** A customer_order row as the database has it (column names), for the entity manager to map. */
+type OrderRow = Record<string, unknown>;
+
+/** Unchanged or changed, the order as it now is, read in the transaction: no second round trip. */
 type Outcome =
-  | { kind: 'unchanged' }
-  | { kind: 'changed' }
+  | { kind: 'unchanged'; order: OrderRow }
+  | { kind: 'changed'; order: OrderRow }
   /** The hold had lapsed: the order was expired (and that committed), but the event was refused. */
   | { kind: 'refused'; error: DomainError };
 
@@ -80,7 +84,7 @@ export class CustomerOrderService {
     if (!isUuid(customerOrderId)) throw orderNotFound(customerOrderId);
     const outcome = await ctx.em.transactional((em) => this.transition(em, ctx.actor, ctx.clock.now(), customerOrderId, event));
     if (outcome.kind === 'refused') throw outcome.error;
-    return ctx.em.findOneOrFail(CustomerOrder, customerOrderId, { refresh: true });
+    return ctx.em.map(CustomerOrder, outcome.order);
   }
 
   /**
@@ -90,10 +94,11 @@ export class CustomerOrderService {
    */
   private async transition(em: EntityManager, actor: Actor, now: Date, orderId: string, event: OrderEvent): Promise<Outcome> {
     // One round trip takes both locks: the session shared (as checkout does), the order exclusive.
-    const [row] = await sql<SessionTimes & LockedOrder & { hubId: string; customerRef: string }>(
+    const [row] = await sql<SessionTimes & LockedOrder & { hubId: string; customerRef: string; order: OrderRow }>(
       em,
       `SELECT s.opens_at AS "opensAt", s.closes_at AS "closesAt", s.closed_at AS "closedAt", s.completed_at AS "completedAt",
-              o.hub_id AS "hubId", o.customer_ref AS "customerRef", o.status, o.hold_expires_at AS "holdExpiresAt"
+              o.hub_id AS "hubId", o.customer_ref AS "customerRef", o.status, o.hold_expires_at AS "holdExpiresAt",
+              row_to_json(o) AS "order"
          FROM sales_session s JOIN customer_order o ON o.sales_session_id = s.id
         WHERE o.id = ?
           FOR KEY SHARE OF s FOR UPDATE OF o`,
@@ -107,12 +112,13 @@ export class CustomerOrderService {
     const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
 
     const target = TARGET[event];
-    if (order.status === target) return { kind: 'unchanged' };
+    const unchanged: Outcome = { kind: 'unchanged', order: row.order };
+    if (order.status === target) return unchanged;
     const lapsed = order.status === CustomerOrderStatus.PENDING_PAYMENT && order.holdExpiresAt !== null && order.holdExpiresAt <= now;
 
     switch (event) {
       case OrderEvent.HOLD_LAPSED:
-        if (!lapsed) return { kind: 'unchanged' };
+        if (!lapsed) return unchanged;
         break;
       case OrderEvent.PAYMENT_SUCCEEDED:
         if (lapsed) {
@@ -123,8 +129,7 @@ export class CustomerOrderService {
         }
         if (order.status === CustomerOrderStatus.EXPIRED) throw holdExpired();
         if (order.status !== CustomerOrderStatus.PENDING_PAYMENT) throw invalidState(order.status, event);
-        await sql(em, 'UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ? WHERE id = ?', [target, now, orderId]);
-        return { kind: 'changed' };
+        return { kind: 'changed', order: await this.setStatus(em, now, orderId, target) };
       case OrderEvent.PAYMENT_FAILED:
         if (order.status !== CustomerOrderStatus.PENDING_PAYMENT) throw invalidState(order.status, event);
         break;
@@ -138,14 +143,18 @@ export class CustomerOrderService {
         }
         break;
     }
-    await this.finish(em, now, orderId, target);
-    return { kind: 'changed' };
+    return { kind: 'changed', order: await this.finish(em, now, orderId, target) };
   }
 
   /** Ends an order's claim on stock: its lines leave the producer orders and the stock is released. */
-  private async finish(em: EntityManager, now: Date, orderId: string, status: CustomerOrderStatus): Promise<void> {
+  private async finish(em: EntityManager, now: Date, orderId: string, status: CustomerOrderStatus): Promise<OrderRow> {
     await this.stock.releaseCustomerOrder(em, now, orderId);
-    await sql(em, 'UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ? WHERE id = ?', [status, now, orderId]);
+    return this.setStatus(em, now, orderId, status);
+  }
+
+  private async setStatus(em: EntityManager, now: Date, orderId: string, status: CustomerOrderStatus): Promise<OrderRow> {
+    const [order] = await sql<OrderRow>(em, 'UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ? WHERE id = ? RETURNING *', [status, now, orderId]);
+    return order!;
   }
 }
 

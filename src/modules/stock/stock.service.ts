@@ -82,10 +82,22 @@ export class StockService {
    * Reserves stock for a checkout: either every request is met and held, or nothing changes and
    * the shortages are returned. Each request is taken from its product's locations as the
    * location strategy ranks them: the first that has enough alone, otherwise split in that order.
-   * The levels are read under their row locks, so the check and the write cannot race.
+   *
+   * `seen` is what the caller read of the products' levels without locks (checkout reads them
+   * with the session, in the same round trip). The shares are worked out from that, and apply()
+   * locks the levels and checks every share again in its one statement, so a hot product's row
+   * locks are held only for that statement and the commit. Only if the levels changed in between
+   * (apply() refuses) or they seemed short are they read again under lock and shared out afresh.
    */
-  async hold(em: EntityManager, at: Date, customerOrderId: string, requests: HoldRequest[]): Promise<Shortage[]> {
+  async hold(em: EntityManager, at: Date, customerOrderId: string, requests: HoldRequest[], seen?: ReadonlyMap<string, LocationCandidate[]>): Promise<Shortage[]> {
     if (requests.length === 0) return [];
+    if (seen) {
+      const optimistic = this.share(customerOrderId, requests, seen);
+      if (optimistic.shortages.length === 0) {
+        const short = await this.apply(em, StockMovementKind.HOLD, at, optimistic.moves, { kind: EventKind.HELD });
+        if (short.length === 0) return [];
+      }
+    }
     const levels = await sql<{ productId: string; locationId: string; priority: number; available: string }>(
       em,
       `SELECT s.product_id AS "productId", s.location_id AS "locationId", l.priority, s.on_hand - s.held - s.committed AS available
@@ -95,13 +107,17 @@ export class StockService {
           FOR UPDATE OF s`,
       [uuidArray(new Set(requests.map((r) => r.productId)))],
     );
-    const candidates = new Map<string, LocationCandidate[]>();
-    for (const level of levels) {
-      const list = candidates.get(level.productId) ?? [];
-      list.push({ locationId: level.locationId, priority: level.priority, available: new Decimal(level.available) });
-      candidates.set(level.productId, list);
-    }
+    const { moves, shortages } = this.share(customerOrderId, requests, candidatesOf(levels));
+    if (shortages.length > 0) return shortages;
+    const short = await this.apply(em, StockMovementKind.HOLD, at, moves, { kind: EventKind.HELD });
+    if (short.length > 0) throw new Error('a hold found less stock than it had just read under lock');
+    return [];
+  }
 
+  /** Shares each request out over its product's locations, as the strategy ranks them. */
+  private share(customerOrderId: string, requests: HoldRequest[], levels: ReadonlyMap<string, LocationCandidate[]>): { moves: Move[]; shortages: Shortage[] } {
+    // Copies: a later request for the same product must see what an earlier one took.
+    const candidates = new Map([...levels].map(([productId, list]) => [productId, list.map((c) => ({ ...c }))]));
     const moves: Move[] = [];
     const shortages: Shortage[] = [];
     for (const request of requests) {
@@ -112,16 +128,12 @@ export class StockService {
         continue;
       }
       for (const share of shares) {
-        // A later request for the same product sees what this one took.
         const option = options.find((o) => o.locationId === share.locationId)!;
         option.available = option.available.minus(share.quantity);
         moves.push({ productId: request.productId, locationId: share.locationId, heldDelta: share.quantity, customerOrderId, producerOrderId: request.producerOrderId });
       }
     }
-    if (shortages.length > 0) return shortages;
-    const short = await this.apply(em, StockMovementKind.HOLD, at, moves, { kind: EventKind.HELD });
-    if (short.length > 0) throw new Error('a hold found less stock than it had just read under lock');
-    return [];
+    return { moves, shortages };
   }
 
   /**
@@ -361,6 +373,17 @@ export class StockService {
     if (short.length === 0 && events) markEventsWritten(em);
     return short;
   }
+}
+
+/** Levels as read from the database, grouped by product, as the location strategy takes them. */
+export function candidatesOf(levels: Iterable<{ productId: string; locationId: string; priority: number; available: string }>): Map<string, LocationCandidate[]> {
+  const candidates = new Map<string, LocationCandidate[]>();
+  for (const level of levels) {
+    const list = candidates.get(level.productId) ?? [];
+    list.push({ locationId: level.locationId, priority: level.priority, available: new Decimal(level.available) });
+    candidates.set(level.productId, list);
+  }
+  return candidates;
 }
 
 /** A level a move would have taken below zero available, and what it has. */
