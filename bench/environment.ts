@@ -25,6 +25,8 @@ export interface BenchEnvironment {
   statementCount(): Promise<number | undefined>;
   /** The server process's resident memory, in MiB. */
   serverRssMiB(): number;
+  /** CPU time the server's main (JavaScript) thread has used so far, in ms; undefined off Linux. */
+  serverMainThreadCpuMs(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -101,6 +103,17 @@ export async function startBenchEnvironment(options: { poolSize: number }): Prom
       const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
       const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
       return Math.round(kb / 1024);
+    },
+    serverMainThreadCpuMs() {
+      const pid = server.child.pid!;
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        // utime and stime (fields 14 and 15 of the whole line), in clock ticks of 10 ms.
+        return (Number(fields[11]) + Number(fields[12])) * 10;
+      } catch {
+        return undefined;
+      }
     },
     async stop() {
       server.child.kill('SIGTERM');

@@ -14,6 +14,7 @@ export interface ScenarioResult {
 
 const CHECKOUT = `mutation ($input: CheckoutInput!) { checkout(input: $input) { customerOrder { id } userErrors { code } } }`;
 const CONFIRM = `mutation ($input: CustomerOrderRefInput!) { confirmPayment(input: $input) { userErrors { code } } }`;
+const CATALOGUE_PAGE = `query ($id: ID!) { salesSession(id: $id) { status offers { id available price { amount currency } product { name unit producer { name } } } } }`;
 
 /** A producer, `count` products with `stock` each, and an open session at a hub offering them all. */
 export async function catalogue(env: BenchEnvironment, count: number, stock: string) {
@@ -348,7 +349,7 @@ export async function fanOut(env: BenchEnvironment, subscribers: number, checkou
 export async function catalogueRead(env: BenchEnvironment, offers: number, rate: number, seconds: number): Promise<ScenarioResult> {
   const { session } = await catalogue(env, offers, '1000');
   const body = JSON.stringify({
-    query: `query ($id: ID!) { salesSession(id: $id) { status offers { id available price { amount currency } product { name unit producer { name } } } } }`,
+    query: CATALOGUE_PAGE,
     variables: { id: session.id },
   });
   const before = await env.statementCount();
@@ -361,4 +362,60 @@ export async function catalogueRead(env: BenchEnvironment, offers: number, rate:
     rows: [{ requests, 'p50 ms': result.latency.p50, 'p99 ms': result.latency.p99, errors: result.errors + result.non2xx, 'SQL statements per request': perRequest, 'server RSS MiB': env.serverRssMiB() }],
     checks: [{ name: 'no errors', ok: result.errors + result.non2xx === 0, detail: `${result.errors + result.non2xx}` }],
   };
+}
+
+/**
+ * What one request costs the server when nothing else is running: the main thread's CPU time and
+ * the statements PostgreSQL ran, per request, over `count` requests one after another. A Node
+ * server does its JavaScript on one thread, so under load this is what bounds its throughput.
+ */
+export async function costPerRequest(env: BenchEnvironment, count: number): Promise<ScenarioResult> {
+  const { session } = await catalogue(env, 1, '100000000');
+  const page = await catalogue(env, 500, '1000');
+  const post = async (query: string, variables: Record<string, unknown> = {}, token: string | undefined = env.adminToken) => {
+    const response = await fetch(env.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await response.json()) as { data?: Record<string, { customerOrder?: { id: string } | null }> };
+  };
+  let lastOrder = '';
+  const checkoutOne = async () => {
+    const body = await post(CHECKOUT, { input: { salesSessionId: session.id, customerRef: 'cost', idempotencyKey: randomUUID(), lines: [{ offerId: session.offers[0]!.id, quantity: '1' }] } });
+    lastOrder = body.data?.checkout?.customerOrder?.id ?? '';
+  };
+  // Each group's steps run in turn, `count` times: a confirm needs the checkout before it.
+  const groups: [string, () => Promise<unknown>][][] = [
+    [['`{ __typename }`, anonymous', () => post('{ __typename }', {}, undefined)]],
+    [['`{ __typename }`, with a token', () => post('{ __typename }')]],
+    [['checkout (1 line)', checkoutOne], ['confirmPayment (of that checkout)', () => post(CONFIRM, { input: { customerOrderId: lastOrder } })]],
+    [['catalogue page, 500 offers', () => post(CATALOGUE_PAGE, { id: page.session.id }, undefined)]],
+  ];
+  const rows = [];
+  const checks = [];
+  for (const steps of groups) {
+    for (let i = 0; i < Math.max(3, count / 10); i += 1) for (const [, step] of steps) await step(); // warm up
+    const cpu = steps.map(() => 0);
+    const statements = steps.map(() => 0);
+    for (let i = 0; i < count; i += 1) {
+      for (const [j, [, step]] of steps.entries()) {
+        const before = await env.statementCount();
+        const cpuBefore = env.serverMainThreadCpuMs() ?? Number.NaN;
+        await step();
+        cpu[j]! += (env.serverMainThreadCpuMs() ?? Number.NaN) - cpuBefore;
+        // Less the counting query itself, which the second reading sees.
+        statements[j]! += ((await env.statementCount()) ?? Number.NaN) - (before ?? Number.NaN) - 1;
+      }
+    }
+    for (const [j, [name]] of steps.entries()) {
+      rows.push({
+        request: name,
+        'server main-thread CPU ms': Number.isNaN(cpu[j]!) ? 'n/a' : (cpu[j]! / count).toFixed(2),
+        'SQL statements (incl. foreign-key checks)': Number.isNaN(statements[j]!) ? 'n/a' : (statements[j]! / count).toFixed(1),
+      });
+    }
+  }
+  checks.push({ name: 'every checkout placed an order', ok: lastOrder !== '', detail: lastOrder ? 'yes' : 'no order id' });
+  return { scenario: `Cost per request: ${count} requests of each kind, one at a time`, rows, checks };
 }

@@ -109,6 +109,23 @@ describe('checkout', () => {
       expect((await stockOf(t.api, w.eggs)).held).toBe('6');
     });
 
+    it('makes one order when one key arrives at once with two different baskets, and refuses the rest', async () => {
+      const key = randomUUID();
+      const carrots = [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }];
+      const eggs = [{ offerId: w.session.offerFor(w.eggs), quantity: '1' }];
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => checkout(t.api, w.session.id, 'ali', i % 2 ? carrots : eggs, key)));
+      const placed = results.filter((r) => r.customerOrder);
+      const refused = results.filter((r) => !r.customerOrder);
+      expect(new Set(placed.map((r) => r.customerOrder!.id)).size).toBe(1);
+      expect(refused.flatMap((r) => r.userErrors.map((e) => e.code))).toEqual(refused.map(() => 'IDEMPOTENCY_CONFLICT'));
+      expect(refused.length).toBeGreaterThanOrEqual(6);
+      // Only the winning basket's producer has an order: a refused checkout leaves nothing behind.
+      const view = await sessionView(t.api, w.session.id);
+      expect(view.producerOrders).toHaveLength(1);
+      expect(Number((await stockOf(t.api, w.carrots)).held) + Number((await stockOf(t.api, w.eggs)).held)).toBe(1);
+      await expectStockConsistent(t.db);
+    });
+
     it('replays the first result even after the session has closed', async () => {
       const key = randomUUID();
       const lines = [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }];

@@ -58,9 +58,9 @@ interface OfferRow {
 
 /**
  * Checkout: holds each producer's stock for a whole basket, or for none of it, in one short
- * transaction. Locks are always taken in the same order — the session (shared), the new customer
- * order, the producer orders by producer id, then the stock rows by product id — so concurrent
- * checkouts, releases and completions wait for each other but never deadlock.
+ * transaction. Locks are always taken in the same order — the session (shared), the producer
+ * orders by producer id, the new customer order, then the stock rows by product id — so
+ * concurrent checkouts, releases and completions wait for each other but never deadlock.
  */
 export class CheckoutService {
   constructor(
@@ -71,7 +71,11 @@ export class CheckoutService {
   async checkout(ctx: RequestContext, input: CheckoutFields): Promise<CustomerOrder> {
     const basket = validate(input);
     const requestHash = hashRequest(input.salesSessionId, input.customerRef.trim(), basket);
-    const order = await ctx.em.transactional((em) => this.place(em, ctx.actor, ctx.clock.now(), input, basket, requestHash));
+    const order = await ctx.em.transactional((em) => this.place(em, ctx.actor, ctx.clock.now(), input, basket, requestHash))
+      .catch((error: unknown) => {
+        if (error instanceof Replay) return error.order;
+        throw error;
+      });
     // The row came back from the transaction: no second round trip to read it again.
     return ctx.em.map(CustomerOrder, order);
   }
@@ -110,16 +114,45 @@ export class CheckoutService {
     }
     const offers = checkOffers(session.id, basket, row.offers);
 
-    const [inserted] = await sql<OrderRow>(
+    await this.ensureProducerOrders(em, now, session, [...new Set(offers.map((o) => o.producerId))]);
+    const byOffer = new Map(offers.map((o) => [o.id, o]));
+    // The order and its lines in one statement, each line joined to its producer's order (which
+    // the statement above made sure exists). A key taken meanwhile inserts neither.
+    const [placed] = await sql<{ order: OrderRow | null; lines: { offerId: string; producerOrderId: string }[] }>(
       em,
-      `INSERT INTO customer_order (id, created_at, updated_at, sales_session_id, hub_id, customer_ref, status,
-                                   hold_expires_at, idempotency_key, request_hash)
-       VALUES (gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (hub_id, idempotency_key) DO NOTHING
-       RETURNING *`,
+      `WITH placed AS (
+         INSERT INTO customer_order (id, created_at, updated_at, sales_session_id, hub_id, customer_ref, status,
+                                     hold_expires_at, idempotency_key, request_hash)
+         VALUES (gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (hub_id, idempotency_key) DO NOTHING
+         RETURNING *),
+       lines AS (
+         INSERT INTO customer_order_line (id, created_at, customer_order_id, offer_id, product_id, producer_order_id,
+                                          quantity, unit_price_amount, currency)
+         SELECT gen_random_uuid(), ?, placed.id, l.offer_id, l.product_id, po.id, l.quantity, l.price_amount, l.currency
+           FROM placed
+           CROSS JOIN jsonb_to_recordset(?::jsonb) AS l(offer_id uuid, product_id uuid, producer_id uuid,
+                                                        quantity numeric, price_amount int, currency text)
+           JOIN producer_order po ON po.sales_session_id = ? AND po.producer_id = l.producer_id
+         RETURNING offer_id, producer_order_id)
+       SELECT (SELECT row_to_json(placed) FROM placed) AS "order",
+              (SELECT coalesce(json_agg(json_build_object('offerId', offer_id, 'producerOrderId', producer_order_id)), '[]')
+                 FROM lines) AS lines`,
       [now, now, session.id, session.hubId, input.customerRef.trim(), CustomerOrderStatus.PENDING_PAYMENT,
-        new Date(now.getTime() + this.holdDuration.toMillis()), input.idempotencyKey, requestHash],
+        new Date(now.getTime() + this.holdDuration.toMillis()), input.idempotencyKey, requestHash,
+        now, JSON.stringify(basket.map((line) => {
+          const offer = byOffer.get(line.offerId)!;
+          return {
+            offer_id: offer.id,
+            product_id: offer.productId,
+            producer_id: offer.producerId,
+            quantity: line.quantity.toFixed(),
+            price_amount: offer.priceAmount,
+            currency: offer.priceCurrency,
+          };
+        })), session.id],
     );
+    const inserted = placed?.order;
     if (!inserted) {
       // The same key was committed by a concurrent request while this one waited on it.
       const [raced] = await sql<OrderRow>(
@@ -127,35 +160,12 @@ export class CheckoutService {
         'SELECT * FROM customer_order WHERE hub_id = ? AND idempotency_key = ?',
         [session.hubId, input.idempotencyKey],
       );
-      if (raced) return replayed(raced, requestHash);
+      // Rolled back, so the producer orders made above for this basket are not left empty.
+      if (raced) throw new Replay(replayed(raced, requestHash));
       throw new Error('idempotency key conflict without a committed order');
     }
     const orderId = inserted.id;
-
-    await this.ensureProducerOrders(em, now, session, [...new Set(offers.map((o) => o.producerId))]);
-    const byOffer = new Map(offers.map((o) => [o.id, o]));
-    // The lines, each joined to its producer's order (which the statement above made sure exists).
-    const lines = await sql<{ offerId: string; producerOrderId: string }>(
-      em,
-      `INSERT INTO customer_order_line (id, created_at, customer_order_id, offer_id, product_id, producer_order_id,
-                                        quantity, unit_price_amount, currency)
-       SELECT gen_random_uuid(), ?, ?, l.offer_id, l.product_id, po.id, l.quantity, l.price_amount, l.currency
-         FROM jsonb_to_recordset(?::jsonb) AS l(offer_id uuid, product_id uuid, producer_id uuid,
-                                              quantity numeric, price_amount int, currency text)
-         JOIN producer_order po ON po.sales_session_id = ? AND po.producer_id = l.producer_id
-       RETURNING offer_id AS "offerId", producer_order_id AS "producerOrderId"`,
-      [now, orderId, JSON.stringify(basket.map((line) => {
-        const offer = byOffer.get(line.offerId)!;
-        return {
-          offer_id: offer.id,
-          product_id: offer.productId,
-          producer_id: offer.producerId,
-          quantity: line.quantity.toFixed(),
-          price_amount: offer.priceAmount,
-          currency: offer.priceCurrency,
-        };
-      })), session.id],
-    );
+    const lines = placed.lines;
     if (lines.length !== basket.length) throw new Error('a basket line found no producer order');
     const producerOrderOf = new Map(lines.map((l) => [l.offerId, l.producerOrderId]));
     const holds: HoldRequest[] = basket.map((line) => ({
@@ -193,6 +203,13 @@ export class CheckoutService {
        ON CONFLICT (sales_session_id, producer_id) DO NOTHING`,
       [now, session.id, session.hubId, uuidArray(producerIds)],
     );
+  }
+}
+
+/** Ends a checkout's transaction without its writes, answering with the order its key already has. */
+class Replay extends Error {
+  constructor(readonly order: OrderRow) {
+    super('replayed an earlier checkout');
   }
 }
 
