@@ -105,6 +105,7 @@ async function checkoutLoad(env: BenchEnvironment, sessionId: string, offerIds: 
   let held = 0;
   let refused = 0;
   let errors = 0;
+  const sampling = sampleDatabaseSessions(env);
   const { result, latency } = await load({
     url: env.url,
     connections: clients,
@@ -146,8 +147,10 @@ async function checkoutLoad(env: BenchEnvironment, sessionId: string, offerIds: 
       },
     ],
   });
+  const sessions = await sampling.stop();
   const asked = held + refused + errors;
   return {
+    sessions,
     throughput: asked / seconds,
     ...latency,
     held,
@@ -183,7 +186,42 @@ async function stockChecks(env: BenchEnvironment, products: string[], answered: 
   ];
 }
 
-function ratioRow(label: string, server: { throughput: number; p50: number; p95: number; p99: number; errors: number }, ref: { throughput: number; p50: number; p99: number }, rss: number) {
+/**
+ * What the server's database sessions are doing, sampled every 20 ms from pg_stat_activity while
+ * `load` runs: waiting for a row lock, waiting for the server to send the next statement inside a
+ * transaction (the server is the bottleneck), or working. Shares of the samples, in percent.
+ */
+function sampleDatabaseSessions(env: BenchEnvironment) {
+  const counts = { lock: 0, server: 0, working: 0 };
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      const { rows } = await env.db.query(
+        `SELECT count(*) FILTER (WHERE wait_event_type = 'Lock')::int AS lock,
+                count(*) FILTER (WHERE state = 'idle in transaction')::int AS server,
+                count(*) FILTER (WHERE state = 'active' AND wait_event_type IS DISTINCT FROM 'Lock')::int AS working
+           FROM pg_stat_activity
+          WHERE datname = current_database()
+            AND application_name = 'foodhub-wholesale'`,
+      );
+      counts.lock += rows[0].lock;
+      counts.server += rows[0].server;
+      counts.working += rows[0].working;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await sampler;
+      const total = counts.lock + counts.server + counts.working || 1;
+      const share = (n: number) => `${Math.round((100 * n) / total)}%`;
+      return `${share(counts.lock)} / ${share(counts.server)} / ${share(counts.working)}`;
+    },
+  };
+}
+
+function ratioRow(label: string, server: { throughput: number; p50: number; p95: number; p99: number; errors: number; sessions: string }, ref: { throughput: number; p50: number; p99: number }, rss: number) {
   return {
     run: label,
     'server holds/s': Math.round(server.throughput),
@@ -194,6 +232,7 @@ function ratioRow(label: string, server: { throughput: number; p50: number; p95:
     'p99 ms': server.p99.toFixed(1),
     'reference p99 ms': ref.p99.toFixed(1),
     errors: server.errors,
+    'DB sessions: lock wait / waiting for server / working': server.sessions,
     'server RSS MiB': rss,
   };
 }
