@@ -5,6 +5,7 @@ import { Migration20261123182914 } from './Migration20261123182914.js';
 import { Migration20261123183316 } from './Migration20261123183316.js';
 import { Migration20261123193322 } from './Migration20261123193322.js';
 import { Migration20261123201543 } from './Migration20261123201543.js';
+import { Migration20261123220417 } from './Migration20261123220417.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -12,4 +13,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123183316', class: Migration20261123183316 },
   { name: 'Migration20261123193322', class: Migration20261123193322 },
   { name: 'Migration20261123201543', class: Migration20261123201543 },
+  { name: 'Migration20261123220417', class: Migration20261123220417 },
 ];

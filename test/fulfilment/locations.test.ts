@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { refusedAtCommit } from '../../src/modules/stock/stock.service.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import { checkout, stockOf } from '../support/scenarios.js';
@@ -41,7 +43,7 @@ describe('stock locations', () => {
     await expectStockConsistent(t.db);
   });
 
-  it('shares a hold out afresh under lock when the levels it read without locks were out of date', async () => {
+  it('applies a hold shared out from levels read without locks at COMMIT, and refuses the commit if they changed', async () => {
     const w = await world(t);
     const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
     const quinces = await w.product('Quinces');
@@ -52,24 +54,37 @@ describe('stock locations', () => {
     const { rows: [producerOrder] } = await t.db.query('SELECT id FROM producer_order WHERE sales_session_id = $1', [session.id]);
     const request = { productId: quinces, quantity: new Decimal(5), producerOrderId: producerOrder.id, field: [] };
     const level = (locationId: string, available: string, priority: number) => ({ locationId, priority, available: new Decimal(available) });
-
-    // Each hold runs in a transaction that is rolled back, after reading what it did.
-    const heldAfter = async (seen: Map<string, ReturnType<typeof level>[]>) => {
-      let held: Record<string, string> = {};
-      await expect(t.app.orm.em.fork().transactional(async (em) => {
-        expect(await t.app.services.stock.hold(em, t.clock.now(), order.id, [request], seen)).toEqual([]);
-        const rows: { location_id: string; held: string }[] = await em.execute('SELECT location_id, held::text FROM stock_level WHERE product_id = ?', [quinces]);
-        held = Object.fromEntries(rows.map((r) => [r.location_id === cold ? 'cold' : 'main', new Decimal(r.held).toString()]));
-        throw new Error('roll back');
-      })).rejects.toThrow('roll back');
-      return held;
+    const held = async (em: EntityManager) => {
+      const rows: { location_id: string; held: string }[] = await em.execute('SELECT location_id, held::text FROM stock_level WHERE product_id = ?', [quinces]);
+      return Object.fromEntries(rows.map((r) => [r.location_id === cold ? 'cold' : 'main', new Decimal(r.held).toString()]));
     };
-    // Seen: Main had 8, enough alone. It has 2 left: the write is refused, and under lock 5 fits whole in the cold store.
-    expect(await heldAfter(new Map([[quinces, [level(w.main, '8', 1), level(cold, '10', 2)]]]))).toEqual({ main: '1', cold: '5' });
-    // Seen: nothing anywhere. That is checked under lock too, rather than refused.
-    expect(await heldAfter(new Map([[quinces, [level(w.main, '0', 1), level(cold, '0', 2)]]]))).toEqual({ main: '1', cold: '5' });
-    // The same 5 when the read was right: taken as read, from the cold store.
-    expect(await heldAfter(new Map([[quinces, [level(w.main, '2', 1), level(cold, '10', 2)]]]))).toEqual({ main: '1', cold: '5' });
+    const before = await stockByLocation(t.api, quinces);
+
+    // Read right (2 left at Main, not enough alone; 10 in the cold store): nothing changes, and
+    // nothing is locked, until COMMIT. (Rolled back here, to look inside.)
+    await expect(t.app.orm.em.fork().transactional(async (em) => {
+      expect(await t.app.services.stock.hold(em, t.clock.now(), order.id, [request], new Map([[quinces, [level(w.main, '2', 1), level(cold, '10', 2)]]]))).toEqual([]);
+      expect(await held(em)).toEqual({ main: '1', cold: '0' });
+      throw new Error('roll back');
+    })).rejects.toThrow('roll back');
+
+    // Read wrong (Main seemed to have 8, enough alone): the COMMIT is refused and nothing is kept.
+    const refused = await t.app.orm.em.fork().transactional(async (em) => {
+      await t.app.services.stock.hold(em, t.clock.now(), order.id, [request], new Map([[quinces, [level(w.main, '8', 1), level(cold, '10', 2)]]]));
+    }).then(() => undefined, (error: unknown) => error);
+    expect(refusedAtCommit(refused)).toBe(true);
+    expect(await stockByLocation(t.api, quinces)).toEqual(before);
+
+    // Seemed short everywhere: read again under lock at once, and taken whole from the cold store.
+    await expect(t.app.orm.em.fork().transactional(async (em) => {
+      expect(await t.app.services.stock.hold(em, t.clock.now(), order.id, [request], new Map([[quinces, [level(w.main, '0', 1), level(cold, '0', 2)]]]))).toEqual([]);
+      expect(await held(em)).toEqual({ main: '1', cold: '5' });
+      throw new Error('roll back');
+    })).rejects.toThrow('roll back');
+
+    // Through the API: 5 more are held at COMMIT, from the cold store.
+    expect((await checkout(t.api, session.id, 'b', [{ offerId: session.offerFor(quinces), quantity: '5' }])).userErrors).toEqual([]);
+    expect(await stockByLocation(t.api, quinces)).toMatchObject({ Main: { held: '1' }, 'Cold store': { held: '5' } });
     await expectStockConsistent(t.db);
   });
 

@@ -9,7 +9,7 @@ import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
-import { candidatesOf, type HoldRequest, type StockService } from '../stock/stock.service.js';
+import { candidatesOf, type HoldRequest, refusedAtCommit, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { CustomerOrder } from './customer-order.entity.js';
 import { CustomerOrderStatus } from './order-states.js';
@@ -71,17 +71,24 @@ export class CheckoutService {
   async checkout(ctx: RequestContext, input: CheckoutFields): Promise<CustomerOrder> {
     const basket = validate(input);
     const requestHash = hashRequest(input.salesSessionId, input.customerRef.trim(), basket);
-    const order = await ctx.em.transactional((em) => this.place(em, ctx.actor, ctx.clock.now(), input, basket, requestHash))
-      .catch((error: unknown) => {
-        if (error instanceof Replay) return error.order;
-        throw error;
-      });
+    const attempt = (optimistic: boolean) =>
+      ctx.em.transactional((em) => this.place(em, ctx.actor, ctx.clock.now(), input, basket, requestHash, optimistic))
+        .catch((error: unknown) => {
+          if (error instanceof Replay) return error.order;
+          throw error;
+        });
+    // First from the levels as read, applied at COMMIT; if the commit finds them gone (another
+    // checkout took the stock meanwhile), all of it again under lock, which gives the exact answer.
+    const order = await attempt(true).catch((error: unknown) => {
+      if (refusedAtCommit(error)) return attempt(false);
+      throw error;
+    });
     // The row came back from the transaction: no second round trip to read it again.
     return ctx.em.map(CustomerOrder, order);
   }
 
   /** Places the order, or finds the one this idempotency key placed; returns its row. */
-  private async place(em: EntityManager, actor: Actor, now: Date, input: CheckoutFields, basket: BasketLine[], requestHash: string): Promise<OrderRow> {
+  private async place(em: EntityManager, actor: Actor, now: Date, input: CheckoutFields, basket: BasketLine[], requestHash: string, optimistic: boolean): Promise<OrderRow> {
     // One round trip reads what the checkout needs: the session, an earlier order with this
     // idempotency key, and the offers. KEY SHARE lets checkouts run side by side while keeping the
     // session from being completed (completion takes FOR UPDATE) until they commit.
@@ -175,9 +182,9 @@ export class CheckoutService {
       field: ['lines', line.index, 'quantity'],
     }));
 
-    // The stock rows are locked last, by one statement, so the hottest locks are held for the
-    // shortest time.
-    const seen = candidatesOf(offers.flatMap((o) => o.levels.map((level) => ({ productId: o.productId, ...level }))));
+    // The stock rows are locked last, at COMMIT when the levels as read suffice, so the hottest
+    // locks are held for the shortest time.
+    const seen = optimistic ? candidatesOf(offers.flatMap((o) => o.levels.map((level) => ({ productId: o.productId, ...level })))) : undefined;
     const shortages = await this.stock.hold(em, now, orderId, holds, seen);
     if (shortages.length > 0) {
       throw new DomainError(shortages.map(({ request, available }) => {

@@ -63,6 +63,13 @@ export class StockMovement {
   @Property({ type: 'string', length: 500, nullable: true })
   reason?: string;
 
+  /**
+   * The level is changed by this row's trigger at COMMIT (a checkout's hold), not by the
+   * statement that wrote it: see StockService.holdAtCommit().
+   */
+  @Property({ type: 'boolean', default: false })
+  appliedAtCommit: boolean = false;
+
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   createdAt: Date = new Date();
 }

@@ -84,18 +84,19 @@ export class StockService {
    * location strategy ranks them: the first that has enough alone, otherwise split in that order.
    *
    * `seen` is what the caller read of the products' levels without locks (checkout reads them
-   * with the session, in the same round trip). The shares are worked out from that, and apply()
-   * locks the levels and checks every share again in its one statement, so a hot product's row
-   * locks are held only for that statement and the commit. Only if the levels changed in between
-   * (apply() refuses) or they seemed short are they read again under lock and shared out afresh.
+   * with the session, in the same round trip). When the shares worked out from it fit, they are
+   * written to be applied at COMMIT (see holdAtCommit()): no level is locked before then. The
+   * commit is refused if the levels no longer have them (refusedAtCommit() tells); the caller
+   * then runs the whole transaction again without `seen`. Without `seen`, or when it seemed short,
+   * the levels are read under lock and shared out here, and the answer is final.
    */
   async hold(em: EntityManager, at: Date, customerOrderId: string, requests: HoldRequest[], seen?: ReadonlyMap<string, LocationCandidate[]>): Promise<Shortage[]> {
     if (requests.length === 0) return [];
     if (seen) {
       const optimistic = this.share(customerOrderId, requests, seen);
       if (optimistic.shortages.length === 0) {
-        const short = await this.apply(em, StockMovementKind.HOLD, at, optimistic.moves, { kind: EventKind.HELD });
-        if (short.length === 0) return [];
+        await this.holdAtCommit(em, at, optimistic.moves);
+        return [];
       }
     }
     const levels = await sql<{ productId: string; locationId: string; priority: number; available: string }>(
@@ -112,6 +113,41 @@ export class StockService {
     const short = await this.apply(em, StockMovementKind.HOLD, at, moves, { kind: EventKind.HELD });
     if (short.length > 0) throw new Error('a hold found less stock than it had just read under lock');
     return [];
+  }
+
+  /**
+   * Writes a hold's ledger rows and events, marked for the deferred trigger that applies them to
+   * the levels at COMMIT (migration 20261123220417): it locks each product's levels in location
+   * order, as apply() does, changes them, and the level's CHECK refuses an oversell by failing the
+   * commit. The hot rows are then locked only while PostgreSQL commits, never while it waits for
+   * the server. The rows go in (product, location) order, which is the order the trigger fires in.
+   */
+  private async holdAtCommit(em: EntityManager, at: Date, moves: Move[]): Promise<void> {
+    const rows = JSON.stringify(moves.map((m) => ({
+      product_id: m.productId,
+      location_id: m.locationId,
+      held_delta: m.heldDelta!.toFixed(),
+      customer_order_id: m.customerOrderId,
+      producer_order_id: m.producerOrderId,
+    })));
+    await sql(
+      em,
+      `WITH moves AS (
+         SELECT m.* FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, location_id uuid, held_delta numeric,
+                customer_order_id uuid, producer_order_id uuid)),
+       ledger AS (
+         INSERT INTO stock_movement (product_id, location_id, kind, held_delta, customer_order_id, producer_order_id, created_at, applied_at_commit)
+         SELECT product_id, location_id, ?, held_delta, customer_order_id, producer_order_id, ?, true
+           FROM moves ORDER BY product_id, location_id)
+       INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, quantity, available, created_at)
+       SELECT ?, p.producer_id, e.product_id, e.producer_order_id, po.hub_id, e.customer_order_id, e.quantity, 0, ?
+         FROM (SELECT product_id, producer_order_id, customer_order_id, sum(held_delta) AS quantity
+                 FROM moves GROUP BY product_id, producer_order_id, customer_order_id) e
+         JOIN product p ON p.id = e.product_id
+         LEFT JOIN producer_order po ON po.id = e.producer_order_id`,
+      [rows, StockMovementKind.HOLD, at, EventKind.HELD, at],
+    );
+    markEventsWritten(em);
   }
 
   /** Shares each request out over its product's locations, as the strategy ranks them. */
@@ -373,6 +409,15 @@ export class StockService {
     if (short.length === 0 && events) markEventsWritten(em);
     return short;
   }
+}
+
+/**
+ * Whether a transaction failed because a hold applied at COMMIT found less stock than was read
+ * (see StockService.hold()): then nothing of it was kept, and it can run again with locks.
+ */
+export function refusedAtCommit(error: unknown): boolean {
+  const e = error as { code?: string; constraint?: string } | null;
+  return e?.code === '23514' && e.constraint === 'stock_level_available_not_negative';
 }
 
 /** Levels as read from the database, grouped by product, as the location strategy takes them. */
