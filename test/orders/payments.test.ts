@@ -56,6 +56,23 @@ describe('after checkout: payment, failure, cancellation and expiry', () => {
     await expectStockConsistent(t.db);
   });
 
+  it('settles a success and a failure for the same order arriving at once: one wins, the other is refused', async () => {
+    const answers = await Promise.all([
+      ...Array.from({ length: 4 }, () => orderMutation(t.api, op.CONFIRM_PAYMENT, orderId)),
+      ...Array.from({ length: 4 }, () => orderMutation(t.api, op.FAIL_PAYMENT, orderId)),
+    ]);
+    const final = (await t.db.query('SELECT status FROM customer_order WHERE id = $1', [orderId])).rows[0].status as string;
+    expect(['CONFIRMED', 'PAYMENT_FAILED']).toContain(final);
+    // Those that asked for the final state got it; the others were told it was too late.
+    for (const [i, answer] of answers.entries()) {
+      const wanted = i < 4 ? 'CONFIRMED' : 'PAYMENT_FAILED';
+      if (wanted === final) expect(answer).toMatchObject({ userErrors: [], customerOrder: { status: final } });
+      else expect(answer.userErrors.map((e) => e.code)).toEqual(['INVALID_STATE']);
+    }
+    expect((await stockOf(t.api, w.carrots)).held).toBe(final === 'CONFIRMED' ? '4' : '0');
+    await expectStockConsistent(t.db);
+  });
+
   it('refuses to confirm a failed payment (INVALID_STATE)', async () => {
     await orderMutation(t.api, op.FAIL_PAYMENT, orderId);
     const confirmed = await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);
