@@ -223,10 +223,11 @@ export class EventHub implements PubSub {
                                   AND (w.hub_id IS NULL OR w.hub_id = p.hub_id)
                    ORDER BY p.position, w.id
                   RETURNING 1)
-           SELECT (SELECT max(position)::text FROM positioned) AS last, (SELECT count(*)::int FROM deliveries) AS deliveries`,
-          [now, now],
+           -- NOTIFY is sent on commit, so listeners never read positions that are not visible yet.
+           SELECT r.last, r.deliveries, CASE WHEN r.last IS NOT NULL THEN pg_notify(?, r.last) END AS notified
+             FROM (SELECT (SELECT max(position)::text FROM positioned) AS last, (SELECT count(*)::int FROM deliveries) AS deliveries) r`,
+          [now, now, POSITIONED_CHANNEL],
         );
-        if (result?.last) await sql(em, 'SELECT pg_notify(?, ?)', [POSITIONED_CHANNEL, result.last]);
         return result?.deliveries ?? 0;
       });
       if (queued > 0) this.options.onDeliveriesQueued?.();
