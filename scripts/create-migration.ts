@@ -16,7 +16,7 @@ chmodSync(dir, 0o755);
 const postgres = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: await findFreePort(), persistent: false, logger });
 try {
   await createDatabaseIfMissing(postgres.url('postgres'), 'migration');
-  const orm = await openOrm({ url: postgres.url('migration'), poolSize: 2 });
+  const orm = await openOrm({ url: postgres.url('migration'), poolSize: 2, writeSnapshot: true });
   await migrate(orm);
   const result = await orm.getMigrator().createMigration('migrations', false, process.argv.includes('--initial'));
   await orm.close();

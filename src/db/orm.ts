@@ -13,9 +13,15 @@ export interface OrmOptions {
   /** PostgreSQL statement_timeout, in milliseconds. */
   statementTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * Let the migrator keep migrations/.snapshot.json (what `migration:create` diffs the entities
+   * against). Only that script does: otherwise every server or test run that applied a migration
+   * would rewrite the file in the install folder.
+   */
+  writeSnapshot?: boolean;
 }
 
-export function ormConfig({ url, poolSize, acquireTimeoutMs = 3000, statementTimeoutMs = 30_000, logger }: OrmOptions): Options {
+export function ormConfig({ url, poolSize, acquireTimeoutMs = 3000, statementTimeoutMs = 30_000, logger, writeSnapshot = false }: OrmOptions): Options {
   return defineConfig({
     clientUrl: url,
     entities,
@@ -26,6 +32,7 @@ export function ormConfig({ url, poolSize, acquireTimeoutMs = 3000, statementTim
       migrationsList,
       path: 'migrations',
       snapshotName: '.snapshot',
+      snapshot: writeSnapshot,
       transactional: true,
       allOrNothing: true,
       emit: 'ts',
