@@ -46,10 +46,12 @@ export function createLoaders(em: EntityManager, services: Services) {
     offersBySession: new DataLoader<string, OfferRecord[]>(async (sessionIds) => {
       // One statement for the whole page. The offers carry their products, producers and
       // stock; the figures also answer Product.stock for a producer reading the page.
-      const catalogue = await readSessionCatalogues(em, sessionIds);
-      for (const [productId, figures] of catalogue.stock) loaders.stock.prime(productId, figures);
+      const offers = await readSessionCatalogues(em, sessionIds);
       const bySession = new Map<string, OfferRecord[]>(sessionIds.map((id) => [id, []]));
-      for (const offer of catalogue.offers) bySession.get(offer.salesSession.id)!.push(offer);
+      for (const offer of offers) {
+        loaders.stock.prime(offer.product.id, offer.read!.stock);
+        bySession.get(offer.salesSession.id)!.push(offer);
+      }
       return sessionIds.map((id) => bySession.get(id)!);
     }),
     producerOrdersBySession: grouped(em, ProducerOrder, 'salesSession', { createdAt: 'asc', id: 'asc' }),

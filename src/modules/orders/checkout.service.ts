@@ -11,7 +11,7 @@ import { requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
 import { candidatesOf, type HoldRequest, refusedAtCommit, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
-import { CustomerOrder } from './customer-order.entity.js';
+import { CustomerOrder, type CustomerOrderRow as OrderRow } from './customer-order.entity.js';
 import { CustomerOrderStatus } from './order-states.js';
 
 export const MAX_BASKET_LINES = 200;
@@ -39,9 +39,6 @@ interface SessionRow {
   closedAt: Date | null;
   completedAt: Date | null;
 }
-
-/** A customer_order row as the database has it (column names), for the entity manager to map. */
-type OrderRow = { id: string; request_hash: string } & Record<string, unknown>;
 
 interface OfferRow {
   id: string;

@@ -5,6 +5,12 @@ import { Hub } from '../enterprises/hub.entity.js';
 import { SalesSession } from '../sessions/sales-session.entity.js';
 import { CustomerOrderStatus } from './order-states.js';
 
+/**
+ * A customer_order row as PostgreSQL returns it (column names), read inside the transaction that
+ * changed it, for the entity manager to map without reading it again.
+ */
+export type CustomerOrderRow = Record<string, unknown> & { id: string; request_hash: string };
+
 /** A customer's basket checked out at a hub in one session. */
 @ObjectType({ simpleResolvers: true })
 @Entity()

@@ -6,7 +6,7 @@ import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { instant, sql } from '../../shared/sql.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus, type SessionTimes } from '../sessions/session-status.js';
 import type { StockService } from '../stock/stock.service.js';
-import { CustomerOrder } from './customer-order.entity.js';
+import { CustomerOrder, type CustomerOrderRow as OrderRow } from './customer-order.entity.js';
 import { CustomerOrderStatus } from './order-states.js';
 
 /** What can happen to a customer order after checkout. */
@@ -29,9 +29,6 @@ interface LockedOrder {
   status: CustomerOrderStatus;
   holdExpiresAt: Date | null;
 }
-
-/** A customer_order row as the database has it (column names), for the entity manager to map. */
-type OrderRow = Record<string, unknown>;
 
 /** Unchanged or changed, the order as it now is, read in the transaction: no second round trip. */
 type Outcome =

@@ -38,12 +38,6 @@ export interface OfferRecord {
   read?: { product: ProductRecord; stock: StockFigures };
 }
 
-export interface SessionCatalogue {
-  offers: OfferRecord[];
-  /** Each offered product's stock summed over its locations, read in the same snapshot. */
-  stock: Map<string, StockFigures>;
-}
-
 interface CatalogueRow {
   id: string;
   salesSessionId: string;
@@ -63,8 +57,11 @@ interface CatalogueRow {
   available: string;
 }
 
-/** The offers of these sessions, oldest first, with everything a storefront shows. */
-export async function readSessionCatalogues(em: EntityManager, sessionIds: readonly string[]): Promise<SessionCatalogue> {
+/**
+ * The offers of these sessions, oldest first, with everything a storefront shows; `read.stock` is
+ * each product's stock summed over its locations, all read in one snapshot.
+ */
+export async function readSessionCatalogues(em: EntityManager, sessionIds: readonly string[]): Promise<OfferRecord[]> {
   const rows = await sql<CatalogueRow>(
     em,
     `SELECT f.id, f.sales_session_id AS "salesSessionId", f.product_id AS "productId",
@@ -84,13 +81,11 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
     [uuidArray(sessionIds)],
   );
   const producers = new Map<string, ProducerRecord>();
-  const stock = new Map<string, StockFigures>();
-  const offers = rows.map((row): OfferRecord => {
+  return rows.map((row): OfferRecord => {
     let producer = producers.get(row.producerId);
     if (!producer) producers.set(row.producerId, (producer = { id: row.producerId, name: row.producerName }));
     const product: ProductRecord = { id: row.productId, name: row.productName, sku: row.sku, unit: row.unit, producer, read: { producer } };
     const figures: StockFigures = { onHand: row.onHand, held: row.held, committed: row.committed, available: row.available };
-    stock.set(row.productId, figures);
     return {
       id: row.id,
       salesSession: { id: row.salesSessionId },
@@ -102,5 +97,4 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
       read: { product, stock: figures },
     };
   });
-  return { offers, stock };
 }

@@ -73,7 +73,9 @@ export interface MoveEvents {
  * Owns every write to stock levels. A product has a level at each of its producer's locations.
  * Each write is one statement (see apply()) that locks every level of the products it touches in
  * (product, location) order, so concurrent writers never deadlock, changes the levels and appends
- * the same deltas to the ledger and the event log, inside the caller's transaction.
+ * the same deltas to the ledger and the event log, inside the caller's transaction. A checkout's
+ * hold is the one exception: its ledger rows are applied to the levels at COMMIT, by a trigger
+ * that locks in the same order (see holdAtCommit()).
  */
 export class StockService {
   constructor(private readonly locationStrategy: LocationStrategy) {}
