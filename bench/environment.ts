@@ -23,14 +23,14 @@ export interface BenchEnvironment {
   gql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
   /** Statements PostgreSQL has executed in the benchmark database so far (pg_stat_statements). */
   statementCount(): Promise<number | undefined>;
-  /** The server process's resident memory, in MiB. */
+  /** The resident memory of the server's processes (the primary and its workers), in MiB. */
   serverRssMiB(): number;
-  /** CPU time the server's main (JavaScript) thread has used so far, in ms; undefined off Linux. */
+  /** CPU time the server's main (JavaScript) threads have used so far, summed over its processes, in ms; undefined off Linux. */
   serverMainThreadCpuMs(): number | undefined;
   stop(): Promise<void>;
 }
 
-export async function startBenchEnvironment(options: { poolSize: number }): Promise<BenchEnvironment> {
+export async function startBenchEnvironment(options: { poolSize: number; workers: number }): Promise<BenchEnvironment> {
   const logger = createLogger('warn');
   let adminUrl = process.env.DATABASE_URL;
   let stopPostgres = async () => {};
@@ -73,7 +73,9 @@ export async function startBenchEnvironment(options: { poolSize: number }): Prom
     PORT: '0',
     DATABASE_POOL_SIZE: String(options.poolSize),
     MAX_QUERY_COST: '100000',
+    WORKERS: String(options.workers),
   });
+  const serverPids = () => [server.child.pid!, ...childPids(server.child.pid!)];
   const adminToken = await signToken(secret, { role: 'admin' }, { expiresIn: '6h' });
 
   const gql = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
@@ -100,17 +102,23 @@ export async function startBenchEnvironment(options: { poolSize: number }): Prom
       return Number(rows[0].n);
     },
     serverRssMiB() {
-      const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      let kb = 0;
+      for (const pid of serverPids()) {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      }
       return Math.round(kb / 1024);
     },
     serverMainThreadCpuMs() {
-      const pid = server.child.pid!;
       try {
-        const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        // utime and stime (fields 14 and 15 of the whole line), in clock ticks of 10 ms.
-        return (Number(fields[11]) + Number(fields[12])) * 10;
+        let ms = 0;
+        for (const pid of serverPids()) {
+          const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          // utime and stime (fields 14 and 15 of the whole line), in clock ticks of 10 ms.
+          ms += (Number(fields[11]) + Number(fields[12])) * 10;
+        }
+        return ms;
       } catch {
         return undefined;
       }
@@ -132,8 +140,10 @@ async function spawnServer(env: Record<string, string>): Promise<{ child: ChildP
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-20_000);
+      // With WORKERS > 1, the primary says when every worker listens.
       const ready = /"url":"(http:\/\/localhost:\d+\/graphql)"/.exec(output);
-      if (ready) resolve({ child, url: ready[1]! });
+      const allReady = env.WORKERS === '1' || output.includes('all workers ready');
+      if (ready && allReady) resolve({ child, url: ready[1]! });
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -141,6 +151,14 @@ async function spawnServer(env: Record<string, string>): Promise<{ child: ChildP
   });
 }
 
+/** The processes `pid` started (a cluster primary's workers), from /proc; none off Linux. */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
 
 /** Percentile of a list of numbers (nearest rank). */
 export function percentile(values: number[], p: number): number {

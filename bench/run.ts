@@ -1,4 +1,4 @@
-// npm run bench [-- --seconds 20 --smoke --out bench/RESULTS.md]
+// npm run bench [-- --seconds 20 --smoke --workers 2 --only hot,uniform --out bench/RESULTS.md]
 // Starts its own PostgreSQL and the server as a separate process, drives it over HTTP and
 // WebSocket, and prints one markdown table per scenario, each against a plain-SQL reference.
 import { writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ const { values } = parseArgs({
     smoke: { type: 'boolean', default: false },
     out: { type: 'string' },
     only: { type: 'string' },
+    workers: { type: 'string', default: '1' },
   },
 });
 const smoke = values.smoke;
@@ -33,7 +34,9 @@ export function markdown(result: ScenarioResult): string {
   return lines.join('\n');
 }
 
-const env = await startBenchEnvironment({ poolSize: smoke ? 8 : 32 });
+const workers = Number(values.workers);
+const poolSize = smoke ? 8 : 32;
+const env = await startBenchEnvironment({ poolSize, workers });
 const results: ScenarioResult[] = [];
 const wanted = (name: string) => !values.only || values.only.split(',').includes(name);
 try {
@@ -48,7 +51,16 @@ try {
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${osType()} ${release()}, Node ${process.version}`;
-const report = [`## Benchmark (${new Date().toISOString().slice(0, 10)}, ${smoke ? 'smoke run' : `${seconds} s per run`})`, '', `Machine: ${machine}`, '', ...results.map(markdown)].join('\n');
+const server = workers === 1 ? `one process, ${poolSize} database connections` : `${workers} worker processes (WORKERS=${workers}), ${poolSize} database connections each`;
+const report = [
+  `## Benchmark (${new Date().toISOString().slice(0, 10)}, ${smoke ? 'smoke run' : `${seconds} s per run`})`,
+  '',
+  `Machine: ${machine}`,
+  '',
+  `Server: ${server}`,
+  '',
+  ...results.map(markdown),
+].join('\n');
 process.stdout.write(`${report}\n`);
 if (values.out) writeFileSync(values.out, `${report}\n`);
 const failed = results.flatMap((r) => r.checks).filter((c) => !c.ok);

@@ -1,5 +1,7 @@
+import cluster from 'node:cluster';
 import { startApp } from './app.js';
-import { ConfigError, loadConfig } from './config/config.js';
+import { runPrimary } from './cluster.js';
+import { type Config, ConfigError, loadConfig } from './config/config.js';
 import { provideDatabase } from './db/database.js';
 import { createLogger } from './shared/logger.js';
 
@@ -15,14 +17,20 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) await runPrimary(config, logger);
+  else await runServer(config, logger);
+}
+
+/** One whole server in this process: alone, or as one of the cluster's workers. */
+async function runServer(config: Config, logger: ReturnType<typeof createLogger>): Promise<void> {
   const database = await provideDatabase(config, logger);
   const app = await startApp({ config, databaseUrl: database.url, logger });
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ reason }, 'shutting down');
     const deadline = setTimeout(() => {
       logger.error('shutdown took too long; exiting');
       process.exit(1);
@@ -41,6 +49,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // A worker whose primary is gone (killed with SIGKILL) finishes its requests and stops, rather
+  // than serving on alone with nobody to stop it.
+  if (cluster.isWorker) process.on('disconnect', () => void shutdown('primary gone'));
 }
 
 main().catch((error: unknown) => {

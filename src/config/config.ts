@@ -5,6 +5,8 @@ import { LOCATION_STRATEGIES, priorityFirst } from '../modules/stock/location-st
 export interface Config {
   readonly nodeEnv: 'development' | 'production' | 'test';
   readonly port: number;
+  /** Server processes sharing the port (node:cluster); 1 runs the server in this process alone. */
+  readonly workers: number;
   /** A PostgreSQL URL, or undefined to run an embedded PostgreSQL under `dataDir`. */
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
@@ -129,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config: Config = {
     nodeEnv,
     port: integer('PORT', 4000, 0, 65535),
+    workers: integer('WORKERS', 1, 1, 64),
     databaseUrl,
     dataDir: env.DATA_DIR || '.data',
     embeddedPostgresPort: integer('EMBEDDED_POSTGRES_PORT', 5433, 1, 65535),

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../../src/config/config.js';
 describe('configuration', () => {
   it('has defaults that run a pilot with no settings at all', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 4000, databaseUrl: undefined, dataDir: '.data', databasePoolSize: 20 });
+    expect(config).toMatchObject({ port: 4000, workers: 1, databaseUrl: undefined, dataDir: '.data', databasePoolSize: 20 });
     expect(config.holdDuration.as('minutes')).toBe(15);
     expect(Object.isFrozen(config)).toBe(true);
   });

@@ -9,6 +9,21 @@ import { GraphQLClient } from '../support/graphql.js';
 import * as op from '../support/operations.js';
 import { spawnServer } from '../support/server-process.js';
 import { findFreePort } from '../../src/shared/free-port.js';
+import { waitFor } from '../support/wait.js';
+
+/** The pids of the processes that logged "GraphQL API ready", in order. */
+function readyPids(output: string): number[] {
+  return [...output.matchAll(/"pid":(\d+)[^\n]*"msg":"GraphQL API ready"/g)].map((m) => Number(m[1]));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 
 /** `npm run token -- --role admin`, as an operator would run it; the token is the last line. */
@@ -56,6 +71,37 @@ describe('npm start', () => {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
     }
+  });
+
+  it('with WORKERS=2, serves from two processes on one port, replaces a worker that dies, and stops them all on SIGTERM', async () => {
+    const clusterDir = join(dataDir, 'cluster');
+    const server = await spawnServer({
+      DATABASE_URL: '',
+      JWT_SECRET: '',
+      NODE_ENV: 'development',
+      DATA_DIR: clusterDir,
+      WORKERS: '2',
+      EMBEDDED_POSTGRES_PORT: String(await findFreePort()),
+    });
+    try {
+      const workers = await waitFor('both workers', async () => (readyPids(server.output()).length >= 2 ? readyPids(server.output()) : undefined));
+      expect(new Set(workers).size).toBe(2);
+      expect(workers).not.toContain(server.child.pid);
+      // Both workers serve the one URL; the primary migrated once and generated one secret for both.
+      const api = new GraphQLClient(server.url, await mintToken(clusterDir));
+      await api.data(op.CREATE_PRODUCER, { input: { name: 'Before' } });
+
+      process.kill(workers[0]!, 'SIGKILL');
+      const replacement = await waitFor('a replacement worker', async () => readyPids(server.output())[2]);
+      expect(workers).not.toContain(replacement);
+      const { createProducer } = await api.data<{ createProducer: { producer: { name: string } } }>(op.CREATE_PRODUCER, { input: { name: 'After' } });
+      expect(createProducer.producer.name).toBe('After');
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.exited).toBe(0);
+    expect(readyPids(server.output()).filter(isAlive)).toEqual([]);
+    expect(server.output()).toContain('database stopped');
   });
 
   it('refuses to start with a bad setting, saying which', async () => {
