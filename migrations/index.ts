@@ -6,6 +6,7 @@ import { Migration20261123183316 } from './Migration20261123183316.js';
 import { Migration20261123193322 } from './Migration20261123193322.js';
 import { Migration20261123201543 } from './Migration20261123201543.js';
 import { Migration20261123220417 } from './Migration20261123220417.js';
+import { Migration20261123231500 } from './Migration20261123231500.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -14,4 +15,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123193322', class: Migration20261123193322 },
   { name: 'Migration20261123201543', class: Migration20261123201543 },
   { name: 'Migration20261123220417', class: Migration20261123220417 },
+  { name: 'Migration20261123231500', class: Migration20261123231500 },
 ];

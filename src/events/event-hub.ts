@@ -43,7 +43,6 @@ export class SubscriberTooSlowError extends Error {
   }
 }
 
-const RELAY_LOCK_KEY = 7_146_205_332;
 // Positions leave as text (bigint exceeds a JS number), so queries must ORDER BY the column,
 // qualified, never the text alias: "100" sorts before "99", which once made a subscriber skip events.
 const SELECT_EVENT = `SELECT position::text AS position, kind, producer_id AS "producerId", product_id AS "productId",
@@ -59,14 +58,6 @@ export interface EventHubOptions {
   /** Called when positioning queued webhook deliveries, so they can go out at once. */
   onDeliveriesQueued?: () => void;
 }
-
-/** The JSON a webhook receives for an event: ids and the change, exact decimals as strings. */
-const WEBHOOK_BODY = `json_build_object(
-  'id', p.position::text, 'kind', p.kind, 'producerId', p.producer_id, 'productId', p.product_id,
-  'producerOrderId', p.producer_order_id, 'hubId', p.hub_id, 'customerOrderId', p.customer_order_id,
-  'locationId', p.location_id, 'lotId', p.lot_id,
-  'quantity', trim_scale(p.quantity)::text, 'available', trim_scale(p.available)::text,
-  'at', to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text`;
 
 /**
  * Delivers committed events to this process's subscribers, whichever replica caused them.
@@ -200,37 +191,16 @@ export class EventHub implements PubSub {
 
   /**
    * Gives committed events their positions, one replica at a time, so positions appear in order,
-   * and queues them for the webhooks that want them, in the same transaction.
+   * queues them for the webhooks that want them and NOTIFYs, all in one statement (the function
+   * from migration Migration20261123231500, which says how it keeps positions in order).
    */
   private async positionPendingEvents(): Promise<void> {
     try {
-      const queued = await this.orm.em.fork().transactional(async (em) => {
-        await sql(em, 'SELECT pg_advisory_xact_lock(?)', [RELAY_LOCK_KEY]);
-        const now = this.clock.now();
-        const [result] = await sql<{ last: string | null; deliveries: number }>(
-          em,
-          `WITH base AS (SELECT coalesce(max(position), 0) AS top FROM domain_event),
-                pending AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM domain_event
-                             WHERE position IS NULL ORDER BY id LIMIT 10000),
-                positioned AS (UPDATE domain_event e SET position = base.top + pending.n FROM pending, base
-                                WHERE e.id = pending.id RETURNING e.*),
-                deliveries AS (
-                  INSERT INTO webhook_delivery (webhook_id, event_position, ordering_key, body, status, attempt_count, next_attempt_at, created_at)
-                  SELECT w.id, p.position, coalesce(p.producer_order_id, p.product_id), ${WEBHOOK_BODY}, 'PENDING', 0, ?, ?
-                    FROM positioned p
-                    JOIN webhook w ON w.active AND p.kind = ANY(w.kinds)
-                                  AND (w.producer_id IS NULL OR w.producer_id = p.producer_id)
-                                  AND (w.hub_id IS NULL OR w.hub_id = p.hub_id)
-                   ORDER BY p.position, w.id
-                  RETURNING 1)
-           -- NOTIFY is sent on commit, so listeners never read positions that are not visible yet.
-           SELECT r.last, r.deliveries, CASE WHEN r.last IS NOT NULL THEN pg_notify(?, r.last) END AS notified
-             FROM (SELECT (SELECT max(position)::text FROM positioned) AS last, (SELECT count(*)::int FROM deliveries) AS deliveries) r`,
-          [now, now, POSITIONED_CHANNEL],
-        );
-        return result?.deliveries ?? 0;
-      });
-      if (queued > 0) this.options.onDeliveriesQueued?.();
+      const [result] = await sql<{ deliveries: number }>(this.orm.em.fork(), 'SELECT deliveries FROM position_pending_events(?, ?)', [
+        this.clock.now(),
+        POSITIONED_CHANNEL,
+      ]);
+      if ((result?.deliveries ?? 0) > 0) this.options.onDeliveriesQueued?.();
     } catch (error) {
       this.logger.warn({ err: error }, 'could not position events; the next sweep retries');
     }
