@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { requireHub } from '../../auth/policy.js';
@@ -49,6 +49,8 @@ interface OfferRow {
   unit: string;
   priceAmount: number;
   priceCurrency: string;
+  /** This producer's order in the session, when an earlier checkout made it. */
+  producerOrderId: string | null;
   /** The product's levels as read, without locks: hold() checks them again as it writes. */
   levels: { locationId: string; priority: number; available: string }[];
 }
@@ -98,6 +100,8 @@ export class CheckoutService {
                         'id', f.id, 'salesSessionId', f.sales_session_id, 'productId', f.product_id,
                         'producerId', p.producer_id, 'productName', p.name, 'unit', p.unit,
                         'priceAmount', f.price_amount, 'priceCurrency', f.price_currency,
+                        'producerOrderId', (SELECT po.id FROM producer_order po
+                                             WHERE po.sales_session_id = f.sales_session_id AND po.producer_id = p.producer_id),
                         'levels', (SELECT coalesce(json_agg(json_build_object('locationId', s.location_id, 'priority', l.priority,
                                                    'available', (s.on_hand - s.held - s.committed)::text) ORDER BY s.location_id), '[]')
                                      FROM stock_level s JOIN location l ON l.id = s.location_id WHERE s.product_id = f.product_id))), '[]')
@@ -117,17 +121,35 @@ export class CheckoutService {
       throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, `the sales session ${why}`, ['salesSessionId']);
     }
     const offers = checkOffers(session.id, basket, row.offers);
-
-    await this.ensureProducerOrders(em, now, session, [...new Set(offers.map((o) => o.producerId))]);
     const byOffer = new Map(offers.map((o) => [o.id, o]));
+    const holdsFor = (producerOrderOf: (offerId: string) => string): HoldRequest[] =>
+      basket.map((line) => ({
+        productId: byOffer.get(line.offerId)!.productId,
+        quantity: line.quantity,
+        producerOrderId: producerOrderOf(line.offerId),
+        field: ['lines', line.index, 'quantity'],
+      }));
+
+    // Producer orders are locked (created) before the customer order, and the stock last.
+    const missing = new Set(offers.filter((o) => o.producerOrderId === null).map((o) => o.producerId));
+    if (missing.size > 0) await this.ensureProducerOrders(em, now, session, [...missing]);
+
+    // Usually every producer already has its order in this session, and the levels as read have
+    // the stock: the hold is then worked out now and written with the order, in one statement.
+    // It is applied to the levels at COMMIT, which refuses it if they changed meanwhile.
+    const orderId = randomUUID();
+    const seen = optimistic ? candidatesOf(offers.flatMap((o) => o.levels.map((level) => ({ productId: o.productId, ...level })))) : undefined;
+    const planned = seen && missing.size === 0 ? this.stock.planHold(orderId, holdsFor((offerId) => byOffer.get(offerId)!.producerOrderId!), seen) : undefined;
+    const hold = planned && this.stock.holdAtCommitSql(em, now, planned, 'EXISTS (SELECT 1 FROM placed)');
+
     // The order and its lines in one statement, each line joined to its producer's order (which
-    // the statement above made sure exists). A key taken meanwhile inserts neither.
+    // exists by now). A key taken meanwhile inserts neither, nor the hold.
     const [placed] = await sql<{ order: OrderRow | null; lines: { offerId: string; producerOrderId: string }[] }>(
       em,
       `WITH placed AS (
          INSERT INTO customer_order (id, created_at, updated_at, sales_session_id, hub_id, customer_ref, status,
                                      hold_expires_at, idempotency_key, request_hash)
-         VALUES (gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (hub_id, idempotency_key) DO NOTHING
          RETURNING *),
        lines AS (
@@ -138,11 +160,12 @@ export class CheckoutService {
            CROSS JOIN jsonb_to_recordset(?::jsonb) AS l(offer_id uuid, product_id uuid, producer_id uuid,
                                                         quantity numeric, price_amount int, currency text)
            JOIN producer_order po ON po.sales_session_id = ? AND po.producer_id = l.producer_id
-         RETURNING offer_id, producer_order_id)
+         RETURNING offer_id, producer_order_id)${hold ? `,
+       ${hold.ctes}` : ''}
        SELECT (SELECT row_to_json(placed) FROM placed) AS "order",
               (SELECT coalesce(json_agg(json_build_object('offerId', offer_id, 'producerOrderId', producer_order_id)), '[]')
                  FROM lines) AS lines`,
-      [now, now, session.id, session.hubId, input.customerRef.trim(), CustomerOrderStatus.PENDING_PAYMENT,
+      [orderId, now, now, session.id, session.hubId, input.customerRef.trim(), CustomerOrderStatus.PENDING_PAYMENT,
         new Date(now.getTime() + this.holdDuration.toMillis()), input.idempotencyKey, requestHash,
         now, JSON.stringify(basket.map((line) => {
           const offer = byOffer.get(line.offerId)!;
@@ -154,7 +177,7 @@ export class CheckoutService {
             price_amount: offer.priceAmount,
             currency: offer.priceCurrency,
           };
-        })), session.id],
+        })), session.id, ...(hold?.params ?? [])],
     );
     const inserted = placed?.order;
     if (!inserted) {
@@ -168,21 +191,13 @@ export class CheckoutService {
       if (raced) throw new Replay(replayed(raced, requestHash));
       throw new Error('idempotency key conflict without a committed order');
     }
-    const orderId = inserted.id;
     const lines = placed.lines;
     if (lines.length !== basket.length) throw new Error('a basket line found no producer order');
-    const producerOrderOf = new Map(lines.map((l) => [l.offerId, l.producerOrderId]));
-    const holds: HoldRequest[] = basket.map((line) => ({
-      productId: byOffer.get(line.offerId)!.productId,
-      quantity: line.quantity,
-      producerOrderId: producerOrderOf.get(line.offerId)!,
-      field: ['lines', line.index, 'quantity'],
-    }));
+    if (planned) return inserted;
 
-    // The stock rows are locked last, at COMMIT when the levels as read suffice, so the hottest
-    // locks are held for the shortest time.
-    const seen = optimistic ? candidatesOf(offers.flatMap((o) => o.levels.map((level) => ({ productId: o.productId, ...level })))) : undefined;
-    const shortages = await this.stock.hold(em, now, orderId, holds, seen);
+    // Otherwise the hold is its own statement: under lock when the levels as read seemed short.
+    const producerOrderOf = new Map(lines.map((l) => [l.offerId, l.producerOrderId]));
+    const shortages = await this.stock.hold(em, now, orderId, holdsFor((offerId) => producerOrderOf.get(offerId)!), seen);
     if (shortages.length > 0) {
       throw new DomainError(shortages.map(({ request, available }) => {
         const offer = offers.find((o) => o.productId === request.productId)!;

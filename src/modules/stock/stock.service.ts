@@ -75,7 +75,7 @@ export interface MoveEvents {
  * (product, location) order, so concurrent writers never deadlock, changes the levels and appends
  * the same deltas to the ledger and the event log, inside the caller's transaction. A checkout's
  * hold is the one exception: its ledger rows are applied to the levels at COMMIT, by a trigger
- * that locks in the same order (see holdAtCommit()).
+ * that locks in the same order (see holdAtCommitSql()).
  */
 export class StockService {
   constructor(private readonly locationStrategy: LocationStrategy) {}
@@ -87,19 +87,18 @@ export class StockService {
    *
    * `seen` is what the caller read of the products' levels without locks (checkout reads them
    * with the session, in the same round trip). When the shares worked out from it fit, they are
-   * written to be applied at COMMIT (see holdAtCommit()): no level is locked before then. The
+   * written to be applied at COMMIT (see holdAtCommitSql()): no level is locked before then. The
    * commit is refused if the levels no longer have them (refusedAtCommit() tells); the caller
    * then runs the whole transaction again without `seen`. Without `seen`, or when it seemed short,
    * the levels are read under lock and shared out here, and the answer is final.
    */
   async hold(em: EntityManager, at: Date, customerOrderId: string, requests: HoldRequest[], seen?: ReadonlyMap<string, LocationCandidate[]>): Promise<Shortage[]> {
     if (requests.length === 0) return [];
-    if (seen) {
-      const optimistic = this.share(customerOrderId, requests, seen);
-      if (optimistic.shortages.length === 0) {
-        await this.holdAtCommit(em, at, optimistic.moves);
-        return [];
-      }
+    const planned = seen && this.planHold(customerOrderId, requests, seen);
+    if (planned) {
+      const hold = this.holdAtCommitSql(em, at, planned, 'true');
+      await sql(em, `WITH ${hold.ctes} SELECT 1`, hold.params);
+      return [];
     }
     const levels = await sql<{ productId: string; locationId: string; priority: number; available: string }>(
       em,
@@ -118,13 +117,26 @@ export class StockService {
   }
 
   /**
-   * Writes a hold's ledger rows and events, marked for the deferred trigger that applies them to
-   * the levels at COMMIT (migration 20261123220417): it locks each product's levels in location
-   * order, as apply() does, changes them, and the level's CHECK refuses an oversell by failing the
-   * commit. The hot rows are then locked only while PostgreSQL commits, never while it waits for
-   * the server. The rows go in (product, location) order, which is the order the trigger fires in.
+   * A hold's moves worked out from levels read without locks (`seen`), to be written with
+   * holdAtCommitSql(); undefined when they seem short, and only a read under lock can tell.
    */
-  private async holdAtCommit(em: EntityManager, at: Date, moves: Move[]): Promise<void> {
+  planHold(customerOrderId: string, requests: HoldRequest[], seen: ReadonlyMap<string, LocationCandidate[]>): Move[] | undefined {
+    const { moves, shortages } = this.share(customerOrderId, requests, seen);
+    return shortages.length === 0 ? moves : undefined;
+  }
+
+  /**
+   * The common table expressions (hold_moves, hold_ledger, hold_events) that write a planned
+   * hold's ledger rows and events, marked for the deferred trigger that applies them to the levels
+   * at COMMIT (migration 20261123220417): it locks each product's levels in location order, as
+   * apply() does, changes them, and the level's CHECK refuses an oversell by failing the commit.
+   * The hot rows are then locked only while PostgreSQL commits, never while it waits for the
+   * server. The rows go in (product, location) order, which is the order the trigger fires in.
+   *
+   * A caller may put them in its own statement (checkout writes its order and the hold in one
+   * round trip); they write only where `condition` (SQL) holds.
+   */
+  holdAtCommitSql(em: EntityManager, at: Date, moves: Move[], condition: string): { ctes: string; params: unknown[] } {
     const rows = JSON.stringify(moves.map((m) => ({
       product_id: m.productId,
       location_id: m.locationId,
@@ -132,24 +144,26 @@ export class StockService {
       customer_order_id: m.customerOrderId,
       producer_order_id: m.producerOrderId,
     })));
-    await sql(
-      em,
-      `WITH moves AS (
+    // The transaction wrote events if the statement runs at all; if it fails, nothing commits.
+    markEventsWritten(em);
+    return {
+      ctes: `hold_moves AS (
          SELECT m.* FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, location_id uuid, held_delta numeric,
-                customer_order_id uuid, producer_order_id uuid)),
-       ledger AS (
+                customer_order_id uuid, producer_order_id uuid)
+          WHERE ${condition}),
+       hold_ledger AS (
          INSERT INTO stock_movement (product_id, location_id, kind, held_delta, customer_order_id, producer_order_id, created_at, applied_at_commit)
          SELECT product_id, location_id, ?, held_delta, customer_order_id, producer_order_id, ?, true
-           FROM moves ORDER BY product_id, location_id)
-       INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, quantity, available, created_at)
-       SELECT ?, p.producer_id, e.product_id, e.producer_order_id, po.hub_id, e.customer_order_id, e.quantity, 0, ?
-         FROM (SELECT product_id, producer_order_id, customer_order_id, sum(held_delta) AS quantity
-                 FROM moves GROUP BY product_id, producer_order_id, customer_order_id) e
-         JOIN product p ON p.id = e.product_id
-         LEFT JOIN producer_order po ON po.id = e.producer_order_id`,
-      [rows, StockMovementKind.HOLD, at, EventKind.HELD, at],
-    );
-    markEventsWritten(em);
+           FROM hold_moves ORDER BY product_id, location_id),
+       hold_events AS (
+         INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, quantity, available, created_at)
+         SELECT ?, p.producer_id, e.product_id, e.producer_order_id, po.hub_id, e.customer_order_id, e.quantity, 0, ?
+           FROM (SELECT product_id, producer_order_id, customer_order_id, sum(held_delta) AS quantity
+                   FROM hold_moves GROUP BY product_id, producer_order_id, customer_order_id) e
+           JOIN product p ON p.id = e.product_id
+           LEFT JOIN producer_order po ON po.id = e.producer_order_id)`,
+      params: [rows, StockMovementKind.HOLD, at, EventKind.HELD, at],
+    };
   }
 
   /** Shares each request out over its product's locations, as the strategy ranks them. */
