@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { isAlive } from '../shared/processes.js';
 
 export interface EmbeddedPostgresOptions {
   dataDir: string;
@@ -131,14 +132,5 @@ async function stopOrphanedServer(dataDir: string, logger: Logger): Promise<void
   for (let waited = 0; isAlive(pid); waited += 100) {
     if (waited > 30_000) throw new Error(`PostgreSQL ${pid} on ${dataDir} did not stop`);
     await sleep(100);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -9,20 +9,12 @@ import { GraphQLClient } from '../support/graphql.js';
 import * as op from '../support/operations.js';
 import { spawnServer } from '../support/server-process.js';
 import { findFreePort } from '../../src/shared/free-port.js';
+import { isAlive } from '../../src/shared/processes.js';
 import { waitFor } from '../support/wait.js';
 
 /** The pids of the processes that logged "GraphQL API ready", in order. */
 function readyPids(output: string): number[] {
   return [...output.matchAll(/"pid":(\d+)[^\n]*"msg":"GraphQL API ready"/g)].map((m) => Number(m[1]));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 
