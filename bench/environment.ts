@@ -104,8 +104,12 @@ export async function startBenchEnvironment(options: { poolSize: number; workers
     serverRssMiB() {
       let kb = 0;
       for (const pid of serverPids()) {
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        try {
+          const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+          kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        } catch {
+          // A worker that exited between listing and reading uses no memory.
+        }
       }
       return Math.round(kb / 1024);
     },

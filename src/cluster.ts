@@ -1,12 +1,17 @@
 import cluster, { type Worker } from 'node:cluster';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { resolveSigningSecret } from './auth/signing-secret.js';
 import type { Config } from './config/config.js';
-import { provideDatabase } from './db/database.js';
+import { type ProvidedDatabase, provideDatabase } from './db/database.js';
 import { migrate, openOrm } from './db/orm.js';
 
 /** How long the primary waits for its workers to finish their requests on shutdown. */
 const WORKER_STOP_GRACE_MS = 30_000;
+/** The longest wait before starting a worker again, when workers keep dying. */
+const MAX_RESTART_DELAY_MS = 30_000;
+/** A worker that lived this long died of something new: the next one starts at once. */
+const HEALTHY_LIFETIME_MS = 60_000;
 
 /**
  * The primary of WORKERS server processes (node:cluster) sharing one port, so one machine's cores
@@ -14,49 +19,27 @@ const WORKER_STOP_GRACE_MS = 30_000;
  * exactly like a replica on another machine, so nothing here coordinates them: the database does.
  *
  * The primary serves nothing. It provides the database (starting the embedded one for a pilot),
- * migrates it and resolves the development signing secret once, so workers do not race to create
- * them, then starts the workers, replaces one that dies, and stops them all on SIGTERM/SIGINT
- * before stopping the database.
+ * migrates it and resolves the development signing secret before any worker starts, so workers
+ * find both ready instead of racing for them. It then starts the workers and starts a new one when
+ * one dies, waiting longer each time they keep dying. If none of the first workers can start (a bad
+ * setting, an unreachable database), it stops. On SIGTERM/SIGINT it stops every worker, each
+ * finishing its requests, then the database.
  */
 export async function runPrimary(config: Config, logger: Logger): Promise<void> {
-  const database = await provideDatabase(config, logger);
-  const orm = await openOrm({ url: database.url, poolSize: 1, logger });
-  try {
-    await migrate(orm);
-  } finally {
-    await orm.close();
-  }
-  resolveSigningSecret(config);
-
-  const ready = new Set<Worker>();
   let stopping = false;
-  const start = () => cluster.fork({ DATABASE_URL: database.url });
-
-  cluster.on('listening', (worker) => {
-    ready.add(worker);
-    if (ready.size === config.workers) logger.info({ workers: config.workers }, 'all workers ready');
-  });
-  cluster.on('exit', (worker, code, signal) => {
-    const wasReady = ready.delete(worker);
-    if (stopping) return;
-    if (!wasReady) {
-      // A worker that cannot start (a bad secret, an unreachable database) will not start on a retry either.
-      logger.error({ pid: worker.process.pid, code, signal }, 'a worker failed to start; stopping');
-      void shutdown('worker failed to start', 1);
-      return;
-    }
-    logger.error({ pid: worker.process.pid, code, signal }, 'a worker died; starting another');
-    start();
-  });
+  let database: ProvidedDatabase | undefined;
+  const prepared = prepare(config, logger).then((provided) => (database = provided));
 
   const shutdown = async (reason: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, 'shutting down workers');
+    // A stop asked for while starting waits for the database to be up, so it is stopped too.
+    await prepared.catch(() => undefined);
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     const codes = await Promise.all(workers.map((worker) => stopWorker(worker)));
     try {
-      await database.stop();
+      await database?.stop();
       logger.info('database stopped');
     } catch (error) {
       logger.error({ err: error }, 'stopping the database failed');
@@ -67,7 +50,59 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
+  const { url } = await prepared;
+  if (stopping) return;
+
+  const startedAt = new Map<Worker, number>();
+  const start = () => startedAt.set(cluster.fork({ DATABASE_URL: url }), performance.now());
+  let everReady = false;
+  let restartDelayMs = 0;
+
+  const listening = new Set<Worker>();
+  cluster.on('listening', (worker) => {
+    listening.add(worker);
+    if (!everReady && listening.size >= config.workers) {
+      everReady = true;
+      logger.info({ workers: config.workers }, 'all workers ready');
+    }
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    const lived = performance.now() - (startedAt.get(worker) ?? 0);
+    startedAt.delete(worker);
+    listening.delete(worker);
+    if (stopping) return;
+    if (!everReady) {
+      logger.error({ pid: worker.process.pid, code, signal }, 'a worker failed to start; stopping');
+      void shutdown('a worker failed to start', 1);
+      return;
+    }
+    // Workers that die again and again (a bad deploy, a database that is down) must not spin.
+    restartDelayMs = lived >= HEALTHY_LIFETIME_MS ? 0 : Math.min(Math.max(restartDelayMs * 2, 1000), MAX_RESTART_DELAY_MS);
+    logger.error({ pid: worker.process.pid, code, signal, restartInMs: restartDelayMs }, 'a worker died; starting another');
+    setTimeout(() => {
+      if (!stopping) start();
+    }, restartDelayMs);
+  });
+
   for (let i = 0; i < config.workers; i += 1) start();
+}
+
+/** The database, migrated, and the development signing secret, before any worker starts. */
+async function prepare(config: Config, logger: Logger): Promise<ProvidedDatabase> {
+  const database = await provideDatabase(config, logger);
+  try {
+    const orm = await openOrm({ url: database.url, poolSize: 1, logger });
+    try {
+      await migrate(orm);
+    } finally {
+      await orm.close();
+    }
+    resolveSigningSecret(config);
+    return database;
+  } catch (error) {
+    await database.stop().catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Asks a worker to finish its requests and stop; kills it if it takes too long. Resolves with its exit code. */

@@ -1,9 +1,13 @@
 import cluster from 'node:cluster';
-import { startApp } from './app.js';
+import type { Logger } from 'pino';
+import { type App, startApp } from './app.js';
 import { runPrimary } from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
-import { provideDatabase } from './db/database.js';
+import { type ProvidedDatabase, provideDatabase } from './db/database.js';
 import { createLogger } from './shared/logger.js';
+
+/** How long a shutdown may take before the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 30_000;
 
 async function main(): Promise<void> {
   let config;
@@ -22,9 +26,17 @@ async function main(): Promise<void> {
 }
 
 /** One whole server in this process: alone, or as one of the cluster's workers. */
-async function runServer(config: Config, logger: ReturnType<typeof createLogger>): Promise<void> {
-  const database = await provideDatabase(config, logger);
-  const app = await startApp({ config, databaseUrl: database.url, logger });
+async function runServer(config: Config, logger: Logger): Promise<void> {
+  let running: { database: ProvidedDatabase; app: App } | undefined;
+  const starting = (async () => {
+    const database = await provideDatabase(config, logger);
+    try {
+      running = { database, app: await startApp({ config, databaseUrl: database.url, logger }) };
+    } catch (error) {
+      await database.stop().catch(() => undefined);
+      throw error;
+    }
+  })();
 
   let stopping = false;
   const shutdown = async (reason: string) => {
@@ -34,13 +46,17 @@ async function runServer(config: Config, logger: ReturnType<typeof createLogger>
     const deadline = setTimeout(() => {
       logger.error('shutdown took too long; exiting');
       process.exit(1);
-    }, 30_000);
+    }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
     try {
-      await app.stop();
-      logger.info('server stopped');
-      await database.stop();
-      logger.info('database stopped');
+      // Asked to stop while starting: finish starting first, so nothing is left half made.
+      await starting.catch(() => undefined);
+      if (running) {
+        await running.app.stop();
+        logger.info('server stopped');
+        await running.database.stop();
+        logger.info('database stopped');
+      }
       process.exit(0);
     } catch (error) {
       logger.error({ err: error }, 'shutdown failed');
@@ -52,6 +68,8 @@ async function runServer(config: Config, logger: ReturnType<typeof createLogger>
   // A worker whose primary is gone (killed with SIGKILL) finishes its requests and stops, rather
   // than serving on alone with nobody to stop it.
   if (cluster.isWorker) process.on('disconnect', () => void shutdown('primary gone'));
+
+  await starting;
 }
 
 main().catch((error: unknown) => {

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
 
 describe('the event relay', () => {
   let db: pg.Pool;
@@ -38,5 +39,41 @@ describe('the event relay', () => {
     const { rows } = await db.query<{ position: string | null }>('SELECT position::text FROM domain_event WHERE product_id = $1 ORDER BY domain_event.position', [product]);
     expect(rows).toHaveLength(200);
     expect(rows.map((r) => r.position)).toEqual(Array.from({ length: 200 }, (_, i) => String(i + 1)));
+  });
+
+  it('reads the positions given by the relay it waited for, not those from before it waited', async () => {
+    const producer = randomUUID();
+    const product = randomUUID();
+    const insert = `INSERT INTO domain_event (kind, producer_id, product_id, quantity, available, created_at) VALUES ('HELD', $1, $2, 1, 0, now()) RETURNING id`;
+    const [{ top }] = (await db.query<{ top: string }>('SELECT coalesce(max(position), 0)::text AS top FROM domain_event')).rows as [{ top: string }];
+    const first = await db.connect();
+    try {
+      // One relay holds the lock and positions an event, without committing yet.
+      await first.query('BEGIN');
+      await first.query('SELECT pg_advisory_xact_lock(7146205332)');
+      const { rows: [early] } = await first.query<{ id: string }>(insert, [producer, product]);
+      await first.query('UPDATE domain_event SET position = $1::bigint + 1 WHERE id = $2', [top, early!.id]);
+      // Another relay starts meanwhile and waits for the lock; one more event commits for it.
+      const second = db.query<{ last_position: string }>(`SELECT last_position::text FROM position_pending_events(now(), 'relay_test')`);
+      const { rows: [late] } = await db.query<{ id: string }>(insert, [producer, product]);
+      let settled = false;
+      void second.finally(() => (settled = true)).catch(() => undefined);
+      // (A relay that does not wait at all returns early, and fails below.)
+      await waitFor('the second relay to wait for the first', async () => {
+        const { rowCount } = await db.query('SELECT 1 FROM pg_locks WHERE NOT granted');
+        return rowCount || settled ? true : undefined;
+      });
+      await first.query('COMMIT');
+      // Had it kept the snapshot from before it waited, it would reuse the first relay's position.
+      const { rows } = await second;
+      expect(rows[0]!.last_position).toBe(String(BigInt(top) + 2n));
+      const positions = await db.query<{ id: string; position: string }>('SELECT id::text, position::text FROM domain_event WHERE product_id = $1', [product]);
+      expect(Object.fromEntries(positions.rows.map((r) => [r.id, r.position]))).toEqual({
+        [early!.id]: String(BigInt(top) + 1n),
+        [late!.id]: String(BigInt(top) + 2n),
+      });
+    } finally {
+      first.release();
+    }
   });
 });

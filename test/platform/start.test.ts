@@ -1,6 +1,7 @@
 // `npm start` as an operator runs it: the real entry point in its own process, on an embedded
 // PostgreSQL kept under DATA_DIR, stopped with SIGTERM and started again.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import * as op from '../support/operations.js';
 import { spawnServer } from '../support/server-process.js';
 import { findFreePort } from '../../src/shared/free-port.js';
 import { isAlive } from '../../src/shared/processes.js';
+import { createTestDatabase, TEST_JWT_SECRET } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
 /** The pids of the processes that logged "GraphQL API ready", in order. */
@@ -94,6 +96,43 @@ describe('npm start', () => {
     expect(await server.exited).toBe(0);
     expect(readyPids(server.output()).filter(isAlive)).toEqual([]);
     expect(server.output()).toContain('database stopped');
+  });
+
+  it('asked to stop while starting, finishes starting, then stops cleanly with its PostgreSQL', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, DATABASE_URL: '', JWT_SECRET: '', NODE_ENV: 'development', LOG_LEVEL: 'info', DATA_DIR: join(dataDir, 'early-stop'), PORT: '0', EMBEDDED_POSTGRES_PORT: String(await findFreePort()) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+    // PostgreSQL is up; the migrations and the schema are still to come.
+    await waitFor('the embedded PostgreSQL', async () => (output.includes('embedded PostgreSQL started') ? true : undefined), 60_000);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).toContain('database stopped');
+  });
+
+  it('with WORKERS=2, stops with exit code 1 and says why when its workers cannot start', async () => {
+    // The port is taken, so no worker can listen.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        env: { ...process.env, DATABASE_URL: await createTestDatabase(), JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'production', LOG_LEVEL: 'info', WORKERS: '2', PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(1);
+      expect(output).toContain('a worker failed to start');
+      expect(output).not.toContain('GraphQL API ready');
+    } finally {
+      taken.close();
+    }
   });
 
   it('refuses to start with a bad setting, saying which', async () => {
