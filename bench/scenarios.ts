@@ -188,17 +188,20 @@ async function stockChecks(env: BenchEnvironment, products: string[], answered: 
 
 /**
  * What the server's database sessions are doing, sampled every 20 ms from pg_stat_activity while
- * `load` runs: waiting for a row lock, waiting for the server to send the next statement inside a
- * transaction (the server is the bottleneck), or working. Shares of the samples, in percent.
+ * `load` runs: waiting for a row lock; inside a transaction, waiting for the server to send the
+ * next statement; idle between statements (a pooled connection the server is not using); or
+ * working. Shares of the samples, in percent. Much time waiting for the server or idle, and little
+ * working, means the server, not the database, sets the pace.
  */
 function sampleDatabaseSessions(env: BenchEnvironment) {
-  const counts = { lock: 0, server: 0, working: 0 };
+  const counts = { lock: 0, server: 0, idle: 0, working: 0 };
   let running = true;
   const sampler = (async () => {
     while (running) {
       const { rows } = await env.db.query(
         `SELECT count(*) FILTER (WHERE wait_event_type = 'Lock')::int AS lock,
                 count(*) FILTER (WHERE state = 'idle in transaction')::int AS server,
+                count(*) FILTER (WHERE state = 'idle')::int AS idle,
                 count(*) FILTER (WHERE state = 'active' AND wait_event_type IS DISTINCT FROM 'Lock')::int AS working
            FROM pg_stat_activity
           WHERE datname = current_database()
@@ -206,6 +209,7 @@ function sampleDatabaseSessions(env: BenchEnvironment) {
       );
       counts.lock += rows[0].lock;
       counts.server += rows[0].server;
+      counts.idle += rows[0].idle;
       counts.working += rows[0].working;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -214,9 +218,9 @@ function sampleDatabaseSessions(env: BenchEnvironment) {
     async stop() {
       running = false;
       await sampler;
-      const total = counts.lock + counts.server + counts.working || 1;
+      const total = counts.lock + counts.server + counts.idle + counts.working || 1;
       const share = (n: number) => `${Math.round((100 * n) / total)}%`;
-      return `${share(counts.lock)} / ${share(counts.server)} / ${share(counts.working)}`;
+      return `${share(counts.lock)} / ${share(counts.server)} / ${share(counts.idle)} / ${share(counts.working)}`;
     },
   };
 }
@@ -232,7 +236,7 @@ function ratioRow(label: string, server: { throughput: number; p50: number; p95:
     'p99 ms': server.p99.toFixed(1),
     'reference p99 ms': ref.p99.toFixed(1),
     errors: server.errors,
-    'DB sessions: lock wait / waiting for server / working': server.sessions,
+    'DB sessions: lock wait / in a transaction, waiting for server / idle / working': server.sessions,
     'server RSS MiB': rss,
   };
 }

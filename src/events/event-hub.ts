@@ -5,7 +5,7 @@ import type { PubSub } from 'type-graphql';
 import type { Clock } from '../shared/clock.js';
 import { coalesced } from '../shared/coalesced.js';
 import { instant, sql } from '../shared/sql.js';
-import { POSITIONED_CHANNEL, wroteEvents } from './event-log.js';
+import { onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, wroteEvents } from './event-log.js';
 
 export interface StoredEvent {
   position: string;
@@ -93,6 +93,9 @@ export class EventHub implements PubSub {
       afterTransactionCommit: ({ transaction }) => {
         if (wroteEvents(transaction) && !this.stopped) void this.relay.run();
       },
+    });
+    onEventsCommittedOutsideTransactions(this.orm, () => {
+      if (!this.stopped) void this.relay.run();
     });
     await this.listen();
     this.sweepTimer = setInterval(() => this.sweep(), this.options.sweepIntervalMs ?? 1000);

@@ -28,11 +28,15 @@ export const FULFILMENT_KINDS = [EventKind.LOT_RELEASED, EventKind.TRANSFERRED, 
 
 /** Transactions that wrote events, so the hub can position them the moment they commit. */
 const transactionsWithEvents = new WeakSet<object>();
+/** Per ORM (its configuration, which every fork shares): what to call when events commit outside a transaction. */
+const committedListeners = new WeakMap<object, () => void>();
 
 /**
- * Notes that `em`'s transaction writes events. They become visible only if it commits, and only
- * then does the relay (woken after the commit, see EventHub) give them positions: a rolled-back
- * transaction leaves no event, and no subscriber can see one.
+ * Notes that a statement run on `em` wrote events; call it after the statement. In a transaction,
+ * they become visible only if it commits, and only then does the relay (woken after the commit,
+ * see EventHub) give them positions: a rolled-back transaction leaves no event, and no subscriber
+ * can see one. A statement outside a transaction has committed by the time it returns, so the
+ * relay is woken at once.
  *
  * No NOTIFY is sent from the writing transaction itself: PostgreSQL serialises the commits of
  * notifying transactions, which would queue every checkout behind every other.
@@ -40,6 +44,12 @@ const transactionsWithEvents = new WeakSet<object>();
 export function markEventsWritten(em: EntityManager): void {
   const transaction = em.getTransactionContext();
   if (transaction) transactionsWithEvents.add(transaction);
+  else committedListeners.get(em.config)?.();
+}
+
+/** Calls `listener` whenever markEventsWritten() reports events committed outside a transaction. */
+export function onEventsCommittedOutsideTransactions(orm: { config: object }, listener: () => void): void {
+  committedListeners.set(orm.config, listener);
 }
 
 /** Whether a committed transaction (a knex transaction, which is a function object) wrote events. */

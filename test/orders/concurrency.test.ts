@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import { checkout, createHub, createProducer, createProduct, createSession, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
 
 describe('concurrent checkouts', () => {
   let t: TestApp;
@@ -64,6 +65,41 @@ describe('concurrent checkouts', () => {
     for (const product of products) {
       expect((await stockOf(t.api, product)).held).toBe('180');
     }
+    await expectStockConsistent(t.db);
+  });
+
+  it('places nothing for a checkout that read the session open while a trader was closing it', async () => {
+    const producer = await createProducer(t.api, 'Orchard');
+    const apples = await createProduct(t.api, producer, { name: 'Apples', onHand: '100' });
+    const session = await createSession(t.api, await createHub(t.api, 'Closing hub'), {
+      opensAt: '2026-11-23T07:00:00+01:00',
+      closesAt: '2026-11-23T20:00:00+01:00',
+      products: [apples],
+    });
+    // An earlier checkout made the producer's order, so the next one takes the two-round-trip way.
+    expect((await checkout(t.api, session.id, 'first', [{ offerId: session.offerFor(apples), quantity: '1' }])).userErrors).toEqual([]);
+
+    // The trader's early close has locked the session and not committed yet.
+    const closing = await t.db.connect();
+    try {
+      await closing.query('BEGIN');
+      await closing.query('SELECT id FROM sales_session WHERE id = $1 FOR UPDATE', [session.id]);
+      const late = checkout(t.api, session.id, 'late', [{ offerId: session.offerFor(apples), quantity: '1' }]);
+      // The checkout read the session as open (a plain read does not wait) and now waits to write.
+      await waitFor('the checkout to wait for the close', async () => {
+        const { rowCount } = await t.db.query('SELECT 1 FROM pg_locks WHERE NOT granted');
+        return rowCount ? true : undefined;
+      });
+      await closing.query('UPDATE sales_session SET closed_at = now() WHERE id = $1', [session.id]);
+      await closing.query('COMMIT');
+
+      expect((await late).userErrors.map((e) => e.code)).toEqual(['SESSION_NOT_OPEN']);
+    } finally {
+      closing.release();
+    }
+    const { rows } = await t.db.query("SELECT count(*)::int AS n FROM customer_order WHERE sales_session_id = $1 AND customer_ref = 'late'", [session.id]);
+    expect(rows[0].n).toBe(0);
+    expect((await stockOf(t.api, apples)).held).toBe('1');
     await expectStockConsistent(t.db);
   });
 });

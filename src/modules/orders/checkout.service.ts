@@ -9,6 +9,7 @@ import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
+import { markEventsWritten } from '../../events/event-log.js';
 import { candidatesOf, type HoldRequest, refusedAtCommit, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { CustomerOrder, type CustomerOrderRow as OrderRow } from './customer-order.entity.js';
@@ -55,11 +56,28 @@ interface OfferRow {
   levels: { locationId: string; priority: number; available: string }[];
 }
 
+/** A checkout's request after validation, as every attempt at placing it uses it. */
+interface CheckoutRequest {
+  input: CheckoutFields;
+  basket: BasketLine[];
+  requestHash: string;
+  actor: Actor;
+  now: Date;
+}
+
+/** What the read found: the order this key already placed, or what a new order needs. */
+type ReadResult = { replayed: OrderRow } | { session: SessionRow; offers: OfferRow[] };
+
 /**
- * Checkout: holds each producer's stock for a whole basket, or for none of it, in one short
- * transaction. Locks are always taken in the same order — the session (shared), the producer
- * orders by producer id, the new customer order, then the stock rows by product id — so
- * concurrent checkouts, releases and completions wait for each other but never deadlock.
+ * Checkout: holds each producer's stock for a whole basket, or for none of it. Locks are always
+ * taken in the same order — the session (shared), the producer orders, the new customer order,
+ * then the stock rows by product and location — so concurrent checkouts, releases and
+ * completions wait for each other but never deadlock.
+ *
+ * Nearly every checkout takes two round trips and no transaction (placeAtOnce()): the server's
+ * CPU per round trip is what bounds checkout throughput. Whenever that way cannot give the
+ * answer, the checkout runs again in one transaction with the stock read under lock
+ * (placeUnderLock()), which always can.
  */
 export class CheckoutService {
   constructor(
@@ -69,28 +87,101 @@ export class CheckoutService {
 
   async checkout(ctx: RequestContext, input: CheckoutFields): Promise<CustomerOrder> {
     const basket = validate(input);
-    const requestHash = hashRequest(input.salesSessionId, input.customerRef.trim(), basket);
-    const attempt = (optimistic: boolean) =>
-      ctx.em.transactional((em) => this.place(em, ctx.actor, ctx.clock.now(), input, basket, requestHash, optimistic))
-        .catch((error: unknown) => {
-          if (error instanceof Replay) return error.order;
-          throw error;
-        });
-    // First from the levels as read, applied at COMMIT; if the commit finds them gone (another
-    // checkout took the stock meanwhile), all of it again under lock, which gives the exact answer.
-    const order = await attempt(true).catch((error: unknown) => {
-      if (refusedAtCommit(error)) return attempt(false);
-      throw error;
+    const request = (): CheckoutRequest => ({
+      input,
+      basket,
+      requestHash: hashRequest(input.salesSessionId, input.customerRef.trim(), basket),
+      actor: ctx.actor,
+      now: ctx.clock.now(),
     });
-    // The row came back from the transaction: no second round trip to read it again.
+    const order =
+      (await this.placeAtOnce(ctx.em, request())) ??
+      (await ctx.em.transactional((em) => this.placeUnderLock(em, request())).catch((error: unknown) => {
+        if (error instanceof Replay) return error.order;
+        throw error;
+      }));
+    // The row came back from the write: no second round trip to read it again.
     return ctx.em.map(CustomerOrder, order);
   }
 
-  /** Places the order, or finds the one this idempotency key placed; returns its row. */
-  private async place(em: EntityManager, actor: Actor, now: Date, input: CheckoutFields, basket: BasketLine[], requestHash: string, optimistic: boolean): Promise<OrderRow> {
-    // One round trip reads what the checkout needs: the session, an earlier order with this
-    // idempotency key, and the offers. KEY SHARE lets checkouts run side by side while keeping the
-    // session from being completed (completion takes FOR UPDATE) until they commit.
+  /**
+   * One read, then one statement that writes the order, its lines and the hold and commits on
+   * its own. That statement checks again that the session is open, and locks it (shared) until it
+   * commits, so the session cannot be closed or completed in between; the trigger applies the
+   * hold to the levels at that commit, and refuses it if they no longer have the stock. What the
+   * read answers (a replayed key, a session not open, an unknown offer) is final. Undefined means
+   * "place it under lock": a producer without an order in this session yet, a basket that looks
+   * short, a key or a close that raced the read, a commit refused for want of stock.
+   */
+  private async placeAtOnce(em: EntityManager, request: CheckoutRequest): Promise<OrderRow | undefined> {
+    const read = await this.read(em, request, false);
+    if ('replayed' in read) return read.replayed;
+    if (read.offers.some((o) => o.producerOrderId === null)) return undefined;
+
+    const orderId = randomUUID();
+    const byOffer = new Map(read.offers.map((o) => [o.id, o]));
+    const seen = candidatesOf(read.offers.flatMap((o) => o.levels.map((level) => ({ productId: o.productId, ...level }))));
+    const planned = this.stock.planHold(orderId, holdRequests(request.basket, byOffer, (offer) => offer.producerOrderId!), seen);
+    if (!planned) return undefined;
+    try {
+      const { order } = await this.insertOrder(em, request, orderId, read.session, byOffer,
+        this.stock.holdAtCommitSql(request.now, planned, 'EXISTS (SELECT 1 FROM placed)'));
+      if (!order) return undefined;
+      markEventsWritten(em);
+      return order;
+    } catch (error) {
+      if (refusedAtCommit(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** The whole checkout in the caller's transaction, the stock read under lock: the exact answer. */
+  private async placeUnderLock(em: EntityManager, request: CheckoutRequest): Promise<OrderRow> {
+    const read = await this.read(em, request, true);
+    if ('replayed' in read) return read.replayed;
+    const { session, offers } = read;
+
+    const missing = new Set(offers.filter((o) => o.producerOrderId === null).map((o) => o.producerId));
+    if (missing.size > 0) await this.ensureProducerOrders(em, request.now, session, [...missing]);
+
+    const orderId = randomUUID();
+    const byOffer = new Map(offers.map((o) => [o.id, o]));
+    const { order, lines } = await this.insertOrder(em, request, orderId, session, byOffer);
+    if (!order) {
+      // The same key was committed by a concurrent request while this one waited on it.
+      const [raced] = await sql<OrderRow>(em, 'SELECT * FROM customer_order WHERE hub_id = ? AND idempotency_key = ?', [
+        session.hubId,
+        request.input.idempotencyKey,
+      ]);
+      // Rolled back, so the producer orders made above for this basket are not left empty.
+      if (raced) throw new Replay(replayed(raced, request.requestHash));
+      throw new Error('idempotency key conflict without a committed order');
+    }
+    if (lines.length !== request.basket.length) throw new Error('a basket line found no producer order');
+
+    const producerOrderOf = new Map(lines.map((l) => [l.offerId, l.producerOrderId]));
+    const holds = holdRequests(request.basket, byOffer, (offer) => producerOrderOf.get(offer.id)!);
+    const shortages = await this.stock.hold(em, request.now, orderId, holds);
+    if (shortages.length > 0) {
+      throw new DomainError(shortages.map(({ request: hold, available }) => {
+        const offer = offers.find((o) => o.productId === hold.productId)!;
+        return userError(
+          UserErrorCode.INSUFFICIENT_STOCK,
+          `only ${formatQuantity(available)} ${offer.unit} of "${offer.productName}" is available, ${formatQuantity(hold.quantity)} was asked`,
+          hold.field,
+        );
+      }));
+    }
+    return order;
+  }
+
+  /**
+   * One round trip reads what the checkout needs: the session, an earlier order with this
+   * idempotency key, and the offers with their producer's order in the session and their stock
+   * levels. Under `lock`, KEY SHARE keeps the session from being closed or completed (both take
+   * FOR UPDATE) until the transaction ends, while checkouts run side by side.
+   */
+  private async read(em: EntityManager, { input, basket, requestHash, actor, now }: CheckoutRequest, lock: boolean): Promise<ReadResult> {
     const [row] = await sql<SessionRow & { existing: OrderRow | null; offers: OfferRow[] }>(
       em,
       `SELECT s.id, s.hub_id AS "hubId", s.opens_at AS "opensAt", s.closes_at AS "closesAt",
@@ -106,50 +197,46 @@ export class CheckoutService {
                                                    'available', (s.on_hand - s.held - s.committed)::text) ORDER BY s.location_id), '[]')
                                      FROM stock_level s JOIN location l ON l.id = s.location_id WHERE s.product_id = f.product_id))), '[]')
                  FROM offer f JOIN product p ON p.id = f.product_id WHERE f.id = ANY(?::uuid[])) AS offers
-         FROM sales_session s WHERE s.id = ? FOR KEY SHARE OF s`,
+         FROM sales_session s WHERE s.id = ?${lock ? ' FOR KEY SHARE OF s' : ''}`,
       [input.idempotencyKey, uuidArray(basket.map((l) => l.offerId)), input.salesSessionId],
     );
     const session = row && readSessionTimes(row);
     if (!session) throw DomainError.of(UserErrorCode.NOT_FOUND, `no sales session with id "${input.salesSessionId}"`, ['salesSessionId']);
     requireHub(actor, session.hubId, 'salesSessionId');
 
-    if (row.existing) return replayed(row.existing, requestHash);
+    if (row.existing) return { replayed: replayed(row.existing, requestHash) };
 
     const status = sessionStatus(session, now);
     if (status !== SalesSessionStatus.OPEN) {
       const why = status === SalesSessionStatus.SCHEDULED ? `opens at ${session.opensAt.toISOString()}` : 'is closed';
       throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, `the sales session ${why}`, ['salesSessionId']);
     }
-    const offers = checkOffers(session.id, basket, row.offers);
-    const byOffer = new Map(offers.map((o) => [o.id, o]));
-    const holdsFor = (producerOrderOf: (offerId: string) => string): HoldRequest[] =>
-      basket.map((line) => ({
-        productId: byOffer.get(line.offerId)!.productId,
-        quantity: line.quantity,
-        producerOrderId: producerOrderOf(line.offerId),
-        field: ['lines', line.index, 'quantity'],
-      }));
+    return { session, offers: checkOffers(session.id, basket, row.offers) };
+  }
 
-    // Producer orders are locked (created) before the customer order, and the stock last.
-    const missing = new Set(offers.filter((o) => o.producerOrderId === null).map((o) => o.producerId));
-    if (missing.size > 0) await this.ensureProducerOrders(em, now, session, [...missing]);
-
-    // Usually every producer already has its order in this session, and the levels as read have
-    // the stock: the hold is then worked out now and written with the order, in one statement.
-    // It is applied to the levels at COMMIT, which refuses it if they changed meanwhile.
-    const orderId = randomUUID();
-    const seen = optimistic ? candidatesOf(offers.flatMap((o) => o.levels.map((level) => ({ productId: o.productId, ...level })))) : undefined;
-    const planned = seen && missing.size === 0 ? this.stock.planHold(orderId, holdsFor((offerId) => byOffer.get(offerId)!.producerOrderId!), seen) : undefined;
-    const hold = planned && this.stock.holdAtCommitSql(em, now, planned, 'EXISTS (SELECT 1 FROM placed)');
-
-    // The order and its lines in one statement, each line joined to its producer's order (which
-    // exists by now). A key taken meanwhile inserts neither, nor the hold.
+  /**
+   * The order and its lines in one statement, each line joined to its producer's order, and the
+   * hold's writes when given. Nothing is written unless the session is still open (checked and
+   * locked, shared, by the statement itself) and the idempotency key still free.
+   */
+  private async insertOrder(
+    em: EntityManager,
+    { input, basket, requestHash, now }: CheckoutRequest,
+    orderId: string,
+    session: SessionRow,
+    byOffer: ReadonlyMap<string, OfferRow>,
+    hold?: { ctes: string; params: unknown[] },
+  ): Promise<{ order: OrderRow | null; lines: { offerId: string; producerOrderId: string }[] }> {
     const [placed] = await sql<{ order: OrderRow | null; lines: { offerId: string; producerOrderId: string }[] }>(
       em,
-      `WITH placed AS (
+      `WITH open_session AS (
+         SELECT id FROM sales_session
+          WHERE id = ? AND completed_at IS NULL AND closed_at IS NULL AND opens_at <= ? AND closes_at > ?
+            FOR KEY SHARE),
+       placed AS (
          INSERT INTO customer_order (id, created_at, updated_at, sales_session_id, hub_id, customer_ref, status,
                                      hold_expires_at, idempotency_key, request_hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         SELECT ?, ?, ?, open_session.id, ?, ?, ?, ?, ?, ? FROM open_session
          ON CONFLICT (hub_id, idempotency_key) DO NOTHING
          RETURNING *),
        lines AS (
@@ -160,12 +247,12 @@ export class CheckoutService {
            CROSS JOIN jsonb_to_recordset(?::jsonb) AS l(offer_id uuid, product_id uuid, producer_id uuid,
                                                         quantity numeric, price_amount int, currency text)
            JOIN producer_order po ON po.sales_session_id = ? AND po.producer_id = l.producer_id
-         RETURNING offer_id, producer_order_id)${hold ? `,
-       ${hold.ctes}` : ''}
+         RETURNING offer_id, producer_order_id)${hold ? `,\n       ${hold.ctes}` : ''}
        SELECT (SELECT row_to_json(placed) FROM placed) AS "order",
               (SELECT coalesce(json_agg(json_build_object('offerId', offer_id, 'producerOrderId', producer_order_id)), '[]')
                  FROM lines) AS lines`,
-      [orderId, now, now, session.id, session.hubId, input.customerRef.trim(), CustomerOrderStatus.PENDING_PAYMENT,
+      [session.id, now, now,
+        orderId, now, now, session.hubId, input.customerRef.trim(), CustomerOrderStatus.PENDING_PAYMENT,
         new Date(now.getTime() + this.holdDuration.toMillis()), input.idempotencyKey, requestHash,
         now, JSON.stringify(basket.map((line) => {
           const offer = byOffer.get(line.offerId)!;
@@ -179,37 +266,7 @@ export class CheckoutService {
           };
         })), session.id, ...(hold?.params ?? [])],
     );
-    const inserted = placed?.order;
-    if (!inserted) {
-      // The same key was committed by a concurrent request while this one waited on it.
-      const [raced] = await sql<OrderRow>(
-        em,
-        'SELECT * FROM customer_order WHERE hub_id = ? AND idempotency_key = ?',
-        [session.hubId, input.idempotencyKey],
-      );
-      // Rolled back, so the producer orders made above for this basket are not left empty.
-      if (raced) throw new Replay(replayed(raced, requestHash));
-      throw new Error('idempotency key conflict without a committed order');
-    }
-    const lines = placed.lines;
-    if (lines.length !== basket.length) throw new Error('a basket line found no producer order');
-    if (planned) return inserted;
-
-    // Otherwise the hold is its own statement: under lock when the levels as read seemed short.
-    const producerOrderOf = new Map(lines.map((l) => [l.offerId, l.producerOrderId]));
-    const shortages = await this.stock.hold(em, now, orderId, holdsFor((offerId) => producerOrderOf.get(offerId)!), seen);
-    if (shortages.length > 0) {
-      throw new DomainError(shortages.map(({ request, available }) => {
-        const offer = offers.find((o) => o.productId === request.productId)!;
-        return userError(
-          UserErrorCode.INSUFFICIENT_STOCK,
-          `only ${formatQuantity(available)} ${offer.unit} of "${offer.productName}" is available, ${formatQuantity(request.quantity)} was asked`,
-          request.field,
-        );
-      }));
-    }
-
-    return inserted;
+    return { order: placed?.order ?? null, lines: placed?.lines ?? [] };
   }
 
   /** Creates the producer order of each producer for this session (HELD/HELD) where missing. */
@@ -223,6 +280,14 @@ export class CheckoutService {
       [now, session.id, session.hubId, uuidArray(producerIds)],
     );
   }
+}
+
+/** A hold request per basket line, for the producer order `producerOrderOf` gives its offer. */
+function holdRequests(basket: BasketLine[], byOffer: ReadonlyMap<string, OfferRow>, producerOrderOf: (offer: OfferRow) => string): HoldRequest[] {
+  return basket.map((line) => {
+    const offer = byOffer.get(line.offerId)!;
+    return { productId: offer.productId, quantity: line.quantity, producerOrderId: producerOrderOf(offer), field: ['lines', line.index, 'quantity'] };
+  });
 }
 
 /** Ends a checkout's transaction without its writes, answering with the order its key already has. */

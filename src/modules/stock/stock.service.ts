@@ -96,8 +96,9 @@ export class StockService {
     if (requests.length === 0) return [];
     const planned = seen && this.planHold(customerOrderId, requests, seen);
     if (planned) {
-      const hold = this.holdAtCommitSql(em, at, planned, 'true');
+      const hold = this.holdAtCommitSql(at, planned, 'true');
       await sql(em, `WITH ${hold.ctes} SELECT 1`, hold.params);
+      markEventsWritten(em);
       return [];
     }
     const levels = await sql<{ productId: string; locationId: string; priority: number; available: string }>(
@@ -134,9 +135,10 @@ export class StockService {
    * server. The rows go in (product, location) order, which is the order the trigger fires in.
    *
    * A caller may put them in its own statement (checkout writes its order and the hold in one
-   * round trip); they write only where `condition` (SQL) holds.
+   * round trip); they write only where `condition` (SQL) holds. The caller calls
+   * markEventsWritten() once the statement has run.
    */
-  holdAtCommitSql(em: EntityManager, at: Date, moves: Move[], condition: string): { ctes: string; params: unknown[] } {
+  holdAtCommitSql(at: Date, moves: Move[], condition: string): { ctes: string; params: unknown[] } {
     const rows = JSON.stringify(moves.map((m) => ({
       product_id: m.productId,
       location_id: m.locationId,
@@ -144,8 +146,6 @@ export class StockService {
       customer_order_id: m.customerOrderId,
       producer_order_id: m.producerOrderId,
     })));
-    // The transaction wrote events if the statement runs at all; if it fails, nothing commits.
-    markEventsWritten(em);
     return {
       ctes: `hold_moves AS (
          SELECT m.* FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, location_id uuid, held_delta numeric,
