@@ -52,7 +52,7 @@ interface OfferRow {
   priceCurrency: string;
   /** This producer's order in the session, when an earlier checkout made it. */
   producerOrderId: string | null;
-  /** The product's levels as read, without locks: hold() checks them again as it writes. */
+  /** The product's levels as read, without locks: the trigger checks them again at COMMIT. */
   levels: { locationId: string; priority: number; available: string }[];
 }
 
@@ -155,7 +155,8 @@ export class CheckoutService {
       ]);
       // Rolled back, so the producer orders made above for this basket are not left empty.
       if (raced) throw new Replay(replayed(raced, request.requestHash));
-      throw new Error('idempotency key conflict without a committed order');
+      // Otherwise the statement found the session no longer open at this checkout's instant.
+      throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, 'the sales session is closed', ['salesSessionId']);
     }
     if (lines.length !== request.basket.length) throw new Error('a basket line found no producer order');
 
@@ -217,7 +218,9 @@ export class CheckoutService {
   /**
    * The order and its lines in one statement, each line joined to its producer's order, and the
    * hold's writes when given. Nothing is written unless the session is still open (checked and
-   * locked, shared, by the statement itself) and the idempotency key still free.
+   * locked, shared, by the statement itself) and the idempotency key still free. The shared lock
+   * keeps out closing and completion only because both take the session FOR UPDATE first; a
+   * plain UPDATE of closed_at would not wait for it.
    */
   private async insertOrder(
     em: EntityManager,

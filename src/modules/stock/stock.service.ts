@@ -81,26 +81,16 @@ export class StockService {
   constructor(private readonly locationStrategy: LocationStrategy) {}
 
   /**
-   * Reserves stock for a checkout: either every request is met and held, or nothing changes and
-   * the shortages are returned. Each request is taken from its product's locations as the
-   * location strategy ranks them: the first that has enough alone, otherwise split in that order.
+   * Reserves stock for a checkout under lock: either every request is met and held, or nothing
+   * changes and the shortages are returned. Each request is taken from its product's locations as
+   * the location strategy ranks them: the first that has enough alone, otherwise split in that
+   * order. The levels are read FOR UPDATE, so the answer is final.
    *
-   * `seen` is what the caller read of the products' levels without locks (checkout reads them
-   * with the session, in the same round trip). When the shares worked out from it fit, they are
-   * written to be applied at COMMIT (see holdAtCommitSql()): no level is locked before then. The
-   * commit is refused if the levels no longer have them (refusedAtCommit() tells); the caller
-   * then runs the whole transaction again without `seen`. Without `seen`, or when it seemed short,
-   * the levels are read under lock and shared out here, and the answer is final.
+   * Most checkouts do not come here: they plan the hold from levels read without locks
+   * (planHold()) and write it with their order, to be applied at COMMIT (holdAtCommitSql()).
    */
-  async hold(em: EntityManager, at: Date, customerOrderId: string, requests: HoldRequest[], seen?: ReadonlyMap<string, LocationCandidate[]>): Promise<Shortage[]> {
+  async hold(em: EntityManager, at: Date, customerOrderId: string, requests: HoldRequest[]): Promise<Shortage[]> {
     if (requests.length === 0) return [];
-    const planned = seen && this.planHold(customerOrderId, requests, seen);
-    if (planned) {
-      const hold = this.holdAtCommitSql(at, planned, 'true');
-      await sql(em, `WITH ${hold.ctes} SELECT 1`, hold.params);
-      markEventsWritten(em);
-      return [];
-    }
     const levels = await sql<{ productId: string; locationId: string; priority: number; available: string }>(
       em,
       `SELECT s.product_id AS "productId", s.location_id AS "locationId", l.priority, s.on_hand - s.held - s.committed AS available
@@ -428,8 +418,9 @@ export class StockService {
 }
 
 /**
- * Whether a transaction failed because a hold applied at COMMIT found less stock than was read
- * (see StockService.hold()): then nothing of it was kept, and it can run again with locks.
+ * Whether a commit was refused because a hold applied at COMMIT found less stock than was read
+ * (see StockService.holdAtCommitSql()): then nothing of it was kept, and it can run again with
+ * the levels read under lock (hold()).
  */
 export function refusedAtCommit(error: unknown): boolean {
   const e = error as { code?: string; constraint?: string } | null;
