@@ -76,8 +76,8 @@ type ReadResult = { replayed: OrderRow } | { session: SessionRow; offers: OfferR
  *
  * Nearly every checkout takes two round trips and no transaction (placeAtOnce()): the server's
  * CPU per round trip is what bounds checkout throughput. Whenever that way cannot give the
- * answer, the checkout runs again in one transaction with the stock read under lock
- * (placeUnderLock()), which always can.
+ * answer, the checkout runs again in one transaction (placeInTransaction()), in the end with the
+ * stock read under lock, which always can.
  */
 export class CheckoutService {
   constructor(
@@ -94,12 +94,19 @@ export class CheckoutService {
       actor: ctx.actor,
       now: ctx.clock.now(),
     });
-    const order =
-      (await this.placeAtOnce(ctx.em, request())) ??
-      (await ctx.em.transactional((em) => this.placeUnderLock(em, request())).catch((error: unknown) => {
+    const inTransaction = (lockStock: boolean) =>
+      ctx.em.transactional((em) => this.placeInTransaction(em, request(), lockStock)).catch((error: unknown) => {
         if (error instanceof Replay) return error.order;
         throw error;
-      }));
+      });
+    const atOnce = await this.placeAtOnce(ctx.em, request());
+    const order = 'placed' in atOnce
+      ? atOnce.placed
+      : await inTransaction(atOnce.lockStock).catch((error: unknown) => {
+          // The levels as read no longer had the stock at COMMIT: again, reading them under lock.
+          if (refusedAtCommit(error)) return inTransaction(true);
+          throw error;
+        });
     // The row came back from the write: no second round trip to read it again.
     return ctx.em.map(CustomerOrder, order);
   }
@@ -109,34 +116,39 @@ export class CheckoutService {
    * its own. That statement checks again that the session is open, and locks it (shared) until it
    * commits, so the session cannot be closed or completed in between; the trigger applies the
    * hold to the levels at that commit, and refuses it if they no longer have the stock. What the
-   * read answers (a replayed key, a session not open, an unknown offer) is final. Undefined means
-   * "place it under lock": a producer without an order in this session yet, a basket that looks
-   * short, a key or a close that raced the read, a commit refused for want of stock.
+   * read answers (a replayed key, a session not open, an unknown offer) is final. Otherwise it
+   * says how to place the order in a transaction instead: as read, for a producer without an order
+   * in this session yet (the first checkouts of a flash sale: locking the stock then would queue
+   * them all); under lock, for a basket that looks short, a key or a close that raced the read, or
+   * a commit refused for want of stock.
    */
-  private async placeAtOnce(em: EntityManager, request: CheckoutRequest): Promise<OrderRow | undefined> {
+  private async placeAtOnce(em: EntityManager, request: CheckoutRequest): Promise<{ placed: OrderRow } | { lockStock: boolean }> {
     const read = await this.read(em, request, false);
-    if ('replayed' in read) return read.replayed;
-    if (read.offers.some((o) => o.producerOrderId === null)) return undefined;
+    if ('replayed' in read) return { placed: read.replayed };
+    if (read.offers.some((o) => o.producerOrderId === null)) return { lockStock: false };
 
     const orderId = randomUUID();
     const byOffer = new Map(read.offers.map((o) => [o.id, o]));
-    const seen = candidatesOf(read.offers.flatMap((o) => o.levels.map((level) => ({ productId: o.productId, ...level }))));
-    const planned = this.stock.planHold(orderId, holdRequests(request.basket, byOffer, (offer) => offer.producerOrderId!), seen);
-    if (!planned) return undefined;
+    const planned = this.stock.planHold(orderId, holdRequests(request.basket, byOffer, (offer) => offer.producerOrderId!), levelsAsRead(read.offers));
+    if (!planned) return { lockStock: true };
     try {
       const { order } = await this.insertOrder(em, request, orderId, read.session, byOffer,
         this.stock.holdAtCommitSql(request.now, planned, 'EXISTS (SELECT 1 FROM placed)'));
-      if (!order) return undefined;
+      if (!order) return { lockStock: true };
       markEventsWritten(em);
-      return order;
+      return { placed: order };
     } catch (error) {
-      if (refusedAtCommit(error)) return undefined;
+      if (refusedAtCommit(error)) return { lockStock: true };
       throw error;
     }
   }
 
-  /** The whole checkout in the caller's transaction, the stock read under lock: the exact answer. */
-  private async placeUnderLock(em: EntityManager, request: CheckoutRequest): Promise<OrderRow> {
+  /**
+   * The whole checkout in the caller's transaction: making the producer orders it needs, and
+   * holding the stock either as read, applied at COMMIT (refusedAtCommit() tells when that fails),
+   * or, with `lockStock` or when the basket looks short, under lock, which gives the exact answer.
+   */
+  private async placeInTransaction(em: EntityManager, request: CheckoutRequest, lockStock: boolean): Promise<OrderRow> {
     const read = await this.read(em, request, true);
     if ('replayed' in read) return read.replayed;
     const { session, offers } = read;
@@ -162,6 +174,13 @@ export class CheckoutService {
 
     const producerOrderOf = new Map(lines.map((l) => [l.offerId, l.producerOrderId]));
     const holds = holdRequests(request.basket, byOffer, (offer) => producerOrderOf.get(offer.id)!);
+    const planned = lockStock ? undefined : this.stock.planHold(orderId, holds, levelsAsRead(offers));
+    if (planned) {
+      const hold = this.stock.holdAtCommitSql(request.now, planned, 'true');
+      await sql(em, `WITH ${hold.ctes} SELECT 1`, hold.params);
+      markEventsWritten(em);
+      return order;
+    }
     const shortages = await this.stock.hold(em, request.now, orderId, holds);
     if (shortages.length > 0) {
       throw new DomainError(shortages.map(({ request: hold, available }) => {
@@ -283,6 +302,11 @@ export class CheckoutService {
       [now, session.id, session.hubId, uuidArray(producerIds)],
     );
   }
+}
+
+/** The offers' stock levels as the read found them, as the location strategy takes them. */
+function levelsAsRead(offers: OfferRow[]) {
+  return candidatesOf(offers.flatMap((o) => o.levels.map((level) => ({ productId: o.productId, ...level }))));
 }
 
 /** A hold request per basket line, for the producer order `producerOrderOf` gives its offer. */
