@@ -40,7 +40,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     const codes = await Promise.all(workers.map((worker) => stopWorker(worker)));
     try {
       await database?.stop();
-      logger.info('database stopped');
+      if (database?.embedded) logger.info('database stopped');
     } catch (error) {
       logger.error({ err: error }, 'stopping the database failed');
       exitCode = 1;

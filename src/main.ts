@@ -55,7 +55,7 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
         await running.app.stop();
         logger.info('server stopped');
         await running.database.stop();
-        logger.info('database stopped');
+        if (running.database.embedded) logger.info('database stopped');
       }
       process.exit(0);
     } catch (error) {

@@ -6,6 +6,8 @@ import { startEmbeddedPostgres } from './embedded-postgres.js';
 
 export interface ProvidedDatabase {
   url: string;
+  /** Whether this process started it (an embedded PostgreSQL), and so stops it. */
+  embedded: boolean;
   /** Stops the embedded PostgreSQL, if this process started one. */
   stop(): Promise<void>;
 }
@@ -14,7 +16,7 @@ const EMBEDDED_DATABASE = 'foodhub';
 
 /** The database to use: DATABASE_URL when set, otherwise an embedded PostgreSQL under DATA_DIR. */
 export async function provideDatabase(config: Config, logger: Logger): Promise<ProvidedDatabase> {
-  if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => {} };
+  if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, stop: async () => {} };
 
   const postgres = await startEmbeddedPostgres({
     dataDir: resolve(config.dataDir, 'postgres'),
@@ -23,7 +25,7 @@ export async function provideDatabase(config: Config, logger: Logger): Promise<P
     logger,
   });
   await createDatabaseIfMissing(postgres.url('postgres'), EMBEDDED_DATABASE);
-  return { url: postgres.url(EMBEDDED_DATABASE), stop: () => postgres.stop() };
+  return { url: postgres.url(EMBEDDED_DATABASE), embedded: true, stop: () => postgres.stop() };
 }
 
 export async function createDatabaseIfMissing(adminUrl: string, name: string, template?: string): Promise<void> {

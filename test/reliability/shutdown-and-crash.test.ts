@@ -79,7 +79,7 @@ describe('the server process', () => {
     const { rows } = await db.query('SELECT id FROM customer_order');
     expect(rows.map((r) => r.id).sort()).toEqual(answered.sort());
     expect(answered.length).toBeGreaterThan(0);
-    expect(server.output()).toContain('database stopped');
+    expect(server.output()).toContain('server stopped');
   });
 
   it('after SIGKILL mid-checkout and mid-completion, restarts with every invariant, no stranded hold, each session completed once', async () => {
