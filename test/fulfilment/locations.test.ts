@@ -66,8 +66,7 @@ describe('stock locations', () => {
     const holdAsRead = (em: EntityManager, main: string, coldStore: string) => {
       const moves = stock.planHold(order.id, [request], new Map([[quinces, [level(w.main, main, 1), level(cold, coldStore, 2)]]]));
       if (!moves) return Promise.resolve(undefined);
-      const hold = stock.holdAtCommitSql(t.clock.now(), moves, 'true');
-      return em.execute(`WITH ${hold.ctes} SELECT 1`, hold.params as never[]).then(() => moves);
+      return stock.holdAtCommit(em, t.clock.now(), moves).then(() => moves);
     };
 
     // Read right (2 left at Main, not enough alone; 10 in the cold store): nothing changes, and

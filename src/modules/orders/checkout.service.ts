@@ -87,13 +87,9 @@ export class CheckoutService {
 
   async checkout(ctx: RequestContext, input: CheckoutFields): Promise<CustomerOrder> {
     const basket = validate(input);
-    const request = (): CheckoutRequest => ({
-      input,
-      basket,
-      requestHash: hashRequest(input.salesSessionId, input.customerRef.trim(), basket),
-      actor: ctx.actor,
-      now: ctx.clock.now(),
-    });
+    const requestHash = hashRequest(input.salesSessionId, input.customerRef.trim(), basket);
+    // Each attempt takes the clock again: a retry is a new instant.
+    const request = (): CheckoutRequest => ({ input, basket, requestHash, actor: ctx.actor, now: ctx.clock.now() });
     const inTransaction = (lockStock: boolean) =>
       ctx.em.transactional((em) => this.placeInTransaction(em, request(), lockStock)).catch((error: unknown) => {
         if (error instanceof Replay) return error.order;
@@ -176,9 +172,7 @@ export class CheckoutService {
     const holds = holdRequests(request.basket, byOffer, (offer) => producerOrderOf.get(offer.id)!);
     const planned = lockStock ? undefined : this.stock.planHold(orderId, holds, levelsAsRead(offers));
     if (planned) {
-      const hold = this.stock.holdAtCommitSql(request.now, planned, 'true');
-      await sql(em, `WITH ${hold.ctes} SELECT 1`, hold.params);
-      markEventsWritten(em);
+      await this.stock.holdAtCommit(em, request.now, planned);
       return order;
     }
     const shortages = await this.stock.hold(em, request.now, orderId, holds);
@@ -251,7 +245,7 @@ export class CheckoutService {
   ): Promise<{ order: OrderRow | null; lines: { offerId: string; producerOrderId: string }[] }> {
     const [placed] = await sql<{ order: OrderRow | null; lines: { offerId: string; producerOrderId: string }[] }>(
       em,
-      `WITH open_session AS (
+      `WITH open_session AS (  -- sessionStatus() = OPEN, at this checkout's instant
          SELECT id FROM sales_session
           WHERE id = ? AND completed_at IS NULL AND closed_at IS NULL AND opens_at <= ? AND closes_at > ?
             FOR KEY SHARE),

@@ -126,7 +126,7 @@ export class StockService {
    *
    * A caller may put them in its own statement (checkout writes its order and the hold in one
    * round trip); they write only where `condition` (SQL) holds. The caller calls
-   * markEventsWritten() once the statement has run.
+   * markEventsWritten() once the statement has run. holdAtCommit() writes them on their own.
    */
   holdAtCommitSql(at: Date, moves: Move[], condition: string): { ctes: string; params: unknown[] } {
     const rows = JSON.stringify(moves.map((m) => ({
@@ -154,6 +154,13 @@ export class StockService {
            LEFT JOIN producer_order po ON po.id = e.producer_order_id)`,
       params: [rows, StockMovementKind.HOLD, at, EventKind.HELD, at],
     };
+  }
+
+  /** Writes a planned hold in a statement of its own, in the caller's transaction (see holdAtCommitSql()). */
+  async holdAtCommit(em: EntityManager, at: Date, moves: Move[]): Promise<void> {
+    const hold = this.holdAtCommitSql(at, moves, 'true');
+    await sql(em, `WITH ${hold.ctes} SELECT 1`, hold.params);
+    markEventsWritten(em);
   }
 
   /** Shares each request out over its product's locations, as the strategy ranks them. */
