@@ -18,6 +18,7 @@ import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
 import { createErrorFormatter } from './graphql/format-error.js';
 import { costLimitPlugin, depthLimit } from './graphql/limits.js';
+import { sharedReads } from './graphql/shared-reads.js';
 import type { Services } from './services.js';
 import type { Clock } from './shared/clock.js';
 import type { Actor } from './shared/request-context.js';
@@ -92,8 +93,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     wsServer,
   );
 
+  const shared = sharedReads();
   const apollo = new ApolloServer<GraphQLContext>({
     schema: deps.schema,
+    stringifyResult: shared.stringifyResult,
     formatError: createErrorFormatter(deps.logger),
     includeStacktraceInErrorResponses: false,
     introspection: limits.introspection,
@@ -108,6 +111,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       // Cache hints are not used; without this Apollo wraps every field resolver to collect them.
       ApolloServerPluginCacheControlDisabled(),
       costLimitPlugin(deps.schema, limits.maxQueryCost),
+      shared.plugin,
       {
         // Subscribers are told the server is going away (1001) rather than just losing the socket.
         async serverWillStart() {

@@ -50,7 +50,14 @@ export function parseQuantity(
   return value;
 }
 
+const PLAIN_NUMERIC = /^(0|[1-9]\d*)(\.\d+)?$/;
+
 /** The canonical text of a quantity read from PostgreSQL numeric: "2.500" becomes "2.5". */
 export function formatQuantity(value: Decimal.Value): string {
+  // A catalogue page formats hundreds of these: the common case, PostgreSQL's own text of a
+  // non-negative numeric, only loses its trailing zeros, and needs no Decimal.
+  if (typeof value === 'string' && PLAIN_NUMERIC.test(value)) {
+    return value.includes('.') ? value.replace(/\.?0+$/, '') : value;
+  }
   return new Decimal(value).toFixed();
 }

@@ -1,7 +1,10 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ReadGroups } from '../../src/shared/read-groups.js';
+import * as op from '../support/operations.js';
 import { checkout, createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
 
 const PAGE = `query ($id: ID!) {
   salesSession(id: $id) {
@@ -37,6 +40,45 @@ async function statementsDuring(run: () => Promise<unknown>): Promise<number> {
     pg.Client.prototype.query = query;
   }
   return count;
+}
+
+/** The statement that reads a page's offers (src/modules/sessions/catalogue-read.ts). */
+const OFFERS_READ = 'f.sales_session_id = ANY';
+
+/** Counts the offer reads the server (in this process) sends PostgreSQL until the returned stop() is called. */
+function countOfferReads(): { count(): number; stop(): void } {
+  const query = pg.Client.prototype.query;
+  let count = 0;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
+    if (text?.includes(OFFERS_READ)) count += 1;
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  return { count: () => count, stop: () => (pg.Client.prototype.query = query) };
+}
+
+/**
+ * Holds every read of the offer table until release(): a page's first statement (the session) runs,
+ * its second (the offers) waits. Resolves once a page's offers read is waiting.
+ */
+async function blockOfferReads(t: TestApp): Promise<{ waiting(): Promise<number>; release(): Promise<void> }> {
+  const lock = await t.db.connect();
+  await lock.query('BEGIN');
+  await lock.query('LOCK TABLE offer IN ACCESS EXCLUSIVE MODE');
+  const waiting = async () => {
+    const { rows } = await t.db.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND query LIKE $1",
+      [`%${OFFERS_READ}%`],
+    );
+    return rows[0].n as number;
+  };
+  return {
+    waiting,
+    async release() {
+      await lock.query('ROLLBACK');
+      lock.release();
+    },
+  };
 }
 
 describe("a storefront's catalogue page", () => {
@@ -97,5 +139,60 @@ describe("a storefront's catalogue page", () => {
     });
     expect(forSmall).toBeGreaterThan(0);
     expect(forLarge).toBe(forSmall);
+  });
+
+  describe('asked for by many at once', () => {
+    afterEach(() => vi.restoreAllMocks());
+
+    it('is read once for everyone who asked while it was being read, and each gets the whole page', async () => {
+      const page = await createSession(t.api, await createHub(t.api, 'Hub D'), { ...times, products: [carrots, eggs] });
+      const storefront = await t.as();
+      const alone = await storefront.data<Page>(PAGE, { id: page.id });
+      const takes = vi.spyOn(ReadGroups.prototype, 'take');
+      const reads = countOfferReads();
+      const blocked = await blockOfferReads(t);
+      try {
+        const answers = [0, 1, 2, 3].map(() => storefront.request<Page>(PAGE, { id: page.id }));
+        // The first is reading and the other three wait for it inside the server, not in PostgreSQL.
+        await waitFor('every request to reach the server and one to read', async () => (takes.mock.calls.length === 4 && (await blocked.waiting()) === 1 ? true : undefined));
+        await blocked.release();
+        const bodies = await Promise.all(answers);
+        for (const body of bodies) expect(body).toEqual({ status: 200, data: alone });
+        // The first read, then one more for the three that came while it ran.
+        expect(reads.count()).toBe(2);
+      } finally {
+        reads.stop();
+        await blocked.release().catch(() => undefined);
+      }
+    });
+
+    it('never answers with a read that began before the request arrived', async () => {
+      const page = await createSession(t.api, await createHub(t.api, 'Hub E'), { ...times, products: [bread] });
+      const STATUS_PAGE = 'query ($id: ID!) { salesSession(id: $id) { status offers { id available } } }';
+      type StatusPage = { salesSession: { status: string; offers: { id: string; available: string }[] } };
+      const storefront = await t.as();
+      const takes = vi.spyOn(ReadGroups.prototype, 'take');
+      const blocked = await blockOfferReads(t);
+      try {
+        // The first request has read the session (open) and waits to read its offers...
+        const first = storefront.request<StatusPage>(STATUS_PAGE, { id: page.id });
+        await waitFor('the first page to be reading', async () => ((await blocked.waiting()) === 1 ? true : undefined));
+        // ...when the hub closes the session, and then a second, identical request arrives.
+        const closed = await t.api.data<{ closeSalesSession: { salesSession: { status: string } } }>(op.CLOSE_SALES_SESSION, { input: { salesSessionId: page.id } });
+        expect(closed.closeSalesSession.salesSession.status).toBe('CLOSED');
+        const second = storefront.request<StatusPage>(STATUS_PAGE, { id: page.id });
+        await waitFor('the second request to reach the server', async () => (takes.mock.calls.length === 2 ? true : undefined));
+        await blocked.release();
+
+        expect((await first).data?.salesSession.status).toBe('OPEN');
+        // The first answer is already out of date for the second caller, who must not be given it.
+        // (Closing an empty session completes it at once, so it may already read COMPLETED.)
+        const fresh = (await second).data?.salesSession;
+        expect(['CLOSED', 'COMPLETED']).toContain(fresh?.status);
+        expect(fresh?.offers).toEqual([{ id: page.offerFor(bread), available: '7.5' }]);
+      } finally {
+        await blocked.release().catch(() => undefined);
+      }
+    });
   });
 });

@@ -1,0 +1,57 @@
+import { type ApolloServerPlugin, type GraphQLRequestContext, type GraphQLResponse, HeaderMap } from '@apollo/server';
+import type { FormattedExecutionResult } from 'graphql';
+import { ReadGroups } from '../shared/read-groups.js';
+import type { GraphQLContext } from './context.js';
+
+type Body = GraphQLResponse['body'];
+
+/**
+ * Identical queries (same document, operation, variables and caller) that arrive while one of them
+ * executes share the next execution instead of each running its own (src/shared/read-groups.ts).
+ * A storefront's catalogue page is read by every customer of a hub at once, and executing it is
+ * the server's costliest request; under load this keeps the server's work at about one execution
+ * per page at a time, however many ask. Each answer still reflects every commit made before its
+ * request arrived. Mutations are never shared, nor are answers with errors.
+ *
+ * `stringifyResult` goes to Apollo's option of that name: a shared answer is written as JSON once,
+ * not once per caller.
+ */
+export function sharedReads(): { plugin: ApolloServerPlugin<GraphQLContext>; stringifyResult: (result: FormattedExecutionResult) => string } {
+  const groups = new ReadGroups<Body>();
+  const running = new WeakMap<GraphQLRequestContext<GraphQLContext>, (shareable?: Body) => void>();
+  const written = new WeakMap<object, string>();
+  const stringifyResult = (result: FormattedExecutionResult) => {
+    if (!result.data || result.errors || result.extensions) return `${JSON.stringify(result)}\n`;
+    let json = written.get(result.data);
+    if (json === undefined) written.set(result.data, (json = `${JSON.stringify(result)}\n`));
+    return json;
+  };
+  const plugin: ApolloServerPlugin<GraphQLContext> = {
+    async requestDidStart() {
+      return {
+        async responseForOperation(request) {
+          if (request.operation?.operation !== 'query') return null;
+          const turn = await groups.take(keyOf(request));
+          if (turn.kind === 'shared') return { http: { status: undefined, headers: new HeaderMap() }, body: turn.result };
+          if (turn.kind === 'run') running.set(request, turn.done);
+          return null;
+        },
+        async willSendResponse(request) {
+          const { body, http } = request.response;
+          const shareable = body?.kind === 'single' && !body.singleResult.errors && (http.status ?? 200) === 200;
+          running.get(request)?.(shareable ? body : undefined);
+        },
+      };
+    },
+    // A request that failed outside the pipeline's own error handling must still let its followers go.
+    async unexpectedErrorProcessingRequest({ requestContext }) {
+      running.get(requestContext)?.();
+    },
+  };
+  return { plugin, stringifyResult };
+}
+
+/** Who asks matters: what a query may see depends on the caller's role and enterprise. */
+function keyOf({ contextValue, queryHash, request }: GraphQLRequestContext<GraphQLContext>): string {
+  return JSON.stringify([contextValue.actor, queryHash, request.operationName ?? null, request.variables ?? null]);
+}
