@@ -51,6 +51,11 @@ export function ormConfig({ url, poolSize, acquireTimeoutMs = 3000, statementTim
         statement_timeout: statementTimeoutMs,
         connectionTimeoutMillis: acquireTimeoutMs,
         application_name: 'foodhub-wholesale',
+        // The hot statements are prepared once per connection (preparedSql()), and so are the
+        // statements in the PL/pgSQL functions and triggers. PostgreSQL would still plan the
+        // checkout's read afresh on every call, judging its generic plan costlier because it
+        // cannot see how many offers the array holds; planning then costs as much as running it.
+        options: '-c plan_cache_mode=force_generic_plan',
       },
     },
     // The entity manager is forked per request; using the global one is a bug worth failing on.

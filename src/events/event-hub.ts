@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { PubSub } from 'type-graphql';
 import type { Clock } from '../shared/clock.js';
 import { coalesced } from '../shared/coalesced.js';
-import { instant, sql } from '../shared/sql.js';
+import { instant, preparedSql, sql } from '../shared/sql.js';
 import { onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, wroteEvents } from './event-log.js';
 
 export interface StoredEvent {
@@ -199,7 +199,7 @@ export class EventHub implements PubSub {
    */
   private async positionPendingEvents(): Promise<void> {
     try {
-      const [result] = await sql<{ deliveries: number }>(this.orm.em.fork(), 'SELECT deliveries FROM position_pending_events(?, ?)', [
+      const [result] = await preparedSql<{ deliveries: number }>(this.orm.em.fork(), 'SELECT deliveries FROM position_pending_events(?, ?)', [
         this.clock.now(),
         POSITIONED_CHANNEL,
       ]);

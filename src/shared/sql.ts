@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { DateTime } from 'luxon';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, Knex } from '@mikro-orm/postgresql';
+import type pg from 'pg';
 import { isUuid } from './ids.js';
 
 /**
@@ -9,6 +11,41 @@ import { isUuid } from './ids.js';
  */
 export function sql<T = Record<string, unknown>>(em: EntityManager, query: string, params: unknown[] = []): Promise<T[]> {
   return em.execute<T[]>(query, params as never[], 'all');
+}
+
+/**
+ * sql() as a named prepared statement: PostgreSQL parses and plans it once per connection instead
+ * of on every call. For the statements every checkout and payment runs, whose planning cost the
+ * database as much as running them (bench/RESULTS.md). The text must not change from call to call
+ * beyond a few variants (the name is its hash, and each connection keeps every name it has seen),
+ * and it must name its output columns: a `SELECT *` would fail once a migration adds a column.
+ * It goes to the connection directly, inside the entity manager's transaction when it has one,
+ * so MikroORM's query log does not show it.
+ */
+export async function preparedSql<T = Record<string, unknown>>(em: EntityManager, query: string, params: unknown[] = []): Promise<T[]> {
+  const knex = (em.getTransactionContext<Knex.Transaction>() ?? em.getConnection().getKnex()) as Knex;
+  const client = knex.client as { acquireConnection(): Promise<pg.Client>; releaseConnection(c: pg.Client): Promise<unknown>; positionBindings(q: string): string };
+  const statement = statementOf(query, client);
+  const connection = await client.acquireConnection();
+  try {
+    const result = await connection.query<T & pg.QueryResultRow>({ name: statement.name, text: statement.text, values: params });
+    return result.rows;
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+const statements = new Map<string, { name: string; text: string }>();
+
+function statementOf(query: string, client: { positionBindings(q: string): string }) {
+  let statement = statements.get(query);
+  if (!statement) {
+    // `?` placeholders become PostgreSQL's $1, $2... as knex would number them.
+    const text = client.positionBindings(query);
+    statement = { name: `foodhub_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`, text };
+    statements.set(query, statement);
+  }
+  return statement;
 }
 
 /** A PostgreSQL array literal of UUIDs, for `?::uuid[]`. Only valid UUIDs reach it, so nothing needs quoting. */

@@ -6,7 +6,7 @@ import { DomainError, type FieldPath, InputErrors, UserErrorCode, userError } fr
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
-import { sql, uuidArray } from '../../shared/sql.js';
+import { preparedSql, sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
 import { markEventsWritten } from '../../events/event-log.js';
@@ -196,7 +196,7 @@ export class CheckoutService {
    * FOR UPDATE) until the transaction ends, while checkouts run side by side.
    */
   private async read(em: EntityManager, { input, basket, requestHash, actor, now }: CheckoutRequest, lock: boolean): Promise<ReadResult> {
-    const [row] = await sql<SessionRow & { existing: OrderRow | null; offers: OfferRow[] }>(
+    const [row] = await preparedSql<SessionRow & { existing: OrderRow | null; offers: OfferRow[] }>(
       em,
       `SELECT s.id, s.hub_id AS "hubId", s.opens_at AS "opensAt", s.closes_at AS "closesAt",
               s.closed_at AS "closedAt", s.completed_at AS "completedAt",
@@ -243,7 +243,7 @@ export class CheckoutService {
     byOffer: ReadonlyMap<string, OfferRow>,
     hold?: { ctes: string; params: unknown[] },
   ): Promise<{ order: OrderRow | null; lines: { offerId: string; producerOrderId: string }[] }> {
-    const [placed] = await sql<{ order: OrderRow | null; lines: { offerId: string; producerOrderId: string }[] }>(
+    const [placed] = await preparedSql<{ order: OrderRow | null; lines: { offerId: string; producerOrderId: string }[] }>(
       em,
       `WITH open_session AS (  -- sessionStatus() = OPEN, at this checkout's instant
          SELECT id FROM sales_session

@@ -3,7 +3,7 @@ import { actsForHub, forbidden, seesCustomerOrder } from '../../auth/policy.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
-import { instant, sql } from '../../shared/sql.js';
+import { instant, preparedSql, sql } from '../../shared/sql.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus, type SessionTimes } from '../sessions/session-status.js';
 import type { StockService } from '../stock/stock.service.js';
 import { CustomerOrder, type CustomerOrderRow as OrderRow } from './customer-order.entity.js';
@@ -63,7 +63,7 @@ export class CustomerOrderService {
     const actor = ctx.actor;
     if (actor.kind !== 'admin' && actor.kind !== 'hub') return undefined;
     const now = ctx.clock.now();
-    const [row] = await sql<{ order: OrderRow | null }>(
+    const [row] = await preparedSql<{ order: OrderRow | null }>(
       ctx.em,
       `WITH target AS (
          SELECT o.id FROM customer_order o JOIN sales_session s ON s.id = o.sales_session_id
