@@ -27,6 +27,10 @@ export interface BenchEnvironment {
   serverRssMiB(): number;
   /** CPU time the server's main (JavaScript) threads have used so far, summed over its processes, in ms; undefined off Linux. */
   serverMainThreadCpuMs(): number | undefined;
+  /** CPU time the server's processes have used so far (every thread: JavaScript, GC, I/O), in ms; undefined off Linux. */
+  serverCpuMs(): number | undefined;
+  /** CPU time the embedded PostgreSQL (postmaster and backends) has used so far, in ms; undefined on DATABASE_URL or off Linux. */
+  databaseCpuMs(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -34,6 +38,7 @@ export async function startBenchEnvironment(options: { poolSize: number; workers
   const logger = createLogger('warn');
   let adminUrl = process.env.DATABASE_URL;
   let stopPostgres = async () => {};
+  let postmasterPid = (): number | undefined => undefined;
   if (!adminUrl) {
     const dir = mkdtempSync(join(tmpdir(), 'foodhub-bench-'));
     chmodSync(dir, 0o755);
@@ -45,6 +50,7 @@ export async function startBenchEnvironment(options: { poolSize: number; workers
       settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
     });
     adminUrl = postgres.url('postgres');
+    postmasterPid = () => Number(readFileSync(join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
     stopPostgres = async () => {
       await postgres.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -115,14 +121,25 @@ export async function startBenchEnvironment(options: { poolSize: number; workers
     },
     serverMainThreadCpuMs() {
       try {
-        let ms = 0;
-        for (const pid of serverPids()) {
-          const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-          // utime and stime (fields 14 and 15 of the whole line), in clock ticks of 10 ms.
-          ms += (Number(fields[11]) + Number(fields[12])) * 10;
-        }
-        return ms;
+        return serverPids().reduce((ms, pid) => ms + cpuMs(`/proc/${pid}/task/${pid}/stat`), 0);
+      } catch {
+        return undefined;
+      }
+    },
+    serverCpuMs() {
+      try {
+        return serverPids().reduce((ms, pid) => ms + cpuMs(`/proc/${pid}/stat`), 0);
+      } catch {
+        return undefined;
+      }
+    },
+    databaseCpuMs() {
+      try {
+        const postmaster = postmasterPid();
+        if (postmaster === undefined) return undefined;
+        // Backends are the postmaster's children; the pool keeps its connections (and their
+        // backends) for the whole run, so none takes its CPU time away by exiting.
+        return [postmaster, ...childPids(postmaster)].reduce((ms, pid) => ms + cpuMs(`/proc/${pid}/stat`, 0), 0);
       } catch {
         return undefined;
       }
@@ -153,6 +170,22 @@ async function spawnServer(env: Record<string, string>): Promise<{ child: ChildP
     child.stderr!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`server exited (${code}):\n${output}`)));
   });
+}
+
+/**
+ * utime + stime from a /proc stat file (fields 14 and 15 of the line), in ms (clock ticks of
+ * 10 ms). A process that has exited counts as `gone` when given, else fails.
+ */
+function cpuMs(statFile: string, gone?: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(statFile, 'utf8');
+  } catch (error) {
+    if (gone !== undefined) return gone;
+    throw error;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** The processes `pid` started (a cluster primary's workers), from /proc; none off Linux. */
