@@ -137,9 +137,12 @@ export async function startBenchEnvironment(options: { poolSize: number; workers
       try {
         const postmaster = postmasterPid();
         if (postmaster === undefined) return undefined;
-        // Backends are the postmaster's children; the pool keeps its connections (and their
-        // backends) for the whole run, so none takes its CPU time away by exiting.
-        return [postmaster, ...childPids(postmaster)].reduce((ms, pid) => ms + cpuMs(`/proc/${pid}/stat`, 0), 0);
+        // Backends and background workers are the postmaster's children. Those still running
+        // count their own time; those that exited (a pool closing an idle connection) count in
+        // the postmaster's cutime/cstime once it has reaped them. Children are read first: one
+        // exiting between the two readings is counted twice, one backend's time at most.
+        const children = childPids(postmaster).reduce((ms, pid) => ms + cpuMs(`/proc/${pid}/stat`, 0), 0);
+        return children + cpuMs(`/proc/${postmaster}/stat`, undefined, true);
       } catch {
         return undefined;
       }
@@ -176,7 +179,7 @@ async function spawnServer(env: Record<string, string>): Promise<{ child: ChildP
  * utime + stime from a /proc stat file (fields 14 and 15 of the line), in ms (clock ticks of
  * 10 ms). A process that has exited counts as `gone` when given, else fails.
  */
-function cpuMs(statFile: string, gone?: number): number {
+function cpuMs(statFile: string, gone?: number, withReapedChildren = false): number {
   let stat: string;
   try {
     stat = readFileSync(statFile, 'utf8');
@@ -185,7 +188,9 @@ function cpuMs(statFile: string, gone?: number): number {
     throw error;
   }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  // cutime and cstime (fields 16 and 17): children that exited and were waited for.
+  const reaped = withReapedChildren ? Number(fields[13]) + Number(fields[14]) : 0;
+  return (Number(fields[11]) + Number(fields[12]) + reaped) * 10;
 }
 
 /** The processes `pid` started (a cluster primary's workers), from /proc; none off Linux. */
