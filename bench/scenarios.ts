@@ -56,6 +56,8 @@ export async function catalogue(env: BenchEnvironment, count: number, stock: str
 
 /** Holds done with plain SQL over pg, one transaction each: the ceiling the server is compared with. */
 async function reference(env: BenchEnvironment, products: string[], clients: number, seconds: number) {
+  // Sampled as the server's runs are, so that the sampling's own cost is in both CPU figures.
+  const sampling = sampleDatabaseSessions(env);
   const cpu = cpuPerHold(env);
   const latencies: number[] = [];
   const deadline = Date.now() + seconds * 1000;
@@ -84,6 +86,7 @@ async function reference(env: BenchEnvironment, products: string[], clients: num
       }
     }),
   );
+  await sampling.stop();
   return { throughput: (held + refused) / seconds, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), held, refused, cpu: cpu.stop(held + refused) };
 }
 

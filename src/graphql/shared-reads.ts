@@ -8,10 +8,12 @@ type Body = GraphQLResponse['body'];
 /**
  * Identical queries (same document, operation, variables and caller) that arrive while one of them
  * executes share the next execution instead of each running its own (src/shared/read-groups.ts).
- * A storefront's catalogue page is read by every customer of a hub at once, and executing it is
- * the server's costliest request; under load this keeps the server's work at about one execution
- * per page at a time, however many ask. Each answer still reflects every commit made before its
- * request arrived. Mutations are never shared, nor are answers with errors.
+ * A storefront's catalogue page, asked for by anonymous visitors at once, is the server's
+ * costliest request; under load this keeps the server's work at about one execution per page at a
+ * time, however many ask. Callers with different tokens never share (what they may see differs),
+ * so signed-in customers each read their own. Each answer still reflects every commit made before
+ * its request arrived. Mutations are never shared, nor are answers with errors: the callers that
+ * waited for one then run their own, as they would have without sharing.
  *
  * `stringifyResult` goes to Apollo's option of that name: a shared answer is written as JSON once,
  * not once per caller.

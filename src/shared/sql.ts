@@ -23,7 +23,11 @@ export function sql<T = Record<string, unknown>>(em: EntityManager, query: strin
  * so MikroORM's query log does not show it.
  */
 export async function preparedSql<T = Record<string, unknown>>(em: EntityManager, query: string, params: unknown[] = []): Promise<T[]> {
-  const knex = (em.getTransactionContext<Knex.Transaction>() ?? em.getConnection().getKnex()) as Knex;
+  const transaction = em.getTransactionContext<Knex.Transaction>();
+  // knex refuses a finished transaction's queries; going to its connection directly would not,
+  // and that connection may by now be serving someone else.
+  if (transaction?.isCompleted()) throw new Error('the transaction of this entity manager has already ended');
+  const knex = (transaction ?? em.getConnection().getKnex()) as Knex;
   const client = knex.client as { acquireConnection(): Promise<pg.Client>; releaseConnection(c: pg.Client): Promise<unknown>; positionBindings(q: string): string };
   const statement = statementOf(query, client);
   const connection = await client.acquireConnection();

@@ -166,6 +166,25 @@ describe("a storefront's catalogue page", () => {
       }
     });
 
+    it('is never shared between callers with different tokens', async () => {
+      const page = await createSession(t.api, await createHub(t.api, 'Hub F'), { ...times, products: [carrots] });
+      const visitor = await t.as();
+      const producer = await t.as({ role: 'producer', producerId: jean });
+      const reads = countOfferReads();
+      const blocked = await blockOfferReads(t);
+      try {
+        const answers = [visitor, producer].map((client) => client.request<Page>(PAGE, { id: page.id }));
+        // Both read: neither waits inside the server for the other's answer.
+        await waitFor('both pages to be reading', async () => ((await blocked.waiting()) === 2 ? true : undefined));
+        await blocked.release();
+        for (const body of await Promise.all(answers)) expect(body.data?.salesSession.offers).toHaveLength(1);
+        expect(reads.count()).toBe(2);
+      } finally {
+        reads.stop();
+        await blocked.release().catch(() => undefined);
+      }
+    });
+
     it('never answers with a read that began before the request arrived', async () => {
       const page = await createSession(t.api, await createHub(t.api, 'Hub E'), { ...times, products: [bread] });
       const STATUS_PAGE = 'query ($id: ID!) { salesSession(id: $id) { status offers { id available } } }';
