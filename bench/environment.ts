@@ -23,6 +23,11 @@ export interface BenchEnvironment {
   gql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
   /** Statements PostgreSQL has executed in the benchmark database so far (pg_stat_statements). */
   statementCount(): Promise<number | undefined>;
+  /**
+   * With `profileStatements`: forgets pg_stat_statements' figures so far (reset), or lists the
+   * statements the benchmark database ran since, costliest first (top).
+   */
+  statements?: { reset(): Promise<void>; top(count: number): Promise<Record<string, string | number>[]> };
   /** The resident memory of the server's processes (the primary and its workers), in MiB. */
   serverRssMiB(): number;
   /** CPU time the server's main (JavaScript) threads have used so far, summed over its processes, in ms; undefined off Linux. */
@@ -34,7 +39,7 @@ export interface BenchEnvironment {
   stop(): Promise<void>;
 }
 
-export async function startBenchEnvironment(options: { poolSize: number; workers: number }): Promise<BenchEnvironment> {
+export async function startBenchEnvironment(options: { poolSize: number; workers: number; profileStatements?: boolean }): Promise<BenchEnvironment> {
   const logger = createLogger('warn');
   let adminUrl = process.env.DATABASE_URL;
   let stopPostgres = async () => {};
@@ -47,7 +52,12 @@ export async function startBenchEnvironment(options: { poolSize: number; workers
       port: await findFreePort(),
       persistent: false,
       logger,
-      settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' },
+      settings: {
+        shared_preload_libraries: 'pg_stat_statements',
+        'pg_stat_statements.track': 'all',
+        // Planning time too: it showed that unprepared statements were planned on every call.
+        ...(options.profileStatements ? { 'pg_stat_statements.track_planning': 'on' } : {}),
+      },
     });
     adminUrl = postgres.url('postgres');
     postmasterPid = () => Number(readFileSync(join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -107,6 +117,27 @@ export async function startBenchEnvironment(options: { poolSize: number; workers
       const { rows } = await db.query('SELECT coalesce(sum(calls), 0)::bigint AS n FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())');
       return Number(rows[0].n);
     },
+    statements: options.profileStatements && statementsTracked
+      ? {
+          async reset() {
+            await db.query('SELECT pg_stat_statements_reset()');
+          },
+          async top(count) {
+            const { rows } = await db.query(
+              `SELECT calls, round(total_exec_time::numeric, 1)::text AS "run ms", round(total_plan_time::numeric, 1)::text AS "plan ms",
+                      round(mean_exec_time::numeric, 3)::text AS "mean run ms",
+                      CASE WHEN toplevel THEN 'top' ELSE 'nested' END AS level,
+                      left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS statement
+                 FROM pg_stat_statements
+                WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND query NOT LIKE '%pg_stat_activity%' AND query NOT LIKE '%pg_stat_statements%'
+                ORDER BY total_exec_time + total_plan_time DESC LIMIT $1`,
+              [count],
+            );
+            return rows.map((row) => ({ ...row, statement: `\`${String(row.statement).replaceAll('|', '\\|').replaceAll('`', "'")}\`` }));
+          },
+        }
+      : undefined,
     serverRssMiB() {
       let kb = 0;
       for (const pid of serverPids()) {

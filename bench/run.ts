@@ -1,4 +1,4 @@
-// npm run bench [-- --seconds 20 --smoke --workers 2 --only hot,uniform --out bench/RESULTS.md]
+// npm run bench [-- --seconds 20 --smoke --workers 2 --only hot,uniform --statements --out bench/RESULTS.md]
 // Starts its own PostgreSQL and the server as a separate process, drives it over HTTP and
 // WebSocket, and prints one markdown table per scenario, each against a plain-SQL reference.
 import { writeFileSync } from 'node:fs';
@@ -14,29 +14,38 @@ const { values } = parseArgs({
     out: { type: 'string' },
     only: { type: 'string' },
     workers: { type: 'string', default: '1' },
+    // The statements each checkout run sent PostgreSQL, with their planning time (pg_stat_statements).
+    statements: { type: 'boolean', default: false },
   },
 });
 const smoke = values.smoke;
 const seconds = smoke ? 1 : Number(values.seconds);
 
+function table(rows: Record<string, string | number>[]): string[] {
+  const columns = Object.keys(rows[0] ?? {});
+  return [
+    `| ${columns.join(' | ')} |`,
+    `| ${columns.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${columns.map((c) => row[c]).join(' | ')} |`),
+  ];
+}
+
 export function markdown(result: ScenarioResult): string {
-  const columns = Object.keys(result.rows[0] ?? {});
   const lines = [
     `### ${result.scenario}`,
     '',
-    `| ${columns.join(' | ')} |`,
-    `| ${columns.map(() => '---').join(' | ')} |`,
-    ...result.rows.map((row) => `| ${columns.map((c) => row[c]).join(' | ')} |`),
+    ...table(result.rows),
     '',
     ...result.checks.map((c) => `- ${c.ok ? 'ok' : 'FAILED'}: ${c.name} (${c.detail})`),
     '',
+    ...(result.tables ?? []).flatMap((t) => [`#### ${t.title}`, '', ...table(t.rows), '']),
   ];
   return lines.join('\n');
 }
 
 const workers = Number(values.workers);
 const poolSize = smoke ? 8 : 32;
-const env = await startBenchEnvironment({ poolSize, workers });
+const env = await startBenchEnvironment({ poolSize, workers, profileStatements: values.statements });
 const results: ScenarioResult[] = [];
 const wanted = (name: string) => !values.only || values.only.split(',').includes(name);
 try {

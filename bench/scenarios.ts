@@ -10,6 +10,8 @@ export interface ScenarioResult {
   scenario: string;
   rows: Record<string, string | number>[];
   checks: { name: string; ok: boolean; detail: string }[];
+  /** Further tables (the statements profile, with --statements). */
+  tables?: { title: string; rows: Record<string, string | number>[] }[];
 }
 
 const CHECKOUT = `mutation ($input: CheckoutInput!) { checkout(input: $input) { customerOrder { id } userErrors { code } } }`;
@@ -124,6 +126,7 @@ async function checkoutLoad(env: BenchEnvironment, sessionId: string, offerIds: 
   let held = 0;
   let refused = 0;
   let errors = 0;
+  await env.statements?.reset();
   const sampling = sampleDatabaseSessions(env);
   const cpu = cpuPerHold(env);
   const { result, latency } = await load({
@@ -172,6 +175,7 @@ async function checkoutLoad(env: BenchEnvironment, sessionId: string, offerIds: 
   return {
     sessions,
     cpu: cpu.stop(asked),
+    statements: await env.statements?.top(12),
     throughput: asked / seconds,
     ...latency,
     held,
@@ -267,9 +271,15 @@ function ratioRow(label: string, server: { throughput: number; p50: number; p95:
   };
 }
 
+/** The server's run's statements, costliest first (pg_stat_statements; "nested" ran inside a function or trigger). */
+function statementsTable(run: string, checkouts: number, rows: Record<string, string | number>[]) {
+  return { title: `${run}: statements by run + plan time, ${checkouts} checkouts (pg_stat_statements)`, rows };
+}
+
 export async function hotProduct(env: BenchEnvironment, clientCounts: number[], seconds: number): Promise<ScenarioResult> {
   const rows = [];
   const checks = [];
+  const tables = [];
   for (const clients of clientCounts) {
     const { session, products } = await catalogue(env, 1, '10000000');
     const server = await checkoutLoad(env, session.id, session.offers.map((o) => o.id), clients, seconds);
@@ -277,8 +287,9 @@ export async function hotProduct(env: BenchEnvironment, clientCounts: number[], 
     const refProducts = (await catalogue(env, 1, '10000000')).products;
     const ref = await reference(env, refProducts, clients, seconds);
     rows.push(ratioRow(`${clients} clients`, server, ref, env.serverRssMiB()));
+    if (server.statements) tables.push(statementsTable(`${clients} clients`, server.held + server.refused, server.statements));
   }
-  return { scenario: 'Hot product: one product, checkout 1 unit then confirm payment', rows, checks };
+  return { scenario: 'Hot product: one product, checkout 1 unit then confirm payment', rows, checks, tables };
 }
 
 export async function uniform(env: BenchEnvironment, productCount: number, clients: number, seconds: number): Promise<ScenarioResult> {
@@ -286,7 +297,8 @@ export async function uniform(env: BenchEnvironment, productCount: number, clien
   const server = await checkoutLoad(env, session.id, session.offers.map((o) => o.id), clients, seconds);
   const checks = await stockChecks(env, products, server.held, clients);
   const ref = await reference(env, products, clients, seconds);
-  return { scenario: `Uniform: ${productCount} products, checkout 1 unit then confirm payment`, rows: [ratioRow(`${clients} clients`, server, ref, env.serverRssMiB())], checks };
+  const tables = server.statements ? [statementsTable(`${clients} clients`, server.held + server.refused, server.statements)] : [];
+  return { scenario: `Uniform: ${productCount} products, checkout 1 unit then confirm payment`, rows: [ratioRow(`${clients} clients`, server, ref, env.serverRssMiB())], checks, tables };
 }
 
 /**

@@ -4,9 +4,9 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
-describe('npm run bench -- --smoke', () => {
+describe('npm run bench -- --smoke --statements', () => {
   it('runs every scenario and passes its checks', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--statements'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -17,5 +17,8 @@ describe('npm run bench -- --smoke', () => {
       expect(output).toContain(`### ${heading}`);
     }
     expect(output.match(/^- ok: /gm)?.length).toBeGreaterThanOrEqual(10);
+    // --statements: each checkout run lists what it sent PostgreSQL, the checkout's write among it.
+    expect(output).toMatch(/^#### 4 clients: statements by run \+ plan time/m);
+    expect(output).toContain('WITH open_session AS');
   }, 120_000);
 });
