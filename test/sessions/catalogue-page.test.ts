@@ -28,57 +28,73 @@ async function statementsFor(run: () => Promise<unknown>): Promise<number> {
 }
 
 async function statementsDuring(run: () => Promise<unknown>): Promise<number> {
-  const query = pg.Client.prototype.query;
-  let count = 0;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    count += 1;
-    return (query as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof query;
+  const statements = countStatements();
   try {
     await run();
   } finally {
-    pg.Client.prototype.query = query;
+    statements.stop();
   }
-  return count;
+  return statements.count();
 }
 
-/** The statement that reads a page's offers (src/modules/sessions/catalogue-read.ts). */
-const OFFERS_READ = 'f.sales_session_id = ANY';
-
-/** Counts the offer reads the server (in this process) sends PostgreSQL until the returned stop() is called. */
-function countOfferReads(): { count(): number; stop(): void } {
+/** Counts the statements the server (in this process) sends PostgreSQL, those containing `text` if given, until stop(). */
+function countStatements(text?: string): { count(): number; stop(): void } {
   const query = pg.Client.prototype.query;
   let count = 0;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
-    if (text?.includes(OFFERS_READ)) count += 1;
+    // A string, or a config object (prepared statements).
+    const sent = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
+    if (text === undefined || sent?.includes(text)) count += 1;
     return (query as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof query;
   return { count: () => count, stop: () => (pg.Client.prototype.query = query) };
 }
 
+/** The statement that reads a page's offers (src/modules/sessions/catalogue-read.ts). */
+const OFFERS_READ = 'f.sales_session_id = ANY';
+
+interface HeldOfferReads {
+  /** How many of the server's offer reads are waiting for the lock now. */
+  waiting(): Promise<number>;
+  /** Lets them go. */
+  release(): Promise<void>;
+  /** Offer reads the server has sent so far, waiting or done. */
+  offerReads(): number;
+}
+
 /**
- * Holds every read of the offer table until release(): a page's first statement (the session) runs,
- * its second (the offers) waits. Resolves once a page's offers read is waiting.
+ * Runs `test` while every read of the offer table is held until it calls release(): a page's
+ * first statement (the session) runs, its second (the offers) waits. Releases, if the test did
+ * not, and stops counting when it ends.
  */
-async function blockOfferReads(t: TestApp): Promise<{ waiting(): Promise<number>; release(): Promise<void> }> {
+async function whileOfferReadsHeld(t: TestApp, test: (held: HeldOfferReads) => Promise<void>): Promise<void> {
+  const reads = countStatements(OFFERS_READ);
   const lock = await t.db.connect();
-  await lock.query('BEGIN');
-  await lock.query('LOCK TABLE offer IN ACCESS EXCLUSIVE MODE');
-  const waiting = async () => {
-    const { rows } = await t.db.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND query LIKE $1",
-      [`%${OFFERS_READ}%`],
-    );
-    return rows[0].n as number;
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    await lock.query('ROLLBACK');
+    lock.release();
   };
-  return {
-    waiting,
-    async release() {
-      await lock.query('ROLLBACK');
-      lock.release();
-    },
-  };
+  try {
+    await lock.query('BEGIN');
+    await lock.query('LOCK TABLE offer IN ACCESS EXCLUSIVE MODE');
+    await test({
+      async waiting() {
+        const { rows } = await t.db.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND query LIKE $1",
+          [`%${OFFERS_READ}%`],
+        );
+        return rows[0].n as number;
+      },
+      release,
+      offerReads: reads.count,
+    });
+  } finally {
+    reads.stop();
+    await release();
+  }
 }
 
 describe("a storefront's catalogue page", () => {
@@ -149,40 +165,30 @@ describe("a storefront's catalogue page", () => {
       const storefront = await t.as();
       const alone = await storefront.data<Page>(PAGE, { id: page.id });
       const takes = vi.spyOn(ReadGroups.prototype, 'take');
-      const reads = countOfferReads();
-      const blocked = await blockOfferReads(t);
-      try {
+      await whileOfferReadsHeld(t, async (held) => {
         const answers = [0, 1, 2, 3].map(() => storefront.request<Page>(PAGE, { id: page.id }));
         // The first is reading and the other three wait for it inside the server, not in PostgreSQL.
-        await waitFor('every request to reach the server and one to read', async () => (takes.mock.calls.length === 4 && (await blocked.waiting()) === 1 ? true : undefined));
-        await blocked.release();
+        await waitFor('every request to reach the server and one to read', async () => (takes.mock.calls.length === 4 && (await held.waiting()) === 1 ? true : undefined));
+        await held.release();
         const bodies = await Promise.all(answers);
         for (const body of bodies) expect(body).toEqual({ status: 200, data: alone });
         // The first read, then one more for the three that came while it ran.
-        expect(reads.count()).toBe(2);
-      } finally {
-        reads.stop();
-        await blocked.release().catch(() => undefined);
-      }
+        expect(held.offerReads()).toBe(2);
+      });
     });
 
     it('is never shared between callers with different tokens', async () => {
       const page = await createSession(t.api, await createHub(t.api, 'Hub F'), { ...times, products: [carrots] });
       const visitor = await t.as();
       const producer = await t.as({ role: 'producer', producerId: jean });
-      const reads = countOfferReads();
-      const blocked = await blockOfferReads(t);
-      try {
+      await whileOfferReadsHeld(t, async (held) => {
         const answers = [visitor, producer].map((client) => client.request<Page>(PAGE, { id: page.id }));
         // Both read: neither waits inside the server for the other's answer.
-        await waitFor('both pages to be reading', async () => ((await blocked.waiting()) === 2 ? true : undefined));
-        await blocked.release();
+        await waitFor('both pages to be reading', async () => ((await held.waiting()) === 2 ? true : undefined));
+        await held.release();
         for (const body of await Promise.all(answers)) expect(body.data?.salesSession.offers).toHaveLength(1);
-        expect(reads.count()).toBe(2);
-      } finally {
-        reads.stop();
-        await blocked.release().catch(() => undefined);
-      }
+        expect(held.offerReads()).toBe(2);
+      });
     });
 
     it('never answers with a read that began before the request arrived', async () => {
@@ -191,17 +197,16 @@ describe("a storefront's catalogue page", () => {
       type StatusPage = { salesSession: { status: string; offers: { id: string; available: string }[] } };
       const storefront = await t.as();
       const takes = vi.spyOn(ReadGroups.prototype, 'take');
-      const blocked = await blockOfferReads(t);
-      try {
+      await whileOfferReadsHeld(t, async (held) => {
         // The first request has read the session (open) and waits to read its offers...
         const first = storefront.request<StatusPage>(STATUS_PAGE, { id: page.id });
-        await waitFor('the first page to be reading', async () => ((await blocked.waiting()) === 1 ? true : undefined));
+        await waitFor('the first page to be reading', async () => ((await held.waiting()) === 1 ? true : undefined));
         // ...when the hub closes the session, and then a second, identical request arrives.
         const closed = await t.api.data<{ closeSalesSession: { salesSession: { status: string } } }>(op.CLOSE_SALES_SESSION, { input: { salesSessionId: page.id } });
         expect(closed.closeSalesSession.salesSession.status).toBe('CLOSED');
         const second = storefront.request<StatusPage>(STATUS_PAGE, { id: page.id });
         await waitFor('the second request to reach the server', async () => (takes.mock.calls.length === 2 ? true : undefined));
-        await blocked.release();
+        await held.release();
 
         expect((await first).data?.salesSession.status).toBe('OPEN');
         // The first answer is already out of date for the second caller, who must not be given it.
@@ -209,9 +214,7 @@ describe("a storefront's catalogue page", () => {
         const fresh = (await second).data?.salesSession;
         expect(['CLOSED', 'COMPLETED']).toContain(fresh?.status);
         expect(fresh?.offers).toEqual([{ id: page.offerFor(bread), available: '7.5' }]);
-      } finally {
-        await blocked.release().catch(() => undefined);
-      }
+      });
     });
   });
 });

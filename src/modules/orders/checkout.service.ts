@@ -74,8 +74,8 @@ type ReadResult = { replayed: OrderRow } | { session: SessionRow; offers: OfferR
  * then the stock rows by product and location — so concurrent checkouts, releases and
  * completions wait for each other but never deadlock.
  *
- * Nearly every checkout takes two round trips and no transaction (placeAtOnce()): the server's
- * CPU per round trip is what bounds checkout throughput. Whenever that way cannot give the
+ * Nearly every checkout takes two round trips and no transaction (placeAtOnce()): the CPU each
+ * round trip costs the server and PostgreSQL is what bounds checkout throughput. Whenever that way cannot give the
  * answer, the checkout runs again in one transaction (placeInTransaction()), in the end with the
  * stock read under lock, which always can.
  */
