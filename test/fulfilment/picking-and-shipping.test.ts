@@ -3,13 +3,8 @@ import { expectStockConsistent } from '../support/invariants.js';
 import { stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
-  addLocation, buy, closeSessions, createOfferSession, DELIVERY_DAY, pickLines, producerOrderOf, receiveLot, stockByLocation, world,
+  addLocation, buy, closeSessions, createOfferSession, DELIVERY_DAY, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, SWAP, world,
 } from './support.js';
-
-const SHIP = `mutation ($input: ShipProducerOrderInput!) { shipProducerOrder(input: $input) {
-  producerOrder { id fulfilmentState carrier trackingReference shipment { product { id } ordered quantity weightKg } }
-  userErrors { field message code } } }`;
-const SWAP = `mutation ($input: SwapLotInput!) { swapLot(input: $input) { producerOrder { id } userErrors { field message code } } }`;
 
 describe('picking and shipping', () => {
   let t: TestApp;

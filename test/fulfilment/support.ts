@@ -13,6 +13,11 @@ export const DELIVERY_DAY = '2026-11-25';
 
 const U = 'userErrors { field message code }';
 
+export const SHIP = `mutation ($input: ShipProducerOrderInput!) { shipProducerOrder(input: $input) {
+  producerOrder { id fulfilmentState carrier trackingReference shipment { product { id } ordered quantity weightKg } }
+  userErrors { field message code } } }`;
+export const SWAP = `mutation ($input: SwapLotInput!) { swapLot(input: $input) { producerOrder { id } userErrors { field message code } } }`;
+
 export async function addLocation(api: GraphQLClient, producerId: string, name: string, priority: number): Promise<string> {
   const { createLocation } = await api.data<{ createLocation: { location: { id: string }; userErrors: unknown[] } }>(
     `mutation ($input: CreateLocationInput!) { createLocation(input: $input) { location { id } ${U} } }`,

@@ -59,9 +59,16 @@ export interface PlannedLine extends OpenLine {
 export function planPicks(strategy: LotStrategy, orders: readonly OpenOrder[], lots: readonly LotCandidate[], pins: readonly PinnedPick[]): PlannedLine[] {
   const free = new Map(lots.map((lot) => [lot.id, lot.free]));
   const byId = new Map(lots.map((lot) => [lot.id, lot]));
-  // A pin on a lot that can no longer be picked (used up, say) no longer counts.
-  const live = pins.filter((pin) => byId.has(pin.lotId));
-  for (const pin of live) free.set(pin.lotId, free.get(pin.lotId)!.minus(pin.quantity));
+  // A pin on a lot that can no longer be picked (used up, say) no longer counts, and a pin never
+  // keeps more than the lot still has: the line looks for the rest elsewhere.
+  const live: PinnedPick[] = [];
+  for (const pin of pins) {
+    const left = free.get(pin.lotId);
+    if (!left || left.lessThanOrEqualTo(0)) continue;
+    const quantity = Decimal.min(pin.quantity, left);
+    free.set(pin.lotId, left.minus(quantity));
+    live.push({ ...pin, quantity });
+  }
 
   const planned: PlannedLine[] = [];
   for (const order of orders) {
@@ -75,7 +82,8 @@ export function planPicks(strategy: LotStrategy, orders: readonly OpenOrder[], l
         if (need.lessThanOrEqualTo(0)) break;
         const available = free.get(lot.id)!;
         if (available.lessThanOrEqualTo(0)) continue;
-        if (lot.kind === LotKind.ITEM && available.greaterThan(need)) continue;
+        // A unique item goes whole: not when the line needs less, nor once part of it is taken.
+        if (lot.kind === LotKind.ITEM && (available.greaterThan(need) || available.lessThan(lot.free))) continue;
         const take = Decimal.min(available, need);
         free.set(lot.id, available.minus(take));
         need = need.minus(take);

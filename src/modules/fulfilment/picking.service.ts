@@ -9,7 +9,7 @@ import { formatQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { instant, sql, uuidArray } from '../../shared/sql.js';
 import { requireDeliveryDay, unmetCriteria } from '../lots/lot-criteria.js';
-import { type LotGrade, type LotKind, LotStatus } from '../lots/lot.entity.js';
+import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
 import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
 import { type OpenOrder, type PinnedPick, type PlannedLine, planPicks } from './pick-planner.js';
 
@@ -170,9 +170,9 @@ export class PickingService {
       if (locked?.fulfilmentState !== 'UNFULFILLED') {
         throw DomainError.of(UserErrorCode.INVALID_STATE, `lots can be swapped only while the order waits to be picked (it is ${locked?.fulfilmentState})`, ['producerOrderId']);
       }
-      const lots = await sql<{ id: string; productId: string; status: LotStatus; grade: LotGrade; bestBefore: string | null; quantity: string; code: string }>(
+      const lots = await sql<{ id: string; productId: string; kind: LotKind; status: LotStatus; grade: LotGrade; bestBefore: string | null; quantity: string; code: string }>(
         em,
-        `SELECT id, product_id AS "productId", status, grade, best_before::text AS "bestBefore", quantity, code
+        `SELECT id, product_id AS "productId", kind, status, grade, best_before::text AS "bestBefore", quantity, code
            FROM lot WHERE product_id = ? OR id = ? ORDER BY id FOR UPDATE`,
         [input.productId, input.toLotId],
       );
@@ -180,6 +180,7 @@ export class PickingService {
       if (!line) throw DomainError.of(UserErrorCode.NOT_FOUND, 'this producer order has no line for the product', ['productId']);
       const from = line.picks.find((p) => p.lotId === input.fromLotId);
       if (!from) throw DomainError.of(UserErrorCode.INVALID_INPUT, 'that lot is not picked for this line', ['fromLotId']);
+      if (input.toLotId === input.fromLotId) throw DomainError.of(UserErrorCode.INVALID_INPUT, 'the lot to pick instead is the same lot', ['toLotId']);
       const to = lots.find((l) => l.id === input.toLotId);
       if (!to) throw DomainError.of(UserErrorCode.NOT_FOUND, `no lot with id "${input.toLotId}"`, ['toLotId']);
       if (to.productId !== input.productId) throw DomainError.of(UserErrorCode.INVALID_INPUT, 'the lot is of another product', ['toLotId']);
@@ -195,6 +196,9 @@ export class PickingService {
       const free = new Decimal(to.quantity).minus(pinnedElsewhere!.quantity);
       if (free.lessThan(alreadyHere.plus(from.quantity))) {
         throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK, `lot ${to.code} has ${formatQuantity(free.minus(alreadyHere))} free, ${formatQuantity(from.quantity)} is needed`, ['toLotId']);
+      }
+      if (to.kind === LotKind.ITEM && !alreadyHere.plus(from.quantity).equals(to.quantity)) {
+        throw DomainError.of(UserErrorCode.INVALID_INPUT, `lot ${to.code} is a unique item of ${formatQuantity(to.quantity)}: it is picked whole or not at all`, ['toLotId']);
       }
 
       const picks = line.picks.filter((p) => p.lotId !== from.lotId && p.lotId !== to.id);

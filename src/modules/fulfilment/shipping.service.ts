@@ -9,7 +9,7 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { instant, sql } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { unmetCriteria } from '../lots/lot-criteria.js';
-import { type LotGrade, LotStatus } from '../lots/lot.entity.js';
+import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
 import { StockMovementKind } from '../stock/stock-movement.entity.js';
 import type { Move, StockService } from '../stock/stock.service.js';
 import type { PlannedLine } from './pick-planner.js';
@@ -36,10 +36,13 @@ interface LockedLot {
   code: string;
   productId: string;
   locationId: string;
+  kind: LotKind;
   status: LotStatus;
   grade: LotGrade;
   bestBefore: string | null;
   quantity: string;
+  /** What picks of other orders have pinned of this lot: not this shipment's to take. */
+  pinnedElsewhere: string;
 }
 
 /** What one product of the order really ships, worked out before anything is written. */
@@ -89,9 +92,10 @@ export class ShippingService {
       // Locked before the plan is read, so the suggested lots cannot be used up by a concurrent shipment.
       const lots = await sql<LockedLot>(
         em,
-        `SELECT id, code, product_id AS "productId", location_id AS "locationId", status, grade, best_before::text AS "bestBefore", quantity
+        `SELECT id, code, product_id AS "productId", location_id AS "locationId", kind, status, grade, best_before::text AS "bestBefore", quantity,
+                (SELECT coalesce(sum(p.quantity), 0) FROM lot_pick p WHERE p.lot_id = lot.id AND p.producer_order_id <> ?) AS "pinnedElsewhere"
            FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id FOR UPDATE`,
-        [input.producerOrderId],
+        [input.producerOrderId, input.producerOrderId],
       );
       const lines = (await this.picking.plan(em, order.producerId)).filter((l) => l.producerOrderId === input.producerOrderId);
 
@@ -144,21 +148,31 @@ export class ShippingService {
         errors.invalid(`at most the ${formatQuantity(line.quantity)} ordered can ship`, ['lines', p.index, 'quantity']);
         continue;
       }
-      const picked: Shipment['lots'] = [];
+      const picked: (Shipment['lots'][number] & { lot: LockedLot; entry: number })[] = [];
       (p.lots ?? []).forEach((choice, j) => {
         const field: FieldPath = ['lines', p.index, 'lots', j, 'lotId'];
-        const lot = lots.find((l) => l.id === choice.lotId);
+        const lot = lots.find((l) => l.id === choice.lotId && l.productId === line.productId);
         if (!lot) return errors.add(UserErrorCode.NOT_FOUND, `no lot of this product with id "${choice.lotId}"`, field);
         if (lot.status !== LotStatus.RELEASED) return errors.invalid(`lot ${lot.code} is in ${lot.status}`, field);
         const unmet = unmetCriteria(lot, line.criteria, line.deliveryDay);
         if (unmet.length > 0) return errors.invalid(`lot ${lot.code} does not meet the line's criteria: ${unmet.join('; ')}`, field);
-        const amount = p.lotAmounts[j]!;
-        if (amount.greaterThan(lot.quantity)) return errors.add(UserErrorCode.INSUFFICIENT_STOCK, `lot ${lot.code} has ${formatQuantity(lot.quantity)} left`, ['lines', p.index, 'lots', j, 'quantity']);
-        picked.push({ lotId: lot.id, locationId: lot.locationId, quantity: amount });
+        picked.push({ lotId: lot.id, locationId: lot.locationId, quantity: p.lotAmounts[j]!, lot, entry: j });
       });
+      // Each lot once, however many entries name it: what they add up to is what leaves the lot.
+      for (const lot of new Set(picked.map((l) => l.lot))) {
+        const entries = picked.filter((l) => l.lot === lot);
+        const taken = Decimal.sum(0, ...entries.map((l) => l.quantity));
+        const free = new Decimal(lot.quantity).minus(lot.pinnedElsewhere);
+        const field: FieldPath = ['lines', p.index, 'lots', entries[0]!.entry, 'quantity'];
+        if (lot.kind === LotKind.ITEM && !(taken.equals(lot.quantity) && free.equals(lot.quantity))) {
+          errors.invalid(`lot ${lot.code} is a unique item: it ships whole (${formatQuantity(lot.quantity)}) or not at all${free.equals(lot.quantity) ? '' : ', and another order has picked it'}`, field);
+        } else if (taken.greaterThan(free)) {
+          errors.add(UserErrorCode.INSUFFICIENT_STOCK, `lot ${lot.code} has ${formatQuantity(Decimal.max(free, 0))} free (${formatQuantity(lot.quantity)} left, the rest picked for other orders)`, field);
+        }
+      }
       const fromLots = Decimal.sum(0, ...picked.map((l) => l.quantity));
       if (fromLots.greaterThan(p.amount)) errors.invalid('the lots add up to more than the quantity shipped', ['lines', p.index, 'lots']);
-      shipments.push({ line, quantity: p.amount, weightKg: p.weight, lots: p.lots ? picked : suggested(line, p.amount) });
+      shipments.push({ line, quantity: p.amount, weightKg: p.weight, lots: p.lots ? picked.map(({ lotId, locationId, quantity }) => ({ lotId, locationId, quantity })) : suggested(line, p.amount) });
     }
     lines.forEach((line) => {
       if (!seen.has(line.productId)) errors.invalid(`every line must be listed; product ${line.productId} is missing (ship 0 to send none)`, ['lines']);

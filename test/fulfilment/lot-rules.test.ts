@@ -1,0 +1,147 @@
+// What a producer may say it shipped from which lot, and what a picker may swap: a unique item
+// goes whole to one order, a lot serves only its own product, and nobody takes what another
+// order has pinned. Each refusal is a typed userError that changes nothing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectStockConsistent } from '../support/invariants.js';
+import { createHub } from '../support/scenarios.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { buy, closeSessions, createOfferSession, pickLines, producerOrderOf, receiveLot, SHIP, SWAP, world } from './support.js';
+
+type UserErrors = { field: string[]; code: string; message: string }[];
+
+describe('lot rules when shipping and swapping', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+
+  const ship = async (producerOrderId: string, lines?: unknown[]) =>
+    (await t.api.data<{ shipProducerOrder: { producerOrder: { fulfilmentState: string } | null; userErrors: UserErrors } }>(SHIP, {
+      input: { producerOrderId, carrier: 'Van', trackingReference: 'R1', ...(lines ? { lines } : {}) },
+    })).shipProducerOrder;
+  const swap = async (input: { producerOrderId: string; productId: string; fromLotId: string; toLotId: string }) =>
+    (await t.api.data<{ swapLot: { userErrors: UserErrors } }>(SWAP, { input })).swapLot.userErrors;
+  const lotQuantities = async (productId: string) =>
+    (await t.db.query<{ code: string; quantity: string }>('SELECT code, quantity::text FROM lot WHERE product_id = $1 ORDER BY code', [productId])).rows;
+
+  it('ships a unique item whole to one order only', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const otherHub = await createHub(t.api, 'Hub B');
+    const lamb = await w.product('Lamb carcass');
+    const ear = await receiveLot(t.api, lamb, { code: 'EAR-9', quantity: '20', kind: 'ITEM' });
+    const atA = await createOfferSession(t.api, w.hub, [{ productId: lamb }]);
+    const atB = await createOfferSession(t.api, otherHub, [{ productId: lamb }]);
+    await buy(t.api, atA.id, 'ana', atA.offerFor(lamb), '10');
+    await buy(t.api, atB.id, 'ben', atB.offerFor(lamb), '10');
+    await closeSessions(t);
+    const orderA = await producerOrderOf(t.api, w.farm, atA.id);
+
+    const half = await ship(orderA, [{ productId: lamb, quantity: '10', lots: [{ lotId: ear, quantity: '10' }] }]);
+    expect(half.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['lines', '0', 'lots', '0', 'quantity'] }]);
+    expect(half.userErrors[0]!.message).toContain('unique item');
+    expect(await lotQuantities(lamb)).toEqual([{ code: 'EAR-9', quantity: '20.000' }]);
+    // Neither 10 kg line is offered half of the item either.
+    expect((await pickLines(t.api, w.farm, orderA))[0]!.lots).toEqual([]);
+    await expectStockConsistent(t.db);
+  });
+
+  it('swaps onto a unique item only when the line takes it whole', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cheese = await w.product('Comté wheel');
+    const batch = await receiveLot(t.api, cheese, { code: 'C-BATCH', quantity: '10' });
+    const wheel = await receiveLot(t.api, cheese, { code: 'WHEEL-1', quantity: '5', kind: 'ITEM' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: cheese }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(cheese), '2');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => [l.lot.id, l.quantity])).toEqual([[batch, '2']]);
+
+    const errors = await swap({ producerOrderId: order, productId: cheese, fromLotId: batch, toLotId: wheel });
+    expect(errors).toMatchObject([{ code: 'INVALID_INPUT', field: ['toLotId'] }]);
+    expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => [l.lot.id, l.quantity, l.pinned])).toEqual([[batch, '2', false]]);
+  });
+
+  it('refuses a swap of a lot for itself', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const kale = await w.product('Kale');
+    const lot = await receiveLot(t.api, kale, { code: 'LK-1', quantity: '10' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: kale }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(kale), '4');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+
+    expect(await swap({ producerOrderId: order, productId: kale, fromLotId: lot, toLotId: lot })).toMatchObject([{ code: 'INVALID_INPUT', field: ['toLotId'] }]);
+    expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => [l.quantity, l.pinned])).toEqual([['4', false]]);
+  });
+
+  it('does not ship a line from a lot of another product', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const tomme = await w.product('Tomme');
+    const butter = await w.product('Butter');
+    await receiveLot(t.api, tomme, { code: 'T-1', quantity: '10' });
+    const butterLot = await receiveLot(t.api, butter, { code: 'BUT-1', quantity: '10' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: tomme }, { productId: butter }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(tomme), '3');
+    await buy(t.api, session.id, 'ben', session.offerFor(butter), '1');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+
+    const result = await ship(order, [
+      { productId: tomme, quantity: '3', lots: [{ lotId: butterLot, quantity: '3' }] },
+      { productId: butter, quantity: '1' },
+    ]);
+    expect(result.userErrors).toMatchObject([{ code: 'NOT_FOUND', field: ['lines', '0', 'lots', '0', 'lotId'] }]);
+    expect(await lotQuantities(butter)).toEqual([{ code: 'BUT-1', quantity: '10.000' }]);
+  });
+
+  it('adds up every entry naming the same lot, and answers a userError when they take too much', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const beet = await w.product('Beetroot');
+    const lot = await receiveLot(t.api, beet, { code: 'BT-1', quantity: '5' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: beet }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(beet), '5');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+
+    const result = await ship(order, [{ productId: beet, quantity: '5', lots: [{ lotId: lot, quantity: '4' }, { lotId: lot, quantity: '4' }] }]);
+    expect(result.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'lots', '0', 'quantity'] }, { code: 'INVALID_INPUT', field: ['lines', '0', 'lots'] }]);
+    expect(await lotQuantities(beet)).toEqual([{ code: 'BT-1', quantity: '5.000' }]);
+  });
+
+  it('does not ship from a lot what another order has pinned, so that order still ships as planned', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const kale = await w.product('Kale');
+    const k1 = await receiveLot(t.api, kale, { code: 'K-1', quantity: '5', bestBefore: '2026-12-01' });
+    const k2 = await receiveLot(t.api, kale, { code: 'K-2', quantity: '5', bestBefore: '2026-12-09' });
+    const otherHub = await createHub(t.api, 'Hub B');
+    const atA = await createOfferSession(t.api, w.hub, [{ productId: kale }]);
+    const atB = await createOfferSession(t.api, otherHub, [{ productId: kale }]);
+    await buy(t.api, atA.id, 'ana', atA.offerFor(kale), '4');
+    await buy(t.api, atB.id, 'ben', atB.offerFor(kale), '4');
+    await closeSessions(t);
+    const orderA = await producerOrderOf(t.api, w.farm, atA.id);
+    const orderB = await producerOrderOf(t.api, w.farm, atB.id);
+    const planned = (await pickLines(t.api, w.farm, orderA))[0]!.lots[0]!.lot.id;
+    const other = planned === k1 ? k2 : k1;
+    expect(await swap({ producerOrderId: orderA, productId: kale, fromLotId: planned, toLotId: other })).toEqual([]);
+
+    const taken = await ship(orderB, [{ productId: kale, quantity: '4', lots: [{ lotId: other, quantity: '4' }] }]);
+    expect(taken.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'lots', '0', 'quantity'] }]);
+    expect(taken.userErrors[0]!.message).toContain('1 free');
+
+    expect((await ship(orderB)).userErrors).toEqual([]);
+    const shippedA = await ship(orderA);
+    expect(shippedA.userErrors).toEqual([]);
+    expect(shippedA.producerOrder?.fulfilmentState).toBe('FULFILLED');
+    const left = Object.fromEntries((await lotQuantities(kale)).map((l) => [l.code, l.quantity]));
+    expect(left[other === k1 ? 'K-1' : 'K-2']).toBe('1.000');
+    await expectStockConsistent(t.db);
+  });
+});
