@@ -3,7 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/test-app.js';
+import { adjustStock, checkout } from '../support/scenarios.js';
+import { createTestDatabase, startTestApp } from '../support/test-app.js';
+import { openSessionWorld } from '../support/world.js';
 import { waitFor } from '../support/wait.js';
 
 describe('the event relay', () => {
@@ -74,6 +76,40 @@ describe('the event relay', () => {
       });
     } finally {
       first.release();
+    }
+  });
+});
+
+describe('event positions after retention', () => {
+  it('continues after the newest event when retention has forgotten every other one', async () => {
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { EVENT_RETENTION: 'P1D' } });
+    try {
+      const w = await openSessionWorld(t.api);
+      await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }]);
+      const positions = async (): Promise<bigint[] | undefined> => {
+        const { rows } = await t.db.query<{ position: string | null }>('SELECT position::text FROM domain_event ORDER BY id');
+        return rows.length > 0 && rows.every((r) => r.position !== null) ? rows.map((r) => BigInt(r.position!)) : undefined;
+      };
+      // The session closes and completes; every event so far is positioned.
+      t.clock.advance({ days: 1 });
+      await t.app.scheduler.runOnce();
+      const before = await waitFor('the events to be positioned', positions);
+      const newest = before.reduce((a, b) => (a > b ? a : b));
+
+      // A quiet spell longer than the retention: everything is old enough to forget.
+      t.clock.advance({ days: 3 });
+      await t.app.scheduler.runOnce();
+      expect(await positions()).toEqual([newest]);
+
+      // The next event is numbered after the newest one, not from 1 again.
+      await adjustStock(t.api, w.eggs, '5', 'delivery');
+      const after = await waitFor('the new event to be positioned', async () => {
+        const all = await positions();
+        return all && all.length === 2 ? all : undefined;
+      });
+      expect(after).toEqual([newest, newest + 1n]);
+    } finally {
+      await t.stop();
     }
   });
 });

@@ -45,6 +45,31 @@ describe('concurrent checkouts', () => {
     await expectStockConsistent(t.db);
   });
 
+  it('numbers the HELD events of a product in the order their holds committed, so availability only goes down', async () => {
+    const producer = await createProducer(t.api, 'Cherry farm');
+    const cherries = await createProduct(t.api, producer, { name: 'Cherries', unit: 'each', onHand: '1000' });
+    const session = await createSession(t.api, await createHub(t.api, 'Flash hub'), {
+      opensAt: '2026-11-23T07:00:00+01:00',
+      closesAt: '2026-11-23T20:00:00+01:00',
+      products: [cherries],
+    });
+    // Holds are applied at COMMIT, after the event is written: commits queue on the product's
+    // stock rows in an order of their own, which the events' numbering must follow.
+    const results = await Promise.all(
+      Array.from({ length: 150 }, (_, i) => checkout(t.api, session.id, `c-${i}`, [{ offerId: session.offerFor(cherries), quantity: '1' }])),
+    );
+    expect(results.filter((r) => r.userErrors.length > 0)).toEqual([]);
+    const events = await waitFor('every HELD event to be positioned', async () => {
+      const { rows } = await t.db.query<{ available: string; position: string | null }>(
+        "SELECT trim_scale(available)::text AS available, position::text FROM domain_event WHERE kind = 'HELD' AND product_id = $1 ORDER BY domain_event.position",
+        [cherries],
+      );
+      return rows.length === 150 && rows.every((r) => r.position !== null) ? rows.map((r) => r.available) : undefined;
+    });
+    expect(events).toEqual(Array.from({ length: 150 }, (_, i) => String(999 - i)));
+    expect((await stockOf(t.api, cherries)).available).toBe('850');
+  });
+
   it('never deadlocks when baskets take the same products in opposite orders', async () => {
     const producer = await createProducer(t.api, 'Mixed farm');
     const products = await Promise.all(
