@@ -1,6 +1,6 @@
 // Operators: compares every stock level with its ledger and with the orders holding it.
 // Exits 0 when everything agrees, 1 (listing the products) when anything drifted.
-//   npm run check:stock            (the embedded PostgreSQL must not be running elsewhere, or set DATABASE_URL)
+//   npm run check:stock            (DATABASE_URL, or the embedded PostgreSQL: a running server's, or started for the check)
 import { loadConfig } from '../src/config/config.js';
 import { provideDatabase } from '../src/db/database.js';
 import { openOrm } from '../src/db/orm.js';
@@ -10,7 +10,7 @@ import { createLogger } from '../src/shared/logger.js';
 
 const config = loadConfig();
 const logger = createLogger('warn');
-const database = await provideDatabase(config, logger);
+const database = await provideDatabase(config, logger, 'share');
 const orm = await openOrm({ url: database.url, poolSize: 2 });
 try {
   const drift = await new StockService(priorityFirst).reconcile(orm.em.fork());

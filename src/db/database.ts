@@ -14,8 +14,12 @@ export interface ProvidedDatabase {
 
 const EMBEDDED_DATABASE = 'foodhub';
 
-/** The database to use: DATABASE_URL when set, otherwise an embedded PostgreSQL under DATA_DIR. */
-export async function provideDatabase(config: Config, logger: Logger): Promise<ProvidedDatabase> {
+/**
+ * The database to use: DATABASE_URL when set, otherwise an embedded PostgreSQL under DATA_DIR. A
+ * server refuses an embedded PostgreSQL another running server owns; an operator script
+ * (`share`) uses it.
+ */
+export async function provideDatabase(config: Config, logger: Logger, whenInUse: 'refuse' | 'share' = 'refuse'): Promise<ProvidedDatabase> {
   if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, stop: async () => {} };
 
   const postgres = await startEmbeddedPostgres({
@@ -23,6 +27,7 @@ export async function provideDatabase(config: Config, logger: Logger): Promise<P
     port: config.embeddedPostgresPort,
     persistent: true,
     logger,
+    whenInUse,
   });
   await createDatabaseIfMissing(postgres.url('postgres'), EMBEDDED_DATABASE);
   return { url: postgres.url(EMBEDDED_DATABASE), embedded: true, stop: () => postgres.stop() };

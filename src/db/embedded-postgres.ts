@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +13,12 @@ export interface EmbeddedPostgresOptions {
   logger: Logger;
   /** More `-c name=value` settings, e.g. pg_stat_statements for the benchmark. */
   settings?: Record<string, string>;
+  /**
+   * When a live process (a running server) already runs PostgreSQL on this data directory:
+   * `refuse` (a second server) fails saying so; `share` (an operator script) connects to it and
+   * leaves it running. Either way it is never stopped from under its owner.
+   */
+  whenInUse?: 'refuse' | 'share';
 }
 
 export interface RunningPostgres {
@@ -50,7 +56,21 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     makeTraversable(dirname(dataDir), logger);
   }
 
-  await stopOrphanedServer(dataDir, logger);
+  const inUse = runningCluster(dataDir);
+  if (inUse) {
+    const owner = ownerOf(dataDir);
+    if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
+      if (options.whenInUse === 'share') {
+        logger.info({ port: inUse.port, owner }, 'using the embedded PostgreSQL of a running server');
+        return { url: (database) => urlOf(inUse.port, database), stop: async () => {} };
+      }
+      throw new Error(
+        `the embedded PostgreSQL in ${dataDir} is in use by process ${owner} (a server already running?): stop it, or give this ` +
+          `one another DATA_DIR (if process ${owner} is not a server, delete ${ownerFile(dataDir)})`,
+      );
+    }
+    await stopOrphanedServer(inUse.pid, dataDir, logger);
+  }
 
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -83,17 +103,53 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
   }
   logger.info({ port: options.port, dataDir }, 'embedded PostgreSQL started');
+  writeFileSync(ownerFile(dataDir), `${process.pid}\n`);
   // stop() signals the server synchronously, so this works even from the `exit` event.
-  const stopOnExit = () => void server.stop().catch(() => undefined);
+  const stopOnExit = () => {
+    rmSync(ownerFile(dataDir), { force: true });
+    void server.stop().catch(() => undefined);
+  };
   process.once('exit', stopOnExit);
 
   return {
-    url: (database) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`,
+    url: (database) => urlOf(options.port, database),
     stop: async () => {
       process.removeListener('exit', stopOnExit);
       await server.stop();
+      rmSync(ownerFile(dataDir), { force: true });
     },
   };
+}
+
+function urlOf(port: number, database: string): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+/**
+ * The process that started the cluster on `dataDir`, from the file written beside it. PostgreSQL
+ * outlives an owner killed with SIGKILL: only then is it an orphan to stop.
+ */
+function ownerFile(dataDir: string): string {
+  return `${dataDir}.owner`;
+}
+
+function ownerOf(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(ownerFile(dataDir), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The live postmaster on `dataDir`, if any, and its port (line 4 of postmaster.pid). */
+function runningCluster(dataDir: string): { pid: number; port: number } | undefined {
+  const pidFile = resolve(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  return { pid, port: Number(lines[3]) };
 }
 
 /** The folder holding the installed npm packages, where the PostgreSQL binaries live. */
@@ -122,11 +178,7 @@ function makeTraversable(path: string, logger: Logger): void {
  * A server killed with SIGKILL leaves its PostgreSQL child running on the data directory, which
  * would stop the next start. Such an orphan is asked to shut down (fast mode) first.
  */
-async function stopOrphanedServer(dataDir: string, logger: Logger): Promise<void> {
-  const pidFile = resolve(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+async function stopOrphanedServer(pid: number, dataDir: string, logger: Logger): Promise<void> {
   logger.warn({ pid }, 'stopping a PostgreSQL left running by an earlier process');
   process.kill(pid, 'SIGINT');
   for (let waited = 0; isAlive(pid); waited += 100) {

@@ -33,6 +33,15 @@ function mintToken(dataDir: string): Promise<string> {
   );
 }
 
+/** Runs a script (or the server) to its end, as an operator would. */
+function runToExit(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+}
+
 describe('npm start', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'foodhub-start-'));
   chmodSync(dataDir, 0o755);
@@ -64,6 +73,28 @@ describe('npm start', () => {
     } finally {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
+    }
+  });
+
+  it('shares its embedded PostgreSQL with npm run check:stock, and a second server on the same DATA_DIR refuses to start', async () => {
+    const env = {
+      DATABASE_URL: '', JWT_SECRET: '', NODE_ENV: 'development', DATA_DIR: join(dataDir, 'in-use'),
+      PORT: '0', EMBEDDED_POSTGRES_PORT: String(await findFreePort()),
+    };
+    const server = await spawnServer(env);
+    const health = async () => (await fetch(server.url.replace('/graphql', '/health'))).status;
+    try {
+      const check = await runToExit('scripts/check-stock.ts', env);
+      expect(check).toMatchObject({ code: 0, output: expect.stringContaining('levels equal the ledger') });
+      expect(await health()).toBe(200);
+
+      const second = await runToExit('src/main.ts', env);
+      expect(second.code).toBe(1);
+      expect(second.output).toContain(`in use by process ${server.child.pid}`);
+      expect(await health()).toBe(200);
+    } finally {
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
     }
   });
 
