@@ -146,6 +146,19 @@ describe('who may do what', () => {
       run: async (c) =>
         readOutcome(await c.request(op.SESSION_QUERY, { id: w.session.id }), (d) => d.salesSession.producerOrders.some((o: any) => o.producer.id === w.jean)),
     },
+    "producerOrders { pickLines } (Jean's lots and locations)": {
+      allowed: ['admin', 'ownProducer'],
+      run: async (c) =>
+        readOutcome(
+          await c.request('{ producerOrders { producer { id } pickLines { quantity lots { lot { code } } } } }', {}),
+          (d) => d.producerOrders.some((o: any) => o.producer.id === w.jean && Array.isArray(o.pickLines)),
+        ),
+    },
+    "producer { locations } (Jean's)": {
+      allowed: ['admin', 'ownProducer'],
+      run: async (c) =>
+        readOutcome(await c.request('query ($id: ID!) { producer(id: $id) { locations { name } } }', { id: w.jean }), (d) => d.producer?.locations?.length > 0),
+    },
     'producer { products } (catalogue)': {
       allowed: [...ROLES],
       run: async (c) =>

@@ -1,7 +1,9 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { firstOf, MAX_LIST } from '../../graphql/lists.js';
 import { Allow, Public } from '../../auth/access.js';
+import { actsForProducer } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
+import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 import { SalesSession } from '../sessions/sales-session.entity.js';
@@ -34,8 +36,10 @@ export class ProducerResolver {
     return firstOf(await ctx.loaders.productsByProducer.load(producer.id), first);
   }
 
-  @FieldResolver(() => [Location], { description: 'Where the producer keeps stock, first choice first.' })
+  @Allow('admin', 'producer')
+  @FieldResolver(() => [Location], { description: 'Where the producer keeps stock, first choice first. The producer\'s own.' })
   locations(@Root() producer: ProducerRecord, @Ctx() ctx: GraphQLContext): Promise<Location[]> {
+    if (!actsForProducer(ctx.actor, producer.id)) throw forbiddenRead("another producer's locations");
     return ctx.loaders.locationsByProducer.load(producer.id);
   }
 }

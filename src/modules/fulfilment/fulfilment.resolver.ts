@@ -1,5 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Allow } from '../../auth/access.js';
+import { actsForProducer } from '../../auth/policy.js';
+import { forbiddenRead } from '../../graphql/forbidden.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -68,8 +70,10 @@ export class FulfilmentResolver {
 
 @Resolver(() => ProducerOrder)
 export class ProducerOrderFulfilmentResolver {
-  @FieldResolver(() => [PickLine], { description: 'While UNFULFILLED: each line with the lots to pick, beside its criteria.' })
+  @Allow('admin', 'producer')
+  @FieldResolver(() => [PickLine], { description: "While UNFULFILLED: each line with the lots to pick, beside its criteria. The producer's own (lot codes, what is left of them, locations): not for hubs." })
   async pickLines(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<PickLine[]> {
+    if (!actsForProducer(ctx.actor, order.producer.id)) throw forbiddenRead("another producer's picking");
     return new FulfilmentViews(ctx).pickLines(await ctx.loaders.pickLines.load(order.id));
   }
 

@@ -174,13 +174,23 @@ export class FulfilmentEventResolver {
     return event.producerOrderId ? ctx.loaders.producerOrder.load(event.producerOrderId) : null;
   }
 
-  @FieldResolver(() => Location, { nullable: true })
+  @FieldResolver(() => Location, { nullable: true, description: "The producer's own: not for hubs." })
   async location(@Root() event: FulfilmentEvent, @Ctx() ctx: GraphQLContext): Promise<Location | null> {
-    return event.locationId ? ctx.loaders.location.load(event.locationId) : null;
+    if (!event.locationId) return null;
+    await requireOwnFulfilment(event, ctx);
+    return ctx.loaders.location.load(event.locationId);
   }
 
-  @FieldResolver(() => Lot, { nullable: true })
+  @FieldResolver(() => Lot, { nullable: true, description: "The producer's own: not for hubs." })
   async lot(@Root() event: FulfilmentEvent, @Ctx() ctx: GraphQLContext): Promise<Lot | null> {
-    return event.lotId ? ctx.loaders.lot.load(event.lotId) : null;
+    if (!event.lotId) return null;
+    await requireOwnFulfilment(event, ctx);
+    return ctx.loaders.lot.load(event.lotId);
   }
+}
+
+/** Where a producer keeps its stock and its lots are the producer's business, not its hubs'. */
+async function requireOwnFulfilment(event: FulfilmentEvent, ctx: GraphQLContext): Promise<void> {
+  const product = await ctx.loaders.product.load(event.productId);
+  if (!product || !actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's lots and locations");
 }
