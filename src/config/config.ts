@@ -128,6 +128,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (nodeEnv === 'production' && !jwtSecret && !jwksUrl) {
     problems.push('set JWT_SECRET or JWKS_URL in production: every request is authenticated');
   }
+  // An identity provider signs tokens for all its applications with the same keys: without an
+  // audience, a token it issued to any of them, with the right claims, would be taken here.
+  if (jwksUrl && !env.JWT_AUDIENCE) problems.push('JWT_AUDIENCE must be set with JWKS_URL: the audience your identity provider puts in tokens for this API');
   const config: Config = {
     nodeEnv,
     port: integer('PORT', 4000, 0, 65535),

@@ -15,6 +15,11 @@ describe('configuration', () => {
     expect(config.holdDuration.as('minutes')).toBe(10);
   });
 
+  it('requires an audience with an identity provider, so its tokens for other applications are not taken', () => {
+    expect(() => loadConfig({ JWKS_URL: 'https://idp.example.org/jwks' })).toThrow(/JWT_AUDIENCE must be set with JWKS_URL/);
+    expect(loadConfig({ JWKS_URL: 'https://idp.example.org/jwks', JWT_AUDIENCE: 'foodhub' }).jwtAudience).toBe('foodhub');
+  });
+
   it('reports every bad value at once', () => {
     let error: unknown;
     try {
