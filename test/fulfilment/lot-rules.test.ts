@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import { createHub } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { buy, closeSessions, createOfferSession, pickLines, producerOrderOf, receiveLot, SHIP, SWAP, world } from './support.js';
+import {
+  addLocation, adjustAt, buy, closeSessions, createOfferSession, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, SWAP, world,
+} from './support.js';
 
 type UserErrors = { field: string[]; code: string; message: string }[];
 
@@ -143,5 +145,49 @@ describe('lot rules when shipping and swapping', () => {
     const left = Object.fromEntries((await lotQuantities(kale)).map((l) => [l.code, l.quantity]));
     expect(left[other === k1 ? 'K-1' : 'K-2']).toBe('1.000');
     await expectStockConsistent(t.db);
+  });
+
+  it('ships without naming a lot only stock kept outside lots, so a lot that fails the criteria keeps what it has', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const pears = await w.product('Pears');
+    await receiveLot(t.api, pears, { code: 'P-LOW', quantity: '10', grade: 'CLASS_II' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: pears, minGrade: 'EXTRA' }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(pears), '5');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+
+    // The only pears are in a lot the line cannot take: nothing outside lots to ship them from.
+    const refused = await ship(order);
+    expect(refused.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['producerOrderId'] }]);
+    expect(await lotQuantities(pears)).toEqual([{ code: 'P-LOW', quantity: '10.000' }]);
+
+    // With 3 kept outside lots, 3 can ship that way; not 4.
+    await adjustAt(t.api, pears, w.main, '3');
+    expect((await ship(order, [{ productId: pears, quantity: '4' }])).userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'quantity'] }]);
+    expect((await ship(order, [{ productId: pears, quantity: '3' }])).userErrors).toEqual([]);
+    expect(await lotQuantities(pears)).toEqual([{ code: 'P-LOW', quantity: '10.000' }]);
+    expect((await stockByLocation(t.api, pears)).Main).toMatchObject({ onHand: '10', committed: '0' });
+    await expectStockConsistent(t.db);
+  });
+
+  it('moves stock kept in a lot only with its lot', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const plums = await w.product('Plums');
+    await receiveLot(t.api, plums, { code: 'PL-1', quantity: '10' });
+    await adjustAt(t.api, plums, w.main, '2');
+    const transfer = async (quantity: string) =>
+      (await t.api.data<{ transferStock: { userErrors: UserErrors } }>(
+        'mutation ($input: TransferStockInput!) { transferStock(input: $input) { userErrors { code field message } } }',
+        { input: { productId: plums, fromLocationId: w.main, toLocationId: cold, quantity } },
+      )).transferStock.userErrors;
+
+    const refused = await transfer('3');
+    expect(refused).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['quantity'] }]);
+    expect(refused[0]!.message).toContain('moveLot');
+    expect(await transfer('2')).toEqual([]);
+    expect(await stockByLocation(t.api, plums)).toMatchObject({ Main: { onHand: '10' }, 'Cold store': { onHand: '2' } });
   });
 });

@@ -71,7 +71,7 @@ describe('picking and shipping', () => {
     const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
     const berries = await w.product('Strawberries');
     const lot1 = await receiveLot(t.api, berries, { code: 'S-1', quantity: '5', bestBefore: '2026-11-30' });
-    await receiveLot(t.api, berries, { code: 'S-2', quantity: '10', bestBefore: '2026-12-02', locationId: cold });
+    const lot2 = await receiveLot(t.api, berries, { code: 'S-2', quantity: '10', bestBefore: '2026-12-02', locationId: cold });
     await t.api.data('mutation ($input: SetCustomerPriorityInput!) { setCustomerPriority(input: $input) { userErrors { code } } }', {
       input: { hubId: w.hub, customerRef: 'care-home', priority: true },
     });
@@ -93,7 +93,7 @@ describe('picking and shipping', () => {
     const shipped = await t.api.data<{ shipProducerOrder: { producerOrder: { fulfilmentState: string; carrier: string; shipment: unknown[] }; userErrors: unknown[] } }>(SHIP, {
       input: {
         producerOrderId: order, carrier: 'La Poste', trackingReference: 'LP-123',
-        lines: [{ productId: berries, quantity: '7', weightKg: '7.12', lots: [{ lotId: lot1, quantity: '5' }] }],
+        lines: [{ productId: berries, quantity: '7', weightKg: '7.12', lots: [{ lotId: lot1, quantity: '5' }, { lotId: lot2, quantity: '2' }] }],
       },
     });
     expect(shipped.shipProducerOrder.userErrors).toEqual([]);
@@ -127,10 +127,10 @@ describe('picking and shipping', () => {
     ]);
     expect([first, careHome]).not.toContain(events[0]!.customer_order_id);
 
-    // 7 left stock on hand (5 from lot S-1, 2 from where it was committed); the commitment is gone.
+    // 7 left stock on hand (5 from lot S-1, 2 from S-2: every berry is in a lot); the commitment is gone.
     expect(await stockOf(t.api, berries)).toEqual({ onHand: '8', held: '0', committed: '0', available: '8' });
     const { rows: lots } = await t.db.query('SELECT code, quantity::text FROM lot WHERE product_id = $1 ORDER BY code', [berries]);
-    expect(lots).toEqual([{ code: 'S-1', quantity: '0.000' }, { code: 'S-2', quantity: '10.000' }]);
+    expect(lots).toEqual([{ code: 'S-1', quantity: '0.000' }, { code: 'S-2', quantity: '8.000' }]);
     await expectStockConsistent(t.db);
 
     const again = await t.api.data<{ shipProducerOrder: { userErrors: { code: string }[] } }>(SHIP, {

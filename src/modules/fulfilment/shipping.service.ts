@@ -14,6 +14,7 @@ import { StockMovementKind } from '../stock/stock-movement.entity.js';
 import type { Move, StockService } from '../stock/stock.service.js';
 import type { PlannedLine } from './pick-planner.js';
 import type { PickingService } from './picking.service.js';
+import { stockOutsideLots } from '../lots/stock-outside-lots.js';
 import { allocateShortage } from './short-fill.js';
 
 export interface ShipLineFields {
@@ -104,6 +105,10 @@ export class ShippingService {
         : lines.map((line) => ({ line, quantity: line.quantity, lots: suggested(line, line.quantity) }));
 
       const moves = shipments.flatMap((s) => this.moves(input.producerOrderId, s));
+      await requireUntrackedStock(em, moves, (productId) => {
+        const index = shipments.findIndex((s) => s.line.productId === productId);
+        return input.lines ? ['lines', index, 'quantity'] : ['producerOrderId'];
+      });
       const short = await this.stock.apply(em, StockMovementKind.SHIP, now, moves, { kind: EventKind.SHIPPED });
       if (short.length > 0) {
         const index = shipments.findIndex((s) => s.line.productId === short[0]!.productId);
@@ -250,6 +255,34 @@ export class ShippingService {
       [JSON.stringify(fills)],
     );
     await appendEvents(em, now, events);
+  }
+}
+
+/**
+ * What a shipment takes without naming a lot must be stock kept outside lots where it is taken.
+ * Otherwise the goods really came out of a lot the shipment does not name (one that fails the
+ * line's criteria, say), and that lot would go on claiming them.
+ */
+async function requireUntrackedStock(em: EntityManager, moves: Move[], fieldOf: (productId: string) => FieldPath): Promise<void> {
+  const untracked = moves.filter((m) => !m.lotId && m.onHandDelta?.isNegative());
+  if (untracked.length === 0) return;
+  const outside = await stockOutsideLots(em, [...new Set(untracked.map((m) => m.productId))]);
+  const taken = new Map<string, Move & { quantity: Decimal }>();
+  for (const move of untracked) {
+    const key = `${move.productId} ${move.locationId}`;
+    const sum = taken.get(key)?.quantity ?? new Decimal(0);
+    taken.set(key, { ...move, quantity: sum.minus(move.onHandDelta!) });
+  }
+  for (const { productId, locationId, quantity } of taken.values()) {
+    const free = outside(productId, locationId);
+    if (quantity.greaterThan(free)) {
+      throw DomainError.of(
+        UserErrorCode.INSUFFICIENT_STOCK,
+        `${formatQuantity(quantity)} would ship from stock kept outside lots, and only ${formatQuantity(free)} is: ` +
+          "name the lots it ships from (each must meet the line's criteria), or ship less",
+        fieldOf(productId),
+      );
+    }
   }
 }
 

@@ -9,6 +9,7 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
+import { stockOutsideLots } from '../lots/stock-outside-lots.js';
 import { Location } from './location.entity.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 import type { StockService } from './stock.service.js';
@@ -100,6 +101,15 @@ export class LocationService {
       }
     }
     await ctx.em.transactional(async (em) => {
+      // Stock in a lot moves with its lot (moveLot), so the lot always says where it is.
+      const outside = (await stockOutsideLots(em, [input.productId]))(input.productId, input.fromLocationId);
+      if (quantity!.greaterThan(outside)) {
+        throw DomainError.of(
+          UserErrorCode.INSUFFICIENT_STOCK,
+          `only ${formatQuantity(outside)} is kept outside lots there: move stock in a lot with moveLot, which takes the lot along`,
+          ['quantity'],
+        );
+      }
       const short = await this.stock.apply(em, StockMovementKind.TRANSFER, ctx.clock.now(), [
         { productId: input.productId, locationId: input.fromLocationId, onHandDelta: quantity!.negated(), reason },
         { productId: input.productId, locationId: input.toLocationId, onHandDelta: quantity!, reason },
