@@ -2,7 +2,7 @@
 // and so over separate database connections: exactly the stock there is gets held, no more.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
-import { checkout, createHub, createProducer, createProduct, createSession, stockOf } from '../support/scenarios.js';
+import { adjustStock, checkout, createHub, createProducer, createProduct, createSession, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -125,6 +125,41 @@ describe('concurrent checkouts', () => {
     const { rows } = await t.db.query("SELECT count(*)::int AS n FROM customer_order WHERE sales_session_id = $1 AND customer_ref = 'late'", [session.id]);
     expect(rows[0].n).toBe(0);
     expect((await stockOf(t.api, apples)).held).toBe('1');
+    await expectStockConsistent(t.db);
+  });
+
+  it('takes stock down from the newest level when another writer raised it while the change waited', async () => {
+    const producer = await createProducer(t.api, 'Dairy');
+    const butter = await createProduct(t.api, producer, { name: 'Butter', unit: 'each', onHand: '3' });
+    const session = await createSession(t.api, await createHub(t.api, 'Dairy hub'), {
+      opensAt: '2026-11-23T07:00:00+01:00',
+      closesAt: '2026-11-23T20:00:00+01:00',
+      products: [butter],
+    });
+    expect((await checkout(t.api, session.id, 'all-of-it', [{ offerId: session.offerFor(butter), quantity: '3' }])).userErrors).toEqual([]);
+
+    // Another writer adds a unit and has not committed yet; nothing is available until it does.
+    const other = await t.db.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('UPDATE stock_level SET on_hand = on_hand + 1 WHERE product_id = $1', [butter]);
+      await other.query(
+        `INSERT INTO stock_movement (product_id, location_id, kind, on_hand_delta, reason, created_at)
+         SELECT product_id, location_id, 'ADJUST', 1, 'found one', now() FROM stock_level WHERE product_id = $1`,
+        [butter],
+      );
+      const writeOff = adjustStock(t.api, butter, '-1', 'dropped');
+      await waitFor('the write-off to wait for the other writer', async () => {
+        const { rowCount } = await t.db.query('SELECT 1 FROM pg_locks WHERE NOT granted');
+        return rowCount ? true : undefined;
+      });
+      await other.query('COMMIT');
+      // The write-off began while the level read 3 held of 3, but it applies to the level as it is now.
+      expect((await writeOff).userErrors).toEqual([]);
+    } finally {
+      other.release();
+    }
+    expect(await stockOf(t.api, butter)).toEqual({ onHand: '3', held: '3', committed: '0', available: '0' });
     await expectStockConsistent(t.db);
   });
 });

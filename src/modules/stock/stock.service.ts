@@ -102,7 +102,7 @@ export class StockService {
     );
     const { moves, shortages } = this.share(customerOrderId, requests, candidatesOf(levels));
     if (shortages.length > 0) return shortages;
-    const short = await this.apply(em, StockMovementKind.HOLD, at, moves, { kind: EventKind.HELD });
+    const short = await this.apply(em, StockMovementKind.HOLD, at, moves, { kind: EventKind.HELD }, { levelsLocked: true });
     if (short.length > 0) throw new Error('a hold found less stock than it had just read under lock');
     return [];
   }
@@ -356,10 +356,21 @@ export class StockService {
    * then nothing was changed.
    *
    * One statement, because the row locks are the hot spot under load: they are held for this
-   * round trip and the commit, and never while the server does anything else.
+   * round trip and the commit, and never while the server does anything else. Except for moves
+   * that lower availability, whose levels are locked by a statement of their own first (unless
+   * the caller has `levelsLocked` them): an UPDATE builds each row from the version in its
+   * statement's snapshot and checks the CHECK constraints before it notices a newer version, so
+   * a level whose availability rose meanwhile (a release) could fail `available >= 0` from its
+   * stale version, as a 500, though the newest had enough. Locked first, the statement's snapshot
+   * has the newest version. Must run in a transaction.
    */
-  async apply(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[], events?: MoveEvents): Promise<LevelShortage[]> {
+  async apply(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[], events?: MoveEvents, options: { levelsLocked?: boolean } = {}): Promise<LevelShortage[]> {
     if (moves.length === 0) return [];
+    if (!options.levelsLocked && lowersAvailability(moves)) {
+      await sql(em, 'SELECT 1 FROM stock_level WHERE product_id = ANY(?::uuid[]) ORDER BY product_id, location_id FOR UPDATE', [
+        uuidArray(new Set(moves.map((m) => m.productId))),
+      ]);
+    }
     const rows = JSON.stringify(moves.map((m) => ({
       product_id: m.productId,
       location_id: m.locationId,
@@ -465,4 +476,15 @@ const EVENT_QUANTITY: Record<StockMovementKind, string> = {
 
 function notFound(productId: string): DomainError {
   return DomainError.of(UserErrorCode.NOT_FOUND, `no product with id "${productId}"`, ['productId']);
+}
+
+/** Whether the moves, added up per level, take any level's availability down. */
+function lowersAvailability(moves: readonly Move[]): boolean {
+  const change = new Map<string, Decimal>();
+  for (const m of moves) {
+    const key = `${m.productId} ${m.locationId}`;
+    const delta = (m.onHandDelta ?? new Decimal(0)).minus(m.heldDelta ?? 0).minus(m.committedDelta ?? 0);
+    change.set(key, (change.get(key) ?? new Decimal(0)).plus(delta));
+  }
+  return [...change.values()].some((d) => d.isNegative());
 }
