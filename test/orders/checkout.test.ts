@@ -91,6 +91,17 @@ describe('checkout', () => {
       expect((await stockOf(t.api, w.carrots)).held).toBe('2');
     });
 
+    it('takes a key and ids however they are spelt: surrounding spaces and upper-case ids name the same order', async () => {
+      const key = 'x'.repeat(199);
+      const offer = w.session.offerFor(w.eggs);
+      const first = await checkout(t.api, w.session.id.toUpperCase(), 'ali', [{ offerId: offer.toUpperCase(), quantity: '2' }], `${key}   `);
+      expect(first.userErrors).toEqual([]);
+      const again = await checkout(t.api, w.session.id, 'ali', [{ offerId: offer, quantity: '2' }], key);
+      expect(again.userErrors).toEqual([]);
+      expect(again.customerOrder!.id).toBe(first.customerOrder!.id);
+      expect((await stockOf(t.api, w.eggs)).held).toBe('2');
+    });
+
     it('refuses the same key with a different basket', async () => {
       const key = randomUUID();
       await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '2' }], key);

@@ -85,9 +85,10 @@ export class CheckoutService {
     private readonly holdDuration: Duration,
   ) {}
 
-  async checkout(ctx: RequestContext, input: CheckoutFields): Promise<CustomerOrder> {
+  async checkout(ctx: RequestContext, fields: CheckoutFields): Promise<CustomerOrder> {
+    const input = canonical(fields);
     const basket = validate(input);
-    const requestHash = hashRequest(input.salesSessionId, input.customerRef.trim(), basket);
+    const requestHash = hashRequest(input.salesSessionId, input.customerRef, basket);
     // Each attempt takes the clock again: a retry is a new instant.
     const request = (): CheckoutRequest => ({ input, basket, requestHash, actor: ctx.actor, now: ctx.clock.now() });
     const inTransaction = (lockStock: boolean) =>
@@ -268,7 +269,7 @@ export class CheckoutService {
               (SELECT coalesce(json_agg(json_build_object('offerId', offer_id, 'producerOrderId', producer_order_id)), '[]')
                  FROM lines) AS lines`,
       [session.id, now, now,
-        orderId, now, now, session.hubId, input.customerRef.trim(), CustomerOrderStatus.PENDING_PAYMENT,
+        orderId, now, now, session.hubId, input.customerRef, CustomerOrderStatus.PENDING_PAYMENT,
         new Date(now.getTime() + this.holdDuration.toMillis()), input.idempotencyKey, requestHash,
         now, JSON.stringify(basket.map((line) => {
           const offer = byOffer.get(line.offerId)!;
@@ -338,6 +339,19 @@ function checkOffers(sessionId: string, basket: BasketLine[], offers: OfferRow[]
   }
   errors.throwIfAny();
   return offers;
+}
+
+/**
+ * The request as every step reads, compares and stores it: text trimmed, as it is kept, and ids in
+ * the lower case PostgreSQL answers with. A retry spelt differently is then the same request.
+ */
+function canonical(input: CheckoutFields): CheckoutFields {
+  return {
+    salesSessionId: input.salesSessionId.toLowerCase(),
+    customerRef: input.customerRef.trim(),
+    idempotencyKey: input.idempotencyKey.trim(),
+    lines: input.lines.map((line) => ({ offerId: line.offerId.toLowerCase(), quantity: line.quantity })),
+  };
 }
 
 /** Checks everything that can be checked without the database, reporting every problem at once. */

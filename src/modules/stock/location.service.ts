@@ -87,7 +87,7 @@ export class LocationService {
     const quantity = parseQuantity(input.quantity, ['quantity'], errors);
     const reason = input.reason?.trim() || undefined;
     if (reason && reason.length > 500) errors.invalid('must be at most 500 characters', ['reason']);
-    if (input.fromLocationId === input.toLocationId) errors.invalid('must differ from fromLocationId', ['toLocationId']);
+    if (input.fromLocationId.toLowerCase() === input.toLocationId.toLowerCase()) errors.invalid('must differ from fromLocationId', ['toLocationId']);
     errors.throwIfAny();
     const [row] = isUuid(input.productId)
       ? await sql<{ producerId: string }>(ctx.em, 'SELECT producer_id AS "producerId" FROM product WHERE id = ?', [input.productId])
