@@ -138,6 +138,24 @@ describe('after checkout: payment, failure, cancellation and expiry', () => {
     await expectStockConsistent(t.db);
   });
 
+  for (const [name, mutation] of [['a failed payment', op.FAIL_PAYMENT], ['a cancellation', op.CANCEL_CUSTOMER_ORDER]] as const) {
+    it(`answers ${name} after the hold lapsed the same before and after the scheduler has run`, async () => {
+      t.clock.set('2026-11-23T09:20:00+01:00');
+      const before = await orderMutation(t.api, mutation, orderId);
+      const { customerOrder } = await t.api.data<{ customerOrder: { status: string } }>(op.CUSTOMER_ORDER_QUERY, { id: orderId });
+      expect(customerOrder.status).toBe('EXPIRED');
+      expect((await stockOf(t.api, w.carrots)).held).toBe('0');
+
+      const second = await checkout(t.api, w.session.id, 'bea', [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }]);
+      t.clock.set('2026-11-23T09:40:00+01:00');
+      await t.app.scheduler.runOnce();
+      const after = await orderMutation(t.api, mutation, second.customerOrder!.id);
+      expect(before.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_STATE', field: ['customerOrderId'] })]);
+      expect(after.userErrors.map((e) => [e.code, e.message.replace(second.customerOrder!.id, orderId)])).toEqual(before.userErrors.map((e) => [e.code, e.message]));
+      await expectStockConsistent(t.db);
+    });
+  }
+
   it('answers an unknown or malformed order id with NOT_FOUND', async () => {
     for (const id of [randomUUID(), 'order-1']) {
       for (const mutation of [op.CONFIRM_PAYMENT, op.FAIL_PAYMENT, op.CANCEL_CUSTOMER_ORDER]) {

@@ -143,6 +143,12 @@ export class CustomerOrderService {
     const unchanged: Outcome = { kind: 'unchanged', order: row.order };
     if (order.status === target) return unchanged;
     const lapsed = order.status === CustomerOrderStatus.PENDING_PAYMENT && order.holdExpiresAt !== null && order.holdExpiresAt <= now;
+    if (lapsed && (event === OrderEvent.PAYMENT_FAILED || event === OrderEvent.CANCELLED)) {
+      // The order expired when its hold lapsed, whether or not the scheduler has marked it yet: it
+      // is marked now, and the answer is the one an EXPIRED order gets.
+      await this.finish(em, now, orderId, CustomerOrderStatus.EXPIRED);
+      return { kind: 'refused', error: invalidState(CustomerOrderStatus.EXPIRED, event) };
+    }
 
     switch (event) {
       case OrderEvent.HOLD_LAPSED:
