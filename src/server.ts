@@ -8,7 +8,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate } from 'graphql';
+import { GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -17,8 +17,9 @@ import type { EventHub } from './events/event-hub.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
 import { createErrorFormatter } from './graphql/format-error.js';
-import { costLimitPlugin, depthLimit } from './graphql/limits.js';
+import { costCheck, costLimitPlugin, depthLimit } from './graphql/limits.js';
 import { sharedReads } from './graphql/shared-reads.js';
+import { formatSocketErrors, formatSocketResult, socketOperations } from './graphql/socket-operations.js';
 import type { Services } from './services.js';
 import type { Clock } from './shared/clock.js';
 import type { Actor } from './shared/request-context.js';
@@ -56,6 +57,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const newContext = (actor: Actor) =>
     createContext({ actor, em: deps.orm.em, services: deps.services, events: deps.events, clock: deps.clock });
   const validationRules = [depthLimit(limits.maxQueryDepth), ...(limits.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  // One cost check and one error formatter for both transports: neither is a way around the other's rules.
+  const checkCost = costCheck(deps.schema, limits.maxQueryCost);
+  const formatError = createErrorFormatter(deps.logger);
+  const socketOperation = socketOperations({ schema: deps.schema, validationRules, checkCost });
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: 1024 * 1024 });
   const subscriptions = useServer<Record<string, unknown> | undefined, { actor?: Actor }>(
@@ -72,23 +77,17 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         }
       },
       context: (ctx) => newContext(ctx.extra.actor ?? { kind: 'anonymous' }),
-      onSubscribe: (_ctx, _id, payload) => {
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [error as GraphQLError];
-        }
-        const errors = validate(deps.schema, document, [...specifiedRules, ...validationRules]);
-        return errors.length > 0 ? errors : undefined;
-      },
-      onNext: ({ extra }) => {
+      onSubscribe: (_ctx, _id, payload) => socketOperation(payload),
+      onNext: ({ extra }, _id, _payload, _args, result) => {
         // A client that does not read its socket makes the server buffer for it: cut it off with a
         // reason it can act on instead of holding its backlog in memory.
         if (extra.socket.bufferedAmount > MAX_SOCKET_BUFFER_BYTES) {
           extra.socket.close(4008, 'subscriber too slow: subscribe again with after: <last event id>');
         }
+        return formatSocketResult(formatError, result);
       },
+      // Refusals from onSubscribe, and a stream that ended in error (SUBSCRIBER_TOO_SLOW, the database).
+      onError: (_ctx, _id, _payload, errors) => formatSocketErrors(formatError, errors),
     },
     wsServer,
   );
@@ -97,7 +96,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const apollo = new ApolloServer<GraphQLContext>({
     schema: deps.schema,
     stringifyResult: shared.stringifyResult,
-    formatError: createErrorFormatter(deps.logger),
+    formatError,
     includeStacktraceInErrorResponses: false,
     introspection: limits.introspection,
     validationRules,
@@ -110,7 +109,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Cache hints are not used; without this Apollo wraps every field resolver to collect them.
       ApolloServerPluginCacheControlDisabled(),
-      costLimitPlugin(deps.schema, limits.maxQueryCost),
+      costLimitPlugin(checkCost),
       shared.plugin,
       {
         // Subscribers are told the server is going away (1001) rather than just losing the socket.

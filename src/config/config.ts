@@ -153,7 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     introspection: flag('INTROSPECTION', nodeEnv !== 'production'),
     maxQueryDepth: integer('MAX_QUERY_DEPTH', 12, 2, 100),
-    maxQueryCost: integer('MAX_QUERY_COST', 5000, 10, 1_000_000),
+    maxQueryCost: integer('MAX_QUERY_COST', 100_000, 10, 1_000_000),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 

@@ -2,17 +2,22 @@ import { createRequire } from 'node:module';
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
   type ASTVisitor,
+  type DocumentNode,
   type FragmentDefinitionNode,
+  getOperationAST,
+  getVariableValues,
   GraphQLError,
   type GraphQLSchema,
   Kind,
   type SelectionSetNode,
   type ValidationContext,
 } from 'graphql';
+import type { ComplexityEstimatorArgs } from 'graphql-query-complexity';
+import { assertEveryListHasASize, listSizeOf } from './list-sizes.js';
 // The package's ESM build imports graphql's .mjs files, a second copy of graphql next to the
 // CommonJS one the rest of the server (type-graphql, Apollo) uses; graphql refuses to mix them.
 // Its CommonJS build shares our copy.
-const { fieldExtensionsEstimator, getComplexity, simpleEstimator } = createRequire(import.meta.url)(
+const { getComplexity, simpleEstimator } = createRequire(import.meta.url)(
   'graphql-query-complexity',
 ) as typeof import('graphql-query-complexity');
 
@@ -26,6 +31,9 @@ export function depthLimit(max: number) {
     for (const definition of context.getDocument().definitions) {
       if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
     }
+    // A fragment is as deep wherever it is spread: each is measured once, or a few hundred bytes
+    // of fragments spreading the one before twice would take 2^n steps to measure.
+    const fragmentDepths = new Map<string, number>();
     const depthOf = (selectionSet: SelectionSetNode, visiting: Set<string>): number => {
       let deepest = 0;
       for (const selection of selectionSet.selections) {
@@ -35,9 +43,15 @@ export function depthLimit(max: number) {
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {
           deepest = Math.max(deepest, depthOf(selection.selectionSet, visiting));
         } else {
-          const fragment = fragments.get(selection.name.value);
-          if (!fragment || visiting.has(fragment.name.value)) continue; // cycles are reported by graphql itself
-          deepest = Math.max(deepest, depthOf(fragment.selectionSet, new Set([...visiting, fragment.name.value])));
+          const name = selection.name.value;
+          const fragment = fragments.get(name);
+          if (!fragment || visiting.has(name)) continue; // cycles are reported by graphql itself
+          let depth = fragmentDepths.get(name);
+          if (depth === undefined) {
+            depth = depthOf(fragment.selectionSet, new Set([...visiting, name]));
+            fragmentDepths.set(name, depth);
+          }
+          deepest = Math.max(deepest, depth);
         }
       }
       return deepest;
@@ -53,33 +67,83 @@ export function depthLimit(max: number) {
   };
 }
 
+/** Why an operation was refused before it ran: a GraphQL error with code QUERY_TOO_COMPLEX. */
+function tooComplex(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', http: { status: 400 } } });
+}
+
+/** The most selections an operation may have, counted before its lists multiply them. */
+const MAX_SELECTIONS = 10_000;
+
+/** Checks an operation's cost before it runs: undefined when it may run, else the error to answer. */
+export type CostCheck = (request: { document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null }) => GraphQLError | undefined;
+
 /**
- * Refuses operations that ask for more than `max` fields in all (aliases included), before any
- * resolver runs: one request cannot make the server do unbounded work.
+ * The cost of an operation is the most fields its answer can hold: every field counts 1, and a
+ * list counts one item's selection times the items it can return (list-sizes.ts), so nested
+ * lists multiply. Operations costing more than `max` are refused before any resolver runs: one
+ * request cannot make the server do unbounded work. Shared by HTTP (costLimitPlugin) and
+ * graphql-ws (server.ts), so neither transport is a way around it.
  */
-export function costLimitPlugin(schema: GraphQLSchema, max: number): ApolloServerPlugin {
+export function costCheck(schema: GraphQLSchema, max: number): CostCheck {
+  assertEveryListHasASize(schema);
+  const estimators = [listEstimator, mutationEstimator(schema), simpleEstimator({ defaultComplexity: 1 })];
+  const maxSelections = Math.min(max, MAX_SELECTIONS);
+  return ({ document, operationName, variables }) => {
+    const operation = getOperationAST(document, operationName);
+    // No single operation to run, or variables that do not fit their types: execution refuses
+    // them itself (OPERATION_RESOLUTION_FAILURE, BAD_USER_INPUT) before any resolver runs.
+    if (!operation) return undefined;
+    if (getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}).errors) return undefined;
+    let cost: number;
+    try {
+      cost = getComplexity({
+        schema,
+        query: document,
+        operationName: operationName ?? undefined,
+        variables: variables ?? {},
+        estimators,
+        // Fragments are counted each time they are spread, so a few hundred bytes of nested spreads
+        // can stand for billions of fields: counting stops past maxSelections, which real
+        // operations (a few hundred selections, their lists multiplying) never come near.
+        maxQueryNodes: maxSelections,
+      });
+    } catch {
+      // The only failure left is the selection count: too big to count is too big to run.
+      return tooComplex(`the operation has more than ${maxSelections} selections (fragments counted where spread); the limit is ${maxSelections}`);
+    }
+    return cost > max ? tooComplex(`the operation costs ${cost}; the limit is ${max}`) : undefined;
+  };
+}
+
+/** A list costs itself plus one item's selection times the items it can return (`first:` when given). */
+function listEstimator({ type, field, args, childComplexity }: ComplexityEstimatorArgs): number | undefined {
+  const size = listSizeOf(type.name, field);
+  if (!size) return undefined;
+  const first = args.first;
+  const items = size.paged && typeof first === 'number' ? Math.min(Math.max(first, 0), size.max) : size.max;
+  return 1 + items * childComplexity;
+}
+
+/**
+ * What one mutation costs besides its selection. A mutation is a transaction, not a field: counted
+ * like 500 fields, one request holds at most about 200 of them under the default limit.
+ */
+const MUTATION_COST = 500;
+
+function mutationEstimator(schema: GraphQLSchema) {
+  const mutation = schema.getMutationType()?.name;
+  return ({ type, childComplexity }: ComplexityEstimatorArgs): number | undefined => (type.name === mutation ? MUTATION_COST + childComplexity : undefined);
+}
+
+/** Refuses, over HTTP, operations that cost more than the check allows. */
+export function costLimitPlugin(check: CostCheck): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document }) {
-          let cost: number;
-          try {
-            cost = getComplexity({
-              schema,
-              query: document,
-              operationName: request.operationName ?? undefined,
-              variables: request.variables ?? {},
-              estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-            });
-          } catch {
-            // Variables that do not fit their types: execution refuses them with BAD_USER_INPUT.
-            return;
-          }
-          if (cost > max) {
-            throw new GraphQLError(`the operation costs ${cost}; the limit is ${max}`, {
-              extensions: { code: 'QUERY_TOO_COMPLEX', http: { status: 400 } },
-            });
-          }
+          const refused = check({ document, operationName: request.operationName, variables: request.variables });
+          if (refused) throw refused;
         },
       };
     },

@@ -150,7 +150,7 @@ describe('who may do what', () => {
       allowed: ['admin', 'ownProducer'],
       run: async (c) =>
         readOutcome(
-          await c.request('{ producerOrders { producer { id } pickLines { quantity lots { lot { code } } } } }', {}),
+          await c.request('{ producerOrders(first: 20) { producer { id } pickLines { quantity lots { lot { code } } } } }', {}),
           (d) => d.producerOrders.some((o: any) => o.producer.id === w.jean && Array.isArray(o.pickLines)),
         ),
     },

@@ -112,7 +112,7 @@ export async function producerOrderOf(api: GraphQLClient, producerId: string, se
   return producerOrders[0]!.id;
 }
 
-export const PICK_LINES = `query ($id: ID!) { producerOrders(producerId: $id) { id fulfilmentState pickLines {
+export const PICK_LINES = `query ($id: ID!) { producerOrders(producerId: $id, first: 10) { id fulfilmentState pickLines {
   product { id } quantity deliveryDay criteria { minGrade minShelfLifeDays }
   lots { lot { id code } location { name } quantity pinned replacedLot { id } }
   untracked { location { name } quantity } } } }`;
