@@ -8,6 +8,7 @@ import { Migration20261123201543 } from './Migration20261123201543.js';
 import { Migration20261123220417 } from './Migration20261123220417.js';
 import { Migration20261123231500 } from './Migration20261123231500.js';
 import { Migration20261124030000 } from './Migration20261124030000.js';
+import { Migration20261124031000 } from './Migration20261124031000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -18,4 +19,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123220417', class: Migration20261123220417 },
   { name: 'Migration20261123231500', class: Migration20261123231500 },
   { name: 'Migration20261124030000', class: Migration20261124030000 },
+  { name: 'Migration20261124031000', class: Migration20261124031000 },
 ];

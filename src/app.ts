@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { resolveSigningSecret } from './auth/signing-secret.js';
@@ -7,11 +8,18 @@ import { migrate, openOrm } from './db/orm.js';
 import { EventHub } from './events/event-hub.js';
 import { pruneEvents } from './events/event-retention.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
+import { dropRemovedWebhookDeliveries } from './modules/webhooks/webhook-retention.js';
 import { buildAppSchema } from './graphql/schema.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createHttpServer } from './server.js';
 import { createServices, type Services } from './services.js';
 import { type Clock, systemClock } from './shared/clock.js';
+
+/**
+ * How often a replica forgets old events and dropped deliveries: they are kept for days, so every
+ * tick on every replica would be wasted work.
+ */
+const HOUSEKEEPING_EVERY = Duration.fromObject({ minutes: 5 });
 
 export interface AppOptions {
   config: Config;
@@ -28,6 +36,7 @@ export interface App {
   readonly services: Services;
   readonly scheduler: Scheduler;
   readonly events: EventHub;
+  readonly webhooks: WebhookDispatcher;
   /** Stops taking requests, finishes those in flight, stops the scheduler, closes the pool. */
   stop(): Promise<void>;
 }
@@ -58,16 +67,18 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
       // Expiry first: a session waiting only on lapsed holds completes in the same tick.
       { name: 'expire-lapsed-holds', run: (ctx) => services.customerOrders.expireLapsedHolds(ctx) },
       { name: 'complete-closed-sessions', run: (ctx) => services.completion.completeDueSessions(ctx) },
-      // Retries come due with time; new deliveries are also sent at once when queued.
-      { name: 'deliver-webhooks', run: async () => (await webhooks.run(), 0) },
-      { name: 'prune-events', run: (ctx) => pruneEvents(ctx, config.eventRetention) },
+      // Retries come due with time; new deliveries are also sent at once when queued. Not awaited:
+      // a receiver that hangs must not hold up hold expiry and session completion.
+      { name: 'deliver-webhooks', run: async () => (webhooks.wake(), 0) },
+      { name: 'drop-removed-webhook-deliveries', every: HOUSEKEEPING_EVERY, run: dropRemovedWebhookDeliveries },
+      { name: 'prune-events', every: HOUSEKEEPING_EVERY, run: (ctx) => pruneEvents(ctx, config.eventRetention) },
     ],
     logger,
   );
 
   const events = new EventHub(orm, databaseUrl, clock, logger, {
     maxBuffered: config.subscriptionBuffer,
-    onDeliveriesQueued: () => void webhooks.run(),
+    onDeliveriesQueued: () => webhooks.wake(),
   });
   await events.start();
 
@@ -79,7 +90,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     clock,
     logger,
     verifyToken: createTokenVerifier({
-      secret: resolveSigningSecret(config),
+      secret: signingSecret(config, logger),
       jwksUrl: config.jwksUrl,
       issuer: config.jwtIssuer,
       audience: config.jwtAudience,
@@ -98,6 +109,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     services,
     scheduler: running,
     events,
+    webhooks,
     async stop() {
       await server.close();
       await running.stop();
@@ -106,4 +118,16 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
       await orm.close();
     },
   };
+}
+
+/**
+ * The signing secret, saying so when it was generated for a server on a database of its own
+ * choosing: replicas on other machines would each generate their own and refuse each other's tokens.
+ */
+function signingSecret(config: Config, logger: Logger): string | undefined {
+  const secret = resolveSigningSecret(config);
+  if (secret && !config.jwtSecret && config.databaseUrl) {
+    logger.warn({ file: `${config.dataDir}/jwt-secret` }, 'JWT_SECRET is not set: tokens are signed with a secret generated on this machine; set JWT_SECRET to the same value on every replica');
+  }
+  return secret;
 }

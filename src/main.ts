@@ -21,6 +21,14 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  // A backstop: background work (the event relay, webhook deliveries, the scheduler's jobs) catches
+  // and logs its own errors. A rejection that still escapes is a bug, logged loudly with its
+  // stack, but not a reason to exit: everything that matters is in PostgreSQL and re-read by the
+  // next tick, while exiting would cut off every request and subscription of this process (and a
+  // fault that repeats, such as a locked table, would keep the cluster restarting its workers).
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection (a bug); the server keeps running');
+  });
   if (config.workers > 1 && cluster.isPrimary) await runPrimary(config, logger);
   else await runServer(config, logger);
 }

@@ -11,6 +11,8 @@ import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
 @Index({ properties: ['producerId', 'position'] })
 @Index({ properties: ['productId', 'position'] })
 @Index({ properties: ['hubId', 'position'] })
+// Retention finds the events older than its cutoff without reading the whole log.
+@Index({ properties: ['createdAt'] })
 export class DomainEvent {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;

@@ -73,8 +73,9 @@ export class EventHub implements PubSub {
   private readonly subscribers = new Set<Subscriber>();
   private stopped = false;
   private sweepTimer: NodeJS.Timeout | undefined;
-  private readonly relay = coalesced(() => this.positionPendingEvents());
-  private readonly fetch = coalesced(() => this.deliverNewEvents());
+  // Both tasks log and swallow their own errors; these only catch what slips past them.
+  private readonly relay = coalesced(() => this.positionPendingEvents(), (error) => this.logger.error({ err: error }, 'event relay failed'));
+  private readonly fetch = coalesced(() => this.deliverNewEvents(), (error) => this.logger.error({ err: error }, 'event read failed'));
 
   constructor(
     private readonly orm: MikroORM,

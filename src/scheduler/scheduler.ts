@@ -4,9 +4,15 @@ import type { Logger } from 'pino';
 import type { Clock } from '../shared/clock.js';
 import type { RequestContext } from '../shared/request-context.js';
 
-/** One kind of work the scheduler does on every tick. Returns how many things it did. */
+/**
+ * One kind of work the scheduler does on every tick. Returns how many things it did. A job must
+ * not wait on anything outside the database (a webhook receiver): the tick runs the jobs one after
+ * another, and hold expiry and session completion cannot wait behind someone else's server.
+ */
 export interface ScheduledJob {
   readonly name: string;
+  /** Run at most once per this much clock time (housekeeping that need not run every tick). */
+  readonly every?: Duration;
   run(ctx: RequestContext): Promise<number>;
 }
 
@@ -20,6 +26,8 @@ export class Scheduler {
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private stopped = false;
+  /** When each job with `every` last ran, on this process: replicas each keep their own pace. */
+  private readonly lastRun = new Map<ScheduledJob, number>();
 
   constructor(
     private readonly orm: MikroORM,
@@ -69,6 +77,7 @@ export class Scheduler {
 
   private async tick(): Promise<void> {
     for (const job of this.jobs) {
+      if (!this.isDue(job)) continue;
       const ctx: RequestContext = { actor: { kind: 'system' }, em: this.orm.em.fork(), clock: this.clock };
       try {
         const done = await job.run(ctx);
@@ -78,5 +87,15 @@ export class Scheduler {
         this.logger.error({ err: error, job: job.name }, 'scheduler job failed');
       }
     }
+  }
+
+  private isDue(job: ScheduledJob): boolean {
+    if (!job.every) return true;
+    const now = this.clock.now().getTime();
+    const last = this.lastRun.get(job);
+    // A clock set back (tests do) counts as due rather than waiting for it to catch up.
+    if (last !== undefined && now >= last && now - last < job.every.toMillis()) return false;
+    this.lastRun.set(job, now);
+    return true;
   }
 }

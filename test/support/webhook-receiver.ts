@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 
@@ -10,33 +10,64 @@ export interface ReceivedDelivery {
   accepted: boolean;
 }
 
-/** A trader platform's webhook endpoint on loopback; it answers 503 while `state.failures` is above zero. */
+/**
+ * A trader platform's webhook endpoint on loopback; it answers 503 while `state.failures` is above
+ * zero. While `state.hang` is set it answers nothing (a receiver that has gone silent) until
+ * `answerHanging()`; a request the sender gives up on is forgotten.
+ */
 export async function startWebhookReceiver() {
   const received: ReceivedDelivery[] = [];
-  const state = { failures: 0 };
+  const state = { failures: 0, hang: false };
+  const hanging = new Map<ServerResponse, () => void>();
+  let requests = 0;
   const server: Server = createServer((req, res) => {
+    requests += 1;
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
-      const accepted = state.failures <= 0;
-      state.failures -= 1;
-      received.push({
-        body,
-        signature: String(req.headers['x-foodhub-signature']),
-        eventId: String(req.headers['x-foodhub-event-id']),
-        producerOrderId: (JSON.parse(body) as { producerOrderId: string | null }).producerOrderId,
-        accepted,
-      });
-      res.writeHead(accepted ? 204 : 503).end();
+      if (state.hang) {
+        hanging.set(res, () => answer(body, req.headers, res));
+        res.on('close', () => hanging.delete(res));
+        return;
+      }
+      answer(body, req.headers, res);
     });
   });
+  const answer = (body: string, headers: IncomingHttpHeaders, res: ServerResponse) => {
+    const accepted = state.failures <= 0;
+    state.failures -= 1;
+    received.push({
+      body,
+      signature: String(headers['x-foodhub-signature']),
+      eventId: String(headers['x-foodhub-event-id']),
+      producerOrderId: (JSON.parse(body) as { producerOrderId: string | null }).producerOrderId,
+      accepted,
+    });
+    res.writeHead(accepted ? 204 : 503).end();
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/foodhub`,
     received,
     state,
     accepted: () => received.filter((r) => r.accepted),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    /** Requests that arrived, answered or not. */
+    requests: () => requests,
+    /** Requests waiting for an answer right now. */
+    hanging: () => hanging.size,
+    /** Answers the waiting requests (503 while `failures` is above zero, else 204). */
+    answerHanging: () => {
+      for (const [res, answerIt] of [...hanging]) {
+        hanging.delete(res);
+        answerIt();
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Hanging requests and the sender's kept-alive sockets would hold the close for seconds.
+        server.closeAllConnections();
+      }),
   };
 }
 

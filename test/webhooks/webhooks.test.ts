@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../src/modules/webhooks/webhook-signature.js';
 import * as op from '../support/operations.js';
-import { checkout, orderMutation } from '../support/scenarios.js';
+import { adjustStock, checkout, createProducer, createProduct, orderMutation } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
@@ -37,6 +37,8 @@ describe('webhooks', () => {
     for (let i = 0; i < 30 && receiver.accepted().length < count; i += 1) {
       t.clock.advance({ seconds: 30 });
       await t.app.scheduler.runOnce();
+      // The tick only starts the dispatcher; it sends on its own.
+      await t.app.webhooks.idle();
     }
     return receiver.accepted();
   }
@@ -134,6 +136,62 @@ describe('event retention', () => {
       // Only Marie's HELD event survives: its delivery to the unreachable endpoint is still pending.
       expect(rows).toEqual([{ kind: 'HELD', product_id: w.eggs }]);
     } finally {
+      await t.stop();
+    }
+  });
+
+  it('forgets on each replica at most every five minutes, not on every tick', async () => {
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { EVENT_RETENTION: 'PT1H' } });
+    try {
+      await t.app.scheduler.runOnce(); // pruned now, at 09:00
+      const producer = await createProducer(t.api, 'Jean');
+      const carrots = await createProduct(t.api, producer, { name: 'Carrots', onHand: '5' });
+      await adjustStock(t.api, carrots, '1', 'found more'); // the newest event, kept whatever its age
+      const events = async () => {
+        const { rows } = await t.db.query('SELECT count(*)::int AS n FROM domain_event');
+        return rows[0].n as number;
+      };
+      await waitFor('the events to be positioned', async () => {
+        const { rows } = await t.db.query('SELECT count(*)::int AS n FROM domain_event WHERE position IS NULL');
+        return rows[0].n === 0 ? true : undefined;
+      });
+
+      // 10:02: the first event is past the retention, but the last pruning was two minutes ago.
+      t.clock.set('2026-11-23T09:58:00+01:00');
+      await t.app.scheduler.runOnce();
+      t.clock.set('2026-11-23T10:02:00+01:00');
+      await t.app.scheduler.runOnce();
+      expect(await events()).toBe(2);
+
+      t.clock.set('2026-11-23T10:03:00+01:00');
+      await t.app.scheduler.runOnce();
+      expect(await events()).toBe(1);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('finds what to forget through indexes, not by reading the whole event log and delivery history', async () => {
+    const t = await startTestApp();
+    const client = await t.db.connect();
+    try {
+      await client.query('BEGIN');
+      // Tables this small are read whole whatever indexes exist; forbid that to see which could be used.
+      await client.query('SET LOCAL enable_seqscan = off');
+      // The predicates retention deletes by (src/events/event-retention.ts), and the index each needs.
+      const plans = [
+        ['DELETE FROM domain_event e WHERE e.position IS NOT NULL AND e.created_at < now()', 'domain_event_created_at_index'],
+        ["DELETE FROM webhook_delivery WHERE status = 'DELIVERED' AND created_at < now()", 'webhook_delivery_delivered_created_at'],
+      ];
+      for (const [statement, index] of plans) {
+        const { rows } = await client.query(`EXPLAIN ${statement}`);
+        const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(plan).toMatch(new RegExp(`Index Scan (on|using) ${index} `));
+        expect(plan).not.toMatch(/Seq Scan/);
+      }
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
       await t.stop();
     }
   });

@@ -2,11 +2,12 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock.js';
 import { coalesced } from '../../shared/coalesced.js';
-import { sql } from '../../shared/sql.js';
+import { sql, uuidArray } from '../../shared/sql.js';
 import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature.js';
 
 interface ClaimedDelivery {
   id: string;
+  webhookId: string;
   body: string;
   eventPosition: string;
   attemptCount: number;
@@ -19,15 +20,32 @@ export interface DispatcherOptions {
   leaseSeconds?: number;
   requestTimeoutMs?: number;
   maxBackoffSeconds?: number;
+  /** Deliveries this process sends at once, to all receivers together. */
+  concurrency?: number;
+  /** Of those, to one webhook: a receiver that hangs holds this many, and the others go on. */
+  perWebhook?: number;
 }
+
+/** Each retry waits up to this fraction longer, at random, so failed deliveries do not come due in step. */
+const JITTER = 0.2;
 
 /**
  * Sends queued webhook deliveries: at least once, in order per producer order, retried with
  * exponential backoff while the receiver fails. Everything is in PostgreSQL, so a restart resumes
  * where it stopped, and replicas share the work (SKIP LOCKED claims with a lease).
+ *
+ * It runs on its own: wake() claims what is due for the free slots and returns; each send runs by
+ * itself and wakes it again when done (its successor in the producer order may now be due). So
+ * nothing waits for a receiver but the slot it holds: not the scheduler, not other receivers.
  */
 export class WebhookDispatcher {
-  private readonly runner = coalesced(() => this.drain());
+  private readonly pump = coalesced(
+    () => this.claimAndSend(),
+    (error) => this.logger.error({ err: error }, 'webhook dispatcher failed'),
+  );
+  /** Sends under way, with the webhook each is for. */
+  private readonly inFlight = new Map<Promise<void>, string>();
+  private readonly stopping = new AbortController();
   private stopped = false;
 
   constructor(
@@ -37,50 +55,109 @@ export class WebhookDispatcher {
     private readonly options: DispatcherOptions = {},
   ) {}
 
-  /** Sends what is due now; returns when nothing due is left. */
-  run(): Promise<void> {
-    return this.stopped ? Promise.resolve() : this.runner.run();
+  /** Starts sending what is due now, without waiting for it. Never throws. */
+  wake(): void {
+    if (!this.stopped) void this.pump.run();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.runner.idle();
+  /** Sends what is due now, and waits until no send is under way and nothing more is due. */
+  async run(): Promise<void> {
+    this.wake();
+    await this.idle();
   }
 
-  private async drain(): Promise<void> {
-    while (!this.stopped) {
-      const claimed = await this.claim();
-      if (claimed.length === 0) return;
-      // Each claimed delivery is the oldest pending one of its producer order, so they are independent.
-      await Promise.all(claimed.map((delivery) => this.send(delivery)));
+  /** Resolves once no claim or send is under way. */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.pump.idle();
+      if (this.inFlight.size === 0) return;
+      // A finished send wakes the pump, which may claim the next: look again after them.
+      await Promise.all(this.inFlight.keys());
     }
   }
 
-  /** The next due delivery of each ordering key, reserved for this replica for the lease time. */
-  private claim(): Promise<ClaimedDelivery[]> {
+  /**
+   * Claims nothing more, cuts short the requests under way (each is recorded as a failed attempt
+   * and retried later, here or by another replica) and waits for their records to be written.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopping.abort(new Error('the server stopped before the receiver answered'));
+    await this.idle();
+  }
+
+  /** One claim for the free slots; bounded, so a drain never runs on while receivers hang. */
+  private async claimAndSend(): Promise<void> {
+    const free = (this.options.concurrency ?? 16) - this.inFlight.size;
+    if (this.stopped || free <= 0) return;
+    let claimed: ClaimedDelivery[];
+    try {
+      claimed = await this.claim(free);
+    } catch (error) {
+      // Nothing was claimed (the transaction rolled back): the next wake or tick tries again.
+      this.logger.error({ err: error }, 'could not claim webhook deliveries; will retry');
+      return;
+    }
+    for (const delivery of claimed) {
+      const sending: Promise<void> = this.send(delivery).finally(() => {
+        this.inFlight.delete(sending);
+        this.wake();
+      });
+      this.inFlight.set(sending, delivery.webhookId);
+    }
+  }
+
+  /**
+   * The next due delivery of each ordering key of active webhooks, reserved for this replica for
+   * the lease time: at most `free`, and at most `perWebhook` in flight to one webhook.
+   */
+  private claim(free: number): Promise<ClaimedDelivery[]> {
+    const perWebhook = this.options.perWebhook ?? 4;
+    const busy = new Map<string, number>();
+    for (const webhookId of this.inFlight.values()) busy.set(webhookId, (busy.get(webhookId) ?? 0) + 1);
+    const saturated = [...busy].filter(([, n]) => n >= perWebhook).map(([id]) => id);
     const now = this.clock.now();
     return this.orm.em.fork().transactional((em) =>
       sql<ClaimedDelivery>(
         em,
         `WITH due AS (
-           SELECT d.id FROM webhook_delivery d
+           SELECT d.id, d.webhook_id FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id
             WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?
+              -- A removed webhook is sent nothing more, even a delivery queued as it was removed.
+              AND w.active AND d.webhook_id <> ALL(?::uuid[])
               AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
               AND NOT EXISTS (SELECT 1 FROM webhook_delivery e
                                WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
                                  AND e.status = 'PENDING' AND e.id < d.id)
-            ORDER BY d.id LIMIT 20
-              FOR UPDATE OF d SKIP LOCKED)
+            ORDER BY d.id LIMIT ?
+              FOR UPDATE OF d SKIP LOCKED),
+         picked AS (
+           SELECT id FROM (
+             SELECT due.id, row_number() OVER (PARTITION BY due.webhook_id ORDER BY due.id) + coalesce(b.n, 0) AS slot
+               FROM due LEFT JOIN unnest(?::uuid[], ?::int[]) AS b(webhook_id, n) ON b.webhook_id = due.webhook_id) ranked
+            WHERE slot <= ? ORDER BY id LIMIT ?)
          UPDATE webhook_delivery d
             SET claimed_until = clock_timestamp() + make_interval(secs => ?), attempt_count = d.attempt_count + 1
-           FROM due, webhook w
-          WHERE d.id = due.id AND w.id = d.webhook_id
-        RETURNING d.id, d.body, d.event_position::text AS "eventPosition", d.attempt_count AS "attemptCount", w.url, w.secret`,
-        [now, this.options.leaseSeconds ?? 30],
+           FROM picked, webhook w
+          WHERE d.id = picked.id AND w.id = d.webhook_id
+        RETURNING d.id, d.webhook_id AS "webhookId", d.body, d.event_position::text AS "eventPosition",
+                  d.attempt_count AS "attemptCount", w.url, w.secret`,
+        [
+          now,
+          uuidArray(saturated),
+          // Enough due heads to fill every free slot when some belong to webhooks near their limit.
+          free * perWebhook,
+          uuidArray(busy.keys()),
+          `{${[...busy.values()].join(',')}}`,
+          perWebhook,
+          free,
+          this.options.leaseSeconds ?? 30,
+        ],
       ),
     );
   }
 
+  /** One attempt, then its record. Never rejects: a failure to record leaves the delivery to retry. */
   private async send(delivery: ClaimedDelivery): Promise<void> {
     const at = this.clock.now();
     let statusCode: number | undefined;
@@ -97,31 +174,70 @@ export class WebhookDispatcher {
         },
         body: delivery.body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 10_000),
+        signal: AbortSignal.any([AbortSignal.timeout(this.options.requestTimeoutMs ?? 10_000), this.stopping.signal]),
       });
       statusCode = response.status;
       await response.body?.cancel();
       if (!response.ok) error = `receiver answered ${response.status}`;
     } catch (e) {
-      error = e instanceof Error ? e.message : String(e);
+      const reason = this.stopping.signal.aborted ? this.stopping.signal.reason : e;
+      error = reason instanceof Error ? reason.message : String(reason);
     }
 
-    const delivered = error === undefined;
-    const retryIn = Math.min(2 ** (delivery.attemptCount - 1), this.options.maxBackoffSeconds ?? 3600);
-    await this.orm.em.fork().transactional(async (em) => {
-      await sql(
-        em,
-        'INSERT INTO webhook_attempt (delivery_id, attempted_at, status_code, error) VALUES (?, ?, ?, ?)',
-        [delivery.id, at, statusCode ?? null, error?.slice(0, 500) ?? null],
+    // Counted from the end of the attempt: a receiver that takes the whole timeout to fail still
+    // gets the full pause before the next try, instead of retries back to back.
+    const ended = this.clock.now();
+    const retryAt = new Date(ended.getTime() + this.retryDelayMs(delivery.attemptCount));
+    const log = { webhook: delivery.webhookId, delivery: delivery.id };
+    try {
+      await this.record(delivery, { at, ended, statusCode, error, retryAt });
+    } catch (recordError) {
+      // The receiver may have it, but without a record it is sent again: at least once.
+      this.logger.error({ ...log, err: recordError }, 'could not record a webhook attempt; will retry the delivery');
+      await this.release(delivery.id, retryAt).catch((releaseError: unknown) =>
+        // Left claimed: it is retried once the lease lapses.
+        this.logger.error({ ...log, err: releaseError }, 'could not release a webhook delivery; retried after its lease'),
       );
-      await sql(
+      return;
+    }
+    if (error !== undefined) this.logger.info({ ...log, error, retryAt }, 'webhook delivery failed; will retry');
+  }
+
+  private record(
+    delivery: ClaimedDelivery,
+    attempt: { at: Date; ended: Date; statusCode: number | undefined; error: string | undefined; retryAt: Date },
+  ): Promise<void> {
+    return this.orm.em.fork().transactional(async (em) => {
+      const delivered = attempt.error === undefined;
+      // No row: the webhook was removed meanwhile and its delivery dropped; there is nothing to record on.
+      const [row] = await sql(
         em,
         delivered
-          ? "UPDATE webhook_delivery SET status = 'DELIVERED', delivered_at = ?, claimed_until = NULL WHERE id = ?"
-          : 'UPDATE webhook_delivery SET next_attempt_at = ?::timestamptz + make_interval(secs => ?), claimed_until = NULL WHERE id = ?',
-        delivered ? [at, delivery.id] : [at, retryIn, delivery.id],
+          ? "UPDATE webhook_delivery SET status = 'DELIVERED', delivered_at = ?, claimed_until = NULL WHERE id = ? RETURNING id"
+          : "UPDATE webhook_delivery SET next_attempt_at = ?, claimed_until = NULL WHERE id = ? AND status = 'PENDING' RETURNING id",
+        [delivered ? attempt.ended : attempt.retryAt, delivery.id],
       );
+      if (!row) return;
+      await sql(em, 'INSERT INTO webhook_attempt (delivery_id, attempted_at, status_code, error) VALUES (?, ?, ?, ?)', [
+        delivery.id,
+        attempt.at,
+        attempt.statusCode ?? null,
+        attempt.error?.slice(0, 500) ?? null,
+      ]);
     });
-    if (!delivered) this.logger.info({ delivery: delivery.id, error, retryIn }, 'webhook delivery failed; will retry');
+  }
+
+  /** Frees a claim without a record, so the delivery is retried at `retryAt` rather than after the lease. */
+  private async release(deliveryId: string, retryAt: Date): Promise<void> {
+    await sql(this.orm.em.fork(), "UPDATE webhook_delivery SET next_attempt_at = ?, claimed_until = NULL WHERE id = ? AND status = 'PENDING'", [
+      retryAt,
+      deliveryId,
+    ]);
+  }
+
+  /** 1 s, 2 s, 4 s … up to the maximum, each up to a fifth longer at random. */
+  private retryDelayMs(attemptCount: number): number {
+    const base = Math.min(2 ** (attemptCount - 1), this.options.maxBackoffSeconds ?? 3600) * 1000;
+    return Math.round(base * (1 + JITTER * Math.random()));
   }
 }

@@ -47,6 +47,11 @@ export enum DeliveryStatus {
   expression: `create index "webhook_delivery_due" on "webhook_delivery" ("next_attempt_at") where "status" = 'PENDING'`,
 })
 @Index({ properties: ['webhookId', 'orderingKey', 'id'] })
+// Retention finds the old delivered history without reading every delivery.
+@Index({
+  name: 'webhook_delivery_delivered_created_at',
+  expression: `create index "webhook_delivery_delivered_created_at" on "webhook_delivery" ("created_at") where "status" = 'DELIVERED'`,
+})
 export class WebhookDelivery {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;

@@ -81,13 +81,22 @@ export class WebhookService {
     return { webhook, secret };
   }
 
-  /** Stops sending to an endpoint; what was already queued is dropped with it. */
+  /**
+   * Stops sending to an endpoint; what was already queued is dropped with it (and what the relay
+   * queues as this commits is never sent and dropped later: see webhook-retention.ts).
+   */
   async remove(ctx: RequestContext, webhookId: string): Promise<Webhook> {
     const webhook = await this.find(ctx, webhookId);
     if (!webhook) throw DomainError.of(UserErrorCode.NOT_FOUND, `no webhook with id "${webhookId}"`, ['webhookId']);
     await ctx.em.transactional(async (em) => {
       webhook.active = false;
       await em.flush();
+      await sql(
+        em,
+        `DELETE FROM webhook_attempt a USING webhook_delivery d
+          WHERE a.delivery_id = d.id AND d.webhook_id = ? AND d.status = 'PENDING'`,
+        [webhook.id],
+      );
       await sql(em, "DELETE FROM webhook_delivery WHERE webhook_id = ? AND status = 'PENDING'", [webhook.id]);
     });
     return webhook;

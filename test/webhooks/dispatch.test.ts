@@ -1,0 +1,171 @@
+// How webhook deliveries share the server with everything else: a receiver that never answers
+// holds up neither the scheduler nor other receivers, retries wait from the end of the attempt,
+// and a removed webhook is sent nothing more.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as op from '../support/operations.js';
+import { checkout, createProducer, createProduct, orderMutation, sessionView } from '../support/scenarios.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { openSessionWorld } from '../support/world.js';
+
+type Receiver = Awaited<ReturnType<typeof startWebhookReceiver>>;
+
+const REGISTER = `mutation ($input: RegisterWebhookInput!) {
+  registerWebhook(input: $input) { webhook { id } userErrors { field message code } } }`;
+const REMOVE = `mutation ($input: RemoveWebhookInput!) { removeWebhook(input: $input) { userErrors { code } } }`;
+
+describe('webhook dispatch', () => {
+  let t: TestApp;
+  const receivers: Receiver[] = [];
+  const receiver = async (state: Partial<Receiver['state']> = {}) => {
+    const r = await startWebhookReceiver();
+    Object.assign(r.state, state);
+    receivers.push(r);
+    return r;
+  };
+  beforeEach(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterEach(async () => {
+    await t.stop();
+    for (const r of receivers.splice(0)) await r.close();
+  });
+
+  async function register(input: Record<string, unknown>): Promise<string> {
+    const { registerWebhook } = await t.api.data<{ registerWebhook: { webhook: { id: string }; userErrors: unknown[] } }>(REGISTER, { input });
+    expect(registerWebhook.userErrors).toEqual([]);
+    return registerWebhook.webhook.id;
+  }
+
+  const hanging = (r: Receiver, n: number) => waitFor(`${n} requests hanging at the receiver`, async () => (r.hanging() === n ? true : undefined));
+
+  it('completes a session while a receiver leaves its delivery unanswered', async () => {
+    const w = await openSessionWorld(t.api);
+    const silent = await receiver({ hang: true });
+    await register({ url: silent.url, kinds: ['HELD', 'COMPLETED'], producerId: w.jean });
+    const order = await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '2' }]);
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, order.customerOrder!.id);
+    await hanging(silent, 1);
+
+    t.clock.set('2026-11-23T20:30:00+01:00');
+    await t.app.scheduler.runOnce();
+    expect((await sessionView(t.api, w.session.id)).status).toBe('COMPLETED');
+    // The tick did not wait for the receiver: its HELD delivery is still unanswered.
+    expect(silent.hanging()).toBe(1);
+    expect(silent.received).toEqual([]);
+
+    // Once it answers, it gets both events, in order.
+    silent.state.hang = false;
+    silent.answerHanging();
+    await waitFor('both deliveries', async () => (silent.accepted().length === 2 ? true : undefined));
+    expect(silent.accepted().map((r) => JSON.parse(r.body).kind)).toEqual(['HELD', 'COMPLETED']);
+  });
+
+  it('keeps sending to other receivers while one hangs, and gives a silent one only a few requests at once', async () => {
+    const w = await openSessionWorld(t.api);
+    const silent = await receiver({ hang: true });
+    const healthy = await receiver();
+    // Twenty products: twenty independent deliveries for the silent receiver, each its own ordering key.
+    await register({ url: silent.url, kinds: ['ADJUSTED', 'HELD', 'RELEASED'] });
+    for (let i = 0; i < 20; i += 1) await createProduct(t.api, w.jean, { name: `Squash ${i}`, onHand: '1' });
+    await hanging(silent, 4);
+
+    await register({ url: healthy.url, kinds: ['HELD', 'RELEASED'], producerId: w.marie });
+    const order = await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.eggs), quantity: '6' }]);
+    await orderMutation(t.api, op.FAIL_PAYMENT, order.customerOrder!.id);
+    // HELD, then RELEASED of the same producer order: the second goes out once the first is answered.
+    await waitFor('both deliveries to the healthy receiver', async () => (healthy.accepted().length === 2 ? true : undefined));
+    expect(healthy.accepted().map((r) => JSON.parse(r.body).kind)).toEqual(['HELD', 'RELEASED']);
+
+    // Meanwhile the silent receiver was sent four requests, and is still sitting on all of them.
+    expect(silent.requests()).toBe(4);
+    expect(silent.hanging()).toBe(4);
+  });
+
+  it('waits for the next try from the end of a failed attempt, a little longer at random', async () => {
+    const producer = await createProducer(t.api, 'Paul');
+    const slow = await receiver({ hang: true, failures: 100 });
+    const webhook = await register({ url: slow.url, kinds: ['ADJUSTED'], producerId: producer });
+    for (let i = 0; i < 4; i += 1) await createProduct(t.api, producer, { name: `Leeks ${i}`, onHand: '1' });
+    await hanging(slow, 4);
+
+    // The receiver takes ten minutes to answer 503.
+    t.clock.advance({ minutes: 10 });
+    const answeredAt = t.clock.now().getTime();
+    slow.answerHanging();
+    await t.app.webhooks.idle();
+
+    const { rows } = await t.db.query<{ next: Date; attempts: number }>(
+      'SELECT next_attempt_at AS next, attempt_count AS attempts FROM webhook_delivery WHERE webhook_id = $1',
+      [webhook],
+    );
+    expect(rows.map((r) => r.attempts)).toEqual([1, 1, 1, 1]);
+    const delays = rows.map((r) => r.next.getTime() - answeredAt);
+    // The first retry: 1 s after the answer, up to a fifth more, not the same for everyone.
+    for (const delay of delays) {
+      expect(delay).toBeGreaterThanOrEqual(1000);
+      expect(delay).toBeLessThanOrEqual(1200);
+    }
+    expect(new Set(delays).size).toBeGreaterThan(1);
+  });
+
+  it('on stop, cuts short what a silent receiver holds, and has recorded it when stop returns', async () => {
+    const producer = await createProducer(t.api, 'Rose');
+    const silent = await receiver({ hang: true });
+    const webhook = await register({ url: silent.url, kinds: ['ADJUSTED'], producerId: producer });
+    await createProduct(t.api, producer, { name: 'Chard', onHand: '2' });
+    await hanging(silent, 1);
+
+    // Hold the attempts table, to see stop() wait for the record of the attempt it cut short.
+    const lock = await t.db.connect();
+    let stopped = false;
+    let stopping: Promise<void>;
+    try {
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE webhook_attempt IN ACCESS EXCLUSIVE MODE');
+      stopping = t.app.webhooks.stop().then(() => void (stopped = true));
+      await waitFor('the record to wait for the lock', async () => {
+        const { rows } = await t.db.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO webhook_attempt%'");
+        return rows.length > 0 ? true : undefined;
+      });
+      expect(stopped).toBe(false);
+    } finally {
+      await lock.query('ROLLBACK');
+      lock.release();
+    }
+    await stopping;
+    const { rows } = await t.db.query(
+      'SELECT d.status, a.error FROM webhook_delivery d JOIN webhook_attempt a ON a.delivery_id = d.id WHERE d.webhook_id = $1',
+      [webhook],
+    );
+    // Still pending: the next start, or another replica, sends it again.
+    expect(rows).toEqual([{ status: 'PENDING', error: 'the server stopped before the receiver answered' }]);
+  });
+
+  it('sends nothing to a removed webhook, even what was queued as it was removed, and drops it', async () => {
+    const producer = await createProducer(t.api, 'Lise');
+    const r = await receiver();
+    const webhook = await register({ url: r.url, kinds: ['ADJUSTED'], producerId: producer });
+    await createProduct(t.api, producer, { name: 'Kale', onHand: '3' });
+    await waitFor('the first delivery', async () => (r.accepted().length === 1 ? true : undefined));
+
+    expect((await t.api.data<{ removeWebhook: { userErrors: unknown[] } }>(REMOVE, { input: { webhookId: webhook } })).removeWebhook.userErrors).toEqual([]);
+    // The relay, reading the webhook as active just before the removal committed, queued one more.
+    await t.db.query(
+      `INSERT INTO webhook_delivery (webhook_id, event_position, ordering_key, body, status, attempt_count, next_attempt_at, created_at)
+       SELECT $1, position, product_id, json_build_object('id', position::text, 'producerOrderId', null)::text, 'PENDING', 0, $2, $2
+         FROM domain_event WHERE producer_id = $3 ORDER BY position DESC LIMIT 1`,
+      [webhook, t.clock.now(), producer],
+    );
+    await t.app.webhooks.run();
+    t.clock.advance({ minutes: 10 });
+    await t.app.scheduler.runOnce();
+    await t.app.webhooks.idle();
+    expect(r.requests()).toBe(1);
+
+    // Dropped rather than left pending for ever (which would also keep its event from being pruned).
+    const { rows } = await t.db.query("SELECT count(*)::int AS n FROM webhook_delivery WHERE webhook_id = $1 AND status = 'PENDING'", [webhook]);
+    expect(rows[0].n).toBe(0);
+  });
+});
