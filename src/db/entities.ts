@@ -10,6 +10,7 @@ import { Offer } from '../modules/sessions/offer.entity.js';
 import { SalesSession } from '../modules/sessions/sales-session.entity.js';
 import { StockLevel } from '../modules/stock/stock-level.entity.js';
 import { StockMovement } from '../modules/stock/stock-movement.entity.js';
+import { StockIdempotencyKey } from '../modules/stock/stock-idempotency-key.entity.js';
 import { Location } from '../modules/stock/location.entity.js';
 import { Lot } from '../modules/lots/lot.entity.js';
 import { LotPick } from '../modules/lots/lot-pick.entity.js';
@@ -25,6 +26,7 @@ export const entities = [
   Product,
   StockLevel,
   StockMovement,
+  StockIdempotencyKey,
   Lot,
   LotPick,
   ShipmentLine,

@@ -11,6 +11,7 @@ import { requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { stockOutsideLots } from '../lots/stock-outside-lots.js';
 import { Location } from './location.entity.js';
+import { claimIdempotencyKey, hashStockRequest, optionalIdempotencyKey } from './stock-idempotency.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 import type { StockService } from './stock.service.js';
 
@@ -27,6 +28,7 @@ export interface TransferFields {
   toLocationId: string;
   quantity: string;
   reason?: string | null;
+  idempotencyKey?: string | null;
 }
 
 /** A producer's locations, and stock moved between them. */
@@ -80,14 +82,24 @@ export class LocationService {
   /**
    * Moves stock on hand from one location to another of the same producer, recorded in the
    * ledger as two rows of one TRANSFER. Only what is available at the source can move: held and
-   * committed stock stays where the orders expect it.
+   * committed stock stays where the orders expect it. With an idempotency key, a retry of a
+   * transfer that committed moves nothing more (see StockService.adjust()).
    */
-  async transferStock(ctx: RequestContext, input: TransferFields): Promise<void> {
+  async transferStock(ctx: RequestContext, fields: TransferFields): Promise<void> {
+    // Ids in the lower case PostgreSQL answers with, as they are compared below and hashed: a
+    // retry spelt differently is the same request.
+    const input = {
+      ...fields,
+      productId: fields.productId.toLowerCase(),
+      fromLocationId: fields.fromLocationId.toLowerCase(),
+      toLocationId: fields.toLocationId.toLowerCase(),
+    };
     const errors = new InputErrors();
     const quantity = parseQuantity(input.quantity, ['quantity'], errors);
     const reason = input.reason?.trim() || undefined;
     if (reason && reason.length > 500) errors.invalid('must be at most 500 characters', ['reason']);
-    if (input.fromLocationId.toLowerCase() === input.toLocationId.toLowerCase()) errors.invalid('must differ from fromLocationId', ['toLocationId']);
+    if (input.fromLocationId === input.toLocationId) errors.invalid('must differ from fromLocationId', ['toLocationId']);
+    const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();
     const [row] = isUuid(input.productId)
       ? await sql<{ producerId: string }>(ctx.em, 'SELECT producer_id AS "producerId" FROM product WHERE id = ?', [input.productId])
@@ -101,6 +113,20 @@ export class LocationService {
       }
     }
     await ctx.em.transactional(async (em) => {
+      // Before anything is checked against the stock: a retry answers as its first request did.
+      if (idempotencyKey && !await claimIdempotencyKey(em, ctx.clock.now(), {
+        producerId: row.producerId,
+        idempotencyKey,
+        kind: StockMovementKind.TRANSFER,
+        productId: input.productId,
+        requestHash: hashStockRequest(StockMovementKind.TRANSFER, {
+          productId: input.productId,
+          fromLocationId: input.fromLocationId,
+          toLocationId: input.toLocationId,
+          quantity: quantity!.toFixed(),
+          reason: reason ?? null,
+        }),
+      })) return;
       // Stock in a lot moves with its lot (moveLot), so the lot always says where it is.
       const outside = (await stockOutsideLots(em, [input.productId]))(input.productId, input.fromLocationId);
       if (quantity!.greaterThan(outside)) {

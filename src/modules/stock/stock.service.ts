@@ -8,7 +8,16 @@ import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import { allocateAcrossLocations, type LocationCandidate, type LocationStrategy } from './location-strategy.js';
+import { claimIdempotencyKey, hashStockRequest, optionalIdempotencyKey } from './stock-idempotency.js';
 import { StockMovementKind } from './stock-movement.entity.js';
+
+export interface AdjustFields {
+  productId: string;
+  delta: string;
+  reason?: string | null;
+  locationId?: string | null;
+  idempotencyKey?: string | null;
+}
 
 /** A product whose levels disagree with the ledger or with the orders holding it. */
 export interface StockDrift {
@@ -234,13 +243,17 @@ export class StockService {
    * Changes a product's stock on hand at one location (a harvest, a count, a write-off); the
    * product's first-choice location when none is named. Taking away more than is available there
    * is refused: held and committed stock belongs to customers.
+   *
+   * A delta applied twice is stock that does not exist, sold to customers: with an idempotency
+   * key, a retry of a write that committed (its answer lost to a timeout) changes nothing.
    */
-  async adjust(ctx: RequestContext, input: { productId: string; delta: string; reason?: string | null; locationId?: string | null }): Promise<void> {
+  async adjust(ctx: RequestContext, input: AdjustFields): Promise<void> {
     const errors = new InputErrors();
     const delta = parseQuantity(input.delta, ['delta'], errors, { allowNegative: true });
     const reason = input.reason?.trim() || undefined;
     if (reason && reason.length > 500) errors.invalid('must be at most 500 characters', ['reason']);
     if (input.locationId && !isUuid(input.locationId)) errors.add(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}"`, ['locationId']);
+    const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();
     if (!isUuid(input.productId)) throw notFound(input.productId);
     const [product] = await sql<{ producerId: string; locationId: string | null }>(
@@ -256,6 +269,20 @@ export class StockService {
     if (!product.locationId) throw DomainError.of(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}" for this producer`, ['locationId']);
 
     await ctx.em.transactional(async (em) => {
+      // The location named, not the one it resolved to: a retry must replay even if the producer's
+      // first choice changed since.
+      if (idempotencyKey && !await claimIdempotencyKey(em, ctx.clock.now(), {
+        producerId: product.producerId,
+        idempotencyKey,
+        kind: StockMovementKind.ADJUST,
+        productId: input.productId,
+        requestHash: hashStockRequest(StockMovementKind.ADJUST, {
+          productId: input.productId.toLowerCase(),
+          locationId: input.locationId?.toLowerCase() ?? null,
+          delta: delta!.toFixed(),
+          reason: reason ?? null,
+        }),
+      })) return;
       const short = await this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(),
         [{ productId: input.productId, locationId: product.locationId!, onHandDelta: delta, reason }], { kind: EventKind.ADJUSTED });
       if (short.length > 0) {

@@ -34,6 +34,12 @@ export class AdjustStockInput {
 
   @Field(() => ID, { nullable: true, description: "Where the stock is; the producer's first-choice location when absent." })
   locationId?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Send one (at most 200 characters) to make a retry safe: a repeat with the same key returns the first result and changes nothing; the same key with a different request is IDEMPOTENCY_CONFLICT. Scoped to the producer.',
+  })
+  idempotencyKey?: string | null;
 }
 
 @ObjectType({ simpleResolvers: true })
@@ -127,6 +133,12 @@ export class TransferStockInput {
 
   @Field(() => String, { nullable: true })
   reason?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Send one (at most 200 characters) to make a retry safe: a repeat with the same key returns the first result and moves nothing more; the same key with a different request is IDEMPOTENCY_CONFLICT. Scoped to the producer, shared with adjustStock.',
+  })
+  idempotencyKey?: string | null;
 }
 
 @ObjectType({ simpleResolvers: true })
