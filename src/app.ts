@@ -7,6 +7,7 @@ import { createTokenVerifier } from './auth/tokens.js';
 import { migrate, openOrm } from './db/orm.js';
 import { EventHub } from './events/event-hub.js';
 import { pruneEvents } from './events/event-retention.js';
+import type { Resolver } from './modules/webhooks/webhook-address.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { dropRemovedWebhookDeliveries } from './modules/webhooks/webhook-retention.js';
 import { buildAppSchema } from './graphql/schema.js';
@@ -27,6 +28,8 @@ export interface AppOptions {
   logger: Logger;
   /** The system clock unless a test injects one it can move. */
   clock?: Clock;
+  /** How webhook receivers' names are resolved: the system resolver unless a test injects one. */
+  webhookResolver?: Resolver;
 }
 
 export interface App {
@@ -42,7 +45,7 @@ export interface App {
 }
 
 /** Migrates the database, then serves GraphQL and runs the scheduler. */
-export async function startApp({ config, databaseUrl, logger, clock = systemClock }: AppOptions): Promise<App> {
+export async function startApp({ config, databaseUrl, logger, clock = systemClock, webhookResolver }: AppOptions): Promise<App> {
   const orm = await openOrm({
     url: databaseUrl,
     poolSize: config.databasePoolSize,
@@ -52,12 +55,16 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
   });
   await migrate(orm);
 
-  const webhooks = new WebhookDispatcher(orm, clock, logger);
+  const webhooks = new WebhookDispatcher(orm, clock, logger, {
+    allowPrivateAddresses: config.webhookAllowPrivateAddresses,
+    resolve: webhookResolver,
+  });
   let scheduler: Scheduler | undefined;
   const services = createServices({
     holdDuration: config.holdDuration,
     locationStrategy: config.locationStrategy,
     closeListener: { sessionClosed: () => scheduler?.wake() },
+    webhookAddresses: { allowPrivateAddresses: config.webhookAllowPrivateAddresses, requireHttps: config.nodeEnv === 'production' },
   });
   scheduler = new Scheduler(
     orm,

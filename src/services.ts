@@ -14,6 +14,7 @@ import { PickingService } from './modules/fulfilment/picking.service.js';
 import { PackingService } from './modules/fulfilment/packing.service.js';
 import { ShippingService } from './modules/fulfilment/shipping.service.js';
 import { LOCATION_STRATEGIES, priorityFirst } from './modules/stock/location-strategy.js';
+import type { WebhookAddressPolicy } from './modules/webhooks/webhook-address.js';
 import { WebhookService } from './modules/webhooks/webhook.service.js';
 
 export interface ServiceOptions {
@@ -22,6 +23,8 @@ export interface ServiceOptions {
   locationStrategy?: string;
   /** Told when a session closes early, so completion can start at once. */
   closeListener: CloseListener;
+  /** Which webhook URLs may be registered. */
+  webhookAddresses: WebhookAddressPolicy;
 }
 
 /** Builds the services once per process; they hold no request state (that comes in RequestContext). */
@@ -44,7 +47,7 @@ export function createServices(options: ServiceOptions) {
     customerOrders: new CustomerOrderService(stock),
     producerOrders: new ProducerOrderService(),
     completion: new SessionCompletionService(stock),
-    webhooks: new WebhookService(enterprises),
+    webhooks: new WebhookService(enterprises, options.webhookAddresses),
   };
 }
 

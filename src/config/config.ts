@@ -37,6 +37,11 @@ export interface Config {
   readonly introspection: boolean;
   readonly maxQueryDepth: number;
   readonly maxQueryCost: number;
+  /**
+   * Whether webhooks may be sent to loopback, private and link-local addresses. Off, a webhook URL
+   * naming one is refused and a receiver's name that resolves to one is not connected to (SSRF).
+   */
+  readonly webhookAllowPrivateAddresses: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -154,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     introspection: flag('INTROSPECTION', nodeEnv !== 'production'),
     maxQueryDepth: integer('MAX_QUERY_DEPTH', 12, 2, 100),
     maxQueryCost: integer('MAX_QUERY_COST', 100_000, 10, 1_000_000),
+    webhookAllowPrivateAddresses: flag('WEBHOOK_ALLOW_PRIVATE_ADDRESSES', false),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 

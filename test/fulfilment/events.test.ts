@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
-import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { LOOPBACK_RECEIVERS_ENV, startWebhookReceiver } from '../support/webhook-receiver.js';
 import { buy, closeSessions, createOfferSession, producerOrderOf, receiveLot, world } from './support.js';
 
 const FULFILMENT = `subscription ($producerId: ID, $hubId: ID, $after: ID) {
@@ -23,7 +23,7 @@ interface FulfilmentEventShape {
 describe('fulfilment events', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: LOOPBACK_RECEIVERS_ENV });
   });
   afterAll(() => t.stop());
 

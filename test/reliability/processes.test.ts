@@ -11,7 +11,7 @@ import { checkout, createHub, createProducer, createProduct, createSession } fro
 import { spawnServer, type ServerProcess } from '../support/server-process.js';
 import { createTestDatabase, TEST_JWT_SECRET } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
-import { expectInOrderPerProducerOrder, startWebhookReceiver } from '../support/webhook-receiver.js';
+import { expectInOrderPerProducerOrder, LOOPBACK_RECEIVERS_ENV, startWebhookReceiver } from '../support/webhook-receiver.js';
 
 describe('three server processes on one database', () => {
   let db: pg.Pool;
@@ -21,7 +21,7 @@ describe('three server processes on one database', () => {
   beforeAll(async () => {
     const databaseUrl = await createTestDatabase();
     db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-    const env = { DATABASE_URL: databaseUrl, JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'production', HOLD_DURATION: 'PT5S', SCHEDULER_INTERVAL: 'PT0.2S' };
+    const env = { DATABASE_URL: databaseUrl, JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'production', HOLD_DURATION: 'PT5S', SCHEDULER_INTERVAL: 'PT0.2S', ...LOOPBACK_RECEIVERS_ENV };
     servers = await Promise.all([spawnServer(env), spawnServer(env), spawnServer(env)]);
     receiver = await startWebhookReceiver();
   });

@@ -8,16 +8,16 @@ import { seededRandom } from '../support/random.js';
 import { checkout, createHub, createProducer, createProduct, createSession, orderMutation, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
-import { expectInOrderPerProducerOrder, startWebhookReceiver } from '../support/webhook-receiver.js';
+import { expectInOrderPerProducerOrder, LOOPBACK_RECEIVERS_ENV, startWebhookReceiver } from '../support/webhook-receiver.js';
 
 describe('three replicas on one database', () => {
   let replicas: TestApp[];
   let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
 
   beforeAll(async () => {
-    const first = await startTestApp({ start: '2026-11-23T08:00:00+01:00' });
+    const first = await startTestApp({ start: '2026-11-23T08:00:00+01:00', env: LOOPBACK_RECEIVERS_ENV });
     replicas = [first];
-    for (let i = 0; i < 2; i += 1) replicas.push(await startTestApp({ databaseUrl: first.databaseUrl, clock: first.clock }));
+    for (let i = 0; i < 2; i += 1) replicas.push(await startTestApp({ databaseUrl: first.databaseUrl, clock: first.clock, env: LOOPBACK_RECEIVERS_ENV }));
     receiver = await startWebhookReceiver();
   });
   afterAll(async () => {

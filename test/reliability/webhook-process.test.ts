@@ -8,7 +8,7 @@ import { createProducer, createProduct } from '../support/scenarios.js';
 import { spawnServer } from '../support/server-process.js';
 import { createTestDatabase, TEST_JWT_SECRET } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
-import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { LOOPBACK_RECEIVERS_ENV, startWebhookReceiver } from '../support/webhook-receiver.js';
 
 const REGISTER = `mutation ($input: RegisterWebhookInput!) { registerWebhook(input: $input) { userErrors { code } } }`;
 
@@ -22,7 +22,7 @@ describe('webhook delivery in the server process', () => {
     const databaseUrl = await createTestDatabase();
     const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
     cleanups.push(() => db.end());
-    const server = await spawnServer({ DATABASE_URL: databaseUrl, JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'production', ...env });
+    const server = await spawnServer({ DATABASE_URL: databaseUrl, JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'production', ...LOOPBACK_RECEIVERS_ENV, ...env });
     cleanups.push(async () => {
       server.child.kill('SIGKILL');
       await server.exited;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { type App, startApp } from '../../src/app.js';
+import { type App, type AppOptions, startApp } from '../../src/app.js';
 import { type FoodhubClaims, signToken } from '../../src/auth/tokens.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createDatabaseIfMissing } from '../../src/db/database.js';
@@ -33,6 +33,8 @@ export interface TestAppOptions {
   /** Reuse an existing test database (a second server on the same database). */
   databaseUrl?: string;
   clock?: ManualClock;
+  /** Resolves webhook receivers' names in place of the system resolver. */
+  webhookResolver?: AppOptions['webhookResolver'];
 }
 
 /** A fresh database cloned from the migrated template. */
@@ -59,7 +61,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     JWT_SECRET: TEST_JWT_SECRET,
     ...options.env,
   });
-  const app = await startApp({ config, databaseUrl, clock, logger: createLogger(config.logLevel) });
+  const app = await startApp({ config, databaseUrl, clock, logger: createLogger(config.logLevel), webhookResolver: options.webhookResolver });
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   db.on('error', () => undefined); // idle connections die with the database in the outage test
   const as = async (claims?: FoodhubClaims) =>

@@ -2,6 +2,12 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 
+/**
+ * The receivers here listen on loopback, which a server refuses to send webhooks to unless the
+ * operator allows private addresses: the environment a server needs to reach them.
+ */
+export const LOOPBACK_RECEIVERS_ENV = { WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' } as const;
+
 export interface ReceivedDelivery {
   body: string;
   signature: string;

@@ -6,7 +6,7 @@ import * as op from '../support/operations.js';
 import { checkout, createProducer, createProduct, orderMutation, sessionView } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
-import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { LOOPBACK_RECEIVERS_ENV, startWebhookReceiver } from '../support/webhook-receiver.js';
 import { openSessionWorld } from '../support/world.js';
 
 type Receiver = Awaited<ReturnType<typeof startWebhookReceiver>>;
@@ -25,7 +25,7 @@ describe('webhook dispatch', () => {
     return r;
   };
   beforeEach(async () => {
-    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: LOOPBACK_RECEIVERS_ENV });
   });
   afterEach(async () => {
     await t.stop();

@@ -4,7 +4,7 @@ import * as op from '../support/operations.js';
 import { adjustStock, checkout, createProducer, createProduct, orderMutation } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
-import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { LOOPBACK_RECEIVERS_ENV, startWebhookReceiver } from '../support/webhook-receiver.js';
 import { openSessionWorld } from '../support/world.js';
 
 const REGISTER = `mutation ($input: RegisterWebhookInput!) {
@@ -17,7 +17,7 @@ describe('webhooks', () => {
   let t: TestApp;
   let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
   beforeEach(async () => {
-    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: LOOPBACK_RECEIVERS_ENV });
     receiver = await startWebhookReceiver();
   });
   afterEach(async () => {
@@ -92,7 +92,7 @@ describe('webhooks', () => {
 
     await t.app.stop();
     receiver.state.failures = 0;
-    const restarted = await startTestApp({ databaseUrl: t.databaseUrl, clock: t.clock });
+    const restarted = await startTestApp({ databaseUrl: t.databaseUrl, clock: t.clock, env: LOOPBACK_RECEIVERS_ENV });
     const old = t;
     t = restarted;
     await old.db.end();
@@ -118,7 +118,7 @@ describe('webhooks', () => {
 
 describe('event retention', () => {
   it('forgets events after EVENT_RETENTION, but never one a webhook still has to receive', async () => {
-    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { EVENT_RETENTION: 'P1D' } });
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { EVENT_RETENTION: 'P1D', ...LOOPBACK_RECEIVERS_ENV } });
     try {
       const w = await openSessionWorld(t.api);
       await t.api.data(REGISTER, { input: { url: 'http://127.0.0.1:9/unreachable', kinds: ['HELD'], producerId: w.marie } });

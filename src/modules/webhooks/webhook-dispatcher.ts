@@ -1,8 +1,12 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock.js';
 import { coalesced } from '../../shared/coalesced.js';
 import { sql, uuidArray } from '../../shared/sql.js';
+import { literalRefusal, type Resolver, systemResolver, webhookLookup } from './webhook-address.js';
 import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature.js';
 
 interface ClaimedDelivery {
@@ -24,6 +28,10 @@ export interface DispatcherOptions {
   concurrency?: number;
   /** Of those, to one webhook: a receiver that hangs holds this many, and the others go on. */
   perWebhook?: number;
+  /** WEBHOOK_ALLOW_PRIVATE_ADDRESSES: send to loopback and private addresses too (pilots, tests). */
+  allowPrivateAddresses?: boolean;
+  /** How receivers' names are resolved; the system resolver unless one is injected. */
+  resolve?: Resolver;
 }
 
 /** Each retry waits up to this fraction longer, at random, so failed deliveries do not come due in step. */
@@ -47,13 +55,18 @@ export class WebhookDispatcher {
   private readonly inFlight = new Map<Promise<void>, string>();
   private readonly stopping = new AbortController();
   private stopped = false;
+  private readonly lookup: LookupFunction;
+  // Kept-alive connections were each opened to an address checked when they connected.
+  private readonly agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
 
   constructor(
     private readonly orm: MikroORM,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: DispatcherOptions = {},
-  ) {}
+  ) {
+    this.lookup = webhookLookup(options.resolve ?? systemResolver, options.allowPrivateAddresses ?? false);
+  }
 
   /** Starts sending what is due now, without waiting for it. Never throws. */
   wake(): void {
@@ -84,6 +97,8 @@ export class WebhookDispatcher {
     this.stopped = true;
     this.stopping.abort(new Error('the server stopped before the receiver answered'));
     await this.idle();
+    this.agents['http:'].destroy();
+    this.agents['https:'].destroy();
   }
 
   /** One claim for the free slots; bounded, so a drain never runs on while receivers hang. */
@@ -162,26 +177,15 @@ export class WebhookDispatcher {
     const at = this.clock.now();
     let statusCode: number | undefined;
     let error: string | undefined;
+    const timeoutMs = this.options.requestTimeoutMs ?? 10_000;
+    const timeout = AbortSignal.timeout(timeoutMs);
     try {
-      const response = await fetch(delivery.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'foodhub-wholesale-webhooks',
-          [SIGNATURE_HEADER]: signatureHeader(delivery.secret, delivery.body, at),
-          'x-foodhub-event-id': delivery.eventPosition,
-          'x-foodhub-delivery-id': delivery.id,
-        },
-        body: delivery.body,
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(this.options.requestTimeoutMs ?? 10_000), this.stopping.signal]),
-      });
-      statusCode = response.status;
-      await response.body?.cancel();
-      if (!response.ok) error = `receiver answered ${response.status}`;
+      statusCode = await this.post(delivery, at, AbortSignal.any([timeout, this.stopping.signal]));
+      if (statusCode < 200 || statusCode > 299) error = `receiver answered ${statusCode}`;
     } catch (e) {
-      const reason = this.stopping.signal.aborted ? this.stopping.signal.reason : e;
-      error = reason instanceof Error ? reason.message : String(reason);
+      const reason: unknown = this.stopping.signal.aborted ? this.stopping.signal.reason : e;
+      if (!this.stopping.signal.aborted && timeout.aborted) error = `no answer within ${timeoutMs / 1000} s`;
+      else error = reason instanceof Error ? reason.message : String(reason);
     }
 
     // Counted from the end of the attempt: a receiver that takes the whole timeout to fail still
@@ -201,6 +205,41 @@ export class WebhookDispatcher {
       return;
     }
     if (error !== undefined) this.logger.info({ ...log, error, retryAt }, 'webhook delivery failed; will retry');
+  }
+
+  /**
+   * POSTs the delivery and resolves with the status of the answer. Redirects are answers like any
+   * other (node:http never follows them): following one would send the event, and the request,
+   * wherever the receiver points, past the address checks.
+   */
+  private post(delivery: ClaimedDelivery, at: Date, signal: AbortSignal): Promise<number> {
+    const url = new URL(delivery.url);
+    const refused = this.options.allowPrivateAddresses ? undefined : literalRefusal(url);
+    if (refused) return Promise.reject(refused);
+    const body = Buffer.from(delivery.body);
+    return new Promise<number>((resolve, reject) => {
+      const request = (url.protocol === 'https:' ? https : http).request(url, {
+        method: 'POST',
+        agent: url.protocol === 'https:' ? this.agents['https:'] : this.agents['http:'],
+        lookup: this.lookup,
+        signal,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': body.length,
+          'user-agent': 'foodhub-wholesale-webhooks',
+          [SIGNATURE_HEADER]: signatureHeader(delivery.secret, delivery.body, at),
+          'x-foodhub-event-id': delivery.eventPosition,
+          'x-foodhub-delivery-id': delivery.id,
+        },
+      });
+      request.on('response', (response) => {
+        // Only the status matters; what the receiver says is read and dropped, even if it breaks off.
+        response.on('error', () => undefined).resume();
+        resolve(response.statusCode ?? 0);
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
   }
 
   private record(

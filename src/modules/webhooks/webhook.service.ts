@@ -8,6 +8,7 @@ import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { instant, sql } from '../../shared/sql.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
+import { type WebhookAddressPolicy, webhookUrlProblem } from './webhook-address.js';
 import { Webhook } from './webhook.entity.js';
 
 export interface RegisterWebhookFields {
@@ -39,7 +40,10 @@ const KINDS = Object.values(EventKind) as string[];
 export const MAX_DELIVERIES_PAGE = MAX_LIST;
 
 export class WebhookService {
-  constructor(private readonly enterprises: EnterpriseService) {}
+  constructor(
+    private readonly enterprises: EnterpriseService,
+    private readonly addresses: WebhookAddressPolicy,
+  ) {}
 
   /** Registers an endpoint; returns it with its signing secret, which is shown only here. */
   async register(ctx: RequestContext, input: RegisterWebhookFields): Promise<{ webhook: Webhook; secret: string }> {
@@ -51,6 +55,10 @@ export class WebhookService {
       errors.invalid('must be an absolute http:// or https:// URL', ['url']);
     }
     if (url && url.protocol !== 'http:' && url.protocol !== 'https:') errors.invalid('must be an http:// or https:// URL', ['url']);
+    else if (url) {
+      const problem = webhookUrlProblem(url, this.addresses);
+      if (problem) errors.invalid(problem, ['url']);
+    }
     if (input.url.length > 2000) errors.invalid('must be at most 2000 characters', ['url']);
     if (input.kinds.length === 0) errors.invalid(`name at least one kind: ${KINDS.join(', ')}`, ['kinds']);
     input.kinds.forEach((kind, i) => {
