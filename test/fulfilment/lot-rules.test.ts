@@ -157,13 +157,16 @@ describe('lot rules when shipping and swapping', () => {
     await closeSessions(t);
     const order = await producerOrderOf(t.api, w.farm, session.id);
 
-    // The only pears are in a lot the line cannot take: nothing outside lots to ship them from.
+    // The only pears are in a lot the line cannot take: nothing outside lots to ship them from,
+    // which the pick line says before anyone tries.
+    expect((await pickLines(t.api, w.farm, order))[0]).toMatchObject({ lots: [], untracked: [], short: '5' });
     const refused = await ship(order);
     expect(refused.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['producerOrderId'] }]);
     expect(await lotQuantities(pears)).toEqual([{ code: 'P-LOW', quantity: '10.000' }]);
 
     // With 3 kept outside lots, 3 can ship that way; not 4.
     await adjustAt(t.api, pears, w.main, '3');
+    expect((await pickLines(t.api, w.farm, order))[0]).toMatchObject({ untracked: [{ location: { name: 'Main' }, quantity: '3' }], short: '2' });
     expect((await ship(order, [{ productId: pears, quantity: '4' }])).userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'quantity'] }]);
     expect((await ship(order, [{ productId: pears, quantity: '3' }])).userErrors).toEqual([]);
     expect(await lotQuantities(pears)).toEqual([{ code: 'P-LOW', quantity: '10.000' }]);

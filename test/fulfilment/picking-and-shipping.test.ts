@@ -31,7 +31,7 @@ describe('picking and shipping', () => {
     const order = await producerOrderOf(t.api, w.farm, session.id);
 
     const [line] = await pickLines(t.api, w.farm, order);
-    expect(line).toMatchObject({ quantity: '6', deliveryDay: DELIVERY_DAY, criteria: { minGrade: 'CLASS_I', minShelfLifeDays: 5 }, untracked: [] });
+    expect(line).toMatchObject({ quantity: '6', deliveryDay: DELIVERY_DAY, criteria: { minGrade: 'CLASS_I', minShelfLifeDays: 5 }, untracked: [], short: '0' });
     expect(line!.lots.map((l) => [l.lot.code, l.quantity, l.pinned])).toEqual([['B-EARLY', '4', false], ['B-LATE', '2', false]]);
     expect(line!.lots.map((l) => l.lot.id)).toContain(early);
     expect(line!.lots.map((l) => l.lot.id)).not.toContain(quarantined);

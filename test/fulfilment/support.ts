@@ -115,7 +115,7 @@ export async function producerOrderOf(api: GraphQLClient, producerId: string, se
 export const PICK_LINES = `query ($id: ID!) { producerOrders(producerId: $id, first: 10) { id fulfilmentState pickLines {
   product { id } quantity deliveryDay criteria { minGrade minShelfLifeDays }
   lots { lot { id code } location { name } quantity pinned replacedLot { id } }
-  untracked { location { name } quantity } } } }`;
+  untracked { location { name } quantity } short } } }`;
 
 export interface PickLineShape {
   product: { id: string };
@@ -124,6 +124,7 @@ export interface PickLineShape {
   criteria: { minGrade: string | null; minShelfLifeDays: number | null };
   lots: { lot: { id: string; code: string }; location: { name: string }; quantity: string; pinned: boolean; replacedLot: { id: string } | null }[];
   untracked: { location: { name: string }; quantity: string }[];
+  short: string;
 }
 
 export async function pickLines(api: GraphQLClient, producerId: string, producerOrderId: string): Promise<PickLineShape[]> {

@@ -63,8 +63,13 @@ export class PickLine {
   @Field(() => [LotPickView], { description: 'Released lots meeting the criteria, earliest best-before first.' })
   lots!: LotPickView[];
 
-  @Field(() => [LocationQuantity], { description: 'What no lot covers: from stock not tracked in lots.' })
+  @Field(() => [LocationQuantity], { description: 'What no lot covers: from stock kept outside lots.' })
   untracked!: LocationQuantity[];
+
+  @Field(() => DecimalScalar, {
+    description: 'What neither a lot that meets the criteria nor stock kept outside lots covers: it cannot ship as things stand (ship less, or receive stock).',
+  })
+  short!: string;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'One product to pick: the total, and from which lots and locations.' })

@@ -43,6 +43,7 @@ export class FulfilmentViews {
       deliveryDay: line.deliveryDay,
       lots: await this.picks(line.picks),
       untracked: await this.untracked(line.untracked),
+      short: formatQuantity(line.short),
     })));
   }
 

@@ -45,8 +45,10 @@ export interface PlannedLine extends OpenLine {
   deliversAt: Date;
   deliveryDay: string;
   picks: PlannedPick[];
-  /** What no lot covers: picked from stock not tracked in lots, at these locations. */
+  /** What no lot covers: picked from stock kept outside lots, at these locations. */
   untracked: { locationId: string; quantity: Decimal }[];
+  /** What neither a lot that meets the criteria nor stock kept outside lots covers. */
+  short: Decimal;
 }
 
 /**
@@ -56,8 +58,23 @@ export interface PlannedLine extends OpenLine {
  * whole. Lots a picker pinned stay where they were pinned, and nobody else is given them.
  * A pure function of its inputs, so every view of the plan (per order, batch, zone, wave) agrees.
  */
-export function planPicks(strategy: LotStrategy, orders: readonly OpenOrder[], lots: readonly LotCandidate[], pins: readonly PinnedPick[]): PlannedLine[] {
+export function planPicks(
+  strategy: LotStrategy,
+  orders: readonly OpenOrder[],
+  lots: readonly LotCandidate[],
+  pins: readonly PinnedPick[],
+  outsideLots: (productId: string, locationId: string) => Decimal,
+): PlannedLine[] {
   const free = new Map(lots.map((lot) => [lot.id, lot.free]));
+  // Stock kept outside lots at each location, shared out in delivery order like the lots.
+  const outside = new Map<string, Decimal>();
+  const takeOutside = (productId: string, locationId: string, wanted: Decimal): Decimal => {
+    const key = `${productId} ${locationId}`;
+    const left = outside.get(key) ?? outsideLots(productId, locationId);
+    const take = Decimal.min(wanted, left);
+    outside.set(key, left.minus(take));
+    return take;
+  };
   const byId = new Map(lots.map((lot) => [lot.id, lot]));
   // A pin on a lot that can no longer be picked (used up, say) no longer counts, and a pin never
   // keeps more than the lot still has: the line looks for the rest elsewhere.
@@ -90,22 +107,31 @@ export function planPicks(strategy: LotStrategy, orders: readonly OpenOrder[], l
         picks.push({ lotId: lot.id, locationId: lot.locationId, quantity: take, pinned: false, replacedLotId: null });
       }
       const { producerOrderId, hubId, deliversAt, deliveryDay } = order;
-      planned.push({ ...line, producerOrderId, hubId, deliversAt, deliveryDay, picks, untracked: spread(Decimal.max(need, 0), line.committed) });
+      const rest = Decimal.max(need, 0);
+      const untracked = spread(rest, line.committed, (locationId, wanted) => takeOutside(line.productId, locationId, wanted));
+      const short = rest.minus(Decimal.sum(0, ...untracked.map((u) => u.quantity)));
+      planned.push({ ...line, producerOrderId, hubId, deliversAt, deliveryDay, picks, untracked, short });
     }
   }
   return planned;
 }
 
-/** Places what no lot covers at the locations where the line's stock is committed, in order. */
-function spread(quantity: Decimal, committed: OpenLine['committed']): PlannedLine['untracked'] {
+/**
+ * Places what no lot covers at the locations where the line's stock is committed, in order, as
+ * far as `take` gives stock kept outside lots there; the rest is short.
+ */
+function spread(
+  quantity: Decimal,
+  committed: OpenLine['committed'],
+  take: (locationId: string, wanted: Decimal) => Decimal,
+): PlannedLine['untracked'] {
   const out: PlannedLine['untracked'] = [];
   let left = quantity;
   for (const at of committed) {
     if (left.lessThanOrEqualTo(0)) break;
-    const take = Decimal.min(left, at.quantity);
-    if (take.greaterThan(0)) out.push({ locationId: at.locationId, quantity: take });
-    left = left.minus(take);
+    const taken = take(at.locationId, Decimal.min(left, at.quantity));
+    if (taken.greaterThan(0)) out.push({ locationId: at.locationId, quantity: taken });
+    left = left.minus(taken);
   }
-  if (left.greaterThan(0) && committed[0]) out.push({ locationId: committed[0].locationId, quantity: left });
   return out;
 }

@@ -11,6 +11,7 @@ import { instant, sql, uuidArray } from '../../shared/sql.js';
 import { requireDeliveryDay, unmetCriteria } from '../lots/lot-criteria.js';
 import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
 import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
+import { stockOutsideLots } from '../lots/stock-outside-lots.js';
 import { type OpenOrder, type PinnedPick, type PlannedLine, planPicks } from './pick-planner.js';
 
 /** One product in a pick list: the total to pick, and from which lots and locations. */
@@ -106,7 +107,8 @@ export class PickingService {
       };
     });
     const pinned: PinnedPick[] = pins.map((p) => ({ ...p, quantity: new Decimal(p.quantity) }));
-    return planPicks(this.lotStrategy, open, lots, pinned);
+    const outside = await stockOutsideLots(em, [...new Set(lines.map((l) => l.productId))], { lock: false });
+    return planPicks(this.lotStrategy, open, lots, pinned, outside);
   }
 
   /**

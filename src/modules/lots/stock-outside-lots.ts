@@ -7,18 +7,22 @@ import { sql, uuidArray } from '../../shared/sql.js';
  * stock on hand without naming a lot (a transfer, the part of a shipment no lot covers) may take
  * only the stock outside lots, or the lots would claim stock that is no longer there.
  *
- * Reads it for each (product, location) of these products, locking the levels in the order every
- * stock write takes them, so what was read is still there when the caller writes. Never below
- * zero: a level an adjustment took below its lots has nothing outside them.
+ * Reads it for each (product, location) of these products; for a caller about to write, locking
+ * the levels in the order every stock write takes them, so what was read is still there when it
+ * writes. Never below zero: a level an adjustment took below its lots has nothing outside them.
  */
-export async function stockOutsideLots(em: EntityManager, productIds: readonly string[]): Promise<(productId: string, locationId: string) => Decimal> {
+export async function stockOutsideLots(
+  em: EntityManager,
+  productIds: readonly string[],
+  { lock }: { lock: boolean } = { lock: true },
+): Promise<(productId: string, locationId: string) => Decimal> {
   const rows = await sql<{ productId: string; locationId: string; outside: string }>(
     em,
     `SELECT s.product_id AS "productId", s.location_id AS "locationId",
             (s.on_hand - coalesce((SELECT sum(l.quantity) FROM lot l
                                     WHERE l.product_id = s.product_id AND l.location_id = s.location_id AND l.status = 'RELEASED'), 0))::text AS outside
        FROM stock_level s WHERE s.product_id = ANY(?::uuid[])
-      ORDER BY s.product_id, s.location_id FOR UPDATE`,
+      ORDER BY s.product_id, s.location_id${lock ? ' FOR UPDATE' : ''}`,
     [uuidArray([...productIds])],
   );
   const outside = new Map(rows.map((r) => [`${r.productId} ${r.locationId}`, Decimal.max(new Decimal(r.outside), 0)]));
