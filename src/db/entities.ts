@@ -10,12 +10,12 @@ import { Offer } from '../modules/sessions/offer.entity.js';
 import { SalesSession } from '../modules/sessions/sales-session.entity.js';
 import { StockLevel } from '../modules/stock/stock-level.entity.js';
 import { StockMovement } from '../modules/stock/stock-movement.entity.js';
-import { StockIdempotencyKey } from '../modules/stock/stock-idempotency-key.entity.js';
 import { Location } from '../modules/stock/location.entity.js';
 import { Lot } from '../modules/lots/lot.entity.js';
 import { LotPick } from '../modules/lots/lot-pick.entity.js';
 import { ShipmentLine } from '../modules/fulfilment/shipment-line.entity.js';
 import { HubCustomer } from '../modules/enterprises/hub-customer.entity.js';
+import { IdempotencyKey } from '../shared/idempotency-key.entity.js';
 
 /** Listed explicitly rather than discovered from files, so the build and the tests see the same set. */
 export const entities = [
@@ -26,7 +26,6 @@ export const entities = [
   Product,
   StockLevel,
   StockMovement,
-  StockIdempotencyKey,
   Lot,
   LotPick,
   ShipmentLine,
@@ -39,4 +38,5 @@ export const entities = [
   Webhook,
   WebhookDelivery,
   WebhookAttempt,
+  IdempotencyKey,
 ];

@@ -4,24 +4,39 @@ import { describe, expect, inject, it } from 'vitest';
 import { createDatabaseIfMissing } from '../../src/db/database.js';
 import { openOrm } from '../../src/db/orm.js';
 
+const JEAN = '00000000-0000-4000-8000-000000000001';
+const CARROTS = '00000000-0000-4000-8000-000000000002';
+/** A producer and its product, as any release has them. */
+const JEAN_AND_CARROTS = `
+  INSERT INTO producer (id, name) VALUES ('${JEAN}', 'Jean');
+  INSERT INTO product (id, producer_id, name, sku, unit) VALUES ('${CARROTS}', '${JEAN}', 'Carrots', 'C', 'kg');`;
+
+/** A fresh, empty database for `run` to migrate step by step; its connections are closed after. */
+async function upgrade(run: (orm: Awaited<ReturnType<typeof openOrm>>, db: pg.Pool) => Promise<void>): Promise<void> {
+  const adminUrl = inject('adminUrl');
+  const name = `upgrade_${randomBytes(4).toString('hex')}`;
+  await createDatabaseIfMissing(adminUrl, name);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const orm = await openOrm({ url: url.toString(), poolSize: 2 });
+  const db = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  try {
+    await run(orm, db);
+  } finally {
+    await db.end();
+    await orm.close();
+  }
+}
+
 describe('migrations', () => {
   it('move existing stock into each producer\'s first location, so a pilot upgrades without losing any', async () => {
-    const adminUrl = inject('adminUrl');
-    const name = `upgrade_${randomBytes(4).toString('hex')}`;
-    await createDatabaseIfMissing(adminUrl, name);
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    const orm = await openOrm({ url: url.toString(), poolSize: 2 });
-    const db = new pg.Pool({ connectionString: url.toString(), max: 2 });
-    try {
+    await upgrade(async (orm, db) => {
       // The database as the release before stock locations left it, with a producer's stock in it.
       await orm.getMigrator().up({ to: 'Migration20261123193322' });
-      await db.query(`
-        INSERT INTO producer (id, name) VALUES ('00000000-0000-4000-8000-000000000001', 'Jean');
-        INSERT INTO product (id, producer_id, name, sku, unit) VALUES ('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000001', 'Carrots', 'C', 'kg');
-        INSERT INTO stock_level (product_id, on_hand, held) VALUES ('00000000-0000-4000-8000-000000000002', 10, 3);
-        INSERT INTO stock_movement (product_id, kind, on_hand_delta, created_at) VALUES ('00000000-0000-4000-8000-000000000002', 'ADJUST', 10, now());
-        INSERT INTO stock_movement (product_id, kind, held_delta, created_at) VALUES ('00000000-0000-4000-8000-000000000002', 'HOLD', 3, now());`);
+      await db.query(`${JEAN_AND_CARROTS}
+        INSERT INTO stock_level (product_id, on_hand, held) VALUES ('${CARROTS}', 10, 3);
+        INSERT INTO stock_movement (product_id, kind, on_hand_delta, created_at) VALUES ('${CARROTS}', 'ADJUST', 10, now());
+        INSERT INTO stock_movement (product_id, kind, held_delta, created_at) VALUES ('${CARROTS}', 'HOLD', 3, now());`);
 
       await orm.getMigrator().up();
 
@@ -33,9 +48,31 @@ describe('migrations', () => {
         `SELECT count(*)::int AS n FROM stock_movement m JOIN stock_level s ON s.product_id = m.product_id AND s.location_id = m.location_id`,
       );
       expect(ledger[0].n).toBe(2);
-    } finally {
-      await db.end();
-      await orm.close();
-    }
+    });
+  });
+
+  it('move the stock writes\' idempotency keys into the shared table with their request hashes, so a retry sent across the upgrade still replays', async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261124031425' });
+      await db.query(`${JEAN_AND_CARROTS}
+        INSERT INTO stock_idempotency_key (producer_id, idempotency_key, request_hash, kind, product_id, created_at)
+        VALUES ('${JEAN}', 'harvest-2c91', '${'a'.repeat(64)}', 'ADJUST', '${CARROTS}', '2026-11-24T03:00:00Z');`);
+
+      await orm.getMigrator().up();
+
+      const { rows } = await db.query(
+        'SELECT scope, idempotency_key, kind, request_hash, result_id, created_at::text FROM idempotency_key',
+      );
+      expect(rows).toEqual([{
+        scope: `producer:${JEAN}`,
+        idempotency_key: 'harvest-2c91',
+        kind: 'ADJUST',
+        request_hash: 'a'.repeat(64),
+        result_id: CARROTS,
+        created_at: '2026-11-24 03:00:00+00',
+      }]);
+      const { rows: [old] } = await db.query("SELECT to_regclass('stock_idempotency_key') AS t");
+      expect(old.t).toBeNull();
+    });
   });
 });

@@ -5,7 +5,7 @@ import { expectStockConsistent } from '../support/invariants.js';
 import * as op from '../support/operations.js';
 import { createProducer, createProduct, type UserErrorShape } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { waitFor } from '../support/wait.js';
+import { allAtOnce } from '../support/at-once.js';
 import { addLocation, locationsOf, stockByLocation } from '../fulfilment/support.js';
 
 // A producer whose adjustStock(delta: "40") times out after the commit and retries must not end
@@ -48,35 +48,15 @@ describe('stock writes with an idempotency key', () => {
                  FROM stock_level WHERE product_id = $1) AS levels,
               (SELECT count(*)::int FROM stock_movement WHERE product_id = $1) AS movements,
               (SELECT count(*)::int FROM domain_event WHERE product_id = $1) AS events,
-              (SELECT count(*)::int FROM stock_idempotency_key WHERE product_id = $1) AS keys`,
+              (SELECT count(*)::int FROM idempotency_key WHERE result_id = $1 AND kind IN ('ADJUST', 'TRANSFER')) AS keys`,
       [productId],
     );
     return row as { levels: unknown[]; movements: number; events: number; keys: number };
   }
 
-  /**
-   * Runs `requests` while the product's stock levels are locked by another transaction, and lets
-   * them go only once every one of them has either answered or waits in PostgreSQL: they then
-   * really overlap, each on its own connection, whatever the machine's speed.
-   */
-  async function allAtOnce<T>(productId: string, requests: () => Promise<T>[]): Promise<T[]> {
-    const gate = await t.db.connect();
-    try {
-      await gate.query('BEGIN');
-      await gate.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [productId]);
-      let answered = 0;
-      const pending = requests().map((request) => request.finally(() => { answered += 1; }));
-      await waitFor(`all ${pending.length} requests to answer or wait in PostgreSQL`, async () => {
-        const { rows } = await t.db.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
-        );
-        return rows[0].n + answered >= pending.length ? true : undefined;
-      });
-      await gate.query('COMMIT');
-      return await Promise.all(pending);
-    } finally {
-      gate.release();
-    }
+  /** Runs `requests` at once, while the product's stock levels are locked (see allAtOnce()). */
+  function atOnce<T>(productId: string, requests: () => Promise<T>[]): Promise<T[]> {
+    return allAtOnce(t.db, (gate) => gate.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [productId]), requests);
   }
 
   describe('adjustStock', () => {
@@ -170,7 +150,7 @@ describe('stock writes with an idempotency key', () => {
     it('adds the stock once when 10 identical requests arrive at once', async () => {
       const f = await farm('5');
       const input = { productId: f.productId, delta: '40', reason: 'harvest', idempotencyKey: randomUUID() };
-      const results = await allAtOnce(f.productId, () => Array.from({ length: 10 }, () => adjust(f.api, input)));
+      const results = await atOnce(f.productId, () => Array.from({ length: 10 }, () => adjust(f.api, input)));
       for (const result of results) {
         expect(result).toEqual({ product: { id: f.productId, stock: { onHand: '45', held: '0', committed: '0', available: '45' } }, userErrors: [] });
       }
@@ -182,7 +162,7 @@ describe('stock writes with an idempotency key', () => {
       const f = await farm();
       const key = randomUUID();
       const deltas = Array.from({ length: 10 }, (_, i) => (i % 2 ? '1' : '2'));
-      const results = await allAtOnce(f.productId, () => deltas.map((delta) => adjust(f.api, { productId: f.productId, delta, idempotencyKey: key })));
+      const results = await atOnce(f.productId, () => deltas.map((delta) => adjust(f.api, { productId: f.productId, delta, idempotencyKey: key })));
       const applied = results.filter((r) => r.userErrors.length === 0);
       const refused = results.filter((r) => r.userErrors.length > 0);
       expect(refused.flatMap((r) => r.userErrors.map((e) => e.code))).toEqual(refused.map(() => 'IDEMPOTENCY_CONFLICT'));
@@ -243,7 +223,7 @@ describe('stock writes with an idempotency key', () => {
       const f = await farm('10');
       const cold = await addLocation(t.api, f.producerId, 'Cold store', 2);
       const input = { productId: f.productId, fromLocationId: f.main, toLocationId: cold, quantity: '3', idempotencyKey: randomUUID() };
-      const results = await allAtOnce(f.productId, () => Array.from({ length: 10 }, () => transfer(f.api, input)));
+      const results = await atOnce(f.productId, () => Array.from({ length: 10 }, () => transfer(f.api, input)));
       for (const result of results) {
         expect(result.userErrors).toEqual([]);
         expect(result).toEqual(results[0]);

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { IANAZone } from 'luxon';
 import { requireHub } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
@@ -21,6 +23,7 @@ export interface CreateSalesSessionFields {
   timeZone: string;
   deliversAt?: Date | null;
   offers: { productId: string; price: { amount: number; currency: string }; minGrade?: LotGrade | null; minShelfLifeDays?: number | null }[];
+  idempotencyKey?: string | null;
 }
 
 /** Something to tell when a session closes early, so completion need not wait for the next poll. */
@@ -34,7 +37,19 @@ export class SalesSessionService {
     private readonly closeListener: CloseListener,
   ) {}
 
-  async createSalesSession(ctx: RequestContext, input: CreateSalesSessionFields): Promise<SalesSession> {
+  /**
+   * Opens a session with its offers. Trader platforms and hubs call this from systems that retry:
+   * with an idempotency key, a retry of a request that committed (its answer lost to a timeout)
+   * answers with the first session and creates no second one, which customers would also see.
+   */
+  async createSalesSession(ctx: RequestContext, fields: CreateSalesSessionFields): Promise<SalesSession> {
+    // Ids in the lower case PostgreSQL answers with, as they are compared below and hashed: a
+    // retry spelt differently is the same request.
+    const input = {
+      ...fields,
+      hubId: fields.hubId.toLowerCase(),
+      offers: fields.offers.map((offer) => ({ ...offer, productId: offer.productId.toLowerCase() })),
+    };
     const errors = new InputErrors();
     const timeZone = input.timeZone.trim();
     if (!IANAZone.isValidZone(timeZone)) {
@@ -42,7 +57,6 @@ export class SalesSessionService {
     }
     if (input.closesAt <= input.opensAt) errors.invalid('must be after opensAt', ['closesAt']);
     if (input.deliversAt && input.deliversAt < input.closesAt) errors.invalid('must not be before closesAt', ['deliversAt']);
-    else if (input.closesAt <= ctx.clock.now()) errors.invalid('is already in the past', ['closesAt']);
     if (input.offers.length > MAX_OFFERS_PER_SESSION) {
       errors.invalid(`a session can have at most ${MAX_OFFERS_PER_SESSION} offers`, ['offers']);
     }
@@ -64,6 +78,7 @@ export class SalesSessionService {
         errors.invalid('must be an ISO 4217 code such as EUR', ['offers', i, 'price', 'currency']);
       }
     });
+    const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();
 
     requireHub(ctx.actor, input.hubId, 'hubId');
@@ -78,7 +93,25 @@ export class SalesSessionService {
     errors.throwIfAny();
 
     return ctx.em.transactional(async (em) => {
+      // The id is made before the session, for the key to name; the session only once the key is
+      // this request's, so a replay has nothing new in the entity manager to flush.
+      const sessionId = randomUUID();
+      if (idempotencyKey) {
+        const claim = await claimIdempotencyKey(em, ctx.clock.now(), {
+          scope: idempotencyScope.hub(hub.id),
+          idempotencyKey,
+          kind: IdempotentMutation.CREATE_SALES_SESSION,
+          resultId: sessionId,
+          requestHash: hashSessionRequest(input, timeZone),
+        });
+        if (!claim.first) return em.findOneOrFail(SalesSession, claim.resultId);
+      }
+      // After the key: a retry answers with its session even once that has closed.
+      if (input.closesAt <= ctx.clock.now()) {
+        throw DomainError.of(UserErrorCode.INVALID_INPUT, 'is already in the past', ['closesAt']);
+      }
       const session = new SalesSession(hub, input.opensAt, input.closesAt, timeZone);
+      session.id = sessionId;
       session.createdAt = ctx.clock.now();
       session.deliversAt = input.deliversAt ?? undefined;
       em.persist(session);
@@ -125,6 +158,24 @@ export class SalesSessionService {
     if (closed) this.closeListener.sessionClosed();
     return ctx.em.findOneOrFail(SalesSession, input.salesSessionId, { refresh: true });
   }
+}
+
+/**
+ * The request as a retry must repeat it: ids in lower case, the time zone trimmed, times as
+ * instants (an offset spelt differently is the same time), offers by product (their order in the
+ * list means nothing).
+ */
+function hashSessionRequest(input: CreateSalesSessionFields, timeZone: string): string {
+  return hashRequest(IdempotentMutation.CREATE_SALES_SESSION, {
+    hubId: input.hubId,
+    opensAt: input.opensAt.toISOString(),
+    closesAt: input.closesAt.toISOString(),
+    deliversAt: input.deliversAt?.toISOString() ?? null,
+    timeZone,
+    offers: input.offers
+      .map((offer) => [offer.productId, offer.price.amount, offer.price.currency, offer.minGrade ?? null, offer.minShelfLifeDays ?? null])
+      .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)),
+  });
 }
 
 function sessionNotFound(id: string): DomainError {

@@ -39,6 +39,12 @@ export class CreateSalesSessionInput {
 
   @Field(() => [OfferInput])
   offers!: OfferInput[];
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Send one (at most 200 characters) to make a retry safe: a repeat with the same key and input returns the first session and creates no other; the same key with a different input is IDEMPOTENCY_CONFLICT. Scoped to the hub.',
+  })
+  idempotencyKey?: string | null;
 }
 
 @InputType()

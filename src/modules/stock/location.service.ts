@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { requireProducer } from '../../auth/policy.js';
 import { EventKind } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -11,7 +12,6 @@ import { requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { stockOutsideLots } from '../lots/stock-outside-lots.js';
 import { Location } from './location.entity.js';
-import { claimIdempotencyKey, hashStockRequest, optionalIdempotencyKey } from './stock-idempotency.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 import type { StockService } from './stock.service.js';
 
@@ -114,19 +114,19 @@ export class LocationService {
     }
     await ctx.em.transactional(async (em) => {
       // Before anything is checked against the stock: a retry answers as its first request did.
-      if (idempotencyKey && !await claimIdempotencyKey(em, ctx.clock.now(), {
-        producerId: row.producerId,
+      if (idempotencyKey && !(await claimIdempotencyKey(em, ctx.clock.now(), {
+        scope: idempotencyScope.producer(row.producerId),
         idempotencyKey,
-        kind: StockMovementKind.TRANSFER,
-        productId: input.productId,
-        requestHash: hashStockRequest(StockMovementKind.TRANSFER, {
+        kind: IdempotentMutation.TRANSFER_STOCK,
+        resultId: input.productId,
+        requestHash: hashRequest(IdempotentMutation.TRANSFER_STOCK, {
           productId: input.productId,
           fromLocationId: input.fromLocationId,
           toLocationId: input.toLocationId,
           quantity: quantity!.toFixed(),
           reason: reason ?? null,
         }),
-      })) return;
+      })).first) return;
       // Stock in a lot moves with its lot (moveLot), so the lot always says where it is.
       const outside = (await stockOutsideLots(em, [input.productId]))(input.productId, input.fromLocationId);
       if (quantity!.greaterThan(outside)) {

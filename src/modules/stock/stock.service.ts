@@ -3,12 +3,12 @@ import { Decimal } from 'decimal.js';
 import { requireProducer } from '../../auth/policy.js';
 import { EventKind, markEventsWritten } from '../../events/event-log.js';
 import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import { allocateAcrossLocations, type LocationCandidate, type LocationStrategy } from './location-strategy.js';
-import { claimIdempotencyKey, hashStockRequest, optionalIdempotencyKey } from './stock-idempotency.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 
 export interface AdjustFields {
@@ -271,18 +271,18 @@ export class StockService {
     await ctx.em.transactional(async (em) => {
       // The location named, not the one it resolved to: a retry must replay even if the producer's
       // first choice changed since.
-      if (idempotencyKey && !await claimIdempotencyKey(em, ctx.clock.now(), {
-        producerId: product.producerId,
+      if (idempotencyKey && !(await claimIdempotencyKey(em, ctx.clock.now(), {
+        scope: idempotencyScope.producer(product.producerId),
         idempotencyKey,
-        kind: StockMovementKind.ADJUST,
-        productId: input.productId,
-        requestHash: hashStockRequest(StockMovementKind.ADJUST, {
+        kind: IdempotentMutation.ADJUST_STOCK,
+        resultId: input.productId.toLowerCase(),
+        requestHash: hashRequest(IdempotentMutation.ADJUST_STOCK, {
           productId: input.productId.toLowerCase(),
           locationId: input.locationId?.toLowerCase() ?? null,
           delta: delta!.toFixed(),
           reason: reason ?? null,
         }),
-      })) return;
+      })).first) return;
       const short = await this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(),
         [{ productId: input.productId, locationId: product.locationId!, onHandDelta: delta, reason }], { kind: EventKind.ADJUSTED });
       if (short.length > 0) {

@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EventKind } from '../../events/event-log.js';
 import { requireHub, requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { MAX_LIST } from '../../graphql/lists.js';
+import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { instant, sql } from '../../shared/sql.js';
@@ -17,6 +18,7 @@ export interface RegisterWebhookFields {
   producerId?: string | null;
   hubId?: string | null;
   secret?: string | null;
+  idempotencyKey?: string | null;
 }
 
 export interface DeliveryRow {
@@ -45,7 +47,14 @@ export class WebhookService {
     private readonly addresses: WebhookAddressPolicy,
   ) {}
 
-  /** Registers an endpoint; returns it with its signing secret, which is shown only here. */
+  /**
+   * Registers an endpoint; returns it with its signing secret, which is shown only here. With an
+   * idempotency key, a retry of a registration that committed (its answer lost to a timeout)
+   * registers no second endpoint, which would receive every event twice: it answers with the
+   * first webhook and its secret, which the client may never have seen and cannot verify a
+   * delivery without. The secret comes from the webhook itself (signing needs it as it is), so a
+   * replay stores it nowhere else; the key row keeps only a digest of the request.
+   */
   async register(ctx: RequestContext, input: RegisterWebhookFields): Promise<{ webhook: Webhook; secret: string }> {
     const errors = new InputErrors();
     let url: URL | undefined;
@@ -66,27 +75,56 @@ export class WebhookService {
     });
     const secret = input.secret ?? randomBytes(32).toString('hex');
     if (secret.length < 16 || secret.length > 200) errors.invalid('must be 16 to 200 characters', ['secret']);
+    const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();
     // Webhooks are an enterprise's own: a hub's see its producer orders, a producer's its own events.
     const { actor } = ctx;
-    const producerId = actor.kind === 'producer' ? (input.producerId ?? actor.producerId) : input.producerId;
-    const hubId = actor.kind === 'hub' ? (input.hubId ?? actor.hubId) : input.hubId;
+    const producerId = (actor.kind === 'producer' ? (input.producerId ?? actor.producerId) : input.producerId)?.toLowerCase();
+    const hubId = (actor.kind === 'hub' ? (input.hubId ?? actor.hubId) : input.hubId)?.toLowerCase();
     if (producerId) requireProducer(actor, producerId, 'producerId');
     if (hubId) requireHub(actor, hubId, 'hubId');
     if (producerId) await this.enterprises.requireProducer(ctx, producerId, 'producerId');
     if (hubId) await this.enterprises.requireHub(ctx, hubId, 'hubId');
+    const kinds = [...new Set(input.kinds)];
 
-    const webhook = ctx.em.create(Webhook, {
-      url: input.url,
-      kinds: [...new Set(input.kinds)],
-      producerId: producerId ?? undefined,
-      hubId: hubId ?? undefined,
-      secret,
-      active: true,
-      createdAt: ctx.clock.now(),
+    return ctx.em.transactional(async (em) => {
+      const webhookId = randomUUID();
+      if (idempotencyKey) {
+        const claim = await claimIdempotencyKey(em, ctx.clock.now(), {
+          // The webhook's owner, as find() tells it: a hub's webhook is the hub's, even when the
+          // operator registered it for one of its producers.
+          scope: hubId ? idempotencyScope.hub(hubId) : producerId ? idempotencyScope.producer(producerId) : idempotencyScope.operator,
+          idempotencyKey,
+          kind: IdempotentMutation.REGISTER_WEBHOOK,
+          resultId: webhookId,
+          // The secret sent is part of the request (a retry with another is another endpoint's
+          // key): hashed with the rest, never kept. A generated one is not: the retry replays it.
+          requestHash: hashRequest(IdempotentMutation.REGISTER_WEBHOOK, {
+            url: input.url.trim(),
+            kinds: [...kinds].sort(),
+            producerId: producerId ?? null,
+            hubId: hubId ?? null,
+            secret: input.secret ?? null,
+          }),
+        });
+        if (!claim.first) {
+          const first = await em.findOneOrFail(Webhook, claim.resultId);
+          return { webhook: first, secret: first.secret };
+        }
+      }
+      const webhook = em.create(Webhook, {
+        id: webhookId,
+        url: input.url,
+        kinds,
+        producerId: producerId ?? undefined,
+        hubId: hubId ?? undefined,
+        secret,
+        active: true,
+        createdAt: ctx.clock.now(),
+      });
+      await em.flush();
+      return { webhook, secret };
     });
-    await ctx.em.persistAndFlush(webhook);
-    return { webhook, secret };
   }
 
   /**

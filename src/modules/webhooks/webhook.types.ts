@@ -19,6 +19,12 @@ export class RegisterWebhookInput {
 
   @Field(() => String, { nullable: true, description: 'The signing secret; one is generated when absent.' })
   secret?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Send one (at most 200 characters) to make a retry safe: a repeat with the same key and input returns the first webhook and its secret, and registers no other; the same key with a different input is IDEMPOTENCY_CONFLICT. Scoped to the webhook's owner (its hub, else its producer).",
+  })
+  idempotencyKey?: string | null;
 }
 
 @InputType()
@@ -32,7 +38,7 @@ export class RegisterWebhookPayload {
   @Field(() => Webhook, { nullable: true })
   webhook?: Webhook;
 
-  @Field(() => String, { nullable: true, description: 'The HMAC-SHA256 signing secret. Shown only here: keep it.' })
+  @Field(() => String, { nullable: true, description: 'The HMAC-SHA256 signing secret. Shown only here, and again to a retry with the same idempotencyKey: keep it.' })
   secret?: string;
 
   @Field(() => [UserError])

@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { DomainError, type InputErrors, UserErrorCode } from './errors.js';
+import { IdempotentMutation } from './idempotency-key.entity.js';
+import { sql } from './sql.js';
+import { requiredText } from './text.js';
+
+export { IdempotentMutation };
+
+/** A keyed write's claim on its idempotency key. */
+export interface IdempotentRequest {
+  /** Whose keys these are: idempotencyScope(). */
+  scope: string;
+  idempotencyKey: string;
+  kind: IdempotentMutation;
+  /** hashRequest() of the request as the service reads it. */
+  requestHash: string;
+  /** What this request writes and a replay answers with (ids are made by the app, before the write). */
+  resultId: string;
+}
+
+/** A claim's outcome: go on and write, or answer with what the key's first request wrote. */
+export type Claim = { first: true } | { first: false; resultId: string };
+
+/**
+ * Each enterprise has one set of keys, shared by all its keyed mutations (a producer's stock
+ * writes and webhooks, a hub's sessions and webhooks), as checkout's are the hub's: another
+ * enterprise's key of the same text is its own. The operator registering a webhook for no
+ * enterprise uses the operator's set.
+ */
+export const idempotencyScope = {
+  producer: (producerId: string) => `producer:${producerId.toLowerCase()}`,
+  hub: (hubId: string) => `hub:${hubId.toLowerCase()}`,
+  operator: 'operator',
+} as const;
+
+const WHAT: Record<IdempotentMutation, string> = {
+  [IdempotentMutation.ADJUST_STOCK]: 'stock change',
+  [IdempotentMutation.TRANSFER_STOCK]: 'stock change',
+  [IdempotentMutation.CREATE_SALES_SESSION]: 'sales session',
+  [IdempotentMutation.REGISTER_WEBHOOK]: 'webhook',
+};
+
+/**
+ * An optional idempotency key as the keyed mutations take it, like checkout's: trimmed (a retry
+ * with surrounding spaces is the same key), not empty, at most 200 characters. Undefined when not sent.
+ */
+export function optionalIdempotencyKey(raw: string | null | undefined, errors: InputErrors): string | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  return requiredText(raw, ['idempotencyKey'], 200, errors);
+}
+
+/**
+ * A digest of a request, canonical as the service reads it (ids in lower case, quantities as exact
+ * decimals, text trimmed, times as instants, lists in a set order), so a retry spelt differently
+ * is the same request. The fields are sorted by name; their values must already be canonical.
+ */
+export function hashRequest(kind: IdempotentMutation, fields: Record<string, unknown>): string {
+  const canonical = Object.keys(fields).sort().map((name) => [name, fields[name]]);
+  return createHash('sha256').update(JSON.stringify({ kind, fields: canonical })).digest('hex');
+}
+
+/**
+ * Claims the key for this request, inside the transaction that then makes the write, before it
+ * locks anything else, so the key is kept exactly when the write commits and key and write locks
+ * never deadlock. `first`: this is the key's first request, go on and write. Otherwise the key's
+ * first request already wrote `resultId`: write nothing, answer with it. A different request
+ * under the key is IDEMPOTENCY_CONFLICT.
+ *
+ * Concurrent requests with one key meet on the key's unique index, across replicas: the first
+ * insert goes ahead, the others' inserts wait for its transaction. If it commits they find its
+ * row and replay it; if it rolls back (a user error), one of them takes the key and writes.
+ */
+export async function claimIdempotencyKey(em: EntityManager, at: Date, request: IdempotentRequest): Promise<Claim> {
+  const claimed = await sql(
+    em,
+    `INSERT INTO idempotency_key (scope, idempotency_key, kind, request_hash, result_id, created_at)
+     VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (scope, idempotency_key) DO NOTHING RETURNING 1`,
+    [request.scope, request.idempotencyKey, request.kind, request.requestHash, request.resultId, at],
+  );
+  if (claimed.length > 0) return { first: true };
+  // A statement of its own: its snapshot, taken after the insert waited, sees the committed row.
+  const [first] = await sql<{ requestHash: string; resultId: string }>(
+    em,
+    'SELECT request_hash AS "requestHash", result_id AS "resultId" FROM idempotency_key WHERE scope = ? AND idempotency_key = ?',
+    [request.scope, request.idempotencyKey],
+  );
+  if (!first) throw new Error('an idempotency key conflicted with a row that is not there');
+  // The hash covers the mutation too: one key cannot serve two kinds of write.
+  if (first.requestHash !== request.requestHash) {
+    throw DomainError.of(UserErrorCode.IDEMPOTENCY_CONFLICT, `this idempotency key was already used for a different ${WHAT[request.kind]}`, ['idempotencyKey']);
+  }
+  return { first: false, resultId: first.resultId };
+}
