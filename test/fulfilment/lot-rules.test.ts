@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import { createHub } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
 import {
-  addLocation, adjustAt, buy, closeSessions, createOfferSession, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, SWAP, world,
+  addLocation, adjustAt, buy, closeSessions, createOfferSession, DELIVERY_DAY, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, SWAP, world,
 } from './support.js';
 
 type UserErrors = { field: string[]; code: string; message: string }[];
@@ -160,6 +161,12 @@ describe('lot rules when shipping and swapping', () => {
     // The only pears are in a lot the line cannot take: nothing outside lots to ship them from,
     // which the pick line says before anyone tries.
     expect((await pickLines(t.api, w.farm, order))[0]).toMatchObject({ lots: [], untracked: [], short: '5' });
+    const { pickList } = await t.api.data<{ pickList: { items: unknown[]; waves: { items: unknown[] }[] } }>(
+      'query ($p: ID!, $d: String!) { pickList(producerId: $p, deliveryDay: $d) { items { quantity short } waves { items { quantity short } } } }',
+      { p: w.farm, d: DELIVERY_DAY },
+    );
+    expect(pickList.items).toEqual([{ quantity: '0', short: '5' }]);
+    expect(pickList.waves.map((wave) => wave.items)).toEqual([[{ quantity: '0', short: '5' }]]);
     const refused = await ship(order);
     expect(refused.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['producerOrderId'] }]);
     expect(await lotQuantities(pears)).toEqual([{ code: 'P-LOW', quantity: '10.000' }]);
@@ -193,4 +200,89 @@ describe('lot rules when shipping and swapping', () => {
     expect(await transfer('2')).toEqual([]);
     expect(await stockByLocation(t.api, plums)).toMatchObject({ Main: { onHand: '10' }, 'Cold store': { onHand: '2' } });
   });
+
+  it('ships a line without naming lots from the suggested ones, a unique item only whole', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cheese = await w.product('Reblochon');
+    await receiveLot(t.api, cheese, { code: 'W-1', quantity: '3', kind: 'ITEM', bestBefore: '2026-12-01' });
+    await receiveLot(t.api, cheese, { code: 'B-1', quantity: '5', bestBefore: '2026-12-09' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: cheese }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(cheese), '5');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => [l.lot.code, l.quantity])).toEqual([['W-1', '3'], ['B-1', '2']]);
+
+    // 2 ship: the item does not fit whole, so they come from the batch.
+    expect((await ship(order, [{ productId: cheese, quantity: '2' }])).userErrors).toEqual([]);
+    expect(await lotQuantities(cheese)).toEqual([{ code: 'B-1', quantity: '3.000' }, { code: 'W-1', quantity: '3.000' }]);
+    await expectStockConsistent(t.db);
+  });
+
+  it('counts a pin committed while the shipment waited for the lots', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const kale = await w.product('Kale');
+    const lot = await receiveLot(t.api, kale, { code: 'KL-1', quantity: '6' });
+    const otherHub = await createHub(t.api, 'Hub B');
+    const atA = await createOfferSession(t.api, w.hub, [{ productId: kale }]);
+    const atB = await createOfferSession(t.api, otherHub, [{ productId: kale }]);
+    await buy(t.api, atA.id, 'ana', atA.offerFor(kale), '5');
+    await buy(t.api, atB.id, 'ben', atB.offerFor(kale), '1');
+    await closeSessions(t);
+    const orderA = await producerOrderOf(t.api, w.farm, atA.id);
+    const orderB = await producerOrderOf(t.api, w.farm, atB.id);
+
+    // A picker pins 5 of the lot to order B; while that commits, A's shipment of 5 from it waits.
+    const picker = await t.db.connect();
+    try {
+      await picker.query('BEGIN');
+      await picker.query('SELECT id FROM lot WHERE id = $1 FOR UPDATE', [lot]);
+      await picker.query('INSERT INTO lot_pick (id, producer_order_id, product_id, lot_id, quantity) VALUES (gen_random_uuid(), $1, $2, $3, 5)', [orderB, kale, lot]);
+      const shipping = ship(orderA, [{ productId: kale, quantity: '5', lots: [{ lotId: lot, quantity: '5' }] }]);
+      await waitForLockWait();
+      await picker.query('COMMIT');
+      expect((await shipping).userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'lots', '0', 'quantity'] }]);
+    } finally {
+      picker.release();
+    }
+    expect(await lotQuantities(kale)).toEqual([{ code: 'KL-1', quantity: '6.000' }]);
+  });
+
+  it('counts a lot released while a transfer waited as stock in lots', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const plums = await w.product('Plums');
+    const lot = await receiveLot(t.api, plums, { code: 'PL-Q', quantity: '10', released: false });
+    await adjustAt(t.api, plums, w.main, '5');
+
+    // The lot is being released (its stock joins Main) while a transfer of 12 from Main waits.
+    const releasing = await t.db.connect();
+    try {
+      await releasing.query('BEGIN');
+      await releasing.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [plums]);
+      await releasing.query("UPDATE lot SET status = 'RELEASED', released_at = now() WHERE id = $1", [lot]);
+      await releasing.query('UPDATE stock_level SET on_hand = on_hand + 10 WHERE product_id = $1 AND location_id = $2', [plums, w.main]);
+      await releasing.query(
+        "INSERT INTO stock_movement (product_id, location_id, lot_id, kind, on_hand_delta, reason, created_at) VALUES ($1, $2, $3, 'RECEIVE', 10, 'lot PL-Q released', now())",
+        [plums, w.main, lot],
+      );
+      const transfer = t.api.data<{ transferStock: { userErrors: UserErrors } }>(
+        'mutation ($input: TransferStockInput!) { transferStock(input: $input) { userErrors { code field message } } }',
+        { input: { productId: plums, fromLocationId: w.main, toLocationId: cold, quantity: '12' } },
+      );
+      await waitForLockWait();
+      await releasing.query('COMMIT');
+      expect((await transfer).transferStock.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['quantity'] }]);
+    } finally {
+      releasing.release();
+    }
+    expect(await stockByLocation(t.api, plums)).toMatchObject({ Main: { onHand: '15' }, 'Cold store': { onHand: '0' } });
+    await expectStockConsistent(t.db);
+  });
+
+  /** Until a request of the server's waits for a lock a test's own transaction holds. */
+  const waitForLockWait = () =>
+    waitFor('a request to wait for the lock', async () => ((await t.db.query('SELECT 1 FROM pg_locks WHERE NOT granted')).rowCount ? true : undefined));
 });

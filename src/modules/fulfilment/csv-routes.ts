@@ -7,6 +7,9 @@ import type { Actor } from '../../shared/request-context.js';
 import { toCsv } from './csv.js';
 import type { PickItem } from './picking.service.js';
 
+/** The location column of a pick-list row for what is ordered but short: there is nothing to pick. */
+const SHORT_ROW = 'SHORT (no stock to pick)';
+
 export interface CsvRouteDeps {
   verifyToken(authorization: string | undefined): Promise<Actor>;
   newContext(actor: Actor): GraphQLContext;
@@ -31,6 +34,8 @@ export function csvRoutes(deps: CsvRouteDeps): Router {
     const lines = (item: PickItem) => [
       ...item.picks.map((p) => ({ lot: names.lot(p.lotId), location: names.location(p.locationId), quantity: p.quantity.toFixed() })),
       ...item.untracked.map((u) => ({ lot: { code: '', bestBefore: '' }, location: names.location(u.locationId), quantity: u.quantity.toFixed() })),
+      // Nothing to pick: said on a row of its own so the list's quantities still add up to what was ordered.
+      ...(item.short.greaterThan(0) ? [{ lot: { code: '', bestBefore: '' }, location: SHORT_ROW, quantity: item.short.toFixed() }] : []),
     ];
     const product = (item: PickItem) => { const p = names.product(item.productId); return [p.name, p.sku, p.unit, item.quantity.toFixed()]; };
     if (view === 'batch') {

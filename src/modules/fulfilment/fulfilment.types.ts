@@ -85,6 +85,9 @@ export class PickItem {
 
   @Field(() => [LocationQuantity])
   untracked!: LocationQuantity[];
+
+  @Field(() => DecimalScalar, { description: 'Ordered, but covered neither by a lot that meets the criteria nor by stock kept outside lots: nothing to pick (always 0 in a zone).' })
+  short!: string;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'What to pick at one location.' })

@@ -72,10 +72,11 @@ export class FulfilmentViews {
       quantity: formatQuantity(item.quantity),
       lots: await this.picks(item.picks.map((p) => ({ ...p, replacedLotId: null }))),
       untracked: await this.untracked(item.untracked),
+      short: formatQuantity(item.short),
     })));
   }
 
-  private picks(picks: PlannedPick[]): Promise<LotPickView[]> {
+  private picks(picks: Omit<PlannedPick, 'whole'>[]): Promise<LotPickView[]> {
     return Promise.all(picks.map(async (pick) => ({
       lot: await this.lot(pick.lotId),
       location: await this.location(pick.locationId),

@@ -37,6 +37,8 @@ export interface PlannedPick {
   /** Chosen by a picker rather than suggested. */
   pinned: boolean;
   replacedLotId: string | null;
+  /** A unique item: it goes whole or not at all. */
+  whole: boolean;
 }
 
 export interface PlannedLine extends OpenLine {
@@ -92,7 +94,10 @@ export function planPicks(
     for (const line of order.lines) {
       const picks: PlannedPick[] = live
         .filter((p) => p.producerOrderId === order.producerOrderId && p.productId === line.productId)
-        .map((p) => ({ lotId: p.lotId, locationId: byId.get(p.lotId)!.locationId, quantity: p.quantity, pinned: true, replacedLotId: p.replacedLotId }));
+        .map((p) => ({
+          lotId: p.lotId, locationId: byId.get(p.lotId)!.locationId, quantity: p.quantity, pinned: true, replacedLotId: p.replacedLotId,
+          whole: byId.get(p.lotId)!.kind === LotKind.ITEM,
+        }));
       let need = line.quantity.minus(Decimal.sum(0, ...picks.map((p) => p.quantity)));
       const eligible = strategy.rank(lots.filter((lot) => lot.productId === line.productId && meetsCriteria(lot, line.criteria, order.deliveryDay)));
       for (const lot of eligible) {
@@ -104,7 +109,7 @@ export function planPicks(
         const take = Decimal.min(available, need);
         free.set(lot.id, available.minus(take));
         need = need.minus(take);
-        picks.push({ lotId: lot.id, locationId: lot.locationId, quantity: take, pinned: false, replacedLotId: null });
+        picks.push({ lotId: lot.id, locationId: lot.locationId, quantity: take, pinned: false, replacedLotId: null, whole: lot.kind === LotKind.ITEM });
       }
       const { producerOrderId, hubId, deliversAt, deliveryDay } = order;
       const rest = Decimal.max(need, 0);

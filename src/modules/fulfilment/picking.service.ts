@@ -20,6 +20,8 @@ export interface PickItem {
   quantity: Decimal;
   picks: { lotId: string; locationId: string; quantity: Decimal; pinned: boolean }[];
   untracked: { locationId: string; quantity: Decimal }[];
+  /** Ordered, and covered neither by a suitable lot nor by stock kept outside lots (not in a zone). */
+  short: Decimal;
 }
 
 export interface PickList {
@@ -204,7 +206,7 @@ export class PickingService {
       }
 
       const picks = line.picks.filter((p) => p.lotId !== from.lotId && p.lotId !== to.id);
-      picks.push({ lotId: to.id, locationId: '', quantity: alreadyHere.plus(from.quantity), pinned: true, replacedLotId: from.lotId });
+      picks.push({ lotId: to.id, locationId: '', quantity: alreadyHere.plus(from.quantity), pinned: true, replacedLotId: from.lotId, whole: to.kind === LotKind.ITEM });
       await sql(em, 'DELETE FROM lot_pick WHERE producer_order_id = ? AND product_id = ?', [input.producerOrderId, input.productId]);
       const now = ctx.clock.now();
       await sql(
@@ -248,11 +250,15 @@ export class PickingService {
   }
 }
 
-/** Adds up planned lines per product (only what is at `locationId`, when given). */
+/**
+ * Adds up planned lines per product (only what is at `locationId`, when given: what is short is
+ * at no location, and shows in the views that are not by location).
+ */
 function summarise(lines: readonly PlannedLine[], locationId?: string): PickItem[] {
   const items = new Map<string, PickItem>();
   for (const line of lines) {
-    const item = items.get(line.productId) ?? { productId: line.productId, quantity: new Decimal(0), picks: [], untracked: [] };
+    const item = items.get(line.productId) ?? { productId: line.productId, quantity: new Decimal(0), picks: [], untracked: [], short: new Decimal(0) };
+    if (!locationId) item.short = item.short.plus(line.short);
     for (const pick of line.picks) {
       if (locationId && pick.locationId !== locationId) continue;
       const same = item.picks.find((p) => p.lotId === pick.lotId);
@@ -267,7 +273,7 @@ function summarise(lines: readonly PlannedLine[], locationId?: string): PickItem
       else item.untracked.push({ ...part });
       item.quantity = item.quantity.plus(part.quantity);
     }
-    if (item.quantity.greaterThan(0)) items.set(line.productId, item);
+    if (item.quantity.greaterThan(0) || item.short.greaterThan(0)) items.set(line.productId, item);
   }
   return [...items.values()];
 }

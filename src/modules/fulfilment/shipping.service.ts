@@ -91,11 +91,18 @@ export class ShippingService {
         throw DomainError.of(UserErrorCode.INVALID_STATE, `the order cannot ship: ${why}`, ['producerOrderId']);
       }
       // Locked before the plan is read, so the suggested lots cannot be used up by a concurrent shipment.
+      await sql(
+        em,
+        'SELECT 1 FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id FOR UPDATE',
+        [input.producerOrderId],
+      );
+      // Read once they are locked, by a statement of its own: its snapshot has every pin and
+      // change committed by the swaps and shipments this one waited for.
       const lots = await sql<LockedLot>(
         em,
         `SELECT id, code, product_id AS "productId", location_id AS "locationId", kind, status, grade, best_before::text AS "bestBefore", quantity,
                 (SELECT coalesce(sum(p.quantity), 0) FROM lot_pick p WHERE p.lot_id = lot.id AND p.producer_order_id <> ?) AS "pinnedElsewhere"
-           FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id FOR UPDATE`,
+           FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id`,
         [input.producerOrderId, input.producerOrderId],
       );
       const lines = (await this.picking.plan(em, order.producerId)).filter((l) => l.producerOrderId === input.producerOrderId);
@@ -288,12 +295,16 @@ async function requireUntrackedStock(em: EntityManager, moves: Move[], fieldOf: 
 
 type ParsedLine = ShipLineFields & { index: number; amount: Decimal; weight?: Decimal; lotAmounts: (Decimal | undefined)[] };
 
-/** The planned lots of a line, taken in order up to `quantity`. */
+/**
+ * The planned lots of a line, taken in order up to `quantity`; a unique item only if it fits
+ * whole (the rest then ships from stock kept outside lots, if there is that much).
+ */
 function suggested(line: PlannedLine, quantity: Decimal): Shipment['lots'] {
   const lots: Shipment['lots'] = [];
   let left = quantity;
   for (const pick of line.picks) {
     if (left.lessThanOrEqualTo(0)) break;
+    if (pick.whole && pick.quantity.greaterThan(left)) continue;
     const take = Decimal.min(left, pick.quantity);
     lots.push({ lotId: pick.lotId, locationId: pick.locationId, quantity: take });
     left = left.minus(take);

@@ -16,14 +16,20 @@ export async function stockOutsideLots(
   productIds: readonly string[],
   { lock }: { lock: boolean } = { lock: true },
 ): Promise<(productId: string, locationId: string) => Decimal> {
+  const ids = uuidArray([...productIds]);
+  if (lock) {
+    // Locked first, read next: a statement that waits for a lock still reads other tables (the
+    // lots) as of its own start, so a lot released meanwhile would count as outside lots.
+    await sql(em, 'SELECT 1 FROM stock_level WHERE product_id = ANY(?::uuid[]) ORDER BY product_id, location_id FOR UPDATE', [ids]);
+  }
   const rows = await sql<{ productId: string; locationId: string; outside: string }>(
     em,
     `SELECT s.product_id AS "productId", s.location_id AS "locationId",
             (s.on_hand - coalesce((SELECT sum(l.quantity) FROM lot l
                                     WHERE l.product_id = s.product_id AND l.location_id = s.location_id AND l.status = 'RELEASED'), 0))::text AS outside
        FROM stock_level s WHERE s.product_id = ANY(?::uuid[])
-      ORDER BY s.product_id, s.location_id${lock ? ' FOR UPDATE' : ''}`,
-    [uuidArray([...productIds])],
+      ORDER BY s.product_id, s.location_id`,
+    [ids],
   );
   const outside = new Map(rows.map((r) => [`${r.productId} ${r.locationId}`, Decimal.max(new Decimal(r.outside), 0)]));
   return (productId, locationId) => outside.get(`${productId} ${locationId}`) ?? new Decimal(0);
