@@ -178,14 +178,21 @@ export class WebhookDispatcher {
     let statusCode: number | undefined;
     let error: string | undefined;
     const timeoutMs = this.options.requestTimeoutMs ?? 10_000;
-    const timeout = AbortSignal.timeout(timeoutMs);
+    // One controller per attempt, cut off by the timeout or by stop(). Not AbortSignal.any() over
+    // the process-long stop signal: on Node 20 every such call leaves a record on it for good.
+    const attempt = new AbortController();
+    const onStop = () => attempt.abort(this.stopping.signal.reason);
+    this.stopping.signal.addEventListener('abort', onStop, { once: true });
+    const timer = setTimeout(() => attempt.abort(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs).unref();
     try {
-      statusCode = await this.post(delivery, at, AbortSignal.any([timeout, this.stopping.signal]));
+      statusCode = await this.post(delivery, at, attempt.signal);
       if (statusCode < 200 || statusCode > 299) error = `receiver answered ${statusCode}`;
     } catch (e) {
-      const reason: unknown = this.stopping.signal.aborted ? this.stopping.signal.reason : e;
-      if (!this.stopping.signal.aborted && timeout.aborted) error = `no answer within ${timeoutMs / 1000} s`;
-      else error = reason instanceof Error ? reason.message : String(reason);
+      const reason: unknown = attempt.signal.aborted ? attempt.signal.reason : e;
+      error = reason instanceof Error ? reason.message : String(reason);
+    } finally {
+      clearTimeout(timer);
+      this.stopping.signal.removeEventListener('abort', onStop);
     }
 
     // Counted from the end of the attempt: a receiver that takes the whole timeout to fail still

@@ -137,13 +137,12 @@ export class WebhookService {
     await ctx.em.transactional(async (em) => {
       webhook.active = false;
       await em.flush();
-      await sql(
-        em,
-        `DELETE FROM webhook_attempt a USING webhook_delivery d
-          WHERE a.delivery_id = d.id AND d.webhook_id = ? AND d.status = 'PENDING'`,
-        [webhook.id],
-      );
-      await sql(em, "DELETE FROM webhook_delivery WHERE webhook_id = ? AND status = 'PENDING'", [webhook.id]);
+      // The deliveries first: one whose attempt is being recorded is locked by that record, so
+      // this waits for it, and the next statement (a new snapshot) sees its attempt to delete.
+      const dropped = await sql<{ id: string }>(em, "DELETE FROM webhook_delivery WHERE webhook_id = ? AND status = 'PENDING' RETURNING id", [webhook.id]);
+      if (dropped.length > 0) {
+        await sql(em, 'DELETE FROM webhook_attempt WHERE delivery_id = ANY(?::bigint[])', [`{${dropped.map((d) => d.id).join(',')}}`]);
+      }
     });
     return webhook;
   }
