@@ -282,6 +282,32 @@ describe('lot rules when shipping and swapping', () => {
     await expectStockConsistent(t.db);
   });
 
+  it('takes stock in a lot away only with its lot, so the lot always has what it says', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const figs = await w.product('Figs');
+    const lot = await receiveLot(t.api, figs, { code: 'FG-1', quantity: '10', locationId: cold });
+    const quarantined = await receiveLot(t.api, figs, { code: 'FG-Q', quantity: '4', released: false });
+    const adjust = async (fields: Record<string, string>) =>
+      (await t.api.data<{ adjustStock: { userErrors: UserErrors } }>(
+        'mutation ($input: AdjustStockInput!) { adjustStock(input: $input) { userErrors { code field message } } }',
+        { input: { productId: figs, ...fields } },
+      )).adjustStock.userErrors;
+
+    expect(await adjust({ delta: '-2', locationId: cold })).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['delta'] }]);
+    expect(await adjust({ delta: '-2', lotId: lot, reason: 'two went soft' })).toEqual([]);
+    expect(await adjust({ delta: '-9', lotId: lot })).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['delta'] }]);
+    expect(await adjust({ delta: '-1', lotId: quarantined })).toMatchObject([{ code: 'INVALID_INPUT', field: ['lotId'] }]);
+    expect(await adjust({ delta: '-1', lotId: lot, locationId: w.main })).toMatchObject([{ code: 'INVALID_INPUT', field: ['locationId'] }]);
+
+    expect(await lotQuantities(figs)).toEqual([{ code: 'FG-1', quantity: '8.000' }, { code: 'FG-Q', quantity: '4.000' }]);
+    expect(await stockByLocation(t.api, figs)).toMatchObject({ 'Cold store': { onHand: '8' }, Main: { onHand: '0' } });
+    const { rows } = await t.db.query("SELECT lot_id FROM stock_movement WHERE product_id = $1 AND kind = 'ADJUST'", [figs]);
+    expect(rows).toEqual([{ lot_id: lot }]);
+    await expectStockConsistent(t.db);
+  });
+
   /** Until a request of the server's waits for a lock a test's own transaction holds. */
   const waitForLockWait = () =>
     waitFor('a request to wait for the lock', async () => ((await t.db.query('SELECT 1 FROM pg_locks WHERE NOT granted')).rowCount ? true : undefined));

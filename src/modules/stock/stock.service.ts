@@ -8,6 +8,7 @@ import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
+import { stockOutsideLots } from '../lots/stock-outside-lots.js';
 import { allocateAcrossLocations, type LocationCandidate, type LocationStrategy } from './location-strategy.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 
@@ -16,6 +17,8 @@ export interface AdjustFields {
   delta: string;
   reason?: string | null;
   locationId?: string | null;
+  /** The lot the stock is in: its quantity changes with the stock. */
+  lotId?: string | null;
   idempotencyKey?: string | null;
 }
 
@@ -253,20 +256,30 @@ export class StockService {
     const reason = input.reason?.trim() || undefined;
     if (reason && reason.length > 500) errors.invalid('must be at most 500 characters', ['reason']);
     if (input.locationId && !isUuid(input.locationId)) errors.add(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}"`, ['locationId']);
+    if (input.lotId && !isUuid(input.lotId)) errors.add(UserErrorCode.NOT_FOUND, `no lot with id "${input.lotId}"`, ['lotId']);
     const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();
     if (!isUuid(input.productId)) throw notFound(input.productId);
-    const [product] = await sql<{ producerId: string; locationId: string | null }>(
+    const [product] = await sql<{ producerId: string; locationId: string | null; lot: { code: string; status: string; locationId: string; productId: string } | null }>(
       ctx.em,
       `SELECT p.producer_id AS "producerId",
               (SELECT l.id FROM location l WHERE l.producer_id = p.producer_id AND (l.id = ?::uuid OR ?::uuid IS NULL)
-                ORDER BY l.priority, l.id LIMIT 1) AS "locationId"
+                ORDER BY l.priority, l.id LIMIT 1) AS "locationId",
+              (SELECT json_build_object('code', t.code, 'status', t.status, 'locationId', t.location_id, 'productId', t.product_id)
+                 FROM lot t WHERE t.id = ?::uuid) AS lot
          FROM product p WHERE p.id = ?`,
-      [input.locationId ?? null, input.locationId ?? null, input.productId],
+      [input.locationId ?? null, input.locationId ?? null, input.lotId ?? null, input.productId],
     );
     if (!product) throw notFound(input.productId);
     requireProducer(ctx.actor, product.producerId, 'productId');
     if (!product.locationId) throw DomainError.of(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}" for this producer`, ['locationId']);
+    const lot = input.lotId ? product.lot : null;
+    if (input.lotId) {
+      if (!lot || lot.productId !== input.productId.toLowerCase()) throw DomainError.of(UserErrorCode.NOT_FOUND, `no lot of this product with id "${input.lotId}"`, ['lotId']);
+      if (lot.status !== 'RELEASED') throw DomainError.of(UserErrorCode.INVALID_INPUT, `lot ${lot.code} is in ${lot.status}: not stock yet`, ['lotId']);
+      if (input.locationId && lot.locationId !== product.locationId) throw DomainError.of(UserErrorCode.INVALID_INPUT, `lot ${lot.code} is at another location`, ['locationId']);
+    }
+    const locationId = lot?.locationId ?? product.locationId;
 
     await ctx.em.transactional(async (em) => {
       // The location named, not the one it resolved to: a retry must replay even if the producer's
@@ -279,12 +292,31 @@ export class StockService {
         requestHash: hashRequest(IdempotentMutation.ADJUST_STOCK, {
           productId: input.productId.toLowerCase(),
           locationId: input.locationId?.toLowerCase() ?? null,
+          ...(input.lotId ? { lotId: input.lotId.toLowerCase() } : {}),
           delta: delta!.toFixed(),
           reason: reason ?? null,
         }),
       })).first) return;
+      // A lot's stock changes with its lot, and only with it: the lots then never claim stock that
+      // is gone (lots first, then levels, the order every writer locks them in).
+      if (lot) {
+        const [locked] = await sql<{ quantity: string }>(em, 'SELECT quantity FROM lot WHERE id = ? FOR UPDATE', [input.lotId]);
+        if (delta!.negated().greaterThan(locked!.quantity)) {
+          throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK, `lot ${lot.code} has ${formatQuantity(locked!.quantity)} left`, ['delta']);
+        }
+      } else if (delta!.isNegative()) {
+        const outside = (await stockOutsideLots(em, [input.productId]))(input.productId.toLowerCase(), locationId);
+        if (delta!.negated().greaterThan(outside)) {
+          throw DomainError.of(
+            UserErrorCode.INSUFFICIENT_STOCK,
+            `only ${formatQuantity(outside)} is kept outside lots there: to take stock out of a lot, name its lotId`,
+            ['delta'],
+          );
+        }
+      }
       const short = await this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(),
-        [{ productId: input.productId, locationId: product.locationId!, onHandDelta: delta, reason }], { kind: EventKind.ADJUSTED });
+        [{ productId: input.productId, locationId, lotId: input.lotId ?? undefined, onHandDelta: delta, reason }],
+        { kind: EventKind.ADJUSTED, lotId: input.lotId ?? undefined });
       if (short.length > 0) {
         throw DomainError.of(
           UserErrorCode.INSUFFICIENT_STOCK,
@@ -292,6 +324,7 @@ export class StockService {
           ['delta'],
         );
       }
+      if (lot) await sql(em, 'UPDATE lot SET quantity = quantity + ? WHERE id = ?', [delta!.toFixed(), input.lotId]);
     });
   }
 

@@ -32,8 +32,14 @@ export class AdjustStockInput {
   @Field(() => String, { nullable: true })
   reason?: string | null;
 
-  @Field(() => ID, { nullable: true, description: "Where the stock is; the producer's first-choice location when absent." })
+  @Field(() => ID, { nullable: true, description: "Where the stock is; the producer's first-choice location when absent (the lot's, with lotId)." })
   locationId?: string | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: "The released lot the stock is in: the lot's quantity changes with it. Without it, only stock kept outside lots can be taken away.",
+  })
+  lotId?: string | null;
 
   @Field(() => String, {
     nullable: true,
