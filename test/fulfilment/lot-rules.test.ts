@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import { createHub } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { waitFor } from '../support/wait.js';
+import { waitForLockWait } from '../support/wait.js';
 import {
   addLocation, adjustAt, buy, closeSessions, createOfferSession, DELIVERY_DAY, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, SWAP, world,
 } from './support.js';
@@ -240,7 +240,7 @@ describe('lot rules when shipping and swapping', () => {
       await picker.query('SELECT id FROM lot WHERE id = $1 FOR UPDATE', [lot]);
       await picker.query('INSERT INTO lot_pick (id, producer_order_id, product_id, lot_id, quantity) VALUES (gen_random_uuid(), $1, $2, $3, 5)', [orderB, kale, lot]);
       const shipping = ship(orderA, [{ productId: kale, quantity: '5', lots: [{ lotId: lot, quantity: '5' }] }]);
-      await waitForLockWait();
+      await waitForLockWait(t.db);
       await picker.query('COMMIT');
       expect((await shipping).userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'lots', '0', 'quantity'] }]);
     } finally {
@@ -272,7 +272,7 @@ describe('lot rules when shipping and swapping', () => {
         'mutation ($input: TransferStockInput!) { transferStock(input: $input) { userErrors { code field message } } }',
         { input: { productId: plums, fromLocationId: w.main, toLocationId: cold, quantity: '12' } },
       );
-      await waitForLockWait();
+      await waitForLockWait(t.db);
       await releasing.query('COMMIT');
       expect((await transfer).transferStock.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['quantity'] }]);
     } finally {
@@ -308,7 +308,37 @@ describe('lot rules when shipping and swapping', () => {
     await expectStockConsistent(t.db);
   });
 
-  /** Until a request of the server's waits for a lock a test's own transaction holds. */
-  const waitForLockWait = () =>
-    waitFor('a request to wait for the lock', async () => ((await t.db.query('SELECT 1 FROM pg_locks WHERE NOT granted')).rowCount ? true : undefined));
+  it('writes off stock in a lot where the lot is when it gets the lock, after a move it waited for', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const figs = await w.product('Figs');
+    const lot = await receiveLot(t.api, figs, { code: 'FG-M', quantity: '10' });
+    await adjustAt(t.api, figs, w.main, '5');
+
+    // The lot is being moved to the cold store, with its 10, while a write-off of 2 from it waits.
+    const moving = await t.db.connect();
+    try {
+      await moving.query('BEGIN');
+      await moving.query('SELECT 1 FROM lot WHERE id = $1 FOR UPDATE', [lot]);
+      await moving.query('UPDATE lot SET location_id = $1 WHERE id = $2', [cold, lot]);
+      await moving.query('UPDATE stock_level SET on_hand = on_hand + (CASE WHEN location_id = $2 THEN 10 ELSE -10 END) WHERE product_id = $1', [figs, cold]);
+      await moving.query(
+        "INSERT INTO stock_movement (product_id, location_id, lot_id, kind, on_hand_delta, created_at) VALUES ($1, $2, $4, 'TRANSFER', -10, now()), ($1, $3, $4, 'TRANSFER', 10, now())",
+        [figs, w.main, cold, lot],
+      );
+      const writeOff = t.api.data<{ adjustStock: { userErrors: UserErrors } }>(
+        'mutation ($input: AdjustStockInput!) { adjustStock(input: $input) { userErrors { code field message } } }',
+        { input: { productId: figs, lotId: lot, delta: '-2' } },
+      );
+      await waitForLockWait(t.db);
+      await moving.query('COMMIT');
+      expect((await writeOff).adjustStock.userErrors).toEqual([]);
+    } finally {
+      moving.release();
+    }
+    expect(await lotQuantities(figs)).toEqual([{ code: 'FG-M', quantity: '8.000' }]);
+    expect(await stockByLocation(t.api, figs)).toMatchObject({ Main: { onHand: '5' }, 'Cold store': { onHand: '8' } });
+    await expectStockConsistent(t.db);
+  });
 });

@@ -62,7 +62,9 @@ describe('the event relay', () => {
       void second.finally(() => (settled = true)).catch(() => undefined);
       // (A relay that does not wait at all returns early, and fails below.)
       await waitFor('the second relay to wait for the first', async () => {
-        const { rowCount } = await db.query('SELECT 1 FROM pg_locks WHERE NOT granted');
+        const { rowCount } = await db.query(
+          'SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()',
+        );
         return rowCount || settled ? true : undefined;
       });
       await first.query('COMMIT');

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import { adjustStock, checkout, createHub, createProducer, createProduct, createSession, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, waitForLockWait } from '../support/wait.js';
 
 describe('concurrent checkouts', () => {
   let t: TestApp;
@@ -111,10 +111,7 @@ describe('concurrent checkouts', () => {
       await closing.query('SELECT id FROM sales_session WHERE id = $1 FOR UPDATE', [session.id]);
       const late = checkout(t.api, session.id, 'late', [{ offerId: session.offerFor(apples), quantity: '1' }]);
       // The checkout read the session as open (a plain read does not wait) and now waits to write.
-      await waitFor('the checkout to wait for the close', async () => {
-        const { rowCount } = await t.db.query('SELECT 1 FROM pg_locks WHERE NOT granted');
-        return rowCount ? true : undefined;
-      });
+      await waitForLockWait(t.db, 'the checkout to wait for the close');
       await closing.query('UPDATE sales_session SET closed_at = now() WHERE id = $1', [session.id]);
       await closing.query('COMMIT');
 
@@ -149,10 +146,7 @@ describe('concurrent checkouts', () => {
         [butter],
       );
       const writeOff = adjustStock(t.api, butter, '-1', 'dropped');
-      await waitFor('the write-off to wait for the other writer', async () => {
-        const { rowCount } = await t.db.query('SELECT 1 FROM pg_locks WHERE NOT granted');
-        return rowCount ? true : undefined;
-      });
+      await waitForLockWait(t.db, 'the write-off to wait for the other writer');
       await other.query('COMMIT');
       // The write-off began while the level read 3 held of 3, but it applies to the level as it is now.
       expect((await writeOff).userErrors).toEqual([]);

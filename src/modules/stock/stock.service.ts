@@ -260,26 +260,17 @@ export class StockService {
     const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();
     if (!isUuid(input.productId)) throw notFound(input.productId);
-    const [product] = await sql<{ producerId: string; locationId: string | null; lot: { code: string; status: string; locationId: string; productId: string } | null }>(
+    const [product] = await sql<{ producerId: string; locationId: string | null }>(
       ctx.em,
       `SELECT p.producer_id AS "producerId",
               (SELECT l.id FROM location l WHERE l.producer_id = p.producer_id AND (l.id = ?::uuid OR ?::uuid IS NULL)
-                ORDER BY l.priority, l.id LIMIT 1) AS "locationId",
-              (SELECT json_build_object('code', t.code, 'status', t.status, 'locationId', t.location_id, 'productId', t.product_id)
-                 FROM lot t WHERE t.id = ?::uuid) AS lot
+                ORDER BY l.priority, l.id LIMIT 1) AS "locationId"
          FROM product p WHERE p.id = ?`,
-      [input.locationId ?? null, input.locationId ?? null, input.lotId ?? null, input.productId],
+      [input.locationId ?? null, input.locationId ?? null, input.productId],
     );
     if (!product) throw notFound(input.productId);
     requireProducer(ctx.actor, product.producerId, 'productId');
     if (!product.locationId) throw DomainError.of(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}" for this producer`, ['locationId']);
-    const lot = input.lotId ? product.lot : null;
-    if (input.lotId) {
-      if (!lot || lot.productId !== input.productId.toLowerCase()) throw DomainError.of(UserErrorCode.NOT_FOUND, `no lot of this product with id "${input.lotId}"`, ['lotId']);
-      if (lot.status !== 'RELEASED') throw DomainError.of(UserErrorCode.INVALID_INPUT, `lot ${lot.code} is in ${lot.status}: not stock yet`, ['lotId']);
-      if (input.locationId && lot.locationId !== product.locationId) throw DomainError.of(UserErrorCode.INVALID_INPUT, `lot ${lot.code} is at another location`, ['locationId']);
-    }
-    const locationId = lot?.locationId ?? product.locationId;
 
     await ctx.em.transactional(async (em) => {
       // The location named, not the one it resolved to: a retry must replay even if the producer's
@@ -298,12 +289,17 @@ export class StockService {
         }),
       })).first) return;
       // A lot's stock changes with its lot, and only with it: the lots then never claim stock that
-      // is gone (lots first, then levels, the order every writer locks them in).
+      // is gone (lots first, then levels, the order every writer locks them in). Where the lot is
+      // is read under its lock: a move committed while this waited has taken its stock along.
+      let locationId = product.locationId!;
+      const lot = input.lotId ? await this.lockedLotOf(em, input.productId, input.lotId) : undefined;
       if (lot) {
-        const [locked] = await sql<{ quantity: string }>(em, 'SELECT quantity FROM lot WHERE id = ? FOR UPDATE', [input.lotId]);
-        if (delta!.negated().greaterThan(locked!.quantity)) {
-          throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK, `lot ${lot.code} has ${formatQuantity(locked!.quantity)} left`, ['delta']);
+        if (lot.status !== 'RELEASED') throw DomainError.of(UserErrorCode.INVALID_INPUT, `lot ${lot.code} is in ${lot.status}: not stock yet`, ['lotId']);
+        if (input.locationId && lot.locationId !== product.locationId) throw DomainError.of(UserErrorCode.INVALID_INPUT, `lot ${lot.code} is at another location`, ['locationId']);
+        if (delta!.negated().greaterThan(lot.quantity)) {
+          throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK, `lot ${lot.code} has ${formatQuantity(lot.quantity)} left`, ['delta']);
         }
+        locationId = lot.locationId;
       } else if (delta!.isNegative()) {
         const outside = (await stockOutsideLots(em, [input.productId]))(input.productId.toLowerCase(), locationId);
         if (delta!.negated().greaterThan(outside)) {
@@ -326,6 +322,17 @@ export class StockService {
       }
       if (lot) await sql(em, 'UPDATE lot SET quantity = quantity + ? WHERE id = ?', [delta!.toFixed(), input.lotId]);
     });
+  }
+
+  /** The lot, locked, if it is one of this product's; NOT_FOUND otherwise. */
+  private async lockedLotOf(em: EntityManager, productId: string, lotId: string) {
+    const [lot] = await sql<{ code: string; status: string; locationId: string; quantity: string }>(
+      em,
+      'SELECT code, status, location_id AS "locationId", quantity FROM lot WHERE id = ? AND product_id = ? FOR UPDATE',
+      [lotId, productId],
+    );
+    if (!lot) throw DomainError.of(UserErrorCode.NOT_FOUND, `no lot of this product with id "${lotId}"`, ['lotId']);
+    return lot;
   }
 
   /** Current figures for each product, summed over its locations, for reads (no locks). */

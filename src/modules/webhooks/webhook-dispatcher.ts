@@ -182,7 +182,9 @@ export class WebhookDispatcher {
     // the process-long stop signal: on Node 20 every such call leaves a record on it for good.
     const attempt = new AbortController();
     const onStop = () => attempt.abort(this.stopping.signal.reason);
-    this.stopping.signal.addEventListener('abort', onStop, { once: true });
+    // A listener added to a signal already aborted never runs: a send claimed as stop() began is cut at once.
+    if (this.stopping.signal.aborted) onStop();
+    else this.stopping.signal.addEventListener('abort', onStop, { once: true });
     const timer = setTimeout(() => attempt.abort(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs).unref();
     try {
       statusCode = await this.post(delivery, at, attempt.signal);
