@@ -25,6 +25,13 @@ describe('lot rules when shipping and swapping', () => {
     })).shipProducerOrder;
   const swap = async (input: { producerOrderId: string; productId: string; fromLotId: string; toLotId: string }) =>
     (await t.api.data<{ swapLot: { userErrors: UserErrors } }>(SWAP, { input })).swapLot.userErrors;
+  /** One customer at the world's hub buys `quantity` of the product, and the session closes: the producer order to pick. */
+  const soldAndClosed = async (w: Awaited<ReturnType<typeof world>>, productId: string, quantity: string, criteria: { minGrade?: string } = {}) => {
+    const session = await createOfferSession(t.api, w.hub, [{ productId, ...criteria }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(productId), quantity);
+    await closeSessions(t);
+    return producerOrderOf(t.api, w.farm, session.id);
+  };
   const lotQuantities = async (productId: string) =>
     (await t.db.query<{ code: string; quantity: string }>('SELECT code, quantity::text FROM lot WHERE product_id = $1 ORDER BY code', [productId])).rows;
 
@@ -56,10 +63,7 @@ describe('lot rules when shipping and swapping', () => {
     const cheese = await w.product('Comté wheel');
     const batch = await receiveLot(t.api, cheese, { code: 'C-BATCH', quantity: '10' });
     const wheel = await receiveLot(t.api, cheese, { code: 'WHEEL-1', quantity: '5', kind: 'ITEM' });
-    const session = await createOfferSession(t.api, w.hub, [{ productId: cheese }]);
-    await buy(t.api, session.id, 'ana', session.offerFor(cheese), '2');
-    await closeSessions(t);
-    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const order = await soldAndClosed(w, cheese, '2');
     expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => [l.lot.id, l.quantity])).toEqual([[batch, '2']]);
 
     const errors = await swap({ producerOrderId: order, productId: cheese, fromLotId: batch, toLotId: wheel });
@@ -72,10 +76,7 @@ describe('lot rules when shipping and swapping', () => {
     const w = await world(t);
     const kale = await w.product('Kale');
     const lot = await receiveLot(t.api, kale, { code: 'LK-1', quantity: '10' });
-    const session = await createOfferSession(t.api, w.hub, [{ productId: kale }]);
-    await buy(t.api, session.id, 'ana', session.offerFor(kale), '4');
-    await closeSessions(t);
-    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const order = await soldAndClosed(w, kale, '4');
 
     expect(await swap({ producerOrderId: order, productId: kale, fromLotId: lot, toLotId: lot })).toMatchObject([{ code: 'INVALID_INPUT', field: ['toLotId'] }]);
     expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => [l.quantity, l.pinned])).toEqual([['4', false]]);
@@ -107,10 +108,7 @@ describe('lot rules when shipping and swapping', () => {
     const w = await world(t);
     const beet = await w.product('Beetroot');
     const lot = await receiveLot(t.api, beet, { code: 'BT-1', quantity: '5' });
-    const session = await createOfferSession(t.api, w.hub, [{ productId: beet }]);
-    await buy(t.api, session.id, 'ana', session.offerFor(beet), '5');
-    await closeSessions(t);
-    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const order = await soldAndClosed(w, beet, '5');
 
     const result = await ship(order, [{ productId: beet, quantity: '5', lots: [{ lotId: lot, quantity: '4' }, { lotId: lot, quantity: '4' }] }]);
     expect(result.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'lots', '0', 'quantity'] }, { code: 'INVALID_INPUT', field: ['lines', '0', 'lots'] }]);
@@ -153,10 +151,7 @@ describe('lot rules when shipping and swapping', () => {
     const w = await world(t);
     const pears = await w.product('Pears');
     await receiveLot(t.api, pears, { code: 'P-LOW', quantity: '10', grade: 'CLASS_II' });
-    const session = await createOfferSession(t.api, w.hub, [{ productId: pears, minGrade: 'EXTRA' }]);
-    await buy(t.api, session.id, 'ana', session.offerFor(pears), '5');
-    await closeSessions(t);
-    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const order = await soldAndClosed(w, pears, '5', { minGrade: 'EXTRA' });
 
     // The only pears are in a lot the line cannot take: nothing outside lots to ship them from,
     // which the pick line says before anyone tries.
@@ -207,10 +202,7 @@ describe('lot rules when shipping and swapping', () => {
     const cheese = await w.product('Reblochon');
     await receiveLot(t.api, cheese, { code: 'W-1', quantity: '3', kind: 'ITEM', bestBefore: '2026-12-01' });
     await receiveLot(t.api, cheese, { code: 'B-1', quantity: '5', bestBefore: '2026-12-09' });
-    const session = await createOfferSession(t.api, w.hub, [{ productId: cheese }]);
-    await buy(t.api, session.id, 'ana', session.offerFor(cheese), '5');
-    await closeSessions(t);
-    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const order = await soldAndClosed(w, cheese, '5');
     expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => [l.lot.code, l.quantity])).toEqual([['W-1', '3'], ['B-1', '2']]);
 
     // 2 ship: the item does not fit whole, so they come from the batch.
