@@ -127,7 +127,8 @@ export class LocationService {
           reason: reason ?? null,
         }),
       })).first) return;
-      // Stock in a lot moves with its lot (moveLot), so the lot always says where it is.
+      // Stock in a lot moves with its lot (moveLot), so the lot always says where it is. Reading
+      // it locks the product's levels, as apply() would.
       const outside = (await stockOutsideLots(em, [input.productId]))(input.productId, input.fromLocationId);
       if (quantity!.greaterThan(outside)) {
         throw DomainError.of(
@@ -139,7 +140,7 @@ export class LocationService {
       const short = await this.stock.apply(em, StockMovementKind.TRANSFER, ctx.clock.now(), [
         { productId: input.productId, locationId: input.fromLocationId, onHandDelta: quantity!.negated(), reason },
         { productId: input.productId, locationId: input.toLocationId, onHandDelta: quantity!, reason },
-      ], { kind: EventKind.TRANSFERRED, locationId: input.toLocationId });
+      ], { kind: EventKind.TRANSFERRED, locationId: input.toLocationId }, { levelsLocked: true });
       if (short.length > 0) {
         throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK, `only ${formatQuantity(short[0]!.available)} is available to move from there`, ['quantity']);
       }

@@ -250,7 +250,14 @@ export class StockService {
    * A delta applied twice is stock that does not exist, sold to customers: with an idempotency
    * key, a retry of a write that committed (its answer lost to a timeout) changes nothing.
    */
-  async adjust(ctx: RequestContext, input: AdjustFields): Promise<void> {
+  async adjust(ctx: RequestContext, fields: AdjustFields): Promise<void> {
+    // Ids in the lower case PostgreSQL answers with, as they are compared below and hashed.
+    const input = {
+      ...fields,
+      productId: fields.productId.toLowerCase(),
+      locationId: fields.locationId?.toLowerCase(),
+      lotId: fields.lotId?.toLowerCase(),
+    };
     const errors = new InputErrors();
     const delta = parseQuantity(input.delta, ['delta'], errors, { allowNegative: true });
     const reason = input.reason?.trim() || undefined;
@@ -279,11 +286,11 @@ export class StockService {
         scope: idempotencyScope.producer(product.producerId),
         idempotencyKey,
         kind: IdempotentMutation.ADJUST_STOCK,
-        resultId: input.productId.toLowerCase(),
+        resultId: input.productId,
         requestHash: hashRequest(IdempotentMutation.ADJUST_STOCK, {
-          productId: input.productId.toLowerCase(),
-          locationId: input.locationId?.toLowerCase() ?? null,
-          ...(input.lotId ? { lotId: input.lotId.toLowerCase() } : {}),
+          productId: input.productId,
+          locationId: input.locationId ?? null,
+          ...(input.lotId ? { lotId: input.lotId } : {}),
           delta: delta!.toFixed(),
           reason: reason ?? null,
         }),
@@ -292,6 +299,7 @@ export class StockService {
       // is gone (lots first, then levels, the order every writer locks them in). Where the lot is
       // is read under its lock: a move committed while this waited has taken its stock along.
       let locationId = product.locationId!;
+      let levelsLocked = false;
       const lot = input.lotId ? await this.lockedLotOf(em, input.productId, input.lotId) : undefined;
       if (lot) {
         if (lot.status !== 'RELEASED') throw DomainError.of(UserErrorCode.INVALID_INPUT, `lot ${lot.code} is in ${lot.status}: not stock yet`, ['lotId']);
@@ -301,7 +309,8 @@ export class StockService {
         }
         locationId = lot.locationId;
       } else if (delta!.isNegative()) {
-        const outside = (await stockOutsideLots(em, [input.productId]))(input.productId.toLowerCase(), locationId);
+        const outside = (await stockOutsideLots(em, [input.productId]))(input.productId, locationId);
+        levelsLocked = true;
         if (delta!.negated().greaterThan(outside)) {
           throw DomainError.of(
             UserErrorCode.INSUFFICIENT_STOCK,
@@ -312,7 +321,7 @@ export class StockService {
       }
       const short = await this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(),
         [{ productId: input.productId, locationId, lotId: input.lotId ?? undefined, onHandDelta: delta, reason }],
-        { kind: EventKind.ADJUSTED, lotId: input.lotId ?? undefined });
+        { kind: EventKind.ADJUSTED, lotId: input.lotId ?? undefined }, { levelsLocked });
       if (short.length > 0) {
         throw DomainError.of(
           UserErrorCode.INSUFFICIENT_STOCK,

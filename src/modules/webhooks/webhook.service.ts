@@ -11,6 +11,7 @@ import { instant, sql } from '../../shared/sql.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { type WebhookAddressPolicy, webhookUrlProblem } from './webhook-address.js';
 import { Webhook } from './webhook.entity.js';
+import { dropPendingDeliveries } from './webhook-retention.js';
 
 export interface RegisterWebhookFields {
   url: string;
@@ -137,12 +138,7 @@ export class WebhookService {
     await ctx.em.transactional(async (em) => {
       webhook.active = false;
       await em.flush();
-      // The deliveries first: one whose attempt is being recorded is locked by that record, so
-      // this waits for it, and the next statement (a new snapshot) sees its attempt to delete.
-      const dropped = await sql<{ id: string }>(em, "DELETE FROM webhook_delivery WHERE webhook_id = ? AND status = 'PENDING' RETURNING id", [webhook.id]);
-      if (dropped.length > 0) {
-        await sql(em, 'DELETE FROM webhook_attempt WHERE delivery_id = ANY(?::bigint[])', [`{${dropped.map((d) => d.id).join(',')}}`]);
-      }
+      await dropPendingDeliveries(em, webhook.id);
     });
     return webhook;
   }
