@@ -1,12 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { expressMiddleware } from '@as-integrations/express5';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -17,6 +15,7 @@ import type { EventHub } from './events/event-hub.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
 import { createErrorFormatter } from './graphql/format-error.js';
+import { graphqlEndpoint, sendError } from './graphql/http-endpoint.js';
 import { costCheck, costLimitPlugin, depthLimit } from './graphql/limits.js';
 import { sharedReads } from './graphql/shared-reads.js';
 import { formatSocketErrors, formatSocketResult, socketOperations } from './graphql/socket-operations.js';
@@ -27,7 +26,7 @@ import type { Actor } from './shared/request-context.js';
 const MAX_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 /** How long a shutdown waits for requests in flight before closing their connections anyway. */
 const SHUTDOWN_GRACE_MS = 20_000;
-const MAX_BODY = '1mb';
+const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface HttpServerDeps {
   schema: GraphQLSchema;
@@ -125,47 +124,46 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   // waits until every request already taken has been answered.
   let stopping = false;
   let inFlight = 0;
-  const app = express();
-  app.disable('x-powered-by');
-  app.use((_req: Request, res: Response, next: NextFunction) => {
-    if (stopping) {
-      res.setHeader('connection', 'close');
-      res.status(503).json({ errors: [{ message: 'the server is shutting down; retry the request', extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } }] });
-      return;
-    }
-    inFlight += 1;
-    res.on('close', () => (inFlight -= 1));
-    next();
+  const graphql = graphqlEndpoint({
+    apollo,
+    context: async (req) => {
+      try {
+        return newContext(await deps.verifyToken(req.headers.authorization));
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) throw error;
+        throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+      }
+    },
+    corsOrigins: limits.corsOrigins,
+    maxBodyBytes: MAX_BODY_BYTES,
+    logger: deps.logger,
   });
-  app.get('/health', async (_req, res) => {
+  // Everything but GraphQL itself: the health check and the CSV downloads.
+  const others = express();
+  others.disable('x-powered-by');
+  others.get('/health', async (_req, res) => {
     const up = await deps.orm.isConnected().catch(() => false);
     res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'database unavailable' });
   });
-  app.use(csvRoutes({ verifyToken: (authorization) => deps.verifyToken(authorization), newContext }));
-  app.use(
-    '/graphql',
-    cors({ origin: limits.corsOrigins.length > 0 ? [...limits.corsOrigins] : false }),
-    express.json({ limit: MAX_BODY }),
-    expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        try {
-          return newContext(await deps.verifyToken(req.headers.authorization));
-        } catch (error) {
-          if (!(error instanceof AuthenticationError)) throw error;
-          throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
-        }
-      },
-    }),
-  );
-  // Body parser failures (too large, not JSON) answer like GraphQL errors, never with a stack trace.
-  app.use((error: { status?: number; type?: string; message?: string }, _req: Request, res: Response, _next: NextFunction) => {
-    const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
-    const code = error.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
-    const message = code === 'PAYLOAD_TOO_LARGE' ? `the request body is larger than ${MAX_BODY}` : status < 500 ? 'the request body is not valid JSON' : 'Internal server error';
-    if (status >= 500) deps.logger.error({ err: error }, 'unexpected HTTP error');
-    res.status(status).json({ errors: [{ message, extensions: { code } }] });
+  others.use(csvRoutes({ verifyToken: (authorization) => deps.verifyToken(authorization), newContext }));
+  others.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    deps.logger.error({ err: error }, 'unexpected HTTP error');
+    sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
   });
-  httpServer.on('request', app);
+
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (stopping) {
+      res.setHeader('connection', 'close');
+      return sendError(res, 503, 'SERVICE_UNAVAILABLE', 'the server is shutting down; retry the request', { retryable: true });
+    }
+    inFlight += 1;
+    res.on('close', () => (inFlight -= 1));
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    if (path === '/graphql' || path === '/graphql/') void graphql(req, res);
+    else others(req, res);
+  });
 
   return {
     listen: (port) =>

@@ -54,6 +54,49 @@ describe('hostile requests are cut short', () => {
     expect(await counts()).toBe(before);
   });
 
+  it('refuses a body over 1 MB that does not announce its length', async () => {
+    const before = await counts();
+    const big = JSON.stringify({ query: op.CREATE_PRODUCER, variables: { input: { name: 'x'.repeat(1_100_000) } } });
+    // A stream has no content-length: the limit is enforced as the body arrives.
+    const body = new ReadableStream({
+      start(controller) {
+        for (let at = 0; at < big.length; at += 64 * 1024) controller.enqueue(new TextEncoder().encode(big.slice(at, at + 64 * 1024)));
+        controller.close();
+      },
+    });
+    const response = await fetch(t.app.url, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.api.token}` }, body, duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(await counts()).toBe(before);
+  });
+
+  it('does not run an operation posted as a form or as text, as a browser may send cross-site', async () => {
+    const before = await counts();
+    for (const contentType of ['text/plain', 'application/x-www-form-urlencoded']) {
+      const response = await fetch(t.app.url, {
+        method: 'POST',
+        headers: { 'content-type': contentType, authorization: `Bearer ${t.api.token}` },
+        body: JSON.stringify({ query: op.CREATE_HUB, variables: { input: { name: 'Cross-site' } } }),
+      });
+      expect(response.status).toBe(400);
+    }
+    expect(await counts()).toBe(before);
+  });
+
+  it('answers a query sent with GET, and refuses a mutation sent that way', async () => {
+    const get = (query: string) =>
+      fetch(`${t.app.url}?query=${encodeURIComponent(query)}`, { headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${t.api.token}` } });
+    const read = await get('{ __typename }');
+    expect(read.status).toBe(200);
+    expect(await read.json()).toEqual({ data: { __typename: 'Query' } });
+    const before = await counts();
+    const write = await get(`mutation { createHub(input: { name: "By GET" }) { hub { id } } }`);
+    expect(write.status).toBe(405);
+    expect(await counts()).toBe(before);
+  });
+
   it('refuses batched operations', async () => {
     const before = await counts();
     const one = { query: op.CREATE_HUB, variables: { input: { name: 'Batch hub' } } };
@@ -71,8 +114,17 @@ describe('hostile requests are cut short', () => {
   it('allows only the configured browser origins', async () => {
     const preflight = (origin: string) =>
       fetch(t.app.url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
-    expect((await preflight('https://shop.example.org')).headers.get('access-control-allow-origin')).toBe('https://shop.example.org');
+    const allowed = await preflight('https://shop.example.org');
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://shop.example.org');
+    expect(allowed.headers.get('access-control-allow-headers')).toBe('authorization,content-type');
+    expect(allowed.headers.get('vary')).toMatch(/Origin/);
     expect((await preflight('https://evil.example.com')).headers.get('access-control-allow-origin')).toBeNull();
+
+    // The request itself says which origin may read the answer, and that the answer depends on it.
+    const answer = await fetch(t.app.url, { method: 'POST', headers: { origin: 'https://shop.example.org', 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+    expect(answer.headers.get('access-control-allow-origin')).toBe('https://shop.example.org');
+    expect(answer.headers.get('vary')).toMatch(/Origin/);
   });
 
   describe('tokens', () => {

@@ -1,0 +1,128 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import type { Logger } from 'pino';
+
+export interface GraphQLEndpointOptions<TContext extends BaseContext> {
+  apollo: ApolloServer<TContext>;
+  /** The request's context; a GraphQLError it throws is answered by Apollo with its http status. */
+  context: (req: IncomingMessage) => Promise<TContext>;
+  /** Browser origins allowed to call the API (CORS); none allowed when empty. */
+  corsOrigins: readonly string[];
+  maxBodyBytes: number;
+  logger: Logger;
+}
+
+/** What a failed request gets back: the GraphQL error shape, a stable code, never a stack trace. */
+export function sendError(res: ServerResponse, status: number, code: string, message: string, extensions: Record<string, unknown> = {}): void {
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code, ...extensions } }] }));
+}
+
+/**
+ * GraphQL over HTTP (GET and POST at /graphql), handed straight from node:http to Apollo. Every
+ * checkout, payment and catalogue read comes through here, and the general-purpose stack it
+ * replaces (Express's router, its JSON body parser and the cors middleware) cost as much CPU per
+ * request as Apollo itself (bench/RESULTS.md); what this endpoint needs of them is the few lines
+ * below: a bounded JSON body and an origin allow-list.
+ */
+export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEndpointOptions<TContext>) {
+  const { apollo, context, maxBodyBytes, logger } = options;
+  const allowedOrigins = new Set(options.corsOrigins);
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = req.method ?? 'GET';
+    const origin = req.headers.origin;
+    if (allowedOrigins.size > 0) {
+      // The answer depends on the origin: caches must not hand one origin's answer to another.
+      res.setHeader('vary', 'Origin');
+      if (origin !== undefined && allowedOrigins.has(origin)) res.setHeader('access-control-allow-origin', origin);
+    }
+    if (method === 'OPTIONS') return preflight(req, res);
+
+    let body: unknown;
+    if (method === 'POST') {
+      const read = await readBody(req, maxBodyBytes);
+      if (read === TOO_LARGE) {
+        // The rest of the body is not read: close the connection instead of draining it.
+        res.setHeader('connection', 'close');
+        return sendError(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes / 1024 / 1024} MB`);
+      }
+      if (read === ABORTED) return;
+      // Only a JSON body is parsed: a form or text/plain post is one a browser sends cross-site
+      // without asking, and Apollo refuses it (CSRF prevention) only if it stays unparsed.
+      if (isJson(req.headers['content-type'])) {
+        try {
+          body = read.length === 0 ? {} : JSON.parse(read);
+        } catch {
+          return sendError(res, 400, 'BAD_REQUEST', 'the request body is not valid JSON');
+        }
+      }
+    }
+
+    try {
+      const headers = new HeaderMap();
+      for (const [key, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+      }
+      const url = req.url ?? '';
+      const query = url.indexOf('?');
+      const response = await apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method, headers, search: query === -1 ? '' : url.slice(query), body },
+        context: () => context(req),
+      });
+      for (const [key, value] of response.headers) res.setHeader(key, value);
+      res.statusCode = response.status ?? 200;
+      if (response.body.kind === 'complete') return void res.end(response.body.string);
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    } catch (error) {
+      logger.error({ err: error }, 'unexpected HTTP error');
+      sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+    }
+  };
+}
+
+/** A browser asking whether it may send the request: the origin header above is the answer. */
+function preflight(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('access-control-allow-methods', 'GET, POST');
+  const asked = req.headers['access-control-request-headers'];
+  if (asked) res.setHeader('access-control-allow-headers', asked);
+  res.setHeader('access-control-max-age', '600');
+  res.appendHeader('vary', 'Access-Control-Request-Headers');
+  res.writeHead(204, { 'content-length': '0' }).end();
+}
+
+function isJson(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+const TOO_LARGE = Symbol('too large');
+const ABORTED = Symbol('aborted');
+
+/** The body as text, or TOO_LARGE as soon as it passes the limit (announced or as it arrives). */
+function readBody(req: IncomingMessage, limit: number): Promise<string | typeof TOO_LARGE | typeof ABORTED> {
+  const announced = Number(req.headers['content-length']);
+  if (announced > limit) return Promise.resolve(TOO_LARGE);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (result: string | typeof TOO_LARGE | typeof ABORTED) => {
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.pause();
+        return done(TOO_LARGE);
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => done(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+    const onError = () => done(ABORTED);
+    req.on('data', onData).on('end', onEnd).on('error', onError);
+  });
+}
