@@ -41,6 +41,19 @@ describe('the cost of an operation follows the size of the answer it can get', (
     expect(implied.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
   });
 
+  it('counts again when a variable can change the cost, and refuses a costly operation every time it is sent', async () => {
+    // The cost of a document is remembered unless its variables can change it (`first:`, @include).
+    const optional = `query ($id: ID!, $deep: Boolean!) { producer(id: $id) { products { name producer @include(if: $deep) { products { name } } } } }`;
+    expect((await anonymous.request(optional, { id: w.marie, deep: false })).errors).toBeUndefined();
+    expect((await anonymous.request(optional, { id: w.marie, deep: true })).errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    expect((await anonymous.request(optional, { id: w.marie, deep: false })).errors).toBeUndefined();
+
+    const costly = `query ($id: ID!) { producer(id: $id) { products { producer { products { name } } } } }`;
+    for (let i = 0; i < 3; i += 1) {
+      expect((await anonymous.request(costly, { id: w.marie })).errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    }
+  });
+
   it('refuses aliases that multiply inside a list', async () => {
     // 25 fields for each of a session's 5,000 offers: 125,000 fields.
     const aliases = Array.from({ length: 25 }, (_, i) => `a${i}: available`).join(' ');
