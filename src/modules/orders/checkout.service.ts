@@ -12,7 +12,7 @@ import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions
 import { markEventsWritten } from '../../events/event-log.js';
 import { candidatesOf, type HoldRequest, refusedAtCommit, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
-import { CustomerOrder, type CustomerOrderRow as OrderRow } from './customer-order.entity.js';
+import { type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
 import { CustomerOrderStatus } from './order-states.js';
 
 export const MAX_BASKET_LINES = 200;
@@ -85,7 +85,7 @@ export class CheckoutService {
     private readonly holdDuration: Duration,
   ) {}
 
-  async checkout(ctx: RequestContext, fields: CheckoutFields): Promise<CustomerOrder> {
+  async checkout(ctx: RequestContext, fields: CheckoutFields): Promise<CustomerOrderView> {
     const input = canonical(fields);
     const basket = validate(input);
     const requestHash = hashRequest(input.salesSessionId, input.customerRef, basket);
@@ -105,7 +105,7 @@ export class CheckoutService {
           throw error;
         });
     // The row came back from the write: no second round trip to read it again.
-    return ctx.em.map(CustomerOrder, order);
+    return orderFromRow(order);
   }
 
   /**

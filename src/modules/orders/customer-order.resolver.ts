@@ -8,7 +8,7 @@ import { Product } from '../catalogue/product.entity.js';
 import { Offer } from '../sessions/offer.entity.js';
 import { SalesSession } from '../sessions/sales-session.entity.js';
 import { CustomerOrderLine } from './customer-order-line.entity.js';
-import { CustomerOrder } from './customer-order.entity.js';
+import { CustomerOrder, type CustomerOrderView } from './customer-order.entity.js';
 import { CheckoutInput, CheckoutPayload, CustomerOrderPayload, CustomerOrderRefInput } from './order.types.js';
 import { CustomerOrderStatus } from './order-states.js';
 import type { ProductRecord } from '../sessions/catalogue-read.js';
@@ -48,17 +48,17 @@ export class CustomerOrderResolver {
   }
 
   @FieldResolver(() => SalesSession)
-  async salesSession(@Root() order: CustomerOrder, @Ctx() ctx: GraphQLContext): Promise<SalesSession> {
+  async salesSession(@Root() order: CustomerOrderView, @Ctx() ctx: GraphQLContext): Promise<SalesSession> {
     return (await ctx.loaders.salesSession.load(order.salesSession.id))!;
   }
 
   @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'Set while PENDING_PAYMENT.' })
-  holdExpiresAt(@Root() order: CustomerOrder): Date | null {
+  holdExpiresAt(@Root() order: CustomerOrderView): Date | null {
     return order.status === CustomerOrderStatus.PENDING_PAYMENT ? (order.holdExpiresAt ?? null) : null;
   }
 
   @FieldResolver(() => [CustomerOrderLine])
-  lines(@Root() order: CustomerOrder, @Ctx() ctx: GraphQLContext): Promise<CustomerOrderLine[]> {
+  lines(@Root() order: CustomerOrderView, @Ctx() ctx: GraphQLContext): Promise<CustomerOrderLine[]> {
     return ctx.loaders.linesByCustomerOrder.load(order.id);
   }
 }

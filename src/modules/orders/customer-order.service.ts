@@ -6,7 +6,7 @@ import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { instant, preparedSql, sql } from '../../shared/sql.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus, type SessionTimes } from '../sessions/session-status.js';
 import type { StockService } from '../stock/stock.service.js';
-import { CustomerOrder, type CustomerOrderRow as OrderRow } from './customer-order.entity.js';
+import { CustomerOrder, type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
 import { CustomerOrderStatus } from './order-states.js';
 
 /** What can happen to a customer order after checkout. */
@@ -46,9 +46,9 @@ export class CustomerOrderService {
     return order && seesCustomerOrder(ctx.actor, { hubId: order.hub.id, customerRef: order.customerRef }) ? order : null;
   }
 
-  async confirmPayment(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrder> {
+  async confirmPayment(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrderView> {
     const confirmed = isUuid(customerOrderId) ? await this.confirmIfPending(ctx, customerOrderId) : undefined;
-    if (confirmed) return ctx.em.map(CustomerOrder, confirmed);
+    if (confirmed) return orderFromRow(confirmed);
     return this.apply(ctx, customerOrderId, OrderEvent.PAYMENT_SUCCEEDED);
   }
 
@@ -81,11 +81,11 @@ export class CustomerOrderService {
     return row?.order ?? undefined;
   }
 
-  failPayment(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrder> {
+  failPayment(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrderView> {
     return this.apply(ctx, customerOrderId, OrderEvent.PAYMENT_FAILED);
   }
 
-  cancel(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrder> {
+  cancel(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrderView> {
     return this.apply(ctx, customerOrderId, OrderEvent.CANCELLED);
   }
 
@@ -108,11 +108,11 @@ export class CustomerOrderService {
     return expired;
   }
 
-  private async apply(ctx: RequestContext, customerOrderId: string, event: OrderEvent): Promise<CustomerOrder> {
+  private async apply(ctx: RequestContext, customerOrderId: string, event: OrderEvent): Promise<CustomerOrderView> {
     if (!isUuid(customerOrderId)) throw orderNotFound(customerOrderId);
     const outcome = await ctx.em.transactional((em) => this.transition(em, ctx.actor, ctx.clock.now(), customerOrderId, event));
     if (outcome.kind === 'refused') throw outcome.error;
-    return ctx.em.map(CustomerOrder, outcome.order);
+    return orderFromRow(outcome.order);
   }
 
   /**

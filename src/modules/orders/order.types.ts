@@ -2,7 +2,7 @@ import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { DecimalScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
-import { CustomerOrder } from './customer-order.entity.js';
+import { CustomerOrder, type CustomerOrderView } from './customer-order.entity.js';
 
 @InputType()
 export class CheckoutLineInput {
@@ -39,7 +39,7 @@ export class CustomerOrderRefInput {
 @ObjectType({ simpleResolvers: true })
 export class CheckoutPayload {
   @Field(() => CustomerOrder, { nullable: true })
-  customerOrder?: CustomerOrder;
+  customerOrder?: CustomerOrderView;
 
   @Field(() => [UserError])
   userErrors!: UserError[];
@@ -48,7 +48,7 @@ export class CheckoutPayload {
 @ObjectType({ simpleResolvers: true })
 export class CustomerOrderPayload {
   @Field(() => CustomerOrder, { nullable: true })
-  customerOrder?: CustomerOrder;
+  customerOrder?: CustomerOrderView;
 
   @Field(() => [UserError])
   userErrors!: UserError[];
