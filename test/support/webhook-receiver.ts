@@ -51,6 +51,11 @@ export async function startWebhookReceiver() {
     });
     res.writeHead(accepted ? 204 : 503).end();
   };
+  let open = 0;
+  server.on('connection', (socket) => {
+    open += 1;
+    socket.on('close', () => (open -= 1));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/foodhub`,
@@ -59,6 +64,10 @@ export async function startWebhookReceiver() {
     accepted: () => received.filter((r) => r.accepted),
     /** Requests that arrived, answered or not. */
     requests: () => requests,
+    /** Connections open to it right now, busy or idle. */
+    connections: () => open,
+    /** Never closes an idle kept-alive connection itself (Node's default is after 5 s), as some receivers do not. */
+    keepIdleConnections: () => void (server.keepAliveTimeout = 0),
     /** Requests waiting for an answer right now. */
     hanging: () => hanging.size,
     /** Answers the waiting requests (503 while `failures` is above zero, else 204). */

@@ -1,7 +1,9 @@
 // How webhook deliveries share the server with everything else: a receiver that never answers
 // holds up neither the scheduler nor other receivers, retries wait from the end of the attempt,
 // and a removed webhook is sent nothing more.
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebhookDispatcher } from '../../src/modules/webhooks/webhook-dispatcher.js';
 import * as op from '../support/operations.js';
 import { checkout, createProducer, createProduct, orderMutation, sessionView } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -167,5 +169,28 @@ describe('webhook dispatch', () => {
     // Dropped rather than left pending for ever (which would also keep its event from being pruned).
     const { rows } = await t.db.query("SELECT count(*)::int AS n FROM webhook_delivery WHERE webhook_id = $1 AND status = 'PENDING'", [webhook]);
     expect(rows[0].n).toBe(0);
+  });
+
+  it('closes a connection a receiver keeps open once it has sat idle', async () => {
+    // The app's own dispatcher stops; one with a short idle limit sends instead.
+    await t.app.webhooks.stop();
+    const dispatcher = new WebhookDispatcher(t.app.orm, t.clock, pino({ level: 'silent' }), { allowPrivateAddresses: true, idleSocketMs: 300 });
+    try {
+      const producer = await createProducer(t.api, 'Noor');
+      const r = await receiver();
+      r.keepIdleConnections();
+      await register({ url: r.url, kinds: ['ADJUSTED'], producerId: producer });
+      await createProduct(t.api, producer, { name: 'Leeks', onHand: '5' });
+      await waitFor('the delivery to be queued', async () => {
+        const { rows } = await t.db.query("SELECT 1 FROM webhook_delivery WHERE status = 'PENDING'");
+        return rows.length > 0 ? true : undefined;
+      });
+      await dispatcher.run();
+      expect(r.accepted()).toHaveLength(1);
+      // Kept alive for the next delivery, then closed by the sender once idle, not held for ever.
+      await waitFor('the idle connection to be closed', async () => (r.connections() === 0 ? true : undefined));
+    } finally {
+      await dispatcher.stop();
+    }
   });
 });

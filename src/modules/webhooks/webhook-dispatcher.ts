@@ -28,11 +28,19 @@ export interface DispatcherOptions {
   concurrency?: number;
   /** Of those, to one webhook: a receiver that hangs holds this many, and the others go on. */
   perWebhook?: number;
+  /** How long a kept-alive connection to a receiver may sit idle before it is closed. */
+  idleSocketMs?: number;
   /** WEBHOOK_ALLOW_PRIVATE_ADDRESSES: send to loopback and private addresses too (pilots, tests). */
   allowPrivateAddresses?: boolean;
   /** How receivers' names are resolved; the system resolver unless one is injected. */
   resolve?: Resolver;
 }
+
+/**
+ * Kept-alive connections are reused for a receiver's next deliveries, but not kept forever: without
+ * a limit, every receiver that ever answered holds a socket open for as long as it allows.
+ */
+const IDLE_SOCKET_MS = 30_000;
 
 /** Each retry waits up to this fraction longer, at random, so failed deliveries do not come due in step. */
 const JITTER = 0.2;
@@ -57,7 +65,7 @@ export class WebhookDispatcher {
   private stopped = false;
   private readonly lookup: LookupFunction;
   // Kept-alive connections were each opened to an address checked when they connected.
-  private readonly agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+  private readonly agents: { 'http:': http.Agent; 'https:': https.Agent };
 
   constructor(
     private readonly orm: MikroORM,
@@ -66,6 +74,9 @@ export class WebhookDispatcher {
     private readonly options: DispatcherOptions = {},
   ) {
     this.lookup = webhookLookup(options.resolve ?? systemResolver, options.allowPrivateAddresses ?? false);
+    // `timeout` is how long a free socket may idle; a receiver's shorter Keep-Alive hint wins.
+    const agentOptions = { keepAlive: true, timeout: options.idleSocketMs ?? IDLE_SOCKET_MS };
+    this.agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
   }
 
   /** Starts sending what is due now, without waiting for it. Never throws. */
