@@ -1,7 +1,7 @@
 import { createSecretKey } from 'node:crypto';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { Actor, Role } from '../shared/request-context.js';
-import { isUuid } from '../shared/ids.js';
+import { canonicalId, isUuid } from '../shared/ids.js';
 
 /** The claims a token carries besides the standard ones. */
 export interface FoodhubClaims {
@@ -108,7 +108,8 @@ function actorOf(claims: JWTPayload): Actor {
   const id = (name: string): string => {
     const value = claims[name];
     if (typeof value !== 'string' || !isUuid(value)) throw new AuthenticationError(`invalid token: the "${name}" claim must be an id`);
-    return value;
+    // As the API reads ids (shared/ids.ts): the caller's own id compares equal to the records'.
+    return canonicalId(value);
   };
   switch (claims.role) {
     case 'admin':

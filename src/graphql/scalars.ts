@@ -1,5 +1,6 @@
-import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { GraphQLError, GraphQLID, GraphQLScalarType, Kind } from 'graphql';
 import { DateTime } from 'luxon';
+import { canonicalId } from '../shared/ids.js';
 import { formatQuantity } from '../shared/quantity.js';
 
 const OFFSET_AT_END = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
@@ -17,6 +18,17 @@ function parseInstant(value: unknown): Date {
   }
   return parsed.toJSDate();
 }
+
+/**
+ * GraphQL's ID, read in its canonical spelling (shared/ids.ts): every argument and input field of
+ * type ID reaches resolvers and services lower-cased, so no service has to remember to. It takes
+ * the place of the built-in ID under the same name; the schema and its clients see no difference.
+ */
+export const IdScalar = new GraphQLScalarType<string, string>({
+  ...GraphQLID.toConfig(),
+  parseValue: (value) => canonicalId(GraphQLID.parseValue(value) as string),
+  parseLiteral: (ast, variables) => canonicalId(GraphQLID.parseLiteral(ast, variables) as string),
+});
 
 /**
  * An instant, written as ISO 8601 with an offset. Resolvers may return a luxon DateTime to show

@@ -29,8 +29,8 @@ export type Claim = { first: true } | { first: false; resultId: string };
  * enterprise uses the operator's set.
  */
 export const idempotencyScope = {
-  producer: (producerId: string) => `producer:${producerId.toLowerCase()}`,
-  hub: (hubId: string) => `hub:${hubId.toLowerCase()}`,
+  producer: (producerId: string) => `producer:${producerId}`,
+  hub: (hubId: string) => `hub:${hubId}`,
   operator: 'operator',
 } as const;
 

@@ -79,6 +79,9 @@ describe('lot rules when shipping and swapping', () => {
     const order = await soldAndClosed(w, kale, '4');
 
     expect(await swap({ producerOrderId: order, productId: kale, fromLotId: lot, toLotId: lot })).toMatchObject([{ code: 'INVALID_INPUT', field: ['toLotId'] }]);
+    // An id is the same id however a client spells it.
+    expect(await swap({ producerOrderId: order.toUpperCase(), productId: kale, fromLotId: lot, toLotId: lot.toUpperCase() }))
+      .toMatchObject([{ code: 'INVALID_INPUT', field: ['toLotId'] }]);
     expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => [l.quantity, l.pinned])).toEqual([['4', false]]);
   });
 

@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { IdScalar } from '../../graphql/scalars.js';
 import { Allow, Public } from '../../auth/access.js';
 import { actsForProducer } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
@@ -17,7 +18,7 @@ import type { ProducerRecord, ProductRecord } from '../sessions/catalogue-read.j
 export class ProductResolver {
   @Public()
   @Query(() => Product, { nullable: true })
-  product(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Product | null> {
+  product(@Arg('id', () => IdScalar) id: string, @Ctx() ctx: GraphQLContext): Promise<Product | null> {
     return ctx.services.products.findProduct(ctx, id);
   }
 

@@ -1,10 +1,11 @@
-import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { Field, InputType, ObjectType } from 'type-graphql';
+import { IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Product } from './product.entity.js';
 
 @InputType()
 export class CreateProductInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   producerId!: string;
 
   @Field(() => String)

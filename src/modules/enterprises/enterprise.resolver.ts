@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { IdScalar } from '../../graphql/scalars.js';
 import { firstOf, MAX_LIST } from '../../graphql/lists.js';
 import { Allow, Public } from '../../auth/access.js';
 import { actsForProducer } from '../../auth/policy.js';
@@ -17,7 +18,7 @@ import type { ProducerRecord } from '../sessions/catalogue-read.js';
 export class ProducerResolver {
   @Public()
   @Query(() => Producer, { nullable: true })
-  producer(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Producer | null> {
+  producer(@Arg('id', () => IdScalar) id: string, @Ctx() ctx: GraphQLContext): Promise<Producer | null> {
     return ctx.services.enterprises.findProducer(ctx, id);
   }
 
@@ -48,7 +49,7 @@ export class ProducerResolver {
 export class HubResolver {
   @Public()
   @Query(() => Hub, { nullable: true })
-  hub(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Hub | null> {
+  hub(@Arg('id', () => IdScalar) id: string, @Ctx() ctx: GraphQLContext): Promise<Hub | null> {
     return ctx.services.enterprises.findHub(ctx, id);
   }
 

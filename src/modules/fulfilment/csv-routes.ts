@@ -2,6 +2,7 @@ import { type Request, type Response, Router } from 'express';
 import { AuthenticationError } from '../../auth/tokens.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
+import { canonicalId } from '../../shared/ids.js';
 import { formatQuantity } from '../../shared/quantity.js';
 import type { Actor } from '../../shared/request-context.js';
 import { toCsv } from './csv.js';
@@ -77,7 +78,9 @@ async function respond(deps: CsvRouteDeps, req: Request, res: Response, build: (
       return;
     }
     const ctx = deps.newContext(await deps.verifyToken(req.headers.authorization));
-    const query = Object.fromEntries(Object.entries(req.query).filter(([, v]) => typeof v === 'string')) as Query;
+    // Ids read as the GraphQL API reads them (its ID scalar): canonical.
+    const query = Object.fromEntries(Object.entries(req.query).filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+      .map(([key, value]) => [key, key.endsWith('Id') ? canonicalId(value) : value])) as Query;
     const csv = await build(ctx, query);
     res.status(200).type('text/csv; charset=utf-8').setHeader('content-disposition', `attachment; filename="${req.path.slice(5)}-${query.deliveryDay}.csv"`);
     res.send(csv);

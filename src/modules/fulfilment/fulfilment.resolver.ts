@@ -1,9 +1,9 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Allow } from '../../auth/access.js';
 import { actsForProducer } from '../../auth/policy.js';
 import { forbiddenRead } from '../../graphql/forbidden.js';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { DateTimeScalar } from '../../graphql/scalars.js';
+import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { formatQuantity } from '../../shared/quantity.js';
 import type { Product } from '../catalogue/product.entity.js';
@@ -19,7 +19,7 @@ export class FulfilmentResolver {
   @Allow('admin', 'producer')
   @Query(() => PickList, { description: "A producer's pick list for a delivery day (YYYY-MM-DD, in each session's time zone). CSV: GET /csv/pick-list." })
   async pickList(
-    @Arg('producerId', () => ID) producerId: string,
+    @Arg('producerId', () => IdScalar) producerId: string,
     @Arg('deliveryDay', () => String) deliveryDay: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<PickList> {
@@ -29,10 +29,10 @@ export class FulfilmentResolver {
   @Allow('admin', 'producer', 'hub')
   @Query(() => [PackListHub], { description: "Pack lists for a producer's delivery day, per hub and customer; a hub sees its own. CSV: GET /csv/pack-list." })
   async packList(
-    @Arg('producerId', () => ID) producerId: string,
+    @Arg('producerId', () => IdScalar) producerId: string,
     @Arg('deliveryDay', () => String) deliveryDay: string,
     @Ctx() ctx: GraphQLContext,
-    @Arg('hubId', () => ID, { nullable: true }) hubId?: string,
+    @Arg('hubId', () => IdScalar, { nullable: true }) hubId?: string,
   ): Promise<PackListHub[]> {
     return new FulfilmentViews(ctx).packList(await ctx.services.packing.packList(ctx, producerId, deliveryDay, hubId));
   }

@@ -1,5 +1,5 @@
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { DateTimeScalar, DecimalScalar } from '../../graphql/scalars.js';
+import { Field, InputType, Int, ObjectType } from 'type-graphql';
+import { DateTimeScalar, DecimalScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 import { Hub } from '../enterprises/hub.entity.js';
@@ -191,22 +191,22 @@ export class ShipmentLineView {
 
 @InputType()
 export class SwapLotInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   producerOrderId!: string;
 
-  @Field(() => ID)
+  @Field(() => IdScalar)
   productId!: string;
 
-  @Field(() => ID)
+  @Field(() => IdScalar)
   fromLotId!: string;
 
-  @Field(() => ID)
+  @Field(() => IdScalar)
   toLotId!: string;
 }
 
 @InputType()
 export class ShipLotInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   lotId!: string;
 
   @Field(() => DecimalScalar)
@@ -215,7 +215,7 @@ export class ShipLotInput {
 
 @InputType()
 export class ShipLineInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   productId!: string;
 
   @Field(() => DecimalScalar, { description: 'What really ships; less than ordered is a short fill, 0 sends none.' })
@@ -230,7 +230,7 @@ export class ShipLineInput {
 
 @InputType()
 export class ShipProducerOrderInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   producerOrderId!: string;
 
   @Field(() => String)
@@ -254,7 +254,7 @@ export class ProducerOrderPayload {
 
 @InputType()
 export class SetCustomerPriorityInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   hubId!: string;
 
   @Field(() => String)

@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
-import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Resolver, Root, Subscription } from 'type-graphql';
+import { IdScalar } from '../../graphql/scalars.js';
 import { FULFILMENT_KINDS, RESERVATION_KINDS } from '../../events/event-log.js';
 import type { StoredEvent } from '../../events/event-hub.js';
 import { Allow, Public } from '../../auth/access.js';
@@ -53,8 +54,8 @@ export class ReservationEventResolver {
   reservationChanged(
     @Root() event: StoredEvent,
     @Ctx() ctx: GraphQLContext,
-    @Arg('producerId', () => ID) _producerId: string,
-    @Arg('after', () => ID, { nullable: true, description: 'Replay the events after this one first.' }) _after?: string,
+    @Arg('producerId', () => IdScalar) _producerId: string,
+    @Arg('after', () => IdScalar, { nullable: true, description: 'Replay the events after this one first.' }) _after?: string,
   ): ReservationEvent {
     ctx.renew();
     return {
@@ -99,8 +100,8 @@ export class AvailabilityEventResolver {
   availabilityChanged(
     @Root() { event, offerId }: OfferEvent,
     @Ctx() ctx: GraphQLContext,
-    @Arg('salesSessionId', () => ID) _salesSessionId: string,
-    @Arg('after', () => ID, { nullable: true, description: 'Replay the events after this one first.' }) _after?: string,
+    @Arg('salesSessionId', () => IdScalar) _salesSessionId: string,
+    @Arg('after', () => IdScalar, { nullable: true, description: 'Replay the events after this one first.' }) _after?: string,
   ): AvailabilityEvent {
     ctx.renew();
     return { id: event.position, available: event.available, at: event.createdAt, offerId };
@@ -146,9 +147,9 @@ export class FulfilmentEventResolver {
   fulfilmentChanged(
     @Root() event: StoredEvent,
     @Ctx() ctx: GraphQLContext,
-    @Arg('producerId', () => ID, { nullable: true }) _producerId?: string,
-    @Arg('hubId', () => ID, { nullable: true }) _hubId?: string,
-    @Arg('after', () => ID, { nullable: true, description: 'Replay the events after this one first.' }) _after?: string,
+    @Arg('producerId', () => IdScalar, { nullable: true }) _producerId?: string,
+    @Arg('hubId', () => IdScalar, { nullable: true }) _hubId?: string,
+    @Arg('after', () => IdScalar, { nullable: true, description: 'Replay the events after this one first.' }) _after?: string,
   ): FulfilmentEvent {
     ctx.renew();
     return {

@@ -1,9 +1,9 @@
-import { Field, ID, ObjectType } from 'type-graphql';
-import { DateTimeScalar, DecimalScalar } from '../../graphql/scalars.js';
+import { Field, ObjectType } from 'type-graphql';
+import { DateTimeScalar, DecimalScalar, IdScalar } from '../../graphql/scalars.js';
 
 @ObjectType({ simpleResolvers: true, description: "A change to a producer's reservations, delivered after it committed." })
 export class ReservationEvent {
-  @Field(() => ID, { description: 'Increases with every event; pass it as `after` to resume from here.' })
+  @Field(() => IdScalar, { description: 'Increases with every event; pass it as `after` to resume from here.' })
   id!: string;
 
   @Field(() => String, { description: 'HELD (a checkout), RELEASED (payment failed, hold expired, order cancelled) or COMPLETED (the session closed).' })
@@ -21,7 +21,7 @@ export class ReservationEvent {
 
 @ObjectType({ simpleResolvers: true, description: "An offer whose availability changed: a hold, release or stock change at any hub." })
 export class AvailabilityEvent {
-  @Field(() => ID, { description: 'Increases with every event; pass it as `after` to resume from here.' })
+  @Field(() => IdScalar, { description: 'Increases with every event; pass it as `after` to resume from here.' })
   id!: string;
 
   @Field(() => DecimalScalar, { description: 'What a customer can check out right after this change.' })
@@ -35,7 +35,7 @@ export class AvailabilityEvent {
 
 @ObjectType({ simpleResolvers: true, description: 'A fulfilment change (a lot released, a transfer, a swap, a shipment, a short fill), delivered after it committed.' })
 export class FulfilmentEvent {
-  @Field(() => ID, { description: 'Positions are shared with reservation events: one stream, one `after`.' })
+  @Field(() => IdScalar, { description: 'Positions are shared with reservation events: one stream, one `after`.' })
   id!: string;
 
   @Field(() => String, { description: 'LOT_RELEASED, TRANSFERRED, LOT_SWAPPED, SHIPPED or SHORT_FILLED.' })
@@ -47,7 +47,7 @@ export class FulfilmentEvent {
   @Field(() => DateTimeScalar)
   at!: Date;
 
-  @Field(() => ID, { nullable: true, description: 'The customer order a short fill cut.' })
+  @Field(() => IdScalar, { nullable: true, description: 'The customer order a short fill cut.' })
   customerOrderId!: string | null;
 
   productId!: string;

@@ -1,14 +1,14 @@
-import { Field, ID, InputType, ObjectType } from 'type-graphql';
-import { DecimalScalar } from '../../graphql/scalars.js';
+import { Field, InputType, ObjectType } from 'type-graphql';
+import { DecimalScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Lot, LotGrade, LotKind } from './lot.entity.js';
 
 @InputType()
 export class ReceiveLotInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   productId!: string;
 
-  @Field(() => ID, { nullable: true, description: "The producer's first-choice location when absent." })
+  @Field(() => IdScalar, { nullable: true, description: "The producer's first-choice location when absent." })
   locationId?: string | null;
 
   @Field(() => String, { description: 'Unique per product: a batch number, an ear tag.' })
@@ -35,16 +35,16 @@ export class ReceiveLotInput {
 
 @InputType()
 export class LotRefInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   lotId!: string;
 }
 
 @InputType()
 export class MoveLotInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   lotId!: string;
 
-  @Field(() => ID)
+  @Field(() => IdScalar)
   toLocationId!: string;
 }
 

@@ -342,16 +342,11 @@ function checkOffers(sessionId: string, basket: BasketLine[], offers: OfferRow[]
 }
 
 /**
- * The request as every step reads, compares and stores it: text trimmed, as it is kept, and ids in
- * the lower case PostgreSQL answers with. A retry spelt differently is then the same request.
+ * The request as every step reads, compares and stores it: text trimmed, as it is kept (ids come
+ * canonical from the API's ID scalar). A retry spelt differently is then the same request.
  */
 function canonical(input: CheckoutFields): CheckoutFields {
-  return {
-    salesSessionId: input.salesSessionId.toLowerCase(),
-    customerRef: input.customerRef.trim(),
-    idempotencyKey: input.idempotencyKey.trim(),
-    lines: input.lines.map((line) => ({ offerId: line.offerId.toLowerCase(), quantity: line.quantity })),
-  };
+  return { ...input, customerRef: input.customerRef.trim(), idempotencyKey: input.idempotencyKey.trim() };
 }
 
 /** Checks everything that can be checked without the database, reporting every problem at once. */

@@ -1,8 +1,8 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Allow } from '../../auth/access.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Money } from '../../graphql/money.js';
-import { DateTimeScalar, DecimalScalar } from '../../graphql/scalars.js';
+import { DateTimeScalar, DecimalScalar, IdScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 import { Offer } from '../sessions/offer.entity.js';
@@ -17,7 +17,7 @@ import type { ProductRecord } from '../sessions/catalogue-read.js';
 export class CustomerOrderResolver {
   @Allow('admin', 'hub', 'customer')
   @Query(() => CustomerOrder, { nullable: true, description: 'Null unless it is your order (or your hub\'s).' })
-  customerOrder(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<CustomerOrder | null> {
+  customerOrder(@Arg('id', () => IdScalar) id: string, @Ctx() ctx: GraphQLContext): Promise<CustomerOrder | null> {
     return ctx.services.customerOrders.findCustomerOrder(ctx, id);
   }
 

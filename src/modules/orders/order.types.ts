@@ -1,12 +1,12 @@
-import { Field, ID, InputType, ObjectType } from 'type-graphql';
-import { DecimalScalar } from '../../graphql/scalars.js';
+import { Field, InputType, ObjectType } from 'type-graphql';
+import { DecimalScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 import { CustomerOrder, type CustomerOrderView } from './customer-order.entity.js';
 
 @InputType()
 export class CheckoutLineInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   offerId!: string;
 
   @Field(() => DecimalScalar)
@@ -15,7 +15,7 @@ export class CheckoutLineInput {
 
 @InputType()
 export class CheckoutInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   salesSessionId!: string;
 
   @Field(() => String, { description: "The hub's own reference for the customer." })
@@ -32,7 +32,7 @@ export class CheckoutInput {
 
 @InputType()
 export class CustomerOrderRefInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   customerOrderId!: string;
 }
 

@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { IdScalar } from '../../graphql/scalars.js';
 import { Allow } from '../../auth/access.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Hub } from '../enterprises/hub.entity.js';
@@ -17,8 +18,8 @@ export class ProducerOrderResolver {
   @Query(() => [ProducerOrder], { description: 'Oldest first; a producer sees its own orders, a hub its own.' })
   producerOrders(
     @Ctx() ctx: GraphQLContext,
-    @Arg('producerId', () => ID, { nullable: true }) producerId?: string,
-    @Arg('salesSessionId', () => ID, { nullable: true }) salesSessionId?: string,
+    @Arg('producerId', () => IdScalar, { nullable: true }) producerId?: string,
+    @Arg('salesSessionId', () => IdScalar, { nullable: true }) salesSessionId?: string,
     @Arg('orderState', () => OrderState, { nullable: true }) orderState?: OrderState,
     @Arg('first', () => Int, { nullable: true, description: `At most ${MAX_PRODUCER_ORDERS_PAGE} (the default).` }) first?: number,
   ): Promise<ProducerOrder[]> {

@@ -1,9 +1,9 @@
 import { DateTime } from 'luxon';
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Allow, Public } from '../../auth/access.js';
 import { seesProducerOrder } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { DateTimeScalar } from '../../graphql/scalars.js';
+import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Hub } from '../enterprises/hub.entity.js';
 import { ProducerOrder } from '../orders/producer-order.entity.js';
@@ -22,7 +22,7 @@ import type { OfferRecord } from './catalogue-read.js';
 export class SalesSessionResolver {
   @Public()
   @Query(() => SalesSession, { nullable: true })
-  salesSession(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<SalesSession | null> {
+  salesSession(@Arg('id', () => IdScalar) id: string, @Ctx() ctx: GraphQLContext): Promise<SalesSession | null> {
     return ctx.services.salesSessions.findSalesSession(ctx, id);
   }
 

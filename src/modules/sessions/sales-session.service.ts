@@ -42,14 +42,7 @@ export class SalesSessionService {
    * with an idempotency key, a retry of a request that committed (its answer lost to a timeout)
    * answers with the first session and creates no second one, which customers would also see.
    */
-  async createSalesSession(ctx: RequestContext, fields: CreateSalesSessionFields): Promise<SalesSession> {
-    // Ids in the lower case PostgreSQL answers with, as they are compared below and hashed: a
-    // retry spelt differently is the same request.
-    const input = {
-      ...fields,
-      hubId: fields.hubId.toLowerCase(),
-      offers: fields.offers.map((offer) => ({ ...offer, productId: offer.productId.toLowerCase() })),
-    };
+  async createSalesSession(ctx: RequestContext, input: CreateSalesSessionFields): Promise<SalesSession> {
     const errors = new InputErrors();
     const timeZone = input.timeZone.trim();
     if (!IANAZone.isValidZone(timeZone)) {

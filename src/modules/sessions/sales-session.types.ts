@@ -1,13 +1,13 @@
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { LotGrade } from '../lots/lot.entity.js';
 import { MoneyInput } from '../../graphql/money.js';
-import { DateTimeScalar } from '../../graphql/scalars.js';
+import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { SalesSession } from './sales-session.entity.js';
 
 @InputType()
 export class OfferInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   productId!: string;
 
   @Field(() => MoneyInput)
@@ -22,7 +22,7 @@ export class OfferInput {
 
 @InputType()
 export class CreateSalesSessionInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   hubId!: string;
 
   @Field(() => DateTimeScalar)
@@ -49,7 +49,7 @@ export class CreateSalesSessionInput {
 
 @InputType()
 export class CloseSalesSessionInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   salesSessionId!: string;
 }
 

@@ -85,15 +85,7 @@ export class LocationService {
    * committed stock stays where the orders expect it. With an idempotency key, a retry of a
    * transfer that committed moves nothing more (see StockService.adjust()).
    */
-  async transferStock(ctx: RequestContext, fields: TransferFields): Promise<void> {
-    // Ids in the lower case PostgreSQL answers with, as they are compared below and hashed: a
-    // retry spelt differently is the same request.
-    const input = {
-      ...fields,
-      productId: fields.productId.toLowerCase(),
-      fromLocationId: fields.fromLocationId.toLowerCase(),
-      toLocationId: fields.toLocationId.toLowerCase(),
-    };
+  async transferStock(ctx: RequestContext, input: TransferFields): Promise<void> {
     const errors = new InputErrors();
     const quantity = parseQuantity(input.quantity, ['quantity'], errors);
     const reason = input.reason?.trim() || undefined;

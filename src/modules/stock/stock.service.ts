@@ -250,14 +250,7 @@ export class StockService {
    * A delta applied twice is stock that does not exist, sold to customers: with an idempotency
    * key, a retry of a write that committed (its answer lost to a timeout) changes nothing.
    */
-  async adjust(ctx: RequestContext, fields: AdjustFields): Promise<void> {
-    // Ids in the lower case PostgreSQL answers with, as they are compared below and hashed.
-    const input = {
-      ...fields,
-      productId: fields.productId.toLowerCase(),
-      locationId: fields.locationId?.toLowerCase(),
-      lotId: fields.lotId?.toLowerCase(),
-    };
+  async adjust(ctx: RequestContext, input: AdjustFields): Promise<void> {
     const errors = new InputErrors();
     const delta = parseQuantity(input.delta, ['delta'], errors, { allowNegative: true });
     const reason = input.reason?.trim() || undefined;

@@ -1,6 +1,6 @@
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { Location } from './location.entity.js';
-import { DecimalScalar } from '../../graphql/scalars.js';
+import { DecimalScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 
@@ -23,7 +23,7 @@ export class Stock {
 
 @InputType()
 export class AdjustStockInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   productId!: string;
 
   @Field(() => DecimalScalar, { description: 'Added to stock on hand; negative to take stock away.' })
@@ -32,10 +32,10 @@ export class AdjustStockInput {
   @Field(() => String, { nullable: true })
   reason?: string | null;
 
-  @Field(() => ID, { nullable: true, description: "Where the stock is; the producer's first-choice location when absent (the lot's, with lotId)." })
+  @Field(() => IdScalar, { nullable: true, description: "Where the stock is; the producer's first-choice location when absent (the lot's, with lotId)." })
   locationId?: string | null;
 
-  @Field(() => ID, {
+  @Field(() => IdScalar, {
     nullable: true,
     description: "The released lot the stock is in: the lot's quantity changes with it. Without it, only stock kept outside lots can be taken away.",
   })
@@ -59,7 +59,7 @@ export class AdjustStockPayload {
 
 @ObjectType({ simpleResolvers: true, description: 'A product whose stock level disagrees with its ledger or with the orders holding it.' })
 export class StockDrift {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   productId!: string;
 
   @Field(() => DecimalScalar)
@@ -92,7 +92,7 @@ export class LocationStock extends Stock {
 
 @InputType()
 export class CreateLocationInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   producerId!: string;
 
   @Field(() => String)
@@ -104,7 +104,7 @@ export class CreateLocationInput {
 
 @InputType()
 export class UpdateLocationInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   locationId!: string;
 
   @Field(() => String, { nullable: true })
@@ -125,13 +125,13 @@ export class LocationPayload {
 
 @InputType()
 export class TransferStockInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   productId!: string;
 
-  @Field(() => ID)
+  @Field(() => IdScalar)
   fromLocationId!: string;
 
-  @Field(() => ID)
+  @Field(() => IdScalar)
   toLocationId!: string;
 
   @Field(() => DecimalScalar)

@@ -1,7 +1,7 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Allow } from '../../auth/access.js';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { DateTimeScalar } from '../../graphql/scalars.js';
+import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Webhook } from './webhook.entity.js';
 import {
@@ -17,7 +17,7 @@ import {
 export class WebhookResolver {
   @Allow('admin', 'hub', 'producer')
   @Query(() => Webhook, { nullable: true, description: 'Null unless it is yours.' })
-  webhook(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Webhook | null> {
+  webhook(@Arg('id', () => IdScalar) id: string, @Ctx() ctx: GraphQLContext): Promise<Webhook | null> {
     return ctx.services.webhooks.find(ctx, id);
   }
 

@@ -80,8 +80,8 @@ export class WebhookService {
     errors.throwIfAny();
     // Webhooks are an enterprise's own: a hub's see its producer orders, a producer's its own events.
     const { actor } = ctx;
-    const producerId = (actor.kind === 'producer' ? (input.producerId ?? actor.producerId) : input.producerId)?.toLowerCase();
-    const hubId = (actor.kind === 'hub' ? (input.hubId ?? actor.hubId) : input.hubId)?.toLowerCase();
+    const producerId = actor.kind === 'producer' ? (input.producerId ?? actor.producerId) : input.producerId;
+    const hubId = actor.kind === 'hub' ? (input.hubId ?? actor.hubId) : input.hubId;
     if (producerId) requireProducer(actor, producerId, 'producerId');
     if (hubId) requireHub(actor, hubId, 'hubId');
     if (producerId) await this.enterprises.requireProducer(ctx, producerId, 'producerId');

@@ -1,5 +1,5 @@
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { DateTimeScalar } from '../../graphql/scalars.js';
+import { Field, InputType, Int, ObjectType } from 'type-graphql';
+import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Webhook } from './webhook.entity.js';
 
@@ -11,10 +11,10 @@ export class RegisterWebhookInput {
   @Field(() => [String], { description: 'Event kinds to receive: HELD, RELEASED, COMPLETED, ADJUSTED.' })
   kinds!: string[];
 
-  @Field(() => ID, { nullable: true, description: "Only this producer's events." })
+  @Field(() => IdScalar, { nullable: true, description: "Only this producer's events." })
   producerId?: string | null;
 
-  @Field(() => ID, { nullable: true, description: "Only events of this hub's producer orders." })
+  @Field(() => IdScalar, { nullable: true, description: "Only events of this hub's producer orders." })
   hubId?: string | null;
 
   @Field(() => String, { nullable: true, description: 'The signing secret; one is generated when absent.' })
@@ -29,7 +29,7 @@ export class RegisterWebhookInput {
 
 @InputType()
 export class RemoveWebhookInput {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   webhookId!: string;
 }
 
@@ -68,10 +68,10 @@ export class WebhookAttemptView {
 
 @ObjectType('WebhookDelivery', { simpleResolvers: true })
 export class WebhookDeliveryView {
-  @Field(() => ID)
+  @Field(() => IdScalar)
   id!: string;
 
-  @Field(() => ID, { description: 'The id of the event delivered (as in subscriptions).' })
+  @Field(() => IdScalar, { description: 'The id of the event delivered (as in subscriptions).' })
   eventId!: string;
 
   @Field(() => String, { description: 'PENDING until the receiver answers 2xx, then DELIVERED.' })
