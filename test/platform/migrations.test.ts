@@ -51,6 +51,22 @@ describe('migrations', () => {
     });
   });
 
+  it('find the event-log indexes an operator built beforehand without blocking (README, Upgrading)', async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261124030000' });
+      await db.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS domain_event_created_at_index ON domain_event (created_at)');
+      await db.query("CREATE INDEX CONCURRENTLY IF NOT EXISTS webhook_delivery_delivered_created_at ON webhook_delivery (created_at) WHERE status = 'DELIVERED'");
+
+      await orm.getMigrator().up();
+
+      const { rows } = await db.query(
+        "SELECT indexname FROM pg_indexes WHERE indexname IN ('domain_event_created_at_index', 'webhook_delivery_delivered_created_at') ORDER BY 1",
+      );
+      expect(rows.map((r) => r.indexname)).toEqual(['domain_event_created_at_index', 'webhook_delivery_delivered_created_at']);
+      expect(await orm.getMigrator().getPendingMigrations()).toEqual([]);
+    });
+  });
+
   it('move the stock writes\' idempotency keys into the shared table with their request hashes, so a retry sent across the upgrade still replays', async () => {
     await upgrade(async (orm, db) => {
       await orm.getMigrator().up({ to: 'Migration20261124031425' });
