@@ -42,6 +42,11 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
 
     let body: unknown;
     if (method === 'POST') {
+      const encoding = req.headers['content-encoding'];
+      if (encoding && encoding.toLowerCase() !== 'identity') {
+        res.setHeader('connection', 'close');
+        return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `request bodies are read uncompressed; "${encoding}" is not supported`);
+      }
       const read = await readBody(req, maxBodyBytes);
       if (read === TOO_LARGE) {
         // The rest of the body is not read: close the connection instead of draining it.

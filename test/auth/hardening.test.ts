@@ -72,6 +72,17 @@ describe('hostile requests are cut short', () => {
     expect(await counts()).toBe(before);
   });
 
+  it('refuses a compressed body with 415 rather than reading it as text', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const response = await fetch(t.app.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ query: '{ __typename }' })),
+    });
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
   it('does not run an operation posted as a form or as text, as a browser may send cross-site', async () => {
     const before = await counts();
     for (const contentType of ['text/plain', 'application/x-www-form-urlencoded']) {
