@@ -7,6 +7,8 @@ export enum IdempotentMutation {
   TRANSFER_STOCK = 'TRANSFER',
   CREATE_SALES_SESSION = 'CREATE_SALES_SESSION',
   REGISTER_WEBHOOK = 'REGISTER_WEBHOOK',
+  CREATE_PRODUCER = 'CREATE_PRODUCER',
+  CREATE_HUB = 'CREATE_HUB',
 }
 
 /**
@@ -34,7 +36,7 @@ export class IdempotencyKey {
   @Property({ type: 'string', length: 64 })
   requestHash!: string;
 
-  /** What a replay answers with: the product, sales session or webhook the first request wrote. */
+  /** What a replay answers with: the product, sales session, webhook, producer or hub the first request wrote. */
   @Property({ type: 'uuid' })
   resultId!: string;
 

@@ -39,6 +39,8 @@ const WHAT: Record<IdempotentMutation, string> = {
   [IdempotentMutation.TRANSFER_STOCK]: 'stock change',
   [IdempotentMutation.CREATE_SALES_SESSION]: 'sales session',
   [IdempotentMutation.REGISTER_WEBHOOK]: 'webhook',
+  [IdempotentMutation.CREATE_PRODUCER]: 'producer',
+  [IdempotentMutation.CREATE_HUB]: 'hub',
 };
 
 /**

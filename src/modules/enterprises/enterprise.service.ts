@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { requiredText } from '../../shared/text.js';
@@ -11,28 +14,63 @@ import { Producer } from './producer.entity.js';
 
 export const FIRST_LOCATION_NAME = 'Main';
 
+export interface CreateEnterpriseFields {
+  name: string;
+  idempotencyKey?: string | null;
+}
+
 export class EnterpriseService {
-  async createProducer(ctx: RequestContext, input: { name: string }): Promise<Producer> {
-    const errors = new InputErrors();
-    const name = requiredText(input.name, ['name'], 200, errors);
-    errors.throwIfAny();
-    const producer = new Producer(name);
-    producer.createdAt = ctx.clock.now();
-    // Stock always lives somewhere: a producer starts with one location, and can add more.
-    const location = new Location(producer, FIRST_LOCATION_NAME, 1);
-    location.createdAt = producer.createdAt;
-    await ctx.em.persistAndFlush([producer, location]);
-    return producer;
+  async createProducer(ctx: RequestContext, input: CreateEnterpriseFields): Promise<Producer> {
+    return this.createEnterprise(ctx, input, IdempotentMutation.CREATE_PRODUCER, Producer, (em, id, name) => {
+      const producer = new Producer(name);
+      producer.id = id;
+      producer.createdAt = ctx.clock.now();
+      // Stock always lives somewhere: a producer starts with one location, and can add more.
+      const location = new Location(producer, FIRST_LOCATION_NAME, 1);
+      location.createdAt = producer.createdAt;
+      em.persist([producer, location]);
+      return producer;
+    });
   }
 
-  async createHub(ctx: RequestContext, input: { name: string }): Promise<Hub> {
+  async createHub(ctx: RequestContext, input: CreateEnterpriseFields): Promise<Hub> {
+    return this.createEnterprise(ctx, input, IdempotentMutation.CREATE_HUB, Hub, (em, id, name) => {
+      const hub = new Hub(name);
+      hub.id = id;
+      hub.createdAt = ctx.clock.now();
+      em.persist(hub);
+      return hub;
+    });
+  }
+
+  /**
+   * A new producer or hub. Operators create them from scripts and back offices that retry: with
+   * an idempotency key, a retry of a creation that committed (its answer lost to a timeout)
+   * answers with the first one instead of making a namesake.
+   */
+  private async createEnterprise<T extends Producer | Hub>(
+    ctx: RequestContext,
+    input: CreateEnterpriseFields,
+    kind: IdempotentMutation.CREATE_PRODUCER | IdempotentMutation.CREATE_HUB,
+    entity: new (name: string) => T,
+    make: (em: EntityManager, id: string, name: string) => T,
+  ): Promise<T> {
     const errors = new InputErrors();
     const name = requiredText(input.name, ['name'], 200, errors);
+    const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();
-    const hub = new Hub(name);
-    hub.createdAt = ctx.clock.now();
-    await ctx.em.persistAndFlush(hub);
-    return hub;
+    return ctx.em.transactional(async (em) => {
+      const id = randomUUID();
+      if (idempotencyKey) {
+        const claim = await claimIdempotencyKey(em, ctx.clock.now(), {
+          scope: idempotencyScope.operator, idempotencyKey, kind, resultId: id, requestHash: hashRequest(kind, { name }),
+        });
+        if (!claim.first) return em.findOneOrFail(entity, claim.resultId);
+      }
+      const made = make(em, id, name);
+      await em.flush();
+      return made;
+    });
   }
 
   /** Marks a hub's customer as priority (or not): their orders are the last to lose out in a short fill. */

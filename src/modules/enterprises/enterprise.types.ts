@@ -7,12 +7,24 @@ import { Producer } from './producer.entity.js';
 export class CreateProducerInput {
   @Field(() => String)
   name!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Send one (at most 200 characters) to make a retry safe: a repeat with the same key and input returns the first producer and creates no other; the same key with a different input is IDEMPOTENCY_CONFLICT. Scoped to the operator.',
+  })
+  idempotencyKey?: string | null;
 }
 
 @InputType()
 export class CreateHubInput {
   @Field(() => String)
   name!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Send one (at most 200 characters) to make a retry safe: a repeat with the same key and input returns the first hub and creates no other; the same key with a different input is IDEMPOTENCY_CONFLICT. Scoped to the operator.',
+  })
+  idempotencyKey?: string | null;
 }
 
 @ObjectType({ simpleResolvers: true })
