@@ -21,7 +21,11 @@ export class ProductService {
     private readonly stock: StockService,
   ) {}
 
-  /** Creates a product with an empty stock level at each location, so it can be offered and stocked at once. */
+  /**
+   * Creates a product with an empty stock level at each location, so it can be offered and stocked
+   * at once. The SKU names it: the same request again (a retry whose answer was lost) answers with
+   * the product it made, and another product under that SKU is refused.
+   */
   async createProduct(ctx: RequestContext, input: CreateProductFields): Promise<Product> {
     const errors = new InputErrors();
     const name = requiredText(input.name, ['name'], 200, errors);
@@ -40,10 +44,10 @@ export class ProductService {
         return product;
       });
     } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) {
-        throw DomainError.of(UserErrorCode.INVALID_INPUT, `this producer already has a product with SKU "${sku}"`, ['sku']);
-      }
-      throw error;
+      if (!(error instanceof UniqueConstraintViolationException)) throw error;
+      const existing = await ctx.em.fork().findOne(Product, { producer: producer.id, sku });
+      if (existing && existing.name === name && existing.unit === unit) return existing;
+      throw DomainError.of(UserErrorCode.INVALID_INPUT, `this producer already has a product with SKU "${sku}"${existing ? ` ("${existing.name}", in ${existing.unit})` : ''}`, ['sku']);
     }
   }
 

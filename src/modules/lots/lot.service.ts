@@ -73,10 +73,17 @@ export class LotService {
         return lot;
       });
     } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) {
-        throw DomainError.of(UserErrorCode.INVALID_INPUT, `this product already has a lot "${code}"`, ['code']);
-      }
-      throw error;
+      if (!(error instanceof UniqueConstraintViolationException)) throw error;
+      // The code names the lot: the same receipt again (a retry whose answer was lost) gets its lot,
+      // as long as nothing has been taken from it since; anything else under that code is refused.
+      const existing = await ctx.em.fork().findOne(Lot, { product: product.id, code });
+      const same = existing
+        && existing.location.id === location.id && existing.kind === input.kind && existing.grade === input.grade
+        && new Decimal(existing.quantity).equals(quantity!)
+        && (existing.harvestedOn ?? null) === (input.harvestedOn ?? null) && (existing.bestBefore ?? null) === (input.bestBefore ?? null)
+        && existing.status === (input.released ? LotStatus.RELEASED : LotStatus.QUARANTINE);
+      if (same) return existing;
+      throw DomainError.of(UserErrorCode.INVALID_INPUT, `this product already has a lot "${code}"`, ['code']);
     }
   }
 

@@ -45,13 +45,21 @@ export class LocationService {
     errors.throwIfAny();
     requireProducer(ctx.actor, input.producerId, 'producerId');
     const producer = await this.enterprises.requireProducer(ctx, input.producerId, 'producerId');
-    return uniqueName(name, () => ctx.em.transactional(async (em) => {
-      const location = new Location(producer, name, input.priority);
-      location.createdAt = ctx.clock.now();
-      await em.persistAndFlush(location);
-      await this.stock.createLevelsAt(em, location.id);
-      return location;
-    }));
+    try {
+      return await ctx.em.transactional(async (em) => {
+        const location = new Location(producer, name, input.priority);
+        location.createdAt = ctx.clock.now();
+        await em.persistAndFlush(location);
+        await this.stock.createLevelsAt(em, location.id);
+        return location;
+      });
+    } catch (error) {
+      if (!(error instanceof UniqueConstraintViolationException)) throw error;
+      // The name names it: the same request again (a retry whose answer was lost) gets its location.
+      const existing = await ctx.em.fork().findOne(Location, { producer: producer.id, name });
+      if (existing && existing.priority === input.priority) return existing;
+      throw nameTaken(name);
+    }
   }
 
   async updateLocation(ctx: RequestContext, input: { locationId: string } & LocationFields): Promise<Location> {
@@ -150,9 +158,11 @@ async function uniqueName<T>(name: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (error instanceof UniqueConstraintViolationException) {
-      throw DomainError.of(UserErrorCode.INVALID_INPUT, `this producer already has a location named "${name}"`, ['name']);
-    }
+    if (error instanceof UniqueConstraintViolationException) throw nameTaken(name);
     throw error;
   }
+}
+
+function nameTaken(name: string): DomainError {
+  return DomainError.of(UserErrorCode.INVALID_INPUT, `this producer already has a location named "${name}"`, ['name']);
 }

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as op from '../support/operations.js';
+import { createProducer, type UserErrorShape } from '../support/scenarios.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+// A producer's system that sends createProduct, createLocation or receiveLot again because the
+// first answer was lost must get what the first call made, not an error it would take for a failure.
+// The SKU, the location's name and the lot's code name what they create: the same request under
+// that name is the same thing; a different one is refused.
+
+const CREATE_LOCATION = `mutation ($input: CreateLocationInput!) { createLocation(input: $input) { location { id name priority } userErrors { field message code } } }`;
+const RECEIVE_LOT = `mutation ($input: ReceiveLotInput!) { receiveLot(input: $input) { lot { id code quantity status } userErrors { field message code } } }`;
+
+type Payload<K extends string, T> = Record<K, ({ [key in 'product' | 'location' | 'lot']?: T } & { userErrors: UserErrorShape[] })>;
+
+describe('creations sent again', () => {
+  let t: TestApp;
+  let farm: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    farm = await createProducer(t.api, 'Ferme des Prés');
+  });
+  afterAll(() => t.stop());
+
+  const rows = async (sql: string, params: unknown[]) => (await t.db.query(sql, params)).rows;
+
+  it('answers a repeated createProduct with the product it made, and refuses another product under that SKU', async () => {
+    const create = async (input: Record<string, unknown>) =>
+      (await t.api.data<Payload<'createProduct', { id: string; name: string }>>(op.CREATE_PRODUCT, { input })).createProduct;
+    const input = { producerId: farm, name: 'Leeks', sku: 'LEEK-1', unit: 'kg' };
+    const first = await create(input);
+    expect(first.userErrors).toEqual([]);
+    const again = await create({ ...input, name: ' Leeks ', producerId: farm.toUpperCase() });
+    expect(again).toEqual(first);
+
+    const other = await create({ ...input, name: 'Baby leeks' });
+    expect(other.product).toBeNull();
+    expect(other.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['sku'] }]);
+    expect(other.userErrors[0]!.message).toContain('"Leeks", in kg');
+    expect(await rows('SELECT name FROM product WHERE sku = $1', ['LEEK-1'])).toEqual([{ name: 'Leeks' }]);
+    // Its stock levels were made once, one per location.
+    expect(await rows('SELECT count(*)::int AS n FROM stock_level WHERE product_id = $1', [first.product!.id])).toEqual([{ n: 1 }]);
+  });
+
+  it('answers a repeated createLocation with the location it made, and refuses one of that name at another priority', async () => {
+    const create = async (input: Record<string, unknown>) =>
+      (await t.api.data<Payload<'createLocation', { id: string }>>(CREATE_LOCATION, { input })).createLocation;
+    const first = await create({ producerId: farm, name: 'Cold store', priority: 2 });
+    expect(first.userErrors).toEqual([]);
+    expect(await create({ producerId: farm, name: 'Cold store', priority: 2 })).toEqual(first);
+    const other = await create({ producerId: farm, name: 'Cold store', priority: 3 });
+    expect(other.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['name'] }]);
+    expect(await rows('SELECT priority FROM location WHERE producer_id = $1 AND name = $2', [farm, 'Cold store'])).toEqual([{ priority: 2 }]);
+  });
+
+  it('answers a repeated receiveLot with the lot it made, adding no stock, and refuses another lot under that code', async () => {
+    const { createProduct } = await t.api.data<Payload<'createProduct', { id: string }>>(op.CREATE_PRODUCT, {
+      input: { producerId: farm, name: 'Tomme', sku: 'TOMME-1', unit: 'kg' },
+    });
+    const tomme = createProduct.product!.id;
+    const receive = async (input: Record<string, unknown>) =>
+      (await t.api.data<Payload<'receiveLot', { id: string }>>(RECEIVE_LOT, { input })).receiveLot;
+    const input = { productId: tomme, code: 'B-1147', kind: 'BATCH', quantity: '12', grade: 'EXTRA', harvestedOn: '2026-11-20', released: true };
+    const first = await receive(input);
+    expect(first.userErrors).toEqual([]);
+    expect(await receive({ ...input, quantity: '12.000' })).toEqual(first);
+    expect(await rows('SELECT sum(on_hand)::text AS on_hand FROM stock_level WHERE product_id = $1', [tomme])).toEqual([{ on_hand: '12.000' }]);
+
+    for (const different of [{ quantity: '13' }, { grade: 'CLASS_I' }, { released: false }, { harvestedOn: null }]) {
+      const refused = await receive({ ...input, ...different });
+      expect(refused.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['code'] }]);
+    }
+    expect(await rows('SELECT count(*)::int AS n, sum(quantity)::text AS quantity FROM lot WHERE product_id = $1', [tomme])).toEqual([{ n: 1, quantity: '12.000' }]);
+    expect(await rows('SELECT sum(on_hand)::text AS on_hand FROM stock_level WHERE product_id = $1', [tomme])).toEqual([{ on_hand: '12.000' }]);
+  });
+});
