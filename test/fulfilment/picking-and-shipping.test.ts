@@ -137,6 +137,19 @@ describe('picking and shipping', () => {
       input: { producerOrderId: order, carrier: 'La Poste', trackingReference: 'LP-124' },
     });
     expect(again.shipProducerOrder.userErrors.map((e) => e.code)).toEqual(['INVALID_STATE']);
+
+    // The same parcel sent again (its first answer lost) answers as shipped and changes nothing.
+    const eventCount = async () => (await t.db.query('SELECT count(*)::int AS n FROM domain_event WHERE producer_order_id = $1', [order])).rows[0].n;
+    const before = await eventCount();
+    const retry = await t.api.data<{ shipProducerOrder: { producerOrder: { fulfilmentState: string } | null; userErrors: { code: string }[] } }>(SHIP, {
+      input: { producerOrderId: order, carrier: 'La Poste ', trackingReference: 'LP-123' },
+    });
+    expect(retry.shipProducerOrder.userErrors).toEqual([]);
+    expect(retry.shipProducerOrder.producerOrder?.fulfilmentState).toBe('FULFILLED');
+    expect(await stockOf(t.api, berries)).toEqual({ onHand: '8', held: '0', committed: '0', available: '8' });
+    expect((await t.db.query('SELECT code, quantity::text FROM lot WHERE product_id = $1 ORDER BY code', [berries])).rows).toEqual(lots);
+    expect(await eventCount()).toBe(before);
+    await expectStockConsistent(t.db);
   });
 
   it('ships everything as ordered from the suggested lots when no lines are given', async () => {

@@ -85,7 +85,13 @@ export class ShippingService {
     await ctx.em.transactional(async (em) => {
       const now = ctx.clock.now();
       // The order, then its products' lots in id order (as a swap takes them).
-      const [locked] = await sql<{ fulfilmentState: string }>(em, 'SELECT fulfilment_state AS "fulfilmentState" FROM producer_order WHERE id = ? FOR UPDATE', [input.producerOrderId]);
+      const [locked] = await sql<{ fulfilmentState: string; carrier: string | null; trackingReference: string | null }>(
+        em,
+        'SELECT fulfilment_state AS "fulfilmentState", carrier, tracking_reference AS "trackingReference" FROM producer_order WHERE id = ? FOR UPDATE',
+        [input.producerOrderId],
+      );
+      // The same parcel again (a retry whose answer was lost): it has shipped, nothing to do.
+      if (locked!.fulfilmentState === 'FULFILLED' && locked!.carrier === input.carrier.trim() && locked!.trackingReference === input.trackingReference.trim()) return;
       if (locked!.fulfilmentState !== 'UNFULFILLED') {
         const why = locked!.fulfilmentState === 'HELD' ? 'its session has not closed yet' : `it is ${locked!.fulfilmentState}`;
         throw DomainError.of(UserErrorCode.INVALID_STATE, `the order cannot ship: ${why}`, ['producerOrderId']);
