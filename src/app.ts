@@ -7,6 +7,7 @@ import { createTokenVerifier } from './auth/tokens.js';
 import { migrate, openOrm } from './db/orm.js';
 import { EventHub } from './events/event-hub.js';
 import { pruneEvents } from './events/event-retention.js';
+import { pruneIdempotencyKeys } from './shared/idempotency.js';
 import type { Resolver } from './modules/webhooks/webhook-address.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { dropRemovedWebhookDeliveries } from './modules/webhooks/webhook-retention.js';
@@ -79,6 +80,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
       { name: 'deliver-webhooks', run: async () => (webhooks.wake(), 0) },
       { name: 'drop-removed-webhook-deliveries', every: HOUSEKEEPING_EVERY, run: dropRemovedWebhookDeliveries },
       { name: 'prune-events', every: HOUSEKEEPING_EVERY, run: (ctx) => pruneEvents(ctx, config.eventRetention) },
+      { name: 'prune-idempotency-keys', every: HOUSEKEEPING_EVERY, run: (ctx) => pruneIdempotencyKeys(ctx, config.idempotencyKeyRetention) },
     ],
     logger,
   );

@@ -24,6 +24,8 @@ export interface Config {
   readonly schedulerInterval: Duration;
   /** How long events stay replayable (`after`) and delivery history stays queryable. */
   readonly eventRetention: Duration;
+  /** How long an idempotency key replays its write; after that the same key is a new request. */
+  readonly idempotencyKeyRetention: Duration;
   /** Events a subscription may have waiting before a client that does not keep up is cut off. */
   readonly subscriptionBuffer: number;
   /** HS256 secret for bearer tokens; in development, generated once under DATA_DIR when unset. */
@@ -151,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schedulerInterval: duration('SCHEDULER_INTERVAL', 'PT1S', Duration.fromObject({ milliseconds: 10 })),
     subscriptionBuffer: integer('SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
     eventRetention: duration('EVENT_RETENTION', 'P30D', Duration.fromObject({ hours: 1 })),
+    idempotencyKeyRetention: duration('IDEMPOTENCY_KEY_RETENTION', 'P30D', Duration.fromObject({ days: 1 })),
     jwtSecret,
     jwksUrl,
     jwtIssuer: env.JWT_ISSUER || undefined,

@@ -1,4 +1,4 @@
-import { Entity, Enum, PrimaryKeyProp, Property } from '@mikro-orm/core';
+import { Entity, Enum, Index, PrimaryKeyProp, Property } from '@mikro-orm/core';
 
 /** The mutations that take an idempotency key (checkout keeps its key on the order it places). */
 export enum IdempotentMutation {
@@ -18,6 +18,8 @@ export enum IdempotentMutation {
  * stock write makes ledger rows (two for a transfer) and the key belongs to the request.
  */
 @Entity()
+// Retention deletes by age (pruneIdempotencyKeys()).
+@Index({ properties: ['createdAt'] })
 export class IdempotencyKey {
   // The primary key is the unique index concurrent retries meet on (INSERT … ON CONFLICT DO
   // NOTHING), across replicas. Scoped to the enterprise the write is for (idempotencyScope()).

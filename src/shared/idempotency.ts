@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError, type InputErrors, UserErrorCode } from './errors.js';
 import { IdempotentMutation } from './idempotency-key.entity.js';
+import type { Duration } from 'luxon';
+import type { RequestContext } from './request-context.js';
 import { sql } from './sql.js';
 import { requiredText } from './text.js';
 
@@ -94,4 +96,15 @@ export async function claimIdempotencyKey(em: EntityManager, at: Date, request: 
     throw DomainError.of(UserErrorCode.IDEMPOTENCY_CONFLICT, `this idempotency key was already used for a different ${WHAT[request.kind]}`, ['idempotencyKey']);
   }
   return { first: false, resultId: first.resultId };
+}
+
+/**
+ * Forgets keys older than the retention (IDEMPOTENCY_KEY_RETENTION): clients retry within minutes
+ * or hours, and the table would otherwise grow with every keyed write for ever. Checkout's keys
+ * live on the orders they placed, and go only with them.
+ */
+export async function pruneIdempotencyKeys(ctx: RequestContext, retention: Duration): Promise<number> {
+  const cutoff = new Date(ctx.clock.now().getTime() - retention.toMillis());
+  const deleted = await sql(ctx.em, 'DELETE FROM idempotency_key WHERE created_at < ? RETURNING 1', [cutoff]);
+  return deleted.length;
 }

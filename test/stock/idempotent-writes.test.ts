@@ -77,6 +77,25 @@ describe('stock writes with an idempotency key', () => {
       await expectStockConsistent(t.db);
     });
 
+    it('forgets a key after IDEMPOTENCY_KEY_RETENTION (30 days): the same key is then a new request', async () => {
+      const f = await farm();
+      const key = randomUUID();
+      const write = () => adjust(f.api, { productId: f.productId, delta: '5', idempotencyKey: key });
+      expect((await write()).userErrors).toEqual([]);
+      const keys = async () => (await footprint(f.productId)).keys;
+
+      t.clock.advance({ days: 29 });
+      await t.app.scheduler.runOnce();
+      expect(await keys()).toBe(1);
+      expect((await write()).product?.stock.onHand).toBe('5');
+
+      t.clock.advance({ days: 2 });
+      await t.app.scheduler.runOnce();
+      expect(await keys()).toBe(0);
+      expect((await write()).product?.stock.onHand).toBe('10');
+      await expectStockConsistent(t.db);
+    });
+
     it('replays the first result even when the stock has moved on since', async () => {
       const f = await farm('10');
       const key = randomUUID();
