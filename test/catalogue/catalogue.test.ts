@@ -75,7 +75,8 @@ describe('producers, hubs, products and stock', () => {
     expect((await create({})).createProduct.userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND', field: ['producerId'] })]);
     const producer = await createProducer(t.api, 'Jean');
     expect((await create({ producerId: producer })).createProduct.userErrors).toEqual([]);
-    const duplicate = await create({ producerId: producer });
+    // The same SKU for another product (the same request again is a retry: retried-creations.test.ts).
+    const duplicate = await create({ producerId: producer, name: 'Baby leeks' });
     expect(duplicate.createProduct).toEqual({ product: null, userErrors: [expect.objectContaining({ code: 'INVALID_INPUT', field: ['sku'] })] });
     const blank = await create({ producerId: producer, name: ' ', sku: '', unit: 'x'.repeat(21) });
     expect(blank.createProduct.userErrors.map((e) => e.field)).toEqual([['name'], ['sku'], ['unit']]);
