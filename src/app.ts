@@ -58,6 +58,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
 
   const webhooks = new WebhookDispatcher(orm, clock, logger, {
     allowPrivateAddresses: config.webhookAllowPrivateAddresses,
+    requireHttps: config.nodeEnv === 'production',
     resolve: webhookResolver,
   });
   let scheduler: Scheduler | undefined;

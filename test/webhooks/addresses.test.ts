@@ -198,6 +198,27 @@ describe('webhook addresses', () => {
     expect(r.requests()).toBe(0);
   });
 
+  it('in production, refuses on delivery a plain http:// webhook stored before https was required', async () => {
+    const r = await receiver();
+    const port = new URL(r.url).port;
+    // The name reaches the receiver on loopback (private addresses allowed), so only the scheme is wrong.
+    const resolve = resolverFor({ 'hooks.trader.example': ['127.0.0.1'] });
+    const t = await start({ env: { NODE_ENV: 'production', LOG_LEVEL: 'warn', ...LOOPBACK_RECEIVERS_ENV }, webhookResolver: resolve });
+    const producer = await createProducer(t.api, 'Jean');
+    const { rows: [stored] } = await t.db.query<{ id: string }>(
+      `INSERT INTO webhook (id, url, kinds, producer_id, secret, active, created_at)
+       VALUES (gen_random_uuid(), $1, '{ADJUSTED}', $2, 'a-secret-of-sixteen', true, now()) RETURNING id::text`,
+      [`http://hooks.trader.example:${port}/hooks/foodhub`, producer],
+    );
+
+    await createProduct(t.api, producer, { name: 'Carrots', onHand: '5' });
+    await waitFor('the delivery to be attempted', async () => ((await attempts(t, stored!.id))[0]?.attempts.length === 1 ? true : undefined));
+    expect(await attempts(t, stored!.id)).toEqual([
+      { status: 'PENDING', attempts: [{ statusCode: null, error: 'refused: the URL must be an https:// URL' }] },
+    ]);
+    expect(r.requests()).toBe(0);
+  });
+
   it('with WEBHOOK_ALLOW_PRIVATE_ADDRESSES, delivers to loopback receivers, by address and by name', async () => {
     const r = await receiver();
     const resolve = resolverFor({ 'hooks.trader.example': ['127.0.0.1'] });

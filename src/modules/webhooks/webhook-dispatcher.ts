@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock.js';
 import { coalesced } from '../../shared/coalesced.js';
 import { sql, uuidArray } from '../../shared/sql.js';
-import { literalRefusal, type Resolver, systemResolver, webhookLookup } from './webhook-address.js';
+import { literalRefusal, type Resolver, systemResolver, webhookLookup, webhookUrlProblem } from './webhook-address.js';
 import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature.js';
 
 interface ClaimedDelivery {
@@ -30,6 +30,8 @@ export interface DispatcherOptions {
   perWebhook?: number;
   /** How long a kept-alive connection to a receiver may sit idle before it is closed. */
   idleSocketMs?: number;
+  /** Production: send only over TLS, as registration requires (private receivers the operator allowed excepted). */
+  requireHttps?: boolean;
   /** WEBHOOK_ALLOW_PRIVATE_ADDRESSES: send to loopback and private addresses too (pilots, tests). */
   allowPrivateAddresses?: boolean;
   /** How receivers' names are resolved; the system resolver unless one is injected. */
@@ -236,6 +238,12 @@ export class WebhookDispatcher {
     const url = new URL(delivery.url);
     const refused = this.options.allowPrivateAddresses ? undefined : literalRefusal(url);
     if (refused) return Promise.reject(refused);
+    // Registration's rule, checked again: a webhook stored before it (or before production) is
+    // not sent events in clear.
+    const insecure = this.options.requireHttps
+      ? webhookUrlProblem(url, { allowPrivateAddresses: this.options.allowPrivateAddresses ?? false, requireHttps: true })
+      : undefined;
+    if (insecure) return Promise.reject(new Error(`refused: the URL ${insecure}`));
     const body = Buffer.from(delivery.body);
     return new Promise<number>((resolve, reject) => {
       const request = (url.protocol === 'https:' ? https : http).request(url, {
