@@ -13,6 +13,7 @@ import { Migration20261124031425 } from './Migration20261124031425.js';
 import { Migration20261124033646 } from './Migration20261124033646.js';
 import { Migration20261124050833 } from './Migration20261124050833.js';
 import { Migration20261124052657 } from './Migration20261124052657.js';
+import { Migration20261124054152 } from './Migration20261124054152.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -28,4 +29,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124033646', class: Migration20261124033646 },
   { name: 'Migration20261124050833', class: Migration20261124050833 },
   { name: 'Migration20261124052657', class: Migration20261124052657 },
+  { name: 'Migration20261124054152', class: Migration20261124054152 },
 ];

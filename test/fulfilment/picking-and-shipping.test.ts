@@ -138,14 +138,20 @@ describe('picking and shipping', () => {
     });
     expect(again.shipProducerOrder.userErrors.map((e) => e.code)).toEqual(['INVALID_STATE']);
 
-    // The same parcel sent again (its first answer lost) answers as shipped and changes nothing.
+    // The same shipment sent again (its first answer lost), spelt differently, answers as shipped
+    // and changes nothing; a corrected one under the same parcel is refused, not taken as done.
     const eventCount = async () => (await t.db.query('SELECT count(*)::int AS n FROM domain_event WHERE producer_order_id = $1', [order])).rows[0].n;
     const before = await eventCount();
-    const retry = await t.api.data<{ shipProducerOrder: { producerOrder: { fulfilmentState: string } | null; userErrors: { code: string }[] } }>(SHIP, {
-      input: { producerOrderId: order, carrier: 'La Poste ', trackingReference: 'LP-123' },
+    const resend = (quantity: string) => t.api.data<{ shipProducerOrder: { producerOrder: { fulfilmentState: string } | null; userErrors: { code: string }[] } }>(SHIP, {
+      input: {
+        producerOrderId: order.toUpperCase(), carrier: 'La Poste ', trackingReference: ' LP-123',
+        lines: [{ productId: berries, quantity, weightKg: '7.120', lots: [{ lotId: lot2, quantity: '2' }, { lotId: lot1, quantity: '5.0' }] }],
+      },
     });
+    const retry = await resend('7.0');
     expect(retry.shipProducerOrder.userErrors).toEqual([]);
     expect(retry.shipProducerOrder.producerOrder?.fulfilmentState).toBe('FULFILLED');
+    expect((await resend('5')).shipProducerOrder.userErrors.map((e) => e.code)).toEqual(['INVALID_STATE']);
     expect(await stockOf(t.api, berries)).toEqual({ onHand: '8', held: '0', committed: '0', available: '8' });
     expect((await t.db.query('SELECT code, quantity::text FROM lot WHERE product_id = $1 ORDER BY code', [berries])).rows).toEqual(lots);
     expect(await eventCount()).toBe(before);

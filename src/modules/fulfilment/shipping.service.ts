@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { requireProducer } from '../../auth/policy.js';
@@ -77,6 +78,7 @@ export class ShippingService {
       lotAmounts: (line.lots ?? []).map((lot, j) => parseQuantity(lot.quantity, ['lines', i, 'lots', j, 'quantity'], errors)),
     }));
     errors.throwIfAny();
+    const requestHash = hashShipment(input, parsed);
     if (!isUuid(input.producerOrderId)) throw orderNotFound(input.producerOrderId);
     const [order] = await sql<{ producerId: string }>(ctx.em, 'SELECT producer_id AS "producerId" FROM producer_order WHERE id = ?', [input.producerOrderId]);
     if (!order) throw orderNotFound(input.producerOrderId);
@@ -85,13 +87,13 @@ export class ShippingService {
     await ctx.em.transactional(async (em) => {
       const now = ctx.clock.now();
       // The order, then its products' lots in id order (as a swap takes them).
-      const [locked] = await sql<{ fulfilmentState: string; carrier: string | null; trackingReference: string | null }>(
+      const [locked] = await sql<{ fulfilmentState: string; shipmentRequestHash: string | null }>(
         em,
-        'SELECT fulfilment_state AS "fulfilmentState", carrier, tracking_reference AS "trackingReference" FROM producer_order WHERE id = ? FOR UPDATE',
+        'SELECT fulfilment_state AS "fulfilmentState", shipment_request_hash AS "shipmentRequestHash" FROM producer_order WHERE id = ? FOR UPDATE',
         [input.producerOrderId],
       );
-      // The same parcel again (a retry whose answer was lost): it has shipped, nothing to do.
-      if (locked!.fulfilmentState === 'FULFILLED' && locked!.carrier === input.carrier.trim() && locked!.trackingReference === input.trackingReference.trim()) return;
+      // The same shipment asked for again (a retry whose answer was lost): it has shipped, nothing to do.
+      if (locked!.fulfilmentState === 'FULFILLED' && locked!.shipmentRequestHash === requestHash) return;
       if (locked!.fulfilmentState !== 'UNFULFILLED') {
         const why = locked!.fulfilmentState === 'HELD' ? 'its session has not closed yet' : `it is ${locked!.fulfilmentState}`;
         throw DomainError.of(UserErrorCode.INVALID_STATE, `the order cannot ship: ${why}`, ['producerOrderId']);
@@ -144,8 +146,8 @@ export class ShippingService {
       await sql(em, 'DELETE FROM lot_pick WHERE producer_order_id = ?', [input.producerOrderId]);
       await sql(
         em,
-        `UPDATE producer_order SET fulfilment_state = 'FULFILLED', shipped_at = ?, carrier = ?, tracking_reference = ? WHERE id = ?`,
-        [now, input.carrier.trim(), input.trackingReference.trim(), input.producerOrderId],
+        `UPDATE producer_order SET fulfilment_state = 'FULFILLED', shipped_at = ?, carrier = ?, tracking_reference = ?, shipment_request_hash = ? WHERE id = ?`,
+        [now, input.carrier.trim(), input.trackingReference.trim(), requestHash, input.producerOrderId],
       );
     });
   }
@@ -326,4 +328,23 @@ function shippedQuantity(raw: string, field: FieldPath, errors: InputErrors): De
 
 function orderNotFound(id: string): DomainError {
   return DomainError.of(UserErrorCode.NOT_FOUND, `no producer order with id "${id}"`, ['producerOrderId']);
+}
+
+/**
+ * A digest of the shipment as asked for, the same however it is spelt (text trimmed, quantities
+ * as exact decimals, lines and lots in a set order): a retry matches it, a corrected shipment does not.
+ */
+function hashShipment(input: ShipFields, parsed: { productId: string; amount?: Decimal; weight?: Decimal; lots?: { lotId: string; quantity: string }[] | null; lotAmounts: (Decimal | undefined)[] }[]): string {
+  const lines = input.lines === null || input.lines === undefined
+    ? null
+    : parsed
+        .map((line) => [
+          line.productId,
+          line.amount?.toFixed() ?? null,
+          line.weight?.toFixed() ?? null,
+          (line.lots ?? []).map((lot, i) => [lot.lotId, line.lotAmounts[i]?.toFixed() ?? null]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)),
+        ])
+        .sort(([a], [b]) => ((a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0));
+  const canonical = { carrier: input.carrier.trim(), trackingReference: input.trackingReference.trim(), lines };
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

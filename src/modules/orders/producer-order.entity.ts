@@ -45,4 +45,8 @@ export class ProducerOrder extends BaseEntity {
   @Field(() => String, { nullable: true })
   @Property({ type: 'string', length: 200, nullable: true })
   trackingReference?: string;
+
+  /** A digest of the shipment as it was asked for, to tell its retry from another shipment. */
+  @Property({ type: 'string', length: 64, nullable: true })
+  shipmentRequestHash?: string;
 }
