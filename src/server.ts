@@ -160,7 +160,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     res.on('close', () => (inFlight -= 1));
     const url = req.url ?? '';
     const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
+    // As Express routed it: any letter case, with or without a trailing slash.
+    const path = (query === -1 ? url : url.slice(0, query)).toLowerCase();
     if (path === '/graphql' || path === '/graphql/') void graphql(req, res);
     else others(req, res);
   });

@@ -55,7 +55,8 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
       }
       if (read === ABORTED) return;
       // Only a JSON body is parsed: a form or text/plain post is one a browser sends cross-site
-      // without asking, and Apollo refuses it (CSRF prevention) only if it stays unparsed.
+      // without asking. Apollo's CSRF prevention refuses those by their headers; leaving their body
+      // unparsed means nothing in it could run even if that check were switched off.
       if (isJson(req.headers['content-type'])) {
         try {
           body = read.length === 0 ? {} : JSON.parse(read);
@@ -115,7 +116,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | typeof 
     const chunks: Buffer[] = [];
     let size = 0;
     const done = (result: string | typeof TOO_LARGE | typeof ABORTED) => {
-      req.off('data', onData).off('end', onEnd).off('error', onError);
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onError);
       resolve(result);
     };
     const onData = (chunk: Buffer) => {
@@ -128,6 +129,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | typeof 
     };
     const onEnd = () => done(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
     const onError = () => done(ABORTED);
-    req.on('data', onData).on('end', onEnd).on('error', onError);
+    // 'close' before 'end': the client went away mid-body (Node 20 also emits 'error' then).
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onError);
   });
 }

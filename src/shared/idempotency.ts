@@ -76,6 +76,14 @@ export function hashRequest(kind: IdempotentMutation, fields: Record<string, unk
  * row and replay it; if it rolls back (a user error), one of them takes the key and writes.
  */
 export async function claimIdempotencyKey(em: EntityManager, at: Date, request: IdempotentRequest): Promise<Claim> {
+  for (;;) {
+    const claim = await tryClaim(em, at, request);
+    // The key was forgotten (retention) between the insert and the read: claim it again.
+    if (claim !== 'gone') return claim;
+  }
+}
+
+async function tryClaim(em: EntityManager, at: Date, request: IdempotentRequest): Promise<Claim | 'gone'> {
   const claimed = await sql(
     em,
     `INSERT INTO idempotency_key (scope, idempotency_key, kind, request_hash, result_id, created_at)
@@ -90,7 +98,7 @@ export async function claimIdempotencyKey(em: EntityManager, at: Date, request: 
     'SELECT request_hash AS "requestHash", result_id AS "resultId" FROM idempotency_key WHERE scope = ? AND idempotency_key = ?',
     [request.scope, request.idempotencyKey],
   );
-  if (!first) throw new Error('an idempotency key conflicted with a row that is not there');
+  if (!first) return 'gone';
   // The hash covers the mutation too: one key cannot serve two kinds of write.
   if (first.requestHash !== request.requestHash) {
     throw DomainError.of(UserErrorCode.IDEMPOTENCY_CONFLICT, `this idempotency key was already used for a different ${WHAT[request.kind]}`, ['idempotencyKey']);
@@ -105,6 +113,20 @@ export async function claimIdempotencyKey(em: EntityManager, at: Date, request: 
  */
 export async function pruneIdempotencyKeys(ctx: RequestContext, retention: Duration): Promise<number> {
   const cutoff = new Date(ctx.clock.now().getTime() - retention.toMillis());
-  const deleted = await sql(ctx.em, 'DELETE FROM idempotency_key WHERE created_at < ? RETURNING 1', [cutoff]);
-  return deleted.length;
+  // In batches, each committing on its own: the first run on a database that has kept every key
+  // since keys began must not be one statement that outlasts statement_timeout every time.
+  let total = 0;
+  for (;;) {
+    const [{ deleted } = { deleted: 0 }] = await sql<{ deleted: number }>(
+      ctx.em,
+      `WITH gone AS (
+         DELETE FROM idempotency_key WHERE ctid IN (SELECT ctid FROM idempotency_key WHERE created_at < ? LIMIT ?) RETURNING 1)
+       SELECT count(*)::int AS deleted FROM gone`,
+      [cutoff, PRUNE_BATCH],
+    );
+    total += deleted;
+    if (deleted < PRUNE_BATCH) return total;
+  }
 }
+
+const PRUNE_BATCH = 5_000;

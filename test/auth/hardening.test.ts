@@ -136,6 +136,8 @@ describe('hostile requests are cut short', () => {
     const answer = await fetch(t.app.url, { method: 'POST', headers: { origin: 'https://shop.example.org', 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
     expect(answer.headers.get('access-control-allow-origin')).toBe('https://shop.example.org');
     expect(answer.headers.get('vary')).toMatch(/Origin/);
+    const elsewhere = await fetch(t.app.url, { method: 'POST', headers: { origin: 'https://evil.example.com', 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+    expect(elsewhere.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   describe('tokens', () => {

@@ -51,18 +51,21 @@ describe('migrations', () => {
     });
   });
 
-  it('find the event-log indexes an operator built beforehand without blocking (README, Upgrading)', async () => {
+  it('find the indexes an operator built beforehand without blocking (README, Upgrading)', async () => {
     await upgrade(async (orm, db) => {
       await orm.getMigrator().up({ to: 'Migration20261124030000' });
       await db.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS domain_event_created_at_index ON domain_event (created_at)');
       await db.query("CREATE INDEX CONCURRENTLY IF NOT EXISTS webhook_delivery_delivered_created_at ON webhook_delivery (created_at) WHERE status = 'DELIVERED'");
+      // The key table itself came later: its index is built once the table is there.
+      await orm.getMigrator().up({ to: 'Migration20261124050833' });
+      await db.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS idempotency_key_created_at_index ON idempotency_key (created_at)');
 
       await orm.getMigrator().up();
 
       const { rows } = await db.query(
-        "SELECT indexname FROM pg_indexes WHERE indexname IN ('domain_event_created_at_index', 'webhook_delivery_delivered_created_at') ORDER BY 1",
+        "SELECT indexname FROM pg_indexes WHERE indexname IN ('domain_event_created_at_index', 'webhook_delivery_delivered_created_at', 'idempotency_key_created_at_index') ORDER BY 1",
       );
-      expect(rows.map((r) => r.indexname)).toEqual(['domain_event_created_at_index', 'webhook_delivery_delivered_created_at']);
+      expect(rows.map((r) => r.indexname)).toEqual(['domain_event_created_at_index', 'idempotency_key_created_at_index', 'webhook_delivery_delivered_created_at']);
       expect(await orm.getMigrator().getPendingMigrations()).toEqual([]);
     });
   });

@@ -94,6 +94,19 @@ describe('stock writes with an idempotency key', () => {
       expect(await keys()).toBe(0);
       expect((await write()).product?.stock.onHand).toBe('10');
       await expectStockConsistent(t.db);
+
+      // A backlog larger than one batch is forgotten in one run all the same; fresh keys stay.
+      await t.db.query(
+        `INSERT INTO idempotency_key (scope, idempotency_key, kind, request_hash, result_id, created_at)
+         SELECT 'producer:backlog', 'k-' || i, 'ADJUST', repeat('a', 64), gen_random_uuid(), $1::timestamptz - interval '40 days'
+           FROM generate_series(1, 12000) AS i`,
+        [t.clock.now()],
+      );
+      t.clock.advance({ minutes: 10 });
+      await t.app.scheduler.runOnce();
+      const { rows } = await t.db.query("SELECT count(*) FILTER (WHERE scope = 'producer:backlog')::int AS backlog, count(*)::int AS total FROM idempotency_key");
+      expect(rows[0].backlog).toBe(0);
+      expect(rows[0].total).toBeGreaterThan(0);
     });
 
     it('replays the first result even when the stock has moved on since', async () => {
