@@ -63,6 +63,15 @@ describe('picking and shipping', () => {
     expect(line!.lots).toMatchObject([{ lot: { id: b }, quantity: '1', pinned: true, replacedLot: { id: a } }]);
     const { rows } = await t.db.query("SELECT lot_id FROM domain_event WHERE kind = 'LOT_SWAPPED' AND producer_order_id = $1", [order]);
     expect(rows).toEqual([{ lot_id: b }]);
+
+    // The same swap sent again (its answer lost) answers as done and changes nothing.
+    const again = await t.api.data<{ swapLot: { userErrors: unknown[] } }>(SWAP, { input: { producerOrderId: order, productId: lamb, fromLotId: a, toLotId: b } });
+    expect(again.swapLot.userErrors).toEqual([]);
+    expect((await pickLines(t.api, w.farm, order))[0]!.lots).toEqual(line!.lots);
+    expect((await t.db.query("SELECT count(*)::int AS n FROM domain_event WHERE kind = 'LOT_SWAPPED' AND producer_order_id = $1", [order])).rows).toEqual([{ n: 1 }]);
+    // A lot that was never picked for the line is still refused.
+    const stray = await t.api.data<{ swapLot: { userErrors: { code: string }[] } }>(SWAP, { input: { producerOrderId: order, productId: lamb, fromLotId: low, toLotId: b } });
+    expect(stray.swapLot.userErrors.map((e) => e.code)).toEqual(['INVALID_INPUT']);
   });
 
   it('ships short: the latest orders lose first, priority customers are protected, the hub is told, the ledger still adds up', async () => {

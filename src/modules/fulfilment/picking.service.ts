@@ -183,6 +183,9 @@ export class PickingService {
       const line = (await this.plan(em, order.producerId)).find((l) => l.producerOrderId === input.producerOrderId && l.productId === input.productId);
       if (!line) throw DomainError.of(UserErrorCode.NOT_FOUND, 'this producer order has no line for the product', ['productId']);
       const from = line.picks.find((p) => p.lotId === input.fromLotId);
+      // This very swap, already made (a retry whose answer was lost): the line picks the new lot in
+      // the old one's place. Nothing to do, and nothing to refuse.
+      if (!from && line.picks.some((p) => p.lotId === input.toLotId && p.pinned && p.replacedLotId === input.fromLotId)) return;
       if (!from) throw DomainError.of(UserErrorCode.INVALID_INPUT, 'that lot is not picked for this line', ['fromLotId']);
       if (input.toLotId === input.fromLotId) throw DomainError.of(UserErrorCode.INVALID_INPUT, 'the lot to pick instead is the same lot', ['toLotId']);
       const to = lots.find((l) => l.id === input.toLotId);
