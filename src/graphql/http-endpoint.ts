@@ -57,6 +57,10 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
       // Only a JSON body is parsed: a form or text/plain post is one a browser sends cross-site
       // without asking. Apollo's CSRF prevention refuses those by their headers; leaving their body
       // unparsed means nothing in it could run even if that check were switched off.
+      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+      if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+        return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `request bodies are read as UTF-8; charset "${charset}" is not supported`);
+      }
       if (isJson(req.headers['content-type'])) {
         try {
           body = read.length === 0 ? {} : JSON.parse(read);

@@ -72,7 +72,7 @@ describe('hostile requests are cut short', () => {
     expect(await counts()).toBe(before);
   });
 
-  it('refuses a compressed body with 415 rather than reading it as text', async () => {
+  it('refuses a compressed body, or one in another charset, with 415 rather than misreading it', async () => {
     const { gzipSync } = await import('node:zlib');
     const response = await fetch(t.app.url, {
       method: 'POST',
@@ -81,6 +81,12 @@ describe('hostile requests are cut short', () => {
     });
     expect(response.status).toBe(415);
     expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+
+    // A body in another charset would be misread as UTF-8: refused the same way; UTF-8 spelt either way is read.
+    const latin1 = await fetch(t.app.url, { method: 'POST', headers: { 'content-type': 'application/json; charset=ISO-8859-1' }, body: '{"query":"{ __typename }"}' });
+    expect(latin1.status).toBe(415);
+    const utf8 = await fetch(t.app.url, { method: 'POST', headers: { 'content-type': 'application/json; charset="UTF-8"' }, body: '{"query":"{ __typename }"}' });
+    expect(await utf8.json()).toEqual({ data: { __typename: 'Query' } });
   });
 
   it('does not run an operation posted as a form or as text, as a browser may send cross-site', async () => {
