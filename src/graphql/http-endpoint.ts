@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import type { Logger } from 'pino';
@@ -83,7 +84,10 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);
       res.statusCode = response.status ?? 200;
-      if (response.body.kind === 'complete') return void res.end(response.body.string);
+      if (response.body.kind === 'complete') {
+        if (method === 'GET' && res.statusCode === 200) return answerGet(req, res, response.body.string);
+        return void res.end(response.body.string);
+      }
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
       res.end();
     } catch (error) {
@@ -91,6 +95,24 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
       sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
     }
   };
+}
+
+/**
+ * A query sent with GET (a storefront's page, a CDN in front of it) gets an ETag, and 304 Not
+ * Modified when the client already holds that answer, as Express gave it. The query still runs:
+ * the tag says the answer is the same, not that nothing changed in between.
+ */
+function answerGet(req: IncomingMessage, res: ServerResponse, body: string): void {
+  const etag = `W/"${createHash('sha1').update(body).digest('base64url')}"`;
+  res.setHeader('etag', etag);
+  const held = req.headers['if-none-match'];
+  if (held && held.split(',').some((tag) => tag.trim() === etag)) {
+    res.statusCode = 304;
+    res.removeHeader('content-type');
+    res.removeHeader('content-length');
+    return void res.end();
+  }
+  res.end(body);
 }
 
 /** A browser asking whether it may send the request: the origin header above is the answer. */

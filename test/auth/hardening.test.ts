@@ -108,6 +108,14 @@ describe('hostile requests are cut short', () => {
     const read = await get('{ __typename }');
     expect(read.status).toBe(200);
     expect(await read.json()).toEqual({ data: { __typename: 'Query' } });
+    // An answer the client already holds is not sent again.
+    const etag = read.headers.get('etag')!;
+    expect(etag).toMatch(/^W\/"/);
+    const cached = await fetch(`${t.app.url}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${t.api.token}`, 'if-none-match': etag },
+    });
+    expect(cached.status).toBe(304);
+    expect(await cached.text()).toBe('');
     const before = await counts();
     const write = await get(`mutation { createHub(input: { name: "By GET" }) { hub { id } } }`);
     expect(write.status).toBe(405);
