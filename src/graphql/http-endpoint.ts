@@ -103,10 +103,14 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
  * the tag says the answer is the same, not that nothing changed in between.
  */
 function answerGet(req: IncomingMessage, res: ServerResponse, body: string): void {
-  const etag = `W/"${createHash('sha1').update(body).digest('base64url')}"`;
-  res.setHeader('etag', etag);
+  const tag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+  res.setHeader('etag', `W/${tag}`);
+  // Each caller's own answer: a shared cache keeps none, and a browser asks again each time.
+  res.setHeader('cache-control', 'private, no-cache');
+  res.appendHeader('vary', 'Authorization');
+  // Weak comparison (RFC 9110): W/"x" and "x" are the same answer.
   const held = req.headers['if-none-match'];
-  if (held && held.split(',').some((tag) => tag.trim() === etag)) {
+  if (held && held.split(',').some((candidate) => ['*', tag].includes(candidate.trim().replace(/^W\//, '')))) {
     res.statusCode = 304;
     res.removeHeader('content-type');
     res.removeHeader('content-length');

@@ -116,6 +116,14 @@ describe('hostile requests are cut short', () => {
     });
     expect(cached.status).toBe(304);
     expect(await cached.text()).toBe('');
+    expect(cached.headers.get('etag')).toBe(etag);
+    expect(read.headers.get('cache-control')).toBe('private, no-cache');
+    // An answer that changed since the client's copy is sent in full.
+    const stale = await fetch(`${t.app.url}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${t.api.token}`, 'if-none-match': 'W/"an-older-answer"' },
+    });
+    expect(stale.status).toBe(200);
+    expect(await stale.json()).toEqual({ data: { __typename: 'Query' } });
     const before = await counts();
     const write = await get(`mutation { createHub(input: { name: "By GET" }) { hub { id } } }`);
     expect(write.status).toBe(405);

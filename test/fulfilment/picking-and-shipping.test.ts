@@ -69,9 +69,12 @@ describe('picking and shipping', () => {
     expect(again.swapLot.userErrors).toEqual([]);
     expect((await pickLines(t.api, w.farm, order))[0]!.lots).toEqual(line!.lots);
     expect((await t.db.query("SELECT count(*)::int AS n FROM domain_event WHERE kind = 'LOT_SWAPPED' AND producer_order_id = $1", [order])).rows).toEqual([{ n: 1 }]);
-    // A lot that was never picked for the line is still refused.
+    // A lot that was never picked for the line is still refused, and so is a swap of the old lot to
+    // any lot but the one that took its place.
     const stray = await t.api.data<{ swapLot: { userErrors: { code: string }[] } }>(SWAP, { input: { producerOrderId: order, productId: lamb, fromLotId: low, toLotId: b } });
     expect(stray.swapLot.userErrors.map((e) => e.code)).toEqual(['INVALID_INPUT']);
+    const elsewhere = await t.api.data<{ swapLot: { userErrors: { code: string; field: string[] }[] } }>(SWAP, { input: { producerOrderId: order, productId: lamb, fromLotId: a, toLotId: low } });
+    expect(elsewhere.swapLot.userErrors.map((e) => [e.code, e.field])).toEqual([['INVALID_INPUT', ['fromLotId']]]);
   });
 
   it('ships short: the latest orders lose first, priority customers are protected, the hub is told, the ledger still adds up', async () => {
@@ -151,16 +154,25 @@ describe('picking and shipping', () => {
     // and changes nothing; a corrected one under the same parcel is refused, not taken as done.
     const eventCount = async () => (await t.db.query('SELECT count(*)::int AS n FROM domain_event WHERE producer_order_id = $1', [order])).rows[0].n;
     const before = await eventCount();
-    const resend = (quantity: string) => t.api.data<{ shipProducerOrder: { producerOrder: { fulfilmentState: string } | null; userErrors: { code: string }[] } }>(SHIP, {
-      input: {
-        producerOrderId: order.toUpperCase(), carrier: 'La Poste ', trackingReference: ' LP-123',
-        lines: [{ productId: berries, quantity, weightKg: '7.120', lots: [{ lotId: lot2, quantity: '2' }, { lotId: lot1, quantity: '5.0' }] }],
-      },
+    const resend = (line: Record<string, unknown>) => t.api.data<{ shipProducerOrder: { producerOrder: { fulfilmentState: string } | null; userErrors: { code: string }[] } }>(SHIP, {
+      input: { producerOrderId: order.toUpperCase(), carrier: 'La Poste ', trackingReference: ' LP-123', lines: [{ productId: berries, weightKg: '7.120', ...line }] },
     });
-    const retry = await resend('7.0');
-    expect(retry.shipProducerOrder.userErrors).toEqual([]);
-    expect(retry.shipProducerOrder.producerOrder?.fulfilmentState).toBe('FULFILLED');
-    expect((await resend('5')).shipProducerOrder.userErrors.map((e) => e.code)).toEqual(['INVALID_STATE']);
+    for (const same of [
+      { quantity: '7.0', lots: [{ lotId: lot2, quantity: '2' }, { lotId: lot1, quantity: '5.0' }] },
+      // Entries naming one lot add up, as shipping adds them.
+      { quantity: '7', lots: [{ lotId: lot1, quantity: '3' }, { lotId: lot2, quantity: '2' }, { lotId: lot1, quantity: '2' }] },
+    ]) {
+      const retry = await resend(same);
+      expect(retry.shipProducerOrder.userErrors).toEqual([]);
+      expect(retry.shipProducerOrder.producerOrder?.fulfilmentState).toBe('FULFILLED');
+    }
+    for (const different of [
+      { quantity: '5', lots: [{ lotId: lot1, quantity: '5' }] },
+      { quantity: '7' }, // the suggested lots
+      { quantity: '7', lots: [] }, // nothing from lots
+    ]) {
+      expect((await resend(different)).shipProducerOrder.userErrors.map((e) => e.code)).toEqual(['INVALID_STATE']);
+    }
     expect(await stockOf(t.api, berries)).toEqual({ onHand: '8', held: '0', committed: '0', available: '8' });
     expect((await t.db.query('SELECT code, quantity::text FROM lot WHERE product_id = $1 ORDER BY code', [berries])).rows).toEqual(lots);
     expect(await eventCount()).toBe(before);
@@ -184,6 +196,27 @@ describe('picking and shipping', () => {
     expect(rows).toEqual([{ code: 'K-1', quantity: '2.000' }, { code: 'K-2', quantity: '0.000' }]);
     expect(await stockByLocation(t.api, kale)).toMatchObject({ Main: { onHand: '0' }, 'Cold store': { onHand: '2', committed: '0' } });
     await expectStockConsistent(t.db);
+  });
+
+  it('tells a retried shipment from a corrected one: a line without lots is not a line with none', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const chard = await w.product('Chard');
+    await receiveLot(t.api, chard, { code: 'CH-1', quantity: '5' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: chard }]);
+    await buy(t.api, session.id, 'x', session.offerFor(chard), '3');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const ship = async (line: Record<string, unknown>) =>
+      (await t.api.data<{ shipProducerOrder: { userErrors: { code: string }[] } }>(SHIP, {
+        input: { producerOrderId: order, carrier: 'Van', trackingReference: 'R7', lines: [{ productId: chard, quantity: '3', ...line }] },
+      })).shipProducerOrder.userErrors.map((e) => e.code);
+    // Shipped from the suggested lots (no `lots` on the line).
+    expect(await ship({})).toEqual([]);
+    expect(await ship({ lots: null })).toEqual([]);
+    // "Nothing came from lots" is another shipment: refused, not answered as done.
+    expect(await ship({ lots: [] })).toEqual(['INVALID_STATE']);
+    expect((await t.db.query('SELECT quantity::text FROM lot WHERE product_id = $1', [chard])).rows).toEqual([{ quantity: '2.000' }]);
   });
 
   it('lists the picking for a delivery day as a batch, by zone and by wave, and as CSV', async () => {

@@ -332,19 +332,22 @@ function orderNotFound(id: string): DomainError {
 
 /**
  * A digest of the shipment as asked for, the same however it is spelt (text trimmed, quantities
- * as exact decimals, lines and lots in a set order): a retry matches it, a corrected shipment does not.
+ * as exact decimals, lines and lots in a set order, entries naming one lot added up, as shipping
+ * adds them): a retry matches it, a corrected shipment does not. A line without `lots` (the
+ * suggested lots) and one with none (nothing from lots) are different shipments.
  */
 function hashShipment(input: ShipFields, parsed: { productId: string; amount?: Decimal; weight?: Decimal; lots?: { lotId: string; quantity: string }[] | null; lotAmounts: (Decimal | undefined)[] }[]): string {
+  const byId = <T extends [string, ...unknown[]]>(rows: T[]) => rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const lotsOf = (line: (typeof parsed)[number]) => {
+    if (line.lots === null || line.lots === undefined) return null;
+    const sums = new Map<string, Decimal>();
+    line.lots.forEach((lot, i) => sums.set(lot.lotId, (sums.get(lot.lotId) ?? new Decimal(0)).plus(line.lotAmounts[i] ?? 0)));
+    return byId([...sums].map(([lotId, amount]): [string, string] => [lotId, amount.toFixed()]));
+  };
   const lines = input.lines === null || input.lines === undefined
     ? null
-    : parsed
-        .map((line) => [
-          line.productId,
-          line.amount?.toFixed() ?? null,
-          line.weight?.toFixed() ?? null,
-          (line.lots ?? []).map((lot, i) => [lot.lotId, line.lotAmounts[i]?.toFixed() ?? null]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)),
-        ])
-        .sort(([a], [b]) => ((a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0));
+    : byId(parsed.map((line): [string, string | null, string | null, [string, string][] | null] =>
+        [line.productId, line.amount?.toFixed() ?? null, line.weight?.toFixed() ?? null, lotsOf(line)]));
   const canonical = { carrier: input.carrier.trim(), trackingReference: input.trackingReference.trim(), lines };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
