@@ -18,8 +18,8 @@ import { createServices, type Services } from './services.js';
 import { type Clock, systemClock } from './shared/clock.js';
 
 /**
- * How often a replica forgets old events and dropped deliveries: they are kept for days, so every
- * tick on every replica would be wasted work.
+ * How often a replica forgets old events, dropped deliveries and idempotency keys: they are kept
+ * for days, so every tick on every replica would be wasted work.
  */
 const HOUSEKEEPING_EVERY = Duration.fromObject({ minutes: 5 });
 
@@ -56,17 +56,15 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
   });
   await migrate(orm);
 
-  const webhooks = new WebhookDispatcher(orm, clock, logger, {
-    allowPrivateAddresses: config.webhookAllowPrivateAddresses,
-    requireHttps: config.nodeEnv === 'production',
-    resolve: webhookResolver,
-  });
+  // Which receivers webhooks may have: checked at registration and again at each delivery.
+  const webhookAddresses = { allowPrivateAddresses: config.webhookAllowPrivateAddresses, requireHttps: config.nodeEnv === 'production' };
+  const webhooks = new WebhookDispatcher(orm, clock, logger, { ...webhookAddresses, resolve: webhookResolver });
   let scheduler: Scheduler | undefined;
   const services = createServices({
     holdDuration: config.holdDuration,
     locationStrategy: config.locationStrategy,
     closeListener: { sessionClosed: () => scheduler?.wake() },
-    webhookAddresses: { allowPrivateAddresses: config.webhookAllowPrivateAddresses, requireHttps: config.nodeEnv === 'production' },
+    webhookAddresses,
   });
   scheduler = new Scheduler(
     orm,

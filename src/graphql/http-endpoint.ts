@@ -43,10 +43,11 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
 
     let body: unknown;
     if (method === 'POST') {
-      const encoding = req.headers['content-encoding'];
-      if (encoding && encoding.toLowerCase() !== 'identity') {
+      const unreadable = unreadableBody(req);
+      if (unreadable) {
+        // Refused by its headers, so the body is not read: close the connection instead of draining it.
         res.setHeader('connection', 'close');
-        return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `request bodies are read uncompressed; "${encoding}" is not supported`);
+        return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', unreadable);
       }
       const read = await readBody(req, maxBodyBytes);
       if (read === TOO_LARGE) {
@@ -58,10 +59,6 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
       // Only a JSON body is parsed: a form or text/plain post is one a browser sends cross-site
       // without asking. Apollo's CSRF prevention refuses those by their headers; leaving their body
       // unparsed means nothing in it could run even if that check were switched off.
-      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
-      if (charset && charset !== 'utf-8' && charset !== 'utf8') {
-        return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `request bodies are read as UTF-8; charset "${charset}" is not supported`);
-      }
       if (isJson(req.headers['content-type'])) {
         try {
           body = read.length === 0 ? {} : JSON.parse(read);
@@ -127,6 +124,15 @@ function preflight(req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('access-control-max-age', '600');
   res.appendHeader('vary', 'Access-Control-Request-Headers');
   res.writeHead(204, { 'content-length': '0' }).end();
+}
+
+/** Why a body cannot be read as the UTF-8 text it is taken to be (compressed, another charset), if so. */
+function unreadableBody(req: IncomingMessage): string | undefined {
+  const encoding = req.headers['content-encoding'];
+  if (encoding && encoding.toLowerCase() !== 'identity') return `request bodies are read uncompressed; "${encoding}" is not supported`;
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+  if (charset && charset !== 'utf-8' && charset !== 'utf8') return `request bodies are read as UTF-8; charset "${charset}" is not supported`;
+  return undefined;
 }
 
 function isJson(contentType: string | undefined): boolean {

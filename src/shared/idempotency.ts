@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError, type InputErrors, UserErrorCode } from './errors.js';
 import { IdempotentMutation } from './idempotency-key.entity.js';
@@ -111,6 +112,8 @@ async function tryClaim(em: EntityManager, at: Date, request: IdempotentRequest)
  * or hours, and the table would otherwise grow with every keyed write for ever. Checkout's keys
  * live on the orders they placed, and go only with them.
  */
+const PRUNE_BATCH = 5_000;
+
 export async function pruneIdempotencyKeys(ctx: RequestContext, retention: Duration): Promise<number> {
   const cutoff = new Date(ctx.clock.now().getTime() - retention.toMillis());
   // In batches, each committing on its own: the first run on a database that has kept every key
@@ -129,4 +132,21 @@ export async function pruneIdempotencyKeys(ctx: RequestContext, retention: Durat
   }
 }
 
-const PRUNE_BATCH = 5_000;
+/**
+ * A creation that a unique name identifies (a product's SKU, a location's name, a lot's code),
+ * so it needs no key: when `create` finds the name taken, the same request sent again (a retry
+ * whose answer was lost) answers with what the first made, and any other is refused with `taken`.
+ */
+export async function createOrReplay<T>(
+  create: () => Promise<T>,
+  existing: { find: () => Promise<T | null>; same: (found: T) => boolean; taken: (found: T | null) => DomainError },
+): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    if (!(error instanceof UniqueConstraintViolationException)) throw error;
+    const found = await existing.find();
+    if (found && existing.same(found)) return found;
+    throw existing.taken(found);
+  }
+}

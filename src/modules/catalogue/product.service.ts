@@ -1,6 +1,6 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { createOrReplay } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { requiredText } from '../../shared/text.js';
@@ -35,20 +35,21 @@ export class ProductService {
 
     requireProducer(ctx.actor, input.producerId, 'producerId');
     const producer = await this.enterprises.requireProducer(ctx, input.producerId, 'producerId');
-    try {
-      return await ctx.em.transactional(async (em) => {
+    return createOrReplay(
+      () => ctx.em.transactional(async (em) => {
         const product = new Product(producer, name, sku, unit);
         product.createdAt = ctx.clock.now();
         await em.persistAndFlush(product);
         await this.stock.createLevels(em, product.id);
         return product;
-      });
-    } catch (error) {
-      if (!(error instanceof UniqueConstraintViolationException)) throw error;
-      const existing = await ctx.em.fork().findOne(Product, { producer: producer.id, sku });
-      if (existing && existing.name === name && existing.unit === unit) return existing;
-      throw DomainError.of(UserErrorCode.INVALID_INPUT, `this producer already has a product with SKU "${sku}"${existing ? ` ("${existing.name}", in ${existing.unit})` : ''}`, ['sku']);
-    }
+      }),
+      {
+        find: () => ctx.em.fork().findOne(Product, { producer: producer.id, sku }),
+        same: (found) => found.name === name && found.unit === unit,
+        taken: (found) =>
+          DomainError.of(UserErrorCode.INVALID_INPUT, `this producer already has a product with SKU "${sku}"${found ? ` ("${found.name}", in ${found.unit})` : ''}`, ['sku']),
+      },
+    );
   }
 
   findProduct(ctx: RequestContext, id: string): Promise<Product | null> {

@@ -336,9 +336,9 @@ function orderNotFound(id: string): DomainError {
  * adds them): a retry matches it, a corrected shipment does not. A line without `lots` (the
  * suggested lots) and one with none (nothing from lots) are different shipments.
  */
-function hashShipment(input: ShipFields, parsed: { productId: string; amount?: Decimal; weight?: Decimal; lots?: { lotId: string; quantity: string }[] | null; lotAmounts: (Decimal | undefined)[] }[]): string {
+function hashShipment(input: ShipFields, parsed: ParsedLine[]): string {
   const byId = <T extends [string, ...unknown[]]>(rows: T[]) => rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const lotsOf = (line: (typeof parsed)[number]) => {
+  const lotsOf = (line: ParsedLine) => {
     if (line.lots === null || line.lots === undefined) return null;
     const sums = new Map<string, Decimal>();
     line.lots.forEach((lot, i) => sums.set(lot.lotId, (sums.get(lot.lotId) ?? new Decimal(0)).plus(line.lotAmounts[i] ?? 0)));
@@ -346,8 +346,8 @@ function hashShipment(input: ShipFields, parsed: { productId: string; amount?: D
   };
   const lines = input.lines === null || input.lines === undefined
     ? null
-    : byId(parsed.map((line): [string, string | null, string | null, [string, string][] | null] =>
-        [line.productId, line.amount?.toFixed() ?? null, line.weight?.toFixed() ?? null, lotsOf(line)]));
+    : byId(parsed.map((line): [string, string, string | null, [string, string][] | null] =>
+        [line.productId, line.amount.toFixed(), line.weight?.toFixed() ?? null, lotsOf(line)]));
   const canonical = { carrier: input.carrier.trim(), trackingReference: input.trackingReference.trim(), lines };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

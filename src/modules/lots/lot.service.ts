@@ -1,9 +1,10 @@
-import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { requireProducer } from '../../auth/policy.js';
 import { appendEvents, EventKind } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { createOrReplay } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -62,8 +63,8 @@ export class LotService {
       throw DomainError.of(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}" for this producer`, ['locationId']);
     }
 
-    try {
-      return await ctx.em.transactional(async (em) => {
+    return createOrReplay(
+      () => ctx.em.transactional(async (em) => {
         const lot = new Lot(product, location, { code, kind: input.kind, quantity: quantity!.toFixed(), grade: input.grade });
         lot.harvestedOn = input.harvestedOn ?? undefined;
         lot.bestBefore = input.bestBefore ?? undefined;
@@ -71,20 +72,18 @@ export class LotService {
         await em.persistAndFlush(lot);
         if (input.released) await this.releaseLocked(em, ctx.clock.now(), lot);
         return lot;
-      });
-    } catch (error) {
-      if (!(error instanceof UniqueConstraintViolationException)) throw error;
-      // The code names the lot: the same receipt again (a retry whose answer was lost) gets its lot,
-      // as long as nothing has been taken from it since; anything else under that code is refused.
-      const existing = await ctx.em.fork().findOne(Lot, { product: product.id, code });
-      const same = existing
-        && existing.location.id === location.id && existing.kind === input.kind && existing.grade === input.grade
-        && new Decimal(existing.quantity).equals(quantity!)
-        && (existing.harvestedOn ?? null) === (input.harvestedOn ?? null) && (existing.bestBefore ?? null) === (input.bestBefore ?? null)
-        && existing.status === (input.released ? LotStatus.RELEASED : LotStatus.QUARANTINE);
-      if (same) return existing;
-      throw DomainError.of(UserErrorCode.INVALID_INPUT, `this product already has a lot "${code}"`, ['code']);
-    }
+      }),
+      {
+        find: () => ctx.em.fork().findOne(Lot, { product: product.id, code }),
+        // The same receipt only while the lot is as received: nothing taken, released or moved since.
+        same: (found) =>
+          found.location.id === location.id && found.kind === input.kind && found.grade === input.grade
+          && new Decimal(found.quantity).equals(quantity!)
+          && (found.harvestedOn ?? null) === (input.harvestedOn ?? null) && (found.bestBefore ?? null) === (input.bestBefore ?? null)
+          && found.status === (input.released ? LotStatus.RELEASED : LotStatus.QUARANTINE),
+        taken: () => DomainError.of(UserErrorCode.INVALID_INPUT, `this product already has a lot "${code}"`, ['code']),
+      },
+    );
   }
 
   /** Its checks passed: the lot joins the stock on hand. Releasing a released lot changes nothing. */

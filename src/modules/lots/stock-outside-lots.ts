@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { sql, uuidArray } from '../../shared/sql.js';
+import { lockLevels } from '../stock/level-locks.js';
 
 /**
  * Stock on hand at a location is its released lots plus stock kept outside lots. Whatever takes
@@ -16,12 +17,9 @@ export async function stockOutsideLots(
   productIds: readonly string[],
   { lock }: { lock: boolean } = { lock: true },
 ): Promise<(productId: string, locationId: string) => Decimal> {
-  const ids = uuidArray([...productIds]);
-  if (lock) {
-    // Locked first, read next: a statement that waits for a lock still reads other tables (the
-    // lots) as of its own start, so a lot released meanwhile would count as outside lots.
-    await sql(em, 'SELECT 1 FROM stock_level WHERE product_id = ANY(?::uuid[]) ORDER BY product_id, location_id FOR UPDATE', [ids]);
-  }
+  // Locked first, read next: a statement that waits for a lock still reads other tables (the
+  // lots) as of its own start, so a lot released meanwhile would count as outside lots.
+  if (lock) await lockLevels(em, productIds);
   const rows = await sql<{ productId: string; locationId: string; outside: string }>(
     em,
     `SELECT s.product_id AS "productId", s.location_id AS "locationId",
@@ -29,7 +27,7 @@ export async function stockOutsideLots(
                                     WHERE l.product_id = s.product_id AND l.location_id = s.location_id AND l.status = 'RELEASED'), 0))::text AS outside
        FROM stock_level s WHERE s.product_id = ANY(?::uuid[])
       ORDER BY s.product_id, s.location_id`,
-    [ids],
+    [uuidArray([...productIds])],
   );
   const outside = new Map(rows.map((r) => [`${r.productId} ${r.locationId}`, Decimal.max(new Decimal(r.outside), 0)]));
   return (productId, locationId) => outside.get(`${productId} ${locationId}`) ?? new Decimal(0);

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { requireProducer } from '../../auth/policy.js';
 import { EventKind } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
-import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
+import { claimIdempotencyKey, createOrReplay, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -45,21 +45,20 @@ export class LocationService {
     errors.throwIfAny();
     requireProducer(ctx.actor, input.producerId, 'producerId');
     const producer = await this.enterprises.requireProducer(ctx, input.producerId, 'producerId');
-    try {
-      return await ctx.em.transactional(async (em) => {
+    return createOrReplay(
+      () => ctx.em.transactional(async (em) => {
         const location = new Location(producer, name, input.priority);
         location.createdAt = ctx.clock.now();
         await em.persistAndFlush(location);
         await this.stock.createLevelsAt(em, location.id);
         return location;
-      });
-    } catch (error) {
-      if (!(error instanceof UniqueConstraintViolationException)) throw error;
-      // The name names it: the same request again (a retry whose answer was lost) gets its location.
-      const existing = await ctx.em.fork().findOne(Location, { producer: producer.id, name });
-      if (existing && existing.priority === input.priority) return existing;
-      throw nameTaken(name);
-    }
+      }),
+      {
+        find: () => ctx.em.fork().findOne(Location, { producer: producer.id, name }),
+        same: (found) => found.priority === input.priority,
+        taken: () => nameTaken(name),
+      },
+    );
   }
 
   async updateLocation(ctx: RequestContext, input: { locationId: string } & LocationFields): Promise<Location> {

@@ -9,6 +9,7 @@ import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import { stockOutsideLots } from '../lots/stock-outside-lots.js';
+import { lockLevels } from './level-locks.js';
 import { allocateAcrossLocations, type LocationCandidate, type LocationStrategy } from './location-strategy.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 
@@ -436,9 +437,7 @@ export class StockService {
   async apply(em: EntityManager, kind: StockMovementKind, at: Date, moves: Move[], events?: MoveEvents, options: { levelsLocked?: boolean } = {}): Promise<LevelShortage[]> {
     if (moves.length === 0) return [];
     if (!options.levelsLocked && lowersAvailability(moves)) {
-      await sql(em, 'SELECT 1 FROM stock_level WHERE product_id = ANY(?::uuid[]) ORDER BY product_id, location_id FOR UPDATE', [
-        uuidArray(new Set(moves.map((m) => m.productId))),
-      ]);
+      await lockLevels(em, moves.map((m) => m.productId));
     }
     const rows = JSON.stringify(moves.map((m) => ({
       product_id: m.productId,
