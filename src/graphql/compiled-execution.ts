@@ -28,9 +28,11 @@ import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
  * What is compiled, and when:
  * - Only documents seen twice. A document asked for once (most of a client's ad-hoc queries) is
  *   not worth compiling, and a stream of distinct documents cannot make the server compile each.
- * - Compiled functions live as long as Apollo's parsed document does: Apollo hands out the same
- *   DocumentNode for the same query text from its bounded cache, so the compiled ones are held
- *   weakly by it and go when it does.
+ * - Apollo hands out the same DocumentNode for the same query text (from its cache of parsed
+ *   documents), so compiled functions are kept by document: the last MAX_COMPILED_DOCUMENTS used.
+ *   Apollo's cache is bounded by the documents' size, not by what compiling them costs in memory,
+ *   so this bound is separate: a client sending endless distinct documents twice each gets them
+ *   compiled, but only that many are kept.
  * - Queries and mutations without directives. graphql-jit's own @skip/@include on fragment
  *   spreads differs from graphql-js in corner cases, and a subscription over HTTP runs as
  *   graphql-js runs it; those documents stay with graphql-js. Their answers are the same either way.
@@ -44,13 +46,19 @@ export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
   // The same types (and so the same resolvers), plus the scalar the compiled variables are declared as.
   const config = schema.toConfig();
   const jitSchema = new GraphQLSchema({ ...config, types: [...config.types, COERCED] });
-  const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | 'graphql-js'>>();
+  // Most recently used last: a Map keeps insertion order, and a hit moves its entry to the end.
+  const compiled = new Map<DocumentNode, Map<string, CompiledQuery | 'graphql-js'>>();
   const seen = new WeakMap<DocumentNode, Set<string>>();
 
   /** The compiled operation, or undefined while it runs on graphql-js. */
   const compiledFor = (document: DocumentNode, operationName: string | undefined): CompiledQuery | undefined => {
     const key = operationName ?? '';
-    const known = compiled.get(document)?.get(key);
+    const operations = compiled.get(document);
+    if (operations) {
+      compiled.delete(document);
+      compiled.set(document, operations);
+    }
+    const known = operations?.get(key);
     if (known) return known === 'graphql-js' ? undefined : known;
     const seenBefore = seen.get(document) ?? new Set<string>();
     if (!seenBefore.has(key)) {
@@ -59,7 +67,8 @@ export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
     }
     const result = compilable(document, operationName) ? compileQuery(jitSchema, withCoercedVariables(document), operationName, COMPILER_OPTIONS) : undefined;
     const entry = result && isCompiledQuery(result) ? result : 'graphql-js';
-    compiled.set(document, (compiled.get(document) ?? new Map<string, CompiledQuery | 'graphql-js'>()).set(key, entry));
+    compiled.set(document, (operations ?? new Map<string, CompiledQuery | 'graphql-js'>()).set(key, entry));
+    if (compiled.size > MAX_COMPILED_DOCUMENTS) compiled.delete(compiled.keys().next().value!);
     return entry === 'graphql-js' ? undefined : entry;
   };
 
@@ -88,6 +97,9 @@ export function compiledExecution(schema: GraphQLSchema): GatewayInterface {
     async stop() {},
   };
 }
+
+/** A storefront, a producer app and a trader platform use a few dozen documents between them. */
+const MAX_COMPILED_DOCUMENTS = 500;
 
 const COMPILER_OPTIONS = {
   // Errors keep the resolver's own stack (for the log); jit's wrapper need not capture another.
