@@ -33,9 +33,10 @@ import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
  *   Apollo's cache is bounded by the documents' size, not by what compiling them costs in memory,
  *   so this bound is separate: a client sending endless distinct documents twice each gets them
  *   compiled, but only that many are kept.
- * - Queries and mutations without directives. graphql-jit's own @skip/@include on fragment
- *   spreads differs from graphql-js in corner cases, and a subscription over HTTP runs as
- *   graphql-js runs it; those documents stay with graphql-js. Their answers are the same either way.
+ * - Queries and mutations without directives or introspection. graphql-jit's own @skip/@include
+ *   on fragment spreads differs from graphql-js in corner cases, introspection must describe the
+ *   schema clients see (see compilable()), and a subscription over HTTP runs as graphql-js runs
+ *   it; those documents stay with graphql-js.
  * - Variables are coerced by graphql-js, always: a bad one is answered exactly as before (Apollo
  *   knows those errors by their wording and answers 400 BAD_USER_INPUT), and the compiled function
  *   gets graphql-js's values. graphql-jit's own coercion differs: it reads any scalar named ID as
@@ -130,16 +131,27 @@ function withCoercedVariables(document: DocumentNode): DocumentNode {
   });
 }
 
-/** A query or mutation that uses no directive: what graphql-jit runs as graphql-js does. */
+/**
+ * A query or mutation with no directive and no introspection: what graphql-jit runs as graphql-js
+ * does. Introspection reads the schema its resolvers are given, which for a compiled document
+ * would be the one with COERCED in it.
+ */
 function compilable(document: DocumentNode, operationName: string | undefined): boolean {
   const operation = getOperationAST(document, operationName);
   if (!operation || operation.operation === 'subscription') return false;
-  let directives = false;
+  let runsAsCompiled = document.definitions.every((d) => d.kind === Kind.OPERATION_DEFINITION || d.kind === Kind.FRAGMENT_DEFINITION);
   visit(document, {
     Directive() {
-      directives = true;
+      runsAsCompiled = false;
       return BREAK;
     },
+    Field(node) {
+      if (node.name.value === '__schema' || node.name.value === '__type') {
+        runsAsCompiled = false;
+        return BREAK;
+      }
+      return undefined;
+    },
   });
-  return !directives && document.definitions.every((d) => d.kind === Kind.OPERATION_DEFINITION || d.kind === Kind.FRAGMENT_DEFINITION);
+  return runsAsCompiled;
 }

@@ -44,6 +44,15 @@ describe('operations asked for again (compiled)', () => {
     for (const answer of again) expect(answer).toEqual(first);
   });
 
+  it('describe the same schema to introspection, and nothing of how it runs', async () => {
+    const query = '{ __schema { types { name } } __type(name: "Offer") { fields { name } } }';
+    const [first, ...again] = await thrice(t.api, query);
+    const names = (first!.data as { __schema: { types: { name: string }[] } }).__schema.types.map((type) => type.name);
+    expect(names).toContain('Offer');
+    expect(names.filter((name) => /coerced/i.test(name))).toEqual([]);
+    for (const answer of again) expect(answer).toEqual(first);
+  });
+
   it('answer a refused field with the same error, path and code', async () => {
     const anonymous = await t.as();
     const query = `query ($id: ID!) { salesSession(id: $id) { id producerOrders { id } } }`;
