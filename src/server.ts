@@ -16,7 +16,6 @@ import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
 import { createErrorFormatter } from './graphql/format-error.js';
 import { graphqlEndpoint, sendError } from './graphql/http-endpoint.js';
-import { compiledExecution } from './graphql/compiled-execution.js';
 import { costCheck, costLimitPlugin, depthLimit } from './graphql/limits.js';
 import { sharedReads } from './graphql/shared-reads.js';
 import { formatSocketErrors, formatSocketResult, socketOperations } from './graphql/socket-operations.js';
@@ -94,8 +93,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
 
   const shared = sharedReads();
   const apollo = new ApolloServer<GraphQLContext>({
-    // The schema, with operations that clients repeat run as compiled functions.
-    gateway: compiledExecution(deps.schema),
+    schema: deps.schema,
     stringifyResult: shared.stringifyResult,
     formatError,
     includeStacktraceInErrorResponses: false,
