@@ -77,6 +77,13 @@ function tooComplex(message: string): GraphQLError {
 /** The most selections an operation may have, counted before its lists multiply them. */
 const MAX_SELECTIONS = 10_000;
 
+/** How graphql-query-complexity says it stopped at `maxQueryNodes` (a test breaks if that changes). */
+const SELECTION_LIMIT_MESSAGE = 'Query exceeds the maximum allowed number of nodes.';
+
+function badArguments(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+}
+
 /** Checks an operation's cost before it runs: undefined when it may run, else the error to answer. */
 export type CostCheck = (request: { document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null }) => GraphQLError | undefined;
 
@@ -117,9 +124,16 @@ export function costCheck(schema: GraphQLSchema, max: number): CostCheck {
         // operations (a few hundred selections, their lists multiplying) never come near.
         maxQueryNodes: maxSelections,
       });
-    } catch {
-      // The only failure left is the selection count: too big to count is too big to run.
-      return tooComplex(`the operation has more than ${maxSelections} selections (fragments counted where spread); the limit is ${maxSelections}`);
+    } catch (error) {
+      // Too big to count is too big to run.
+      if (error instanceof GraphQLError && error.message === SELECTION_LIMIT_MESSAGE) {
+        return tooComplex(`the operation has more than ${maxSelections} selections (fragments counted where spread); the limit is ${maxSelections}`);
+      }
+      // Counting reads each field's arguments as execution would, and found one the variables
+      // leave invalid (an explicit null where a default stood in for a non-null type): the
+      // client's mistake, refused before anything runs, as a bad variable is.
+      if (error instanceof GraphQLError) return badArguments(error.message);
+      throw error;
     }
     if (!costDependsOnVariables(document)) {
       const costs = fixedCosts.get(document) ?? new Map<string | null, number>();

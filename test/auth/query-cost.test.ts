@@ -71,6 +71,18 @@ describe('the cost of an operation follows the size of the answer it can get', (
     expect(response.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
   });
 
+  it('answers an argument its variables leave invalid as bad input, not as too complex, and runs nothing', async () => {
+    // A variable with a default may stand where a non-null type is expected; sent as an explicit
+    // null, it leaves the argument null. That is the client's mistake, whatever the cost.
+    const hubs = async () => Number((await t.db.query('SELECT count(*) AS n FROM hub')).rows[0].n);
+    const before = await hubs();
+    const response = await t.api.request('mutation ($name: String = "Hub D") { createHub(input: { name: $name }) { hub { id } } }', { name: null });
+    expect(response.status).toBe(400);
+    expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(response.errors?.[0]?.message).toMatch(/name/);
+    expect(await hubs()).toBe(before);
+  });
+
   it('counts a mutation as a transaction, not a field: one request cannot hold hundreds of them', async () => {
     const hubs = async () => Number((await t.db.query('SELECT count(*) AS n FROM hub')).rows[0].n);
     const before = await hubs();
