@@ -8,6 +8,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
+import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { AuthenticationError, type TokenVerifier } from './auth/tokens.js';
@@ -36,7 +37,7 @@ export interface HttpServerDeps {
   clock: Clock;
   logger: Logger;
   verifyToken: TokenVerifier;
-  limits: { introspection: boolean; maxQueryDepth: number; maxQueryCost: number; corsOrigins: readonly string[] };
+  limits: { introspection: boolean; maxQueryDepth: number; maxQueryCost: number; corsOrigins: readonly string[]; httpRequestTimeout: Duration };
 }
 
 export interface HttpServer {
@@ -51,8 +52,16 @@ export interface HttpServer {
  * /health, on one port. Nothing listens until listen().
  */
 export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
-  const httpServer: Server = createServer();
   const { limits } = deps;
+  // A client has HTTP_REQUEST_TIMEOUT to send its whole request (Node's own default is five
+  // minutes): a body sent slowly, or never finished, does not hold its connection and its buffer
+  // for long. Node checks the deadlines every `connectionsCheckingInterval`.
+  const requestTimeout = limits.httpRequestTimeout.toMillis();
+  const httpServer: Server = createServer({
+    requestTimeout,
+    headersTimeout: requestTimeout,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeout / 4))),
+  });
   const newContext = (actor: Actor) =>
     createContext({ actor, em: deps.orm.em, services: deps.services, events: deps.events, clock: deps.clock });
   const validationRules = [depthLimit(limits.maxQueryDepth), ...(limits.introspection ? [] : [NoSchemaIntrospectionCustomRule])];

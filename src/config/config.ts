@@ -36,6 +36,8 @@ export interface Config {
   readonly jwtAudience: string | undefined;
   /** Browser origins allowed to call the API (CORS); none when empty. */
   readonly corsOrigins: readonly string[];
+  /** How long a client has to send a whole request (headers and body) before it is cut off. */
+  readonly httpRequestTimeout: Duration;
   readonly introspection: boolean;
   readonly maxQueryDepth: number;
   readonly maxQueryCost: number;
@@ -159,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtIssuer: env.JWT_ISSUER || undefined,
     jwtAudience: env.JWT_AUDIENCE || undefined,
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    httpRequestTimeout: duration('HTTP_REQUEST_TIMEOUT', 'PT30S', Duration.fromObject({ milliseconds: 100 })),
     introspection: flag('INTROSPECTION', nodeEnv !== 'production'),
     maxQueryDepth: integer('MAX_QUERY_DEPTH', 12, 2, 100),
     maxQueryCost: integer('MAX_QUERY_COST', 100_000, 10, 1_000_000),

@@ -56,6 +56,7 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
         return sendError(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes / 1024 / 1024} MB`);
       }
       if (read === ABORTED) return;
+      if (read === NOT_UTF8) return sendError(res, 400, 'BAD_REQUEST', 'the request body is not valid UTF-8');
       // Only a JSON body is parsed: a form or text/plain post is one a browser sends cross-site
       // without asking. Apollo's CSRF prevention refuses those by their headers; leaving their body
       // unparsed means nothing in it could run even if that check were switched off.
@@ -143,27 +144,47 @@ function isJson(contentType: string | undefined): boolean {
 
 const TOO_LARGE = Symbol('too large');
 const ABORTED = Symbol('aborted');
+const NOT_UTF8 = Symbol('not UTF-8');
 
-/** The body as text, or TOO_LARGE as soon as it passes the limit (announced or as it arrives). */
-function readBody(req: IncomingMessage, limit: number): Promise<string | typeof TOO_LARGE | typeof ABORTED> {
+/** Decodes strictly: a byte that is not UTF-8 refuses the body rather than becoming U+FFFD. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The body as text, TOO_LARGE as soon as it passes the limit (announced or as it arrives), or
+ * NOT_UTF8. Each chunk is copied into one buffer as it arrives and then dropped: a body sent as a
+ * million one-byte chunks would otherwise be kept as a million Buffer objects, hundreds of
+ * megabytes for a body under the limit.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<string | typeof TOO_LARGE | typeof ABORTED | typeof NOT_UTF8> {
   const announced = Number(req.headers['content-length']);
   if (announced > limit) return Promise.resolve(TOO_LARGE);
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let buffer = Buffer.allocUnsafe(announced > 0 ? announced : Math.min(limit, 16 * 1024));
     let size = 0;
-    const done = (result: string | typeof TOO_LARGE | typeof ABORTED) => {
+    const done = (result: string | typeof TOO_LARGE | typeof ABORTED | typeof NOT_UTF8) => {
       req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onError);
       resolve(result);
     };
     const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
+      if (size + chunk.length > limit) {
         req.pause();
         return done(TOO_LARGE);
       }
-      chunks.push(chunk);
+      if (size + chunk.length > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.min(limit, Math.max(buffer.length * 2, size + chunk.length)));
+        buffer.copy(grown, 0, 0, size);
+        buffer = grown;
+      }
+      size += chunk.copy(buffer, size);
     };
-    const onEnd = () => done(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+    const onEnd = () => {
+      try {
+        // A leading byte order mark is dropped, as RFC 8259 lets a parser do.
+        done(utf8.decode(buffer.subarray(0, size)));
+      } catch {
+        done(NOT_UTF8);
+      }
+    };
     const onError = () => done(ABORTED);
     // 'close' before 'end': the client went away mid-body (Node 20 also emits 'error' then).
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onError);

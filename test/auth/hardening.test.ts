@@ -17,7 +17,7 @@ async function post(url: string, body: string, headers: Record<string, string> =
 describe('hostile requests are cut short', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ env: { CORS_ORIGINS: 'https://shop.example.org' } });
+    t = await startTestApp({ env: { CORS_ORIGINS: 'https://shop.example.org', HTTP_REQUEST_TIMEOUT: 'PT1S' } });
   });
   afterAll(() => t.stop());
 
@@ -136,6 +136,56 @@ describe('hostile requests are cut short', () => {
     const { status } = await post(t.app.url, JSON.stringify([one, one]), { authorization: `Bearer ${t.api.token}` });
     expect(status).toBe(400);
     expect(await counts()).toBe(before);
+  });
+
+  it('refuses a body that is not UTF-8 rather than storing a replacement character, and reads one with a byte order mark', async () => {
+    const before = await counts();
+    // "Café" in Latin-1: the 0xE9 byte is not UTF-8. Read leniently it would become "Caf\uFFFD",
+    // and two different names would be stored as the same one.
+    const text = JSON.stringify({ query: op.CREATE_PRODUCER, variables: { input: { name: 'Caf#' } } });
+    const notUtf8 = Buffer.from(text, 'latin1');
+    notUtf8[text.indexOf('#')] = 0xe9;
+    const refused = await fetch(t.app.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.api.token}` }, body: notUtf8 });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_REQUEST');
+    expect(await counts()).toBe(before);
+
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"query":"{ __typename }"}')]);
+    const read = await fetch(t.app.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: withBom });
+    expect(await read.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('reads a body sent as thousands of one-byte chunks', async () => {
+    // Each chunk is copied into one buffer as it arrives (a million of them, kept as they came,
+    // would take hundreds of megabytes for a body under the limit).
+    const body = JSON.stringify({ query: `{ __typename ${' '.repeat(20_000)}}` });
+    const { connect } = await import('node:net');
+    const url = new URL(t.app.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        let framed = `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n`;
+        for (const byte of body) framed += `1\r\n${byte}\r\n`;
+        socket.end(`${framed}0\r\n\r\n`);
+      });
+      let received = '';
+      socket.on('data', (data) => (received += data.toString())).on('end', () => resolve(received)).on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer).toContain('{"data":{"__typename":"Query"}}');
+  });
+
+  it('cuts off a client that does not finish sending its request within HTTP_REQUEST_TIMEOUT', async () => {
+    const { connect } = await import('node:net');
+    const url = new URL(t.app.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        // Announces 100 bytes, sends 10, and stops: the connection (and its buffer) must not be held.
+        socket.write(`POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"query":`);
+      });
+      let received = '';
+      socket.on('data', (data) => (received += data.toString())).on('close', () => resolve(received)).on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
   });
 
   it('answers a body that is not JSON with a 400', async () => {
