@@ -257,6 +257,8 @@ describe('picking and shipping', () => {
     });
     expect(csv.status).toBe(200);
     expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect(csv.headers.get('content-disposition')).toBe(`attachment; filename="pick-list-${DELIVERY_DAY}.csv"`);
+    expect(csv.headers.get('cache-control')).toBe('no-store');
     expect((await csv.text()).trim().split('\r\n')).toEqual([
       'location,product,sku,unit,total,lot,best_before,pick',
       expect.stringMatching(/^Main,Eggs,SKU-\w+,each,12,E-1,2026-12-10,12$/),

@@ -27,7 +27,7 @@ const VIEWS = ['batch', 'zone', 'wave'] as const;
 export function csvRoutes(deps: CsvRouteDeps): Router {
   const router = Router();
 
-  router.get('/csv/pick-list', (req, res) => respond(deps, req, res, async (ctx, q) => {
+  router.get('/csv/pick-list', (req, res) => respond(deps, req, res, 'pick-list', async (ctx, q) => {
     const view = (q.view ?? 'batch') as (typeof VIEWS)[number];
     if (!VIEWS.includes(view)) throw DomainError.of(UserErrorCode.INVALID_INPUT, `view must be one of ${VIEWS.join(', ')}`, ['view']);
     const list = await ctx.services.picking.pickList(ctx, q.producerId ?? '', q.deliveryDay ?? '');
@@ -53,7 +53,7 @@ export function csvRoutes(deps: CsvRouteDeps): Router {
         wave.deliversAt.toISOString(), (hubs[i] as { name: string }).name, ...product(item), l.lot.code, l.lot.bestBefore, l.location, l.quantity]))));
   }));
 
-  router.get('/csv/pack-list', (req, res) => respond(deps, req, res, async (ctx, q) => {
+  router.get('/csv/pack-list', (req, res) => respond(deps, req, res, 'pack-list', async (ctx, q) => {
     const hubs = await ctx.services.packing.packList(ctx, q.producerId ?? '', q.deliveryDay ?? '', q.hubId);
     const productIds = hubs.flatMap((h) => h.customers.flatMap((c) => c.lines.map((l) => l.productId)));
     const [products, hubEntities] = await Promise.all([ctx.loaders.product.loadMany(productIds), ctx.loaders.hub.loadMany(hubs.map((h) => h.hubId))]);
@@ -71,7 +71,7 @@ export function csvRoutes(deps: CsvRouteDeps): Router {
 
 type Query = Partial<Record<'producerId' | 'deliveryDay' | 'view' | 'hubId', string>>;
 
-async function respond(deps: CsvRouteDeps, req: Request, res: Response, build: (ctx: GraphQLContext, q: Query) => Promise<string>): Promise<void> {
+async function respond(deps: CsvRouteDeps, req: Request, res: Response, name: string, build: (ctx: GraphQLContext, q: Query) => Promise<string>): Promise<void> {
   try {
     if (!req.headers.authorization) {
       res.status(401).json({ error: 'a bearer token is required', code: 'UNAUTHENTICATED' });
@@ -82,7 +82,9 @@ async function respond(deps: CsvRouteDeps, req: Request, res: Response, build: (
     const query = Object.fromEntries(Object.entries(req.query).filter((entry): entry is [string, string] => typeof entry[1] === 'string')
       .map(([key, value]) => [key, key.endsWith('Id') ? canonicalId(value) : value])) as Query;
     const csv = await build(ctx, query);
-    res.status(200).type('text/csv; charset=utf-8').setHeader('content-disposition', `attachment; filename="${req.path.slice(5)}-${query.deliveryDay}.csv"`);
+    res.status(200).type('text/csv; charset=utf-8').setHeader('content-disposition', `attachment; filename="${name}-${query.deliveryDay}.csv"`);
+    // Customer references and quantities: kept by no cache along the way, nor by the browser.
+    res.setHeader('cache-control', 'no-store');
     res.send(csv);
   } catch (error) {
     if (error instanceof AuthenticationError) {
