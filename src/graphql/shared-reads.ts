@@ -33,7 +33,9 @@ export function sharedReads(): { plugin: ApolloServerPlugin<GraphQLContext>; str
       return {
         async responseForOperation(request) {
           if (request.operation?.operation !== 'query') return null;
-          const turn = await groups.take(keyOf(request));
+          const key = keyOf(request);
+          if (key === undefined) return null;
+          const turn = await groups.take(key);
           if (turn.kind === 'shared') return { http: { status: undefined, headers: new HeaderMap() }, body: turn.result };
           if (turn.kind === 'run') running.set(request, turn.done);
           return null;
@@ -53,7 +55,19 @@ export function sharedReads(): { plugin: ApolloServerPlugin<GraphQLContext>; str
   return { plugin, stringifyResult };
 }
 
-/** Who asks matters: what a query may see depends on the caller's role and enterprise. */
-function keyOf({ contextValue, queryHash, request }: GraphQLRequestContext<GraphQLContext>): string {
-  return JSON.stringify([contextValue.actor, queryHash, request.operationName ?? null, request.variables ?? null]);
+/**
+ * Who asks matters: what a query may see depends on the caller's role and enterprise. Undefined,
+ * so the query runs unshared, when JSON cannot tell its variables from others': JSON writes
+ * Infinity and NaN (which a body's 1e400 parses to) as null, and variables nested thousands deep
+ * overflow the stack.
+ */
+function keyOf({ contextValue, queryHash, request }: GraphQLRequestContext<GraphQLContext>): string | undefined {
+  try {
+    return JSON.stringify([contextValue.actor, queryHash, request.operationName ?? null, request.variables ?? null], (_key, value: unknown) => {
+      if (typeof value === 'number' && !Number.isFinite(value)) throw new RangeError('a number JSON cannot write');
+      return value;
+    });
+  } catch {
+    return undefined;
+  }
 }

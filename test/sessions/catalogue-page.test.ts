@@ -191,6 +191,40 @@ describe("a storefront's catalogue page", () => {
       });
     });
 
+    it('is never shared between variables JSON cannot tell apart, and runs alone what JSON cannot write', async () => {
+      const hub = await createHub(t.api, 'Hub G');
+      const page = await createSession(t.api, hub, { ...times, products: [carrots] });
+      const QUERY = 'query ($id: ID!, $hub: ID!, $f: Int) { salesSession(id: $id) { offers { id } } hub(id: $hub) { salesSessions(first: $f) { id } } }';
+      const takes = vi.spyOn(ReadGroups.prototype, 'take');
+      await whileOfferReadsHeld(t, async (held) => {
+        const first = t.api.request(QUERY, { id: page.id, hub, f: null });
+        await waitFor('the first to be reading', async () => ((await held.waiting()) === 1 ? true : undefined));
+        const second = t.api.request(QUERY, { id: page.id, hub, f: null });
+        await waitFor('the second to wait for it', async () => (takes.mock.calls.length === 2 ? true : undefined));
+        // 1e400 parses to Infinity, which JSON writes as null: the same key as the second's, once.
+        const overflow = fetch(t.app.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${t.api.token}` },
+          body: `{"query": ${JSON.stringify(QUERY)}, "variables": {"id": "${page.id}", "hub": "${hub}", "f": 1e400}}`,
+        });
+        let answered = false;
+        void overflow.then(() => (answered = true));
+        await waitFor('the third to be answered or to wait', async () => (answered || takes.mock.calls.length === 3 ? true : undefined));
+        await held.release();
+        expect((await first).status).toBe(200);
+        expect((await second).status).toBe(200);
+        const third = await overflow;
+        expect(third.status).toBe(400);
+        expect(((await third.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
+      });
+
+      // Variables nested too deep for JSON.stringify's stack: the query runs, unshared.
+      const deep = `{"query": "{ __typename }", "variables": {"junk": ${'['.repeat(200_000)}${']'.repeat(200_000)}}}`;
+      const response = await fetch(t.app.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+    });
+
     it('never answers with a read that began before the request arrived', async () => {
       const page = await createSession(t.api, await createHub(t.api, 'Hub E'), { ...times, products: [bread] });
       const STATUS_PAGE = 'query ($id: ID!) { salesSession(id: $id) { status offers { id available } } }';
