@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -46,6 +46,24 @@ export interface HttpServer {
   /** Turns new requests away, waits for those in flight to be answered, then closes connections and Apollo. */
   close(): Promise<void>;
 }
+
+/**
+ * A subscription sent over HTTP would run its field's resolver once, with no event to resolve:
+ * it is refused, saying where subscriptions are served.
+ */
+const subscriptionsOverSocketsOnly: ApolloServerPlugin<GraphQLContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation === 'subscription') {
+          throw new GraphQLError('subscriptions are served over WebSocket (graphql-ws) at /graphql, not over HTTP', {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          });
+        }
+      },
+    };
+  },
+};
 
 /**
  * GraphQL over HTTP and graphql-ws subscriptions, both at /graphql, and a health check at
@@ -118,6 +136,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       // Cache hints are not used; without this Apollo wraps every field resolver to collect them.
       ApolloServerPluginCacheControlDisabled(),
       costLimitPlugin(checkCost),
+      subscriptionsOverSocketsOnly,
       shared.plugin,
       {
         // Subscribers are told the server is going away (1001) rather than just losing the socket.

@@ -130,6 +130,15 @@ describe('hostile requests are cut short', () => {
     expect(await counts()).toBe(before);
   });
 
+  it('refuses a subscription sent over HTTP, saying it is served over WebSocket', async () => {
+    const response = await t.api.request('subscription ($id: ID!) { availabilityChanged(salesSessionId: $id) { __typename } }', {
+      id: '00000000-0000-4000-8000-000000000000',
+    });
+    expect(response.status).toBe(400);
+    expect(response.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
+    expect(response.errors?.[0]?.message).toMatch(/WebSocket/);
+  });
+
   it('refuses batched operations', async () => {
     const before = await counts();
     const one = { query: op.CREATE_HUB, variables: { input: { name: 'Batch hub' } } };
