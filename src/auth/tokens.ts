@@ -36,7 +36,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   // A KeyObject made once, rather than raw bytes that would be imported again on every request.
   const secret = options.secret ? createSecretKey(Buffer.from(options.secret)) : undefined;
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
-  const checks = { issuer: options.issuer, audience: options.audience };
+  // A token without an expiry would be a password that never changes: refused.
+  const checks = { issuer: options.issuer, audience: options.audience, requiredClaims: ['exp'] };
   const verified = new VerifiedTokens();
 
   return async (authorization) => {

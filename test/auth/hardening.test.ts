@@ -229,6 +229,7 @@ describe('hostile requests are cut short', () => {
       ['a token with an unknown role', async () => `Bearer ${await new SignJWT({ role: 'root' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(TEST_JWT_SECRET))}`, /"role" must be/],
       ['a hub token without a hub', async () => `Bearer ${await new SignJWT({ role: 'hub' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(TEST_JWT_SECRET))}`, /"hubId" claim/],
       ['garbage', async () => 'Bearer not.a.jwt', /not a valid token/],
+      ['a token that never expires', async () => `Bearer ${await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(TEST_JWT_SECRET))}`, /"exp"/],
     ];
 
     it('stops accepting a token once it expires, though it verified before', async () => {
