@@ -5,6 +5,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { decodeJwt } from 'jose';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -45,6 +46,16 @@ export interface HttpServer {
   listen(port: number): Promise<number>;
   /** Turns new requests away, waits for those in flight to be answered, then closes connections and Apollo. */
   close(): Promise<void>;
+}
+
+/**
+ * How long until a verified bearer token expires (it has an `exp`: tokens without one are
+ * refused), by the system clock, which is what verification (jose) checks `exp` against.
+ */
+function tokenExpiresInMs(authorization: string): number | undefined {
+  const { exp } = decodeJwt(authorization.trim().replace(/^Bearer\s+/i, ''));
+  // setTimeout takes at most 2^31 - 1 ms (about 24 days); a later expiry is not reached sooner.
+  return exp === undefined ? undefined : Math.min(2 ** 31 - 1, Math.max(0, exp * 1000 - Date.now()));
 }
 
 /**
@@ -89,19 +100,27 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const socketOperation = socketOperations({ schema: deps.schema, validationRules, checkCost });
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: 1024 * 1024 });
-  const subscriptions = useServer<Record<string, unknown> | undefined, { actor?: Actor }>(
+  const subscriptions = useServer<Record<string, unknown> | undefined, { actor?: Actor; expiry?: NodeJS.Timeout }>(
     {
       schema: deps.schema,
-      // Authenticated once, on connect, from connectionParams.authorization; a bad token is refused (4403).
+      // Authenticated once, on connect, from connectionParams.authorization; a bad token is refused
+      // (4403). The connection ends when its token expires, as an HTTP request with it would then be
+      // refused: a client reconnects with a fresh token (and `after:` its last event).
       onConnect: async (ctx) => {
         try {
           const authorization = ctx.connectionParams?.authorization;
           ctx.extra.actor = await deps.verifyToken(typeof authorization === 'string' ? authorization : undefined);
+          const expiresInMs = typeof authorization === 'string' ? tokenExpiresInMs(authorization) : undefined;
+          if (expiresInMs !== undefined) {
+            ctx.extra.expiry = setTimeout(() => ctx.extra.socket.close(4403, 'token expired: connect again with a fresh token'), expiresInMs);
+            ctx.extra.expiry.unref();
+          }
           return true;
         } catch {
           return false;
         }
       },
+      onClose: (ctx) => clearTimeout(ctx.extra.expiry),
       context: (ctx) => newContext(ctx.extra.actor ?? { kind: 'anonymous' }),
       onSubscribe: (_ctx, _id, payload) => socketOperation(payload),
       onNext: ({ extra }, _id, _payload, _args, result) => {

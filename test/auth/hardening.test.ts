@@ -254,6 +254,21 @@ describe('hostile requests are cut short', () => {
       expect(await counts()).toBe(before);
     });
 
+    it('ends a websocket connection when its token expires (4403), as HTTP then refuses the token', async () => {
+      const token = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) + 2).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+      const closed = await new Promise<{ code: number; acked: boolean }>((resolve) => {
+        let acked = false;
+        const socket = new WebSocket(t.app.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+        socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+        socket.on('message', (data) => {
+          if (JSON.parse(data.toString()).type === 'connection_ack') acked = true;
+        });
+        socket.on('close', (code) => resolve({ code, acked }));
+      });
+      expect(closed).toEqual({ code: 4403, acked: true });
+    });
+
     it('refuses a websocket connection with a bad token (4403)', async () => {
       const code = await new Promise<number>((resolve) => {
         const socket = new WebSocket(t.app.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
