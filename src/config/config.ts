@@ -140,6 +140,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An identity provider signs tokens for all its applications with the same keys: without an
   // audience, a token it issued to any of them, with the right claims, would be taken here.
   if (jwksUrl && !env.JWT_AUDIENCE) problems.push('JWT_AUDIENCE must be set with JWKS_URL: the audience your identity provider puts in tokens for this API');
+  // Keys fetched in clear could be swapped on the way, and with them who the server believes.
+  if (nodeEnv === 'production' && jwksUrl?.startsWith('http:')) problems.push('JWKS_URL must be an https:// URL in production');
   const config: Config = {
     nodeEnv,
     port: integer('PORT', 4000, 0, 65535),

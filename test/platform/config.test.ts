@@ -18,6 +18,9 @@ describe('configuration', () => {
   it('requires an audience with an identity provider, so its tokens for other applications are not taken', () => {
     expect(() => loadConfig({ JWKS_URL: 'https://idp.example.org/jwks' })).toThrow(/JWT_AUDIENCE must be set with JWKS_URL/);
     expect(loadConfig({ JWKS_URL: 'https://idp.example.org/jwks', JWT_AUDIENCE: 'foodhub' }).jwtAudience).toBe('foodhub');
+    // The signing keys are fetched over https in production, or who the server trusts could be swapped on the way.
+    expect(() => loadConfig({ NODE_ENV: 'production', JWKS_URL: 'http://idp.example.org/jwks', JWT_AUDIENCE: 'foodhub' })).toThrow(/JWKS_URL must be an https/);
+    expect(loadConfig({ NODE_ENV: 'production', JWKS_URL: 'https://idp.example.org/jwks', JWT_AUDIENCE: 'foodhub' }).jwksUrl).toBe('https://idp.example.org/jwks');
   });
 
   it('reports every bad value at once', () => {
