@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -178,7 +178,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         return newContext(await deps.verifyToken(req.headers.authorization));
       } catch (error) {
         if (!(error instanceof AuthenticationError)) throw error;
-        throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+        // RFC 6750: a 401 names the scheme, and why the token was refused.
+        const headers = new HeaderMap([['www-authenticate', 'Bearer error="invalid_token"']]);
+        throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers } } });
       }
     },
     corsOrigins: limits.corsOrigins,

@@ -269,6 +269,15 @@ describe('hostile requests are cut short', () => {
       expect(closed).toEqual({ code: 4403, acked: true });
     });
 
+    it('names the Bearer scheme on a 401, over GraphQL and for the CSV downloads (RFC 6750)', async () => {
+      const graphql = await fetch(t.app.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer not.a.jwt' }, body: '{"query":"{ __typename }"}' });
+      expect(graphql.status).toBe(401);
+      expect(graphql.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      const csv = await fetch(new URL('/csv/pick-list?deliveryDay=2026-11-25', t.app.url));
+      expect(csv.status).toBe(401);
+      expect(csv.headers.get('www-authenticate')).toBe('Bearer');
+    });
+
     it('refuses a websocket connection with a bad token (4403)', async () => {
       const code = await new Promise<number>((resolve) => {
         const socket = new WebSocket(t.app.url.replace(/^http/, 'ws'), 'graphql-transport-ws');

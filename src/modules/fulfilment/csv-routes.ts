@@ -74,7 +74,7 @@ type Query = Partial<Record<'producerId' | 'deliveryDay' | 'view' | 'hubId', str
 async function respond(deps: CsvRouteDeps, req: Request, res: Response, name: string, build: (ctx: GraphQLContext, q: Query) => Promise<string>): Promise<void> {
   try {
     if (!req.headers.authorization) {
-      res.status(401).json({ error: 'a bearer token is required', code: 'UNAUTHENTICATED' });
+      res.status(401).setHeader('www-authenticate', 'Bearer').json({ error: 'a bearer token is required', code: 'UNAUTHENTICATED' });
       return;
     }
     const ctx = deps.newContext(await deps.verifyToken(req.headers.authorization));
@@ -88,7 +88,7 @@ async function respond(deps: CsvRouteDeps, req: Request, res: Response, name: st
     res.send(csv);
   } catch (error) {
     if (error instanceof AuthenticationError) {
-      res.status(401).json({ error: error.message, code: 'UNAUTHENTICATED' });
+      res.status(401).setHeader('www-authenticate', 'Bearer error="invalid_token"').json({ error: error.message, code: 'UNAUTHENTICATED' });
     } else if (error instanceof DomainError) {
       const forbidden = error.userErrors.some((e) => e.code === UserErrorCode.FORBIDDEN);
       res.status(forbidden ? 403 : 400).json({ error: error.message, code: forbidden ? 'FORBIDDEN' : 'BAD_USER_INPUT', userErrors: error.userErrors });
