@@ -29,6 +29,8 @@ const MAX_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 /** How long a shutdown waits for requests in flight before closing their connections anyway. */
 const SHUTDOWN_GRACE_MS = 20_000;
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Bodies being read at once hold at most this together: 64 of the largest, thousands of usual ones. */
+const MAX_BUFFERED_BODY_BYTES = 64 * MAX_BODY_BYTES;
 
 export interface HttpServerDeps {
   schema: GraphQLSchema;
@@ -185,6 +187,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     },
     corsOrigins: limits.corsOrigins,
     maxBodyBytes: MAX_BODY_BYTES,
+    maxBufferedBodyBytes: MAX_BUFFERED_BODY_BYTES,
     logger: deps.logger,
   });
   // Everything but GraphQL itself: the health check and the CSV downloads.

@@ -10,6 +10,8 @@ export interface GraphQLEndpointOptions<TContext extends BaseContext> {
   /** Browser origins allowed to call the API (CORS); none allowed when empty. */
   corsOrigins: readonly string[];
   maxBodyBytes: number;
+  /** What all the request bodies being read at once may hold together. */
+  maxBufferedBodyBytes: number;
   logger: Logger;
 }
 
@@ -29,6 +31,9 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
  */
 export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEndpointOptions<TContext>) {
   const { apollo, context, maxBodyBytes, logger } = options;
+  // Bodies arriving slowly each hold up to maxBodyBytes until HTTP_REQUEST_TIMEOUT: together they
+  // may hold at most this much, and a body that would pass it is answered 503 (retry shortly).
+  const budget = new BodyBudget(options.maxBufferedBodyBytes);
   const allowedOrigins = new Set(options.corsOrigins);
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -49,13 +54,18 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
         res.setHeader('connection', 'close');
         return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', unreadable);
       }
-      const read = await readBody(req, maxBodyBytes);
+      const read = await readBody(req, maxBodyBytes, budget);
       if (read === TOO_LARGE) {
         // The rest of the body is not read: close the connection instead of draining it.
         res.setHeader('connection', 'close');
         return sendError(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes / 1024 / 1024} MB`);
       }
       if (read === ABORTED) return;
+      if (read === BUSY) {
+        res.setHeader('connection', 'close');
+        res.setHeader('retry-after', '1');
+        return sendError(res, 503, 'SERVICE_UNAVAILABLE', 'too many request bodies are arriving at once; retry shortly', { retryable: true });
+      }
       if (read === NOT_UTF8) return sendError(res, 400, 'BAD_REQUEST', 'the request body is not valid UTF-8');
       // Only a JSON body is parsed: a form or text/plain post is one a browser sends cross-site
       // without asking. Apollo's CSRF prevention refuses those by their headers; leaving their body
@@ -145,24 +155,45 @@ function isJson(contentType: string | undefined): boolean {
 const TOO_LARGE = Symbol('too large');
 const ABORTED = Symbol('aborted');
 const NOT_UTF8 = Symbol('not UTF-8');
+const BUSY = Symbol('busy');
+type BodyRead = string | typeof TOO_LARGE | typeof ABORTED | typeof NOT_UTF8 | typeof BUSY;
 
 /** Decodes strictly: a byte that is not UTF-8 refuses the body rather than becoming U+FFFD. */
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Bytes held by request bodies being read, across all requests, against a limit. */
+class BodyBudget {
+  private held = 0;
+  constructor(private readonly limit: number) {}
+  take(bytes: number): boolean {
+    if (this.held + bytes > this.limit) return false;
+    this.held += bytes;
+    return true;
+  }
+  give(bytes: number): void {
+    this.held -= bytes;
+  }
+}
+
 /**
- * The body as text, TOO_LARGE as soon as it passes the limit (announced or as it arrives), or
- * NOT_UTF8. Each chunk is copied into one buffer as it arrives and then dropped: a body sent as a
- * million one-byte chunks would otherwise be kept as a million Buffer objects, hundreds of
- * megabytes for a body under the limit.
+ * The body as text, TOO_LARGE as soon as it passes the limit (announced or as it arrives),
+ * NOT_UTF8, or BUSY when the bodies being read together would pass the budget. Each chunk is
+ * copied into one buffer as it arrives and then dropped: a body sent as a million one-byte chunks
+ * would otherwise be kept as a million Buffer objects, hundreds of megabytes for a body under the
+ * limit. The buffer grows with what arrived, not with what was announced, so a client announcing a
+ * megabyte and sending nothing holds nothing.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<string | typeof TOO_LARGE | typeof ABORTED | typeof NOT_UTF8> {
+function readBody(req: IncomingMessage, limit: number, budget: BodyBudget): Promise<BodyRead> {
   const announced = Number(req.headers['content-length']);
   if (announced > limit) return Promise.resolve(TOO_LARGE);
   return new Promise((resolve) => {
-    let buffer = Buffer.allocUnsafe(announced > 0 ? announced : Math.min(limit, 16 * 1024));
+    // A usual body (a few hundred bytes, announced) gets a buffer of its size at once.
+    const initial = announced > 0 ? Math.min(announced, 16 * 1024) : 16 * 1024;
+    let buffer = Buffer.alloc(0);
     let size = 0;
-    const done = (result: string | typeof TOO_LARGE | typeof ABORTED | typeof NOT_UTF8) => {
+    const done = (result: BodyRead) => {
       req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onError);
+      budget.give(buffer.length);
       resolve(result);
     };
     const onData = (chunk: Buffer) => {
@@ -171,19 +202,26 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | typeof 
         return done(TOO_LARGE);
       }
       if (size + chunk.length > buffer.length) {
-        const grown = Buffer.allocUnsafe(Math.min(limit, Math.max(buffer.length * 2, size + chunk.length)));
+        const length = Math.min(limit, Math.max(initial, buffer.length * 2, size + chunk.length));
+        if (!budget.take(length - buffer.length)) {
+          req.pause();
+          return done(BUSY);
+        }
+        const grown = Buffer.allocUnsafe(length);
         buffer.copy(grown, 0, 0, size);
         buffer = grown;
       }
       size += chunk.copy(buffer, size);
     };
     const onEnd = () => {
+      let text: string;
       try {
         // A leading byte order mark is dropped, as RFC 8259 lets a parser do.
-        done(utf8.decode(buffer.subarray(0, size)));
+        text = utf8.decode(buffer.subarray(0, size));
       } catch {
-        done(NOT_UTF8);
+        return done(NOT_UTF8);
       }
+      done(text);
     };
     const onError = () => done(ABORTED);
     // 'close' before 'end': the client went away mid-body (Node 20 also emits 'error' then).

@@ -289,6 +289,42 @@ describe('hostile requests are cut short', () => {
   });
 });
 
+describe('request bodies arriving at once', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.stop());
+
+  it('hold at most 64 MB together: past that a body is answered 503, retry shortly, and the budget comes back', async () => {
+    const { connect } = await import('node:net');
+    const url = new URL(t.app.url);
+    const part = Buffer.alloc(1_000_000, 0x20);
+    // Each announces 1 MB and sends all but the end of it, holding a megabyte of the server's memory.
+    const sockets = Array.from({ length: 70 }, () => {
+      const socket = connect(Number(url.port), url.hostname);
+      socket.on('error', () => undefined);
+      const answered = new Promise<string>((resolve) => {
+        let received = '';
+        socket.on('data', (data) => (received += data.toString())).on('close', () => resolve(received));
+      });
+      socket.write(`POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ncontent-length: ${1024 * 1024}\r\n\r\n`);
+      socket.write(part);
+      return { socket, answered };
+    });
+    const busy = await waitFor('the bodies past the budget to be refused', async () => {
+      const settled = await Promise.all(sockets.map(({ answered }) => Promise.race([answered, Promise.resolve(undefined)])));
+      const refused = settled.filter((answer) => answer?.startsWith('HTTP/1.1 503'));
+      return refused.length >= 6 ? refused : undefined;
+    });
+    expect(busy[0]).toContain('"code":"SERVICE_UNAVAILABLE"');
+    expect(busy[0]).toMatch(/retry-after: 1/i);
+    for (const { socket } of sockets) socket.destroy();
+    // What they held is given back: the next request is read as usual.
+    await waitFor('a request to be served again', async () => ((await t.api.request('{ __typename }')).status === 200 ? true : undefined));
+  });
+});
+
 describe('introspection', () => {
   it('can be switched off', async () => {
     const t = await startTestApp({ env: { INTROSPECTION: 'false' } });
