@@ -5,14 +5,13 @@ import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { decodeJwt } from 'jose';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { AuthenticationError, type TokenVerifier } from './auth/tokens.js';
+import { AuthenticationError, tokenExpiresAt, type TokenVerifier } from './auth/tokens.js';
 import type { EventHub } from './events/event-hub.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
@@ -48,16 +47,6 @@ export interface HttpServer {
   listen(port: number): Promise<number>;
   /** Turns new requests away, waits for those in flight to be answered, then closes connections and Apollo. */
   close(): Promise<void>;
-}
-
-/**
- * How long until a verified bearer token expires (it has an `exp`: tokens without one are
- * refused), by the system clock, which is what verification (jose) checks `exp` against.
- */
-function tokenExpiresInMs(authorization: string): number | undefined {
-  const { exp } = decodeJwt(authorization.trim().replace(/^Bearer\s+/i, ''));
-  // setTimeout takes at most 2^31 - 1 ms (about 24 days); a later expiry is not reached sooner.
-  return exp === undefined ? undefined : Math.min(2 ** 31 - 1, Math.max(0, exp * 1000 - Date.now()));
 }
 
 /**
@@ -112,9 +101,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         try {
           const authorization = ctx.connectionParams?.authorization;
           ctx.extra.actor = await deps.verifyToken(typeof authorization === 'string' ? authorization : undefined);
-          const expiresInMs = typeof authorization === 'string' ? tokenExpiresInMs(authorization) : undefined;
-          if (expiresInMs !== undefined) {
-            ctx.extra.expiry = setTimeout(() => ctx.extra.socket.close(4403, 'token expired: connect again with a fresh token'), expiresInMs);
+          const expiresAt = typeof authorization === 'string' ? tokenExpiresAt(authorization) : undefined;
+          if (expiresAt !== undefined) {
+            // setTimeout takes at most 2^31 - 1 ms (about 24 days); a later expiry is not reached sooner.
+            const delay = Math.min(2 ** 31 - 1, Math.max(0, expiresAt - Date.now()));
+            ctx.extra.expiry = setTimeout(() => ctx.extra.socket.close(4403, 'token expired: connect again with a fresh token'), delay);
             ctx.extra.expiry.unref();
           }
           return true;

@@ -1,5 +1,5 @@
 import { createSecretKey } from 'node:crypto';
-import { createRemoteJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { createRemoteJWKSet, decodeJwt, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { Actor, Role } from '../shared/request-context.js';
 import { canonicalId, isUuid } from '../shared/ids.js';
 
@@ -42,9 +42,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
   return async (authorization) => {
     if (!authorization) return { kind: 'anonymous' };
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
-    if (!match) throw new AuthenticationError('the Authorization header must be "Bearer <token>"');
-    const token = match[1]!;
+    const token = bearerToken(authorization);
     const known = verified.get(token);
     if (known) return known;
     let payload: JWTPayload | undefined;
@@ -127,6 +125,22 @@ function actorOf(claims: JWTPayload): Actor {
     default:
       throw new AuthenticationError('invalid token: "role" must be admin, hub, producer or customer');
   }
+}
+
+/** The token of an `Authorization: Bearer <token>` header. */
+function bearerToken(authorization: string): string {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  if (!match) throw new AuthenticationError('the Authorization header must be "Bearer <token>"');
+  return match[1]!;
+}
+
+/**
+ * When the token of a header that verified expires (every accepted token has an `exp`), in ms
+ * since the epoch: by the system clock, which is what verification checks `exp` against.
+ */
+export function tokenExpiresAt(authorization: string): number | undefined {
+  const { exp } = decodeJwt(bearerToken(authorization));
+  return exp === undefined ? undefined : exp * 1000;
 }
 
 /** Signs an HS256 token (for `npm run token` and tests). */
