@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
@@ -30,6 +31,26 @@ const SHUTDOWN_GRACE_MS = 20_000;
 const MAX_BODY_BYTES = 1024 * 1024;
 /** Bodies being read at once hold at most this together: 64 of the largest, thousands of usual ones. */
 const MAX_BUFFERED_BODY_BYTES = 64 * MAX_BODY_BYTES;
+
+/**
+ * The route a request target names, as Express matched it: any letter case, a trailing slash
+ * ignored, the query left out. The absolute form (`POST http://host/graphql`, as a proxy may
+ * send it) names the same route as `/graphql`.
+ */
+export function pathOf(target: string | undefined): string {
+  let path = target ?? '';
+  if (!path.startsWith('/')) {
+    try {
+      path = new URL(path).pathname;
+    } catch {
+      return '';
+    }
+  }
+  const query = path.indexOf('?');
+  if (query !== -1) path = path.slice(0, query);
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  return path.toLowerCase();
+}
 
 export interface HttpServerDeps {
   schema: GraphQLSchema;
@@ -90,7 +111,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const formatError = createErrorFormatter(deps.logger);
   const socketOperation = socketOperations({ schema: deps.schema, validationRules, checkCost });
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: 1024 * 1024 });
+  // Upgrades are routed below, by the same rule as requests (see pathOf).
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const subscriptions = useServer<Record<string, unknown> | undefined, { actor?: Actor; expiry?: NodeJS.Timeout }>(
     {
       schema: deps.schema,
@@ -194,19 +216,29 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
   });
 
-  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const route = (req: IncomingMessage, res: ServerResponse) => {
     if (stopping) {
       res.setHeader('connection', 'close');
       return sendError(res, 503, 'SERVICE_UNAVAILABLE', 'the server is shutting down; retry the request', { retryable: true });
     }
     inFlight += 1;
     res.on('close', () => (inFlight -= 1));
-    const url = req.url ?? '';
-    const query = url.indexOf('?');
-    // As Express routed it: any letter case, with or without a trailing slash.
-    const path = (query === -1 ? url : url.slice(0, query)).toLowerCase();
-    if (path === '/graphql' || path === '/graphql/') void graphql(req, res);
-    else others(req, res);
+    if (pathOf(req.url) === '/graphql') return void graphql(req, res);
+    // The other routes read no body worth refusing before it is sent.
+    if (req.headers.expect !== undefined) res.writeContinue();
+    others(req, res);
+  };
+  httpServer.on('request', route);
+  // `Expect: 100-continue`: Node would say "continue" before anyone looked at the request. The
+  // GraphQL endpoint says it only once the headers are acceptable, so a client announcing a body
+  // over the limit gets its 413 before sending it.
+  httpServer.on('checkContinue', route);
+  httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (stopping || pathOf(req.url) !== '/graphql') {
+      const status = stopping ? '503 Service Unavailable' : '404 Not Found';
+      return void socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    }
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
   });
 
   return {

@@ -54,12 +54,12 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
         res.setHeader('connection', 'close');
         return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', unreadable);
       }
+      if (Number(req.headers['content-length']) > maxBodyBytes) return tooLarge(res, maxBodyBytes);
+      // The client waits to be told to send its body (the server routes `checkContinue` here):
+      // its headers are acceptable, so it may.
+      if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
       const read = await readBody(req, maxBodyBytes, budget);
-      if (read === TOO_LARGE) {
-        // The rest of the body is not read: close the connection instead of draining it.
-        res.setHeader('connection', 'close');
-        return sendError(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes / 1024 / 1024} MB`);
-      }
+      if (read === TOO_LARGE) return tooLarge(res, maxBodyBytes);
       if (read === ABORTED) return;
       if (read === BUSY) {
         res.setHeader('connection', 'close');
@@ -127,8 +127,16 @@ function answerGet(req: IncomingMessage, res: ServerResponse, body: string): voi
   res.end(body);
 }
 
+/** The body is not read (or not read further): the connection is closed instead of drained. */
+function tooLarge(res: ServerResponse, maxBodyBytes: number): void {
+  res.setHeader('connection', 'close');
+  sendError(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes / 1024 / 1024} MB`);
+}
+
 /** A browser asking whether it may send the request: the origin header above is the answer. */
 function preflight(req: IncomingMessage, res: ServerResponse): void {
+  // Any client may ask what the endpoint takes (RFC 9110); only an allowed origin gets the CORS answer.
+  res.setHeader('allow', 'GET, POST, OPTIONS');
   res.setHeader('access-control-allow-methods', 'GET, POST');
   const asked = req.headers['access-control-request-headers'];
   if (asked) res.setHeader('access-control-allow-headers', asked);
@@ -176,7 +184,7 @@ class BodyBudget {
 }
 
 /**
- * The body as text, TOO_LARGE as soon as it passes the limit (announced or as it arrives),
+ * The body as text, TOO_LARGE as soon as it passes the limit as it arrives,
  * NOT_UTF8, or BUSY when the bodies being read together would pass the budget. Each chunk is
  * copied into one buffer as it arrives and then dropped: a body sent as a million one-byte chunks
  * would otherwise be kept as a million Buffer objects, hundreds of megabytes for a body under the
@@ -185,7 +193,6 @@ class BodyBudget {
  */
 function readBody(req: IncomingMessage, limit: number, budget: BodyBudget): Promise<BodyRead> {
   const announced = Number(req.headers['content-length']);
-  if (announced > limit) return Promise.resolve(TOO_LARGE);
   return new Promise((resolve) => {
     // A usual body (a few hundred bytes, announced) gets a buffer of its size at once.
     const initial = announced > 0 ? Math.min(announced, 16 * 1024) : 16 * 1024;

@@ -14,6 +14,32 @@ async function post(url: string, body: string, headers: Record<string, string> =
   return { status: response.status, body: (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[]; data?: unknown } };
 }
 
+/**
+ * Sends raw HTTP over a socket and returns everything received until the server closes it (or,
+ * with afterFirstAnswer, sends the next part once the server first answers). With end: false the
+ * socket stays open for writing, as a client still sending would keep it.
+ */
+async function exchange(endpoint: string, parts: string[], options: { end?: boolean; afterFirstAnswer?: boolean } = {}): Promise<string> {
+  const { connect } = await import('node:net');
+  const url = new URL(endpoint);
+  return new Promise<string>((resolve, reject) => {
+    const pending = [...parts];
+    const socket = connect(Number(url.port), url.hostname, () => {
+      socket.write(pending.shift()!);
+      if (!options.afterFirstAnswer) {
+        for (const part of pending.splice(0)) socket.write(part);
+        if (options.end !== false) socket.end();
+      }
+    });
+    let received = '';
+    socket.on('data', (data) => {
+      received += data.toString();
+      if (options.afterFirstAnswer && pending.length > 0) socket.write(pending.shift()!);
+    });
+    socket.on('close', () => resolve(received)).on('error', reject);
+  });
+}
+
 describe('hostile requests are cut short', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -168,33 +194,44 @@ describe('hostile requests are cut short', () => {
     // Each chunk is copied into one buffer as it arrives (a million of them, kept as they came,
     // would take hundreds of megabytes for a body under the limit).
     const body = JSON.stringify({ query: `{ __typename ${' '.repeat(20_000)}}` });
-    const { connect } = await import('node:net');
     const url = new URL(t.app.url);
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(url.port), url.hostname, () => {
-        let framed = `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n`;
-        for (const byte of body) framed += `1\r\n${byte}\r\n`;
-        socket.end(`${framed}0\r\n\r\n`);
-      });
-      let received = '';
-      socket.on('data', (data) => (received += data.toString())).on('end', () => resolve(received)).on('error', reject);
-    });
+    let framed = `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n`;
+    for (const byte of body) framed += `1\r\n${byte}\r\n`;
+    const answer = await exchange(t.app.url, [`${framed}0\r\n\r\n`]);
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     expect(answer).toContain('{"data":{"__typename":"Query"}}');
   });
 
   it('cuts off a client that does not finish sending its request within HTTP_REQUEST_TIMEOUT', async () => {
-    const { connect } = await import('node:net');
     const url = new URL(t.app.url);
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(url.port), url.hostname, () => {
-        // Announces 100 bytes, sends 10, and stops: the connection (and its buffer) must not be held.
-        socket.write(`POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"query":`);
-      });
-      let received = '';
-      socket.on('data', (data) => (received += data.toString())).on('close', () => resolve(received)).on('error', reject);
-    });
+    // Announces 100 bytes, sends 10, and stops: the connection (and its buffer) must not be held.
+    const answer = await exchange(t.app.url, [`POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"query":`], { end: false });
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('with Expect: 100-continue, refuses a body over the limit before it is sent, and asks for one within it', async () => {
+    const url = new URL(t.app.url);
+    const head = (length: number) =>
+      `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\nexpect: 100-continue\r\nconnection: close\r\n\r\n`;
+    // Only the headers are sent: the answer must come without the body.
+    const refused = await exchange(t.app.url, [head(2_000_000)], { end: false });
+    expect(refused).toMatch(/^HTTP\/1\.1 413/);
+    expect(refused).not.toContain('100 Continue');
+
+    const body = JSON.stringify({ query: '{ __typename }' });
+    const accepted = await exchange(t.app.url, [head(body.length), body], { afterFirstAnswer: true });
+    expect(accepted).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200/);
+    expect(accepted).toContain('{"data":{"__typename":"Query"}}');
+  });
+
+  it('serves a request whose target is in absolute form, as a proxy sends it', async () => {
+    const url = new URL(t.app.url);
+    const body = JSON.stringify({ query: '{ __typename }' });
+    const answer = await exchange(t.app.url, [
+      `POST ${url.origin}${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    ]);
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer).toContain('{"data":{"__typename":"Query"}}');
   });
 
   it('answers a body that is not JSON with a 400', async () => {
@@ -211,7 +248,10 @@ describe('hostile requests are cut short', () => {
     expect(allowed.headers.get('access-control-allow-origin')).toBe('https://shop.example.org');
     expect(allowed.headers.get('access-control-allow-headers')).toBe('authorization,content-type');
     expect(allowed.headers.get('vary')).toMatch(/Origin/);
-    expect((await preflight('https://evil.example.com')).headers.get('access-control-allow-origin')).toBeNull();
+    const elsewhereAsks = await preflight('https://evil.example.com');
+    expect(elsewhereAsks.headers.get('access-control-allow-origin')).toBeNull();
+    // Anyone may ask what the endpoint takes; only the CORS answer is kept from other origins.
+    expect(elsewhereAsks.headers.get('allow')).toBe('GET, POST, OPTIONS');
 
     // The request itself says which origin may read the answer, and that the answer depends on it.
     const answer = await fetch(t.app.url, { method: 'POST', headers: { origin: 'https://shop.example.org', 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
@@ -219,6 +259,24 @@ describe('hostile requests are cut short', () => {
     expect(answer.headers.get('vary')).toMatch(/Origin/);
     const elsewhere = await fetch(t.app.url, { method: 'POST', headers: { origin: 'https://evil.example.com', 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
     expect(elsewhere.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('opens websocket connections at /graphql as requests are routed there, and at no other path', async () => {
+    const base = t.app.url.replace(/^http/, 'ws').replace(/\/graphql$/, '');
+    const handshake = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const socket = new WebSocket(`${base}${path}`, 'graphql-transport-ws');
+        socket.on('open', () => {
+          resolve(101);
+          socket.close();
+        });
+        socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        socket.on('error', reject);
+      });
+    expect(await handshake('/graphql')).toBe(101);
+    expect(await handshake('/graphql/')).toBe(101);
+    expect(await handshake('/GraphQL?client=shop')).toBe(101);
+    expect(await handshake('/health')).toBe(404);
   });
 
   describe('tokens', () => {
