@@ -7,7 +7,7 @@ import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../s
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
-import { instant, sql } from '../../shared/sql.js';
+import { instant, sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { unmetCriteria } from '../lots/lot-criteria.js';
 import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
@@ -104,6 +104,11 @@ export class ShippingService {
         'SELECT 1 FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id FOR UPDATE',
         [input.producerOrderId],
       );
+      // Then the products' levels, in the order every stock write takes them, before the plan is
+      // read: a concurrent shipment may move this order's commitments (commitmentsFollowingTheGoods).
+      const productIds = (await sql<{ productId: string }>(em, 'SELECT DISTINCT product_id AS "productId" FROM customer_order_line WHERE producer_order_id = ?', [input.producerOrderId]))
+        .map((r) => r.productId);
+      const outside = await stockOutsideLots(em, productIds);
       // Read once they are locked, by a statement of its own: its snapshot has every pin and
       // change committed by the swaps and shipments this one waited for.
       const lots = await sql<LockedLot>(
@@ -119,12 +124,13 @@ export class ShippingService {
         ? this.fromInput(lines, parsed, lots)
         : lines.map((line) => ({ line, quantity: line.quantity, lots: suggested(line, line.quantity) }));
 
-      const moves = shipments.flatMap((s) => this.moves(input.producerOrderId, s));
-      await requireUntrackedStock(em, moves, (productId) => {
+      const own = shipments.flatMap((s) => this.moves(input.producerOrderId, s, outside));
+      requireUntrackedStock(own, outside, (productId) => {
         const index = shipments.findIndex((s) => s.line.productId === productId);
         return input.lines ? ['lines', index, 'quantity'] : ['producerOrderId'];
       });
-      const short = await this.stock.apply(em, StockMovementKind.SHIP, now, moves, { kind: EventKind.SHIPPED });
+      const moves = [...own, ...(await commitmentsFollowingTheGoods(em, input.producerOrderId, own))];
+      const short = await this.stock.apply(em, StockMovementKind.SHIP, now, moves, { kind: EventKind.SHIPPED }, { levelsLocked: true });
       if (short.length > 0) {
         const index = shipments.findIndex((s) => s.line.productId === short[0]!.productId);
         throw DomainError.of(
@@ -203,25 +209,27 @@ export class ShippingService {
 
   /**
    * The ledger rows of one product's shipment: the whole commitment ends where it was made, and
-   * what shipped leaves stock on hand at the lots' locations, the rest (stock not tracked in
-   * lots) where it was committed.
+   * what shipped leaves stock on hand at the lots' locations. What no named lot covers leaves the
+   * stock kept outside lots, where the pick list put it and then where the order's stock is
+   * committed: a hold split over two locations, say, whose lot at one of them shipped less.
    */
-  private moves(producerOrderId: string, shipment: Shipment): Move[] {
+  private moves(producerOrderId: string, shipment: Shipment, outside: (productId: string, locationId: string) => Decimal): Move[] {
     const { line } = shipment;
     const moves: Move[] = line.committed.map((c) => ({ productId: line.productId, locationId: c.locationId, committedDelta: c.quantity.negated(), producerOrderId }));
     for (const lot of shipment.lots) {
       moves.push({ productId: line.productId, locationId: lot.locationId, lotId: lot.lotId, onHandDelta: lot.quantity.negated(), producerOrderId });
     }
     let untracked = shipment.quantity.minus(Decimal.sum(0, ...shipment.lots.map((l) => l.quantity)));
-    for (const c of line.committed) {
+    const places = [...new Set([...line.untracked.map((u) => u.locationId), ...line.committed.map((c) => c.locationId)])];
+    for (const locationId of places) {
       if (untracked.lessThanOrEqualTo(0)) break;
-      const fromLotsHere = Decimal.sum(0, ...shipment.lots.filter((l) => l.locationId === c.locationId).map((l) => l.quantity));
-      const take = Decimal.min(untracked, Decimal.max(c.quantity.minus(fromLotsHere), 0));
-      if (take.greaterThan(0)) moves.push({ productId: line.productId, locationId: c.locationId, onHandDelta: take.negated(), producerOrderId });
+      const take = Decimal.min(untracked, outside(line.productId, locationId));
+      if (take.greaterThan(0)) moves.push({ productId: line.productId, locationId, onHandDelta: take.negated(), producerOrderId });
       untracked = untracked.minus(take);
     }
-    if (untracked.greaterThan(0) && line.committed[0]) {
-      moves.push({ productId: line.productId, locationId: line.committed[0].locationId, onHandDelta: untracked.negated(), producerOrderId });
+    // More than is kept outside lots anywhere it could come from: requireUntrackedStock refuses it.
+    if (untracked.greaterThan(0) && places[0]) {
+      moves.push({ productId: line.productId, locationId: places[0], onHandDelta: untracked.negated(), producerOrderId });
     }
     return moves;
   }
@@ -278,12 +286,9 @@ export class ShippingService {
  * Otherwise the goods really came out of a lot the shipment does not name (one that fails the
  * line's criteria, say), and that lot would go on claiming them.
  */
-async function requireUntrackedStock(em: EntityManager, moves: Move[], fieldOf: (productId: string) => FieldPath): Promise<void> {
-  const untracked = moves.filter((m) => !m.lotId && m.onHandDelta?.isNegative());
-  if (untracked.length === 0) return;
-  const outside = await stockOutsideLots(em, [...new Set(untracked.map((m) => m.productId))]);
+function requireUntrackedStock(moves: Move[], outside: (productId: string, locationId: string) => Decimal, fieldOf: (productId: string) => FieldPath): void {
   const taken = new Map<string, Move & { quantity: Decimal }>();
-  for (const move of untracked) {
+  for (const move of moves.filter((m) => !m.lotId && m.onHandDelta?.isNegative())) {
     const key = `${move.productId} ${move.locationId}`;
     const sum = taken.get(key)?.quantity ?? new Decimal(0);
     taken.set(key, { ...move, quantity: sum.minus(move.onHandDelta!) });
@@ -299,6 +304,66 @@ async function requireUntrackedStock(em: EntityManager, moves: Move[], fieldOf: 
       );
     }
   }
+}
+
+/**
+ * Commitments are where an order's stock was set aside when its session closed; the goods may
+ * leave from elsewhere (the lot that meets the order's criteria is in the cold store, its
+ * commitment at the farm). The shipment then frees stock where its commitment was and takes it
+ * where other orders' commitments are, and each would be refused for the other's location. Such
+ * commitments move to where this shipment frees stock (first choice first), so every location
+ * still has what is committed there: the product's totals do not change, only where its
+ * commitments are. Recorded as COMMIT rows of those orders, with the reason; no event, as no
+ * order's state or the product's availability changes. Reads the levels: they must be locked.
+ */
+async function commitmentsFollowingTheGoods(em: EntityManager, producerOrderId: string, moves: Move[]): Promise<Move[]> {
+  const levels = await sql<{ productId: string; locationId: string; available: string }>(
+    em,
+    `SELECT s.product_id AS "productId", s.location_id AS "locationId", s.on_hand - s.held - s.committed AS available
+       FROM stock_level s JOIN location l ON l.id = s.location_id
+      WHERE s.product_id = ANY(?::uuid[]) ORDER BY s.product_id, l.priority, l.id`,
+    [uuidArray(new Set(moves.map((m) => m.productId)))],
+  );
+  const key = (productId: string, locationId: string) => `${productId} ${locationId}`;
+  const after = new Map(levels.map((l) => [key(l.productId, l.locationId), new Decimal(l.available)]));
+  for (const m of moves) {
+    const k = key(m.productId, m.locationId);
+    const change = (m.onHandDelta ?? new Decimal(0)).minus(m.heldDelta ?? 0).minus(m.committedDelta ?? 0);
+    after.set(k, (after.get(k) ?? new Decimal(0)).plus(change));
+  }
+  const deficits = levels.filter((l) => after.get(key(l.productId, l.locationId))!.isNegative());
+  if (deficits.length === 0) return [];
+
+  const commitments = await sql<{ producerOrderId: string; productId: string; locationId: string; quantity: string }>(
+    em,
+    `SELECT producer_order_id AS "producerOrderId", product_id AS "productId", location_id AS "locationId", sum(committed_delta) AS quantity
+       FROM stock_movement
+      WHERE product_id = ANY(?::uuid[]) AND location_id = ANY(?::uuid[]) AND producer_order_id IS NOT NULL AND producer_order_id <> ?
+      GROUP BY producer_order_id, product_id, location_id HAVING sum(committed_delta) > 0
+      ORDER BY producer_order_id`,
+    [uuidArray(new Set(deficits.map((d) => d.productId))), uuidArray(new Set(deficits.map((d) => d.locationId))), producerOrderId],
+  );
+  const follow: Move[] = [];
+  for (const deficit of deficits) {
+    const from = key(deficit.productId, deficit.locationId);
+    for (const commitment of commitments.filter((c) => c.productId === deficit.productId && c.locationId === deficit.locationId)) {
+      let left = new Decimal(commitment.quantity);
+      for (const to of levels.filter((l) => l.productId === deficit.productId && l.locationId !== deficit.locationId)) {
+        const free = after.get(key(to.productId, to.locationId))!;
+        const q = Decimal.min(left, after.get(from)!.negated(), free);
+        if (q.lessThanOrEqualTo(0)) continue;
+        const base = { productId: deficit.productId, producerOrderId: commitment.producerOrderId, kind: StockMovementKind.COMMIT };
+        const reason = `commitment moved to where stock is free: order ${producerOrderId} shipped from here`;
+        follow.push({ ...base, locationId: deficit.locationId, committedDelta: q.negated(), reason });
+        follow.push({ ...base, locationId: to.locationId, committedDelta: q, reason });
+        after.set(from, after.get(from)!.plus(q));
+        after.set(key(to.productId, to.locationId), free.minus(q));
+        left = left.minus(q);
+      }
+      if (!after.get(from)!.isNegative()) break;
+    }
+  }
+  return follow;
 }
 
 type ParsedLine = ShipLineFields & { index: number; amount: Decimal; weight?: Decimal; lotAmounts: (Decimal | undefined)[] };

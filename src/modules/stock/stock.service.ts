@@ -59,6 +59,12 @@ export interface Move {
   customerOrderId?: string;
   producerOrderId?: string;
   reason?: string;
+  /**
+   * Recorded in the ledger under this kind rather than the call's, and told to no subscriber: a
+   * change a shipment makes to another order's bookkeeping (its commitment moved to where the
+   * goods are), which must pass the availability check together with the shipment.
+   */
+  kind?: StockMovementKind;
 }
 
 export interface HoldRequest {
@@ -449,6 +455,7 @@ export class StockService {
       customer_order_id: m.customerOrderId ?? null,
       producer_order_id: m.producerOrderId ?? null,
       reason: m.reason ?? null,
+      kind: m.kind ?? null,
     })));
     const eventsInsert = events
       ? `, events AS (
@@ -457,7 +464,7 @@ export class StockService {
          SELECT ?, p.producer_id, e.product_id, e.producer_order_id, po.hub_id, e.customer_order_id, ?::uuid, ?::uuid,
                 e.quantity, a.available, ?
            FROM (SELECT product_id, producer_order_id, customer_order_id, ${EVENT_QUANTITY[kind]} AS quantity
-                   FROM moves GROUP BY product_id, producer_order_id, customer_order_id) e
+                   FROM moves WHERE kind IS NULL GROUP BY product_id, producer_order_id, customer_order_id) e
            JOIN product p ON p.id = e.product_id
            JOIN after a ON a.product_id = e.product_id
            LEFT JOIN producer_order po ON po.id = e.producer_order_id
@@ -467,7 +474,7 @@ export class StockService {
       em,
       `WITH moves AS (
          SELECT m.* FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, location_id uuid, lot_id uuid, on_hand_delta numeric,
-                held_delta numeric, committed_delta numeric, customer_order_id uuid, producer_order_id uuid, reason text)),
+                held_delta numeric, committed_delta numeric, customer_order_id uuid, producer_order_id uuid, reason text, kind text)),
        totals AS (
          SELECT product_id, location_id, sum(on_hand_delta) AS on_hand_delta, sum(held_delta) AS held_delta,
                 sum(committed_delta) AS committed_delta FROM moves GROUP BY product_id, location_id),
@@ -493,7 +500,7 @@ export class StockService {
        ledger AS (
          INSERT INTO stock_movement (product_id, location_id, lot_id, kind, on_hand_delta, held_delta, committed_delta,
                                      customer_order_id, producer_order_id, reason, created_at)
-         SELECT product_id, location_id, lot_id, ?, on_hand_delta, held_delta, committed_delta, customer_order_id, producer_order_id, reason, ?
+         SELECT product_id, location_id, lot_id, coalesce(kind, ?), on_hand_delta, held_delta, committed_delta, customer_order_id, producer_order_id, reason, ?
            FROM moves WHERE NOT EXISTS (SELECT 1 FROM short))${eventsInsert}
        SELECT product_id AS "productId", location_id AS "locationId", available FROM short`,
       [rows, kind, at, ...(events ? [events.kind, events.locationId ?? null, events.lotId ?? null, at] : [])],
