@@ -131,6 +131,23 @@ describe('stock locations', () => {
     await expectStockConsistent(t.db);
   });
 
+  it('gives every product a level at every location, also when a product and a location are created at once', async () => {
+    const w = await world(t);
+    const pairs = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => Promise.all([w.product(`Squash ${i}`), addLocation(t.api, w.farm, `Depot ${i}`, 2 + i)])),
+    );
+    const { rows } = await t.db.query(
+      `SELECT count(*)::int AS n FROM product p JOIN location l ON l.producer_id = p.producer_id
+        WHERE p.producer_id = $1 AND NOT EXISTS (SELECT 1 FROM stock_level s WHERE s.product_id = p.id AND s.location_id = l.id)`,
+      [w.farm],
+    );
+    expect(rows[0].n).toBe(0);
+    // Stock comes in at a location created together with the product.
+    const [squash, depot] = pairs[7]!;
+    await adjustAt(t.api, squash, depot, '10');
+    expect((await stockByLocation(t.api, squash))['Depot 7']).toMatchObject({ onHand: '10', available: '10' });
+  });
+
   it('moves stock between locations through the ledger, and only what is available', async () => {
     const w = await world(t);
     const cold = await addLocation(t.api, w.farm, 'Cold store', 2);

@@ -40,7 +40,7 @@ export class ProductService {
         const product = new Product(producer, name, sku, unit);
         product.createdAt = ctx.clock.now();
         await em.persistAndFlush(product);
-        await this.stock.createLevels(em, product.id);
+        await this.stock.createMissingLevels(em, producer.id);
         return product;
       }),
       {

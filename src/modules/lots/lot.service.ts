@@ -141,9 +141,11 @@ export class LotService {
     lot.status = LotStatus.RELEASED;
     lot.releasedAt = now;
     await em.flush();
-    await this.stock.apply(em, StockMovementKind.RECEIVE, now, [
+    const missing = await this.stock.apply(em, StockMovementKind.RECEIVE, now, [
       { productId: lot.product.id, locationId: lot.location.id, lotId: lot.id, onHandDelta: new Decimal(lot.quantity), reason: `lot ${lot.code} released` },
     ], { kind: EventKind.LOT_RELEASED, locationId: lot.location.id, lotId: lot.id });
+    // Adding stock is short only where the product has no level: never released without its stock.
+    if (missing.length > 0) throw new Error(`product ${lot.product.id} has no stock level at location ${lot.location.id}`);
   }
 
   private async requireOwnLot(ctx: RequestContext, lotId: string): Promise<Lot> {

@@ -50,7 +50,7 @@ export class LocationService {
         const location = new Location(producer, name, input.priority);
         location.createdAt = ctx.clock.now();
         await em.persistAndFlush(location);
-        await this.stock.createLevelsAt(em, location.id);
+        await this.stock.createMissingLevels(em, producer.id);
         return location;
       }),
       {

@@ -403,23 +403,22 @@ export class StockService {
     );
   }
 
-  /** Creates the (empty) levels of a new product, one at each of its producer's locations. */
-  async createLevels(em: EntityManager, productId: string): Promise<void> {
+  /**
+   * Creates the (empty) levels a producer's products lack at its locations: one for each product
+   * at each location, after a product or a location is added. Two transactions adding a product
+   * and a location at once would each miss the other's row (neither sees what the other has not
+   * committed), and that product would have no level there, for good: so each first locks the
+   * producer (NO KEY UPDATE: rows that merely reference it are not held up), in a statement of
+   * its own, and the insert that follows sees whatever the one it waited for committed.
+   */
+  async createMissingLevels(em: EntityManager, producerId: string): Promise<void> {
+    await sql(em, 'SELECT 1 FROM producer WHERE id = ? FOR NO KEY UPDATE', [producerId]);
     await sql(
       em,
       `INSERT INTO stock_level (product_id, location_id)
-       SELECT p.id, l.id FROM product p JOIN location l ON l.producer_id = p.producer_id WHERE p.id = ?`,
-      [productId],
-    );
-  }
-
-  /** Creates the (empty) levels of a new location, one for each of its producer's products. */
-  async createLevelsAt(em: EntityManager, locationId: string): Promise<void> {
-    await sql(
-      em,
-      `INSERT INTO stock_level (product_id, location_id)
-       SELECT p.id, l.id FROM location l JOIN product p ON p.producer_id = l.producer_id WHERE l.id = ?`,
-      [locationId],
+       SELECT p.id, l.id FROM product p JOIN location l ON l.producer_id = p.producer_id WHERE p.producer_id = ?
+       ON CONFLICT DO NOTHING`,
+      [producerId],
     );
   }
 
