@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { lockLevels } from '../modules/stock/level-locks.js';
 
 /** PostgreSQL NOTIFY channel: "events got positions up to N", listened to by every replica. */
 export const POSITIONED_CHANNEL = 'foodhub_events';
@@ -71,9 +72,14 @@ export interface EventRecord {
 /**
  * Appends events inside the caller's transaction, each with its product's availability now; they
  * reach subscribers and webhooks only if that transaction commits.
+ *
+ * The product's levels are locked first, as a hold's commit locks them to number its event: a
+ * hold cannot then commit between this read and this transaction's commit with an event ordered
+ * before this one, which would leave this one last with an availability already gone.
  */
 export async function appendEvents(em: EntityManager, at: Date, events: EventRecord[]): Promise<void> {
   if (events.length === 0) return;
+  await lockLevels(em, events.map((e) => e.productId));
   await em.execute(
     `INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, location_id, lot_id,
                                quantity, available, created_at)

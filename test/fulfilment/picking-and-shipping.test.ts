@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import { stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitForLockWait } from '../support/wait.js';
 import {
   addLocation, buy, closeSessions, createOfferSession, DELIVERY_DAY, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, SWAP, world,
 } from './support.js';
@@ -75,6 +76,36 @@ describe('picking and shipping', () => {
     expect(stray.swapLot.userErrors.map((e) => e.code)).toEqual(['INVALID_INPUT']);
     const elsewhere = await t.api.data<{ swapLot: { userErrors: { code: string; field: string[] }[] } }>(SWAP, { input: { producerOrderId: order, productId: lamb, fromLotId: a, toLotId: low } });
     expect(elsewhere.swapLot.userErrors.map((e) => [e.code, e.field])).toEqual([['INVALID_INPUT', ['fromLotId']]]);
+  });
+
+  it("states in a swap's event what is left after a stock change that commits while the swap runs", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const plums = await w.product('Plums');
+    const first = await receiveLot(t.api, plums, { code: 'PL-1', quantity: '5', bestBefore: '2026-12-01' });
+    const second = await receiveLot(t.api, plums, { code: 'PL-2', quantity: '5', bestBefore: '2026-12-05' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: plums }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(plums), '2');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+
+    // Another change to the plums' stock is committing (as a hold's commit does, it holds their levels).
+    const other = await t.db.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [plums]);
+      await other.query('UPDATE stock_level SET on_hand = on_hand + 3 WHERE product_id = $1 AND location_id = $2', [plums, w.main]);
+      await other.query("INSERT INTO stock_movement (product_id, location_id, kind, on_hand_delta, created_at) VALUES ($1, $2, 'ADJUST', 3, now())", [plums, w.main]);
+      const swap = t.api.data<{ swapLot: { userErrors: unknown[] } }>(SWAP, { input: { producerOrderId: order, productId: plums, fromLotId: first, toLotId: second } });
+      await waitForLockWait(t.db, 'the swap to wait for the change committing');
+      await other.query('COMMIT');
+      expect((await swap).swapLot.userErrors).toEqual([]);
+    } finally {
+      other.release();
+    }
+    const { rows } = await t.db.query("SELECT available::text FROM domain_event WHERE kind = 'LOT_SWAPPED' AND producer_order_id = $1", [order]);
+    expect(rows).toEqual([{ available: '11.000' }]); // 10 received + 3, less the 2 committed
+    await expectStockConsistent(t.db);
   });
 
   it('ships short: the latest orders lose first, priority customers are protected, the hub is told, the ledger still adds up', async () => {
