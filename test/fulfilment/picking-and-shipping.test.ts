@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
-import { stockOf } from '../support/scenarios.js';
+import { createHub, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitForLockWait } from '../support/wait.js';
 import {
@@ -76,6 +76,33 @@ describe('picking and shipping', () => {
     expect(stray.swapLot.userErrors.map((e) => e.code)).toEqual(['INVALID_INPUT']);
     const elsewhere = await t.api.data<{ swapLot: { userErrors: { code: string; field: string[] }[] } }>(SWAP, { input: { producerOrderId: order, productId: lamb, fromLotId: a, toLotId: low } });
     expect(elsewhere.swapLot.userErrors.map((e) => [e.code, e.field])).toEqual([['INVALID_INPUT', ['fromLotId']]]);
+  });
+
+  it('does not leave a line with criteria short for a lot an earlier line without criteria could do without', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const otherHub = await createHub(t.api, 'Riverside Hub');
+    const apples = await w.product('Apples');
+    await receiveLot(t.api, apples, { code: 'TOP', quantity: '10', grade: 'EXTRA', bestBefore: '2026-12-10' });
+    await receiveLot(t.api, apples, { code: 'LOW', quantity: '10', grade: 'CLASS_II', bestBefore: '2026-12-20' });
+    const extra = await createOfferSession(t.api, w.hub, [{ productId: apples, minGrade: 'EXTRA' }]);
+    // Delivered earlier the same day, so planned first: the earliest best-before (TOP) would go to it.
+    const any = await createOfferSession(t.api, otherHub, [{ productId: apples }], { deliversAt: '2026-11-25T06:00:00+01:00' });
+    await buy(t.api, extra.id, 'chef', extra.offerFor(apples), '10');
+    await buy(t.api, any.id, 'grocer', any.offerFor(apples), '10');
+    await closeSessions(t);
+    const wantsExtra = await producerOrderOf(t.api, w.farm, extra.id);
+    const takesAny = await producerOrderOf(t.api, w.farm, any.id);
+
+    const [forExtra] = await pickLines(t.api, w.farm, wantsExtra);
+    const [forAny] = await pickLines(t.api, w.farm, takesAny);
+    expect([forExtra!.lots.map((l) => [l.lot.code, l.quantity]), forExtra!.short]).toEqual([[['TOP', '10']], '0']);
+    expect([forAny!.lots.map((l) => [l.lot.code, l.quantity]), forAny!.short]).toEqual([[['LOW', '10']], '0']);
+    for (const order of [takesAny, wantsExtra]) {
+      const shipped = await t.api.data<{ shipProducerOrder: { userErrors: unknown[] } }>(SHIP, { input: { producerOrderId: order, carrier: 'Van', trackingReference: order } });
+      expect(shipped.shipProducerOrder.userErrors).toEqual([]);
+    }
+    await expectStockConsistent(t.db);
   });
 
   it("states in a swap's event what is left after a stock change that commits while the swap runs", async () => {

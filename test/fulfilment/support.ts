@@ -74,13 +74,13 @@ export async function createOfferSession(
   api: GraphQLClient,
   hubId: string,
   offers: { productId: string; minGrade?: string; minShelfLifeDays?: number }[],
-  { closesAt = CLOSES }: { closesAt?: string } = {},
+  { closesAt = CLOSES, deliversAt = DELIVERS }: { closesAt?: string; deliversAt?: string } = {},
 ): Promise<{ id: string; offerFor(productId: string): string }> {
   const { createSalesSession } = await api.data<{ createSalesSession: { salesSession: { id: string; offers: { id: string; product: { id: string } }[] }; userErrors: unknown[] } }>(
     op.CREATE_SALES_SESSION.replace('offers {', 'deliversAt offers {'),
     {
       input: {
-        hubId, opensAt: OPENS, closesAt, deliversAt: DELIVERS, timeZone: 'Europe/Paris',
+        hubId, opensAt: OPENS, closesAt, deliversAt, timeZone: 'Europe/Paris',
         offers: offers.map((o) => ({ ...o, price: { amount: 300, currency: 'EUR' } })),
       },
     },

@@ -118,7 +118,49 @@ export function planPicks(
       planned.push({ ...line, producerOrderId, hubId, deliversAt, deliveryDay, picks, untracked, short });
     }
   }
+  relieveShortLines(strategy, planned, lots, free);
   return planned;
+}
+
+/**
+ * Orders are served one at a time, so an earlier line without criteria may have been given the
+ * only lot a later line's criteria accept (the EXTRA wheel, when a CLASS_II one would have done),
+ * and the later line is short. For each short line, such a pick is handed over when the line that
+ * has it can take another free lot that meets its own criteria instead: the earlier line keeps
+ * its quantity, from a lot it accepts, and the short line gets the lot it needs. Only suggested
+ * picks of batches change hands: a picker's pin stays, and a unique item goes whole as it was given.
+ */
+function relieveShortLines(strategy: LotStrategy, planned: PlannedLine[], lots: readonly LotCandidate[], free: Map<string, Decimal>): void {
+  const eligible = (line: PlannedLine) =>
+    strategy.rank(lots.filter((lot) => lot.productId === line.productId && lot.kind === LotKind.BATCH && meetsCriteria(lot, line.criteria, line.deliveryDay)));
+  const add = (line: PlannedLine, lot: LotCandidate, quantity: Decimal) => {
+    const pick = line.picks.find((p) => p.lotId === lot.id && !p.pinned);
+    if (pick) pick.quantity = pick.quantity.plus(quantity);
+    else line.picks.push({ lotId: lot.id, locationId: lot.locationId, quantity, pinned: false, replacedLotId: null, whole: false });
+  };
+  for (const short of planned.filter((line) => line.short.greaterThan(0))) {
+    for (const wanted of eligible(short)) {
+      if (short.short.lessThanOrEqualTo(0)) break;
+      for (const holder of planned) {
+        if (short.short.lessThanOrEqualTo(0)) break;
+        if (holder === short || holder.productId !== short.productId) continue;
+        const given = holder.picks.find((p) => p.lotId === wanted.id && !p.pinned);
+        if (!given) continue;
+        for (const instead of eligible(holder)) {
+          const spare = free.get(instead.id)!;
+          if (instead.id === wanted.id || spare.lessThanOrEqualTo(0) || given.quantity.lessThanOrEqualTo(0)) continue;
+          const q = Decimal.min(short.short, given.quantity, spare);
+          if (q.lessThanOrEqualTo(0)) break;
+          given.quantity = given.quantity.minus(q);
+          free.set(instead.id, spare.minus(q));
+          add(holder, instead, q);
+          add(short, wanted, q);
+          short.short = short.short.minus(q);
+        }
+        holder.picks = holder.picks.filter((p) => p.quantity.greaterThan(0));
+      }
+    }
+  }
 }
 
 /**
