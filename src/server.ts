@@ -216,25 +216,30 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
   });
 
-  const route = (req: IncomingMessage, res: ServerResponse) => {
+  // expectsContinue: an HTTP/1.1 client sent `Expect: 100-continue` and waits to be told to send its body.
+  const route = (req: IncomingMessage, res: ServerResponse, expectsContinue = false) => {
     if (stopping) {
       res.setHeader('connection', 'close');
       return sendError(res, 503, 'SERVICE_UNAVAILABLE', 'the server is shutting down; retry the request', { retryable: true });
     }
     inFlight += 1;
     res.on('close', () => (inFlight -= 1));
-    if (pathOf(req.url) === '/graphql') return void graphql(req, res);
+    if (pathOf(req.url) === '/graphql') return void graphql(req, res, expectsContinue);
     // The other routes read no body worth refusing before it is sent.
-    if (req.headers.expect !== undefined) res.writeContinue();
+    if (expectsContinue) res.writeContinue();
     others(req, res);
   };
-  httpServer.on('request', route);
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => route(req, res));
   // `Expect: 100-continue`: Node would say "continue" before anyone looked at the request. The
   // GraphQL endpoint says it only once the headers are acceptable, so a client announcing a body
   // over the limit gets its 413 before sending it.
-  httpServer.on('checkContinue', route);
+  httpServer.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => route(req, res, true));
   httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (stopping || pathOf(req.url) !== '/graphql') {
+      // Node hands an upgrade's socket over bare: no error listener (a client resetting it would
+      // throw an uncaught ECONNRESET) and no timeout. It is closed as soon as the answer is out.
+      socket.on('error', () => socket.destroy());
+      socket.once('finish', () => socket.destroy());
       const status = stopping ? '503 Service Unavailable' : '404 Not Found';
       return void socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     }

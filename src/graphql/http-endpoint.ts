@@ -36,7 +36,8 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
   const budget = new BodyBudget(options.maxBufferedBodyBytes);
   const allowedOrigins = new Set(options.corsOrigins);
 
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /** expectsContinue: the client sent `Expect: 100-continue` (HTTP/1.1) and waits to be told to send its body. */
+  return async (req: IncomingMessage, res: ServerResponse, expectsContinue = false): Promise<void> => {
     const method = req.method ?? 'GET';
     const origin = req.headers.origin;
     if (allowedOrigins.size > 0) {
@@ -55,9 +56,8 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
         return sendError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', unreadable);
       }
       if (Number(req.headers['content-length']) > maxBodyBytes) return tooLarge(res, maxBodyBytes);
-      // The client waits to be told to send its body (the server routes `checkContinue` here):
-      // its headers are acceptable, so it may.
-      if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
+      // Its headers are acceptable: a client waiting to be told may send the body.
+      if (expectsContinue) res.writeContinue();
       const read = await readBody(req, maxBodyBytes, budget);
       if (read === TOO_LARGE) return tooLarge(res, maxBodyBytes);
       if (read === ABORTED) return;

@@ -222,6 +222,11 @@ describe('hostile requests are cut short', () => {
     const accepted = await exchange(t.app.url, [head(body.length), body], { afterFirstAnswer: true });
     expect(accepted).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200/);
     expect(accepted).toContain('{"data":{"__typename":"Query"}}');
+
+    // HTTP/1.0 has no 100 Continue: such a client sends its body at once and gets only the answer.
+    const old = await exchange(t.app.url, [head(body.length).replace('HTTP/1.1', 'HTTP/1.0') + body]);
+    expect(old).toMatch(/^HTTP\/1\.1 200/);
+    expect(old).not.toContain('100 Continue');
   });
 
   it('serves a request whose target is in absolute form, as a proxy sends it', async () => {
@@ -277,6 +282,21 @@ describe('hostile requests are cut short', () => {
     expect(await handshake('/graphql/')).toBe(101);
     expect(await handshake('/GraphQL?client=shop')).toBe(101);
     expect(await handshake('/health')).toBe(404);
+
+    // Refused, the connection is closed by the server (exchange() returns once it is), and a
+    // client that resets it instead of reading the answer leaves the server running.
+    const url = new URL(t.app.url);
+    const upgrade = `GET /health HTTP/1.1\r\nhost: ${url.host}\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+    expect(await exchange(t.app.url, [upgrade], { end: false })).toMatch(/^HTTP\/1\.1 404/);
+    const { connect } = await import('node:net');
+    await Promise.all(Array.from({ length: 10 }, () => new Promise<void>((resolve) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write(upgrade);
+        socket.resetAndDestroy();
+      });
+      socket.on('close', () => resolve()).on('error', () => resolve());
+    })));
+    expect(await t.api.request('{ __typename }')).toMatchObject({ data: { __typename: 'Query' } });
   });
 
   describe('tokens', () => {
