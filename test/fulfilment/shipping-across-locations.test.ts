@@ -85,6 +85,41 @@ describe('shipping when the goods are not where the order was committed', () => 
     await expectStockConsistent(t.db);
   });
 
+  it('moves only commitments that back lots, never one an order ships from stock kept outside lots there', async () => {
+    // Which order's commitment would be taken first follows their (random) ids: three rounds.
+    for (let round = 0; round < 3; round += 1) {
+      t.clock.set('2026-11-23T09:00:00+01:00');
+      const w = await world(t);
+      const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+      const [hubB, hubC] = [await createHub(t.api, `Hub B${round}`), await createHub(t.api, `Hub C${round}`)];
+      const apples = await w.product('Apples');
+      await receiveLot(t.api, apples, { code: 'LOW', quantity: '10', grade: 'CLASS_II', bestBefore: '2026-12-20' }); // Main
+      const top = await receiveLot(t.api, apples, { code: 'TOP', quantity: '10', grade: 'EXTRA', bestBefore: '2026-12-10', locationId: cold });
+      await adjustAt(t.api, apples, cold, '10'); // outside lots, in the cold store
+      const a = await createOfferSession(t.api, w.hub, [{ productId: apples, minGrade: 'EXTRA' }]);
+      const b = await createOfferSession(t.api, hubB, [{ productId: apples, minShelfLifeDays: 40 }]); // no lot meets it
+      const c = await createOfferSession(t.api, hubC, [{ productId: apples }]);
+      await buy(t.api, a.id, 'a', a.offerFor(apples), '10'); // held at Main
+      await buy(t.api, b.id, 'b', b.offerFor(apples), '10'); // in the cold store
+      await buy(t.api, c.id, 'c', c.offerFor(apples), '10'); // in the cold store
+      await closeSessions(t);
+      const [orderA, orderB, orderC] = [await producerOrderOf(t.api, w.farm, a.id), await producerOrderOf(t.api, w.farm, b.id), await producerOrderOf(t.api, w.farm, c.id)];
+      const planOfB = async () => (await pickLines(t.api, w.farm, orderB)).map((l) => [l.untracked.map((u) => [u.location.name, u.quantity]), l.short]);
+      expect(await planOfB()).toEqual([[[['Cold store', '10']], '0']]);
+
+      const first = await ship({ producerOrderId: orderA, trackingReference: 'A', lines: [{ productId: apples, quantity: '10', lots: [{ lotId: top, quantity: '10' }] }] });
+      expect(first.shipProducerOrder.userErrors).toEqual([]);
+      // C (whose pick list takes the lot at Main) moved, not B, which ships the cold store's loose apples.
+      const { rows } = await t.db.query("SELECT DISTINCT producer_order_id FROM stock_movement WHERE product_id = $1 AND kind = 'COMMIT' AND reason IS NOT NULL", [apples]);
+      expect(rows).toEqual([{ producer_order_id: orderC }]);
+      expect(await planOfB()).toEqual([[[['Cold store', '10']], '0']]);
+      for (const order of [orderB, orderC]) {
+        expect((await ship({ producerOrderId: order, trackingReference: order })).shipProducerOrder.userErrors).toEqual([]);
+      }
+      await expectStockConsistent(t.db);
+    }
+  });
+
   it('still refuses a lot whose location has no stock free for it, when no commitment there can move', async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
     const w = await world(t);

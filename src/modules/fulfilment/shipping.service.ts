@@ -118,7 +118,8 @@ export class ShippingService {
            FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id`,
         [input.producerOrderId, input.producerOrderId],
       );
-      const lines = (await this.picking.plan(em, order.producerId)).filter((l) => l.producerOrderId === input.producerOrderId);
+      const plan = await this.picking.plan(em, order.producerId);
+      const lines = plan.filter((l) => l.producerOrderId === input.producerOrderId);
 
       const shipments: Shipment[] = input.lines
         ? this.fromInput(lines, parsed, lots)
@@ -129,7 +130,7 @@ export class ShippingService {
         const index = shipments.findIndex((s) => s.line.productId === productId);
         return input.lines ? ['lines', index, 'quantity'] : ['producerOrderId'];
       });
-      const moves = [...own, ...(await commitmentsFollowingTheGoods(em, input.producerOrderId, own))];
+      const moves = [...own, ...(await commitmentsFollowingTheGoods(em, input.producerOrderId, own, plan))];
       const short = await this.stock.apply(em, StockMovementKind.SHIP, now, moves, { kind: EventKind.SHIPPED }, { levelsLocked: true });
       if (short.length > 0) {
         const index = shipments.findIndex((s) => s.line.productId === short[0]!.productId);
@@ -313,10 +314,12 @@ function requireUntrackedStock(moves: Move[], outside: (productId: string, locat
  * where other orders' commitments are, and each would be refused for the other's location. Such
  * commitments move to where this shipment frees stock (first choice first), so every location
  * still has what is committed there: the product's totals do not change, only where its
- * commitments are. Recorded as COMMIT rows of those orders, with the reason; no event, as no
- * order's state or the product's availability changes. Reads the levels: they must be locked.
+ * commitments are. Only what backs an order's lots moves: what its pick list takes from stock kept
+ * outside lots at that location (`untracked`) stays, or that order could no longer ship it.
+ * Recorded as COMMIT rows of those orders, with the reason; no event, as no order's state or the
+ * product's availability changes. Reads the levels: they must be locked.
  */
-async function commitmentsFollowingTheGoods(em: EntityManager, producerOrderId: string, moves: Move[]): Promise<Move[]> {
+async function commitmentsFollowingTheGoods(em: EntityManager, producerOrderId: string, moves: Move[], plan: readonly PlannedLine[]): Promise<Move[]> {
   const levels = await sql<{ productId: string; locationId: string; available: string }>(
     em,
     `SELECT s.product_id AS "productId", s.location_id AS "locationId", s.on_hand - s.held - s.committed AS available
@@ -347,7 +350,10 @@ async function commitmentsFollowingTheGoods(em: EntityManager, producerOrderId: 
   for (const deficit of deficits) {
     const from = key(deficit.productId, deficit.locationId);
     for (const commitment of commitments.filter((c) => c.productId === deficit.productId && c.locationId === deficit.locationId)) {
-      let left = new Decimal(commitment.quantity);
+      const untrackedHere = plan
+        .filter((l) => l.producerOrderId === commitment.producerOrderId && l.productId === commitment.productId)
+        .flatMap((l) => l.untracked.filter((u) => u.locationId === commitment.locationId).map((u) => u.quantity));
+      let left = new Decimal(commitment.quantity).minus(Decimal.sum(0, ...untrackedHere));
       for (const to of levels.filter((l) => l.productId === deficit.productId && l.locationId !== deficit.locationId)) {
         const free = after.get(key(to.productId, to.locationId))!;
         const q = Decimal.min(left, after.get(from)!.negated(), free);
