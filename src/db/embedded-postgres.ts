@@ -91,6 +91,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onError: (error: unknown) => logger.warn({ postgres: String(error).trim() }, 'postgres'),
   });
 
+  // PostgreSQL runs in a process group of its own. Ctrl-C in a terminal signals the whole
+  // foreground group: PostgreSQL would take the SIGINT as "fast shutdown" and end at once, under
+  // the requests the server is still finishing. Only the server stops it, after them. The package
+  // spreads what getUidAndGid() returns into its spawn options; that is where `detached` goes.
+  const spawnAs = server as unknown as { getUidAndGid(name?: string): Promise<object> };
+  const uidAndGid = spawnAs.getUidAndGid.bind(server);
+  spawnAs.getUidAndGid = async (name?: string) => ({ ...(await uidAndGid(name)), detached: true });
+
   if (!existsSync(resolve(dataDir, 'PG_VERSION'))) {
     logger.info({ dataDir }, 'creating embedded PostgreSQL cluster');
     await server.initialise();

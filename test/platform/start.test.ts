@@ -76,6 +76,41 @@ describe('npm start', () => {
     }
   });
 
+  it('on Ctrl-C (SIGINT to its whole process group) answers a request in flight from its database before stopping it', async () => {
+    const env = {
+      DATABASE_URL: '', JWT_SECRET: '', NODE_ENV: 'development', DATA_DIR: join(dataDir, 'ctrl-c'),
+      PORT: '0', EMBEDDED_POSTGRES_PORT: String(await findFreePort()),
+    };
+    const server = await spawnServer(env, { processGroup: true });
+    const { request } = await import('node:http');
+    const body = JSON.stringify({ query: '{ producer(id: "00000000-0000-0000-0000-000000000001") { name } }' });
+    const url = new URL(server.url);
+    // Expect: 100-continue, so the server says when it has taken the request, before the body is sent.
+    const inFlight = request({
+      host: url.hostname, port: url.port, path: url.pathname, method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
+    });
+    const taken = new Promise((resolve) => inFlight.once('continue', resolve));
+    const answer = new Promise<string>((resolve, reject) => {
+      inFlight.on('response', (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString())).on('end', () => resolve(text));
+      });
+      inFlight.on('error', reject);
+    });
+    inFlight.flushHeaders();
+    await taken;
+    // The terminal's Ctrl-C reaches every process of the group.
+    process.kill(-server.child.pid!, 'SIGINT');
+    await waitFor('the server to start shutting down', async () => (server.output().includes('shutting down') ? true : undefined));
+    // PostgreSQL, had it taken the SIGINT too, ends its sessions at once ("fast shutdown"); give it the time to.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    inFlight.end(body);
+    expect(JSON.parse(await answer)).toEqual({ data: { producer: null } });
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toContain('database stopped');
+  });
+
   it('shares its embedded PostgreSQL with npm run check:stock, and a second server on the same DATA_DIR refuses to start', async () => {
     const env = {
       DATABASE_URL: '', JWT_SECRET: '', NODE_ENV: 'development', DATA_DIR: join(dataDir, 'in-use'),

@@ -11,10 +11,12 @@ export interface ServerProcess {
   exited: Promise<number | string | null>;
 }
 
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+/** processGroup: run it as the leader of a process group of its own, as a shell runs a command, to signal the group. */
+export async function spawnServer(env: Record<string, string>, { processGroup = false }: { processGroup?: boolean } = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: processGroup,
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
