@@ -3,7 +3,8 @@ import { DateTime } from 'luxon';
 import { canonicalId } from '../shared/ids.js';
 import { formatQuantity } from '../shared/quantity.js';
 
-const OFFSET_AT_END = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
+/** A time of day and then an offset, at the end: "T18:00:00+01:00", "T17:00Z". A date's "-27" is not an offset. */
+const TIME_WITH_OFFSET_AT_END = /T\d{2}(:?\d{2}(:?\d{2}([.,]\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
 
 function badInput(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
@@ -12,8 +13,8 @@ function badInput(message: string): GraphQLError {
 function parseInstant(value: unknown): Date {
   if (typeof value !== 'string') throw badInput('DateTime must be an ISO 8601 string with an offset');
   const parsed = DateTime.fromISO(value, { setZone: true });
-  // Without an offset the instant would depend on the server's zone: refuse rather than guess.
-  if (!parsed.isValid || !OFFSET_AT_END.test(value)) {
+  // Without a time and an offset the instant would depend on the server's zone: refuse rather than guess.
+  if (!parsed.isValid || !TIME_WITH_OFFSET_AT_END.test(value)) {
     throw badInput(`"${value}" is not an ISO 8601 date-time with an offset, e.g. "2026-11-27T18:00:00+01:00"`);
   }
   return parsed.toJSDate();

@@ -147,12 +147,18 @@ describe('sales sessions', () => {
       expect(after[0].n).toBe(before[0].n);
     });
 
-    it('refuses a date-time without an offset as a typed GraphQL error', async () => {
-      const response = await t.api.request(op.CREATE_SALES_SESSION, {
-        input: { hubId: hub, opensAt: '2026-11-23T09:00:00', closesAt: '2026-11-27T18:00:00+01:00', timeZone: 'Europe/Paris', offers: [] },
-      });
-      expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-      expect(response.errors?.[0]?.message).toContain('offset');
+    it('refuses a date-time without an offset, or a date without a time, as a typed GraphQL error', async () => {
+      const { rows: before } = await t.db.query('SELECT count(*)::int AS n FROM sales_session');
+      // A bare date would be midnight in the server's own zone; "-27" and "-11" are not offsets.
+      for (const closesAt of ['2026-11-27T18:00:00', '2026-11-27', '2026-11']) {
+        const response = await t.api.request(op.CREATE_SALES_SESSION, {
+          input: { hubId: hub, opensAt: '2026-11-23T09:00:00+01:00', closesAt, timeZone: 'Europe/Paris', offers: [] },
+        });
+        expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+        expect(response.errors?.[0]?.message).toContain('offset');
+      }
+      const { rows: after } = await t.db.query('SELECT count(*)::int AS n FROM sales_session');
+      expect(after[0].n).toBe(before[0].n);
     });
   });
 });
