@@ -14,11 +14,12 @@ const database = await provideDatabase(config, logger, 'share');
 const orm = await openOrm({ url: database.url, poolSize: 2 });
 try {
   const drift = await new StockService(priorityFirst).reconcile(orm.em.fork());
-  const { rows } = await orm.em.getConnection().execute('SELECT count(*)::int AS n FROM stock_level').then((r) => ({ rows: r as { n: number }[] }));
+  const { rows } = await orm.em.getConnection().execute('SELECT count(DISTINCT product_id)::int AS n FROM stock_level').then((r) => ({ rows: r as { n: number }[] }));
+  const products = (n: number) => `${n} product${n === 1 ? '' : 's'}`;
   if (drift.length === 0) {
-    process.stdout.write(`stock: ${rows[0]!.n} products checked, levels equal the ledger and the orders holding them\n`);
+    process.stdout.write(`stock: ${products(rows[0]!.n)} checked (each at every location), levels equal the ledger and the orders holding them\n`);
   } else {
-    process.stdout.write(`stock: ${drift.length} of ${rows[0]!.n} products drifted:\n`);
+    process.stdout.write(`stock: ${drift.length} of ${products(rows[0]!.n)} drifted:\n`);
     for (const d of drift) process.stdout.write(`${JSON.stringify(d)}\n`);
     process.exitCode = 1;
   }

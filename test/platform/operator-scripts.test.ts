@@ -3,6 +3,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createProducer, createProduct } from '../support/scenarios.js';
 import { startTestApp } from '../support/test-app.js';
+import { addLocation } from '../fulfilment/support.js';
 import { findFreePort } from '../../src/shared/free-port.js';
 
 function run(script: string, args: string[], env: Record<string, string> = {}) {
@@ -23,15 +24,21 @@ describe('operator scripts', () => {
   it('npm run check:stock reports drift with exit code 1, and a healthy database with 0', async () => {
     const t = await startTestApp();
     try {
-      const carrots = await createProduct(t.api, await createProducer(t.api, 'Jean'), { name: 'Carrots', onHand: '10' });
+      const jean = await createProducer(t.api, 'Jean');
+      const carrots = await createProduct(t.api, jean, { name: 'Carrots', onHand: '10' });
+      await addLocation(t.api, jean, 'Cold store', 2);
       const healthy = await run('scripts/check-stock.ts', [], { DATABASE_URL: t.databaseUrl });
       expect(healthy.code).toBe(0);
-      expect(healthy.output).toContain('levels equal the ledger');
+      // One product, with a level at each of two locations.
+      expect(healthy.output).toContain('stock: 1 product checked (each at every location), levels equal the ledger');
 
       // Someone edits a level by hand, behind the ledger's back.
       const db = new pg.Client({ connectionString: t.databaseUrl });
       await db.connect();
-      await db.query('UPDATE stock_level SET on_hand = on_hand + 1 WHERE product_id = $1', [carrots]);
+      await db.query(
+        "UPDATE stock_level SET on_hand = on_hand + 1 WHERE product_id = $1 AND location_id = (SELECT id FROM location WHERE producer_id = $2 AND name = 'Main')",
+        [carrots, jean],
+      );
       await db.end();
       const drifted = await run('scripts/check-stock.ts', [], { DATABASE_URL: t.databaseUrl });
       expect(drifted.code).toBe(1);
