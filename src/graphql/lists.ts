@@ -1,7 +1,12 @@
 /** The most items any list field returns in one response: no request can ask for unbounded work. */
 export const MAX_LIST = 500;
 
+/** How many items `first:` asks for: MAX_LIST when not given, and at most that. */
+export function listSize(first?: number | null): number {
+  return Math.min(Math.max(first ?? MAX_LIST, 0), MAX_LIST);
+}
+
 /** The first `first` items (default and most: MAX_LIST). */
 export function firstOf<T>(items: T[], first?: number | null): T[] {
-  return items.slice(0, Math.min(Math.max(first ?? MAX_LIST, 0), MAX_LIST));
+  return items.slice(0, listSize(first));
 }

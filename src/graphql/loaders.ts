@@ -42,7 +42,6 @@ export function createLoaders(em: EntityManager, services: Services) {
     }),
     lotsByProduct: grouped(em, Lot, 'product', { bestBefore: 'asc', code: 'asc', id: 'asc' }),
     productsByProducer: grouped(em, Product, 'producer', { name: 'asc', id: 'asc' }),
-    salesSessionsByHub: grouped(em, SalesSession, 'hub', { opensAt: 'asc', id: 'asc' }),
     offersBySession: new DataLoader<string, OfferRecord[]>(async (sessionIds) => {
       // One statement for the whole page. The offers carry their products, producers and
       // stock; the figures also answer Product.stock for a producer reading the page.

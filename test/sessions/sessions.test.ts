@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
 import { checkout, createHub, createProducer, createProduct, sessionView } from '../support/scenarios.js';
@@ -78,6 +79,36 @@ describe('sales sessions', () => {
       { id: hub },
     );
     expect(page.salesSessions).toEqual([found.salesSessions[0]]);
+  });
+
+  it("pages through a hub's sessions, and reaches those open and to come however many came before", async () => {
+    const weekly = await createHub(t.api, 'Weekly Hub');
+    const session = (week: number) =>
+      t.api.data<CreatePayload>(op.CREATE_SALES_SESSION, {
+        input: {
+          hubId: weekly, timeZone: 'Europe/Paris', offers: [],
+          opensAt: DateTime.fromISO('2026-01-05T09:00:00+01:00').plus({ weeks: week }).toISO(),
+          closesAt: DateTime.fromISO('2026-01-09T18:00:00+01:00').plus({ weeks: week }).toISO(),
+        },
+      }).then((r) => r.createSalesSession.salesSession!.id);
+    // A year of weekly sessions, made before the first one opened.
+    t.clock.set('2026-01-01T00:00:00+01:00');
+    const ids: string[] = [];
+    for (let week = 0; week < 52; week += 1) ids.push(await session(week));
+    const list = (args: string) =>
+      t.api.data<{ hub: { salesSessions: { id: string }[] } }>(`query ($id: ID!) { hub(id: $id) { salesSessions(${args}) { id } } }`, { id: weekly })
+        .then((r) => r.hub.salesSessions.map((s) => s.id));
+
+    // Page by page, in opening order, each page after the last one seen: every session once.
+    const seen: string[] = [];
+    for (let page = await list('first: 20'); page.length > 0; page = await list(`first: 20, after: "${seen.at(-1)}"`)) seen.push(...page);
+    expect(seen).toEqual(ids);
+    // On 23 November, the sessions not yet closed: this week's and the five to come.
+    expect(await list('closesAfter: "2026-11-23T08:00:00+01:00"')).toEqual(ids.slice(46));
+    expect(await list('first: 2, closesAfter: "2026-11-23T08:00:00+01:00"')).toEqual(ids.slice(46, 48));
+    // A cursor that is no session of this hub is a bad request, not an empty page.
+    const stray = await t.api.request(`query ($id: ID!) { hub(id: $id) { salesSessions(after: "${randomUUID()}") { id } } }`, { id: weekly });
+    expect(stray.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
   describe('closing early', () => {

@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { IdScalar } from '../../graphql/scalars.js';
-import { firstOf, MAX_LIST } from '../../graphql/lists.js';
+import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
+import { firstOf, listSize, MAX_LIST } from '../../graphql/lists.js';
 import { Allow, Public } from '../../auth/access.js';
 import { actsForProducer } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
@@ -8,6 +8,7 @@ import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 import { SalesSession } from '../sessions/sales-session.entity.js';
+import { hubSessions } from '../sessions/sales-session.service.js';
 import { Location } from '../stock/location.entity.js';
 import { CreateHubInput, CreateHubPayload, CreateProducerInput, CreateProducerPayload } from './enterprise.types.js';
 import { Hub } from './hub.entity.js';
@@ -59,12 +60,16 @@ export class HubResolver {
     return toPayload(() => ctx.services.enterprises.createHub(ctx, input), (hub) => ({ hub }));
   }
 
-  @FieldResolver(() => [SalesSession], { description: `By opening time; at most ${MAX_LIST} (the default).` })
-  async salesSessions(
+  @FieldResolver(() => [SalesSession], {
+    description: `By opening time; at most ${MAX_LIST} (the default). The next page: \`after:\` the last session of this one. Open and coming sessions: \`closesAfter:\` now.`,
+  })
+  salesSessions(
     @Root() hub: Hub,
     @Ctx() ctx: GraphQLContext,
     @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => IdScalar, { nullable: true, description: 'Only the sessions after this one, in opening order.' }) after?: string,
+    @Arg('closesAfter', () => DateTimeScalar, { nullable: true, description: 'Only the sessions closing after this instant.' }) closesAfter?: Date,
   ): Promise<SalesSession[]> {
-    return firstOf(await ctx.loaders.salesSessionsByHub.load(hub.id), first);
+    return hubSessions(ctx.em, hub.id, { limit: listSize(first), after, closesAfter });
   }
 }

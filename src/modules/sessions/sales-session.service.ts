@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
+import { GraphQLError } from 'graphql';
 import { IANAZone } from 'luxon';
 import { requireHub } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
@@ -151,6 +153,31 @@ export class SalesSessionService {
     if (closed) this.closeListener.sessionClosed();
     return ctx.em.findOneOrFail(SalesSession, input.salesSessionId, { refresh: true });
   }
+}
+
+export interface HubSessionsPage {
+  /** At most this many (MAX_LIST at most). */
+  limit: number;
+  /** Only the sessions after this one, in opening order: the next page after the last one seen. */
+  after?: string | null;
+  /** Only sessions closing after this instant: `now` gives those open and those to come. */
+  closesAfter?: Date | null;
+}
+
+/**
+ * A hub's sessions in opening order (then by id), a page at a time: read with the limit, not
+ * all of them then cut, so a hub with years of sessions still reaches its latest ones.
+ */
+export async function hubSessions(em: EntityManager, hubId: string, page: HubSessionsPage): Promise<SalesSession[]> {
+  if (page.limit <= 0) return [];
+  const where: FilterQuery<SalesSession> = { hub: hubId };
+  if (page.closesAfter) where.closesAt = { $gt: page.closesAfter };
+  if (page.after !== undefined && page.after !== null) {
+    const cursor = isUuid(page.after) ? await em.findOne(SalesSession, { id: page.after, hub: hubId }) : null;
+    if (!cursor) throw new GraphQLError(`after: no sales session of this hub with id "${page.after}"`, { extensions: { code: 'BAD_USER_INPUT' } });
+    where.$or = [{ opensAt: { $gt: cursor.opensAt } }, { opensAt: cursor.opensAt, id: { $gt: cursor.id } }];
+  }
+  return em.find(SalesSession, where, { orderBy: { opensAt: 'asc', id: 'asc' }, limit: page.limit });
 }
 
 /**
