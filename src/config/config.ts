@@ -76,15 +76,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return Number(raw);
   };
 
-  const duration = (name: string, fallback: string, min: Duration): Duration => {
+  /** max: for a duration that becomes a timer or PostgreSQL's statement_timeout, which take at most 2^31 - 1 ms (24.8 days). */
+  const duration = (name: string, fallback: string, min: Duration, max?: Duration): Duration => {
     const raw = env[name] || fallback;
     const parsed = Duration.fromISO(raw);
-    if (!parsed.isValid || parsed < min) {
-      problems.push(`${name} must be an ISO 8601 duration of at least ${min.toISO()} (e.g. PT15M), got "${raw}"`);
+    if (!parsed.isValid || parsed < min || (max !== undefined && parsed > max)) {
+      const range = max === undefined ? `of at least ${min.toISO()}` : `from ${min.toISO()} to ${max.toISO()}`;
+      problems.push(`${name} must be an ISO 8601 duration ${range} (e.g. PT15M), got "${raw}"`);
       return Duration.fromISO(fallback);
     }
     return parsed;
   };
+  const TIMER_MAX = Duration.fromObject({ days: 24 });
 
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
     const raw = env[name];
@@ -150,11 +153,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.DATA_DIR || '.data',
     embeddedPostgresPort: integer('EMBEDDED_POSTGRES_PORT', 5433, 1, 65535),
     databasePoolSize: integer('DATABASE_POOL_SIZE', 20, 1, 1000),
-    databaseAcquireTimeout: duration('DATABASE_ACQUIRE_TIMEOUT', 'PT3S', Duration.fromObject({ milliseconds: 100 })),
-    databaseStatementTimeout: duration('DATABASE_STATEMENT_TIMEOUT', 'PT30S', Duration.fromObject({ milliseconds: 100 })),
+    databaseAcquireTimeout: duration('DATABASE_ACQUIRE_TIMEOUT', 'PT3S', Duration.fromObject({ milliseconds: 100 }), TIMER_MAX),
+    databaseStatementTimeout: duration('DATABASE_STATEMENT_TIMEOUT', 'PT30S', Duration.fromObject({ milliseconds: 100 }), TIMER_MAX),
     holdDuration: duration('HOLD_DURATION', 'PT15M', Duration.fromObject({ seconds: 1 })),
     locationStrategy: oneOf('LOCATION_STRATEGY', Object.keys(LOCATION_STRATEGIES), priorityFirst.name),
-    schedulerInterval: duration('SCHEDULER_INTERVAL', 'PT1S', Duration.fromObject({ milliseconds: 10 })),
+    schedulerInterval: duration('SCHEDULER_INTERVAL', 'PT1S', Duration.fromObject({ milliseconds: 10 }), TIMER_MAX),
     subscriptionBuffer: integer('SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
     eventRetention: duration('EVENT_RETENTION', 'P30D', Duration.fromObject({ hours: 1 })),
     idempotencyKeyRetention: duration('IDEMPOTENCY_KEY_RETENTION', 'P30D', Duration.fromObject({ days: 1 })),
@@ -163,7 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtIssuer: env.JWT_ISSUER || undefined,
     jwtAudience: env.JWT_AUDIENCE || undefined,
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
-    httpRequestTimeout: duration('HTTP_REQUEST_TIMEOUT', 'PT30S', Duration.fromObject({ milliseconds: 100 })),
+    httpRequestTimeout: duration('HTTP_REQUEST_TIMEOUT', 'PT30S', Duration.fromObject({ milliseconds: 100 }), TIMER_MAX),
     introspection: flag('INTROSPECTION', nodeEnv !== 'production'),
     maxQueryDepth: integer('MAX_QUERY_DEPTH', 12, 2, 100),
     maxQueryCost: integer('MAX_QUERY_COST', 100_000, 10, 1_000_000),

@@ -23,6 +23,12 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'production', JWKS_URL: 'https://idp.example.org/jwks', JWT_AUDIENCE: 'foodhub' }).jwksUrl).toBe('https://idp.example.org/jwks');
   });
 
+  it('refuses a timer longer than Node and PostgreSQL can keep (24 days), rather than letting it fire at once', () => {
+    expect(() => loadConfig({ SCHEDULER_INTERVAL: 'P30D' })).toThrow(/SCHEDULER_INTERVAL must be an ISO 8601 duration from PT0.01S to P24D/);
+    expect(() => loadConfig({ DATABASE_STATEMENT_TIMEOUT: 'P1Y' })).toThrow(ConfigError);
+    expect(loadConfig({ SCHEDULER_INTERVAL: 'P24D' }).schedulerInterval.as('days')).toBe(24);
+  });
+
   it('reports every bad value at once', () => {
     let error: unknown;
     try {
