@@ -5,6 +5,7 @@ import { DomainError, type InputErrors, UserErrorCode } from './errors.js';
 import { IdempotentMutation } from './idempotency-key.entity.js';
 import type { Duration } from 'luxon';
 import type { RequestContext } from './request-context.js';
+import { deleteInBatches } from './batched-delete.js';
 import { sql } from './sql.js';
 import { requiredText } from './text.js';
 
@@ -112,24 +113,9 @@ async function tryClaim(em: EntityManager, at: Date, request: IdempotentRequest)
  * or hours, and the table would otherwise grow with every keyed write for ever. Checkout's keys
  * live on the orders they placed, and go only with them.
  */
-const PRUNE_BATCH = 5_000;
-
-export async function pruneIdempotencyKeys(ctx: RequestContext, retention: Duration): Promise<number> {
+export function pruneIdempotencyKeys(ctx: RequestContext, retention: Duration): Promise<number> {
   const cutoff = new Date(ctx.clock.now().getTime() - retention.toMillis());
-  // In batches, each committing on its own: the first run on a database that has kept every key
-  // since keys began must not be one statement that outlasts statement_timeout every time.
-  let total = 0;
-  for (;;) {
-    const [{ deleted } = { deleted: 0 }] = await sql<{ deleted: number }>(
-      ctx.em,
-      `WITH gone AS (
-         DELETE FROM idempotency_key WHERE ctid IN (SELECT ctid FROM idempotency_key WHERE created_at < ? LIMIT ?) RETURNING 1)
-       SELECT count(*)::int AS deleted FROM gone`,
-      [cutoff, PRUNE_BATCH],
-    );
-    total += deleted;
-    if (deleted < PRUNE_BATCH) return total;
-  }
+  return deleteInBatches(ctx.em, 'idempotency_key', 'SELECT ctid FROM idempotency_key WHERE created_at < ?', [cutoff]);
 }
 
 /**

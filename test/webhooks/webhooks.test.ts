@@ -140,6 +140,34 @@ describe('event retention', () => {
     }
   });
 
+  it('forgets a backlog of more than two batches (5,000 rows each) completely', async () => {
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { EVENT_RETENTION: 'P1D', ...LOOPBACK_RECEIVERS_ENV } });
+    try {
+      const producer = await createProducer(t.api, 'Jean');
+      const carrots = await createProduct(t.api, producer, { name: 'Carrots', onHand: '5' });
+      const { registerWebhook } = await t.api.data<{ registerWebhook: { webhook: { id: string } } }>(REGISTER, {
+        input: { url: 'http://127.0.0.1:9/unreachable', kinds: ['ADJUSTED'], producerId: producer },
+      });
+      // A year of history nobody pruned: more than two batches (5,000) of old events, each delivered to the webhook once.
+      await t.db.query(
+        `WITH old AS (
+           INSERT INTO domain_event (kind, producer_id, product_id, quantity, available, created_at, position)
+           SELECT 'ADJUSTED', $1, $2, 1, 1, '2025-11-23T09:00:00+01:00', -g FROM generate_series(1, 12001) g RETURNING position)
+         INSERT INTO webhook_delivery (webhook_id, event_position, ordering_key, body, status, attempt_count, next_attempt_at, created_at)
+         SELECT $3, old.position, $2, '{}', 'DELIVERED', 1, '2025-11-23T09:00:00+01:00', '2025-11-23T09:00:00+01:00' FROM old`,
+        [producer, carrots, registerWebhook.webhook.id],
+      );
+      const old = async (table: string) =>
+        (await t.db.query(`SELECT count(*)::int AS n FROM ${table} WHERE created_at < '2026-11-22T09:00:00+01:00'`)).rows[0].n as number;
+      expect([await old('domain_event'), await old('webhook_delivery')]).toEqual([12001, 12001]);
+      t.clock.advance({ minutes: 10 });
+      await t.app.scheduler.runOnce();
+      expect([await old('domain_event'), await old('webhook_delivery')]).toEqual([0, 0]);
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('forgets on each replica at most every five minutes, not on every tick', async () => {
     const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { EVENT_RETENTION: 'PT1H' } });
     try {
