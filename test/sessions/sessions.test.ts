@@ -48,12 +48,6 @@ describe('sales sessions', () => {
     });
   });
 
-  it('keeps a time zone by its canonical IANA name, however it was spelt', async () => {
-    const { createSalesSession } = await create({ timeZone: ' europe/paris ' });
-    expect(createSalesSession.userErrors).toEqual([]);
-    expect(createSalesSession.salesSession).toMatchObject({ timeZone: 'Europe/Paris', closesAt: '2026-11-27T18:00:00+01:00' });
-  });
-
   it('keeps a Friday 18:00 close at 18:00 on both sides of a daylight-saving change', async () => {
     const winter = await create({ opensAt: '2027-03-22T09:00:00+01:00', closesAt: '2027-03-26T18:00:00+01:00' });
     const summer = await create({ opensAt: '2027-03-29T09:00:00+02:00', closesAt: '2027-04-02T18:00:00+02:00' });
@@ -172,7 +166,6 @@ describe('sales sessions', () => {
       ]],
       ['a negative price', { offers: [{ productId: 'C', price: { amount: -1, currency: 'EUR' } }] }, [{ code: 'INVALID_INPUT', field: ['offers', '0', 'price', 'amount'] }]],
       ['a made-up currency', { offers: [{ productId: 'C', price: { amount: 100, currency: 'euro' } }] }, [{ code: 'INVALID_INPUT', field: ['offers', '0', 'price', 'currency'] }]],
-      ['three letters that are no currency', { offers: [{ productId: 'C', price: { amount: 100, currency: 'XXX' } }] }, [{ code: 'INVALID_INPUT', field: ['offers', '0', 'price', 'currency'] }]],
     ];
 
     it.each(cases)('refuses %s', async (_name, input, expected) => {
