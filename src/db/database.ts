@@ -28,6 +28,9 @@ export async function provideDatabase(config: Config, logger: Logger, whenInUse:
     persistent: true,
     logger,
     whenInUse,
+    // A server (which refuses to share) stops its PostgreSQL itself on SIGINT, after its requests;
+    // a script sharing it has no such handler, and a Ctrl-C must reach PostgreSQL too.
+    ownProcessGroup: whenInUse === 'refuse',
   });
   await createDatabaseIfMissing(postgres.url('postgres'), EMBEDDED_DATABASE);
   return { url: postgres.url(EMBEDDED_DATABASE), embedded: true, stop: () => postgres.stop() };

@@ -19,6 +19,13 @@ export interface EmbeddedPostgresOptions {
    * leaves it running. Either way it is never stopped from under its owner.
    */
   whenInUse?: 'refuse' | 'share';
+  /**
+   * Run PostgreSQL in a process group of its own, out of reach of a terminal's Ctrl-C (which
+   * signals the whole foreground group): for a server, which stops it itself on SIGINT, after the
+   * requests in flight. Not for a script without a SIGINT handler: killed by the signal, it would
+   * never stop the cluster, and Ctrl-C must then reach PostgreSQL directly.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface RunningPostgres {
@@ -91,13 +98,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onError: (error: unknown) => logger.warn({ postgres: String(error).trim() }, 'postgres'),
   });
 
-  // PostgreSQL runs in a process group of its own. Ctrl-C in a terminal signals the whole
-  // foreground group: PostgreSQL would take the SIGINT as "fast shutdown" and end at once, under
-  // the requests the server is still finishing. Only the server stops it, after them. The package
-  // spreads what getUidAndGid() returns into its spawn options; that is where `detached` goes.
-  const spawnAs = server as unknown as { getUidAndGid(name?: string): Promise<object> };
-  const uidAndGid = spawnAs.getUidAndGid.bind(server);
-  spawnAs.getUidAndGid = async (name?: string) => ({ ...(await uidAndGid(name)), detached: true });
+  if (options.ownProcessGroup) {
+    // Ctrl-C signals the terminal's whole foreground group: PostgreSQL would take the SIGINT as
+    // "fast shutdown" and end at once, under the requests the server is still finishing. In a
+    // group of its own, only the server stops it, after them. The package spreads what
+    // getUidAndGid() returns into its spawn options; that is where `detached` goes.
+    const spawnAs = server as unknown as { getUidAndGid(name?: string): Promise<object> };
+    const uidAndGid = spawnAs.getUidAndGid.bind(server);
+    spawnAs.getUidAndGid = async (name?: string) => ({ ...(await uidAndGid(name)), detached: true });
+  }
 
   if (!existsSync(resolve(dataDir, 'PG_VERSION'))) {
     logger.info({ dataDir }, 'creating embedded PostgreSQL cluster');

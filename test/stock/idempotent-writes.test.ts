@@ -6,6 +6,7 @@ import * as op from '../support/operations.js';
 import { createProducer, createProduct, type UserErrorShape } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { allAtOnce } from '../support/at-once.js';
+import { waitForLockWait } from '../support/wait.js';
 import { addLocation, locationsOf, stockByLocation } from '../fulfilment/support.js';
 
 // A producer whose adjustStock(delta: "40") times out after the commit and retries must not end
@@ -103,7 +104,19 @@ describe('stock writes with an idempotency key', () => {
         [t.clock.now()],
       );
       t.clock.advance({ minutes: 10 });
-      await t.app.scheduler.runOnce();
+      // One old key is being written by another transaction as the run reaches it: the run waits
+      // for it and, finding that row moved, must still go on to the rest rather than stop early.
+      const other = await t.db.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query("UPDATE idempotency_key SET request_hash = repeat('b', 64) WHERE scope = 'producer:backlog' AND idempotency_key = 'k-7'");
+        const run = t.app.scheduler.runOnce();
+        await waitForLockWait(t.db, 'the pruning to wait for the key being written');
+        await other.query('COMMIT');
+        await run;
+      } finally {
+        other.release();
+      }
       const { rows } = await t.db.query("SELECT count(*) FILTER (WHERE scope = 'producer:backlog')::int AS backlog, count(*)::int AS total FROM idempotency_key");
       expect(rows[0].backlog).toBe(0);
       expect(rows[0].total).toBeGreaterThan(0);
