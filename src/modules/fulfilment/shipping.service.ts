@@ -131,8 +131,14 @@ export class ShippingService {
         const index = shipments.findIndex((s) => s.line.productId === productId);
         return input.lines ? ['lines', index, 'quantity'] : ['producerOrderId'];
       });
-      const moves = [...own, ...(await commitmentsFollowingTheGoods(em, input.producerOrderId, own, plan))];
-      const short = await this.stock.apply(em, StockMovementKind.SHIP, now, moves, { kind: EventKind.SHIPPED }, { levelsLocked: true });
+      const ship = (moves: Move[]) => this.stock.apply(em, StockMovementKind.SHIP, now, moves, { kind: EventKind.SHIPPED }, { levelsLocked: true });
+      // A refused apply changes nothing: only then are other orders' commitments worked out, and
+      // moved to where this shipment frees stock, so a usual shipment is the one statement it was.
+      let short = await ship(own);
+      if (short.length > 0) {
+        const follow = await commitmentsFollowingTheGoods(em, input.producerOrderId, own, plan);
+        if (follow.length > 0) short = await ship([...own, ...follow]);
+      }
       if (short.length > 0) {
         const index = shipments.findIndex((s) => s.line.productId === short[0]!.productId);
         throw DomainError.of(

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
-import { GraphQLError } from 'graphql';
 import { IANAZone } from 'luxon';
 import { requireHub } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
@@ -174,7 +173,7 @@ export async function hubSessions(em: EntityManager, hubId: string, page: HubSes
   if (page.closesAfter) where.closesAt = { $gt: page.closesAfter };
   if (page.after !== undefined && page.after !== null) {
     const cursor = isUuid(page.after) ? await em.findOne(SalesSession, { id: page.after, hub: hubId }) : null;
-    if (!cursor) throw new GraphQLError(`after: no sales session of this hub with id "${page.after}"`, { extensions: { code: 'BAD_USER_INPUT' } });
+    if (!cursor) throw DomainError.of(UserErrorCode.NOT_FOUND, `no sales session of this hub with id "${page.after}"`, ['after']);
     where.$or = [{ opensAt: { $gt: cursor.opensAt } }, { opensAt: cursor.opensAt, id: { $gt: cursor.id } }];
   }
   return em.find(SalesSession, where, { orderBy: { opensAt: 'asc', id: 'asc' }, limit: page.limit });
