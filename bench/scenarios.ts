@@ -512,3 +512,6 @@ export async function costPerRequest(env: BenchEnvironment, count: number): Prom
   checks.push({ name: 'every checkout placed an order', ok: lastOrder !== '', detail: lastOrder ? 'yes' : 'no order id' });
   return { scenario: `Cost per request: ${count} requests of each kind, one at a time`, rows, checks };
 }
+
+/** The load and the reference on their own, for the probes (`bench/probe-*.ts`) that measure one thing at a time. */
+export { checkoutLoad as checkoutLoadForProbe, reference as referenceForProbe };
