@@ -10,6 +10,7 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const CREATE_LOCATION = `mutation ($input: CreateLocationInput!) { createLocation(input: $input) { location { id name priority } userErrors { field message code } } }`;
 const RECEIVE_LOT = `mutation ($input: ReceiveLotInput!) { receiveLot(input: $input) { lot { id code quantity status } userErrors { field message code } } }`;
+const MOVE_LOT = `mutation ($input: MoveLotInput!) { moveLot(input: $input) { lot { id } userErrors { field message code } } }`;
 
 type Payload<K extends string, T> = Record<K, ({ [key in 'product' | 'location' | 'lot']?: T } & { userErrors: UserErrorShape[] })>;
 
@@ -72,5 +73,36 @@ describe('creations sent again', () => {
     }
     expect(await rows('SELECT count(*)::int AS n, sum(quantity)::text AS quantity FROM lot WHERE product_id = $1', [tomme])).toEqual([{ n: 1, quantity: '12.000' }]);
     expect(await rows('SELECT sum(on_hand)::text AS on_hand FROM stock_level WHERE product_id = $1', [tomme])).toEqual([{ on_hand: '12.000' }]);
+  });
+
+  it('answers a repeated receiveLot with the lot even after it was moved, and still refuses another lot under that code', async () => {
+    const { createProduct } = await t.api.data<Payload<'createProduct', { id: string }>>(op.CREATE_PRODUCT, {
+      input: { producerId: farm, name: 'Comté', sku: 'COMTE-1', unit: 'kg' },
+    });
+    const comte = createProduct.product!.id;
+    const receive = async (input: Record<string, unknown>) =>
+      (await t.api.data<Payload<'receiveLot', { id: string; quantity: string }>>(RECEIVE_LOT, { input })).receiveLot;
+    const input = { productId: comte, code: 'C-22', kind: 'ITEM', quantity: '40', grade: 'EXTRA', released: true };
+    const first = await receive(input);
+    expect(first.userErrors).toEqual([]);
+
+    // The wheel goes to the cellar before the producer's retry of the receipt arrives.
+    const { createLocation } = await t.api.data<Payload<'createLocation', { id: string }>>(CREATE_LOCATION, {
+      input: { producerId: farm, name: 'Cellar', priority: 5 },
+    });
+    const { moveLot } = await t.api.data<Payload<'moveLot', { id: string }>>(MOVE_LOT, {
+      input: { lotId: first.lot!.id, toLocationId: createLocation.location!.id },
+    });
+    expect(moveLot.userErrors).toEqual([]);
+
+    const again = await receive({ ...input, quantity: '40.0' });
+    expect(again.userErrors).toEqual([]);
+    expect(again.lot).toEqual(first.lot);
+    expect(await rows('SELECT l.name, s.on_hand::text FROM stock_level s JOIN location l ON l.id = s.location_id WHERE s.product_id = $1 AND s.on_hand <> 0', [comte]))
+      .toEqual([{ name: 'Cellar', on_hand: '40.000' }]);
+
+    const other = await receive({ ...input, grade: 'CLASS_I' });
+    expect(other.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['code'] }]);
+    expect(await rows('SELECT count(*)::int AS n FROM lot WHERE product_id = $1', [comte])).toEqual([{ n: 1 }]);
   });
 });

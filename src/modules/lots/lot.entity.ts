@@ -77,6 +77,13 @@ export class Lot extends BaseEntity {
   @Property({ type: 'datetime', nullable: true })
   releasedAt?: Date;
 
+  /**
+   * A digest of the receiveLot request that made the lot, so that request sent again is known
+   * whatever has become of the lot since. Null for lots received before it was kept.
+   */
+  @Property({ type: 'string', length: 64, nullable: true })
+  receiptHash?: string;
+
   constructor(product: Product, location: Location, fields: { code: string; kind: LotKind; quantity: string; grade: LotGrade }) {
     super();
     this.product = product;

@@ -4,7 +4,7 @@ import { Decimal } from 'decimal.js';
 import { requireProducer } from '../../auth/policy.js';
 import { appendEvents, EventKind } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
-import { createOrReplay } from '../../shared/idempotency.js';
+import { createOrReplay, hashRequest } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -63,24 +63,35 @@ export class LotService {
       throw DomainError.of(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}" for this producer`, ['locationId']);
     }
 
+    // The request as given (its location too, when it names one), canonical: a retry spelt
+    // differently is the same receipt.
+    const receiptHash = hashRequest('receiveLot', {
+      productId: product.id, locationId: input.locationId ?? null, code, kind: input.kind, grade: input.grade,
+      quantity: quantity!.toFixed(), harvestedOn: input.harvestedOn ?? null, bestBefore: input.bestBefore ?? null,
+      released: input.released ?? false,
+    });
     return createOrReplay(
       () => ctx.em.transactional(async (em) => {
         const lot = new Lot(product, location, { code, kind: input.kind, quantity: quantity!.toFixed(), grade: input.grade });
         lot.harvestedOn = input.harvestedOn ?? undefined;
         lot.bestBefore = input.bestBefore ?? undefined;
         lot.createdAt = ctx.clock.now();
+        lot.receiptHash = receiptHash;
         await em.persistAndFlush(lot);
         if (input.released) await this.releaseLocked(em, ctx.clock.now(), lot);
         return lot;
       }),
       {
         find: () => ctx.em.fork().findOne(Lot, { product: product.id, code }),
-        // The same receipt only while the lot is as received: nothing taken, released or moved since.
-        same: (found) =>
-          found.location.id === location.id && found.kind === input.kind && found.grade === input.grade
-          && new Decimal(found.quantity).equals(quantity!)
-          && (found.harvestedOn ?? null) === (input.harvestedOn ?? null) && (found.bestBefore ?? null) === (input.bestBefore ?? null)
-          && found.status === (input.released ? LotStatus.RELEASED : LotStatus.QUARANTINE),
+        // The same receipt answers with the lot as it is now, whatever was shipped, released or
+        // moved since. A lot received before receipts were kept can only be compared with how it
+        // was received: the same only while nothing was taken, released or moved.
+        same: (found) => found.receiptHash
+          ? found.receiptHash === receiptHash
+          : found.location.id === location.id && found.kind === input.kind && found.grade === input.grade
+            && new Decimal(found.quantity).equals(quantity!)
+            && (found.harvestedOn ?? null) === (input.harvestedOn ?? null) && (found.bestBefore ?? null) === (input.bestBefore ?? null)
+            && found.status === (input.released ? LotStatus.RELEASED : LotStatus.QUARANTINE),
         taken: () => DomainError.of(UserErrorCode.INVALID_INPUT, `this product already has a lot "${code}"`, ['code']),
       },
     );
