@@ -9,6 +9,7 @@ import { ProducerOrder } from '../modules/orders/producer-order.entity.js';
 import type { ProducerOrderLineRow } from '../modules/orders/producer-order.service.js';
 import { Offer } from '../modules/sessions/offer.entity.js';
 import { SalesSession } from '../modules/sessions/sales-session.entity.js';
+import { type HubSessionsPage, hubSessions } from '../modules/sessions/sales-session.service.js';
 import type { LocationFigures, StockFigures } from '../modules/stock/stock.service.js';
 import { Location } from '../modules/stock/location.entity.js';
 import { Lot } from '../modules/lots/lot.entity.js';
@@ -53,6 +54,21 @@ export function createLoaders(em: EntityManager, services: Services) {
       }
       return sessionIds.map((id) => bySession.get(id)!);
     }),
+    hubSessions: new DataLoader<{ hubId: string; page: HubSessionsPage }, SalesSession[], string>(async (keys) => {
+      // The hubs asking for the same page (most often every hub a list reaches, with the same
+      // arguments) are read in one statement.
+      const hubsByPage = new Map<string, { page: HubSessionsPage; hubIds: string[] }>();
+      for (const { hubId, page } of keys) {
+        const pageKey = hubSessionsKey('', page);
+        const group = hubsByPage.get(pageKey) ?? hubsByPage.set(pageKey, { page, hubIds: [] }).get(pageKey)!;
+        group.hubIds.push(hubId);
+      }
+      const pages = new Map<string, SalesSession[] | Error>();
+      for (const { page, hubIds } of hubsByPage.values()) {
+        for (const [hubId, sessions] of await hubSessions(em, hubIds, page)) pages.set(hubSessionsKey(hubId, page), sessions);
+      }
+      return keys.map(({ hubId, page }) => pages.get(hubSessionsKey(hubId, page))!);
+    }, { cacheKeyFn: ({ hubId, page }) => hubSessionsKey(hubId, page) }),
     producerOrdersBySession: grouped(em, ProducerOrder, 'salesSession', { createdAt: 'asc', id: 'asc' }),
     linesByCustomerOrder: grouped(em, CustomerOrderLine, 'customerOrder', { createdAt: 'asc', id: 'asc' }),
     stock: new DataLoader<string, StockFigures | undefined>(async (ids) => {
@@ -76,6 +92,10 @@ export function createLoaders(em: EntityManager, services: Services) {
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
+
+function hubSessionsKey(hubId: string, page: HubSessionsPage): string {
+  return JSON.stringify([hubId, page.limit, page.after ?? null, page.closesAfter?.toISOString() ?? null]);
+}
 
 function byId<T extends { id: string }>(em: EntityManager, entity: EntityName<T>): DataLoader<string, T | null> {
   return new DataLoader(async (ids) => {

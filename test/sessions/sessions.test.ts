@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
-import { checkout, createHub, createProducer, createProduct, sessionView } from '../support/scenarios.js';
+import { checkout, createHub, createProducer, createProduct, createSession, sessionView } from '../support/scenarios.js';
+import { statementsFor } from '../support/statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 interface CreatePayload {
@@ -109,6 +110,41 @@ describe('sales sessions', () => {
     // A cursor that is no session of this hub is a bad request, not an empty page.
     const stray = await t.api.request(`query ($id: ID!) { hub(id: $id) { salesSessions(after: "${randomUUID()}") { id } } }`, { id: weekly });
     expect(stray.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it("reads hubs' sessions in one statement for a whole list that reaches them, however long the list", async () => {
+    const open = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-27T18:00:00+01:00' };
+    const farm = await createProducer(t.api, 'Ferme du Val');
+    const leeks = await createProduct(t.api, farm, { name: 'Leeks', onHand: '100' });
+    const hubs = [await createHub(t.api, 'North Hub'), await createHub(t.api, 'South Hub')];
+    // Each hub sells in three sessions; the farm has an order in one or in several of them.
+    const sessions: Awaited<ReturnType<typeof createSession>>[] = [];
+    const hubOf = new Map<string, string>();
+    for (const hubId of hubs) {
+      for (let i = 0; i < 3; i += 1) {
+        const session = await createSession(t.api, hubId, { ...open, products: [leeks] });
+        sessions.push(session);
+        hubOf.set(session.id, hubId);
+      }
+    }
+    // The first two by opening time, then id: these all open at once.
+    const firstTwoOf = (hubId: string) => sessions.filter((s) => hubOf.get(s.id) === hubId).map((s) => s.id).sort().slice(0, 2);
+
+    const QUERY = 'query ($farm: ID!) { producerOrders(producerId: $farm) { hub { id salesSessions(first: 2) { id } } } }';
+    const read = async () => {
+      const { producerOrders } = await t.api.data<{ producerOrders: { hub: { id: string; salesSessions: { id: string }[] } }[] }>(QUERY, { farm });
+      for (const { hub } of producerOrders) expect(hub.salesSessions.map((s) => s.id)).toEqual(firstTwoOf(hub.id));
+      return producerOrders.length;
+    };
+    const order = async (session: (typeof sessions)[number]) =>
+      expect((await checkout(t.api, session.id, 'bench', [{ offerId: session.offerFor(leeks), quantity: '1' }])).userErrors).toEqual([]);
+
+    await order(sessions[0]!);
+    const forOne = await statementsFor(read);
+    for (const session of sessions.slice(1)) await order(session);
+    // Six orders, three at each hub.
+    expect(await read()).toBe(6);
+    expect(await statementsFor(read)).toBe(forOne);
   });
 
   describe('closing early', () => {

@@ -8,7 +8,6 @@ import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 import { SalesSession } from '../sessions/sales-session.entity.js';
-import { hubSessions } from '../sessions/sales-session.service.js';
 import { Location } from '../stock/location.entity.js';
 import { CreateHubInput, CreateHubPayload, CreateProducerInput, CreateProducerPayload } from './enterprise.types.js';
 import { Hub } from './hub.entity.js';
@@ -70,6 +69,6 @@ export class HubResolver {
     @Arg('after', () => IdScalar, { nullable: true, description: 'Only the sessions after this one, in opening order.' }) after?: string,
     @Arg('closesAfter', () => DateTimeScalar, { nullable: true, description: 'Only the sessions closing after this instant.' }) closesAfter?: Date,
   ): Promise<SalesSession[]> {
-    return hubSessions(ctx.em, hub.id, { limit: listSize(first), after, closesAfter });
+    return ctx.loaders.hubSessions.load({ hubId: hub.id, page: { limit: listSize(first), after, closesAfter } });
   }
 }

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { IANAZone } from 'luxon';
 import { requireHub } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
-import { sql } from '../../shared/sql.js';
+import { sql, uuidArray } from '../../shared/sql.js';
 import { Product } from '../catalogue/product.entity.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { Offer } from './offer.entity.js';
@@ -164,19 +164,41 @@ export interface HubSessionsPage {
 }
 
 /**
- * A hub's sessions in opening order (then by id), a page at a time: read with the limit, not
- * all of them then cut, so a hub with years of sessions still reaches its latest ones.
+ * Hubs' sessions in opening order (then by id), a page of each, in one statement however many
+ * hubs a list reaches: read with the limit per hub, not all of them then cut, so a hub with years
+ * of sessions still reaches its latest ones. A hub whose page cannot be read (a cursor that is
+ * not one of its sessions) gets its error in place of its page.
  */
-export async function hubSessions(em: EntityManager, hubId: string, page: HubSessionsPage): Promise<SalesSession[]> {
-  if (page.limit <= 0) return [];
-  const where: FilterQuery<SalesSession> = { hub: hubId };
-  if (page.closesAfter) where.closesAt = { $gt: page.closesAfter };
+export async function hubSessions(em: EntityManager, hubIds: readonly string[], page: HubSessionsPage): Promise<Map<string, SalesSession[] | DomainError>> {
+  const pages = new Map<string, SalesSession[] | DomainError>(hubIds.map((id) => [id, []]));
+  if (page.limit <= 0 || hubIds.length === 0) return pages;
+  let cursor: { hubId: string; opensAt: Date; id: string } | undefined;
   if (page.after !== undefined && page.after !== null) {
-    const cursor = isUuid(page.after) ? await em.findOne(SalesSession, { id: page.after, hub: hubId }) : null;
-    if (!cursor) throw DomainError.of(UserErrorCode.NOT_FOUND, `no sales session of this hub with id "${page.after}"`, ['after']);
-    where.$or = [{ opensAt: { $gt: cursor.opensAt } }, { opensAt: cursor.opensAt, id: { $gt: cursor.id } }];
+    const [found] = isUuid(page.after)
+      ? await sql<{ hubId: string; opensAt: Date; id: string }>(em, 'SELECT id, hub_id AS "hubId", opens_at AS "opensAt" FROM sales_session WHERE id = ?', [page.after])
+      : [];
+    for (const hubId of hubIds) {
+      if (found?.hubId !== hubId) pages.set(hubId, DomainError.of(UserErrorCode.NOT_FOUND, `no sales session of this hub with id "${page.after}"`, ['after']));
+    }
+    if (!found || !pages.has(found.hubId) || pages.get(found.hubId) instanceof DomainError) return pages;
+    cursor = found;
   }
-  return em.find(SalesSession, where, { orderBy: { opensAt: 'asc', id: 'asc' }, limit: page.limit });
+  const rows = await sql<Record<string, unknown>>(
+    em,
+    `SELECT s.* FROM unnest(?::uuid[]) AS h(id)
+       CROSS JOIN LATERAL (
+         SELECT * FROM sales_session s
+          WHERE s.hub_id = h.id
+            AND (?::timestamptz IS NULL OR s.closes_at > ?)
+            AND (?::timestamptz IS NULL OR (s.opens_at, s.id) > (?, ?::uuid))
+          ORDER BY s.opens_at, s.id
+          LIMIT ?) s
+      ORDER BY s.hub_id, s.opens_at, s.id`,
+    [uuidArray(cursor ? [cursor.hubId] : hubIds), page.closesAfter ?? null, page.closesAfter ?? null,
+      cursor?.opensAt ?? null, cursor?.opensAt ?? null, cursor?.id ?? null, page.limit],
+  );
+  for (const row of rows) (pages.get(row.hub_id as string) as SalesSession[]).push(em.map(SalesSession, row));
+  return pages;
 }
 
 /**

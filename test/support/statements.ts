@@ -1,0 +1,35 @@
+import pg from 'pg';
+
+/**
+ * Counts the statements the server sends PostgreSQL while `run` goes (the server runs in this
+ * process). Background work (the event sequencer after earlier writes) can only add to a count,
+ * so the least of a few runs is the request's own.
+ */
+export async function statementsFor(run: () => Promise<unknown>): Promise<number> {
+  const counts = [];
+  for (let i = 0; i < 3; i += 1) counts.push(await statementsDuring(run));
+  return Math.min(...counts);
+}
+
+async function statementsDuring(run: () => Promise<unknown>): Promise<number> {
+  const statements = countStatements();
+  try {
+    await run();
+  } finally {
+    statements.stop();
+  }
+  return statements.count();
+}
+
+/** Counts the statements the server (in this process) sends PostgreSQL, those containing `text` if given, until stop(). */
+export function countStatements(text?: string): { count(): number; stop(): void } {
+  const query = pg.Client.prototype.query;
+  let count = 0;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    // A string, or a config object (prepared statements).
+    const sent = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
+    if (text === undefined || sent?.includes(text)) count += 1;
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  return { count: () => count, stop: () => (pg.Client.prototype.query = query) };
+}
