@@ -1,11 +1,11 @@
-// npm run bench [-- --seconds 20 --smoke --workers 2 --only hot,uniform --statements --out bench/RESULTS.md]
+// npm run bench [-- --seconds 20 --smoke --workers 2 --only hot,uniform --statements --warmup 3 --out bench/RESULTS.md]
 // Starts its own PostgreSQL and the server as a separate process, drives it over HTTP and
 // WebSocket, and prints one markdown table per scenario, each against a plain-SQL reference.
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBenchEnvironment } from './environment.js';
-import { catalogueRead, costPerRequest, fanOut, hotProduct, type ScenarioResult, sessionClose, uniform } from './scenarios.js';
+import { catalogueRead, costPerRequest, fanOut, hotProduct, type ScenarioResult, sessionClose, uniform, warmUp } from './scenarios.js';
 
 const { values } = parseArgs({
   options: {
@@ -14,12 +14,15 @@ const { values } = parseArgs({
     out: { type: 'string' },
     only: { type: 'string' },
     workers: { type: 'string', default: '1' },
+    // Seconds of unmeasured checkout load before the first checkout run (warmUp()).
+    warmup: { type: 'string', default: '3' },
     // The statements each checkout run sent PostgreSQL, with their planning time (pg_stat_statements).
     statements: { type: 'boolean', default: false },
   },
 });
 const smoke = values.smoke;
 const seconds = smoke ? 1 : Number(values.seconds);
+const warmup = smoke ? 0.5 : Number(values.warmup);
 
 function table(rows: Record<string, string | number>[]): string[] {
   const columns = Object.keys(rows[0] ?? {});
@@ -49,6 +52,7 @@ const env = await startBenchEnvironment({ poolSize, workers, profileStatements: 
 const results: ScenarioResult[] = [];
 const wanted = (name: string) => !values.only || values.only.split(',').includes(name);
 try {
+  if (wanted('hot') || wanted('uniform')) await warmUp(env, smoke ? 4 : 32, warmup);
   if (wanted('hot')) results.push(await hotProduct(env, smoke ? [4] : [32, 64], seconds));
   if (wanted('uniform')) results.push(await uniform(env, smoke ? 20 : 1000, smoke ? 4 : 32, seconds));
   if (wanted('close')) results.push(await sessionClose(env, smoke ? [500] : [10_000, 100_000], smoke ? 4 : 20, smoke ? 10 : 200));
@@ -60,7 +64,8 @@ try {
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${osType()} ${release()}, Node ${process.version}`;
-const server = workers === 1 ? `one process, ${poolSize} database connections` : `${workers} worker processes (WORKERS=${workers}), ${poolSize} database connections each`;
+const server = (workers === 1 ? `one process, ${poolSize} database connections` : `${workers} worker processes (WORKERS=${workers}), ${poolSize} database connections each`)
+  + (wanted('hot') || wanted('uniform') ? `; ${warmup} s of unmeasured checkout load (and reference) before the checkout runs` : '');
 const report = [
   `## Benchmark (${new Date().toISOString().slice(0, 10)}, ${smoke ? 'smoke run' : `${seconds} s per run`})`,
   '',

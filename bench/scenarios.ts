@@ -276,6 +276,20 @@ function statementsTable(run: string, checkouts: number, rows: Record<string, st
   return { title: `${run}: statements by run + plan time, ${checkouts} checkouts (pg_stat_statements)`, rows };
 }
 
+/**
+ * The checkout load, unmeasured, before the first measured run, and the reference's the same way.
+ * A server runs for days; in the first seconds after it starts, V8 is still compiling the
+ * checkout's path on the same two cores (bench/probe-threads.ts shows its compiler threads busy),
+ * and two runs back to back in one process gave 10-20% more holds/s the second time
+ * (bench/probe-sched.ts). Without it, the first table measured the start-up as much as the server.
+ */
+export async function warmUp(env: BenchEnvironment, clients: number, seconds: number): Promise<void> {
+  if (seconds <= 0) return;
+  const { session } = await catalogue(env, 1, '10000000');
+  await checkoutLoad(env, session.id, session.offers.map((o) => o.id), clients, seconds);
+  await reference(env, (await catalogue(env, 1, '10000000')).products, clients, seconds);
+}
+
 export async function hotProduct(env: BenchEnvironment, clientCounts: number[], seconds: number): Promise<ScenarioResult> {
   const rows = [];
   const checks = [];
