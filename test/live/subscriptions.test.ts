@@ -93,6 +93,25 @@ describe('live reservations and availability', () => {
     await sub.close();
   });
 
+  it('forgets a subscriber as soon as its client leaves, even in a session where nothing changes', async () => {
+    const w = await openSessionWorld(t.api, { carrots: '10' });
+    await waitFor('the setup events to be delivered', async () =>
+      (await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined,
+    );
+    const before = t.app.events.subscriberCount;
+    const storefront = await t.as();
+    const settled = [];
+    for (let i = 0; i < 3; i += 1) settled.push(await subscribe<AvailabilityEventShape>(storefront, AVAILABILITY, { salesSessionId: w.session.id }));
+    settled.push(await subscribe<ReservationEventShape>(t.api, RESERVATIONS, { producerId: w.jean }));
+    await subscribed(before + 4);
+    // Two more leave while the server may still be reading the session's offers.
+    const hasty = [0, 1].map(() => subscribe<AvailabilityEventShape>(storefront, AVAILABILITY, { salesSessionId: w.session.id }));
+    for (const sub of [...settled, ...(await Promise.all(hasty))]) await sub.close();
+    // No event comes for these products: leaving alone must end the server's side.
+    await waitFor('every subscription to be forgotten', async () => (t.app.events.subscriberCount === before ? true : undefined));
+    expect(t.app.events.subscriberCount).toBe(before);
+  });
+
   it('replays what a reconnecting client missed, in order, then continues live', async () => {
     const w = await openSessionWorld(t.api);
     const sub = await subscribe<ReservationEventShape>(t.api, RESERVATIONS, { producerId: w.marie, after: '0' });

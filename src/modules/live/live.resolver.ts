@@ -113,12 +113,26 @@ export class AvailabilityEventResolver {
   }
 }
 
-async function* withOffer(events: AsyncIterableIterator<StoredEvent>, offerOfProduct: Map<string, string>): AsyncGenerator<OfferEvent> {
-  try {
-    for await (const event of events) yield { event, offerId: offerOfProduct.get(event.productId)! };
-  } finally {
-    await events.return?.();
-  }
+/**
+ * The hub's events, each with its offer. A plain iterator rather than an async generator: a
+ * generator's return() waits behind the next() parked for an event, and one not yet started
+ * returns without running its `finally`, so a client leaving a quiet session (or leaving while the
+ * offers were still being read) kept its subscription on the server until an event came, if ever.
+ * Here return() ends the hub's subscription at once.
+ */
+function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOfProduct: Map<string, string>): AsyncIterableIterator<OfferEvent> {
+  const iterator: AsyncIterableIterator<OfferEvent> = {
+    next: async () => {
+      const next = await events.next();
+      return next.done ? { done: true, value: undefined } : { done: false, value: { event: next.value, offerId: offerOfProduct.get(next.value.productId)! } };
+    },
+    return: async () => {
+      await events.return?.();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
 }
 
 interface FulfilmentArgs {
