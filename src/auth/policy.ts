@@ -19,6 +19,15 @@ export function seesCustomerOrder(actor: Actor, order: { hubId: string; customer
   return actsForHub(actor, order.hubId) || (actor.kind === 'customer' && actor.hubId === order.hubId && actor.customerRef === order.customerRef);
 }
 
+/**
+ * Of a customer order, a producer (who reaches it through its pack list) sees only the lines of
+ * its own products: it packs its part of the basket, and the rest is other producers' business.
+ * Whoever reaches the order otherwise (its hub, its customer, the operator) sees every line.
+ */
+export function seesCustomerOrderLine(actor: Actor, line: { producerId: string }): boolean {
+  return actor.kind !== 'producer' || actor.producerId === line.producerId;
+}
+
 /** A producer order is its producer's and its hub's. */
 export function seesProducerOrder(actor: Actor, order: { producerId: string; hubId: string }): boolean {
   return actsForProducer(actor, order.producerId) || actsForHub(actor, order.hubId);

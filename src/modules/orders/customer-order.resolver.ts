@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Allow } from '../../auth/access.js';
+import { seesCustomerOrderLine } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Money } from '../../graphql/money.js';
 import { DateTimeScalar, DecimalScalar, IdScalar } from '../../graphql/scalars.js';
@@ -57,9 +58,12 @@ export class CustomerOrderResolver {
     return order.status === CustomerOrderStatus.PENDING_PAYMENT ? (order.holdExpiresAt ?? null) : null;
   }
 
-  @FieldResolver(() => [CustomerOrderLine])
-  lines(@Root() order: CustomerOrderView, @Ctx() ctx: GraphQLContext): Promise<CustomerOrderLine[]> {
-    return ctx.loaders.linesByCustomerOrder.load(order.id);
+  @FieldResolver(() => [CustomerOrderLine], { description: "A producer sees only its own products' lines." })
+  async lines(@Root() order: CustomerOrderView, @Ctx() ctx: GraphQLContext): Promise<CustomerOrderLine[]> {
+    const lines = await ctx.loaders.linesByCustomerOrder.load(order.id);
+    if (ctx.actor.kind !== 'producer') return lines;
+    const producerOrders = await Promise.all(lines.map((line) => ctx.loaders.producerOrder.load(line.producerOrder.id)));
+    return lines.filter((_, i) => seesCustomerOrderLine(ctx.actor, { producerId: producerOrders[i]!.producer.id }));
   }
 }
 
