@@ -18,7 +18,7 @@ import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
 import { createErrorFormatter } from './graphql/format-error.js';
 import { graphqlEndpoint, sendError } from './graphql/http-endpoint.js';
-import { costCheck, costLimitPlugin, depthLimit } from './graphql/limits.js';
+import { allChecks, costCheck, depthLimit, nulTextCheck, requestCheckPlugin } from './graphql/limits.js';
 import { sharedReads } from './graphql/shared-reads.js';
 import { formatSocketErrors, formatSocketResult, socketOperations } from './graphql/socket-operations.js';
 import type { Services } from './services.js';
@@ -106,10 +106,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const newContext = (actor: Actor) =>
     createContext({ actor, em: deps.orm.em, services: deps.services, events: deps.events, clock: deps.clock });
   const validationRules = [depthLimit(limits.maxQueryDepth), ...(limits.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
-  // One cost check and one error formatter for both transports: neither is a way around the other's rules.
-  const checkCost = costCheck(deps.schema, limits.maxQueryCost);
+  // One request check and one error formatter for both transports: neither is a way around the other's rules.
+  const checkRequest = allChecks(nulTextCheck(), costCheck(deps.schema, limits.maxQueryCost));
   const formatError = createErrorFormatter(deps.logger);
-  const socketOperation = socketOperations({ schema: deps.schema, validationRules, checkCost });
+  const socketOperation = socketOperations({ schema: deps.schema, validationRules, checkRequest });
 
   // Upgrades are routed below, by the same rule as requests (see pathOf).
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
@@ -169,7 +169,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Cache hints are not used; without this Apollo wraps every field resolver to collect them.
       ApolloServerPluginCacheControlDisabled(),
-      costLimitPlugin(checkCost),
+      requestCheckPlugin(checkRequest),
       subscriptionsOverSocketsOnly,
       shared.plugin,
       {

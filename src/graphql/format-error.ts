@@ -20,6 +20,11 @@ const CLIENT_ERROR_CODES = new Set([
 
 /** PostgreSQL and driver failures that mean "try again shortly", not "your request is wrong". */
 const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57P'];
+/**
+ * Of class 08, a protocol violation is not an outage: PostgreSQL refused what was sent (a NUL in
+ * text did this before the request check refused it), and the same request would fail again.
+ */
+const NOT_UNAVAILABLE_SQLSTATES = new Set(['08P01']);
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
 
 /**
@@ -61,7 +66,7 @@ function isUnavailable(error: unknown): boolean {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string') {
       if (UNAVAILABLE_NODE_CODES.has(code)) return true;
-      if (UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => code.startsWith(prefix))) return true;
+      if (UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => code.startsWith(prefix)) && !NOT_UNAVAILABLE_SQLSTATES.has(code)) return true;
     }
     const message = (current as { message?: unknown }).message;
     if (typeof message === 'string' && /Knex: Timeout acquiring a connection|Connection terminated/i.test(message)) return true;

@@ -84,17 +84,56 @@ function badArguments(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 }
 
-/** Checks an operation's cost before it runs: undefined when it may run, else the error to answer. */
-export type CostCheck = (request: { document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null }) => GraphQLError | undefined;
+/** Checks an operation before it runs (its cost, its text): undefined when it may run, else the error to answer. */
+export type RequestCheck = (request: { document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null }) => GraphQLError | undefined;
+
+/** Runs each check in turn; the first refusal is the answer. */
+export function allChecks(...checks: RequestCheck[]): RequestCheck {
+  return (request) => {
+    for (const check of checks) {
+      const refused = check(request);
+      if (refused) return refused;
+    }
+    return undefined;
+  };
+}
+
+/**
+ * Refuses text holding the NUL character (U+0000), in a variable or in a string literal of the
+ * document: PostgreSQL cannot store it in text, and a statement carrying it fails (an encoding
+ * error, or a protocol violation), which reached the client as an internal error or as an outage
+ * to retry. Refused before anything runs, as the client's mistake it is.
+ */
+export function nulTextCheck(): RequestCheck {
+  const documents = new WeakMap<DocumentNode, boolean>();
+  const literalHasNul = (document: DocumentNode) => {
+    let found = documents.get(document);
+    if (found === undefined) {
+      found = false;
+      visit(document, { StringValue: (node) => void (found ||= node.value.includes('\u0000')) });
+      documents.set(document, found);
+    }
+    return found;
+  };
+  return ({ document, variables }) =>
+    literalHasNul(document) || holdsNul(variables) ? badArguments('text must not contain the NUL character (U+0000)') : undefined;
+}
+
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value && typeof value === 'object') return Object.entries(value).some(([key, item]) => key.includes('\u0000') || holdsNul(item));
+  return false;
+}
 
 /**
  * The cost of an operation is the most fields its answer can hold: every field counts 1, and a
  * list counts one item's selection times the items it can return (list-sizes.ts), so nested
  * lists multiply. Operations costing more than `max` are refused before any resolver runs: one
- * request cannot make the server do unbounded work. Shared by HTTP (costLimitPlugin) and
+ * request cannot make the server do unbounded work. Shared by HTTP (requestCheckPlugin) and
  * graphql-ws (server.ts), so neither transport is a way around it.
  */
-export function costCheck(schema: GraphQLSchema, max: number): CostCheck {
+export function costCheck(schema: GraphQLSchema, max: number): RequestCheck {
   assertEveryListHasASize(schema);
   const estimators = [listEstimator, mutationEstimator(schema), simpleEstimator({ defaultComplexity: 1 })];
   const maxSelections = Math.min(max, MAX_SELECTIONS);
@@ -188,8 +227,8 @@ function mutationEstimator(schema: GraphQLSchema) {
   return ({ type, childComplexity }: ComplexityEstimatorArgs): number | undefined => (type.name === mutation ? MUTATION_COST + childComplexity : undefined);
 }
 
-/** Refuses, over HTTP, operations that cost more than the check allows. */
-export function costLimitPlugin(check: CostCheck): ApolloServerPlugin {
+/** Refuses, over HTTP, operations the check refuses (graphql-ws runs the same check: socket-operations.ts). */
+export function requestCheckPlugin(check: RequestCheck): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {

@@ -13,7 +13,7 @@ import {
   validate,
   type ValidationRule,
 } from 'graphql';
-import type { CostCheck } from './limits.js';
+import type { RequestCheck } from './limits.js';
 
 interface SocketPayload {
   query: string;
@@ -29,7 +29,7 @@ interface SocketPayload {
  * its rules apply (the body limit, shared reads of identical queries, CORS): a socket that ran
  * them too would be a second door to keep in step with the first.
  */
-export function socketOperations(deps: { schema: GraphQLSchema; validationRules: readonly ValidationRule[]; checkCost: CostCheck }) {
+export function socketOperations(deps: { schema: GraphQLSchema; validationRules: readonly ValidationRule[]; checkRequest: RequestCheck }) {
   const rules = [...specifiedRules, ...deps.validationRules];
   return (payload: SocketPayload): ExecutionArgs | GraphQLError[] => {
     let document: DocumentNode;
@@ -55,7 +55,7 @@ export function socketOperations(deps: { schema: GraphQLSchema; validationRules:
     // Apollo answers these BAD_USER_INPUT over HTTP; graphql-js alone would give them no code.
     const coerced = getVariableValues(deps.schema, operation.variableDefinitions ?? [], payload.variables ?? {});
     if (coerced.errors) return coerced.errors.map((error) => withCode(error, 'BAD_USER_INPUT'));
-    const refused = deps.checkCost({ document, operationName: payload.operationName, variables: payload.variables });
+    const refused = deps.checkRequest({ document, operationName: payload.operationName, variables: payload.variables });
     if (refused) return [refused];
     return { schema: deps.schema, document, operationName: payload.operationName, variableValues: payload.variables };
   };

@@ -103,6 +103,11 @@ describe('bad input to every mutation', () => {
     ['shipProducerOrder: an empty carrier', SHIP, () => ({ input: { producerOrderId: randomUUID(), carrier: ' ', trackingReference: 'T' } })],
     ['shipProducerOrder: a float quantity', SHIP, () => ({ input: { producerOrderId: randomUUID(), carrier: 'C', trackingReference: 'T', lines: [{ productId: w.carrots, quantity: 1.5 }] } })],
     ['setCustomerPriority: an empty customer', SET_PRIORITY, () => ({ input: { hubId: w.hub, customerRef: '', priority: true } })],
+    // PostgreSQL cannot store U+0000: a statement carrying it fails as a protocol violation.
+    ['checkout: a NUL in the customer reference', op.CHECKOUT, () => ({ input: checkoutInput({ customerRef: 'ali\u0000' }) })],
+    ['createProducer: a NUL in a string literal', 'mutation { createProducer(input: { name: "Ferme\\u0000" }) { producer { id } userErrors { field message code } } }', () => ({})],
+    ['registerWebhook: a NUL in the secret', REGISTER_WEBHOOK, () => ({ input: { url: 'https://example.org/hook', kinds: ['HELD'], secret: 's'.repeat(32) + '\u0000' } })],
+    ['createLocation: a NUL in the name', CREATE_LOCATION, () => ({ input: { producerId: w.jean, name: 'Barn\u0000', priority: 2 } })],
     ['pickList: a day that is not one', 'query ($p: ID!) { pickList(producerId: $p, deliveryDay: "tomorrow") { deliveryDay } }', () => ({ p: w.jean })],
     ['producerOrders: an unknown enum value', 'query { producerOrders(orderState: SHIPPED) { id } }', () => ({})],
   ];

@@ -17,6 +17,19 @@ describe('unexpected errors', () => {
     await t.db.query('ALTER TABLE hub_gone RENAME TO hub');
   });
 
+  it('call a statement PostgreSQL refused as a protocol violation an internal error, not an outage to retry', async () => {
+    // What a NUL in text used to cause (08P01); raised here by a trigger, since requests can no longer send one.
+    await t.db.query(`CREATE FUNCTION refuse_protocol() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'invalid message format' USING ERRCODE = '08P01'; END $$`);
+    await t.db.query('CREATE TRIGGER refuse_protocol BEFORE INSERT ON hub FOR EACH ROW EXECUTE FUNCTION refuse_protocol()');
+    try {
+      const response = await t.api.request('mutation { createHub(input: { name: "Hub B" }) { hub { id } userErrors { code } } }');
+      expect(response.errors).toEqual([{ message: 'Internal server error', path: ['createHub'], extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+    } finally {
+      await t.db.query('DROP TRIGGER refuse_protocol ON hub; DROP FUNCTION refuse_protocol()');
+    }
+  });
+
   it('leave client mistakes with their own code and message', async () => {
     const response = await t.api.request('{ producer { id } }');
     expect(response.status).toBe(400);
