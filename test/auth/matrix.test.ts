@@ -222,6 +222,22 @@ describe('who may do what', () => {
     expect((await read(clients.otherProducer)).data!.webhook).toBeNull();
   });
 
+  it("keeps a hub's webhook the hub's when the operator registered it for one of its producers", async () => {
+    const { registerWebhook } = await t.api.data<{ registerWebhook: { webhook: { id: string } } }>(
+      'mutation ($input: RegisterWebhookInput!) { registerWebhook(input: $input) { webhook { id } } }',
+      { input: { url: 'https://trader.example.org/hooks/hub-a', kinds: ['HELD'], hubId: w.hub, producerId: w.jean } },
+    );
+    const id = registerWebhook.webhook.id;
+    const read = (client: GraphQLClient) => client.data<{ webhook: { id: string; active: boolean } | null }>('query ($id: ID!) { webhook(id: $id) { id active } }', { id });
+    expect((await read(clients.ownHub)).webhook).toEqual({ id, active: true });
+    // The producer it filters on may neither read it (its URL, its deliveries) nor remove it.
+    expect((await read(clients.ownProducer)).webhook).toBeNull();
+    const removed = await clients.ownProducer.data<{ removeWebhook: { userErrors: { code: string }[] } }>(
+      'mutation ($id: ID!) { removeWebhook(input: { webhookId: $id }) { userErrors { code } } }', { id });
+    expect(removed.removeWebhook.userErrors).toMatchObject([{ code: 'NOT_FOUND' }]);
+    expect((await read(clients.ownHub)).webhook).toEqual({ id, active: true });
+  });
+
   it('never lets one producer see another through nested fields', async () => {
     await createProducer(t.api, 'Unrelated farm');
     const response = await clients.otherProducer.request<{ producerOrders: { producer: { id: string } }[] }>(op.PRODUCER_ORDERS, { producerId: w.jean });

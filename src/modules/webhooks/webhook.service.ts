@@ -143,15 +143,19 @@ export class WebhookService {
     return webhook;
   }
 
-  /** The webhook, if the caller owns it (or is the operator). */
+  /**
+   * The webhook, if the caller owns it (or is the operator): its hub's, else its producer's. One
+   * the operator registered for a hub and one of its producers is the hub's (as its idempotency
+   * key is): it carries the hub's URL and the hub's events, and the producer may neither read nor
+   * remove it.
+   */
   async find(ctx: RequestContext, id: string): Promise<Webhook | null> {
     const webhook = isUuid(id) ? await ctx.em.findOne(Webhook, id) : null;
     if (!webhook) return null;
     const { actor } = ctx;
     const owns =
       actor.kind === 'admin' ||
-      (actor.kind === 'hub' && webhook.hubId === actor.hubId) ||
-      (actor.kind === 'producer' && webhook.producerId === actor.producerId);
+      (webhook.hubId ? actor.kind === 'hub' && webhook.hubId === actor.hubId : actor.kind === 'producer' && webhook.producerId === actor.producerId);
     return owns ? webhook : null;
   }
 
