@@ -19,11 +19,12 @@ export interface ReceivedDelivery {
 /**
  * A trader platform's webhook endpoint on loopback; it answers 503 while `state.failures` is above
  * zero. While `state.hang` is set it answers nothing (a receiver that has gone silent) until
- * `answerHanging()`; a request the sender gives up on is forgotten.
+ * `answerHanging()`; a request the sender gives up on is forgotten. `state.stall` answers 200 and
+ * then never finishes the answer: `headers` sends no body at all, `endless` sends one without end.
  */
 export async function startWebhookReceiver() {
   const received: ReceivedDelivery[] = [];
-  const state = { failures: 0, hang: false };
+  const state: { failures: number; hang: boolean; stall?: 'headers' | 'endless' } = { failures: 0, hang: false };
   const hanging = new Map<ServerResponse, () => void>();
   let requests = 0;
   const server: Server = createServer((req, res) => {
@@ -31,6 +32,7 @@ export async function startWebhookReceiver() {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
+      if (state.stall) return stall(state.stall, res);
       if (state.hang) {
         hanging.set(res, () => answer(body, req.headers, res));
         res.on('close', () => hanging.delete(res));
@@ -50,6 +52,15 @@ export async function startWebhookReceiver() {
       accepted,
     });
     res.writeHead(accepted ? 204 : 503).end();
+  };
+  const stall = (how: 'headers' | 'endless', res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': how === 'headers' ? '1000' : String(2 ** 40) });
+    res.flushHeaders();
+    if (how === 'endless') {
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const more = setInterval(() => res.write(chunk), 5);
+      res.on('close', () => clearInterval(more));
+    }
   };
   let open = 0;
   server.on('connection', (socket) => {

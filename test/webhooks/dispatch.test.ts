@@ -193,4 +193,36 @@ describe('webhook dispatch', () => {
       await dispatcher.stop();
     }
   });
+
+  it.each([
+    // Not a whole answer within the attempt's time: failed, retried later like a silent receiver.
+    ['sends the status and then nothing', 'headers', { requestTimeoutMs: 500 }, 'PENDING', 'no answer within 0.5 s'],
+    // The status was the answer; the rest is cut off once past what is read. The attempt's own
+    // timeout is a minute: only that cut can end it sooner.
+    ['sends an answer without end', 'endless', { requestTimeoutMs: 60_000 }, 'DELIVERED', null],
+  ] as const)('lets go of a receiver that %s', async (_how, stall, timeouts, status, error) => {
+    await t.app.webhooks.stop();
+    const dispatcher = new WebhookDispatcher(t.app.orm, t.clock, pino({ level: 'silent' }), { allowPrivateAddresses: true, ...timeouts });
+    try {
+      const producer = await createProducer(t.api, `Farm ${stall}`);
+      const r = await receiver({ stall });
+      await register({ url: r.url, kinds: ['ADJUSTED'], producerId: producer });
+      // Three products, three deliveries that may go at once.
+      for (const name of ['Leeks', 'Kale', 'Beets']) await createProduct(t.api, producer, { name, onHand: '5' });
+      await waitFor('the deliveries to be queued', async () => {
+        const { rows } = await t.db.query("SELECT count(*)::int AS n FROM webhook_delivery WHERE status = 'PENDING'");
+        return rows[0].n === 3 ? true : undefined;
+      });
+      await dispatcher.run();
+      const { rows } = await t.db.query(
+        'SELECT d.status, a.error FROM webhook_delivery d JOIN webhook_attempt a ON a.delivery_id = d.id WHERE d.webhook_id = (SELECT id FROM webhook WHERE producer_id = $1)',
+        [producer],
+      );
+      expect(rows).toEqual([1, 2, 3].map(() => ({ status, error })));
+      // No connection is left open to read the rest of an answer.
+      await waitFor('every connection to the receiver to be closed', async () => (r.connections() === 0 ? true : undefined));
+    } finally {
+      await dispatcher.stop();
+    }
+  });
 });

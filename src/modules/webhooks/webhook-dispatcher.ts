@@ -44,6 +44,9 @@ export interface DispatcherOptions {
  */
 const IDLE_SOCKET_MS = 30_000;
 
+/** The most of a receiver's answer read (and dropped) before its connection is closed. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
 /** Each retry waits up to this fraction longer, at random, so failed deliveries do not come due in step. */
 const JITTER = 0.2;
 
@@ -261,9 +264,19 @@ export class WebhookDispatcher {
         },
       });
       request.on('response', (response) => {
-        // Only the status matters; what the receiver says is read and dropped, even if it breaks off.
-        response.on('error', () => undefined).resume();
-        resolve(response.statusCode ?? 0);
+        // Only the status matters. What the receiver says after it is read and dropped, but within
+        // the attempt's time (the signal still runs) and at most MAX_ANSWER_BYTES: a receiver that
+        // never finishes its answer would otherwise keep the connection, one more per delivery.
+        // The attempt ends with the answer: read to its end, broken off or cut at the limit, it
+        // is the status; cut by the timeout, the attempt failed (the request's error comes first).
+        const status = response.statusCode ?? 0;
+        let read = 0;
+        response.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+          if (read > MAX_ANSWER_BYTES) response.destroy();
+        });
+        response.on('error', () => undefined);
+        response.on('close', () => resolve(status));
       });
       request.on('error', reject);
       request.end(body);
