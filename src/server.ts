@@ -24,6 +24,7 @@ import { formatSocketErrors, formatSocketResult, socketOperations } from './grap
 import type { Services } from './services.js';
 import type { Clock } from './shared/clock.js';
 import type { Actor } from './shared/request-context.js';
+import { runAt } from './shared/timers.js';
 
 const MAX_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 /** How long a shutdown waits for requests in flight before closing their connections anyway. */
@@ -113,7 +114,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
 
   // Upgrades are routed below, by the same rule as requests (see pathOf).
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
-  const subscriptions = useServer<Record<string, unknown> | undefined, { actor?: Actor; expiry?: NodeJS.Timeout }>(
+  const subscriptions = useServer<Record<string, unknown> | undefined, { actor?: Actor; cancelExpiry?: () => void }>(
     {
       schema: deps.schema,
       // Authenticated once, on connect, from connectionParams.authorization; a bad token is refused
@@ -125,17 +126,15 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
           ctx.extra.actor = await deps.verifyToken(typeof authorization === 'string' ? authorization : undefined);
           const expiresAt = typeof authorization === 'string' ? tokenExpiresAt(authorization) : undefined;
           if (expiresAt !== undefined) {
-            // setTimeout takes at most 2^31 - 1 ms (about 24 days); a later expiry is not reached sooner.
-            const delay = Math.min(2 ** 31 - 1, Math.max(0, expiresAt - Date.now()));
-            ctx.extra.expiry = setTimeout(() => ctx.extra.socket.close(4403, 'token expired: connect again with a fresh token'), delay);
-            ctx.extra.expiry.unref();
+            // However far away: a token valid for months is not cut off after a timer's 24.8 days.
+            ctx.extra.cancelExpiry = runAt(expiresAt, () => ctx.extra.socket.close(4403, 'token expired: connect again with a fresh token'));
           }
           return true;
         } catch {
           return false;
         }
       },
-      onClose: (ctx) => clearTimeout(ctx.extra.expiry),
+      onClose: (ctx) => ctx.extra.cancelExpiry?.(),
       context: (ctx) => newContext(ctx.extra.actor ?? { kind: 'anonymous' }),
       onSubscribe: (_ctx, _id, payload) => socketOperation(payload),
       onNext: ({ extra }, _id, _payload, _args, result) => {
