@@ -129,7 +129,10 @@ export class EventHub implements PubSub {
   }
 
   open(request: SubscribeRequest): AsyncIterableIterator<StoredEvent> {
-    const subscriber = new Subscriber(this, request, this.options.maxBuffered ?? 1000, () => this.subscribers.delete(subscriber));
+    // A live-only subscription starts where this process's live events stand: if it is cut off
+    // before its first event, resuming from there replays what it missed, not the whole history.
+    const start = request.after ?? this.lastPosition;
+    const subscriber = new Subscriber(this, request, start, this.options.maxBuffered ?? 1000, () => this.subscribers.delete(subscriber));
     this.subscribers.add(subscriber);
     return subscriber;
   }
@@ -266,7 +269,7 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
   private readonly queue: StoredEvent[] = [];
   private backlog: StoredEvent[] = [];
   private replaying: boolean;
-  /** The position of the last event handed to the client. */
+  /** The position of the last event handed to the client (at first: where it started). */
   private cursor: bigint;
   private wake: (() => void) | undefined;
   private failure: Error | undefined;
@@ -275,11 +278,12 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
   constructor(
     private readonly hub: EventHub,
     private readonly request: SubscribeRequest,
+    start: string,
     private readonly maxBuffered: number,
     private readonly onClose: () => void,
   ) {
     this.replaying = request.after !== undefined;
-    this.cursor = BigInt(request.after ?? 0);
+    this.cursor = BigInt(start);
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<StoredEvent> {
