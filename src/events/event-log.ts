@@ -27,6 +27,9 @@ export const RESERVATION_KINDS = [EventKind.HELD, EventKind.RELEASED, EventKind.
 /** Kinds that tell producers and hubs how fulfilment is going, on the same stream as reservations. */
 export const FULFILMENT_KINDS = [EventKind.LOT_RELEASED, EventKind.TRANSFERRED, EventKind.LOT_SWAPPED, EventKind.SHIPPED, EventKind.SHORT_FILLED];
 
+/** Kinds about a producer's stock alone: they name no producer order, so no hub ever gets one. */
+export const STOCK_ONLY_KINDS: readonly string[] = [EventKind.ADJUSTED, EventKind.LOT_RELEASED, EventKind.TRANSFERRED];
+
 /** Transactions that wrote events, so the hub can position them the moment they commit. */
 const transactionsWithEvents = new WeakSet<object>();
 /** Per ORM (its configuration, which every fork shares): what to call when events commit outside a transaction. */

@@ -88,6 +88,7 @@ describe('bad input to every mutation', () => {
     ['cancelCustomerOrder: an array for an id', op.CANCEL_CUSTOMER_ORDER, () => ({ input: { customerOrderId: ['a', 'b'] } })],
     ['registerWebhook: a javascript: URL', REGISTER_WEBHOOK, () => ({ input: { url: 'javascript:alert(1)', kinds: ['HELD'] } })],
     ['registerWebhook: no kinds', REGISTER_WEBHOOK, () => ({ input: { url: 'https://example.org/hook', kinds: [] } })],
+    ['registerWebhook: stock events for a hub, which never gets any', REGISTER_WEBHOOK, () => ({ input: { url: 'https://example.org/hook', kinds: ['HELD', 'ADJUSTED'], hubId: w.hub } })],
     ['removeWebhook: an unknown webhook', REMOVE_WEBHOOK, () => ({ input: { webhookId: randomUUID() } })],
     ['createLocation: priority zero', CREATE_LOCATION, () => ({ input: { producerId: w.jean, name: 'Barn', priority: 0 } })],
     ['createLocation: a 100,000-character name', CREATE_LOCATION, () => ({ input: { producerId: w.jean, name: huge, priority: 2 } })],

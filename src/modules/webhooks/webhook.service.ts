@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { EventKind } from '../../events/event-log.js';
+import { EventKind, STOCK_ONLY_KINDS } from '../../events/event-log.js';
 import { requireHub, requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { MAX_LIST } from '../../graphql/lists.js';
@@ -87,6 +87,11 @@ export class WebhookService {
     if (producerId) await this.enterprises.requireProducer(ctx, producerId, 'producerId');
     if (hubId) await this.enterprises.requireHub(ctx, hubId, 'hubId');
     const kinds = [...new Set(input.kinds)];
+    const stockOnly = kinds.filter((kind) => STOCK_ONLY_KINDS.includes(kind));
+    if (hubId && stockOnly.length > 0) {
+      // Accepted, it would wait for events that never come, and nobody would be told.
+      throw DomainError.of(UserErrorCode.INVALID_INPUT, `${stockOnly.join(', ')} events are about a producer's stock and concern no hub: a hub's webhook would receive none`, ['kinds']);
+    }
 
     return ctx.em.transactional(async (em) => {
       const webhookId = randomUUID();
