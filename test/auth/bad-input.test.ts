@@ -108,6 +108,7 @@ describe('bad input to every mutation', () => {
     ['checkout: a NUL in the customer reference', op.CHECKOUT, () => ({ input: checkoutInput({ customerRef: 'ali\u0000' }) })],
     ['createProducer: a NUL in a string literal', 'mutation { createProducer(input: { name: "Ferme\\u0000" }) { producer { id } userErrors { field message code } } }', () => ({})],
     ['registerWebhook: a NUL in the secret', REGISTER_WEBHOOK, () => ({ input: { url: 'https://example.org/hook', kinds: ['HELD'], secret: 's'.repeat(32) + '\u0000' } })],
+    ['checkout: a NUL after 200,000 other items', op.CHECKOUT, () => ({ input: checkoutInput({ lines: [...Array.from({ length: 200_000 }, () => 'a'), 'x\u0000'] }) })],
     ['createLocation: a NUL in the name', CREATE_LOCATION, () => ({ input: { producerId: w.jean, name: 'Barn\u0000', priority: 2 } })],
     ['pickList: a day that is not one', 'query ($p: ID!) { pickList(producerId: $p, deliveryDay: "tomorrow") { deliveryDay } }', () => ({ p: w.jean })],
     ['producerOrders: an unknown enum value', 'query { producerOrders(orderState: SHIPPED) { id } }', () => ({})],
