@@ -140,6 +140,42 @@ describe('event retention', () => {
     }
   });
 
+  it('pages back through a webhook\'s deliveries, and shows those still pending however many came after', async () => {
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+    try {
+      const producer = await createProducer(t.api, 'Jean');
+      const carrots = await createProduct(t.api, producer, { name: 'Carrots', onHand: '5' });
+      const { registerWebhook } = await t.api.data<{ registerWebhook: { webhook: { id: string } } }>(REGISTER, {
+        input: { url: 'https://trader.example.org/hooks', kinds: ['ADJUSTED'], producerId: producer },
+      });
+      const webhook = registerWebhook.webhook.id;
+      // Three old deliveries still failing, then six that went through.
+      const { rows } = await t.db.query<{ id: string; status: string }>(
+        `WITH events AS (
+           INSERT INTO domain_event (kind, producer_id, product_id, quantity, available, created_at, position)
+           SELECT 'ADJUSTED', $1, $2, 1, 1, now(), -g FROM generate_series(1, 9) g RETURNING position)
+         INSERT INTO webhook_delivery (webhook_id, event_position, ordering_key, body, status, attempt_count, next_attempt_at, created_at)
+         SELECT $3, position, $2, '{}', CASE WHEN position >= -3 THEN 'PENDING' ELSE 'DELIVERED' END, 1, now(), now()
+           FROM events ORDER BY position DESC
+         RETURNING id::text, status`,
+        [producer, carrots, webhook],
+      );
+      const newestFirst = rows.map((r) => r.id).reverse();
+      const page = async (args: string) =>
+        (await t.api.data<{ webhook: { deliveries: { id: string; status: string }[] } }>(`query ($id: ID!) { webhook(id: $id) { deliveries(${args}) { id status } } }`, { id: webhook }))
+          .webhook.deliveries;
+
+      const seen: string[] = [];
+      for (let next = await page('first: 4'); next.length > 0; next = await page(`first: 4, before: "${seen.at(-1)}"`)) seen.push(...next.map((d) => d.id));
+      expect(seen).toEqual(newestFirst);
+      expect(await page('pendingOnly: true')).toEqual(newestFirst.slice(6).map((id) => ({ id, status: 'PENDING' })));
+      const stray = await t.api.request(`query ($id: ID!) { webhook(id: $id) { deliveries(before: "x") { id } } }`, { id: webhook });
+      expect(stray.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('forgets a backlog of more than two batches (5,000 rows each) completely', async () => {
     const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { EVENT_RETENTION: 'P1D', ...LOOPBACK_RECEIVERS_ENV } });
     try {

@@ -38,13 +38,15 @@ export class WebhookResolver {
     return webhook.createdAt;
   }
 
-  @FieldResolver(() => [WebhookDeliveryView], { description: 'Newest first.' })
+  @FieldResolver(() => [WebhookDeliveryView], { description: 'Newest first. The next page: `before:` the last delivery of this one.' })
   deliveries(
     @Root() webhook: Webhook,
     @Ctx() ctx: GraphQLContext,
     @Arg('first', () => Int, { defaultValue: 50, description: 'At most 500.' }) first: number,
+    @Arg('before', () => IdScalar, { nullable: true, description: 'Only deliveries older than this one.' }) before?: string,
+    @Arg('pendingOnly', () => Boolean, { defaultValue: false, description: 'Only those not delivered yet: what a failing endpoint holds up.' }) pendingOnly?: boolean,
   ): Promise<WebhookDeliveryView[]> {
-    return ctx.services.webhooks.deliveries(ctx, webhook.id, first);
+    return ctx.services.webhooks.deliveries(ctx, webhook.id, { first, before, pendingOnly: pendingOnly ?? false });
   }
 }
 

@@ -164,13 +164,24 @@ export class WebhookService {
     return owns ? webhook : null;
   }
 
-  async deliveries(ctx: RequestContext, webhookId: string, first: number): Promise<DeliveryRow[]> {
+  /**
+   * A webhook's deliveries, newest first, a page at a time (`before`: older than that delivery),
+   * or only those still pending: while an endpoint fails, the deliveries holding it up are the
+   * oldest, which a first page of the newest would not reach.
+   */
+  async deliveries(ctx: RequestContext, webhookId: string, page: { first: number; before?: string | null; pendingOnly: boolean }): Promise<DeliveryRow[]> {
+    const before = page.before ?? null;
+    if (before !== null && !/^[1-9]\d{0,17}$/.test(before)) {
+      throw DomainError.of(UserErrorCode.NOT_FOUND, `no delivery with id "${before}"`, ['before']);
+    }
     const rows = await sql<DeliveryRow>(
       ctx.em,
       `SELECT id::text, event_position::text AS "eventId", status, attempt_count AS "attemptCount",
               next_attempt_at AS "nextAttemptAt", delivered_at AS "deliveredAt", body
-         FROM webhook_delivery WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`,
-      [webhookId, Math.min(Math.max(first, 0), MAX_DELIVERIES_PAGE)],
+         FROM webhook_delivery
+        WHERE webhook_id = ? AND (?::bigint IS NULL OR id < ?::bigint) AND (NOT ?::boolean OR status = 'PENDING')
+        ORDER BY id DESC LIMIT ?`,
+      [webhookId, before, before, page.pendingOnly, Math.min(Math.max(page.first, 0), MAX_DELIVERIES_PAGE)],
     );
     return rows.map((r) => ({ ...r, nextAttemptAt: instant(r.nextAttemptAt), deliveredAt: instant(r.deliveredAt) }));
   }
