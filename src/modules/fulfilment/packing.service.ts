@@ -1,3 +1,4 @@
+import { DateTime } from 'luxon';
 import { actsForProducer, forbidden } from '../../auth/policy.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
@@ -32,6 +33,7 @@ interface Row {
   hubId: string;
   fulfilmentState: string;
   deliversAt: string;
+  timeZone: string;
   customerOrderId: string;
   customerRef: string;
   priority: boolean;
@@ -60,7 +62,7 @@ export class PackingService {
     const rows = await sql<Row>(
       ctx.em,
       `SELECT po.id AS "producerOrderId", po.hub_id AS "hubId", po.fulfilment_state AS "fulfilmentState",
-              coalesce(s.delivers_at, s.closes_at) AS "deliversAt", o.id AS "customerOrderId", o.customer_ref AS "customerRef",
+              coalesce(s.delivers_at, s.closes_at) AS "deliversAt", s.time_zone AS "timeZone", o.id AS "customerOrderId", o.customer_ref AS "customerRef",
               coalesce(c.priority, false) AS priority, l.product_id AS "productId", l.quantity, l.fulfilled_quantity AS "fulfilledQuantity"
          FROM producer_order po
          JOIN sales_session s ON s.id = po.sales_session_id
@@ -69,13 +71,19 @@ export class PackingService {
          JOIN product p ON p.id = l.product_id
          LEFT JOIN hub_customer c ON c.hub_id = o.hub_id AND c.customer_ref = o.customer_ref
         WHERE po.producer_id = ? AND po.fulfilment_state IN ('UNFULFILLED', 'FULFILLED')
-          AND (coalesce(s.delivers_at, s.closes_at) AT TIME ZONE s.time_zone)::date = ?::date
+          -- Every instant that is this day somewhere (UTC-12 to UTC+14): the day in each
+          -- session's own zone is worked out below.
+          AND coalesce(s.delivers_at, s.closes_at) >= ?::date - interval '1 day'
+          AND coalesce(s.delivers_at, s.closes_at) < ?::date + interval '2 days'
           AND (?::uuid IS NULL OR po.hub_id = ?::uuid)
         ORDER BY coalesce(s.delivers_at, s.closes_at), po.hub_id, po.id, o.customer_ref, o.id, p.name, p.id`,
-      [producerId, deliveryDay, hub, hub],
+      [producerId, deliveryDay, deliveryDay, hub, hub],
     );
     const hubs: PackListHub[] = [];
-    for (const row of rows) {
+    // The delivery day in the session's zone, read by luxon as the pick list and the session's own
+    // times read it: PostgreSQL reads some names luxon accepts otherwise ("IST" is Israel to it,
+    // India to luxon) or not at all, and a pack list must cover the same day as the pick list.
+    for (const row of rows.filter((r) => DateTime.fromJSDate(instant(r.deliversAt), { zone: r.timeZone }).toISODate() === deliveryDay)) {
       let consignment = hubs.at(-1);
       if (consignment?.producerOrderId !== row.producerOrderId) {
         consignment = { hubId: row.hubId, producerOrderId: row.producerOrderId, deliversAt: instant(row.deliversAt), fulfilmentState: row.fulfilmentState, customers: [] };

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { IANAZone } from 'luxon';
 import { requireHub } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
@@ -13,6 +12,7 @@ import { Offer } from './offer.entity.js';
 import type { LotGrade } from '../lots/lot.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import { SalesSessionStatus, sessionStatus } from './session-status.js';
+import { isKnownTimeZone } from './time-zones.js';
 
 export const MAX_OFFERS_PER_SESSION = 5000;
 const MAX_PRICE_MINOR_UNITS = 100_000_000;
@@ -46,7 +46,7 @@ export class SalesSessionService {
   async createSalesSession(ctx: RequestContext, input: CreateSalesSessionFields): Promise<SalesSession> {
     const errors = new InputErrors();
     const timeZone = input.timeZone.trim();
-    if (!IANAZone.isValidZone(timeZone)) {
+    if (!(await isKnownTimeZone(ctx.em, timeZone))) {
       errors.invalid(`"${input.timeZone}" is not an IANA time zone (e.g. "Europe/Paris")`, ['timeZone']);
     }
     if (input.closesAt <= input.opensAt) errors.invalid('must be after opensAt', ['closesAt']);
