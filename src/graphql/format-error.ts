@@ -18,13 +18,13 @@ const CLIENT_ERROR_CODES = new Set([
   'QUERY_TOO_COMPLEX',
 ]);
 
-/** PostgreSQL and driver failures that mean "try again shortly", not "your request is wrong". */
-const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57P'];
 /**
- * Of class 08, a protocol violation is not an outage: PostgreSQL refused what was sent (a NUL in
- * text did this before the request check refused it), and the same request would fail again.
+ * PostgreSQL and driver failures that mean "try again shortly", not "your request is wrong". All
+ * of class 08, 08P01 included: PgBouncer answers its pooler errors with it (query_wait_timeout
+ * while a pool is paused for a failover, failing server logins), which are outages. A NUL in text,
+ * the one request that made PostgreSQL itself answer 08P01, is refused before any SQL runs.
  */
-const NOT_UNAVAILABLE_SQLSTATES = new Set(['08P01']);
+const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57P'];
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
 
 /**
@@ -66,7 +66,7 @@ function isUnavailable(error: unknown): boolean {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string') {
       if (UNAVAILABLE_NODE_CODES.has(code)) return true;
-      if (UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => code.startsWith(prefix)) && !NOT_UNAVAILABLE_SQLSTATES.has(code)) return true;
+      if (UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => code.startsWith(prefix))) return true;
     }
     const message = (current as { message?: unknown }).message;
     if (typeof message === 'string' && /Knex: Timeout acquiring a connection|Connection terminated/i.test(message)) return true;
