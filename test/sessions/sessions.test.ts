@@ -185,6 +185,18 @@ describe('sales sessions', () => {
       expect(again.closeSalesSession).toEqual({ salesSession: { id: session.id, status: 'COMPLETED' }, userErrors: [] });
     });
 
+    it('leaves the hub\'s list of sessions open and to come', async () => {
+      const hubId = await createHub(t.api, 'Early Hub');
+      t.clock.set('2026-11-23T10:00:00+01:00');
+      const [kept, closed] = await Promise.all([0, 1].map(async () => (await create({ hubId })).createSalesSession.salesSession!.id));
+      await t.api.data(op.CLOSE_SALES_SESSION, { input: { salesSessionId: closed } });
+      const { hub: found } = await (await t.as()).data<{ hub: { salesSessions: { id: string }[] } }>(
+        'query ($id: ID!, $now: DateTime!) { hub(id: $id) { salesSessions(closesAfter: $now) { id } } }',
+        { id: hubId, now: '2026-11-23T10:00:00+01:00' },
+      );
+      expect(found.salesSessions).toEqual([{ id: kept }]);
+    });
+
     it('answers an unknown session with NOT_FOUND', async () => {
       const { closeSalesSession } = await t.api.data<{ closeSalesSession: { userErrors: { code: string }[] } }>(
         op.CLOSE_SALES_SESSION,
