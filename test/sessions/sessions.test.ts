@@ -40,10 +40,18 @@ describe('sales sessions', () => {
   }
 
   it('takes IANA names, links and fixed zones as PostgreSQL and luxon both know them', async () => {
-    for (const timeZone of ['Asia/Kolkata', 'US/Eastern', 'Etc/GMT+5', 'UTC', 'europe/paris']) {
+    for (const timeZone of ['Asia/Kolkata', 'US/Eastern', 'Etc/GMT+5', 'UTC']) {
       const { createSalesSession } = await create({ timeZone });
       expect(createSalesSession.userErrors).toEqual([]);
+      expect(createSalesSession.salesSession!.timeZone).toBe(timeZone);
     }
+  });
+
+  it('spells a time zone as tzdata does, so a retry spelt in another case is the same request', async () => {
+    const first = await create({ timeZone: 'europe/paris', idempotencyKey: 'week-48' });
+    expect(first.createSalesSession.salesSession!.timeZone).toBe('Europe/Paris');
+    const retry = await create({ timeZone: 'EUROPE/PARIS', idempotencyKey: 'week-48' });
+    expect(retry.createSalesSession).toEqual(first.createSalesSession);
   });
 
   it("shows its times in the session's own time zone", async () => {

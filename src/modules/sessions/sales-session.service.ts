@@ -12,7 +12,7 @@ import { Offer } from './offer.entity.js';
 import type { LotGrade } from '../lots/lot.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import { SalesSessionStatus, sessionStatus } from './session-status.js';
-import { isKnownTimeZone } from './time-zones.js';
+import { canonicalTimeZone } from './time-zones.js';
 
 export const MAX_OFFERS_PER_SESSION = 5000;
 const MAX_PRICE_MINOR_UNITS = 100_000_000;
@@ -45,10 +45,10 @@ export class SalesSessionService {
    */
   async createSalesSession(ctx: RequestContext, input: CreateSalesSessionFields): Promise<SalesSession> {
     const errors = new InputErrors();
-    const timeZone = input.timeZone.trim();
-    if (!(await isKnownTimeZone(ctx.em, timeZone))) {
-      errors.invalid(`"${input.timeZone}" is not an IANA time zone (e.g. "Europe/Paris")`, ['timeZone']);
-    }
+    // Stored, shown and hashed as PostgreSQL spells it: a retry spelt in another case is the same request.
+    const canonical = await canonicalTimeZone(ctx.em, input.timeZone.trim());
+    if (!canonical) errors.invalid(`"${input.timeZone}" is not an IANA time zone (e.g. "Europe/Paris")`, ['timeZone']);
+    const timeZone = canonical ?? input.timeZone;
     if (input.closesAt <= input.opensAt) errors.invalid('must be after opensAt', ['closesAt']);
     if (input.deliversAt && input.deliversAt < input.closesAt) errors.invalid('must not be before closesAt', ['deliversAt']);
     if (input.offers.length > MAX_OFFERS_PER_SESSION) {
