@@ -25,23 +25,41 @@ export interface ContextDeps {
   clock: Clock;
 }
 
-export function createContext({ actor, em: root, services, events, clock }: ContextDeps): GraphQLContext {
-  let em = root.fork();
-  let loaders = createLoaders(em, services);
-  return {
-    actor,
-    clock,
-    services,
-    events,
-    get em() {
-      return em;
-    },
-    get loaders() {
-      return loaders;
-    },
-    renew() {
-      em = root.fork();
-      loaders = createLoaders(em, services);
-    },
-  };
+export function createContext({ actor, em, services, events, clock }: ContextDeps): GraphQLContext {
+  return new Context(actor, em, services, events, clock);
+}
+
+/**
+ * A class, so that the unit of work and the loaders are read through getters on its prototype:
+ * Apollo hands resolvers a copy of the context made with Object.assign (which keeps the
+ * prototype but turns own getters into the values they had then), and renew() on that copy must
+ * still change what its resolvers read.
+ */
+class Context implements GraphQLContext {
+  private currentEm: EntityManager;
+  private currentLoaders: Loaders;
+
+  constructor(
+    readonly actor: Actor,
+    private readonly root: EntityManager,
+    readonly services: Services,
+    readonly events: EventHub,
+    readonly clock: Clock,
+  ) {
+    this.currentEm = root.fork();
+    this.currentLoaders = createLoaders(this.currentEm, services);
+  }
+
+  get em(): EntityManager {
+    return this.currentEm;
+  }
+
+  get loaders(): Loaders {
+    return this.currentLoaders;
+  }
+
+  renew(): void {
+    this.currentEm = this.root.fork();
+    this.currentLoaders = createLoaders(this.currentEm, this.services);
+  }
 }

@@ -14,6 +14,7 @@ import { StockResolver } from '../modules/stock/stock.resolver.js';
 import { LocationResolver } from '../modules/stock/location.resolver.js';
 import { LotResolver } from '../modules/lots/lot.resolver.js';
 import { FulfilmentResolver, ProducerOrderFulfilmentResolver } from '../modules/fulfilment/fulfilment.resolver.js';
+import type { GraphQLContext } from './context.js';
 
 const resolvers = [
   ProducerResolver,
@@ -54,7 +55,27 @@ export async function buildAppSchema(pubSub: PubSub = detachedPubSub): Promise<G
   // Inputs are checked by the services, which report problems as typed userErrors with field paths.
   const schema = await buildSchema({ resolvers, validate: false, pubSub, authChecker, authMode: 'error' });
   assertEveryRootFieldHasARule(schema);
+  freshDataForEachMutation(schema);
   return schema;
+}
+
+/**
+ * Mutation fields run one after another; each answers from what the database holds after its
+ * own write. The request's batch loaders and unit of work keep what they read, so every mutation
+ * after a request's first starts with new ones (`renew()`): a second checkout in the same document
+ * would otherwise report the availability the first one read.
+ */
+function freshDataForEachMutation(schema: GraphQLSchema): void {
+  const mutated = new WeakSet<GraphQLContext>();
+  for (const field of Object.values(schema.getMutationType()?.getFields() ?? {})) {
+    const resolve = field.resolve;
+    if (!resolve) continue;
+    field.resolve = (source, args, context: GraphQLContext, info) => {
+      if (mutated.has(context)) context.renew();
+      else mutated.add(context);
+      return resolve(source, args, context, info);
+    };
+  }
 }
 
 /** The SDL committed as schema/schema.graphql: sorted, so a diff shows only real changes. */

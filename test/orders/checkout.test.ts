@@ -63,6 +63,23 @@ describe('checkout', () => {
     expect((await stockOf(t.api, w.carrots)).held).toBe('3');
   });
 
+  it('answers each of several mutations in one document from what the database holds after it', async () => {
+    const offerId = w.session.offerFor(w.carrots);
+    const basket = (customerRef: string, quantity: string) => ({ salesSessionId: w.session.id, customerRef, idempotencyKey: randomUUID(), lines: [{ offerId, quantity }] });
+    type Answer = Record<'a' | 'b', { customerOrder: { lines: { offer: { available: string } }[] } }>;
+    const both = await t.api.data<Answer>(`mutation ($a: CheckoutInput!, $b: CheckoutInput!) {
+      a: checkout(input: $a) { customerOrder { lines { offer { available } } } }
+      b: checkout(input: $b) { customerOrder { lines { offer { available } } } } }`, { a: basket('ali', '2'), b: basket('bea', '3') });
+    // 10 kg of carrots: 8 left after the first, 5 after the second.
+    expect([both.a, both.b].map((r) => r.customerOrder.lines[0]!.offer.available)).toEqual(['8', '5']);
+
+    type Adjusted = Record<'a' | 'b', { product: { stock: { onHand: string } } }>;
+    const adjusted = await t.api.data<Adjusted>(`mutation ($a: AdjustStockInput!, $b: AdjustStockInput!) {
+      a: adjustStock(input: $a) { product { stock { onHand } } }
+      b: adjustStock(input: $b) { product { stock { onHand } } } }`, { a: { productId: w.carrots, delta: '5' }, b: { productId: w.carrots, delta: '5' } });
+    expect([adjusted.a, adjusted.b].map((r) => r.product.stock.onHand)).toEqual(['15', '20']);
+  });
+
   it('holds nothing at all when any line is short, and names every short line', async () => {
     const result = await checkout(t.api, w.session.id, 'michael', [
       { offerId: w.session.offerFor(w.carrots), quantity: '3' },
