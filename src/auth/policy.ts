@@ -28,6 +28,16 @@ export function seesCustomerOrderLine(actor: Actor, line: { producerId: string }
   return actor.kind !== 'producer' || actor.producerId === line.producerId;
 }
 
+/**
+ * A webhook is its hub's, else its producer's (as its idempotency key is): one the operator
+ * registered for a hub and one of its producers carries the hub's URL and the hub's events, and
+ * that producer may neither read nor remove it. The operator owns every webhook.
+ */
+export function ownsWebhook(actor: Actor, webhook: { hubId?: string | null; producerId?: string | null }): boolean {
+  if (actor.kind === 'admin') return true;
+  return webhook.hubId ? actor.kind === 'hub' && actor.hubId === webhook.hubId : actor.kind === 'producer' && actor.producerId === webhook.producerId;
+}
+
 /** A producer order is its producer's and its hub's. */
 export function seesProducerOrder(actor: Actor, order: { producerId: string; hubId: string }): boolean {
   return actsForProducer(actor, order.producerId) || actsForHub(actor, order.hubId);

@@ -180,7 +180,8 @@ export async function hubSessions(em: EntityManager, hubIds: readonly string[], 
     for (const hubId of hubIds) {
       if (found?.hubId !== hubId) pages.set(hubId, DomainError.of(UserErrorCode.NOT_FOUND, `no sales session of this hub with id "${page.after}"`, ['after']));
     }
-    if (!found || !pages.has(found.hubId) || pages.get(found.hubId) instanceof DomainError) return pages;
+    // A cursor of none of these hubs: every page is an error.
+    if (!found || !pages.has(found.hubId)) return pages;
     cursor = found;
   }
   const rows = await sql<Record<string, unknown>>(

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EventKind, STOCK_ONLY_KINDS } from '../../events/event-log.js';
-import { requireHub, requireProducer } from '../../auth/policy.js';
+import { ownsWebhook, requireHub, requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { MAX_LIST } from '../../graphql/lists.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
@@ -97,8 +97,8 @@ export class WebhookService {
       const webhookId = randomUUID();
       if (idempotencyKey) {
         const claim = await claimIdempotencyKey(em, ctx.clock.now(), {
-          // The webhook's owner, as find() tells it: a hub's webhook is the hub's, even when the
-          // operator registered it for one of its producers.
+          // The webhook's owner, as ownsWebhook() tells it: a hub's webhook is the hub's, even when
+          // the operator registered it for one of its producers.
           scope: hubId ? idempotencyScope.hub(hubId) : producerId ? idempotencyScope.producer(producerId) : idempotencyScope.operator,
           idempotencyKey,
           kind: IdempotentMutation.REGISTER_WEBHOOK,
@@ -148,20 +148,10 @@ export class WebhookService {
     return webhook;
   }
 
-  /**
-   * The webhook, if the caller owns it (or is the operator): its hub's, else its producer's. One
-   * the operator registered for a hub and one of its producers is the hub's (as its idempotency
-   * key is): it carries the hub's URL and the hub's events, and the producer may neither read nor
-   * remove it.
-   */
+  /** The webhook, if the caller owns it (ownsWebhook). */
   async find(ctx: RequestContext, id: string): Promise<Webhook | null> {
     const webhook = isUuid(id) ? await ctx.em.findOne(Webhook, id) : null;
-    if (!webhook) return null;
-    const { actor } = ctx;
-    const owns =
-      actor.kind === 'admin' ||
-      (webhook.hubId ? actor.kind === 'hub' && webhook.hubId === actor.hubId : actor.kind === 'producer' && webhook.producerId === actor.producerId);
-    return owns ? webhook : null;
+    return webhook && ownsWebhook(ctx.actor, webhook) ? webhook : null;
   }
 
   /**
