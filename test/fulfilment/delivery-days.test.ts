@@ -3,11 +3,12 @@
 // PostgreSQL's names may hold a name PostgreSQL reads otherwise ("IST": Israel to it, India to
 // luxon, which shows the session's times) or not at all ("US/Pacific-New").
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
 import { checkout, createHub, createProducer, createProduct, orderMutation } from '../support/scenarios.js';
 import { CLOSES, createOfferSession } from './support.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { createTestDatabase, startTestApp, type TestApp } from '../support/test-app.js';
 
 const PICK = 'query ($p: ID!, $d: String!) { pickList(producerId: $p, deliveryDay: $d) { items { quantity } } }';
 const PACK = 'query ($p: ID!, $d: String!) { packList(producerId: $p, deliveryDay: $d) { customers { customerRef } } }';
@@ -45,5 +46,35 @@ describe('delivery days in a session stored with a legacy zone name', () => {
     expect(await day('2026-11-26')).toEqual([1, 1]);
     const csv = await fetch(new URL(`/csv/pack-list?producerId=${farm}&deliveryDay=2026-11-25`, t.app.url), { headers: { authorization: `Bearer ${t.api.token}` } });
     expect(csv.status).toBe(200);
+  });
+});
+
+describe('delivery days on a database whose own time zone is far from UTC', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // UTC-12: the server's connections then read dates without a zone at -12.
+    const databaseUrl = await createTestDatabase();
+    const admin = new pg.Client({ connectionString: databaseUrl });
+    await admin.connect();
+    await admin.query(`ALTER DATABASE "${new URL(databaseUrl).pathname.slice(1)}" SET timezone = 'Etc/GMT+12'`);
+    await admin.end();
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', databaseUrl });
+  });
+  afterAll(() => t.stop());
+
+  it('finds a consignment delivered early in the day at UTC+14 on that day', async () => {
+    const farm = await createProducer(t.api, 'Atoll farm');
+    const product = await createProduct(t.api, farm, { name: 'Coconuts', onHand: '10' });
+    // 00:30 on the 25th in Kiritimati (+14) is 10:30 UTC on the 24th.
+    const session = await createOfferSession(t.api, await createHub(t.api, 'Hub'), [{ productId: product }], { deliversAt: '2026-11-25T00:30:00+14:00' });
+    // The helper's sessions are in Paris; this hub's is in Kiritimati.
+    await t.db.query('UPDATE sales_session SET time_zone = $1 WHERE id = $2', ['Pacific/Kiritimati', session.id]);
+    const order = await checkout(t.api, session.id, 'tem', [{ offerId: session.offerFor(product), quantity: '2' }]);
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, order.customerOrder!.id);
+    t.clock.set(CLOSES);
+    await t.app.scheduler.runOnce();
+    const pick = await t.api.data<{ pickList: { items: unknown[] } }>(PICK, { p: farm, d: '2026-11-25' });
+    const pack = await t.api.data<{ packList: unknown[] }>(PACK, { p: farm, d: '2026-11-25' });
+    expect([pick.pickList.items.length, pack.packList.length]).toEqual([1, 1]);
   });
 });

@@ -71,10 +71,10 @@ export class PackingService {
          JOIN product p ON p.id = l.product_id
          LEFT JOIN hub_customer c ON c.hub_id = o.hub_id AND c.customer_ref = o.customer_ref
         WHERE po.producer_id = ? AND po.fulfilment_state IN ('UNFULFILLED', 'FULFILLED')
-          -- Every instant that is this day somewhere (UTC-12 to UTC+14): the day in each
-          -- session's own zone is worked out below.
-          AND coalesce(s.delivers_at, s.closes_at) >= ?::date - interval '1 day'
-          AND coalesce(s.delivers_at, s.closes_at) < ?::date + interval '2 days'
+          -- Every instant that is this day somewhere (UTC-12 to UTC+14), bounded in UTC whatever
+          -- the connection's TimeZone: the day in each session's own zone is worked out below.
+          AND coalesce(s.delivers_at, s.closes_at) >= (?::date - 1)::timestamp AT TIME ZONE 'UTC'
+          AND coalesce(s.delivers_at, s.closes_at) < (?::date + 2)::timestamp AT TIME ZONE 'UTC'
           AND (?::uuid IS NULL OR po.hub_id = ?::uuid)
         ORDER BY coalesce(s.delivers_at, s.closes_at), po.hub_id, po.id, o.customer_ref, o.id, p.name, p.id`,
       [producerId, deliveryDay, deliveryDay, hub, hub],
