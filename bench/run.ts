@@ -58,14 +58,15 @@ try {
   if (wanted('close')) results.push(await sessionClose(env, smoke ? [500] : [10_000, 100_000], smoke ? 4 : 20, smoke ? 10 : 200));
   if (wanted('fanout')) results.push(await fanOut(env, smoke ? 20 : 1000, smoke ? 3 : 20));
   if (wanted('cost')) results.push(await costPerRequest(env, smoke ? 5 : 200));
-  if (wanted('catalogue')) results.push(await catalogueRead(env, smoke ? 50 : 500, smoke ? 20 : 100, seconds));
+  if (wanted('catalogue')) results.push(await catalogueRead(env, smoke ? 50 : 500, smoke ? 20 : 100, seconds, warmup));
 } finally {
   await env.stop();
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${osType()} ${release()}, Node ${process.version}`;
 const server = (workers === 1 ? `one process, ${poolSize} database connections` : `${workers} worker processes (WORKERS=${workers}), ${poolSize} database connections each`)
-  + (wanted('hot') || wanted('uniform') ? `; ${warmup} s of unmeasured checkout load (and reference) before the checkout runs` : '');
+  + (wanted('hot') || wanted('uniform') ? `; ${warmup} s of unmeasured checkout load (and reference) before the checkout runs` : '')
+  + (wanted('catalogue') ? `; ${warmup} s of unmeasured catalogue reads before those measured` : '');
 const report = [
   `## Benchmark (${new Date().toISOString().slice(0, 10)}, ${smoke ? 'smoke run' : `${seconds} s per run`})`,
   '',

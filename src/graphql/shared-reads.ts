@@ -1,25 +1,38 @@
 import { type ApolloServerPlugin, type GraphQLRequestContext, type GraphQLResponse, HeaderMap } from '@apollo/server';
 import type { FormattedExecutionResult } from 'graphql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { ReadGroups } from '../shared/read-groups.js';
+import type { Clock } from '../shared/clock.js';
+import { sql } from '../shared/sql.js';
 import type { GraphQLContext } from './context.js';
 
 type Body = GraphQLResponse['body'];
 
 /**
- * Identical queries (same document, operation, variables and caller) that arrive while one of them
- * executes share the next execution instead of each running its own (src/shared/read-groups.ts).
- * A storefront's catalogue page, asked for by anonymous visitors at once, is the server's
- * costliest request; under load this keeps the server's work at about one execution per page at a
- * time, however many ask. Callers with different tokens never share (what they may see differs),
- * so signed-in customers each read their own. Each answer still reflects every commit made before
- * its request arrived. Mutations are never shared, nor are answers with errors: the callers that
- * waited for one then run their own, as they would have without sharing.
+ * How long an answer may be shared after its execution began, while nothing is committed: the
+ * most by which what it derives from the clock (a session's status turning OPEN at `opensAt`) can
+ * lag. What it reads from the database is never older than the caller's request.
+ */
+export const SHARED_ANSWER_MAX_AGE_MS = 1000;
+
+/**
+ * Identical queries (same document, operation, variables and caller) share an execution instead of
+ * each running its own (src/shared/read-groups.ts): one in progress or just ended, when nothing was
+ * committed since it began; otherwise the next one, with everyone who came meanwhile. A
+ * storefront's catalogue page, asked for by anonymous visitors at once, is the server's costliest
+ * request; under load this keeps the server's work at about one execution per page at a time,
+ * however many ask. Callers with different tokens never share (what they may see differs), so
+ * signed-in customers each read their own. Each answer still reflects every commit made before its
+ * request arrived; what it derives from the clock (a session's status) is as of the shared
+ * execution's start, at most SHARED_ANSWER_MAX_AGE_MS earlier. Mutations are never shared, nor are answers
+ * with errors: the callers that waited for one then run their own, as they would have without
+ * sharing.
  *
  * `stringifyResult` goes to Apollo's option of that name: a shared answer is written as JSON once,
  * not once per caller.
  */
-export function sharedReads(): { plugin: ApolloServerPlugin<GraphQLContext>; stringifyResult: (result: FormattedExecutionResult) => string } {
-  const groups = new ReadGroups<Body>();
+export function sharedReads(clock: Clock): { plugin: ApolloServerPlugin<GraphQLContext>; stringifyResult: (result: FormattedExecutionResult) => string } {
+  const groups = new ReadGroups<Body>({ now: () => clock.now().getTime(), maxAgeMs: SHARED_ANSWER_MAX_AGE_MS });
   const running = new WeakMap<GraphQLRequestContext<GraphQLContext>, (shareable?: Body) => void>();
   const written = new WeakMap<object, string>();
   const stringifyResult = (result: FormattedExecutionResult) => {
@@ -35,7 +48,7 @@ export function sharedReads(): { plugin: ApolloServerPlugin<GraphQLContext>; str
           if (request.operation?.operation !== 'query') return null;
           const key = keyOf(request);
           if (key === undefined) return null;
-          const turn = await groups.take(key);
+          const turn = await groups.take(key, () => committedState(request.contextValue.em));
           if (turn.kind === 'shared') return { http: { status: undefined, headers: new HeaderMap() }, body: turn.result };
           if (turn.kind === 'run') running.set(request, turn.done);
           return null;
@@ -53,6 +66,16 @@ export function sharedReads(): { plugin: ApolloServerPlugin<GraphQLContext>; str
     },
   };
   return { plugin, stringifyResult };
+}
+
+/**
+ * PostgreSQL's current snapshot: which transactions have ended. It changes whenever a transaction
+ * that wrote anything commits (or aborts), in any process on the database, so two equal readings
+ * mean no write was committed in between.
+ */
+async function committedState(em: EntityManager): Promise<string | undefined> {
+  const [row] = await sql<{ snapshot: string }>(em, 'SELECT pg_current_snapshot()::text AS snapshot');
+  return row?.snapshot;
 }
 
 /**

@@ -146,8 +146,8 @@ describe('sales sessions', () => {
     const firstTwoOf = (hubId: string) => sessions.filter((s) => hubOf.get(s.id) === hubId).map((s) => s.id).sort().slice(0, 2);
 
     const QUERY = 'query ($farm: ID!) { producerOrders(producerId: $farm) { hub { id salesSessions(first: 2) { id } } } }';
-    const read = async () => {
-      const { producerOrders } = await t.api.data<{ producerOrders: { hub: { id: string; salesSessions: { id: string }[] } }[] }>(QUERY, { farm });
+    const read = async (nonce?: string) => {
+      const { producerOrders } = await t.api.data<{ producerOrders: { hub: { id: string; salesSessions: { id: string }[] } }[] }>(QUERY, { farm, nonce });
       for (const { hub } of producerOrders) expect(hub.salesSessions.map((s) => s.id)).toEqual(firstTwoOf(hub.id));
       return producerOrders.length;
     };
