@@ -1,5 +1,5 @@
 import { type ApolloServerPlugin, type GraphQLRequestContext, type GraphQLResponse, HeaderMap } from '@apollo/server';
-import type { FormattedExecutionResult } from 'graphql';
+import { type FormattedExecutionResult, Kind, type OperationDefinitionNode } from 'graphql';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ReadGroups } from '../shared/read-groups.js';
 import type { Clock } from '../shared/clock.js';
@@ -21,8 +21,9 @@ export const SHARED_ANSWER_MAX_AGE_MS = 1000;
  * committed since it began; otherwise the next one, with everyone who came meanwhile. A
  * storefront's catalogue page, asked for by anonymous visitors at once, is the server's costliest
  * request; under load this keeps the server's work at about one execution per page at a time,
- * however many ask. Callers with different tokens never share (what they may see differs), so
- * signed-in customers each read their own. Each answer still reflects every commit made before its
+ * however many ask. Different callers never share (what they may see differs): the key has the
+ * caller's role and enterprise, so anonymous visitors share, as do a hub's tokens, and signed-in
+ * customers each read their own. Each answer still reflects every commit made before its
  * request arrived; what it derives from the clock (a session's status) is as of the shared
  * execution's start, at most SHARED_ANSWER_MAX_AGE_MS earlier. Mutations are never shared, nor are answers
  * with errors: the callers that waited for one then run their own, as they would have without
@@ -45,7 +46,7 @@ export function sharedReads(clock: Clock): { plugin: ApolloServerPlugin<GraphQLC
     async requestDidStart() {
       return {
         async responseForOperation(request) {
-          if (request.operation?.operation !== 'query') return null;
+          if (request.operation?.operation !== 'query' || readsNothing(request.operation)) return null;
           const key = keyOf(request);
           if (key === undefined) return null;
           const turn = await groups.take(key, () => committedState(request.contextValue.em));
@@ -66,6 +67,14 @@ export function sharedReads(clock: Clock): { plugin: ApolloServerPlugin<GraphQLC
     },
   };
   return { plugin, stringifyResult };
+}
+
+/**
+ * Only `__typename` and introspection at the root: nothing is read from the database, and
+ * executing costs less than asking it whether an answer may be shared.
+ */
+function readsNothing(operation: OperationDefinitionNode): boolean {
+  return operation.selectionSet.selections.every((selection) => selection.kind === Kind.FIELD && selection.name.value.startsWith('__'));
 }
 
 /**

@@ -31,8 +31,11 @@ export type Version = () => Promise<string | undefined>;
 
 /** How many recently asked keys are remembered, as digests whatever the size of their variables. */
 export const POPULAR_KEYS = 1000;
-/** How many ended runs are kept for reuse at most (each holds its result). */
-export const KEPT_RUNS = 100;
+/**
+ * How many ended runs are kept for reuse at most. Each holds its result (a 500-offer catalogue
+ * page is about 100 kB as JSON), for at most maxAgeMs after it began.
+ */
+export const KEPT_RUNS = 50;
 
 export interface ReadGroupsOptions {
   /** Milliseconds on the process's clock (the injected one, so tests can move it). */
@@ -63,12 +66,18 @@ export class ReadGroups<T> {
   private readonly kept = new Set<string>();
   /** When each of the keys last asked for was last asked for, by digest, oldest first. */
   private readonly asked = new Map<string, number>();
+  private sweep: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ReadGroupsOptions) {}
 
   /** Keys with a run in progress (for tests and metrics). */
   get active(): number {
     return this.lanes.size - this.kept.size;
+  }
+
+  /** Results kept for sharing after their run ended (for tests and metrics). */
+  get keptResults(): number {
+    return this.kept.size;
   }
 
   async take(key: string, versionOf: Version): Promise<Turn<T>> {
@@ -154,6 +163,22 @@ export class ReadGroups<T> {
   private keep(key: string): void {
     this.kept.add(key);
     if (this.kept.size > KEPT_RUNS) this.forget(this.kept.values().next().value!);
+    this.sweepLater();
+  }
+
+  /**
+   * Lets go of kept results once they are too old to share, also when no caller comes to notice:
+   * a page kept at the end of a busy minute must not stay in memory all night. The timer only
+   * triggers the check; the age is always the injected clock's.
+   */
+  private sweepLater(): void {
+    if (this.sweep) return;
+    this.sweep = setTimeout(() => {
+      this.sweep = undefined;
+      this.forgetExpired();
+      if (this.kept.size > 0) this.sweepLater();
+    }, this.options.maxAgeMs + 1);
+    this.sweep.unref();
   }
 
   /** Kept runs too old to share, oldest first. */

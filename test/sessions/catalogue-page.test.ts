@@ -99,7 +99,7 @@ describe("a storefront's catalogue page", () => {
       });
     });
 
-    it('is never shared between callers with different tokens', async () => {
+    it('is never shared between different callers', async () => {
       const page = await createSession(t.api, await createHub(t.api, 'Hub F'), { ...times, products: [carrots] });
       const visitor = await t.as();
       const producer = await t.as({ role: 'producer', producerId: jean });

@@ -127,4 +127,48 @@ describe('identical queries while nothing is committed', () => {
       expect(held.offerReads()).toBe(2);
     });
   });
+  it('re-reads after the commit of a transaction that was already writing when the answer was read', async () => {
+    t.clock.set('2026-11-23T12:00:00+01:00');
+    const storefront = await t.as();
+    const LONG = `${PAGE} # long`;
+    const name = async () => (await storefront.data<Page>(LONG, { id: sessionId })).salesSession.offers[0]!.product.name;
+    await settled();
+    const writer = await t.db.connect();
+    const reads = countStatements('f.sales_session_id = ANY');
+    try {
+      await writer.query('BEGIN');
+      await writer.query("UPDATE product SET name = 'Carrots (long transaction)' WHERE id = $1", [productId]);
+      // A later transaction ends first: the writer is now below the snapshot's xmax, and its
+      // commit shows only as its id leaving the in-progress list.
+      await t.db.query('SELECT pg_current_xact_id()');
+      const before = await name();
+      expect(before).not.toBe('Carrots (long transaction)');
+      expect(await name()).toBe(before);
+      expect(reads.count()).toBe(2);
+      const whileWriting = await snapshot();
+      await writer.query('COMMIT');
+      const afterCommit = await snapshot();
+      // The case this is about: the commit left xmax where it was ("xmin:xmax:in-progress").
+      expect(afterCommit.split(':')[1]).toBe(whileWriting.split(':')[1]);
+      expect(afterCommit).not.toBe(whileWriting);
+      expect(await name()).toBe('Carrots (long transaction)');
+      expect(reads.count()).toBe(3);
+    } finally {
+      reads.stop();
+      writer.release();
+    }
+  });
+  it('asks nothing of the database for a query that reads nothing from it', async () => {
+    const visitor = await t.as();
+    const snapshots = countStatements('pg_current_snapshot');
+    try {
+      for (let i = 0; i < 3; i += 1) expect(await visitor.data('{ __typename }')).toEqual({ __typename: 'Query' });
+      expect(snapshots.count()).toBe(0);
+      // A query that reads, asked again: the second takes the snapshot before reading.
+      for (let i = 0; i < 2; i += 1) await visitor.data(`${PAGE} # reads`, { id: sessionId });
+      expect(snapshots.count()).toBe(1);
+    } finally {
+      snapshots.stop();
+    }
+  });
 });

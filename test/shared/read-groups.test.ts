@@ -69,6 +69,19 @@ describe('identical reads', () => {
     expect(joining.turn).toEqual({ kind: 'shared', result: 'second' });
   });
 
+  it('lets a run begin only once its version is taken, so that nobody shares it on a version taken after its reads', async () => {
+    const { groups, take } = world();
+    runner(await take('page'))('first');
+    let answer!: (version: string) => void;
+    const slow = new Promise<string>((resolve) => (answer = resolve));
+    const second = track(groups.take('page', () => slow));
+    await settle();
+    expect(second.turn).toBeUndefined();
+    answer('1');
+    await settle();
+    expect(second.turn?.kind).toBe('run');
+  });
+
   it('never shares a run with a caller who arrived after a commit the run may have missed', async () => {
     const { take, commit } = world();
     runner(await take('page'))('first');
@@ -103,6 +116,19 @@ describe('identical reads', () => {
     // A clock set back: the answer began later than now.
     state.now -= 10;
     expect((await take('page')).kind).toBe('run');
+  });
+
+  it('lets go of a kept result once it is too old to share, even if nobody asks again', async () => {
+    const state = { now: 0 };
+    const groups = new ReadGroups<string>({ now: () => state.now, maxAgeMs: 20 });
+    const version = async () => '1';
+    runner(await groups.take('page', version))('first');
+    runner(await groups.take('page', version))('kept');
+    expect(groups.keptResults).toBe(1);
+    state.now += 21;
+    const deadline = Date.now() + 5000;
+    while (groups.keptResults > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(groups.keptResults).toBe(0);
   });
 
   it('shares nothing on the strength of a version it could not take', async () => {
