@@ -25,9 +25,9 @@ export const SHARED_ANSWER_MAX_AGE_MS = 1000;
  * caller's role and enterprise, so anonymous visitors share, as do a hub's tokens, and signed-in
  * customers each read their own. Each answer still reflects every commit made before its
  * request arrived; what it derives from the clock (a session's status) is as of the shared
- * execution's start, at most SHARED_ANSWER_MAX_AGE_MS earlier. Mutations are never shared, nor are answers
- * with errors: the callers that waited for one then run their own, as they would have without
- * sharing.
+ * execution's start, at most SHARED_ANSWER_MAX_AGE_MS earlier. Mutations are never shared, nor
+ * are answers with errors: the callers that waited for one then run their own, as they would have
+ * without sharing.
  *
  * `stringifyResult` goes to Apollo's option of that name: a shared answer is written as JSON once,
  * not once per caller.
