@@ -47,6 +47,23 @@ describe('delivery days in a session stored with a legacy zone name', () => {
     const csv = await fetch(new URL(`/csv/pack-list?producerId=${farm}&deliveryDay=2026-11-25`, t.app.url), { headers: { authorization: `Bearer ${t.api.token}` } });
     expect(csv.status).toBe(200);
   });
+
+  it("gives pick waves and pack lists their delivery time on the session's own clock, in the API and in CSV", async () => {
+    const farm = await createProducer(t.api, 'Date farm');
+    await sold('Asia/Kolkata', '2026-11-25T02:00:00+05:30', farm);
+    const { pickList } = await t.api.data<{ pickList: { waves: { deliversAt: string }[] } }>(
+      'query ($p: ID!, $d: String!) { pickList(producerId: $p, deliveryDay: $d) { waves { deliversAt } } }', { p: farm, d: '2026-11-25' });
+    const { packList } = await t.api.data<{ packList: { deliversAt: string }[] }>(
+      'query ($p: ID!, $d: String!) { packList(producerId: $p, deliveryDay: $d) { deliversAt } }', { p: farm, d: '2026-11-25' });
+    const csv = async (list: string, view = '') => {
+      const response = await fetch(new URL(`/csv/${list}?producerId=${farm}&deliveryDay=2026-11-25${view}`, t.app.url), { headers: { authorization: `Bearer ${t.api.token}` } });
+      const [header, first] = (await response.text()).split('\r\n');
+      return first!.split(',')[header!.split(',').indexOf('delivers_at')];
+    };
+    // Not 2026-11-24T20:30:00Z: the same instant, as the hub's clock and its delivery day show it.
+    expect([pickList.waves.map((w) => w.deliversAt), packList.map((h) => h.deliversAt), await csv('pick-list', '&view=wave'), await csv('pack-list')])
+      .toEqual([['2026-11-25T02:00:00+05:30'], ['2026-11-25T02:00:00+05:30'], '2026-11-25T02:00:00+05:30', '2026-11-25T02:00:00+05:30']);
+  });
 });
 
 describe('delivery days on a database whose own time zone is far from UTC', () => {

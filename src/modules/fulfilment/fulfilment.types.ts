@@ -1,3 +1,4 @@
+import type { DateTime } from 'luxon';
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { DateTimeScalar, DecimalScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
@@ -101,8 +102,8 @@ export class PickZone {
 
 @ObjectType({ simpleResolvers: true, description: "What to pick for one hub's delivery." })
 export class PickWave {
-  @Field(() => DateTimeScalar)
-  deliversAt!: Date;
+  @Field(() => DateTimeScalar, { description: "In the session's time zone." })
+  deliversAt!: DateTime;
 
   @Field(() => Hub)
   hub!: Hub;
@@ -167,8 +168,8 @@ export class PackListHub {
   @Field(() => ProducerOrder)
   producerOrder!: ProducerOrder;
 
-  @Field(() => DateTimeScalar)
-  deliversAt!: Date;
+  @Field(() => DateTimeScalar, { description: "In the session's time zone." })
+  deliversAt!: DateTime;
 
   @Field(() => [PackListCustomer])
   customers!: PackListCustomer[];

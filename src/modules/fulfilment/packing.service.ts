@@ -23,7 +23,8 @@ export interface PackListCustomer {
 export interface PackListHub {
   hubId: string;
   producerOrderId: string;
-  deliversAt: Date;
+  /** In the session's time zone. */
+  deliversAt: DateTime;
   fulfilmentState: string;
   customers: PackListCustomer[];
 }
@@ -83,10 +84,12 @@ export class PackingService {
     // The delivery day in the session's zone, read by luxon as the pick list and the session's own
     // times read it: PostgreSQL reads some names luxon accepts otherwise ("IST" is Israel to it,
     // India to luxon) or not at all, and a pack list must cover the same day as the pick list.
-    for (const row of rows.filter((r) => DateTime.fromJSDate(instant(r.deliversAt), { zone: r.timeZone }).toISODate() === deliveryDay)) {
+    for (const row of rows) {
+      const deliversAt = DateTime.fromJSDate(instant(row.deliversAt), { zone: row.timeZone });
+      if (deliversAt.toISODate() !== deliveryDay) continue;
       let consignment = hubs.at(-1);
       if (consignment?.producerOrderId !== row.producerOrderId) {
-        consignment = { hubId: row.hubId, producerOrderId: row.producerOrderId, deliversAt: instant(row.deliversAt), fulfilmentState: row.fulfilmentState, customers: [] };
+        consignment = { hubId: row.hubId, producerOrderId: row.producerOrderId, deliversAt, fulfilmentState: row.fulfilmentState, customers: [] };
         hubs.push(consignment);
       }
       let customer = consignment.customers.at(-1);

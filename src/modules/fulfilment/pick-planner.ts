@@ -1,4 +1,5 @@
 import { Decimal } from 'decimal.js';
+import type { DateTime } from 'luxon';
 import { type LotCriteria, meetsCriteria } from '../lots/lot-criteria.js';
 import { LotKind } from '../lots/lot.entity.js';
 import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
@@ -7,7 +8,8 @@ import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
 export interface OpenOrder {
   producerOrderId: string;
   hubId: string;
-  deliversAt: Date;
+  /** In the session's time zone. */
+  deliversAt: DateTime;
   /** The delivery's calendar day in the session's time zone (YYYY-MM-DD). */
   deliveryDay: string;
   lines: OpenLine[];
@@ -44,7 +46,7 @@ export interface PlannedPick {
 export interface PlannedLine extends OpenLine {
   producerOrderId: string;
   hubId: string;
-  deliversAt: Date;
+  deliversAt: DateTime;
   deliveryDay: string;
   picks: PlannedPick[];
   /** What no lot covers: picked from stock kept outside lots, at these locations. */

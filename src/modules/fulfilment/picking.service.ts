@@ -32,7 +32,7 @@ export interface PickList {
   /** The zone view: what to pick at each location. */
   zones: { locationId: string; items: PickItem[] }[];
   /** Waves: one per hub delivery, in delivery order. */
-  waves: { deliversAt: Date; hubId: string; producerOrderIds: string[]; items: PickItem[] }[];
+  waves: { deliversAt: DateTime; hubId: string; producerOrderIds: string[]; items: PickItem[] }[];
 }
 
 interface OrderRow {
@@ -92,12 +92,12 @@ export class PickingService {
       ),
     ]);
     const open: OpenOrder[] = orders.map((o) => {
-      const deliversAt = instant(o.deliversAt);
+      const deliversAt = DateTime.fromJSDate(instant(o.deliversAt), { zone: o.timeZone });
       return {
         producerOrderId: o.id,
         hubId: o.hubId,
         deliversAt,
-        deliveryDay: DateTime.fromJSDate(deliversAt, { zone: o.timeZone }).toISODate()!,
+        deliveryDay: deliversAt.toISODate()!,
         lines: lines.filter((l) => l.producerOrderId === o.id).map((l) => ({
           productId: l.productId,
           quantity: new Decimal(l.quantity),
@@ -139,7 +139,7 @@ export class PickingService {
 
     const waves = new Map<string, PickList['waves'][number] & { lines: PlannedLine[] }>();
     for (const line of lines) {
-      const key = `${line.deliversAt.toISOString()} ${line.hubId}`;
+      const key = `${line.deliversAt.toMillis()} ${line.hubId}`;
       const wave = waves.get(key) ?? { deliversAt: line.deliversAt, hubId: line.hubId, producerOrderIds: [], items: [], lines: [] };
       if (!wave.producerOrderIds.includes(line.producerOrderId)) wave.producerOrderIds.push(line.producerOrderId);
       wave.lines.push(line);
