@@ -16,6 +16,7 @@ import { Migration20261124052657 } from './Migration20261124052657.js';
 import { Migration20261124054152 } from './Migration20261124054152.js';
 import { Migration20261124093000 } from './Migration20261124093000.js';
 import { Migration20261124113037 } from './Migration20261124113037.js';
+import { Migration20261124170000 } from './Migration20261124170000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -34,4 +35,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124054152', class: Migration20261124054152 },
   { name: 'Migration20261124093000', class: Migration20261124093000 },
   { name: 'Migration20261124113037', class: Migration20261124113037 },
+  { name: 'Migration20261124170000', class: Migration20261124170000 },
 ];

@@ -4,7 +4,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { refusedAtCommit } from '../../src/modules/stock/stock.service.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
-import { checkout, stockOf } from '../support/scenarios.js';
+import * as op from '../support/operations.js';
+import { checkout, orderMutation, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { addLocation, adjustAt, createOfferSession, stockByLocation, world } from './support.js';
 
@@ -40,6 +41,43 @@ describe('stock locations', () => {
     expect(await stockOf(t.api, apples)).toEqual({ onHand: '17', held: '16', committed: '0', available: '1' });
     const refused = await checkout(t.api, session.id, 'c', [{ offerId: session.offerFor(apples), quantity: '2' }]);
     expect(refused.userErrors.map((e) => e.code)).toEqual(['INSUFFICIENT_STOCK']);
+    // One event per hold, however many locations it came from, with the availability after it.
+    const { rows: events } = await t.db.query(
+      "SELECT trim_scale(quantity)::text AS quantity, trim_scale(available)::text AS available FROM domain_event WHERE kind = 'HELD' AND product_id = $1 ORDER BY id",
+      [apples],
+    );
+    expect(events).toEqual([{ quantity: '5', available: '12' }, { quantity: '11', available: '1' }]);
+    await expectStockConsistent(t.db);
+  });
+
+  it('completes the event that a replica still on the previous version writes with its checkout, and writes no second one', async () => {
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const pears = await w.product('Pears');
+    await adjustAt(t.api, pears, w.main, '2');
+    await adjustAt(t.api, pears, cold, '10');
+    const session = await createOfferSession(t.api, w.hub, [{ productId: pears }]);
+    const order = (await checkout(t.api, session.id, 'a', [{ offerId: session.offerFor(pears), quantity: '1' }])).customerOrder!;
+    const { rows: [producerOrder] } = await t.db.query('SELECT id, hub_id FROM producer_order WHERE sales_session_id = $1', [session.id]);
+    const { stock } = t.app.services;
+    const moves = stock.planHold(order.id, [{ productId: pears, quantity: new Decimal(4), producerOrderId: producerOrder.id, field: [] }],
+      new Map([[pears, [{ locationId: w.main, priority: 1, available: new Decimal(1) }, { locationId: cold, priority: 2, available: new Decimal(10) }]]]))!;
+    await t.app.orm.em.fork().transactional(async (em) => {
+      await stock.holdAtCommit(em, t.clock.now(), moves);
+      // What the previous version's checkout wrote beside its hold: the event, its availability left to the trigger.
+      await em.execute(
+        `INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, quantity, available, created_at)
+         VALUES ('HELD', ?, ?, ?, ?, ?, 4, 0, now())`,
+        [w.farm, pears, producerOrder.id, producerOrder.hub_id, order.id],
+      );
+    });
+    const { rows: events } = await t.db.query(
+      "SELECT trim_scale(quantity)::text AS quantity, trim_scale(available)::text AS available FROM domain_event WHERE kind = 'HELD' AND product_id = $1 ORDER BY id",
+      [pears],
+    );
+    expect(events).toEqual([{ quantity: '1', available: '11' }, { quantity: '4', available: '7' }]);
+    // The order's lines ask for 1, its ledger holds 5: cancelled, it gives back all it holds.
+    await orderMutation(t.api, op.CANCEL_CUSTOMER_ORDER, order.id);
     await expectStockConsistent(t.db);
   });
 

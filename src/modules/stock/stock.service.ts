@@ -136,12 +136,13 @@ export class StockService {
   }
 
   /**
-   * The common table expressions (hold_moves, hold_ledger, hold_events) that write a planned
-   * hold's ledger rows and events, marked for the deferred trigger that applies them to the levels
-   * at COMMIT (migration 20261123220417): it locks each product's levels in location order, as
-   * apply() does, changes them, and the level's CHECK refuses an oversell by failing the commit.
-   * The hot rows are then locked only while PostgreSQL commits, never while it waits for the
-   * server. The rows go in (product, location) order, which is the order the trigger fires in.
+   * The common table expressions (hold_moves, hold_ledger) that write a planned hold's ledger
+   * rows, marked for the deferred trigger that applies them to the levels at COMMIT (migrations
+   * 20261123220417 and 20261124170000): it locks each product's levels in location order, as
+   * apply() does, changes them, and the level's CHECK refuses an oversell by failing the commit;
+   * then it writes the product's HELD event, with the availability after the hold. The hot rows
+   * are locked only while PostgreSQL commits, never while it waits for the server. The rows go in
+   * (product, location) order, which is the order the trigger fires in.
    *
    * A caller may put them in its own statement (checkout writes its order and the hold in one
    * round trip); they write only where `condition` (SQL) holds. The caller calls
@@ -163,15 +164,8 @@ export class StockService {
        hold_ledger AS (
          INSERT INTO stock_movement (product_id, location_id, kind, held_delta, customer_order_id, producer_order_id, created_at, applied_at_commit)
          SELECT product_id, location_id, ?, held_delta, customer_order_id, producer_order_id, ?, true
-           FROM hold_moves ORDER BY product_id, location_id),
-       hold_events AS (
-         INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, quantity, available, created_at)
-         SELECT ?, p.producer_id, e.product_id, e.producer_order_id, po.hub_id, e.customer_order_id, e.quantity, 0, ?
-           FROM (SELECT product_id, producer_order_id, customer_order_id, sum(held_delta) AS quantity
-                   FROM hold_moves GROUP BY product_id, producer_order_id, customer_order_id) e
-           JOIN product p ON p.id = e.product_id
-           LEFT JOIN producer_order po ON po.id = e.producer_order_id)`,
-      params: [rows, StockMovementKind.HOLD, at, EventKind.HELD, at],
+           FROM hold_moves ORDER BY product_id, location_id)`,
+      params: [rows, StockMovementKind.HOLD, at],
     };
   }
 
