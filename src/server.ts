@@ -151,7 +151,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     wsServer,
   );
 
-  const shared = sharedReads(deps.clock);
+  const shared = sharedReads(deps.clock, deps.orm.em);
   const apollo = new ApolloServer<GraphQLContext>({
     schema: deps.schema,
     stringifyResult: shared.stringifyResult,

@@ -33,11 +33,12 @@ export function createContext({ actor, em, services, events, clock }: ContextDep
  * A class, so that the unit of work and the loaders are read through getters on its prototype:
  * Apollo hands resolvers a copy of the context made with Object.assign (which keeps the
  * prototype but turns own getters into the values they had then), and renew() on that copy must
- * still change what its resolvers read.
+ * still change what its resolvers read. Both are made when first read: a request answered
+ * without the database (a shared answer, `{ __typename }`) makes neither.
  */
 class Context implements GraphQLContext {
-  private currentEm: EntityManager;
-  private currentLoaders: Loaders;
+  private currentEm: EntityManager | undefined;
+  private currentLoaders: Loaders | undefined;
 
   constructor(
     readonly actor: Actor,
@@ -45,21 +46,18 @@ class Context implements GraphQLContext {
     readonly services: Services,
     readonly events: EventHub,
     readonly clock: Clock,
-  ) {
-    this.currentEm = root.fork();
-    this.currentLoaders = createLoaders(this.currentEm, services);
-  }
+  ) {}
 
   get em(): EntityManager {
-    return this.currentEm;
+    return (this.currentEm ??= this.root.fork());
   }
 
   get loaders(): Loaders {
-    return this.currentLoaders;
+    return (this.currentLoaders ??= createLoaders(this.em, this.services));
   }
 
   renew(): void {
-    this.currentEm = this.root.fork();
-    this.currentLoaders = createLoaders(this.currentEm, this.services);
+    this.currentEm = undefined;
+    this.currentLoaders = undefined;
   }
 }

@@ -3,7 +3,7 @@ import { type FormattedExecutionResult, Kind, type OperationDefinitionNode } fro
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ReadGroups } from '../shared/read-groups.js';
 import type { Clock } from '../shared/clock.js';
-import { sql } from '../shared/sql.js';
+import { preparedSql } from '../shared/sql.js';
 import type { GraphQLContext } from './context.js';
 
 type Body = GraphQLResponse['body'];
@@ -30,9 +30,10 @@ export const SHARED_ANSWER_MAX_AGE_MS = 1000;
  * without sharing.
  *
  * `stringifyResult` goes to Apollo's option of that name: a shared answer is written as JSON once,
- * not once per caller.
+ * not once per caller. `database` (the ORM's root entity manager) asks for the snapshot, so that a
+ * request answered with a shared result makes no unit of work of its own.
  */
-export function sharedReads(clock: Clock): { plugin: ApolloServerPlugin<GraphQLContext>; stringifyResult: (result: FormattedExecutionResult) => string } {
+export function sharedReads(clock: Clock, database: EntityManager): { plugin: ApolloServerPlugin<GraphQLContext>; stringifyResult: (result: FormattedExecutionResult) => string } {
   const groups = new ReadGroups<Body>({ now: () => clock.now().getTime(), maxAgeMs: SHARED_ANSWER_MAX_AGE_MS });
   const running = new WeakMap<GraphQLRequestContext<GraphQLContext>, (shareable?: Body) => void>();
   const written = new WeakMap<object, string>();
@@ -49,7 +50,7 @@ export function sharedReads(clock: Clock): { plugin: ApolloServerPlugin<GraphQLC
           if (request.operation?.operation !== 'query' || readsNothing(request.operation)) return null;
           const key = keyOf(request);
           if (key === undefined) return null;
-          const turn = await groups.take(key, () => committedState(request.contextValue.em));
+          const turn = await groups.take(key, () => committedState(database));
           if (turn.kind === 'shared') return { http: { status: undefined, headers: new HeaderMap() }, body: turn.result };
           if (turn.kind === 'run') running.set(request, turn.done);
           return null;
@@ -82,8 +83,8 @@ function readsNothing(operation: OperationDefinitionNode): boolean {
  * that wrote anything commits (or aborts), in any process on the database, so two equal readings
  * mean no write was committed in between.
  */
-async function committedState(em: EntityManager): Promise<string | undefined> {
-  const [row] = await sql<{ snapshot: string }>(em, 'SELECT pg_current_snapshot()::text AS snapshot');
+async function committedState(database: EntityManager): Promise<string | undefined> {
+  const [row] = await preparedSql<{ snapshot: string }>(database, 'SELECT pg_current_snapshot()::text AS snapshot');
   return row?.snapshot;
 }
 
