@@ -2,7 +2,7 @@
 // DATABASE_URL), the server as a separate process, an admin client, and measuring helpers.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -195,8 +195,11 @@ async function spawnServer(env: Record<string, string>): Promise<{ child: ChildP
   profile.push(...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []));
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  // BENCH_SERVER_OUT=<file>: the server's own output (logs, --trace-gc) kept in a file.
+  const keep = process.env.BENCH_SERVER_OUT ? createWriteStream(process.env.BENCH_SERVER_OUT) : undefined;
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
+      keep?.write(chunk);
       output = (output + chunk.toString()).slice(-20_000);
       // With WORKERS > 1, the primary says when every worker listens.
       const ready = /"url":"(http:\/\/localhost:\d+\/graphql)"/.exec(output);

@@ -58,7 +58,7 @@ try {
   if (wanted('close')) results.push(await sessionClose(env, smoke ? [500] : [10_000, 100_000], smoke ? 4 : 20, smoke ? 10 : 200));
   if (wanted('fanout')) results.push(await fanOut(env, smoke ? 20 : 1000, smoke ? 3 : 20));
   if (wanted('cost')) results.push(await costPerRequest(env, smoke ? 5 : 200));
-  if (wanted('catalogue')) results.push(await catalogueRead(env, smoke ? 50 : 500, smoke ? 20 : 100, seconds, warmup));
+  if (wanted('catalogue')) results.push(await catalogueRead(env, smoke ? 50 : Number(process.env.OFFERS ?? 500), smoke ? 20 : 100, seconds, warmup));
 } finally {
   await env.stop();
 }
