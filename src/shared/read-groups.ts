@@ -62,7 +62,7 @@ interface Lane<T> {
 export class ReadGroups<T> {
   /** Keys with a run in progress, or with a run that ended recently and may be shared. */
   private readonly lanes = new Map<string, Lane<T>>();
-  /** Keys of lanes kept after their run ended, oldest first. */
+  /** Keys of lanes kept after their run ended, in the order they ended. */
   private readonly kept = new Set<string>();
   /** When each of the keys last asked for was last asked for, by digest, oldest first. */
   private readonly asked = new Map<string, number>();
@@ -181,7 +181,11 @@ export class ReadGroups<T> {
     this.sweep.unref();
   }
 
-  /** Kept runs too old to share, oldest first. */
+  /**
+   * Kept runs too old to share, in the order they were kept, up to the first still fresh. One
+   * begun earlier but ended later waits behind it for a later sweep; take() checks every run's
+   * age, so it is never shared meanwhile.
+   */
   private forgetExpired(): void {
     for (const key of this.kept) {
       if (this.fresh(this.lanes.get(key)!.latest)) break;

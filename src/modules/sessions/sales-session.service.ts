@@ -190,7 +190,8 @@ export async function hubSessions(em: EntityManager, hubIds: readonly string[], 
        CROSS JOIN LATERAL (
          SELECT * FROM sales_session s
           WHERE s.hub_id = h.id
-            -- Closing after it: by its schedule, unless the hub closed it early before then (least() skips a null closed_at).
+            -- Closing after it: by its schedule, unless the hub closed it early before then
+            -- (least() skips a null closed_at).
             AND (?::timestamptz IS NULL OR least(s.closes_at, s.closed_at) > ?)
             AND (?::timestamptz IS NULL OR (s.opens_at, s.id) > (?, ?::uuid))
           ORDER BY s.opens_at, s.id
