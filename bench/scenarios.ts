@@ -453,58 +453,75 @@ export async function fanOut(env: BenchEnvironment, subscribers: number, checkou
 }
 
 /**
- * Autocannon at a steady rate, its arrivals spread evenly: `connections` single-connection
- * instances, each started 1/rate s after the one before. (One instance with `overallRate` and N
- * connections sends N requests at the same instant every N/rate s: bursts no crowd of independent
- * visitors makes.) Up to `connections` requests are still in flight at once when answers are slow.
+ * Requests arriving at `rate` per second, `together` at a time: one every 1/rate s (`together`
+ * 1), or `together` at the same instant every together/rate s. Each arrival is its own visitor:
+ * `rate` autocannon instances of one connection and one request a second, started at their
+ * offsets. (Autocannon's own `overallRate` is a quota per connection per second, sent back to back
+ * from the start of each second: 100 requests a second from 10 connections all arrive in the first
+ * ~100 ms of it, which is 1,000 a second for a tenth of the time.)
+ *
+ * The first `leadInSeconds` are not measured: they are the load generator starting its instances
+ * and connecting them, and (for a warm-up) V8 compiling the server's path. `seconds` are measured
+ * after them, from the same connections.
  */
-async function evenLoad(options: autocannon.Options & { overallRate: number; connections: number }) {
-  const times: number[] = [];
-  const gap = 1000 / options.overallRate;
-  const results = await Promise.all(Array.from({ length: options.connections }, async (_, i) => {
-    await new Promise((resolve) => setTimeout(resolve, i * gap));
+async function pacedLoad(options: autocannon.Options, rate: number, seconds: number, together: number, leadInSeconds = 1) {
+  /** When each measured answer came (ms since the start) and how long it took. */
+  const answers: { at: number; ms: number }[] = [];
+  const gap = 1000 / rate;
+  const started = performance.now();
+  let failed = 0;
+  const results = await Promise.all(Array.from({ length: rate }, async (_, i) => {
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(i / together) * together * gap));
     return new Promise<autocannon.Result>((resolve, reject) => {
-      const instance = autocannon({ ...options, connections: 1, overallRate: options.overallRate / options.connections }, (error, done) => (error ? reject(error) : resolve(done)));
-      instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => times.push(responseTime));
+      const instance = autocannon({ ...options, connections: 1, overallRate: 1, amount: Math.round(leadInSeconds + seconds) }, (error, done) => (error ? reject(error) : resolve(done)));
+      instance.on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
+        const at = performance.now() - started;
+        // Counted by when the request was sent: one sent in the lead-in is not measured.
+        if (at - responseTime < leadInSeconds * 1000) return;
+        answers.push({ at, ms: responseTime });
+        if (status !== 200) failed += 1;
+      });
     });
   }));
   const sum = (pick: (r: autocannon.Result) => number) => results.reduce((total, r) => total + pick(r), 0);
+  const times = answers.map((a) => a.ms);
   return {
-    result: { requests: { total: sum((r) => r.requests.total) }, errors: sum((r) => r.errors), non2xx: sum((r) => r.non2xx) },
+    result: { requests: { total: times.length }, errors: sum((r) => r.errors), non2xx: failed },
     latency: { p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99) },
+    /** From the first measured request to the last answer: about `seconds`, unless answers fall behind. */
+    elapsedSeconds: answers.length === 0 ? seconds : (Math.max(...answers.map((a) => a.at)) - Math.min(...answers.map((a) => a.at - a.ms))) / 1000,
+    answers,
   };
 }
 
 /**
- * A storefront's catalogue page: one session's offers with live availability, at a steady rate,
- * from 10 connections: arrivals spread evenly, then in autocannon's bursts of 10 at once. After
- * `warmupSeconds` of the same reads, unmeasured.
+ * A storefront's catalogue page: one session's offers with live availability, `rate` visitors a
+ * second: arriving one at a time, spread evenly, then ten at the same instant. Each measured run
+ * follows `leadInSeconds` of the same reads, unmeasured (at least 1 s: pacedLoad()).
  */
-export async function catalogueRead(env: BenchEnvironment, offers: number, rate: number, seconds: number, warmupSeconds: number): Promise<ScenarioResult> {
+export async function catalogueRead(env: BenchEnvironment, offers: number, rate: number, seconds: number, leadInSeconds: number): Promise<ScenarioResult> {
   const { session } = await catalogue(env, offers, '1000');
   const options = {
     url: env.url,
     method: 'POST' as const,
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ query: CATALOGUE_PAGE, variables: { id: session.id } }),
-    connections: 10,
-    overallRate: rate,
-    duration: seconds,
   };
-  // As for checkouts: the first seconds measure V8 compiling the page's path.
-  if (warmupSeconds > 0) await evenLoad({ ...options, duration: warmupSeconds });
   const rows = [];
   let errors = 0;
-  for (const [arrivals, run] of [['spread evenly', () => evenLoad(options)], ['10 at once', () => load(options)]] as const) {
-    const before = await env.statementCount();
-    const { result, latency } = await run();
+  for (const [arrivals, together] of [['spread evenly', 1], ['10 at once', 10]] as const) {
+    // The statements are counted from the end of the lead-in, as the latencies are.
+    let before: number | undefined;
+    const counted = setTimeout(() => void env.statementCount().then((count) => (before = count)), leadInSeconds * 1000);
+    const { result, latency, elapsedSeconds } = await pacedLoad(options, rate, seconds, together, leadInSeconds);
+    clearTimeout(counted);
     const after = await env.statementCount();
     const requests = result.requests.total;
     errors += result.errors + result.non2xx;
     rows.push({
       arrivals,
       requests,
-      'served per second': Math.round(requests / seconds),
+      'served per second': Math.round(requests / elapsedSeconds),
       'p50 ms': latency.p50.toFixed(1),
       'p95 ms': latency.p95.toFixed(1),
       'p99 ms': latency.p99.toFixed(1),
@@ -580,4 +597,4 @@ export async function costPerRequest(env: BenchEnvironment, count: number): Prom
 }
 
 /** The load and the reference on their own, for the probes (`bench/probe-*.ts`) that measure one thing at a time. */
-export { checkoutLoad as checkoutLoadForProbe, reference as referenceForProbe };
+export { checkoutLoad as checkoutLoadForProbe, pacedLoad as pacedLoadForProbe, reference as referenceForProbe };
