@@ -40,7 +40,8 @@ export interface BenchEnvironment {
 }
 
 export async function startBenchEnvironment(options: { poolSize: number; workers: number; profileStatements?: boolean }): Promise<BenchEnvironment> {
-  const logger = createLogger('warn');
+  // BENCH_LOG_LEVEL=debug: PostgreSQL's own log too (for example auto_explain's plans, bench/probe-scans.ts).
+  const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'warn');
   let adminUrl = process.env.DATABASE_URL;
   let stopPostgres = async () => {};
   let postmasterPid = (): number | undefined => undefined;

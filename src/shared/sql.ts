@@ -41,6 +41,15 @@ export async function preparedSql<T = Record<string, unknown>>(em: EntityManager
 
 const statements = new Map<string, { name: string; text: string }>();
 
+/**
+ * The text of every statement preparedSql() has prepared in this process, as PostgreSQL got it.
+ * Each is planned once per connection, often while the tables are still small: tests check
+ * those plans (test/platform/generic-plans.test.ts).
+ */
+export function preparedStatementTexts(): string[] {
+  return [...statements.values()].map((statement) => statement.text);
+}
+
 function statementOf(query: string, client: { positionBindings(q: string): string }) {
   let statement = statements.get(query);
   if (!statement) {

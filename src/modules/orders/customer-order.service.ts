@@ -71,8 +71,10 @@ export class CustomerOrderService {
             AND (?::uuid IS NULL OR o.hub_id = ?::uuid)
             FOR KEY SHARE OF s FOR UPDATE OF o),
        confirmed AS (
+         -- By primary key, not joined to target: a plan made while the table was small joined
+         -- it to every pending order, found through the (session, status) index or a scan.
          UPDATE customer_order o SET status = ?, hold_expires_at = NULL, updated_at = ?
-           FROM target t WHERE o.id = t.id AND o.status = ?
+          WHERE o.id = (SELECT t.id FROM target t) AND o.status = ?
          RETURNING o.*)
        SELECT (SELECT row_to_json(c) FROM confirmed c) AS "order"`,
       [orderId, CustomerOrderStatus.PENDING_PAYMENT, now, actor.kind === 'hub' ? actor.hubId : null, actor.kind === 'hub' ? actor.hubId : null,
