@@ -32,6 +32,7 @@ export async function preparedSql<T = Record<string, unknown>>(em: EntityManager
   const statement = statementOf(query, client);
   const connection = await client.acquireConnection();
   try {
+    if (!transaction) await replanIfDue(connection);
     const result = await connection.query<T & pg.QueryResultRow>({ name: statement.name, text: statement.text, values: params });
     return result.rows;
   } finally {
@@ -40,6 +41,30 @@ export async function preparedSql<T = Record<string, unknown>>(em: EntityManager
 }
 
 const statements = new Map<string, { name: string; text: string }>();
+
+/**
+ * How long a connection keeps its plans. Connections plan generically
+ * (plan_cache_mode=force_generic_plan, src/db/orm.ts), once each for the prepared statements and
+ * for the statements of the triggers and functions they run, with the table sizes of that moment.
+ * PostgreSQL plans again only when autovacuum analyzes a table, which may be a minute or more
+ * after a flash sale has grown it from a few rows (a new deployment, or events pruned overnight)
+ * to thousands: a plan that scans the few rows would scan the thousands. Plans older than this are
+ * dropped (DISCARD PLANS; the statements stay prepared) and remade on their next use, for the
+ * sizes then: a millisecond or so of planning per connection.
+ */
+export const PLAN_MAX_AGE_MS = 10_000;
+
+/** When each connection's plans were last dropped, or the connection first used here. */
+const plannedAt = new WeakMap<pg.Client, number>();
+
+/** Outside a transaction only: the connection then serves nobody else, and has no open portal. */
+async function replanIfDue(connection: pg.Client): Promise<void> {
+  const now = performance.now();
+  const since = plannedAt.get(connection);
+  if (since !== undefined && now - since < PLAN_MAX_AGE_MS) return;
+  plannedAt.set(connection, now);
+  if (since !== undefined) await connection.query('DISCARD PLANS');
+}
 
 /**
  * The text of every statement preparedSql() has prepared in this process, as PostgreSQL got it.
