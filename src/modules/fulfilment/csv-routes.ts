@@ -1,7 +1,7 @@
 import { type Request, type Response, Router } from 'express';
-import type { DateTime } from 'luxon';
 import { AuthenticationError } from '../../auth/tokens.js';
 import type { GraphQLContext } from '../../graphql/context.js';
+import { DateTimeScalar } from '../../graphql/scalars.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { canonicalId } from '../../shared/ids.js';
 import { formatQuantity } from '../../shared/quantity.js';
@@ -18,11 +18,6 @@ export interface CsvRouteDeps {
 }
 
 const VIEWS = ['batch', 'zone', 'wave'] as const;
-
-/** A delivery time as the session's own clock shows it, with its offset, as the API gives it. */
-function localTime(at: DateTime): string {
-  return at.toISO({ suppressMilliseconds: true })!;
-}
 
 /**
  * The pick and pack lists as CSV downloads, for a printer or a spreadsheet. Same bearer tokens
@@ -56,7 +51,7 @@ export function csvRoutes(deps: CsvRouteDeps): Router {
     const hubs = await ctx.loaders.hub.loadMany(list.waves.map((w) => w.hubId));
     return toCsv(['delivers_at', 'hub', 'product', 'sku', 'unit', 'total', 'lot', 'best_before', 'location', 'pick'],
       list.waves.flatMap((wave, i) => wave.items.flatMap((item) => lines(item).map((l) => [
-        localTime(wave.deliversAt), (hubs[i] as { name: string }).name, ...product(item), l.lot.code, l.lot.bestBefore, l.location, l.quantity]))));
+        DateTimeScalar.serialize(wave.deliversAt), (hubs[i] as { name: string }).name, ...product(item), l.lot.code, l.lot.bestBefore, l.location, l.quantity]))));
   }));
 
   router.get('/csv/pack-list', (req, res) => respond(deps, req, res, 'pack-list', async (ctx, q) => {
@@ -67,7 +62,7 @@ export function csvRoutes(deps: CsvRouteDeps): Router {
     return toCsv(['hub', 'delivers_at', 'customer', 'priority', 'customer_order_id', 'product', 'sku', 'unit', 'ordered', 'fulfilled'],
       hubs.flatMap((hub, i) => hub.customers.flatMap((customer) => customer.lines.map((line) => {
         const p = product.get(line.productId)!;
-        return [(hubEntities[i] as { name: string }).name, localTime(hub.deliversAt), customer.customerRef, customer.priority,
+        return [(hubEntities[i] as { name: string }).name, DateTimeScalar.serialize(hub.deliversAt), customer.customerRef, customer.priority,
           customer.customerOrderId, p.name, p.sku, p.unit, formatQuantity(line.quantity), line.fulfilledQuantity === null ? null : formatQuantity(line.fulfilledQuantity)];
       }))));
   }));
