@@ -17,6 +17,7 @@ import { Migration20261124054152 } from './Migration20261124054152.js';
 import { Migration20261124093000 } from './Migration20261124093000.js';
 import { Migration20261124113037 } from './Migration20261124113037.js';
 import { Migration20261124170000 } from './Migration20261124170000.js';
+import { Migration20261124200000 } from './Migration20261124200000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -36,4 +37,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124093000', class: Migration20261124093000 },
   { name: 'Migration20261124113037', class: Migration20261124113037 },
   { name: 'Migration20261124170000', class: Migration20261124170000 },
+  { name: 'Migration20261124200000', class: Migration20261124200000 },
 ];

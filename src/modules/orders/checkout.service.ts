@@ -9,11 +9,10 @@ import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { preparedSql, sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
-import { markEventsWritten } from '../../events/event-log.js';
-import { candidatesOf, type HoldRequest, refusedAtCommit, type StockService } from '../stock/stock.service.js';
+import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, refusedAtCommit, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
-import { CustomerOrderStatus } from './order-states.js';
+import { type BasketRecord, CheckoutBatcher, type Placement } from './checkout-batch.js';
 
 export const MAX_BASKET_LINES = 200;
 
@@ -83,6 +82,7 @@ export class CheckoutService {
   constructor(
     private readonly stock: StockService,
     private readonly holdDuration: Duration,
+    private readonly batcher = new CheckoutBatcher(),
   ) {}
 
   async checkout(ctx: RequestContext, fields: CheckoutFields): Promise<CustomerOrderView> {
@@ -109,15 +109,16 @@ export class CheckoutService {
   }
 
   /**
-   * One read, then one statement that writes the order, its lines and the hold and commits on
-   * its own. That statement checks again that the session is open, and locks it (shared) until it
-   * commits, so the session cannot be closed or completed in between; the trigger applies the
-   * hold to the levels at that commit, and refuses it if they no longer have the stock. What the
-   * read answers (a replayed key, a session not open, an unknown offer) is final. Otherwise it
-   * says how to place the order in a transaction instead: as read, for a producer without an order
-   * in this session yet (the first checkouts of a flash sale: locking the stock then would queue
-   * them all); under lock, for a basket that looks short, a key or a close that raced the read, or
-   * a commit refused for want of stock.
+   * One read, then the order, its lines and the hold written in one statement that commits on its
+   * own, together with the other checkouts that arrive meanwhile (CheckoutBatcher), each in a
+   * savepoint of its own. That statement checks again that the session is open, and locks it
+   * (shared) until it commits, so the session cannot be closed or completed in between; the
+   * trigger applies the hold to the levels before it commits, and refuses it (that basket alone)
+   * if they no longer have the stock. What the read answers (a replayed key, a session not open,
+   * an unknown offer) is final. Otherwise it says how to place the order in a transaction
+   * instead: as read, for a producer without an order in this session yet (the first checkouts of
+   * a flash sale: locking the stock then would queue them all); under lock, for a basket that
+   * looks short, a key or a close that raced the read, or a hold refused for want of stock.
    */
   private async placeAtOnce(em: EntityManager, request: CheckoutRequest): Promise<{ placed: OrderRow } | { lockStock: boolean }> {
     const read = await this.read(em, request, false);
@@ -128,16 +129,8 @@ export class CheckoutService {
     const byOffer = new Map(read.offers.map((o) => [o.id, o]));
     const planned = this.stock.planHold(orderId, holdRequests(request.basket, byOffer, (offer) => offer.producerOrderId!), levelsAsRead(read.offers));
     if (!planned) return { lockStock: true };
-    try {
-      const { order } = await this.insertOrder(em, request, orderId, read.session, byOffer,
-        this.stock.holdAtCommitSql(request.now, planned, 'EXISTS (SELECT 1 FROM placed)'));
-      if (!order) return { lockStock: true };
-      markEventsWritten(em);
-      return { placed: order };
-    } catch (error) {
-      if (refusedAtCommit(error)) return { lockStock: true };
-      throw error;
-    }
+    const { order } = await this.batcher.place(em, this.basketRecord(request, orderId, read.session, byOffer, planned));
+    return order ? { placed: order } : { lockStock: true };
   }
 
   /**
@@ -230,60 +223,45 @@ export class CheckoutService {
   }
 
   /**
-   * The order and its lines in one statement, each line joined to its producer's order, and the
-   * hold's writes when given. Nothing is written unless the session is still open (checked and
-   * locked, shared, by the statement itself) and the idempotency key still free. The shared lock
-   * keeps out closing and completion only because both take the session FOR UPDATE first; a
-   * plain UPDATE of closed_at would not wait for it.
+   * The order and its lines, each joined to its producer's order, in one statement
+   * (place_customer_order(), migration 20261124200000). Nothing is written unless the session is
+   * still open (checked and locked, shared, by the statement itself) and the idempotency key still
+   * free. The shared lock keeps out closing and completion only because both take the session FOR
+   * UPDATE first; a plain UPDATE of closed_at would not wait for it.
    */
-  private async insertOrder(
-    em: EntityManager,
-    { input, basket, requestHash, now }: CheckoutRequest,
-    orderId: string,
-    session: SessionRow,
-    byOffer: ReadonlyMap<string, OfferRow>,
-    hold?: { ctes: string; params: unknown[] },
-  ): Promise<{ order: OrderRow | null; lines: { offerId: string; producerOrderId: string }[] }> {
-    const [placed] = await preparedSql<{ order: OrderRow | null; lines: { offerId: string; producerOrderId: string }[] }>(
-      em,
-      `WITH open_session AS (  -- sessionStatus() = OPEN, at this checkout's instant
-         SELECT id FROM sales_session
-          WHERE id = ? AND completed_at IS NULL AND closed_at IS NULL AND opens_at <= ? AND closes_at > ?
-            FOR KEY SHARE),
-       placed AS (
-         INSERT INTO customer_order (id, created_at, updated_at, sales_session_id, hub_id, customer_ref, status,
-                                     hold_expires_at, idempotency_key, request_hash)
-         SELECT ?, ?, ?, open_session.id, ?, ?, ?, ?, ?, ? FROM open_session
-         ON CONFLICT (hub_id, idempotency_key) DO NOTHING
-         RETURNING *),
-       lines AS (
-         INSERT INTO customer_order_line (id, created_at, customer_order_id, offer_id, product_id, producer_order_id,
-                                          quantity, unit_price_amount, currency)
-         SELECT gen_random_uuid(), ?, placed.id, l.offer_id, l.product_id, po.id, l.quantity, l.price_amount, l.currency
-           FROM placed
-           CROSS JOIN jsonb_to_recordset(?::jsonb) AS l(offer_id uuid, product_id uuid, producer_id uuid,
-                                                        quantity numeric, price_amount int, currency text)
-           JOIN producer_order po ON po.sales_session_id = ? AND po.producer_id = l.producer_id
-         RETURNING offer_id, producer_order_id)${hold ? `,\n       ${hold.ctes}` : ''}
-       SELECT (SELECT row_to_json(placed) FROM placed) AS "order",
-              (SELECT coalesce(json_agg(json_build_object('offerId', offer_id, 'producerOrderId', producer_order_id)), '[]')
-                 FROM lines) AS lines`,
-      [session.id, now, now,
-        orderId, now, now, session.hubId, input.customerRef, CustomerOrderStatus.PENDING_PAYMENT,
-        new Date(now.getTime() + this.holdDuration.toMillis()), input.idempotencyKey, requestHash,
-        now, JSON.stringify(basket.map((line) => {
-          const offer = byOffer.get(line.offerId)!;
-          return {
-            offer_id: offer.id,
-            product_id: offer.productId,
-            producer_id: offer.producerId,
-            quantity: line.quantity.toFixed(),
-            price_amount: offer.priceAmount,
-            currency: offer.priceCurrency,
-          };
-        })), session.id, ...(hold?.params ?? [])],
-    );
-    return { order: placed?.order ?? null, lines: placed?.lines ?? [] };
+  private async insertOrder(em: EntityManager, request: CheckoutRequest, orderId: string, session: SessionRow,
+    byOffer: ReadonlyMap<string, OfferRow>): Promise<Placement> {
+    const [row] = await preparedSql<{ placement: Placement }>(em, 'SELECT place_customer_order(?::jsonb) AS placement', [
+      JSON.stringify(this.basketRecord(request, orderId, session, byOffer)),
+    ]);
+    return row!.placement;
+  }
+
+  /** The order a checkout places, as place_customer_order() takes it, with the hold's moves when planned. */
+  private basketRecord({ input, basket, requestHash, now }: CheckoutRequest, orderId: string, session: SessionRow,
+    byOffer: ReadonlyMap<string, OfferRow>, hold?: Move[]): BasketRecord {
+    return {
+      id: orderId,
+      salesSessionId: session.id,
+      hubId: session.hubId,
+      customerRef: input.customerRef,
+      idempotencyKey: input.idempotencyKey,
+      requestHash,
+      at: now.toISOString(),
+      holdExpiresAt: new Date(now.getTime() + this.holdDuration.toMillis()).toISOString(),
+      lines: basket.map((line) => {
+        const offer = byOffer.get(line.offerId)!;
+        return {
+          offer_id: offer.id,
+          product_id: offer.productId,
+          producer_id: offer.producerId,
+          quantity: line.quantity.toFixed(),
+          price_amount: offer.priceAmount,
+          currency: offer.priceCurrency,
+        };
+      }),
+      holds: hold && heldLedgerRows(hold),
+    };
   }
 
   /** Creates the producer order of each producer for this session (HELD/HELD) where missing. */

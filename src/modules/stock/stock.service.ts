@@ -94,7 +94,7 @@ export interface MoveEvents {
  * (product, location) order, so concurrent writers never deadlock, changes the levels and appends
  * the same deltas to the ledger and the event log, inside the caller's transaction. A checkout's
  * hold is the one exception: its ledger rows are applied to the levels at COMMIT, by a trigger
- * that locks in the same order (see holdAtCommitSql()).
+ * that locks in the same order (see holdAtCommit()).
  */
 export class StockService {
   constructor(private readonly locationStrategy: LocationStrategy) {}
@@ -106,7 +106,7 @@ export class StockService {
    * order. The levels are read FOR UPDATE, so the answer is final.
    *
    * Most checkouts do not come here: they plan the hold from levels read without locks
-   * (planHold()) and write it with their order, to be applied at COMMIT (holdAtCommitSql()).
+   * (planHold()) and write it with their order, to be applied at COMMIT (holdAtCommit(), heldLedgerRows()).
    */
   async hold(em: EntityManager, at: Date, customerOrderId: string, requests: HoldRequest[]): Promise<Shortage[]> {
     if (requests.length === 0) return [];
@@ -128,7 +128,7 @@ export class StockService {
 
   /**
    * A hold's moves worked out from levels read without locks (`seen`), to be written with
-   * holdAtCommitSql(); undefined when they seem short, and only a read under lock can tell.
+   * heldLedgerRows(); undefined when they seem short, and only a read under lock can tell.
    */
   planHold(customerOrderId: string, requests: HoldRequest[], seen: ReadonlyMap<string, LocationCandidate[]>): Move[] | undefined {
     const { moves, shortages } = this.share(customerOrderId, requests, seen);
@@ -136,43 +136,25 @@ export class StockService {
   }
 
   /**
-   * The common table expressions (hold_moves, hold_ledger) that write a planned hold's ledger
-   * rows, marked for the deferred trigger that applies them to the levels at COMMIT (migrations
-   * 20261123220417 and 20261124170000): it locks each product's levels in location order, as
-   * apply() does, changes them, and the level's CHECK refuses an oversell by failing the commit;
+   * Writes a planned hold's ledger rows in the caller's transaction, marked for the deferred
+   * trigger that applies them to the levels at COMMIT (migrations 20261123220417 and
+   * 20261124170000): it locks each product's levels in location order, as apply() does, changes
+   * them, and the level's CHECK refuses an oversell by failing the commit (refusedAtCommit());
    * then it writes the product's HELD event, with the availability after the hold. The hot rows
-   * are locked only while PostgreSQL commits, never while it waits for the server. The rows go in
-   * (product, location) order, which is the order the trigger fires in.
+   * are locked only while PostgreSQL commits, never while it waits for the server.
    *
-   * A caller may put them in its own statement (checkout writes its order and the hold in one
-   * round trip); they write only where `condition` (SQL) holds. The caller calls
-   * markEventsWritten() once the statement has run. holdAtCommit() writes them on their own.
+   * A checkout placed at once writes the same rows (heldLedgerRows()) with its order, in
+   * place_customer_order() (migration 20261124200000).
    */
-  holdAtCommitSql(at: Date, moves: Move[], condition: string): { ctes: string; params: unknown[] } {
-    const rows = JSON.stringify(moves.map((m) => ({
-      product_id: m.productId,
-      location_id: m.locationId,
-      held_delta: m.heldDelta!.toFixed(),
-      customer_order_id: m.customerOrderId,
-      producer_order_id: m.producerOrderId,
-    })));
-    return {
-      ctes: `hold_moves AS (
-         SELECT m.* FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, location_id uuid, held_delta numeric,
-                customer_order_id uuid, producer_order_id uuid)
-          WHERE ${condition}),
-       hold_ledger AS (
-         INSERT INTO stock_movement (product_id, location_id, kind, held_delta, customer_order_id, producer_order_id, created_at, applied_at_commit)
-         SELECT product_id, location_id, ?, held_delta, customer_order_id, producer_order_id, ?, true
-           FROM hold_moves ORDER BY product_id, location_id)`,
-      params: [rows, StockMovementKind.HOLD, at],
-    };
-  }
-
-  /** Writes a planned hold in a statement of its own, in the caller's transaction (see holdAtCommitSql()). */
   async holdAtCommit(em: EntityManager, at: Date, moves: Move[]): Promise<void> {
-    const hold = this.holdAtCommitSql(at, moves, 'true');
-    await sql(em, `WITH ${hold.ctes} SELECT 1`, hold.params);
+    await sql(
+      em,
+      `INSERT INTO stock_movement (product_id, location_id, kind, held_delta, customer_order_id, producer_order_id, created_at, applied_at_commit)
+       SELECT m.product_id, m.location_id, ?, m.held_delta, m.customer_order_id, m.producer_order_id, ?, true
+         FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, location_id uuid, held_delta numeric, customer_order_id uuid, producer_order_id uuid)
+        ORDER BY m.product_id, m.location_id`,
+      [StockMovementKind.HOLD, at, JSON.stringify(heldLedgerRows(moves))],
+    );
     markEventsWritten(em);
   }
 
@@ -508,9 +490,29 @@ export class StockService {
   }
 }
 
+/** A hold's ledger row, to be applied at COMMIT (or as its statement ends, in a batch of checkouts). */
+export interface HeldLedgerRow {
+  product_id: string;
+  location_id: string;
+  held_delta: string;
+  customer_order_id: string;
+  producer_order_id: string;
+}
+
+/** A planned hold's moves as the ledger rows that apply it (StockService.holdAtCommit(), place_customer_order()). */
+export function heldLedgerRows(moves: Move[]): HeldLedgerRow[] {
+  return moves.map((m) => ({
+    product_id: m.productId,
+    location_id: m.locationId,
+    held_delta: m.heldDelta!.toFixed(),
+    customer_order_id: m.customerOrderId!,
+    producer_order_id: m.producerOrderId!,
+  }));
+}
+
 /**
  * Whether a commit was refused because a hold applied at COMMIT found less stock than was read
- * (see StockService.holdAtCommitSql()): then nothing of it was kept, and it can run again with
+ * (see StockService.holdAtCommit()): then nothing of it was kept, and it can run again with
  * the levels read under lock (hold()).
  */
 export function refusedAtCommit(error: unknown): boolean {
