@@ -11,7 +11,10 @@ import { Migration } from '@mikro-orm/migrations';
  * rolled back alone, and the others commit. Locks are taken first, for the whole batch, in the
  * order every checkout takes them (the sessions, shared; their producer orders, shared; then every
  * level of every product in the batch, by product and location), so batches never deadlock with
- * each other or with single checkouts, releases and completions.
+ * each other or with single checkouts, releases and completions; a basket that would then wait
+ * for another transaction's same idempotency key gives up after 50 ms (lock_timeout) instead.
+ * place_customer_orders() is meant to run as a statement on its own: its constraint mode and
+ * lock timeout last until its transaction ends.
  */
 export class Migration20261124200000 extends Migration {
 
@@ -82,6 +85,10 @@ begin
    where product_id = any(array(select distinct (h->>'product_id')::uuid
                                   from jsonb_array_elements(baskets) b, jsonb_array_elements(b->'holds') h))
    order by product_id, location_id for update;
+  -- All a basket may still wait for is a transaction writing the same idempotency key (a client's
+  -- retry), which may be waiting for the levels locked above: that basket gives up (55P03) and
+  -- its checkout tries again alone, instead of the two deadlocking.
+  perform set_config('lock_timeout', '50ms', true);
   for basket in select b from jsonb_array_elements(baskets) b loop
     begin
       answers := answers || jsonb_build_array(place_customer_order(basket));

@@ -62,6 +62,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
   let scheduler: Scheduler | undefined;
   const services = createServices({
     holdDuration: config.holdDuration,
+    statementTimeout: config.databaseStatementTimeout,
     locationStrategy: config.locationStrategy,
     closeListener: { sessionClosed: () => scheduler?.wake() },
     webhookAddresses,

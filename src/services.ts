@@ -1,6 +1,7 @@
 import type { Duration } from 'luxon';
 import { ProductService } from './modules/catalogue/product.service.js';
 import { EnterpriseService } from './modules/enterprises/enterprise.service.js';
+import { CheckoutBatcher } from './modules/orders/checkout-batch.js';
 import { CheckoutService } from './modules/orders/checkout.service.js';
 import { CustomerOrderService } from './modules/orders/customer-order.service.js';
 import { ProducerOrderService } from './modules/orders/producer-order.service.js';
@@ -19,6 +20,8 @@ import { WebhookService } from './modules/webhooks/webhook.service.js';
 
 export interface ServiceOptions {
   holdDuration: Duration;
+  /** How long PostgreSQL may run a statement (DATABASE_STATEMENT_TIMEOUT): a batch of checkouts not answered well after it is given up. */
+  statementTimeout: Duration;
   /** Which location strategy holds use (a key of LOCATION_STRATEGIES). */
   locationStrategy?: string;
   /** Told when a session closes early, so completion can start at once. */
@@ -43,7 +46,8 @@ export function createServices(options: ServiceOptions) {
     packing: new PackingService(),
     shipping: new ShippingService(stock, picking),
     salesSessions: new SalesSessionService(enterprises, options.closeListener),
-    checkout: new CheckoutService(stock, options.holdDuration),
+    // A second past the statement timeout, a batch has not merely been slow: its connection is gone.
+    checkout: new CheckoutService(stock, options.holdDuration, new CheckoutBatcher(options.statementTimeout.toMillis() + 1000)),
     customerOrders: new CustomerOrderService(stock),
     producerOrders: new ProducerOrderService(),
     completion: new SessionCompletionService(stock),

@@ -1,12 +1,13 @@
 // Checkouts that arrive together are placed in one transaction, a savepoint each
 // (place_customer_orders(), CheckoutBatcher): what one basket cannot have must never cost another
 // basket its order, and each checkout must still get its own answer.
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BasketRecord, CheckoutBatcher, type Placement } from '../../src/modules/orders/checkout-batch.js';
+import { CheckoutBatcher, type Placement } from '../../src/modules/orders/checkout-batch.js';
+import { basketsFor } from '../support/baskets.js';
 import { expectStockConsistent } from '../support/invariants.js';
 import { checkout, createHub, createProducer, createProduct, createSession, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor, waitForLockWait } from '../support/wait.js';
 
 describe('checkouts placed together', () => {
   let t: TestApp;
@@ -26,28 +27,7 @@ describe('checkouts placed together', () => {
     });
     const first = await checkout(t.api, session.id, 'first customer', [{ offerId: session.offerFor(product), quantity: '1' }]);
     expect(first.userErrors).toEqual([]);
-    const { rows: [ids] } = await t.db.query<{ hubId: string; producerOrderId: string; locationId: string }>(
-      `SELECT s.hub_id AS "hubId", po.id AS "producerOrderId", l.location_id AS "locationId"
-         FROM sales_session s JOIN producer_order po ON po.sales_session_id = s.id, stock_level l
-        WHERE s.id = $1 AND l.product_id = $2`,
-      [session.id, product],
-    );
-    /** A basket of `quantity` units, held at the product's one location, as CheckoutService writes it. */
-    const basket = (idempotencyKey: string, quantity: number): BasketRecord => {
-      const id = randomUUID();
-      return {
-        id,
-        salesSessionId: session.id,
-        hubId: ids!.hubId,
-        customerRef: `customer ${idempotencyKey}`,
-        idempotencyKey,
-        requestHash: `hash of ${idempotencyKey}`,
-        at: '2026-11-23T08:00:00.000Z',
-        holdExpiresAt: '2026-11-23T08:15:00.000Z',
-        lines: [{ offer_id: session.offerFor(product), product_id: product, producer_id: producer, quantity: String(quantity), price_amount: 250, currency: 'EUR' }],
-        holds: [{ product_id: product, location_id: ids!.locationId, held_delta: String(quantity), customer_order_id: id, producer_order_id: ids!.producerOrderId }],
-      };
-    };
+    const basket = await basketsFor(t.db, session.id, session.offerFor(product));
     return { product, session, basket };
   }
 
@@ -87,7 +67,7 @@ describe('checkouts placed together', () => {
   it('sends the checkouts of a product that arrive while its batch runs as its next batch, beside other products\' batches, and answers each its own', async () => {
     const raspberries = await flashSale('Raspberries');
     const gooseberries = await flashSale('Gooseberries');
-    const batcher = new CheckoutBatcher();
+    const batcher = new CheckoutBatcher(30_000);
     const em = t.app.orm.em.fork();
 
     // The first of each product goes at once, alone; those sent while it runs wait, and go together.
@@ -102,19 +82,95 @@ describe('checkouts placed together', () => {
     await expectStockConsistent(t.db);
   });
 
-  it('answers every basket of a batch that fails as a whole with no order, and keeps none of it', async () => {
+  it('places the checkouts that arrive over the API while a batch of their product runs as one batch, each with its own order', async () => {
+    const { product, session } = await flashSale('Redcurrants');
+    const { batcher } = t.app.services.checkout;
+    const before = { ...batcher.placed };
+    const blocker = await t.db.connect();
+    try {
+      // The levels locked elsewhere hold the first checkout's statement at its COMMIT.
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [product]);
+      const buy = (customer: string) => checkout(t.api, session.id, customer, [{ offerId: session.offerFor(product), quantity: '1' }]);
+      const alone = buy('alone');
+      await waitForLockWait(t.db, 'the first checkout to wait for the levels');
+      const together = ['a', 'b', 'c'].map(buy);
+      await waitFor('the three checkouts to queue behind it', async () => (batcher.waiting === 3 ? true : undefined));
+      await blocker.query('COMMIT');
+
+      const results = await Promise.all([alone, ...together]);
+      expect(results.map((r) => r.userErrors)).toEqual([[], [], [], []]);
+      expect(new Set(results.map((r) => r.customerOrder!.id)).size).toBe(4);
+      expect({ batches: batcher.placed.batches - before.batches, baskets: batcher.placed.baskets - before.baskets }).toEqual({ batches: 2, baskets: 4 });
+    } finally {
+      blocker.release();
+    }
+    expect(await stockOf(t.api, product)).toEqual({ onHand: '5', held: '5', committed: '0', available: '0' });
+    await expectStockConsistent(t.db);
+  });
+
+  it('fails every checkout of a batch that fails as a whole with its error, and keeps none of it', async () => {
     const { product, basket } = await flashSale('Blackberries');
-    const batcher = new CheckoutBatcher();
+    const batcher = new CheckoutBatcher(30_000);
     const em = t.app.orm.em.fork();
     // A basket that is not even a valid record (an id that is no UUID) fails the batch's first
-    // statement, outside any basket's savepoint: as a lost connection would, for all of them.
+    // statement, outside any basket's savepoint, as a lost connection would fail all of it.
     const broken = { ...basket('broken', 1), holds: [{ ...basket('x', 1).holds![0]!, producer_order_id: 'not a uuid' }] };
 
-    const [alone, ...together] = await Promise.all([basket('alone', 1), basket('with the broken one', 1), broken].map((b) => batcher.place(em, b)));
+    const [alone, ...together] = await Promise.allSettled([basket('alone', 1), basket('with the broken one', 1), broken].map((b) => batcher.place(em, b)));
 
-    expect(alone!.order).not.toBeNull();
-    expect(together).toEqual([{ order: null, lines: [] }, { order: null, lines: [] }]);
+    expect(alone!.status === 'fulfilled' && alone.value.order).toBeTruthy();
+    expect(together.map((r) => r.status === 'rejected' && (r.reason as { code?: string }).code)).toEqual(['22P02', '22P02']);
     expect(await stockOf(t.api, product)).toEqual({ onHand: '5', held: '2', committed: '0', available: '3' });
     await expectStockConsistent(t.db);
+  });
+
+  it('gives up on a basket whose idempotency key another transaction is writing, instead of deadlocking with it', async () => {
+    const { product, session, basket } = await flashSale('Cloudberries');
+    const retried = basket('retried', 1);
+    const other = basket('other', 1);
+    // Another checkout with the same key, in a transaction of its own (the path that applies the
+    // hold at COMMIT): it has written the order and its hold, and will lock the levels as it commits.
+    const first = await t.db.connect();
+    try {
+      await first.query('BEGIN');
+      await first.query('SELECT place_customer_order($1::jsonb)', [JSON.stringify(basket('retried', 1))]);
+
+      // The batch locks the levels, then finds the key taken by a transaction still open: it
+      // must not wait for it (which would wait for the levels in turn), but give that basket up.
+      const { rows: [{ placements }] } = await t.db.query<{ placements: Placement[] }>('SELECT place_customer_orders($1::jsonb) AS placements', [
+        JSON.stringify([retried, other]),
+      ]);
+      expect(placements.map((p) => [p.order?.id ?? null, (p as { error?: string }).error ?? null])).toEqual([[null, '55P03'], [other.id, null]]);
+
+      // The first transaction then gets the levels and commits: nothing deadlocked.
+      await first.query('COMMIT');
+    } finally {
+      first.release();
+    }
+    const { rows } = await t.db.query<{ key: string }>('SELECT idempotency_key AS key FROM customer_order WHERE sales_session_id = $1', [session.id]);
+    expect(rows.map((r) => r.key)).toEqual(expect.arrayContaining(['other', 'retried']));
+    expect(rows).toHaveLength(3);
+    expect((await stockOf(t.api, product)).held).toBe('3');
+    await expectStockConsistent(t.db);
+  });
+
+  it('fails a batch its database has not answered by the deadline as unavailable, and lets the next batch go', async () => {
+    const { product, basket } = await flashSale('Mulberries');
+    const batcher = new CheckoutBatcher(300);
+    const em = t.app.orm.em.fork();
+    const blocker = await t.db.connect();
+    try {
+      // The levels locked elsewhere keep the batch from answering, as a lost connection would.
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [product]);
+      const stuck = basket('stuck', 1);
+      await expect(batcher.place(em, stuck)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+      await blocker.query('COMMIT');
+    } finally {
+      blocker.release();
+    }
+    // The next checkout of the product is not queued behind the one given up.
+    expect((await batcher.place(em, basket('next', 1))).order).not.toBeNull();
   });
 });

@@ -4,6 +4,7 @@ import * as op from '../support/operations.js';
 import { checkout, orderMutation } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { openSessionWorld } from '../support/world.js';
+import { basketsFor } from '../support/baskets.js';
 
 /** Tables with rows for every order: a statement that scans one gets slower with every sale. */
 const GROWING = ['customer_order', 'customer_order_line', 'stock_movement', 'domain_event'];
@@ -29,7 +30,7 @@ function* nodesOf(node: PlanNode): Generator<PlanNode> {
  * every sale. (The payment's UPDATE once joined its target to every pending order through the
  * (session, status) index, or a sequential scan, this way.)
  */
-describe('prepared statements, planned while the database is small', () => {
+describe('prepared statements and functions, planned while the database is small', () => {
   let t: TestApp;
 
   beforeAll(async () => {
@@ -47,27 +48,72 @@ describe('prepared statements, planned while the database is small', () => {
     const texts = preparedStatementTexts();
     expect(texts.some((text) => text.includes('UPDATE customer_order'))).toBe(true);
 
-    // A partial index (the unpositioned events, say) holds a few rows by design: walking it is fine.
-    const { rows: indexes } = await t.db.query<{ index: string; leading: string }>(
+    const unkeyed: string[] = [];
+    for (const text of texts) {
+      const { rows } = await t.db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${text}`);
+      unkeyed.push(...unkeyedReads(rows[0]!['QUERY PLAN'][0].Plan, text, await leadingColumns()));
+    }
+    expect(unkeyed).toEqual([]);
+  });
+
+  it('and so do the statements of the functions that place checkouts, alone and in batches', async () => {
+    const w = await openSessionWorld(t.api);
+    const offer = w.session.offerFor(w.eggs);
+    expect((await checkout(t.api, w.session.id, 'cem', [{ offerId: offer, quantity: '1' }])).userErrors).toEqual([]);
+    const basket = await basketsFor(t.db, w.session.id, offer);
+
+    // auto_explain sends the plan of every statement the functions run to this client, as a notice.
+    const connection = await t.db.connect();
+    const plans: { 'Query Text': string; Plan: PlanNode }[] = [];
+    const onNotice = (notice: { message?: string }) => {
+      const json = notice.message?.match(/plan:\s*(\{[\s\S]*\})\s*$/)?.[1];
+      if (json) plans.push(JSON.parse(json));
+    };
+    connection.on('notice', onNotice);
+    try {
+      for (const setting of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on',
+        "SET auto_explain.log_format = 'json'", "SET auto_explain.log_level = 'notice'", 'SET plan_cache_mode = force_generic_plan']) {
+        await connection.query(setting);
+      }
+      await connection.query('SELECT place_customer_order($1::jsonb)', [JSON.stringify(basket('alone', 1))]);
+      await connection.query('SELECT place_customer_orders($1::jsonb)', [JSON.stringify([basket('one', 1), basket('two', 1)])]);
+    } finally {
+      connection.off('notice', onNotice);
+      connection.release(true);
+    }
+
+    const inserts = plans.filter((p) => p['Query Text'].includes('insert into customer_order '));
+    expect(inserts.length).toBeGreaterThanOrEqual(3);
+    expect(plans.some((p) => p['Query Text'].includes('from stock_level'))).toBe(true);
+    const columns = await leadingColumns();
+    expect(plans.flatMap((p) => unkeyedReads(p.Plan, p['Query Text'], columns))).toEqual([]);
+  });
+
+  /** The first column of each non-partial index of the growing tables (a partial index, of the unpositioned events say, holds a few rows by design). */
+  async function leadingColumns(): Promise<Map<string, string>> {
+    const { rows } = await t.db.query<{ index: string; leading: string }>(
       `SELECT i.relname AS index, a.attname AS leading
          FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class r ON r.oid = x.indrelid
          JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum = x.indkey[0]
         WHERE r.relname = ANY($1) AND x.indpred IS NULL`,
       [GROWING],
     );
-    const leadingColumn = new Map(indexes.map((i) => [i.index, i.leading]));
-    // An equality (or = ANY) on the index's first column: a range on it would still walk every order.
-    const keyedOn = (cond: string, column: string) => new RegExp(`\\b${column} = `).test(cond);
-    const unkeyed: string[] = [];
-    for (const text of texts) {
-      const { rows } = await t.db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${text}`);
-      for (const node of nodesOf(rows[0]!['QUERY PLAN'][0].Plan)) {
-        const scanned = node['Node Type'] === 'Seq Scan' && GROWING.includes(node['Relation Name']!);
-        const leading = node['Index Name'] && leadingColumn.get(node['Index Name']);
-        const walked = leading !== undefined && !keyedOn(node['Index Cond'] ?? '', leading);
-        if (scanned || walked) unkeyed.push(`${node['Node Type']} ${node['Relation Name'] ?? node['Index Name']} (${node['Index Cond'] ?? 'no index condition'}) in: ${text.slice(0, 120)}`);
-      }
-    }
-    expect(unkeyed).toEqual([]);
-  });
+    return new Map(rows.map((i) => [i.index, i.leading]));
+  }
 });
+
+/**
+ * The plan's reads of a growing table that are not by key: a sequential scan, or an index walked
+ * without an equality (or = ANY) on its first column (a range on it would still walk every order).
+ */
+function unkeyedReads(plan: PlanNode, text: string, leadingColumn: ReadonlyMap<string, string>): string[] {
+  const keyedOn = (cond: string, column: string) => new RegExp(`\\b${column} = `).test(cond);
+  const unkeyed: string[] = [];
+  for (const node of nodesOf(plan)) {
+    const scanned = node['Node Type'] === 'Seq Scan' && GROWING.includes(node['Relation Name']!);
+    const leading = node['Index Name'] && leadingColumn.get(node['Index Name']);
+    const walked = leading !== undefined && !keyedOn(node['Index Cond'] ?? '', leading);
+    if (scanned || walked) unkeyed.push(`${node['Node Type']} ${node['Relation Name'] ?? node['Index Name']} (${node['Index Cond'] ?? 'no index condition'}) in: ${text.slice(0, 120)}`);
+  }
+  return unkeyed;
+}

@@ -12,7 +12,7 @@ import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions
 import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, refusedAtCommit, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
-import { type BasketRecord, CheckoutBatcher, type Placement } from './checkout-batch.js';
+import type { BasketRecord, CheckoutBatcher, Placement } from './checkout-batch.js';
 
 export const MAX_BASKET_LINES = 200;
 
@@ -82,7 +82,8 @@ export class CheckoutService {
   constructor(
     private readonly stock: StockService,
     private readonly holdDuration: Duration,
-    private readonly batcher = new CheckoutBatcher(),
+    /** Places the checkouts of the same products that arrive together in one transaction. */
+    readonly batcher: CheckoutBatcher,
   ) {}
 
   async checkout(ctx: RequestContext, fields: CheckoutFields): Promise<CustomerOrderView> {
