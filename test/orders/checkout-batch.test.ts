@@ -109,6 +109,31 @@ describe('checkouts placed together', () => {
     await expectStockConsistent(t.db);
   });
 
+  it('checks the session open as of when a waiting checkout is sent, not when it began', async () => {
+    const { product, session } = await flashSale('Whitecurrants');
+    const { batcher } = t.app.services.checkout;
+    const blocker = await t.db.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [product]);
+      const buy = (customer: string) => checkout(t.api, session.id, customer, [{ offerId: session.offerFor(product), quantity: '1' }]);
+      const alone = buy('alone');
+      await waitForLockWait(t.db, 'the first checkout to wait for the levels');
+      const late = buy('late');
+      await waitFor('the second checkout to queue behind it', async () => (batcher.waiting === 1 ? true : undefined));
+      // The session closes while the second checkout waits for its batch.
+      t.clock.set('2026-11-23T20:00:00+01:00');
+      await blocker.query('COMMIT');
+
+      expect((await alone).userErrors).toEqual([]);
+      expect((await late).userErrors.map((e) => e.code)).toEqual(['SESSION_NOT_OPEN']);
+    } finally {
+      t.clock.set('2026-11-23T08:00:00+01:00');
+      blocker.release();
+    }
+    expect(await stockOf(t.api, product)).toEqual({ onHand: '5', held: '2', committed: '0', available: '3' });
+  });
+
   it('fails every checkout of a batch that fails as a whole with its error, and keeps none of it', async () => {
     const { product, basket } = await flashSale('Blackberries');
     const batcher = new CheckoutBatcher(30_000);

@@ -56,14 +56,19 @@ export class CheckoutBatcher {
 
   constructor(private readonly deadlineMs: number) {}
 
-  place(em: EntityManager, basket: BasketRecord): Promise<Placement> {
+  /**
+   * Places `basket` in the next batch of its session and products. `stamp`, when given, gives the
+   * basket's instant again as its batch is sent: a checkout that waited for a batch is placed (and
+   * its session checked open, and its hold timed) as of then, not as of when it began.
+   */
+  place(em: EntityManager, basket: BasketRecord, stamp?: () => Pick<BasketRecord, 'at' | 'holdExpiresAt'>): Promise<Placement> {
     this.em ??= em.fork();
     const products = [...new Set((basket.holds ?? []).map((hold) => hold.product_id))].sort();
     const key = `${basket.salesSessionId}:${products.join(',')}`;
     let queue = this.queues.get(key);
     if (!queue) this.queues.set(key, (queue = { waiting: [], running: false }));
     const waiting = queue.waiting;
-    const placement = new Promise<Placement>((resolve, reject) => waiting.push({ basket, resolve, reject }));
+    const placement = new Promise<Placement>((resolve, reject) => waiting.push({ basket, stamp, resolve, reject }));
     this.startBatch(key);
     return placement;
   }
@@ -93,7 +98,7 @@ export class CheckoutBatcher {
   }
 
   private async run(batch: Waiting[]): Promise<void> {
-    const baskets = batch.map((entry) => entry.basket);
+    const baskets = batch.map((entry) => (entry.stamp ? { ...entry.basket, ...entry.stamp() } : entry.basket));
     let deadline: NodeJS.Timeout | undefined;
     try {
       const placements = await Promise.race([
@@ -106,7 +111,7 @@ export class CheckoutBatcher {
       batch.forEach((entry, i) => {
         const placement = placements[i];
         // Answers come in the baskets' order; a mismatch would hand one customer another's order.
-        if (!placement || (placement.order && placement.order.id !== entry.basket.id)) entry.reject(new Error('a batch answered out of order'));
+        if (!placement || (placement.order && placement.order.id !== baskets[i]!.id)) entry.reject(new Error('a batch answered out of order'));
         else entry.resolve(placement);
       });
     } catch (error) {
@@ -140,6 +145,7 @@ export class CheckoutBatcher {
 
 interface Waiting {
   basket: BasketRecord;
+  stamp: (() => Pick<BasketRecord, 'at' | 'holdExpiresAt'>) | undefined;
   resolve: (placement: Placement) => void;
   reject: (error: unknown) => void;
 }

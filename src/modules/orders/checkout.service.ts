@@ -5,6 +5,7 @@ import { requireHub } from '../../auth/policy.js';
 import { DomainError, type FieldPath, InputErrors, UserErrorCode, userError } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
+import type { Clock } from '../../shared/clock.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { preparedSql, sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
@@ -62,6 +63,8 @@ interface CheckoutRequest {
   requestHash: string;
   actor: Actor;
   now: Date;
+  /** Where `now` came from: a checkout that waits for a batch takes the instant again as it is sent. */
+  clock: Clock;
 }
 
 /** What the read found: the order this key already placed, or what a new order needs. */
@@ -91,7 +94,7 @@ export class CheckoutService {
     const basket = validate(input);
     const requestHash = hashRequest(input.salesSessionId, input.customerRef, basket);
     // Each attempt takes the clock again: a retry is a new instant.
-    const request = (): CheckoutRequest => ({ input, basket, requestHash, actor: ctx.actor, now: ctx.clock.now() });
+    const request = (): CheckoutRequest => ({ input, basket, requestHash, actor: ctx.actor, now: ctx.clock.now(), clock: ctx.clock });
     const inTransaction = (lockStock: boolean) =>
       ctx.em.transactional((em) => this.placeInTransaction(em, request(), lockStock)).catch((error: unknown) => {
         if (error instanceof Replay) return error.order;
@@ -130,7 +133,7 @@ export class CheckoutService {
     const byOffer = new Map(read.offers.map((o) => [o.id, o]));
     const planned = this.stock.planHold(orderId, holdRequests(request.basket, byOffer, (offer) => offer.producerOrderId!), levelsAsRead(read.offers));
     if (!planned) return { lockStock: true };
-    const { order } = await this.batcher.place(em, this.basketRecord(request, orderId, read.session, byOffer, planned));
+    const { order } = await this.batcher.place(em, this.basketRecord(request, orderId, read.session, byOffer, planned), () => this.instants(request.clock.now()));
     return order ? { placed: order } : { lockStock: true };
   }
 
@@ -248,8 +251,7 @@ export class CheckoutService {
       customerRef: input.customerRef,
       idempotencyKey: input.idempotencyKey,
       requestHash,
-      at: now.toISOString(),
-      holdExpiresAt: new Date(now.getTime() + this.holdDuration.toMillis()).toISOString(),
+      ...this.instants(now),
       lines: basket.map((line) => {
         const offer = byOffer.get(line.offerId)!;
         return {
@@ -263,6 +265,11 @@ export class CheckoutService {
       }),
       holds: hold && heldLedgerRows(hold),
     };
+  }
+
+  /** A basket's instant, at which the session must be open, and when its hold expires. */
+  private instants(now: Date): Pick<BasketRecord, 'at' | 'holdExpiresAt'> {
+    return { at: now.toISOString(), holdExpiresAt: new Date(now.getTime() + this.holdDuration.toMillis()).toISOString() };
   }
 
   /** Creates the producer order of each producer for this session (HELD/HELD) where missing. */
