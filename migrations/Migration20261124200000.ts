@@ -61,16 +61,28 @@ begin
            'order', (select row_to_json(placed) from placed),
            'lines', (select coalesce(jsonb_agg(jsonb_build_object('offerId', offer_id, 'producerOrderId', producer_order_id)), '[]') from lines))
     into answer;
+  -- Every line joins its producer's order; a line without one would be an order short of it.
+  if answer->'order' <> 'null' and jsonb_array_length(answer->'lines') <> jsonb_array_length(basket->'lines') then
+    raise exception 'a basket line found no producer order' using errcode = 'foreign_key_violation';
+  end if;
   return answer;
 end $$;`);
 
     // A batch of baskets, answered in order: each basket's {order, lines}, or {order: null, error}
-    // with the SQLSTATE that rolled it back (23514 when its hold found too little stock).
+    // with what rolled that basket back: its SQLSTATE, constraint and message (23514 on
+    // stock_level_available_not_negative when its hold found too little stock).
     this.addSql(`create function place_customer_orders(baskets jsonb) returns jsonb language plpgsql as $$
 declare
   basket jsonb;
   answers jsonb := '[]';
+  failed_constraint text;
+  failed_message text;
 begin
+  -- After writes of a larger transaction, the SET below would fire that transaction's pending
+  -- holds here, outside any basket's savepoint and before this batch's locks.
+  if pg_current_xact_id_if_assigned() is not null then
+    raise exception 'place_customer_orders() must run as a statement of its own';
+  end if;
   set constraints stock_movement_apply_at_commit immediate;
   -- = any(array(...)): found by key, one index probe each, whatever the table sizes were when
   -- the plan was made (a join to the list could be planned as a scan of the whole table).
@@ -91,9 +103,15 @@ begin
   perform set_config('lock_timeout', '50ms', true);
   for basket in select b from jsonb_array_elements(baskets) b loop
     begin
+      -- Without a hold, the batch's locks and this savepoint would guard nothing: not a checkout's.
+      if jsonb_array_length(coalesce(basket->'holds', '[]')) = 0 then
+        raise exception 'a basket in a batch must have a hold' using errcode = 'invalid_parameter_value';
+      end if;
       answers := answers || jsonb_build_array(place_customer_order(basket));
     exception when others then
-      answers := answers || jsonb_build_array(jsonb_build_object('order', null, 'error', sqlstate));
+      get stacked diagnostics failed_constraint = constraint_name, failed_message = message_text;
+      answers := answers || jsonb_build_array(jsonb_build_object(
+        'order', null, 'lines', '[]'::jsonb, 'error', jsonb_build_object('code', sqlstate, 'constraint', nullif(failed_constraint, ''), 'message', failed_message)));
     end;
   end loop;
   return answers;

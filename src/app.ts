@@ -62,7 +62,12 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
   let scheduler: Scheduler | undefined;
   const services = createServices({
     holdDuration: config.holdDuration,
-    statementTimeout: config.databaseStatementTimeout,
+    checkoutBatchTimeouts: {
+      // A second past the longest a connection may take to come and a statement to run, a batch
+      // has not merely been slow: its connection is gone.
+      batchMs: config.databaseAcquireTimeout.toMillis() + config.databaseStatementTimeout.toMillis() + 1000,
+      queueMs: config.databaseAcquireTimeout.toMillis(),
+    },
     locationStrategy: config.locationStrategy,
     closeListener: { sessionClosed: () => scheduler?.wake() },
     webhookAddresses,

@@ -1,7 +1,7 @@
 import type { Duration } from 'luxon';
 import { ProductService } from './modules/catalogue/product.service.js';
 import { EnterpriseService } from './modules/enterprises/enterprise.service.js';
-import { CheckoutBatcher } from './modules/orders/checkout-batch.js';
+import { type BatcherTimeouts, CheckoutBatcher } from './modules/orders/checkout-batch.js';
 import { CheckoutService } from './modules/orders/checkout.service.js';
 import { CustomerOrderService } from './modules/orders/customer-order.service.js';
 import { ProducerOrderService } from './modules/orders/producer-order.service.js';
@@ -20,8 +20,8 @@ import { WebhookService } from './modules/webhooks/webhook.service.js';
 
 export interface ServiceOptions {
   holdDuration: Duration;
-  /** How long PostgreSQL may run a statement (DATABASE_STATEMENT_TIMEOUT): a batch of checkouts not answered well after it is given up. */
-  statementTimeout: Duration;
+  /** How long a batch of checkouts, and a checkout waiting for one, may take (see CheckoutBatcher). */
+  checkoutBatchTimeouts: BatcherTimeouts;
   /** Which location strategy holds use (a key of LOCATION_STRATEGIES). */
   locationStrategy?: string;
   /** Told when a session closes early, so completion can start at once. */
@@ -46,8 +46,7 @@ export function createServices(options: ServiceOptions) {
     packing: new PackingService(),
     shipping: new ShippingService(stock, picking),
     salesSessions: new SalesSessionService(enterprises, options.closeListener),
-    // A second past the statement timeout, a batch has not merely been slow: its connection is gone.
-    checkout: new CheckoutService(stock, options.holdDuration, new CheckoutBatcher(options.statementTimeout.toMillis() + 1000)),
+    checkout: new CheckoutService(stock, options.holdDuration, new CheckoutBatcher(options.checkoutBatchTimeouts)),
     customerOrders: new CustomerOrderService(stock),
     producerOrders: new ProducerOrderService(),
     completion: new SessionCompletionService(stock),

@@ -9,6 +9,8 @@ import { checkout, createHub, createProducer, createProduct, createSession, stoc
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor, waitForLockWait } from '../support/wait.js';
 
+const TIMEOUTS = { batchMs: 30_000, queueMs: 30_000 };
+
 describe('checkouts placed together', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -49,7 +51,7 @@ describe('checkouts placed together', () => {
 
     expect(placements.map((p) => p.order?.id ?? null)).toEqual([baskets[0]!.id, null, baskets[2]!.id, null, baskets[4]!.id]);
     // The hold of 10 was refused by the level's CHECK (23514); the second "a" found its key taken, which is no error.
-    expect(placements.map((p) => (p as { error?: string }).error ?? null)).toEqual([null, '23514', null, null, null]);
+    expect(placements.map((p) => p.error ?? null)).toEqual([null, expect.objectContaining({ code: '23514', constraint: 'stock_level_available_not_negative' }), null, null, null]);
     expect(placements[0]!.lines).toEqual([{ offerId: baskets[0]!.lines[0]!.offer_id, producerOrderId: baskets[0]!.holds![0]!.producer_order_id }]);
 
     const { rows: orders } = await t.db.query('SELECT id FROM customer_order WHERE id = ANY($1::uuid[]) ORDER BY idempotency_key', [baskets.map((b) => b.id)]);
@@ -67,7 +69,7 @@ describe('checkouts placed together', () => {
   it('sends the checkouts of a product that arrive while its batch runs as its next batch, beside other products\' batches, and answers each its own', async () => {
     const raspberries = await flashSale('Raspberries');
     const gooseberries = await flashSale('Gooseberries');
-    const batcher = new CheckoutBatcher(30_000);
+    const batcher = new CheckoutBatcher(TIMEOUTS);
     const em = t.app.orm.em.fork();
 
     // The first of each product goes at once, alone; those sent while it runs wait, and go together.
@@ -136,7 +138,7 @@ describe('checkouts placed together', () => {
 
   it('fails every checkout of a batch that fails as a whole with its error, and keeps none of it', async () => {
     const { product, basket } = await flashSale('Blackberries');
-    const batcher = new CheckoutBatcher(30_000);
+    const batcher = new CheckoutBatcher(TIMEOUTS);
     const em = t.app.orm.em.fork();
     // A basket that is not even a valid record (an id that is no UUID) fails the batch's first
     // statement, outside any basket's savepoint, as a lost connection would fail all of it.
@@ -166,7 +168,7 @@ describe('checkouts placed together', () => {
       const { rows: [{ placements }] } = await t.db.query<{ placements: Placement[] }>('SELECT place_customer_orders($1::jsonb) AS placements', [
         JSON.stringify([retried, other]),
       ]);
-      expect(placements.map((p) => [p.order?.id ?? null, (p as { error?: string }).error ?? null])).toEqual([[null, '55P03'], [other.id, null]]);
+      expect(placements.map((p) => [p.order?.id ?? null, p.error?.code ?? null])).toEqual([[null, '55P03'], [other.id, null]]);
 
       // The first transaction then gets the levels and commits: nothing deadlocked.
       await first.query('COMMIT');
@@ -180,22 +182,90 @@ describe('checkouts placed together', () => {
     await expectStockConsistent(t.db);
   });
 
-  it('fails a batch its database has not answered by the deadline as unavailable, and lets the next batch go', async () => {
+  it('fails a batch its database has not answered by the deadline as unavailable, and sends the next batch at once', async () => {
     const { product, basket } = await flashSale('Mulberries');
-    const batcher = new CheckoutBatcher(300);
+    const batcher = new CheckoutBatcher({ batchMs: 300, queueMs: 30_000 });
     const em = t.app.orm.em.fork();
+    const stuck = basket('stuck', 1);
     const blocker = await t.db.connect();
     try {
       // The levels locked elsewhere keep the batch from answering, as a lost connection would.
       await blocker.query('BEGIN');
       await blocker.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [product]);
-      const stuck = basket('stuck', 1);
       await expect(batcher.place(em, stuck)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+      // The next checkout of the product is sent at once, not queued behind the one given up.
+      const next = batcher.place(em, basket('next', 1));
+      expect(batcher.placed.batches).toBe(2);
       await blocker.query('COMMIT');
+      expect((await next).order).not.toBeNull();
     } finally {
       blocker.release();
     }
-    // The next checkout of the product is not queued behind the one given up.
-    expect((await batcher.place(em, basket('next', 1))).order).not.toBeNull();
+    // The batch given up still committed once the levels were free: its client, trying again
+    // with its idempotency key, gets that order.
+    await waitFor('the batch given up to commit', async () => ((await stockOf(t.api, product)).held === '3' ? true : undefined));
+    const { rows } = await t.db.query('SELECT 1 FROM customer_order WHERE id = $1', [stuck.id]);
+    expect(rows).toHaveLength(1);
+  });
+
+  it('fails a checkout that waited longer for its batch than it may wait for a connection as unavailable', async () => {
+    const { product, basket } = await flashSale('Loganberries');
+    const batcher = new CheckoutBatcher({ batchMs: 30_000, queueMs: 200 });
+    const em = t.app.orm.em.fork();
+    const blocker = await t.db.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [product]);
+      const first = batcher.place(em, basket('first', 1));
+      await expect(batcher.place(em, basket('waiting', 1))).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+      expect(batcher.waiting).toBe(0);
+      await blocker.query('COMMIT');
+      expect((await first).order).not.toBeNull();
+    } finally {
+      blocker.release();
+    }
+    expect(batcher.placed).toEqual({ batches: 1, baskets: 1 });
+    expect(await stockOf(t.api, product)).toEqual({ onHand: '5', held: '2', committed: '0', available: '3' });
+  });
+
+  it('queues checkouts by session and products: a batch held up on one session or product holds up no other', async () => {
+    const producer = await createProducer(t.api, 'Two-field farm');
+    const [plums, pears] = await Promise.all(['Plums', 'Pears'].map((name) => createProduct(t.api, producer, { name, unit: 'each', onHand: '5' })));
+    const hours = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00' };
+    const here = await createSession(t.api, await createHub(t.api, 'Orchard hub'), { ...hours, products: [plums!, pears!] });
+    const there = await createSession(t.api, await createHub(t.api, 'Valley hub'), { ...hours, products: [plums!] });
+    for (const [session, product] of [[here, plums], [there, plums]] as const) {
+      expect((await checkout(t.api, session.id, 'first', [{ offerId: session.offerFor(product!), quantity: '1' }])).userErrors).toEqual([]);
+    }
+    const plumsHere = await basketsFor(t.db, here.id, here.offerFor(plums!));
+    const pearsHere = await basketsFor(t.db, here.id, here.offerFor(pears!));
+    const plumsThere = await basketsFor(t.db, there.id, there.offerFor(plums!));
+    const batcher = new CheckoutBatcher(TIMEOUTS);
+    const em = t.app.orm.em.fork();
+
+    const blocker = await t.db.connect();
+    try {
+      // One session held up (as by its close): the other session's checkout of the same product goes.
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM sales_session WHERE id = $1 FOR UPDATE', [here.id]);
+      const heldUp = batcher.place(em, plumsHere('held up by its session', 1));
+      expect((await batcher.place(em, plumsThere('other session', 1))).order).not.toBeNull();
+      await blocker.query('COMMIT');
+      expect((await heldUp).order).not.toBeNull();
+
+      // One product held up (its levels locked): the same session's checkout of another product goes.
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [plums]);
+      const plumsHeldUp = batcher.place(em, plumsHere('held up by its product', 1));
+      expect((await batcher.place(em, pearsHere('other product', 1))).order).not.toBeNull();
+      await blocker.query('COMMIT');
+      expect((await plumsHeldUp).order).not.toBeNull();
+    } finally {
+      blocker.release();
+    }
+    // Plums: the two first checkouts and three here; pears: one.
+    expect((await stockOf(t.api, plums!)).held).toBe('5');
+    expect((await stockOf(t.api, pears!)).held).toBe('1');
+    await expectStockConsistent(t.db);
   });
 });

@@ -19,14 +19,40 @@ export interface BasketRecord {
   holds?: { product_id: string; location_id: string; held_delta: string; customer_order_id: string; producer_order_id: string }[];
 }
 
-/** What placing a basket wrote: no order when the session was not open, the key was taken, or its hold was refused. */
+/** What placing a basket wrote: no order when the session was not open, the key was taken, or (with `error`) the basket was rolled back. */
 export interface Placement {
   order: CustomerOrderRow | null;
   lines: { offerId: string; producerOrderId: string }[];
+  /** What rolled the basket back inside its batch. */
+  error?: { code: string; constraint: string | null; message: string };
 }
 
 /** At most this many baskets share a transaction: PostgreSQL tracks 64 subtransactions per transaction cheaply, no more. */
 export const MAX_BATCH = 32;
+
+/**
+ * Why a basket may be rolled back and still be placed by its checkout alone: its hold found too
+ * little stock, or it gave up waiting for a lock (another transaction's same idempotency key).
+ */
+const FALLS_BACK = new Set(['55P03', '40P01']);
+
+/** An error the API answers as SERVICE_UNAVAILABLE (retryable): see src/graphql/format-error.ts. */
+function unavailable(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ETIMEDOUT' });
+}
+
+export interface BatcherTimeouts {
+  /**
+   * How long a batch may take before its checkouts are told the database is unavailable and the
+   * next batch goes: longer than a connection may take to come (DATABASE_ACQUIRE_TIMEOUT) and a
+   * statement to run (DATABASE_STATEMENT_TIMEOUT), so it only fires for a connection lost without
+   * a word. The batch may still commit: a client that tries again with its idempotency key gets
+   * its order.
+   */
+  batchMs: number;
+  /** How long a checkout may wait for its batch to be sent, as it may wait for a connection. */
+  queueMs: number;
+}
 
 /**
  * Places the checkouts of one session's same products that arrive together in one transaction, a
@@ -39,12 +65,11 @@ export const MAX_BATCH = 32;
  * locked by another session's completion, say) never holds up another's, nor a closing session
  * another hub's.
  *
- * A basket that could not be placed in its batch (its hold refused, its key taken or being taken)
- * answers with no order, and its checkout tries again on its own (CheckoutService), which gives
- * its exact answer: the batch's other baskets are not affected. A batch that fails as a whole
- * fails each of its checkouts with its error, as a checkout's own statement would; one that has
- * not answered by `deadlineMs` (its connection lost without a word) fails them as unavailable,
- * and the next batch goes.
+ * A basket rolled back in its batch because its hold was refused or it gave up on a lock, or not
+ * written because its key was taken or its session closed, answers with no order, and its
+ * checkout tries again on its own (CheckoutService), which gives its exact answer; any other
+ * error fails that checkout alone. The batch's other baskets are not affected. A batch that fails
+ * as a whole fails each of its checkouts with its error, as a checkout's own statement would.
  */
 export class CheckoutBatcher {
   /** The checkouts waiting, by session and the products they hold, with whether a batch of them is running. */
@@ -54,7 +79,7 @@ export class CheckoutBatcher {
   /** A fork of the first caller's entity manager, never in a transaction: batches run on a connection of its pool. */
   private em: EntityManager | undefined;
 
-  constructor(private readonly deadlineMs: number) {}
+  constructor(private readonly timeouts: BatcherTimeouts) {}
 
   /**
    * Places `basket` in the next batch of its session and products. `stamp`, when given, gives the
@@ -67,8 +92,21 @@ export class CheckoutBatcher {
     const key = `${basket.salesSessionId}:${products.join(',')}`;
     let queue = this.queues.get(key);
     if (!queue) this.queues.set(key, (queue = { waiting: [], running: false }));
-    const waiting = queue.waiting;
-    const placement = new Promise<Placement>((resolve, reject) => waiting.push({ basket, stamp, resolve, reject }));
+    const { waiting } = queue;
+    const placement = new Promise<Placement>((resolve, reject) => {
+      const entry: Waiting = {
+        basket,
+        stamp,
+        resolve,
+        reject,
+        // Cleared as its batch is sent; until then, a checkout waits no longer than for a connection.
+        expiry: setTimeout(() => {
+          waiting.splice(waiting.indexOf(entry), 1);
+          reject(unavailable('too many checkouts of these products are waiting for the database'));
+        }, this.timeouts.queueMs),
+      };
+      waiting.push(entry);
+    });
     this.startBatch(key);
     return placement;
   }
@@ -88,6 +126,7 @@ export class CheckoutBatcher {
       return;
     }
     const batch = queue.waiting.splice(0, MAX_BATCH);
+    for (const entry of batch) clearTimeout(entry.expiry);
     queue.running = true;
     this.placed.batches += 1;
     this.placed.baskets += batch.length;
@@ -98,22 +137,17 @@ export class CheckoutBatcher {
   }
 
   private async run(batch: Waiting[]): Promise<void> {
-    const baskets = batch.map((entry) => (entry.stamp ? { ...entry.basket, ...entry.stamp() } : entry.basket));
     let deadline: NodeJS.Timeout | undefined;
     try {
+      const baskets = batch.map((entry) => (entry.stamp ? { ...entry.basket, ...entry.stamp() } : entry.basket));
       const placements = await Promise.race([
         baskets.length === 1 ? this.placeAlone(baskets[0]!).then((placement) => [placement]) : this.placeTogether(baskets),
         new Promise<never>((_, reject) => {
-          deadline = setTimeout(() => reject(Object.assign(new Error('the database did not answer a batch of checkouts in time'), { code: 'ETIMEDOUT' })), this.deadlineMs);
+          deadline = setTimeout(() => reject(unavailable('the database did not answer a batch of checkouts in time')), this.timeouts.batchMs);
         }),
       ]);
       if (placements.some((placement) => placement.order)) markEventsWritten(this.em!);
-      batch.forEach((entry, i) => {
-        const placement = placements[i];
-        // Answers come in the baskets' order; a mismatch would hand one customer another's order.
-        if (!placement || (placement.order && placement.order.id !== baskets[i]!.id)) entry.reject(new Error('a batch answered out of order'));
-        else entry.resolve(placement);
-      });
+      batch.forEach((entry, i) => settle(entry, baskets[i]!, placements[i]));
     } catch (error) {
       // Nothing of the batch was kept, or, if the connection broke during its COMMIT, its
       // checkouts find their orders by idempotency key when their clients try again.
@@ -143,9 +177,21 @@ export class CheckoutBatcher {
   }
 }
 
+/** Answers one checkout of a batch with its basket's placement (matched by order id: answers come in the baskets' order). */
+function settle(entry: Waiting, basket: BasketRecord, placement: Placement | undefined): void {
+  if (!placement || (placement.order && placement.order.id !== basket.id)) {
+    entry.reject(new Error('a batch of checkouts answered out of order'));
+  } else if (placement.error && !refusedAtCommit(placement.error) && !FALLS_BACK.has(placement.error.code)) {
+    entry.reject(Object.assign(new Error(placement.error.message), placement.error));
+  } else {
+    entry.resolve(placement.error ? { order: null, lines: [] } : placement);
+  }
+}
+
 interface Waiting {
   basket: BasketRecord;
   stamp: (() => Pick<BasketRecord, 'at' | 'holdExpiresAt'>) | undefined;
   resolve: (placement: Placement) => void;
   reject: (error: unknown) => void;
+  expiry: NodeJS.Timeout;
 }

@@ -164,7 +164,6 @@ export class CheckoutService {
       // Otherwise the statement found the session no longer open at this checkout's instant.
       throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, 'the sales session is closed', ['salesSessionId']);
     }
-    if (lines.length !== request.basket.length) throw new Error('a basket line found no producer order');
 
     const producerOrderOf = new Map(lines.map((l) => [l.offerId, l.producerOrderId]));
     const holds = holdRequests(request.basket, byOffer, (offer) => producerOrderOf.get(offer.id)!);
