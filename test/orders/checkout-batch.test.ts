@@ -41,6 +41,38 @@ describe('checkouts placed together', () => {
     return rows;
   }
 
+  /** Rows locked FOR UPDATE from a connection of the test's (as a close, a completion or a transfer would) until release(). */
+  async function lockedElsewhere(query: string, params: unknown[]) {
+    const client = await t.db.connect();
+    let open = true;
+    const release = async () => {
+      if (!open) return;
+      open = false;
+      try {
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+    };
+    await client.query('BEGIN');
+    await client.query(query, params).catch(async (error: unknown) => {
+      await release();
+      throw error;
+    });
+    return { release };
+  }
+
+  const levelsOf = (product: string) => lockedElsewhere('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [product]);
+
+  /** A first checkout of `product` through the API, held at its COMMIT by its levels locked elsewhere; then more, which queue behind it. */
+  async function checkoutsBehindLockedLevels(session: { id: string; offerFor(product: string): string }, product: string) {
+    const levels = await levelsOf(product);
+    const buy = (customer: string) => checkout(t.api, session.id, customer, [{ offerId: session.offerFor(product), quantity: '1' }]);
+    const first = buy('first in line');
+    await waitForLockWait(t.db, 'the first checkout to wait for the levels');
+    return { levels, first, buy };
+  }
+
   it('rolls back a basket whose hold the stock cannot take, or whose key is taken, alone: the others commit', async () => {
     const { product, basket } = await flashSale('Strawberries');
     const baskets = [basket('a', 1), basket('b', 10), basket('c', 1), basket('a', 1), basket('e', 1)];
@@ -88,24 +120,18 @@ describe('checkouts placed together', () => {
     const { product, session } = await flashSale('Redcurrants');
     const { batcher } = t.app.services.checkout;
     const before = { ...batcher.placed };
-    const blocker = await t.db.connect();
+    const { levels, first, buy } = await checkoutsBehindLockedLevels(session, product);
     try {
-      // The levels locked elsewhere hold the first checkout's statement at its COMMIT.
-      await blocker.query('BEGIN');
-      await blocker.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [product]);
-      const buy = (customer: string) => checkout(t.api, session.id, customer, [{ offerId: session.offerFor(product), quantity: '1' }]);
-      const alone = buy('alone');
-      await waitForLockWait(t.db, 'the first checkout to wait for the levels');
       const together = ['a', 'b', 'c'].map(buy);
       await waitFor('the three checkouts to queue behind it', async () => (batcher.waiting === 3 ? true : undefined));
-      await blocker.query('COMMIT');
+      await levels.release();
 
-      const results = await Promise.all([alone, ...together]);
+      const results = await Promise.all([first, ...together]);
       expect(results.map((r) => r.userErrors)).toEqual([[], [], [], []]);
       expect(new Set(results.map((r) => r.customerOrder!.id)).size).toBe(4);
       expect({ batches: batcher.placed.batches - before.batches, baskets: batcher.placed.baskets - before.baskets }).toEqual({ batches: 2, baskets: 4 });
     } finally {
-      blocker.release();
+      await levels.release();
     }
     expect(await stockOf(t.api, product)).toEqual({ onHand: '5', held: '5', committed: '0', available: '0' });
     await expectStockConsistent(t.db);
@@ -114,24 +140,19 @@ describe('checkouts placed together', () => {
   it('checks the session open as of when a waiting checkout is sent, not when it began', async () => {
     const { product, session } = await flashSale('Whitecurrants');
     const { batcher } = t.app.services.checkout;
-    const blocker = await t.db.connect();
+    const { levels, first, buy } = await checkoutsBehindLockedLevels(session, product);
     try {
-      await blocker.query('BEGIN');
-      await blocker.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [product]);
-      const buy = (customer: string) => checkout(t.api, session.id, customer, [{ offerId: session.offerFor(product), quantity: '1' }]);
-      const alone = buy('alone');
-      await waitForLockWait(t.db, 'the first checkout to wait for the levels');
       const late = buy('late');
       await waitFor('the second checkout to queue behind it', async () => (batcher.waiting === 1 ? true : undefined));
       // The session closes while the second checkout waits for its batch.
       t.clock.set('2026-11-23T20:00:00+01:00');
-      await blocker.query('COMMIT');
+      await levels.release();
 
-      expect((await alone).userErrors).toEqual([]);
+      expect((await first).userErrors).toEqual([]);
       expect((await late).userErrors.map((e) => e.code)).toEqual(['SESSION_NOT_OPEN']);
     } finally {
       t.clock.set('2026-11-23T08:00:00+01:00');
-      blocker.release();
+      await levels.release();
     }
     expect(await stockOf(t.api, product)).toEqual({ onHand: '5', held: '2', committed: '0', available: '3' });
   });
@@ -187,19 +208,17 @@ describe('checkouts placed together', () => {
     const batcher = new CheckoutBatcher({ batchMs: 300, queueMs: 30_000 });
     const em = t.app.orm.em.fork();
     const stuck = basket('stuck', 1);
-    const blocker = await t.db.connect();
+    // The levels locked elsewhere keep the batch from answering, as a lost connection would.
+    const levels = await levelsOf(product);
     try {
-      // The levels locked elsewhere keep the batch from answering, as a lost connection would.
-      await blocker.query('BEGIN');
-      await blocker.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [product]);
       await expect(batcher.place(em, stuck)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
       // The next checkout of the product is sent at once, not queued behind the one given up.
       const next = batcher.place(em, basket('next', 1));
       expect(batcher.placed.batches).toBe(2);
-      await blocker.query('COMMIT');
+      await levels.release();
       expect((await next).order).not.toBeNull();
     } finally {
-      blocker.release();
+      await levels.release();
     }
     // The batch given up still committed once the levels were free: its client, trying again
     // with its idempotency key, gets that order.
@@ -212,17 +231,15 @@ describe('checkouts placed together', () => {
     const { product, basket } = await flashSale('Loganberries');
     const batcher = new CheckoutBatcher({ batchMs: 30_000, queueMs: 200 });
     const em = t.app.orm.em.fork();
-    const blocker = await t.db.connect();
+    const levels = await levelsOf(product);
     try {
-      await blocker.query('BEGIN');
-      await blocker.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [product]);
       const first = batcher.place(em, basket('first', 1));
       await expect(batcher.place(em, basket('waiting', 1))).rejects.toMatchObject({ code: 'ETIMEDOUT' });
       expect(batcher.waiting).toBe(0);
-      await blocker.query('COMMIT');
+      await levels.release();
       expect((await first).order).not.toBeNull();
     } finally {
-      blocker.release();
+      await levels.release();
     }
     expect(batcher.placed).toEqual({ batches: 1, baskets: 1 });
     expect(await stockOf(t.api, product)).toEqual({ onHand: '5', held: '2', committed: '0', available: '3' });
@@ -243,25 +260,25 @@ describe('checkouts placed together', () => {
     const batcher = new CheckoutBatcher(TIMEOUTS);
     const em = t.app.orm.em.fork();
 
-    const blocker = await t.db.connect();
+    // One session held up (as by its close): the other session's checkout of the same product goes.
+    const session = await lockedElsewhere('SELECT 1 FROM sales_session WHERE id = $1 FOR UPDATE', [here.id]);
     try {
-      // One session held up (as by its close): the other session's checkout of the same product goes.
-      await blocker.query('BEGIN');
-      await blocker.query('SELECT 1 FROM sales_session WHERE id = $1 FOR UPDATE', [here.id]);
       const heldUp = batcher.place(em, plumsHere('held up by its session', 1));
       expect((await batcher.place(em, plumsThere('other session', 1))).order).not.toBeNull();
-      await blocker.query('COMMIT');
+      await session.release();
       expect((await heldUp).order).not.toBeNull();
-
-      // One product held up (its levels locked): the same session's checkout of another product goes.
-      await blocker.query('BEGIN');
-      await blocker.query('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [plums]);
-      const plumsHeldUp = batcher.place(em, plumsHere('held up by its product', 1));
-      expect((await batcher.place(em, pearsHere('other product', 1))).order).not.toBeNull();
-      await blocker.query('COMMIT');
-      expect((await plumsHeldUp).order).not.toBeNull();
     } finally {
-      blocker.release();
+      await session.release();
+    }
+    // One product held up (its levels locked): the same session's checkout of another product goes.
+    const levels = await levelsOf(plums!);
+    try {
+      const heldUp = batcher.place(em, plumsHere('held up by its product', 1));
+      expect((await batcher.place(em, pearsHere('other product', 1))).order).not.toBeNull();
+      await levels.release();
+      expect((await heldUp).order).not.toBeNull();
+    } finally {
+      await levels.release();
     }
     // Plums: the two first checkouts and three here; pears: one.
     expect((await stockOf(t.api, plums!)).held).toBe('5');
