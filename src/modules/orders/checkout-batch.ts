@@ -31,8 +31,9 @@ export interface Placement {
 export const MAX_BATCH = 32;
 
 /**
- * Why a basket may be rolled back and still be placed by its checkout alone: its hold found too
- * little stock, or it gave up waiting for a lock (another transaction's same idempotency key).
+ * Besides a hold refused for want of stock (refusedAtCommit()), why a basket may be rolled back
+ * and its checkout still be placed alone: it gave up waiting for a lock (another transaction's
+ * same idempotency key, lock_timeout), or was chosen to end a deadlock.
  */
 const FALLS_BACK = new Set(['55P03', '40P01']);
 
