@@ -58,7 +58,8 @@ begin
      where exists (select 1 from placed)
      order by m.product_id, m.location_id)
   select jsonb_build_object(
-           'order', (select row_to_json(placed) from placed),
+           -- to_jsonb, not row_to_json: no JSON text parsed again into jsonb (bench/probe-place.ts).
+           'order', (select to_jsonb(placed) from placed),
            'lines', (select coalesce(jsonb_agg(jsonb_build_object('offerId', offer_id, 'producerOrderId', producer_order_id)), '[]') from lines))
     into answer;
   -- Every line joins its producer's order; a line without one would be an order short of it.
