@@ -169,14 +169,21 @@ export class CheckoutBatcher {
    */
   private async placeAlone(basket: BasketRecord): Promise<Placement> {
     try {
-      const [row] = await preparedSql<{ placement: Placement }>(this.em!, 'SELECT place_customer_order(?::jsonb) AS placement', [JSON.stringify(basket)]);
-      return row!.placement;
+      return await placeCustomerOrder(this.em!, basket);
     } catch (error) {
-      if (refusedAtCommit(error)) return { order: null, lines: [] };
+      if (refusedAtCommit(error)) return NOT_PLACED;
       throw error;
     }
   }
 }
+
+/** Writes one basket with place_customer_order(), in `em`'s transaction when it has one. */
+export async function placeCustomerOrder(em: EntityManager, basket: BasketRecord): Promise<Placement> {
+  const [row] = await preparedSql<{ placement: Placement }>(em, 'SELECT place_customer_order(?::jsonb) AS placement', [JSON.stringify(basket)]);
+  return row!.placement;
+}
+
+const NOT_PLACED: Placement = { order: null, lines: [] };
 
 /** Answers one checkout of a batch with its basket's placement (matched by order id: answers come in the baskets' order). */
 function settle(entry: Waiting, basket: BasketRecord, placement: Placement | undefined): void {
@@ -185,7 +192,7 @@ function settle(entry: Waiting, basket: BasketRecord, placement: Placement | und
   } else if (placement.error && !refusedAtCommit(placement.error) && !FALLS_BACK.has(placement.error.code)) {
     entry.reject(Object.assign(new Error(placement.error.message), placement.error));
   } else {
-    entry.resolve(placement.error ? { order: null, lines: [] } : placement);
+    entry.resolve(placement.error ? NOT_PLACED : placement);
   }
 }
 

@@ -13,7 +13,7 @@ import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions
 import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, refusedAtCommit, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
-import type { BasketRecord, CheckoutBatcher, Placement } from './checkout-batch.js';
+import { type BasketRecord, type CheckoutBatcher, type Placement, placeCustomerOrder } from './checkout-batch.js';
 
 export const MAX_BASKET_LINES = 200;
 
@@ -234,10 +234,7 @@ export class CheckoutService {
    */
   private async insertOrder(em: EntityManager, request: CheckoutRequest, orderId: string, session: SessionRow,
     byOffer: ReadonlyMap<string, OfferRow>): Promise<Placement> {
-    const [row] = await preparedSql<{ placement: Placement }>(em, 'SELECT place_customer_order(?::jsonb) AS placement', [
-      JSON.stringify(this.basketRecord(request, orderId, session, byOffer)),
-    ]);
-    return row!.placement;
+    return placeCustomerOrder(em, this.basketRecord(request, orderId, session, byOffer));
   }
 
   /** The order a checkout places, as place_customer_order() takes it, with the hold's moves when planned. */
