@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities.js';
+import { TCP_KEEPALIVE } from './tcp-keepalive.js';
 
 export interface OrmOptions {
   url: string;
@@ -51,6 +52,7 @@ export function ormConfig({ url, poolSize, acquireTimeoutMs = 3000, statementTim
         statement_timeout: statementTimeoutMs,
         connectionTimeoutMillis: acquireTimeoutMs,
         application_name: 'foodhub-wholesale',
+        ...TCP_KEEPALIVE,
         // The hot statements are prepared once per connection (preparedSql()), and so are the
         // statements in the PL/pgSQL functions and triggers. PostgreSQL would still plan the
         // checkout's read afresh on every call, judging its generic plan costlier because it
@@ -77,7 +79,7 @@ const MIGRATION_LOCK_KEY = 7_146_205_331;
  * second one finds nothing left to do instead of failing halfway through the first one's work.
  */
 export async function migrate(orm: MikroORM): Promise<void> {
-  const client = new pg.Client({ connectionString: orm.config.get('clientUrl') });
+  const client = new pg.Client({ connectionString: orm.config.get('clientUrl'), ...TCP_KEEPALIVE });
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);

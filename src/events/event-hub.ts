@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { PubSub } from 'type-graphql';
+import { TCP_KEEPALIVE } from '../db/tcp-keepalive.js';
 import type { Clock } from '../shared/clock.js';
 import { coalesced } from '../shared/coalesced.js';
 import { instant, preparedSql, sql } from '../shared/sql.js';
@@ -168,7 +169,7 @@ export class EventHub implements PubSub {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'foodhub-events' });
+    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'foodhub-events', ...TCP_KEEPALIVE });
     client.on('notification', (message) => {
       if (message.channel === POSITIONED_CHANNEL) this.positioned(message.payload);
     });
