@@ -16,13 +16,12 @@ import { Migration } from '@mikro-orm/migrations';
  * place_customer_orders() is meant to run as a statement on its own: its constraint mode and
  * lock timeout last until its transaction ends.
  */
-export class Migration20261124200000 extends Migration {
-
-  override async up(): Promise<void> {
-    // One basket (a JSON object built by CheckoutService): nothing is written unless the session
-    // is open at the basket's instant and the idempotency key is free; the hold's ledger rows only
-    // with the order. Answers {order, lines}: order null when nothing was written.
-    this.addSql(`create function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
+/**
+ * place_customer_order() as this migration made it: Migration20261124220000 replaces it, and puts
+ * it back when undone.
+ */
+export function placeCustomerOrderV1(verb: 'create' | 'create or replace'): string {
+  return `${verb} function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
 declare
   instant timestamptz := (basket->>'at')::timestamptz;
   answer jsonb;
@@ -67,7 +66,16 @@ begin
     raise exception 'a basket line found no producer order' using errcode = 'foreign_key_violation';
   end if;
   return answer;
-end $$;`);
+end $$;`;
+}
+
+export class Migration20261124200000 extends Migration {
+
+  override async up(): Promise<void> {
+    // One basket (a JSON object built by CheckoutService): nothing is written unless the session
+    // is open at the basket's instant and the idempotency key is free; the hold's ledger rows only
+    // with the order. Answers {order, lines}: order null when nothing was written.
+    this.addSql(placeCustomerOrderV1('create'));
 
     // A batch of baskets, answered in order: each basket's {order, lines}, or {order: null, error}
     // with what rolled that basket back: its SQLSTATE, constraint and message (23514 on

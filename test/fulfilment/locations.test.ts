@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { refusedAtCommit } from '../../src/modules/stock/stock.service.js';
+import { placeCustomerOrder } from '../../src/modules/orders/checkout-batch.js';
+import { heldLedgerRows, refusedAtCommit } from '../../src/modules/stock/stock.service.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basketsFor } from '../support/baskets.js';
 import { expectStockConsistent } from '../support/invariants.js';
 import * as op from '../support/operations.js';
 import { checkout, orderMutation, stockOf } from '../support/scenarios.js';
@@ -63,8 +65,14 @@ describe('stock locations', () => {
     const moves = stock.planHold(order.id, [{ productId: pears, quantity: new Decimal(4), producerOrderId: producerOrder.id, field: [] }],
       new Map([[pears, [{ locationId: w.main, priority: 1, available: new Decimal(1) }, { locationId: cold, priority: 2, available: new Decimal(10) }]]]))!;
     await t.app.orm.em.fork().transactional(async (em) => {
-      await stock.holdAtCommit(em, t.clock.now(), moves);
-      // What the previous version's checkout wrote beside its hold: the event, its availability left to the trigger.
+      // What the previous version's checkout wrote: its hold's ledger rows, to be applied at COMMIT,
+      // and beside them the event, its availability left to the trigger.
+      await em.execute(
+        `INSERT INTO stock_movement (product_id, location_id, kind, held_delta, customer_order_id, producer_order_id, created_at, applied_at_commit)
+         SELECT m.product_id, m.location_id, 'HOLD', m.held_delta, ?, ?, now(), true
+           FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, location_id uuid, held_delta numeric) ORDER BY m.product_id, m.location_id`,
+        [order.id, producerOrder.id, JSON.stringify(heldLedgerRows(moves))],
+      );
       await em.execute(
         `INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, quantity, available, created_at)
          VALUES ('HELD', ?, ?, ?, ?, ?, 4, 0, now())`,
@@ -91,6 +99,7 @@ describe('stock locations', () => {
     const order = (await checkout(t.api, session.id, 'a', [{ offerId: session.offerFor(quinces), quantity: '1' }])).customerOrder!;
     const { rows: [producerOrder] } = await t.db.query('SELECT id FROM producer_order WHERE sales_session_id = $1', [session.id]);
     const request = { productId: quinces, quantity: new Decimal(5), producerOrderId: producerOrder.id, field: [] };
+    const basket = await basketsFor(t.db, session.id, session.offerFor(quinces));
     const level = (locationId: string, available: string, priority: number) => ({ locationId, priority, available: new Decimal(available) });
     const held = async (em: EntityManager) => {
       const rows: { location_id: string; held: string }[] = await em.execute('SELECT location_id, held::text FROM stock_level WHERE product_id = ?', [quinces]);
@@ -98,13 +107,15 @@ describe('stock locations', () => {
     };
     const before = await stockByLocation(t.api, quinces);
 
-    // What a checkout does with levels read without locks: plan the hold, write it to be applied
-    // at COMMIT (here alone, in a transaction of its own).
+    // What a checkout does with levels read without locks: plan the hold, write it with its order,
+    // to be applied at COMMIT (here alone, in a transaction of its own).
     const { stock } = t.app.services;
-    const holdAsRead = (em: EntityManager, main: string, coldStore: string) => {
-      const moves = stock.planHold(order.id, [request], new Map([[quinces, [level(w.main, main, 1), level(cold, coldStore, 2)]]]));
-      if (!moves) return Promise.resolve(undefined);
-      return stock.holdAtCommit(em, t.clock.now(), moves).then(() => moves);
+    const holdAsRead = async (em: EntityManager, main: string, coldStore: string) => {
+      const placing = { ...basket(`as read ${main} ${coldStore}`, 5), at: t.clock.now().toISOString() };
+      const moves = stock.planHold(placing.id, [request], new Map([[quinces, [level(w.main, main, 1), level(cold, coldStore, 2)]]]));
+      if (!moves) return undefined;
+      expect((await placeCustomerOrder(em, { ...placing, holds: heldLedgerRows(moves) })).order?.id).toBe(placing.id);
+      return moves;
     };
 
     // Read right (2 left at Main, not enough alone; 10 in the cold store): nothing changes, and

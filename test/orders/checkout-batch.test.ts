@@ -73,6 +73,32 @@ describe('checkouts placed together', () => {
     return { levels, first, buy };
   }
 
+  it('records a hold for the order it places and its line\'s producer order, whatever the basket says; refuses a hold no line has', async () => {
+    const { product, basket } = await flashSale('Blackcurrants');
+    const other = await flashSale('Whitecurrants');
+    const place = (record: object) => t.db.query<{ placement: Placement }>('SELECT place_customer_order($1::jsonb) AS placement', [JSON.stringify(record)]);
+
+    // A previous version's replica still names the order and producer order in each hold: ignored.
+    const legacy = basket('legacy', 1);
+    const stale = { customer_order_id: other.basket('x', 1).id, producer_order_id: legacy.id };
+    const { rows: [{ placement }] } = await place({ ...legacy, holds: legacy.holds!.map((hold) => ({ ...hold, ...stale })) });
+    const { rows: ledger } = await t.db.query(
+      "SELECT customer_order_id AS \"orderId\", producer_order_id AS \"producerOrderId\" FROM stock_movement WHERE kind = 'HOLD' AND customer_order_id = $1",
+      [legacy.id],
+    );
+    expect(ledger).toEqual([{ orderId: legacy.id, producerOrderId: placement.lines[0]!.producerOrderId }]);
+
+    // A hold of another product than the basket's lines: nothing is written.
+    const stray = basket('stray', 1);
+    const before = await stockOf(t.api, other.product);
+    await expect(place({ ...stray, holds: other.basket('y', 1).holds })).rejects.toMatchObject({ code: '23503' });
+    const { rows: strays } = await t.db.query('SELECT id FROM customer_order WHERE id = $1', [stray.id]);
+    expect(strays).toEqual([]);
+    expect(await stockOf(t.api, other.product)).toEqual(before);
+    expect(await stockOf(t.api, product)).toEqual({ onHand: '5', held: '2', committed: '0', available: '3' });
+    await expectStockConsistent(t.db);
+  });
+
   it('rolls back a basket whose hold the stock cannot take, or whose key is taken, alone: the others commit', async () => {
     const { product, basket } = await flashSale('Strawberries');
     const baskets = [basket('a', 1), basket('b', 10), basket('c', 1), basket('a', 1), basket('e', 1)];
@@ -84,7 +110,15 @@ describe('checkouts placed together', () => {
     expect(placements.map((p) => p.order?.id ?? null)).toEqual([baskets[0]!.id, null, baskets[2]!.id, null, baskets[4]!.id]);
     // The hold of 10 was refused by the level's CHECK (23514); the second "a" found its key taken, which is no error.
     expect(placements.map((p) => p.error ?? null)).toEqual([null, expect.objectContaining({ code: '23514', constraint: 'stock_level_available_not_negative' }), null, null, null]);
-    expect(placements[0]!.lines).toEqual([{ offerId: baskets[0]!.lines[0]!.offer_id, producerOrderId: baskets[0]!.holds![0]!.producer_order_id }]);
+    const { rows: [producerOrder] } = await t.db.query('SELECT po.id FROM producer_order po JOIN customer_order_line l ON l.producer_order_id = po.id WHERE l.customer_order_id = $1', [baskets[0]!.id]);
+    expect(placements[0]!.lines).toEqual([{ offerId: baskets[0]!.lines[0]!.offer_id, producerOrderId: producerOrder.id }]);
+    // Each placed basket's hold is recorded for its order and its line's producer order, which the basket did not name.
+    const { rows: holds } = await t.db.query(
+      "SELECT customer_order_id AS \"orderId\", producer_order_id AS \"producerOrderId\", trim_scale(held_delta)::text AS held FROM stock_movement WHERE kind = 'HOLD' AND customer_order_id = ANY($1::uuid[]) ORDER BY customer_order_id",
+      [baskets.map((b) => b.id)],
+    );
+    const placed = [baskets[0]!.id, baskets[2]!.id, baskets[4]!.id].sort();
+    expect(holds).toEqual(placed.map((orderId) => ({ orderId, producerOrderId: producerOrder.id, held: '1' })));
 
     const { rows: orders } = await t.db.query('SELECT id FROM customer_order WHERE id = ANY($1::uuid[]) ORDER BY idempotency_key', [baskets.map((b) => b.id)]);
     expect(orders.map((o) => o.id)).toEqual([baskets[0]!.id, baskets[2]!.id, baskets[4]!.id]);

@@ -8,8 +8,8 @@ import type { BasketRecord } from '../../src/modules/orders/checkout-batch.js';
  * an order in the session (after one checkout through the API).
  */
 export async function basketsFor(db: pg.Pool, sessionId: string, offerId: string) {
-  const { rows: [ids] } = await db.query<{ hubId: string; productId: string; producerId: string; producerOrderId: string; locationId: string }>(
-    `SELECT s.hub_id AS "hubId", f.product_id AS "productId", p.producer_id AS "producerId", po.id AS "producerOrderId", l.location_id AS "locationId"
+  const { rows: [ids] } = await db.query<{ hubId: string; productId: string; producerId: string; locationId: string }>(
+    `SELECT s.hub_id AS "hubId", f.product_id AS "productId", p.producer_id AS "producerId", l.location_id AS "locationId"
        FROM offer f JOIN sales_session s ON s.id = f.sales_session_id JOIN product p ON p.id = f.product_id
        JOIN producer_order po ON po.sales_session_id = s.id AND po.producer_id = p.producer_id
        JOIN stock_level l ON l.product_id = p.id
@@ -29,7 +29,7 @@ export async function basketsFor(db: pg.Pool, sessionId: string, offerId: string
       at: '2026-11-23T08:00:00.000Z',
       holdExpiresAt: '2026-11-23T08:15:00.000Z',
       lines: [{ offer_id: offerId, product_id: ids.productId, producer_id: ids.producerId, quantity: String(quantity), price_amount: 250, currency: 'EUR' }],
-      holds: [{ product_id: ids.productId, location_id: ids.locationId, held_delta: String(quantity), customer_order_id: id, producer_order_id: ids.producerOrderId }],
+      holds: [{ product_id: ids.productId, location_id: ids.locationId, held_delta: String(quantity) }],
     };
   };
 }

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { markEventsWritten } from '../../events/event-log.js';
 import { preparedSql } from '../../shared/sql.js';
-import { refusedAtCommit } from '../stock/stock.service.js';
+import { type HeldLedgerRow, refusedAtCommit } from '../stock/stock.service.js';
 import type { CustomerOrderRow } from './customer-order.entity.js';
 
-/** One checkout's order, lines and planned hold, as place_customer_order() takes it (migration 20261124200000). */
+/** One checkout's order, lines and planned hold, as place_customer_order() takes it (migrations 20261124200000, 20261124220000). */
 export interface BasketRecord {
   id: string;
   salesSessionId: string;
@@ -16,7 +16,8 @@ export interface BasketRecord {
   at: string;
   holdExpiresAt: string;
   lines: { offer_id: string; product_id: string; producer_id: string; quantity: string; price_amount: number; currency: string }[];
-  holds?: { product_id: string; location_id: string; held_delta: string; customer_order_id: string; producer_order_id: string }[];
+  /** The planned hold's ledger rows (heldLedgerRows()): their order and producer orders are the function's to add. */
+  holds?: HeldLedgerRow[];
 }
 
 /** What placing a basket wrote: no order when the session was not open, the key was taken, or (with `error`) the basket was rolled back. */

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { requireHub } from '../../auth/policy.js';
+import { markEventsWritten } from '../../events/event-log.js';
 import { DomainError, type FieldPath, InputErrors, UserErrorCode, userError } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
@@ -131,7 +132,7 @@ export class CheckoutService {
 
     const orderId = randomUUID();
     const byOffer = new Map(read.offers.map((o) => [o.id, o]));
-    const planned = this.stock.planHold(orderId, holdRequests(request.basket, byOffer, (offer) => offer.producerOrderId!), levelsAsRead(read.offers));
+    const planned = this.stock.planHold(orderId, holdRequests(request.basket, byOffer), levelsAsRead(read.offers));
     if (!planned) return { lockStock: true };
     const { order } = await this.batcher.place(em, this.basketRecord(request, orderId, read.session, byOffer, planned), () => this.instants(request.clock.now()));
     return order ? { placed: order } : { lockStock: true };
@@ -152,7 +153,9 @@ export class CheckoutService {
 
     const orderId = randomUUID();
     const byOffer = new Map(offers.map((o) => [o.id, o]));
-    const { order, lines } = await this.insertOrder(em, request, orderId, session, byOffer);
+    const requests = holdRequests(request.basket, byOffer);
+    const planned = lockStock ? undefined : this.stock.planHold(orderId, requests, levelsAsRead(offers));
+    const { order, lines } = await this.insertOrder(em, request, orderId, session, byOffer, planned);
     if (!order) {
       // The same key was committed by a concurrent request while this one waited on it.
       const [raced] = await sql<OrderRow>(em, 'SELECT * FROM customer_order WHERE hub_id = ? AND idempotency_key = ?', [
@@ -164,14 +167,15 @@ export class CheckoutService {
       // Otherwise the statement found the session no longer open at this checkout's instant.
       throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, 'the sales session is closed', ['salesSessionId']);
     }
-
-    const producerOrderOf = new Map(lines.map((l) => [l.offerId, l.producerOrderId]));
-    const holds = holdRequests(request.basket, byOffer, (offer) => producerOrderOf.get(offer.id)!);
-    const planned = lockStock ? undefined : this.stock.planHold(orderId, holds, levelsAsRead(offers));
     if (planned) {
-      await this.stock.holdAtCommit(em, request.now, planned);
+      // Written with the order, applied at COMMIT by the trigger, which writes the HELD events.
+      markEventsWritten(em);
       return order;
     }
+
+    // Under lock, for the producer orders the lines joined (some made above, in this transaction).
+    const producerOrderOf = new Map(lines.map((l) => [l.offerId, l.producerOrderId]));
+    const holds = requests.map((hold, i) => ({ ...hold, producerOrderId: producerOrderOf.get(request.basket[i]!.offerId)! }));
     const shortages = await this.stock.hold(em, request.now, orderId, holds);
     if (shortages.length > 0) {
       throw new DomainError(shortages.map(({ request: hold, available }) => {
@@ -226,15 +230,15 @@ export class CheckoutService {
   }
 
   /**
-   * The order and its lines, each joined to its producer's order, in one statement
-   * (place_customer_order(), migration 20261124200000). Nothing is written unless the session is
+   * The order and its lines, each joined to its producer's order, and its planned hold if any, in
+   * one statement (place_customer_order(), migrations 20261124200000 and 20261124220000). Nothing is written unless the session is
    * still open (checked and locked, shared, by the statement itself) and the idempotency key still
    * free. The shared lock keeps out closing and completion only because both take the session FOR
    * UPDATE first; a plain UPDATE of closed_at would not wait for it.
    */
   private async insertOrder(em: EntityManager, request: CheckoutRequest, orderId: string, session: SessionRow,
-    byOffer: ReadonlyMap<string, OfferRow>): Promise<Placement> {
-    return placeCustomerOrder(em, this.basketRecord(request, orderId, session, byOffer));
+    byOffer: ReadonlyMap<string, OfferRow>, hold: Move[] | undefined): Promise<Placement> {
+    return placeCustomerOrder(em, this.basketRecord(request, orderId, session, byOffer, hold));
   }
 
   /** The order a checkout places, as place_customer_order() takes it, with the hold's moves when planned. */
@@ -286,11 +290,11 @@ function levelsAsRead(offers: OfferRow[]) {
   return candidatesOf(offers.flatMap((o) => o.levels.map((level) => ({ productId: o.productId, ...level }))));
 }
 
-/** A hold request per basket line, for the producer order `producerOrderOf` gives its offer. */
-function holdRequests(basket: BasketLine[], byOffer: ReadonlyMap<string, OfferRow>, producerOrderOf: (offer: OfferRow) => string): HoldRequest[] {
+/** A hold request per basket line, in the basket's order. */
+function holdRequests(basket: BasketLine[], byOffer: ReadonlyMap<string, OfferRow>): HoldRequest[] {
   return basket.map((line) => {
     const offer = byOffer.get(line.offerId)!;
-    return { productId: offer.productId, quantity: line.quantity, producerOrderId: producerOrderOf(offer), field: ['lines', line.index, 'quantity'] };
+    return { productId: offer.productId, quantity: line.quantity, field: ['lines', line.index, 'quantity'] };
   });
 }
 

@@ -65,7 +65,7 @@ export class StockMovement {
 
   /**
    * The level is changed by this row's trigger at COMMIT (a checkout's hold), not by the
-   * statement that wrote it: see StockService.holdAtCommit().
+   * statement that wrote it: see StockService.planHold().
    */
   @Property({ type: 'boolean', default: false })
   appliedAtCommit: boolean = false;

@@ -70,7 +70,11 @@ export interface Move {
 export interface HoldRequest {
   productId: string;
   quantity: Decimal;
-  producerOrderId: string;
+  /**
+   * The producer order the hold is for, which hold() writes to the ledger. A planned hold has
+   * none: place_customer_order() gives its ledger rows the producer order its product's line joined.
+   */
+  producerOrderId?: string;
   /** Where the request came from in the client's input, to name it if it cannot be met. */
   field: FieldPath;
 }
@@ -93,8 +97,8 @@ export interface MoveEvents {
  * Each write is one statement (see apply()) that locks every level of the products it touches in
  * (product, location) order, so concurrent writers never deadlock, changes the levels and appends
  * the same deltas to the ledger and the event log, inside the caller's transaction. A checkout's
- * hold is the one exception: its ledger rows are applied to the levels at COMMIT, by a trigger
- * that locks in the same order (see holdAtCommit()).
+ * planned hold is the one exception: its ledger rows are applied to the levels at COMMIT, by a
+ * trigger that locks in the same order (see planHold()).
  */
 export class StockService {
   constructor(private readonly locationStrategy: LocationStrategy) {}
@@ -106,9 +110,9 @@ export class StockService {
    * order. The levels are read FOR UPDATE, so the answer is final.
    *
    * Most checkouts do not come here: they plan the hold from levels read without locks
-   * (planHold()) and write it with their order, to be applied at COMMIT (holdAtCommit(), heldLedgerRows()).
+   * (planHold()) and write it with their order, to be applied at COMMIT.
    */
-  async hold(em: EntityManager, at: Date, customerOrderId: string, requests: HoldRequest[]): Promise<Shortage[]> {
+  async hold(em: EntityManager, at: Date, customerOrderId: string, requests: Required<HoldRequest>[]): Promise<Shortage[]> {
     if (requests.length === 0) return [];
     const levels = await sql<{ productId: string; locationId: string; priority: number; available: string }>(
       em,
@@ -127,35 +131,18 @@ export class StockService {
   }
 
   /**
-   * A hold's moves worked out from levels read without locks (`seen`), to be written with
-   * heldLedgerRows(); undefined when they seem short, and only a read under lock can tell.
+   * A hold's moves worked out from levels read without locks (`seen`); undefined when they seem
+   * short, and only a read under lock can tell. A checkout writes them with its order
+   * (heldLedgerRows(), place_customer_order(), migrations 20261124200000 and 20261124220000),
+   * marked for the deferred trigger that applies them to the levels at COMMIT (migrations
+   * 20261123220417 and 20261124170000): it locks each product's levels in location order, as
+   * apply() does, changes them, and the level's CHECK refuses an oversell by failing the commit
+   * (refusedAtCommit()); then it writes the product's HELD event, with the availability after the
+   * hold. The hot rows are locked only while PostgreSQL commits, never while it waits for the server.
    */
   planHold(customerOrderId: string, requests: HoldRequest[], seen: ReadonlyMap<string, LocationCandidate[]>): Move[] | undefined {
     const { moves, shortages } = this.share(customerOrderId, requests, seen);
     return shortages.length === 0 ? moves : undefined;
-  }
-
-  /**
-   * Writes a planned hold's ledger rows in the caller's transaction, marked for the deferred
-   * trigger that applies them to the levels at COMMIT (migrations 20261123220417 and
-   * 20261124170000): it locks each product's levels in location order, as apply() does, changes
-   * them, and the level's CHECK refuses an oversell by failing the commit (refusedAtCommit());
-   * then it writes the product's HELD event, with the availability after the hold. The hot rows
-   * are locked only while PostgreSQL commits, never while it waits for the server.
-   *
-   * A checkout placed at once writes the same rows (heldLedgerRows()) with its order, in
-   * place_customer_order() (migration 20261124200000).
-   */
-  async holdAtCommit(em: EntityManager, at: Date, moves: Move[]): Promise<void> {
-    await sql(
-      em,
-      `INSERT INTO stock_movement (product_id, location_id, kind, held_delta, customer_order_id, producer_order_id, created_at, applied_at_commit)
-       SELECT m.product_id, m.location_id, ?, m.held_delta, m.customer_order_id, m.producer_order_id, ?, true
-         FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, location_id uuid, held_delta numeric, customer_order_id uuid, producer_order_id uuid)
-        ORDER BY m.product_id, m.location_id`,
-      [StockMovementKind.HOLD, at, JSON.stringify(heldLedgerRows(moves))],
-    );
-    markEventsWritten(em);
   }
 
   /** Shares each request out over its product's locations, as the strategy ranks them. */
@@ -490,29 +477,25 @@ export class StockService {
   }
 }
 
-/** A hold's ledger row, to be applied at COMMIT (or as its statement ends, in a batch of checkouts). */
+/**
+ * A planned hold's ledger row, as place_customer_order() takes it, to be applied at COMMIT (or as
+ * its statement ends, in a batch of checkouts). The function adds the order it places and the
+ * producer order of the product's line.
+ */
 export interface HeldLedgerRow {
   product_id: string;
   location_id: string;
   held_delta: string;
-  customer_order_id: string;
-  producer_order_id: string;
 }
 
-/** A planned hold's moves as the ledger rows that apply it (StockService.holdAtCommit(), place_customer_order()). */
+/** A planned hold's moves (StockService.planHold()) as the ledger rows that apply it. */
 export function heldLedgerRows(moves: Move[]): HeldLedgerRow[] {
-  return moves.map((m) => ({
-    product_id: m.productId,
-    location_id: m.locationId,
-    held_delta: m.heldDelta!.toFixed(),
-    customer_order_id: m.customerOrderId!,
-    producer_order_id: m.producerOrderId!,
-  }));
+  return moves.map((m) => ({ product_id: m.productId, location_id: m.locationId, held_delta: m.heldDelta!.toFixed() }));
 }
 
 /**
  * Whether a commit was refused because a hold applied at COMMIT found less stock than was read
- * (see StockService.holdAtCommit()): then nothing of it was kept, and it can run again with
+ * (see StockService.planHold()): then nothing of it was kept, and it can run again with
  * the levels read under lock (hold()).
  */
 export function refusedAtCommit(error: unknown): boolean {
