@@ -2,9 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import { createHub, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { waitForLockWait } from '../support/wait.js';
+import { checkoutsBehindLockedLevels } from '../support/locked-elsewhere.js';
+import * as op from '../support/operations.js';
+import { orderMutation } from '../support/scenarios.js';
+import { waitFor, waitForLockWait } from '../support/wait.js';
 import {
-  addLocation, buy, closeSessions, createOfferSession, DELIVERY_DAY, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, SWAP, world,
+  addLocation, adjustAt, buy, closeSessions, createOfferSession, DELIVERY_DAY, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, SWAP, world,
 } from './support.js';
 
 describe('picking and shipping', () => {
@@ -234,6 +237,61 @@ describe('picking and shipping', () => {
     expect(await stockOf(t.api, berries)).toEqual({ onHand: '8', held: '0', committed: '0', available: '8' });
     expect((await t.db.query('SELECT code, quantity::text FROM lot WHERE product_id = $1 ORDER BY code', [berries])).rows).toEqual(lots);
     expect(await eventCount()).toBe(before);
+    await expectStockConsistent(t.db);
+  });
+
+  it('ships short among checkouts placed in one batch, whose instants tie, in the order they arrived: the last to arrive lose', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const currants = await w.product('Redcurrants');
+    await adjustAt(t.api, currants, w.main, '20');
+    const session = await createOfferSession(t.api, w.hub, [{ productId: currants }]);
+    await buy(t.api, session.id, 'opener', session.offerFor(currants), '1'); // the producer order exists now
+    const { batcher } = t.app.services.checkout;
+
+    // One checkout waits at its COMMIT for the levels, locked elsewhere; six more queue behind it,
+    // one after another, and go as one batch when the lock is released.
+    const { levels, first, buy: queue } = await checkoutsBehindLockedLevels(t, session, currants);
+    const customers = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const queued = [];
+    try {
+      for (const [i, customer] of customers.entries()) {
+        queued.push(queue(customer));
+        await waitFor(`${customer} to queue`, async () => (batcher.waiting === i + 1 ? true : undefined));
+      }
+    } finally {
+      await levels.release();
+    }
+    const placed = await Promise.all([first, ...queued]);
+    for (const result of placed) {
+      expect(result.userErrors).toEqual([]);
+      await orderMutation(t.api, op.CONFIRM_PAYMENT, result.customerOrder!.id);
+    }
+    const { rows: orders } = await t.db.query<{ customer_ref: string; created_at: Date }>(
+      'SELECT customer_ref, created_at FROM customer_order WHERE sales_session_id = $1 AND customer_ref = ANY($2) ORDER BY arrival_seq',
+      [session.id, customers],
+    );
+    expect(orders.map((o) => o.customer_ref)).toEqual(customers);
+    expect(new Set(orders.map((o) => o.created_at.getTime())).size).toBe(1);
+
+    // 8 ordered, 5 ship: the three that arrived last lose their one each.
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const shipped = await t.api.data<{ shipProducerOrder: { userErrors: unknown[] } }>(SHIP, {
+      input: { producerOrderId: order, carrier: 'Van', trackingReference: 'V-1', lines: [{ productId: currants, quantity: '5' }] },
+    });
+    expect(shipped.shipProducerOrder.userErrors).toEqual([]);
+    const { rows: fills } = await t.db.query(
+      `SELECT o.customer_ref, trim_scale(l.fulfilled_quantity)::text AS fulfilled FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
+        WHERE l.producer_order_id = $1 ORDER BY o.customer_ref`,
+      [order],
+    );
+    expect(fills).toEqual([
+      ...['a', 'b', 'c'].map((customer) => ({ customer_ref: customer, fulfilled: '1' })),
+      ...['d', 'e', 'f'].map((customer) => ({ customer_ref: customer, fulfilled: '0' })),
+      { customer_ref: 'first in line', fulfilled: '1' },
+      { customer_ref: 'opener', fulfilled: '1' },
+    ]);
     await expectStockConsistent(t.db);
   });
 

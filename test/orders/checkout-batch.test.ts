@@ -4,10 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckoutBatcher, type Placement } from '../../src/modules/orders/checkout-batch.js';
 import { basketsFor } from '../support/baskets.js';
+import { checkoutsBehindLockedLevels, levelsLockedElsewhere, lockedElsewhere } from '../support/locked-elsewhere.js';
 import { expectStockConsistent } from '../support/invariants.js';
 import { checkout, createHub, createProducer, createProduct, createSession, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { waitFor, waitForLockWait } from '../support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 const TIMEOUTS = { batchMs: 30_000, queueMs: 30_000 };
 
@@ -39,38 +40,6 @@ describe('checkouts placed together', () => {
       [product],
     );
     return rows;
-  }
-
-  /** Rows locked FOR UPDATE from a connection of the test's (as a close, a completion or a transfer would) until release(). */
-  async function lockedElsewhere(query: string, params: unknown[]) {
-    const client = await t.db.connect();
-    let open = true;
-    const release = async () => {
-      if (!open) return;
-      open = false;
-      try {
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
-    };
-    await client.query('BEGIN');
-    await client.query(query, params).catch(async (error: unknown) => {
-      await release();
-      throw error;
-    });
-    return { release };
-  }
-
-  const levelsOf = (product: string) => lockedElsewhere('SELECT 1 FROM stock_level WHERE product_id = $1 FOR UPDATE', [product]);
-
-  /** A first checkout of `product` through the API, held at its COMMIT by its levels locked elsewhere; then more, which queue behind it. */
-  async function checkoutsBehindLockedLevels(session: { id: string; offerFor(product: string): string }, product: string) {
-    const levels = await levelsOf(product);
-    const buy = (customer: string) => checkout(t.api, session.id, customer, [{ offerId: session.offerFor(product), quantity: '1' }]);
-    const first = buy('first in line');
-    await waitForLockWait(t.db, 'the first checkout to wait for the levels');
-    return { levels, first, buy };
   }
 
   it('records a hold for the order it places and its line\'s producer order, whatever the basket says; refuses a hold no line has', async () => {
@@ -154,7 +123,7 @@ describe('checkouts placed together', () => {
     const { product, session } = await flashSale('Redcurrants');
     const { batcher } = t.app.services.checkout;
     const before = { ...batcher.placed };
-    const { levels, first, buy } = await checkoutsBehindLockedLevels(session, product);
+    const { levels, first, buy } = await checkoutsBehindLockedLevels(t, session, product);
     try {
       const together = ['a', 'b', 'c'].map(buy);
       await waitFor('the three checkouts to queue behind it', async () => (batcher.waiting === 3 ? true : undefined));
@@ -174,7 +143,7 @@ describe('checkouts placed together', () => {
   it('checks the session open as of when a waiting checkout is sent, not when it began', async () => {
     const { product, session } = await flashSale('Whitecurrants');
     const { batcher } = t.app.services.checkout;
-    const { levels, first, buy } = await checkoutsBehindLockedLevels(session, product);
+    const { levels, first, buy } = await checkoutsBehindLockedLevels(t, session, product);
     try {
       const late = buy('late');
       await waitFor('the second checkout to queue behind it', async () => (batcher.waiting === 1 ? true : undefined));
@@ -243,7 +212,7 @@ describe('checkouts placed together', () => {
     const em = t.app.orm.em.fork();
     const stuck = basket('stuck', 1);
     // The levels locked elsewhere keep the batch from answering, as a lost connection would.
-    const levels = await levelsOf(product);
+    const levels = await levelsLockedElsewhere(t.db, product);
     try {
       await expect(batcher.place(em, stuck)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
       // The next checkout of the product is sent at once, not queued behind the one given up.
@@ -265,7 +234,7 @@ describe('checkouts placed together', () => {
     const { product, basket } = await flashSale('Loganberries');
     const batcher = new CheckoutBatcher({ batchMs: 30_000, queueMs: 200 });
     const em = t.app.orm.em.fork();
-    const levels = await levelsOf(product);
+    const levels = await levelsLockedElsewhere(t.db, product);
     try {
       const first = batcher.place(em, basket('first', 1));
       await expect(batcher.place(em, basket('waiting', 1))).rejects.toMatchObject({ code: 'ETIMEDOUT' });
@@ -295,7 +264,7 @@ describe('checkouts placed together', () => {
     const em = t.app.orm.em.fork();
 
     // One session held up (as by its close): the other session's checkout of the same product goes.
-    const session = await lockedElsewhere('SELECT 1 FROM sales_session WHERE id = $1 FOR UPDATE', [here.id]);
+    const session = await lockedElsewhere(t.db, 'SELECT 1 FROM sales_session WHERE id = $1 FOR UPDATE', [here.id]);
     try {
       const heldUp = batcher.place(em, plumsHere('held up by its session', 1));
       expect((await batcher.place(em, plumsThere('other session', 1))).order).not.toBeNull();
@@ -305,7 +274,7 @@ describe('checkouts placed together', () => {
       await session.release();
     }
     // One product held up (its levels locked): the same session's checkout of another product goes.
-    const levels = await levelsOf(plums!);
+    const levels = await levelsLockedElsewhere(t.db, plums!);
     try {
       const heldUp = batcher.place(em, plumsHere('held up by its product', 1));
       expect((await batcher.place(em, pearsHere('other product', 1))).order).not.toBeNull();

@@ -256,10 +256,10 @@ export class ShippingService {
 
   /** Sets what each customer line really gets, sharing any shortage out by the short-fill rule, and tells the hub. */
   private async fillCustomerLines(em: EntityManager, now: Date, producerOrderId: string, shipments: Shipment[]): Promise<void> {
-    const claims = await sql<{ lineId: string; customerOrderId: string; productId: string; quantity: string; priority: boolean; orderedAt: string }>(
+    const claims = await sql<{ lineId: string; customerOrderId: string; productId: string; quantity: string; priority: boolean; orderedAt: string; arrivalSeq: string | null }>(
       em,
       `SELECT l.id AS "lineId", l.customer_order_id AS "customerOrderId", l.product_id AS "productId", l.quantity,
-              coalesce(c.priority, false) AS priority, o.created_at AS "orderedAt"
+              coalesce(c.priority, false) AS priority, o.created_at AS "orderedAt", o.arrival_seq::text AS "arrivalSeq"
          FROM customer_order_line l
          JOIN customer_order o ON o.id = l.customer_order_id
          LEFT JOIN hub_customer c ON c.hub_id = o.hub_id AND c.customer_ref = o.customer_ref
@@ -271,7 +271,7 @@ export class ShippingService {
     for (const shipment of shipments) {
       const shortage = shipment.line.quantity.minus(shipment.quantity);
       const lines = claims.filter((c) => c.productId === shipment.line.productId)
-        .map((c) => ({ ...c, quantity: new Decimal(c.quantity), orderedAt: instant(c.orderedAt) }));
+        .map((c) => ({ ...c, quantity: new Decimal(c.quantity), orderedAt: instant(c.orderedAt), arrivalSeq: c.arrivalSeq === null ? null : BigInt(c.arrivalSeq) }));
       for (const cut of allocateShortage(shortage, lines)) {
         fills.push({ id: cut.lineId, fulfilled: cut.fulfilled.toFixed() });
         if (cut.lost.greaterThan(0)) {

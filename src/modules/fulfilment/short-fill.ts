@@ -9,6 +9,11 @@ export interface ClaimingLine {
   priority: boolean;
   /** When the customer checked out. */
   orderedAt: Date;
+  /**
+   * Its order's place in the order checkouts were placed (customer_order.arrival_seq), for the
+   * checkouts whose instants tie (a batch's share one); null for orders placed before it was kept.
+   */
+  arrivalSeq: bigint | null;
 }
 
 export interface Cut {
@@ -27,7 +32,9 @@ export interface Cut {
  */
 export function allocateShortage(shortage: Decimal, lines: readonly ClaimingLine[]): Cut[] {
   const order = [...lines].sort(
-    (a, b) => Number(a.priority) - Number(b.priority) || b.orderedAt.getTime() - a.orderedAt.getTime() || (a.lineId < b.lineId ? 1 : -1),
+    (a, b) => Number(a.priority) - Number(b.priority) || b.orderedAt.getTime() - a.orderedAt.getTime() || laterFirst(a.arrivalSeq, b.arrivalSeq) ||
+      // Only lines of one order, or orders placed before arrivals were numbered, get here.
+      (a.lineId < b.lineId ? 1 : -1),
   );
   let left = Decimal.max(shortage, 0);
   const lost = new Map<string, Decimal>();
@@ -40,4 +47,12 @@ export function allocateShortage(shortage: Decimal, lines: readonly ClaimingLine
     const cut = lost.get(line.lineId) ?? new Decimal(0);
     return { lineId: line.lineId, customerOrderId: line.customerOrderId, lost: cut, fulfilled: line.quantity.minus(cut) };
   });
+}
+
+/** Descending, an unnumbered (older) order last. */
+function laterFirst(a: bigint | null, b: bigint | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return a > b ? -1 : 1;
 }

@@ -77,4 +77,12 @@ export class CustomerOrder extends BaseEntity {
 
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   updatedAt: Date = new Date();
+
+  /**
+   * The order checkouts were placed in, strictly increasing, where `createdAt` ties: the
+   * checkouts of one batch share their instant (CheckoutBatcher), and are numbered in the order
+   * they arrived. Null for orders placed before migration 20261124220446.
+   */
+  @Property({ type: 'bigint', nullable: true, defaultRaw: "nextval('customer_order_arrival_seq')" })
+  arrivalSeq?: string;
 }
