@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import { createHub, stockOf } from '../support/scenarios.js';
@@ -292,6 +293,52 @@ describe('picking and shipping', () => {
       { customer_ref: 'first in line', fulfilled: '1' },
       { customer_ref: 'opener', fulfilled: '1' },
     ]);
+    await expectStockConsistent(t.db);
+  });
+
+  it('ships from the lots it locked: one received while it waits for the levels is left alone, and its write-off waits instead of deadlocking', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const kale = await w.product('Kale');
+    const old = await receiveLot(t.api, kale, { code: 'K-OLD', quantity: '5', bestBefore: '2026-12-20' });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: kale }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(kale), '2');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+
+    // A lot is being received: its levels are locked while the shipment starts, which locks the
+    // lots there are and waits for them. The lot has an earlier best-before (the one to suggest,
+    // were it there when the shipment began), and commits while the shipment still waits...
+    const receipt = await t.db.connect();
+    const fresh = randomUUID();
+    let shipping;
+    try {
+      await receipt.query('BEGIN');
+      await receipt.query('SELECT 1 FROM stock_level WHERE product_id = $1 ORDER BY location_id FOR UPDATE', [kale]);
+      shipping = t.api.data<{ shipProducerOrder: { userErrors: unknown[] } }>(SHIP, { input: { producerOrderId: order, carrier: 'Van', trackingReference: 'K-1' } });
+      await waitForLockWait(t.db, 'the shipment to wait for the levels');
+      await receipt.query(
+        `INSERT INTO lot (id, created_at, product_id, location_id, code, kind, quantity, grade, status, best_before, released_at)
+         VALUES ($1, now(), $2, $3, 'K-NEW', 'BATCH', 5, 'CLASS_I', 'RELEASED', '2026-12-01', now())`,
+        [fresh, kale, w.main],
+      );
+      await receipt.query("INSERT INTO stock_movement (product_id, location_id, lot_id, kind, on_hand_delta) VALUES ($1, $2, $3, 'RECEIVE', 5)", [kale, w.main, fresh]);
+      await receipt.query('UPDATE stock_level SET on_hand = on_hand + 5 WHERE product_id = $1 AND location_id = $2', [kale, w.main]);
+      await receipt.query('COMMIT');
+    } finally {
+      receipt.release();
+    }
+    // ...and 1 of it is written off.
+    const writeOff = t.api.data<{ adjustStock: { userErrors: unknown[] } }>(
+      'mutation ($input: AdjustStockInput!) { adjustStock(input: $input) { userErrors { code message } } }',
+      { input: { productId: kale, delta: '-1', lotId: fresh } },
+    );
+    const [shipped, written] = await Promise.all([shipping, writeOff]);
+    expect(shipped.shipProducerOrder.userErrors).toEqual([]);
+    expect(written.adjustStock.userErrors).toEqual([]);
+    const { rows: lots } = await t.db.query('SELECT id, trim_scale(quantity)::text AS quantity FROM lot WHERE product_id = $1 ORDER BY code', [kale]);
+    expect(lots).toEqual([{ id: fresh, quantity: '4' }, { id: old, quantity: '3' }]);
+    expect(await stockOf(t.api, kale)).toEqual({ onHand: '7', held: '0', committed: '0', available: '7' });
     await expectStockConsistent(t.db);
   });
 

@@ -49,8 +49,12 @@ interface OrderRow {
 export class PickingService {
   constructor(private readonly lotStrategy: LotStrategy) {}
 
-  /** The plan for every open (UNFULFILLED) order of a producer; see planPicks(). */
-  async plan(em: EntityManager, producerId: string): Promise<PlannedLine[]> {
+  /**
+   * The plan for every open (UNFULFILLED) order of a producer; see planPicks(). With `only`, the
+   * lots of `only.products` other than `only.lots` are left out, as if they were not there: a
+   * shipment plans with the lots it has locked.
+   */
+  async plan(em: EntityManager, producerId: string, only?: { products: ReadonlySet<string>; lots: ReadonlySet<string> }): Promise<PlannedLine[]> {
     const orders = await sql<OrderRow>(
       em,
       `SELECT po.id, po.hub_id AS "hubId", coalesce(s.delivers_at, s.closes_at) AS "deliversAt", s.time_zone AS "timeZone"
@@ -82,7 +86,7 @@ export class PickingService {
           ORDER BY l.priority, m.location_id`,
         [ids],
       ),
-      this.candidates(em, producerId),
+      this.candidates(em, producerId).then((lots) => (only ? lots.filter((lot) => !only.products.has(lot.productId) || only.lots.has(lot.id)) : lots)),
       sql<{ producerOrderId: string; productId: string; lotId: string; quantity: string; replacedLotId: string | null }>(
         em,
         `SELECT producer_order_id AS "producerOrderId", product_id AS "productId", lot_id AS "lotId", quantity,

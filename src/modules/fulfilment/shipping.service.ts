@@ -99,12 +99,15 @@ export class ShippingService {
         const why = locked!.fulfilmentState === 'HELD' ? 'its session has not closed yet' : `it is ${locked!.fulfilmentState}`;
         throw DomainError.of(UserErrorCode.INVALID_STATE, `the order cannot ship: ${why}`, ['producerOrderId']);
       }
-      // Locked before the plan is read, so the suggested lots cannot be used up by a concurrent shipment.
-      await sql(
+      // Locked before the plan is read, so the suggested lots cannot be used up by a concurrent
+      // shipment. Only these lots may ship: one received while this shipment waits for the levels
+      // below is not locked, and taking from it later would lock it after the levels, the reverse
+      // of the order a write-off of it takes (lot, then levels), and deadlock with one.
+      const lockedLots = new Set((await sql<{ id: string }>(
         em,
-        'SELECT 1 FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id FOR UPDATE',
+        'SELECT id FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id FOR UPDATE',
         [input.producerOrderId],
-      );
+      )).map((lot) => lot.id));
       // Then the products' levels, in the order every stock write takes them, before the plan is
       // read: a concurrent shipment may move this order's commitments (commitmentsFollowingTheGoods).
       const productIds = (await sql<{ productId: string }>(em, 'SELECT DISTINCT product_id AS "productId" FROM customer_order_line WHERE producer_order_id = ?', [input.producerOrderId]))
@@ -112,14 +115,14 @@ export class ShippingService {
       const outside = await stockOutsideLots(em, productIds);
       // Read once they are locked, by a statement of its own: its snapshot has every pin and
       // change committed by the swaps and shipments this one waited for.
-      const lots = await sql<LockedLot>(
+      const lots = (await sql<LockedLot>(
         em,
         `SELECT id, code, product_id AS "productId", location_id AS "locationId", kind, status, grade, best_before::text AS "bestBefore", quantity,
                 (SELECT coalesce(sum(p.quantity), 0) FROM lot_pick p WHERE p.lot_id = lot.id AND p.producer_order_id <> ?) AS "pinnedElsewhere"
            FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id`,
         [input.producerOrderId, input.producerOrderId],
-      );
-      const plan = await this.picking.plan(em, order.producerId);
+      )).filter((lot) => lockedLots.has(lot.id));
+      const plan = await this.picking.plan(em, order.producerId, { products: new Set(productIds), lots: lockedLots });
       const lines = plan.filter((l) => l.producerOrderId === input.producerOrderId);
 
       const shipments: Shipment[] = input.lines
