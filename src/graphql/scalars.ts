@@ -17,6 +17,10 @@ function parseInstant(value: unknown): Date {
   if (!parsed.isValid || !TIME_WITH_OFFSET_AT_END.test(value)) {
     throw badInput(`"${value}" is not an ISO 8601 date-time with an offset, e.g. "2026-11-27T18:00:00+01:00"`);
   }
+  // PostgreSQL's timestamptz ends at year 294276 and its ISO output at 9999: keep to the years
+  // every part of the system can store and write back.
+  const year = parsed.toUTC().year;
+  if (year < 1 || year > 9999) throw badInput(`"${value}" is outside the years 0001 to 9999`);
   return parsed.toJSDate();
 }
 
@@ -37,7 +41,7 @@ export const IdScalar = new GraphQLScalarType<string, string>({
  */
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
-  description: 'An instant as ISO 8601 with an offset, e.g. "2026-11-27T18:00:00+01:00".',
+  description: 'An instant as ISO 8601 with an offset, e.g. "2026-11-27T18:00:00+01:00", in the years 0001 to 9999.',
   serialize(value) {
     if (value instanceof Date) return DateTime.fromJSDate(value, { zone: 'utc' }).toISO({ suppressMilliseconds: true })!;
     if (DateTime.isDateTime(value) && value.isValid) return value.toISO({ suppressMilliseconds: true })!;

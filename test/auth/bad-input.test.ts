@@ -74,6 +74,8 @@ describe('bad input to every mutation', () => {
     ['adjustStock: NaN', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: 'NaN' } })],
     ['adjustStock: an integer past 2^53', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: 2 ** 60 } })],
     ['createSalesSession: a date that is not one', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ opensAt: 'next Tuesday' }) })],
+    ['createSalesSession: a close after the year 9999', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ closesAt: '+010000-01-01T00:00:00Z' }) })],
+    ['createSalesSession: an opening in the year 0', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ opensAt: '0000-06-01T00:00:00Z' }) })],
     ['createSalesSession: a price past Int', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ offers: [{ productId: w.carrots, price: { amount: 2 ** 40, currency: 'EUR' } }] }) })],
     ['createSalesSession: 10,000 offers', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ offers: Array.from({ length: 10_000 }, () => ({ productId: randomUUID(), price: { amount: 1, currency: 'EUR' } })) }) })],
     ['createSalesSession: a huge time zone', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ timeZone: huge }) })],
@@ -112,6 +114,8 @@ describe('bad input to every mutation', () => {
     ['createLocation: a NUL in the name', CREATE_LOCATION, () => ({ input: { producerId: w.jean, name: 'Barn\u0000', priority: 2 } })],
     ['pickList: a day that is not one', 'query ($p: ID!) { pickList(producerId: $p, deliveryDay: "tomorrow") { deliveryDay } }', () => ({ p: w.jean })],
     ['producerOrders: an unknown enum value', 'query { producerOrders(orderState: SHIPPED) { id } }', () => ({})],
+    ['pickList: a producer that does not exist', 'query ($p: ID!) { pickList(producerId: $p, deliveryDay: "2026-11-25") { producer { id } } }', () => ({ p: randomUUID() })],
+    ['Hub.salesSessions: closing after the year 9999', 'query ($h: ID!) { hub(id: $h) { salesSessions(closesAfter: "+010000-01-01T00:00:00Z") { id } } }', () => ({ h: w.hub })],
   ];
 
   it.each(cases)('%s', async (_name, document, variables) => {

@@ -139,6 +139,9 @@ export class PickingService {
     requireDeliveryDay(deliveryDay);
     if (!isUuid(producerId)) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer with id "${producerId}"`, ['producerId']);
     requireProducer(ctx.actor, producerId, 'producerId');
+    // A producer can only name itself; an admin can name one that does not exist.
+    const [producer] = await sql(ctx.em, 'SELECT 1 FROM producer WHERE id = ?', [producerId]);
+    if (!producer) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer with id "${producerId}"`, ['producerId']);
     const lines = (await this.plan(ctx.em, producerId)).filter((l) => l.deliveryDay === deliveryDay);
 
     const waves = new Map<string, PickList['waves'][number] & { lines: PlannedLine[] }>();
