@@ -229,6 +229,22 @@ describe('stock locations', () => {
     const { rows } = await t.db.query('SELECT count(*)::int AS n FROM location WHERE producer_id = $1', [w.farm]);
     expect(rows[0].n).toBe(1);
   });
+
+  it('refuses a rename to a name taken, and the next mutation of the same request is not charged with it', async () => {
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const depot = await addLocation(t.api, w.farm, 'Depot', 3);
+    const result = await t.api.data<Record<'rename' | 'reorder', { location: { name: string; priority: number } | null; userErrors: { code: string; field: string[] }[] }>>(
+      `mutation ($rename: UpdateLocationInput!, $reorder: UpdateLocationInput!) {
+         rename: updateLocation(input: $rename) { location { name priority } userErrors { code field } }
+         reorder: updateLocation(input: $reorder) { location { name priority } userErrors { code field } } }`,
+      { rename: { locationId: cold, name: 'Main' }, reorder: { locationId: depot, priority: 5 } },
+    );
+    expect(result.rename).toEqual({ location: null, userErrors: [{ code: 'INVALID_INPUT', field: ['name'] }] });
+    expect(result.reorder).toEqual({ location: { name: 'Depot', priority: 5 }, userErrors: [] });
+    const { rows } = await t.db.query('SELECT name, priority FROM location WHERE producer_id = $1 ORDER BY priority', [w.farm]);
+    expect(rows).toEqual([{ name: 'Main', priority: 1 }, { name: 'Cold store', priority: 2 }, { name: 'Depot', priority: 5 }]);
+  });
 });
 
 describe('fulfilment ownership', () => {

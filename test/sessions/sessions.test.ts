@@ -3,8 +3,10 @@ import { DateTime } from 'luxon';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
 import { checkout, createHub, createProducer, createProduct, createSession, sessionView } from '../support/scenarios.js';
+import { lockedElsewhere } from '../support/locked-elsewhere.js';
 import { statementsFor } from '../support/statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitForLockWait } from '../support/wait.js';
 
 interface CreatePayload {
   createSalesSession: {
@@ -191,6 +193,24 @@ describe('sales sessions', () => {
         { input: { salesSessionId: session.id } },
       );
       expect(again.closeSalesSession).toEqual({ salesSession: { id: session.id, status: 'COMPLETED' }, userErrors: [] });
+    });
+
+    it('refuses another hub at once, without waiting for the checkouts in flight (it takes no lock)', async () => {
+      t.clock.set('2026-11-23T10:00:00+01:00');
+      const session = (await create({})).createSalesSession.salesSession!;
+      const stranger = await t.as({ role: 'hub', hubId: await createHub(t.api, 'Stranger Hub') });
+      // A checkout in flight: the session locked shared, as checkouts lock it.
+      const inFlight = await lockedElsewhere(t.db, 'SELECT 1 FROM sales_session WHERE id = $1 FOR KEY SHARE', [session.id]);
+      try {
+        const answer = await Promise.race([
+          stranger.request<{ closeSalesSession: unknown }>(op.CLOSE_SALES_SESSION, { input: { salesSessionId: session.id } }),
+          waitForLockWait(t.db, 'the close to wait for the lock').then(() => 'waited for the lock' as const),
+        ]);
+        expect(answer).toMatchObject({ data: { closeSalesSession: { salesSession: null, userErrors: [{ code: 'FORBIDDEN', field: ['salesSessionId'] }] } } });
+      } finally {
+        await inFlight.release();
+      }
+      expect((await sessionView(t.api, session.id)).status).toBe('OPEN');
     });
 
     it('leaves the hub\'s list of sessions open and to come', async () => {

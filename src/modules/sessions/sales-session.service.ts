@@ -130,15 +130,15 @@ export class SalesSessionService {
    */
   async closeSalesSession(ctx: RequestContext, input: { salesSessionId: string }): Promise<SalesSession> {
     if (!isUuid(input.salesSessionId)) throw sessionNotFound(input.salesSessionId);
+    // Whose it is, before any lock: another hub's attempt must not hold up the session's
+    // checkouts, even for a round trip. (A session never changes hub.)
+    const [owner] = await sql<{ hubId: string }>(ctx.em, 'SELECT hub_id AS "hubId" FROM sales_session WHERE id = ?', [input.salesSessionId]);
+    if (!owner) throw sessionNotFound(input.salesSessionId);
+    requireHub(ctx.actor, owner.hubId, 'salesSessionId');
     const closed = await ctx.em.transactional(async (em) => {
       // FOR UPDATE waits for checkouts in flight (they hold KEY SHARE), so none slips in after.
-      const [row] = await sql<{ id: string; hubId: string }>(
-        em,
-        'SELECT id, hub_id AS "hubId" FROM sales_session WHERE id = ? FOR UPDATE',
-        [input.salesSessionId],
-      );
+      const [row] = await sql<{ id: string }>(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [input.salesSessionId]);
       if (!row) throw sessionNotFound(input.salesSessionId);
-      requireHub(ctx.actor, row.hubId, 'salesSessionId');
       const session = await em.findOneOrFail(SalesSession, row.id, { refresh: true });
       const now = ctx.clock.now();
       const status = sessionStatus(session, now);
