@@ -16,6 +16,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { createHttpServer } from './server.js';
 import { createServices, type Services } from './services.js';
 import { type Clock, systemClock } from './shared/clock.js';
+import { MAX_TIMER_MS } from './shared/timers.js';
 
 /**
  * How often a replica forgets old events, dropped deliveries and idempotency keys: they are kept
@@ -65,7 +66,8 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     checkoutBatchTimeouts: {
       // A second past the longest a connection may take to come and a statement to run, a batch
       // has not merely been slow: its connection is gone.
-      batchMs: config.databaseAcquireTimeout.toMillis() + config.databaseStatementTimeout.toMillis() + 1000,
+      // Each is at most a timer's reach; their sum may not be (setTimeout would make it 1 ms).
+      batchMs: Math.min(config.databaseAcquireTimeout.toMillis() + config.databaseStatementTimeout.toMillis() + 1000, MAX_TIMER_MS),
       queueMs: config.databaseAcquireTimeout.toMillis(),
     },
     locationStrategy: config.locationStrategy,

@@ -27,6 +27,12 @@ import type { Actor } from './shared/request-context.js';
 import { runAt } from './shared/timers.js';
 
 const MAX_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
+ * Live subscriptions one socket may hold at once. Each costs memory and a match against every
+ * event for as long as it lives, and the per-operation limits (depth, cost, size) do not bound
+ * how many operations a socket keeps: without this, one anonymous client could open thousands.
+ */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 /** How long a shutdown waits for requests in flight before closing their connections anyway. */
 const SHUTDOWN_GRACE_MS = 20_000;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -136,7 +142,15 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       },
       onClose: (ctx) => ctx.extra.cancelExpiry?.(),
       context: (ctx) => newContext(ctx.extra.actor ?? { kind: 'anonymous' }),
-      onSubscribe: (_ctx, _id, payload) => socketOperation(payload),
+      onSubscribe: (ctx, _id, payload) => {
+        // ctx.subscriptions already counts this one.
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+          return [new GraphQLError(`a socket may hold ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions at once: complete one first, or open another socket`, {
+            extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
+          })];
+        }
+        return socketOperation(payload);
+      },
       onNext: ({ extra }, _id, _payload, _args, result) => {
         // A client that does not read its socket makes the server buffer for it: cut it off with a
         // reason it can act on instead of holding its backlog in memory.

@@ -76,7 +76,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return Number(raw);
   };
 
-  /** max: for a duration that becomes a timer or PostgreSQL's statement_timeout, which take at most 2^31 - 1 ms (24.8 days). */
+  /**
+   * max: for a duration that becomes a timer or PostgreSQL's statement_timeout, which take at most
+   * 2^31 - 1 ms (24.8 days), or that is added to instants (SPAN_MAX).
+   */
   const duration = (name: string, fallback: string, min: Duration, max?: Duration): Duration => {
     const raw = env[name] || fallback;
     const parsed = Duration.fromISO(raw);
@@ -88,6 +91,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return parsed;
   };
   const TIMER_MAX = Duration.fromObject({ days: 24 });
+  /** For a duration added to instants: far beyond any use, well within what a Date and PostgreSQL hold. */
+  const SPAN_MAX = Duration.fromObject({ days: 3660 });
+
+  /** Origins as browsers send them (scheme, host, port; lower case, no path): what the Origin header is compared with. */
+  const origins = (name: string): string[] =>
+    (env[name] ?? '').split(',').map((o) => o.trim()).filter(Boolean).flatMap((raw) => {
+      try {
+        const parsed = new URL(raw);
+        if ((parsed.protocol === 'https:' || parsed.protocol === 'http:') && parsed.pathname === '/' && !parsed.search && !parsed.hash && !parsed.username) {
+          return [parsed.origin];
+        }
+      } catch {
+        // reported below
+      }
+      problems.push(`${name} must list origins such as https://shop.example.org, got "${raw}"`);
+      return [];
+    });
 
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
     const raw = env[name];
@@ -126,7 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     try {
       const parsed = new URL(raw);
       if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error('protocol');
-      return raw;
+      // As the URL parser reads it ("HTTP://", leading spaces): the checks below see what is used.
+      return parsed.href;
     } catch {
       problems.push(`${name} must be an http(s) URL, got "${raw}"`);
       return undefined;
@@ -144,7 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // audience, a token it issued to any of them, with the right claims, would be taken here.
   if (jwksUrl && !env.JWT_AUDIENCE) problems.push('JWT_AUDIENCE must be set with JWKS_URL: the audience your identity provider puts in tokens for this API');
   // Keys fetched in clear could be swapped on the way, and with them who the server believes.
-  if (nodeEnv === 'production' && jwksUrl?.startsWith('http:')) problems.push('JWKS_URL must be an https:// URL in production');
+  if (nodeEnv === 'production' && jwksUrl !== undefined && new URL(jwksUrl).protocol !== 'https:') problems.push('JWKS_URL must be an https:// URL in production');
   const config: Config = {
     nodeEnv,
     port: integer('PORT', 4000, 0, 65535),
@@ -155,17 +176,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolSize: integer('DATABASE_POOL_SIZE', 20, 1, 1000),
     databaseAcquireTimeout: duration('DATABASE_ACQUIRE_TIMEOUT', 'PT3S', Duration.fromObject({ milliseconds: 100 }), TIMER_MAX),
     databaseStatementTimeout: duration('DATABASE_STATEMENT_TIMEOUT', 'PT30S', Duration.fromObject({ milliseconds: 100 }), TIMER_MAX),
-    holdDuration: duration('HOLD_DURATION', 'PT15M', Duration.fromObject({ seconds: 1 })),
+    holdDuration: duration('HOLD_DURATION', 'PT15M', Duration.fromObject({ seconds: 1 }), SPAN_MAX),
     locationStrategy: oneOf('LOCATION_STRATEGY', Object.keys(LOCATION_STRATEGIES), priorityFirst.name),
     schedulerInterval: duration('SCHEDULER_INTERVAL', 'PT1S', Duration.fromObject({ milliseconds: 10 }), TIMER_MAX),
     subscriptionBuffer: integer('SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
-    eventRetention: duration('EVENT_RETENTION', 'P30D', Duration.fromObject({ hours: 1 })),
-    idempotencyKeyRetention: duration('IDEMPOTENCY_KEY_RETENTION', 'P30D', Duration.fromObject({ days: 1 })),
+    eventRetention: duration('EVENT_RETENTION', 'P30D', Duration.fromObject({ hours: 1 }), SPAN_MAX),
+    idempotencyKeyRetention: duration('IDEMPOTENCY_KEY_RETENTION', 'P30D', Duration.fromObject({ days: 1 }), SPAN_MAX),
     jwtSecret,
     jwksUrl,
     jwtIssuer: env.JWT_ISSUER || undefined,
     jwtAudience: env.JWT_AUDIENCE || undefined,
-    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    corsOrigins: origins('CORS_ORIGINS'),
     httpRequestTimeout: duration('HTTP_REQUEST_TIMEOUT', 'PT30S', Duration.fromObject({ milliseconds: 100 }), TIMER_MAX),
     introspection: flag('INTROSPECTION', nodeEnv !== 'production'),
     maxQueryDepth: integer('MAX_QUERY_DEPTH', 12, 2, 100),

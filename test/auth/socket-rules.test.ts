@@ -3,6 +3,7 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { GraphQLClient } from '../support/graphql.js';
+import { MAX_SUBSCRIPTIONS_PER_SOCKET } from '../../src/server.js';
 import { adjustStock } from '../support/scenarios.js';
 import { subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -70,6 +71,34 @@ describe('graphql-ws keeps the rules of HTTP', () => {
     expect(codes(socket)).toEqual(['QUERY_TOO_COMPLEX']);
     expect(socket.errors[0]?.message).toMatch(/the operation costs \d+; the limit is 100000/);
     expect(t.app.events.subscriberCount).toBe(0);
+  });
+
+  it(`refuses a socket's subscription past ${MAX_SUBSCRIPTIONS_PER_SOCKET} at once with TOO_MANY_SUBSCRIPTIONS, and takes one again once another ends`, async () => {
+    const base = t.app.events.subscriberCount;
+    const socket = new WebSocket(anonymous.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    const messages: { id?: string; type: string; payload?: GraphQLFormattedError[] }[] = [];
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    await new Promise((resolve) => socket.once('open', resolve));
+    try {
+      socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+      await waitFor('the connection to be acknowledged', async () => (messages.some((m) => m.type === 'connection_ack') ? true : undefined));
+      const subscribeAs = (id: string) => socket.send(JSON.stringify({
+        id, type: 'subscribe', payload: { query: 'subscription ($s: ID!) { availabilityChanged(salesSessionId: $s) { id } }', variables: { s: w.session.id } },
+      }));
+      for (let i = 0; i <= MAX_SUBSCRIPTIONS_PER_SOCKET; i += 1) subscribeAs(`s${i}`);
+      const refused = await waitFor('the one too many to be refused', async () => messages.find((m) => m.type === 'error'));
+      expect(refused).toMatchObject({ id: `s${MAX_SUBSCRIPTIONS_PER_SOCKET}`, payload: [{ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } }] });
+      await waitFor('the others to be live', async () => (t.app.events.subscriberCount === base + MAX_SUBSCRIPTIONS_PER_SOCKET ? true : undefined));
+
+      socket.send(JSON.stringify({ id: 's0', type: 'complete' }));
+      await waitFor('the completed one to end', async () => (t.app.events.subscriberCount === base + MAX_SUBSCRIPTIONS_PER_SOCKET - 1 ? true : undefined));
+      subscribeAs('again');
+      await waitFor('the new one to be live', async () => (t.app.events.subscriberCount === base + MAX_SUBSCRIPTIONS_PER_SOCKET ? true : undefined));
+      expect(messages.filter((m) => m.type === 'error')).toHaveLength(1);
+    } finally {
+      socket.close();
+    }
+    await waitFor('every subscription to end with the socket', async () => (t.app.events.subscriberCount === base ? true : undefined));
   });
 
   it('carries subscriptions only: a query or a mutation is refused with BAD_REQUEST, and nothing runs', async () => {

@@ -8,6 +8,7 @@ import { checkoutsBehindLockedLevels, levelsLockedElsewhere, lockedElsewhere } f
 import { expectStockConsistent } from '../support/invariants.js';
 import { checkout, createHub, createProducer, createProduct, createSession, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { openSessionWorld } from '../support/world.js';
 import { waitFor } from '../support/wait.js';
 
 const TIMEOUTS = { batchMs: 30_000, queueMs: 30_000 };
@@ -287,5 +288,26 @@ describe('checkouts placed together', () => {
     expect((await stockOf(t.api, plums!)).held).toBe('5');
     expect((await stockOf(t.api, pears!)).held).toBe('1');
     await expectStockConsistent(t.db);
+  });
+});
+
+describe('a batch deadline past what a timer can hold', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // Each accepted (at most 24 days); together, with the second's margin, past a timer's 24.8 days.
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { DATABASE_ACQUIRE_TIMEOUT: 'P1D', DATABASE_STATEMENT_TIMEOUT: 'P24D' } });
+  });
+  afterAll(() => t.stop());
+
+  it('still lets a batched checkout answer with its order (a timer that long would fire at once)', async () => {
+    const w = await openSessionWorld(t.api, { carrots: '100' });
+    const offerId = w.session.offerFor(w.carrots);
+    // The first makes the producer order (in a transaction); the second goes through the batcher.
+    expect((await checkout(t.api, w.session.id, 'ali', [{ offerId, quantity: '1' }])).userErrors).toEqual([]);
+    const before = t.app.services.checkout.batcher.placed.baskets;
+    const second = await checkout(t.api, w.session.id, 'bob', [{ offerId, quantity: '1' }]);
+    expect(second.userErrors).toEqual([]);
+    expect(second.customerOrder?.status).toBe('PENDING_PAYMENT');
+    expect(t.app.services.checkout.batcher.placed.baskets).toBe(before + 1);
   });
 });

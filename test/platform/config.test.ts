@@ -21,6 +21,24 @@ describe('configuration', () => {
     // The signing keys are fetched over https in production, or who the server trusts could be swapped on the way.
     expect(() => loadConfig({ NODE_ENV: 'production', JWKS_URL: 'http://idp.example.org/jwks', JWT_AUDIENCE: 'foodhub' })).toThrow(/JWKS_URL must be an https/);
     expect(loadConfig({ NODE_ENV: 'production', JWKS_URL: 'https://idp.example.org/jwks', JWT_AUDIENCE: 'foodhub' }).jwksUrl).toBe('https://idp.example.org/jwks');
+    // However it is spelt: the check sees the URL as it will be fetched.
+    for (const spelling of ['HTTP://idp.example.org/jwks', ' http://idp.example.org/jwks']) {
+      expect(() => loadConfig({ NODE_ENV: 'production', JWKS_URL: spelling, JWT_AUDIENCE: 'foodhub' })).toThrow(/JWKS_URL must be an https/);
+    }
+    expect(loadConfig({ NODE_ENV: 'production', JWKS_URL: 'HTTPS://IdP.example.org/jwks', JWT_AUDIENCE: 'foodhub' }).jwksUrl).toBe('https://idp.example.org/jwks');
+  });
+
+  it('refuses a hold or a retention longer than an instant can be moved by (ten years)', () => {
+    for (const name of ['HOLD_DURATION', 'EVENT_RETENTION', 'IDEMPOTENCY_KEY_RETENTION']) {
+      expect(() => loadConfig({ [name]: 'P300000Y' })).toThrow(new RegExp(`${name} must be an ISO 8601 duration from`));
+    }
+    expect(loadConfig({ HOLD_DURATION: 'P7D' }).holdDuration.as('days')).toBe(7);
+  });
+
+  it('reads CORS origins as browsers send them, and refuses what is not an origin', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://Shop.Example.org/, http://localhost:5173' }).corsOrigins).toEqual(['https://shop.example.org', 'http://localhost:5173']);
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://shop.example.org/basket' })).toThrow(/CORS_ORIGINS must list origins/);
+    expect(() => loadConfig({ CORS_ORIGINS: 'shop.example.org' })).toThrow(/CORS_ORIGINS must list origins/);
   });
 
   it('refuses a timer longer than Node and PostgreSQL can keep (24 days), rather than letting it fire at once', () => {
