@@ -20,6 +20,7 @@ import { Migration20261124170000 } from './Migration20261124170000.js';
 import { Migration20261124200000 } from './Migration20261124200000.js';
 import { Migration20261124220000 } from './Migration20261124220000.js';
 import { Migration20261124220446 } from './Migration20261124220446.js';
+import { Migration20261124230000 } from './Migration20261124230000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -42,4 +43,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124200000', class: Migration20261124200000 },
   { name: 'Migration20261124220000', class: Migration20261124220000 },
   { name: 'Migration20261124220446', class: Migration20261124220446 },
+  { name: 'Migration20261124230000', class: Migration20261124230000 },
 ];

@@ -167,7 +167,7 @@ describe('checkouts placed together', () => {
     const em = t.app.orm.em.fork();
     // A basket that is not even a valid record (an id that is no UUID) fails the batch's first
     // statement, outside any basket's savepoint, as a lost connection would fail all of it.
-    const broken = { ...basket('broken', 1), holds: [{ ...basket('x', 1).holds![0]!, producer_order_id: 'not a uuid' }] };
+    const broken = { ...basket('broken', 1), lines: [{ ...basket('x', 1).lines[0]!, producer_id: 'not a uuid' }] };
 
     const [alone, ...together] = await Promise.allSettled([basket('alone', 1), basket('with the broken one', 1), broken].map((b) => batcher.place(em, b)));
 

@@ -83,6 +83,6 @@ export class CustomerOrder extends BaseEntity {
    * checkouts of one batch share their instant (CheckoutBatcher), and are numbered in the order
    * they arrived. Null for orders placed before migration 20261124220446.
    */
-  @Property({ type: 'bigint', nullable: true, defaultRaw: "nextval('customer_order_arrival_seq')" })
+  @Property({ type: 'bigint', nullable: true, defaultRaw: 'customer_order_next_arrival()' })
   arrivalSeq?: string;
 }

@@ -32,6 +32,15 @@ export class StockLevel {
   @Property({ type: 'decimal', precision: 15, scale: 3, default: 0 })
   committed: string = '0';
 
+  /**
+   * The order a product's levels are locked in: every writer locks all of a product's levels by
+   * this, so a level created while a writer holds the others (a new location) comes after them,
+   * and that writer's later statements, which see it, still lock in order. Location ids are
+   * random: a new one could sort first, and two writers deadlock on it.
+   */
+  @Property({ type: 'bigint', defaultRaw: 'stock_level_next_lock_seq()' })
+  lockSeq?: string;
+
   constructor(product: Product, location: Location) {
     this.product = product;
     this.location = location;

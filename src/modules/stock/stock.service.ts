@@ -95,7 +95,7 @@ export interface MoveEvents {
 /**
  * Owns every write to stock levels. A product has a level at each of its producer's locations.
  * Each write is one statement (see apply()) that locks every level of the products it touches in
- * (product, location) order, so concurrent writers never deadlock, changes the levels and appends
+ * (product, lock_seq) order (StockLevel.lockSeq), so concurrent writers never deadlock, changes the levels and appends
  * the same deltas to the ledger and the event log, inside the caller's transaction. A checkout's
  * planned hold is the one exception: its ledger rows are applied to the levels at COMMIT, by a
  * trigger that locks in the same order (see planHold()).
@@ -119,7 +119,7 @@ export class StockService {
       `SELECT s.product_id AS "productId", s.location_id AS "locationId", l.priority, s.on_hand - s.held - s.committed AS available
          FROM stock_level s JOIN location l ON l.id = s.location_id
         WHERE s.product_id = ANY(?::uuid[])
-        ORDER BY s.product_id, s.location_id
+        ORDER BY s.product_id, s.lock_seq
           FOR UPDATE OF s`,
       [uuidArray(new Set(requests.map((r) => r.productId)))],
     );
@@ -387,8 +387,8 @@ export class StockService {
 
   /**
    * Applies moves in one statement (the holds, releases and commits above, and the transfers,
-   * receipts and shipments fulfilment works out): locks every level of the products they touch, in (product,
-   * location) order, so concurrent writers never deadlock; and unless a move would take a
+   * receipts and shipments fulfilment works out): locks every level of the products they touch, in
+   * (product, lock_seq) order (see StockLevel.lockSeq), so concurrent writers never deadlock; and unless a move would take a
    * location's availability below zero, changes the levels, appends the ledger rows and one event
    * per product and order. Returns the levels that are short, with what they have available;
    * then nothing was changed.
@@ -448,7 +448,7 @@ export class StockService {
        locked AS (
          SELECT s.product_id, s.location_id, s.on_hand - s.held - s.committed AS available FROM stock_level s
           WHERE s.product_id IN (SELECT product_id FROM totals)
-          ORDER BY s.product_id, s.location_id FOR UPDATE),
+          ORDER BY s.product_id, s.lock_seq FOR UPDATE),
        short AS (
          SELECT t.product_id, t.location_id, coalesce(l.available, 0) AS available
            FROM totals t LEFT JOIN locked l USING (product_id, location_id)
