@@ -13,7 +13,7 @@ import { Migration } from '@mikro-orm/migrations';
  * lock), so a level that appears mid-transaction always sorts after those already held, and
  * whoever holds the older ones is waited for before anyone can hold the new one.
  *
- * Adding the column rewrites stock_level once (a few rows per product and location).
+ * Numbering the existing levels writes each once (a few rows per product and location).
  *
  * Also:
  * - place_customer_orders() takes its producer orders' shared locks again: its holds no longer
@@ -26,12 +26,20 @@ import { Migration } from '@mikro-orm/migrations';
 export class Migration20261124230000 extends Migration {
 
   override async up(): Promise<void> {
-    // From a function, not nextval() itself, for the reason given above for arrival_seq. The
-    // existing levels are numbered as the column is added, in the table's order.
+    // The existing levels are numbered in (product, location) order, the order they were locked
+    // in until now: a replica still on the previous version (a rolling upgrade) locks them in the
+    // same order as the new ones. New levels take the next numbers, from a function rather than
+    // nextval() itself, for the reason given above for arrival_seq.
     this.addSql('create sequence "stock_level_lock_seq";');
     this.addSql(`create function stock_level_next_lock_seq() returns bigint language sql volatile
   as $$ select nextval('stock_level_lock_seq') $$;`);
-    this.addSql('alter table "stock_level" add column "lock_seq" bigint not null default stock_level_next_lock_seq();');
+    this.addSql('alter table "stock_level" add column "lock_seq" bigint;');
+    this.addSql(`update stock_level s set lock_seq = numbered.n
+  from (select product_id, location_id, row_number() over (order by product_id, location_id) as n from stock_level) numbered
+ where numbered.product_id = s.product_id and numbered.location_id = s.location_id;`);
+    this.addSql(`select setval('stock_level_lock_seq', coalesce((select max(lock_seq) from stock_level), 0) + 1, false);`);
+    this.addSql('alter table "stock_level" alter column "lock_seq" set default stock_level_next_lock_seq();');
+    this.addSql('alter table "stock_level" alter column "lock_seq" set not null;');
 
     this.addSql(`create function customer_order_next_arrival() returns bigint language sql volatile
   as $$ select nextval('customer_order_arrival_seq') $$;`);

@@ -94,4 +94,27 @@ describe('migrations', () => {
       expect(old.t).toBeNull();
     });
   });
+
+  it('number the existing stock levels in the order they were locked in, and new ones after them', async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261124220446' });
+      // Three locations whose ids sort otherwise than they were created, and a level at each.
+      const ids = ['00000000-0000-4000-8000-0000000000c3', '00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000b2'];
+      await db.query(`${JEAN_AND_CARROTS}
+        INSERT INTO location (id, producer_id, name, priority) VALUES ${ids.map((id, i) => `('${id}', '${JEAN}', 'L${i}', ${i + 1})`).join(', ')};
+        INSERT INTO stock_level (product_id, location_id) SELECT '${CARROTS}', id FROM location;`);
+
+      await orm.getMigrator().up();
+
+      const byLockOrder = async () =>
+        (await db.query<{ location_id: string }>('SELECT location_id FROM stock_level WHERE product_id = $1 ORDER BY lock_seq', [CARROTS])).rows.map((r) => r.location_id);
+      // As a previous version's replica still locks them: by location id.
+      expect(await byLockOrder()).toEqual([...ids].sort());
+      // A level created afterwards comes last, whatever its location's id.
+      const first = '00000000-0000-4000-8000-000000000000';
+      await db.query(`INSERT INTO location (id, producer_id, name, priority) VALUES ('${first}', '${JEAN}', 'New', 4);
+        INSERT INTO stock_level (product_id, location_id) VALUES ('${CARROTS}', '${first}');`);
+      expect(await byLockOrder()).toEqual([...[...ids].sort(), first]);
+    });
+  });
 });
