@@ -1,6 +1,6 @@
 # The API for deployments with their own PostgreSQL (DATABASE_URL). The embedded PostgreSQL
 # binaries are optional dependencies and are left out of the image.
-FROM node:20-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=optional --no-audit --no-fund
@@ -10,7 +10,7 @@ COPY migrations ./migrations
 COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev --omit=optional
 
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

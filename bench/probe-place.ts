@@ -49,6 +49,7 @@ function basket() {
   const key = randomUUID();
   const now = new Date();
   const lines = [{ offer_id: offer.id, product_id: ids.productId, producer_id: ids.producerId, quantity: '1', price_amount: 100, currency: 'EUR' }];
+  // The replaced statement needs the two ids; place_customer_order() ignores them and finds them itself.
   const holds = [{ product_id: ids.productId, location_id: ids.locationId, held_delta: '1', customer_order_id: id, producer_order_id: ids.producerOrderId }];
   return { id, key, now, lines, holds };
 }

@@ -1,5 +1,6 @@
 // Operators: compares every stock level with its ledger and with the orders holding it.
-// Exits 0 when everything agrees, 1 (listing the products) when anything drifted.
+// Exits 0 when everything agrees, 1 (listing the products) when anything drifted, 2 when the
+// database is not a foodhub database (the wrong DATA_DIR or DATABASE_URL).
 //   npm run check:stock            (DATABASE_URL, or the embedded PostgreSQL: a running server's, or started for the check)
 import { loadConfig } from '../src/config/config.js';
 import { provideDatabase } from '../src/db/database.js';
@@ -13,6 +14,19 @@ const logger = createLogger('warn');
 const database = await provideDatabase(config, logger, 'share');
 const orm = await openOrm({ url: database.url, poolSize: 2 });
 try {
+  const [{ migrated }] = await orm.em.getConnection().execute<{ migrated: boolean }[]>("SELECT to_regclass('stock_level') IS NOT NULL AS migrated");
+  if (!migrated) {
+    process.stderr.write(`stock: no foodhub database at ${redacted(database.url)}: set DATA_DIR or DATABASE_URL to the server's\n`);
+    process.exitCode = 2;
+  } else {
+    await check();
+  }
+} finally {
+  await orm.close();
+  await database.stop();
+}
+
+async function check(): Promise<void> {
   const drift = await new StockService(priorityFirst).reconcile(orm.em.fork());
   const { rows } = await orm.em.getConnection().execute('SELECT count(DISTINCT product_id)::int AS n FROM stock_level').then((r) => ({ rows: r as { n: number }[] }));
   const products = (n: number) => `${n} product${n === 1 ? '' : 's'}`;
@@ -23,7 +37,11 @@ try {
     for (const d of drift) process.stdout.write(`${JSON.stringify(d)}\n`);
     process.exitCode = 1;
   }
-} finally {
-  await orm.close();
-  await database.stop();
+}
+
+/** The URL without its password, to name the database in a message. */
+function redacted(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
 }

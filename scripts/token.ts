@@ -48,7 +48,12 @@ switch (values.role) {
 
 try {
   const config = loadConfig();
-  const secret = resolveSigningSecret(config) ?? fail('no JWT_SECRET is set: tokens are issued by your identity provider (JWKS_URL)');
+  // Never a new secret here: a token signed with one the server does not have would be refused.
+  const secret = resolveSigningSecret(config, { create: false }) ?? fail(
+    config.nodeEnv === 'production'
+      ? 'no JWT_SECRET is set: tokens are issued by your identity provider (JWKS_URL)'
+      : `no JWT_SECRET is set and no secret was generated in ${config.dataDir}: run this with the server's DATA_DIR (or JWT_SECRET), after it has started once`,
+  );
   const token = await signToken(secret, claims, { expiresIn: values.expires, issuer: config.jwtIssuer, audience: config.jwtAudience });
   process.stdout.write(`${token}\n`);
 } catch (error) {

@@ -8,11 +8,12 @@ import type { Config } from '../config/config.js';
  * kept in DATA_DIR/jwt-secret (readable by the owner only), which `npm run token` also reads, so
  * tokens work out of the box without authorisation ever being off. Production requires a setting.
  */
-export function resolveSigningSecret(config: Config): string | undefined {
+export function resolveSigningSecret(config: Config, { create = true }: { create?: boolean } = {}): string | undefined {
   if (config.jwtSecret) return config.jwtSecret;
   if (config.nodeEnv === 'production') return undefined;
   const file = join(config.dataDir, 'jwt-secret');
   if (!existsSync(file)) {
+    if (!create) return undefined;
     mkdirSync(config.dataDir, { recursive: true });
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
   }

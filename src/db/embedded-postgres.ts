@@ -196,7 +196,7 @@ function makeTraversable(path: string, logger: Logger): void {
  * would stop the next start. Such an orphan is asked to shut down (fast mode) first.
  */
 async function stopOrphanedServer(pid: number, dataDir: string, logger: Logger): Promise<void> {
-  logger.warn({ pid }, 'stopping a PostgreSQL left running by an earlier process');
+  logger.warn({ postgresPid: pid }, 'stopping a PostgreSQL left running by an earlier process');
   process.kill(pid, 'SIGINT');
   for (let waited = 0; isAlive(pid); waited += 100) {
     if (waited > 30_000) throw new Error(`PostgreSQL ${pid} on ${dataDir} did not stop`);

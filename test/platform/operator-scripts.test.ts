@@ -1,6 +1,11 @@
 import { spawn } from 'node:child_process';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { createDatabaseIfMissing } from '../../src/db/database.js';
 import { createProducer, createProduct } from '../support/scenarios.js';
 import { startTestApp } from '../support/test-app.js';
 import { addLocation } from '../fulfilment/support.js';
@@ -19,6 +24,34 @@ describe('operator scripts', () => {
   it('keep their exit code when they used the embedded PostgreSQL', async () => {
     const { code } = await run('scripts/embedded-exit-code.ts', ['3', String(await findFreePort())]);
     expect(code).toBe(3);
+  });
+
+  it('npm run token makes no secret of its own: without the server\'s DATA_DIR (or JWT_SECRET) it says so', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'foodhub-token-'));
+    try {
+      const result = await run('scripts/token.ts', ['--role', 'admin'], { DATA_DIR: dataDir, JWT_SECRET: '', NODE_ENV: 'development' });
+      expect(result.code).toBe(2);
+      expect(result.output).toContain(`no secret was generated in ${dataDir}`);
+      expect(existsSync(join(dataDir, 'jwt-secret'))).toBe(false);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('npm run check:stock says so, with exit code 2, when pointed at a database that is not the server\'s', async () => {
+    const url = new URL(inject('adminUrl'));
+    url.pathname = `/not_foodhub_${randomBytes(4).toString('hex')}`;
+    await createDatabaseIfMissing(inject('adminUrl'), url.pathname.slice(1));
+    try {
+      const wrong = await run('scripts/check-stock.ts', [], { DATABASE_URL: url.toString() });
+      expect(wrong.code).toBe(2);
+      expect(wrong.output).toContain('no foodhub database at');
+      expect(wrong.output).not.toMatch(/Exception|\.ts:\d+/);
+    } finally {
+      const admin = new pg.Client({ connectionString: inject('adminUrl') });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${url.pathname.slice(1)}`).finally(() => admin.end());
+    }
   });
 
   it('npm run check:stock reports drift with exit code 1, and a healthy database with 0', async () => {

@@ -29,12 +29,25 @@ describe('the order stock levels are locked in, with a location added meanwhile'
       return rowCount ? true : undefined;
     });
 
-  /** Adds locations until one's id sorts before `before`'s: its levels would come first by location id. */
-  async function locationSortingBefore(farm: string, before: string): Promise<string> {
-    for (let i = 0; ; i += 1) {
-      const id = await addLocation(t.api, farm, `Shed ${i}`, 2 + i);
-      if (id < before) return id;
+  /**
+   * Adds a location whose id sorts before every random one, as createLocation() does (its levels
+   * made under the producer's lock): by location id, its levels would come first.
+   */
+  let added = 0;
+  async function locationSortingFirst(farm: string): Promise<string> {
+    added += 1;
+    const id = `00000000-0000-4000-8000-${String(added).padStart(12, '0')}`;
+    const client = await t.db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT 1 FROM producer WHERE id = $1 FOR NO KEY UPDATE', [farm]);
+      await client.query("INSERT INTO location (id, producer_id, name, priority) VALUES ($1, $2, 'Shed', 9)", [id, farm]);
+      await client.query('INSERT INTO stock_level (product_id, location_id) SELECT id, $1 FROM product WHERE producer_id = $2', [id, farm]);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
     }
+    return id;
   }
 
   /**
@@ -51,7 +64,7 @@ describe('the order stock levels are locked in, with a location added meanwhile'
       await pause.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
       const held = first();
       await waitForLockWait(t.db, `the first write to hold the levels and wait on ${table}`);
-      await locationSortingBefore(farm, main);
+      await locationSortingFirst(farm);
       const second = t.api.request(ADJUST, { input: { productId: product, delta: '1', locationId: main } });
       await waitForRowLockWait('the second write to wait for the levels');
       await pause.query('COMMIT');
@@ -81,5 +94,15 @@ describe('the order stock levels are locked in, with a location added meanwhile'
     await closeSessions(t);
     const order = await producerOrderOf(t.api, w.farm, session.id);
     await race('lot_pick', () => t.api.request(SHIP, { input: { producerOrderId: order, carrier: 'Van', trackingReference: 'K-9' } }), w.farm, w.main, kale);
+  });
+
+  it('numbers a new product\'s levels in location order, the order a previous version\'s replica locks them in', async () => {
+    const w = await world(t);
+    for (let i = 0; i < 5; i += 1) await addLocation(t.api, w.farm, `Store ${i}`, 2 + i);
+    const beets = await w.product('Beets');
+    const order = async (by: string) =>
+      (await t.db.query<{ location_id: string }>(`SELECT location_id FROM stock_level WHERE product_id = $1 ORDER BY ${by}`, [beets])).rows.map((r) => r.location_id);
+    expect(await order('lock_seq')).toHaveLength(6);
+    expect(await order('lock_seq')).toEqual(await order('location_id'));
   });
 });

@@ -135,8 +135,8 @@ export class StockService {
    * short, and only a read under lock can tell. A checkout writes them with its order
    * (heldLedgerRows(), place_customer_order(), migrations 20261124200000 and 20261124220000),
    * marked for the deferred trigger that applies them to the levels at COMMIT (migrations
-   * 20261123220417 and 20261124170000): it locks each product's levels in location order, as
-   * apply() does, changes them, and the level's CHECK refuses an oversell by failing the commit
+   * 20261123220417, 20261124170000 and 20261124230000): it locks each product's levels in lock_seq
+   * order, as apply() does, changes them, and the level's CHECK refuses an oversell by failing the commit
    * (refusedAtCommit()); then it writes the product's HELD event, with the availability after the
    * hold. The hot rows are locked only while PostgreSQL commits, never while it waits for the server.
    */
@@ -378,8 +378,11 @@ export class StockService {
     await sql(em, 'SELECT 1 FROM producer WHERE id = ? FOR NO KEY UPDATE', [producerId]);
     await sql(
       em,
+      // In (product, location) order, so a new product's levels are numbered (lock_seq) in the
+      // order a replica of the previous version locks them in, during a rolling upgrade.
       `INSERT INTO stock_level (product_id, location_id)
        SELECT p.id, l.id FROM product p JOIN location l ON l.producer_id = p.producer_id WHERE p.producer_id = ?
+        ORDER BY p.id, l.id
        ON CONFLICT DO NOTHING`,
       [producerId],
     );
