@@ -50,11 +50,15 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  const { url } = await prepared;
+  const { url, embedded } = await prepared;
   if (stopping) return;
 
+  // With the embedded database, the workers are this machine's only replicas: they are handed the
+  // secret generated for them, and are not told (as servers given a DATABASE_URL are) to share one.
+  const secret = embedded && !config.jwtSecret ? resolveSigningSecret(config) : undefined;
+  const workerEnv = { DATABASE_URL: url, ...(secret ? { JWT_SECRET: secret } : {}) };
   const startedAt = new Map<Worker, number>();
-  const start = () => startedAt.set(cluster.fork({ DATABASE_URL: url }), performance.now());
+  const start = () => startedAt.set(cluster.fork(workerEnv), performance.now());
   let everReady = false;
   let restartDelayMs = 0;
 
