@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectStockConsistent } from '../support/invariants.js';
+import { expectStatesConsistent, expectStockConsistent } from '../support/invariants.js';
 import { createHub } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
@@ -83,6 +83,8 @@ describe('shipping when the goods are not where the order was committed', () => 
     const { rows: lots } = await t.db.query('SELECT quantity::text FROM lot WHERE id = ANY($1) ORDER BY code', [[low, top]]);
     expect(lots.map((l) => l.quantity)).toEqual(['0.000', '0.000']);
     await expectStockConsistent(t.db);
+    // Each order committed once by its session; the commitments moved between them add up to nothing.
+    await expectStatesConsistent(t.db);
   });
 
   it('moves only commitments that back lots, never one an order ships from stock kept outside lots there', async () => {

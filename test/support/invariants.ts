@@ -35,7 +35,9 @@ export async function expectStockConsistent(db: pg.Pool): Promise<void> {
 /**
  * Every rule about states, checked with SQL at one snapshot each: nothing in an impossible state,
  * each session completed at most once, each hold released at most once, and one event for each
- * committed stock movement.
+ * committed stock movement. A shipment moves other orders' commitments to where it frees stock
+ * (commitments-follow-goods.ts), as pairs of COMMIT rows with a reason: "committed once" counts
+ * the session's commit (no reason), and each order's moved commitments must add up to zero.
  */
 export async function expectStatesConsistent(db: pg.Pool): Promise<void> {
   const problems = await db.query(`
@@ -53,8 +55,12 @@ export async function expectStatesConsistent(db: pg.Pool): Promise<void> {
     UNION ALL SELECT 'cancelled producer order with lines', p.id::text FROM producer_order p
       WHERE p.order_state = 'CANCELLED' AND EXISTS (SELECT 1 FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
                                                      WHERE l.producer_order_id = p.id AND o.status = 'CONFIRMED')
-    UNION ALL SELECT 'committed twice', producer_order_id::text FROM stock_movement WHERE kind = 'COMMIT'
+    UNION ALL SELECT 'shipped or moved commitment of an order not complete', p.id::text FROM producer_order p
+      WHERE p.order_state <> 'COMPLETE' AND EXISTS (SELECT 1 FROM stock_movement m WHERE m.producer_order_id = p.id AND (m.kind = 'SHIP' OR m.kind = 'COMMIT' AND m.reason IS NOT NULL))
+    UNION ALL SELECT 'committed twice', producer_order_id::text FROM stock_movement WHERE kind = 'COMMIT' AND reason IS NULL
       GROUP BY producer_order_id, product_id, location_id HAVING count(*) > 1
+    UNION ALL SELECT 'moved commitments do not add up to zero', producer_order_id::text FROM stock_movement WHERE kind = 'COMMIT' AND reason IS NOT NULL
+      GROUP BY producer_order_id, product_id HAVING sum(committed_delta) <> 0
     UNION ALL SELECT 'released twice', customer_order_id::text FROM stock_movement WHERE kind = 'RELEASE'
       GROUP BY customer_order_id, product_id, location_id HAVING count(*) > 1
     UNION ALL SELECT 'events differ from movements for ' || m.kind, m.kind FROM (
