@@ -105,3 +105,15 @@ export function instant(value: Date | string | null): Date | null {
   if (!parsed.isValid) throw new Error(`unreadable timestamp from PostgreSQL: ${value}`);
   return parsed.toJSDate();
 }
+
+/**
+ * Runs independent reads side by side, each on a connection of its own; in a transaction, whose
+ * one connection would run them one after another anyway, one after another (pg deprecates
+ * queueing queries on a busy client, and pg 9 refuses it).
+ */
+export async function concurrently<T extends readonly unknown[]>(em: EntityManager, reads: { [K in keyof T]: () => Promise<T[K]> }): Promise<T> {
+  if (!em.isInTransaction()) return (await Promise.all(reads.map((read) => read()))) as unknown as T;
+  const results: unknown[] = [];
+  for (const read of reads) results.push(await read());
+  return results as unknown as T;
+}

@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOrm } from '../../src/db/orm.js';
-import { PLAN_MAX_AGE_MS, preparedSql, sql } from '../../src/shared/sql.js';
+import { concurrently, PLAN_MAX_AGE_MS, preparedSql, sql } from '../../src/shared/sql.js';
 import { createTestDatabase } from '../support/test-app.js';
 
 describe('preparedSql', () => {
@@ -35,6 +35,25 @@ describe('preparedSql', () => {
       }),
     ).rejects.toThrow('roll back');
     expect(await nameOf(orm.em.fork(), id)).toEqual([]);
+  });
+
+  it('runs independent reads side by side outside a transaction, and one after another inside one, seeing its writes', async () => {
+    const reads = (em: Parameters<typeof sql>[0]) => concurrently(em, [
+      () => sql<{ n: number }>(em, 'SELECT 1 AS n'),
+      () => sql<{ backend: number }>(em, 'SELECT pg_backend_pid() AS backend'),
+      () => sql<{ name: string }>(em, "SELECT name FROM producer WHERE name = 'Concurrent'"),
+    ] as const);
+    const [[one], [outside]] = await reads(orm.em.fork());
+    expect(one).toEqual({ n: 1 });
+    expect(outside!.backend).toBeGreaterThan(0);
+    await expect(orm.em.fork().transactional(async (em) => {
+      await sql(em, "INSERT INTO producer (id, name) VALUES (?, 'Concurrent')", [randomUUID()]);
+      const [, [backend], names] = await reads(em);
+      const [[own]] = await Promise.all([sql<{ backend: number }>(em, 'SELECT pg_backend_pid() AS backend')]);
+      expect(backend).toEqual(own);
+      expect(names).toEqual([{ name: 'Concurrent' }]);
+      throw new Error('roll back');
+    })).rejects.toThrow('roll back');
   });
 
   it('is prepared by name on the connection, once, with its ? placeholders numbered', async () => {

@@ -7,7 +7,7 @@ import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
-import { instant, sql, uuidArray } from '../../shared/sql.js';
+import { concurrently, instant, sql, uuidArray } from '../../shared/sql.js';
 import { requireDeliveryDay, unmetCriteria } from '../lots/lot-criteria.js';
 import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
 import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
@@ -65,8 +65,8 @@ export class PickingService {
     );
     if (orders.length === 0) return [];
     const ids = uuidArray(orders.map((o) => o.id));
-    const [lines, committed, lots, pins] = await Promise.all([
-      sql<{ producerOrderId: string; productId: string; minGrade: LotGrade | null; minShelfLifeDays: number | null; quantity: string }>(
+    const [lines, committed, lots, pins] = await concurrently(em, [
+      () => sql<{ producerOrderId: string; productId: string; minGrade: LotGrade | null; minShelfLifeDays: number | null; quantity: string }>(
         em,
         `SELECT l.producer_order_id AS "producerOrderId", l.product_id AS "productId", f.min_grade AS "minGrade",
                 f.min_shelf_life_days AS "minShelfLifeDays", sum(l.quantity) AS quantity
@@ -76,7 +76,7 @@ export class PickingService {
           ORDER BY l.product_id`,
         [ids],
       ),
-      sql<{ producerOrderId: string; productId: string; locationId: string; quantity: string }>(
+      () => sql<{ producerOrderId: string; productId: string; locationId: string; quantity: string }>(
         em,
         `SELECT m.producer_order_id AS "producerOrderId", m.product_id AS "productId", m.location_id AS "locationId",
                 sum(m.committed_delta) AS quantity
@@ -86,15 +86,15 @@ export class PickingService {
           ORDER BY l.priority, m.location_id`,
         [ids],
       ),
-      this.candidates(em, producerId).then((lots) => (only ? lots.filter((lot) => !only.products.has(lot.productId) || only.lots.has(lot.id)) : lots)),
-      sql<{ producerOrderId: string; productId: string; lotId: string; quantity: string; replacedLotId: string | null }>(
+      () => this.candidates(em, producerId).then((lots) => (only ? lots.filter((lot) => !only.products.has(lot.productId) || only.lots.has(lot.id)) : lots)),
+      () => sql<{ producerOrderId: string; productId: string; lotId: string; quantity: string; replacedLotId: string | null }>(
         em,
         `SELECT producer_order_id AS "producerOrderId", product_id AS "productId", lot_id AS "lotId", quantity,
                 replaced_lot_id AS "replacedLotId"
            FROM lot_pick WHERE producer_order_id = ANY(?::uuid[]) ORDER BY created_at, id`,
         [ids],
       ),
-    ]);
+    ] as const);
     const open: OpenOrder[] = orders.map((o) => {
       const deliversAt = DateTime.fromJSDate(instant(o.deliversAt), { zone: o.timeZone });
       return {
