@@ -95,10 +95,10 @@ export interface MoveEvents {
 /**
  * Owns every write to stock levels. A product has a level at each of its producer's locations.
  * Each write is one statement (see apply()) that locks every level of the products it touches in
- * (product, lock_seq) order (StockLevel.lockSeq), so concurrent writers never deadlock, changes the levels and appends
- * the same deltas to the ledger and the event log, inside the caller's transaction. A checkout's
- * planned hold is the one exception: its ledger rows are applied to the levels at COMMIT, by a
- * trigger that locks in the same order (see planHold()).
+ * (product, lock_seq) order (StockLevel.lockSeq), so concurrent writers never deadlock, changes
+ * the levels and appends the same deltas to the ledger and the event log, inside the caller's
+ * transaction. A checkout's planned hold is the one exception: its ledger rows are applied to
+ * the levels at COMMIT, by a trigger that locks in the same order (see planHold()).
  */
 export class StockService {
   constructor(private readonly locationStrategy: LocationStrategy) {}
@@ -136,9 +136,9 @@ export class StockService {
    * (heldLedgerRows(), place_customer_order(), migrations 20261124200000 and 20261124220000),
    * marked for the deferred trigger that applies them to the levels at COMMIT (migrations
    * 20261123220417, 20261124170000 and 20261124230000): it locks each product's levels in lock_seq
-   * order, as apply() does, changes them, and the level's CHECK refuses an oversell by failing the commit
-   * (refusedAtCommit()); then it writes the product's HELD event, with the availability after the
-   * hold. The hot rows are locked only while PostgreSQL commits, never while it waits for the server.
+   * order, as apply() does, changes them, and the level's CHECK refuses an oversell by failing the
+   * commit (refusedAtCommit()); then it writes the product's HELD event, with the availability
+   * after the hold. The hot rows are locked only while PostgreSQL commits, never while it waits for the server.
    */
   planHold(customerOrderId: string, requests: HoldRequest[], seen: ReadonlyMap<string, LocationCandidate[]>): Move[] | undefined {
     const { moves, shortages } = this.share(customerOrderId, requests, seen);
@@ -390,10 +390,10 @@ export class StockService {
 
   /**
    * Applies moves in one statement (the holds, releases and commits above, and the transfers,
-   * receipts and shipments fulfilment works out): locks every level of the products they touch, in
-   * (product, lock_seq) order (see StockLevel.lockSeq), so concurrent writers never deadlock; and unless a move would take a
-   * location's availability below zero, changes the levels, appends the ledger rows and one event
-   * per product and order. Returns the levels that are short, with what they have available;
+   * receipts and shipments fulfilment works out): locks every level of the products they touch,
+   * in (product, lock_seq) order (see StockLevel.lockSeq), so concurrent writers never deadlock;
+   * and unless a move would take a location's availability below zero, changes the levels,
+   * appends the ledger rows and one event per product and order. Returns the levels that are short, with what they have available;
    * then nothing was changed.
    *
    * One statement, because the row locks are the hot spot under load: they are held for this
