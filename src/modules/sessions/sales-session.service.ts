@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { DateTime } from 'luxon';
 import { requireHub } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
@@ -49,6 +50,14 @@ export class SalesSessionService {
     const canonical = await canonicalTimeZone(ctx.em, input.timeZone.trim());
     if (!canonical) errors.invalid(`"${input.timeZone}" is not an IANA time zone (e.g. "Europe/Paris")`, ['timeZone']);
     const timeZone = canonical ?? input.timeZone;
+    // Shown in the session's zone, an instant of 31 December 9999 could fall in the year 10000,
+    // which ISO 8601 (and this API's DateTime) does not write as a plain year.
+    if (canonical) {
+      for (const field of ['opensAt', 'closesAt', 'deliversAt'] as const) {
+        const at = input[field];
+        if (at && DateTime.fromJSDate(at, { zone: canonical }).year > 9999) errors.invalid('must be before the year 10000 in the session\'s time zone', [field]);
+      }
+    }
     if (input.closesAt <= input.opensAt) errors.invalid('must be after opensAt', ['closesAt']);
     if (input.deliversAt && input.deliversAt < input.closesAt) errors.invalid('must not be before closesAt', ['deliversAt']);
     if (input.offers.length > MAX_OFFERS_PER_SESSION) {
