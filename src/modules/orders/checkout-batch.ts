@@ -103,7 +103,9 @@ export class CheckoutBatcher {
         reject,
         // Cleared as its batch is sent; until then, a checkout waits no longer than for a connection.
         expiry: setTimeout(() => {
-          waiting.splice(waiting.indexOf(entry), 1);
+          // Still queued: its batch would have cleared this timer. Looked up, never assumed.
+          const index = waiting.indexOf(entry);
+          if (index >= 0) waiting.splice(index, 1);
           reject(unavailable('too many checkouts of these products are waiting for the database'));
         }, this.timeouts.queueMs),
       };
