@@ -2,7 +2,7 @@
 // (place_customer_orders(), CheckoutBatcher): what one basket cannot have must never cost another
 // basket its order, and each checkout must still get its own answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckoutBatcher, type Placement } from '../../src/modules/orders/checkout-batch.js';
+import { type BasketRecord, CheckoutBatcher, type Placement } from '../../src/modules/orders/checkout-batch.js';
 import { basketsFor } from '../support/baskets.js';
 import { checkoutsBehindLockedLevels, levelsLockedElsewhere, lockedElsewhere } from '../support/locked-elsewhere.js';
 import { expectStockConsistent } from '../support/invariants.js';
@@ -264,26 +264,22 @@ describe('checkouts placed together', () => {
     const batcher = new CheckoutBatcher(TIMEOUTS);
     const em = t.app.orm.em.fork();
 
+    /** `heldUp` waits behind `lock`, and `free`, placed meanwhile, does not; once released, `heldUp` goes too. */
+    const onlyHeldUp = async (lock: { release(): Promise<void> }, heldUp: BasketRecord, free: BasketRecord) => {
+      try {
+        const waiting = batcher.place(em, heldUp);
+        expect((await batcher.place(em, free)).order).not.toBeNull();
+        await lock.release();
+        expect((await waiting).order).not.toBeNull();
+      } finally {
+        await lock.release();
+      }
+    };
     // One session held up (as by its close): the other session's checkout of the same product goes.
-    const session = await lockedElsewhere(t.db, 'SELECT 1 FROM sales_session WHERE id = $1 FOR UPDATE', [here.id]);
-    try {
-      const heldUp = batcher.place(em, plumsHere('held up by its session', 1));
-      expect((await batcher.place(em, plumsThere('other session', 1))).order).not.toBeNull();
-      await session.release();
-      expect((await heldUp).order).not.toBeNull();
-    } finally {
-      await session.release();
-    }
+    await onlyHeldUp(await lockedElsewhere(t.db, 'SELECT 1 FROM sales_session WHERE id = $1 FOR UPDATE', [here.id]),
+      plumsHere('held up by its session', 1), plumsThere('other session', 1));
     // One product held up (its levels locked): the same session's checkout of another product goes.
-    const levels = await levelsLockedElsewhere(t.db, plums!);
-    try {
-      const heldUp = batcher.place(em, plumsHere('held up by its product', 1));
-      expect((await batcher.place(em, pearsHere('other product', 1))).order).not.toBeNull();
-      await levels.release();
-      expect((await heldUp).order).not.toBeNull();
-    } finally {
-      await levels.release();
-    }
+    await onlyHeldUp(await levelsLockedElsewhere(t.db, plums!), plumsHere('held up by its product', 1), pearsHere('other product', 1));
     // Plums: the two first checkouts and three here; pears: one.
     expect((await stockOf(t.api, plums!)).held).toBe('5');
     expect((await stockOf(t.api, pears!)).held).toBe('1');

@@ -7,7 +7,7 @@ import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../s
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
-import { instant, sql } from '../../shared/sql.js';
+import { instant, sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { unmetCriteria } from '../lots/lot-criteria.js';
 import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
@@ -99,29 +99,30 @@ export class ShippingService {
         const why = locked!.fulfilmentState === 'HELD' ? 'its session has not closed yet' : `it is ${locked!.fulfilmentState}`;
         throw DomainError.of(UserErrorCode.INVALID_STATE, `the order cannot ship: ${why}`, ['producerOrderId']);
       }
-      // Locked before the plan is read, so the suggested lots cannot be used up by a concurrent
-      // shipment. Only these lots may ship: one received while this shipment waits for the levels
-      // below is not locked, and taking from it later would lock it after the levels, the reverse
-      // of the order a write-off of it takes (lot, then levels), and deadlock with one.
+      // The order's products: its lines no longer change (the order is locked, its session over).
+      const productIds = (await sql<{ productId: string }>(em, 'SELECT DISTINCT product_id AS "productId" FROM customer_order_line WHERE producer_order_id = ?', [input.producerOrderId]))
+        .map((r) => r.productId);
+      // Their lots, locked before the plan is read, so the suggested lots cannot be used up by a
+      // concurrent shipment. Only these lots may ship: one received while this shipment waits for
+      // the levels below is not locked, and taking from it later would lock it after the levels,
+      // the reverse of the order a write-off of it takes (lot, then levels), and deadlock with one.
       const lockedLots = new Set((await sql<{ id: string }>(
         em,
-        'SELECT id FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id FOR UPDATE',
-        [input.producerOrderId],
+        'SELECT id FROM lot WHERE product_id = ANY(?::uuid[]) ORDER BY id FOR UPDATE',
+        [uuidArray(productIds)],
       )).map((lot) => lot.id));
       // Then the products' levels, in the order every stock write takes them, before the plan is
       // read: a concurrent shipment may move this order's commitments (commitmentsFollowingTheGoods).
-      const productIds = (await sql<{ productId: string }>(em, 'SELECT DISTINCT product_id AS "productId" FROM customer_order_line WHERE producer_order_id = ?', [input.producerOrderId]))
-        .map((r) => r.productId);
       const outside = await stockOutsideLots(em, productIds);
       // Read once they are locked, by a statement of its own: its snapshot has every pin and
       // change committed by the swaps and shipments this one waited for.
-      const lots = (await sql<LockedLot>(
+      const lots = await sql<LockedLot>(
         em,
         `SELECT id, code, product_id AS "productId", location_id AS "locationId", kind, status, grade, best_before::text AS "bestBefore", quantity,
                 (SELECT coalesce(sum(p.quantity), 0) FROM lot_pick p WHERE p.lot_id = lot.id AND p.producer_order_id <> ?) AS "pinnedElsewhere"
-           FROM lot WHERE product_id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?) ORDER BY id`,
-        [input.producerOrderId, input.producerOrderId],
-      )).filter((lot) => lockedLots.has(lot.id));
+           FROM lot WHERE id = ANY(?::uuid[]) ORDER BY id`,
+        [input.producerOrderId, uuidArray(lockedLots)],
+      );
       const plan = await this.picking.plan(em, order.producerId, { products: new Set(productIds), lots: lockedLots });
       const lines = plan.filter((l) => l.producerOrderId === input.producerOrderId);
 

@@ -138,7 +138,8 @@ export class StockService {
    * 20261123220417, 20261124170000 and 20261124230000): it locks each product's levels in lock_seq
    * order, as apply() does, changes them, and the level's CHECK refuses an oversell by failing the
    * commit (refusedAtCommit()); then it writes the product's HELD event, with the availability
-   * after the hold. The hot rows are locked only while PostgreSQL commits, never while it waits for the server.
+   * after the hold. The hot rows are locked only while PostgreSQL commits, never while it waits
+   * for the server.
    */
   planHold(customerOrderId: string, requests: HoldRequest[], seen: ReadonlyMap<string, LocationCandidate[]>): Move[] | undefined {
     const { moves, shortages } = this.share(customerOrderId, requests, seen);
@@ -393,8 +394,8 @@ export class StockService {
    * receipts and shipments fulfilment works out): locks every level of the products they touch,
    * in (product, lock_seq) order (see StockLevel.lockSeq), so concurrent writers never deadlock;
    * and unless a move would take a location's availability below zero, changes the levels,
-   * appends the ledger rows and one event per product and order. Returns the levels that are short, with what they have available;
-   * then nothing was changed.
+   * appends the ledger rows and one event per product and order. Returns the levels that are
+   * short, with what they have available; then nothing was changed.
    *
    * One statement, because the row locks are the hot spot under load: they are held for this
    * round trip and the commit, and never while the server does anything else. Except for moves
