@@ -28,7 +28,7 @@ import { MAX_LIST } from './lists.js';
  * refuses to start otherwise, so a new list cannot slip in at the cost of one field.
  */
 const CAPPED: Readonly<Record<string, number>> = {
-  // `first:` lists: firstOf() never returns more than MAX_LIST.
+  // `first:` lists: listSize() never asks for more than MAX_LIST.
   'Query.producerOrders': MAX_LIST,
   'Hub.salesSessions': MAX_LIST,
   'Producer.products': MAX_LIST,

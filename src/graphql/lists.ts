@@ -5,8 +5,3 @@ export const MAX_LIST = 500;
 export function listSize(first?: number | null): number {
   return Math.min(Math.max(first ?? MAX_LIST, 0), MAX_LIST);
 }
-
-/** The first `first` items (default and most: MAX_LIST). */
-export function firstOf<T>(items: T[], first?: number | null): T[] {
-  return items.slice(0, listSize(first));
-}

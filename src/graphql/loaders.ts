@@ -9,10 +9,12 @@ import { ProducerOrder } from '../modules/orders/producer-order.entity.js';
 import type { ProducerOrderLineRow } from '../modules/orders/producer-order.service.js';
 import { Offer } from '../modules/sessions/offer.entity.js';
 import { SalesSession } from '../modules/sessions/sales-session.entity.js';
-import { type HubSessionsPage, hubSessions } from '../modules/sessions/sales-session.service.js';
+import { hubSessions } from '../modules/sessions/sales-session.service.js';
 import type { LocationFigures, StockFigures } from '../modules/stock/stock.service.js';
 import { Location } from '../modules/stock/location.entity.js';
 import { Lot } from '../modules/lots/lot.entity.js';
+import { productLots } from '../modules/lots/lot.service.js';
+import { producerProducts } from '../modules/catalogue/product.service.js';
 import { CustomerOrder } from '../modules/orders/customer-order.entity.js';
 import { ShipmentLine } from '../modules/fulfilment/shipment-line.entity.js';
 import type { AttemptRow } from '../modules/webhooks/webhook.service.js';
@@ -41,8 +43,8 @@ export function createLoaders(em: EntityManager, services: Services) {
       const rows = await services.stock.levelsByLocation(em, ids);
       return ids.map((id) => rows.filter((r) => r.productId === id));
     }),
-    lotsByProduct: grouped(em, Lot, 'product', { bestBefore: 'asc', code: 'asc', id: 'asc' }),
-    productsByProducer: grouped(em, Product, 'producer', { name: 'asc', id: 'asc' }),
+    lotsByProduct: paged(em, productLots),
+    productsByProducer: paged(em, producerProducts),
     offersBySession: new DataLoader<string, OfferRecord[]>(async (sessionIds) => {
       // One statement for the whole page. The offers carry their products, producers and
       // stock; the figures also answer Product.stock for a producer reading the page.
@@ -54,21 +56,7 @@ export function createLoaders(em: EntityManager, services: Services) {
       }
       return sessionIds.map((id) => bySession.get(id)!);
     }),
-    hubSessions: new DataLoader<{ hubId: string; page: HubSessionsPage }, SalesSession[], string>(async (keys) => {
-      // The hubs asking for the same page (most often every hub a list reaches, with the same
-      // arguments) are read in one statement.
-      const hubsByPage = new Map<string, { page: HubSessionsPage; hubIds: string[] }>();
-      for (const { hubId, page } of keys) {
-        const pageKey = hubSessionsKey('', page);
-        const group = hubsByPage.get(pageKey) ?? hubsByPage.set(pageKey, { page, hubIds: [] }).get(pageKey)!;
-        group.hubIds.push(hubId);
-      }
-      const pages = new Map<string, SalesSession[] | Error>();
-      for (const { page, hubIds } of hubsByPage.values()) {
-        for (const [hubId, sessions] of await hubSessions(em, hubIds, page)) pages.set(hubSessionsKey(hubId, page), sessions);
-      }
-      return keys.map(({ hubId, page }) => pages.get(hubSessionsKey(hubId, page))!);
-    }, { cacheKeyFn: ({ hubId, page }) => hubSessionsKey(hubId, page) }),
+    hubSessions: paged(em, hubSessions),
     producerOrdersBySession: grouped(em, ProducerOrder, 'salesSession', { createdAt: 'asc', id: 'asc' }),
     linesByCustomerOrder: grouped(em, CustomerOrderLine, 'customerOrder', { createdAt: 'asc', id: 'asc' }),
     stock: new DataLoader<string, StockFigures | undefined>(async (ids) => {
@@ -93,8 +81,28 @@ export function createLoaders(em: EntityManager, services: Services) {
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
-function hubSessionsKey(hubId: string, page: HubSessionsPage): string {
-  return JSON.stringify([hubId, page.limit, page.after ?? null, page.closesAfter?.toISOString() ?? null]);
+/**
+ * Pages of lists that belong to parent rows (keysetPages()), keyed by parent and page: the parents
+ * a response reaches with the same page arguments (most often all of them) are read in one
+ * statement.
+ */
+function paged<P extends object, T>(
+  em: EntityManager,
+  read: (em: EntityManager, parentIds: readonly string[], page: P) => Promise<Map<string, T[] | Error>>,
+): DataLoader<{ parentId: string; page: P }, T[], string> {
+  return new DataLoader(async (keys) => {
+    const parentsByPage = new Map<string, { page: P; parentIds: string[] }>();
+    for (const { parentId, page } of keys) {
+      const pageKey = JSON.stringify(page);
+      const group = parentsByPage.get(pageKey) ?? parentsByPage.set(pageKey, { page, parentIds: [] }).get(pageKey)!;
+      group.parentIds.push(parentId);
+    }
+    const pages = new Map<string, T[] | Error>();
+    for (const { page, parentIds } of parentsByPage.values()) {
+      for (const [parentId, items] of await read(em, parentIds, page)) pages.set(JSON.stringify([parentId, page]), items);
+    }
+    return keys.map(({ parentId, page }) => pages.get(JSON.stringify([parentId, page]))!);
+  }, { cacheKeyFn: ({ parentId, page }) => JSON.stringify([parentId, page]) });
 }
 
 function byId<T extends { id: string }>(em: EntityManager, entity: EntityName<T>): DataLoader<string, T | null> {

@@ -36,3 +36,35 @@ export function countStatements(text?: string): { count(): number; stop(): void 
   } as typeof query;
   return { count: () => count, stop: () => (pg.Client.prototype.query = query) };
 }
+
+/**
+ * The rows PostgreSQL returned to the server (in this process) for its SELECTs while `run` went:
+ * what a request read, to tell a page read with its limit from a whole list read and then cut.
+ */
+export async function rowsReadDuring(run: () => Promise<unknown>): Promise<number> {
+  const query = pg.Client.prototype.query;
+  let rows = 0;
+  const counted = (result: pg.QueryResult | undefined) => {
+    if (result?.command === 'SELECT') rows += result.rowCount ?? 0;
+  };
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    // knex passes a callback; prepared statements (preparedSql()) take the promise.
+    const callback = args.at(-1);
+    if (typeof callback === 'function') {
+      args[args.length - 1] = (error: unknown, result: pg.QueryResult) => {
+        counted(result);
+        return callback(error, result);
+      };
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    }
+    const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+    if (result instanceof Promise) void result.then(counted, () => undefined);
+    return result;
+  } as typeof query;
+  try {
+    await run();
+  } finally {
+    pg.Client.prototype.query = query;
+  }
+  return rows;
+}

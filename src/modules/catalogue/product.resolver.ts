@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { IdScalar } from '../../graphql/scalars.js';
 import { Allow, Public } from '../../auth/access.js';
 import { actsForProducer } from '../../auth/policy.js';
@@ -8,7 +8,7 @@ import { toPayload } from '../../graphql/user-error.js';
 import { Producer } from '../enterprises/producer.entity.js';
 import { Location } from '../stock/location.entity.js';
 import { Lot, LotStatus } from '../lots/lot.entity.js';
-import { firstOf, MAX_LIST } from '../../graphql/lists.js';
+import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { LocationStock, Stock } from '../stock/stock.types.js';
 import { Product } from './product.entity.js';
 import { CreateProductInput, CreateProductPayload } from './product.types.js';
@@ -41,15 +41,18 @@ export class ProductResolver {
   }
 
   @Allow('admin', 'producer')
-  @FieldResolver(() => [Lot], { description: `Its lots, earliest best-before first; at most ${MAX_LIST}.` })
+  @FieldResolver(() => [Lot], {
+    description: `Its lots, earliest best-before first (those without one last), then by code; at most ${MAX_LIST} (the default). The next page: \`after:\` the last lot of this one.`,
+  })
   async lots(
     @Root() product: ProductRecord,
     @Ctx() ctx: GraphQLContext,
     @Arg('status', () => LotStatus, { nullable: true }) status?: LotStatus,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => IdScalar, { nullable: true, description: 'Only the lots after this one, in this order.' }) after?: string,
   ): Promise<Lot[]> {
     if (!actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's lots");
-    const lots = await ctx.loaders.lotsByProduct.load(product.id);
-    return firstOf(status ? lots.filter((l) => l.status === status) : lots);
+    return ctx.loaders.lotsByProduct.load({ parentId: product.id, page: { limit: listSize(first), after, status } });
   }
 
   @Allow('admin', 'producer')

@@ -1,7 +1,9 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { createOrReplay } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
+import { type KeysetList, keysetPages, type Page } from '../../shared/keyset-pages.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
@@ -55,4 +57,17 @@ export class ProductService {
   findProduct(ctx: RequestContext, id: string): Promise<Product | null> {
     return isUuid(id) ? ctx.em.findOne(Product, id) : Promise.resolve(null);
   }
+}
+
+const PRODUCER_PRODUCTS: KeysetList<Product> = {
+  entity: Product,
+  table: 'product',
+  parent: 'producer_id',
+  key: (a) => `${a}.name, ${a}.id`,
+  notFound: 'product of this producer',
+};
+
+/** Producers' products by name (then id), a page of each, in one statement (keysetPages()). */
+export function producerProducts(em: EntityManager, producerIds: readonly string[], page: Page): Promise<Map<string, Product[] | DomainError>> {
+  return keysetPages(em, PRODUCER_PRODUCTS, producerIds, page);
 }

@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
-import { firstOf, listSize, MAX_LIST } from '../../graphql/lists.js';
+import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { Allow, Public } from '../../auth/access.js';
 import { actsForProducer } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
@@ -28,13 +28,16 @@ export class ProducerResolver {
     return toPayload(() => ctx.services.enterprises.createProducer(ctx, input), (producer) => ({ producer }));
   }
 
-  @FieldResolver(() => [Product], { description: `By name; at most ${MAX_LIST} (the default).` })
-  async products(
+  @FieldResolver(() => [Product], {
+    description: `By name; at most ${MAX_LIST} (the default). The next page: \`after:\` the last product of this one.`,
+  })
+  products(
     @Root() producer: ProducerRecord,
     @Ctx() ctx: GraphQLContext,
     @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => IdScalar, { nullable: true, description: 'Only the products after this one, by name.' }) after?: string,
   ): Promise<Product[]> {
-    return firstOf(await ctx.loaders.productsByProducer.load(producer.id), first);
+    return ctx.loaders.productsByProducer.load({ parentId: producer.id, page: { limit: listSize(first), after } });
   }
 
   @Allow('admin', 'producer')
@@ -69,6 +72,6 @@ export class HubResolver {
     @Arg('after', () => IdScalar, { nullable: true, description: 'Only the sessions after this one, in opening order.' }) after?: string,
     @Arg('closesAfter', () => DateTimeScalar, { nullable: true, description: 'Only the sessions closing after this instant.' }) closesAfter?: Date,
   ): Promise<SalesSession[]> {
-    return ctx.loaders.hubSessions.load({ hubId: hub.id, page: { limit: listSize(first), after, closesAfter } });
+    return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter } });
   }
 }

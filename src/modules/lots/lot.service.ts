@@ -6,6 +6,7 @@ import { appendEvents, EventKind } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { createOrReplay, hashRequest } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
+import { type KeysetList, keysetPages, type Page } from '../../shared/keyset-pages.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { requiredText } from '../../shared/text.js';
@@ -166,4 +167,22 @@ export class LotService {
     requireProducer(ctx.actor, product.producer.id, 'lotId');
     return lot;
   }
+}
+
+export interface ProductLotsPage extends Page {
+  status?: LotStatus | null;
+}
+
+const PRODUCT_LOTS: KeysetList<Lot> = {
+  entity: Lot,
+  table: 'lot',
+  parent: 'product_id',
+  // Earliest best-before first, those without one last (a row comparison needs no nulls).
+  key: (a) => `coalesce(${a}.best_before, 'infinity'::date), ${a}.code, ${a}.id`,
+  notFound: 'lot of this product',
+};
+
+/** Products' lots, earliest best-before first (then by code), a page of each, in one statement (keysetPages()). */
+export function productLots(em: EntityManager, productIds: readonly string[], { status, ...page }: ProductLotsPage): Promise<Map<string, Lot[] | DomainError>> {
+  return keysetPages(em, PRODUCT_LOTS, productIds, page, status ? { sql: 't.status = ?', params: [status] } : undefined);
 }

@@ -5,8 +5,9 @@ import { requireHub } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
+import { type KeysetList, keysetPages, type Page } from '../../shared/keyset-pages.js';
 import type { RequestContext } from '../../shared/request-context.js';
-import { sql, uuidArray } from '../../shared/sql.js';
+import { sql } from '../../shared/sql.js';
 import { Product } from '../catalogue/product.entity.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { Offer } from './offer.entity.js';
@@ -163,54 +164,25 @@ export class SalesSessionService {
   }
 }
 
-export interface HubSessionsPage {
-  /** At most this many (MAX_LIST at most). */
-  limit: number;
-  /** Only the sessions after this one, in opening order: the next page after the last one seen. */
-  after?: string | null;
+export interface HubSessionsPage extends Page {
   /** Only sessions closing after this instant: `now` gives those open and those to come. */
   closesAfter?: Date | null;
 }
 
-/**
- * Hubs' sessions in opening order (then by id), a page of each, in one statement however many
- * hubs a list reaches: read with the limit per hub, not all of them then cut, so a hub with years
- * of sessions still reaches its latest ones. A hub whose page cannot be read (a cursor that is
- * not one of its sessions) gets its error in place of its page.
- */
-export async function hubSessions(em: EntityManager, hubIds: readonly string[], page: HubSessionsPage): Promise<Map<string, SalesSession[] | DomainError>> {
-  const pages = new Map<string, SalesSession[] | DomainError>(hubIds.map((id) => [id, []]));
-  if (page.limit <= 0 || hubIds.length === 0) return pages;
-  let cursor: { hubId: string; opensAt: Date; id: string } | undefined;
-  if (page.after !== undefined && page.after !== null) {
-    const [found] = isUuid(page.after)
-      ? await sql<{ hubId: string; opensAt: Date; id: string }>(em, 'SELECT id, hub_id AS "hubId", opens_at AS "opensAt" FROM sales_session WHERE id = ?', [page.after])
-      : [];
-    for (const hubId of hubIds) {
-      if (found?.hubId !== hubId) pages.set(hubId, DomainError.of(UserErrorCode.NOT_FOUND, `no sales session of this hub with id "${page.after}"`, ['after']));
-    }
-    // A cursor of none of these hubs: every page is an error.
-    if (!found || !pages.has(found.hubId)) return pages;
-    cursor = found;
-  }
-  const rows = await sql<Record<string, unknown>>(
-    em,
-    `SELECT s.* FROM unnest(?::uuid[]) AS h(id)
-       CROSS JOIN LATERAL (
-         SELECT * FROM sales_session s
-          WHERE s.hub_id = h.id
-            -- Closing after it: by its schedule, unless the hub closed it early before then
-            -- (least() skips a null closed_at).
-            AND (?::timestamptz IS NULL OR least(s.closes_at, s.closed_at) > ?)
-            AND (?::timestamptz IS NULL OR (s.opens_at, s.id) > (?, ?::uuid))
-          ORDER BY s.opens_at, s.id
-          LIMIT ?) s
-      ORDER BY s.hub_id, s.opens_at, s.id`,
-    [uuidArray(cursor ? [cursor.hubId] : hubIds), page.closesAfter ?? null, page.closesAfter ?? null,
-      cursor?.opensAt ?? null, cursor?.opensAt ?? null, cursor?.id ?? null, page.limit],
-  );
-  for (const row of rows) (pages.get(row.hub_id as string) as SalesSession[]).push(em.map(SalesSession, row));
-  return pages;
+const HUB_SESSIONS: KeysetList<SalesSession> = {
+  entity: SalesSession,
+  table: 'sales_session',
+  parent: 'hub_id',
+  key: (a) => `${a}.opens_at, ${a}.id`,
+  notFound: 'sales session of this hub',
+};
+
+/** Hubs' sessions in opening order (then by id), a page of each, in one statement (keysetPages()). */
+export function hubSessions(em: EntityManager, hubIds: readonly string[], { closesAfter, ...page }: HubSessionsPage): Promise<Map<string, SalesSession[] | DomainError>> {
+  // Closing after it: by its schedule, unless the hub closed it early before then (least() skips
+  // a null closed_at).
+  const filter = closesAfter ? { sql: 'least(t.closes_at, t.closed_at) > ?', params: [closesAfter] } : undefined;
+  return keysetPages(em, HUB_SESSIONS, hubIds, page, filter);
 }
 
 /**

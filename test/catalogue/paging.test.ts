@@ -1,0 +1,114 @@
+// A producer's products and a product's lots are read a page at a time: in a fixed order, with
+// `first:` and `after:` (the last item of the page before), a page per parent in one statement,
+// and only the page read from the database, however long the list.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { receiveLot, world } from '../fulfilment/support.js';
+import { createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
+import { rowsReadDuring, statementsFor } from '../support/statements.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+describe('paging through products and lots', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+
+  /** Every item of a list, page by page, each page `after:` the last item of the one before. */
+  async function allPages(read: (args: string) => Promise<string[]>, size: number): Promise<string[]> {
+    const seen: string[] = [];
+    for (let page = await read(`first: ${size}`); page.length > 0; page = await read(`first: ${size}, after: "${seen.at(-1)}"`)) {
+      expect(page.length).toBeLessThanOrEqual(size);
+      seen.push(...page);
+    }
+    return seen;
+  }
+
+  it("pages through a producer's products by name, then id, each product once", async () => {
+    const farm = await createProducer(t.api, 'Ferme des Pages');
+    // Two products share a name: the id orders them, so a page boundary between them loses neither.
+    const names = ['Turnips', 'Apples', 'Kale', 'Beets', 'Kale', 'Leeks', 'Chard'];
+    const made: { id: string; name: string }[] = [];
+    for (const name of names) made.push({ id: await createProduct(t.api, farm, { name }), name });
+    const expected = made.sort((a, b) => (a.name === b.name ? (a.id < b.id ? -1 : 1) : a.name < b.name ? -1 : 1)).map((p) => p.id);
+
+    const products = (args: string) =>
+      t.api.data<{ producer: { products: { id: string }[] } }>(`query ($id: ID!) { producer(id: $id) { products(${args}) { id } } }`, { id: farm })
+        .then((r) => r.producer.products.map((p) => p.id));
+    for (const size of [1, 2, 3, 7]) expect(await allPages(products, size)).toEqual(expected);
+    expect(await products('first: 500')).toEqual(expected);
+    expect(await products('first: 0')).toEqual([]);
+  });
+
+  it("pages through a product's lots, earliest best-before first and those without one last, by status too", async () => {
+    const w = await world(t);
+    const cheese = await w.product('Tomme', 'each');
+    const lot = (code: string, bestBefore?: string, released = true) =>
+      receiveLot(t.api, cheese, { code, quantity: '1', kind: 'ITEM', released, ...(bestBefore ? { bestBefore } : {}) });
+    const ids: Record<string, string> = {};
+    for (const [code, bestBefore, released] of [
+      ['T-07', undefined, true], ['T-03', '2026-12-20', false], ['T-01', '2026-12-01', true], ['T-05', '2026-12-20', true],
+      ['T-02', '2026-12-01', false], ['T-06', undefined, false], ['T-04', '2026-12-20', true],
+    ] as const) ids[code] = await lot(code, bestBefore, released);
+    const inOrder = (codes: string[]) => codes.map((code) => ids[code]);
+
+    const lots = (args: string) =>
+      t.api.data<{ product: { lots: { id: string }[] } }>(`query ($id: ID!) { product(id: $id) { lots(${args}) { id } } }`, { id: cheese })
+        .then((r) => r.product.lots.map((l) => l.id));
+    const all = inOrder(['T-01', 'T-02', 'T-03', 'T-04', 'T-05', 'T-06', 'T-07']);
+    for (const size of [1, 2, 3]) expect(await allPages(lots, size)).toEqual(all);
+    const released = inOrder(['T-01', 'T-04', 'T-05', 'T-07']);
+    expect(await allPages((args) => lots(`status: RELEASED, ${args}`), 2)).toEqual(released);
+    expect(await lots('status: QUARANTINE')).toEqual(inOrder(['T-02', 'T-03', 'T-06']));
+    // A released page may go on after a lot in quarantine: the cursor marks a place in the order.
+    expect(await lots(`status: RELEASED, after: "${ids['T-03']}"`)).toEqual(inOrder(['T-04', 'T-05', 'T-07']));
+  });
+
+  it('answers a cursor that is not one of the list\'s items with BAD_USER_INPUT, not an empty page', async () => {
+    const w = await world(t);
+    const [mine, theirs] = [await w.product('Plums'), await createProduct(t.api, await createProducer(t.api, 'Elsewhere'), { name: 'Figs' })];
+    const theirLot = await receiveLot(t.api, theirs, { code: 'F-1', quantity: '1' });
+    for (const [query, id, after] of [
+      ['query ($id: ID!, $after: ID) { producer(id: $id) { products(after: $after) { id } } }', w.farm, theirs],
+      ['query ($id: ID!, $after: ID) { producer(id: $id) { products(after: $after) { id } } }', w.farm, randomUUID()],
+      ['query ($id: ID!, $after: ID) { product(id: $id) { lots(after: $after) { id } } }', mine, theirLot],
+      ['query ($id: ID!, $after: ID) { product(id: $id) { lots(after: $after) { id } } }', mine, 'not-an-id'],
+    ] as const) {
+      const answer = await t.api.request(query, { id, after });
+      expect(answer.errors?.[0]?.extensions?.code, `${query} after ${after}`).toBe('BAD_USER_INPUT');
+    }
+  });
+
+  it("reads only the page, however many lots a product has", async () => {
+    const w = await world(t);
+    const lamb = await w.product('Lamb', 'each');
+    for (let i = 0; i < 60; i += 1) await receiveLot(t.api, lamb, { code: `EAR-${String(i).padStart(3, '0')}`, quantity: '1', kind: 'ITEM' });
+    const page = (nonce = '') => t.api.data<{ product: { lots: { code: string }[] } }>(
+      'query ($id: ID!) { product(id: $id) { lots(first: 3) { code } } }', { id: lamb, nonce },
+    );
+    expect((await page()).product.lots.map((l) => l.code)).toEqual(['EAR-000', 'EAR-001', 'EAR-002']);
+    // The product's row and its page: nowhere near its sixty lots.
+    expect(await rowsReadDuring(() => page(randomUUID()))).toBeLessThan(10);
+  });
+
+  it("reads the products of every producer a response reaches in one statement, however many producers", async () => {
+    const hub = await createHub(t.api, 'Paging Hub');
+    const open = { opensAt: '2026-11-23T08:00:00+01:00', closesAt: '2026-11-27T18:00:00+01:00' };
+    const farms: string[] = [];
+    const offered: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      farms.push(await createProducer(t.api, `Farm ${i}`));
+      for (const name of ['Onions', 'Garlic', 'Shallots']) offered.push(await createProduct(t.api, farms[i]!, { name }));
+    }
+    const QUERY = 'query ($id: ID!) { salesSession(id: $id) { offers { product { producer { id products(first: 2) { name } } } } } }';
+    const statements = async (products: string[]) => {
+      const session = await createSession(t.api, hub, { ...open, products });
+      const read = (nonce?: string) => t.api.data<{ salesSession: { offers: { product: { producer: { products: { name: string }[] } } }[] } }>(QUERY, { id: session.id, nonce });
+      for (const offer of (await read()).salesSession.offers) expect(offer.product.producer.products.map((p) => p.name)).toEqual(['Garlic', 'Onions']);
+      return statementsFor(read);
+    };
+    // One farm's products, then all three farms': the same statements.
+    expect(await statements(offered.slice(0, 3))).toBe(await statements(offered));
+  });
+});
