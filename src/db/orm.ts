@@ -57,7 +57,10 @@ export function ormConfig({ url, poolSize, acquireTimeoutMs = 3000, statementTim
         // statements in the PL/pgSQL functions and triggers. PostgreSQL would still plan the
         // checkout's read afresh on every call, judging its generic plan costlier because it
         // cannot see how many offers the array holds; planning then costs as much as running it.
-        options: '-c plan_cache_mode=force_generic_plan',
+        // Timestamps come back as text in UTC whatever the server's TimeZone (a database made on a
+        // machine in Paris writes an instant of 1850 with Paris's local mean time, +00:09:21, which
+        // no reader of ours parses).
+        options: '-c plan_cache_mode=force_generic_plan -c TimeZone=UTC',
       },
     },
     // The entity manager is forked per request; using the global one is a bug worth failing on.

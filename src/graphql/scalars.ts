@@ -44,7 +44,7 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   description: 'An instant as ISO 8601 with an offset, e.g. "2026-11-27T18:00:00+01:00", in the years 0001 to 9999.',
   serialize(value) {
     if (value instanceof Date) return DateTime.fromJSDate(value, { zone: 'utc' }).toISO({ suppressMilliseconds: true })!;
-    if (DateTime.isDateTime(value) && value.isValid) return value.toISO({ suppressMilliseconds: true })!;
+    if (DateTime.isDateTime(value) && value.isValid) return inItsZoneIfWritable(value).toISO({ suppressMilliseconds: true })!;
     throw new GraphQLError('DateTime cannot represent this value');
   },
   parseValue: parseInstant,
@@ -53,6 +53,16 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
     return parseInstant(ast.value);
   },
 });
+
+/**
+ * The instant in its zone, or in UTC where ISO 8601 cannot write it there so that it reads back as
+ * the same instant: before about 1900 zones kept local mean time, an offset with seconds
+ * (Paris +00:09:21) that an offset of hours and minutes would shift; and near the ends of the
+ * years 0001–9999, the local year may fall outside them.
+ */
+function inItsZoneIfWritable(value: DateTime): DateTime {
+  return Number.isInteger(value.offset) && value.year >= 1 && value.year <= 9999 ? value : value.toUTC();
+}
 
 /**
  * An exact decimal, as a string ("2.5"). Input is passed through as text: the services check it

@@ -85,6 +85,34 @@ describe('lot rules when shipping and swapping', () => {
     expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => [l.quantity, l.pinned])).toEqual([['4', false]]);
   });
 
+  it("refuses a swap onto another product's or another producer's lot, without locking that lot", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const kale = await w.product('Kale');
+    const chard = await w.product('Chard');
+    const planned = await receiveLot(t.api, kale, { code: 'KL-1', quantity: '10' });
+    const ownChard = await receiveLot(t.api, chard, { code: 'CH-1', quantity: '10' });
+    const neighbour = await world(t);
+    const theirs = await receiveLot(t.api, await neighbour.product('Kale'), { code: 'NK-1', quantity: '10' });
+    const order = await soldAndClosed(w, kale, '4');
+    const producer = await t.as({ role: 'producer', producerId: w.farm });
+
+    // The neighbour's lot is held by one of its own shipments: the swap answers without waiting for it.
+    const neighbourShipping = await t.db.connect();
+    try {
+      await neighbourShipping.query('BEGIN');
+      await neighbourShipping.query('SELECT 1 FROM lot WHERE id = $1 FOR UPDATE', [theirs]);
+      for (const toLotId of [theirs, ownChard]) {
+        const { swapLot } = await producer.data<{ swapLot: { userErrors: UserErrors } }>(SWAP, { input: { producerOrderId: order, productId: kale, fromLotId: planned, toLotId } });
+        expect(swapLot.userErrors).toMatchObject([{ code: 'NOT_FOUND', field: ['toLotId'] }]);
+      }
+    } finally {
+      await neighbourShipping.query('ROLLBACK');
+      neighbourShipping.release();
+    }
+    expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => [l.lot.id, l.pinned])).toEqual([[planned, false]]);
+  });
+
   it('does not ship a line from a lot of another product', async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
     const w = await world(t);

@@ -181,11 +181,13 @@ export class PickingService {
       if (locked?.fulfilmentState !== 'UNFULFILLED') {
         throw DomainError.of(UserErrorCode.INVALID_STATE, `lots can be swapped only while the order waits to be picked (it is ${locked?.fulfilmentState})`, ['producerOrderId']);
       }
-      const lots = await sql<{ id: string; productId: string; kind: LotKind; status: LotStatus; grade: LotGrade; bestBefore: string | null; quantity: string; code: string }>(
+      // Only the producer's own product's lots: a lot named from elsewhere is never locked (it
+      // would hold up its owner's shipments for this transaction), and is no lot of this line.
+      const lots = await sql<{ id: string; kind: LotKind; status: LotStatus; grade: LotGrade; bestBefore: string | null; quantity: string; code: string }>(
         em,
-        `SELECT id, product_id AS "productId", kind, status, grade, best_before::text AS "bestBefore", quantity, code
-           FROM lot WHERE product_id = ? OR id = ? ORDER BY id FOR UPDATE`,
-        [input.productId, input.toLotId],
+        `SELECT id, kind, status, grade, best_before::text AS "bestBefore", quantity, code
+           FROM lot WHERE product_id = (SELECT id FROM product WHERE id = ? AND producer_id = ?) ORDER BY id FOR UPDATE`,
+        [input.productId, order.producerId],
       );
       const line = (await this.plan(em, order.producerId)).find((l) => l.producerOrderId === input.producerOrderId && l.productId === input.productId);
       if (!line) throw DomainError.of(UserErrorCode.NOT_FOUND, 'this producer order has no line for the product', ['productId']);
@@ -196,8 +198,7 @@ export class PickingService {
       if (!from) throw DomainError.of(UserErrorCode.INVALID_INPUT, 'that lot is not picked for this line', ['fromLotId']);
       if (input.toLotId === input.fromLotId) throw DomainError.of(UserErrorCode.INVALID_INPUT, 'the lot to pick instead is the same lot', ['toLotId']);
       const to = lots.find((l) => l.id === input.toLotId);
-      if (!to) throw DomainError.of(UserErrorCode.NOT_FOUND, `no lot with id "${input.toLotId}"`, ['toLotId']);
-      if (to.productId !== input.productId) throw DomainError.of(UserErrorCode.INVALID_INPUT, 'the lot is of another product', ['toLotId']);
+      if (!to) throw DomainError.of(UserErrorCode.NOT_FOUND, `no lot of this product with id "${input.toLotId}"`, ['toLotId']);
       if (to.status !== LotStatus.RELEASED) throw DomainError.of(UserErrorCode.INVALID_INPUT, `lot ${to.code} is in ${to.status}: only released lots can be picked`, ['toLotId']);
       const unmet = unmetCriteria(to, line.criteria, line.deliveryDay);
       if (unmet.length > 0) throw DomainError.of(UserErrorCode.INVALID_INPUT, `lot ${to.code} does not meet the line's criteria: ${unmet.join('; ')}`, ['toLotId']);
