@@ -86,6 +86,73 @@ describe('session completion', () => {
   });
 });
 
+describe('the scheduler does each due thing on its own', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+
+  /** Runs `during` while another connection holds `lock` (a checkout or payment in flight, say), then lets go. */
+  async function whileLocked(lock: string, params: unknown[], during: () => Promise<void>): Promise<void> {
+    const inFlight = await t.db.connect();
+    try {
+      await inFlight.query('BEGIN');
+      await inFlight.query(lock, params);
+      await during();
+    } finally {
+      await inFlight.query('ROLLBACK');
+      inFlight.release();
+    }
+  }
+
+  it("completes every other hub's session while one of them is busy, and that one at the next tick", async () => {
+    const jean = await createProducer(t.api, 'Jean');
+    const carrots = await createProduct(t.api, jean, { name: 'Carrots', onHand: '10' });
+    // A closes first, so it is the first due: the one held up.
+    const [a, b] = [
+      await createSession(t.api, await createHub(t.api, 'Hub A'), { opensAt: '2026-11-23T08:00:00+01:00', closesAt: '2026-11-23T19:00:00+01:00', products: [carrots] }),
+      await createSession(t.api, await createHub(t.api, 'Hub B'), { opensAt: '2026-11-23T08:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [carrots] }),
+    ];
+    for (const session of [a, b]) {
+      const order = await checkout(t.api, session.id, 'ali', [{ offerId: session.offerFor(carrots), quantity: '1' }]);
+      await orderMutation(t.api, op.CONFIRM_PAYMENT, order.customerOrder!.id);
+    }
+    t.clock.set(CLOSE);
+    await whileLocked('SELECT 1 FROM sales_session WHERE id = $1 FOR KEY SHARE', [a.id], async () => {
+      await t.app.scheduler.runOnce();
+      expect((await sessionView(t.api, b.id)).status).toBe('COMPLETED');
+      expect((await sessionView(t.api, a.id)).status).toBe('CLOSED');
+    });
+    await t.app.scheduler.runOnce();
+    expect((await sessionView(t.api, a.id)).status).toBe('COMPLETED');
+    expect(await stockOf(t.api, carrots)).toEqual({ onHand: '10', held: '0', committed: '2', available: '8' });
+    await expectStockConsistent(t.db);
+  });
+
+  it("expires every other lapsed hold while one order is busy, and that one at the next tick", async () => {
+    const marie = await createProducer(t.api, 'Marie');
+    const [eggs, bread] = [await createProduct(t.api, marie, { name: 'Eggs', onHand: '10' }), await createProduct(t.api, marie, { name: 'Bread', onHand: '10' })];
+    t.clock.set('2026-11-24T09:00:00+01:00');
+    const open = { opensAt: '2026-11-24T08:00:00+01:00', closesAt: '2026-11-24T20:00:00+01:00' };
+    const a = await createSession(t.api, await createHub(t.api, 'Hub C'), { ...open, products: [eggs] });
+    const b = await createSession(t.api, await createHub(t.api, 'Hub D'), { ...open, products: [bread] });
+    // The first to lapse is the first due: the one held up.
+    const first = await checkout(t.api, a.id, 'ali', [{ offerId: a.offerFor(eggs), quantity: '4' }]);
+    t.clock.set('2026-11-24T09:01:00+01:00');
+    await checkout(t.api, b.id, 'bea', [{ offerId: b.offerFor(bread), quantity: '4' }]);
+    t.clock.set('2026-11-24T09:30:00+01:00');
+    await whileLocked('SELECT 1 FROM customer_order WHERE id = $1 FOR UPDATE', [first.customerOrder!.id], async () => {
+      await t.app.scheduler.runOnce();
+      expect((await stockOf(t.api, bread)).held).toBe('0');
+      expect((await stockOf(t.api, eggs)).held).toBe('4');
+    });
+    await t.app.scheduler.runOnce();
+    expect((await stockOf(t.api, eggs)).held).toBe('0');
+    await expectStockConsistent(t.db);
+  });
+});
+
 describe('the scheduler keeps its state in PostgreSQL only', () => {
   it('completes a session on its own timer, with nobody calling', async () => {
     const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { SCHEDULER_INTERVAL: 'PT0.05S' } });

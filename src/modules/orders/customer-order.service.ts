@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { actsForHub, forbidden, seesCustomerOrder } from '../../auth/policy.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
+import { doEachDue } from '../../scheduler/each-due.js';
 import { isUuid } from '../../shared/ids.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { instant, preparedSql, sql } from '../../shared/sql.js';
@@ -102,12 +103,8 @@ export class CustomerOrderService {
         ORDER BY hold_expires_at LIMIT ?`,
       [ctx.clock.now(), limit],
     );
-    let expired = 0;
-    for (const { id } of due) {
-      const outcome = await ctx.em.transactional((em) => this.transition(em, ctx.actor, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED));
-      if (outcome.kind === 'changed') expired += 1;
-    }
-    return expired;
+    return doEachDue(ctx, due.map((o) => o.id), async (em, id) =>
+      (await this.transition(em, ctx.actor, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).kind === 'changed');
   }
 
   private async apply(ctx: RequestContext, customerOrderId: string, event: OrderEvent): Promise<CustomerOrderView> {

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { doEachDue } from '../../scheduler/each-due.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import type { StockService } from '../stock/stock.service.js';
@@ -22,11 +23,7 @@ export class SessionCompletionService {
         ORDER BY s.closes_at LIMIT ?`,
       [ctx.clock.now(), limit],
     );
-    let completed = 0;
-    for (const { id } of due) {
-      if (await ctx.em.transactional((em) => this.complete(em, ctx.clock.now(), id))) completed += 1;
-    }
-    return completed;
+    return doEachDue(ctx, due.map((s) => s.id), (em, id) => this.complete(em, ctx.clock.now(), id));
   }
 
   /** Completes one session if it is still due once locked; the statement count does not grow with its orders. */
