@@ -41,7 +41,7 @@ export async function keysetPages<T extends object>(
   filter: { sql: string; params: unknown[] } = { sql: 'true', params: [] },
 ): Promise<Map<string, T[] | DomainError>> {
   const pages = new Map<string, T[] | DomainError>(parentIds.map((id) => [id, []]));
-  if (page.limit <= 0 || parentIds.length === 0) return pages;
+  if (parentIds.length === 0) return pages;
   let parents = parentIds;
   const after = page.after ?? null;
   if (after !== null) {
@@ -55,6 +55,8 @@ export async function keysetPages<T extends object>(
     if (!cursor || !pages.has(cursor.parent)) return pages;
     parents = [cursor.parent];
   }
+  // Checked even for an empty page: a bad cursor is refused whatever the page size.
+  if (page.limit <= 0) return pages;
   const rows = await sql<Record<string, unknown>>(
     em,
     `SELECT t.* FROM unnest(?::uuid[]) AS parent(id)

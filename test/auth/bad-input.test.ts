@@ -99,6 +99,8 @@ describe('bad input to every mutation', () => {
     ['transferStock: to the same location', TRANSFER_STOCK, () => ({ input: { productId: w.carrots, fromLocationId: randomUUID(), toLocationId: randomUUID().replace(/.$/, ''), quantity: '1' } })],
     ['transferStock: a negative quantity', TRANSFER_STOCK, () => ({ input: { productId: w.carrots, fromLocationId: randomUUID(), toLocationId: randomUUID(), quantity: '-1' } })],
     ['receiveLot: a date that is not one', RECEIVE_LOT, () => ({ input: { productId: w.carrots, code: 'L1', quantity: '5', grade: 'EXTRA', bestBefore: '2026-02-30' } })],
+    // luxon has a year 0; PostgreSQL's dates do not.
+    ['receiveLot: a date in the year 0000', RECEIVE_LOT, () => ({ input: { productId: w.carrots, code: 'L1', quantity: '5', grade: 'EXTRA', bestBefore: '0000-01-01' } })],
     ['receiveLot: best-before before harvest', RECEIVE_LOT, () => ({ input: { productId: w.carrots, code: 'L1', quantity: '5', grade: 'EXTRA', harvestedOn: '2026-11-20', bestBefore: '2026-11-01' } })],
     ['receiveLot: an unknown grade', RECEIVE_LOT, () => ({ input: { productId: w.carrots, code: 'L1', quantity: '5', grade: 'SUPERB' } })],
     ['releaseLot: an unknown lot', RELEASE_LOT, () => ({ input: { lotId: randomUUID() } })],
@@ -114,6 +116,8 @@ describe('bad input to every mutation', () => {
     ['checkout: a NUL after 200,000 other items', op.CHECKOUT, () => ({ input: checkoutInput({ lines: [...Array.from({ length: 200_000 }, () => 'a'), 'x\u0000'] }) })],
     ['createLocation: a NUL in the name', CREATE_LOCATION, () => ({ input: { producerId: w.jean, name: 'Barn\u0000', priority: 2 } })],
     ['pickList: a day that is not one', 'query ($p: ID!) { pickList(producerId: $p, deliveryDay: "tomorrow") { deliveryDay } }', () => ({ p: w.jean })],
+    ['packList: a day in the year 0000', 'query ($p: ID!) { packList(producerId: $p, deliveryDay: "0000-01-01") { hub { id } } }', () => ({ p: w.jean })],
+    ['producerOrders: a negative first', 'query { producerOrders(first: -1) { id } }', () => ({})],
     ['producerOrders: an unknown enum value', 'query { producerOrders(orderState: SHIPPED) { id } }', () => ({})],
     ['pickList: a producer that does not exist', 'query ($p: ID!) { pickList(producerId: $p, deliveryDay: "2026-11-25") { producer { id } } }', () => ({ p: randomUUID() })],
     ['Hub.salesSessions: closing after the year 9999', 'query ($h: ID!) { hub(id: $h) { salesSessions(closesAfter: "+010000-01-01T00:00:00Z") { id } } }', () => ({ h: w.hub })],

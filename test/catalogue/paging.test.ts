@@ -75,9 +75,15 @@ describe('paging through products and lots', () => {
       ['query ($id: ID!, $after: ID) { product(id: $id) { lots(after: $after) { id } } }', mine, theirLot],
       ['query ($id: ID!, $after: ID) { product(id: $id) { lots(after: $after) { id } } }', mine, 'not-an-id'],
     ] as const) {
-      const answer = await t.api.request(query, { id, after });
-      expect(answer.errors?.[0]?.extensions?.code, `${query} after ${after}`).toBe('BAD_USER_INPUT');
+      // Whatever the page size: an empty page is no answer to a bad cursor.
+      for (const first of [1, 0]) {
+        const answer = await t.api.request(query.replace('(after: $after)', '(first: $first, after: $after)').replace('$after: ID)', '$after: ID, $first: Int)'), { id, after, first });
+        expect(answer.errors?.[0]?.extensions?.code, `${query} first: ${first} after ${after}`).toBe('BAD_USER_INPUT');
+      }
     }
+    // Nor is a negative page size read as none.
+    const negative = await t.api.request('query ($id: ID!) { producer(id: $id) { products(first: -1) { id } } }', { id: w.farm });
+    expect(negative.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', userErrors: [{ code: 'INVALID_INPUT', field: ['first'] }] });
   });
 
   it("reads only the page, however many lots a product has", async () => {

@@ -48,7 +48,10 @@ export function requireDeliveryDay(day: string): void {
   if (!isIsoDate(day)) throw DomainError.of(UserErrorCode.INVALID_INPUT, `"${day}" is not a date (YYYY-MM-DD)`, ['deliveryDay']);
 }
 
-/** A calendar date as clients send it: YYYY-MM-DD, and a real day. */
+/**
+ * A calendar date as clients send it: YYYY-MM-DD, a real day, in the years 0001 to 9999 (as for
+ * DateTime: PostgreSQL's dates have no year 0, which luxon's have).
+ */
 export function isIsoDate(value: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}$/.test(value) && DateTime.fromISO(value, { zone: 'utc' }).isValid;
+  return /^\d{4}-\d{2}-\d{2}$/.test(value) && !value.startsWith('0000') && DateTime.fromISO(value, { zone: 'utc' }).isValid;
 }

@@ -1,6 +1,6 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { MAX_LIST } from '../../graphql/lists.js';
+import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
@@ -39,7 +39,7 @@ export class ProducerOrderService {
     } else if (actor.kind !== 'admin' && actor.kind !== 'system') {
       return Promise.resolve([]);
     }
-    const limit = Math.min(Math.max(filter.first ?? MAX_PRODUCER_ORDERS_PAGE, 0), MAX_PRODUCER_ORDERS_PAGE);
+    const limit = listSize(filter.first);
     return ctx.em.find(ProducerOrder, where, { orderBy: { createdAt: 'asc', id: 'asc' }, limit });
   }
 

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { EventKind, STOCK_ONLY_KINDS } from '../../events/event-log.js';
 import { ownsWebhook, requireHub, requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
-import { MAX_LIST } from '../../graphql/lists.js';
+import { listSize } from '../../graphql/lists.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -40,7 +40,6 @@ export interface AttemptRow {
 }
 
 const KINDS = Object.values(EventKind) as string[];
-export const MAX_DELIVERIES_PAGE = MAX_LIST;
 
 export class WebhookService {
   constructor(
@@ -171,7 +170,7 @@ export class WebhookService {
          FROM webhook_delivery
         WHERE webhook_id = ? AND (?::bigint IS NULL OR id < ?::bigint) AND (NOT ?::boolean OR status = 'PENDING')
         ORDER BY id DESC LIMIT ?`,
-      [webhookId, before, before, page.pendingOnly, Math.min(Math.max(page.first, 0), MAX_DELIVERIES_PAGE)],
+      [webhookId, before, before, page.pendingOnly, listSize(page.first)],
     );
     return rows.map((r) => ({ ...r, nextAttemptAt: instant(r.nextAttemptAt), deliveredAt: instant(r.deliveredAt) }));
   }
