@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server';
+import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -76,24 +76,6 @@ export interface HttpServer {
   /** Turns new requests away, waits for those in flight to be answered, then closes connections and Apollo. */
   close(): Promise<void>;
 }
-
-/**
- * A subscription sent over HTTP would run its field's resolver once, with no event to resolve:
- * it is refused, saying where subscriptions are served.
- */
-const subscriptionsOverSocketsOnly: ApolloServerPlugin<GraphQLContext> = {
-  async requestDidStart() {
-    return {
-      async didResolveOperation({ operation }) {
-        if (operation?.operation === 'subscription') {
-          throw new GraphQLError('subscriptions are served over WebSocket (graphql-ws) at /graphql, not over HTTP', {
-            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
-          });
-        }
-      },
-    };
-  },
-};
 
 /**
  * GraphQL over HTTP and graphql-ws subscriptions, both at /graphql, and a health check at
@@ -183,7 +165,6 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       // Cache hints are not used; without this Apollo wraps every field resolver to collect them.
       ApolloServerPluginCacheControlDisabled(),
       requestCheckPlugin(checkRequest),
-      subscriptionsOverSocketsOnly,
       shared.plugin,
       {
         // Subscribers are told the server is going away (1001) rather than just losing the socket.

@@ -138,6 +138,12 @@ export class EventHub implements PubSub {
     return subscriber;
   }
 
+  /** The id of the newest event positioned so far ("0" before the first). */
+  async newestPosition(): Promise<string> {
+    const [row] = await sql<{ newest: string }>(this.orm.em.fork(), 'SELECT coalesce(max(position), 0)::text AS newest FROM domain_event');
+    return row!.newest;
+  }
+
   /** A page of stored events matching `filter` after `position`, for replay. */
   async readAfter(filter: EventFilter, position: string, limit: number): Promise<StoredEvent[]> {
     const where = ['position > ?::bigint'];
@@ -305,8 +311,13 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
   async next(): Promise<IteratorResult<StoredEvent>> {
     for (;;) {
       if (this.failure) throw this.failure;
+      // Ended (the client completed it or left, or the server is stopping): nothing more, neither
+      // what is queued nor the rest of a replay. The client resumes with `after:` if it wants them.
+      if (this.done) return { value: undefined, done: true };
       if (this.replaying && this.backlog.length === 0) {
-        this.backlog = await this.hub.readAfter(this.request.filter, this.cursor.toString(), 200);
+        const page = await this.hub.readAfter(this.request.filter, this.cursor.toString(), 200);
+        if (this.done) continue;
+        this.backlog = page;
         if (this.backlog.length === 0) this.replaying = false;
       }
       // Replayed events first; live events that the replay already covered are skipped.
@@ -315,7 +326,6 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
         this.cursor = BigInt(event.position);
         return { value: event, done: false };
       }
-      if (this.done) return { value: undefined, done: true };
       await new Promise<void>((resolve) => {
         this.wake = resolve;
       });
@@ -332,6 +342,8 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
     if (this.done) return;
     this.failure = error;
     this.done = true;
+    this.backlog = [];
+    this.queue.length = 0;
     this.onClose();
     this.wakeUp();
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import { getOperationAST, parse } from 'graphql';
 import type { Logger } from 'pino';
 
 export interface GraphQLEndpointOptions<TContext extends BaseContext> {
@@ -79,15 +80,20 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
       }
     }
 
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    const search = query === -1 ? '' : url.slice(query);
+    if (namesSubscription(method === 'GET' ? Object.fromEntries(new URLSearchParams(search)) : body)) {
+      return sendError(res, 400, 'BAD_REQUEST', 'subscriptions are served over WebSocket (graphql-ws) at /graphql, not over HTTP');
+    }
+
     try {
       const headers = new HeaderMap();
       for (const [key, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
       }
-      const url = req.url ?? '';
-      const query = url.indexOf('?');
       const response = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method, headers, search: query === -1 ? '' : url.slice(query), body },
+        httpGraphQLRequest: { method, headers, search, body },
         context: () => context(req),
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);
@@ -103,6 +109,23 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
       sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
     }
   };
+}
+
+/**
+ * Whether a request runs a subscription. Over HTTP one would run its field's resolver once, with no
+ * event to resolve, so it is refused, saying where subscriptions are served; and before Apollo,
+ * because graphql-js 16's validation throws on some (a root field @skip on a variable), which
+ * Apollo answers as an internal error. Only a text naming a subscription is parsed twice.
+ */
+function namesSubscription(request: unknown): boolean {
+  const { query, operationName } = (request ?? {}) as { query?: unknown; operationName?: unknown };
+  if (typeof query !== 'string' || !query.includes('subscription')) return false;
+  try {
+    return getOperationAST(parse(query), typeof operationName === 'string' ? operationName : undefined)?.operation === 'subscription';
+  } catch {
+    // Not GraphQL: Apollo answers it.
+    return false;
+  }
 }
 
 /**

@@ -9,11 +9,11 @@ import {
   type GraphQLSchema,
   OperationTypeNode,
   parse,
-  specifiedRules,
   validate,
   type ValidationRule,
 } from 'graphql';
 import type { RequestCheck } from './limits.js';
+import { specifiedRulesWithUnconditionalSubscriptions } from './subscription-root.js';
 
 interface SocketPayload {
   query: string;
@@ -30,7 +30,7 @@ interface SocketPayload {
  * them too would be a second door to keep in step with the first.
  */
 export function socketOperations(deps: { schema: GraphQLSchema; validationRules: readonly ValidationRule[]; checkRequest: RequestCheck }) {
-  const rules = [...specifiedRules, ...deps.validationRules];
+  const rules = [...specifiedRulesWithUnconditionalSubscriptions, ...deps.validationRules];
   return (payload: SocketPayload): ExecutionArgs | GraphQLError[] => {
     let document: DocumentNode;
     try {

@@ -163,6 +163,11 @@ describe('hostile requests are cut short', () => {
     expect(response.status).toBe(400);
     expect(response.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
     expect(response.errors?.[0]?.message).toMatch(/WebSocket/);
+    // Also one that graphql-js 16's validation would have thrown on (a root @skip on a variable with no value).
+    const conditional = await t.api.request('subscription ($id: ID!, $x: Boolean!) { availabilityChanged(salesSessionId: $id) @skip(if: $x) { id } }', {
+      id: '00000000-0000-4000-8000-000000000000', x: true,
+    });
+    expect([conditional.status, conditional.errors?.[0]?.extensions?.code]).toEqual([400, 'BAD_REQUEST']);
   });
 
   it('refuses batched operations', async () => {

@@ -130,6 +130,30 @@ describe('graphql-ws keeps the rules of HTTP', () => {
     expect(codes(badVariable)).toEqual(['BAD_USER_INPUT']);
   });
 
+  it("refuses a conditional root field (@skip, @include) with a validation error, and the socket's other subscription lives on", async () => {
+    const healthy = await subscribe<{ id: string }>(t.api, 'subscription ($s: ID!) { availabilityChanged(salesSessionId: $s) { id } }', { s: w.session.id });
+    try {
+      for (const [query, variables] of [
+        ['subscription ($s: ID!) { availabilityChanged(salesSessionId: $s) @skip(if: true) { id } }', { s: w.session.id }],
+        // graphql-js 16 threw inside validation on this one: no value for $x yet.
+        ['subscription ($s: ID!, $x: Boolean!) { availabilityChanged(salesSessionId: $s) @include(if: $x) { id } }', { s: w.session.id, x: false }],
+        ['subscription ($s: ID!, $x: Boolean!) { ...Root } fragment Root on Subscription { ... @skip(if: $x) { availabilityChanged(salesSessionId: $s) { id } } }', { s: w.session.id, x: true }],
+      ] as const) {
+        const refused = await overSocket(anonymous, query, variables);
+        expect(codes(refused), query).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+        expect(refused.errors[0]?.message).toMatch(/cannot be conditional/);
+      }
+      // Unconditional, and conditions below the root, are as before.
+      const below = await overSocket(anonymous, 'subscription ($s: ID!) { availabilityChanged(salesSessionId: $s, after: "x") { id @skip(if: true) } }', { s: w.session.id });
+      expect(codes(below)).toEqual(['BAD_USER_INPUT']);
+      await adjustStock(t.api, w.carrots, '1');
+      expect((await healthy.waitForCount(1))[0]).toHaveProperty('id');
+      expect(healthy.errors).toEqual([]);
+    } finally {
+      await healthy.close();
+    }
+  });
+
   it('tells a subscriber "internal server error" and no more when the database fails under it', async () => {
     // The subscription's first read of the session's offers waits on a lock, and is cancelled
     // there, as a statement timeout would: PostgreSQL's message names the SQL it was running.

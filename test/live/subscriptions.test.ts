@@ -137,10 +137,30 @@ describe('live reservations and availability', () => {
     await waitFor('an error', async () => (bad.errors.length > 0 ? true : undefined));
     expect(JSON.stringify(bad.errors)).toContain('`after` must be the id of an earlier event');
     await bad.close();
+    // An id no event has had yet: another environment's, or one from before a restore.
+    const { rows: [{ newest }] } = await t.db.query<{ newest: string }>('SELECT coalesce(max(position), 0)::text AS newest FROM domain_event');
+    const w = await openSessionWorld(t.api);
+    const future = await subscribe<unknown>(t.api, RESERVATIONS, { producerId: w.jean, after: String(BigInt(newest) + 1000n) });
+    await waitFor('an error', async () => (future.errors.length > 0 ? true : undefined));
+    expect(JSON.stringify(future.errors)).toContain('`after` must be the id of an earlier event');
+    await future.close();
     const unknown = await subscribe<unknown>(t.api, AVAILABILITY, { salesSessionId: randomUUID() });
     await waitFor('an error', async () => (unknown.errors.length > 0 ? true : undefined));
     expect(JSON.stringify(unknown.errors)).toContain('no sales session');
     await unknown.close();
+  });
+
+  it('hands out nothing more once a subscription is ended during its replay, neither the rest of the replay nor live events', async () => {
+    const w = await openSessionWorld(t.api, { carrots: '1000' });
+    for (let i = 0; i < 5; i += 1) await checkout(t.api, w.session.id, `c${i}`, [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }]);
+    await waitFor('the holds to be positioned', async () =>
+      ((await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL')).rowCount === 0 ? true : undefined));
+    // What graphql-ws does when the client completes the subscription (or leaves): return().
+    const replay = t.app.events.open({ filter: { producerId: w.jean }, after: '0' });
+    expect((await replay.next()).done).toBe(false);
+    await replay.return!();
+    await checkout(t.api, w.session.id, 'late', [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }]);
+    expect(await replay.next()).toEqual({ done: true, value: undefined });
   });
 });
 

@@ -33,9 +33,16 @@ interface OfferEvent {
   offerId: string;
 }
 
-function checkAfter(after: string | null | undefined): string | undefined {
+/**
+ * The event to replay after: an event's id, and one that has been (an id from another
+ * environment, or from before the database was restored, would otherwise silence the
+ * subscription until the events caught up with it).
+ */
+async function checkAfter(ctx: GraphQLContext, after: string | null | undefined): Promise<string | undefined> {
   if (after === null || after === undefined) return undefined;
-  if (!/^\d{1,18}$/.test(after)) throw new GraphQLError('`after` must be the id of an earlier event', { extensions: { code: 'BAD_USER_INPUT' } });
+  if (!/^\d{1,18}$/.test(after) || BigInt(after) > BigInt(await ctx.events.newestPosition())) {
+    throw new GraphQLError('`after` must be the id of an earlier event', { extensions: { code: 'BAD_USER_INPUT' } });
+  }
   return after;
 }
 
@@ -44,11 +51,11 @@ export class ReservationEventResolver {
   @Allow('admin', 'producer')
   @Subscription(() => ReservationEvent, {
     description: "A producer's reservations as they happen, on every replica, only after commit.",
-    subscribe: ({ args, context }) => {
+    subscribe: async ({ args, context }) => {
       const { producerId, after } = args as ReservationArgs;
       if (!isUuid(producerId)) throw new GraphQLError(`no producer with id "${producerId}"`, { extensions: { code: 'BAD_USER_INPUT' } });
       if (!actsForProducer((context as GraphQLContext).actor, producerId)) throw forbiddenRead("another producer's reservations");
-      return (context as GraphQLContext).events.open({ filter: { kinds: RESERVATION_KINDS, producerId }, after: checkAfter(after) });
+      return (context as GraphQLContext).events.open({ filter: { kinds: RESERVATION_KINDS, producerId }, after: await checkAfter(context as GraphQLContext, after) });
     },
   })
   reservationChanged(
@@ -93,7 +100,7 @@ export class AvailabilityEventResolver {
       }
       // Offers are fixed when the session is created, so the product-to-offer map is too.
       const offerOfProduct = new Map(offers.map((o) => [o.product.id, o.id]));
-      const events = ctx.events.open({ filter: { productIds: [...offerOfProduct.keys()] }, after: checkAfter(after) });
+      const events = ctx.events.open({ filter: { productIds: [...offerOfProduct.keys()] }, after: await checkAfter(ctx, after) });
       return withOffer(events, offerOfProduct);
     },
   })
@@ -146,7 +153,7 @@ export class FulfilmentEventResolver {
   @Allow('admin', 'producer', 'hub')
   @Subscription(() => FulfilmentEvent, {
     description: "A producer's fulfilment changes (producerId), or those of a hub's orders (hubId), after commit.",
-    subscribe: ({ args, context }) => {
+    subscribe: async ({ args, context }) => {
       const { producerId, hubId, after } = args as FulfilmentArgs;
       const ctx = context as GraphQLContext;
       if (!producerId === !hubId) throw new GraphQLError('give exactly one of producerId and hubId', { extensions: { code: 'BAD_USER_INPUT' } });
@@ -155,7 +162,7 @@ export class FulfilmentEventResolver {
       if (producerId && !actsForProducer(ctx.actor, producerId)) throw forbiddenRead("another producer's fulfilment");
       if (hubId && !actsForHub(ctx.actor, hubId)) throw forbiddenRead("another hub's fulfilment");
       const filter = producerId ? { kinds: FULFILMENT_KINDS, producerId } : { kinds: FULFILMENT_KINDS, hubId: hubId! };
-      return ctx.events.open({ filter, after: checkAfter(after) });
+      return ctx.events.open({ filter, after: await checkAfter(ctx, after) });
     },
   })
   fulfilmentChanged(
