@@ -48,12 +48,15 @@ export class DomainEvent {
   @Property({ type: 'uuid', nullable: true })
   lotId?: string;
 
-  /** The change this event brought, always positive (the kind says which way). */
-  @Property({ type: 'decimal', precision: 15, scale: 3 })
+  /**
+   * The change this event brought, always positive (the kind says which way). Wider than a stock
+   * level: summed over a product's locations, as `available` is.
+   */
+  @Property({ type: 'decimal', precision: 20, scale: 3 })
   quantity!: string;
 
-  /** The product's availability right after the change. */
-  @Property({ type: 'decimal', precision: 15, scale: 3 })
+  /** The product's availability right after the change, at all its locations. */
+  @Property({ type: 'decimal', precision: 20, scale: 3 })
   available!: string;
 
   @Property({ type: 'datetime' })

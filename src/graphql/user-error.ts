@@ -1,5 +1,5 @@
 import { Field, ObjectType, registerEnumType } from 'type-graphql';
-import { DomainError, UserErrorCode, type UserErrorDetail } from '../shared/errors.js';
+import { DomainError, userError, UserErrorCode, type UserErrorDetail } from '../shared/errors.js';
 
 registerEnumType(UserErrorCode, { name: 'UserErrorCode', description: 'Why a mutation refused its input.' });
 
@@ -28,6 +28,20 @@ export async function toPayload<T, P extends object>(
     return { ...wrap(await run()), userErrors: [] };
   } catch (error) {
     if (error instanceof DomainError) return { userErrors: error.userErrors } as P & { userErrors: UserErrorDetail[] };
+    if (quantityOverflow(error)) {
+      // Each input is capped, but stock adds up: a level, a lot or an order past what the
+      // database keeps is refused by it, the whole transaction with it.
+      return { userErrors: [userError(UserErrorCode.INVALID_INPUT, `this would take a quantity past ${MAX_STORED_QUANTITY}, the most the platform keeps`)] } as P & { userErrors: UserErrorDetail[] };
+    }
     throw error;
   }
+}
+
+/** The largest quantity a stock level, a lot or an order line holds: numeric(15,3). */
+const MAX_STORED_QUANTITY = '999,999,999,999.999';
+
+/** PostgreSQL refused a value too large for its numeric column (SQLSTATE 22003). */
+function quantityOverflow(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | null;
+  return e?.code === '22003' && (e.message ?? '').includes('numeric field overflow');
 }

@@ -117,4 +117,23 @@ describe('migrations', () => {
       expect(await byLockOrder()).toEqual([...[...ids].sort(), first]);
     });
   });
+
+  it("widen the events' quantities without rewriting the event log, and keep what it holds", async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261124230000' });
+      await db.query(`${JEAN_AND_CARROTS}
+        INSERT INTO domain_event (kind, producer_id, product_id, quantity, available, created_at, position)
+        VALUES ('ADJUSTED', '${JEAN}', '${CARROTS}', 999999999999.999, 999999999999.999, now(), 1);`);
+      const storage = async () => (await db.query<{ file: string }>("SELECT pg_relation_filenode('domain_event')::text AS file")).rows[0]!.file;
+      const before = await storage();
+
+      await orm.getMigrator().up();
+
+      expect(await storage()).toBe(before);
+      const { rows } = await db.query("SELECT quantity::text, available::text, format_type(a.atttypid, a.atttypmod) AS type FROM domain_event, pg_attribute a WHERE a.attrelid = 'domain_event'::regclass AND a.attname = 'available'");
+      expect(rows).toEqual([{ quantity: '999999999999.999', available: '999999999999.999', type: 'numeric(20,3)' }]);
+      // Two full levels' availability now fits.
+      await db.query("UPDATE domain_event SET available = available * 2");
+    });
+  });
 });
