@@ -268,14 +268,17 @@ function readEvent(row: StoredEvent): StoredEvent {
 
 /**
  * One subscription: first the stored events after `after` (if given), then live ones, each
- * exactly once and in position order. Its queue is bounded: a client that stops reading is cut
- * off rather than allowed to grow the server's memory.
+ * exactly once and in position order. Its queue of live events is bounded: a client that stops
+ * reading them is cut off rather than allowed to grow the server's memory. While it replays, live
+ * events past the bound are let go instead, and read from the database when the replay gets there.
  */
 class Subscriber implements AsyncIterableIterator<StoredEvent> {
   /** Live events, in position order, waiting for the client to read them. */
   private readonly queue: StoredEvent[] = [];
   private backlog: StoredEvent[] = [];
   private replaying: boolean;
+  /** How many times live events were let go during the replay (offer()). */
+  private dropped = 0;
   /** The position of the last event handed to the client (at first: where it started). */
   private cursor: bigint;
   private wake: (() => void) | undefined;
@@ -301,6 +304,13 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
   offer(event: StoredEvent): void {
     if (this.done || !matches(this.request.filter, event)) return;
     if (this.queue.length >= this.maxBuffered) {
+      if (this.replaying) {
+        // Still catching up from the database, which holds these too: let them go and read them
+        // there, rather than cut off a client reading as fast as it can through a busy stream.
+        this.queue.length = 0;
+        this.dropped += 1;
+        return;
+      }
       this.close(new SubscriberTooSlowError(this.cursor.toString()));
       return;
     }
@@ -315,10 +325,13 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
       // what is queued nor the rest of a replay. The client resumes with `after:` if it wants them.
       if (this.done) return { value: undefined, done: true };
       if (this.replaying && this.backlog.length === 0) {
+        const droppedBefore = this.dropped;
         const page = await this.hub.readAfter(this.request.filter, this.cursor.toString(), 200);
         if (this.done) continue;
         this.backlog = page;
-        if (this.backlog.length === 0) this.replaying = false;
+        // Caught up, unless live events were let go while the page was read: those may have come
+        // after it, and only another read finds them.
+        if (this.backlog.length === 0 && this.dropped === droppedBefore) this.replaying = false;
       }
       // Replayed events first; live events that the replay already covered are skipped.
       const event = this.backlog.shift() ?? this.nextLive();

@@ -192,6 +192,44 @@ describe('a subscriber that does not keep up', () => {
       await t.stop();
     }
   });
+
+  it('is not cut off while it catches up, however busy the live stream: it reads what it missed from the database', async () => {
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { SUBSCRIPTION_BUFFER: '2' } });
+    try {
+      const w = await openSessionWorld(t.api);
+      const positioned = (count: number) => waitFor(`${count} holds positioned`, async () =>
+        ((await t.db.query("SELECT 1 FROM domain_event WHERE kind = 'HELD' AND position IS NOT NULL")).rowCount === count ? true : undefined));
+      // Events as stored: quantities as PostgreSQL writes them ("2.000").
+      const quantityOf = (next: IteratorResult<{ quantity: string }>) => new Decimal(next.value.quantity).toFixed();
+      const buy = (quantity: string) => checkout(t.api, w.session.id, `q${quantity}`, [{ offerId: w.session.offerFor(w.eggs), quantity }]);
+      await buy('1');
+      await positioned(1);
+      const { rows: [{ before }] } = await t.db.query("SELECT max(position)::text AS before FROM domain_event WHERE kind <> 'HELD'");
+      // Resuming from before the first hold: one event read, then more live ones than it may queue.
+      const catchingUp = t.app.events.open({ filter: { producerId: w.marie, kinds: ['HELD'] }, after: before });
+      expect(quantityOf(await catchingUp.next())).toBe('1');
+      const watcher = t.app.events.open({ filter: { producerId: w.marie, kinds: ['HELD'] } });
+      // A subscriber reading along: once it has them, the hub has handed them to every subscriber.
+      const watched: string[] = [];
+      const watching = (async () => {
+        while (watched.length < 4) watched.push(quantityOf(await watcher.next()));
+      })();
+      for (const quantity of ['2', '3', '4', '5']) await buy(quantity);
+      await watching;
+      expect(watched).toEqual(['2', '3', '4', '5']);
+      await watcher.return!();
+
+      const rest = [];
+      for (let i = 0; i < 4; i += 1) rest.push(quantityOf(await catchingUp.next()));
+      expect(rest).toEqual(['2', '3', '4', '5']);
+      // Caught up: live from here.
+      await buy('6');
+      expect(quantityOf(await catchingUp.next())).toBe('6');
+      await catchingUp.return!();
+    } finally {
+      await t.stop();
+    }
+  });
 });
 
 describe('across server processes', () => {
