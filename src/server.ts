@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -17,7 +17,7 @@ import type { EventHub } from './events/event-hub.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
 import { createErrorFormatter } from './graphql/format-error.js';
-import { graphqlEndpoint, sendError } from './graphql/http-endpoint.js';
+import { graphqlEndpoint, sendError, SUBSCRIPTIONS_OVER_SOCKETS } from './graphql/http-endpoint.js';
 import { allChecks, costCheck, depthLimit, nulTextCheck, requestCheckPlugin } from './graphql/limits.js';
 import { sharedReads } from './graphql/shared-reads.js';
 import { formatSocketErrors, formatSocketResult, socketOperations } from './graphql/socket-operations.js';
@@ -76,6 +76,22 @@ export interface HttpServer {
   /** Turns new requests away, waits for those in flight to be answered, then closes connections and Apollo. */
   close(): Promise<void>;
 }
+
+/**
+ * A subscription run over HTTP (by a persisted query's hash, which the endpoint cannot read) is
+ * refused as the endpoint refuses one sent as text (holdsSubscription()).
+ */
+const subscriptionsOverSocketsOnly: ApolloServerPlugin<GraphQLContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation === 'subscription') {
+          throw new GraphQLError(SUBSCRIPTIONS_OVER_SOCKETS, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+        }
+      },
+    };
+  },
+};
 
 /**
  * GraphQL over HTTP and graphql-ws subscriptions, both at /graphql, and a health check at
@@ -165,6 +181,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       // Cache hints are not used; without this Apollo wraps every field resolver to collect them.
       ApolloServerPluginCacheControlDisabled(),
       requestCheckPlugin(checkRequest),
+      subscriptionsOverSocketsOnly,
       shared.plugin,
       {
         // Subscribers are told the server is going away (1001) rather than just losing the socket.

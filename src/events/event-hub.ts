@@ -329,9 +329,12 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
         const page = await this.hub.readAfter(this.request.filter, this.cursor.toString(), 200);
         if (this.done) continue;
         this.backlog = page;
-        // Caught up, unless live events were let go while the page was read: those may have come
-        // after it, and only another read finds them.
-        if (this.backlog.length === 0 && this.dropped === droppedBefore) this.replaying = false;
+        if (this.backlog.length === 0) {
+          // Live events let go while the page was read may have come after it: read again now
+          // (nothing else would wake this subscriber for them).
+          if (this.dropped !== droppedBefore) continue;
+          this.replaying = false;
+        }
       }
       // Replayed events first; live events that the replay already covered are skipped.
       const event = this.backlog.shift() ?? this.nextLive();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
-import { getOperationAST, parse } from 'graphql';
+import { Kind, OperationTypeNode, parse } from 'graphql';
 import type { Logger } from 'pino';
 
 export interface GraphQLEndpointOptions<TContext extends BaseContext> {
@@ -83,8 +83,8 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
     const url = req.url ?? '';
     const query = url.indexOf('?');
     const search = query === -1 ? '' : url.slice(query);
-    if (namesSubscription(method === 'GET' ? Object.fromEntries(new URLSearchParams(search)) : body)) {
-      return sendError(res, 400, 'BAD_REQUEST', 'subscriptions are served over WebSocket (graphql-ws) at /graphql, not over HTTP');
+    if (holdsSubscription(method === 'GET' ? Object.fromEntries(new URLSearchParams(search)) : body)) {
+      return sendError(res, 400, 'BAD_REQUEST', SUBSCRIPTIONS_OVER_SOCKETS);
     }
 
     try {
@@ -111,17 +111,21 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
   };
 }
 
+export const SUBSCRIPTIONS_OVER_SOCKETS = 'subscriptions are served over WebSocket (graphql-ws) at /graphql, not over HTTP';
+
 /**
- * Whether a request runs a subscription. Over HTTP one would run its field's resolver once, with no
- * event to resolve, so it is refused, saying where subscriptions are served; and before Apollo,
- * because graphql-js 16's validation throws on some (a root field @skip on a variable), which
- * Apollo answers as an internal error. Only a text naming a subscription is parsed twice.
+ * Whether a request's document holds a subscription. Over HTTP one would run its field's resolver
+ * once, with no event to resolve, so it is refused, saying where subscriptions are served; and
+ * before Apollo, whichever operation the request names, because graphql-js 16's validation throws
+ * on some (a root field @skip on a variable), which Apollo answers as an internal error. A
+ * document refused here is never kept as a persisted query either. Only a text with the word
+ * `subscription` is parsed twice.
  */
-function namesSubscription(request: unknown): boolean {
-  const { query, operationName } = (request ?? {}) as { query?: unknown; operationName?: unknown };
+function holdsSubscription(request: unknown): boolean {
+  const { query } = (request ?? {}) as { query?: unknown };
   if (typeof query !== 'string' || !query.includes('subscription')) return false;
   try {
-    return getOperationAST(parse(query), typeof operationName === 'string' ? operationName : undefined)?.operation === 'subscription';
+    return parse(query).definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === OperationTypeNode.SUBSCRIPTION);
   } catch {
     // Not GraphQL: Apollo answers it.
     return false;

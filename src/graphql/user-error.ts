@@ -40,8 +40,11 @@ export async function toPayload<T, P extends object>(
 /** The largest quantity a stock level, a lot or an order line holds: numeric(15,3). */
 const MAX_STORED_QUANTITY = '999,999,999,999.999';
 
-/** PostgreSQL refused a value too large for its numeric column (SQLSTATE 22003). */
+/**
+ * PostgreSQL refused a value too large for its column (SQLSTATE 22003; by code, not by message,
+ * which a server may give in another language). Only sums of stock reach that far: every number a
+ * client sends is capped below it.
+ */
 function quantityOverflow(error: unknown): boolean {
-  const e = error as { code?: string; message?: string } | null;
-  return e?.code === '22003' && (e.message ?? '').includes('numeric field overflow');
+  return (error as { code?: string } | null)?.code === '22003';
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -168,6 +169,16 @@ describe('hostile requests are cut short', () => {
       id: '00000000-0000-4000-8000-000000000000', x: true,
     });
     expect([conditional.status, conditional.errors?.[0]?.extensions?.code]).toEqual([400, 'BAD_REQUEST']);
+    // A document holding a subscription beside the query it names: refused too (graphql-js 16's
+    // validation would throw on the conditional one), and so never kept as a persisted query,
+    // whose hash could then name the subscription with no text to read.
+    const both = 'query Q { __typename } subscription S($id: ID!, $x: Boolean!) { availabilityChanged(salesSessionId: $id) @skip(if: $x) { __typename } }';
+    const extensions = { persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(both).digest('hex') } };
+    const variables = { id: '00000000-0000-4000-8000-000000000000', x: true };
+    const named = await post(t.app.url, JSON.stringify({ query: both, operationName: 'Q', variables, extensions }), { authorization: `Bearer ${t.api.token}` });
+    expect(named.status).toBe(400);
+    const byHash = await post(t.app.url, JSON.stringify({ operationName: 'S', variables, extensions }), { authorization: `Bearer ${t.api.token}` });
+    expect(byHash.body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
   });
 
   it('refuses batched operations', async () => {

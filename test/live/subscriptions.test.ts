@@ -230,6 +230,46 @@ describe('a subscriber that does not keep up', () => {
       await t.stop();
     }
   });
+
+  it('reads again at once when live events were let go during a replay read that found nothing', async () => {
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { SUBSCRIPTION_BUFFER: '2' } });
+    try {
+      const w = await openSessionWorld(t.api);
+      await waitFor('the setup events to be positioned', async () =>
+        ((await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined));
+      const { rows: [{ at }] } = await t.db.query<{ at: string }>('SELECT max(position)::text AS at FROM domain_event');
+      const quantityOf = (next: IteratorResult<{ quantity: string }>) => new Decimal(next.value.quantity).toFixed();
+      const buy = (quantity: string) => checkout(t.api, w.session.id, `q${quantity}`, [{ offerId: w.session.offerFor(w.eggs), quantity }]);
+      const watcher = t.app.events.open({ filter: { producerId: w.marie, kinds: ['HELD'] } });
+      // The interleaving: the subscriber's first replay read finds nothing, and while it is in
+      // flight three holds commit and are offered live, more than it may queue, so they are let go.
+      const hub = t.app.events as unknown as { readAfter: (...args: unknown[]) => Promise<unknown[]> };
+      const readAfter = hub.readAfter.bind(hub);
+      let reads = 0;
+      hub.readAfter = async (...args: unknown[]) => {
+        const page = await readAfter(...args);
+        reads += 1;
+        if (reads === 1) {
+          const watched = (async () => {
+            for (let i = 0; i < 3; i += 1) await watcher.next();
+          })();
+          for (const quantity of ['1', '2', '3']) await buy(quantity);
+          await watched;
+        }
+        return page;
+      };
+      const catchingUp = t.app.events.open({ filter: { producerId: w.marie, kinds: ['HELD'] }, after: at });
+      // Nothing more happens: the three holds must come from the database, not wait for a fourth.
+      const got = [];
+      for (let i = 0; i < 3; i += 1) got.push(quantityOf(await catchingUp.next()));
+      expect(got).toEqual(['1', '2', '3']);
+      hub.readAfter = readAfter;
+      await watcher.return!();
+      await catchingUp.return!();
+    } finally {
+      await t.stop();
+    }
+  });
 });
 
 describe('across server processes', () => {
