@@ -165,109 +165,100 @@ describe('live reservations and availability', () => {
 });
 
 describe('a subscriber that does not keep up', () => {
+  // Subscribers here may queue two live events.
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { SUBSCRIPTION_BUFFER: '2' } });
+  });
+  afterAll(() => t.stop());
+
+  /** Every event so far positioned (so delivered to the subscribers there were): the newest one's id. */
+  const settled = () => waitFor('the events so far to be positioned', async () => {
+    const { rows: [row] } = await t.db.query<{ pending: number; newest: string }>(
+      'SELECT count(*) FILTER (WHERE position IS NULL)::int AS pending, max(position)::text AS newest FROM domain_event');
+    return row!.pending === 0 ? row!.newest : undefined;
+  });
+  // Events as stored: quantities as PostgreSQL writes them ("2.000").
+  const quantityOf = (next: IteratorResult<{ quantity: string }>) => new Decimal(next.value.quantity).toFixed();
+  const buyEggs = (w: Awaited<ReturnType<typeof openSessionWorld>>, quantity: string) =>
+    checkout(t.api, w.session.id, `q${quantity}`, [{ offerId: w.session.offerFor(w.eggs), quantity }]);
+  /** A subscriber reading along: once it has `count` events, the hub has handed them to every subscriber. */
+  const readAlong = (stream: AsyncIterableIterator<{ quantity: string }>, count: number) => (async () => {
+    const read: string[] = [];
+    while (read.length < count) read.push(quantityOf(await stream.next()));
+    return read;
+  })();
+
   it('is cut off with a reason, and can resume from where it stopped', async () => {
-    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { SUBSCRIPTION_BUFFER: '2' } });
-    try {
-      const w = await openSessionWorld(t.api);
-      // Marie's setup events (her stock) are delivered before this subscriber comes.
-      await waitFor('the setup events to be delivered', async () =>
-        (await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined,
-      );
-      const { rows } = await t.db.query('SELECT max(position)::text AS at FROM domain_event');
-      const stream = t.app.events.open({ filter: { producerId: w.marie } }); // opened, never read
-      for (const customer of ['a', 'b', 'c']) {
-        await checkout(t.api, w.session.id, customer, [{ offerId: w.session.offerFor(w.eggs), quantity: '1' }]);
-      }
-      await waitFor('the subscriber to be cut off', async () => (t.app.events.subscriberCount === 0 ? true : undefined));
-      // Cut off before its first event, it resumes from where it started, not from the beginning.
-      await expect(stream.next()).rejects.toThrow(
-        `the subscriber fell too far behind and was disconnected; subscribe again with after: "${rows[0].at}" to resume`,
-      );
-      const resumed = t.app.events.open({ filter: { producerId: w.marie }, after: rows[0].at });
-      const missed = [];
-      for (let i = 0; i < 3; i += 1) missed.push((await resumed.next()).value.kind);
-      expect(missed).toEqual(['HELD', 'HELD', 'HELD']);
-      await resumed.return?.();
-    } finally {
-      await t.stop();
-    }
+    const w = await openSessionWorld(t.api);
+    // Marie's setup events (her stock) are delivered before this subscriber comes.
+    const at = await settled();
+    const stream = t.app.events.open({ filter: { producerId: w.marie } }); // opened, never read
+    for (const quantity of ['1', '2', '3']) await buyEggs(w, quantity);
+    await waitFor('the subscriber to be cut off', async () => (t.app.events.subscriberCount === 0 ? true : undefined));
+    // Cut off before its first event, it resumes from where it started, not from the beginning.
+    await expect(stream.next()).rejects.toThrow(
+      `the subscriber fell too far behind and was disconnected; subscribe again with after: "${at}" to resume`,
+    );
+    const resumed = t.app.events.open({ filter: { producerId: w.marie }, after: at });
+    const missed = [];
+    for (let i = 0; i < 3; i += 1) missed.push((await resumed.next()).value.kind);
+    expect(missed).toEqual(['HELD', 'HELD', 'HELD']);
+    await resumed.return?.();
   });
 
   it('is not cut off while it catches up, however busy the live stream: it reads what it missed from the database', async () => {
-    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { SUBSCRIPTION_BUFFER: '2' } });
-    try {
-      const w = await openSessionWorld(t.api);
-      const positioned = (count: number) => waitFor(`${count} holds positioned`, async () =>
-        ((await t.db.query("SELECT 1 FROM domain_event WHERE kind = 'HELD' AND position IS NOT NULL")).rowCount === count ? true : undefined));
-      // Events as stored: quantities as PostgreSQL writes them ("2.000").
-      const quantityOf = (next: IteratorResult<{ quantity: string }>) => new Decimal(next.value.quantity).toFixed();
-      const buy = (quantity: string) => checkout(t.api, w.session.id, `q${quantity}`, [{ offerId: w.session.offerFor(w.eggs), quantity }]);
-      await buy('1');
-      await positioned(1);
-      const { rows: [{ before }] } = await t.db.query("SELECT max(position)::text AS before FROM domain_event WHERE kind <> 'HELD'");
-      // Resuming from before the first hold: one event read, then more live ones than it may queue.
-      const catchingUp = t.app.events.open({ filter: { producerId: w.marie, kinds: ['HELD'] }, after: before });
-      expect(quantityOf(await catchingUp.next())).toBe('1');
-      const watcher = t.app.events.open({ filter: { producerId: w.marie, kinds: ['HELD'] } });
-      // A subscriber reading along: once it has them, the hub has handed them to every subscriber.
-      const watched: string[] = [];
-      const watching = (async () => {
-        while (watched.length < 4) watched.push(quantityOf(await watcher.next()));
-      })();
-      for (const quantity of ['2', '3', '4', '5']) await buy(quantity);
-      await watching;
-      expect(watched).toEqual(['2', '3', '4', '5']);
-      await watcher.return!();
+    const w = await openSessionWorld(t.api);
+    const before = await settled();
+    await buyEggs(w, '1');
+    await settled();
+    // Resuming from before the first hold: one event read, then more live ones than it may queue.
+    const catchingUp = t.app.events.open({ filter: { producerId: w.marie, kinds: ['HELD'] }, after: before });
+    expect(quantityOf(await catchingUp.next())).toBe('1');
+    const watcher = t.app.events.open({ filter: { producerId: w.marie, kinds: ['HELD'] } });
+    const watched = readAlong(watcher, 4);
+    for (const quantity of ['2', '3', '4', '5']) await buyEggs(w, quantity);
+    expect(await watched).toEqual(['2', '3', '4', '5']);
+    await watcher.return!();
 
-      const rest = [];
-      for (let i = 0; i < 4; i += 1) rest.push(quantityOf(await catchingUp.next()));
-      expect(rest).toEqual(['2', '3', '4', '5']);
-      // Caught up: live from here.
-      await buy('6');
-      expect(quantityOf(await catchingUp.next())).toBe('6');
-      await catchingUp.return!();
-    } finally {
-      await t.stop();
-    }
+    const rest = [];
+    for (let i = 0; i < 4; i += 1) rest.push(quantityOf(await catchingUp.next()));
+    expect(rest).toEqual(['2', '3', '4', '5']);
+    // Caught up: live from here.
+    await buyEggs(w, '6');
+    expect(quantityOf(await catchingUp.next())).toBe('6');
+    await catchingUp.return!();
   });
 
   it('reads again at once when live events were let go during a replay read that found nothing', async () => {
-    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { SUBSCRIPTION_BUFFER: '2' } });
+    const w = await openSessionWorld(t.api);
+    const at = await settled();
+    const watcher = t.app.events.open({ filter: { producerId: w.marie, kinds: ['HELD'] } });
+    // The interleaving: the subscriber's first replay read finds nothing, and while it is in
+    // flight three holds commit and are offered live, more than it may queue, so they are let go.
+    const hub = t.app.events as unknown as { readAfter: (...args: unknown[]) => Promise<unknown[]> };
+    const readAfter = hub.readAfter.bind(hub);
+    let reads = 0;
+    hub.readAfter = async (...args: unknown[]) => {
+      const page = await readAfter(...args);
+      reads += 1;
+      if (reads === 1) {
+        const watched = readAlong(watcher, 3);
+        for (const quantity of ['1', '2', '3']) await buyEggs(w, quantity);
+        await watched;
+      }
+      return page;
+    };
     try {
-      const w = await openSessionWorld(t.api);
-      await waitFor('the setup events to be positioned', async () =>
-        ((await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined));
-      const { rows: [{ at }] } = await t.db.query<{ at: string }>('SELECT max(position)::text AS at FROM domain_event');
-      const quantityOf = (next: IteratorResult<{ quantity: string }>) => new Decimal(next.value.quantity).toFixed();
-      const buy = (quantity: string) => checkout(t.api, w.session.id, `q${quantity}`, [{ offerId: w.session.offerFor(w.eggs), quantity }]);
-      const watcher = t.app.events.open({ filter: { producerId: w.marie, kinds: ['HELD'] } });
-      // The interleaving: the subscriber's first replay read finds nothing, and while it is in
-      // flight three holds commit and are offered live, more than it may queue, so they are let go.
-      const hub = t.app.events as unknown as { readAfter: (...args: unknown[]) => Promise<unknown[]> };
-      const readAfter = hub.readAfter.bind(hub);
-      let reads = 0;
-      hub.readAfter = async (...args: unknown[]) => {
-        const page = await readAfter(...args);
-        reads += 1;
-        if (reads === 1) {
-          const watched = (async () => {
-            for (let i = 0; i < 3; i += 1) await watcher.next();
-          })();
-          for (const quantity of ['1', '2', '3']) await buy(quantity);
-          await watched;
-        }
-        return page;
-      };
       const catchingUp = t.app.events.open({ filter: { producerId: w.marie, kinds: ['HELD'] }, after: at });
       // Nothing more happens: the three holds must come from the database, not wait for a fourth.
       const got = [];
       for (let i = 0; i < 3; i += 1) got.push(quantityOf(await catchingUp.next()));
       expect(got).toEqual(['1', '2', '3']);
-      hub.readAfter = readAfter;
-      await watcher.return!();
       await catchingUp.return!();
     } finally {
-      await t.stop();
+      hub.readAfter = readAfter;
+      await watcher.return!();
     }
   });
 });
