@@ -15,7 +15,7 @@ import {
   visit,
 } from 'graphql';
 import type { ComplexityEstimatorArgs } from 'graphql-query-complexity';
-import { assertEveryListHasASize, listSizeOf } from './list-sizes.js';
+import { assertEveryListHasASize, listSizeOf, SIZE_ARGUMENTS } from './list-sizes.js';
 // The package's ESM build imports graphql's .mjs files, a second copy of graphql next to the
 // CommonJS one the rest of the server (type-graphql, Apollo) uses; graphql refuses to mix them.
 // Its CommonJS build shares our copy.
@@ -195,8 +195,8 @@ export function costCheck(schema: GraphQLSchema, max: number): RequestCheck {
 }
 
 /**
- * Whether variables can change what the document costs: only through a list's `first:` (the one
- * argument the estimators read) or through @skip/@include.
+ * Whether variables can change what the document costs: only through the arguments the estimators
+ * read (a list's `first:`, a narrowing argument: SIZE_ARGUMENTS) or through @skip/@include.
  */
 function costDependsOnVariables(document: DocumentNode): boolean {
   let depends = false;
@@ -207,7 +207,7 @@ function costDependsOnVariables(document: DocumentNode): boolean {
   };
   visit(document, {
     Argument(node) {
-      if (node.name.value === PAGE_SIZE_ARGUMENT && usesVariable(node.value)) depends = true;
+      if (SIZE_ARGUMENTS.has(node.name.value) && usesVariable(node.value)) depends = true;
     },
     Directive(node) {
       if (usesVariable(node)) depends = true;
@@ -219,12 +219,17 @@ function costDependsOnVariables(document: DocumentNode): boolean {
 /** The argument a list's cost is read from (listEstimator). */
 const PAGE_SIZE_ARGUMENT = 'first';
 
-/** A list costs itself plus one item's selection times the items it can return (`first:` when given). */
+/**
+ * A list costs itself plus one item's selection times the items it can return: `first:` when
+ * given, fewer still when a narrowing argument is given.
+ */
 function listEstimator({ type, field, args, childComplexity }: ComplexityEstimatorArgs): number | undefined {
   const size = listSizeOf(type.name, field);
   if (!size) return undefined;
   const first = args[PAGE_SIZE_ARGUMENT];
-  const items = size.paged && typeof first === 'number' ? Math.min(Math.max(first, 0), size.max) : size.max;
+  let items = size.paged && typeof first === 'number' ? Math.min(Math.max(first, 0), size.max) : size.max;
+  const narrowing = size.narrowedBy && args[size.narrowedBy.argument];
+  if (narrowing !== undefined && narrowing !== null) items = Math.min(items, size.narrowedBy!.max);
   return 1 + items * childComplexity;
 }
 

@@ -36,9 +36,8 @@ const CAPPED: Readonly<Record<string, number>> = {
   'Product.lots': MAX_LIST,
   // createSalesSession refuses more offers; a storefront reads them all at once.
   'SalesSession.offers': MAX_OFFERS_PER_SESSION,
-  // checkout refuses bigger baskets; a pack list's lines are one basket's lines of one producer.
+  // checkout refuses bigger baskets.
   'CustomerOrder.lines': MAX_BASKET_LINES,
-  'PackListCustomer.lines': MAX_BASKET_LINES,
 };
 
 /**
@@ -53,8 +52,9 @@ const PLANNED: Readonly<Record<string, number>> = {
   'PickLine.untracked': 20,
   'PickItem.untracked': 20,
   'PickList.zones': 20,
-  // The products one producer sells in one session.
+  // The products one producer sells in one session (and so one customer, in a pack list).
   'ProducerOrder.lines': 40,
+  'PackListCustomer.lines': 40,
   'ProducerOrder.pickLines': 40,
   'ProducerOrder.shipment': 40,
   'PickWave.items': 40,
@@ -78,6 +78,17 @@ const PLANNED: Readonly<Record<string, number>> = {
   'Query.stockReconciliation': 100,
 };
 
+/**
+ * Lists that an argument narrows to a few items when it is given: `packList(hubId:)` is that one
+ * hub's consignment, so a client reading its customers' lines is not charged for twenty hubs.
+ */
+const NARROWED: Readonly<Record<string, { argument: string; max: number }>> = {
+  'Query.packList': { argument: 'hubId', max: 1 },
+};
+
+/** The arguments that change what a list costs (the estimator reads them): `first:` and the narrowing ones. */
+export const SIZE_ARGUMENTS: ReadonlySet<string> = new Set(['first', ...Object.values(NARROWED).map((n) => n.argument)]);
+
 /** A mutation's userErrors: one per problem with its input, which the body limit already bounds. */
 const USER_ERRORS = 20;
 
@@ -86,6 +97,8 @@ export interface ListSize {
   max: number;
   /** The field's `first:` argument, when it has one: asking for fewer costs less. */
   paged: boolean;
+  /** An argument that, given, leaves at most `max` items (NARROWED). */
+  narrowedBy?: { argument: string; max: number };
 }
 
 /** The size the cost counts for `parent.field`, or undefined when it is not a list of objects. */
@@ -95,7 +108,7 @@ export function listSizeOf(parent: string, field: GraphQLField<unknown, unknown>
   const key = `${parent}.${field.name}`;
   const max = CAPPED[key] ?? PLANNED[key] ?? (getNamedType(field.type).name === 'UserError' ? USER_ERRORS : undefined);
   if (max === undefined) throw new Error(`${key} is a list with no size for the query cost: add it to src/graphql/list-sizes.ts`);
-  return { max, paged: field.args.some((arg) => arg.name === 'first') };
+  return { max, paged: field.args.some((arg) => arg.name === 'first'), narrowedBy: NARROWED[key] };
 }
 
 /** Throws, naming them, when lists of objects in the schema have no size: called at start. */

@@ -54,6 +54,18 @@ describe('the cost of an operation follows the size of the answer it can get', (
     }
   });
 
+  it("counts one hub's pack list when hubId names it, so its customers' lines can be read", async () => {
+    const producer = await t.as({ role: 'producer', producerId: w.jean });
+    const lines = 'packList(producerId: $p, deliveryDay: "2026-11-26"__HUB__) { hub { name } customers { customerRef lines { product { name } quantity } } }';
+    const oneHub = `query ($p: ID!, $h: ID) { ${lines.replace('__HUB__', ', hubId: $h')} }`;
+    const read = await producer.request<{ packList: unknown[] }>(oneHub, { p: w.jean, h: w.hub });
+    expect(read.errors).toBeUndefined();
+    expect(read.data?.packList).toEqual([]);
+    // The same document without the hub may answer every hub's: counted again, and refused.
+    expect((await producer.request(oneHub, { p: w.jean, h: null })).errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    expect((await producer.request(oneHub, { p: w.jean, h: w.hub })).errors).toBeUndefined();
+  });
+
   it('refuses aliases that multiply inside a list', async () => {
     // 25 fields for each of a session's 5,000 offers: 125,000 fields.
     const aliases = Array.from({ length: 25 }, (_, i) => `a${i}: available`).join(' ');

@@ -149,11 +149,12 @@ describe('event retention', () => {
         input: { url: 'https://trader.example.org/hooks', kinds: ['ADJUSTED'], producerId: producer },
       });
       const webhook = registerWebhook.webhook.id;
-      // Three old deliveries still failing, then six that went through.
+      // Three old deliveries still failing, then nine that went through: twelve, so their ids have
+      // one digit and two (numbers, not text: "9" sorts after "12").
       const { rows } = await t.db.query<{ id: string; status: string }>(
         `WITH events AS (
            INSERT INTO domain_event (kind, producer_id, product_id, quantity, available, created_at, position)
-           SELECT 'ADJUSTED', $1, $2, 1, 1, now(), -g FROM generate_series(1, 9) g RETURNING position)
+           SELECT 'ADJUSTED', $1, $2, 1, 1, now(), -g FROM generate_series(1, 12) g RETURNING position)
          INSERT INTO webhook_delivery (webhook_id, event_position, ordering_key, body, status, attempt_count, next_attempt_at, created_at)
          SELECT $3, position, $2, '{}', CASE WHEN position >= -3 THEN 'PENDING' ELSE 'DELIVERED' END, 1, now(), now()
            FROM events ORDER BY position DESC
@@ -168,7 +169,7 @@ describe('event retention', () => {
       const seen: string[] = [];
       for (let next = await page('first: 4'); next.length > 0; next = await page(`first: 4, before: "${seen.at(-1)}"`)) seen.push(...next.map((d) => d.id));
       expect(seen).toEqual(newestFirst);
-      expect(await page('pendingOnly: true')).toEqual(newestFirst.slice(6).map((id) => ({ id, status: 'PENDING' })));
+      expect(await page('pendingOnly: true')).toEqual(newestFirst.slice(9).map((id) => ({ id, status: 'PENDING' })));
       const stray = await t.api.request(`query ($id: ID!) { webhook(id: $id) { deliveries(before: "x") { id } } }`, { id: webhook });
       expect(stray.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     } finally {

@@ -169,7 +169,7 @@ export class WebhookService {
               next_attempt_at AS "nextAttemptAt", delivered_at AS "deliveredAt", body
          FROM webhook_delivery
         WHERE webhook_id = ? AND (?::bigint IS NULL OR id < ?::bigint) AND (NOT ?::boolean OR status = 'PENDING')
-        ORDER BY id DESC LIMIT ?`,
+        ORDER BY webhook_delivery.id DESC LIMIT ?`,
       [webhookId, before, before, page.pendingOnly, listSize(page.first)],
     );
     return rows.map((r) => ({ ...r, nextAttemptAt: instant(r.nextAttemptAt), deliveredAt: instant(r.deliveredAt) }));
