@@ -66,6 +66,14 @@ describe('the cost of an operation follows the size of the answer it can get', (
     expect((await producer.request(oneHub, { p: w.jean, h: w.hub })).errors).toBeUndefined();
   });
 
+  it("lets a picking screen nest pick lines in ten producer orders, as the README shows, and not in twenty", async () => {
+    const producer = await t.as({ role: 'producer', producerId: w.jean });
+    const screen = (first: number) => `{ producerOrders(first: ${first}) { pickLines { product { name } quantity deliveryDay criteria { minGrade minShelfLifeDays }
+      lots { lot { id code grade } location { name } quantity pinned } untracked { location { name } quantity } short } } }`;
+    expect((await producer.request(screen(10))).errors).toBeUndefined();
+    expect((await producer.request(screen(20))).errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+  });
+
   it('refuses aliases that multiply inside a list', async () => {
     // 25 fields for each of a session's 5,000 offers: 125,000 fields.
     const aliases = Array.from({ length: 25 }, (_, i) => `a${i}: available`).join(' ');

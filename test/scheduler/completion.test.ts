@@ -84,6 +84,34 @@ describe('session completion', () => {
     expect(await list({ producerId: w.jean, orderState: 'COMPLETE' })).toEqual([expect.objectContaining({ orderState: 'COMPLETE' })]);
     expect(await list({ producerId: 'not-an-id' })).toEqual([]);
   });
+
+  it("pages through a producer's orders, oldest first, with first: and after:", async () => {
+    const jean = await createProducer(t.api, 'Jean the pager');
+    const leeks = await createProduct(t.api, jean, { name: 'Leeks', onHand: '100' });
+    const hubs = [await createHub(t.api, 'Page Hub A'), await createHub(t.api, 'Page Hub B')];
+    // Five weeks at two hubs: ten producer orders, made in this order.
+    const made: string[] = [];
+    for (let week = 0; week < 5; week += 1) {
+      for (const hub of hubs) {
+        const session = await createSession(t.api, hub, { opensAt: '2026-11-23T08:00:00+01:00', closesAt: `2026-12-${String(1 + week * 7).padStart(2, '0')}T18:00:00+01:00`, products: [leeks] });
+        t.clock.advance({ minutes: 1 });
+        await checkout(t.api, session.id, 'ali', [{ offerId: session.offerFor(leeks), quantity: '1' }]);
+        made.push(...(await t.api.data<{ producerOrders: { id: string }[] }>(op.PRODUCER_ORDERS, { producerId: jean, salesSessionId: session.id })).producerOrders.map((o) => o.id));
+      }
+    }
+    const producer = await t.as({ role: 'producer', producerId: jean });
+    const page = (client: typeof producer, args: string) =>
+      client.data<{ producerOrders: { id: string }[] }>(`{ producerOrders(${args}) { id } }`).then((d) => d.producerOrders.map((o) => o.id));
+    const seen: string[] = [];
+    for (let next = await page(producer, 'first: 3'); next.length > 0; next = await page(producer, `first: 3, after: "${seen.at(-1)}"`)) seen.push(...next);
+    expect(seen).toEqual(made);
+    // A hub pages through its own, and may not start from another hub's order.
+    const hubA = await t.as({ role: 'hub', hubId: hubs[0]! });
+    const ofHubA = made.filter((_, i) => i % 2 === 0);
+    expect(await page(hubA, `producerId: "${jean}", after: "${ofHubA[1]}"`)).toEqual(ofHubA.slice(2));
+    const foreign = await hubA.request(`{ producerOrders(after: "${made[1]}") { id } }`);
+    expect(foreign.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
 });
 
 describe('the scheduler does each due thing on its own', () => {

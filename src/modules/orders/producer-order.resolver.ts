@@ -15,15 +15,18 @@ import type { ProducerRecord } from '../sessions/catalogue-read.js';
 @Resolver(() => ProducerOrder)
 export class ProducerOrderResolver {
   @Allow('admin', 'hub', 'producer')
-  @Query(() => [ProducerOrder], { description: 'Oldest first; a producer sees its own orders, a hub its own.' })
+  @Query(() => [ProducerOrder], {
+    description: 'Oldest first; a producer sees its own orders, a hub its own. The next page: `after:` the last order of this one.',
+  })
   producerOrders(
     @Ctx() ctx: GraphQLContext,
     @Arg('producerId', () => IdScalar, { nullable: true }) producerId?: string,
     @Arg('salesSessionId', () => IdScalar, { nullable: true }) salesSessionId?: string,
     @Arg('orderState', () => OrderState, { nullable: true }) orderState?: OrderState,
     @Arg('first', () => Int, { nullable: true, description: `At most ${MAX_PRODUCER_ORDERS_PAGE} (the default).` }) first?: number,
+    @Arg('after', () => IdScalar, { nullable: true, description: 'Only the orders after this one, oldest first.' }) after?: string,
   ): Promise<ProducerOrder[]> {
-    return ctx.services.producerOrders.list(ctx, { producerId, salesSessionId, orderState, first });
+    return ctx.services.producerOrders.list(ctx, { producerId, salesSessionId, orderState, first, after });
   }
 
   @FieldResolver(() => Producer)

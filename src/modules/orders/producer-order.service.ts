@@ -1,6 +1,7 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { listSize, MAX_LIST } from '../../graphql/lists.js';
+import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
@@ -12,6 +13,8 @@ export interface ProducerOrderFilter {
   salesSessionId?: string | null;
   orderState?: OrderState | null;
   first?: number | null;
+  /** Only the orders after this one, oldest first: the next page after the last one seen. */
+  after?: string | null;
 }
 
 export const MAX_PRODUCER_ORDERS_PAGE = MAX_LIST;
@@ -23,8 +26,11 @@ export interface ProducerOrderLineRow {
 }
 
 export class ProducerOrderService {
-  /** Producer orders matching `filter`, within what the caller may see: a producer its own, a hub its own. */
-  list(ctx: RequestContext, filter: ProducerOrderFilter): Promise<ProducerOrder[]> {
+  /**
+   * Producer orders matching `filter`, within what the caller may see: a producer its own, a hub
+   * its own; oldest first, a page at a time (`after`: one of those it may see, by creation and id).
+   */
+  async list(ctx: RequestContext, filter: ProducerOrderFilter): Promise<ProducerOrder[]> {
     const where: FilterQuery<ProducerOrder> = {};
     for (const id of [filter.producerId, filter.salesSessionId]) if (id && !isUuid(id)) return Promise.resolve([]);
     if (filter.producerId) where.producer = filter.producerId;
@@ -40,7 +46,16 @@ export class ProducerOrderService {
       return Promise.resolve([]);
     }
     const limit = listSize(filter.first);
-    return ctx.em.find(ProducerOrder, where, { orderBy: { createdAt: 'asc', id: 'asc' }, limit });
+    const query = ctx.em.createQueryBuilder(ProducerOrder, 'po').where(where).orderBy({ createdAt: 'asc', id: 'asc' }).limit(limit);
+    if (filter.after !== undefined && filter.after !== null) {
+      // A cursor the caller may not see is no cursor of its list, whatever the other filters.
+      const visible = { ...(where.producer ? { producer: where.producer } : {}), ...(where.hub ? { hub: where.hub } : {}) };
+      const cursor = isUuid(filter.after) ? await ctx.em.findOne(ProducerOrder, { ...visible, id: filter.after }) : null;
+      if (!cursor) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer order you can see with id "${filter.after}"`, ['after']);
+      // Compared in SQL: created_at may hold microseconds a JavaScript Date would drop.
+      query.andWhere('(po.created_at, po.id) > (SELECT c.created_at, c.id FROM producer_order c WHERE c.id = ?)', [cursor.id]);
+    }
+    return query.getResult();
   }
 
   /**

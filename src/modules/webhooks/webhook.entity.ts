@@ -10,7 +10,7 @@ export class Webhook extends BaseEntity {
   @Property({ type: 'string', length: 2000 })
   url!: string;
 
-  /** Event kinds to send: HELD, RELEASED, COMPLETED, ADJUSTED. */
+  /** Event kinds to send (EventKind). */
   @Field(() => [String])
   @Property({ type: ArrayType })
   kinds!: string[];

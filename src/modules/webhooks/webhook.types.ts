@@ -8,7 +8,9 @@ export class RegisterWebhookInput {
   @Field(() => String, { description: 'Where to POST events (http or https).' })
   url!: string;
 
-  @Field(() => [String], { description: 'Event kinds to receive: HELD, RELEASED, COMPLETED, ADJUSTED.' })
+  @Field(() => [String], {
+    description: 'Event kinds to receive: HELD, RELEASED, COMPLETED, ADJUSTED, LOT_RELEASED, TRANSFERRED, LOT_SWAPPED, SHIPPED, SHORT_FILLED (a hub: not the stock-only ADJUSTED, LOT_RELEASED, TRANSFERRED).',
+  })
   kinds!: string[];
 
   @Field(() => IdScalar, { nullable: true, description: "Only this producer's events." })
@@ -17,7 +19,7 @@ export class RegisterWebhookInput {
   @Field(() => IdScalar, { nullable: true, description: "Only events of this hub's producer orders." })
   hubId?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'The signing secret; one is generated when absent.' })
+  @Field(() => String, { nullable: true, description: 'The signing secret, 16 to 200 characters; one is generated when absent.' })
   secret?: string | null;
 
   @Field(() => String, {
