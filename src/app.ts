@@ -79,12 +79,13 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     clock,
     config.schedulerInterval,
     [
-      // Expiry first: a session waiting only on lapsed holds completes in the same tick.
+      // Retries come due with time; new deliveries are also sent at once when queued. Not awaited,
+      // and first: a receiver that hangs must not hold up hold expiry and session completion, nor
+      // they (waiting for busy rows) the retries.
+      { name: 'deliver-webhooks', run: async () => (webhooks.wake(), 0) },
+      // Expiry before completion: a session waiting only on lapsed holds completes in the same tick.
       { name: 'expire-lapsed-holds', run: (ctx) => services.customerOrders.expireLapsedHolds(ctx) },
       { name: 'complete-closed-sessions', run: (ctx) => services.completion.completeDueSessions(ctx) },
-      // Retries come due with time; new deliveries are also sent at once when queued. Not awaited:
-      // a receiver that hangs must not hold up hold expiry and session completion.
-      { name: 'deliver-webhooks', run: async () => (webhooks.wake(), 0) },
       { name: 'drop-removed-webhook-deliveries', every: HOUSEKEEPING_EVERY, run: dropRemovedWebhookDeliveries },
       { name: 'prune-events', every: HOUSEKEEPING_EVERY, run: (ctx) => pruneEvents(ctx, config.eventRetention) },
       { name: 'prune-idempotency-keys', every: HOUSEKEEPING_EVERY, run: (ctx) => pruneIdempotencyKeys(ctx, config.idempotencyKeyRetention) },
