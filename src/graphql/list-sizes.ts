@@ -43,7 +43,11 @@ const CAPPED: Readonly<Record<string, number>> = {
 /**
  * Lists nothing caps, at the size we plan for (see above); each is readable only with a token. Big
  * enough for a large hub's producers, small enough that the pages producers and hubs really ask
- * for (500 producer orders with their lines) stay under the default limit.
+ * for (500 producer orders with their lines) stay under the default limit. One has a cap far
+ * above what anyone plans for, counted here too: a pack list customer's lines are one producer's
+ * products in one basket, at most a basket's 200 lines (MAX_BASKET_LINES), and counted at that a
+ * hub's pack list with its lines could never be read. A basket built to it makes the read at
+ * most five times what was counted.
  */
 const PLANNED: Readonly<Record<string, number>> = {
   // A producer's stock locations: a farm, a cold store, a shop or two.
@@ -79,11 +83,13 @@ const PLANNED: Readonly<Record<string, number>> = {
 };
 
 /**
- * Lists that an argument narrows to a few items when it is given: `packList(hubId:)` is that one
- * hub's consignment, so a client reading its customers' lines is not charged for twenty hubs.
+ * Lists that an argument narrows to a few items when it is given, counted at the size we plan for
+ * then: `packList(hubId:)` holds one hub's consignments, one per session delivering that day (a
+ * hub runs a session or two, three at most, for one delivery), so a client reading its customers'
+ * lines is not charged for twenty hubs.
  */
 const NARROWED: Readonly<Record<string, { argument: string; max: number }>> = {
-  'Query.packList': { argument: 'hubId', max: 1 },
+  'Query.packList': { argument: 'hubId', max: 3 },
 };
 
 /** The arguments that change what a list costs (the estimator reads them): `first:` and the narrowing ones. */
@@ -97,7 +103,7 @@ export interface ListSize {
   max: number;
   /** The field's `first:` argument, when it has one: asking for fewer costs less. */
   paged: boolean;
-  /** An argument that, given, leaves at most `max` items (NARROWED). */
+  /** An argument that, given, leaves about `max` items (NARROWED). */
   narrowedBy?: { argument: string; max: number };
 }
 

@@ -116,6 +116,7 @@ describe('bad input to every mutation', () => {
     ['checkout: a NUL after 200,000 other items', op.CHECKOUT, () => ({ input: checkoutInput({ lines: [...Array.from({ length: 200_000 }, () => 'a'), 'x\u0000'] }) })],
     ['createLocation: a NUL in the name', CREATE_LOCATION, () => ({ input: { producerId: w.jean, name: 'Barn\u0000', priority: 2 } })],
     ['pickList: a day that is not one', 'query ($p: ID!) { pickList(producerId: $p, deliveryDay: "tomorrow") { deliveryDay } }', () => ({ p: w.jean })],
+    ['packList: an empty hub id', 'query ($p: ID!) { packList(producerId: $p, deliveryDay: "2026-11-26", hubId: "") { hub { id } } }', () => ({ p: w.jean })],
     ['packList: a day in the year 0000', 'query ($p: ID!) { packList(producerId: $p, deliveryDay: "0000-01-01") { hub { id } } }', () => ({ p: w.jean })],
     ['producerOrders: a negative first', 'query { producerOrders(first: -1) { id } }', () => ({})],
     ['producerOrders: an unknown enum value', 'query { producerOrders(orderState: SHIPPED) { id } }', () => ({})],

@@ -59,13 +59,18 @@ describe('migrations', () => {
       // The key table itself came later: its index is built once the table is there.
       await orm.getMigrator().up({ to: 'Migration20261124050833' });
       await db.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS idempotency_key_created_at_index ON idempotency_key (created_at)');
+      await db.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS producer_order_hub_created ON producer_order (hub_id, created_at, id)');
+      await db.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS producer_order_producer_created ON producer_order (producer_id, created_at, id)');
 
       await orm.getMigrator().up();
 
       const { rows } = await db.query(
-        "SELECT indexname FROM pg_indexes WHERE indexname IN ('domain_event_created_at_index', 'webhook_delivery_delivered_created_at', 'idempotency_key_created_at_index') ORDER BY 1",
+        `SELECT indexname FROM pg_indexes WHERE indexname IN ('domain_event_created_at_index', 'webhook_delivery_delivered_created_at', 'idempotency_key_created_at_index',
+                'producer_order_hub_created', 'producer_order_producer_created', 'producer_order_producer_id_index') ORDER BY 1`,
       );
-      expect(rows.map((r) => r.indexname)).toEqual(['domain_event_created_at_index', 'idempotency_key_created_at_index', 'webhook_delivery_delivered_created_at']);
+      expect(rows.map((r) => r.indexname)).toEqual([
+        'domain_event_created_at_index', 'idempotency_key_created_at_index', 'producer_order_hub_created', 'producer_order_producer_created', 'webhook_delivery_delivered_created_at',
+      ]);
       expect(await orm.getMigrator().getPendingMigrations()).toEqual([]);
     });
   });

@@ -91,9 +91,11 @@ describe('session completion', () => {
     const hubs = [await createHub(t.api, 'Page Hub A'), await createHub(t.api, 'Page Hub B')];
     // Five weeks at two hubs: ten producer orders, made in this order.
     const made: string[] = [];
+    const sessions: string[] = [];
     for (let week = 0; week < 5; week += 1) {
       for (const hub of hubs) {
         const session = await createSession(t.api, hub, { opensAt: '2026-11-23T08:00:00+01:00', closesAt: `2026-12-${String(1 + week * 7).padStart(2, '0')}T18:00:00+01:00`, products: [leeks] });
+        sessions.push(session.id);
         t.clock.advance({ minutes: 1 });
         await checkout(t.api, session.id, 'ali', [{ offerId: session.offerFor(leeks), quantity: '1' }]);
         made.push(...(await t.api.data<{ producerOrders: { id: string }[] }>(op.PRODUCER_ORDERS, { producerId: jean, salesSessionId: session.id })).producerOrders.map((o) => o.id));
@@ -111,6 +113,9 @@ describe('session completion', () => {
     expect(await page(hubA, `producerId: "${jean}", after: "${ofHubA[1]}"`)).toEqual(ofHubA.slice(2));
     const foreign = await hubA.request(`{ producerOrders(after: "${made[1]}") { id } }`);
     expect(foreign.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    // Nor from an order of another session than the one asked for.
+    const otherSession = await t.api.request(`{ producerOrders(salesSessionId: "${sessions[0]}", after: "${made[1]}") { id } }`);
+    expect(otherSession.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
 

@@ -170,8 +170,11 @@ describe('event retention', () => {
       for (let next = await page('first: 4'); next.length > 0; next = await page(`first: 4, before: "${seen.at(-1)}"`)) seen.push(...next.map((d) => d.id));
       expect(seen).toEqual(newestFirst);
       expect(await page('pendingOnly: true')).toEqual(newestFirst.slice(9).map((id) => ({ id, status: 'PENDING' })));
-      const stray = await t.api.request(`query ($id: ID!) { webhook(id: $id) { deliveries(before: "x") { id } } }`, { id: webhook });
-      expect(stray.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      // A cursor that is none of this webhook's deliveries is a bad request, not an empty page.
+      for (const before of ['x', '999999']) {
+        const stray = await t.api.request(`query ($id: ID!) { webhook(id: $id) { deliveries(before: "${before}") { id } } }`, { id: webhook });
+        expect(stray.errors?.[0]?.extensions?.code, before).toBe('BAD_USER_INPUT');
+      }
     } finally {
       await t.stop();
     }

@@ -51,7 +51,7 @@ export class PackingService {
   async packList(ctx: RequestContext, producerId: string, deliveryDay: string, hubId?: string | null): Promise<PackListHub[]> {
     requireDeliveryDay(deliveryDay);
     if (!isUuid(producerId)) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer with id "${producerId}"`, ['producerId']);
-    if (hubId && !isUuid(hubId)) throw DomainError.of(UserErrorCode.NOT_FOUND, `no hub with id "${hubId}"`, ['hubId']);
+    if (hubId !== undefined && hubId !== null && !isUuid(hubId)) throw DomainError.of(UserErrorCode.NOT_FOUND, `no hub with id "${hubId}"`, ['hubId']);
     const { actor } = ctx;
     let hub = hubId ?? null;
     if (actor.kind === 'hub') {

@@ -12,7 +12,9 @@ import { FulfilmentState, OrderState } from './order-states.js';
  */
 @ObjectType({ simpleResolvers: true })
 @Entity()
-@Index({ properties: ['producer'] })
+// A producer's orders and a hub's, oldest first, a page at a time (producerOrders(after:)).
+@Index({ name: 'producer_order_producer_created', properties: ['producer', 'createdAt', 'id'] })
+@Index({ name: 'producer_order_hub_created', properties: ['hub', 'createdAt', 'id'] })
 @Unique({ properties: ['salesSession', 'producer'] })
 export class ProducerOrder extends BaseEntity {
   @ManyToOne({ entity: () => SalesSession })

@@ -48,10 +48,11 @@ export class ProducerOrderService {
     const limit = listSize(filter.first);
     const query = ctx.em.createQueryBuilder(ProducerOrder, 'po').where(where).orderBy({ createdAt: 'asc', id: 'asc' }).limit(limit);
     if (filter.after !== undefined && filter.after !== null) {
-      // A cursor the caller may not see is no cursor of its list, whatever the other filters.
-      const visible = { ...(where.producer ? { producer: where.producer } : {}), ...(where.hub ? { hub: where.hub } : {}) };
-      const cursor = isUuid(filter.after) ? await ctx.em.findOne(ProducerOrder, { ...visible, id: filter.after }) : null;
-      if (!cursor) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer order you can see with id "${filter.after}"`, ['after']);
+      // The cursor is one of the list's orders: the caller's, of the producer and session asked
+      // for. Not necessarily in the state asked for: an order's state may change between pages.
+      const { orderState: _, ...listed } = where as Record<string, unknown>;
+      const cursor = isUuid(filter.after) ? await ctx.em.findOne(ProducerOrder, { ...listed, id: filter.after } as FilterQuery<ProducerOrder>) : null;
+      if (!cursor) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer order of this list with id "${filter.after}"`, ['after']);
       // Compared in SQL: created_at may hold microseconds a JavaScript Date would drop.
       query.andWhere('(po.created_at, po.id) > (SELECT c.created_at, c.id FROM producer_order c WHERE c.id = ?)', [cursor.id]);
     }

@@ -160,8 +160,12 @@ export class WebhookService {
    */
   async deliveries(ctx: RequestContext, webhookId: string, page: { first: number; before?: string | null; pendingOnly: boolean }): Promise<DeliveryRow[]> {
     const before = page.before ?? null;
-    if (before !== null && !/^[1-9]\d{0,17}$/.test(before)) {
-      throw DomainError.of(UserErrorCode.NOT_FOUND, `no delivery with id "${before}"`, ['before']);
+    if (before !== null) {
+      // One of this webhook's deliveries (its latest page may have been forgotten meanwhile, after
+      // EVENT_RETENTION: then that is the answer, rather than a page that silently starts over).
+      const known = /^[1-9]\d{0,17}$/.test(before)
+        && (await sql(ctx.em, 'SELECT 1 FROM webhook_delivery WHERE id = ?::bigint AND webhook_id = ?', [before, webhookId])).length > 0;
+      if (!known) throw DomainError.of(UserErrorCode.NOT_FOUND, `no delivery of this webhook with id "${before}"`, ['before']);
     }
     const rows = await sql<DeliveryRow>(
       ctx.em,
