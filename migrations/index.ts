@@ -23,6 +23,7 @@ import { Migration20261124220446 } from './Migration20261124220446.js';
 import { Migration20261124230000 } from './Migration20261124230000.js';
 import { Migration20261125001331 } from './Migration20261125001331.js';
 import { Migration20261125005330 } from './Migration20261125005330.js';
+import { Migration20261125010250 } from './Migration20261125010250.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -48,4 +49,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124230000', class: Migration20261124230000 },
   { name: 'Migration20261125001331', class: Migration20261125001331 },
   { name: 'Migration20261125005330', class: Migration20261125005330 },
+  { name: 'Migration20261125010250', class: Migration20261125010250 },
 ];

@@ -99,6 +99,16 @@ describe('sales sessions', () => {
     expect(page.salesSessions).toEqual([found.salesSessions[0]]);
   });
 
+  it('lists a session\'s offers in the order the trader gave them', async () => {
+    const farm = await createProducer(t.api, 'Ferme des Rangs');
+    const products: string[] = [];
+    for (const name of ['Zucchini', 'Apples', 'Leeks', 'Beets', 'Kale', 'Onions', 'Chard', 'Garlic']) products.push(await createProduct(t.api, farm, { name }));
+    const listed = [products[3]!, products[0]!, products[7]!, products[5]!, products[1]!, products[6]!, products[2]!, products[4]!];
+    const session = await createSession(t.api, await createHub(t.api, 'Aisle Hub'), { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-27T18:00:00+01:00', products: listed });
+    expect(session.offers.map((o) => o.product.id)).toEqual(listed);
+    expect((await sessionView(t.api, session.id)).offers.map((o) => o.product.id)).toEqual(listed);
+  });
+
   it("pages through a hub's sessions, and reaches those open and to come however many came before", async () => {
     const weekly = await createHub(t.api, 'Weekly Hub');
     const session = (week: number) =>

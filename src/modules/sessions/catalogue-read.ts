@@ -58,8 +58,8 @@ interface CatalogueRow {
 }
 
 /**
- * The offers of these sessions, oldest first, with everything a storefront shows; `read.stock` is
- * each product's stock summed over its locations, all read in one snapshot.
+ * The offers of these sessions, in the order the trader listed them, with everything a storefront
+ * shows; `read.stock` is each product's stock summed over its locations, all read in one snapshot.
  */
 export async function readSessionCatalogues(em: EntityManager, sessionIds: readonly string[]): Promise<OfferRecord[]> {
   const rows = await sql<CatalogueRow>(
@@ -77,7 +77,7 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
                                  sum(on_hand - held - committed) AS available
                             FROM stock_level WHERE product_id = f.product_id) s ON true
       WHERE f.sales_session_id = ANY(?::uuid[])
-      ORDER BY f.created_at, f.id`,
+      ORDER BY f.sales_session_id, f.position, f.created_at, f.id`,
     [uuidArray(sessionIds)],
   );
   const producers = new Map<string, ProducerRecord>();

@@ -31,6 +31,10 @@ export class Offer extends BaseEntity {
   @Enum({ items: () => LotGrade, type: 'string', nullable: true })
   minGrade?: LotGrade;
 
+  /** Where the trader listed it in the session, from 0: storefronts show the offers in this order. */
+  @Property({ type: 'integer', default: 0 })
+  position = 0;
+
   /** Lots picked for this offer must keep at least this many days before best-before, counted from delivery. */
   @Field(() => Int, { nullable: true, description: 'Lots picked for this offer have at least this many days before best-before at delivery.' })
   @Property({ type: 'integer', nullable: true })

@@ -119,8 +119,10 @@ export class SalesSessionService {
       session.createdAt = ctx.clock.now();
       session.deliversAt = input.deliversAt ?? undefined;
       em.persist(session);
-      for (const fields of input.offers) {
+      for (const [position, fields] of input.offers.entries()) {
         const offer = new Offer(session, em.getReference(Product, fields.productId), fields.price.amount, fields.price.currency);
+        offer.position = position;
+        offer.createdAt = session.createdAt;
         offer.minGrade = fields.minGrade ?? undefined;
         offer.minShelfLifeDays = fields.minShelfLifeDays ?? undefined;
         em.persist(offer);
