@@ -24,6 +24,7 @@ import { Migration20261124230000 } from './Migration20261124230000.js';
 import { Migration20261125001331 } from './Migration20261125001331.js';
 import { Migration20261125005330 } from './Migration20261125005330.js';
 import { Migration20261125010250 } from './Migration20261125010250.js';
+import { Migration20261125011500 } from './Migration20261125011500.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -50,4 +51,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125001331', class: Migration20261125001331 },
   { name: 'Migration20261125005330', class: Migration20261125005330 },
   { name: 'Migration20261125010250', class: Migration20261125010250 },
+  { name: 'Migration20261125011500', class: Migration20261125011500 },
 ];

@@ -3,7 +3,7 @@ import { subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 import { LOOPBACK_RECEIVERS_ENV, startWebhookReceiver } from '../support/webhook-receiver.js';
-import { buy, closeSessions, createOfferSession, producerOrderOf, receiveLot, world } from './support.js';
+import { buy, closeSessions, createOfferSession, producerOrderOf, receiveLot, SWAP, world } from './support.js';
 
 const FULFILMENT = `subscription ($producerId: ID, $hubId: ID, $after: ID) {
   fulfilmentChanged(producerId: $producerId, hubId: $hubId, after: $after) {
@@ -95,6 +95,41 @@ describe('fulfilment events', () => {
       ]);
     } finally {
       await receiver.close();
+    }
+  });
+
+  it("keeps the producer's lots and locations out of a hub's webhook, and tells the producer's", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const [atHub, atFarm] = [await startWebhookReceiver(), await startWebhookReceiver()];
+    try {
+      const w = await world(t);
+      const register = async (client: typeof t.api, url: string, scope: Record<string, string>) => {
+        const { registerWebhook } = await client.data<{ registerWebhook: { userErrors: unknown[] } }>(
+          'mutation ($input: RegisterWebhookInput!) { registerWebhook(input: $input) { userErrors { code } } }',
+          { input: { url, kinds: ['LOT_SWAPPED'], ...scope } },
+        );
+        expect(registerWebhook.userErrors).toEqual([]);
+      };
+      await register(await t.as({ role: 'hub', hubId: w.hub }), atHub.url, { hubId: w.hub });
+      await register(await t.as({ role: 'producer', producerId: w.farm }), atFarm.url, { producerId: w.farm });
+      const beans = await w.product('Beans');
+      const first = await receiveLot(t.api, beans, { code: 'B-1', quantity: '5', bestBefore: '2026-12-01' });
+      const second = await receiveLot(t.api, beans, { code: 'B-2', quantity: '5', bestBefore: '2026-12-09' });
+      const session = await createOfferSession(t.api, w.hub, [{ productId: beans }]);
+      await buy(t.api, session.id, 'ana', session.offerFor(beans), '2');
+      await closeSessions(t);
+      const order = await producerOrderOf(t.api, w.farm, session.id);
+      const { swapLot } = await t.api.data<{ swapLot: { userErrors: unknown[] } }>(SWAP, { input: { producerOrderId: order, productId: beans, fromLotId: first, toLotId: second } });
+      expect(swapLot.userErrors).toEqual([]);
+      for (let i = 0; i < 20 && atHub.accepted().length + atFarm.accepted().length < 2; i += 1) {
+        t.clock.advance({ seconds: 30 });
+        await t.app.scheduler.runOnce();
+      }
+      const bodies = (receiver: typeof atHub) => receiver.accepted().map((r) => JSON.parse(r.body) as Record<string, unknown>);
+      expect(bodies(atFarm)).toEqual([expect.objectContaining({ kind: 'LOT_SWAPPED', hubId: w.hub, lotId: second })]);
+      expect(bodies(atHub)).toEqual([expect.objectContaining({ kind: 'LOT_SWAPPED', hubId: w.hub, lotId: null, locationId: null })]);
+    } finally {
+      await Promise.all([atHub.close(), atFarm.close()]);
     }
   });
 
