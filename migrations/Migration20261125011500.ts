@@ -4,11 +4,20 @@ import { Migration } from '@mikro-orm/migrations';
  * A hub's webhook no longer gets the producer's lot and location ids in its events' bodies
  * (LOT_SWAPPED names the lot picked, for one): over GraphQL a hub is refused those fields, and
  * the README calls them the producer's business. The relay function is restated whole with that
- * one change (Migration20261123231500 has the rest of its story).
+ * one change (Migration20261123231500 has the rest of its story), and the bodies already queued
+ * or kept for hub webhooks lose them too.
  */
 export class Migration20261125011500 extends Migration {
 
   override async up(): Promise<void> {
+    // What hub webhooks were already sent, or are still to be sent, loses them too: a hub reads
+    // its deliveries' bodies (Webhook.deliveries). Only bodies naming a lot or a location are
+    // rewritten, in place, keeping the text's layout (json_build_object's " : ").
+    this.addSql(`update webhook_delivery d
+   set body = regexp_replace(regexp_replace(d.body, '"lotId" : "[^"]*"', '"lotId" : null'), '"locationId" : "[^"]*"', '"locationId" : null')
+  from webhook w
+ where w.id = d.webhook_id and w.hub_id is not null and w.producer_id is null
+   and (d.body like '%"lotId" : "%' or d.body like '%"locationId" : "%');`);
     this.addSql(`create or replace function position_pending_events(p_now timestamptz, p_channel text, out last_position bigint, out deliveries integer)
 language plpgsql volatile as $$
 begin

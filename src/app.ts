@@ -55,7 +55,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     statementTimeoutMs: config.databaseStatementTimeout.toMillis(),
     logger,
   });
-  await migrate(orm);
+  await migrate(orm, logger);
 
   // Which receivers webhooks may have: checked at registration and again at each delivery.
   const webhookAddresses = { allowPrivateAddresses: config.webhookAllowPrivateAddresses, requireHttps: config.nodeEnv === 'production' };

@@ -97,7 +97,7 @@ async function prepare(config: Config, logger: Logger): Promise<ProvidedDatabase
   try {
     const orm = await openOrm({ url: database.url, poolSize: 1, logger });
     try {
-      await migrate(orm);
+      await migrate(orm, logger);
     } finally {
       await orm.close();
     }

@@ -81,12 +81,14 @@ const MIGRATION_LOCK_KEY = 7_146_205_331;
  * Applies pending migrations. Replicas starting together take turns on an advisory lock, so the
  * second one finds nothing left to do instead of failing halfway through the first one's work.
  */
-export async function migrate(orm: MikroORM): Promise<void> {
+export async function migrate(orm: MikroORM, logger?: Logger): Promise<void> {
   const client = new pg.Client({ connectionString: orm.config.get('clientUrl'), ...TCP_KEEPALIVE });
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    await orm.getMigrator().up();
+    const applied = await orm.getMigrator().up();
+    // What an upgrade changed, in the log an operator reads (the migrator's own lines are debug).
+    if (applied.length > 0) logger?.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
   } finally {
     await client.end();
   }

@@ -141,4 +141,32 @@ describe('migrations', () => {
       await db.query("UPDATE domain_event SET available = available * 2");
     });
   });
+
+  it("take the producer's lot and location out of what hub webhooks were sent and are still to be sent, and leave the producer's", async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261125010250' });
+      const HUB = '00000000-0000-4000-8000-0000000000e1';
+      const LOT = '00000000-0000-4000-8000-0000000000f1';
+      const LOCATION = '00000000-0000-4000-8000-0000000000f2';
+      await db.query(`${JEAN_AND_CARROTS}
+        INSERT INTO webhook (id, url, kinds, producer_id, hub_id, secret) VALUES
+          ('00000000-0000-4000-8000-0000000000a1', 'https://hub.example.org/h', '{LOT_SWAPPED}', null, '${HUB}', 's'),
+          ('00000000-0000-4000-8000-0000000000a2', 'https://farm.example.org/h', '{LOT_SWAPPED}', '${JEAN}', null, 's');`);
+      // Bodies as the relay writes them (json_build_object's text), one delivered and one pending each.
+      await db.query(`INSERT INTO webhook_delivery (webhook_id, event_position, ordering_key, body, status, next_attempt_at, created_at)
+        SELECT w, p, '${CARROTS}', json_build_object('id', p::text, 'kind', 'LOT_SWAPPED', 'hubId', '${HUB}', 'locationId', '${LOCATION}'::uuid, 'lotId', '${LOT}'::uuid, 'quantity', '2')::text,
+               status, now(), now()
+          FROM (VALUES ('00000000-0000-4000-8000-0000000000a1'::uuid), ('00000000-0000-4000-8000-0000000000a2'::uuid)) AS ws(w)
+         CROSS JOIN (VALUES (1, 'DELIVERED'), (2, 'PENDING')) AS d(p, status)`);
+
+      await orm.getMigrator().up();
+
+      const { rows } = await db.query<{ webhook_id: string; body: string }>('SELECT webhook_id, body FROM webhook_delivery ORDER BY webhook_id, event_position');
+      const seen = rows.map((r) => ({ webhook: r.webhook_id.slice(-2), ...(JSON.parse(r.body) as { lotId: string | null; locationId: string | null; quantity: string }) }));
+      expect(seen.map(({ webhook, lotId, locationId, quantity }) => [webhook, lotId, locationId, quantity])).toEqual([
+        ['a1', null, null, '2'], ['a1', null, null, '2'],
+        ['a2', LOT, LOCATION, '2'], ['a2', LOT, LOCATION, '2'],
+      ]);
+    });
+  });
 });
