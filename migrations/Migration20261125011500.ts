@@ -16,7 +16,7 @@ export class Migration20261125011500 extends Migration {
     this.addSql(`update webhook_delivery d
    set body = regexp_replace(regexp_replace(d.body, '"lotId" : "[^"]*"', '"lotId" : null'), '"locationId" : "[^"]*"', '"locationId" : null')
   from webhook w
- where w.id = d.webhook_id and w.hub_id is not null and w.producer_id is null
+ where w.id = d.webhook_id and w.hub_id is not null
    and (d.body like '%"lotId" : "%' or d.body like '%"locationId" : "%');`);
     this.addSql(relay(FOR_PRODUCERS_ONLY));
   }
@@ -60,12 +60,12 @@ begin
   end if;
 end $$;`;
 
-/** This migration's: the producer's lot and location for its own and the operator's webhooks only. */
-const FOR_PRODUCERS_ONLY = `-- Where a producer keeps its stock is its own business: a hub's webhook (a hub
-                  -- scope without a producer's; both is the operator's) is not told, as
-                  -- fulfilmentChanged refuses a hub its events' lot and location.
-                  'locationId', case when w.hub_id is null or w.producer_id is not null then p.location_id end,
-                  'lotId', case when w.hub_id is null or w.producer_id is not null then p.lot_id end,`;
+/** This migration's: the producer's lot and location for webhooks that are no hub's. */
+const FOR_PRODUCERS_ONLY = `-- Where a producer keeps its stock is its own business: a hub's webhook (any
+                  -- with a hub scope, also one the operator narrowed to a producer) is not
+                  -- told, as fulfilmentChanged refuses a hub its events' lot and location.
+                  'locationId', case when w.hub_id is null then p.location_id end,
+                  'lotId', case when w.hub_id is null then p.lot_id end,`;
 
 /** The previous version's: for every webhook. */
 const FOR_EVERY_WEBHOOK = `'locationId', p.location_id, 'lotId', p.lot_id,`;

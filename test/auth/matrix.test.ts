@@ -17,8 +17,11 @@ type Outcome = 'allowed' | 'denied';
 
 const DENIAL_CODES = ['UNAUTHENTICATED', 'FORBIDDEN'];
 
-/** A mutation is allowed when it ran; denied when refused with an access code. Anything else fails the test. */
-function mutationOutcome(response: GraphQLResponse<Record<string, { userErrors: { code: string }[] }>>): Outcome {
+/**
+ * A mutation is allowed when it ran; denied when refused with an access code (`hidden`: with the
+ * NOT_FOUND a record the caller may not read gets). Anything else fails the test.
+ */
+function mutationOutcome(response: GraphQLResponse<Record<string, { userErrors: { code: string }[] }>>, hidden = false): Outcome {
   expect(response.status).toBeLessThan(500);
   if (response.errors?.length) {
     expect(DENIAL_CODES).toContain(response.errors[0]!.extensions?.code);
@@ -26,7 +29,7 @@ function mutationOutcome(response: GraphQLResponse<Record<string, { userErrors: 
   }
   const payload = Object.values(response.data!)[0]!;
   if (payload.userErrors.length === 0) return 'allowed';
-  expect(payload.userErrors.map((e) => e.code)).toEqual(['FORBIDDEN']);
+  expect(payload.userErrors.map((e) => e.code)).toEqual([hidden ? 'NOT_FOUND' : 'FORBIDDEN']);
   return 'denied';
 }
 
@@ -69,7 +72,7 @@ describe('who may do what', () => {
   /** A fresh unpaid order of Ali's at the own hub, for operations that change an order. */
   const freshOrder = async () => (await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }])).customerOrder!.id;
 
-  const operations: Record<string, { allowed: Role[]; run: (c: GraphQLClient) => Promise<Outcome> }> = {
+  const operations: Record<string, { allowed: Role[]; run: (c: GraphQLClient, role: Role) => Promise<Outcome> }> = {
     createProducer: {
       allowed: ['admin'],
       run: async (c) => mutationOutcome(await c.request(op.CREATE_PRODUCER, { input: { name: 'New farm' } })),
@@ -119,7 +122,9 @@ describe('who may do what', () => {
     },
     cancelCustomerOrder: {
       allowed: ['admin', 'ownHub', 'ownCustomer'],
-      run: async (c) => mutationOutcome(await c.request(op.CANCEL_CUSTOMER_ORDER, { input: { customerOrderId: await freshOrder() } })),
+      // Another customer's order is hidden from a customer (customerOrder(id) is null): not found.
+      run: async (c, role) =>
+        mutationOutcome(await c.request(op.CANCEL_CUSTOMER_ORDER, { input: { customerOrderId: await freshOrder() } }), role === 'otherCustomer'),
     },
     registerWebhook: {
       allowed: ['admin', 'ownHub'],
@@ -200,7 +205,7 @@ describe('who may do what', () => {
   for (const [name, { allowed, run }] of Object.entries(operations)) {
     it(`${name}: allowed for ${allowed.length === ROLES.length ? 'everyone' : allowed.join(', ')}`, async () => {
       const outcomes: Record<string, Outcome> = {};
-      for (const role of ROLES) outcomes[role] = await run(clients[role]);
+      for (const role of ROLES) outcomes[role] = await run(clients[role], role);
       const expected = Object.fromEntries(ROLES.map((role) => [role, allowed.includes(role) ? 'allowed' : 'denied']));
       expect(outcomes).toEqual(expected);
     });

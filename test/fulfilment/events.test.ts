@@ -100,7 +100,7 @@ describe('fulfilment events', () => {
 
   it("keeps the producer's lots and locations out of a hub's webhook, and tells the producer's", async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
-    const [atHub, atFarm] = [await startWebhookReceiver(), await startWebhookReceiver()];
+    const [atHub, atFarm, atBoth] = [await startWebhookReceiver(), await startWebhookReceiver(), await startWebhookReceiver()];
     try {
       const w = await world(t);
       const register = async (client: typeof t.api, url: string, scope: Record<string, string>) => {
@@ -112,6 +112,8 @@ describe('fulfilment events', () => {
       };
       await register(await t.as({ role: 'hub', hubId: w.hub }), atHub.url, { hubId: w.hub });
       await register(await t.as({ role: 'producer', producerId: w.farm }), atFarm.url, { producerId: w.farm });
+      // The operator's narrowing of the hub's webhook to one producer: still the hub's, which reads it.
+      await register(t.api, atBoth.url, { hubId: w.hub, producerId: w.farm });
       const beans = await w.product('Beans');
       const first = await receiveLot(t.api, beans, { code: 'B-1', quantity: '5', bestBefore: '2026-12-01' });
       const second = await receiveLot(t.api, beans, { code: 'B-2', quantity: '5', bestBefore: '2026-12-09' });
@@ -121,15 +123,17 @@ describe('fulfilment events', () => {
       const order = await producerOrderOf(t.api, w.farm, session.id);
       const { swapLot } = await t.api.data<{ swapLot: { userErrors: unknown[] } }>(SWAP, { input: { producerOrderId: order, productId: beans, fromLotId: first, toLotId: second } });
       expect(swapLot.userErrors).toEqual([]);
-      for (let i = 0; i < 20 && atHub.accepted().length + atFarm.accepted().length < 2; i += 1) {
+      for (let i = 0; i < 20 && atHub.accepted().length + atFarm.accepted().length + atBoth.accepted().length < 3; i += 1) {
         t.clock.advance({ seconds: 30 });
         await t.app.scheduler.runOnce();
       }
       const bodies = (receiver: typeof atHub) => receiver.accepted().map((r) => JSON.parse(r.body) as Record<string, unknown>);
       expect(bodies(atFarm)).toEqual([expect.objectContaining({ kind: 'LOT_SWAPPED', hubId: w.hub, lotId: second })]);
-      expect(bodies(atHub)).toEqual([expect.objectContaining({ kind: 'LOT_SWAPPED', hubId: w.hub, lotId: null, locationId: null })]);
+      for (const hubs of [atHub, atBoth]) {
+        expect(bodies(hubs)).toEqual([expect.objectContaining({ kind: 'LOT_SWAPPED', hubId: w.hub, lotId: null, locationId: null })]);
+      }
     } finally {
-      await Promise.all([atHub.close(), atFarm.close()]);
+      await Promise.all([atHub.close(), atFarm.close(), atBoth.close()]);
     }
   });
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
-import { adjustStock, checkout, createHub, createSession, orderMutation } from '../support/scenarios.js';
+import { adjustStock, checkout, createHub, createProducer, createProduct, createSession, orderMutation } from '../support/scenarios.js';
 import {
   AVAILABILITY,
   type AvailabilityEventShape,
@@ -148,6 +148,28 @@ describe('live reservations and availability', () => {
     await waitFor('an error', async () => (unknown.errors.length > 0 ? true : undefined));
     expect(JSON.stringify(unknown.errors)).toContain('no sales session');
     await unknown.close();
+  });
+
+  it("replays to a session's subscriber its products' changes since the session was created, not their history before", async () => {
+    const farm = await createProducer(t.api, 'Quiet farm');
+    // The producer's own figures while the product was offered nowhere: Product.stock is theirs.
+    const truffles = await createProduct(t.api, farm, { name: 'Truffles', onHand: '7' });
+    await adjustStock(t.api, truffles, '5');
+    await adjustStock(t.api, truffles, '-3');
+    t.clock.advance({ minutes: 5 });
+    const session = await createSession(t.api, await createHub(t.api, 'Truffle Hub'), {
+      opensAt: '2026-11-30T07:00:00+01:00', closesAt: '2026-12-01T20:00:00+01:00', products: [truffles],
+    });
+    await adjustStock(t.api, truffles, '1');
+    const sub = await subscribe<{ available: string }>(await t.as(), AVAILABILITY, { salesSessionId: session.id, after: '0' });
+    try {
+      // Replayed first, in order: had the history been replayed, 7, 12 and 9 would come before.
+      expect((await sub.waitForCount(1)).map((e) => e.available)).toEqual(['10']);
+      await adjustStock(t.api, truffles, '2');
+      expect((await sub.waitForCount(2)).map((e) => e.available)).toEqual(['10', '12']);
+    } finally {
+      await sub.close();
+    }
   });
 
   it('hands out nothing more once a subscription is ended during its replay, neither the rest of the replay nor live events', async () => {

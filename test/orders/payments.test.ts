@@ -30,6 +30,18 @@ describe('after checkout: payment, failure, cancellation and expiry', () => {
     return view.producerOrders.flatMap((o) => o.lines.map((l) => [l.product.id, l.quantity]));
   }
 
+  it("tells a customer no more of another customer's order when cancelling it than when reading it: not found", async () => {
+    const bob = await t.as({ role: 'customer', hubId: w.hub, customerRef: 'bob' });
+    expect((await bob.data<{ customerOrder: unknown }>(op.CUSTOMER_ORDER_QUERY, { id: orderId })).customerOrder).toBeNull();
+    const cancel = async (id: string) =>
+      (await bob.data<{ cancelCustomerOrder: { userErrors: { code: string; field: string[] }[] } }>(op.CANCEL_CUSTOMER_ORDER, { input: { customerOrderId: id } }))
+        .cancelCustomerOrder.userErrors.map((e) => [e.code, e.field]);
+    expect(await cancel(orderId)).toEqual([['NOT_FOUND', ['customerOrderId']]]);
+    expect(await cancel(orderId)).toEqual(await cancel(randomUUID()));
+    // Ali's order is untouched.
+    expect((await t.api.data<{ customerOrder: { status: string } }>(op.CUSTOMER_ORDER_QUERY, { id: orderId })).customerOrder.status).toBe('PENDING_PAYMENT');
+  });
+
   it('confirms payment without touching the producer orders', async () => {
     const before = await producerOrderLines();
     const paid = await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);

@@ -142,7 +142,7 @@ describe('migrations', () => {
     });
   });
 
-  it("take the producer's lot and location out of what hub webhooks were sent and are still to be sent, and leave the producer's", async () => {
+  it("take the producer's lot and location out of what hub webhooks were sent and are still to be sent, and leave the producers'", async () => {
     await upgrade(async (orm, db) => {
       await orm.getMigrator().up({ to: 'Migration20261125010250' });
       const HUB = '00000000-0000-4000-8000-0000000000e1';
@@ -151,12 +151,14 @@ describe('migrations', () => {
       await db.query(`${JEAN_AND_CARROTS}
         INSERT INTO webhook (id, url, kinds, producer_id, hub_id, secret) VALUES
           ('00000000-0000-4000-8000-0000000000a1', 'https://hub.example.org/h', '{LOT_SWAPPED}', null, '${HUB}', 's'),
-          ('00000000-0000-4000-8000-0000000000a2', 'https://farm.example.org/h', '{LOT_SWAPPED}', '${JEAN}', null, 's');`);
+          ('00000000-0000-4000-8000-0000000000a2', 'https://farm.example.org/h', '{LOT_SWAPPED}', '${JEAN}', null, 's'),
+          ('00000000-0000-4000-8000-0000000000a3', 'https://hub.example.org/j', '{LOT_SWAPPED}', '${JEAN}', '${HUB}', 's');`);
       // Bodies as the relay writes them (json_build_object's text), one delivered and one pending each.
       await db.query(`INSERT INTO webhook_delivery (webhook_id, event_position, ordering_key, body, status, next_attempt_at, created_at)
         SELECT w, p, '${CARROTS}', json_build_object('id', p::text, 'kind', 'LOT_SWAPPED', 'hubId', '${HUB}', 'locationId', '${LOCATION}'::uuid, 'lotId', '${LOT}'::uuid, 'quantity', '2')::text,
                status, now(), now()
-          FROM (VALUES ('00000000-0000-4000-8000-0000000000a1'::uuid), ('00000000-0000-4000-8000-0000000000a2'::uuid)) AS ws(w)
+          FROM (VALUES ('00000000-0000-4000-8000-0000000000a1'::uuid), ('00000000-0000-4000-8000-0000000000a2'::uuid),
+                       ('00000000-0000-4000-8000-0000000000a3'::uuid)) AS ws(w)
          CROSS JOIN (VALUES (1, 'DELIVERED'), (2, 'PENDING')) AS d(p, status)`);
 
       await orm.getMigrator().up();
@@ -166,6 +168,8 @@ describe('migrations', () => {
       expect(seen.map(({ webhook, lotId, locationId, quantity }) => [webhook, lotId, locationId, quantity])).toEqual([
         ['a1', null, null, '2'], ['a1', null, null, '2'],
         ['a2', LOT, LOCATION, '2'], ['a2', LOT, LOCATION, '2'],
+        // Scoped to the hub and one producer (the operator's narrowing): the hub's all the same.
+        ['a3', null, null, '2'], ['a3', null, null, '2'],
       ]);
     });
   });

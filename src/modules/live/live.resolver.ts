@@ -94,13 +94,15 @@ export class AvailabilityEventResolver {
     subscribe: async ({ args, context }) => {
       const { salesSessionId, after } = args as AvailabilityArgs;
       const ctx = context as GraphQLContext;
-      const offers = isUuid(salesSessionId) ? await ctx.em.find(Offer, { salesSession: salesSessionId }) : [];
-      if (offers.length === 0 && !(isUuid(salesSessionId) && (await ctx.services.salesSessions.findSalesSession(ctx, salesSessionId)))) {
-        throw new GraphQLError(`no sales session with id "${salesSessionId}"`, { extensions: { code: 'BAD_USER_INPUT' } });
-      }
+      const session = await ctx.services.salesSessions.findSalesSession(ctx, salesSessionId);
+      if (!session) throw new GraphQLError(`no sales session with id "${salesSessionId}"`, { extensions: { code: 'BAD_USER_INPUT' } });
       // Offers are fixed when the session is created, so the product-to-offer map is too.
+      const offers = await ctx.em.find(Offer, { salesSession: session.id });
       const offerOfProduct = new Map(offers.map((o) => [o.product.id, o.id]));
-      const events = ctx.events.open({ filter: { productIds: [...offerOfProduct.keys()] }, after: await checkAfter(ctx, after) });
+      // From the session's creation only: a product's changes before it was offered here are its
+      // producer's business (Product.stock is theirs), not this public stream's to replay.
+      const filter = { productIds: [...offerOfProduct.keys()], since: session.createdAt };
+      const events = ctx.events.open({ filter, after: await checkAfter(ctx, after) });
       return withOffer(events, offerOfProduct);
     },
   })

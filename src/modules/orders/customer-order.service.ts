@@ -132,8 +132,10 @@ export class CustomerOrderService {
       [orderId],
     );
     if (!row) throw orderNotFound(orderId);
-    // Payment results come from the hub; a customer may only cancel their own order.
+    // Payment results come from the hub; a customer may only cancel their own order, and is told
+    // of another's no more than customerOrder(id) tells it (null): not found.
     const allowed = event === OrderEvent.CANCELLED ? seesCustomerOrder(actor, row) : actsForHub(actor, row.hubId);
+    if (!allowed && actor.kind === 'customer') throw orderNotFound(orderId);
     if (!allowed) throw forbidden('this order belongs to another hub or customer', 'customerOrderId');
     const session = readSessionTimes(row);
     const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
