@@ -36,6 +36,7 @@ export function createServices(options: ServiceOptions) {
   const enterprises = new EnterpriseService();
   const locations = new LocationService(enterprises, stock);
   const picking = new PickingService(earliestBestBefore);
+  const customerOrders = new CustomerOrderService(stock);
   return {
     stock,
     enterprises,
@@ -46,8 +47,8 @@ export function createServices(options: ServiceOptions) {
     packing: new PackingService(),
     shipping: new ShippingService(stock, picking),
     salesSessions: new SalesSessionService(enterprises, options.closeListener),
-    checkout: new CheckoutService(stock, options.holdDuration, new CheckoutBatcher(options.checkoutBatchTimeouts)),
-    customerOrders: new CustomerOrderService(stock),
+    checkout: new CheckoutService(stock, options.holdDuration, new CheckoutBatcher(options.checkoutBatchTimeouts), (ctx, offerIds) => customerOrders.expireLapsedHoldsOf(ctx, offerIds)),
+    customerOrders,
     producerOrders: new ProducerOrderService(),
     completion: new SessionCompletionService(stock),
     webhooks: new WebhookService(enterprises, options.webhookAddresses),

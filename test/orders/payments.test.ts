@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import * as op from '../support/operations.js';
-import { checkout, orderMutation, sessionView, stockOf } from '../support/scenarios.js';
+import { checkout, createHub, createSession, orderMutation, sessionView, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { openSessionWorld } from '../support/world.js';
 
@@ -137,6 +137,22 @@ describe('after checkout: payment, failure, cancellation and expiry', () => {
     const late = await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);
     expect(late.userErrors).toEqual([expect.objectContaining({ code: 'HOLD_EXPIRED' })]);
     expect((await orderMutation(t.api, op.FAIL_PAYMENT, orderId)).userErrors).toEqual([expect.objectContaining({ code: 'INVALID_STATE' })]);
+    await expectStockConsistent(t.db);
+  });
+
+  it("sells a lapsed hold's stock to the next customer who needs it, at another hub too, before the scheduler has run", async () => {
+    // Ali holds 4 of the 10 carrots until 09:15; at 09:16 no tick has expired the hold yet.
+    t.clock.set('2026-11-23T09:16:00+01:00');
+    const otherHub = await createHub(t.api, 'Hub B');
+    const elsewhere = await createSession(t.api, otherHub, { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [w.carrots] });
+    const bea = await checkout(t.api, elsewhere.id, 'bea', [{ offerId: elsewhere.offerFor(w.carrots), quantity: '10' }]);
+    expect(bea.userErrors).toEqual([]);
+    const { customerOrder } = await t.api.data<{ customerOrder: { status: string } }>(op.CUSTOMER_ORDER_QUERY, { id: orderId });
+    expect(customerOrder.status).toBe('EXPIRED');
+    expect(await stockOf(t.api, w.carrots)).toEqual({ onHand: '10', held: '10', committed: '0', available: '0' });
+    // Nothing lapsed to free: the next basket is refused as before.
+    const cal = await checkout(t.api, elsewhere.id, 'cal', [{ offerId: elsewhere.offerFor(w.carrots), quantity: '1' }]);
+    expect(cal.userErrors).toEqual([expect.objectContaining({ code: 'INSUFFICIENT_STOCK' })]);
     await expectStockConsistent(t.db);
   });
 

@@ -88,9 +88,26 @@ export class CheckoutService {
     private readonly holdDuration: Duration,
     /** Places the checkouts of the same products that arrive together in one transaction. */
     readonly batcher: CheckoutBatcher,
+    /** Expires now the lapsed holds of these offers' products, answering how many it expired. */
+    private readonly expireLapsedHoldsOf: (ctx: RequestContext, offerIds: readonly string[]) => Promise<number>,
   ) {}
 
+  /**
+   * A basket refused for want of stock that a lapsed hold still counts (the scheduler expires
+   * holds at its next tick, up to a second late) expires those holds and tries once more: an
+   * expired hold's stock is for sale again at once, to the next customer who needs it.
+   */
   async checkout(ctx: RequestContext, fields: CheckoutFields): Promise<CustomerOrderView> {
+    try {
+      return await this.checkoutOnce(ctx, fields);
+    } catch (error) {
+      const short = error instanceof DomainError && error.userErrors.some((e) => e.code === UserErrorCode.INSUFFICIENT_STOCK);
+      if (!short || (await this.expireLapsedHoldsOf(ctx, fields.lines.map((l) => l.offerId))) === 0) throw error;
+      return this.checkoutOnce(ctx, fields);
+    }
+  }
+
+  private async checkoutOnce(ctx: RequestContext, fields: CheckoutFields): Promise<CustomerOrderView> {
     const input = canonical(fields);
     const basket = validate(input);
     const requestHash = hashRequest(input.salesSessionId, input.customerRef, basket);

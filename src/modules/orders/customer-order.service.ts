@@ -4,7 +4,7 @@ import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { doEachDue } from '../../scheduler/each-due.js';
 import { isUuid } from '../../shared/ids.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
-import { instant, preparedSql, sql } from '../../shared/sql.js';
+import { instant, preparedSql, sql, uuidArray } from '../../shared/sql.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus, type SessionTimes } from '../sessions/session-status.js';
 import type { StockService } from '../stock/stock.service.js';
 import { CustomerOrder, type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
@@ -105,6 +105,28 @@ export class CustomerOrderService {
     );
     return doEachDue(ctx, due.map((o) => o.id), async (em, id) =>
       (await this.transition(em, ctx.actor, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).kind === 'changed');
+  }
+
+  /**
+   * Expires, at once, the lapsed holds of the products these offers sell (at any hub): a checkout
+   * refused for want of stock that such a hold still counts calls this rather than wait for the
+   * scheduler's next tick. Lapsed holds are few (the scheduler expires them every tick), and each
+   * is expired as the scheduler would, in a transaction of its own.
+   */
+  async expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number> {
+    const due = await sql<{ id: string }>(
+      ctx.em,
+      `SELECT o.id FROM customer_order o
+        WHERE o.status = 'PENDING_PAYMENT' AND o.hold_expires_at <= ?
+          AND EXISTS (SELECT 1 FROM customer_order_line l JOIN offer f ON f.product_id = l.product_id
+                       WHERE l.customer_order_id = o.id AND f.id = ANY(?::uuid[]))
+        ORDER BY o.hold_expires_at LIMIT 100`,
+      [ctx.clock.now(), uuidArray(offerIds)],
+    );
+    // The platform's doing, as the scheduler's: not the caller's (the holds may be other hubs').
+    const system: Actor = { kind: 'system' };
+    return doEachDue(ctx, due.map((o) => o.id), async (em, id) =>
+      (await this.transition(em, system, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).kind === 'changed');
   }
 
   private async apply(ctx: RequestContext, customerOrderId: string, event: OrderEvent): Promise<CustomerOrderView> {
