@@ -25,6 +25,7 @@ import { Migration20261125001331 } from './Migration20261125001331.js';
 import { Migration20261125005330 } from './Migration20261125005330.js';
 import { Migration20261125010250 } from './Migration20261125010250.js';
 import { Migration20261125011500 } from './Migration20261125011500.js';
+import { Migration20261125015248 } from './Migration20261125015248.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -52,4 +53,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125005330', class: Migration20261125005330 },
   { name: 'Migration20261125010250', class: Migration20261125010250 },
   { name: 'Migration20261125011500', class: Migration20261125011500 },
+  { name: 'Migration20261125015248', class: Migration20261125015248 },
 ];

@@ -47,7 +47,7 @@ export function createServices(options: ServiceOptions) {
     packing: new PackingService(),
     shipping: new ShippingService(stock, picking),
     salesSessions: new SalesSessionService(enterprises, options.closeListener),
-    checkout: new CheckoutService(stock, options.holdDuration, new CheckoutBatcher(options.checkoutBatchTimeouts), (ctx, offerIds) => customerOrders.expireLapsedHoldsOf(ctx, offerIds)),
+    checkout: new CheckoutService(stock, options.holdDuration, new CheckoutBatcher(options.checkoutBatchTimeouts), customerOrders),
     customerOrders,
     producerOrders: new ProducerOrderService(),
     completion: new SessionCompletionService(stock),

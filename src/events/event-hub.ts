@@ -29,8 +29,6 @@ export interface EventFilter {
   producerId?: string;
   hubId?: string;
   productIds?: readonly string[];
-  /** Only events from this instant on: a session's subscriber is not told its products' past. */
-  since?: Date;
 }
 
 export interface SubscribeRequest {
@@ -166,10 +164,6 @@ export class EventHub implements PubSub {
       where.push(`product_id IN (${filter.productIds.map(() => '?').join(', ') || 'NULL'})`);
       params.push(...filter.productIds);
     }
-    if (filter.since) {
-      where.push('created_at >= ?');
-      params.push(filter.since);
-    }
     const rows = await sql<StoredEvent>(this.orm.em.fork(), `${SELECT_EVENT} WHERE ${where.join(' AND ')} ORDER BY domain_event.position LIMIT ?`, [...params, limit]);
     return rows.map(readEvent);
   }
@@ -265,7 +259,6 @@ export function matches(filter: EventFilter, event: StoredEvent): boolean {
   if (filter.producerId && filter.producerId !== event.producerId) return false;
   if (filter.hubId && filter.hubId !== event.hubId) return false;
   if (filter.productIds && !filter.productIds.includes(event.productId)) return false;
-  if (filter.since && event.createdAt < filter.since) return false;
   return true;
 }
 

@@ -15,7 +15,13 @@ export const ITEM_LOCK_WAIT_MS = 1_000;
  * whose locks are busy past ITEM_LOCK_WAIT_MS is left for the next tick, and one that fails is
  * reported, with any others, once every item has had its turn (the next tick tries it again).
  */
-export async function doEachDue(ctx: RequestContext, ids: readonly string[], work: (em: EntityManager, id: string) => Promise<boolean>): Promise<number> {
+export async function doEachDue(
+  ctx: RequestContext,
+  ids: readonly string[],
+  work: (em: EntityManager, id: string) => Promise<boolean>,
+  /** Told of each item done, once its transaction has committed. */
+  committed?: () => void,
+): Promise<number> {
   let done = 0;
   const failures: unknown[] = [];
   for (const id of ids) {
@@ -24,7 +30,10 @@ export async function doEachDue(ctx: RequestContext, ids: readonly string[], wor
         await sql(em, `SET LOCAL lock_timeout = ${ITEM_LOCK_WAIT_MS}`);
         return work(em, id);
       });
-      if (did) done += 1;
+      if (did) {
+        done += 1;
+        committed?.();
+      }
     } catch (error) {
       if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) failures.push(Object.assign(error as object, { itemId: id }));
     }

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import * as op from '../support/operations.js';
 import { checkout, createHub, createSession, orderMutation, sessionView, stockOf } from '../support/scenarios.js';
+import { lockedElsewhere } from '../support/locked-elsewhere.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitForLockWait } from '../support/wait.js';
 import { openSessionWorld } from '../support/world.js';
 
 describe('after checkout: payment, failure, cancellation and expiry', () => {
@@ -154,6 +156,49 @@ describe('after checkout: payment, failure, cancellation and expiry', () => {
     const cal = await checkout(t.api, elsewhere.id, 'cal', [{ offerId: elsewhere.offerFor(w.carrots), quantity: '1' }]);
     expect(cal.userErrors).toEqual([expect.objectContaining({ code: 'INSUFFICIENT_STOCK' })]);
     await expectStockConsistent(t.db);
+  });
+
+  it('sells a lapsed hold\'s stock to each of several customers arriving together, whichever of them expires it', async () => {
+    t.clock.set('2026-11-23T09:16:00+01:00');
+    // Ali's 4 carrots lapsed at 09:15: 6 are free, 4 more once her hold is expired. Ten customers
+    // of one carrot each, at once: every one of them fits.
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      checkout(t.api, w.session.id, `c${i}`, [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }])));
+    expect(results.flatMap((r) => r.userErrors)).toEqual([]);
+    expect(await stockOf(t.api, w.carrots)).toEqual({ onHand: '10', held: '10', committed: '0', available: '0' });
+    await expectStockConsistent(t.db);
+  });
+
+  it('tries a short basket again when the scheduler expired the lapsed hold between its refusal and its own expiry pass', async () => {
+    t.clock.set('2026-11-23T09:16:00+01:00');
+    const service = t.app.services.customerOrders;
+    const expireLapsedHoldsOf = service.expireLapsedHoldsOf.bind(service);
+    service.expireLapsedHoldsOf = async (ctx, offerIds) => {
+      await t.app.scheduler.runOnce();
+      return expireLapsedHoldsOf(ctx, offerIds);
+    };
+    try {
+      const bea = await checkout(t.api, w.session.id, 'bea', [{ offerId: w.session.offerFor(w.carrots), quantity: '10' }]);
+      expect(bea.userErrors).toEqual([]);
+    } finally {
+      service.expireLapsedHoldsOf = expireLapsedHoldsOf;
+    }
+  });
+
+  it('answers a short basket INSUFFICIENT_STOCK, not an internal error, when expiring a lapsed hold fails', async () => {
+    t.clock.set('2026-11-23T09:16:00+01:00');
+    // Ali's order is busy (her hub's payment result, say) while Bea's basket is refused; the
+    // connection Bea's expiry pass waits on is lost (a failover).
+    const busy = await lockedElsewhere(t.db, 'SELECT 1 FROM customer_order WHERE id = $1 FOR UPDATE', [orderId]);
+    try {
+      const bea = checkout(t.api, w.session.id, 'bea', [{ offerId: w.session.offerFor(w.carrots), quantity: '10' }]);
+      await waitForLockWait(t.db, "Bea's expiry pass to wait for Ali's order").then(() => t.db.query(
+        `SELECT pg_terminate_backend(a.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE NOT l.granted AND a.datname = current_database() AND a.pid <> pg_backend_pid()`), () => undefined);
+      expect((await bea).userErrors).toEqual([expect.objectContaining({ code: 'INSUFFICIENT_STOCK' })]);
+    } finally {
+      await busy.release();
+    }
   });
 
   it('refuses a payment that arrives after the hold lapsed, even before the scheduler has run', async () => {

@@ -99,10 +99,13 @@ export class AvailabilityEventResolver {
       // Offers are fixed when the session is created, so the product-to-offer map is too.
       const offers = await ctx.em.find(Offer, { salesSession: session.id });
       const offerOfProduct = new Map(offers.map((o) => [o.product.id, o.id]));
-      // From the session's creation only: a product's changes before it was offered here are its
-      // producer's business (Product.stock is theirs), not this public stream's to replay.
-      const filter = { productIds: [...offerOfProduct.keys()], since: session.createdAt };
-      const events = ctx.events.open({ filter, after: await checkAfter(ctx, after) });
+      // A replay starts at the session's creation at the earliest: a product's changes before it
+      // was offered here are its producer's business (Product.stock is theirs), not this public
+      // stream's to replay.
+      const requested = await checkAfter(ctx, after);
+      const floor = session.firstEventPosition;
+      const from = requested !== undefined && floor !== undefined && floor !== null && BigInt(requested) < BigInt(floor) ? floor : requested;
+      const events = ctx.events.open({ filter: { productIds: [...offerOfProduct.keys()] }, after: from });
       return withOffer(events, offerOfProduct);
     },
   })

@@ -88,21 +88,29 @@ export class CheckoutService {
     private readonly holdDuration: Duration,
     /** Places the checkouts of the same products that arrive together in one transaction. */
     readonly batcher: CheckoutBatcher,
-    /** Expires now the lapsed holds of these offers' products, answering how many it expired. */
-    private readonly expireLapsedHoldsOf: (ctx: RequestContext, offerIds: readonly string[]) => Promise<number>,
+    /** The lapsed holds a short basket may have counted (CustomerOrderService). */
+    private readonly lapsedHolds: {
+      expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number>;
+      readonly holdsExpired: number;
+    },
   ) {}
 
   /**
-   * A basket refused for want of stock that a lapsed hold still counts (the scheduler expires
-   * holds at its next tick, up to a second late) expires those holds and tries once more: an
-   * expired hold's stock is for sale again at once, to the next customer who needs it.
+   * A basket refused for want of stock that a lapsed hold may have counted (the scheduler expires
+   * holds at its next tick, up to a second late) expires the lapsed holds of its products and
+   * tries once more if any hold expired meanwhile, by it or by anyone (another checkout, the
+   * scheduler): an expired hold's stock is for sale again at once, to the next customer who needs
+   * it. Expiring them is a favour: if it fails, the refusal stands and the scheduler does it.
    */
   async checkout(ctx: RequestContext, fields: CheckoutFields): Promise<CustomerOrderView> {
+    const expiredBefore = this.lapsedHolds.holdsExpired;
     try {
       return await this.checkoutOnce(ctx, fields);
     } catch (error) {
       const short = error instanceof DomainError && error.userErrors.some((e) => e.code === UserErrorCode.INSUFFICIENT_STOCK);
-      if (!short || (await this.expireLapsedHoldsOf(ctx, fields.lines.map((l) => l.offerId))) === 0) throw error;
+      if (!short) throw error;
+      await this.lapsedHolds.expireLapsedHoldsOf(ctx, fields.lines.map((l) => l.offerId)).catch(() => 0);
+      if (this.lapsedHolds.holdsExpired === expiredBefore) throw error;
       return this.checkoutOnce(ctx, fields);
     }
   }

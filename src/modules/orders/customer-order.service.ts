@@ -104,14 +104,28 @@ export class CustomerOrderService {
       [ctx.clock.now(), limit],
     );
     return doEachDue(ctx, due.map((o) => o.id), async (em, id) =>
-      (await this.transition(em, ctx.actor, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).kind === 'changed');
+      (await this.transition(em, ctx.actor, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).kind === 'changed', this.countExpiry);
   }
 
   /**
-   * Expires, at once, the lapsed holds of the products these offers sell (at any hub): a checkout
-   * refused for want of stock that such a hold still counts calls this rather than wait for the
-   * scheduler's next tick. Lapsed holds are few (the scheduler expires them every tick), and each
-   * is expired as the scheduler would, in a transaction of its own.
+   * How many holds this process has expired so far (counted as each commits): a checkout refused
+   * for want of stock tries again if one expired meanwhile, here or by freeLapsedHoldsOf().
+   */
+  get holdsExpired(): number {
+    return this.expiries;
+  }
+
+  private expiries = 0;
+  private readonly countExpiry = () => {
+    this.expiries += 1;
+  };
+
+  /**
+   * Expires, at once, the lapsed holds of the products these offers sell (at any hub), for a
+   * checkout refused for want of stock that such a hold counted, rather than leave them to the
+   * scheduler's next tick. Lapsed holds are few (the scheduler expires them every tick), found
+   * through the index of pending holds; each is expired as the scheduler would, in a transaction
+   * of its own, as the platform rather than the caller. Never throws.
    */
   async expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number> {
     const due = await sql<{ id: string }>(
@@ -123,10 +137,18 @@ export class CustomerOrderService {
         ORDER BY o.hold_expires_at LIMIT 100`,
       [ctx.clock.now(), uuidArray(offerIds)],
     );
-    // The platform's doing, as the scheduler's: not the caller's (the holds may be other hubs').
     const system: Actor = { kind: 'system' };
-    return doEachDue(ctx, due.map((o) => o.id), async (em, id) =>
-      (await this.transition(em, system, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).kind === 'changed');
+    let expired = 0;
+    for (const { id } of due) {
+      // Waiting, unlike the scheduler, for a hold another checkout is expiring: then it is free.
+      // A failure leaves the hold to the scheduler, which logs its own.
+      const outcome = await ctx.em.transactional((em) => this.transition(em, system, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).catch(() => undefined);
+      if (outcome?.kind === 'changed') {
+        expired += 1;
+        this.countExpiry();
+      }
+    }
+    return expired;
   }
 
   private async apply(ctx: RequestContext, customerOrderId: string, event: OrderEvent): Promise<CustomerOrderView> {

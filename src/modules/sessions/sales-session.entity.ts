@@ -43,6 +43,14 @@ export class SalesSession extends BaseEntity {
   @Property({ type: 'datetime', nullable: true })
   completedAt?: Date;
 
+  /**
+   * The newest event positioned when the session was created: availabilityChanged replays its
+   * products' changes after it only (positions, not clocks: replicas' clocks differ). Null for
+   * sessions created before it was kept.
+   */
+  @Property({ type: 'bigint', nullable: true })
+  firstEventPosition?: string;
+
   constructor(hub: Hub, opensAt: Date, closesAt: Date, timeZone: string) {
     super();
     this.hub = hub;

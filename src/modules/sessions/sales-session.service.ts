@@ -118,6 +118,8 @@ export class SalesSessionService {
       session.id = sessionId;
       session.createdAt = ctx.clock.now();
       session.deliversAt = input.deliversAt ?? undefined;
+      const [newest] = await sql<{ position: string }>(em, 'SELECT coalesce(max(position), 0)::text AS position FROM domain_event');
+      session.firstEventPosition = newest!.position;
       em.persist(session);
       for (const [position, fields] of input.offers.entries()) {
         const offer = new Offer(session, em.getReference(Product, fields.productId), fields.price.amount, fields.price.currency);
