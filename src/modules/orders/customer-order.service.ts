@@ -109,7 +109,7 @@ export class CustomerOrderService {
 
   /**
    * How many holds this process has expired so far (counted as each commits): a checkout refused
-   * for want of stock tries again if one expired meanwhile, here or by freeLapsedHoldsOf().
+   * for want of stock tries again if one expired meanwhile (the scheduler's or expireLapsedHoldsOf()).
    */
   get holdsExpired(): number {
     return this.expiries;
@@ -125,7 +125,7 @@ export class CustomerOrderService {
    * checkout refused for want of stock that such a hold counted, rather than leave them to the
    * scheduler's next tick. Lapsed holds are few (the scheduler expires them every tick), found
    * through the index of pending holds; each is expired as the scheduler would, in a transaction
-   * of its own, as the platform rather than the caller. Never throws.
+   * of its own, as the platform rather than the caller.
    */
   async expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number> {
     const due = await sql<{ id: string }>(
