@@ -6,7 +6,7 @@ import { TCP_KEEPALIVE } from '../db/tcp-keepalive.js';
 import type { Clock } from '../shared/clock.js';
 import { coalesced } from '../shared/coalesced.js';
 import { instant, preparedSql, sql } from '../shared/sql.js';
-import { onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, wroteEvents } from './event-log.js';
+import { newestEventPosition, onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, wroteEvents } from './event-log.js';
 
 export interface StoredEvent {
   position: string;
@@ -139,9 +139,8 @@ export class EventHub implements PubSub {
   }
 
   /** The id of the newest event positioned so far ("0" before the first). */
-  async newestPosition(): Promise<string> {
-    const [row] = await sql<{ newest: string }>(this.orm.em.fork(), 'SELECT coalesce(max(position), 0)::text AS newest FROM domain_event');
-    return row!.newest;
+  newestPosition(): Promise<string> {
+    return newestEventPosition(this.orm.em.fork());
   }
 
   /** A page of stored events matching `filter` after `position`, for replay. */

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { lockLevels } from '../modules/stock/level-locks.js';
+import { sql } from '../shared/sql.js';
 
 /** PostgreSQL NOTIFY channel: "events got positions up to N", listened to by every replica. */
 export const POSITIONED_CHANNEL = 'foodhub_events';
@@ -103,4 +104,13 @@ export async function appendEvents(em: EntityManager, at: Date, events: EventRec
     })))] as never[],
   );
   markEventsWritten(em);
+}
+
+/**
+ * The id of the newest event positioned so far ("0" before the first): a replay may start no
+ * later, and a session keeps it to replay no earlier than its creation.
+ */
+export async function newestEventPosition(em: EntityManager): Promise<string> {
+  const [row] = await sql<{ newest: string }>(em, 'SELECT coalesce(max(position), 0)::text AS newest FROM domain_event');
+  return row!.newest;
 }

@@ -32,18 +32,18 @@ export class ProducerOrderService {
    */
   async list(ctx: RequestContext, filter: ProducerOrderFilter): Promise<ProducerOrder[]> {
     const where: FilterQuery<ProducerOrder> = {};
-    for (const id of [filter.producerId, filter.salesSessionId]) if (id && !isUuid(id)) return Promise.resolve([]);
+    for (const id of [filter.producerId, filter.salesSessionId]) if (id && !isUuid(id)) return [];
     if (filter.producerId) where.producer = filter.producerId;
     if (filter.salesSessionId) where.salesSession = filter.salesSessionId;
     if (filter.orderState) where.orderState = filter.orderState;
     const { actor } = ctx;
     if (actor.kind === 'producer') {
-      if (filter.producerId && filter.producerId !== actor.producerId) return Promise.resolve([]);
+      if (filter.producerId && filter.producerId !== actor.producerId) return [];
       where.producer = actor.producerId;
     } else if (actor.kind === 'hub') {
       where.hub = actor.hubId;
     } else if (actor.kind !== 'admin' && actor.kind !== 'system') {
-      return Promise.resolve([]);
+      return [];
     }
     const limit = listSize(filter.first);
     const query = ctx.em.createQueryBuilder(ProducerOrder, 'po').where(where).orderBy({ createdAt: 'asc', id: 'asc' }).limit(limit);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DateTime } from 'luxon';
 import { requireHub } from '../../auth/policy.js';
+import { newestEventPosition } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
@@ -118,8 +119,7 @@ export class SalesSessionService {
       session.id = sessionId;
       session.createdAt = ctx.clock.now();
       session.deliversAt = input.deliversAt ?? undefined;
-      const [newest] = await sql<{ position: string }>(em, 'SELECT coalesce(max(position), 0)::text AS position FROM domain_event');
-      session.firstEventPosition = newest!.position;
+      session.firstEventPosition = await newestEventPosition(em);
       em.persist(session);
       for (const [position, fields] of input.offers.entries()) {
         const offer = new Offer(session, em.getReference(Product, fields.productId), fields.price.amount, fields.price.currency);
