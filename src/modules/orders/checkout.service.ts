@@ -109,8 +109,8 @@ export class CheckoutService {
     } catch (error) {
       const short = error instanceof DomainError && error.userErrors.some((e) => e.code === UserErrorCode.INSUFFICIENT_STOCK);
       if (!short) throw error;
-      await this.lapsedHolds.expireLapsedHoldsOf(ctx, fields.lines.map((l) => l.offerId)).catch(() => 0);
-      if (this.lapsedHolds.holdsExpired === expiredBefore) throw error;
+      const freed = await this.lapsedHolds.expireLapsedHoldsOf(ctx, fields.lines.map((l) => l.offerId)).catch(() => 0);
+      if (freed === 0 && this.lapsedHolds.holdsExpired === expiredBefore) throw error;
       return this.checkoutOnce(ctx, fields);
     }
   }

@@ -125,7 +125,8 @@ export class CustomerOrderService {
    * checkout refused for want of stock that such a hold counted, rather than leave them to the
    * scheduler's next tick. Lapsed holds are few (the scheduler expires them every tick), found
    * through the index of pending holds; each is expired as the scheduler would, in a transaction
-   * of its own, as the platform rather than the caller.
+   * of its own, as the platform rather than the caller. Answers how many of those it found are
+   * free now, expired by it or by someone else meanwhile.
    */
   async expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number> {
     const due = await sql<{ id: string }>(
@@ -138,17 +139,16 @@ export class CustomerOrderService {
       [ctx.clock.now(), uuidArray(offerIds)],
     );
     const system: Actor = { kind: 'system' };
-    let expired = 0;
+    let freed = 0;
     for (const { id } of due) {
-      // Waiting, unlike the scheduler, for a hold another checkout is expiring: then it is free.
-      // A failure leaves the hold to the scheduler, which logs its own.
+      // Waiting, unlike the scheduler, for a hold another checkout is expiring: then it is free,
+      // though that checkout may not have counted it yet. A failure leaves the hold to the
+      // scheduler, which logs its own.
       const outcome = await ctx.em.transactional((em) => this.transition(em, system, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).catch(() => undefined);
-      if (outcome?.kind === 'changed') {
-        expired += 1;
-        this.countExpiry();
-      }
+      if (outcome?.kind === 'changed') this.countExpiry();
+      if (outcome?.kind === 'changed' || (outcome?.kind === 'unchanged' && outcome.order.status !== CustomerOrderStatus.PENDING_PAYMENT)) freed += 1;
     }
-    return expired;
+    return freed;
   }
 
   private async apply(ctx: RequestContext, customerOrderId: string, event: OrderEvent): Promise<CustomerOrderView> {
