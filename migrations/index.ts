@@ -26,6 +26,7 @@ import { Migration20261125005330 } from './Migration20261125005330.js';
 import { Migration20261125010250 } from './Migration20261125010250.js';
 import { Migration20261125011500 } from './Migration20261125011500.js';
 import { Migration20261125015248 } from './Migration20261125015248.js';
+import { Migration20261125021933 } from './Migration20261125021933.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -54,4 +55,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125010250', class: Migration20261125010250 },
   { name: 'Migration20261125011500', class: Migration20261125011500 },
   { name: 'Migration20261125015248', class: Migration20261125015248 },
+  { name: 'Migration20261125021933', class: Migration20261125021933 },
 ];

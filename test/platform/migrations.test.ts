@@ -142,6 +142,22 @@ describe('migrations', () => {
     });
   });
 
+  it('widen shipment lines without rewriting them, and keep what they hold', async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261125015248' });
+      const storage = async () => (await db.query<{ file: string }>("SELECT pg_relation_filenode('shipment_line')::text AS file")).rows[0]!.file;
+      const before = await storage();
+
+      await orm.getMigrator().up();
+
+      expect(await storage()).toBe(before);
+      const { rows } = await db.query(
+        "SELECT a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a WHERE a.attrelid = 'shipment_line'::regclass AND a.attname IN ('ordered', 'quantity', 'weight_kg') ORDER BY a.attname",
+      );
+      expect(rows).toEqual(['ordered', 'quantity', 'weight_kg'].map((column) => ({ column, type: 'numeric(20,3)' })));
+    });
+  });
+
   it("take the producer's lot and location out of what hub webhooks were sent and are still to be sent, and leave the producers'", async () => {
     await upgrade(async (orm, db) => {
       await orm.getMigrator().up({ to: 'Migration20261125010250' });
