@@ -18,7 +18,7 @@ import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
 import { createErrorFormatter } from './graphql/format-error.js';
 import { graphqlEndpoint, sendError, SUBSCRIPTIONS_OVER_SOCKETS } from './graphql/http-endpoint.js';
-import { allChecks, costCheck, depthLimit, nulTextCheck, requestCheckPlugin } from './graphql/limits.js';
+import { allChecks, costCheck, depthLimit, storableTextCheck, requestCheckPlugin } from './graphql/limits.js';
 import { sharedReads } from './graphql/shared-reads.js';
 import { formatSocketErrors, formatSocketResult, socketOperations } from './graphql/socket-operations.js';
 import type { Services } from './services.js';
@@ -112,7 +112,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     createContext({ actor, em: deps.orm.em, services: deps.services, events: deps.events, clock: deps.clock });
   const validationRules = [depthLimit(limits.maxQueryDepth), ...(limits.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   // One request check and one error formatter for both transports: neither is a way around the other's rules.
-  const checkRequest = allChecks(nulTextCheck(), costCheck(deps.schema, limits.maxQueryCost));
+  const checkRequest = allChecks(storableTextCheck(), costCheck(deps.schema, limits.maxQueryCost));
   const formatError = createErrorFormatter(deps.logger);
   const socketOperation = socketOperations({ schema: deps.schema, validationRules, checkRequest });
 

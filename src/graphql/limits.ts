@@ -99,38 +99,47 @@ export function allChecks(...checks: RequestCheck[]): RequestCheck {
 }
 
 /**
- * Refuses text holding the NUL character (U+0000), in a variable or in a string literal of the
- * document: PostgreSQL cannot store it in text, and a statement carrying it fails (an encoding
- * error, or a protocol violation), which reached the client as an internal error or as an outage
- * to retry. Refused before anything runs, as the client's mistake it is.
+ * Refuses text PostgreSQL cannot keep as it was sent, in a variable or in a string literal of the
+ * document, before anything runs, as the client's mistake it is:
+ * - the NUL character (U+0000): a statement carrying it fails (an encoding error, or a protocol
+ *   violation), which reached the client as an internal error or as an outage to retry;
+ * - a lone UTF-16 surrogate (what cutting a name in the middle of an emoji leaves): JSON sent to
+ *   PostgreSQL refuses it, failing every basket of a checkout batch with the one that held it,
+ *   and plain text would store U+FFFD in its place.
  */
-export function nulTextCheck(): RequestCheck {
+export function storableTextCheck(): RequestCheck {
   const documents = new WeakMap<DocumentNode, boolean>();
-  const literalHasNul = (document: DocumentNode) => {
+  const literalUnstorable = (document: DocumentNode) => {
     let found = documents.get(document);
     if (found === undefined) {
       found = false;
-      visit(document, { StringValue: (node) => void (found ||= node.value.includes('\u0000')) });
+      visit(document, { StringValue: (node) => void (found ||= unstorable(node.value)) });
       documents.set(document, found);
     }
     return found;
   };
   return ({ document, variables }) =>
-    literalHasNul(document) || holdsNul(variables) ? badArguments('text must not contain the NUL character (U+0000)') : undefined;
+    literalUnstorable(document) || holdsUnstorable(variables)
+      ? badArguments('text must not contain the NUL character (U+0000) or a lone UTF-16 surrogate')
+      : undefined;
 }
 
-/** Whether any string in `value`, keys included, holds U+0000. A loop, not recursion: JSON can nest deeper than the stack. */
-function holdsNul(value: unknown): boolean {
+/** NUL, or a surrogate code unit not part of a pair (`u` mode reads a pair as one code point, not as Cs). */
+const UNSTORABLE = /[\u0000\p{Cs}]/u;
+const unstorable = (text: string) => UNSTORABLE.test(text);
+
+/** Whether any string in `value`, keys included, is unstorable. A loop, not recursion: JSON can nest deeper than the stack. */
+function holdsUnstorable(value: unknown): boolean {
   const pending: unknown[] = [value];
   while (pending.length > 0) {
     const item = pending.pop();
     if (typeof item === 'string') {
-      if (item.includes('\u0000')) return true;
+      if (unstorable(item)) return true;
     } else if (Array.isArray(item)) {
       for (const inner of item) pending.push(inner);
     } else if (item && typeof item === 'object') {
       for (const [key, inner] of Object.entries(item)) {
-        if (key.includes('\u0000')) return true;
+        if (unstorable(key)) return true;
         pending.push(inner);
       }
     }

@@ -18,7 +18,7 @@ const MOVE_LOT = `mutation ($input: MoveLotInput!) { moveLot(input: $input) { lo
 const SWAP_LOT = `mutation ($input: SwapLotInput!) { swapLot(input: $input) { producerOrder { id } ${U} } }`;
 const SHIP = `mutation ($input: ShipProducerOrderInput!) { shipProducerOrder(input: $input) { producerOrder { id } ${U} } }`;
 const SET_PRIORITY = `mutation ($input: SetCustomerPriorityInput!) { setCustomerPriority(input: $input) { customer { customerRef } ${U} } }`;
-const CLIENT_CODES = ['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'QUERY_TOO_COMPLEX'];
+const CLIENT_CODES = ['BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'QUERY_TOO_COMPLEX'];
 const USER_ERROR_CODES = ['INVALID_INPUT', 'NOT_FOUND', 'INSUFFICIENT_STOCK', 'SESSION_NOT_OPEN', 'INVALID_STATE', 'IDEMPOTENCY_CONFLICT'];
 
 describe('bad input to every mutation', () => {
@@ -114,6 +114,11 @@ describe('bad input to every mutation', () => {
     ['createProducer: a NUL in a string literal', 'mutation { createProducer(input: { name: "Ferme\\u0000" }) { producer { id } userErrors { field message code } } }', () => ({})],
     ['registerWebhook: a NUL in the secret', REGISTER_WEBHOOK, () => ({ input: { url: 'https://example.org/hook', kinds: ['HELD'], secret: 's'.repeat(32) + '\u0000' } })],
     ['checkout: a NUL after 200,000 other items', op.CHECKOUT, () => ({ input: checkoutInput({ lines: [...Array.from({ length: 200_000 }, () => 'a'), 'x\u0000'] }) })],
+    // A storefront cutting a name at 200 UTF-16 units in the middle of an emoji sends a lone
+    // surrogate: JSON for PostgreSQL refuses it, which failed every basket of a checkout batch.
+    ['checkout: a lone surrogate in the customer reference', op.CHECKOUT, () => ({ input: checkoutInput({ customerRef: 'Zoë 🍓'.slice(0, 5) }) })],
+    ['checkout: a lone low surrogate in the idempotency key', op.CHECKOUT, () => ({ input: checkoutInput({ idempotencyKey: 'key-\udf53' }) })],
+    ['createProducer: a lone surrogate in a string literal', 'mutation { createProducer(input: { name: "Ferme \\ud83c" }) { producer { id } userErrors { field message code } } }', () => ({})],
     ['createLocation: a NUL in the name', CREATE_LOCATION, () => ({ input: { producerId: w.jean, name: 'Barn\u0000', priority: 2 } })],
     ['pickList: a day that is not one', 'query ($p: ID!) { pickList(producerId: $p, deliveryDay: "tomorrow") { deliveryDay } }', () => ({ p: w.jean })],
     ['packList: an empty hub id', 'query ($p: ID!) { packList(producerId: $p, deliveryDay: "2026-11-26", hubId: "") { hub { id } } }', () => ({ p: w.jean })],
@@ -138,5 +143,15 @@ describe('bad input to every mutation', () => {
     }
     expect(JSON.stringify(response)).not.toMatch(/stacktrace|\.ts:\d+|node_modules/);
     expect(await fingerprint()).toEqual(before);
+  });
+
+  it('keeps text whose characters lie outside the Basic Multilingual Plane, as sent', async () => {
+    const customerRef = 'Zoë 🍓';
+    const response = await t.api.request<{ checkout: { customerOrder: { customerRef: string } | null; userErrors: unknown[] } }>(
+      'mutation ($input: CheckoutInput!) { checkout(input: $input) { customerOrder { customerRef } userErrors { code } } }',
+      { input: checkoutInput({ customerRef }) },
+    );
+    expect(response.errors).toBeUndefined();
+    expect(response.data?.checkout).toEqual({ customerOrder: { customerRef }, userErrors: [] });
   });
 });
