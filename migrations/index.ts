@@ -27,6 +27,7 @@ import { Migration20261125010250 } from './Migration20261125010250.js';
 import { Migration20261125011500 } from './Migration20261125011500.js';
 import { Migration20261125015248 } from './Migration20261125015248.js';
 import { Migration20261125021933 } from './Migration20261125021933.js';
+import { Migration20261125023338 } from './Migration20261125023338.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -56,4 +57,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125011500', class: Migration20261125011500 },
   { name: 'Migration20261125015248', class: Migration20261125015248 },
   { name: 'Migration20261125021933', class: Migration20261125021933 },
+  { name: 'Migration20261125023338', class: Migration20261125023338 },
 ];

@@ -2,7 +2,7 @@ import { countStatements } from './statements.js';
 import type { TestApp } from './test-app.js';
 
 /** The statement that reads a page's offers (src/modules/sessions/catalogue-read.ts). */
-export const OFFERS_READ = 'f.sales_session_id = ANY';
+export const OFFERS_READ = 'catalogue page: offers';
 
 export interface HeldOfferReads {
   /** How many of the server's offer reads are waiting for the lock now. */

@@ -11,7 +11,8 @@ import { Lot, LotStatus } from '../lots/lot.entity.js';
 import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { LocationStock, Stock } from '../stock/stock.types.js';
 import { Product } from './product.entity.js';
-import { CreateProductInput, CreateProductPayload } from './product.types.js';
+import { Money } from '../../graphql/money.js';
+import { CreateProductInput, CreateProductPayload, ProductDimensions, UpdateProductInput, UpdateProductPayload } from './product.types.js';
 import type { ProducerRecord, ProductRecord } from '../sessions/catalogue-read.js';
 
 @Resolver(() => Product)
@@ -26,6 +27,27 @@ export class ProductResolver {
   @Mutation(() => CreateProductPayload)
   createProduct(@Arg('input', () => CreateProductInput) input: CreateProductInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.products.createProduct(ctx, input), (product) => ({ product }));
+  }
+
+  @Allow('admin', 'producer')
+  @Mutation(() => UpdateProductPayload, { description: "Changes a product's name, SKU or details (not its unit), for its producer." })
+  updateProduct(@Arg('input', () => UpdateProductInput) input: UpdateProductInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.products.updateProduct(ctx, input), (product) => ({ product }));
+  }
+
+  @FieldResolver(() => ProductDimensions, { nullable: true })
+  dimensions(@Root() product: ProductRecord): ProductDimensions | null {
+    const { lengthCm, widthCm, heightCm } = product;
+    return lengthCm && widthCm && heightCm ? { lengthCm, widthCm, heightCm } : null;
+  }
+
+  /** Between the producer and the hubs that buy from it: not for storefront visitors, nor for other producers. */
+  @Allow('admin', 'producer', 'hub')
+  @FieldResolver(() => Money, { nullable: true, description: "The producer's price to hubs for one unit: for hubs and the producer itself." })
+  wholesalePrice(@Root() product: ProductRecord, @Ctx() ctx: GraphQLContext): Money | null {
+    if (ctx.actor.kind === 'producer' && !actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's wholesale price");
+    const { wholesalePriceAmount: amount, wholesalePriceCurrency: currency } = product;
+    return amount !== null && amount !== undefined && currency ? { amount, currency } : null;
   }
 
   @FieldResolver(() => Producer)

@@ -1,3 +1,4 @@
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
@@ -9,12 +10,19 @@ import { requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import type { StockService } from '../stock/stock.service.js';
 import { Product } from './product.entity.js';
+import { type ProductDetails, type ProductDetailsFields, productDetails, sameDetails } from './product-details.js';
 
-export interface CreateProductFields {
+export interface CreateProductFields extends ProductDetailsFields {
   producerId: string;
   name: string;
   sku: string;
   unit: string;
+}
+
+export interface UpdateProductFields extends ProductDetailsFields {
+  productId: string;
+  name?: string | null;
+  sku?: string | null;
 }
 
 export class ProductService {
@@ -33,13 +41,14 @@ export class ProductService {
     const name = requiredText(input.name, ['name'], 200, errors);
     const sku = requiredText(input.sku, ['sku'], 100, errors);
     const unit = requiredText(input.unit, ['unit'], 20, errors);
+    const details = productDetails(input, errors);
     errors.throwIfAny();
 
     requireProducer(ctx.actor, input.producerId, 'producerId');
     const producer = await this.enterprises.requireProducer(ctx, input.producerId, 'producerId');
     return createOrReplay(
       () => ctx.em.transactional(async (em) => {
-        const product = new Product(producer, name, sku, unit);
+        const product = Object.assign(new Product(producer, name, sku, unit), details);
         product.createdAt = ctx.clock.now();
         await em.persistAndFlush(product);
         await this.stock.createMissingLevels(em, producer.id);
@@ -47,16 +56,50 @@ export class ProductService {
       }),
       {
         find: () => ctx.em.fork().findOne(Product, { producer: producer.id, sku }),
-        same: (found) => found.name === name && found.unit === unit,
-        taken: (found) =>
-          DomainError.of(UserErrorCode.INVALID_INPUT, `this producer already has a product with SKU "${sku}"${found ? ` ("${found.name}", in ${found.unit})` : ''}`, ['sku']),
+        same: (found) => found.name === name && found.unit === unit && sameDetails(found, details),
+        taken: (found) => skuTaken(sku, found),
       },
     );
+  }
+
+  /**
+   * Changes what the fields name, for the product's producer. The unit is not among them: stock,
+   * holds and orders are counted in it. A new step applies to checkouts from then on; lines
+   * already held keep their quantities.
+   */
+  async updateProduct(ctx: RequestContext, input: UpdateProductFields): Promise<Product> {
+    const errors = new InputErrors();
+    const changes: Partial<Pick<Product, 'name' | 'sku'>> & ProductDetails = productDetails(input, errors);
+    if (input.name === null) errors.invalid('cannot be cleared', ['name']);
+    else if (input.name !== undefined) changes.name = requiredText(input.name, ['name'], 200, errors);
+    if (input.sku === null) errors.invalid('cannot be cleared', ['sku']);
+    else if (input.sku !== undefined) changes.sku = requiredText(input.sku, ['sku'], 100, errors);
+    errors.throwIfAny();
+
+    const product = await this.findProduct(ctx, input.productId);
+    if (!product) throw DomainError.of(UserErrorCode.NOT_FOUND, `no product with id "${input.productId}"`, ['productId']);
+    requireProducer(ctx.actor, product.producer.id, 'productId');
+    try {
+      return await ctx.em.transactional(async (em) => {
+        const locked = await em.findOneOrFail(Product, product.id, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+        em.assign(locked, changes);
+        return locked;
+      });
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) {
+        throw skuTaken(changes.sku!, await ctx.em.fork().findOne(Product, { producer: product.producer.id, sku: changes.sku! }));
+      }
+      throw error;
+    }
   }
 
   findProduct(ctx: RequestContext, id: string): Promise<Product | null> {
     return isUuid(id) ? ctx.em.findOne(Product, id) : Promise.resolve(null);
   }
+}
+
+function skuTaken(sku: string, found: Product | null): DomainError {
+  return DomainError.of(UserErrorCode.INVALID_INPUT, `this producer already has a product with SKU "${sku}"${found ? ` ("${found.name}", in ${found.unit})` : ''}`, ['sku']);
 }
 
 const PRODUCER_PRODUCTS: KeysetList<Product> = {

@@ -51,6 +51,8 @@ interface OfferRow {
   unit: string;
   priceAmount: number;
   priceCurrency: string;
+  /** Lines must be whole multiples of it (Product.sellableStep). */
+  sellableStep: string;
   /** This producer's order in the session, when an earlier checkout made it. */
   producerOrderId: string | null;
   /** The product's levels as read, without locks: the trigger checks them again at COMMIT. */
@@ -229,7 +231,7 @@ export class CheckoutService {
               (SELECT row_to_json(o) FROM customer_order o WHERE o.hub_id = s.hub_id AND o.idempotency_key = ?) AS existing,
               (SELECT coalesce(json_agg(json_build_object(
                         'id', f.id, 'salesSessionId', f.sales_session_id, 'productId', f.product_id,
-                        'producerId', p.producer_id, 'productName', p.name, 'unit', p.unit,
+                        'producerId', p.producer_id, 'productName', p.name, 'unit', p.unit, 'sellableStep', p.sellable_step::text,
                         'priceAmount', f.price_amount, 'priceCurrency', f.price_currency,
                         'producerOrderId', (SELECT po.id FROM producer_order po
                                              WHERE po.sales_session_id = f.sales_session_id AND po.producer_id = p.producer_id),
@@ -339,7 +341,10 @@ function replayed(existing: OrderRow, requestHash: string): OrderRow {
   return existing;
 }
 
-/** The basket's offers, each of which must exist and belong to this session. */
+/**
+ * The basket's offers, each of which must exist and belong to this session, and each line a whole
+ * number of its product's sellable steps (lines of the same offer count together).
+ */
 function checkOffers(sessionId: string, basket: BasketLine[], offers: OfferRow[]): OfferRow[] {
   const byId = new Map(offers.map((o) => [o.id, o]));
   const errors = new InputErrors();
@@ -348,6 +353,10 @@ function checkOffers(sessionId: string, basket: BasketLine[], offers: OfferRow[]
     const field: FieldPath = ['lines', line.index, 'offerId'];
     if (!offer) errors.add(UserErrorCode.NOT_FOUND, `no offer with id "${line.offerId}"`, field);
     else if (offer.salesSessionId !== sessionId) errors.invalid('the offer belongs to another sales session', field);
+    else if (!line.quantity.mod(offer.sellableStep).isZero()) {
+      const step = formatQuantity(offer.sellableStep);
+      errors.invalid(`"${offer.productName}" sells in steps of ${step} ${offer.unit}: ${formatQuantity(line.quantity)} is not a whole number of them`, ['lines', line.index, 'quantity']);
+    }
   }
   errors.throwIfAny();
   return offers;

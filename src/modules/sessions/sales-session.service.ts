@@ -16,9 +16,9 @@ import type { LotGrade } from '../lots/lot.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import { SalesSessionStatus, sessionStatus } from './session-status.js';
 import { canonicalTimeZone } from './time-zones.js';
+import { checkPrice } from '../../shared/money.js';
 
 export const MAX_OFFERS_PER_SESSION = 5000;
-const MAX_PRICE_MINOR_UNITS = 100_000_000;
 
 export interface CreateSalesSessionFields {
   hubId: string;
@@ -72,15 +72,10 @@ export class SalesSessionService {
       if (!isUuid(offer.productId)) {
         errors.add(UserErrorCode.NOT_FOUND, `no product with id "${offer.productId}"`, ['offers', i, 'productId']);
       }
-      if (!Number.isInteger(offer.price.amount) || offer.price.amount < 0 || offer.price.amount > MAX_PRICE_MINOR_UNITS) {
-        errors.invalid(`must be a whole number of minor units from 0 to ${MAX_PRICE_MINOR_UNITS}`, ['offers', i, 'price', 'amount']);
-      }
+      checkPrice(offer.price, ['offers', i, 'price'], errors);
       const days = offer.minShelfLifeDays;
       if (days !== null && days !== undefined && (!Number.isInteger(days) || days < 0 || days > 3650)) {
         errors.invalid('must be a whole number of days from 0 to 3650', ['offers', i, 'minShelfLifeDays']);
-      }
-      if (!/^[A-Z]{3}$/.test(offer.price.currency)) {
-        errors.invalid('must be an ISO 4217 code such as EUR', ['offers', i, 'price', 'currency']);
       }
     });
     const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);

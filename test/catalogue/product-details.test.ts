@@ -1,0 +1,175 @@
+// A product's details beyond name, SKU and unit (DESIGN.md's domain model): description, GTIN,
+// sellable step, net weight, dimensions and wholesale price; who reads the price; and checkouts
+// held to whole steps.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isGtin } from '../../src/modules/catalogue/product-details.js';
+import * as op from '../support/operations.js';
+import { checkout, createHub, createProducer, createSession, stockOf } from '../support/scenarios.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const DETAILS = 'id name sku unit description gtin sellableStep netWeightKg dimensions { lengthCm widthCm heightCm }';
+const CREATE = `mutation ($input: CreateProductInput!) { createProduct(input: $input) { product { ${DETAILS} } userErrors { field message code } } }`;
+const UPDATE = `mutation ($input: UpdateProductInput!) { updateProduct(input: $input) { product { ${DETAILS} wholesalePrice { amount currency } } userErrors { field message code } } }`;
+
+type ProductShape = Record<string, unknown> & { id: string };
+type Payload = { product: ProductShape | null; userErrors: { field: string[] | null; message: string; code: string }[] };
+
+describe("a product's details", () => {
+  let t: TestApp;
+  let producer: string;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+    producer = await createProducer(t.api, 'Fromagerie Roux');
+  });
+  afterAll(() => t.stop());
+
+  const create = async (fields: Record<string, unknown>) =>
+    (await t.api.data<{ createProduct: Payload }>(CREATE, { input: { producerId: producer, name: 'Tomme', sku: `T-${randomUUID().slice(0, 8)}`, unit: 'each', ...fields } })).createProduct;
+  const update = async (productId: string, fields: Record<string, unknown>, api = t.api) =>
+    (await api.data<{ updateProduct: Payload }>(UPDATE, { input: { productId, ...fields } })).updateProduct;
+  const productRow = async (id: string) => (await t.db.query('SELECT * FROM product WHERE id = $1', [id])).rows[0];
+
+  it('are kept as given, and a product without them sells any quantity', async () => {
+    const made = await create({
+      description: '  A mountain cheese, aged eight weeks. ',
+      gtin: '4006381333931',
+      sellableStep: '0.250',
+      netWeightKg: '1.2',
+      dimensions: { lengthCm: '20', widthCm: '20', heightCm: '8.5' },
+      wholesalePrice: { amount: 1450, currency: 'EUR' },
+    });
+    expect(made.userErrors).toEqual([]);
+    expect(made.product).toMatchObject({
+      description: 'A mountain cheese, aged eight weeks.',
+      gtin: '4006381333931',
+      sellableStep: '0.25',
+      netWeightKg: '1.2',
+      dimensions: { lengthCm: '20', widthCm: '20', heightCm: '8.5' },
+    });
+    const { product } = await t.api.data<{ product: ProductShape }>(`query ($id: ID!) { product(id: $id) { ${DETAILS} wholesalePrice { amount currency } } }`, { id: made.product!.id });
+    expect(product).toEqual({ ...made.product, wholesalePrice: { amount: 1450, currency: 'EUR' } });
+
+    const plain = await create({});
+    expect(plain.product).toMatchObject({ description: null, gtin: null, sellableStep: '0.001', netWeightKg: null, dimensions: null });
+  });
+
+  it.each([
+    ['a GTIN whose check digit is wrong', { gtin: '4006381333932' }, ['gtin']],
+    ['a GTIN of 11 digits', { gtin: '40063813339' }, ['gtin']],
+    ['a GTIN with letters', { gtin: '400638133393A' }, ['gtin']],
+    ['a step of zero', { sellableStep: '0' }, ['sellableStep']],
+    ['a step finer than a gram', { sellableStep: '0.0005' }, ['sellableStep']],
+    ['a negative weight', { netWeightKg: '-1' }, ['netWeightKg']],
+    ['a dimension of zero', { dimensions: { lengthCm: '20', widthCm: '0', heightCm: '8' } }, ['dimensions', 'widthCm']],
+    ['a price in no currency', { wholesalePrice: { amount: 100, currency: 'euro' } }, ['wholesalePrice', 'currency']],
+    ['a negative price', { wholesalePrice: { amount: -1, currency: 'EUR' } }, ['wholesalePrice', 'amount']],
+    ['a description of 5,001 characters', { description: 'x'.repeat(5001) }, ['description']],
+  ])('refuses %s, making nothing', async (_name, fields, field) => {
+    const before = (await t.db.query('SELECT count(*)::int AS n FROM product')).rows[0].n;
+    const refused = await create(fields);
+    expect(refused.product).toBeNull();
+    expect(refused.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field })]);
+    expect((await t.db.query('SELECT count(*)::int AS n FROM product')).rows[0].n).toBe(before);
+  });
+
+  it('checks GTIN check digits as GS1 does, for every length', () => {
+    // GTIN-8, UPC-A (GTIN-12), EAN-13 and GTIN-14 examples, each valid only with its own check digit.
+    for (const valid of ['96385074', '036000291452', '4006381333931', '10614141000415']) {
+      expect(isGtin(valid)).toBe(true);
+      const wrong = valid.slice(0, -1) + String((Number(valid.at(-1)) + 1) % 10);
+      expect(isGtin(wrong)).toBe(false);
+    }
+  });
+
+  it('a retried creation with the same details replays it; other details under its SKU are refused', async () => {
+    const input = { sku: `R-${randomUUID().slice(0, 8)}`, sellableStep: '0.5', gtin: '96385074' };
+    const first = await create(input);
+    const again = await create({ ...input, sellableStep: '0.500' });
+    expect(again.product?.id).toBe(first.product!.id);
+    const other = await create({ ...input, sellableStep: '1' });
+    expect(other.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: ['sku'] })]);
+  });
+
+  it('update changes what it names, clears what is null, and leaves the rest', async () => {
+    const made = await create({ description: 'Soft', gtin: '96385074', netWeightKg: '0.5', dimensions: { lengthCm: '10', widthCm: '10', heightCm: '4' } });
+    const id = made.product!.id;
+    const updated = await update(id, { name: 'Tomme fraîche', description: null, dimensions: null, sellableStep: '1', wholesalePrice: { amount: 600, currency: 'EUR' } });
+    expect(updated.userErrors).toEqual([]);
+    expect(updated.product).toEqual({
+      ...made.product,
+      name: 'Tomme fraîche',
+      description: null,
+      dimensions: null,
+      sellableStep: '1',
+      wholesalePrice: { amount: 600, currency: 'EUR' },
+    });
+    const row = await productRow(id);
+    expect([row.length_cm, row.width_cm, row.height_cm, row.gtin, row.net_weight_kg]).toEqual([null, null, null, '96385074', '0.500']);
+  });
+
+  it('update refuses what cannot change, changing nothing', async () => {
+    const made = await create({ sku: `U-${randomUUID().slice(0, 8)}` });
+    const taken = await create({ sku: `U-${randomUUID().slice(0, 8)}` });
+    const id = made.product!.id;
+    const before = await productRow(id);
+    for (const [fields, field] of [
+      [{ name: null }, ['name']],
+      [{ sku: ' ' }, ['sku']],
+      [{ sellableStep: null }, ['sellableStep']],
+      [{ name: 'Renamed', gtin: '123' }, ['gtin']],
+      [{ name: 'Renamed', sku: taken.product!.sku }, ['sku']],
+    ] as const) {
+      const refused = await update(id, fields);
+      expect(refused.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field })]);
+    }
+    expect(await productRow(id)).toEqual(before);
+    expect((await update(randomUUID(), { name: 'X' })).userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND', field: ['productId'] })]);
+  });
+
+  it("is its producer's to update, and its wholesale price is for hubs and the producer, not storefront visitors or other producers", async () => {
+    const made = await create({ wholesalePrice: { amount: 900, currency: 'EUR' } });
+    const id = made.product!.id;
+    const rival = await createProducer(t.api, 'Rival dairy');
+    const hub = await createHub(t.api, 'Hub des Alpes');
+    const asRival = await t.as({ role: 'producer', producerId: rival });
+
+    expect((await update(id, { name: 'Stolen' }, asRival)).userErrors).toEqual([expect.objectContaining({ code: 'FORBIDDEN' })]);
+    expect((await productRow(id)).name).toBe('Tomme');
+
+    const priceOf = async (api: Awaited<ReturnType<TestApp['as']>>) =>
+      api.request<{ product: { name: string; wholesalePrice: unknown } }>('query ($id: ID!) { product(id: $id) { name wholesalePrice { amount } } }', { id });
+    expect((await priceOf(await t.as({ role: 'hub', hubId: hub }))).data?.product.wholesalePrice).toEqual({ amount: 900 });
+    expect((await priceOf(await t.as({ role: 'producer', producerId: producer }))).data?.product.wholesalePrice).toEqual({ amount: 900 });
+    for (const caller of [await t.as(), await t.as({ role: 'customer', hubId: hub, customerRef: 'ali' }), asRival]) {
+      const answer = await priceOf(caller);
+      expect(answer.data?.product?.wholesalePrice ?? null).toBeNull();
+      expect(answer.errors?.map((e) => e.extensions?.code)).toEqual([expect.stringMatching(/^(UNAUTHENTICATED|FORBIDDEN)$/)]);
+    }
+  });
+
+  it('a checkout line must be a whole number of steps; lines of the same offer count together', async () => {
+    const made = await create({ unit: 'kg', sellableStep: '0.5' });
+    const cheese = made.product!.id;
+    await t.api.data(op.ADJUST_STOCK, { input: { productId: cheese, delta: '10' } });
+    const hub = await createHub(t.api, 'Hub du Marché');
+    const session = await createSession(t.api, hub, { opensAt: '2026-11-23T08:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [cheese] });
+    const offerId = session.offerFor(cheese);
+
+    const refused = await checkout(t.api, session.id, 'ali', [{ offerId, quantity: '1.25' }]);
+    expect(refused.customerOrder).toBeNull();
+    expect(refused.userErrors).toEqual([{ code: 'INVALID_INPUT', field: ['lines', '0', 'quantity'], message: expect.stringContaining('steps of 0.5 kg') }]);
+    expect((await stockOf(t.api, cheese)).held).toBe('0');
+
+    const halves = await checkout(t.api, session.id, 'ali', [{ offerId, quantity: '0.75' }, { offerId, quantity: '0.25' }]);
+    expect(halves.userErrors).toEqual([]);
+    const whole = await checkout(t.api, session.id, 'bea', [{ offerId, quantity: '1.5' }]);
+    expect(whole.userErrors).toEqual([]);
+    expect((await stockOf(t.api, cheese)).held).toBe('2.5');
+
+    // A new step applies from then on.
+    expect((await update(cheese, { sellableStep: '1' })).userErrors).toEqual([]);
+    const afterChange = await checkout(t.api, session.id, 'cyd', [{ offerId, quantity: '0.5' }]);
+    expect(afterChange.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: ['lines', '0', 'quantity'] })]);
+  });
+});
