@@ -76,13 +76,13 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     listening.delete(worker);
     if (stopping) return;
     if (!everReady) {
-      logger.error({ pid: worker.process.pid, code, signal }, 'a worker failed to start; stopping');
+      logger.error({ worker: worker.process.pid, code, signal }, 'a worker failed to start; stopping');
       void shutdown('a worker failed to start', 1);
       return;
     }
     // Workers that die again and again (a bad deploy, a database that is down) must not spin.
     restartDelayMs = lived >= HEALTHY_LIFETIME_MS ? 0 : Math.min(Math.max(restartDelayMs * 2, 1000), MAX_RESTART_DELAY_MS);
-    logger.error({ pid: worker.process.pid, code, signal, restartInMs: restartDelayMs }, 'a worker died; starting another');
+    logger.error({ worker: worker.process.pid, code, signal, restartInMs: restartDelayMs }, 'a worker died; starting another');
     setTimeout(() => {
       if (!stopping) start();
     }, restartDelayMs);

@@ -4,6 +4,7 @@ import { type App, startApp } from './app.js';
 import { runPrimary } from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
 import { type ProvidedDatabase, provideDatabase } from './db/database.js';
+import { SetupError } from './shared/errors.js';
 import { createLogger } from './shared/logger.js';
 
 /** How long a shutdown may take before the process exits anyway. */
@@ -81,6 +82,18 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`Could not start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(`Could not start: ${startFailure(error)}\n`);
   process.exit(1);
 });
+
+/**
+ * What the operator reads when the start fails: the cause alone when it is theirs to fix (a
+ * DATA_DIR in use, a database refusing the connection or the password, which carry a
+ * system or SQLSTATE code); a stack trace only for what would be a defect here.
+ */
+function startFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  const operators = error instanceof SetupError || typeof code === 'string';
+  return operators ? `${error.message}${typeof code === 'string' ? ` (${code})` : ''}` : (error.stack ?? error.message);
+}

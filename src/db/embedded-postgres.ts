@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { SetupError } from '../shared/errors.js';
 import { isAlive } from '../shared/processes.js';
 
 export interface EmbeddedPostgresOptions {
@@ -71,7 +72,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         logger.info({ port: inUse.port, owner }, 'using the embedded PostgreSQL of a running server');
         return { url: (database) => urlOf(inUse.port, database), stop: async () => {} };
       }
-      throw new Error(
+      throw new SetupError(
         `the embedded PostgreSQL in ${dataDir} is in use by process ${owner} (a server already running?): stop it, or give this ` +
           `one another DATA_DIR (if process ${owner} is not a server, delete ${ownerFile(dataDir)})`,
       );

@@ -34,6 +34,14 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * A start the operator must fix (a DATA_DIR in use, ...): its message says how, and a stack trace
+ * after it would only bury that.
+ */
+export class SetupError extends Error {
+  override name = 'SetupError';
+}
+
 export function userError(code: UserErrorCode, message: string, field?: FieldPath): UserErrorDetail {
   return { code, message, field: field ? field.map(String) : null };
 }

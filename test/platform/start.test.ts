@@ -126,6 +126,8 @@ describe('npm start', () => {
       const second = await runToExit('src/main.ts', env);
       expect(second.code).toBe(1);
       expect(second.output).toContain(`in use by process ${server.child.pid}`);
+      // The operator's to fix: the cause alone, not buried under a stack trace.
+      expect(second.output).not.toMatch(/\n\s+at /);
       expect(await health()).toBe(200);
     } finally {
       server.child.kill('SIGTERM');
