@@ -2,6 +2,8 @@
 // Exits 0 when everything agrees, 1 (listing the products) when anything drifted, 2 when the
 // database is not a foodhub database (the wrong DATA_DIR or DATABASE_URL).
 //   npm run check:stock            (DATABASE_URL, or the embedded PostgreSQL: a running server's, or started for the check)
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { provideDatabase } from '../src/db/database.js';
 import { openOrm } from '../src/db/orm.js';
@@ -11,6 +13,13 @@ import { createLogger } from '../src/shared/logger.js';
 
 const config = loadConfig();
 const logger = createLogger('warn');
+// A DATA_DIR with no PostgreSQL in it is the wrong one: say so, rather than create an empty
+// cluster there that the next look at it would take for a server's.
+const embeddedData = resolve(config.dataDir, 'postgres');
+if (!config.databaseUrl && !existsSync(resolve(embeddedData, 'PG_VERSION'))) {
+  process.stderr.write(`stock: no embedded PostgreSQL in ${embeddedData}: set DATA_DIR to the server's (or DATABASE_URL)\n`);
+  process.exit(2);
+}
 const database = await provideDatabase(config, logger, 'share');
 const orm = await openOrm({ url: database.url, poolSize: 2 });
 try {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -51,6 +51,18 @@ describe('operator scripts', () => {
       const admin = new pg.Client({ connectionString: inject('adminUrl') });
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS ${url.pathname.slice(1)}`).finally(() => admin.end());
+    }
+  });
+
+  it('npm run check:stock pointed at a DATA_DIR with no PostgreSQL says so, with exit code 2, and creates none there', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'foodhub-wrong-data-'));
+    try {
+      const wrong = await run('scripts/check-stock.ts', [], { DATABASE_URL: '', DATA_DIR: dataDir });
+      expect(wrong.code).toBe(2);
+      expect(wrong.output).toContain('no embedded PostgreSQL in');
+      expect(readdirSync(dataDir)).toEqual([]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
