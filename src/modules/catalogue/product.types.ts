@@ -4,20 +4,10 @@ import { DecimalScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Product } from './product.entity.js';
 
-@ObjectType({ simpleResolvers: true, description: 'Of one unit, packed, in centimetres.' })
+/** Read and written in the same shape: one class for the output type and its input. */
+@ObjectType('ProductDimensions', { simpleResolvers: true, description: 'Of one unit, packed, in centimetres.' })
+@InputType('ProductDimensionsInput')
 export class ProductDimensions {
-  @Field(() => DecimalScalar)
-  lengthCm!: string;
-
-  @Field(() => DecimalScalar)
-  widthCm!: string;
-
-  @Field(() => DecimalScalar)
-  heightCm!: string;
-}
-
-@InputType()
-export class ProductDimensionsInput {
   @Field(() => DecimalScalar)
   lengthCm!: string;
 
@@ -43,8 +33,8 @@ abstract class ProductDetailsInput {
   @Field(() => DecimalScalar, { nullable: true, description: 'What one unit weighs, in kg.' })
   netWeightKg?: string | null;
 
-  @Field(() => ProductDimensionsInput, { nullable: true })
-  dimensions?: ProductDimensionsInput | null;
+  @Field(() => ProductDimensions, { nullable: true })
+  dimensions?: ProductDimensions | null;
 
   @Field(() => MoneyInput, { nullable: true, description: "The producer's price to hubs for one unit." })
   wholesalePrice?: MoneyInput | null;
