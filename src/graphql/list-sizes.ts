@@ -30,6 +30,7 @@ import { MAX_LIST } from './lists.js';
 const CAPPED: Readonly<Record<string, number>> = {
   // `first:` lists: listSize() never asks for more than MAX_LIST.
   'Query.producerOrders': MAX_LIST,
+  'Query.customerOrders': MAX_LIST,
   'Hub.salesSessions': MAX_LIST,
   'Producer.products': MAX_LIST,
   'Webhook.deliveries': MAX_LIST,

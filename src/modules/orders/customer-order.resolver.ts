@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { MAX_LIST } from '../../graphql/lists.js';
 import { Allow } from '../../auth/access.js';
 import { seesCustomerOrderLine } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
@@ -20,6 +21,22 @@ export class CustomerOrderResolver {
   @Query(() => CustomerOrder, { nullable: true, description: 'Null unless it is your order (or your hub\'s).' })
   customerOrder(@Arg('id', () => IdScalar) id: string, @Ctx() ctx: GraphQLContext): Promise<CustomerOrder | null> {
     return ctx.services.customerOrders.findCustomerOrder(ctx, id);
+  }
+
+  @Allow('admin', 'hub', 'customer')
+  @Query(() => [CustomerOrder], {
+    description: `A session's customer orders, oldest first: a hub's own, a customer's own. The next page: \`after:\` the last order of this one.`,
+  })
+  customerOrders(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('salesSessionId', () => IdScalar) salesSessionId: string,
+    @Arg('status', () => [CustomerOrderStatus], { nullable: true, description: 'Only orders in one of these statuses.' }) status?: CustomerOrderStatus[],
+    @Arg('customerRef', () => String, { nullable: true }) customerRef?: string,
+    @Arg('idempotencyKey', () => String, { nullable: true, description: 'The order a checkout with this key placed.' }) idempotencyKey?: string,
+    @Arg('first', () => Int, { nullable: true, description: `At most ${MAX_LIST} (the default).` }) first?: number,
+    @Arg('after', () => IdScalar, { nullable: true, description: 'Only the orders after this one, oldest first.' }) after?: string,
+  ): Promise<CustomerOrder[]> {
+    return ctx.services.customerOrders.list(ctx, { salesSessionId, status, customerRef, idempotencyKey, first, after });
   }
 
   @Allow('admin', 'hub')
@@ -51,6 +68,16 @@ export class CustomerOrderResolver {
   @FieldResolver(() => SalesSession)
   async salesSession(@Root() order: CustomerOrderView, @Ctx() ctx: GraphQLContext): Promise<SalesSession> {
     return (await ctx.loaders.salesSession.load(order.salesSession.id))!;
+  }
+
+  @FieldResolver(() => DateTimeScalar, { description: 'When the checkout placed it.' })
+  createdAt(@Root() order: CustomerOrderView): Date {
+    return order.createdAt;
+  }
+
+  @FieldResolver(() => DateTimeScalar, { description: 'When its status last changed (when it was placed, if never).' })
+  updatedAt(@Root() order: CustomerOrderView): Date {
+    return order.updatedAt;
   }
 
   @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'Set while PENDING_PAYMENT.' })

@@ -1,7 +1,9 @@
+import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { actsForHub, forbidden, seesCustomerOrder } from '../../auth/policy.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { doEachDue } from '../../scheduler/each-due.js';
+import { pageByCreation } from '../../shared/creation-pages.js';
 import { isUuid } from '../../shared/ids.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { instant, preparedSql, sql, uuidArray } from '../../shared/sql.js';
@@ -38,8 +40,45 @@ type Outcome =
   /** The hold had lapsed: the order was expired (and that committed), but the event was refused. */
   | { kind: 'refused'; error: DomainError };
 
+export interface CustomerOrderFilter {
+  salesSessionId: string;
+  status?: CustomerOrderStatus[] | null;
+  customerRef?: string | null;
+  idempotencyKey?: string | null;
+  first?: number | null;
+  after?: string | null;
+}
+
 export class CustomerOrderService {
   constructor(private readonly stock: StockService) {}
+
+  /**
+   * A session's customer orders the caller may see (a hub those it took, a customer their own, the
+   * operator all), oldest first, a page at a time. Read through the (session, status) index: a
+   * session's orders only, however many sessions came before.
+   */
+  async list(ctx: RequestContext, filter: CustomerOrderFilter): Promise<CustomerOrder[]> {
+    if (!isUuid(filter.salesSessionId)) return [];
+    const listed: FilterQuery<CustomerOrder> = { salesSession: filter.salesSessionId };
+    const { actor } = ctx;
+    const customerRef = filter.customerRef?.trim();
+    if (actor.kind === 'hub') {
+      listed.hub = actor.hubId;
+    } else if (actor.kind === 'customer') {
+      if (customerRef !== undefined && customerRef !== actor.customerRef) return [];
+      listed.hub = actor.hubId;
+      listed.customerRef = actor.customerRef;
+    } else if (actor.kind !== 'admin' && actor.kind !== 'system') {
+      return [];
+    }
+    // Stored trimmed, as checkout keeps them.
+    if (customerRef !== undefined) listed.customerRef = customerRef;
+    if (filter.idempotencyKey !== undefined && filter.idempotencyKey !== null) listed.idempotencyKey = filter.idempotencyKey.trim();
+    const where = filter.status?.length ? { ...listed, status: { $in: filter.status } } : listed;
+    return pageByCreation(ctx.em, CustomerOrder, 'customer_order', {
+      listed, where, first: filter.first, after: filter.after, notFound: 'customer order of this list',
+    });
+  }
 
   /** The order, if the caller may see it: its hub, its customer, or the operator. */
   async findCustomerOrder(ctx: RequestContext, id: string): Promise<CustomerOrder | null> {

@@ -1,7 +1,7 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { listSize, MAX_LIST } from '../../graphql/lists.js';
-import { DomainError, UserErrorCode } from '../../shared/errors.js';
+import { MAX_LIST } from '../../graphql/lists.js';
+import { pageByCreation } from '../../shared/creation-pages.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
@@ -45,18 +45,14 @@ export class ProducerOrderService {
     } else if (actor.kind !== 'admin' && actor.kind !== 'system') {
       return [];
     }
-    const limit = listSize(filter.first);
-    const query = ctx.em.createQueryBuilder(ProducerOrder, 'po').where(where).orderBy({ createdAt: 'asc', id: 'asc' }).limit(limit);
-    if (filter.after !== undefined && filter.after !== null) {
-      // The cursor is one of the list's orders: the caller's, of the producer and session asked
-      // for. Not necessarily in the state asked for: an order's state may change between pages.
-      const { orderState: _, ...listed } = where as Record<string, unknown>;
-      const cursor = isUuid(filter.after) ? await ctx.em.findOne(ProducerOrder, { ...listed, id: filter.after } as FilterQuery<ProducerOrder>) : null;
-      if (!cursor) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer order of this list with id "${filter.after}"`, ['after']);
-      // Compared in SQL: created_at may hold microseconds a JavaScript Date would drop.
-      query.andWhere('(po.created_at, po.id) > (SELECT c.created_at, c.id FROM producer_order c WHERE c.id = ?)', [cursor.id]);
-    }
-    return query.getResult();
+    const { orderState: _, ...listed } = where as Record<string, unknown>;
+    return pageByCreation(ctx.em, ProducerOrder, 'producer_order', {
+      listed: listed as FilterQuery<ProducerOrder>,
+      where,
+      first: filter.first,
+      after: filter.after,
+      notFound: 'producer order of this list',
+    });
   }
 
   /**

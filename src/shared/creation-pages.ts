@@ -1,0 +1,32 @@
+import type { EntityName, FilterQuery } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { listSize } from '../graphql/lists.js';
+import { DomainError, UserErrorCode } from './errors.js';
+import { isUuid } from './ids.js';
+
+export interface CreationPage<T> {
+  /** Who and what is listed, without filters on what changes (a state): the cursor must be one of these. */
+  listed: FilterQuery<T>;
+  /** Narrower than `listed`, as asked for (a state, ...). */
+  where: FilterQuery<T>;
+  first?: number | null;
+  /** Only the rows after this one: the next page after the last row seen. */
+  after?: string | null;
+  /** What the cursor must be, for its NOT_FOUND message: "producer order of this list". */
+  notFound: string;
+}
+
+/**
+ * A page of rows oldest first, by (created_at, id). The cursor is one of the rows listed for the
+ * caller, though not necessarily still in the state asked for: a state may change between pages.
+ */
+export async function pageByCreation<T extends object>(em: EntityManager, entity: EntityName<T>, table: string, page: CreationPage<T>): Promise<T[]> {
+  const query = em.createQueryBuilder(entity, 'r').where(page.where).orderBy({ createdAt: 'asc', id: 'asc' } as never).limit(listSize(page.first));
+  if (page.after !== undefined && page.after !== null) {
+    const cursor = isUuid(page.after) ? await em.findOne(entity, { ...page.listed, id: page.after } as FilterQuery<T>) : null;
+    if (!cursor) throw DomainError.of(UserErrorCode.NOT_FOUND, `no ${page.notFound} with id "${page.after}"`, ['after']);
+    // Compared in SQL: created_at may hold microseconds a JavaScript Date would drop.
+    query.andWhere(`(r.created_at, r.id) > (SELECT c.created_at, c.id FROM ${table} c WHERE c.id = ?)`, [(cursor as { id?: string }).id]);
+  }
+  return query.getResult();
+}
