@@ -243,6 +243,16 @@ describe('who may do what', () => {
     expect((await read(clients.ownHub)).webhook).toEqual({ id, active: true });
   });
 
+  it("answers a hub that selects a producer's pick lines with the rest of its producer orders, and null for those", async () => {
+    const response = await clients.ownHub.request<{ producerOrders: { producer: { id: string }; pickLines: unknown }[] }>(
+      '{ producerOrders(first: 20) { producer { id } pickLines { quantity } } }',
+    );
+    expect(response.errors?.map((e) => e.extensions?.code)).toContain('FORBIDDEN');
+    const jeans = response.data!.producerOrders.filter((o) => o.producer.id === w.jean);
+    expect(jeans.length).toBeGreaterThan(0);
+    for (const order of jeans) expect(order.pickLines).toBeNull();
+  });
+
   it('never lets one producer see another through nested fields', async () => {
     await createProducer(t.api, 'Unrelated farm');
     const response = await clients.otherProducer.request<{ producerOrders: { producer: { id: string } }[] }>(op.PRODUCER_ORDERS, { producerId: w.jean });

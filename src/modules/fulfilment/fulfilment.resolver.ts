@@ -71,8 +71,13 @@ export class FulfilmentResolver {
 @Resolver(() => ProducerOrder)
 export class ProducerOrderFulfilmentResolver {
   @Allow('admin', 'producer')
-  @FieldResolver(() => [PickLine], { description: "While UNFULFILLED: each line with the lots to pick, beside its criteria. The producer's own (lot codes, what is left of them, locations): not for hubs." })
-  async pickLines(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<PickLine[]> {
+  // Nullable: a hub reading its producer orders with this field selected gets null here, beside
+  // the FORBIDDEN error, rather than losing the whole answer to a non-null field it may not read.
+  @FieldResolver(() => [PickLine], {
+    nullable: true,
+    description: "While UNFULFILLED: each line with the lots to pick, beside its criteria. The producer's own (lot codes, what is left of them, locations): null for hubs, with a FORBIDDEN error.",
+  })
+  async pickLines(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<PickLine[] | null> {
     if (!actsForProducer(ctx.actor, order.producer.id)) throw forbiddenRead("another producer's picking");
     return new FulfilmentViews(ctx).pickLines(await ctx.loaders.pickLines.load(order.id));
   }
