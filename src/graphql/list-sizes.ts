@@ -31,6 +31,7 @@ const CAPPED: Readonly<Record<string, number>> = {
   // `first:` lists: listSize() never asks for more than MAX_LIST.
   'Query.producerOrders': MAX_LIST,
   'Query.customerOrders': MAX_LIST,
+  'Query.webhooks': MAX_LIST,
   'Hub.salesSessions': MAX_LIST,
   'Producer.products': MAX_LIST,
   'Webhook.deliveries': MAX_LIST,

@@ -1,5 +1,6 @@
 import { ArrayType, Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
 import { Field, ObjectType } from 'type-graphql';
+import { IdScalar } from '../../graphql/scalars.js';
 import { BaseEntity } from '../../shared/base.entity.js';
 
 /** A trader platform's endpoint that receives events as signed HTTP POSTs. */
@@ -16,10 +17,12 @@ export class Webhook extends BaseEntity {
   kinds!: string[];
 
   /** Only this producer's events, when set. */
+  @Field(() => IdScalar, { nullable: true, description: "Only this producer's events, when set." })
   @Property({ type: 'uuid', nullable: true })
   producerId?: string;
 
   /** Only events of this hub's producer orders, when set. */
+  @Field(() => IdScalar, { nullable: true, description: "Only events of this hub's producer orders, when set." })
   @Property({ type: 'uuid', nullable: true })
   hubId?: string;
 

@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Allow } from '../../auth/access.js';
+import { MAX_LIST } from '../../graphql/lists.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -19,6 +20,17 @@ export class WebhookResolver {
   @Query(() => Webhook, { nullable: true, description: 'Null unless it is yours.' })
   webhook(@Arg('id', () => IdScalar) id: string, @Ctx() ctx: GraphQLContext): Promise<Webhook | null> {
     return ctx.services.webhooks.find(ctx, id);
+  }
+
+  @Allow('admin', 'hub', 'producer')
+  @Query(() => [Webhook], { description: 'Yours (a hub its own, a producer those no hub scopes), oldest first. The next page: `after:` the last webhook of this one.' })
+  webhooks(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('active', () => Boolean, { nullable: true, description: 'Only those still sending (true) or removed (false).' }) active?: boolean,
+    @Arg('first', () => Int, { nullable: true, description: `At most ${MAX_LIST} (the default).` }) first?: number,
+    @Arg('after', () => IdScalar, { nullable: true, description: 'Only the webhooks after this one, oldest first.' }) after?: string,
+  ): Promise<Webhook[]> {
+    return ctx.services.webhooks.list(ctx, { active, first, after });
   }
 
   @Allow('admin', 'hub', 'producer')

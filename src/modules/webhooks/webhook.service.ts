@@ -1,10 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EventKind, STOCK_ONLY_KINDS } from '../../events/event-log.js';
 import { ownsWebhook, requireHub, requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { listSize } from '../../graphql/lists.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
+import { pageByCreation } from '../../shared/creation-pages.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { instant, sql } from '../../shared/sql.js';
@@ -145,6 +147,21 @@ export class WebhookService {
       await dropPendingDeliveries(em, webhook.id);
     });
     return webhook;
+  }
+
+  /**
+   * The webhooks the caller owns (ownsWebhook): a hub those of its scope, a producer those of its
+   * own that no hub scopes, the operator all; oldest first, a page at a time.
+   */
+  list(ctx: RequestContext, filter: { active?: boolean | null; first?: number | null; after?: string | null }): Promise<Webhook[]> {
+    const { actor } = ctx;
+    let listed: FilterQuery<Webhook>;
+    if (actor.kind === 'hub') listed = { hubId: actor.hubId };
+    else if (actor.kind === 'producer') listed = { hubId: null, producerId: actor.producerId };
+    else if (actor.kind === 'admin') listed = {};
+    else return Promise.resolve([]);
+    const where = filter.active === undefined || filter.active === null ? listed : { ...listed, active: filter.active };
+    return pageByCreation(ctx.em, Webhook, 'webhook', { listed, where, first: filter.first, after: filter.after, notFound: 'webhook of yours' });
   }
 
   /** The webhook, if the caller owns it (ownsWebhook). */
