@@ -88,12 +88,14 @@ main().catch((error: unknown) => {
 
 /**
  * What the operator reads when the start fails: the cause alone when it is theirs to fix (a
- * DATA_DIR in use, a database refusing the connection or the password, which carry a
- * system or SQLSTATE code); a stack trace only for what would be a defect here.
+ * DATA_DIR in use; the system refusing an address, a port or a file, ECONNREFUSED, EADDRINUSE,
+ * EACCES ...; PostgreSQL refusing the connection, the password or the database, SQLSTATE classes
+ * 08, 28 and 3D); a stack trace for anything else, which would be a defect here.
  */
 function startFailure(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = (error as { code?: unknown }).code;
-  const operators = error instanceof SetupError || typeof code === 'string';
-  return operators ? `${error.message}${typeof code === 'string' ? ` (${code})` : ''}` : (error.stack ?? error.message);
+  const systemOrLogin = typeof code === 'string' && (/^E[A-Z]+$/.test(code) || /^(08|28|3D)/.test(code));
+  if (error instanceof SetupError) return error.message;
+  return systemOrLogin ? `${error.message} (${code})` : (error.stack ?? error.message);
 }

@@ -24,8 +24,10 @@ const CLIENT_ERROR_CODES = new Set([
  * of class 08, 08P01 included: PgBouncer answers its pooler errors with it (query_wait_timeout
  * while a pool is paused for a failover, failing server logins), which are outages. A NUL in text,
  * the one request that made PostgreSQL itself answer 08P01, is refused before any SQL runs.
+ * Class 40 (a deadlock's victim, a serialization failure) too: the transaction was rolled back
+ * whole, and the same request again, a moment later, is the remedy PostgreSQL asks for.
  */
-const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57P'];
+const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '40', '53', '57P'];
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
 
 /**

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGtin } from '../../src/modules/catalogue/product-details.js';
+import { allAtOnce } from '../support/at-once.js';
 import * as op from '../support/operations.js';
 import { checkout, createHub, createProducer, createSession, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -91,6 +92,21 @@ describe("a product's details", () => {
     expect(other.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: ['sku'] })]);
   });
 
+  it('a creation that leaves out details the product under its SKU has asks for another product, and is refused', async () => {
+    const sku = `D-${randomUUID().slice(0, 8)}`;
+    expect((await create({ sku, sellableStep: '0.5', description: 'Aged', wholesalePrice: { amount: 900, currency: 'EUR' } })).userErrors).toEqual([]);
+    const other = await create({ sku });
+    expect(other.product).toBeNull();
+    expect(other.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: ['sku'] })]);
+  });
+
+  it('counts a limit in characters, as PostgreSQL does, not in UTF-16 units', async () => {
+    // 3,000 cheeses are 3,000 characters and 6,000 UTF-16 units.
+    expect((await create({ description: '🧀'.repeat(3000) })).userErrors).toEqual([]);
+    expect((await create({ name: '🧀'.repeat(200) })).userErrors).toEqual([]);
+    expect((await create({ name: '🧀'.repeat(201) })).userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: ['name'] })]);
+  });
+
   it('update changes what it names, clears what is null, and leaves the rest', async () => {
     const made = await create({ description: 'Soft', gtin: '96385074', netWeightKg: '0.5', dimensions: { lengthCm: '10', widthCm: '10', heightCm: '4' } });
     const id = made.product!.id;
@@ -172,4 +188,42 @@ describe("a product's details", () => {
     const afterChange = await checkout(t.api, session.id, 'cyd', [{ offerId, quantity: '0.5' }]);
     expect(afterChange.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: ['lines', '0', 'quantity'] })]);
   });
+});
+
+describe('two products swapping SKUs at once', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+
+  it('each hears its new SKU is taken, as it would alone, never INTERNAL_SERVER_ERROR', async () => {
+    // Each UPDATE writes its new row, then checks the unique index and finds the other's old row
+    // being changed: each waits for the other, and PostgreSQL fails one (40P01). The window is
+    // microseconds; an index just before the unique one, slow for these SKUs, widens it (this
+    // test's own database: the constraint is made again, unchanged, so that it is checked after).
+    await t.db.query(`CREATE FUNCTION slow_sku(sku varchar) RETURNS varchar IMMUTABLE LANGUAGE plpgsql AS $$
+      BEGIN IF sku LIKE 'SWAP-%' THEN PERFORM pg_sleep(0.5); END IF; RETURN sku; END $$`);
+    await t.db.query('CREATE INDEX slow_sku ON product (slow_sku(sku))');
+    await t.db.query('ALTER TABLE product DROP CONSTRAINT product_producer_id_sku_unique, ADD CONSTRAINT product_producer_id_sku_unique UNIQUE (producer_id, sku)');
+    const producer = await createProducer(t.api, 'Swapping farm');
+    const make = async (sku: string) =>
+      (await t.api.data<{ createProduct: Payload }>(CREATE, { input: { producerId: producer, name: sku, sku, unit: 'kg' } })).createProduct.product!.id;
+    const update = (productId: string, sku: string) =>
+      t.api.request<{ updateProduct: Payload }>(UPDATE, { input: { productId, sku } });
+    const a = await make('SWAP-X');
+    const b = await make('SWAP-Y');
+
+    const answers = await allAtOnce(
+      t.db,
+      (gate) => gate.query('SELECT 1 FROM product WHERE id = ANY($1) FOR UPDATE', [[a, b]]),
+      () => [update(a, 'SWAP-Y'), update(b, 'SWAP-X')],
+    );
+    for (const answer of answers) {
+      expect(answer.errors).toBeUndefined();
+      expect(answer.data?.updateProduct.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: ['sku'] })]);
+    }
+    const { rows } = await t.db.query('SELECT id, sku FROM product WHERE id = ANY($1) ORDER BY sku', [[a, b]]);
+    expect(rows).toEqual([{ id: a, sku: 'SWAP-X' }, { id: b, sku: 'SWAP-Y' }]);
+  }, 30_000);
 });

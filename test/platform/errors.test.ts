@@ -31,6 +31,19 @@ describe('unexpected errors', () => {
     }
   });
 
+  it("call a deadlock's victim (40P01) a request to retry, as PostgreSQL asks", async () => {
+    // Raised by a trigger: a real deadlock's timing is the business of the tests that make one.
+    await t.db.query(`CREATE FUNCTION deadlock_victim() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$`);
+    await t.db.query('CREATE TRIGGER deadlock_victim BEFORE INSERT ON hub FOR EACH ROW EXECUTE FUNCTION deadlock_victim()');
+    try {
+      const response = await t.api.request('mutation { createHub(input: { name: "Hub C" }) { hub { id } userErrors { code } } }');
+      expect(response.errors?.[0]?.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', retryable: true });
+    } finally {
+      await t.db.query('DROP TRIGGER deadlock_victim ON hub; DROP FUNCTION deadlock_victim()');
+    }
+  });
+
   it('leave client mistakes with their own code and message', async () => {
     const response = await t.api.request('{ producer { id } }');
     expect(response.status).toBe(400);

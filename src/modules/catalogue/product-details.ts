@@ -1,9 +1,12 @@
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import { checkPrice } from '../../shared/money.js';
 import type { InputErrors } from '../../shared/errors.js';
+import { characters } from '../../shared/text.js';
 import type { Product } from './product.entity.js';
 
 export const MAX_DESCRIPTION_LENGTH = 5000;
+/** Any quantity a checkout can name (three decimals): a product sells in these unless set otherwise. */
+export const DEFAULT_SELLABLE_STEP = '0.001';
 
 /**
  * What a producer says about a product beyond its name, SKU and unit. In an update, a field left
@@ -28,7 +31,7 @@ export function productDetails(fields: ProductDetailsFields, errors: InputErrors
   const details: ProductDetails = {};
   if (fields.description !== undefined) {
     const text = fields.description?.trim() ?? '';
-    if (text.length > MAX_DESCRIPTION_LENGTH) errors.invalid(`must be at most ${MAX_DESCRIPTION_LENGTH} characters`, ['description']);
+    if (characters(text) > MAX_DESCRIPTION_LENGTH) errors.invalid(`must be at most ${MAX_DESCRIPTION_LENGTH} characters`, ['description']);
     // An empty description is no description.
     details.description = text === '' ? null : text;
   }

@@ -41,7 +41,7 @@ export class ProductResolver {
     return lengthCm && widthCm && heightCm ? { lengthCm, widthCm, heightCm } : null;
   }
 
-  /** Between the producer and the hubs that buy from it: not for storefront visitors, nor for other producers. */
+  /** Between the producer and the hubs, any of which may offer its products: not for storefront visitors or customers, nor for other producers. */
   @Allow('admin', 'producer', 'hub')
   @FieldResolver(() => Money, { nullable: true, description: "The producer's price to hubs for one unit: for hubs and the producer itself." })
   wholesalePrice(@Root() product: ProductRecord, @Ctx() ctx: GraphQLContext): Money | null {

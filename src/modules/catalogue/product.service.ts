@@ -1,4 +1,4 @@
-import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { DeadlockException, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
@@ -10,7 +10,7 @@ import { requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import type { StockService } from '../stock/stock.service.js';
 import { Product } from './product.entity.js';
-import { type ProductDetails, type ProductDetailsFields, productDetails, sameDetails } from './product-details.js';
+import { DEFAULT_SELLABLE_STEP, type ProductDetails, type ProductDetailsFields, productDetails, sameDetails } from './product-details.js';
 
 export interface CreateProductFields extends ProductDetailsFields {
   producerId: string;
@@ -41,7 +41,16 @@ export class ProductService {
     const name = requiredText(input.name, ['name'], 200, errors);
     const sku = requiredText(input.sku, ['sku'], 100, errors);
     const unit = requiredText(input.unit, ['unit'], 20, errors);
-    const details = productDetails(input, errors);
+    // Every detail, those left out at their defaults: a retry that leaves out what the first
+    // request set asks for another product, which its SKU then refuses.
+    const details = productDetails({
+      description: input.description ?? null,
+      gtin: input.gtin ?? null,
+      sellableStep: input.sellableStep ?? DEFAULT_SELLABLE_STEP,
+      netWeightKg: input.netWeightKg ?? null,
+      dimensions: input.dimensions ?? null,
+      wholesalePrice: input.wholesalePrice ?? null,
+    }, errors);
     errors.throwIfAny();
 
     requireProducer(ctx.actor, input.producerId, 'producerId');
@@ -86,7 +95,9 @@ export class ProductService {
         return locked;
       });
     } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) {
+      // A deadlock on the SKU's unique index is two products swapping SKUs at once: each new SKU
+      // was the other's, so each is taken, as either would hear alone.
+      if (error instanceof UniqueConstraintViolationException || (changes.sku !== undefined && error instanceof DeadlockException)) {
         throw skuTaken(changes.sku!, await ctx.em.fork().findOne(Product, { producer: product.producer.id, sku: changes.sku! }));
       }
       throw error;

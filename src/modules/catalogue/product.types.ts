@@ -55,7 +55,7 @@ export class CreateProductInput extends ProductDetailsInput {
   unit!: string;
 }
 
-@InputType({ description: 'A field left out stays as it is; null clears it. The unit cannot change: stock is counted in it.' })
+@InputType({ description: 'A field left out stays as it is; null clears an optional detail (name, sku and sellableStep cannot be cleared). The unit cannot change: stock is counted in it.' })
 export class UpdateProductInput extends ProductDetailsInput {
   @Field(() => IdScalar)
   productId!: string;
