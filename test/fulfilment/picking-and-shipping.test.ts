@@ -186,11 +186,15 @@ describe('picking and shipping', () => {
       { customer_ref: 'latest', quantity: '3.000', fulfilled_quantity: '0.000' },
       { customer_ref: 'second', quantity: '2.000', fulfilled_quantity: '0.000' },
     ]);
-    const { customerOrder } = await t.api.data<{ customerOrder: { lines: { quantity: string; fulfilledQuantity: string }[] } }>(
-      'query ($id: ID!) { customerOrder(id: $id) { lines { quantity fulfilledQuantity } } }',
+    const { customerOrder } = await t.api.data<{ customerOrder: unknown }>(
+      'query ($id: ID!) { customerOrder(id: $id) { total { amount currency } lines { quantity fulfilledQuantity lineTotal { amount } fulfilledTotal { amount } } } }',
       { id: latest },
     );
-    expect(customerOrder.lines).toEqual([{ quantity: '3', fulfilledQuantity: '0' }]);
+    // At 300 cents: ordered 900, owed nothing after the short fill (the hub refunds the difference).
+    expect(customerOrder).toEqual({
+      total: { amount: 900, currency: 'EUR' },
+      lines: [{ quantity: '3', fulfilledQuantity: '0', lineTotal: { amount: 900 }, fulfilledTotal: { amount: 0 } }],
+    });
     const { rows: events } = await t.db.query(
       "SELECT customer_order_id, quantity::text, hub_id FROM domain_event WHERE kind = 'SHORT_FILLED' AND producer_order_id = $1 ORDER BY quantity",
       [order],

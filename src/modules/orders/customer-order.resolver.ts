@@ -13,6 +13,7 @@ import { CustomerOrderLine } from './customer-order-line.entity.js';
 import { CustomerOrder, type CustomerOrderView } from './customer-order.entity.js';
 import { CheckoutInput, CheckoutPayload, CustomerOrderPayload, CustomerOrderRefInput } from './order.types.js';
 import { CustomerOrderStatus } from './order-states.js';
+import { lineAmount, money, orderTotal } from './order-totals.js';
 import type { ProductRecord } from '../sessions/catalogue-read.js';
 
 @Resolver(() => CustomerOrder)
@@ -85,6 +86,16 @@ export class CustomerOrderResolver {
     return order.status === CustomerOrderStatus.PENDING_PAYMENT ? (order.holdExpiresAt ?? null) : null;
   }
 
+  /** The customer's and the hub's business: a producer packing its lines never sees what the whole basket cost. */
+  @Allow('admin', 'hub', 'customer')
+  @FieldResolver(() => Money, {
+    nullable: true,
+    description: 'The sum of its lines\' totals, each rounded to a whole minor unit first; null if its lines are in more than one currency.',
+  })
+  async total(@Root() order: CustomerOrderView, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
+    return orderTotal(await ctx.loaders.linesByCustomerOrder.load(order.id));
+  }
+
   @FieldResolver(() => [CustomerOrderLine], { description: "A producer sees only its own products' lines." })
   async lines(@Root() order: CustomerOrderView, @Ctx() ctx: GraphQLContext): Promise<CustomerOrderLine[]> {
     const lines = await ctx.loaders.linesByCustomerOrder.load(order.id);
@@ -114,5 +125,17 @@ export class CustomerOrderLineResolver {
   @FieldResolver(() => Money, { description: 'The price per unit when the customer checked out.' })
   unitPrice(@Root() line: CustomerOrderLine): Money {
     return { amount: line.unitPriceAmount, currency: line.currency };
+  }
+
+  @FieldResolver(() => Money, { nullable: true, description: 'quantity × unitPrice, rounded half up to a whole minor unit.' })
+  lineTotal(@Root() line: CustomerOrderLine): Money | null {
+    return money(lineAmount(line.quantity, line.unitPriceAmount), line.currency);
+  }
+
+  @FieldResolver(() => Money, { nullable: true, description: 'fulfilledQuantity × unitPrice, rounded the same way: what the customer owes once it shipped (null before).' })
+  fulfilledTotal(@Root() line: CustomerOrderLine): Money | null {
+    return line.fulfilledQuantity === undefined || line.fulfilledQuantity === null
+      ? null
+      : money(lineAmount(line.fulfilledQuantity, line.unitPriceAmount), line.currency);
   }
 }

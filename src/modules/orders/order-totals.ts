@@ -1,0 +1,26 @@
+import { Decimal } from 'decimal.js';
+import type { Money } from '../../graphql/money.js';
+
+/** GraphQL's Int, which Money.amount is: a larger amount has no way to be written. */
+const MAX_MONEY_AMOUNT = 2 ** 31 - 1;
+
+/**
+ * What a line costs: its quantity times the unit price, rounded half up to a whole minor unit (2.5
+ * kg at 319 cents is 797.5, so 798), as a receipt shows each line. Exact: decimals, never floats.
+ */
+export function lineAmount(quantity: string, unitPriceAmount: number): Decimal {
+  return new Decimal(quantity).times(unitPriceAmount).toDecimalPlaces(0, Decimal.ROUND_HALF_UP);
+}
+
+/** An amount as Money, or null past what Money holds. */
+export function money(amount: Decimal, currency: string): Money | null {
+  return amount.lessThanOrEqualTo(MAX_MONEY_AMOUNT) ? { amount: amount.toNumber(), currency } : null;
+}
+
+/** The sum of the lines' amounts (each rounded first), or null when they are in more than one currency. */
+export function orderTotal(lines: readonly { quantity: string; unitPriceAmount: number; currency: string }[]): Money | null {
+  const currencies = new Set(lines.map((l) => l.currency));
+  if (currencies.size !== 1) return null;
+  const total = lines.reduce((sum, l) => sum.plus(lineAmount(l.quantity, l.unitPriceAmount)), new Decimal(0));
+  return money(total, lines[0]!.currency);
+}
