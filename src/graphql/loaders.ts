@@ -58,7 +58,9 @@ export function createLoaders(em: EntityManager, services: Services) {
     }),
     hubSessions: paged(em, hubSessions),
     producerOrdersBySession: grouped(em, ProducerOrder, 'salesSession', { createdAt: 'asc', id: 'asc' }),
-    linesByCustomerOrder: grouped(em, CustomerOrderLine, 'customerOrder', { createdAt: 'asc', id: 'asc' }),
+    // In the order the session lists its offers, as the storefront showed them: a basket's lines
+    // share their instant, and their ids are random.
+    linesByCustomerOrder: grouped(em, CustomerOrderLine, 'customerOrder', { offer: { position: 'asc' }, id: 'asc' }),
     stock: new DataLoader<string, StockFigures | undefined>(async (ids) => {
       const figures = await services.stock.figures(em, ids);
       return ids.map((id) => figures.get(id));
@@ -117,7 +119,7 @@ function grouped<T extends object>(
   em: EntityManager,
   entity: EntityName<T>,
   parent: keyof T & string,
-  orderBy: Record<string, 'asc' | 'desc'>,
+  orderBy: Record<string, 'asc' | 'desc' | Record<string, 'asc' | 'desc'>>,
 ): DataLoader<string, T[]> {
   return new DataLoader(async (parentIds) => {
     const found = await em.find(entity, { [parent]: { $in: [...parentIds] } } as never, { orderBy } as never);
