@@ -174,6 +174,12 @@ describe('picking and shipping', () => {
     expect(shipped.shipProducerOrder.producerOrder).toMatchObject({
       fulfilmentState: 'FULFILLED', carrier: 'La Poste', shipment: [{ product: { id: berries }, ordered: '12', quantity: '7', weightKg: '7.12' }],
     });
+    // The producer's to-do list no longer has it; its shipped list does.
+    const inState = async (state: string) =>
+      (await t.api.data<{ producerOrders: { id: string }[] }>('query ($p: ID!, $s: FulfilmentState) { producerOrders(producerId: $p, fulfilmentState: $s) { id } }', { p: w.farm, s: state }))
+        .producerOrders.map((o) => o.id);
+    expect(await inState('UNFULFILLED')).not.toContain(order);
+    expect(await inState('FULFILLED')).toContain(order);
 
     const { rows: lines } = await t.db.query(
       `SELECT o.customer_ref, l.quantity::text, l.fulfilled_quantity::text FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id

@@ -6,7 +6,7 @@ import { Hub } from '../enterprises/hub.entity.js';
 import { Producer } from '../enterprises/producer.entity.js';
 import { SalesSession } from '../sessions/sales-session.entity.js';
 import { Product } from '../catalogue/product.entity.js';
-import { OrderState } from './order-states.js';
+import { FulfilmentState, OrderState } from './order-states.js';
 import { ProducerOrderLine } from './order.types.js';
 import { ProducerOrder } from './producer-order.entity.js';
 import { MAX_PRODUCER_ORDERS_PAGE } from './producer-order.service.js';
@@ -23,10 +23,11 @@ export class ProducerOrderResolver {
     @Arg('producerId', () => IdScalar, { nullable: true }) producerId?: string,
     @Arg('salesSessionId', () => IdScalar, { nullable: true }) salesSessionId?: string,
     @Arg('orderState', () => OrderState, { nullable: true }) orderState?: OrderState,
+    @Arg('fulfilmentState', () => FulfilmentState, { nullable: true, description: 'UNFULFILLED: what is still to pick, pack and ship.' }) fulfilmentState?: FulfilmentState,
     @Arg('first', () => Int, { nullable: true, description: `At most ${MAX_PRODUCER_ORDERS_PAGE} (the default).` }) first?: number,
     @Arg('after', () => IdScalar, { nullable: true, description: 'Only the orders after this one, oldest first.' }) after?: string,
   ): Promise<ProducerOrder[]> {
-    return ctx.services.producerOrders.list(ctx, { producerId, salesSessionId, orderState, first, after });
+    return ctx.services.producerOrders.list(ctx, { producerId, salesSessionId, orderState, fulfilmentState, first, after });
   }
 
   @FieldResolver(() => Producer)

@@ -5,13 +5,14 @@ import { pageByCreation } from '../../shared/creation-pages.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
-import { LIVE_CUSTOMER_ORDER_STATUSES, type OrderState } from './order-states.js';
+import { type FulfilmentState, LIVE_CUSTOMER_ORDER_STATUSES, type OrderState } from './order-states.js';
 import { ProducerOrder } from './producer-order.entity.js';
 
 export interface ProducerOrderFilter {
   producerId?: string | null;
   salesSessionId?: string | null;
   orderState?: OrderState | null;
+  fulfilmentState?: FulfilmentState | null;
   first?: number | null;
   /** Only the orders after this one, oldest first: the next page after the last one seen. */
   after?: string | null;
@@ -36,6 +37,7 @@ export class ProducerOrderService {
     if (filter.producerId) where.producer = filter.producerId;
     if (filter.salesSessionId) where.salesSession = filter.salesSessionId;
     if (filter.orderState) where.orderState = filter.orderState;
+    if (filter.fulfilmentState) where.fulfilmentState = filter.fulfilmentState;
     const { actor } = ctx;
     if (actor.kind === 'producer') {
       if (filter.producerId && filter.producerId !== actor.producerId) return [];
@@ -45,7 +47,7 @@ export class ProducerOrderService {
     } else if (actor.kind !== 'admin' && actor.kind !== 'system') {
       return [];
     }
-    const { orderState: _, ...listed } = where as Record<string, unknown>;
+    const { orderState: _, fulfilmentState: __, ...listed } = where as Record<string, unknown>;
     return pageByCreation(ctx.em, ProducerOrder, 'producer_order', {
       listed: listed as FilterQuery<ProducerOrder>,
       where,
