@@ -36,6 +36,7 @@ const CAPPED: Readonly<Record<string, number>> = {
   'Producer.products': MAX_LIST,
   'Webhook.deliveries': MAX_LIST,
   'Product.lots': MAX_LIST,
+  'Product.stockMovements': MAX_LIST,
   // createSalesSession refuses more offers; a storefront reads them all at once.
   'SalesSession.offers': MAX_OFFERS_PER_SESSION,
   // checkout refuses bigger baskets.

@@ -15,6 +15,7 @@ import { Location } from '../modules/stock/location.entity.js';
 import { Lot } from '../modules/lots/lot.entity.js';
 import { productLots } from '../modules/lots/lot.service.js';
 import { producerProducts } from '../modules/catalogue/product.service.js';
+import { productLedgers } from '../modules/stock/stock-ledger.js';
 import { CustomerOrder } from '../modules/orders/customer-order.entity.js';
 import { ShipmentLine } from '../modules/fulfilment/shipment-line.entity.js';
 import type { AttemptRow } from '../modules/webhooks/webhook.service.js';
@@ -44,6 +45,7 @@ export function createLoaders(em: EntityManager, services: Services) {
       return ids.map((id) => rows.filter((r) => r.productId === id));
     }),
     lotsByProduct: paged(em, productLots),
+    ledgerByProduct: paged(em, productLedgers),
     productsByProducer: paged(em, producerProducts),
     offersBySession: new DataLoader<string, OfferRecord[]>(async (sessionIds) => {
       // One statement for the whole page. The offers carry their products, producers and

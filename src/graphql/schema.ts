@@ -10,7 +10,7 @@ import { OfferResolver } from '../modules/sessions/offer.resolver.js';
 import { SalesSessionResolver } from '../modules/sessions/sales-session.resolver.js';
 import { AvailabilityEventResolver, FulfilmentEventResolver, ReservationEventResolver } from '../modules/live/live.resolver.js';
 import { WebhookDeliveryResolver, WebhookResolver } from '../modules/webhooks/webhook.resolver.js';
-import { StockResolver } from '../modules/stock/stock.resolver.js';
+import { StockMovementResolver, StockResolver } from '../modules/stock/stock.resolver.js';
 import { LocationResolver } from '../modules/stock/location.resolver.js';
 import { LotResolver } from '../modules/lots/lot.resolver.js';
 import { FulfilmentResolver, ProducerOrderFulfilmentResolver } from '../modules/fulfilment/fulfilment.resolver.js';
@@ -21,6 +21,7 @@ const resolvers = [
   HubResolver,
   ProductResolver,
   StockResolver,
+  StockMovementResolver,
   LocationResolver,
   LotResolver,
   FulfilmentResolver,

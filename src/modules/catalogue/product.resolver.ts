@@ -9,7 +9,7 @@ import { Producer } from '../enterprises/producer.entity.js';
 import { Location } from '../stock/location.entity.js';
 import { Lot, LotStatus } from '../lots/lot.entity.js';
 import { listSize, MAX_LIST } from '../../graphql/lists.js';
-import { LocationStock, Stock } from '../stock/stock.types.js';
+import { LocationStock, Stock, StockMovementView } from '../stock/stock.types.js';
 import { Product } from './product.entity.js';
 import { Money } from '../../graphql/money.js';
 import { CreateProductInput, CreateProductPayload, ProductDimensions, UpdateProductInput, UpdateProductPayload } from './product.types.js';
@@ -75,6 +75,20 @@ export class ProductResolver {
   ): Promise<Lot[]> {
     if (!actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's lots");
     return ctx.loaders.lotsByProduct.load({ parentId: product.id, page: { limit: listSize(first), after, status } });
+  }
+
+  @Allow('admin', 'producer')
+  @FieldResolver(() => [StockMovementView], {
+    description: `Its stock ledger, newest first: every change of its levels (adjustments, holds, releases, commitments, lots received, transfers, shipments); at most ${MAX_LIST} (the default). The next page: \`before:\` the last movement of this one.`,
+  })
+  async stockMovements(
+    @Root() product: ProductRecord,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('before', () => IdScalar, { nullable: true, description: 'Only the movements older than this one.' }) before?: string,
+  ): Promise<StockMovementView[]> {
+    if (!actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's stock");
+    return ctx.loaders.ledgerByProduct.load({ parentId: product.id, page: { limit: listSize(first), before } });
   }
 
   @Allow('admin', 'producer')

@@ -1,4 +1,5 @@
 import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { registerEnumType } from 'type-graphql';
 import { Product } from '../catalogue/product.entity.js';
 import { Location } from './location.entity.js';
 
@@ -18,6 +19,8 @@ export enum StockMovementKind {
   /** A producer order was shipped: its commitment ended, and what left the door left stock on hand. */
   SHIP = 'SHIP',
 }
+
+registerEnumType(StockMovementKind, { name: 'StockMovementKind', description: 'What changed a stock level: one row of its ledger.' });
 
 /**
  * The append-only ledger of stock. Every change to a StockLevel is one row here, in the same

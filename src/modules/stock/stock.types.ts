@@ -1,6 +1,7 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { Location } from './location.entity.js';
-import { DecimalScalar, IdScalar } from '../../graphql/scalars.js';
+import { DateTimeScalar, DecimalScalar, IdScalar } from '../../graphql/scalars.js';
+import { StockMovementKind } from './stock-movement.entity.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 
@@ -154,4 +155,33 @@ export class TransferStockPayload {
 
   @Field(() => [UserError])
   userErrors!: UserError[];
+}
+
+/** One row of a product's stock ledger (stock-ledger.ts), for its producer. */
+@ObjectType('StockMovement', { simpleResolvers: true, description: 'One change of a stock level: the levels are the sum of these.' })
+export class StockMovementView {
+  @Field(() => IdScalar, { description: 'Increases with every movement; pass it as `before` for the older ones.' })
+  id!: string;
+
+  @Field(() => StockMovementKind)
+  kind!: StockMovementKind;
+
+  @Field(() => DateTimeScalar)
+  at!: Date;
+
+  @Field(() => DecimalScalar)
+  onHandDelta!: string;
+
+  @Field(() => DecimalScalar)
+  heldDelta!: string;
+
+  @Field(() => DecimalScalar)
+  committedDelta!: string;
+
+  @Field(() => String, { nullable: true, description: 'What the producer gave for an adjustment or a lot.' })
+  reason!: string | null;
+
+  locationId!: string;
+  lotId!: string | null;
+  producerOrderId!: string | null;
 }
