@@ -14,6 +14,7 @@ import { Location } from '../modules/stock/location.entity.js';
 import { Lot } from '../modules/lots/lot.entity.js';
 import { LotPick } from '../modules/lots/lot-pick.entity.js';
 import { ShipmentLine } from '../modules/fulfilment/shipment-line.entity.js';
+import { HubApproval } from '../modules/enterprises/hub-approval.entity.js';
 import { HubCustomer } from '../modules/enterprises/hub-customer.entity.js';
 import { IdempotencyKey } from '../shared/idempotency-key.entity.js';
 
@@ -22,6 +23,7 @@ export const entities = [
   Producer,
   Hub,
   HubCustomer,
+  HubApproval,
   Location,
   Product,
   StockLevel,

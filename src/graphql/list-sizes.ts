@@ -72,6 +72,9 @@ const PLANNED: Readonly<Record<string, number>> = {
   'PickLine.lots': 10,
   'PickItem.lots': 10,
   // The producers selling in one session.
+  // A producer sells through a few hubs; a hub buys from tens of producers.
+  'Producer.approvedHubs': 20,
+  'Hub.producers': 100,
   'SalesSession.producerOrders': 100,
   // The hubs (and their sessions) a producer delivers to on one day.
   'Query.packList': 20,

@@ -20,6 +20,7 @@ import { CustomerOrder } from '../modules/orders/customer-order.entity.js';
 import { ShipmentLine } from '../modules/fulfilment/shipment-line.entity.js';
 import type { AttemptRow } from '../modules/webhooks/webhook.service.js';
 import type { Services } from '../services.js';
+import { sql, uuidArray } from '../shared/sql.js';
 import type { PlannedLine } from '../modules/fulfilment/pick-planner.js';
 import { type OfferRecord, readSessionCatalogues } from '../modules/sessions/catalogue-read.js';
 
@@ -45,6 +46,8 @@ export function createLoaders(em: EntityManager, services: Services) {
       return ids.map((id) => rows.filter((r) => r.productId === id));
     }),
     lotsByProduct: paged(em, productLots),
+    approvedHubsOf: approvals(em, 'producer_id', 'hub_id', Hub),
+    approvingProducersOf: approvals(em, 'hub_id', 'producer_id', Producer),
     ledgerByProduct: paged(em, productLedgers),
     productsByProducer: paged(em, producerProducts),
     offersBySession: new DataLoader<string, OfferRecord[]>(async (sessionIds) => {
@@ -132,5 +135,19 @@ function grouped<T extends object>(
       groups.get(typeof ref === 'string' ? ref : ref.id)?.push(item);
     }
     return parentIds.map((id) => groups.get(id)!);
+  });
+}
+
+/** One side of the hub approvals (hub-approval.entity.ts) for each id of the other, first approved first. */
+function approvals<T extends { id: string }>(em: EntityManager, by: 'producer_id' | 'hub_id', other: 'producer_id' | 'hub_id', entity: EntityName<T>): DataLoader<string, T[]> {
+  return new DataLoader(async (ids) => {
+    const rows = await sql<{ owner: string; other: string }>(
+      em,
+      `SELECT ${by} AS owner, ${other} AS other FROM hub_approval WHERE ${by} = ANY(?::uuid[]) ORDER BY created_at, ${other}`,
+      [uuidArray(ids)],
+    );
+    const found = await em.find(entity, { id: { $in: [...new Set(rows.map((r) => r.other))] } } as never);
+    const byId = new Map(found.map((e) => [e.id, e as T]));
+    return ids.map((id) => rows.filter((r) => r.owner === id).map((r) => byId.get(r.other)!).filter(Boolean));
   });
 }

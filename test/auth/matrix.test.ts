@@ -89,6 +89,13 @@ describe('who may do what', () => {
       allowed: ['admin', 'ownProducer'],
       run: async (c) => mutationOutcome(await c.request(op.ADJUST_STOCK, { input: { productId: w.carrots, delta: '1' } })),
     },
+    approveHub: {
+      allowed: ['admin', 'ownProducer'],
+      run: async (c) => mutationOutcome(await c.request(
+        'mutation ($input: HubApprovalInput!) { approveHub(input: $input) { userErrors { field message code } } }',
+        { input: { producerId: w.jean, hubId: w.hub } },
+      )),
+    },
     createSalesSession: {
       allowed: ['admin', 'ownHub'],
       run: async (c) =>

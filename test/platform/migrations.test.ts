@@ -142,6 +142,24 @@ describe('migrations', () => {
     });
   });
 
+  it("take every producer already offered in a hub's session to have approved that hub, and no other", async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261125023338' });
+      const HUB = '00000000-0000-4000-8000-0000000000e1';
+      const OTHER_HUB = '00000000-0000-4000-8000-0000000000e2';
+      const SESSION = '00000000-0000-4000-8000-0000000000d1';
+      await db.query(`${JEAN_AND_CARROTS}
+        INSERT INTO hub (id, name) VALUES ('${HUB}', 'Hub A'), ('${OTHER_HUB}', 'Hub B');
+        INSERT INTO sales_session (id, hub_id, opens_at, closes_at, time_zone) VALUES ('${SESSION}', '${HUB}', now(), now() + interval '1 day', 'Europe/Paris');
+        INSERT INTO offer (id, sales_session_id, product_id, price_amount, price_currency) VALUES (gen_random_uuid(), '${SESSION}', '${CARROTS}', 300, 'EUR');`);
+
+      await orm.getMigrator().up();
+
+      const { rows } = await db.query('SELECT producer_id, hub_id FROM hub_approval');
+      expect(rows).toEqual([{ producer_id: JEAN, hub_id: HUB }]);
+    });
+  });
+
   it('widen shipment lines without rewriting them, and keep what they hold', async () => {
     await upgrade(async (orm, db) => {
       await orm.getMigrator().up({ to: 'Migration20261125015248' });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allAtOnce } from '../support/at-once.js';
 import type { GraphQLClient } from '../support/graphql.js';
 import * as op from '../support/operations.js';
-import { createHub, createProducer, createProduct, type UserErrorShape } from '../support/scenarios.js';
+import { approveHub, createHub, createProducer, createProduct, type UserErrorShape } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 // A trader platform whose createSalesSession timed out after the commit and retries must not open
@@ -16,11 +16,12 @@ type Payload = {
 
 describe('createSalesSession with an idempotency key', () => {
   let t: TestApp;
+  let jean: string;
   let carrots: string;
   let eggs: string;
   beforeAll(async () => {
     t = await startTestApp({ start: '2026-11-23T08:00:00+01:00' });
-    const jean = await createProducer(t.api, 'Jean');
+    jean = await createProducer(t.api, 'Jean');
     carrots = await createProduct(t.api, jean, { name: 'Carrots', onHand: '10' });
     eggs = await createProduct(t.api, jean, { name: 'Eggs', onHand: '60' });
   });
@@ -29,6 +30,7 @@ describe('createSalesSession with an idempotency key', () => {
   /** A hub and its own token, as its trader platform would call. */
   async function hub() {
     const hubId = await createHub(t.api, `Hub ${randomUUID().slice(0, 6)}`);
+    await approveHub(t.api, jean, hubId);
     return { hubId, api: await t.as({ role: 'hub', hubId }) };
   }
 

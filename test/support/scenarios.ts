@@ -39,6 +39,15 @@ export async function createHub(api: GraphQLClient, name: string): Promise<strin
   return createHub.hub.id;
 }
 
+/** The producer lets the hub offer its products (approveHub), as the operator records it. */
+export async function approveHub(api: GraphQLClient, producerId: string, hubId: string): Promise<void> {
+  const { approveHub: payload } = await api.data<{ approveHub: { userErrors: unknown[] } }>(
+    'mutation ($input: HubApprovalInput!) { approveHub(input: $input) { userErrors { field message code } } }',
+    { input: { producerId, hubId } },
+  );
+  expect(payload.userErrors).toEqual([]);
+}
+
 /** A product with `onHand` of stock (adjusted in through the API, so the ledger has it). */
 export async function createProduct(
   api: GraphQLClient,

@@ -44,7 +44,7 @@ export class Product extends BaseEntity {
 
   /** Customers check out whole multiples of it: 0.5 sells half kilos, 1 whole items. */
   @Field(() => DecimalScalar, { description: 'The smallest quantity sold: every checkout line is a whole multiple of it (0.001 unless the producer set one).' })
-  @Property({ type: 'decimal', precision: 15, scale: 3, default: '0.001' })
+  @Property({ type: 'decimal', precision: 15, scale: 3, defaultRaw: '0.001' })
   sellableStep: string = DEFAULT_SELLABLE_STEP;
 
   /** What one unit weighs, for the carrier; for a product sold by weight it is simply 1 kg. */

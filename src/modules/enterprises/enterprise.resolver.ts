@@ -2,14 +2,14 @@ import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 't
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { Allow, Public } from '../../auth/access.js';
-import { actsForProducer } from '../../auth/policy.js';
+import { actsForHub, actsForProducer } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 import { SalesSession } from '../sessions/sales-session.entity.js';
 import { Location } from '../stock/location.entity.js';
-import { CreateHubInput, CreateHubPayload, CreateProducerInput, CreateProducerPayload } from './enterprise.types.js';
+import { CreateHubInput, CreateHubPayload, CreateProducerInput, CreateProducerPayload, HubApprovalInput, HubApprovalPayload } from './enterprise.types.js';
 import { Hub } from './hub.entity.js';
 import { Producer } from './producer.entity.js';
 import type { ProducerRecord } from '../sessions/catalogue-read.js';
@@ -41,6 +41,25 @@ export class ProducerResolver {
   }
 
   @Allow('admin', 'producer')
+  @Mutation(() => HubApprovalPayload, { description: "Lets a hub offer this producer's products in its sessions. Approving again changes nothing." })
+  approveHub(@Arg('input', () => HubApprovalInput) input: HubApprovalInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.enterprises.approveHub(ctx, input), (parties) => parties);
+  }
+
+  @Allow('admin', 'producer')
+  @Mutation(() => HubApprovalPayload, { description: "The hub may no longer offer this producer's products in new sessions; sessions made before keep their offers." })
+  revokeHub(@Arg('input', () => HubApprovalInput) input: HubApprovalInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.enterprises.revokeHub(ctx, input), (parties) => parties);
+  }
+
+  @Allow('admin', 'producer')
+  @FieldResolver(() => [Hub], { description: "The hubs it approved to offer its products, first approved first. The producer's own." })
+  approvedHubs(@Root() producer: ProducerRecord, @Ctx() ctx: GraphQLContext): Promise<Hub[]> {
+    if (!actsForProducer(ctx.actor, producer.id)) throw forbiddenRead("another producer's hubs");
+    return ctx.loaders.approvedHubsOf.load(producer.id);
+  }
+
+  @Allow('admin', 'producer')
   @FieldResolver(() => [Location], { description: 'Where the producer keeps stock, first choice first. The producer\'s own.' })
   locations(@Root() producer: ProducerRecord, @Ctx() ctx: GraphQLContext): Promise<Location[]> {
     if (!actsForProducer(ctx.actor, producer.id)) throw forbiddenRead("another producer's locations");
@@ -60,6 +79,13 @@ export class HubResolver {
   @Mutation(() => CreateHubPayload)
   createHub(@Arg('input', () => CreateHubInput) input: CreateHubInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.enterprises.createHub(ctx, input), (hub) => ({ hub }));
+  }
+
+  @Allow('admin', 'hub')
+  @FieldResolver(() => [Producer], { description: "The producers that approved it: whose products its sessions may offer, first approved first. The hub's own." })
+  producers(@Root() hub: Hub, @Ctx() ctx: GraphQLContext): Promise<Producer[]> {
+    if (!actsForHub(ctx.actor, hub.id)) throw forbiddenRead("another hub's producers");
+    return ctx.loaders.approvingProducersOf.load(hub.id);
   }
 
   @FieldResolver(() => [SalesSession], {

@@ -8,7 +8,7 @@ import { requiredText } from '../../shared/text.js';
 import { Location } from '../stock/location.entity.js';
 import { Hub } from './hub.entity.js';
 import { HubCustomer } from './hub-customer.entity.js';
-import { requireHub as requireHubAccess } from '../../auth/policy.js';
+import { requireHub as requireHubAccess, requireProducer as requireProducerAccess } from '../../auth/policy.js';
 import { instant, sql } from '../../shared/sql.js';
 import { Producer } from './producer.entity.js';
 
@@ -88,6 +88,34 @@ export class EnterpriseService {
       [input.hubId, customerRef, input.priority, ctx.clock.now()],
     );
     return Object.assign(new HubCustomer(), { hubId: input.hubId, customerRef, priority: input.priority, updatedAt: instant(row!.updatedAt) });
+  }
+
+  /**
+   * The producer lets the hub offer its products in the hub's sessions (hub-approval.entity.ts).
+   * Approving again changes nothing.
+   */
+  async approveHub(ctx: RequestContext, input: { producerId: string; hubId: string }): Promise<{ producer: Producer; hub: Hub }> {
+    const { producer, hub } = await this.approvalParties(ctx, input);
+    await sql(ctx.em, 'INSERT INTO hub_approval (producer_id, hub_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [producer.id, hub.id, ctx.clock.now()]);
+    return { producer, hub };
+  }
+
+  /**
+   * The hub may no longer put the producer's products in new sessions. Sessions made before keep
+   * their offers: customers have checked out in them. Revoking again changes nothing.
+   */
+  async revokeHub(ctx: RequestContext, input: { producerId: string; hubId: string }): Promise<{ producer: Producer; hub: Hub }> {
+    const { producer, hub } = await this.approvalParties(ctx, input);
+    await sql(ctx.em, 'DELETE FROM hub_approval WHERE producer_id = ? AND hub_id = ?', [producer.id, hub.id]);
+    return { producer, hub };
+  }
+
+  /** An approval is its producer's (or the operator's) to give. */
+  private async approvalParties(ctx: RequestContext, input: { producerId: string; hubId: string }): Promise<{ producer: Producer; hub: Hub }> {
+    requireProducerAccess(ctx.actor, input.producerId, 'producerId');
+    const producer = await this.requireProducer(ctx, input.producerId, 'producerId');
+    const hub = await this.requireHub(ctx, input.hubId, 'hubId');
+    return { producer, hub };
   }
 
   findProducer(ctx: RequestContext, id: string): Promise<Producer | null> {

@@ -1,4 +1,5 @@
 import { Field, InputType, ObjectType } from 'type-graphql';
+import { IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Hub } from './hub.entity.js';
 import { Producer } from './producer.entity.js';
@@ -38,6 +39,27 @@ export class CreateProducerPayload {
 
 @ObjectType({ simpleResolvers: true })
 export class CreateHubPayload {
+  @Field(() => Hub, { nullable: true })
+  hub?: Hub;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
+@InputType({ description: 'A producer and a hub: whether the hub may offer the producer\'s products in its sessions.' })
+export class HubApprovalInput {
+  @Field(() => IdScalar)
+  producerId!: string;
+
+  @Field(() => IdScalar)
+  hubId!: string;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class HubApprovalPayload {
+  @Field(() => Producer, { nullable: true })
+  producer?: Producer;
+
   @Field(() => Hub, { nullable: true })
   hub?: Hub;
 

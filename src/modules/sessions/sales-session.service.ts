@@ -7,8 +7,8 @@ import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js'
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { type KeysetList, keysetPages, type Page } from '../../shared/keyset-pages.js';
-import type { RequestContext } from '../../shared/request-context.js';
-import { sql } from '../../shared/sql.js';
+import type { Actor, RequestContext } from '../../shared/request-context.js';
+import { sql, uuidArray } from '../../shared/sql.js';
 import { Product } from '../catalogue/product.entity.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { Offer } from './offer.entity.js';
@@ -110,6 +110,7 @@ export class SalesSessionService {
       if (input.closesAt <= ctx.clock.now()) {
         throw DomainError.of(UserErrorCode.INVALID_INPUT, 'is already in the past', ['closesAt']);
       }
+      await requireApprovals(em, ctx.actor, hub.id, input.offers.map((o) => o.productId), products);
       const session = new SalesSession(hub, input.opensAt, input.closesAt, timeZone);
       session.id = sessionId;
       session.createdAt = ctx.clock.now();
@@ -204,4 +205,26 @@ function hashSessionRequest(input: CreateSalesSessionFields, timeZone: string): 
 
 function sessionNotFound(id: string): DomainError {
   return DomainError.of(UserErrorCode.NOT_FOUND, `no sales session with id "${id}"`, ['salesSessionId']);
+}
+
+/**
+ * A hub offers only the products of producers that approved it (approveHub); the operator, who
+ * acts for every enterprise, any. Read FOR KEY SHARE: a revocation committing meanwhile waits for
+ * this session, so the session is made under the approvals as they stand.
+ */
+async function requireApprovals(em: EntityManager, actor: Actor, hubId: string, productIds: string[], products: Product[]): Promise<void> {
+  if (actor.kind !== 'hub') return;
+  const producerOf = new Map(products.map((p) => [p.id, p.producer.id]));
+  const producers = [...new Set(producerOf.values())];
+  const approved = new Set(
+    (await sql<{ producerId: string }>(em, 'SELECT producer_id AS "producerId" FROM hub_approval WHERE hub_id = ? AND producer_id = ANY(?::uuid[]) FOR KEY SHARE', [hubId, uuidArray(producers)]))
+      .map((r) => r.producerId),
+  );
+  const errors = new InputErrors();
+  productIds.forEach((productId, i) => {
+    if (!approved.has(producerOf.get(productId)!)) {
+      errors.add(UserErrorCode.FORBIDDEN, "the product's producer has not approved this hub to offer its products (approveHub)", ['offers', i, 'productId']);
+    }
+  });
+  errors.throwIfAny();
 }
