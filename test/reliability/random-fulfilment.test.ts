@@ -188,6 +188,8 @@ describe(`random fulfilment (seed ${SEED}, ${WORKERS} workers x ${OPS_PER_WORKER
     for (let i = 0; i < 3; i += 1) {
       const { id } = (await made<{ hub: { id: string } }>(admin, op.CREATE_HUB, { input: { name: `Hub ${i}` } })).hub;
       hubs.push({ id, client: await as({ role: 'hub', hubId: id }) });
+      // Each producer lets the hub offer its products, as producers choose their hubs.
+      for (const p of producers) await made(p.client, 'mutation ($input: HubApprovalInput!) { approveHub(input: $input) { userErrors { field message code } } }', { input: { producerId: p.id, hubId: id } });
     }
     type Session = { id: string; hub: number; offerFor: Map<string, string> };
     const createSession = async (hub: number, closesAt: string, deliversAt: string): Promise<Session> => {
