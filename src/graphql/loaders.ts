@@ -18,7 +18,7 @@ import { producerProducts } from '../modules/catalogue/product.service.js';
 import { productLedgers } from '../modules/stock/stock-ledger.js';
 import { CustomerOrder } from '../modules/orders/customer-order.entity.js';
 import { ShipmentLine } from '../modules/fulfilment/shipment-line.entity.js';
-import type { AttemptRow } from '../modules/webhooks/webhook.service.js';
+import { type AttemptRow, webhookDeliveries } from '../modules/webhooks/webhook.service.js';
 import type { Services } from '../services.js';
 import { sql, uuidArray } from '../shared/sql.js';
 import type { PlannedLine } from '../modules/fulfilment/pick-planner.js';
@@ -49,6 +49,7 @@ export function createLoaders(em: EntityManager, services: Services) {
     approvedHubsOf: approvals(em, 'producer_id', 'hub_id', Hub),
     approvingProducersOf: approvals(em, 'hub_id', 'producer_id', Producer),
     ledgerByProduct: paged(em, productLedgers),
+    deliveriesByWebhook: paged(em, webhookDeliveries),
     productsByProducer: paged(em, producerProducts),
     offersBySession: new DataLoader<string, OfferRecord[]>(async (sessionIds) => {
       // One statement for the whole page. The offers carry their products, producers and

@@ -1,4 +1,4 @@
-import type { EntityName, FilterQuery } from '@mikro-orm/core';
+import { type EntityName, type FilterQuery, QueryOrder } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { listSize } from '../graphql/lists.js';
 import { DomainError, UserErrorCode } from './errors.js';
@@ -14,19 +14,29 @@ export interface CreationPage<T> {
   after?: string | null;
   /** What the cursor must be, for its NOT_FOUND message: "producer order of this list". */
   notFound: string;
+  /**
+   * Orders rows that share their instant before their (random) ids: customer orders of one
+   * checkout batch by arrival_seq, the order they were placed in. Rows without one come first.
+   */
+  tiebreak?: { property: string; column: string };
 }
 
 /**
- * A page of rows oldest first, by (created_at, id). The cursor is one of the rows listed for the
- * caller, though not necessarily still in the state asked for: a state may change between pages.
+ * A page of rows oldest first, by (created_at, the tiebreak if any, id). The cursor is one of the
+ * rows listed for the caller, though not necessarily still in the state asked for: a state may
+ * change between pages.
  */
 export async function pageByCreation<T extends object>(em: EntityManager, entity: EntityName<T>, table: string, page: CreationPage<T>): Promise<T[]> {
-  const query = em.createQueryBuilder(entity, 'r').where(page.where).orderBy({ createdAt: 'asc', id: 'asc' } as never).limit(listSize(page.first));
+  const tiebreak = page.tiebreak;
+  const orderBy = { createdAt: QueryOrder.ASC, ...(tiebreak ? { [tiebreak.property]: QueryOrder.ASC_NULLS_FIRST } : {}), id: QueryOrder.ASC };
+  const query = em.createQueryBuilder(entity, 'r').where(page.where).orderBy(orderBy as never).limit(listSize(page.first));
   if (page.after !== undefined && page.after !== null) {
     const cursor = isUuid(page.after) ? await em.findOne(entity, { ...page.listed, id: page.after } as FilterQuery<T>) : null;
     if (!cursor) throw DomainError.of(UserErrorCode.NOT_FOUND, `no ${page.notFound} with id "${page.after}"`, ['after']);
-    // Compared in SQL: created_at may hold microseconds a JavaScript Date would drop.
-    query.andWhere(`(r.created_at, r.id) > (SELECT c.created_at, c.id FROM ${table} c WHERE c.id = ?)`, [(cursor as { id?: string }).id]);
+    // Compared in SQL: created_at may hold microseconds a JavaScript Date would drop. A missing
+    // tiebreak counts as 0, before every one given (sequences start at 1), as NULLS FIRST sorts it.
+    const key = (a: string) => [`${a}.created_at`, ...(tiebreak ? [`coalesce(${a}.${tiebreak.column}, 0)`] : []), `${a}.id`].join(', ');
+    query.andWhere(`(${key('r')}) > (SELECT ${key('c')} FROM ${table} c WHERE c.id = ?)`, [(cursor as { id?: string }).id]);
   }
   return query.getResult();
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGtin } from '../../src/modules/catalogue/product-details.js';
 import { allAtOnce } from '../support/at-once.js';
 import * as op from '../support/operations.js';
-import { checkout, createHub, createProducer, createSession, stockOf } from '../support/scenarios.js';
+import { approveHub, checkout, createHub, createProducer, createSession, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const DETAILS = 'id name sku unit description gtin sellableStep netWeightKg dimensions { lengthCm widthCm heightCm }';
@@ -143,7 +143,7 @@ describe("a product's details", () => {
     expect((await update(randomUUID(), { name: 'X' })).userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND', field: ['productId'] })]);
   });
 
-  it("is its producer's to update, and its wholesale price is for hubs and the producer, not storefront visitors or other producers", async () => {
+  it("is its producer's to update, and its wholesale price is for the hubs it approved and the producer, not storefront visitors or other producers", async () => {
     const made = await create({ wholesalePrice: { amount: 900, currency: 'EUR' } });
     const id = made.product!.id;
     const rival = await createProducer(t.api, 'Rival dairy');
@@ -155,6 +155,10 @@ describe("a product's details", () => {
 
     const priceOf = async (api: Awaited<ReturnType<TestApp['as']>>) =>
       api.request<{ product: { name: string; wholesalePrice: unknown } }>('query ($id: ID!) { product(id: $id) { name wholesalePrice { amount } } }', { id });
+    // A hub the producer has not approved: not its business.
+    const unapproved = await priceOf(await t.as({ role: 'hub', hubId: hub }));
+    expect(unapproved.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    await approveHub(t.api, producer, hub);
     expect((await priceOf(await t.as({ role: 'hub', hubId: hub }))).data?.product.wholesalePrice).toEqual({ amount: 900 });
     expect((await priceOf(await t.as({ role: 'producer', producerId: producer }))).data?.product.wholesalePrice).toEqual({ amount: 900 });
     for (const caller of [await t.as(), await t.as({ role: 'customer', hubId: hub, customerRef: 'ali' }), asRival]) {

@@ -74,6 +74,24 @@ describe("a session's customer orders", () => {
     expect(ali.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
   });
 
+  it('lists the orders of one instant (a checkout batch) in the order they were placed, and pages through them', async () => {
+    // The clock stands still: the orders share created_at, as a batch's do; arrival_seq orders them.
+    const session = await createSession(t.api, w.hub, { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [w.eggs] });
+    const refs = Array.from({ length: 12 }, (_, i) => `c${i}`);
+    for (const ref of refs) expect((await checkout(t.api, session.id, ref, [{ offerId: session.offerFor(w.eggs), quantity: '1' }])).userErrors).toEqual([]);
+    expect((await list({ s: session.id })).map((o) => o.customerRef)).toEqual(refs);
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 3; page++) {
+      const orders = await list({ s: session.id, first: 5, after });
+      seen.push(...orders.map((o) => o.customerRef));
+      after = orders.at(-1)?.id;
+    }
+    expect(seen).toEqual(refs);
+    // No status asked for: no order.
+    expect(await list({ s: session.id, status: [] })).toEqual([]);
+  });
+
   it("fits the README's back-office page, lines and all, within the cost limit", async () => {
     const page = await (await t.as({ role: 'hub', hubId: w.hub })).request<{ customerOrders: unknown[] }>(
       `query ($s: ID!) { customerOrders(salesSessionId: $s, status: [PENDING_PAYMENT, CONFIRMED], first: 100) {

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphQLClient } from '../support/graphql.js';
 import { createHub, createProducer } from '../support/scenarios.js';
+import { statementsFor } from '../support/statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const REGISTER = `mutation ($input: RegisterWebhookInput!) { registerWebhook(input: $input) { webhook { id } userErrors { code } } }`;
@@ -56,5 +57,18 @@ describe('listing webhooks', () => {
     expect(refused.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
     const customer = await (await t.as({ role: 'customer', hubId: hub, customerRef: 'ali' })).request(LIST, {});
     expect(customer.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+  });
+
+  it("reads every listed webhook's deliveries in one statement, however many webhooks there are", async () => {
+    const hub = await createHub(t.api, 'Integrator hub');
+    const asHub = await t.as({ role: 'hub', hubId: hub });
+    const query = '{ webhooks(first: 500) { id deliveries(first: 1) { id } } }';
+    const counts: number[] = [];
+    for (const n of [2, 12]) {
+      while ((await list(asHub)).length < n) await register(asHub, { url: `https://hub.example.org/${(await list(asHub)).length}`, kinds: ['HELD'] });
+      // A variable unused but different each time: identical queries would share an answer.
+      counts.push(await statementsFor((nonce) => asHub.data(query, { nonce })));
+    }
+    expect(counts[1]).toBe(counts[0]);
   });
 });

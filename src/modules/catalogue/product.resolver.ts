@@ -41,11 +41,15 @@ export class ProductResolver {
     return lengthCm && widthCm && heightCm ? { lengthCm, widthCm, heightCm } : null;
   }
 
-  /** Between the producer and the hubs, any of which may offer its products: not for storefront visitors or customers, nor for other producers. */
+  /** Between the producer and the hubs it approved (approveHub): not for other hubs, storefront visitors or customers, nor other producers. */
   @Allow('admin', 'producer', 'hub')
-  @FieldResolver(() => Money, { nullable: true, description: "The producer's price to hubs for one unit: for hubs and the producer itself." })
-  wholesalePrice(@Root() product: ProductRecord, @Ctx() ctx: GraphQLContext): Money | null {
-    if (ctx.actor.kind === 'producer' && !actsForProducer(ctx.actor, product.producer.id)) throw forbiddenRead("another producer's wholesale price");
+  @FieldResolver(() => Money, { nullable: true, description: "The producer's price to hubs for one unit: for the hubs it approved and the producer itself." })
+  async wholesalePrice(@Root() product: ProductRecord, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
+    const { actor } = ctx;
+    if (actor.kind === 'producer' && !actsForProducer(actor, product.producer.id)) throw forbiddenRead("another producer's wholesale price");
+    if (actor.kind === 'hub' && !(await ctx.loaders.approvedHubsOf.load(product.producer.id)).some((hub) => hub.id === actor.hubId)) {
+      throw forbiddenRead('the wholesale price of a producer that has not approved this hub');
+    }
     const { wholesalePriceAmount: amount, wholesalePriceCurrency: currency } = product;
     return amount !== null && amount !== undefined && currency ? { amount, currency } : null;
   }

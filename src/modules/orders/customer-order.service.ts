@@ -74,9 +74,16 @@ export class CustomerOrderService {
     // Stored trimmed, as checkout keeps them.
     if (customerRef !== undefined) listed.customerRef = customerRef;
     if (filter.idempotencyKey !== undefined && filter.idempotencyKey !== null) listed.idempotencyKey = filter.idempotencyKey.trim();
-    const where = filter.status?.length ? { ...listed, status: { $in: filter.status } } : listed;
+    // An empty list of statuses asks for orders in none of them.
+    const where = filter.status ? { ...listed, status: { $in: filter.status.length > 0 ? filter.status : [null] } } : listed;
     return pageByCreation(ctx.em, CustomerOrder, 'customer_order', {
-      listed, where, first: filter.first, after: filter.after, notFound: 'customer order of this list',
+      listed,
+      where,
+      first: filter.first,
+      after: filter.after,
+      notFound: 'customer order of this list',
+      // The orders of one checkout batch share their instant: in the order they were placed.
+      tiebreak: { property: 'arrivalSeq', column: 'arrival_seq' },
     });
   }
 

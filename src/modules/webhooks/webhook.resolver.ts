@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Allow } from '../../auth/access.js';
-import { MAX_LIST } from '../../graphql/lists.js';
+import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -58,7 +58,7 @@ export class WebhookResolver {
     @Arg('before', () => IdScalar, { nullable: true, description: 'Only deliveries older than this one.' }) before?: string,
     @Arg('pendingOnly', () => Boolean, { defaultValue: false, description: 'Only those not delivered yet: what a failing endpoint holds up.' }) pendingOnly?: boolean,
   ): Promise<WebhookDeliveryView[]> {
-    return ctx.services.webhooks.deliveries(ctx, webhook.id, { first, before, pendingOnly: pendingOnly ?? false });
+    return ctx.loaders.deliveriesByWebhook.load({ parentId: webhook.id, page: { limit: listSize(first), before, pendingOnly: pendingOnly ?? false } });
   }
 }
 

@@ -4,12 +4,11 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { EventKind, STOCK_ONLY_KINDS } from '../../events/event-log.js';
 import { ownsWebhook, requireHub, requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
-import { listSize } from '../../graphql/lists.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { pageByCreation } from '../../shared/creation-pages.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
-import { instant, sql } from '../../shared/sql.js';
+import { instant, sql, uuidArray } from '../../shared/sql.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { type WebhookAddressPolicy, webhookUrlProblem } from './webhook-address.js';
 import { Webhook } from './webhook.entity.js';
@@ -170,32 +169,6 @@ export class WebhookService {
     return webhook && ownsWebhook(ctx.actor, webhook) ? webhook : null;
   }
 
-  /**
-   * A webhook's deliveries, newest first, a page at a time (`before`: older than that delivery),
-   * or only those still pending: while an endpoint fails, the deliveries holding it up are the
-   * oldest, which a first page of the newest would not reach.
-   */
-  async deliveries(ctx: RequestContext, webhookId: string, page: { first: number; before?: string | null; pendingOnly: boolean }): Promise<DeliveryRow[]> {
-    const before = page.before ?? null;
-    if (before !== null) {
-      // One of this webhook's deliveries (its latest page may have been forgotten meanwhile, after
-      // EVENT_RETENTION: then that is the answer, rather than a page that silently starts over).
-      const known = /^[1-9]\d{0,17}$/.test(before)
-        && (await sql(ctx.em, 'SELECT 1 FROM webhook_delivery WHERE id = ?::bigint AND webhook_id = ?', [before, webhookId])).length > 0;
-      if (!known) throw DomainError.of(UserErrorCode.NOT_FOUND, `no delivery of this webhook with id "${before}"`, ['before']);
-    }
-    const rows = await sql<DeliveryRow>(
-      ctx.em,
-      `SELECT id::text, event_position::text AS "eventId", status, attempt_count AS "attemptCount",
-              next_attempt_at AS "nextAttemptAt", delivered_at AS "deliveredAt", body
-         FROM webhook_delivery
-        WHERE webhook_id = ? AND (?::bigint IS NULL OR id < ?::bigint) AND (NOT ?::boolean OR status = 'PENDING')
-        ORDER BY webhook_delivery.id DESC LIMIT ?`,
-      [webhookId, before, before, page.pendingOnly, listSize(page.first)],
-    );
-    return rows.map((r) => ({ ...r, nextAttemptAt: instant(r.nextAttemptAt), deliveredAt: instant(r.deliveredAt) }));
-  }
-
   async attempts(em: EntityManager, deliveryIds: readonly string[]): Promise<AttemptRow[]> {
     const rows = await sql<AttemptRow>(
       em,
@@ -205,4 +178,51 @@ export class WebhookService {
     );
     return rows.map((r) => ({ ...r, attemptedAt: instant(r.attemptedAt) }));
   }
+}
+
+export interface DeliveriesPage {
+  limit: number;
+  /** Only deliveries older than this one: the next page after the last one seen. */
+  before?: string | null;
+  pendingOnly: boolean;
+}
+
+/**
+ * Webhooks' deliveries, newest first, a page each in one statement however many webhooks a
+ * response reaches (webhooks { deliveries }), or only those still pending: while an endpoint
+ * fails, the deliveries holding it up are the oldest, which a first page of the newest would not
+ * reach. A cursor must be one of the webhook's deliveries (its page may have been forgotten after
+ * EVENT_RETENTION: then that is the answer, rather than a page that silently starts over).
+ */
+export async function webhookDeliveries(em: EntityManager, webhookIds: readonly string[], page: DeliveriesPage): Promise<Map<string, DeliveryRow[] | DomainError>> {
+  const pages = new Map<string, DeliveryRow[] | DomainError>(webhookIds.map((id) => [id, []]));
+  let webhooks = webhookIds;
+  const before = page.before ?? null;
+  if (before !== null) {
+    const [cursor] = /^[1-9]\d{0,17}$/.test(before)
+      ? await sql<{ webhookId: string }>(em, 'SELECT webhook_id AS "webhookId" FROM webhook_delivery WHERE id = ?::bigint', [before])
+      : [];
+    for (const id of webhookIds) {
+      if (cursor?.webhookId !== id) pages.set(id, DomainError.of(UserErrorCode.NOT_FOUND, `no delivery of this webhook with id "${before}"`, ['before']));
+    }
+    if (!cursor || !pages.has(cursor.webhookId)) return pages;
+    webhooks = [cursor.webhookId];
+  }
+  if (page.limit <= 0 || webhooks.length === 0) return pages;
+  const rows = await sql<DeliveryRow & { webhookId: string }>(
+    em,
+    `SELECT d.webhook_id AS "webhookId", d.id::text, d.event_position::text AS "eventId", d.status, d.attempt_count AS "attemptCount",
+            d.next_attempt_at AS "nextAttemptAt", d.delivered_at AS "deliveredAt", d.body
+       FROM unnest(?::uuid[]) AS w(id)
+       CROSS JOIN LATERAL (
+         SELECT * FROM webhook_delivery x
+          WHERE x.webhook_id = w.id AND (?::bigint IS NULL OR x.id < ?::bigint) AND (NOT ?::boolean OR x.status = 'PENDING')
+          ORDER BY x.id DESC LIMIT ?) d
+      ORDER BY d.webhook_id, d.id DESC`,
+    [uuidArray(webhooks), before, before, page.pendingOnly, page.limit],
+  );
+  for (const { webhookId, ...row } of rows) {
+    (pages.get(webhookId) as DeliveryRow[]).push({ ...row, nextAttemptAt: instant(row.nextAttemptAt), deliveredAt: instant(row.deliveredAt) });
+  }
+  return pages;
 }
