@@ -17,30 +17,22 @@ describe('unexpected errors', () => {
     await t.db.query('ALTER TABLE hub_gone RENAME TO hub');
   });
 
-  it("call PgBouncer's pooler errors (08P01) an outage to retry", async () => {
-    // PgBouncer answers a query it could not place (a pool paused for a failover, query_wait_timeout)
-    // with 08P01; raised here by a trigger, as PgBouncer is not part of the test setup.
-    await t.db.query(`CREATE FUNCTION pooler_error() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN RAISE EXCEPTION 'query_wait_timeout' USING ERRCODE = '08P01'; END $$`);
-    await t.db.query('CREATE TRIGGER pooler_error BEFORE INSERT ON hub FOR EACH ROW EXECUTE FUNCTION pooler_error()');
+  // Raised by a trigger: PgBouncer is not part of the test setup, and a real deadlock's timing is
+  // the business of the tests that make one.
+  it.each([
+    // PgBouncer answers a query it could not place (a pool paused for a failover, query_wait_timeout) with 08P01.
+    ["PgBouncer's pooler error", '08P01', 'query_wait_timeout'],
+    // A deadlock's victim was rolled back whole: the same request again is what PostgreSQL asks for.
+    ["a deadlock's victim", '40P01', 'deadlock detected'],
+  ])('call %s (%s) a request to retry', async (_name, sqlstate, message) => {
+    await t.db.query(`CREATE FUNCTION raise_it() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION '${message}' USING ERRCODE = '${sqlstate}'; END $$`);
+    await t.db.query('CREATE TRIGGER raise_it BEFORE INSERT ON hub FOR EACH ROW EXECUTE FUNCTION raise_it()');
     try {
       const response = await t.api.request('mutation { createHub(input: { name: "Hub B" }) { hub { id } userErrors { code } } }');
       expect(response.errors?.[0]?.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', retryable: true });
     } finally {
-      await t.db.query('DROP TRIGGER pooler_error ON hub; DROP FUNCTION pooler_error()');
-    }
-  });
-
-  it("call a deadlock's victim (40P01) a request to retry, as PostgreSQL asks", async () => {
-    // Raised by a trigger: a real deadlock's timing is the business of the tests that make one.
-    await t.db.query(`CREATE FUNCTION deadlock_victim() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$`);
-    await t.db.query('CREATE TRIGGER deadlock_victim BEFORE INSERT ON hub FOR EACH ROW EXECUTE FUNCTION deadlock_victim()');
-    try {
-      const response = await t.api.request('mutation { createHub(input: { name: "Hub C" }) { hub { id } userErrors { code } } }');
-      expect(response.errors?.[0]?.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', retryable: true });
-    } finally {
-      await t.db.query('DROP TRIGGER deadlock_victim ON hub; DROP FUNCTION deadlock_victim()');
+      await t.db.query('DROP TRIGGER raise_it ON hub; DROP FUNCTION raise_it()');
     }
   });
 
