@@ -9,6 +9,7 @@ import { provideDatabase } from '../src/db/database.js';
 import { openOrm } from '../src/db/orm.js';
 import { priorityFirst } from '../src/modules/stock/location-strategy.js';
 import { StockService } from '../src/modules/stock/stock.service.js';
+import { setupProblem } from '../src/shared/errors.js';
 import { createLogger } from '../src/shared/logger.js';
 
 const config = loadConfig();
@@ -21,21 +22,39 @@ if (!config.databaseUrl && !existsSync(resolve(embeddedData, 'PG_VERSION'))) {
   process.exit(2);
 }
 const database = await provideDatabase(config, logger, 'share');
-const orm = await openOrm({ url: database.url, poolSize: 2 });
 try {
+  await checkDatabase();
+} catch (error) {
+  // A database it cannot reach or log in to is the wrong DATABASE_URL (or one that is down): the
+  // operator's to fix, said in a line, and not taken for drift.
+  const problem = setupProblem(error);
+  if (problem === undefined) throw error;
+  process.stderr.write(`stock: cannot use the database at ${redacted(database.url)}: ${problem}\n`);
+  process.exitCode = 2;
+} finally {
+  await database.stop();
+}
+
+async function checkDatabase(): Promise<void> {
+  const orm = await openOrm({ url: database.url, poolSize: 2 });
+  try {
+    await checkMigrated(orm);
+  } finally {
+    await orm.close();
+  }
+}
+
+async function checkMigrated(orm: Awaited<ReturnType<typeof openOrm>>): Promise<void> {
   const [{ migrated }] = await orm.em.getConnection().execute<{ migrated: boolean }[]>("SELECT to_regclass('stock_level') IS NOT NULL AS migrated");
   if (!migrated) {
     process.stderr.write(`stock: no foodhub database at ${redacted(database.url)}: set DATA_DIR or DATABASE_URL to the server's\n`);
     process.exitCode = 2;
   } else {
-    await check();
+    await check(orm);
   }
-} finally {
-  await orm.close();
-  await database.stop();
 }
 
-async function check(): Promise<void> {
+async function check(orm: Awaited<ReturnType<typeof openOrm>>): Promise<void> {
   const drift = await new StockService(priorityFirst).reconcile(orm.em.fork());
   const { rows } = await orm.em.getConnection().execute('SELECT count(DISTINCT product_id)::int AS n FROM stock_level').then((r) => ({ rows: r as { n: number }[] }));
   const products = (n: number) => `${n} product${n === 1 ? '' : 's'}`;

@@ -4,7 +4,7 @@ import { type App, startApp } from './app.js';
 import { runPrimary } from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
 import { type ProvidedDatabase, provideDatabase } from './db/database.js';
-import { SetupError } from './shared/errors.js';
+import { setupProblem } from './shared/errors.js';
 import { createLogger } from './shared/logger.js';
 
 /** How long a shutdown may take before the process exits anyway. */
@@ -86,16 +86,7 @@ main().catch((error: unknown) => {
   process.exit(1);
 });
 
-/**
- * What the operator reads when the start fails: the cause alone when it is theirs to fix (a
- * DATA_DIR in use; the system refusing an address, a port or a file, ECONNREFUSED, EADDRINUSE,
- * EACCES ...; PostgreSQL refusing the connection, the password or the database, SQLSTATE classes
- * 08, 28 and 3D); a stack trace for anything else, which would be a defect here.
- */
+/** What the operator reads when the start fails: the cause alone when it is theirs to fix (setupProblem()), else the stack. */
 function startFailure(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  const systemOrLogin = typeof code === 'string' && (/^E[A-Z]+$/.test(code) || /^(08|28|3D)/.test(code));
-  if (error instanceof SetupError) return error.message;
-  return systemOrLogin ? `${error.message} (${code})` : (error.stack ?? error.message);
+  return setupProblem(error) ?? (error instanceof Error ? (error.stack ?? error.message) : String(error));
 }

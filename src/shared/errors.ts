@@ -42,6 +42,19 @@ export class SetupError extends Error {
   override name = 'SetupError';
 }
 
+/**
+ * The cause alone, when an error is the operator's to fix: a SetupError; the system refusing an
+ * address, a port or a file (ECONNREFUSED, EADDRINUSE, EACCES ...); PostgreSQL refusing the
+ * connection, the password or the database (SQLSTATE classes 08, 28 and 3D). Undefined for
+ * anything else, which would be a defect, and whose stack trace is then worth printing.
+ */
+export function setupProblem(error: unknown): string | undefined {
+  if (error instanceof SetupError) return error.message;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (error instanceof Error && typeof code === 'string' && (/^E[A-Z]+$/.test(code) || /^(08|28|3D)/.test(code))) return `${error.message} (${code})`;
+  return undefined;
+}
+
 export function userError(code: UserErrorCode, message: string, field?: FieldPath): UserErrorDetail {
   return { code, message, field: field ? field.map(String) : null };
 }

@@ -66,6 +66,15 @@ describe('operator scripts', () => {
     }
   });
 
+  it('npm run check:stock pointed at a database it cannot reach says so in a line, with exit code 2, not as drift', async () => {
+    const url = new URL(inject('adminUrl'));
+    url.port = String(await findFreePort());
+    const unreachable = await run('scripts/check-stock.ts', [], { DATABASE_URL: url.toString() });
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.output).toContain('stock: cannot use the database at');
+    expect(unreachable.output).not.toMatch(/\n\s+at /);
+  });
+
   it('npm run check:stock reports drift with exit code 1, and a healthy database with 0', async () => {
     const t = await startTestApp();
     try {
