@@ -38,6 +38,12 @@ export function ownsWebhook(actor: Actor, webhook: { hubId?: string | null; prod
   return webhook.hubId ? actor.kind === 'hub' && actor.hubId === webhook.hubId : actor.kind === 'producer' && actor.producerId === webhook.producerId;
 }
 
+/** A producer's price to hubs is its own, the hubs' it approved (approveHub) and the operator's. */
+export function seesWholesalePrice(actor: Actor, producerId: string, approvedHubIds: () => Promise<readonly string[]>): Promise<boolean> | boolean {
+  if (actor.kind === 'hub') return approvedHubIds().then((ids) => ids.includes(actor.hubId));
+  return actsForProducer(actor, producerId);
+}
+
 /** A producer order is its producer's and its hub's. */
 export function seesProducerOrder(actor: Actor, order: { producerId: string; hubId: string }): boolean {
   return actsForProducer(actor, order.producerId) || actsForHub(actor, order.hubId);

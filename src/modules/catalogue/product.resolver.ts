@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { IdScalar } from '../../graphql/scalars.js';
 import { Allow, Public } from '../../auth/access.js';
-import { actsForProducer } from '../../auth/policy.js';
+import { actsForProducer, seesWholesalePrice } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -45,10 +45,9 @@ export class ProductResolver {
   @Allow('admin', 'producer', 'hub')
   @FieldResolver(() => Money, { nullable: true, description: "The producer's price to hubs for one unit: for the hubs it approved and the producer itself." })
   async wholesalePrice(@Root() product: ProductRecord, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
-    const { actor } = ctx;
-    if (actor.kind === 'producer' && !actsForProducer(actor, product.producer.id)) throw forbiddenRead("another producer's wholesale price");
-    if (actor.kind === 'hub' && !(await ctx.loaders.approvedHubsOf.load(product.producer.id)).some((hub) => hub.id === actor.hubId)) {
-      throw forbiddenRead('the wholesale price of a producer that has not approved this hub');
+    const approvedHubIds = async () => (await ctx.loaders.approvedHubsOf.load(product.producer.id)).map((hub) => hub.id);
+    if (!(await seesWholesalePrice(ctx.actor, product.producer.id, approvedHubIds))) {
+      throw forbiddenRead("the wholesale price of a producer that has not approved you");
     }
     const { wholesalePriceAmount: amount, wholesalePriceCurrency: currency } = product;
     return amount !== null && amount !== undefined && currency ? { amount, currency } : null;
