@@ -103,6 +103,18 @@ describe('who may do what', () => {
           input: { hubId: w.hub, opensAt: '2026-11-30T09:00:00+01:00', closesAt: '2026-12-04T18:00:00+01:00', timeZone: 'Europe/Paris', offers: [] },
         })),
     },
+    updateSalesSession: {
+      allowed: ['admin', 'ownHub'],
+      run: async (c) => {
+        const { createSalesSession } = await t.api.data<{ createSalesSession: { salesSession: { id: string } } }>(op.CREATE_SALES_SESSION, {
+          input: { hubId: w.hub, opensAt: '2026-11-30T09:00:00+01:00', closesAt: '2026-12-04T18:00:00+01:00', timeZone: 'Europe/Paris', offers: [] },
+        });
+        return mutationOutcome(await c.request(
+          'mutation ($input: UpdateSalesSessionInput!) { updateSalesSession(input: $input) { userErrors { field message code } } }',
+          { input: { salesSessionId: createSalesSession.salesSession.id, closesAt: '2026-12-05T18:00:00+01:00' } },
+        ));
+      },
+    },
     closeSalesSession: {
       allowed: ['admin', 'ownHub'],
       run: async (c) => {

@@ -33,7 +33,7 @@ export class SalesSession extends BaseEntity {
 
   /** When the hub receives the producers' deliveries; the day pick lists are made for. Defaults to `closesAt`. */
   @Property({ type: 'datetime', nullable: true })
-  deliversAt?: Date;
+  deliversAt?: Date | null;
 
   /** Set when a trader closed the session before `closesAt`. */
   @Property({ type: 'datetime', nullable: true })

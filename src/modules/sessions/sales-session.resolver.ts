@@ -14,6 +14,7 @@ import {
   CreateSalesSessionInput,
   CreateSalesSessionPayload,
   SalesSessionPayload,
+  UpdateSalesSessionInput,
 } from './sales-session.types.js';
 import { SalesSessionStatus, sessionStatus } from './session-status.js';
 import type { OfferRecord } from './catalogue-read.js';
@@ -38,6 +39,14 @@ export class SalesSessionResolver {
   })
   closeSalesSession(@Arg('input', () => CloseSalesSessionInput) input: CloseSalesSessionInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.salesSessions.closeSalesSession(ctx, input), (salesSession) => ({ salesSession }));
+  }
+
+  @Allow('admin', 'hub')
+  @Mutation(() => SalesSessionPayload, {
+    description: "Moves a session that has not closed (a bad-weather week): its close, its opening while it has not opened, its delivery.",
+  })
+  updateSalesSession(@Arg('input', () => UpdateSalesSessionInput) input: UpdateSalesSessionInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.salesSessions.updateSalesSession(ctx, input), (salesSession) => ({ salesSession }));
   }
 
   @FieldResolver(() => Hub)

@@ -30,6 +30,28 @@ export interface CreateSalesSessionFields {
   idempotencyKey?: string | null;
 }
 
+export interface UpdateSalesSessionFields {
+  salesSessionId: string;
+  opensAt?: Date | null;
+  closesAt?: Date | null;
+  /** null: deliveries are due at closesAt, as when none was given. */
+  deliversAt?: Date | null;
+}
+
+/**
+ * A session's times in order, each writable in its zone: shown there, an instant of 31 December
+ * 9999 could fall in the year 10000, which ISO 8601 (and this API's DateTime) does not write as a
+ * plain year.
+ */
+function checkTimes(times: { opensAt: Date; closesAt: Date; deliversAt?: Date | null }, timeZone: string, errors: InputErrors): void {
+  for (const field of ['opensAt', 'closesAt', 'deliversAt'] as const) {
+    const at = times[field];
+    if (at && DateTime.fromJSDate(at, { zone: timeZone }).year > 9999) errors.invalid('must be before the year 10000 in the session\'s time zone', [field]);
+  }
+  if (times.closesAt <= times.opensAt) errors.invalid('must be after opensAt', ['closesAt']);
+  if (times.deliversAt && times.deliversAt < times.closesAt) errors.invalid('must not be before closesAt', ['deliversAt']);
+}
+
 /** Something to tell when a session closes early, so completion need not wait for the next poll. */
 export interface CloseListener {
   sessionClosed(): void;
@@ -52,16 +74,8 @@ export class SalesSessionService {
     const canonical = await canonicalTimeZone(ctx.em, input.timeZone.trim());
     if (!canonical) errors.invalid(`"${input.timeZone}" is not an IANA time zone (e.g. "Europe/Paris")`, ['timeZone']);
     const timeZone = canonical ?? input.timeZone;
-    // Shown in the session's zone, an instant of 31 December 9999 could fall in the year 10000,
-    // which ISO 8601 (and this API's DateTime) does not write as a plain year.
-    if (canonical) {
-      for (const field of ['opensAt', 'closesAt', 'deliversAt'] as const) {
-        const at = input[field];
-        if (at && DateTime.fromJSDate(at, { zone: canonical }).year > 9999) errors.invalid('must be before the year 10000 in the session\'s time zone', [field]);
-      }
-    }
-    if (input.closesAt <= input.opensAt) errors.invalid('must be after opensAt', ['closesAt']);
-    if (input.deliversAt && input.deliversAt < input.closesAt) errors.invalid('must not be before closesAt', ['deliversAt']);
+    // With no zone to read them in (reported above), the years are read in UTC.
+    checkTimes(input, canonical ?? 'UTC', errors);
     if (input.offers.length > MAX_OFFERS_PER_SESSION) {
       errors.invalid(`a session can have at most ${MAX_OFFERS_PER_SESSION} offers`, ['offers']);
     }
@@ -125,6 +139,43 @@ export class SalesSessionService {
         offer.minShelfLifeDays = fields.minShelfLifeDays ?? undefined;
         em.persist(offer);
       }
+      await em.flush();
+      return session;
+    });
+  }
+
+  /**
+   * Moves a session that has not closed: its close (later, or earlier but not past), its opening
+   * while it has not opened, its delivery. FOR UPDATE, as a close: checkouts in flight finish
+   * first, and those after it are judged by the new times. A closed session keeps its times: its
+   * producer orders were completed by them.
+   */
+  async updateSalesSession(ctx: RequestContext, input: UpdateSalesSessionFields): Promise<SalesSession> {
+    if (!isUuid(input.salesSessionId)) throw sessionNotFound(input.salesSessionId);
+    const [owner] = await sql<{ hubId: string }>(ctx.em, 'SELECT hub_id AS "hubId" FROM sales_session WHERE id = ?', [input.salesSessionId]);
+    if (!owner) throw sessionNotFound(input.salesSessionId);
+    requireHub(ctx.actor, owner.hubId, 'salesSessionId');
+    return ctx.em.transactional(async (em) => {
+      await sql(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [input.salesSessionId]);
+      const session = await em.findOneOrFail(SalesSession, input.salesSessionId, { refresh: true });
+      const now = ctx.clock.now();
+      const status = sessionStatus(session, now);
+      if (status !== SalesSessionStatus.SCHEDULED && status !== SalesSessionStatus.OPEN) {
+        throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session has closed: its times stay as its producer orders were completed by them', ['salesSessionId']);
+      }
+      const times = {
+        opensAt: input.opensAt ?? session.opensAt,
+        closesAt: input.closesAt ?? session.closesAt,
+        deliversAt: input.deliversAt === undefined ? session.deliversAt : input.deliversAt,
+      };
+      const errors = new InputErrors();
+      if (input.opensAt && status === SalesSessionStatus.OPEN && input.opensAt.getTime() !== session.opensAt.getTime()) {
+        errors.add(UserErrorCode.INVALID_STATE, 'the session is open: customers have checked out since it opened', ['opensAt']);
+      }
+      checkTimes(times, session.timeZone, errors);
+      if (input.closesAt && input.closesAt <= now) errors.invalid('is already past: close the session now with closeSalesSession', ['closesAt']);
+      errors.throwIfAny();
+      Object.assign(session, times);
       await em.flush();
       return session;
     });

@@ -53,6 +53,21 @@ export class CloseSalesSessionInput {
   salesSessionId!: string;
 }
 
+@InputType({ description: 'What to move: a field left out stays as it is; deliversAt null makes deliveries due at closesAt, as when none was given.' })
+export class UpdateSalesSessionInput {
+  @Field(() => IdScalar)
+  salesSessionId!: string;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Only while the session has not opened.' })
+  opensAt?: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Later, or earlier but still to come.' })
+  closesAt?: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  deliversAt?: Date | null;
+}
+
 @ObjectType({ simpleResolvers: true })
 export class CreateSalesSessionPayload {
   @Field(() => SalesSession, { nullable: true })
