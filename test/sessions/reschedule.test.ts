@@ -36,16 +36,29 @@ describe('moving a sales session', () => {
   const buy = (s: Awaited<ReturnType<typeof session>>) => checkout(asHub, s.id, `c-${randomUUID().slice(0, 6)}`, [{ offerId: s.offerFor(carrots), quantity: '1' }]);
   const completed = async (id: string) => (await t.db.query('SELECT completed_at FROM sales_session WHERE id = $1', [id])).rows[0].completed_at !== null;
 
-  it('moves a session that has not opened, shown in its own zone', async () => {
+  it("moves a session's close and delivery, shown in its own zone; not its opening", async () => {
     const s = await session('2026-11-30T09:00:00+01:00', '2026-12-04T18:00:00+01:00');
-    const moved = await update({ salesSessionId: s.id, opensAt: '2026-12-07T08:00:00Z', closesAt: '2026-12-11T17:00:00Z', deliversAt: '2026-12-12T07:00:00Z' });
+    const moved = await update({ salesSessionId: s.id, closesAt: '2026-12-11T17:00:00Z', deliversAt: '2026-12-12T07:00:00Z' });
     expect(moved).toEqual({
-      salesSession: { id: s.id, status: 'SCHEDULED', opensAt: '2026-12-07T09:00:00+01:00', closesAt: '2026-12-11T18:00:00+01:00', deliversAt: '2026-12-12T08:00:00+01:00' },
+      salesSession: { id: s.id, status: 'SCHEDULED', opensAt: '2026-11-30T09:00:00+01:00', closesAt: '2026-12-11T18:00:00+01:00', deliversAt: '2026-12-12T08:00:00+01:00' },
       userErrors: [],
     });
     // null: deliveries are due at the close, as when none was given; a field left out stays.
     expect((await update({ salesSessionId: s.id, deliversAt: null })).salesSession).toMatchObject({ closesAt: '2026-12-11T18:00:00+01:00', deliversAt: '2026-12-11T18:00:00+01:00' });
     expect((await t.db.query('SELECT delivers_at FROM sales_session WHERE id = $1', [s.id])).rows[0].delivers_at).toBeNull();
+    // A hub's sessions page in opening order: the opening is not for moving.
+    const opening = await asHub.request(UPDATE, { input: { salesSessionId: s.id, opensAt: '2026-12-01T09:00:00+01:00' } });
+    expect(opening.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('answers a retried move as the first, even once the moved close has passed', async () => {
+    const s = await session();
+    const move = { salesSessionId: s.id, closesAt: '2026-11-23T09:00:00+01:00' };
+    const first = await update(move);
+    expect(first.userErrors).toEqual([]);
+    // The answer was lost; the hub's system sends the same request again, after the new close.
+    t.clock.set('2026-11-23T09:00:30+01:00');
+    expect(await update(move)).toEqual({ ...first, salesSession: { ...first.salesSession!, status: 'CLOSED' } });
   });
 
   it('keeps taking checkouts past the old close when the close moved later, and completes at the new one', async () => {
@@ -73,7 +86,6 @@ describe('moving a sales session', () => {
     const open = await session();
     const before = (await t.db.query('SELECT opens_at, closes_at, delivers_at FROM sales_session WHERE id = $1', [open.id])).rows[0];
     const refusals: [Record<string, unknown>, string, string[]][] = [
-      [{ opensAt: '2026-11-23T10:00:00+01:00' }, 'INVALID_STATE', ['opensAt']],
       [{ closesAt: '2026-11-23T07:30:00+01:00' }, 'INVALID_INPUT', ['closesAt']],
       [{ closesAt: '2026-11-23T06:00:00+01:00' }, 'INVALID_INPUT', ['closesAt']],
       [{ deliversAt: '2026-11-26T09:00:00+01:00' }, 'INVALID_INPUT', ['deliversAt']],
@@ -83,8 +95,8 @@ describe('moving a sales session', () => {
       expect(refused.salesSession, JSON.stringify(fields)).toBeNull();
       expect(refused.userErrors, JSON.stringify(fields)).toContainEqual(expect.objectContaining({ code, field }));
     }
-    // Its own opening again is no change.
-    expect((await update({ salesSessionId: open.id, opensAt: '2026-11-23T07:00:00+01:00' })).userErrors).toEqual([]);
+    // Its own close again is no change.
+    expect((await update({ salesSessionId: open.id, closesAt: '2026-11-27T18:00:00+01:00' })).userErrors).toEqual([]);
     expect((await t.db.query('SELECT opens_at, closes_at, delivers_at FROM sales_session WHERE id = $1', [open.id])).rows[0]).toEqual(before);
 
     const closed = await session('2026-11-23T07:00:00+01:00', '2026-11-23T09:00:00+01:00');

@@ -43,7 +43,7 @@ export class SalesSessionResolver {
 
   @Allow('admin', 'hub')
   @Mutation(() => SalesSessionPayload, {
-    description: "Moves a session that has not closed (a bad-weather week): its close, its opening while it has not opened, its delivery.",
+    description: "Moves the close (later, or earlier but still to come) and the delivery of a session that has not closed. Its opening does not move: a session that has not opened has no orders; close it and make another.",
   })
   updateSalesSession(@Arg('input', () => UpdateSalesSessionInput) input: UpdateSalesSessionInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.salesSessions.updateSalesSession(ctx, input), (salesSession) => ({ salesSession }));

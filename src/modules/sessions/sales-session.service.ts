@@ -32,7 +32,6 @@ export interface CreateSalesSessionFields {
 
 export interface UpdateSalesSessionFields {
   salesSessionId: string;
-  opensAt?: Date | null;
   closesAt?: Date | null;
   /** null: deliveries are due at closesAt, as when none was given. */
   deliversAt?: Date | null;
@@ -145,10 +144,12 @@ export class SalesSessionService {
   }
 
   /**
-   * Moves a session that has not closed: its close (later, or earlier but not past), its opening
-   * while it has not opened, its delivery. FOR UPDATE, as a close: checkouts in flight finish
-   * first, and those after it are judged by the new times. A closed session keeps its times: its
-   * producer orders were completed by them.
+   * Moves the close of a session that has not closed (later, or earlier but still to come) and
+   * its delivery. FOR UPDATE, as a close: checkouts in flight finish first, and those after it are
+   * judged by the new times. Its opening does not move: a hub's sessions page in opening order, and
+   * a session that has not opened has no orders, so a hub closes it and makes another. A closed
+   * session keeps its times, which its producer orders were completed by; asking again for the
+   * times it has answers with it, as the first request did.
    */
   async updateSalesSession(ctx: RequestContext, input: UpdateSalesSessionFields): Promise<SalesSession> {
     if (!isUuid(input.salesSessionId)) throw sessionNotFound(input.salesSessionId);
@@ -158,20 +159,21 @@ export class SalesSessionService {
     return ctx.em.transactional(async (em) => {
       await sql(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [input.salesSessionId]);
       const session = await em.findOneOrFail(SalesSession, input.salesSessionId, { refresh: true });
+      const times = {
+        opensAt: session.opensAt,
+        closesAt: input.closesAt ?? session.closesAt,
+        deliversAt: input.deliversAt === undefined ? session.deliversAt : input.deliversAt,
+      };
+      const same = (a?: Date | null, b?: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
+      // A retry of a move whose answer was lost: the session already has these times.
+      if (same(times.closesAt, session.closesAt) && same(times.deliversAt, session.deliversAt)) return session;
+
       const now = ctx.clock.now();
       const status = sessionStatus(session, now);
       if (status !== SalesSessionStatus.SCHEDULED && status !== SalesSessionStatus.OPEN) {
         throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session has closed: its times stay as its producer orders were completed by them', ['salesSessionId']);
       }
-      const times = {
-        opensAt: input.opensAt ?? session.opensAt,
-        closesAt: input.closesAt ?? session.closesAt,
-        deliversAt: input.deliversAt === undefined ? session.deliversAt : input.deliversAt,
-      };
       const errors = new InputErrors();
-      if (input.opensAt && status === SalesSessionStatus.OPEN && input.opensAt.getTime() !== session.opensAt.getTime()) {
-        errors.add(UserErrorCode.INVALID_STATE, 'the session is open: customers have checked out since it opened', ['opensAt']);
-      }
       checkTimes(times, session.timeZone, errors);
       if (input.closesAt && input.closesAt <= now) errors.invalid('is already past: close the session now with closeSalesSession', ['closesAt']);
       errors.throwIfAny();

@@ -58,9 +58,6 @@ export class UpdateSalesSessionInput {
   @Field(() => IdScalar)
   salesSessionId!: string;
 
-  @Field(() => DateTimeScalar, { nullable: true, description: 'Only while the session has not opened.' })
-  opensAt?: Date | null;
-
   @Field(() => DateTimeScalar, { nullable: true, description: 'Later, or earlier but still to come.' })
   closesAt?: Date | null;
 
