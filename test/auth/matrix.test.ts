@@ -103,6 +103,13 @@ describe('who may do what', () => {
           input: { hubId: w.hub, opensAt: '2026-11-30T09:00:00+01:00', closesAt: '2026-12-04T18:00:00+01:00', timeZone: 'Europe/Paris', offers: [] },
         })),
     },
+    updateOfferPrice: {
+      allowed: ['admin', 'ownHub'],
+      run: async (c) => mutationOutcome(await c.request(
+        'mutation ($input: UpdateOfferPriceInput!) { updateOfferPrice(input: $input) { userErrors { field message code } } }',
+        { input: { offerId: w.session.offerFor(w.carrots), price: { amount: 250, currency: 'EUR' } } },
+      )),
+    },
     updateSalesSession: {
       allowed: ['admin', 'ownHub'],
       run: async (c) => {

@@ -1,4 +1,6 @@
-import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Mutation, Resolver, Root } from 'type-graphql';
+import { Allow } from '../../auth/access.js';
+import { toPayload } from '../../graphql/user-error.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Money } from '../../graphql/money.js';
 import { DecimalScalar } from '../../graphql/scalars.js';
@@ -6,9 +8,16 @@ import { Product } from '../catalogue/product.entity.js';
 import { Offer } from './offer.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import type { OfferRecord, ProductRecord } from './catalogue-read.js';
+import { OfferPayload, UpdateOfferPriceInput } from './sales-session.types.js';
 
 @Resolver(() => Offer)
 export class OfferResolver {
+  @Allow('admin', 'hub')
+  @Mutation(() => OfferPayload, { description: 'A new price for an offer of a session that has not closed; lines already checked out keep theirs.' })
+  updateOfferPrice(@Arg('input', () => UpdateOfferPriceInput) input: UpdateOfferPriceInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.salesSessions.updateOfferPrice(ctx, input), (offer) => ({ offer }));
+  }
+
   @FieldResolver(() => SalesSession)
   async salesSession(@Root() offer: OfferRecord, @Ctx() ctx: GraphQLContext): Promise<SalesSession> {
     return (await ctx.loaders.salesSession.load(offer.salesSession.id))!;

@@ -183,6 +183,28 @@ export class SalesSessionService {
     });
   }
 
+  /**
+   * A new price for an offer of a session that has not closed (a typo, a market that moved). Lines
+   * already checked out keep the price they were checked out at (customer_order_line keeps it); a
+   * checkout reading the offer as it changes is placed at either price, as the storefront showed it.
+   */
+  async updateOfferPrice(ctx: RequestContext, input: { offerId: string; price: { amount: number; currency: string } }): Promise<Offer> {
+    const errors = new InputErrors();
+    checkPrice(input.price, ['price'], errors);
+    errors.throwIfAny();
+    const offer = isUuid(input.offerId) ? await ctx.em.findOne(Offer, input.offerId, { populate: ['salesSession'] }) : null;
+    if (!offer) throw DomainError.of(UserErrorCode.NOT_FOUND, `no offer with id "${input.offerId}"`, ['offerId']);
+    requireHub(ctx.actor, offer.salesSession.hub.id, 'offerId');
+    const status = sessionStatus(offer.salesSession, ctx.clock.now());
+    if (status !== SalesSessionStatus.SCHEDULED && status !== SalesSessionStatus.OPEN) {
+      throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session has closed: its orders were placed at their prices', ['offerId']);
+    }
+    offer.priceAmount = input.price.amount;
+    offer.priceCurrency = input.price.currency;
+    await ctx.em.flush();
+    return offer;
+  }
+
   findSalesSession(ctx: RequestContext, id: string): Promise<SalesSession | null> {
     return isUuid(id) ? ctx.em.findOne(SalesSession, id) : Promise.resolve(null);
   }

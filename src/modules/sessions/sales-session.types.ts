@@ -3,6 +3,7 @@ import { LotGrade } from '../lots/lot.entity.js';
 import { MoneyInput } from '../../graphql/money.js';
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
+import { Offer } from './offer.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 
 @InputType()
@@ -63,6 +64,24 @@ export class UpdateSalesSessionInput {
 
   @Field(() => DateTimeScalar, { nullable: true })
   deliversAt?: Date | null;
+}
+
+@InputType()
+export class UpdateOfferPriceInput {
+  @Field(() => IdScalar)
+  offerId!: string;
+
+  @Field(() => MoneyInput)
+  price!: MoneyInput;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class OfferPayload {
+  @Field(() => Offer, { nullable: true })
+  offer?: Offer;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
 }
 
 @ObjectType({ simpleResolvers: true })
