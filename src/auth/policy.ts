@@ -38,10 +38,12 @@ export function ownsWebhook(actor: Actor, webhook: { hubId?: string | null; prod
   return webhook.hubId ? actor.kind === 'hub' && actor.hubId === webhook.hubId : actor.kind === 'producer' && actor.producerId === webhook.producerId;
 }
 
-/** A producer's price to hubs is its own, the hubs' it approved (approveHub) and the operator's. */
-export function seesWholesalePrice(actor: Actor, producerId: string, approvedHubIds: () => Promise<readonly string[]>): Promise<boolean> | boolean {
-  if (actor.kind === 'hub') return approvedHubIds().then((ids) => ids.includes(actor.hubId));
-  return actsForProducer(actor, producerId);
+/**
+ * A producer's price to hubs is its own, the hubs' it approved (approveHub) and the operator's.
+ * `approved` is asked only for a hub: whether the producer approved it.
+ */
+export async function seesWholesalePrice(actor: Actor, producerId: string, approved: (hubId: string) => Promise<boolean>): Promise<boolean> {
+  return actor.kind === 'hub' ? approved(actor.hubId) : actsForProducer(actor, producerId);
 }
 
 /** A producer order is its producer's and its hub's. */

@@ -82,6 +82,7 @@ describe('hubs approved by producers', () => {
   });
 
   it('after a revocation refuses new sessions, and leaves the sessions made before open for business', async () => {
+    expect((await approval(asFarm, APPROVE, farm)).userErrors).toEqual([]);
     const before = await session(asHub, [carrots]);
     expect(before.userErrors).toEqual([]);
     expect((await approval(asFarm, REVOKE, farm)).userErrors).toEqual([]);

@@ -10,7 +10,8 @@ export const DEFAULT_SELLABLE_STEP = '0.001';
 
 /**
  * What a producer says about a product beyond its name, SKU and unit. In an update, a field left
- * out stays as it is and `null` clears it (the step cannot be cleared: it falls back to nothing).
+ * out stays as it is and `null` clears it, except the step, which every product has (`null` is
+ * refused: 0.001 sells any quantity).
  */
 export interface ProductDetailsFields {
   description?: string | null;
@@ -68,10 +69,14 @@ export function productDetails(fields: ProductDetailsFields, errors: InputErrors
 export function sameDetails(product: Product, details: ProductDetails): boolean {
   return Object.entries(details).every(([key, value]) => {
     const current = product[key as keyof ProductDetails] ?? null;
-    const numeric = key === 'sellableStep' || key === 'netWeightKg' || key.endsWith('Cm');
-    return numeric && current !== null && value !== null ? formatQuantity(current) === formatQuantity(value as string) : current === (value ?? null);
+    return DECIMAL_DETAILS.has(key) && current !== null && value !== null
+      ? formatQuantity(current) === formatQuantity(value as string)
+      : current === (value ?? null);
   });
 }
+
+/** The details kept as numeric, which the same value may spell differently ("0.5", "0.500"). */
+const DECIMAL_DETAILS: ReadonlySet<string> = new Set(['sellableStep', 'netWeightKg', 'lengthCm', 'widthCm', 'heightCm']);
 
 /** A positive quantity of at most three decimals, as text; undefined (reported) otherwise. */
 function positive(raw: string, field: (string | number)[], errors: InputErrors): string | undefined {

@@ -97,8 +97,9 @@ export class ProductService {
     } catch (error) {
       // A deadlock on the SKU's unique index is two products swapping SKUs at once: each new SKU
       // was the other's, so each is taken, as either would hear alone.
-      if (error instanceof UniqueConstraintViolationException || (changes.sku !== undefined && error instanceof DeadlockException)) {
-        throw skuTaken(changes.sku!, await ctx.em.fork().findOne(Product, { producer: product.producer.id, sku: changes.sku! }));
+      const sku = changes.sku;
+      if (sku !== undefined && (error instanceof UniqueConstraintViolationException || error instanceof DeadlockException)) {
+        throw skuTaken(sku, await ctx.em.fork().findOne(Product, { producer: product.producer.id, sku }));
       }
       throw error;
     }

@@ -13,7 +13,7 @@ import { CustomerOrderLine } from './customer-order-line.entity.js';
 import { CustomerOrder, type CustomerOrderView } from './customer-order.entity.js';
 import { CheckoutInput, CheckoutPayload, CustomerOrderPayload, CustomerOrderRefInput } from './order.types.js';
 import { CustomerOrderStatus } from './order-states.js';
-import { lineAmount, money, orderTotal } from './order-totals.js';
+import { lineAmount, moneyOrNull, orderTotal } from './order-totals.js';
 import type { ProductRecord } from '../sessions/catalogue-read.js';
 
 @Resolver(() => CustomerOrder)
@@ -90,7 +90,7 @@ export class CustomerOrderResolver {
   @Allow('admin', 'hub', 'customer')
   @FieldResolver(() => Money, {
     nullable: true,
-    description: 'The sum of its lines\' totals, each rounded to a whole minor unit first; null if its lines are in more than one currency.',
+    description: 'The sum of its lines\' totals, each rounded to a whole minor unit first; null if its lines are in more than one currency, or past 2,147,483,647 minor units.',
   })
   async total(@Root() order: CustomerOrderView, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
     return orderTotal(await ctx.loaders.linesByCustomerOrder.load(order.id));
@@ -127,15 +127,15 @@ export class CustomerOrderLineResolver {
     return { amount: line.unitPriceAmount, currency: line.currency };
   }
 
-  @FieldResolver(() => Money, { nullable: true, description: 'quantity × unitPrice, rounded half up to a whole minor unit.' })
+  @FieldResolver(() => Money, { nullable: true, description: 'quantity × unitPrice, rounded half up to a whole minor unit; null past 2,147,483,647 minor units.' })
   lineTotal(@Root() line: CustomerOrderLine): Money | null {
-    return money(lineAmount(line.quantity, line.unitPriceAmount), line.currency);
+    return moneyOrNull(lineAmount(line.quantity, line.unitPriceAmount), line.currency);
   }
 
-  @FieldResolver(() => Money, { nullable: true, description: 'fulfilledQuantity × unitPrice, rounded the same way: what the customer owes once it shipped (null before).' })
+  @FieldResolver(() => Money, { nullable: true, description: 'fulfilledQuantity × unitPrice, rounded the same way: what the customer owes once it shipped (null before, or past 2,147,483,647 minor units).' })
   fulfilledTotal(@Root() line: CustomerOrderLine): Money | null {
     return line.fulfilledQuantity === undefined || line.fulfilledQuantity === null
       ? null
-      : money(lineAmount(line.fulfilledQuantity, line.unitPriceAmount), line.currency);
+      : moneyOrNull(lineAmount(line.fulfilledQuantity, line.unitPriceAmount), line.currency);
   }
 }

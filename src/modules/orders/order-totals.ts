@@ -12,8 +12,8 @@ export function lineAmount(quantity: string, unitPriceAmount: number): Decimal {
   return new Decimal(quantity).times(unitPriceAmount).toDecimalPlaces(0, Decimal.ROUND_HALF_UP);
 }
 
-/** An amount as Money, or null past what Money holds. */
-export function money(amount: Decimal, currency: string): Money | null {
+/** An amount as Money, or null past what Money's Int holds (2,147,483,647 minor units). */
+export function moneyOrNull(amount: Decimal, currency: string): Money | null {
   return amount.lessThanOrEqualTo(MAX_MONEY_AMOUNT) ? { amount: amount.toNumber(), currency } : null;
 }
 
@@ -22,5 +22,5 @@ export function orderTotal(lines: readonly { quantity: string; unitPriceAmount: 
   const currencies = new Set(lines.map((l) => l.currency));
   if (currencies.size !== 1) return null;
   const total = lines.reduce((sum, l) => sum.plus(lineAmount(l.quantity, l.unitPriceAmount)), new Decimal(0));
-  return money(total, lines[0]!.currency);
+  return moneyOrNull(total, lines[0]!.currency);
 }

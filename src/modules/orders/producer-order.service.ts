@@ -32,24 +32,27 @@ export class ProducerOrderService {
    * its own; oldest first, a page at a time (`after`: one of those it may see, by creation and id).
    */
   async list(ctx: RequestContext, filter: ProducerOrderFilter): Promise<ProducerOrder[]> {
-    const where: FilterQuery<ProducerOrder> = {};
+    // Who and what is listed; then the states asked for, which an order may leave between pages.
+    const listed: FilterQuery<ProducerOrder> = {};
     for (const id of [filter.producerId, filter.salesSessionId]) if (id && !isUuid(id)) return [];
-    if (filter.producerId) where.producer = filter.producerId;
-    if (filter.salesSessionId) where.salesSession = filter.salesSessionId;
-    if (filter.orderState) where.orderState = filter.orderState;
-    if (filter.fulfilmentState) where.fulfilmentState = filter.fulfilmentState;
+    if (filter.producerId) listed.producer = filter.producerId;
+    if (filter.salesSessionId) listed.salesSession = filter.salesSessionId;
     const { actor } = ctx;
     if (actor.kind === 'producer') {
       if (filter.producerId && filter.producerId !== actor.producerId) return [];
-      where.producer = actor.producerId;
+      listed.producer = actor.producerId;
     } else if (actor.kind === 'hub') {
-      where.hub = actor.hubId;
+      listed.hub = actor.hubId;
     } else if (actor.kind !== 'admin' && actor.kind !== 'system') {
       return [];
     }
-    const { orderState: _, fulfilmentState: __, ...listed } = where as Record<string, unknown>;
+    const where: FilterQuery<ProducerOrder> = {
+      ...listed,
+      ...(filter.orderState ? { orderState: filter.orderState } : {}),
+      ...(filter.fulfilmentState ? { fulfilmentState: filter.fulfilmentState } : {}),
+    };
     return pageByCreation(ctx.em, ProducerOrder, 'producer_order', {
-      listed: listed as FilterQuery<ProducerOrder>,
+      listed,
       where,
       first: filter.first,
       after: filter.after,

@@ -14,7 +14,7 @@ import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { Offer } from './offer.entity.js';
 import type { LotGrade } from '../lots/lot.entity.js';
 import { SalesSession } from './sales-session.entity.js';
-import { SalesSessionStatus, sessionStatus } from './session-status.js';
+import { isNotClosed, sessionStatus } from './session-status.js';
 import { canonicalTimeZone } from './time-zones.js';
 import { checkPrice } from '../../shared/money.js';
 
@@ -169,8 +169,7 @@ export class SalesSessionService {
       if (same(times.closesAt, session.closesAt) && same(times.deliversAt, session.deliversAt)) return session;
 
       const now = ctx.clock.now();
-      const status = sessionStatus(session, now);
-      if (status !== SalesSessionStatus.SCHEDULED && status !== SalesSessionStatus.OPEN) {
+      if (!isNotClosed(sessionStatus(session, now))) {
         throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session has closed: its times stay as its producer orders were completed by them', ['salesSessionId']);
       }
       const errors = new InputErrors();
@@ -192,17 +191,22 @@ export class SalesSessionService {
     const errors = new InputErrors();
     checkPrice(input.price, ['price'], errors);
     errors.throwIfAny();
-    const offer = isUuid(input.offerId) ? await ctx.em.findOne(Offer, input.offerId, { populate: ['salesSession'] }) : null;
-    if (!offer) throw DomainError.of(UserErrorCode.NOT_FOUND, `no offer with id "${input.offerId}"`, ['offerId']);
-    requireHub(ctx.actor, offer.salesSession.hub.id, 'offerId');
-    const status = sessionStatus(offer.salesSession, ctx.clock.now());
-    if (status !== SalesSessionStatus.SCHEDULED && status !== SalesSessionStatus.OPEN) {
-      throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session has closed: its orders were placed at their prices', ['offerId']);
-    }
-    offer.priceAmount = input.price.amount;
-    offer.priceCurrency = input.price.currency;
-    await ctx.em.flush();
-    return offer;
+    const found = isUuid(input.offerId) ? await ctx.em.findOne(Offer, input.offerId, { populate: ['salesSession'] }) : null;
+    if (!found) throw DomainError.of(UserErrorCode.NOT_FOUND, `no offer with id "${input.offerId}"`, ['offerId']);
+    requireHub(ctx.actor, found.salesSession.hub.id, 'offerId');
+    return ctx.em.transactional(async (em) => {
+      // KEY SHARE, as a checkout takes it: a close (FOR UPDATE) waits, so none commits in between.
+      await sql(em, 'SELECT id FROM sales_session WHERE id = ? FOR KEY SHARE', [found.salesSession.id]);
+      const offer = await em.findOneOrFail(Offer, found.id, { populate: ['salesSession'], refresh: true });
+      // A retry of a change whose answer was lost: the offer already has this price.
+      if (offer.priceAmount === input.price.amount && offer.priceCurrency === input.price.currency) return offer;
+      if (!isNotClosed(sessionStatus(offer.salesSession, ctx.clock.now()))) {
+        throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session has closed: its orders were placed at their prices', ['offerId']);
+      }
+      offer.priceAmount = input.price.amount;
+      offer.priceCurrency = input.price.currency;
+      return offer;
+    });
   }
 
   findSalesSession(ctx: RequestContext, id: string): Promise<SalesSession | null> {
@@ -226,8 +230,7 @@ export class SalesSessionService {
       if (!row) throw sessionNotFound(input.salesSessionId);
       const session = await em.findOneOrFail(SalesSession, row.id, { refresh: true });
       const now = ctx.clock.now();
-      const status = sessionStatus(session, now);
-      if (status === SalesSessionStatus.SCHEDULED || status === SalesSessionStatus.OPEN) {
+      if (isNotClosed(sessionStatus(session, now))) {
         session.closedAt = now;
         await em.flush();
         return true;

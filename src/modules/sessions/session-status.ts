@@ -39,3 +39,8 @@ export function sessionStatus(session: SessionTimes, now: Date): SalesSessionSta
   if (now >= session.opensAt) return SalesSessionStatus.OPEN;
   return SalesSessionStatus.SCHEDULED;
 }
+
+/** Scheduled or open: what may still change, and be closed. */
+export function isNotClosed(status: SalesSessionStatus): boolean {
+  return status === SalesSessionStatus.SCHEDULED || status === SalesSessionStatus.OPEN;
+}

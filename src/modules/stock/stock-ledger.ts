@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
-import { sql, uuidArray } from '../../shared/sql.js';
+import { instant, sql, uuidArray } from '../../shared/sql.js';
 import type { StockMovementKind } from './stock-movement.entity.js';
 
 /** One row of a product's stock ledger, as the API shows it to its producer. */
@@ -56,6 +56,6 @@ export async function productLedgers(em: EntityManager, productIds: readonly str
       ORDER BY m.product_id, m.id DESC`,
     [uuidArray(products), before, before, page.limit],
   );
-  for (const row of rows) (pages.get(row.productId) as LedgerRow[]).push({ ...row, at: new Date(row.at) });
+  for (const row of rows) (pages.get(row.productId) as LedgerRow[]).push({ ...row, at: instant(row.at) });
   return pages;
 }
