@@ -20,6 +20,17 @@ export function seesCustomerOrder(actor: Actor, order: { hubId: string; customer
 }
 
 /**
+ * The customer orders an actor sees (seesCustomerOrder), as a filter for lists: a hub its own, a
+ * customer theirs, the operator all ({}); nobody else any (null).
+ */
+export function customerOrderScope(actor: Actor): { hubId?: string; customerRef?: string } | null {
+  if (actor.kind === 'admin' || actor.kind === 'system') return {};
+  if (actor.kind === 'hub') return { hubId: actor.hubId };
+  if (actor.kind === 'customer') return { hubId: actor.hubId, customerRef: actor.customerRef };
+  return null;
+}
+
+/**
  * Of a customer order, a producer (who reaches it through its pack list) sees only the lines of
  * its own products: it packs its part of the basket, and the rest is other producers' business.
  * Whoever reaches the order otherwise (its hub, its customer, the operator) sees every line.
@@ -44,6 +55,19 @@ export function ownsWebhook(actor: Actor, webhook: { hubId?: string | null; prod
  */
 export async function seesWholesalePrice(actor: Actor, producerId: string, approved: (hubId: string) => Promise<boolean>): Promise<boolean> {
   return actor.kind === 'hub' ? approved(actor.hubId) : actsForProducer(actor, producerId);
+}
+
+/** A hub's own sessions offer only what producers approved it for; the operator acts for every enterprise. */
+export function needsHubApproval(actor: Actor): boolean {
+  return actor.kind === 'hub';
+}
+
+/** The webhooks an actor owns (ownsWebhook), as a filter for lists; null: none. */
+export function webhookScope(actor: Actor): { hubId?: string | null; producerId?: string } | null {
+  if (actor.kind === 'admin') return {};
+  if (actor.kind === 'hub') return { hubId: actor.hubId };
+  if (actor.kind === 'producer') return { hubId: null, producerId: actor.producerId };
+  return null;
 }
 
 /** A producer order is its producer's and its hub's. */

@@ -4,6 +4,7 @@ import DataLoader from 'dataloader';
 import { Product } from '../modules/catalogue/product.entity.js';
 import { Hub } from '../modules/enterprises/hub.entity.js';
 import { Producer } from '../modules/enterprises/producer.entity.js';
+import { approvalsOf } from '../modules/enterprises/hub-approvals.js';
 import { CustomerOrderLine } from '../modules/orders/customer-order-line.entity.js';
 import { ProducerOrder } from '../modules/orders/producer-order.entity.js';
 import type { ProducerOrderLineRow } from '../modules/orders/producer-order.service.js';
@@ -20,7 +21,6 @@ import { CustomerOrder } from '../modules/orders/customer-order.entity.js';
 import { ShipmentLine } from '../modules/fulfilment/shipment-line.entity.js';
 import { type AttemptRow, webhookDeliveries } from '../modules/webhooks/webhook.service.js';
 import type { Services } from '../services.js';
-import { sql, uuidArray } from '../shared/sql.js';
 import type { PlannedLine } from '../modules/fulfilment/pick-planner.js';
 import { type OfferRecord, readSessionCatalogues } from '../modules/sessions/catalogue-read.js';
 
@@ -46,8 +46,8 @@ export function createLoaders(em: EntityManager, services: Services) {
       return ids.map((id) => rows.filter((r) => r.productId === id));
     }),
     lotsByProduct: paged(em, productLots),
-    approvedHubsOf: approvals(em, 'producer_id', 'hub_id', Hub),
-    approvingProducersOf: approvals(em, 'hub_id', 'producer_id', Producer),
+    approvedHubsOf: approvals(em, 'producer', Hub),
+    approvingProducersOf: approvals(em, 'hub', Producer),
     ledgerByProduct: paged(em, productLedgers),
     deliveriesByWebhook: paged(em, webhookDeliveries),
     productsByProducer: paged(em, producerProducts),
@@ -139,16 +139,12 @@ function grouped<T extends object>(
   });
 }
 
-/** One side of the hub approvals (hub-approval.entity.ts) for each id of the other, first approved first. */
-function approvals<T extends { id: string }>(em: EntityManager, by: 'producer_id' | 'hub_id', other: 'producer_id' | 'hub_id', entity: EntityName<T>): DataLoader<string, T[]> {
+/** One side of the hub approvals for each id of the other (hub-approvals.ts), as entities, first approved first. */
+function approvals<T extends { id: string }>(em: EntityManager, side: 'producer' | 'hub', entity: EntityName<T>): DataLoader<string, T[]> {
   return new DataLoader(async (ids) => {
-    const rows = await sql<{ owner: string; other: string }>(
-      em,
-      `SELECT ${by} AS owner, ${other} AS other FROM hub_approval WHERE ${by} = ANY(?::uuid[]) ORDER BY created_at, ${other}`,
-      [uuidArray(ids)],
-    );
-    const found = await em.find(entity, { id: { $in: [...new Set(rows.map((r) => r.other))] } } as never);
-    const byId = new Map(found.map((e) => [e.id, e as T]));
-    return ids.map((id) => rows.filter((r) => r.owner === id).map((r) => byId.get(r.other)!).filter(Boolean));
+    const others = await approvalsOf(em, side, ids);
+    const found = await em.find(entity, { id: { $in: [...new Set([...others.values()].flat())] } } as never);
+    const entities = new Map(found.map((e) => [e.id, e as T]));
+    return ids.map((id) => others.get(id)!.flatMap((other) => entities.get(other) ?? []));
   });
 }

@@ -11,6 +11,7 @@ import { HubCustomer } from './hub-customer.entity.js';
 import { requireHub as requireHubAccess, requireProducer as requireProducerAccess } from '../../auth/policy.js';
 import { instant, sql } from '../../shared/sql.js';
 import { Producer } from './producer.entity.js';
+import { approve, revoke } from './hub-approvals.js';
 
 export const FIRST_LOCATION_NAME = 'Main';
 
@@ -96,7 +97,7 @@ export class EnterpriseService {
    */
   async approveHub(ctx: RequestContext, input: { producerId: string; hubId: string }): Promise<{ producer: Producer; hub: Hub }> {
     const { producer, hub } = await this.approvalParties(ctx, input);
-    await sql(ctx.em, 'INSERT INTO hub_approval (producer_id, hub_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [producer.id, hub.id, ctx.clock.now()]);
+    await approve(ctx.em, producer.id, hub.id, ctx.clock.now());
     return { producer, hub };
   }
 
@@ -106,7 +107,7 @@ export class EnterpriseService {
    */
   async revokeHub(ctx: RequestContext, input: { producerId: string; hubId: string }): Promise<{ producer: Producer; hub: Hub }> {
     const { producer, hub } = await this.approvalParties(ctx, input);
-    await sql(ctx.em, 'DELETE FROM hub_approval WHERE producer_id = ? AND hub_id = ?', [producer.id, hub.id]);
+    await revoke(ctx.em, producer.id, hub.id);
     return { producer, hub };
   }
 

@@ -16,6 +16,7 @@ export class HubApproval {
   @Property({ type: 'uuid', primary: true })
   hubId!: string;
 
+  /** Written by hub-approvals.ts, as the clock reads. */
   @Property({ type: 'datetime', defaultRaw: 'now()' })
-  createdAt: Date = new Date();
+  createdAt!: Date;
 }

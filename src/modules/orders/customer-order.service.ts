@@ -1,6 +1,6 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { actsForHub, forbidden, seesCustomerOrder } from '../../auth/policy.js';
+import { actsForHub, customerOrderScope, forbidden, seesCustomerOrder } from '../../auth/policy.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { doEachDue } from '../../scheduler/each-due.js';
 import { pageByCreation } from '../../shared/creation-pages.js';
@@ -59,20 +59,14 @@ export class CustomerOrderService {
    */
   async list(ctx: RequestContext, filter: CustomerOrderFilter): Promise<CustomerOrder[]> {
     if (!isUuid(filter.salesSessionId)) return [];
-    const listed: FilterQuery<CustomerOrder> = { salesSession: filter.salesSessionId };
-    const { actor } = ctx;
-    const customerRef = filter.customerRef?.trim();
-    if (actor.kind === 'hub') {
-      listed.hub = actor.hubId;
-    } else if (actor.kind === 'customer') {
-      if (customerRef !== undefined && customerRef !== actor.customerRef) return [];
-      listed.hub = actor.hubId;
-      listed.customerRef = actor.customerRef;
-    } else if (actor.kind !== 'admin' && actor.kind !== 'system') {
-      return [];
-    }
+    const scope = customerOrderScope(ctx.actor);
     // Stored trimmed, as checkout keeps them.
-    if (customerRef !== undefined) listed.customerRef = customerRef;
+    const customerRef = filter.customerRef?.trim();
+    if (!scope || (scope.customerRef !== undefined && customerRef !== undefined && customerRef !== scope.customerRef)) return [];
+    const listed: FilterQuery<CustomerOrder> = { salesSession: filter.salesSessionId };
+    if (scope.hubId !== undefined) listed.hub = scope.hubId;
+    const ref = scope.customerRef ?? customerRef;
+    if (ref !== undefined) listed.customerRef = ref;
     if (filter.idempotencyKey !== undefined && filter.idempotencyKey !== null) listed.idempotencyKey = filter.idempotencyKey.trim();
     // An empty list of statuses asks for orders in none of them.
     const where = filter.status ? { ...listed, status: { $in: filter.status.length > 0 ? filter.status : [null] } } : listed;

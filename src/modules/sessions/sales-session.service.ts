@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DateTime } from 'luxon';
-import { requireHub } from '../../auth/policy.js';
+import { needsHubApproval, requireHub } from '../../auth/policy.js';
 import { newestEventPosition } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { type KeysetList, keysetPages, type Page } from '../../shared/keyset-pages.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
-import { sql, uuidArray } from '../../shared/sql.js';
+import { sql } from '../../shared/sql.js';
 import { Product } from '../catalogue/product.entity.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
+import { approvedProducerIds } from '../enterprises/hub-approvals.js';
 import { Offer } from './offer.entity.js';
 import type { LotGrade } from '../lots/lot.entity.js';
 import { SalesSession } from './sales-session.entity.js';
@@ -286,18 +287,14 @@ function sessionNotFound(id: string): DomainError {
 }
 
 /**
- * A hub offers only the products of producers that approved it (approveHub); the operator, who
- * acts for every enterprise, any. Read FOR KEY SHARE: a revocation committing meanwhile waits for
- * this session, so the session is made under the approvals as they stand.
+ * A hub offers only the products of producers that approved it (approveHub); the operator any
+ * (needsHubApproval). Read FOR KEY SHARE: a revocation committing meanwhile waits for this
+ * session, so the session is made under the approvals as they stand.
  */
 async function requireApprovals(em: EntityManager, actor: Actor, hubId: string, productIds: string[], products: Product[]): Promise<void> {
-  if (actor.kind !== 'hub') return;
+  if (!needsHubApproval(actor)) return;
   const producerOf = new Map(products.map((p) => [p.id, p.producer.id]));
-  const producers = [...new Set(producerOf.values())];
-  const approved = new Set(
-    (await sql<{ producerId: string }>(em, 'SELECT producer_id AS "producerId" FROM hub_approval WHERE hub_id = ? AND producer_id = ANY(?::uuid[]) FOR KEY SHARE', [hubId, uuidArray(producers)]))
-      .map((r) => r.producerId),
-  );
+  const approved = await approvedProducerIds(em, hubId, [...new Set(producerOf.values())], true);
   const errors = new InputErrors();
   productIds.forEach((productId, i) => {
     if (!approved.has(producerOf.get(productId)!)) {

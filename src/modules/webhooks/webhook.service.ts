@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EventKind, STOCK_ONLY_KINDS } from '../../events/event-log.js';
-import { ownsWebhook, requireHub, requireProducer } from '../../auth/policy.js';
+import { ownsWebhook, requireHub, requireProducer, webhookScope } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { pageByCreation } from '../../shared/creation-pages.js';
@@ -153,13 +153,10 @@ export class WebhookService {
    * own that no hub scopes, the operator all; oldest first, a page at a time.
    */
   list(ctx: RequestContext, filter: { active?: boolean | null; first?: number | null; after?: string | null }): Promise<Webhook[]> {
-    const { actor } = ctx;
-    let listed: FilterQuery<Webhook>;
-    if (actor.kind === 'hub') listed = { hubId: actor.hubId };
-    else if (actor.kind === 'producer') listed = { hubId: null, producerId: actor.producerId };
-    else if (actor.kind === 'admin') listed = {};
-    else return Promise.resolve([]);
-    const where = filter.active === undefined || filter.active === null ? listed : { ...listed, active: filter.active };
+    const scope = webhookScope(ctx.actor);
+    if (!scope) return Promise.resolve([]);
+    const listed: FilterQuery<Webhook> = { ...scope };
+    const where: FilterQuery<Webhook> = filter.active === undefined || filter.active === null ? listed : { ...scope, active: filter.active };
     return pageByCreation(ctx.em, Webhook, 'webhook', { listed, where, first: filter.first, after: filter.after, notFound: 'webhook of yours' });
   }
 
