@@ -11,9 +11,9 @@ export interface Page {
 }
 
 /**
- * A list that belongs to a parent row (a hub's sessions, a producer's products, a product's lots),
- * read a page at a time in a fixed order. The order must end with the id, so that it is total and a
- * page never repeats or skips an item.
+ * A list that belongs to a parent row (a hub's sessions, a producer's products, a product's lots
+ * or its ledger), read a page at a time in a fixed order. The order must end with the id, so that
+ * it is total and a page never repeats or skips an item.
  */
 export interface KeysetList<T> {
   entity: EntityName<T>;
@@ -24,7 +24,18 @@ export interface KeysetList<T> {
   key: (alias: string) => string;
   /** A cursor that is not one of the parent's items: "no product of this producer". */
   notFound: string;
+  /** Newest first (a ledger, a delivery history): pages go on to smaller keys. The key is then one column. */
+  descending?: boolean;
+  /** Ids that are bigints (a ledger's rows), not UUIDs. */
+  bigintIds?: boolean;
+  /** The input field naming the cursor, for its error: `after` unless a list says `before`. */
+  cursorField?: string;
+  /** Rows as the API reads them, over the alias `t` (default: the entity, through the ORM). */
+  row?: { select: string; map: (row: Record<string, unknown>) => T };
 }
+
+/** A bigint id as text: what a bigint cursor must look like before it reaches SQL. */
+const BIGINT_ID = /^[1-9]\d{0,17}$/;
 
 /**
  * Pages of several parents' lists in one statement however many parents a response reaches: each
@@ -42,14 +53,16 @@ export async function keysetPages<T extends object>(
 ): Promise<Map<string, T[] | DomainError>> {
   const pages = new Map<string, T[] | DomainError>(parentIds.map((id) => [id, []]));
   if (parentIds.length === 0) return pages;
+  const idType = list.bigintIds ? 'bigint' : 'uuid';
   let parents = parentIds;
   const after = page.after ?? null;
   if (after !== null) {
-    const [cursor] = isUuid(after)
-      ? await sql<{ parent: string }>(em, `SELECT ${list.parent} AS parent FROM ${list.table} WHERE id = ?`, [after])
+    const wellFormed = list.bigintIds ? BIGINT_ID.test(after) : isUuid(after);
+    const [cursor] = wellFormed
+      ? await sql<{ parent: string }>(em, `SELECT ${list.parent} AS parent FROM ${list.table} WHERE id = ?::${idType}`, [after])
       : [];
     for (const id of parentIds) {
-      if (cursor?.parent !== id) pages.set(id, DomainError.of(UserErrorCode.NOT_FOUND, `no ${list.notFound} with id "${after}"`, ['after']));
+      if (cursor?.parent !== id) pages.set(id, DomainError.of(UserErrorCode.NOT_FOUND, `no ${list.notFound} with id "${after}"`, [list.cursorField ?? 'after']));
     }
     // A cursor of none of these parents: every page is an error.
     if (!cursor || !pages.has(cursor.parent)) return pages;
@@ -57,18 +70,24 @@ export async function keysetPages<T extends object>(
   }
   // Checked even for an empty page: a bad cursor is refused whatever the page size.
   if (page.limit <= 0) return pages;
+  const past = list.descending ? '<' : '>';
+  const orderBy = (alias: string) => (list.descending ? `${list.key(alias)} DESC` : list.key(alias));
   const rows = await sql<Record<string, unknown>>(
     em,
-    `SELECT t.* FROM unnest(?::uuid[]) AS parent(id)
+    `SELECT ${list.row?.select ?? 't.*'} FROM unnest(?::uuid[]) AS parent(id)
        CROSS JOIN LATERAL (
          SELECT * FROM ${list.table} t
           WHERE t.${list.parent} = parent.id AND (${filter.sql})
-            AND (?::uuid IS NULL OR (${list.key('t')}) > (SELECT ${list.key('c')} FROM ${list.table} c WHERE c.id = ?::uuid))
-          ORDER BY ${list.key('t')}
+            AND (?::${idType} IS NULL OR (${list.key('t')}) ${past} (SELECT ${list.key('c')} FROM ${list.table} c WHERE c.id = ?::${idType}))
+          ORDER BY ${orderBy('t')}
           LIMIT ?) t
-      ORDER BY t.${list.parent}, ${list.key('t')}`,
+      ORDER BY t.${list.parent}, ${orderBy('t')}`,
     [uuidArray(parents), ...filter.params, after, after, page.limit],
   );
-  for (const row of rows) (pages.get(row[list.parent] as string) as T[]).push(em.map(list.entity, row as EntityDictionary<T>));
+  const parentOf = (row: Record<string, unknown>) => row[list.parent] as string;
+  for (const row of rows) {
+    const item = list.row ? list.row.map(row) : em.map(list.entity, row as EntityDictionary<T>);
+    (pages.get(parentOf(row)) as T[]).push(item);
+  }
   return pages;
 }

@@ -8,10 +8,11 @@ import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation,
 import { pageByCreation } from '../../shared/creation-pages.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
-import { instant, sql, uuidArray } from '../../shared/sql.js';
+import { instant, sql } from '../../shared/sql.js';
+import { type KeysetList, keysetPages } from '../../shared/keyset-pages.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { type WebhookAddressPolicy, webhookUrlProblem } from './webhook-address.js';
-import { Webhook } from './webhook.entity.js';
+import { Webhook, WebhookDelivery } from './webhook.entity.js';
 import { dropPendingDeliveries } from './webhook-retention.js';
 
 export interface RegisterWebhookFields {
@@ -184,6 +185,25 @@ export interface DeliveriesPage {
   pendingOnly: boolean;
 }
 
+const WEBHOOK_DELIVERIES: KeysetList<DeliveryRow> = {
+  entity: WebhookDelivery,
+  table: 'webhook_delivery',
+  parent: 'webhook_id',
+  key: (a) => `${a}.id`,
+  notFound: 'delivery of this webhook',
+  descending: true,
+  bigintIds: true,
+  cursorField: 'before',
+  row: {
+    select: `t.webhook_id, t.id::text, t.event_position::text AS "eventId", t.status, t.attempt_count AS "attemptCount",
+             t.next_attempt_at AS "nextAttemptAt", t.delivered_at AS "deliveredAt", t.body`,
+    map: (row) => {
+      const { webhook_id: _, ...delivery } = row as unknown as DeliveryRow & { webhook_id: string };
+      return { ...delivery, nextAttemptAt: instant(delivery.nextAttemptAt), deliveredAt: instant(delivery.deliveredAt) };
+    },
+  },
+};
+
 /**
  * Webhooks' deliveries, newest first, a page each in one statement however many webhooks a
  * response reaches (webhooks { deliveries }), or only those still pending: while an endpoint
@@ -191,35 +211,7 @@ export interface DeliveriesPage {
  * reach. A cursor must be one of the webhook's deliveries (its page may have been forgotten after
  * EVENT_RETENTION: then that is the answer, rather than a page that silently starts over).
  */
-export async function webhookDeliveries(em: EntityManager, webhookIds: readonly string[], page: DeliveriesPage): Promise<Map<string, DeliveryRow[] | DomainError>> {
-  const pages = new Map<string, DeliveryRow[] | DomainError>(webhookIds.map((id) => [id, []]));
-  let webhooks = webhookIds;
-  const before = page.before ?? null;
-  if (before !== null) {
-    const [cursor] = /^[1-9]\d{0,17}$/.test(before)
-      ? await sql<{ webhookId: string }>(em, 'SELECT webhook_id AS "webhookId" FROM webhook_delivery WHERE id = ?::bigint', [before])
-      : [];
-    for (const id of webhookIds) {
-      if (cursor?.webhookId !== id) pages.set(id, DomainError.of(UserErrorCode.NOT_FOUND, `no delivery of this webhook with id "${before}"`, ['before']));
-    }
-    if (!cursor || !pages.has(cursor.webhookId)) return pages;
-    webhooks = [cursor.webhookId];
-  }
-  if (page.limit <= 0 || webhooks.length === 0) return pages;
-  const rows = await sql<DeliveryRow & { webhookId: string }>(
-    em,
-    `SELECT d.webhook_id AS "webhookId", d.id::text, d.event_position::text AS "eventId", d.status, d.attempt_count AS "attemptCount",
-            d.next_attempt_at AS "nextAttemptAt", d.delivered_at AS "deliveredAt", d.body
-       FROM unnest(?::uuid[]) AS w(id)
-       CROSS JOIN LATERAL (
-         SELECT * FROM webhook_delivery x
-          WHERE x.webhook_id = w.id AND (?::bigint IS NULL OR x.id < ?::bigint) AND (NOT ?::boolean OR x.status = 'PENDING')
-          ORDER BY x.id DESC LIMIT ?) d
-      ORDER BY d.webhook_id, d.id DESC`,
-    [uuidArray(webhooks), before, before, page.pendingOnly, page.limit],
-  );
-  for (const { webhookId, ...row } of rows) {
-    (pages.get(webhookId) as DeliveryRow[]).push({ ...row, nextAttemptAt: instant(row.nextAttemptAt), deliveredAt: instant(row.deliveredAt) });
-  }
-  return pages;
+export function webhookDeliveries(em: EntityManager, webhookIds: readonly string[], page: DeliveriesPage): Promise<Map<string, DeliveryRow[] | DomainError>> {
+  const pending = page.pendingOnly ? { sql: "t.status = 'PENDING'", params: [] } : undefined;
+  return keysetPages(em, WEBHOOK_DELIVERIES, webhookIds, { limit: page.limit, after: page.before }, pending);
 }
