@@ -1,6 +1,5 @@
 import { type EntityName, type FilterQuery, QueryOrder } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { listSize } from '../graphql/lists.js';
 import { DomainError, UserErrorCode } from './errors.js';
 import { isUuid } from './ids.js';
 
@@ -9,7 +8,8 @@ export interface CreationPage<T> {
   listed: FilterQuery<T>;
   /** Narrower than `listed`, as asked for (a state, ...). */
   where: FilterQuery<T>;
-  first?: number | null;
+  /** At most this many rows (listSize() of the caller's `first:`). */
+  limit: number;
   /** Only the rows after this one: the next page after the last row seen. */
   after?: string | null;
   /** What the cursor must be, for its NOT_FOUND message: "producer order of this list". */
@@ -26,17 +26,18 @@ export interface CreationPage<T> {
  * rows listed for the caller, though not necessarily still in the state asked for: a state may
  * change between pages.
  */
-export async function pageByCreation<T extends object>(em: EntityManager, entity: EntityName<T>, table: string, page: CreationPage<T>): Promise<T[]> {
+export async function pageByCreation<T extends object>(em: EntityManager, entity: EntityName<T>, page: CreationPage<T>): Promise<T[]> {
+  const table = em.getMetadata().find(entity)!.tableName;
   const tiebreak = page.tiebreak;
   const orderBy = { createdAt: QueryOrder.ASC, ...(tiebreak ? { [tiebreak.property]: QueryOrder.ASC_NULLS_FIRST } : {}), id: QueryOrder.ASC };
-  const query = em.createQueryBuilder(entity, 'r').where(page.where).orderBy(orderBy as never).limit(listSize(page.first));
+  const query = em.createQueryBuilder(entity, 'r').where(page.where).orderBy(orderBy as never).limit(page.limit);
   if (page.after !== undefined && page.after !== null) {
     const cursor = isUuid(page.after) ? await em.findOne(entity, { ...page.listed, id: page.after } as FilterQuery<T>) : null;
     if (!cursor) throw DomainError.of(UserErrorCode.NOT_FOUND, `no ${page.notFound} with id "${page.after}"`, ['after']);
     // Compared in SQL: created_at may hold microseconds a JavaScript Date would drop. A missing
     // tiebreak counts as 0, before every one given (sequences start at 1), as NULLS FIRST sorts it.
     const key = (a: string) => [`${a}.created_at`, ...(tiebreak ? [`coalesce(${a}.${tiebreak.column}, 0)`] : []), `${a}.id`].join(', ');
-    query.andWhere(`(${key('r')}) > (SELECT ${key('c')} FROM ${table} c WHERE c.id = ?)`, [(cursor as { id?: string }).id]);
+    query.andWhere(`(${key('r')}) > (SELECT ${key('c')} FROM ${table} c WHERE c.id = ?)`, [page.after]);
   }
   return query.getResult();
 }

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { MAX_LIST } from '../../graphql/lists.js';
+import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { Allow } from '../../auth/access.js';
 import { seesCustomerOrderLine } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
@@ -37,7 +37,7 @@ export class CustomerOrderResolver {
     @Arg('first', () => Int, { nullable: true, description: `At most ${MAX_LIST} (the default).` }) first?: number,
     @Arg('after', () => IdScalar, { nullable: true, description: 'Only the orders after this one, oldest first.' }) after?: string,
   ): Promise<CustomerOrder[]> {
-    return ctx.services.customerOrders.list(ctx, { salesSessionId, status, customerRef, idempotencyKey, first, after });
+    return ctx.services.customerOrders.list(ctx, { salesSessionId, status, customerRef, idempotencyKey, limit: listSize(first), after });
   }
 
   @Allow('admin', 'hub')

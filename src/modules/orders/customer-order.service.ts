@@ -45,7 +45,7 @@ export interface CustomerOrderFilter {
   status?: CustomerOrderStatus[] | null;
   customerRef?: string | null;
   idempotencyKey?: string | null;
-  first?: number | null;
+  limit: number;
   after?: string | null;
 }
 
@@ -70,10 +70,10 @@ export class CustomerOrderService {
     if (filter.idempotencyKey !== undefined && filter.idempotencyKey !== null) listed.idempotencyKey = filter.idempotencyKey.trim();
     // An empty list of statuses asks for orders in none of them.
     const where = filter.status ? { ...listed, status: { $in: filter.status.length > 0 ? filter.status : [null] } } : listed;
-    return pageByCreation(ctx.em, CustomerOrder, 'customer_order', {
+    return pageByCreation(ctx.em, CustomerOrder, {
       listed,
       where,
-      first: filter.first,
+      limit: filter.limit,
       after: filter.after,
       notFound: 'customer order of this list',
       // The orders of one checkout batch share their instant: in the order they were placed.

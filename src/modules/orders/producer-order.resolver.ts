@@ -6,10 +6,10 @@ import { Hub } from '../enterprises/hub.entity.js';
 import { Producer } from '../enterprises/producer.entity.js';
 import { SalesSession } from '../sessions/sales-session.entity.js';
 import { Product } from '../catalogue/product.entity.js';
+import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { FulfilmentState, OrderState } from './order-states.js';
 import { ProducerOrderLine } from './order.types.js';
 import { ProducerOrder } from './producer-order.entity.js';
-import { MAX_PRODUCER_ORDERS_PAGE } from './producer-order.service.js';
 import type { ProducerRecord } from '../sessions/catalogue-read.js';
 
 @Resolver(() => ProducerOrder)
@@ -24,10 +24,10 @@ export class ProducerOrderResolver {
     @Arg('salesSessionId', () => IdScalar, { nullable: true }) salesSessionId?: string,
     @Arg('orderState', () => OrderState, { nullable: true }) orderState?: OrderState,
     @Arg('fulfilmentState', () => FulfilmentState, { nullable: true, description: 'UNFULFILLED: what is still to pick, pack and ship.' }) fulfilmentState?: FulfilmentState,
-    @Arg('first', () => Int, { nullable: true, description: `At most ${MAX_PRODUCER_ORDERS_PAGE} (the default).` }) first?: number,
+    @Arg('first', () => Int, { nullable: true, description: `At most ${MAX_LIST} (the default).` }) first?: number,
     @Arg('after', () => IdScalar, { nullable: true, description: 'Only the orders after this one, oldest first.' }) after?: string,
   ): Promise<ProducerOrder[]> {
-    return ctx.services.producerOrders.list(ctx, { producerId, salesSessionId, orderState, fulfilmentState, first, after });
+    return ctx.services.producerOrders.list(ctx, { producerId, salesSessionId, orderState, fulfilmentState, limit: listSize(first), after });
   }
 
   @FieldResolver(() => Producer)

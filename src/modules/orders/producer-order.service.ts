@@ -1,6 +1,5 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { MAX_LIST } from '../../graphql/lists.js';
 import { pageByCreation } from '../../shared/creation-pages.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -13,12 +12,10 @@ export interface ProducerOrderFilter {
   salesSessionId?: string | null;
   orderState?: OrderState | null;
   fulfilmentState?: FulfilmentState | null;
-  first?: number | null;
+  limit: number;
   /** Only the orders after this one, oldest first: the next page after the last one seen. */
   after?: string | null;
 }
-
-export const MAX_PRODUCER_ORDERS_PAGE = MAX_LIST;
 
 export interface ProducerOrderLineRow {
   producerOrderId: string;
@@ -51,10 +48,10 @@ export class ProducerOrderService {
       ...(filter.orderState ? { orderState: filter.orderState } : {}),
       ...(filter.fulfilmentState ? { fulfilmentState: filter.fulfilmentState } : {}),
     };
-    return pageByCreation(ctx.em, ProducerOrder, 'producer_order', {
+    return pageByCreation(ctx.em, ProducerOrder, {
       listed,
       where,
-      first: filter.first,
+      limit: filter.limit,
       after: filter.after,
       notFound: 'producer order of this list',
     });

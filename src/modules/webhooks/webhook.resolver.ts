@@ -30,7 +30,7 @@ export class WebhookResolver {
     @Arg('first', () => Int, { nullable: true, description: `At most ${MAX_LIST} (the default).` }) first?: number,
     @Arg('after', () => IdScalar, { nullable: true, description: 'Only the webhooks after this one, oldest first.' }) after?: string,
   ): Promise<Webhook[]> {
-    return ctx.services.webhooks.list(ctx, { active, first, after });
+    return ctx.services.webhooks.list(ctx, { active, limit: listSize(first), after });
   }
 
   @Allow('admin', 'hub', 'producer')

@@ -153,12 +153,12 @@ export class WebhookService {
    * The webhooks the caller owns (ownsWebhook): a hub those of its scope, a producer those of its
    * own that no hub scopes, the operator all; oldest first, a page at a time.
    */
-  list(ctx: RequestContext, filter: { active?: boolean | null; first?: number | null; after?: string | null }): Promise<Webhook[]> {
+  list(ctx: RequestContext, filter: { active?: boolean | null; limit: number; after?: string | null }): Promise<Webhook[]> {
     const scope = webhookScope(ctx.actor);
     if (!scope) return Promise.resolve([]);
     const listed: FilterQuery<Webhook> = { ...scope };
     const where: FilterQuery<Webhook> = filter.active === undefined || filter.active === null ? listed : { ...scope, active: filter.active };
-    return pageByCreation(ctx.em, Webhook, 'webhook', { listed, where, first: filter.first, after: filter.after, notFound: 'webhook of yours' });
+    return pageByCreation(ctx.em, Webhook, { listed, where, limit: filter.limit, after: filter.after, notFound: 'webhook of yours' });
   }
 
   /** The webhook, if the caller owns it (ownsWebhook). */
