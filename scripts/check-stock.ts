@@ -3,6 +3,7 @@
 // database is not a foodhub database (the wrong DATA_DIR or DATABASE_URL).
 //   npm run check:stock            (DATABASE_URL, or the embedded PostgreSQL: a running server's, or started for the check)
 import { existsSync } from 'node:fs';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { resolve } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { provideDatabase } from '../src/db/database.js';
@@ -38,13 +39,14 @@ try {
 async function checkDatabase(): Promise<void> {
   const orm = await openOrm({ url: database.url, poolSize: 2 });
   try {
-    await checkMigrated(orm);
+    await checkIfMigrated(orm);
   } finally {
     await orm.close();
   }
 }
 
-async function checkMigrated(orm: Awaited<ReturnType<typeof openOrm>>): Promise<void> {
+/** Checks the stock when the database is a foodhub one; says so, with exit code 2, when not. */
+async function checkIfMigrated(orm: MikroORM): Promise<void> {
   const [{ migrated }] = await orm.em.getConnection().execute<{ migrated: boolean }[]>("SELECT to_regclass('stock_level') IS NOT NULL AS migrated");
   if (!migrated) {
     process.stderr.write(`stock: no foodhub database at ${redacted(database.url)}: set DATA_DIR or DATABASE_URL to the server's\n`);
@@ -54,7 +56,7 @@ async function checkMigrated(orm: Awaited<ReturnType<typeof openOrm>>): Promise<
   }
 }
 
-async function check(orm: Awaited<ReturnType<typeof openOrm>>): Promise<void> {
+async function check(orm: MikroORM): Promise<void> {
   const drift = await new StockService(priorityFirst).reconcile(orm.em.fork());
   const { rows } = await orm.em.getConnection().execute('SELECT count(DISTINCT product_id)::int AS n FROM stock_level').then((r) => ({ rows: r as { n: number }[] }));
   const products = (n: number) => `${n} product${n === 1 ? '' : 's'}`;

@@ -46,8 +46,8 @@ export function createLoaders(em: EntityManager, services: Services) {
       return ids.map((id) => rows.filter((r) => r.productId === id));
     }),
     lotsByProduct: paged(em, productLots),
-    approvedHubsOf: approvals(em, 'producer', Hub),
-    approvingProducersOf: approvals(em, 'hub', Producer),
+    approvedHubIdsOf: approvalIds(em, 'producer'),
+    approvingProducerIdsOf: approvalIds(em, 'hub'),
     ledgerByProduct: paged(em, productLedgers),
     deliveriesByWebhook: paged(em, webhookDeliveries),
     productsByProducer: paged(em, producerProducts),
@@ -139,12 +139,10 @@ function grouped<T extends object>(
   });
 }
 
-/** One side of the hub approvals for each id of the other (hub-approvals.ts), as entities, first approved first. */
-function approvals<T extends { id: string }>(em: EntityManager, side: 'producer' | 'hub', entity: EntityName<T>): DataLoader<string, T[]> {
+/** One side of the hub approvals for each id of the other (hub-approvals.ts), first approved first. */
+function approvalIds(em: EntityManager, side: 'producer' | 'hub'): DataLoader<string, string[]> {
   return new DataLoader(async (ids) => {
     const others = await approvalsOf(em, side, ids);
-    const found = await em.find(entity, { id: { $in: [...new Set([...others.values()].flat())] } } as never);
-    const entities = new Map(found.map((e) => [e.id, e as T]));
-    return ids.map((id) => others.get(id)!.flatMap((other) => entities.get(other) ?? []));
+    return ids.map((id) => others.get(id)!);
   });
 }

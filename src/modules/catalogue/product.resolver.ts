@@ -45,7 +45,7 @@ export class ProductResolver {
   @Allow('admin', 'producer', 'hub')
   @FieldResolver(() => Money, { nullable: true, description: "The producer's price to hubs for one unit: for the hubs it approved and the producer itself." })
   async wholesalePrice(@Root() product: ProductRecord, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
-    const approved = async (hubId: string) => (await ctx.loaders.approvedHubsOf.load(product.producer.id)).some((hub) => hub.id === hubId);
+    const approved = async (hubId: string) => (await ctx.loaders.approvedHubIdsOf.load(product.producer.id)).includes(hubId);
     if (!(await seesWholesalePrice(ctx.actor, product.producer.id, approved))) {
       throw forbiddenRead("the wholesale price of a producer that has not approved you");
     }

@@ -54,9 +54,10 @@ export class ProducerResolver {
 
   @Allow('admin', 'producer')
   @FieldResolver(() => [Hub], { description: "The hubs it approved to offer its products, first approved first. The producer's own." })
-  approvedHubs(@Root() producer: ProducerRecord, @Ctx() ctx: GraphQLContext): Promise<Hub[]> {
+  async approvedHubs(@Root() producer: ProducerRecord, @Ctx() ctx: GraphQLContext): Promise<Hub[]> {
     if (!actsForProducer(ctx.actor, producer.id)) throw forbiddenRead("another producer's hubs");
-    return ctx.loaders.approvedHubsOf.load(producer.id);
+    // Enterprises are never deleted: every approved id is a hub.
+    return (await ctx.loaders.hub.loadMany(await ctx.loaders.approvedHubIdsOf.load(producer.id))) as Hub[];
   }
 
   @Allow('admin', 'producer')
@@ -83,9 +84,9 @@ export class HubResolver {
 
   @Allow('admin', 'hub')
   @FieldResolver(() => [Producer], { description: "The producers that approved it: whose products its sessions may offer, first approved first. The hub's own." })
-  producers(@Root() hub: Hub, @Ctx() ctx: GraphQLContext): Promise<Producer[]> {
+  async producers(@Root() hub: Hub, @Ctx() ctx: GraphQLContext): Promise<Producer[]> {
     if (!actsForHub(ctx.actor, hub.id)) throw forbiddenRead("another hub's producers");
-    return ctx.loaders.approvingProducersOf.load(hub.id);
+    return (await ctx.loaders.producer.loadMany(await ctx.loaders.approvingProducerIdsOf.load(hub.id))) as Producer[];
   }
 
   @FieldResolver(() => [SalesSession], {

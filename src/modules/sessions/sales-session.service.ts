@@ -153,13 +153,9 @@ export class SalesSessionService {
    * times it has answers with it, as the first request did.
    */
   async updateSalesSession(ctx: RequestContext, input: UpdateSalesSessionFields): Promise<SalesSession> {
-    if (!isUuid(input.salesSessionId)) throw sessionNotFound(input.salesSessionId);
-    const [owner] = await sql<{ hubId: string }>(ctx.em, 'SELECT hub_id AS "hubId" FROM sales_session WHERE id = ?', [input.salesSessionId]);
-    if (!owner) throw sessionNotFound(input.salesSessionId);
-    requireHub(ctx.actor, owner.hubId, 'salesSessionId');
+    await requireOwnSession(ctx, input.salesSessionId);
     return ctx.em.transactional(async (em) => {
-      await sql(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [input.salesSessionId]);
-      const session = await em.findOneOrFail(SalesSession, input.salesSessionId, { refresh: true });
+      const session = await lockSession(em, input.salesSessionId);
       const times = {
         opensAt: session.opensAt,
         closesAt: input.closesAt ?? session.closesAt,
@@ -219,17 +215,9 @@ export class SalesSessionService {
    * completes it exactly as after a scheduled close. Closing a closed session changes nothing.
    */
   async closeSalesSession(ctx: RequestContext, input: { salesSessionId: string }): Promise<SalesSession> {
-    if (!isUuid(input.salesSessionId)) throw sessionNotFound(input.salesSessionId);
-    // Whose it is, before any lock: another hub's attempt must not hold up the session's
-    // checkouts, even for a round trip. (A session never changes hub.)
-    const [owner] = await sql<{ hubId: string }>(ctx.em, 'SELECT hub_id AS "hubId" FROM sales_session WHERE id = ?', [input.salesSessionId]);
-    if (!owner) throw sessionNotFound(input.salesSessionId);
-    requireHub(ctx.actor, owner.hubId, 'salesSessionId');
+    await requireOwnSession(ctx, input.salesSessionId);
     const closed = await ctx.em.transactional(async (em) => {
-      // FOR UPDATE waits for checkouts in flight (they hold KEY SHARE), so none slips in after.
-      const [row] = await sql<{ id: string }>(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [input.salesSessionId]);
-      if (!row) throw sessionNotFound(input.salesSessionId);
-      const session = await em.findOneOrFail(SalesSession, row.id, { refresh: true });
+      const session = await lockSession(em, input.salesSessionId);
       const now = ctx.clock.now();
       if (isNotClosed(sessionStatus(session, now))) {
         session.closedAt = now;
@@ -280,6 +268,24 @@ function hashSessionRequest(input: CreateSalesSessionFields, timeZone: string): 
       .map((offer) => [offer.productId, offer.price.amount, offer.price.currency, offer.minGrade ?? null, offer.minShelfLifeDays ?? null])
       .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)),
   });
+}
+
+/**
+ * Whose the session is, before any lock: another hub's attempt to change it must not hold up the
+ * session's checkouts, even for a round trip. (A session never changes hub.)
+ */
+async function requireOwnSession(ctx: RequestContext, sessionId: string): Promise<void> {
+  if (!isUuid(sessionId)) throw sessionNotFound(sessionId);
+  const [owner] = await sql<{ hubId: string }>(ctx.em, 'SELECT hub_id AS "hubId" FROM sales_session WHERE id = ?', [sessionId]);
+  if (!owner) throw sessionNotFound(sessionId);
+  requireHub(ctx.actor, owner.hubId, 'salesSessionId');
+}
+
+/** The session, read FOR UPDATE: that waits for checkouts in flight (they hold KEY SHARE), so none slips in after. */
+async function lockSession(em: EntityManager, sessionId: string): Promise<SalesSession> {
+  const [row] = await sql<{ id: string }>(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [sessionId]);
+  if (!row) throw sessionNotFound(sessionId);
+  return em.findOneOrFail(SalesSession, row.id, { refresh: true });
 }
 
 function sessionNotFound(id: string): DomainError {
