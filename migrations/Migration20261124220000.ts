@@ -12,10 +12,8 @@ import { placeCustomerOrderV1 } from './Migration20261124200000.js';
  * It also refuses a basket whose hold would not be written whole (a hold of a product none of its
  * lines has), as it refuses one whose lines would not be.
  */
-export class Migration20261124220000 extends Migration {
-
-  override async up(): Promise<void> {
-    this.addSql(`create or replace function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
+/** place_customer_order() as this migration installs it (Migration20261125042822 restores it on the way down). */
+export const placeCustomerOrderV2 = `create or replace function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
 declare
   instant timestamptz := (basket->>'at')::timestamptz;
   holds jsonb := coalesce(basket->'holds', '[]');
@@ -67,7 +65,12 @@ begin
     raise exception 'a basket line found no producer order, or a hold no line' using errcode = 'foreign_key_violation';
   end if;
   return answer;
-end $$;`);
+end $$;`;
+
+export class Migration20261124220000 extends Migration {
+
+  override async up(): Promise<void> {
+    this.addSql(placeCustomerOrderV2);
   }
 
   override async down(): Promise<void> {

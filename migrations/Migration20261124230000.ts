@@ -23,6 +23,54 @@ import { Migration } from '@mikro-orm/migrations';
  *   which the migration generator read as a serial column whose definition it kept proposing to
  *   change.
  */
+/** place_customer_orders() as this migration installs it (Migration20261125042822 restores it on the way down). */
+export const placeCustomerOrdersV2 = `create or replace function place_customer_orders(baskets jsonb) returns jsonb language plpgsql as $$
+declare
+  basket jsonb;
+  answers jsonb := '[]';
+  failed_constraint text;
+  failed_message text;
+begin
+  -- After writes of a larger transaction, the SET below would fire that transaction's pending
+  -- holds here, outside any basket's savepoint and before this batch's locks.
+  if pg_current_xact_id_if_assigned() is not null then
+    raise exception 'place_customer_orders() must run as a statement of its own';
+  end if;
+  set constraints stock_movement_apply_at_commit immediate;
+  -- = any(array(...)): found by key, one index probe each, whatever the table sizes were when
+  -- the plan was made (a join to the list could be planned as a scan of the whole table).
+  perform 1 from sales_session
+   where id = any(array(select distinct (b->>'salesSessionId')::uuid from jsonb_array_elements(baskets) b))
+   order by id for key share;
+  perform 1 from producer_order
+   where id = any(array(select distinct po.id
+                          from jsonb_array_elements(baskets) b, jsonb_array_elements(b->'lines') l, producer_order po
+                         where po.sales_session_id = (b->>'salesSessionId')::uuid and po.producer_id = (l->>'producer_id')::uuid))
+   order by id for key share;
+  perform 1 from stock_level
+   where product_id = any(array(select distinct (h->>'product_id')::uuid
+                                  from jsonb_array_elements(baskets) b, jsonb_array_elements(b->'holds') h))
+   order by product_id, lock_seq for update;
+  -- All a basket may still wait for is a transaction writing the same idempotency key (a client's
+  -- retry), which may be waiting for the levels locked above: that basket gives up (55P03) and
+  -- its checkout tries again alone, instead of the two deadlocking.
+  perform set_config('lock_timeout', '50ms', true);
+  for basket in select b from jsonb_array_elements(baskets) b loop
+    begin
+      -- Without a hold, the batch's locks and this savepoint would guard nothing: not a checkout's.
+      if jsonb_array_length(coalesce(basket->'holds', '[]')) = 0 then
+        raise exception 'a basket in a batch must have a hold' using errcode = 'invalid_parameter_value';
+      end if;
+      answers := answers || jsonb_build_array(place_customer_order(basket));
+    exception when others then
+      get stacked diagnostics failed_constraint = constraint_name, failed_message = message_text;
+      answers := answers || jsonb_build_array(jsonb_build_object(
+        'order', null, 'lines', '[]'::jsonb, 'error', jsonb_build_object('code', sqlstate, 'constraint', nullif(failed_constraint, ''), 'message', failed_message)));
+    end;
+  end loop;
+  return answers;
+end $$;`;
+
 export class Migration20261124230000 extends Migration {
 
   override async up(): Promise<void> {
@@ -84,52 +132,7 @@ end $$;`);
 
     // As in Migration20261124200000, locking the producer orders the lines will join, and the
     // levels by lock_seq.
-    this.addSql(`create or replace function place_customer_orders(baskets jsonb) returns jsonb language plpgsql as $$
-declare
-  basket jsonb;
-  answers jsonb := '[]';
-  failed_constraint text;
-  failed_message text;
-begin
-  -- After writes of a larger transaction, the SET below would fire that transaction's pending
-  -- holds here, outside any basket's savepoint and before this batch's locks.
-  if pg_current_xact_id_if_assigned() is not null then
-    raise exception 'place_customer_orders() must run as a statement of its own';
-  end if;
-  set constraints stock_movement_apply_at_commit immediate;
-  -- = any(array(...)): found by key, one index probe each, whatever the table sizes were when
-  -- the plan was made (a join to the list could be planned as a scan of the whole table).
-  perform 1 from sales_session
-   where id = any(array(select distinct (b->>'salesSessionId')::uuid from jsonb_array_elements(baskets) b))
-   order by id for key share;
-  perform 1 from producer_order
-   where id = any(array(select distinct po.id
-                          from jsonb_array_elements(baskets) b, jsonb_array_elements(b->'lines') l, producer_order po
-                         where po.sales_session_id = (b->>'salesSessionId')::uuid and po.producer_id = (l->>'producer_id')::uuid))
-   order by id for key share;
-  perform 1 from stock_level
-   where product_id = any(array(select distinct (h->>'product_id')::uuid
-                                  from jsonb_array_elements(baskets) b, jsonb_array_elements(b->'holds') h))
-   order by product_id, lock_seq for update;
-  -- All a basket may still wait for is a transaction writing the same idempotency key (a client's
-  -- retry), which may be waiting for the levels locked above: that basket gives up (55P03) and
-  -- its checkout tries again alone, instead of the two deadlocking.
-  perform set_config('lock_timeout', '50ms', true);
-  for basket in select b from jsonb_array_elements(baskets) b loop
-    begin
-      -- Without a hold, the batch's locks and this savepoint would guard nothing: not a checkout's.
-      if jsonb_array_length(coalesce(basket->'holds', '[]')) = 0 then
-        raise exception 'a basket in a batch must have a hold' using errcode = 'invalid_parameter_value';
-      end if;
-      answers := answers || jsonb_build_array(place_customer_order(basket));
-    exception when others then
-      get stacked diagnostics failed_constraint = constraint_name, failed_message = message_text;
-      answers := answers || jsonb_build_array(jsonb_build_object(
-        'order', null, 'lines', '[]'::jsonb, 'error', jsonb_build_object('code', sqlstate, 'constraint', nullif(failed_constraint, ''), 'message', failed_message)));
-    end;
-  end loop;
-  return answers;
-end $$;`);
+    this.addSql(placeCustomerOrdersV2);
   }
 
   override async down(): Promise<void> {

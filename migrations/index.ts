@@ -29,6 +29,7 @@ import { Migration20261125015248 } from './Migration20261125015248.js';
 import { Migration20261125021933 } from './Migration20261125021933.js';
 import { Migration20261125023338 } from './Migration20261125023338.js';
 import { Migration20261125030137 } from './Migration20261125030137.js';
+import { Migration20261125042822 } from './Migration20261125042822.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -60,4 +61,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125021933', class: Migration20261125021933 },
   { name: 'Migration20261125023338', class: Migration20261125023338 },
   { name: 'Migration20261125030137', class: Migration20261125030137 },
+  { name: 'Migration20261125042822', class: Migration20261125042822 },
 ];

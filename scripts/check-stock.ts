@@ -1,4 +1,5 @@
-// Operators: compares every stock level with its ledger and with the orders holding it.
+// Operators: compares every stock level with its ledger and with the orders holding it, and
+// every capped offer's count with the orders holding it.
 // Exits 0 when everything agrees, 1 (listing the products) when anything drifted, 2 when the
 // database is not a foodhub database (the wrong DATA_DIR or DATABASE_URL).
 //   npm run check:stock            (DATABASE_URL, or the embedded PostgreSQL: a running server's, or started for the check)
@@ -8,6 +9,7 @@ import { resolve } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { provideDatabase } from '../src/db/database.js';
 import { openOrm } from '../src/db/orm.js';
+import { capDrift, cappedOfferCount } from '../src/modules/sessions/offer-caps.js';
 import { priorityFirst } from '../src/modules/stock/location-strategy.js';
 import { StockService } from '../src/modules/stock/stock.service.js';
 import { setupProblem } from '../src/shared/errors.js';
@@ -65,6 +67,16 @@ async function check(orm: MikroORM): Promise<void> {
   } else {
     process.stdout.write(`stock: ${drift.length} of ${products(rows[0]!.n)} drifted:\n`);
     for (const d of drift) process.stdout.write(`${JSON.stringify(d)}\n`);
+    process.exitCode = 1;
+  }
+  const caps = await capDrift(orm.em.fork());
+  const capped = await cappedOfferCount(orm.em.fork());
+  const offers = (n: number) => `${n} capped offer${n === 1 ? '' : 's'}`;
+  if (caps.length === 0) {
+    process.stdout.write(`caps: ${offers(capped)} checked, each counts what its live orders hold\n`);
+  } else {
+    process.stdout.write(`caps: ${caps.length} of ${offers(capped)} drifted:\n`);
+    for (const d of caps) process.stdout.write(`${JSON.stringify(d)}\n`);
     process.exitCode = 1;
   }
 }

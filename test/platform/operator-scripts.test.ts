@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { createDatabaseIfMissing } from '../../src/db/database.js';
-import { createProducer, createProduct } from '../support/scenarios.js';
+import { checkout, createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
 import { startTestApp } from '../support/test-app.js';
 import { addLocation } from '../fulfilment/support.js';
 import { findFreePort } from '../../src/shared/free-port.js';
@@ -101,6 +101,34 @@ describe('operator scripts', () => {
         '{ stockReconciliation { productId onHand ledgerOnHand } }',
       );
       expect(stockReconciliation).toEqual([{ productId: carrots, onHand: '11', ledgerOnHand: '10' }]);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('npm run check:stock reports a capped offer whose count drifted from its orders', async () => {
+    const t = await startTestApp();
+    try {
+      const jean = await createProducer(t.api, 'Jean');
+      const carrots = await createProduct(t.api, jean, { name: 'Carrots', onHand: '10' });
+      const session = await createSession(t.api, await createHub(t.api, 'Hub A'), {
+        opensAt: '2026-11-23T07:00:00+01:00',
+        closesAt: '2026-11-23T20:00:00+01:00',
+        products: [carrots],
+        caps: { [carrots]: '5' },
+      });
+      expect((await checkout(t.api, session.id, 'ann', [{ offerId: session.offerFor(carrots), quantity: '2' }])).userErrors).toEqual([]);
+      const healthy = await run('scripts/check-stock.ts', [], { DATABASE_URL: t.databaseUrl });
+      expect(healthy.code).toBe(0);
+      expect(healthy.output).toContain('caps: 1 capped offer checked, each counts what its live orders hold');
+
+      const db = new pg.Client({ connectionString: t.databaseUrl });
+      await db.connect();
+      await db.query('UPDATE offer SET taken = 0 WHERE id = $1', [session.offerFor(carrots)]);
+      await db.end();
+      const drifted = await run('scripts/check-stock.ts', [], { DATABASE_URL: t.databaseUrl });
+      expect(drifted.code).toBe(1);
+      expect(drifted.output).toContain(`{"offerId":"${session.offerFor(carrots)}","cap":"5","taken":"0","heldByOrders":"2"}`);
     } finally {
       await t.stop();
     }

@@ -79,11 +79,11 @@ export interface SessionShape {
   offers: { id: string; product: { id: string }; available: string }[];
 }
 
-/** A session with one offer per product (price 250 EUR cents unless given). */
+/** A session with one offer per product (price 250 EUR cents unless given), capped where `caps` says. */
 export async function createSession(
   api: GraphQLClient,
   hubId: string,
-  fields: { opensAt: string; closesAt: string; timeZone?: string; products: string[]; price?: number },
+  fields: { opensAt: string; closesAt: string; timeZone?: string; products: string[]; price?: number; caps?: Record<string, string> },
 ): Promise<SessionShape & { offerFor(productId: string): string }> {
   const { createSalesSession } = await api.data<{ createSalesSession: { salesSession: SessionShape; userErrors: unknown[] } }>(
     op.CREATE_SALES_SESSION,
@@ -93,7 +93,11 @@ export async function createSession(
         opensAt: fields.opensAt,
         closesAt: fields.closesAt,
         timeZone: fields.timeZone ?? 'Europe/Paris',
-        offers: fields.products.map((productId) => ({ productId, price: { amount: fields.price ?? 250, currency: 'EUR' } })),
+        offers: fields.products.map((productId) => ({
+          productId,
+          price: { amount: fields.price ?? 250, currency: 'EUR' },
+          ...(fields.caps?.[productId] ? { cap: fields.caps[productId] } : {}),
+        })),
       },
     },
   );

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { markEventsWritten } from '../../events/event-log.js';
 import { preparedSql } from '../../shared/sql.js';
+import { overCap } from '../sessions/offer-caps.js';
 import { type HeldLedgerRow, refusedAtCommit } from '../stock/stock.service.js';
 import type { CustomerOrderRow } from './customer-order.entity.js';
 
@@ -18,6 +19,8 @@ export interface BasketRecord {
   lines: { offer_id: string; product_id: string; producer_id: string; quantity: string; price_amount: number; currency: string }[];
   /** The planned hold's ledger rows (heldLedgerRows()): their order and producer orders are the function's to add. */
   holds?: HeldLedgerRow[];
+  /** A basket of several capped offers: locked in this order before the lines are written (cappedOfferIdsToLock()). */
+  cappedOfferIds?: string[];
 }
 
 /** What placing a basket wrote: no order when the session was not open, the key was taken, or (with `error`) the basket was rolled back. */
@@ -32,7 +35,7 @@ export interface Placement {
 export const MAX_BATCH = 32;
 
 /**
- * Besides a hold refused for want of stock (refusedAtCommit()), why a basket may be rolled back
+ * Besides a hold refused for want of stock or a cap (refusedAsShort()), why a basket may be rolled back
  * and its checkout still be placed alone: it gave up waiting for a lock (another transaction's
  * same idempotency key, lock_timeout), or was chosen to end a deadlock.
  */
@@ -168,16 +171,26 @@ export class CheckoutBatcher {
 
   /**
    * A basket alone needs no savepoint: its hold is applied at its own COMMIT, as it ends, and a
-   * refusal there (refusedAtCommit()) keeps nothing of it. Half the statements of a batch of one.
+   * refusal there (refusedAsShort()) keeps nothing of it. Half the statements of a batch of one.
    */
   private async placeAlone(basket: BasketRecord): Promise<Placement> {
     try {
       return await placeCustomerOrder(this.em!, basket);
     } catch (error) {
-      if (refusedAtCommit(error)) return NOT_PLACED;
+      if (refusedAsShort(error)) return NOT_PLACED;
       throw error;
     }
   }
+}
+
+/**
+ * Whether a basket's write was refused for want of what it asked, as read without locks: its
+ * planned hold found less stock at COMMIT (refusedAtCommit()), or its lines took a capped offer
+ * past its cap (overCap()). Nothing of it was kept, and the checkout can run again reading both
+ * under lock, for its exact answer.
+ */
+export function refusedAsShort(error: unknown): boolean {
+  return refusedAtCommit(error) || overCap(error);
 }
 
 /** Writes one basket with place_customer_order(), in `em`'s transaction when it has one. */
@@ -192,7 +205,7 @@ const NOT_PLACED: Placement = { order: null, lines: [] };
 function settle(entry: Waiting, basket: BasketRecord, placement: Placement | undefined): void {
   if (!placement || (placement.order && placement.order.id !== basket.id)) {
     entry.reject(new Error('a batch of checkouts answered out of order'));
-  } else if (placement.error && !refusedAtCommit(placement.error) && !FALLS_BACK.has(placement.error.code)) {
+  } else if (placement.error && !refusedAsShort(placement.error) && !FALLS_BACK.has(placement.error.code)) {
     entry.reject(Object.assign(new Error(placement.error.message), placement.error));
   } else {
     entry.resolve(placement.error ? NOT_PLACED : placement);

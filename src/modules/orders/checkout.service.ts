@@ -11,10 +11,11 @@ import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { preparedSql, sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
-import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, refusedAtCommit, type StockService } from '../stock/stock.service.js';
+import { type CappedLine, cappedOfferIdsToLock, lockCappedOffers, seemsOverCap } from '../sessions/offer-caps.js';
+import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
-import { type BasketRecord, type CheckoutBatcher, type Placement, placeCustomerOrder } from './checkout-batch.js';
+import { type BasketRecord, type CheckoutBatcher, type Placement, placeCustomerOrder, refusedAsShort } from './checkout-batch.js';
 
 export const MAX_BASKET_LINES = 200;
 
@@ -53,6 +54,10 @@ interface OfferRow {
   priceCurrency: string;
   /** Lines must be whole multiples of it (Product.sellableStep). */
   sellableStep: string;
+  /** At most this much is checked out in the session (Offer.cap); null when uncapped. */
+  cap: string | null;
+  /** What live orders held of it, as read without a lock (counted only when capped). */
+  taken: string;
   /** This producer's order in the session, when an earlier checkout made it. */
   producerOrderId: string | null;
   /** The product's levels as read, without locks: the trigger checks them again at COMMIT. */
@@ -132,8 +137,9 @@ export class CheckoutService {
     const order = 'placed' in atOnce
       ? atOnce.placed
       : await inTransaction(atOnce.lockStock).catch((error: unknown) => {
-          // The levels as read no longer had the stock at COMMIT: again, reading them under lock.
-          if (refusedAtCommit(error)) return inTransaction(true);
+          // The levels as read no longer had the stock at COMMIT, or the offer's cap was reached
+          // meanwhile: again, reading both under lock.
+          if (refusedAsShort(error)) return inTransaction(true);
           throw error;
         });
     // The row came back from the write: no second round trip to read it again.
@@ -159,6 +165,7 @@ export class CheckoutService {
 
     const orderId = randomUUID();
     const byOffer = new Map(read.offers.map((o) => [o.id, o]));
+    if (seemsOverCap(cappedLines(request.basket, byOffer))) return { lockStock: true };
     const planned = this.stock.planHold(orderId, holdRequests(request.basket, byOffer), levelsAsRead(read.offers));
     if (!planned) return { lockStock: true };
     const { order } = await this.batcher.place(em, this.basketRecord(request, orderId, read.session, byOffer, planned), () => this.instants(request.clock.now()));
@@ -167,7 +174,7 @@ export class CheckoutService {
 
   /**
    * The whole checkout in the caller's transaction: making the producer orders it needs, and
-   * holding the stock either as read, applied at COMMIT (refusedAtCommit() tells when that fails),
+   * holding the stock either as read, applied at COMMIT (refusedAsShort() tells when that or a cap fails),
    * or, with `lockStock` or when the basket looks short, under lock, which gives the exact answer.
    */
   private async placeInTransaction(em: EntityManager, request: CheckoutRequest, lockStock: boolean): Promise<OrderRow> {
@@ -181,7 +188,13 @@ export class CheckoutService {
     const orderId = randomUUID();
     const byOffer = new Map(offers.map((o) => [o.id, o]));
     const requests = holdRequests(request.basket, byOffer);
-    const planned = lockStock ? undefined : this.stock.planHold(orderId, requests, levelsAsRead(offers));
+    const capped = cappedLines(request.basket, byOffer);
+    const planned = lockStock || seemsOverCap(capped) ? undefined : this.stock.planHold(orderId, requests, levelsAsRead(offers));
+    if (!planned) {
+      // Under lock, the caps first: the order written next then cannot be refused by one.
+      const overCaps = await lockCappedOffers(em, capped);
+      if (overCaps.length > 0) throw new DomainError(overCaps);
+    }
     const { order, lines } = await this.insertOrder(em, request, orderId, session, byOffer, planned);
     if (!order) {
       // The same key was committed by a concurrent request while this one waited on it.
@@ -233,6 +246,7 @@ export class CheckoutService {
                         'id', f.id, 'salesSessionId', f.sales_session_id, 'productId', f.product_id,
                         'producerId', p.producer_id, 'productName', p.name, 'unit', p.unit, 'sellableStep', p.sellable_step::text,
                         'priceAmount', f.price_amount, 'priceCurrency', f.price_currency,
+                        'cap', f.cap::text, 'taken', f.taken::text,
                         'producerOrderId', (SELECT po.id FROM producer_order po
                                              WHERE po.sales_session_id = f.sales_session_id AND po.producer_id = p.producer_id),
                         'levels', (SELECT coalesce(json_agg(json_build_object('locationId', s.location_id, 'priority', l.priority,
@@ -292,6 +306,7 @@ export class CheckoutService {
         };
       }),
       holds: hold && heldLedgerRows(hold),
+      cappedOfferIds: cappedOfferIdsToLock(cappedLines(basket, byOffer)),
     };
   }
 
@@ -316,6 +331,23 @@ export class CheckoutService {
 /** The offers' stock levels as the read found them, as the location strategy takes them. */
 function levelsAsRead(offers: OfferRow[]) {
   return candidatesOf(offers.flatMap((o) => o.levels.map((level) => ({ productId: o.productId, ...level }))));
+}
+
+/** The basket's lines of capped offers, with their caps as read. */
+function cappedLines(basket: BasketLine[], byOffer: ReadonlyMap<string, OfferRow>): CappedLine[] {
+  return basket.flatMap((line) => {
+    const offer = byOffer.get(line.offerId)!;
+    if (offer.cap === null) return [];
+    return [{
+      offerId: offer.id,
+      productName: offer.productName,
+      unit: offer.unit,
+      quantity: line.quantity,
+      cap: offer.cap,
+      taken: offer.taken,
+      field: ['lines', line.index, 'quantity'],
+    }];
+  });
 }
 
 /** A hold request per basket line, in the basket's order. */

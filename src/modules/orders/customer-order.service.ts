@@ -7,6 +7,7 @@ import { pageByCreation } from '../../shared/creation-pages.js';
 import { isUuid } from '../../shared/ids.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { instant, preparedSql, sql, uuidArray } from '../../shared/sql.js';
+import { releaseOfferCaps } from '../sessions/offer-caps.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus, type SessionTimes } from '../sessions/session-status.js';
 import type { StockService } from '../stock/stock.service.js';
 import { CustomerOrder, type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
@@ -265,8 +266,13 @@ export class CustomerOrderService {
     return { kind: 'changed', order: await this.finish(em, now, orderId, target) };
   }
 
-  /** Ends an order's claim on stock: its lines leave the producer orders and the stock is released. */
+  /**
+   * Ends an order's claim on stock: its lines leave the producer orders and the stock is released,
+   * and so is what it took of capped offers (before the stock: the order offers and levels are
+   * locked in everywhere).
+   */
   private async finish(em: EntityManager, now: Date, orderId: string, status: CustomerOrderStatus): Promise<OrderRow> {
+    await releaseOfferCaps(em, orderId);
     await this.stock.releaseCustomerOrder(em, now, orderId);
     return this.setStatus(em, now, orderId, status);
   }

@@ -43,6 +43,9 @@ export interface OfferRecord {
   priceCurrency: string;
   minGrade?: LotGrade | null;
   minShelfLifeDays?: number | null;
+  cap?: string | null;
+  /** What live orders hold of it when capped (Offer.taken). */
+  taken: string;
   /** Read with it: a page of offers then resolves without a loader or a promise per field. */
   read?: { product: ProductRecord; stock: StockFigures };
 }
@@ -58,6 +61,8 @@ interface CatalogueRow extends ProductColumns {
   priceCurrency: string;
   minGrade: LotGrade | null;
   minShelfLifeDays: number | null;
+  cap: string | null;
+  taken: string;
   productName: string;
   producerId: string;
   producerName: string;
@@ -78,7 +83,7 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
     // a test) looking for this read there finds it by its name.
     `/* catalogue page: offers */ SELECT f.id, f.sales_session_id AS "salesSessionId", f.product_id AS "productId",
             f.price_amount AS "priceAmount", f.price_currency AS "priceCurrency",
-            f.min_grade AS "minGrade", f.min_shelf_life_days AS "minShelfLifeDays",
+            f.min_grade AS "minGrade", f.min_shelf_life_days AS "minShelfLifeDays", f.cap, f.taken,
             p.name AS "productName", p.sku, p.unit, p.description, p.gtin, p.sellable_step AS "sellableStep",
             p.net_weight_kg AS "netWeightKg", p.length_cm AS "lengthCm", p.width_cm AS "widthCm", p.height_cm AS "heightCm",
             p.wholesale_price_amount AS "wholesalePriceAmount", p.wholesale_price_currency AS "wholesalePriceCurrency",
@@ -125,6 +130,8 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
       priceCurrency: row.priceCurrency,
       minGrade: row.minGrade,
       minShelfLifeDays: row.minShelfLifeDays,
+      cap: row.cap,
+      taken: row.taken,
       read: { product, stock: figures },
     };
   });

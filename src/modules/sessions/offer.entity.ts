@@ -1,6 +1,7 @@
 import { Check, Entity, Enum, Index, ManyToOne, Property, Unique } from '@mikro-orm/core';
 import { LotGrade } from '../lots/lot.entity.js';
 import { Field, Int, ObjectType } from 'type-graphql';
+import { DecimalScalar } from '../../graphql/scalars.js';
 import { BaseEntity } from '../../shared/base.entity.js';
 import { Product } from '../catalogue/product.entity.js';
 import { SalesSession } from './sales-session.entity.js';
@@ -12,6 +13,9 @@ import { SalesSession } from './sales-session.entity.js';
 @Index({ properties: ['product'] })
 @Check({ name: 'offer_price_not_negative', expression: 'price_amount >= 0' })
 @Check({ name: 'offer_min_shelf_life_not_negative', expression: 'min_shelf_life_days >= 0' })
+@Check({ name: 'offer_cap_positive', expression: 'cap > 0' })
+@Check({ name: 'offer_cap_not_exceeded', expression: 'taken <= cap' })
+@Check({ name: 'offer_taken_not_negative', expression: 'taken >= 0' })
 export class Offer extends BaseEntity {
   @ManyToOne({ entity: () => SalesSession })
   salesSession: SalesSession;
@@ -39,6 +43,24 @@ export class Offer extends BaseEntity {
   @Field(() => Int, { nullable: true, description: 'Lots picked for this offer have at least this many days before best-before at delivery.' })
   @Property({ type: 'integer', nullable: true })
   minShelfLifeDays?: number;
+
+  /**
+   * At most this much of the product may be checked out in this session (what the hub can take,
+   * or its share of the producer's stock); none: as much as the producer has.
+   */
+  @Field(() => DecimalScalar, { nullable: true, description: 'At most this much of the product is sold in this session; null: as much as the producer has.' })
+  @Property({ type: 'decimal', precision: 15, scale: 3, nullable: true })
+  cap?: string;
+
+  /**
+   * What live customer orders (PENDING_PAYMENT or CONFIRMED) hold of a capped offer: raised as an
+   * order is placed (place_customer_order()), lowered as it is released
+   * (StockService.releaseCustomerOrder()). The CHECK above refuses a checkout past the cap even
+   * for a bug in code, as stock levels refuse an oversell. Kept only for a capped offer: an
+   * offer's cap is set when its session is created and never changes.
+   */
+  @Property({ type: 'decimal', precision: 15, scale: 3, defaultRaw: '0' })
+  taken: string = '0';
 
   constructor(salesSession: SalesSession, product: Product, priceAmount: number, priceCurrency: string) {
     super();

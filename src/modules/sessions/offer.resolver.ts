@@ -8,6 +8,7 @@ import { Product } from '../catalogue/product.entity.js';
 import { Offer } from './offer.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import type { OfferRecord, ProductRecord } from './catalogue-read.js';
+import { availableUnderCap } from './offer-caps.js';
 import { OfferPayload, UpdateOfferPriceInput } from './sales-session.types.js';
 
 @Resolver(() => Offer)
@@ -34,9 +35,11 @@ export class OfferResolver {
   }
 
   @FieldResolver(() => DecimalScalar, {
-    description: "What a customer can still check out right now: the product's available stock, shared by every hub.",
+    description: "What a customer can still check out right now: the product's available stock, shared by every hub, and no more than the offer's cap leaves.",
   })
   available(@Root() offer: OfferRecord, @Ctx() ctx: GraphQLContext): string | Promise<string> {
-    return offer.read?.stock.available ?? ctx.loaders.stock.load(offer.product.id).then((figures) => figures?.available ?? '0');
+    const stock = offer.read?.stock.available;
+    if (stock !== undefined) return availableUnderCap(offer, stock);
+    return ctx.loaders.stock.load(offer.product.id).then((figures) => availableUnderCap(offer, figures?.available ?? '0'));
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { Decimal } from 'decimal.js';
 import { DateTime } from 'luxon';
 import { needsHubApproval, requireHub } from '../../auth/policy.js';
 import { newestEventPosition } from '../../events/event-log.js';
@@ -7,6 +8,7 @@ import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js'
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { type KeysetList, keysetPages, type Page } from '../../shared/keyset-pages.js';
+import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
 import { Product } from '../catalogue/product.entity.js';
@@ -27,7 +29,7 @@ export interface CreateSalesSessionFields {
   closesAt: Date;
   timeZone: string;
   deliversAt?: Date | null;
-  offers: { productId: string; price: { amount: number; currency: string }; minGrade?: LotGrade | null; minShelfLifeDays?: number | null }[];
+  offers: { productId: string; price: { amount: number; currency: string }; minGrade?: LotGrade | null; minShelfLifeDays?: number | null; cap?: string | null }[];
   idempotencyKey?: string | null;
 }
 
@@ -80,6 +82,7 @@ export class SalesSessionService {
       errors.invalid(`a session can have at most ${MAX_OFFERS_PER_SESSION} offers`, ['offers']);
     }
     const seen = new Set<string>();
+    const caps = new Map<number, Decimal>();
     input.offers.forEach((offer, i) => {
       if (seen.has(offer.productId)) errors.invalid('the product is offered twice', ['offers', i, 'productId']);
       seen.add(offer.productId);
@@ -91,6 +94,8 @@ export class SalesSessionService {
       if (days !== null && days !== undefined && (!Number.isInteger(days) || days < 0 || days > 3650)) {
         errors.invalid('must be a whole number of days from 0 to 3650', ['offers', i, 'minShelfLifeDays']);
       }
+      const cap = offer.cap === null || offer.cap === undefined ? undefined : parseQuantity(offer.cap, ['offers', i, 'cap'], errors);
+      if (cap) caps.set(i, cap);
     });
     const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();
@@ -98,10 +103,17 @@ export class SalesSessionService {
     requireHub(ctx.actor, input.hubId, 'hubId');
     const hub = await this.enterprises.requireHub(ctx, input.hubId, 'hubId');
     const products = await ctx.em.find(Product, { id: { $in: [...seen] } });
-    const found = new Set(products.map((p) => p.id));
+    const byId = new Map(products.map((p) => [p.id, p]));
     input.offers.forEach((offer, i) => {
-      if (!found.has(offer.productId)) {
+      const product = byId.get(offer.productId);
+      if (!product) {
         errors.add(UserErrorCode.NOT_FOUND, `no product with id "${offer.productId}"`, ['offers', i, 'productId']);
+        return;
+      }
+      // A cap between two steps could never be reached: customers buy whole steps.
+      const cap = caps.get(i);
+      if (cap && !cap.mod(product.sellableStep).isZero()) {
+        errors.invalid(`must be a whole number of the product's sellable steps (${formatQuantity(product.sellableStep)} ${product.unit})`, ['offers', i, 'cap']);
       }
     });
     errors.throwIfAny();
@@ -137,6 +149,7 @@ export class SalesSessionService {
         offer.createdAt = session.createdAt;
         offer.minGrade = fields.minGrade ?? undefined;
         offer.minShelfLifeDays = fields.minShelfLifeDays ?? undefined;
+        offer.cap = caps.get(position)?.toFixed();
         em.persist(offer);
       }
       await em.flush();
@@ -265,7 +278,9 @@ function hashSessionRequest(input: CreateSalesSessionFields, timeZone: string): 
     deliversAt: input.deliversAt?.toISOString() ?? null,
     timeZone,
     offers: input.offers
-      .map((offer) => [offer.productId, offer.price.amount, offer.price.currency, offer.minGrade ?? null, offer.minShelfLifeDays ?? null])
+      // A cap only when set, so requests from before caps existed hash as they did.
+      .map((offer) => [offer.productId, offer.price.amount, offer.price.currency, offer.minGrade ?? null, offer.minShelfLifeDays ?? null,
+        ...(offer.cap ? [new Decimal(offer.cap.trim()).toFixed()] : [])])
       .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)),
   });
 }

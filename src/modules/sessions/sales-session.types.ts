@@ -1,7 +1,7 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { LotGrade } from '../lots/lot.entity.js';
 import { MoneyInput } from '../../graphql/money.js';
-import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
+import { DateTimeScalar, DecimalScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Offer } from './offer.entity.js';
 import { SalesSession } from './sales-session.entity.js';
@@ -19,6 +19,12 @@ export class OfferInput {
 
   @Field(() => Int, { nullable: true, description: 'Lots picked for this offer must have at least this many days before best-before at delivery.' })
   minShelfLifeDays?: number | null;
+
+  @Field(() => DecimalScalar, {
+    nullable: true,
+    description: "At most this much of the product is sold in this session (a whole number of its sellable steps); none: as much as the producer has.",
+  })
+  cap?: string | null;
 }
 
 @InputType()

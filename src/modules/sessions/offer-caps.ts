@@ -1,0 +1,131 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Decimal } from 'decimal.js';
+import { type FieldPath, type UserErrorDetail, UserErrorCode, userError } from '../../shared/errors.js';
+import { formatQuantity } from '../../shared/quantity.js';
+import { sql, uuidArray } from '../../shared/sql.js';
+
+/*
+ * An offer may be capped: at most `cap` of its product is checked out in its session, whatever
+ * the producer has (Offer.cap). `offer.taken` counts what live orders hold of it. The database
+ * keeps the rule (Migration20261125042822): place_customer_order() raises `taken` with the lines
+ * it writes and the CHECK `taken <= cap` refuses a basket past the cap; a release lowers it
+ * (releaseOfferCaps()). Offers are locked after the session and before the stock levels, in id
+ * order, by every writer.
+ */
+
+/** A basket line of a capped offer, as the checkout read it (without a lock). */
+export interface CappedLine {
+  offerId: string;
+  productName: string;
+  unit: string;
+  quantity: Decimal;
+  cap: string;
+  /** What live orders held of the offer when it was read. */
+  taken: string;
+  field: FieldPath;
+}
+
+/** Whether the write of a basket was refused because it took a capped offer past its cap. */
+export function overCap(error: unknown): boolean {
+  const e = error as { code?: string; constraint?: string } | null;
+  return e?.code === '23514' && e.constraint === 'offer_cap_not_exceeded';
+}
+
+/** What is left under an offer's cap, never below zero. */
+export function capHeadroom(cap: string, taken: string): Decimal {
+  return Decimal.max(0, new Decimal(cap).minus(taken));
+}
+
+/** What an offer can still sell: its product's available stock, and no more than its cap leaves. */
+export function availableUnderCap(offer: { cap?: string | null; taken: string }, stockAvailable: string): string {
+  if (offer.cap === null || offer.cap === undefined) return stockAvailable;
+  return formatQuantity(Decimal.min(stockAvailable, capHeadroom(offer.cap, offer.taken)));
+}
+
+/** Whether a line looks past its cap as read: only a read under lock (lockCappedOffers()) can say for sure. */
+export function seemsOverCap(lines: readonly CappedLine[]): boolean {
+  return lines.some((line) => line.quantity.greaterThan(capHeadroom(line.cap, line.taken)));
+}
+
+/**
+ * The ids place_customer_order() locks in order before writing a basket of several capped offers,
+ * so two such baskets never take them in opposite orders; a single one needs no extra statement.
+ */
+export function cappedOfferIdsToLock(lines: readonly CappedLine[]): string[] | undefined {
+  return lines.length > 1 ? lines.map((line) => line.offerId).sort() : undefined;
+}
+
+/**
+ * Locks the basket's capped offers (FOR NO KEY UPDATE, in id order) and answers, for each line
+ * past what its cap has left, the error to give: under these locks the answer is final, and the
+ * order written after it in the same transaction cannot be refused by a cap.
+ */
+export async function lockCappedOffers(em: EntityManager, lines: readonly CappedLine[]): Promise<UserErrorDetail[]> {
+  if (lines.length === 0) return [];
+  const rows = await sql<{ id: string; cap: string; taken: string }>(
+    em,
+    'SELECT id, cap::text AS cap, taken::text AS taken FROM offer WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE',
+    [uuidArray(lines.map((line) => line.offerId))],
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return lines.flatMap((line) => {
+    const { cap, taken } = byId.get(line.offerId)!;
+    const left = capHeadroom(cap, taken);
+    if (!line.quantity.greaterThan(left)) return [];
+    return [userError(
+      UserErrorCode.INSUFFICIENT_STOCK,
+      `only ${formatQuantity(left)} ${line.unit} of "${line.productName}" is left in this session (the hub offers ${formatQuantity(cap)} ${line.unit}), ${formatQuantity(line.quantity)} was asked`,
+      line.field,
+    )];
+  });
+}
+
+/**
+ * Gives back what a customer order took of capped offers, as it is released (payment failed, hold
+ * expired, order cancelled): call it in the release's transaction, with the order locked and
+ * before the stock levels are, which is the order every writer takes them in.
+ */
+export async function releaseOfferCaps(em: EntityManager, customerOrderId: string): Promise<void> {
+  await sql(
+    em,
+    `WITH released AS (
+       SELECT f.id, l.quantity
+         FROM offer f
+         JOIN (SELECT offer_id, sum(quantity) AS quantity FROM customer_order_line WHERE customer_order_id = ? GROUP BY offer_id) l
+           ON l.offer_id = f.id
+        WHERE f.cap IS NOT NULL
+        ORDER BY f.id
+          FOR NO KEY UPDATE OF f)
+     UPDATE offer f SET taken = f.taken - released.quantity FROM released WHERE f.id = released.id`,
+    [customerOrderId],
+  );
+}
+
+/** A capped offer whose count disagrees with the live orders' lines (for operators: npm run check:stock). */
+export interface CapDrift {
+  offerId: string;
+  cap: string;
+  taken: string;
+  heldByOrders: string;
+}
+
+/** Every capped offer whose `taken` is not what its live orders hold, as one snapshot. */
+export function capDrift(em: EntityManager): Promise<CapDrift[]> {
+  return sql<CapDrift>(
+    em,
+    `SELECT f.id AS "offerId", trim_scale(f.cap)::text AS cap, trim_scale(f.taken)::text AS taken,
+            trim_scale(coalesce(l.quantity, 0))::text AS "heldByOrders"
+       FROM offer f
+       LEFT JOIN (SELECT l.offer_id, sum(l.quantity) AS quantity
+                    FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
+                   WHERE o.status IN ('PENDING_PAYMENT', 'CONFIRMED') GROUP BY l.offer_id) l ON l.offer_id = f.id
+      WHERE f.cap IS NOT NULL AND f.taken <> coalesce(l.quantity, 0)
+      ORDER BY f.id`,
+  );
+}
+
+/** How many offers are capped, to say what a check covered. */
+export async function cappedOfferCount(em: EntityManager): Promise<number> {
+  const [row] = await sql<{ n: number }>(em, 'SELECT count(*)::int AS n FROM offer WHERE cap IS NOT NULL');
+  return row!.n;
+}

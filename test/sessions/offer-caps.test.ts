@@ -1,0 +1,210 @@
+// An offer may be capped: at most that much of its product is checked out in its session, however
+// much the producer has. The cap is held as stock is: at once, under any concurrency, and given
+// back the moment an order is released.
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CANCEL_CUSTOMER_ORDER, CONFIRM_PAYMENT, CREATE_SALES_SESSION, FAIL_PAYMENT } from '../support/operations.js';
+import { expectStockConsistent } from '../support/invariants.js';
+import { checkout, createHub, createProducer, createProduct, createSession, orderMutation, stockOf, type UserErrorShape } from '../support/scenarios.js';
+import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const OPEN = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00' };
+
+/** Every capped offer's `taken` is what its live orders' lines hold, and never past its cap. Checked with SQL. */
+async function expectCapsConsistent(db: pg.Pool): Promise<void> {
+  const { rows } = await db.query(`
+    SELECT f.id, f.cap, f.taken, coalesce(l.quantity, 0) AS held
+      FROM offer f
+      LEFT JOIN (SELECT l.offer_id, sum(l.quantity) AS quantity
+                   FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
+                  WHERE o.status IN ('PENDING_PAYMENT', 'CONFIRMED') GROUP BY l.offer_id) l ON l.offer_id = f.id
+     WHERE f.cap IS NOT NULL AND (f.taken <> coalesce(l.quantity, 0) OR f.taken > f.cap)`);
+  expect(rows).toEqual([]);
+}
+
+describe('offer caps', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { DATABASE_POOL_SIZE: '32' } });
+  });
+  afterAll(() => t.stop());
+
+  /** A product with `onHand` units, offered capped at `cap` by one hub and uncapped by another. */
+  async function cappedSale(name: string, onHand: string, cap: string) {
+    const producer = await createProducer(t.api, `${name} farm`);
+    const product = await createProduct(t.api, producer, { name, unit: 'each', onHand });
+    const capped = await createSession(t.api, await createHub(t.api, `${name} capped hub`), { ...OPEN, products: [product], caps: { [product]: cap } });
+    const open = await createSession(t.api, await createHub(t.api, `${name} open hub`), { ...OPEN, products: [product] });
+    return { product, capped, offer: capped.offerFor(product), open };
+  }
+
+  async function offerView(offerId: string, sessionId: string) {
+    const { salesSession } = await t.api.data<{ salesSession: { offers: { id: string; cap: string | null; available: string }[] } }>(
+      'query ($id: ID!) { salesSession(id: $id) { offers { id cap available } } }',
+      { id: sessionId },
+    );
+    return salesSession.offers.find((o) => o.id === offerId)!;
+  }
+
+  it('sells no more than the cap in its session, tells the customer what is left, and leaves other hubs the rest', async () => {
+    const { product, capped, offer, open } = await cappedSale('Asparagus', '20', '5');
+    expect(await offerView(offer, capped.id)).toEqual({ id: offer, cap: '5', available: '5' });
+
+    const first = await checkout(t.api, capped.id, 'ann', [{ offerId: offer, quantity: '3' }]);
+    expect(first.userErrors).toEqual([]);
+    expect(await offerView(offer, capped.id)).toMatchObject({ available: '2' });
+
+    const past = await checkout(t.api, capped.id, 'bob', [{ offerId: offer, quantity: '3' }]);
+    expect(past.customerOrder).toBeNull();
+    expect(past.userErrors).toEqual([{
+      code: 'INSUFFICIENT_STOCK',
+      field: ['lines', '0', 'quantity'],
+      message: 'only 2 each of "Asparagus" is left in this session (the hub offers 5 each), 3 was asked',
+    }]);
+    // Refused, nothing changed: the product still has what the first order left.
+    expect(await stockOf(t.api, product)).toEqual({ onHand: '20', held: '3', committed: '0', available: '17' });
+
+    const last = await checkout(t.api, capped.id, 'bob', [{ offerId: offer, quantity: '2' }]);
+    expect(last.userErrors).toEqual([]);
+    expect(await offerView(offer, capped.id)).toMatchObject({ available: '0' });
+
+    // The other hub's offer is not capped: it sells the product's stock.
+    const elsewhere = await checkout(t.api, open.id, 'cem', [{ offerId: open.offerFor(product), quantity: '15' }]);
+    expect(elsewhere.userErrors).toEqual([]);
+    expect(await stockOf(t.api, product)).toEqual({ onHand: '20', held: '20', committed: '0', available: '0' });
+    await expectCapsConsistent(t.db);
+    await expectStockConsistent(t.db);
+  });
+
+  it('shows the lower of the stock and what the cap leaves', async () => {
+    const { capped, offer, open, product } = await cappedSale('Rhubarb', '4', '10');
+    expect(await offerView(offer, capped.id)).toMatchObject({ cap: '10', available: '4' });
+    expect((await checkout(t.api, open.id, 'dee', [{ offerId: open.offerFor(product), quantity: '3' }])).userErrors).toEqual([]);
+    expect(await offerView(offer, capped.id)).toMatchObject({ available: '1' });
+    // Short of stock, not of the cap: the stock's answer.
+    const short = await checkout(t.api, capped.id, 'eve', [{ offerId: offer, quantity: '2' }]);
+    expect(short.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'quantity'], message: expect.stringContaining('only 1 each') }]);
+  });
+
+  it('gives the cap back when a payment fails, an order is cancelled or a hold expires, and keeps it for a paid order', async () => {
+    const { capped, offer } = await cappedSale('Chard', '100', '4');
+    const buy = async (who: string) => {
+      const result = await checkout(t.api, capped.id, who, [{ offerId: offer, quantity: '1' }]);
+      expect(result.userErrors).toEqual([]);
+      return result.customerOrder!.id;
+    };
+    const [paid, failed, cancelled, lapsing] = [await buy('a'), await buy('b'), await buy('c'), await buy('d')];
+    expect(await offerView(offer, capped.id)).toMatchObject({ available: '0' });
+
+    expect((await orderMutation(t.api, CONFIRM_PAYMENT, paid)).userErrors).toEqual([]);
+    expect(await offerView(offer, capped.id)).toMatchObject({ available: '0' });
+    expect((await orderMutation(t.api, FAIL_PAYMENT, failed)).userErrors).toEqual([]);
+    expect(await offerView(offer, capped.id)).toMatchObject({ available: '1' });
+    expect((await orderMutation(t.api, CANCEL_CUSTOMER_ORDER, cancelled)).userErrors).toEqual([]);
+    expect(await offerView(offer, capped.id)).toMatchObject({ available: '2' });
+    await expectCapsConsistent(t.db);
+
+    // The fourth hold lapses: a customer who needs its unit gets it at once, without waiting for
+    // the scheduler (the checkout expires lapsed holds it counted).
+    t.clock.advance({ minutes: 16 });
+    const three = await checkout(t.api, capped.id, 'e', [{ offerId: offer, quantity: '3' }]);
+    expect(three.userErrors).toEqual([]);
+    const { rows } = await t.db.query('SELECT status FROM customer_order WHERE id = $1', [lapsing]);
+    expect(rows).toEqual([{ status: 'EXPIRED' }]);
+    expect(await offerView(offer, capped.id)).toMatchObject({ available: '0' });
+    await expectCapsConsistent(t.db);
+    await expectStockConsistent(t.db);
+  });
+
+  it('holds exactly the cap when 60 customers race for it over separate connections', async () => {
+    const { capped, offer, product } = await cappedSale('Morels', '1000', '12');
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => checkout(t.api, capped.id, `racer-${i}`, [{ offerId: offer, quantity: '1' }])),
+    );
+    const held = results.filter((r) => r.customerOrder?.status === 'PENDING_PAYMENT');
+    const refused = results.filter((r) => r.userErrors.some((e) => e.code === 'INSUFFICIENT_STOCK'));
+    expect(held).toHaveLength(12);
+    expect(refused).toHaveLength(48);
+    expect(await stockOf(t.api, product)).toMatchObject({ held: '12', available: '988' });
+    expect(await offerView(offer, capped.id)).toMatchObject({ available: '0' });
+    await expectCapsConsistent(t.db);
+    await expectStockConsistent(t.db);
+  });
+
+  it('takes baskets of several capped offers whole or not at all, whatever order their lines come in, under concurrency', async () => {
+    const producer = await createProducer(t.api, 'Mushroom farm');
+    const [ceps, chanterelles] = [
+      await createProduct(t.api, producer, { name: 'Ceps', unit: 'each', onHand: '500' }),
+      await createProduct(t.api, producer, { name: 'Chanterelles', unit: 'each', onHand: '500' }),
+    ];
+    const session = await createSession(t.api, await createHub(t.api, 'Forager hub'), {
+      ...OPEN,
+      products: [ceps, chanterelles],
+      caps: { [ceps]: '20', [chanterelles]: '30' },
+    });
+    const [a, b] = [session.offerFor(ceps), session.offerFor(chanterelles)];
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => {
+      const lines = [{ offerId: a, quantity: '1' }, { offerId: b, quantity: '1' }];
+      return checkout(t.api, session.id, `forager-${i}`, i % 2 === 0 ? lines : lines.reverse());
+    }));
+    // Every basket is answered with its order or the cap's refusal: none with a deadlock's error.
+    const codes = results.flatMap((r) => r.userErrors.map((e: UserErrorShape) => e.code));
+    expect(new Set(codes)).toEqual(new Set(['INSUFFICIENT_STOCK']));
+    // Baskets are whole or nothing, so the lower cap decides: 20 baskets.
+    expect(results.filter((r) => r.customerOrder)).toHaveLength(20);
+    expect(await offerView(a, session.id)).toMatchObject({ available: '0' });
+    expect(await offerView(b, session.id)).toMatchObject({ available: '10' });
+    await expectCapsConsistent(t.db);
+    await expectStockConsistent(t.db);
+  });
+
+  it('tells storefronts watching the session what the capped offer can still sell', async () => {
+    const { capped, offer, open, product } = await cappedSale('Samphire', '50', '6');
+    const watcher = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: capped.id });
+    try {
+      expect((await checkout(t.api, capped.id, 'fay', [{ offerId: offer, quantity: '2' }])).userErrors).toEqual([]);
+      // Another hub's hold changes the product's stock, not this cap.
+      expect((await checkout(t.api, open.id, 'gus', [{ offerId: open.offerFor(product), quantity: '45' }])).userErrors).toEqual([]);
+      const events = await watcher.waitForCount(2);
+      expect(events.map((e) => [e.available, e.offer.id])).toEqual([['4', offer], ['3', offer]]);
+      expect(watcher.errors).toEqual([]);
+    } finally {
+      await watcher.close();
+    }
+  });
+
+  it('refuses a cap that is not a positive whole number of sellable steps, creating nothing; a retry must repeat its caps', async () => {
+    const producer = await createProducer(t.api, 'Cheese dairy');
+    const product = await createProduct(t.api, producer, { name: 'Brie', unit: 'kg' });
+    await t.api.data('mutation ($input: UpdateProductInput!) { updateProduct(input: $input) { userErrors { code } } }', {
+      input: { productId: product, sellableStep: '0.5' },
+    });
+    const hub = await createHub(t.api, 'Cheese hub');
+    const create = async (caps: (string | undefined)[], idempotencyKey?: string) => {
+      const { createSalesSession } = await t.api.data<{ createSalesSession: { salesSession: { id: string; offers: { cap: string | null }[] } | null; userErrors: UserErrorShape[] } }>(
+        CREATE_SALES_SESSION.replace('available }', 'available cap }'),
+        { input: { hubId: hub, ...OPEN, timeZone: 'Europe/Paris', idempotencyKey, offers: caps.map((cap) => ({ productId: product, price: { amount: 900, currency: 'EUR' }, cap })) } },
+      );
+      return createSalesSession;
+    };
+    const sessionsOfHub = async () => (await t.db.query('SELECT count(*)::int AS n FROM sales_session WHERE hub_id = $1', [hub])).rows[0].n;
+
+    for (const [cap, message] of [['0', 'must not be zero'], ['-1', 'must be positive'], ['1.25', 'sellable steps (0.5 kg)'], ['many', 'not a decimal number']]) {
+      const refused = await create([cap]);
+      expect(refused.salesSession).toBeNull();
+      expect(refused.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['offers', '0', 'cap'], message: expect.stringContaining(message) }]);
+    }
+    expect(await sessionsOfHub()).toBe(0);
+
+    const key = randomUUID();
+    const made = await create(['2.5'], key);
+    expect(made.userErrors).toEqual([]);
+    expect(made.salesSession!.offers).toMatchObject([{ cap: '2.5' }]);
+    expect((await create(['2.50'], key)).salesSession!.id).toBe(made.salesSession!.id);
+    expect((await create(['3'], key)).userErrors).toMatchObject([{ code: 'IDEMPOTENCY_CONFLICT' }]);
+    expect((await create([undefined], key)).userErrors).toMatchObject([{ code: 'IDEMPOTENCY_CONFLICT' }]);
+    expect(await sessionsOfHub()).toBe(1);
+  });
+});
