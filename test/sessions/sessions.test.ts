@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
-import { checkout, createHub, createProducer, createProduct, createSession, sessionView } from '../support/scenarios.js';
+import { checkout, createHub, createProducer, createProduct, createSession, sessionView, stockOf } from '../support/scenarios.js';
 import { lockedElsewhere } from '../support/locked-elsewhere.js';
 import { statementsFor } from '../support/statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -78,9 +78,14 @@ describe('sales sessions', () => {
     const id = createSalesSession.salesSession!.id;
     expect(createSalesSession.salesSession!.status).toBe('SCHEDULED');
     t.clock.set('2026-11-23T09:00:00+01:00');
-    expect((await sessionView(t.api, id)).status).toBe('OPEN');
+    const open = await sessionView(t.api, id);
+    expect(open.status).toBe('OPEN');
+    expect(open.offers[0]!.available).toBe((await stockOf(t.api, carrots)).available);
     t.clock.set('2026-11-27T18:00:00+01:00');
-    expect((await sessionView(t.api, id)).status).toBe('CLOSED');
+    const closed = await sessionView(t.api, id);
+    expect(closed.status).toBe('CLOSED');
+    // Closed by the clock: nothing more is sold, whatever the stock.
+    expect(closed.offers[0]!.available).toBe('0');
     await t.app.scheduler.runOnce();
     expect((await sessionView(t.api, id)).status).toBe('COMPLETED');
   });
@@ -197,6 +202,16 @@ describe('sales sessions', () => {
       const view = await sessionView(t.api, session.id);
       expect(view.status).toBe('COMPLETED');
       expect(view.producerOrders[0]).toMatchObject({ orderState: 'COMPLETE', fulfilmentState: 'UNFULFILLED', lines: [{ quantity: '2' }] });
+
+      // The carrots are still in stock, for other sessions; this one sells nothing more, read
+      // from the catalogue page or from an order's line alike.
+      expect(Number((await stockOf(t.api, carrots)).available)).toBeGreaterThan(0);
+      expect(view.offers).toEqual([{ id: offerId, available: '0', product: { id: carrots } }]);
+      const { customerOrder } = await t.api.data<{ customerOrder: { lines: { offer: { available: string } }[] } }>(
+        'query ($id: ID!) { customerOrder(id: $id) { lines { offer { available } } } }',
+        { id: order.customerOrder!.id },
+      );
+      expect(customerOrder.lines).toEqual([{ offer: { available: '0' } }]);
 
       const again = await t.api.data<{ closeSalesSession: { salesSession: { status: string }; userErrors: unknown[] } }>(
         op.CLOSE_SALES_SESSION,

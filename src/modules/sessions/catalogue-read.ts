@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, uuidArray } from '../../shared/sql.js';
 import type { LotGrade } from '../lots/lot.entity.js';
 import type { StockFigures } from '../stock/stock.service.js';
+import { readSessionTimes, type SessionTimes } from './session-status.js';
 
 /*
  * The storefront's catalogue page (a session's offers, each with its product, producer and live
@@ -47,7 +48,7 @@ export interface OfferRecord {
   /** What live orders hold of it when capped (Offer.taken). */
   taken: string;
   /** Read with it: a page of offers then resolves without a loader or a promise per field. */
-  read?: { product: ProductRecord; stock: StockFigures };
+  read?: { product: ProductRecord; stock: StockFigures; session: SessionTimes };
 }
 
 /** The product's own columns, as `product` holds them, read with each offer. */
@@ -70,6 +71,10 @@ interface CatalogueRow extends ProductColumns {
   held: string;
   committed: string;
   available: string;
+  opensAt: Date;
+  closesAt: Date;
+  closedAt: Date | null;
+  completedAt: Date | null;
 }
 
 /**
@@ -89,8 +94,10 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
             p.wholesale_price_amount AS "wholesalePriceAmount", p.wholesale_price_currency AS "wholesalePriceCurrency",
             p.producer_id AS "producerId", pr.name AS "producerName",
             coalesce(s.on_hand, 0) AS "onHand", coalesce(s.held, 0) AS held, coalesce(s.committed, 0) AS committed,
-            coalesce(s.available, 0) AS available
+            coalesce(s.available, 0) AS available,
+            ss.opens_at AS "opensAt", ss.closes_at AS "closesAt", ss.closed_at AS "closedAt", ss.completed_at AS "completedAt"
        FROM offer f
+       JOIN sales_session ss ON ss.id = f.sales_session_id
        JOIN product p ON p.id = f.product_id
        JOIN producer pr ON pr.id = p.producer_id
        LEFT JOIN LATERAL (SELECT sum(on_hand) AS on_hand, sum(held) AS held, sum(committed) AS committed,
@@ -132,7 +139,7 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
       minShelfLifeDays: row.minShelfLifeDays,
       cap: row.cap,
       taken: row.taken,
-      read: { product, stock: figures },
+      read: { product, stock: figures, session: readSessionTimes(row) },
     };
   });
 }

@@ -9,6 +9,7 @@ import { Offer } from './offer.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import type { OfferRecord, ProductRecord } from './catalogue-read.js';
 import { availableUnderCap } from './offer-caps.js';
+import { isNotClosed, type SessionTimes, sessionStatus } from './session-status.js';
 import { OfferPayload, UpdateOfferPriceInput } from './sales-session.types.js';
 
 @Resolver(() => Offer)
@@ -35,11 +36,17 @@ export class OfferResolver {
   }
 
   @FieldResolver(() => DecimalScalar, {
-    description: "What a customer can still check out right now: the product's available stock, shared by every hub, and no more than the offer's cap leaves.",
+    description: "What a customer can still check out right now: the product's available stock, shared by every hub, and no more than the offer's cap leaves; 0 once the session has closed.",
   })
   available(@Root() offer: OfferRecord, @Ctx() ctx: GraphQLContext): string | Promise<string> {
-    const stock = offer.read?.stock.available;
-    if (stock !== undefined) return availableUnderCap(offer, stock);
-    return ctx.loaders.stock.load(offer.product.id).then((figures) => availableUnderCap(offer, figures?.available ?? '0'));
+    const now = ctx.clock.now();
+    if (offer.read) return hasClosed(offer.read.session, now) ? '0' : availableUnderCap(offer, offer.read.stock.available);
+    return Promise.all([ctx.loaders.salesSession.load(offer.salesSession.id), ctx.loaders.stock.load(offer.product.id)]).then(([session, figures]) =>
+      !session || hasClosed(session, now) ? '0' : availableUnderCap(offer, figures?.available ?? '0'));
   }
+}
+
+/** A closed or completed session sells nothing more, whatever stock its products have. */
+function hasClosed(session: SessionTimes, now: Date): boolean {
+  return !isNotClosed(sessionStatus(session, now));
 }
