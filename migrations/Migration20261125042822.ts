@@ -10,11 +10,11 @@ import { placeCustomerOrdersV2 } from './Migration20261124230000.js';
  * oversell: place_customer_orders() reports it for that basket alone, and the checkout tries again
  * under lock for its exact answer.
  *
- * Offers are locked after the session and before the stock levels, in id
- * order: place_customer_orders() locks a batch's capped offers up front, and a basket of several
- * capped offers (`cappedOfferIds`) locks them before writing. Uncapped offers are never locked,
- * and existing offers are uncapped, so nothing changes for them; the new columns take their
- * default without a table rewrite.
+ * Offers are locked after the session and before the stock levels, in id order:
+ * place_customer_orders() locks a batch's capped offers up front, and a basket of capped offers
+ * (`cappedOfferIds`) locks them before writing its order, which takes its idempotency key.
+ * Uncapped offers are never locked, and existing offers are uncapped, so nothing changes for
+ * them; the new columns take their default without a table rewrite.
  */
 export class Migration20261125042822 extends Migration {
 
@@ -30,8 +30,9 @@ declare
   answer jsonb;
   held integer;
 begin
-  -- A basket of more than one capped offer takes their locks in id order, after the session's, as
-  -- every writer of offers does, so two such baskets never deadlock over them.
+  -- A basket of capped offers locks them in id order, after the session and before its order
+  -- takes its idempotency key: the order every writer takes them in, so two baskets of the same
+  -- offers, or two checkouts of the same key, never wait for each other in opposite orders.
   if basket ? 'cappedOfferIds' then
     perform 1 from sales_session where id = (basket->>'salesSessionId')::uuid for key share;
     perform 1 from offer where id = any(array(select jsonb_array_elements_text(basket->'cappedOfferIds')::uuid))

@@ -169,7 +169,8 @@ describe("a storefront's catalogue page", () => {
         // (Closing an empty session completes it at once, so it may already read COMPLETED.)
         const fresh = (await second).data?.salesSession;
         expect(['CLOSED', 'COMPLETED']).toContain(fresh?.status);
-        expect(fresh?.offers).toEqual([{ id: page.offerFor(bread), available: '7.5' }]);
+        // Closed: its offers sell nothing more, though the bread is still in stock.
+        expect(fresh?.offers).toEqual([{ id: page.offerFor(bread), available: '0' }]);
       });
     });
   });

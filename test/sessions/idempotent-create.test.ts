@@ -96,7 +96,9 @@ describe('createSalesSession with an idempotency key', () => {
     try {
       // A new session closing then would be refused (closesAt in the past); the retry is not new.
       const retry = await create(h.api, request);
-      expect(retry).toEqual({ salesSession: { ...first.salesSession!, status: 'CLOSED' }, userErrors: [] });
+      // As it is now: closed, so its offers sell nothing more.
+      const closed = { ...first.salesSession!, status: 'CLOSED', offers: first.salesSession!.offers.map((offer) => ({ ...offer, available: '0' })) };
+      expect(retry).toEqual({ salesSession: closed, userErrors: [] });
     } finally {
       t.clock.set('2026-11-23T08:00:00+01:00');
     }

@@ -6,7 +6,9 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANCEL_CUSTOMER_ORDER, CONFIRM_PAYMENT, CREATE_SALES_SESSION, FAIL_PAYMENT } from '../support/operations.js';
 import { expectStockConsistent } from '../support/invariants.js';
-import { checkout, createHub, createProducer, createProduct, createSession, orderMutation, stockOf, type UserErrorShape } from '../support/scenarios.js';
+import { adjustStock, checkout, createHub, createProducer, createProduct, createSession, orderMutation, stockOf, type UserErrorShape } from '../support/scenarios.js';
+import { lockedElsewhere } from '../support/locked-elsewhere.js';
+import { waitForLockWait } from '../support/wait.js';
 import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -206,5 +208,82 @@ describe('offer caps', () => {
     expect((await create(['3'], key)).userErrors).toMatchObject([{ code: 'IDEMPOTENCY_CONFLICT' }]);
     expect((await create([undefined], key)).userErrors).toMatchObject([{ code: 'IDEMPOTENCY_CONFLICT' }]);
     expect(await sessionsOfHub()).toBe(1);
+
+    // The producer changes the step since: a retry still answers with the session it made.
+    await t.api.data('mutation ($input: UpdateProductInput!) { updateProduct(input: $input) { userErrors { code } } }', {
+      input: { productId: product, sellableStep: '2' },
+    });
+    expect((await create(['2.5'], key)).salesSession!.id).toBe(made.salesSession!.id);
+    expect((await create(['2.5'])).userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['offers', '0', 'cap'], message: expect.stringContaining('(2 kg)') }]);
+  });
+  it('tells a line past both its cap and the stock what it can really have, and reports every short line of the basket', async () => {
+    const { capped, offer } = await cappedSale('Quinces', '4', '10');
+    const both = await checkout(t.api, capped.id, 'hal', [{ offerId: offer, quantity: '12' }]);
+    expect(both.userErrors).toEqual([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'quantity'], message: 'only 4 each of "Quinces" is available, 12 was asked' }]);
+
+    const producer = await createProducer(t.api, 'Orchard');
+    const [pears, plums] = [
+      await createProduct(t.api, producer, { name: 'Pears', unit: 'each', onHand: '100' }),
+      await createProduct(t.api, producer, { name: 'Plums', unit: 'each', onHand: '1' }),
+    ];
+    const session = await createSession(t.api, await createHub(t.api, 'Orchard hub'), { ...OPEN, products: [pears, plums], caps: { [pears]: '2' } });
+    const two = await checkout(t.api, session.id, 'ida', [{ offerId: session.offerFor(pears), quantity: '3' }, { offerId: session.offerFor(plums), quantity: '5' }]);
+    expect(two.userErrors).toEqual([
+      { code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'quantity'], message: 'only 2 each of "Pears" is left in this session (the hub offers 2 each), 3 was asked' },
+      { code: 'INSUFFICIENT_STOCK', field: ['lines', '1', 'quantity'], message: 'only 1 each of "Plums" is available, 5 was asked' },
+    ]);
+    await expectCapsConsistent(t.db);
+  });
+
+  describe('two checkouts of the same key waiting on a capped offer', () => {
+    // Whoever holds a capped offer for a moment (a checkout under lock, a release) queues the
+    // checkouts that need it. Every checkout takes the offer before its order takes the key, so two
+    // of the same key never wait for each other in opposite orders (a deadlock, which one of them
+    // would have answered with SERVICE_UNAVAILABLE).
+    const offerHeldElsewhere = (offerId: string) => lockedElsewhere(t.db, 'SELECT 1 FROM offer WHERE id = $1 FOR NO KEY UPDATE', [offerId]);
+
+    it('answers a retry sent while the first attempt waits with the first order', async () => {
+      const { capped, offer, product } = await cappedSale('Walnuts', '2', '50');
+      expect((await checkout(t.api, capped.id, 'warm-up', [{ offerId: offer, quantity: '1' }])).userErrors).toEqual([]);
+      const key = randomUUID();
+      const gate = await offerHeldElsewhere(offer);
+      // Short of stock as read (1 left): the first attempt goes under lock and waits on the offer.
+      const first = checkout(t.api, capped.id, 'jo', [{ offerId: offer, quantity: '3' }], key);
+      await waitForLockWait(t.db, 'the first attempt to wait for the offer');
+      // Stock arrives, and the client, timed out, sends the same checkout again: it looks
+      // placeable at once, and waits on the offer too.
+      expect((await adjustStock(t.api, product, '10')).userErrors).toEqual([]);
+      const retry = checkout(t.api, capped.id, 'jo', [{ offerId: offer, quantity: '3' }], key);
+      await waitForLockWait(t.db, 'the retry to wait too', 2);
+      await gate.release();
+      const [a, b] = await Promise.all([first, retry]);
+      expect(a.userErrors).toEqual([]);
+      expect(b).toEqual(a);
+      await expectCapsConsistent(t.db);
+    });
+
+    it('answers one basket with its order and the other, under the same key, with IDEMPOTENCY_CONFLICT', async () => {
+      const producer = await createProducer(t.api, 'Nut farm');
+      const [hazel, almond] = [
+        await createProduct(t.api, producer, { name: 'Hazelnuts', unit: 'each', onHand: '100' }),
+        await createProduct(t.api, producer, { name: 'Almonds', unit: 'each', onHand: '100' }),
+      ];
+      const session = await createSession(t.api, await createHub(t.api, 'Nut hub'), { ...OPEN, products: [hazel, almond], caps: { [hazel]: '50', [almond]: '50' } });
+      expect((await checkout(t.api, session.id, 'warm-up', [{ offerId: session.offerFor(hazel), quantity: '1' }])).userErrors).toEqual([]);
+      const [low, high] = [session.offerFor(hazel), session.offerFor(almond)].sort();
+      const key = randomUUID();
+      const gate = await offerHeldElsewhere(high!);
+      // Both offers: takes the lower, waits on the higher.
+      const wide = checkout(t.api, session.id, 'kim', [{ offerId: low!, quantity: '1' }, { offerId: high!, quantity: '1' }], key);
+      await waitForLockWait(t.db, 'the wide basket to wait for the higher offer');
+      // The lower only, same key: waits on the lower.
+      const narrow = checkout(t.api, session.id, 'kim', [{ offerId: low!, quantity: '1' }], key);
+      await waitForLockWait(t.db, 'the narrow basket to wait too', 2);
+      await gate.release();
+      const [w, n] = await Promise.all([wide, narrow]);
+      expect(w.userErrors).toEqual([]);
+      expect(n.userErrors).toMatchObject([{ code: 'IDEMPOTENCY_CONFLICT', field: ['idempotencyKey'] }]);
+      await expectCapsConsistent(t.db);
+    });
   });
 });

@@ -15,15 +15,15 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 }
 
 /**
- * Until some session of this test's own database waits for a lock, e.g. a request of the server's
+ * Until some session (or `sessions` of them) of this test's own database waits for a lock, e.g. a request of the server's
  * queued behind a transaction the test holds open. Other test files share the PostgreSQL server,
  * so their lock waits must not count.
  */
-export function waitForLockWait(db: { query(sql: string): Promise<{ rowCount: number | null }> }, what = 'a request to wait for a lock'): Promise<true> {
+export function waitForLockWait(db: { query(sql: string): Promise<{ rowCount: number | null }> }, what = 'a request to wait for a lock', sessions = 1): Promise<true> {
   return waitFor(what, async () => {
     const { rowCount } = await db.query(
-      'SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()',
+      'SELECT DISTINCT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()',
     );
-    return rowCount ? true : undefined;
+    return (rowCount ?? 0) >= sessions ? true : undefined;
   });
 }

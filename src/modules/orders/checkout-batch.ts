@@ -19,7 +19,7 @@ export interface BasketRecord {
   lines: { offer_id: string; product_id: string; producer_id: string; quantity: string; price_amount: number; currency: string }[];
   /** The planned hold's ledger rows (heldLedgerRows()): their order and producer orders are the function's to add. */
   holds?: HeldLedgerRow[];
-  /** A basket of several capped offers: locked in this order before the lines are written (cappedOfferIdsToLock()). */
+  /** A basket's capped offers: locked in this order before its order is written (cappedOfferIdsToLock()). */
   cappedOfferIds?: string[];
 }
 

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { requireHub } from '../../auth/policy.js';
 import { markEventsWritten } from '../../events/event-log.js';
-import { DomainError, type FieldPath, InputErrors, UserErrorCode, userError } from '../../shared/errors.js';
+import { DomainError, type FieldPath, InputErrors, UserErrorCode, type UserErrorDetail, userError } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { Clock } from '../../shared/clock.js';
@@ -11,8 +11,8 @@ import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { preparedSql, sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
-import { type CappedLine, cappedOfferIdsToLock, lockCappedOffers, seemsOverCap } from '../sessions/offer-caps.js';
-import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, type StockService } from '../stock/stock.service.js';
+import { type CappedLine, capShortfallError, type CapShortfall, cappedOfferIdsToLock, lockCappedOffers, seemsOverCap } from '../sessions/offer-caps.js';
+import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, type Shortage, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
 import { type BasketRecord, type CheckoutBatcher, type Placement, placeCustomerOrder, refusedAsShort } from './checkout-batch.js';
@@ -193,17 +193,17 @@ export class CheckoutService {
     if (!planned) {
       // Under lock, the caps first: the order written next then cannot be refused by one.
       const overCaps = await lockCappedOffers(em, capped);
-      if (overCaps.length > 0) throw new DomainError(overCaps);
+      if (overCaps.length > 0) {
+        // A checkout of the same key that wrote these offers' lines locked them first, so it has
+        // committed by now if at all: a retry answers with its order, not with a refusal.
+        await this.replayIfPlaced(em, session, request);
+        throw new DomainError(this.shortfalls(request.basket, requests, byOffer, overCaps, this.stock.shortagesAsRead(requests, levelsAsRead(offers))));
+      }
     }
     const { order, lines } = await this.insertOrder(em, request, orderId, session, byOffer, planned);
     if (!order) {
       // The same key was committed by a concurrent request while this one waited on it.
-      const [raced] = await sql<OrderRow>(em, 'SELECT * FROM customer_order WHERE hub_id = ? AND idempotency_key = ?', [
-        session.hubId,
-        request.input.idempotencyKey,
-      ]);
-      // Rolled back, so the producer orders made above for this basket are not left empty.
-      if (raced) throw new Replay(replayed(raced, request.requestHash));
+      await this.replayIfPlaced(em, session, request);
       // Otherwise the statement found the session no longer open at this checkout's instant.
       throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, 'the sales session is closed', ['salesSessionId']);
     }
@@ -218,16 +218,34 @@ export class CheckoutService {
     const holds = requests.map((hold, i) => ({ ...hold, producerOrderId: producerOrderOf.get(request.basket[i]!.offerId)! }));
     const shortages = await this.stock.hold(em, request.now, orderId, holds);
     if (shortages.length > 0) {
-      throw new DomainError(shortages.map(({ request: hold, available }) => {
-        const offer = offers.find((o) => o.productId === hold.productId)!;
-        return userError(
-          UserErrorCode.INSUFFICIENT_STOCK,
-          `only ${formatQuantity(available)} ${offer.unit} of "${offer.productName}" is available, ${formatQuantity(hold.quantity)} was asked`,
-          hold.field,
-        );
-      }));
+      throw new DomainError(shortages.map((shortage) => stockShortfallError(offers.find((o) => o.productId === shortage.request.productId)!, shortage)));
     }
     return order;
+  }
+
+  /**
+   * Ends the transaction with the order a concurrent checkout of the same key committed, if any
+   * (rolled back, so the producer orders made for this basket are not left empty).
+   */
+  private async replayIfPlaced(em: EntityManager, session: SessionRow, request: CheckoutRequest): Promise<void> {
+    const [raced] = await sql<OrderRow>(em, 'SELECT * FROM customer_order WHERE hub_id = ? AND idempotency_key = ?', [
+      session.hubId,
+      request.input.idempotencyKey,
+    ]);
+    if (raced) throw new Replay(replayed(raced, request.requestHash));
+  }
+
+  /**
+   * A basket refused under lock by a cap: each line past its cap or short of stock (as read, the
+   * stock: the caps' answer is final and nothing is held), with whichever leaves less.
+   */
+  private shortfalls(basket: BasketLine[], requests: HoldRequest[], byOffer: ReadonlyMap<string, OfferRow>, overCaps: CapShortfall[], shortOfStock: Shortage[]): UserErrorDetail[] {
+    return basket.flatMap((line, i): UserErrorDetail[] => {
+      const overCap = overCaps.find((c) => c.line.offerId === line.offerId);
+      const stock = shortOfStock.find((s) => s.request === requests[i]);
+      if (overCap && (!stock || overCap.left.lessThanOrEqualTo(stock.available))) return [capShortfallError(overCap)];
+      return stock ? [stockShortfallError(byOffer.get(line.offerId)!, stock)] : [];
+    });
   }
 
   /**
@@ -326,6 +344,15 @@ export class CheckoutService {
       [now, session.id, session.hubId, uuidArray(producerIds)],
     );
   }
+}
+
+/** The answer to a line its product's stock cannot meet. */
+function stockShortfallError(offer: OfferRow, { request, available }: Shortage): UserErrorDetail {
+  return userError(
+    UserErrorCode.INSUFFICIENT_STOCK,
+    `only ${formatQuantity(available)} ${offer.unit} of "${offer.productName}" is available, ${formatQuantity(request.quantity)} was asked`,
+    request.field,
+  );
 }
 
 /** The offers' stock levels as the read found them, as the location strategy takes them. */

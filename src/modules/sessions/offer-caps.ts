@@ -48,19 +48,26 @@ export function seemsOverCap(lines: readonly CappedLine[]): boolean {
 }
 
 /**
- * The ids place_customer_order() locks in order before writing a basket of several capped offers,
- * so two such baskets never take them in opposite orders; a single one needs no extra statement.
+ * The ids place_customer_order() locks, in id order, before it writes a basket of capped offers:
+ * before the order takes its idempotency key, as a checkout under lock (lockCappedOffers()) and a
+ * batch do, so that two checkouts of the same key never wait for each other in opposite orders.
  */
 export function cappedOfferIdsToLock(lines: readonly CappedLine[]): string[] | undefined {
-  return lines.length > 1 ? lines.map((line) => line.offerId).sort() : undefined;
+  return lines.length > 0 ? lines.map((line) => line.offerId).sort() : undefined;
+}
+
+/** A line past what its offer's cap leaves. */
+export interface CapShortfall {
+  line: CappedLine;
+  left: Decimal;
 }
 
 /**
- * Locks the basket's capped offers (FOR NO KEY UPDATE, in id order) and answers, for each line
- * past what its cap has left, the error to give: under these locks the answer is final, and the
- * order written after it in the same transaction cannot be refused by a cap.
+ * Locks the basket's capped offers (FOR NO KEY UPDATE, in id order) and answers the lines past
+ * what their caps leave: under these locks the answer is final, and the order written after it
+ * in the same transaction cannot be refused by a cap.
  */
-export async function lockCappedOffers(em: EntityManager, lines: readonly CappedLine[]): Promise<UserErrorDetail[]> {
+export async function lockCappedOffers(em: EntityManager, lines: readonly CappedLine[]): Promise<CapShortfall[]> {
   if (lines.length === 0) return [];
   const rows = await sql<{ id: string; cap: string; taken: string }>(
     em,
@@ -71,13 +78,17 @@ export async function lockCappedOffers(em: EntityManager, lines: readonly Capped
   return lines.flatMap((line) => {
     const { cap, taken } = byId.get(line.offerId)!;
     const left = capHeadroom(cap, taken);
-    if (!line.quantity.greaterThan(left)) return [];
-    return [userError(
-      UserErrorCode.INSUFFICIENT_STOCK,
-      `only ${formatQuantity(left)} ${line.unit} of "${line.productName}" is left in this session (the hub offers ${formatQuantity(cap)} ${line.unit}), ${formatQuantity(line.quantity)} was asked`,
-      line.field,
-    )];
+    return line.quantity.greaterThan(left) ? [{ line, left }] : [];
   });
+}
+
+/** The answer to a line its offer's cap cannot take, when the cap leaves less than the stock. */
+export function capShortfallError({ line, left }: CapShortfall): UserErrorDetail {
+  return userError(
+    UserErrorCode.INSUFFICIENT_STOCK,
+    `only ${formatQuantity(left)} ${line.unit} of "${line.productName}" is left in this session (the hub offers ${formatQuantity(line.cap)} ${line.unit}), ${formatQuantity(line.quantity)} was asked`,
+    line.field,
+  );
 }
 
 /**

@@ -103,17 +103,10 @@ export class SalesSessionService {
     requireHub(ctx.actor, input.hubId, 'hubId');
     const hub = await this.enterprises.requireHub(ctx, input.hubId, 'hubId');
     const products = await ctx.em.find(Product, { id: { $in: [...seen] } });
-    const byId = new Map(products.map((p) => [p.id, p]));
+    const found = new Set(products.map((p) => p.id));
     input.offers.forEach((offer, i) => {
-      const product = byId.get(offer.productId);
-      if (!product) {
+      if (!found.has(offer.productId)) {
         errors.add(UserErrorCode.NOT_FOUND, `no product with id "${offer.productId}"`, ['offers', i, 'productId']);
-        return;
-      }
-      // A cap between two steps could never be reached: customers buy whole steps.
-      const cap = caps.get(i);
-      if (cap && !cap.mod(product.sellableStep).isZero()) {
-        errors.invalid(`must be a whole number of the product's sellable steps (${formatQuantity(product.sellableStep)} ${product.unit})`, ['offers', i, 'cap']);
       }
     });
     errors.throwIfAny();
@@ -137,6 +130,7 @@ export class SalesSessionService {
         throw DomainError.of(UserErrorCode.INVALID_INPUT, 'is already in the past', ['closesAt']);
       }
       await requireApprovals(em, ctx.actor, hub.id, input.offers.map((o) => o.productId), products);
+      requireCapsInSteps(input.offers.map((o) => o.productId), caps, products);
       const session = new SalesSession(hub, input.opensAt, input.closesAt, timeZone);
       session.id = sessionId;
       session.createdAt = ctx.clock.now();
@@ -305,6 +299,23 @@ async function lockSession(em: EntityManager, sessionId: string): Promise<SalesS
 
 function sessionNotFound(id: string): DomainError {
   return DomainError.of(UserErrorCode.NOT_FOUND, `no sales session with id "${id}"`, ['salesSessionId']);
+}
+
+/**
+ * A cap between two of the product's sellable steps could never be reached: customers buy whole
+ * steps. Checked after the idempotency key, as the approvals are: a retry answers with the first
+ * session even if the producer changed the step since.
+ */
+function requireCapsInSteps(productIds: string[], caps: ReadonlyMap<number, Decimal>, products: Product[]): void {
+  const byId = new Map(products.map((p) => [p.id, p]));
+  const errors = new InputErrors();
+  for (const [i, cap] of caps) {
+    const product = byId.get(productIds[i]!)!;
+    if (!cap.mod(product.sellableStep).isZero()) {
+      errors.invalid(`must be a whole number of the product's sellable steps (${formatQuantity(product.sellableStep)} ${product.unit})`, ['offers', i, 'cap']);
+    }
+  }
+  errors.throwIfAny();
 }
 
 /**

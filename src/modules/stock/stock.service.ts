@@ -146,6 +146,14 @@ export class StockService {
     return shortages.length === 0 ? moves : undefined;
   }
 
+  /**
+   * The requests the levels as read (`seen`, without locks) cannot meet, with what they have: for
+   * telling a customer refused for another reason what the stock looked like too.
+   */
+  shortagesAsRead(requests: HoldRequest[], seen: ReadonlyMap<string, LocationCandidate[]>): Shortage[] {
+    return this.share('', requests, seen).shortages;
+  }
+
   /** Shares each request out over its product's locations, as the strategy ranks them. */
   private share(customerOrderId: string, requests: HoldRequest[], levels: ReadonlyMap<string, LocationCandidate[]>): { moves: Move[]; shortages: Shortage[] } {
     // Copies: a later request for the same product must see what an earlier one took.
