@@ -16,14 +16,8 @@ import { placeCustomerOrdersV2 } from './Migration20261124230000.js';
  * Uncapped offers are never locked, and existing offers are uncapped, so nothing changes for
  * them; the new columns take their default without a table rewrite.
  */
-export class Migration20261125042822 extends Migration {
-
-  override async up(): Promise<void> {
-    this.addSql(`alter table "offer" add column "cap" numeric(15,3) null, add column "taken" numeric(15,3) not null default 0;`);
-    this.addSql(`alter table "offer" add constraint offer_taken_not_negative check(taken >= 0);`);
-    this.addSql(`alter table "offer" add constraint offer_cap_not_exceeded check(taken <= cap);`);
-    this.addSql(`alter table "offer" add constraint offer_cap_positive check(cap > 0);`);
-    this.addSql(`create or replace function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
+/** place_customer_order() as this migration installs it (the next one restores it on the way down). */
+export const placeCustomerOrderV3 = `create or replace function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
 declare
   instant timestamptz := (basket->>'at')::timestamptz;
   holds jsonb := coalesce(basket->'holds', '[]');
@@ -89,7 +83,16 @@ begin
     raise exception 'a basket line found no producer order, or a hold no line' using errcode = 'foreign_key_violation';
   end if;
   return answer;
-end $$;`);
+end $$;`;
+
+export class Migration20261125042822 extends Migration {
+
+  override async up(): Promise<void> {
+    this.addSql(`alter table "offer" add column "cap" numeric(15,3) null, add column "taken" numeric(15,3) not null default 0;`);
+    this.addSql(`alter table "offer" add constraint offer_taken_not_negative check(taken >= 0);`);
+    this.addSql(`alter table "offer" add constraint offer_cap_not_exceeded check(taken <= cap);`);
+    this.addSql(`alter table "offer" add constraint offer_cap_positive check(cap > 0);`);
+    this.addSql(placeCustomerOrderV3);
     this.addSql(`create or replace function place_customer_orders(baskets jsonb) returns jsonb language plpgsql as $$
 declare
   basket jsonb;

@@ -286,4 +286,68 @@ describe('offer caps', () => {
       await expectCapsConsistent(t.db);
     });
   });
+  describe('updateOfferCap', () => {
+    const UPDATE_CAP = 'mutation ($input: UpdateOfferCapInput!) { updateOfferCap(input: $input) { offer { id cap available } userErrors { field message code } } }';
+    type CapPayload = { offer: { id: string; cap: string | null; available: string } | null; userErrors: UserErrorShape[] };
+    const updateCap = async (api: typeof t.api, offerId: string, cap: string | null) =>
+      (await api.data<{ updateOfferCap: CapPayload }>(UPDATE_CAP, { input: { offerId, cap } })).updateOfferCap;
+
+    it('caps an open offer by what its orders already hold, raises, lowers and lifts the cap, and never below those orders', async () => {
+      const { capped, offer: cappedOffer, open, product } = await cappedSale('Beetroot', '100', '10');
+      const offer = open.offerFor(product);
+      expect((await checkout(t.api, open.id, 'lea', [{ offerId: offer, quantity: '4' }])).userErrors).toEqual([]);
+
+      // Capped while open: the 4 already checked out count against it.
+      expect(await updateCap(t.api, offer, '6')).toEqual({ offer: { id: offer, cap: '6', available: '2' }, userErrors: [] });
+      expect((await checkout(t.api, open.id, 'max', [{ offerId: offer, quantity: '3' }])).userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', message: expect.stringContaining('only 2 each') }]);
+      await expectCapsConsistent(t.db);
+
+      const lower = await updateCap(t.api, offer, '3');
+      expect(lower).toEqual({ offer: null, userErrors: [{ code: 'INVALID_INPUT', field: ['cap'], message: '4 each is already checked out in this session: the cap cannot be lower' }] });
+      expect(await offerView(offer, open.id)).toMatchObject({ cap: '6' });
+      expect((await updateCap(t.api, offer, '4')).offer).toMatchObject({ cap: '4', available: '0' });
+      expect((await updateCap(t.api, offer, '9.000')).offer).toMatchObject({ cap: '9', available: '5' });
+      // The same cap again answers as the first did.
+      expect((await updateCap(t.api, offer, '9')).offer).toMatchObject({ cap: '9', available: '5' });
+      await expectCapsConsistent(t.db);
+
+      // Lifted: the product's stock again. The other hub's cap is its own.
+      expect((await updateCap(t.api, offer, null)).offer).toMatchObject({ cap: null, available: '96' });
+      expect((await checkout(t.api, open.id, 'ned', [{ offerId: offer, quantity: '20' }])).userErrors).toEqual([]);
+      expect(await offerView(cappedOffer, capped.id)).toMatchObject({ cap: '10', available: '10' });
+      await expectCapsConsistent(t.db);
+      await expectStockConsistent(t.db);
+    });
+
+    it('refuses what it may not change: another hub\'s offer, a closed session, a cap between steps, an unknown offer', async () => {
+      const { capped, offer } = await cappedSale('Leeks', '10', '5');
+      const otherHub = await t.as({ role: 'hub', hubId: await createHub(t.api, 'Leek rival') });
+      expect((await updateCap(otherHub, offer, '6')).userErrors).toMatchObject([{ code: 'FORBIDDEN', field: ['offerId'] }]);
+      expect((await updateCap(t.api, offer, '0')).userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['cap'] }]);
+      expect((await updateCap(t.api, randomUUID(), '6')).userErrors).toMatchObject([{ code: 'NOT_FOUND', field: ['offerId'] }]);
+      await t.api.data('mutation ($input: CloseSalesSessionInput!) { closeSalesSession(input: $input) { userErrors { code } } }', { input: { salesSessionId: capped.id } });
+      expect((await updateCap(t.api, offer, '6')).userErrors).toMatchObject([{ code: 'INVALID_STATE', field: ['offerId'] }]);
+      // Asking for the cap it has answers with the offer, closed or not.
+      expect((await updateCap(t.api, offer, '5')).offer).toMatchObject({ cap: '5', available: '0' });
+    });
+
+    it('counts a checkout that was waiting for the session while the cap was set', async () => {
+      const { open, product } = await cappedSale('Celeriac', '100', '50');
+      const offer = open.offerFor(product);
+      expect((await checkout(t.api, open.id, 'warm-up', [{ offerId: offer, quantity: '1' }])).userErrors).toEqual([]);
+      // The cap's change holds the session and waits on the offer, held here for a moment...
+      const gate = await lockedElsewhere(t.db, 'SELECT 1 FROM offer WHERE id = $1 FOR NO KEY UPDATE', [offer]);
+      const capping = updateCap(t.api, offer, '3');
+      await waitForLockWait(t.db, 'the cap change to wait for the offer');
+      // ...when a checkout of the uncapped offer arrives, and waits for the session.
+      const late = checkout(t.api, open.id, 'oli', [{ offerId: offer, quantity: '2' }]);
+      await waitForLockWait(t.db, 'the checkout to wait for the session', 2);
+      await gate.release();
+      expect((await capping).offer).toMatchObject({ cap: '3' });
+      // Placed under the new cap, and counted: 1 + 2 leaves nothing.
+      expect((await late).userErrors).toEqual([]);
+      expect(await offerView(offer, open.id)).toMatchObject({ cap: '3', available: '0' });
+      await expectCapsConsistent(t.db);
+    });
+  });
 });

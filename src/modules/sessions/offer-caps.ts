@@ -112,6 +112,18 @@ export async function releaseOfferCaps(em: EntityManager, customerOrderId: strin
   );
 }
 
+/** What live orders (PENDING_PAYMENT, CONFIRMED) hold of an offer, as committed. */
+export async function heldByLiveOrders(em: EntityManager, offerId: string): Promise<Decimal> {
+  const [row] = await sql<{ held: string }>(
+    em,
+    `SELECT coalesce(sum(l.quantity), 0)::text AS held
+       FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
+      WHERE l.offer_id = ? AND o.status IN ('PENDING_PAYMENT', 'CONFIRMED')`,
+    [offerId],
+  );
+  return new Decimal(row!.held);
+}
+
 /** A capped offer whose count disagrees with the live orders' lines (for operators: npm run check:stock). */
 export interface CapDrift {
   offerId: string;

@@ -10,7 +10,7 @@ import { SalesSession } from './sales-session.entity.js';
 import type { OfferRecord, ProductRecord } from './catalogue-read.js';
 import { availableUnderCap } from './offer-caps.js';
 import { isNotClosed, type SessionTimes, sessionStatus } from './session-status.js';
-import { OfferPayload, UpdateOfferPriceInput } from './sales-session.types.js';
+import { OfferPayload, UpdateOfferCapInput, UpdateOfferPriceInput } from './sales-session.types.js';
 
 @Resolver(() => Offer)
 export class OfferResolver {
@@ -18,6 +18,14 @@ export class OfferResolver {
   @Mutation(() => OfferPayload, { description: 'A new price for an offer of a session that has not closed; lines already checked out keep theirs.' })
   updateOfferPrice(@Arg('input', () => UpdateOfferPriceInput) input: UpdateOfferPriceInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.salesSessions.updateOfferPrice(ctx, input), (offer) => ({ offer }));
+  }
+
+  @Allow('admin', 'hub')
+  @Mutation(() => OfferPayload, {
+    description: "Caps an offer of a session that has not closed, changes its cap or lifts it (cap: null); never below what its orders already hold.",
+  })
+  updateOfferCap(@Arg('input', () => UpdateOfferCapInput) input: UpdateOfferCapInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.salesSessions.updateOfferCap(ctx, input), (offer) => ({ offer }));
   }
 
   @FieldResolver(() => SalesSession)

@@ -15,6 +15,7 @@ import { Product } from '../catalogue/product.entity.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { approvedProducerIds } from '../enterprises/hub-approvals.js';
 import { Offer } from './offer.entity.js';
+import { heldByLiveOrders } from './offer-caps.js';
 import type { LotGrade } from '../lots/lot.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import { isNotClosed, sessionStatus } from './session-status.js';
@@ -213,6 +214,42 @@ export class SalesSessionService {
     });
   }
 
+  /**
+   * Caps an offer, changes its cap or lifts it (`cap` null), while its session has not closed.
+   * The session is taken FOR UPDATE, as a close takes it: checkouts and releases in flight finish
+   * first and the rest wait, so what live orders hold of the offer, counted here, is exact, and
+   * the cap applies to every checkout after. A cap below what they hold is refused: orders are not
+   * taken back. Asking again for the cap the offer has answers as the first request did.
+   */
+  async updateOfferCap(ctx: RequestContext, input: { offerId: string; cap?: string | null }): Promise<Offer> {
+    const errors = new InputErrors();
+    const cap = input.cap === null || input.cap === undefined ? null : (parseQuantity(input.cap, ['cap'], errors) ?? null);
+    errors.throwIfAny();
+    const found = isUuid(input.offerId) ? await ctx.em.findOne(Offer, input.offerId, { populate: ['salesSession'] }) : null;
+    if (!found) throw DomainError.of(UserErrorCode.NOT_FOUND, `no offer with id "${input.offerId}"`, ['offerId']);
+    requireHub(ctx.actor, found.salesSession.hub.id, 'offerId');
+    return ctx.em.transactional(async (em) => {
+      await lockSession(em, found.salesSession.id);
+      const offer = await em.findOneOrFail(Offer, found.id, { populate: ['salesSession', 'product'], refresh: true });
+      if (sameQuantity(offer.cap, cap)) return offer;
+      if (!isNotClosed(sessionStatus(offer.salesSession, ctx.clock.now()))) {
+        throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session has closed: it sells nothing more', ['offerId']);
+      }
+      const { product } = offer;
+      if (cap && !cap.mod(product.sellableStep).isZero()) {
+        throw DomainError.of(UserErrorCode.INVALID_INPUT, `must be a whole number of the product's sellable steps (${formatQuantity(product.sellableStep)} ${product.unit})`, ['cap']);
+      }
+      const held = await heldByLiveOrders(em, offer.id);
+      if (cap && cap.lessThan(held)) {
+        throw DomainError.of(UserErrorCode.INVALID_INPUT, `${formatQuantity(held)} ${product.unit} is already checked out in this session: the cap cannot be lower`, ['cap']);
+      }
+      offer.cap = cap?.toFixed();
+      // Counted only while capped (Offer.taken).
+      offer.taken = cap ? held.toFixed() : '0';
+      return offer;
+    });
+  }
+
   findSalesSession(ctx: RequestContext, id: string): Promise<SalesSession | null> {
     return isUuid(id) ? ctx.em.findOne(SalesSession, id) : Promise.resolve(null);
   }
@@ -295,6 +332,12 @@ async function lockSession(em: EntityManager, sessionId: string): Promise<SalesS
   const [row] = await sql<{ id: string }>(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [sessionId]);
   if (!row) throw sessionNotFound(sessionId);
   return em.findOneOrFail(SalesSession, row.id, { refresh: true });
+}
+
+/** Two optional quantities, however spelt ("2", "2.000"): equal. */
+function sameQuantity(stored: string | null | undefined, asked: Decimal | null): boolean {
+  if (stored === null || stored === undefined || asked === null) return (stored ?? null) === asked;
+  return asked.equals(stored);
 }
 
 function sessionNotFound(id: string): DomainError {

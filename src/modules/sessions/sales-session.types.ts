@@ -81,6 +81,15 @@ export class UpdateOfferPriceInput {
   price!: MoneyInput;
 }
 
+@InputType()
+export class UpdateOfferCapInput {
+  @Field(() => IdScalar)
+  offerId!: string;
+
+  @Field(() => DecimalScalar, { nullable: true, description: 'The new cap, a whole number of sellable steps; null lifts it.' })
+  cap?: string | null;
+}
+
 @ObjectType({ simpleResolvers: true })
 export class OfferPayload {
   @Field(() => Offer, { nullable: true })
