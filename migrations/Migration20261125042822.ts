@@ -2,33 +2,23 @@ import { Migration } from '@mikro-orm/migrations';
 import { placeCustomerOrderV2 } from './Migration20261124220000.js';
 import { placeCustomerOrdersV2 } from './Migration20261124230000.js';
 
-/**
- * Offer caps: at most `cap` of an offer's product may be checked out in its session. `taken` is
- * what live orders hold of a capped offer: place_customer_order() raises it with the lines it
- * writes, in the same statement, and a release lowers it (StockService.releaseCustomerOrder()).
- * The CHECK `taken <= cap` refuses a basket past the cap, as the stock level's CHECK refuses an
- * oversell: place_customer_orders() reports it for that basket alone, and the checkout tries again
- * under lock for its exact answer.
- *
- * Offers are locked after the session and before the stock levels, in id order:
- * place_customer_orders() locks a batch's capped offers up front, and a basket of capped offers
- * (`cappedOfferIds`) locks them before writing its order, which takes its idempotency key.
- * Uncapped offers are never locked, and existing offers are uncapped, so nothing changes for
- * them; the new columns take their default without a table rewrite.
- */
-/** place_customer_order() as this migration installs it (the next one restores it on the way down). */
-export const placeCustomerOrderV3 = `create or replace function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
+/** place_customer_order() with offer caps (see the migration below). */
+const placeCustomerOrderWithCaps = `create or replace function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
 declare
   instant timestamptz := (basket->>'at')::timestamptz;
   holds jsonb := coalesce(basket->'holds', '[]');
   answer jsonb;
   held integer;
 begin
+  -- The session first, in a statement of its own: a change to an offer's cap (updateOfferCap)
+  -- takes the session FOR UPDATE, and a statement that waited for it reads what it committed only
+  -- if it begins after the wait. The one below, begun before, would see the offer uncapped and
+  -- leave its lines uncounted.
+  perform 1 from sales_session where id = (basket->>'salesSessionId')::uuid for key share;
   -- A basket of capped offers locks them in id order, after the session and before its order
   -- takes its idempotency key: the order every writer takes them in, so two baskets of the same
   -- offers, or two checkouts of the same key, never wait for each other in opposite orders.
   if basket ? 'cappedOfferIds' then
-    perform 1 from sales_session where id = (basket->>'salesSessionId')::uuid for key share;
     perform 1 from offer where id = any(array(select jsonb_array_elements_text(basket->'cappedOfferIds')::uuid))
      order by id for no key update;
   end if;
@@ -85,6 +75,26 @@ begin
   return answer;
 end $$;`;
 
+/**
+ * Offer caps: at most `cap` of an offer's product may be checked out in its session. `taken` is
+ * what live orders hold of a capped offer: place_customer_order() raises it with the lines it
+ * writes, in the same statement, and a release lowers it (releaseOfferCaps(), offer-caps.ts).
+ * The CHECK `taken <= cap` refuses a basket past the cap, as the stock level's CHECK refuses an
+ * oversell: place_customer_orders() reports it for that basket alone, and the checkout tries again
+ * under lock for its exact answer.
+ *
+ * A hub may also cap an offer while its session is open, or change or lift its cap
+ * (updateOfferCap): that takes the session FOR UPDATE, as a close does, and counts what live
+ * orders hold. So place_customer_order() locks the session in a statement of its own before it
+ * writes: a statement that waited for that lock keeps the snapshot it began with, and would read
+ * the offer as uncapped and leave its lines out of the count.
+ *
+ * Offers are locked after the session and before the stock levels, in id order:
+ * place_customer_orders() locks a batch's capped offers up front, and a basket of capped offers
+ * (`cappedOfferIds`) locks them before writing its order, which takes its idempotency key.
+ * Uncapped offers are never locked, and existing offers are uncapped, so nothing changes for
+ * them; the new columns take their default without a table rewrite.
+ */
 export class Migration20261125042822 extends Migration {
 
   override async up(): Promise<void> {
@@ -92,7 +102,7 @@ export class Migration20261125042822 extends Migration {
     this.addSql(`alter table "offer" add constraint offer_taken_not_negative check(taken >= 0);`);
     this.addSql(`alter table "offer" add constraint offer_cap_not_exceeded check(taken <= cap);`);
     this.addSql(`alter table "offer" add constraint offer_cap_positive check(cap > 0);`);
-    this.addSql(placeCustomerOrderV3);
+    this.addSql(placeCustomerOrderWithCaps);
     this.addSql(`create or replace function place_customer_orders(baskets jsonb) returns jsonb language plpgsql as $$
 declare
   basket jsonb;

@@ -30,7 +30,6 @@ import { Migration20261125021933 } from './Migration20261125021933.js';
 import { Migration20261125023338 } from './Migration20261125023338.js';
 import { Migration20261125030137 } from './Migration20261125030137.js';
 import { Migration20261125042822 } from './Migration20261125042822.js';
-import { Migration20261125053000 } from './Migration20261125053000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -63,5 +62,4 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125023338', class: Migration20261125023338 },
   { name: 'Migration20261125030137', class: Migration20261125030137 },
   { name: 'Migration20261125042822', class: Migration20261125042822 },
-  { name: 'Migration20261125053000', class: Migration20261125053000 },
 ];
