@@ -110,6 +110,13 @@ describe('who may do what', () => {
         { input: { offerId: w.session.offerFor(w.carrots), price: { amount: 250, currency: 'EUR' } } },
       )),
     },
+    updateOfferCap: {
+      allowed: ['admin', 'ownHub'],
+      run: async (c) => mutationOutcome(await c.request(
+        'mutation ($input: UpdateOfferCapInput!) { updateOfferCap(input: $input) { userErrors { field message code } } }',
+        { input: { offerId: w.session.offerFor(w.carrots), cap: '100000' } },
+      )),
+    },
     updateSalesSession: {
       allowed: ['admin', 'ownHub'],
       run: async (c) => {

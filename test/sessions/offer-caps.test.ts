@@ -331,6 +331,59 @@ describe('offer caps', () => {
       expect((await updateCap(t.api, offer, '5')).offer).toMatchObject({ cap: '5', available: '0' });
     });
 
+    it('answers a checkout that waited under lock while the cap was lifted or raised by the cap as it now is', async () => {
+      const { capped, offer } = await cappedSale('Salsify', '100', '2');
+      expect((await checkout(t.api, capped.id, 'warm-up', [{ offerId: offer, quantity: '1' }])).userErrors).toEqual([]);
+      // A basket past the cap as read goes under lock; it waits for the session the change holds.
+      const during = async (cap: string | null, quantity: string) => {
+        const gate = await lockedElsewhere(t.db, 'SELECT 1 FROM offer WHERE id = $1 FOR NO KEY UPDATE', [offer]);
+        const changing = updateCap(t.api, offer, cap);
+        await waitForLockWait(t.db, 'the cap change to wait for the offer');
+        const late = checkout(t.api, capped.id, 'ros', [{ offerId: offer, quantity }]);
+        await waitForLockWait(t.db, 'the checkout to wait for the session', 2);
+        await gate.release();
+        expect((await changing).userErrors).toEqual([]);
+        return late;
+      };
+      const raised = await during('4', '5');
+      expect(raised.userErrors).toEqual([{
+        code: 'INSUFFICIENT_STOCK',
+        field: ['lines', '0', 'quantity'],
+        message: 'only 3 each of "Salsify" is left in this session (the hub offers 4 each), 5 was asked',
+      }]);
+      // Lifted: the basket past the old cap is placed.
+      const lifted = await during(null, '5');
+      expect(lifted.userErrors).toEqual([]);
+      expect(lifted.customerOrder).toMatchObject({ status: 'PENDING_PAYMENT' });
+      await expectCapsConsistent(t.db);
+      await expectStockConsistent(t.db);
+    });
+
+    it('tells storefronts already watching the session what a cap set since leaves', async () => {
+      const { open, product } = await cappedSale('Purslane', '50', '50');
+      const offer = open.offerFor(product);
+      const watcher = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: open.id });
+      try {
+        expect((await updateCap(t.api, offer, '6')).userErrors).toEqual([]);
+        expect((await checkout(t.api, open.id, 'fay', [{ offerId: offer, quantity: '2' }])).userErrors).toEqual([]);
+        const [event] = await watcher.waitForCount(1);
+        expect(event).toMatchObject({ available: '4', offer: { id: offer, available: '4' } });
+        expect(watcher.errors).toEqual([]);
+      } finally {
+        await watcher.close();
+      }
+    });
+
+    it('refuses a request that leaves the cap out, rather than lift it', async () => {
+      const { offer } = await cappedSale('Swede', '10', '5');
+      const { updateOfferCap } = await t.api.data<{ updateOfferCap: CapPayload }>(
+        'mutation ($id: ID!) { updateOfferCap(input: { offerId: $id }) { offer { cap } userErrors { field message code } } }',
+        { id: offer },
+      );
+      expect(updateOfferCap).toEqual({ offer: null, userErrors: [{ code: 'INVALID_INPUT', field: ['cap'], message: 'give the new cap, or null to lift it' }] });
+      expect((await t.db.query('SELECT trim_scale(cap)::text AS cap FROM offer WHERE id = $1', [offer])).rows).toEqual([{ cap: '5' }]);
+    });
+
     it('counts a checkout that was waiting for the session while the cap was set', async () => {
       const { open, product } = await cappedSale('Celeriac', '100', '50');
       const offer = open.offerFor(product);

@@ -33,23 +33,22 @@ interface AvailabilityArgs {
 interface OfferEvent {
   event: StoredEvent;
   offerId: string;
-  /** Whether the offer is capped (Offer.cap): then what it can sell depends on its own orders too. */
-  capped: boolean;
 }
 
 /**
- * A capped offer's cap and what its orders hold, read once per live event however many of its
+ * An offer's cap and what its orders hold, read once per live event however many of its
  * session's storefronts are subscribed (they are handed the same event object), as of when the
- * first of them resolves it: after the event committed, so its own hold or release is counted.
+ * first of them resolves it: after the event committed, so its own hold or release is counted,
+ * and a cap set or lifted since the subscription began (updateOfferCap) is too.
  */
-const capsAfterEvent = new WeakMap<StoredEvent, Map<string, Promise<{ cap: string; taken: string } | undefined>>>();
+const capsAfterEvent = new WeakMap<StoredEvent, Map<string, Promise<{ cap: string | null; taken: string } | undefined>>>();
 
-function capAfter(ctx: GraphQLContext, event: StoredEvent, offerId: string): Promise<{ cap: string; taken: string } | undefined> {
+function capAfter(ctx: GraphQLContext, event: StoredEvent, offerId: string): Promise<{ cap: string | null; taken: string } | undefined> {
   let byOffer = capsAfterEvent.get(event);
   if (!byOffer) capsAfterEvent.set(event, (byOffer = new Map()));
   let read = byOffer.get(offerId);
   if (!read) {
-    read = sql<{ cap: string; taken: string }>(ctx.em, 'SELECT cap::text AS cap, taken::text AS taken FROM offer WHERE id = ?', [offerId]).then(([row]) => row);
+    read = sql<{ cap: string | null; taken: string }>(ctx.em, 'SELECT cap::text AS cap, taken::text AS taken FROM offer WHERE id = ?', [offerId]).then(([row]) => row);
     byOffer.set(offerId, read);
   }
   return read;
@@ -120,7 +119,7 @@ export class AvailabilityEventResolver {
       if (!session) throw new GraphQLError(`no sales session with id "${salesSessionId}"`, { extensions: { code: 'BAD_USER_INPUT' } });
       // Offers are fixed when the session is created, so the product-to-offer map is too.
       const offers = await ctx.em.find(Offer, { salesSession: session.id });
-      const offerOfProduct = new Map(offers.map((o) => [o.product.id, { offerId: o.id, capped: o.cap !== undefined && o.cap !== null }]));
+      const offerOfProduct = new Map(offers.map((o) => [o.product.id, o.id]));
       // A replay starts at the session's creation at the earliest: a product's changes before it
       // was offered here are its producer's business (Product.stock is theirs), not this public
       // stream's to replay.
@@ -132,14 +131,13 @@ export class AvailabilityEventResolver {
     },
   })
   availabilityChanged(
-    @Root() { event, offerId, capped }: OfferEvent,
+    @Root() { event, offerId }: OfferEvent,
     @Ctx() ctx: GraphQLContext,
     @Arg('salesSessionId', () => IdScalar) _salesSessionId: string,
     @Arg('after', () => IdScalar, { nullable: true, description: 'Replay the events after this one first.' }) _after?: string,
   ): AvailabilityEvent | Promise<AvailabilityEvent> {
     ctx.renew();
     const answer = { id: event.position, available: event.available, at: event.createdAt, offerId };
-    if (!capped) return answer;
     return capAfter(ctx, event, offerId).then((cap) => (cap ? { ...answer, available: availableUnderCap(cap, event.available) } : answer));
   }
 
@@ -156,11 +154,11 @@ export class AvailabilityEventResolver {
  * offers were still being read) kept its subscription on the server until an event came, if ever.
  * Here return() ends the hub's subscription at once.
  */
-function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOfProduct: Map<string, { offerId: string; capped: boolean }>): AsyncIterableIterator<OfferEvent> {
+function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOfProduct: Map<string, string>): AsyncIterableIterator<OfferEvent> {
   const iterator: AsyncIterableIterator<OfferEvent> = {
     next: async () => {
       const next = await events.next();
-      return next.done ? { done: true, value: undefined } : { done: false, value: { event: next.value, ...offerOfProduct.get(next.value.productId)! } };
+      return next.done ? { done: true, value: undefined } : { done: false, value: { event: next.value, offerId: offerOfProduct.get(next.value.productId)! } };
     },
     return: async () => {
       await events.return?.();

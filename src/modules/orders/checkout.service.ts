@@ -249,12 +249,16 @@ export class CheckoutService {
   }
 
   /**
-   * One round trip reads what the checkout needs: the session, an earlier order with this
-   * idempotency key, and the offers with their producer's order in the session and their stock
-   * levels. Under `lock`, KEY SHARE keeps the session from being closed or completed (both take
+   * One round trip (two under `lock`) reads what the checkout needs: the session, an earlier order
+   * with this idempotency key, and the offers with their producer's order in the session and their
+   * stock levels. Under `lock`, KEY SHARE keeps the session from being closed or completed (both take
    * FOR UPDATE) until the transaction ends, while checkouts run side by side.
    */
   private async read(em: EntityManager, { input, basket, requestHash, actor, now }: CheckoutRequest, lock: boolean): Promise<ReadResult> {
+    // The lock in a statement of its own, before the read: a statement that waited for it (an
+    // offer's cap being changed holds the session FOR UPDATE) would read the offers as they were
+    // before the change it waited for.
+    if (lock) await sql(em, 'SELECT 1 FROM sales_session WHERE id = ? FOR KEY SHARE', [input.salesSessionId]);
     const [row] = await preparedSql<SessionRow & { existing: OrderRow | null; offers: OfferRow[] }>(
       em,
       `SELECT s.id, s.hub_id AS "hubId", s.opens_at AS "opensAt", s.closes_at AS "closesAt",
@@ -271,7 +275,7 @@ export class CheckoutService {
                                                    'available', (s.on_hand - s.held - s.committed)::text) ORDER BY s.location_id), '[]')
                                      FROM stock_level s JOIN location l ON l.id = s.location_id WHERE s.product_id = f.product_id))), '[]')
                  FROM offer f JOIN product p ON p.id = f.product_id WHERE f.id = ANY(?::uuid[])) AS offers
-         FROM sales_session s WHERE s.id = ?${lock ? ' FOR KEY SHARE OF s' : ''}`,
+         FROM sales_session s WHERE s.id = ?`,
       [input.idempotencyKey, uuidArray(basket.map((l) => l.offerId)), input.salesSessionId],
     );
     const session = row && readSessionTimes(row);

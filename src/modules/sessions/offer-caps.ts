@@ -59,6 +59,8 @@ export function cappedOfferIdsToLock(lines: readonly CappedLine[]): string[] | u
 /** A line past what its offer's cap leaves. */
 export interface CapShortfall {
   line: CappedLine;
+  /** The cap as read under lock (it may have changed since the line was read). */
+  cap: string;
   left: Decimal;
 }
 
@@ -69,7 +71,7 @@ export interface CapShortfall {
  */
 export async function lockCappedOffers(em: EntityManager, lines: readonly CappedLine[]): Promise<CapShortfall[]> {
   if (lines.length === 0) return [];
-  const rows = await sql<{ id: string; cap: string; taken: string }>(
+  const rows = await sql<{ id: string; cap: string | null; taken: string }>(
     em,
     'SELECT id, cap::text AS cap, taken::text AS taken FROM offer WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE',
     [uuidArray(lines.map((line) => line.offerId))],
@@ -77,16 +79,18 @@ export async function lockCappedOffers(em: EntityManager, lines: readonly Capped
   const byId = new Map(rows.map((row) => [row.id, row]));
   return lines.flatMap((line) => {
     const { cap, taken } = byId.get(line.offerId)!;
+    // Lifted since the line was read (updateOfferCap): nothing to check.
+    if (cap === null) return [];
     const left = capHeadroom(cap, taken);
-    return line.quantity.greaterThan(left) ? [{ line, left }] : [];
+    return line.quantity.greaterThan(left) ? [{ line, cap, left }] : [];
   });
 }
 
 /** The answer to a line its offer's cap cannot take, when the cap leaves less than the stock. */
-export function capShortfallError({ line, left }: CapShortfall): UserErrorDetail {
+export function capShortfallError({ line, cap, left }: CapShortfall): UserErrorDetail {
   return userError(
     UserErrorCode.INSUFFICIENT_STOCK,
-    `only ${formatQuantity(left)} ${line.unit} of "${line.productName}" is left in this session (the hub offers ${formatQuantity(line.cap)} ${line.unit}), ${formatQuantity(line.quantity)} was asked`,
+    `only ${formatQuantity(left)} ${line.unit} of "${line.productName}" is left in this session (the hub offers ${formatQuantity(cap)} ${line.unit}), ${formatQuantity(line.quantity)} was asked`,
     line.field,
   );
 }
@@ -112,14 +116,18 @@ export async function releaseOfferCaps(em: EntityManager, customerOrderId: strin
   );
 }
 
-/** What live orders (PENDING_PAYMENT, CONFIRMED) hold of an offer, as committed. */
-export async function heldByLiveOrders(em: EntityManager, offerId: string): Promise<Decimal> {
+/**
+ * What live orders (PENDING_PAYMENT, CONFIRMED) hold of an offer, as committed: read through the
+ * session's orders (the (session, status) index), so it costs what the session has, not what the
+ * whole platform has, while the session is held for it.
+ */
+export async function heldByLiveOrders(em: EntityManager, salesSessionId: string, offerId: string): Promise<Decimal> {
   const [row] = await sql<{ held: string }>(
     em,
     `SELECT coalesce(sum(l.quantity), 0)::text AS held
-       FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
-      WHERE l.offer_id = ? AND o.status IN ('PENDING_PAYMENT', 'CONFIRMED')`,
-    [offerId],
+       FROM customer_order o JOIN customer_order_line l ON l.customer_order_id = o.id
+      WHERE o.sales_session_id = ? AND o.status IN ('PENDING_PAYMENT', 'CONFIRMED') AND l.offer_id = ?`,
+    [salesSessionId, offerId],
   );
   return new Decimal(row!.held);
 }

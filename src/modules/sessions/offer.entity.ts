@@ -55,9 +55,9 @@ export class Offer extends BaseEntity {
   /**
    * What live customer orders (PENDING_PAYMENT or CONFIRMED) hold of a capped offer: raised as an
    * order is placed (place_customer_order()), lowered as it is released
-   * (StockService.releaseCustomerOrder()). The CHECK above refuses a checkout past the cap even
-   * for a bug in code, as stock levels refuse an oversell. Kept only for a capped offer: an
-   * offer's cap is set when its session is created and never changes.
+   * (releaseOfferCaps()). The CHECK above refuses a checkout past the cap even for a bug in code,
+   * as stock levels refuse an oversell. Kept only while the offer is capped: capping it later
+   * (updateOfferCap) counts what live orders hold then.
    */
   @Property({ type: 'decimal', precision: 15, scale: 3, defaultRaw: '0' })
   taken: string = '0';

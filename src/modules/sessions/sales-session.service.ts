@@ -223,6 +223,9 @@ export class SalesSessionService {
    */
   async updateOfferCap(ctx: RequestContext, input: { offerId: string; cap?: string | null }): Promise<Offer> {
     const errors = new InputErrors();
+    // Left out, it is refused rather than taken for null: a client that forgot the field must not
+    // lift the hub's limit without a word.
+    if (input.cap === undefined) errors.invalid('give the new cap, or null to lift it', ['cap']);
     const cap = input.cap === null || input.cap === undefined ? null : (parseQuantity(input.cap, ['cap'], errors) ?? null);
     errors.throwIfAny();
     const found = isUuid(input.offerId) ? await ctx.em.findOne(Offer, input.offerId, { populate: ['salesSession'] }) : null;
@@ -239,7 +242,7 @@ export class SalesSessionService {
       if (cap && !cap.mod(product.sellableStep).isZero()) {
         throw DomainError.of(UserErrorCode.INVALID_INPUT, `must be a whole number of the product's sellable steps (${formatQuantity(product.sellableStep)} ${product.unit})`, ['cap']);
       }
-      const held = await heldByLiveOrders(em, offer.id);
+      const held = await heldByLiveOrders(em, offer.salesSession.id, offer.id);
       if (cap && cap.lessThan(held)) {
         throw DomainError.of(UserErrorCode.INVALID_INPUT, `${formatQuantity(held)} ${product.unit} is already checked out in this session: the cap cannot be lower`, ['cap']);
       }

@@ -86,7 +86,7 @@ export class UpdateOfferCapInput {
   @Field(() => IdScalar)
   offerId!: string;
 
-  @Field(() => DecimalScalar, { nullable: true, description: 'The new cap, a whole number of sellable steps; null lifts it.' })
+  @Field(() => DecimalScalar, { nullable: true, description: 'The new cap, a whole number of sellable steps; null lifts it. Required: left out, it is refused.' })
   cap?: string | null;
 }
 
