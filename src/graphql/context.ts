@@ -53,7 +53,7 @@ class Context implements GraphQLContext {
   }
 
   get loaders(): Loaders {
-    return (this.currentLoaders ??= createLoaders(this.em, this.services));
+    return (this.currentLoaders ??= createLoaders(this.em, this.services, this.clock));
   }
 
   renew(): void {

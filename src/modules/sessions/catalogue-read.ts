@@ -2,7 +2,6 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, uuidArray } from '../../shared/sql.js';
 import type { LotGrade } from '../lots/lot.entity.js';
 import type { StockFigures } from '../stock/stock.service.js';
-import { readSessionTimes, type SessionTimes } from './session-status.js';
 
 /*
  * The storefront's catalogue page (a session's offers, each with its product, producer and live
@@ -48,7 +47,7 @@ export interface OfferRecord {
   /** What live orders hold of it when capped (Offer.taken). */
   taken: string;
   /** Read with it: a page of offers then resolves without a loader or a promise per field. */
-  read?: { product: ProductRecord; stock: StockFigures; session: SessionTimes };
+  read?: { product: ProductRecord; stock: StockFigures; sessionClosed: boolean };
 }
 
 /** The product's own columns, as `product` holds them, read with each offer. */
@@ -71,17 +70,14 @@ interface CatalogueRow extends ProductColumns {
   held: string;
   committed: string;
   available: string;
-  opensAt: Date;
-  closesAt: Date;
-  closedAt: Date | null;
-  completedAt: Date | null;
+  sessionClosed: boolean;
 }
 
 /**
  * The offers of these sessions, in the order the trader listed them, with everything a storefront
  * shows; `read.stock` is each product's stock summed over its locations, all read in one snapshot.
  */
-export async function readSessionCatalogues(em: EntityManager, sessionIds: readonly string[]): Promise<OfferRecord[]> {
+export async function readSessionCatalogues(em: EntityManager, sessionIds: readonly string[], now: Date): Promise<OfferRecord[]> {
   const rows = await sql<CatalogueRow>(
     em,
     // Named first: pg_stat_activity keeps only a statement's first kilobyte, and an operator (or
@@ -95,7 +91,9 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
             p.producer_id AS "producerId", pr.name AS "producerName",
             coalesce(s.on_hand, 0) AS "onHand", coalesce(s.held, 0) AS held, coalesce(s.committed, 0) AS committed,
             coalesce(s.available, 0) AS available,
-            ss.opens_at AS "opensAt", ss.closes_at AS "closesAt", ss.closed_at AS "closedAt", ss.completed_at AS "completedAt"
+            -- Whether the session had closed at the reader's instant (sessionStatus()): a flag, not
+            -- its times, which a page of hundreds of offers would read and parse as many times.
+            (ss.completed_at IS NOT NULL OR ss.closed_at IS NOT NULL OR ss.closes_at <= ?) AS "sessionClosed"
        FROM offer f
        JOIN sales_session ss ON ss.id = f.sales_session_id
        JOIN product p ON p.id = f.product_id
@@ -105,7 +103,7 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
                             FROM stock_level WHERE product_id = f.product_id) s ON true
       WHERE f.sales_session_id = ANY(?::uuid[])
       ORDER BY f.sales_session_id, f.position, f.created_at, f.id`,
-    [uuidArray(sessionIds)],
+    [now, uuidArray(sessionIds)],
   );
   const producers = new Map<string, ProducerRecord>();
   return rows.map((row): OfferRecord => {
@@ -139,7 +137,7 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
       minShelfLifeDays: row.minShelfLifeDays,
       cap: row.cap,
       taken: row.taken,
-      read: { product, stock: figures, session: readSessionTimes(row) },
+      read: { product, stock: figures, sessionClosed: row.sessionClosed },
     };
   });
 }

@@ -47,8 +47,8 @@ export class OfferResolver {
     description: "What a customer can still check out right now: the product's available stock, shared by every hub, and no more than the offer's cap leaves; 0 once the session has closed.",
   })
   available(@Root() offer: OfferRecord, @Ctx() ctx: GraphQLContext): string | Promise<string> {
+    if (offer.read) return offer.read.sessionClosed ? '0' : availableUnderCap(offer, offer.read.stock.available);
     const now = ctx.clock.now();
-    if (offer.read) return hasClosed(offer.read.session, now) ? '0' : availableUnderCap(offer, offer.read.stock.available);
     return Promise.all([ctx.loaders.salesSession.load(offer.salesSession.id), ctx.loaders.stock.load(offer.product.id)]).then(([session, figures]) =>
       !session || hasClosed(session, now) ? '0' : availableUnderCap(offer, figures?.available ?? '0'));
   }
