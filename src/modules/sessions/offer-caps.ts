@@ -31,8 +31,17 @@ export function overCap(error: unknown): boolean {
   return e?.code === '23514' && e.constraint === 'offer_cap_not_exceeded';
 }
 
+/**
+ * Why a cap cannot be the product's (undefined when it can): a cap between two of its sellable
+ * steps could never be reached, since customers buy whole steps.
+ */
+export function capOffSteps(cap: Decimal, product: { sellableStep: string; unit: string }): string | undefined {
+  if (cap.mod(product.sellableStep).isZero()) return undefined;
+  return `must be a whole number of the product's sellable steps (${formatQuantity(product.sellableStep)} ${product.unit})`;
+}
+
 /** What is left under an offer's cap, never below zero. */
-export function capHeadroom(cap: string, taken: string): Decimal {
+function capHeadroom(cap: string, taken: string): Decimal {
   return Decimal.max(0, new Decimal(cap).minus(taken));
 }
 

@@ -15,7 +15,7 @@ import { Product } from '../catalogue/product.entity.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { approvedProducerIds } from '../enterprises/hub-approvals.js';
 import { Offer } from './offer.entity.js';
-import { heldByLiveOrders } from './offer-caps.js';
+import { capOffSteps, heldByLiveOrders } from './offer-caps.js';
 import type { LotGrade } from '../lots/lot.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import { isNotClosed, sessionStatus } from './session-status.js';
@@ -196,9 +196,7 @@ export class SalesSessionService {
     const errors = new InputErrors();
     checkPrice(input.price, ['price'], errors);
     errors.throwIfAny();
-    const found = isUuid(input.offerId) ? await ctx.em.findOne(Offer, input.offerId, { populate: ['salesSession'] }) : null;
-    if (!found) throw DomainError.of(UserErrorCode.NOT_FOUND, `no offer with id "${input.offerId}"`, ['offerId']);
-    requireHub(ctx.actor, found.salesSession.hub.id, 'offerId');
+    const found = await requireOwnOffer(ctx, input.offerId);
     return ctx.em.transactional(async (em) => {
       // KEY SHARE, as a checkout takes it: a close (FOR UPDATE) waits, so none commits in between.
       await sql(em, 'SELECT id FROM sales_session WHERE id = ? FOR KEY SHARE', [found.salesSession.id]);
@@ -228,9 +226,7 @@ export class SalesSessionService {
     if (input.cap === undefined) errors.invalid('give the new cap, or null to lift it', ['cap']);
     const cap = input.cap === null || input.cap === undefined ? null : (parseQuantity(input.cap, ['cap'], errors) ?? null);
     errors.throwIfAny();
-    const found = isUuid(input.offerId) ? await ctx.em.findOne(Offer, input.offerId, { populate: ['salesSession'] }) : null;
-    if (!found) throw DomainError.of(UserErrorCode.NOT_FOUND, `no offer with id "${input.offerId}"`, ['offerId']);
-    requireHub(ctx.actor, found.salesSession.hub.id, 'offerId');
+    const found = await requireOwnOffer(ctx, input.offerId);
     return ctx.em.transactional(async (em) => {
       await lockSession(em, found.salesSession.id);
       const offer = await em.findOneOrFail(Offer, found.id, { populate: ['salesSession', 'product'], refresh: true });
@@ -239,9 +235,8 @@ export class SalesSessionService {
         throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session has closed: it sells nothing more', ['offerId']);
       }
       const { product } = offer;
-      if (cap && !cap.mod(product.sellableStep).isZero()) {
-        throw DomainError.of(UserErrorCode.INVALID_INPUT, `must be a whole number of the product's sellable steps (${formatQuantity(product.sellableStep)} ${product.unit})`, ['cap']);
-      }
+      const offSteps = cap && capOffSteps(cap, product);
+      if (offSteps) throw DomainError.of(UserErrorCode.INVALID_INPUT, offSteps, ['cap']);
       const held = await heldByLiveOrders(em, offer.salesSession.id, offer.id);
       if (cap && cap.lessThan(held)) {
         throw DomainError.of(UserErrorCode.INVALID_INPUT, `${formatQuantity(held)} ${product.unit} is already checked out in this session: the cap cannot be lower`, ['cap']);
@@ -330,6 +325,14 @@ async function requireOwnSession(ctx: RequestContext, sessionId: string): Promis
   requireHub(ctx.actor, owner.hubId, 'salesSessionId');
 }
 
+/** The offer, with its session, when it is the caller's hub's: read before any lock, as requireOwnSession(). */
+async function requireOwnOffer(ctx: RequestContext, offerId: string): Promise<Offer> {
+  const found = isUuid(offerId) ? await ctx.em.findOne(Offer, offerId, { populate: ['salesSession'] }) : null;
+  if (!found) throw DomainError.of(UserErrorCode.NOT_FOUND, `no offer with id "${offerId}"`, ['offerId']);
+  requireHub(ctx.actor, found.salesSession.hub.id, 'offerId');
+  return found;
+}
+
 /** The session, read FOR UPDATE: that waits for checkouts in flight (they hold KEY SHARE), so none slips in after. */
 async function lockSession(em: EntityManager, sessionId: string): Promise<SalesSession> {
   const [row] = await sql<{ id: string }>(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [sessionId]);
@@ -348,18 +351,16 @@ function sessionNotFound(id: string): DomainError {
 }
 
 /**
- * A cap between two of the product's sellable steps could never be reached: customers buy whole
- * steps. Checked after the idempotency key, as the approvals are: a retry answers with the first
- * session even if the producer changed the step since.
+ * Each cap a whole number of its product's sellable steps (capOffSteps()). Checked after the
+ * idempotency key, as the approvals are: a retry answers with the first session even if the
+ * producer changed the step since.
  */
 function requireCapsInSteps(productIds: string[], caps: ReadonlyMap<number, Decimal>, products: Product[]): void {
   const byId = new Map(products.map((p) => [p.id, p]));
   const errors = new InputErrors();
   for (const [i, cap] of caps) {
-    const product = byId.get(productIds[i]!)!;
-    if (!cap.mod(product.sellableStep).isZero()) {
-      errors.invalid(`must be a whole number of the product's sellable steps (${formatQuantity(product.sellableStep)} ${product.unit})`, ['offers', i, 'cap']);
-    }
+    const offSteps = capOffSteps(cap, byId.get(productIds[i]!)!);
+    if (offSteps) errors.invalid(offSteps, ['offers', i, 'cap']);
   }
   errors.throwIfAny();
 }
