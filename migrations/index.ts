@@ -30,6 +30,7 @@ import { Migration20261125021933 } from './Migration20261125021933.js';
 import { Migration20261125023338 } from './Migration20261125023338.js';
 import { Migration20261125030137 } from './Migration20261125030137.js';
 import { Migration20261125042822 } from './Migration20261125042822.js';
+import { Migration20261125061642 } from './Migration20261125061642.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -62,4 +63,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125023338', class: Migration20261125023338 },
   { name: 'Migration20261125030137', class: Migration20261125030137 },
   { name: 'Migration20261125042822', class: Migration20261125042822 },
+  { name: 'Migration20261125061642', class: Migration20261125061642 },
 ];

@@ -5,6 +5,7 @@ import { type BatcherTimeouts, CheckoutBatcher } from './modules/orders/checkout
 import { CheckoutService } from './modules/orders/checkout.service.js';
 import { CustomerOrderService } from './modules/orders/customer-order.service.js';
 import { ProducerOrderService } from './modules/orders/producer-order.service.js';
+import { SessionCancellationService } from './modules/orders/session-cancellation.service.js';
 import { SessionCompletionService } from './modules/orders/session-completion.service.js';
 import { type CloseListener, SalesSessionService } from './modules/sessions/sales-session.service.js';
 import { StockService } from './modules/stock/stock.service.js';
@@ -51,6 +52,7 @@ export function createServices(options: ServiceOptions) {
     customerOrders,
     producerOrders: new ProducerOrderService(),
     completion: new SessionCompletionService(stock),
+    cancellation: new SessionCancellationService(stock),
     webhooks: new WebhookService(enterprises, options.webhookAddresses),
   };
 }

@@ -72,6 +72,14 @@ describe('who may do what', () => {
   /** A fresh unpaid order of Ali's at the own hub, for operations that change an order. */
   const freshOrder = async () => (await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }])).customerOrder!.id;
 
+  /** A new session of the own hub's, next week, for operations that change or end one. */
+  const laterSession = async () => {
+    const { createSalesSession } = await t.api.data<{ createSalesSession: { salesSession: { id: string } } }>(op.CREATE_SALES_SESSION, {
+      input: { hubId: w.hub, opensAt: '2026-11-30T09:00:00+01:00', closesAt: '2026-12-04T18:00:00+01:00', timeZone: 'Europe/Paris', offers: [] },
+    });
+    return createSalesSession.salesSession.id;
+  };
+
   const operations: Record<string, { allowed: Role[]; run: (c: GraphQLClient, role: Role) => Promise<Outcome> }> = {
     createProducer: {
       allowed: ['admin'],
@@ -120,22 +128,28 @@ describe('who may do what', () => {
     updateSalesSession: {
       allowed: ['admin', 'ownHub'],
       run: async (c) => {
-        const { createSalesSession } = await t.api.data<{ createSalesSession: { salesSession: { id: string } } }>(op.CREATE_SALES_SESSION, {
-          input: { hubId: w.hub, opensAt: '2026-11-30T09:00:00+01:00', closesAt: '2026-12-04T18:00:00+01:00', timeZone: 'Europe/Paris', offers: [] },
-        });
+        const salesSessionId = await laterSession();
         return mutationOutcome(await c.request(
           'mutation ($input: UpdateSalesSessionInput!) { updateSalesSession(input: $input) { userErrors { field message code } } }',
-          { input: { salesSessionId: createSalesSession.salesSession.id, closesAt: '2026-12-05T18:00:00+01:00' } },
+          { input: { salesSessionId, closesAt: '2026-12-05T18:00:00+01:00' } },
         ));
       },
     },
     closeSalesSession: {
       allowed: ['admin', 'ownHub'],
       run: async (c) => {
-        const { createSalesSession } = await t.api.data<{ createSalesSession: { salesSession: { id: string } } }>(op.CREATE_SALES_SESSION, {
-          input: { hubId: w.hub, opensAt: '2026-11-30T09:00:00+01:00', closesAt: '2026-12-04T18:00:00+01:00', timeZone: 'Europe/Paris', offers: [] },
-        });
-        return mutationOutcome(await c.request(op.CLOSE_SALES_SESSION, { input: { salesSessionId: createSalesSession.salesSession.id } }));
+        const salesSessionId = await laterSession();
+        return mutationOutcome(await c.request(op.CLOSE_SALES_SESSION, { input: { salesSessionId } }));
+      },
+    },
+    cancelSalesSession: {
+      allowed: ['admin', 'ownHub'],
+      run: async (c) => {
+        const salesSessionId = await laterSession();
+        return mutationOutcome(await c.request(
+          'mutation ($input: CancelSalesSessionInput!) { cancelSalesSession(input: $input) { userErrors { field message code } } }',
+          { input: { salesSessionId } },
+        ));
       },
     },
     checkout: {

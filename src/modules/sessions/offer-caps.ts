@@ -126,6 +126,21 @@ export async function releaseOfferCaps(em: EntityManager, customerOrderId: strin
 }
 
 /**
+ * Gives back what every live order of a session took of its capped offers, as they are all
+ * released at once (the hub cancelled the session): nothing is taken of them any more. Call it with
+ * the session locked FOR UPDATE, before the stock levels are locked.
+ */
+export async function releaseSessionCaps(em: EntityManager, salesSessionId: string): Promise<void> {
+  await sql(
+    em,
+    `WITH released AS (
+       SELECT id FROM offer WHERE sales_session_id = ? AND cap IS NOT NULL AND taken <> 0 ORDER BY id FOR NO KEY UPDATE)
+     UPDATE offer f SET taken = 0 FROM released WHERE f.id = released.id`,
+    [salesSessionId],
+  );
+}
+
+/**
  * What live orders (PENDING_PAYMENT, CONFIRMED) hold of an offer, as committed: read through the
  * session's orders (the (session, status) index), so it costs what the session has, not what the
  * whole platform has, while the session is held for it.

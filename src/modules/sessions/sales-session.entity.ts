@@ -5,7 +5,7 @@ import { Hub } from '../enterprises/hub.entity.js';
 
 /**
  * A hub's sales session (DFC SaleSession, an order cycle). Its status is not stored: it follows
- * from the clock and from `closedAt`/`completedAt` (see sessionStatus()).
+ * from the clock and from `closedAt`/`completedAt`/`cancelledAt` (see sessionStatus()).
  */
 @ObjectType({ simpleResolvers: true })
 @Entity()
@@ -42,6 +42,14 @@ export class SalesSession extends BaseEntity {
   /** Set, in the same transaction, when the scheduler completed the session's producer orders. */
   @Property({ type: 'datetime', nullable: true })
   completedAt?: Date;
+
+  /**
+   * Set when the hub cancelled the session with its orders (SessionCancellationService). A
+   * cancelled session also has `closedAt` and `completedAt`: it sells nothing more and the
+   * scheduler has nothing left to complete.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  cancelledAt?: Date;
 
   /**
    * The newest event positioned when the session was created: availabilityChanged replays its

@@ -10,6 +10,7 @@ import { ProducerOrder } from '../orders/producer-order.entity.js';
 import { Offer } from './offer.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import {
+  CancelSalesSessionInput,
   CloseSalesSessionInput,
   CreateSalesSessionInput,
   CreateSalesSessionPayload,
@@ -39,6 +40,14 @@ export class SalesSessionResolver {
   })
   closeSalesSession(@Arg('input', () => CloseSalesSessionInput) input: CloseSalesSessionInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.salesSessions.closeSalesSession(ctx, input), (salesSession) => ({ salesSession }));
+  }
+
+  @Allow('admin', 'hub')
+  @Mutation(() => SalesSessionPayload, {
+    description: 'Cancels a session that is not complete, with its orders: every pending or paid customer order becomes CANCELLED (refunds are the hub\'s) and its stock is back on sale at once, its producer orders become CANCELLED, and it sells nothing more. Cancelling it again answers with it.',
+  })
+  cancelSalesSession(@Arg('input', () => CancelSalesSessionInput) input: CancelSalesSessionInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.cancellation.cancelSalesSession(ctx, input), (salesSession) => ({ salesSession }));
   }
 
   @Allow('admin', 'hub')
@@ -73,6 +82,11 @@ export class SalesSessionResolver {
   closedEarlyAt(@Root() session: SalesSession): DateTime | null {
     if (!session.closedAt || session.closedAt >= session.closesAt) return null;
     return DateTime.fromJSDate(session.closedAt, { zone: session.timeZone });
+  }
+
+  @FieldResolver(() => DateTimeScalar, { nullable: true, description: "When the hub cancelled the session (cancelSalesSession), in its time zone." })
+  cancelledAt(@Root() session: SalesSession): DateTime | null {
+    return session.cancelledAt ? DateTime.fromJSDate(session.cancelledAt, { zone: session.timeZone }) : null;
   }
 
   @FieldResolver(() => String, { description: 'IANA, e.g. "Europe/Paris".' })

@@ -318,7 +318,7 @@ function hashSessionRequest(input: CreateSalesSessionFields, timeZone: string): 
  * Whose the session is, before any lock: another hub's attempt to change it must not hold up the
  * session's checkouts, even for a round trip. (A session never changes hub.)
  */
-async function requireOwnSession(ctx: RequestContext, sessionId: string): Promise<void> {
+export async function requireOwnSession(ctx: RequestContext, sessionId: string): Promise<void> {
   if (!isUuid(sessionId)) throw sessionNotFound(sessionId);
   const [owner] = await sql<{ hubId: string }>(ctx.em, 'SELECT hub_id AS "hubId" FROM sales_session WHERE id = ?', [sessionId]);
   if (!owner) throw sessionNotFound(sessionId);
@@ -334,7 +334,7 @@ async function requireOwnOffer(ctx: RequestContext, offerId: string): Promise<Of
 }
 
 /** The session, read FOR UPDATE: that waits for checkouts in flight (they hold KEY SHARE), so none slips in after. */
-async function lockSession(em: EntityManager, sessionId: string): Promise<SalesSession> {
+export async function lockSession(em: EntityManager, sessionId: string): Promise<SalesSession> {
   const [row] = await sql<{ id: string }>(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [sessionId]);
   if (!row) throw sessionNotFound(sessionId);
   return em.findOneOrFail(SalesSession, row.id, { refresh: true });

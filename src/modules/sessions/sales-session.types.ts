@@ -60,6 +60,12 @@ export class CloseSalesSessionInput {
   salesSessionId!: string;
 }
 
+@InputType()
+export class CancelSalesSessionInput {
+  @Field(() => IdScalar)
+  salesSessionId!: string;
+}
+
 @InputType({ description: 'What to move: a field left out stays as it is; deliversAt null makes deliveries due at closesAt, as when none was given.' })
 export class UpdateSalesSessionInput {
   @Field(() => IdScalar)

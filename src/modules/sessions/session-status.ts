@@ -5,6 +5,8 @@ export enum SalesSessionStatus {
   OPEN = 'OPEN',
   CLOSED = 'CLOSED',
   COMPLETED = 'COMPLETED',
+  /** The hub cancelled it: its orders were cancelled and their stock released (cancelSalesSession). */
+  CANCELLED = 'CANCELLED',
 }
 
 registerEnumType(SalesSessionStatus, { name: 'SalesSessionStatus' });
@@ -16,6 +18,7 @@ export interface SessionTimes {
   closesAt: Date;
   closedAt?: Date | null;
   completedAt?: Date | null;
+  cancelledAt?: Date | null;
 }
 
 /** A session's times from a raw row (see instant()). */
@@ -26,6 +29,7 @@ export function readSessionTimes<T extends SessionTimes>(row: T): T {
     closesAt: instant(row.closesAt),
     closedAt: instant(row.closedAt ?? null),
     completedAt: instant(row.completedAt ?? null),
+    cancelledAt: instant(row.cancelledAt ?? null),
   };
 }
 
@@ -34,6 +38,7 @@ export function readSessionTimes<T extends SessionTimes>(row: T): T {
  * before the scheduler has completed the producer orders (that moves it on to COMPLETED).
  */
 export function sessionStatus(session: SessionTimes, now: Date): SalesSessionStatus {
+  if (session.cancelledAt) return SalesSessionStatus.CANCELLED;
   if (session.completedAt) return SalesSessionStatus.COMPLETED;
   if (session.closedAt || now >= session.closesAt) return SalesSessionStatus.CLOSED;
   if (now >= session.opensAt) return SalesSessionStatus.OPEN;

@@ -180,19 +180,35 @@ export class StockService {
    * Gives back everything a customer order still holds (payment failed, hold expired, order
    * cancelled), at the locations it was taken from: the ledger says where.
    */
-  async releaseCustomerOrder(em: EntityManager, at: Date, customerOrderId: string): Promise<void> {
-    const held = await sql<{ productId: string; locationId: string; producerOrderId: string; held: string }>(
+  releaseCustomerOrder(em: EntityManager, at: Date, customerOrderId: string): Promise<void> {
+    return this.releaseHeld(em, at, 'm.customer_order_id = ?', [customerOrderId]);
+  }
+
+  /**
+   * Gives back everything the live orders of a session hold (the hub cancelled it), as
+   * releaseCustomerOrder() would for each of them, in one statement: the ledger keeps a release
+   * per order and location, and each order's producer and hub are told of its release. The levels
+   * are locked in the order every writer takes them in, whatever the orders' products.
+   */
+  releaseSession(em: EntityManager, at: Date, salesSessionId: string): Promise<void> {
+    return this.releaseHeld(em, at, "m.customer_order_id IN (SELECT id FROM customer_order WHERE sales_session_id = ? AND status IN ('PENDING_PAYMENT', 'CONFIRMED'))", [salesSessionId]);
+  }
+
+  /** Releases what the ledger's rows matching `where` still hold, per customer order and location. */
+  private async releaseHeld(em: EntityManager, at: Date, where: string, params: unknown[]): Promise<void> {
+    const held = await sql<{ customerOrderId: string; productId: string; locationId: string; producerOrderId: string; held: string }>(
       em,
-      `SELECT product_id AS "productId", location_id AS "locationId", producer_order_id AS "producerOrderId", sum(held_delta) AS held
-         FROM stock_movement WHERE customer_order_id = ?
-        GROUP BY product_id, location_id, producer_order_id HAVING sum(held_delta) <> 0`,
-      [customerOrderId],
+      `SELECT m.customer_order_id AS "customerOrderId", m.product_id AS "productId", m.location_id AS "locationId",
+              m.producer_order_id AS "producerOrderId", sum(m.held_delta) AS held
+         FROM stock_movement m WHERE ${where}
+        GROUP BY m.customer_order_id, m.product_id, m.location_id, m.producer_order_id HAVING sum(m.held_delta) <> 0`,
+      params,
     );
     await this.apply(em, StockMovementKind.RELEASE, at, held.map((h) => ({
       productId: h.productId,
       locationId: h.locationId,
       heldDelta: new Decimal(h.held).negated(),
-      customerOrderId,
+      customerOrderId: h.customerOrderId,
       producerOrderId: h.producerOrderId,
     })), { kind: EventKind.RELEASED });
   }
