@@ -1,7 +1,7 @@
 // Many workers over real connections do random checkouts, payments, failures, cancellations,
-// stock adjustments, early closes and clock moves across products that several hubs sell. At
-// checkpoints and at the end every invariant must hold, and a producer's subscriber must have
-// received exactly the committed reservation events. Seeded: RANDOM_SEED replays a run;
+// stock adjustments, early closes, session cancellations and clock moves across products that
+// several hubs sell. At checkpoints and at the end every invariant must hold, and a producer's
+// subscriber must have received exactly the committed reservation events. Seeded: RANDOM_SEED replays a run;
 // RANDOM_OPS makes it longer (npm run test:stress).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
@@ -72,6 +72,14 @@ describe(`random load (seed ${SEED}, ${WORKERS} workers x ${OPS_PER_WORKER} oper
             input: { salesSessionId: rnd.pick(sessions).id },
           });
           expectTyped(data.closeSalesSession);
+        } else if (roll < 0.955) {
+          // Rarely, a hub takes a whole session back (INVALID_STATE once it is complete).
+          const data = await t.api.data<{ cancelSalesSession: { userErrors: { code: string }[] } }>(
+            'mutation ($input: CancelSalesSessionInput!) { cancelSalesSession(input: $input) { userErrors { field message code } } }',
+            { input: { salesSessionId: rnd.pick(sessions).id } },
+          );
+          expectTyped(data.cancelSalesSession);
+          count('session cancel');
         } else {
           // Time passes: holds lapse and sessions close while the others keep working.
           t.clock.advance({ minutes: rnd.int(1, 25) });
