@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBenchEnvironment } from './environment.js';
-import { catalogueRead, costPerRequest, fanOut, hotProduct, type ScenarioResult, sessionClose, uniform, warmUp } from './scenarios.js';
+import { catalogueRead, costPerRequest, fanOut, hotProduct, type ScenarioResult, sessionCancel, sessionClose, uniform, warmUp } from './scenarios.js';
 
 const { values } = parseArgs({
   options: {
@@ -58,6 +58,7 @@ try {
   if (wanted('hot')) results.push(await hotProduct(env, smoke ? [4] : [32, 64], seconds));
   if (wanted('uniform')) results.push(await uniform(env, smoke ? 20 : 1000, smoke ? 4 : 32, seconds));
   if (wanted('close')) results.push(await sessionClose(env, smoke ? [500] : [10_000, 100_000], smoke ? 4 : 20, smoke ? 10 : 200));
+  if (wanted('cancel')) results.push(await sessionCancel(env, smoke ? [200] : [1_000, 10_000], smoke ? 10 : 200));
   if (wanted('fanout')) results.push(await fanOut(env, smoke ? 20 : 1000, smoke ? 3 : 20));
   if (wanted('cost')) results.push(await costPerRequest(env, smoke ? 5 : 200));
   if (wanted('catalogue')) results.push(await catalogueRead(env, smoke ? 50 : Number(process.env.OFFERS ?? 500), smoke ? 20 : 100, seconds, catalogueLeadIn));

@@ -351,6 +351,37 @@ export async function sessionClose(env: BenchEnvironment, sizes: number[], hubs 
   return { scenario: `Session close at scale: ${hubs} hubs, ${producers} producers`, rows, checks };
 }
 
+/**
+ * One session of `orders` confirmed orders cancelled by its hub (cancelSalesSession): how long the
+ * one request takes, which releases every order's stock in one transaction. Not a target of
+ * issue #6: what an operator needs to know against DATABASE_STATEMENT_TIMEOUT.
+ */
+export async function sessionCancel(env: BenchEnvironment, sizes: number[], producers = 200): Promise<ScenarioResult> {
+  const rows = [];
+  const checks = [];
+  for (const orders of sizes) {
+    const { sessions: [session] } = await seedClosedSessions(env, orders, 1, producers);
+    const started = performance.now();
+    const { cancelSalesSession } = await env.gql<{ cancelSalesSession: { salesSession: { status: string } | null; userErrors: unknown[] } }>(
+      'mutation ($input: CancelSalesSessionInput!) { cancelSalesSession(input: $input) { salesSession { status } userErrors { code message } } }',
+      { input: { salesSessionId: session } },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const { rows: live } = await env.db.query("SELECT count(*)::int AS n FROM customer_order WHERE sales_session_id = $1 AND status <> 'CANCELLED'", [session]);
+    const { rows: held } = await env.db.query(
+      'SELECT trim_scale(coalesce(sum(s.held), 0))::text AS held FROM stock_level s JOIN offer f ON f.product_id = s.product_id WHERE f.sales_session_id = $1',
+      [session],
+    );
+    rows.push({ orders, producers, 'seconds for the request': seconds.toFixed(2), 'server RSS MiB': env.serverRssMiB() });
+    checks.push({
+      name: `${orders} orders: the session CANCELLED, no order left live, nothing held`,
+      ok: cancelSalesSession.salesSession?.status === 'CANCELLED' && live[0].n === 0 && held[0].held === '0',
+      detail: `${cancelSalesSession.salesSession?.status ?? JSON.stringify(cancelSalesSession.userErrors)}, ${live[0].n} live, ${held[0].held} held`,
+    });
+  }
+  return { scenario: 'Session cancel: one session of confirmed orders, cancelled in one request', rows, checks };
+}
+
 /** Seeds, with SQL, `orders` confirmed one-line orders spread over `hubs` open sessions, as checkout would leave them. */
 async function seedClosedSessions(env: BenchEnvironment, orders: number, hubs: number, producers: number) {
   const tag = randomUUID().slice(0, 8);

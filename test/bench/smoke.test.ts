@@ -13,7 +13,7 @@ describe('npm run bench -- --smoke --statements', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(output).not.toContain('FAILED');
     expect(code).toBe(0);
-    for (const heading of ['Hot product', 'Uniform', 'Session close at scale', 'Fan-out', 'Cost per request', 'Catalogue read']) {
+    for (const heading of ['Hot product', 'Uniform', 'Session close at scale', 'Session cancel', 'Fan-out', 'Cost per request', 'Catalogue read']) {
       expect(output).toContain(`### ${heading}`);
     }
     expect(output.match(/^- ok: /gm)?.length).toBeGreaterThanOrEqual(10);
