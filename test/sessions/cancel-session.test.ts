@@ -131,6 +131,21 @@ describe('cancelSalesSession', () => {
     await expectStatesConsistent(t.db);
   });
 
+  it('leaves an order whose hold had lapsed EXPIRED, as a cancel of that order would, though the scheduler had not marked it', async () => {
+    t.clock.set('2026-11-23T10:00:00+01:00');
+    const { product, session, offer } = await sharedProduct('Kale', '10');
+    const lapsed = await checkout(t.api, session.id, 'ann', [{ offerId: offer, quantity: '2' }]);
+    t.clock.set('2026-11-23T10:30:00+01:00');
+    const fresh = await checkout(t.api, session.id, 'bob', [{ offerId: offer, quantity: '3' }]);
+    expect((await cancelSession(t.api, session.id)).userErrors).toEqual([]);
+    const statusOf = async (id: string) => (await t.api.data<{ customerOrder: { status: string } }>('query ($id: ID!) { customerOrder(id: $id) { status } }', { id })).customerOrder.status;
+    expect(await statusOf(lapsed.customerOrder!.id)).toBe('EXPIRED');
+    expect(await statusOf(fresh.customerOrder!.id)).toBe('CANCELLED');
+    expect((await orderMutation(t.api, CONFIRM_PAYMENT, lapsed.customerOrder!.id)).userErrors).toEqual([expect.objectContaining({ code: 'HOLD_EXPIRED' })]);
+    expect(await stockOf(t.api, product)).toMatchObject({ held: '0', available: '10' });
+    await expectStatesConsistent(t.db);
+  });
+
   it('answers a repeated cancel as the first, and changes nothing the second time', async () => {
     t.clock.set('2026-11-23T10:00:00+01:00');
     const { product, session, offer } = await sharedProduct('Rhubarb', '10');

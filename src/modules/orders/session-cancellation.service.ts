@@ -10,8 +10,8 @@ import { CustomerOrderStatus, LIVE_CUSTOMER_ORDER_STATUSES } from './order-state
 /**
  * Cancels a session with its orders: a hub that opened one by mistake (the wrong week, the wrong
  * offers), or whose delivery fell through, takes it back before its producers work from it.
- * Every live customer order (pending or paid) becomes CANCELLED and its stock is back on sale at
- * once, on every hub; its producer orders become CANCELLED; the session sells nothing more and is
+ * Every live customer order (pending or paid) becomes CANCELLED (EXPIRED if its hold had lapsed)
+ * and its stock is back on sale at once, on every hub; its producer orders become CANCELLED; the session sells nothing more and is
  * never completed. Refunding paid orders is the hub's, as for a cancelled order.
  *
  * One transaction, with the session FOR UPDATE, as a close takes it: checkouts, payment results
@@ -34,11 +34,14 @@ export class SessionCancellationService {
       // Offers, then stock levels: the order every writer locks them in.
       await releaseSessionCaps(em, session.id);
       await this.stock.releaseSession(em, now, session.id);
+      // A hold that lapsed had expired, whether or not the scheduler had marked it yet (as for a
+      // single order's cancel): it stays EXPIRED, and a late payment for it is told so.
       await sql(
         em,
-        `UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ?
+        `UPDATE customer_order
+            SET status = CASE WHEN status = ? AND hold_expires_at <= ? THEN ? ELSE ? END, hold_expires_at = NULL, updated_at = ?
           WHERE sales_session_id = ? AND status IN (${LIVE_CUSTOMER_ORDER_STATUSES.map(() => '?').join(', ')})`,
-        [CustomerOrderStatus.CANCELLED, now, session.id, ...LIVE_CUSTOMER_ORDER_STATUSES],
+        [CustomerOrderStatus.PENDING_PAYMENT, now, CustomerOrderStatus.EXPIRED, CustomerOrderStatus.CANCELLED, now, session.id, ...LIVE_CUSTOMER_ORDER_STATUSES],
       );
       await sql(
         em,
