@@ -31,16 +31,16 @@ export class SessionCancellationService {
         throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session is complete: its producers are fulfilling its orders', ['salesSessionId']);
       }
       const now = ctx.clock.now();
-      // Offers, then stock levels: the order every writer locks them in.
-      await releaseSessionCaps(em, session.id);
-      await this.stock.releaseSession(em, now, session.id);
+      // Locked in the order every writer takes them in: the orders, the capped offers, then the
+      // stock levels, last, so that other hubs selling the same products wait only for the commit.
       // A hold that lapsed had expired, whether or not the scheduler had marked it yet (as for a
       // single order's cancel): it stays EXPIRED, and a late payment for it is told so.
-      await sql(
+      const released = await sql<{ id: string }>(
         em,
         `UPDATE customer_order
             SET status = CASE WHEN status = ? AND hold_expires_at <= ? THEN ? ELSE ? END, hold_expires_at = NULL, updated_at = ?
-          WHERE sales_session_id = ? AND status IN (${LIVE_CUSTOMER_ORDER_STATUSES.map(() => '?').join(', ')})`,
+          WHERE sales_session_id = ? AND status IN (${LIVE_CUSTOMER_ORDER_STATUSES.map(() => '?').join(', ')})
+          RETURNING id`,
         [CustomerOrderStatus.PENDING_PAYMENT, now, CustomerOrderStatus.EXPIRED, CustomerOrderStatus.CANCELLED, now, session.id, ...LIVE_CUSTOMER_ORDER_STATUSES],
       );
       await sql(
@@ -53,6 +53,8 @@ export class SessionCancellationService {
       session.closedAt ??= now < session.closesAt ? now : session.closesAt;
       session.completedAt = now;
       await em.flush();
+      await releaseSessionCaps(em, session.id);
+      await this.stock.releaseCustomerOrders(em, now, released.map((o) => o.id));
       return session;
     });
   }

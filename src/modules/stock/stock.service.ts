@@ -185,13 +185,13 @@ export class StockService {
   }
 
   /**
-   * Gives back everything the live orders of a session hold (the hub cancelled it), as
-   * releaseCustomerOrder() would for each of them, in one statement: the ledger keeps a release
-   * per order and location, and each order's producer and hub are told of its release. The levels
-   * are locked in the order every writer takes them in, whatever the orders' products.
+   * Gives back everything these customer orders still hold (the hub cancelled their session), as
+   * releaseCustomerOrder() would for each of them, in one statement: the ledger keeps a release per
+   * order and location, and each order's producer and hub are told of its release. The levels are
+   * locked in the order every writer takes them in, whatever the orders' products.
    */
-  releaseSession(em: EntityManager, at: Date, salesSessionId: string): Promise<void> {
-    return this.releaseHeld(em, at, "m.customer_order_id IN (SELECT id FROM customer_order WHERE sales_session_id = ? AND status IN ('PENDING_PAYMENT', 'CONFIRMED'))", [salesSessionId]);
+  releaseCustomerOrders(em: EntityManager, at: Date, customerOrderIds: readonly string[]): Promise<void> {
+    return this.releaseHeld(em, at, 'm.customer_order_id = ANY(?::uuid[])', [uuidArray(customerOrderIds)]);
   }
 
   /** Releases what the ledger's rows matching `where` still hold, per customer order and location. */
