@@ -63,6 +63,7 @@ describe('cancelSalesSession', () => {
 
     const reservations = await subscribe<ReservationEventShape>(await t.as({ role: 'producer', producerId: producer }), RESERVATIONS, { producerId: producer });
     const availability = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: other.id });
+    const ownAvailability = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: session.id });
     try {
       const cancelled = await cancelSession(t.api, session.id);
       expect(cancelled).toEqual({
@@ -86,9 +87,12 @@ describe('cancelSalesSession', () => {
       ]);
       const [, last] = await availability.waitForCount(2);
       expect(last).toMatchObject({ available: '8', offer: { id: otherOffer } });
+      // Its own storefront is told it sells nothing: the stock came back, but not to this session.
+      expect((await ownAvailability.waitForCount(2)).map((e) => [e.available, e.offer.available])).toEqual([['0', '0'], ['0', '0']]);
     } finally {
       await reservations.close();
       await availability.close();
+      await ownAvailability.close();
     }
 
     // The other hub sells what came back.
@@ -109,6 +113,13 @@ describe('cancelSalesSession', () => {
 
     const late = await checkout(t.api, session.id, 'bob', [{ offerId: offer, quantity: '1' }]);
     expect(late).toMatchObject({ customerOrder: null, userErrors: [{ code: 'SESSION_NOT_OPEN', field: ['salesSessionId'] }] });
+    // Replayed, the hold and its release read as what the session sells now: nothing.
+    const replay = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: session.id, after: '0' });
+    try {
+      expect((await replay.waitForCount(2)).map((e) => e.available)).toEqual(['0', '0']);
+    } finally {
+      await replay.close();
+    }
     const paidLate = await orderMutation(t.api, CONFIRM_PAYMENT, pending.customerOrder!.id);
     expect(paidLate.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_STATE', message: 'cannot confirm payment for an order that is CANCELLED' })]);
     // Cancelling its order again answers as for any cancelled order.

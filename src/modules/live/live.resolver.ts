@@ -35,20 +35,35 @@ interface OfferEvent {
   offerId: string;
 }
 
-/**
- * An offer's cap and what its orders hold, read once per live event however many of its
- * session's storefronts are subscribed (they are handed the same event object), as of when the
- * first of them resolves it: after the event committed, so its own hold or release is counted,
- * and a cap set or lifted since the subscription began (updateOfferCap) is too.
- */
-const capsAfterEvent = new WeakMap<StoredEvent, Map<string, Promise<{ cap: string | null; taken: string } | undefined>>>();
+/** What an availability event needs of its offer besides the stock: its cap, and whether its session sells. */
+interface OfferSaleState {
+  cap: string | null;
+  taken: string;
+  /** The session had closed (or was cancelled) at the reader's instant: it sells nothing (Offer.available). */
+  sessionClosed: boolean;
+}
 
-function capAfter(ctx: GraphQLContext, event: StoredEvent, offerId: string): Promise<{ cap: string | null; taken: string } | undefined> {
-  let byOffer = capsAfterEvent.get(event);
-  if (!byOffer) capsAfterEvent.set(event, (byOffer = new Map()));
+/**
+ * An offer's cap, what its orders hold, and whether its session has closed, read once per live
+ * event however many of its session's storefronts are subscribed (they are handed the same event
+ * object), as of when the first of them resolves it: after the event committed, so its own hold or
+ * release is counted, and a cap set or lifted since the subscription began (updateOfferCap), or a
+ * close or cancel, is too.
+ */
+const offerStateAfterEvent = new WeakMap<StoredEvent, Map<string, Promise<OfferSaleState | undefined>>>();
+
+function offerStateAfter(ctx: GraphQLContext, event: StoredEvent, offerId: string): Promise<OfferSaleState | undefined> {
+  let byOffer = offerStateAfterEvent.get(event);
+  if (!byOffer) offerStateAfterEvent.set(event, (byOffer = new Map()));
   let read = byOffer.get(offerId);
   if (!read) {
-    read = sql<{ cap: string | null; taken: string }>(ctx.em, 'SELECT cap::text AS cap, taken::text AS taken FROM offer WHERE id = ?', [offerId]).then(([row]) => row);
+    read = sql<OfferSaleState>(
+      ctx.em,
+      `SELECT f.cap::text AS cap, f.taken::text AS taken,
+              (s.completed_at IS NOT NULL OR s.closed_at IS NOT NULL OR s.closes_at <= ?) AS "sessionClosed"
+         FROM offer f JOIN sales_session s ON s.id = f.sales_session_id WHERE f.id = ?`,
+      [ctx.clock.now(), offerId],
+    ).then(([row]) => row);
     byOffer.set(offerId, read);
   }
   return read;
@@ -138,7 +153,10 @@ export class AvailabilityEventResolver {
   ): AvailabilityEvent | Promise<AvailabilityEvent> {
     ctx.renew();
     const answer = { id: event.position, available: event.available, at: event.createdAt, offerId };
-    return capAfter(ctx, event, offerId).then((cap) => (cap ? { ...answer, available: availableUnderCap(cap, event.available) } : answer));
+    return offerStateAfter(ctx, event, offerId).then((offer) => {
+      if (!offer) return answer;
+      return { ...answer, available: offer.sessionClosed ? '0' : availableUnderCap(offer, event.available) };
+    });
   }
 
   @FieldResolver(() => Offer)

@@ -24,7 +24,7 @@ export class AvailabilityEvent {
   @Field(() => IdScalar, { description: 'Increases with every event; pass it as `after` to resume from here.' })
   id!: string;
 
-  @Field(() => DecimalScalar, { description: 'What a customer can check out right after this change.' })
+  @Field(() => DecimalScalar, { description: 'What a customer can check out right after this change, as Offer.available: 0 once the session has closed or was cancelled.' })
   available!: string;
 
   @Field(() => DateTimeScalar)
