@@ -112,7 +112,7 @@ describe('cancelSalesSession', () => {
     expect((await cancelSession(t.api, session.id)).userErrors).toEqual([]);
 
     const late = await checkout(t.api, session.id, 'bob', [{ offerId: offer, quantity: '1' }]);
-    expect(late).toMatchObject({ customerOrder: null, userErrors: [{ code: 'SESSION_NOT_OPEN', field: ['salesSessionId'] }] });
+    expect(late).toEqual({ customerOrder: null, userErrors: [{ code: 'SESSION_NOT_OPEN', field: ['salesSessionId'], message: 'the sales session was cancelled' }] });
     // Replayed, the hold and its release read as what the session sells now: nothing.
     const replay = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: session.id, after: '0' });
     try {

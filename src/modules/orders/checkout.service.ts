@@ -41,6 +41,7 @@ interface SessionRow {
   closesAt: Date;
   closedAt: Date | null;
   completedAt: Date | null;
+  cancelledAt: Date | null;
 }
 
 interface OfferRow {
@@ -262,7 +263,7 @@ export class CheckoutService {
     const [row] = await preparedSql<SessionRow & { existing: OrderRow | null; offers: OfferRow[] }>(
       em,
       `SELECT s.id, s.hub_id AS "hubId", s.opens_at AS "opensAt", s.closes_at AS "closesAt",
-              s.closed_at AS "closedAt", s.completed_at AS "completedAt",
+              s.closed_at AS "closedAt", s.completed_at AS "completedAt", s.cancelled_at AS "cancelledAt",
               (SELECT row_to_json(o) FROM customer_order o WHERE o.hub_id = s.hub_id AND o.idempotency_key = ?) AS existing,
               (SELECT coalesce(json_agg(json_build_object(
                         'id', f.id, 'salesSessionId', f.sales_session_id, 'productId', f.product_id,
@@ -286,7 +287,8 @@ export class CheckoutService {
 
     const status = sessionStatus(session, now);
     if (status !== SalesSessionStatus.OPEN) {
-      const why = status === SalesSessionStatus.SCHEDULED ? `opens at ${session.opensAt.toISOString()}` : 'is closed';
+      const why = status === SalesSessionStatus.SCHEDULED ? `opens at ${session.opensAt.toISOString()}`
+        : status === SalesSessionStatus.CANCELLED ? 'was cancelled' : 'is closed';
       throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, `the sales session ${why}`, ['salesSessionId']);
     }
     return { session, offers: checkOffers(session.id, basket, row.offers) };
