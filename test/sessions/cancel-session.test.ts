@@ -50,6 +50,25 @@ describe('cancelSalesSession', () => {
     return { producer, product, hub, session, offer: session.offerFor(product), other, otherOffer: other.offerFor(product) };
   }
 
+  /**
+   * Cancels the session while holding it up at the product's levels (locked here), once it holds
+   * the session; sends `requests` then, and lets the cancel go on once `waiting` of them wait for it.
+   */
+  async function cancelWhileHeld<T>(sessionId: string, product: string, requests: () => Promise<T>, waiting: number) {
+    const levels = await levelsLockedElsewhere(t.db, product);
+    let cancelling: Promise<CancelPayload> | undefined;
+    let sent: Promise<T> | undefined;
+    try {
+      cancelling = cancelSession(t.api, sessionId);
+      await waitForLockWait(t.db, 'the cancel to wait for the levels');
+      sent = requests();
+      await waitForLockWait(t.db, 'the requests to wait for the cancel', 1 + waiting);
+    } finally {
+      await levels.release();
+    }
+    return { cancelled: await cancelling, answers: await sent };
+  }
+
   it('cancels pending and paid orders, gives their stock back to every hub at once, and leaves the producer nothing to pick', async () => {
     t.clock.set('2026-11-23T10:00:00+01:00');
     const { producer, product, session, offer, other, otherOffer } = await sharedProduct('Pumpkins', '10', '8');
@@ -243,21 +262,11 @@ describe('cancelSalesSession', () => {
     t.clock.set('2026-11-23T10:00:00+01:00');
     const { product, session, offer } = await sharedProduct('Medlars', '20');
     const placed = await checkout(t.api, session.id, 'ann', [{ offerId: offer, quantity: '2' }]);
-    // The cancel, once it holds the session, is kept waiting at the product's levels, locked here.
-    const levels = await levelsLockedElsewhere(t.db, product);
-    let cancelling: Promise<CancelPayload>;
-    let waiting: Promise<Awaited<ReturnType<typeof checkout>>[]>;
-    try {
-      cancelling = cancelSession(t.api, session.id);
-      await waitForLockWait(t.db, 'the cancel to wait for the levels');
-      // They read the session as open (the cancel has not committed), and wait for it to write.
-      waiting = Promise.all(Array.from({ length: 5 }, (_, i) => checkout(t.api, session.id, `w${i}`, [{ offerId: offer, quantity: '1' }])));
-      await waitForLockWait(t.db, 'the checkouts to wait for the cancel', 2);
-    } finally {
-      await levels.release();
-    }
-    expect((await cancelling).salesSession).toMatchObject({ status: 'CANCELLED' });
-    for (const late of await waiting) {
+    // They read the session as open (the cancel has not committed), and wait for it to write.
+    const { cancelled, answers } = await cancelWhileHeld(session.id, product,
+      () => Promise.all(Array.from({ length: 5 }, (_, i) => checkout(t.api, session.id, `w${i}`, [{ offerId: offer, quantity: '1' }]))), 1);
+    expect(cancelled.salesSession).toMatchObject({ status: 'CANCELLED' });
+    for (const late of answers) {
       expect(late).toMatchObject({ customerOrder: null, userErrors: [{ code: 'SESSION_NOT_OPEN' }] });
     }
     expect(await ordersOf(t.db, session.id)).toEqual({ CANCELLED: 1 });
@@ -270,24 +279,14 @@ describe('cancelSalesSession', () => {
     t.clock.set('2026-11-23T10:00:00+01:00');
     const { product, session, offer } = await sharedProduct('Sloes', '20');
     const orders = await Promise.all(['ann', 'bob', 'cem'].map(async (customer) => (await checkout(t.api, session.id, customer, [{ offerId: offer, quantity: '1' }])).customerOrder!.id));
-    // The cancel, once it holds the session, is kept waiting at the product's levels, locked here;
-    // then each order's result arrives, and waits for the session (its order's lock it takes after).
-    const levels = await levelsLockedElsewhere(t.db, product);
-    let cancelling: Promise<CancelPayload>;
-    let results: Promise<Awaited<ReturnType<typeof orderMutation>>[]>;
-    try {
-      cancelling = cancelSession(t.api, session.id);
-      await waitForLockWait(t.db, 'the cancel to wait for the levels');
-      results = Promise.all([CONFIRM_PAYMENT, FAIL_PAYMENT, CANCEL_CUSTOMER_ORDER].map((mutation, i) => orderMutation(t.api, mutation, orders[i]!)));
-      await waitForLockWait(t.db, 'the results to wait for the cancel', 4);
-    } finally {
-      await levels.release();
-    }
-    expect((await cancelling).userErrors).toEqual([]);
-    const [confirmed, failed, cancelled] = await results;
+    // Each order's result arrives while the cancel holds the session, and waits for it (it takes
+    // its order's lock after the session's).
+    const { cancelled, answers: [confirmed, failed, cancelledOrder] } = await cancelWhileHeld(session.id, product,
+      () => Promise.all([CONFIRM_PAYMENT, FAIL_PAYMENT, CANCEL_CUSTOMER_ORDER].map((mutation, i) => orderMutation(t.api, mutation, orders[i]!))), 3);
+    expect(cancelled.userErrors).toEqual([]);
     expect(confirmed!.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_STATE', message: 'cannot confirm payment for an order that is CANCELLED' })]);
     expect(failed!.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_STATE', message: 'cannot fail payment for an order that is CANCELLED' })]);
-    expect(cancelled).toMatchObject({ customerOrder: { status: 'CANCELLED' }, userErrors: [] });
+    expect(cancelledOrder).toMatchObject({ customerOrder: { status: 'CANCELLED' }, userErrors: [] });
     expect(await stockOf(t.api, product)).toMatchObject({ held: '0', available: '20' });
     await expectStockConsistent(t.db);
     await expectStatesConsistent(t.db);
@@ -296,11 +295,10 @@ describe('cancelSalesSession', () => {
   it('lets no checkout slip past it: each of 40 racing customers is either cancelled with its stock given back, or refused', async () => {
     t.clock.set('2026-11-23T10:00:00+01:00');
     const { product, session, offer, other, otherOffer } = await sharedProduct('Chestnuts', '100', '30');
-    const hub = t.api;
     const answers = await Promise.all([
-      ...Array.from({ length: 40 }, (_, i) => checkout(hub, session.id, `c${i}`, [{ offerId: offer, quantity: '1' }]).then((r) => ({ kind: 'checkout' as const, r }))),
-      ...Array.from({ length: 10 }, (_, i) => checkout(hub, other.id, `o${i}`, [{ offerId: otherOffer, quantity: '1' }]).then((r) => ({ kind: 'other' as const, r }))),
-      cancelSession(hub, session.id).then((r) => ({ kind: 'cancel' as const, r })),
+      ...Array.from({ length: 40 }, (_, i) => checkout(t.api, session.id, `c${i}`, [{ offerId: offer, quantity: '1' }]).then((r) => ({ kind: 'checkout' as const, r }))),
+      ...Array.from({ length: 10 }, (_, i) => checkout(t.api, other.id, `o${i}`, [{ offerId: otherOffer, quantity: '1' }]).then((r) => ({ kind: 'other' as const, r }))),
+      cancelSession(t.api, session.id).then((r) => ({ kind: 'cancel' as const, r })),
     ]);
     const cancel = answers.find((a) => a.kind === 'cancel')!.r as CancelPayload;
     expect(cancel.userErrors).toEqual([]);
