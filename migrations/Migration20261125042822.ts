@@ -3,7 +3,7 @@ import { placeCustomerOrderV2 } from './Migration20261124220000.js';
 import { placeCustomerOrdersV2 } from './Migration20261124230000.js';
 
 /** place_customer_order() with offer caps (see the migration below). */
-const placeCustomerOrderWithCaps = `create or replace function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
+export const placeCustomerOrderWithCaps = `create or replace function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
 declare
   instant timestamptz := (basket->>'at')::timestamptz;
   holds jsonb := coalesce(basket->'holds', '[]');

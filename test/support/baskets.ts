@@ -28,7 +28,7 @@ export async function basketsFor(db: pg.Pool, sessionId: string, offerId: string
       requestHash: `hash of ${idempotencyKey}`,
       at: '2026-11-23T08:00:00.000Z',
       holdExpiresAt: '2026-11-23T08:15:00.000Z',
-      lines: [{ offer_id: offerId, product_id: ids.productId, producer_id: ids.producerId, quantity: String(quantity), price_amount: 250, currency: 'EUR' }],
+      lines: [{ offer_id: offerId, product_id: ids.productId, producer_id: ids.producerId, quantity: String(quantity), price_amount: 250, currency: 'EUR', wholesale_amount: null, wholesale_currency: null }],
       holds: [{ product_id: ids.productId, location_id: ids.locationId, held_delta: String(quantity) }],
     };
   };

@@ -16,7 +16,17 @@ export interface BasketRecord {
   /** The checkout's instant, ISO 8601: the session must be open then. */
   at: string;
   holdExpiresAt: string;
-  lines: { offer_id: string; product_id: string; producer_id: string; quantity: string; price_amount: number; currency: string }[];
+  lines: {
+    offer_id: string;
+    product_id: string;
+    producer_id: string;
+    quantity: string;
+    price_amount: number;
+    currency: string;
+    /** The producer's price to the hub, copied onto the line (Migration20261125065114); null when it has none. */
+    wholesale_amount: number | null;
+    wholesale_currency: string | null;
+  }[];
   /** The planned hold's ledger rows (heldLedgerRows()): their order and producer orders are the function's to add. */
   holds?: HeldLedgerRow[];
   /** A basket's capped offers: locked in this order before its order is written (cappedOfferIdsToLock()). */

@@ -53,6 +53,9 @@ interface OfferRow {
   unit: string;
   priceAmount: number;
   priceCurrency: string;
+  /** The producer's price to the hub (Product.wholesalePrice), which the line keeps; null when it has none. */
+  wholesaleAmount: number | null;
+  wholesaleCurrency: string | null;
   /** Lines must be whole multiples of it (Product.sellableStep). */
   sellableStep: string;
   /** At most this much is checked out in the session (Offer.cap); null when uncapped. */
@@ -269,6 +272,7 @@ export class CheckoutService {
                         'id', f.id, 'salesSessionId', f.sales_session_id, 'productId', f.product_id,
                         'producerId', p.producer_id, 'productName', p.name, 'unit', p.unit, 'sellableStep', p.sellable_step::text,
                         'priceAmount', f.price_amount, 'priceCurrency', f.price_currency,
+                        'wholesaleAmount', p.wholesale_price_amount, 'wholesaleCurrency', p.wholesale_price_currency,
                         'cap', f.cap::text, 'taken', f.taken::text,
                         'producerOrderId', (SELECT po.id FROM producer_order po
                                              WHERE po.sales_session_id = f.sales_session_id AND po.producer_id = p.producer_id),
@@ -327,6 +331,8 @@ export class CheckoutService {
           quantity: line.quantity.toFixed(),
           price_amount: offer.priceAmount,
           currency: offer.priceCurrency,
+          wholesale_amount: offer.wholesaleAmount,
+          wholesale_currency: offer.wholesaleCurrency,
         };
       }),
       holds: hold && heldLedgerRows(hold),

@@ -13,6 +13,7 @@ import { ProducerOrder } from './producer-order.entity.js';
 @Index({ properties: ['customerOrder'] })
 @Index({ properties: ['producerOrder', 'product'] })
 @Check({ name: 'customer_order_line_quantity_positive', expression: 'quantity > 0' })
+@Check({ name: 'customer_order_line_wholesale_price_whole', expression: '(wholesale_price_amount IS NULL) = (wholesale_currency IS NULL) AND wholesale_price_amount >= 0' })
 export class CustomerOrderLine extends BaseEntity {
   @ManyToOne({ entity: () => CustomerOrder })
   customerOrder!: CustomerOrder;
@@ -35,6 +36,17 @@ export class CustomerOrderLine extends BaseEntity {
 
   @Property({ type: 'string', length: 3 })
   currency!: string;
+
+  /**
+   * The producer's price to the hub for one unit when the customer checked out
+   * (Product.wholesalePrice), in minor units: what the hub owes for this line, whatever the
+   * producer's price later. Null when the product had none.
+   */
+  @Property({ type: 'integer', nullable: true })
+  wholesalePriceAmount?: number | null;
+
+  @Property({ type: 'string', length: 3, nullable: true })
+  wholesaleCurrency?: string | null;
 
   /** What the customer really gets, set when the producer order ships (less than `quantity` after a short fill). */
   @Field(() => DecimalScalar, { nullable: true, description: 'What the customer really gets, once the producer order shipped: less than quantity after a short fill.' })

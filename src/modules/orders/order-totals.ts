@@ -24,3 +24,28 @@ export function orderTotal(lines: readonly { quantity: string; unitPriceAmount: 
   const total = lines.reduce((sum, l) => sum.plus(lineAmount(l.quantity, l.unitPriceAmount)), new Decimal(0));
   return moneyOrNull(total, lines[0]!.currency);
 }
+
+/** An exact amount of minor units in one currency, before it is written as Money. */
+export interface Amount {
+  amount: Decimal;
+  currency: string;
+}
+
+/**
+ * What quantities checked out at wholesale prices cost the hub: each quantity times its price,
+ * rounded half up to a whole minor unit, summed. Null when one has no price, or they are in more
+ * than one currency: there is then no one figure to owe.
+ */
+export function wholesaleAmount(shares: readonly { quantity: string; amount: number | null; currency: string | null }[]): Amount | null {
+  const currencies = new Set(shares.map((s) => s.currency));
+  const [currency] = currencies;
+  if (currencies.size !== 1 || !currency || shares.some((s) => s.amount === null)) return null;
+  return { amount: Decimal.sum(0, ...shares.map((s) => lineAmount(s.quantity, s.amount!))), currency };
+}
+
+/** The sum of amounts, or null when there are none, one is null, or they are in more than one currency. */
+export function sumAmounts(amounts: readonly (Amount | null)[]): Amount | null {
+  const known = amounts.filter((a): a is Amount => a !== null);
+  if (known.length === 0 || known.length < amounts.length || new Set(known.map((a) => a.currency)).size !== 1) return null;
+  return { amount: Decimal.sum(0, ...known.map((a) => a.amount)), currency: known[0]!.currency };
+}

@@ -1,4 +1,5 @@
 import { Field, InputType, ObjectType } from 'type-graphql';
+import { Money } from '../../graphql/money.js';
 import { DecimalScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
@@ -61,4 +62,16 @@ export class ProducerOrderLine {
 
   @Field(() => DecimalScalar)
   quantity!: string;
+
+  @Field(() => Money, {
+    nullable: true,
+    description: "The producer's price to the hub for one unit, as it was when the customers checked out (Product.wholesalePrice then); null when they checked out at different prices (wholesaleTotal still adds them up) or the product had none.",
+  })
+  wholesalePrice!: Money | null;
+
+  @Field(() => Money, {
+    nullable: true,
+    description: 'What the hub owes for the line: its quantity times the wholesale price it was checked out at (each price\'s share rounded half up to a whole minor unit); null when some of it was checked out without a wholesale price, or at prices in more than one currency.',
+  })
+  wholesaleTotal!: Money | null;
 }

@@ -7,7 +7,9 @@ import { Producer } from '../enterprises/producer.entity.js';
 import { SalesSession } from '../sessions/sales-session.entity.js';
 import { Product } from '../catalogue/product.entity.js';
 import { listSize, MAX_LIST } from '../../graphql/lists.js';
+import { Money } from '../../graphql/money.js';
 import { FulfilmentState, OrderState } from './order-states.js';
+import { type Amount, moneyOrNull, sumAmounts, wholesaleAmount } from './order-totals.js';
 import { ProducerOrderLine } from './order.types.js';
 import { ProducerOrder } from './producer-order.entity.js';
 import type { ProducerRecord } from '../sessions/catalogue-read.js';
@@ -49,6 +51,29 @@ export class ProducerOrderResolver {
   async lines(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<ProducerOrderLine[]> {
     const rows = await ctx.loaders.producerOrderLines.load(order.id);
     const products = await ctx.loaders.product.loadMany(rows.map((r) => r.productId));
-    return rows.map((row, i) => ({ product: products[i] as Product, quantity: row.quantity }));
+    return rows.map((row, i) => {
+      const [only] = row.byWholesalePrice;
+      const single = row.byWholesalePrice.length === 1 && only!.amount !== null;
+      return {
+        product: products[i] as Product,
+        quantity: row.quantity,
+        wholesalePrice: single ? { amount: only!.amount!, currency: only!.currency! } : null,
+        wholesaleTotal: asMoney(wholesaleAmount(row.byWholesalePrice)),
+      };
+    });
   }
+
+  @FieldResolver(() => Money, {
+    nullable: true,
+    description: "What the hub owes the producer for the order as checked out: its lines' wholesaleTotal added up; null when it has no lines, when one is null, or when they are in more than one currency. What a short fill took off is in shipment.",
+  })
+  async wholesaleTotal(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
+    const rows = await ctx.loaders.producerOrderLines.load(order.id);
+    return asMoney(sumAmounts(rows.map((row) => wholesaleAmount(row.byWholesalePrice))));
+  }
+}
+
+/** An amount as Money: null when there is none, or past what Money's Int holds. */
+function asMoney(amount: Amount | null): Money | null {
+  return amount && moneyOrNull(amount.amount, amount.currency);
 }

@@ -1,5 +1,6 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { Decimal } from 'decimal.js';
 import { pageByCreation } from '../../shared/creation-pages.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -21,6 +22,14 @@ export interface ProducerOrderLineRow {
   producerOrderId: string;
   productId: string;
   quantity: string;
+  /** The quantity by the wholesale price its customer lines kept from checkout (amount null: none). */
+  byWholesalePrice: WholesalePriceShare[];
+}
+
+export interface WholesalePriceShare {
+  quantity: string;
+  amount: number | null;
+  currency: string | null;
 }
 
 export class ProducerOrderService {
@@ -59,17 +68,30 @@ export class ProducerOrderService {
 
   /**
    * The lines of producer orders: the sum, per product, of the live customer lines that hold or
-   * commit its stock. One query for any number of orders.
+   * commit its stock, with how much of it was checked out at each wholesale price. One query for
+   * any number of orders.
    */
-  lines(em: EntityManager, producerOrderIds: readonly string[]): Promise<ProducerOrderLineRow[]> {
-    return sql<ProducerOrderLineRow>(
+  async lines(em: EntityManager, producerOrderIds: readonly string[]): Promise<ProducerOrderLineRow[]> {
+    const shares = await sql<{ producerOrderId: string; productId: string; quantity: string; amount: number | null; currency: string | null }>(
       em,
-      `SELECT l.producer_order_id AS "producerOrderId", l.product_id AS "productId", sum(l.quantity) AS quantity
+      `SELECT l.producer_order_id AS "producerOrderId", l.product_id AS "productId", sum(l.quantity) AS quantity,
+              l.wholesale_price_amount AS amount, l.wholesale_currency AS currency
          FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
         WHERE l.producer_order_id = ANY(?::uuid[]) AND o.status IN (${LIVE_CUSTOMER_ORDER_STATUSES.map(() => '?').join(', ')})
-        GROUP BY l.producer_order_id, l.product_id
-        ORDER BY l.producer_order_id, l.product_id`,
+        GROUP BY l.producer_order_id, l.product_id, l.wholesale_price_amount, l.wholesale_currency
+        ORDER BY l.producer_order_id, l.product_id, l.wholesale_price_amount, l.wholesale_currency`,
       [uuidArray(producerOrderIds), ...LIVE_CUSTOMER_ORDER_STATUSES],
     );
+    const lines: ProducerOrderLineRow[] = [];
+    for (const { producerOrderId, productId, quantity, amount, currency } of shares) {
+      let line = lines.at(-1);
+      if (line?.producerOrderId !== producerOrderId || line.productId !== productId) {
+        line = { producerOrderId, productId, quantity: '0', byWholesalePrice: [] };
+        lines.push(line);
+      }
+      line.quantity = new Decimal(line.quantity).plus(quantity).toFixed();
+      line.byWholesalePrice.push({ quantity, amount, currency });
+    }
+    return lines;
   }
 }
