@@ -5,7 +5,7 @@ import { assertEveryRootFieldHasARule, authChecker } from '../auth/access.js';
 import { ProductResolver } from '../modules/catalogue/product.resolver.js';
 import { HubResolver, ProducerResolver } from '../modules/enterprises/enterprise.resolver.js';
 import { CustomerOrderLineResolver, CustomerOrderResolver } from '../modules/orders/customer-order.resolver.js';
-import { ProducerOrderResolver } from '../modules/orders/producer-order.resolver.js';
+import { ProducerOrderLineResolver, ProducerOrderResolver } from '../modules/orders/producer-order.resolver.js';
 import { OfferResolver } from '../modules/sessions/offer.resolver.js';
 import { SalesSessionResolver } from '../modules/sessions/sales-session.resolver.js';
 import { AvailabilityEventResolver, FulfilmentEventResolver, ReservationEventResolver } from '../modules/live/live.resolver.js';
@@ -31,6 +31,7 @@ const resolvers = [
   CustomerOrderResolver,
   CustomerOrderLineResolver,
   ProducerOrderResolver,
+  ProducerOrderLineResolver,
   ReservationEventResolver,
   AvailabilityEventResolver,
   FulfilmentEventResolver,

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANCEL_CUSTOMER_ORDER, CLOSE_SALES_SESSION, CONFIRM_PAYMENT } from '../support/operations.js';
 import type { GraphQLClient } from '../support/graphql.js';
-import { checkout, createHub, createProducer, createProduct, createSession, orderMutation } from '../support/scenarios.js';
+import { approveHub, checkout, createHub, createProducer, createProduct, createSession, orderMutation } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const OPEN = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00' };
@@ -44,6 +44,7 @@ describe('wholesale prices on producer orders', () => {
     const product = await createProduct(t.api, producer, { name, onHand: '100' });
     if (price !== null) await setWholesalePrice(product, { amount: price, currency: 'EUR' });
     const hub = await createHub(t.api, `${name} hub`);
+    await approveHub(t.api, producer, hub);
     const session = await createSession(t.api, hub, { ...OPEN, products: [product] });
     const buy = async (customer: string, quantity: string) => {
       const placed = await checkout(t.api, session.id, customer, [{ offerId: session.offerFor(product), quantity }]);
@@ -94,6 +95,42 @@ describe('wholesale prices on producer orders', () => {
       wholesaleTotal: { amount: 3, currency: 'EUR' },
       lines: [{ quantity: '1', wholesalePrice: { amount: 3, currency: 'EUR' }, wholesaleTotal: { amount: 3, currency: 'EUR' } }],
     });
+  });
+
+  it('shows a hub the producer has not approved, or has revoked, no wholesale figure on its orders: FORBIDDEN, as on the product', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const { producer, product, hub, session, buy } = await sale('Saffron', 640);
+    // The operator makes a session for a hub the producer never approved (it acts for everyone).
+    const stranger = await createHub(t.api, 'Saffron stranger hub');
+    const strangers = await createSession(t.api, stranger, { ...OPEN, products: [product] });
+    expect((await checkout(t.api, strangers.id, 'ann', [{ offerId: strangers.offerFor(product), quantity: '1' }])).userErrors).toEqual([]);
+    await buy('bob', '1');
+    // The approved hub is revoked: its session goes on selling, and the producer's next price is
+    // for the hubs it still works with.
+    const { revokeHub } = await t.api.data<{ revokeHub: { userErrors: unknown[] } }>(
+      'mutation ($input: HubApprovalInput!) { revokeHub(input: $input) { userErrors { field code } } }',
+      { input: { producerId: producer, hubId: hub } },
+    );
+    expect(revokeHub.userErrors).toEqual([]);
+    await setWholesalePrice(product, { amount: 777, currency: 'EUR' });
+    await buy('cem', '1');
+
+    for (const [hubId, sessionId] of [[stranger, strangers.id], [hub, session.id]] as const) {
+      const asHub = await t.as({ role: 'hub', hubId });
+      const answer = await asHub.request<{ salesSession: { producerOrders: OrderView[] } }>(PRODUCER_ORDER, { id: sessionId });
+      const [order] = answer.data!.salesSession.producerOrders;
+      // The order and its quantities, without a price.
+      expect(order).toMatchObject({ wholesaleTotal: null, lines: [{ product: { id: product }, wholesalePrice: null, wholesaleTotal: null }] });
+      expect(new Set(answer.errors?.map((e) => e.extensions?.code))).toEqual(new Set(['FORBIDDEN']));
+      expect(answer.errors?.map((e) => e.path?.slice(-1)[0]).sort()).toEqual(['wholesalePrice', 'wholesaleTotal', 'wholesaleTotal']);
+      // As the product's own price is refused.
+      const direct = await asHub.request('query ($id: ID!) { product(id: $id) { wholesalePrice { amount } } }', { id: product });
+      expect(direct.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    }
+    // The producer reads both orders, each line at the price it was checked out at.
+    const asProducer = await t.as({ role: 'producer', producerId: producer });
+    expect(await producerOrder(asProducer, strangers.id)).toMatchObject({ wholesaleTotal: { amount: 640, currency: 'EUR' } });
+    expect(await producerOrder(asProducer, session.id)).toMatchObject({ wholesaleTotal: { amount: 640 + 777, currency: 'EUR' }, lines: [{ quantity: '2', wholesalePrice: null }] });
   });
 
   it('owes no figure for what was checked out without a wholesale price, or in two currencies', async () => {

@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { IdScalar } from '../../graphql/scalars.js';
 import { Allow, Public } from '../../auth/access.js';
-import { actsForProducer, seesWholesalePrice } from '../../auth/policy.js';
+import { actsForProducer } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -11,6 +11,7 @@ import { Lot, LotStatus } from '../lots/lot.entity.js';
 import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { LocationStock, Stock, StockMovementView } from '../stock/stock.types.js';
 import { Product } from './product.entity.js';
+import { requireSeesWholesalePrice } from './wholesale-access.js';
 import { Money } from '../../graphql/money.js';
 import { CreateProductInput, CreateProductPayload, ProductDimensions, UpdateProductInput, UpdateProductPayload } from './product.types.js';
 import type { ProducerRecord, ProductRecord } from '../sessions/catalogue-read.js';
@@ -45,10 +46,7 @@ export class ProductResolver {
   @Allow('admin', 'producer', 'hub')
   @FieldResolver(() => Money, { nullable: true, description: "The producer's price to hubs for one unit: for the hubs it approved and the producer itself." })
   async wholesalePrice(@Root() product: ProductRecord, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
-    const approved = async (hubId: string) => (await ctx.loaders.approvedHubIdsOf.load(product.producer.id)).includes(hubId);
-    if (!(await seesWholesalePrice(ctx.actor, product.producer.id, approved))) {
-      throw forbiddenRead("the wholesale price of a producer that has not approved you");
-    }
+    await requireSeesWholesalePrice(ctx, product.producer.id);
     const { wholesalePriceAmount: amount, wholesalePriceCurrency: currency } = product;
     return amount !== null && amount !== undefined && currency ? { amount, currency } : null;
   }

@@ -1,9 +1,9 @@
 import { Field, InputType, ObjectType } from 'type-graphql';
-import { Money } from '../../graphql/money.js';
 import { DecimalScalar, IdScalar } from '../../graphql/scalars.js';
 import { UserError } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
 import { CustomerOrder, type CustomerOrderView } from './customer-order.entity.js';
+import type { WholesalePriceShare } from './producer-order.service.js';
 
 @InputType()
 export class CheckoutLineInput {
@@ -63,15 +63,9 @@ export class ProducerOrderLine {
   @Field(() => DecimalScalar)
   quantity!: string;
 
-  @Field(() => Money, {
-    nullable: true,
-    description: "The producer's price to the hub for one unit, as it was when the customers checked out (Product.wholesalePrice then); null when they checked out at different prices (wholesaleTotal still adds them up) or the product had none.",
-  })
-  wholesalePrice!: Money | null;
+  /** Whose prices these are: read only by those who may read the producer's wholesale prices. */
+  producerId!: string;
 
-  @Field(() => Money, {
-    nullable: true,
-    description: 'What the hub owes for the line: its quantity times the wholesale price it was checked out at (each price\'s share rounded half up to a whole minor unit); null when some of it was checked out without a wholesale price, or at prices in more than one currency.',
-  })
-  wholesaleTotal!: Money | null;
+  /** The quantity by the wholesale price its customer lines kept from checkout (ProducerOrderService.lines()). */
+  byWholesalePrice!: WholesalePriceShare[];
 }

@@ -10,6 +10,7 @@ import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { Money } from '../../graphql/money.js';
 import { FulfilmentState, OrderState } from './order-states.js';
 import { type Amount, moneyOrNull, sumAmounts, wholesaleAmount } from './order-totals.js';
+import { requireSeesWholesalePrice } from '../catalogue/wholesale-access.js';
 import { ProducerOrderLine } from './order.types.js';
 import { ProducerOrder } from './producer-order.entity.js';
 import type { ProducerRecord } from '../sessions/catalogue-read.js';
@@ -51,25 +52,39 @@ export class ProducerOrderResolver {
   async lines(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<ProducerOrderLine[]> {
     const rows = await ctx.loaders.producerOrderLines.load(order.id);
     const products = await ctx.loaders.product.loadMany(rows.map((r) => r.productId));
-    return rows.map((row, i) => {
-      const [only] = row.byWholesalePrice;
-      const single = row.byWholesalePrice.length === 1 && only!.amount !== null;
-      return {
-        product: products[i] as Product,
-        quantity: row.quantity,
-        wholesalePrice: single ? { amount: only!.amount!, currency: only!.currency! } : null,
-        wholesaleTotal: asMoney(wholesaleAmount(row.byWholesalePrice)),
-      };
-    });
+    return rows.map((row, i) => ({ product: products[i] as Product, quantity: row.quantity, producerId: order.producer.id, byWholesalePrice: row.byWholesalePrice }));
   }
 
   @FieldResolver(() => Money, {
     nullable: true,
-    description: "What the hub owes the producer for the order as checked out: its lines' wholesaleTotal added up; null when it has no lines, when one is null, or when they are in more than one currency. What a short fill took off is in shipment.",
+    description: "What the hub owes the producer for the order as checked out: its lines' wholesaleTotal added up; null when it has no lines, when one is null, or when they are in more than one currency. What a short fill took off is in shipment. For the producer and the hubs it approved.",
   })
   async wholesaleTotal(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
+    await requireSeesWholesalePrice(ctx, order.producer.id);
     const rows = await ctx.loaders.producerOrderLines.load(order.id);
     return asMoney(sumAmounts(rows.map((row) => wholesaleAmount(row.byWholesalePrice))));
+  }
+}
+
+@Resolver(() => ProducerOrderLine)
+export class ProducerOrderLineResolver {
+  @FieldResolver(() => Money, {
+    nullable: true,
+    description: "The producer's price to the hub for one unit, as it was when the customers checked out (Product.wholesalePrice then); null when they checked out at different prices (wholesaleTotal still adds them up) or the product had none. For the producer and the hubs it approved.",
+  })
+  async wholesalePrice(@Root() line: ProducerOrderLine, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
+    await requireSeesWholesalePrice(ctx, line.producerId);
+    const [only, ...more] = line.byWholesalePrice;
+    return only && more.length === 0 && only.amount !== null && only.currency !== null ? { amount: only.amount, currency: only.currency } : null;
+  }
+
+  @FieldResolver(() => Money, {
+    nullable: true,
+    description: "What the hub owes for the line: its quantity times the wholesale price it was checked out at (each price's share rounded half up to a whole minor unit); null when some of it was checked out without a wholesale price, or at prices in more than one currency. For the producer and the hubs it approved.",
+  })
+  async wholesaleTotal(@Root() line: ProducerOrderLine, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
+    await requireSeesWholesalePrice(ctx, line.producerId);
+    return asMoney(wholesaleAmount(line.byWholesalePrice));
   }
 }
 
