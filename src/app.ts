@@ -63,6 +63,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
   let scheduler: Scheduler | undefined;
   const services = createServices({
     holdDuration: config.holdDuration,
+    holdMaxDuration: config.holdMaxDuration,
     checkoutBatchTimeouts: {
       // A second past the longest a connection may take to come and a statement to run, a batch
       // has not merely been slow: its connection is gone.

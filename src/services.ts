@@ -21,6 +21,8 @@ import { WebhookService } from './modules/webhooks/webhook.service.js';
 
 export interface ServiceOptions {
   holdDuration: Duration;
+  /** The longest a hold may last from its checkout, extensions included. */
+  holdMaxDuration: Duration;
   /** How long a batch of checkouts, and a checkout waiting for one, may take (see CheckoutBatcher). */
   checkoutBatchTimeouts: BatcherTimeouts;
   /** Which location strategy holds use (a key of LOCATION_STRATEGIES). */
@@ -37,7 +39,7 @@ export function createServices(options: ServiceOptions) {
   const enterprises = new EnterpriseService();
   const locations = new LocationService(enterprises, stock);
   const picking = new PickingService(earliestBestBefore);
-  const customerOrders = new CustomerOrderService(stock);
+  const customerOrders = new CustomerOrderService(stock, { duration: options.holdDuration, max: options.holdMaxDuration });
   return {
     stock,
     enterprises,

@@ -18,6 +18,8 @@ export interface Config {
   readonly databaseStatementTimeout: Duration;
   /** How long a checkout holds stock while waiting for the payment result. */
   readonly holdDuration: Duration;
+  /** The longest a hold may last from its checkout, however often its hub extends it (extendHold). */
+  readonly holdMaxDuration: Duration;
   /** How a hold picks among a producer's locations: `priority` (default) or `most-stock`. */
   readonly locationStrategy: string;
   /** How often the scheduler looks for sessions to complete and holds to expire. */
@@ -166,6 +168,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (jwksUrl && !env.JWT_AUDIENCE) problems.push('JWT_AUDIENCE must be set with JWKS_URL: the audience your identity provider puts in tokens for this API');
   // Keys fetched in clear could be swapped on the way, and with them who the server believes.
   if (nodeEnv === 'production' && jwksUrl !== undefined && new URL(jwksUrl).protocol !== 'https:') problems.push('JWKS_URL must be an https:// URL in production');
+  const holdDuration = duration('HOLD_DURATION', 'PT15M', Duration.fromObject({ seconds: 1 }), SPAN_MAX);
+  // Unset: four holds (an hour at the default), so a longer HOLD_DURATION never makes it too short.
+  const fourHolds = Duration.fromMillis(Math.min(holdDuration.toMillis() * 4, SPAN_MAX.toMillis())).shiftTo('seconds').toISO()!;
   const config: Config = {
     nodeEnv,
     port: integer('PORT', 4000, 0, 65535),
@@ -176,7 +181,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolSize: integer('DATABASE_POOL_SIZE', 20, 1, 1000),
     databaseAcquireTimeout: duration('DATABASE_ACQUIRE_TIMEOUT', 'PT3S', Duration.fromObject({ milliseconds: 100 }), TIMER_MAX),
     databaseStatementTimeout: duration('DATABASE_STATEMENT_TIMEOUT', 'PT30S', Duration.fromObject({ milliseconds: 100 }), TIMER_MAX),
-    holdDuration: duration('HOLD_DURATION', 'PT15M', Duration.fromObject({ seconds: 1 }), SPAN_MAX),
+    holdDuration,
+    holdMaxDuration: duration('HOLD_MAX_DURATION', fourHolds, Duration.fromObject({ seconds: 1 }), SPAN_MAX),
     locationStrategy: oneOf('LOCATION_STRATEGY', Object.keys(LOCATION_STRATEGIES), priorityFirst.name),
     schedulerInterval: duration('SCHEDULER_INTERVAL', 'PT1S', Duration.fromObject({ milliseconds: 10 }), TIMER_MAX),
     subscriptionBuffer: integer('SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
@@ -195,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 
+  if (config.holdMaxDuration.toMillis() < config.holdDuration.toMillis()) problems.push('HOLD_MAX_DURATION must not be shorter than HOLD_DURATION: it bounds how far a hold is extended');
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

@@ -163,6 +163,13 @@ describe('who may do what', () => {
       allowed: ['admin', 'ownHub'],
       run: async (c) => mutationOutcome(await c.request(op.CONFIRM_PAYMENT, { input: { customerOrderId: await freshOrder() } })),
     },
+    extendHold: {
+      allowed: ['admin', 'ownHub'],
+      run: async (c) => mutationOutcome(await c.request(
+        'mutation ($input: CustomerOrderRefInput!) { extendHold(input: $input) { userErrors { field message code } } }',
+        { input: { customerOrderId: await freshOrder() } },
+      )),
+    },
     failPayment: {
       allowed: ['admin', 'ownHub'],
       run: async (c) => mutationOutcome(await c.request(op.FAIL_PAYMENT, { input: { customerOrderId: await freshOrder() } })),

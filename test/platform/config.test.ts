@@ -35,6 +35,14 @@ describe('configuration', () => {
     expect(loadConfig({ HOLD_DURATION: 'P7D' }).holdDuration.as('days')).toBe(7);
   });
 
+  it('bounds hold extensions at four holds unless told, and refuses a bound shorter than a hold', () => {
+    expect(loadConfig({}).holdMaxDuration.as('minutes')).toBe(60);
+    expect(loadConfig({ HOLD_DURATION: 'PT2H' }).holdMaxDuration.as('hours')).toBe(8);
+    expect(loadConfig({ HOLD_DURATION: 'P3000D' }).holdMaxDuration.as('days')).toBe(3660);
+    expect(loadConfig({ HOLD_MAX_DURATION: 'PT30M' }).holdMaxDuration.as('minutes')).toBe(30);
+    expect(() => loadConfig({ HOLD_DURATION: 'PT20M', HOLD_MAX_DURATION: 'PT10M' })).toThrow(/HOLD_MAX_DURATION must not be shorter than HOLD_DURATION/);
+  });
+
   it('reads CORS origins as browsers send them, and refuses what is not an origin', () => {
     expect(loadConfig({ CORS_ORIGINS: 'https://Shop.Example.org/, http://localhost:5173' }).corsOrigins).toEqual(['https://shop.example.org', 'http://localhost:5173']);
     expect(() => loadConfig({ CORS_ORIGINS: 'https://shop.example.org/basket' })).toThrow(/CORS_ORIGINS must list origins/);

@@ -60,6 +60,14 @@ export class CustomerOrderResolver {
     return toPayload(() => ctx.services.customerOrders.failPayment(ctx, input.customerOrderId), (customerOrder) => ({ customerOrder }));
   }
 
+  @Allow('admin', 'hub')
+  @Mutation(() => CustomerOrderPayload, {
+    description: "Gives a pending order's hold HOLD_DURATION more from now, for a payment that takes longer, but never past HOLD_MAX_DURATION from its checkout (then it answers with the order as it is: read holdExpiresAt). HOLD_EXPIRED once the hold has lapsed; SESSION_NOT_OPEN once the session has closed.",
+  })
+  extendHold(@Arg('input', () => CustomerOrderRefInput) input: CustomerOrderRefInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.customerOrders.extendHold(ctx, input.customerOrderId), (customerOrder) => ({ customerOrder }));
+  }
+
   @Allow('admin', 'hub', 'customer')
   @Mutation(() => CustomerOrderPayload, { description: 'Cancels a customer order and releases its stock at once.' })
   cancelCustomerOrder(@Arg('input', () => CustomerOrderRefInput) input: CustomerOrderRefInput, @Ctx() ctx: GraphQLContext) {

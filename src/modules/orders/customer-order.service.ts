@@ -10,6 +10,7 @@ import { instant, preparedSql, sql, uuidArray } from '../../shared/sql.js';
 import { releaseOfferCaps } from '../sessions/offer-caps.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus, type SessionTimes } from '../sessions/session-status.js';
 import type { StockService } from '../stock/stock.service.js';
+import type { Duration } from 'luxon';
 import { CustomerOrder, type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
 import { CustomerOrderStatus } from './order-states.js';
 
@@ -50,8 +51,17 @@ export interface CustomerOrderFilter {
   after?: string | null;
 }
 
+/** How long holds last: from a checkout or an extension, and at most from the checkout. */
+export interface HoldDurations {
+  duration: Duration;
+  max: Duration;
+}
+
 export class CustomerOrderService {
-  constructor(private readonly stock: StockService) {}
+  constructor(
+    private readonly stock: StockService,
+    private readonly holds: HoldDurations,
+  ) {}
 
   /**
    * A session's customer orders the caller may see (a hub those it took, a customer their own, the
@@ -205,18 +215,7 @@ export class CustomerOrderService {
    * releases the order's held stock at once, so every hub can sell it again.
    */
   private async transition(em: EntityManager, actor: Actor, now: Date, orderId: string, event: OrderEvent): Promise<Outcome> {
-    // One round trip takes both locks: the session shared (as checkout does), the order exclusive.
-    const [row] = await sql<SessionTimes & LockedOrder & { hubId: string; customerRef: string; order: OrderRow }>(
-      em,
-      `SELECT s.opens_at AS "opensAt", s.closes_at AS "closesAt", s.closed_at AS "closedAt", s.completed_at AS "completedAt",
-              o.hub_id AS "hubId", o.customer_ref AS "customerRef", o.status, o.hold_expires_at AS "holdExpiresAt",
-              row_to_json(o) AS "order"
-         FROM sales_session s JOIN customer_order o ON o.sales_session_id = s.id
-        WHERE o.id = ?
-          FOR KEY SHARE OF s FOR UPDATE OF o`,
-      [orderId],
-    );
-    if (!row) throw orderNotFound(orderId);
+    const row = await lockOrder(em, orderId);
     // Payment results come from the hub; a customer may only cancel their own order, and is told
     // of another's no more than customerOrder(id) tells it (null): not found.
     const allowed = event === OrderEvent.CANCELLED ? seesCustomerOrder(actor, row) : actsForHub(actor, row.hubId);
@@ -277,10 +276,70 @@ export class CustomerOrderService {
     return this.setStatus(em, now, orderId, status);
   }
 
+  /**
+   * Gives a pending order's hold another HOLD_DURATION from now, for a payment that takes longer
+   * (a bank's check, a second factor), but never past HOLD_MAX_DURATION from its checkout: stock
+   * held is stock no other hub can sell. Its hub's (or the operator's) to ask, while the session
+   * is open and the hold has not lapsed; once the hold reaches its limit, asking again answers with
+   * the order as it is (holdExpiresAt says until when), as a retry does.
+   */
+  async extendHold(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrderView> {
+    if (!isUuid(customerOrderId)) throw orderNotFound(customerOrderId);
+    const outcome = await ctx.em.transactional(async (em): Promise<Outcome> => {
+      const now = ctx.clock.now();
+      const row = await lockOrder(em, customerOrderId);
+      if (!actsForHub(ctx.actor, row.hubId)) {
+        if (ctx.actor.kind === 'customer') throw orderNotFound(customerOrderId);
+        throw forbidden('this order belongs to another hub', 'customerOrderId');
+      }
+      const expiresAt = instant(row.holdExpiresAt);
+      if (row.status === CustomerOrderStatus.EXPIRED) throw holdExpired();
+      if (row.status !== CustomerOrderStatus.PENDING_PAYMENT) {
+        throw DomainError.of(UserErrorCode.INVALID_STATE, `only a pending order's hold can be extended: this one is ${row.status}`, ['customerOrderId']);
+      }
+      if (expiresAt !== null && expiresAt <= now) {
+        // Lapsed: expired now, as a late payment result would find it.
+        await this.finish(em, now, customerOrderId, CustomerOrderStatus.EXPIRED);
+        return { kind: 'refused', error: holdExpired() };
+      }
+      if (sessionStatus(readSessionTimes(row), now) !== SalesSessionStatus.OPEN) {
+        throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, 'the sales session has closed: the hold ends with the payment result or at its expiry', ['customerOrderId']);
+      }
+      const placedAt = new Date(row.order.created_at as string);
+      const extended = new Date(Math.min(now.getTime() + this.holds.duration.toMillis(), placedAt.getTime() + this.holds.max.toMillis()));
+      if (expiresAt !== null && extended <= expiresAt) return { kind: 'unchanged', order: row.order };
+      const [order] = await sql<OrderRow>(em, 'UPDATE customer_order SET hold_expires_at = ? WHERE id = ? RETURNING *', [extended, customerOrderId]);
+      return { kind: 'changed', order: order! };
+    });
+    if (outcome.kind === 'refused') throw outcome.error;
+    return orderFromRow(outcome.order);
+  }
+
   private async setStatus(em: EntityManager, now: Date, orderId: string, status: CustomerOrderStatus): Promise<OrderRow> {
     const [order] = await sql<OrderRow>(em, 'UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ? WHERE id = ? RETURNING *', [status, now, orderId]);
     return order!;
   }
+}
+
+type LockedOrderRow = SessionTimes & LockedOrder & { hubId: string; customerRef: string; order: OrderRow };
+
+/**
+ * An order with its session's times, locked as every change of an order locks them, in one round
+ * trip: the session shared (as checkout does), then the order exclusive.
+ */
+async function lockOrder(em: EntityManager, orderId: string): Promise<LockedOrderRow> {
+  const [row] = await sql<LockedOrderRow>(
+    em,
+    `SELECT s.opens_at AS "opensAt", s.closes_at AS "closesAt", s.closed_at AS "closedAt", s.completed_at AS "completedAt",
+            s.cancelled_at AS "cancelledAt", o.hub_id AS "hubId", o.customer_ref AS "customerRef", o.status,
+            o.hold_expires_at AS "holdExpiresAt", row_to_json(o) AS "order"
+       FROM sales_session s JOIN customer_order o ON o.sales_session_id = s.id
+      WHERE o.id = ?
+        FOR KEY SHARE OF s FOR UPDATE OF o`,
+    [orderId],
+  );
+  if (!row) throw orderNotFound(orderId);
+  return row;
 }
 
 function orderNotFound(id: string): DomainError {
