@@ -201,7 +201,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
   };
 
-  if (config.holdMaxDuration.toMillis() < config.holdDuration.toMillis()) problems.push('HOLD_MAX_DURATION must not be shorter than HOLD_DURATION: it bounds how far a hold is extended');
+  // Compared only when both were read: a bad HOLD_DURATION stands for its fallback meanwhile.
+  const holdsRead = !problems.some((problem) => problem.startsWith('HOLD_'));
+  if (holdsRead && config.holdMaxDuration.toMillis() < config.holdDuration.toMillis()) problems.push('HOLD_MAX_DURATION must not be shorter than HOLD_DURATION: it bounds how far a hold is extended');
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

@@ -19,8 +19,6 @@ export async function doEachDue(
   ctx: RequestContext,
   ids: readonly string[],
   work: (em: EntityManager, id: string) => Promise<boolean>,
-  /** Told of each item done, once its transaction has committed. */
-  committed?: () => void,
 ): Promise<number> {
   let done = 0;
   const failures: unknown[] = [];
@@ -30,10 +28,7 @@ export async function doEachDue(
         await sql(em, `SET LOCAL lock_timeout = ${ITEM_LOCK_WAIT_MS}`);
         return work(em, id);
       });
-      if (did) {
-        done += 1;
-        committed?.();
-      }
+      if (did) done += 1;
     } catch (error) {
       if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) failures.push(Object.assign(error as object, { itemId: id }));
     }

@@ -86,6 +86,32 @@ describe('extendHold', () => {
     await expectStatesConsistent(t.db);
   });
 
+  for (const [what, mutation] of [['an extension', EXTEND_HOLD], ['a late payment result', CONFIRM_PAYMENT]] as const) {
+    it(`tries a short basket again when ${what} expired the lapsed hold it was short of, between its refusal and its own expiry pass`, async () => {
+      t.clock.set('2026-11-23T10:00:00+01:00');
+      const { product, hub, order } = await pendingOrder(`Apricots for ${what}`);
+      const other = await createSession(t.api, await createHub(t.api, `Apricot other hub for ${what}`), { ...OPEN, products: [product] });
+      t.clock.set('2026-11-23T10:16:00+01:00');
+      // Bea's 10 are refused (the lapsed 4 still count); before her checkout's own pass over
+      // lapsed holds, the order's hub sends its request, which finds the hold lapsed and expires it.
+      const service = t.app.services.customerOrders;
+      const expireLapsedHoldsOf = service.expireLapsedHoldsOf.bind(service);
+      let answer: CheckoutResult | undefined;
+      service.expireLapsedHoldsOf = async (ctx, offerIds) => {
+        answer = await orderMutation(await t.as({ role: 'hub', hubId: hub }), mutation, order);
+        return expireLapsedHoldsOf(ctx, offerIds);
+      };
+      try {
+        const bea = await checkout(t.api, other.id, 'bea', [{ offerId: other.offerFor(product), quantity: '10' }]);
+        expect(answer).toMatchObject({ customerOrder: null, userErrors: [{ code: 'HOLD_EXPIRED' }] });
+        expect(bea.userErrors).toEqual([]);
+      } finally {
+        service.expireLapsedHoldsOf = expireLapsedHoldsOf;
+      }
+      expect(await stockOf(t.api, product)).toMatchObject({ held: '10', available: '0' });
+    });
+  }
+
   it('refuses a paid order, a closed session, another hub, a customer and an unknown order, changing nothing', async () => {
     t.clock.set('2026-11-23T10:00:00+01:00');
     const paid = await pendingOrder('Pheasant eggs');

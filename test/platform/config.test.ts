@@ -41,6 +41,8 @@ describe('configuration', () => {
     expect(loadConfig({ HOLD_DURATION: 'P3000D' }).holdMaxDuration.as('days')).toBe(3660);
     expect(loadConfig({ HOLD_MAX_DURATION: 'PT30M' }).holdMaxDuration.as('minutes')).toBe(30);
     expect(() => loadConfig({ HOLD_DURATION: 'PT20M', HOLD_MAX_DURATION: 'PT10M' })).toThrow(/HOLD_MAX_DURATION must not be shorter than HOLD_DURATION/);
+    // A bad HOLD_DURATION is reported alone, not compared with the bound as its fallback.
+    expect(() => loadConfig({ HOLD_DURATION: 'bad', HOLD_MAX_DURATION: 'PT10M' })).toThrow(/^(?![\s\S]*HOLD_MAX_DURATION)[\s\S]*HOLD_DURATION must be an ISO 8601 duration/);
   });
 
   it('reads CORS origins as browsers send them, and refuses what is not an origin', () => {

@@ -155,21 +155,24 @@ export class CustomerOrderService {
       [ctx.clock.now(), limit],
     );
     return doEachDue(ctx, due.map((o) => o.id), async (em, id) =>
-      (await this.transition(em, ctx.actor, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).kind === 'changed', this.countExpiry);
+      (await this.transition(em, ctx.actor, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).kind === 'changed');
   }
 
   /**
-   * How many holds this process has expired so far (counted as each commits): a checkout refused
-   * for want of stock tries again if one expired meanwhile (the scheduler's or expireLapsedHoldsOf()).
+   * How many holds this process has expired so far, whoever in it expired them (the scheduler, a
+   * checkout's expireLapsedHoldsOf(), a late payment result or extension): a checkout refused for
+   * want of stock tries again if one expired meanwhile. Counted as each expiry is written, before
+   * its commit: counted after, a checkout that read the stock freed by it, but the counter before
+   * it, was refused though the stock was there. One that then fails to commit only costs a retry.
    */
   get holdsExpired(): number {
     return this.expiries;
   }
 
   private expiries = 0;
-  private readonly countExpiry = () => {
+  private countExpiry(): void {
     this.expiries += 1;
-  };
+  }
 
   /**
    * Expires, at once, the lapsed holds of the products these offers sell (at any hub), for a
@@ -196,7 +199,6 @@ export class CustomerOrderService {
       // though that checkout may not have counted it yet. A failure leaves the hold to the
       // scheduler, which logs its own.
       const outcome = await ctx.em.transactional((em) => this.transition(em, system, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).catch(() => undefined);
-      if (outcome?.kind === 'changed') this.countExpiry();
       if (outcome?.kind === 'changed' || (outcome?.kind === 'unchanged' && outcome.order.status !== CustomerOrderStatus.PENDING_PAYMENT)) freed += 1;
     }
     return freed;
@@ -273,6 +275,7 @@ export class CustomerOrderService {
   private async finish(em: EntityManager, now: Date, orderId: string, status: CustomerOrderStatus): Promise<OrderRow> {
     await releaseOfferCaps(em, orderId);
     await this.stock.releaseCustomerOrder(em, now, orderId);
+    if (status === CustomerOrderStatus.EXPIRED) this.countExpiry();
     return this.setStatus(em, now, orderId, status);
   }
 
@@ -280,8 +283,9 @@ export class CustomerOrderService {
    * Gives a pending order's hold another HOLD_DURATION from now, for a payment that takes longer
    * (a bank's check, a second factor), but never past HOLD_MAX_DURATION from its checkout: stock
    * held is stock no other hub can sell. Its hub's (or the operator's) to ask, while the session
-   * is open and the hold has not lapsed; once the hold reaches its limit, asking again answers with
-   * the order as it is (holdExpiresAt says until when), as a retry does.
+   * is open and the hold has not lapsed. Each call moves the hold to HOLD_DURATION from then (a
+   * retry moves it as far as the first call did, or a little further); at the limit it answers with
+   * the order as it is (holdExpiresAt says until when).
    */
   async extendHold(ctx: RequestContext, customerOrderId: string): Promise<CustomerOrderView> {
     if (!isUuid(customerOrderId)) throw orderNotFound(customerOrderId);
