@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { createDatabaseIfMissing } from '../../src/db/database.js';
-import { openOrm } from '../../src/db/orm.js';
+import { migrate, openOrm } from '../../src/db/orm.js';
 
 const JEAN = '00000000-0000-4000-8000-000000000001';
 const CARROTS = '00000000-0000-4000-8000-000000000002';
@@ -29,6 +29,13 @@ async function upgrade(run: (orm: Awaited<ReturnType<typeof openOrm>>, db: pg.Po
 }
 
 describe('migrations', () => {
+  it('build exactly the schema the entities describe, so npm run migration:create finds nothing to add', async () => {
+    await upgrade(async (orm) => {
+      await migrate(orm);
+      expect(await orm.getSchemaGenerator().getUpdateSchemaSQL({ wrap: false })).toBe('');
+    });
+  });
+
   it('move existing stock into each producer\'s first location, so a pilot upgrades without losing any', async () => {
     await upgrade(async (orm, db) => {
       // The database as the release before stock locations left it, with a producer's stock in it.
