@@ -54,7 +54,7 @@ export function createServices(options: ServiceOptions) {
     customerOrders,
     producerOrders: new ProducerOrderService(),
     completion: new SessionCompletionService(stock),
-    cancellation: new SessionCancellationService(stock),
+    cancellation: new SessionCancellationService(stock, customerOrders),
     webhooks: new WebhookService(enterprises, options.webhookAddresses),
   };
 }

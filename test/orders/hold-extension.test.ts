@@ -65,7 +65,11 @@ describe('extendHold', () => {
     t.clock.set('2026-11-23T10:00:00+01:00');
     const { product, order } = await pendingOrder('Duck eggs');
     t.clock.set('2026-11-23T10:14:00+01:00');
-    await extend(t.api, order);
+    expect((await extend(t.api, order)).customerOrder).toMatchObject({ holdExpiresAt: '2026-11-23T09:29:00Z' });
+    // Held past its first expiry (10:15), up to the new one.
+    t.clock.set('2026-11-23T10:28:00+01:00');
+    await t.app.scheduler.runOnce();
+    expect(await stockOf(t.api, product)).toMatchObject({ held: '4' });
     t.clock.set('2026-11-23T10:29:01+01:00');
     await t.app.scheduler.runOnce();
     expect(await stockOf(t.api, product)).toMatchObject({ held: '0', available: '10' });
@@ -86,24 +90,31 @@ describe('extendHold', () => {
     await expectStatesConsistent(t.db);
   });
 
-  for (const [what, mutation] of [['an extension', EXTEND_HOLD], ['a late payment result', CONFIRM_PAYMENT]] as const) {
+  const CANCEL_SESSION = 'mutation ($input: CancelSalesSessionInput!) { cancelSalesSession(input: $input) { userErrors { field message code } } }';
+  /** What expires a lapsed hold, sent by the order's hub, and what it answers then. */
+  const expiring: [string, (hub: GraphQLClient, order: string, session: string) => Promise<unknown>, unknown][] = [
+    ['an extension', (hub, order) => orderMutation(hub, EXTEND_HOLD, order), { customerOrder: null, userErrors: [{ code: 'HOLD_EXPIRED' }] }],
+    ['a late payment result', (hub, order) => orderMutation(hub, CONFIRM_PAYMENT, order), { customerOrder: null, userErrors: [{ code: 'HOLD_EXPIRED' }] }],
+    ["a cancel of the order's session", (hub, _order, session) => hub.data(CANCEL_SESSION, { input: { salesSessionId: session } }), { cancelSalesSession: { userErrors: [] } }],
+  ];
+  for (const [what, send, answered] of expiring) {
     it(`tries a short basket again when ${what} expired the lapsed hold it was short of, between its refusal and its own expiry pass`, async () => {
       t.clock.set('2026-11-23T10:00:00+01:00');
-      const { product, hub, order } = await pendingOrder(`Apricots for ${what}`);
+      const { product, hub, session, order } = await pendingOrder(`Apricots for ${what}`);
       const other = await createSession(t.api, await createHub(t.api, `Apricot other hub for ${what}`), { ...OPEN, products: [product] });
       t.clock.set('2026-11-23T10:16:00+01:00');
       // Bea's 10 are refused (the lapsed 4 still count); before her checkout's own pass over
       // lapsed holds, the order's hub sends its request, which finds the hold lapsed and expires it.
       const service = t.app.services.customerOrders;
       const expireLapsedHoldsOf = service.expireLapsedHoldsOf.bind(service);
-      let answer: CheckoutResult | undefined;
+      let answer: unknown;
       service.expireLapsedHoldsOf = async (ctx, offerIds) => {
-        answer = await orderMutation(await t.as({ role: 'hub', hubId: hub }), mutation, order);
+        answer = await send(await t.as({ role: 'hub', hubId: hub }), order, session.id);
         return expireLapsedHoldsOf(ctx, offerIds);
       };
       try {
         const bea = await checkout(t.api, other.id, 'bea', [{ offerId: other.offerFor(product), quantity: '10' }]);
-        expect(answer).toMatchObject({ customerOrder: null, userErrors: [{ code: 'HOLD_EXPIRED' }] });
+        expect(answer).toMatchObject(answered as object);
         expect(bea.userErrors).toEqual([]);
       } finally {
         service.expireLapsedHoldsOf = expireLapsedHoldsOf;

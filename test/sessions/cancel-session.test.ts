@@ -27,7 +27,7 @@ async function cancelSession(api: GraphQLClient, salesSessionId: string): Promis
   return (await api.data<{ cancelSalesSession: CancelPayload }>(CANCEL_SALES_SESSION, { input: { salesSessionId } })).cancelSalesSession;
 }
 
-/** Customer orders of a session by status, and what the session's capped offers count as taken, read with SQL. */
+/** How many of a session's customer orders are in each status, read with SQL. */
 async function ordersOf(db: pg.Pool, sessionId: string): Promise<Record<string, number>> {
   const { rows } = await db.query('SELECT status, count(*)::int AS n FROM customer_order WHERE sales_session_id = $1 GROUP BY status', [sessionId]);
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
@@ -148,7 +148,7 @@ describe('cancelSalesSession', () => {
       'mutation ($input: UpdateSalesSessionInput!) { updateSalesSession(input: $input) { userErrors { field message code } } }',
       { input: { salesSessionId: session.id, closesAt: '2026-11-23T22:00:00+01:00' } },
     );
-    expect(update.updateSalesSession.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_STATE' })]);
+    expect(update.updateSalesSession.userErrors).toEqual([{ code: 'INVALID_STATE', field: ['salesSessionId'], message: 'the session was cancelled' }]);
 
     // Past its close, the scheduler leaves it as it is: nothing to complete, nothing committed.
     t.clock.set('2026-11-23T21:00:00+01:00');

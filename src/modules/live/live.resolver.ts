@@ -17,6 +17,7 @@ import { Lot } from '../lots/lot.entity.js';
 import { Location } from '../stock/location.entity.js';
 import type { ProductRecord } from '../sessions/catalogue-read.js';
 import { availableUnderCap } from '../sessions/offer-caps.js';
+import { sessionClosedSql } from '../sessions/session-status.js';
 import { sql } from '../../shared/sql.js';
 
 interface ReservationArgs {
@@ -60,7 +61,7 @@ function offerStateAfter(ctx: GraphQLContext, event: StoredEvent, offerId: strin
     read = sql<OfferSaleState>(
       ctx.em,
       `SELECT f.cap::text AS cap, f.taken::text AS taken,
-              (s.completed_at IS NOT NULL OR s.closed_at IS NOT NULL OR s.closes_at <= ?) AS "sessionClosed"
+              ${sessionClosedSql('s')} AS "sessionClosed"
          FROM offer f JOIN sales_session s ON s.id = f.sales_session_id WHERE f.id = ?`,
       [ctx.clock.now(), offerId],
     ).then(([row]) => row);

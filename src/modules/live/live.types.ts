@@ -6,7 +6,7 @@ export class ReservationEvent {
   @Field(() => IdScalar, { description: 'Increases with every event; pass it as `after` to resume from here.' })
   id!: string;
 
-  @Field(() => String, { description: 'HELD (a checkout), RELEASED (payment failed, hold expired, order cancelled) or COMPLETED (the session closed).' })
+  @Field(() => String, { description: 'HELD (a checkout), RELEASED (payment failed, hold expired, order or session cancelled) or COMPLETED (the session closed).' })
   kind!: string;
 
   @Field(() => DecimalScalar, { description: 'The change this event brought.' })
@@ -24,7 +24,7 @@ export class AvailabilityEvent {
   @Field(() => IdScalar, { description: 'Increases with every event; pass it as `after` to resume from here.' })
   id!: string;
 
-  @Field(() => DecimalScalar, { description: 'What a customer can check out right after this change, as Offer.available: 0 once the session has closed or was cancelled.' })
+  @Field(() => DecimalScalar, { description: "The product's availability after this change, under the offer's cap as it is when the event is delivered; 0 if by then the session has closed or was cancelled (replayed events too)." })
   available!: string;
 
   @Field(() => DateTimeScalar)

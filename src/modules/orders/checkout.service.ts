@@ -302,9 +302,9 @@ export class CheckoutService {
    * The order and its lines, each joined to its producer's order, and its planned hold if any, in
    * one statement (place_customer_order(), migrations 20261124200000 and 20261124220000). Nothing
    * is written unless the session is still open (checked and locked, shared, by the statement
-   * itself) and the idempotency key still free. The shared lock keeps out closing and completion
-   * only because both take the session FOR UPDATE first; a plain UPDATE of closed_at would not
-   * wait for it.
+   * itself) and the idempotency key still free. The shared lock keeps out closing, cancelling and
+   * completion only because all three take the session FOR UPDATE first; a plain UPDATE of
+   * closed_at would not wait for it. (The statement reads no cancelled_at: a cancel sets closed_at.)
    */
   private async insertOrder(em: EntityManager, request: CheckoutRequest, orderId: string, session: SessionRow,
     byOffer: ReadonlyMap<string, OfferRow>, hold: Move[] | undefined): Promise<Placement> {

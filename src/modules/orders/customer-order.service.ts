@@ -12,7 +12,7 @@ import { readSessionTimes, SalesSessionStatus, sessionStatus, type SessionTimes 
 import type { StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { CustomerOrder, type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
-import { CustomerOrderStatus } from './order-states.js';
+import { CustomerOrderStatus, holdLapsed } from './order-states.js';
 
 /** What can happen to a customer order after checkout. */
 export enum OrderEvent {
@@ -174,6 +174,11 @@ export class CustomerOrderService {
     this.expiries += 1;
   }
 
+  /** Counts holds expired elsewhere in this process (a session's cancel), as written. */
+  countExpiries(count: number): void {
+    this.expiries += count;
+  }
+
   /**
    * Expires, at once, the lapsed holds of the products these offers sell (at any hub), for a
    * checkout refused for want of stock that such a hold counted, rather than leave them to the
@@ -196,8 +201,7 @@ export class CustomerOrderService {
     let freed = 0;
     for (const { id } of due) {
       // Waiting, unlike the scheduler, for a hold another checkout is expiring: then it is free,
-      // though that checkout may not have counted it yet. A failure leaves the hold to the
-      // scheduler, which logs its own.
+      // and counted here as such. A failure leaves the hold to the scheduler, which logs its own.
       const outcome = await ctx.em.transactional((em) => this.transition(em, system, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).catch(() => undefined);
       if (outcome?.kind === 'changed' || (outcome?.kind === 'unchanged' && outcome.order.status !== CustomerOrderStatus.PENDING_PAYMENT)) freed += 1;
     }
@@ -229,7 +233,7 @@ export class CustomerOrderService {
     const target = TARGET[event];
     const unchanged: Outcome = { kind: 'unchanged', order: row.order };
     if (order.status === target) return unchanged;
-    const lapsed = order.status === CustomerOrderStatus.PENDING_PAYMENT && order.holdExpiresAt !== null && order.holdExpiresAt <= now;
+    const lapsed = holdLapsed(order, now);
     if (lapsed && (event === OrderEvent.PAYMENT_FAILED || event === OrderEvent.CANCELLED)) {
       // The order expired when its hold lapsed, whether or not the scheduler has marked it yet: it
       // is marked now, and the answer is the one an EXPIRED order gets.
@@ -292,16 +296,14 @@ export class CustomerOrderService {
     const outcome = await ctx.em.transactional(async (em): Promise<Outcome> => {
       const now = ctx.clock.now();
       const row = await lockOrder(em, customerOrderId);
-      if (!actsForHub(ctx.actor, row.hubId)) {
-        if (ctx.actor.kind === 'customer') throw orderNotFound(customerOrderId);
-        throw forbidden('this order belongs to another hub', 'customerOrderId');
+      // Customers never get here (the mutation is the hub's).
+      if (!actsForHub(ctx.actor, row.hubId)) throw forbidden('this order belongs to another hub', 'customerOrderId');
+      const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
+      if (order.status === CustomerOrderStatus.EXPIRED) throw holdExpired();
+      if (order.status !== CustomerOrderStatus.PENDING_PAYMENT) {
+        throw DomainError.of(UserErrorCode.INVALID_STATE, `only a pending order's hold can be extended: this one is ${order.status}`, ['customerOrderId']);
       }
-      const expiresAt = instant(row.holdExpiresAt);
-      if (row.status === CustomerOrderStatus.EXPIRED) throw holdExpired();
-      if (row.status !== CustomerOrderStatus.PENDING_PAYMENT) {
-        throw DomainError.of(UserErrorCode.INVALID_STATE, `only a pending order's hold can be extended: this one is ${row.status}`, ['customerOrderId']);
-      }
-      if (expiresAt !== null && expiresAt <= now) {
+      if (holdLapsed(order, now)) {
         // Lapsed: expired now, as a late payment result would find it.
         await this.finish(em, now, customerOrderId, CustomerOrderStatus.EXPIRED);
         return { kind: 'refused', error: holdExpired() };
@@ -311,9 +313,9 @@ export class CustomerOrderService {
       }
       const placedAt = new Date(row.order.created_at as string);
       const extended = new Date(Math.min(now.getTime() + this.holds.duration.toMillis(), placedAt.getTime() + this.holds.max.toMillis()));
-      if (expiresAt !== null && extended <= expiresAt) return { kind: 'unchanged', order: row.order };
-      const [order] = await sql<OrderRow>(em, 'UPDATE customer_order SET hold_expires_at = ? WHERE id = ? RETURNING *', [extended, customerOrderId]);
-      return { kind: 'changed', order: order! };
+      if (order.holdExpiresAt !== null && extended <= order.holdExpiresAt) return { kind: 'unchanged', order: row.order };
+      const [updated] = await sql<OrderRow>(em, 'UPDATE customer_order SET hold_expires_at = ? WHERE id = ? RETURNING *', [extended, customerOrderId]);
+      return { kind: 'changed', order: updated! };
     });
     if (outcome.kind === 'refused') throw outcome.error;
     return orderFromRow(outcome.order);

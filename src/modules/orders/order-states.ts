@@ -30,3 +30,8 @@ export const LIVE_CUSTOMER_ORDER_STATUSES = [CustomerOrderStatus.PENDING_PAYMENT
 registerEnumType(OrderState, { name: 'OrderState' });
 registerEnumType(FulfilmentState, { name: 'FulfilmentState' });
 registerEnumType(CustomerOrderStatus, { name: 'CustomerOrderStatus' });
+
+/** A pending order's hold has lapsed at `now`, whether or not the scheduler has marked it EXPIRED yet. */
+export function holdLapsed(order: { status: CustomerOrderStatus; holdExpiresAt: Date | null }, now: Date): boolean {
+  return order.status === CustomerOrderStatus.PENDING_PAYMENT && order.holdExpiresAt !== null && order.holdExpiresAt <= now;
+}

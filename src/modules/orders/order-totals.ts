@@ -36,11 +36,17 @@ export interface Amount {
  * rounded half up to a whole minor unit, summed. Null when one has no price, or they are in more
  * than one currency: there is then no one figure to owe.
  */
-export function wholesaleAmount(shares: readonly { quantity: string; amount: number | null; currency: string | null }[]): Amount | null {
+export function wholesaleTotalOf(shares: readonly { quantity: string; amount: number | null; currency: string | null }[]): Amount | null {
   const currencies = new Set(shares.map((s) => s.currency));
   const [currency] = currencies;
   if (currencies.size !== 1 || !currency || shares.some((s) => s.amount === null)) return null;
   return { amount: Decimal.sum(0, ...shares.map((s) => lineAmount(s.quantity, s.amount!))), currency };
+}
+
+/** The one wholesale price quantities were checked out at, if there is one (and it is known). */
+export function singleWholesalePrice(shares: readonly { amount: number | null; currency: string | null }[]): Money | null {
+  const [only, ...more] = shares;
+  return only && more.length === 0 && only.amount !== null && only.currency !== null ? { amount: only.amount, currency: only.currency } : null;
 }
 
 /** The sum of amounts, or null when there are none, one is null, or they are in more than one currency. */

@@ -9,7 +9,7 @@ import { Product } from '../catalogue/product.entity.js';
 import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { Money } from '../../graphql/money.js';
 import { FulfilmentState, OrderState } from './order-states.js';
-import { type Amount, moneyOrNull, sumAmounts, wholesaleAmount } from './order-totals.js';
+import { type Amount, moneyOrNull, singleWholesalePrice, sumAmounts, wholesaleTotalOf } from './order-totals.js';
 import { requireSeesWholesalePrice } from '../catalogue/wholesale-access.js';
 import { ProducerOrderLine } from './order.types.js';
 import { ProducerOrder } from './producer-order.entity.js';
@@ -62,7 +62,7 @@ export class ProducerOrderResolver {
   async wholesaleTotal(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
     await requireSeesWholesalePrice(ctx, order.producer.id);
     const rows = await ctx.loaders.producerOrderLines.load(order.id);
-    return asMoney(sumAmounts(rows.map((row) => wholesaleAmount(row.byWholesalePrice))));
+    return asMoney(sumAmounts(rows.map((row) => wholesaleTotalOf(row.byWholesalePrice))));
   }
 }
 
@@ -70,12 +70,11 @@ export class ProducerOrderResolver {
 export class ProducerOrderLineResolver {
   @FieldResolver(() => Money, {
     nullable: true,
-    description: "The producer's price to the hub for one unit, as it was when the customers checked out (Product.wholesalePrice then); null when they checked out at different prices (wholesaleTotal still adds them up) or the product had none. For the producer and the hubs it approved.",
+    description: "The producer's price to the hub for one unit, as it was when the customers checked out (Product.wholesalePrice then); null when they checked out at different prices (wholesaleTotal then adds each price's share) or the product had none. For the producer and the hubs it approved.",
   })
   async wholesalePrice(@Root() line: ProducerOrderLine, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
     await requireSeesWholesalePrice(ctx, line.producerId);
-    const [only, ...more] = line.byWholesalePrice;
-    return only && more.length === 0 && only.amount !== null && only.currency !== null ? { amount: only.amount, currency: only.currency } : null;
+    return singleWholesalePrice(line.byWholesalePrice);
   }
 
   @FieldResolver(() => Money, {
@@ -84,7 +83,7 @@ export class ProducerOrderLineResolver {
   })
   async wholesaleTotal(@Root() line: ProducerOrderLine, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
     await requireSeesWholesalePrice(ctx, line.producerId);
-    return asMoney(wholesaleAmount(line.byWholesalePrice));
+    return asMoney(wholesaleTotalOf(line.byWholesalePrice));
   }
 }
 

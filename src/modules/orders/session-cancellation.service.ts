@@ -11,8 +11,9 @@ import { CustomerOrderStatus, LIVE_CUSTOMER_ORDER_STATUSES } from './order-state
  * Cancels a session with its orders: a hub that opened one by mistake (the wrong week, the wrong
  * offers), or whose delivery fell through, takes it back before its producers work from it.
  * Every live customer order (pending or paid) becomes CANCELLED (EXPIRED if its hold had lapsed)
- * and its stock is back on sale at once, on every hub; its producer orders become CANCELLED; the session sells nothing more and is
- * never completed. Refunding paid orders is the hub's, as for a cancelled order.
+ * and its stock is back on sale at once, on every hub; its producer orders become CANCELLED; the
+ * session sells nothing more, and the scheduler never completes it (it is marked completed with
+ * the cancel). Refunding paid orders is the hub's, as for a cancelled order.
  *
  * One transaction, with the session FOR UPDATE, as a close takes it: checkouts, payment results
  * and releases in flight finish first and those after find the session cancelled, so no order
@@ -20,7 +21,11 @@ import { CustomerOrderStatus, LIVE_CUSTOMER_ORDER_STATUSES } from './order-state
  * Cancelling a cancelled session answers with it, as the first request did.
  */
 export class SessionCancellationService {
-  constructor(private readonly stock: StockService) {}
+  constructor(
+    private readonly stock: StockService,
+    /** Told of the lapsed holds a cancel expires, so checkouts refused for their stock try again. */
+    private readonly expiries: { countExpiries(count: number): void },
+  ) {}
 
   async cancelSalesSession(ctx: RequestContext, input: { salesSessionId: string }): Promise<SalesSession> {
     await requireOwnSession(ctx, input.salesSessionId);
@@ -35,12 +40,12 @@ export class SessionCancellationService {
       // stock levels, last, so that other hubs selling the same products wait only for the commit.
       // A hold that lapsed had expired, whether or not the scheduler had marked it yet (as for a
       // single order's cancel): it stays EXPIRED, and a late payment for it is told so.
-      const released = await sql<{ id: string }>(
+      const released = await sql<{ id: string; status: CustomerOrderStatus }>(
         em,
         `UPDATE customer_order
             SET status = CASE WHEN status = ? AND hold_expires_at <= ? THEN ? ELSE ? END, hold_expires_at = NULL, updated_at = ?
           WHERE sales_session_id = ? AND status IN (${LIVE_CUSTOMER_ORDER_STATUSES.map(() => '?').join(', ')})
-          RETURNING id`,
+          RETURNING id, status`,
         [CustomerOrderStatus.PENDING_PAYMENT, now, CustomerOrderStatus.EXPIRED, CustomerOrderStatus.CANCELLED, now, session.id, ...LIVE_CUSTOMER_ORDER_STATUSES],
       );
       await sql(
@@ -55,6 +60,7 @@ export class SessionCancellationService {
       await em.flush();
       await releaseSessionCaps(em, session.id);
       await this.stock.releaseCustomerOrders(em, now, released.map((o) => o.id));
+      this.expiries.countExpiries(released.filter((o) => o.status === CustomerOrderStatus.EXPIRED).length);
       return session;
     });
   }

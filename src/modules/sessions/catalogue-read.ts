@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, uuidArray } from '../../shared/sql.js';
 import type { LotGrade } from '../lots/lot.entity.js';
 import type { StockFigures } from '../stock/stock.service.js';
+import { sessionClosedSql } from './session-status.js';
 
 /*
  * The storefront's catalogue page (a session's offers, each with its product, producer and live
@@ -93,7 +94,7 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
             coalesce(s.available, 0) AS available,
             -- Whether the session had closed at the reader's instant (sessionStatus()): a flag, not
             -- its times, which a page of hundreds of offers would read and parse as many times.
-            (ss.completed_at IS NOT NULL OR ss.closed_at IS NOT NULL OR ss.closes_at <= ?) AS "sessionClosed"
+            ${sessionClosedSql('ss')} AS "sessionClosed"
        FROM offer f
        JOIN sales_session ss ON ss.id = f.sales_session_id
        JOIN product p ON p.id = f.product_id

@@ -55,7 +55,7 @@ export class Offer extends BaseEntity {
   /**
    * What live customer orders (PENDING_PAYMENT or CONFIRMED) hold of a capped offer: raised as an
    * order is placed (place_customer_order()), lowered as it is released
-   * (releaseOfferCaps()). The CHECK above refuses a checkout past the cap even for a bug in code,
+   * (releaseOfferCaps(); releaseSessionCaps() when the session is cancelled). The CHECK above refuses a checkout past the cap even for a bug in code,
    * as stock levels refuse an oversell. Kept only while the offer is capped: capping it later
    * (updateOfferCap) counts what live orders hold then.
    */

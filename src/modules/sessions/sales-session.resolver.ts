@@ -44,7 +44,7 @@ export class SalesSessionResolver {
 
   @Allow('admin', 'hub')
   @Mutation(() => SalesSessionPayload, {
-    description: 'Cancels a session that is not complete, with its orders: every pending or paid customer order becomes CANCELLED (refunds are the hub\'s) and its stock is back on sale at once, its producer orders become CANCELLED, and it sells nothing more. Cancelling it again answers with it.',
+    description: 'Cancels a session that is not complete, with its orders: every pending or paid customer order becomes CANCELLED (EXPIRED if its hold had lapsed; refunds are the hub\'s) and its stock is back on sale at once, its producer orders become CANCELLED, and it sells nothing more. Cancelling it again answers with it; a COMPLETED session is INVALID_STATE.',
   })
   cancelSalesSession(@Arg('input', () => CancelSalesSessionInput) input: CancelSalesSessionInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.cancellation.cancelSalesSession(ctx, input), (salesSession) => ({ salesSession }));
@@ -52,7 +52,7 @@ export class SalesSessionResolver {
 
   @Allow('admin', 'hub')
   @Mutation(() => SalesSessionPayload, {
-    description: "Moves the close (later, or earlier but still to come) and the delivery of a session that has not closed. Its opening does not move: a session that has not opened has no orders; close it and make another.",
+    description: "Moves the close (later, or earlier but still to come) and the delivery of a session that has not closed. Its opening does not move: a session that has not opened has no orders; cancel it and make another.",
   })
   updateSalesSession(@Arg('input', () => UpdateSalesSessionInput) input: UpdateSalesSessionInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.salesSessions.updateSalesSession(ctx, input), (salesSession) => ({ salesSession }));
@@ -78,13 +78,13 @@ export class SalesSessionResolver {
     return DateTime.fromJSDate(session.deliversAt ?? session.closesAt, { zone: session.timeZone });
   }
 
-  @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'When a trader closed the session early, if they did.' })
+  @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'When the session was closed before closesAt, if it was: by closeSalesSession, or by cancelSalesSession (then it equals cancelledAt).' })
   closedEarlyAt(@Root() session: SalesSession): DateTime | null {
     if (!session.closedAt || session.closedAt >= session.closesAt) return null;
     return DateTime.fromJSDate(session.closedAt, { zone: session.timeZone });
   }
 
-  @FieldResolver(() => DateTimeScalar, { nullable: true, description: "When the hub cancelled the session (cancelSalesSession), in its time zone." })
+  @FieldResolver(() => DateTimeScalar, { nullable: true, description: "When its hub or the operator cancelled the session (cancelSalesSession), in its time zone." })
   cancelledAt(@Root() session: SalesSession): DateTime | null {
     return session.cancelledAt ? DateTime.fromJSDate(session.cancelledAt, { zone: session.timeZone }) : null;
   }

@@ -18,7 +18,7 @@ import { Offer } from './offer.entity.js';
 import { capOffSteps, heldByLiveOrders } from './offer-caps.js';
 import type { LotGrade } from '../lots/lot.entity.js';
 import { SalesSession } from './sales-session.entity.js';
-import { isNotClosed, sessionStatus } from './session-status.js';
+import { isNotClosed, SalesSessionStatus, sessionStatus } from './session-status.js';
 import { canonicalTimeZone } from './time-zones.js';
 import { checkPrice } from '../../shared/money.js';
 
@@ -156,7 +156,7 @@ export class SalesSessionService {
    * Moves the close of a session that has not closed (later, or earlier but still to come) and
    * its delivery. FOR UPDATE, as a close: checkouts in flight finish first, and those after it are
    * judged by the new times. Its opening does not move: a hub's sessions page in opening order, and
-   * a session that has not opened has no orders, so a hub closes it and makes another. A closed
+   * a session that has not opened has no orders, so a hub cancels it and makes another. A closed
    * session keeps its times, which its producer orders were completed by; asking again for the
    * times it has answers with it, as the first request did.
    */
@@ -174,9 +174,7 @@ export class SalesSessionService {
       if (same(times.closesAt, session.closesAt) && same(times.deliversAt, session.deliversAt)) return session;
 
       const now = ctx.clock.now();
-      if (!isNotClosed(sessionStatus(session, now))) {
-        throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session has closed: its times stay as its producer orders were completed by them', ['salesSessionId']);
-      }
+      requireNotClosed(session, now, 'the session has closed: its times stay as its producer orders were completed by them', 'salesSessionId');
       const errors = new InputErrors();
       checkTimes(times, session.timeZone, errors);
       if (input.closesAt && input.closesAt <= now) errors.invalid('is already past: close the session now with closeSalesSession', ['closesAt']);
@@ -203,9 +201,7 @@ export class SalesSessionService {
       const offer = await em.findOneOrFail(Offer, found.id, { populate: ['salesSession'], refresh: true });
       // A retry of a change whose answer was lost: the offer already has this price.
       if (offer.priceAmount === input.price.amount && offer.priceCurrency === input.price.currency) return offer;
-      if (!isNotClosed(sessionStatus(offer.salesSession, ctx.clock.now()))) {
-        throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session has closed: its orders were placed at their prices', ['offerId']);
-      }
+      requireNotClosed(offer.salesSession, ctx.clock.now(), 'the session has closed: its orders were placed at their prices', 'offerId');
       offer.priceAmount = input.price.amount;
       offer.priceCurrency = input.price.currency;
       return offer;
@@ -231,9 +227,7 @@ export class SalesSessionService {
       await lockSession(em, found.salesSession.id);
       const offer = await em.findOneOrFail(Offer, found.id, { populate: ['salesSession', 'product'], refresh: true });
       if (sameQuantity(offer.cap, cap)) return offer;
-      if (!isNotClosed(sessionStatus(offer.salesSession, ctx.clock.now()))) {
-        throw DomainError.of(UserErrorCode.INVALID_STATE, 'the session has closed: it sells nothing more', ['offerId']);
-      }
+      requireNotClosed(offer.salesSession, ctx.clock.now(), 'the session has closed: it sells nothing more', 'offerId');
       const { product } = offer;
       const offSteps = cap && capOffSteps(cap, product);
       if (offSteps) throw DomainError.of(UserErrorCode.INVALID_INPUT, offSteps, ['cap']);
@@ -338,6 +332,13 @@ export async function lockSession(em: EntityManager, sessionId: string): Promise
   const [row] = await sql<{ id: string }>(em, 'SELECT id FROM sales_session WHERE id = ? FOR UPDATE', [sessionId]);
   if (!row) throw sessionNotFound(sessionId);
   return em.findOneOrFail(SalesSession, row.id, { refresh: true });
+}
+
+/** Refuses a change to a session that no longer sells: INVALID_STATE, saying why (`closed`, or that it was cancelled). */
+function requireNotClosed(session: SalesSession, now: Date, closed: string, field: string): void {
+  const status = sessionStatus(session, now);
+  if (isNotClosed(status)) return;
+  throw DomainError.of(UserErrorCode.INVALID_STATE, status === SalesSessionStatus.CANCELLED ? 'the session was cancelled' : closed, [field]);
 }
 
 /** Two optional quantities, however spelt ("2", "2.000"): equal. */

@@ -45,6 +45,14 @@ export function sessionStatus(session: SessionTimes, now: Date): SalesSessionSta
   return SalesSessionStatus.SCHEDULED;
 }
 
+/**
+ * sessionStatus()'s "no longer sells" as SQL over a sales_session row aliased `alias`, at the
+ * instant bound to its one parameter. A cancel also sets closed_at, so this covers it.
+ */
+export function sessionClosedSql(alias: string): string {
+  return `(${alias}.completed_at IS NOT NULL OR ${alias}.closed_at IS NOT NULL OR ${alias}.closes_at <= ?)`;
+}
+
 /** Scheduled or open: what may still change, and be closed. */
 export function isNotClosed(status: SalesSessionStatus): boolean {
   return status === SalesSessionStatus.SCHEDULED || status === SalesSessionStatus.OPEN;
