@@ -32,6 +32,7 @@ import { Migration20261125030137 } from './Migration20261125030137.js';
 import { Migration20261125042822 } from './Migration20261125042822.js';
 import { Migration20261125061642 } from './Migration20261125061642.js';
 import { Migration20261125065114 } from './Migration20261125065114.js';
+import { Migration20261125075122 } from './Migration20261125075122.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -66,4 +67,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125042822', class: Migration20261125042822 },
   { name: 'Migration20261125061642', class: Migration20261125061642 },
   { name: 'Migration20261125065114', class: Migration20261125065114 },
+  { name: 'Migration20261125075122', class: Migration20261125075122 },
 ];

@@ -56,6 +56,25 @@ describe('after checkout: payment, failure, cancellation and expiry', () => {
     expect(again).toMatchObject({ userErrors: [], customerOrder: { status: 'CONFIRMED' } });
   });
 
+  it('keeps when the payment was confirmed, through a repeat and a later cancel, so the hub knows to refund', async () => {
+    const paidAt = async () => (await t.api.data<{ customerOrder: { status: string; paidAt: string | null } }>(
+      'query ($id: ID!) { customerOrder(id: $id) { status paidAt } }', { id: orderId })).customerOrder;
+    expect(await paidAt()).toEqual({ status: 'PENDING_PAYMENT', paidAt: null });
+    t.clock.set('2026-11-23T09:05:00+01:00');
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);
+    t.clock.set('2026-11-23T09:06:00+01:00');
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);
+    expect(await paidAt()).toEqual({ status: 'CONFIRMED', paidAt: '2026-11-23T08:05:00Z' });
+    await orderMutation(t.api, op.CANCEL_CUSTOMER_ORDER, orderId);
+    expect(await paidAt()).toEqual({ status: 'CANCELLED', paidAt: '2026-11-23T08:05:00Z' });
+    // A failed payment was never paid.
+    const other = await checkout(t.api, w.session.id, 'bea', [{ offerId: w.session.offerFor(w.eggs), quantity: '1' }]);
+    const failed = await orderMutation(t.api, op.FAIL_PAYMENT, other.customerOrder!.id);
+    expect(failed.customerOrder).toMatchObject({ status: 'PAYMENT_FAILED' });
+    const { customerOrder } = await t.api.data<{ customerOrder: { paidAt: string | null } }>('query ($id: ID!) { customerOrder(id: $id) { paidAt } }', { id: other.customerOrder!.id });
+    expect(customerOrder.paidAt).toBeNull();
+  });
+
   it('releases the stock at once when payment fails, and only once', async () => {
     const failed = await orderMutation(t.api, op.FAIL_PAYMENT, orderId);
     expect(failed.customerOrder).toMatchObject({ status: 'PAYMENT_FAILED', holdExpiresAt: null });

@@ -90,8 +90,17 @@ describe('cancelSalesSession', () => {
         userErrors: [],
       });
 
-      // Both of this session's orders, paid or not, are cancelled; the other hub's stands.
+      // Both of this session's orders, paid or not, are cancelled; the other hub's stands. The
+      // hub tells the one to refund by its paidAt.
       expect(await ordersOf(t.db, session.id)).toEqual({ CANCELLED: 2 });
+      const { customerOrders } = await t.api.data<{ customerOrders: { customerRef: string; status: string; paidAt: string | null }[] }>(
+        'query ($id: ID!) { customerOrders(salesSessionId: $id, status: [CANCELLED]) { customerRef status paidAt } }',
+        { id: session.id },
+      );
+      expect(customerOrders).toEqual([
+        { customerRef: 'ann', status: 'CANCELLED', paidAt: '2026-11-23T09:00:00Z' },
+        { customerRef: 'bob', status: 'CANCELLED', paidAt: null },
+      ]);
       expect(await stockOf(t.api, product)).toEqual({ onHand: '10', held: '2', committed: '0', available: '8' });
       const view = await sessionView(t.api, session.id);
       expect(view.status).toBe('CANCELLED');

@@ -12,7 +12,7 @@ import { CustomerOrderStatus } from './order-states.js';
 export type CustomerOrderRow = Record<string, unknown> & { id: string; request_hash: string };
 
 /** What the API reads of a customer order: the entity, or the row a write returned (orderFromRow). */
-export type CustomerOrderView = Pick<CustomerOrder, 'id' | 'createdAt' | 'updatedAt' | 'customerRef' | 'status' | 'holdExpiresAt' | 'idempotencyKey' | 'requestHash'> & {
+export type CustomerOrderView = Pick<CustomerOrder, 'id' | 'createdAt' | 'updatedAt' | 'customerRef' | 'status' | 'holdExpiresAt' | 'paidAt' | 'idempotencyKey' | 'requestHash'> & {
   salesSession: { id: string };
   hub: { id: string };
 };
@@ -33,6 +33,7 @@ export function orderFromRow(row: CustomerOrderRow): CustomerOrderView {
     customerRef: row.customer_ref as string,
     status: row.status as CustomerOrderStatus,
     holdExpiresAt: row.hold_expires_at === null ? undefined : new Date(row.hold_expires_at as string),
+    paidAt: row.paid_at === null || row.paid_at === undefined ? undefined : new Date(row.paid_at as string),
     idempotencyKey: row.idempotency_key as string,
     requestHash: row.request_hash,
   };
@@ -67,6 +68,14 @@ export class CustomerOrder extends BaseEntity {
   /** Set while PENDING_PAYMENT: when the hold lapses if no payment result has arrived. */
   @Property({ type: 'datetime', nullable: true })
   holdExpiresAt?: Date;
+
+  /**
+   * When its payment was confirmed (confirmPayment); kept when the order is cancelled afterwards,
+   * so the hub knows which cancelled orders to refund. Null for orders paid before
+   * Migration20261125075122.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  paidAt?: Date;
 
   @Property({ type: 'string', length: 200 })
   idempotencyKey!: string;

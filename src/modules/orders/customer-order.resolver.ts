@@ -89,6 +89,14 @@ export class CustomerOrderResolver {
     return order.updatedAt;
   }
 
+  @FieldResolver(() => DateTimeScalar, {
+    nullable: true,
+    description: 'When its payment was confirmed (confirmPayment). Kept if the order is cancelled afterwards (by its customer, its hub, or with its session): a CANCELLED order with paidAt is one to refund. Null for orders paid before this was kept.',
+  })
+  paidAt(@Root() order: CustomerOrderView): Date | null {
+    return order.paidAt ?? null;
+  }
+
   @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'Set while PENDING_PAYMENT.' })
   holdExpiresAt(@Root() order: CustomerOrderView): Date | null {
     return order.status === CustomerOrderStatus.PENDING_PAYMENT ? (order.holdExpiresAt ?? null) : null;

@@ -125,12 +125,12 @@ export class CustomerOrderService {
        confirmed AS (
          -- By primary key, not joined to target: a plan made while the table was small joined
          -- it to every pending order, found through the (session, status) index or a scan.
-         UPDATE customer_order o SET status = ?, hold_expires_at = NULL, updated_at = ?
+         UPDATE customer_order o SET status = ?, hold_expires_at = NULL, updated_at = ?, paid_at = ?
           WHERE o.id = (SELECT t.id FROM target t) AND o.status = ?
          RETURNING o.*)
        SELECT (SELECT row_to_json(c) FROM confirmed c) AS "order"`,
       [orderId, CustomerOrderStatus.PENDING_PAYMENT, now, actor.kind === 'hub' ? actor.hubId : null, actor.kind === 'hub' ? actor.hubId : null,
-        CustomerOrderStatus.CONFIRMED, now, CustomerOrderStatus.PENDING_PAYMENT],
+        CustomerOrderStatus.CONFIRMED, now, now, CustomerOrderStatus.PENDING_PAYMENT],
     );
     return row?.order ?? undefined;
   }
@@ -254,7 +254,7 @@ export class CustomerOrderService {
         }
         if (order.status === CustomerOrderStatus.EXPIRED) throw holdExpired();
         if (order.status !== CustomerOrderStatus.PENDING_PAYMENT) throw invalidState(order.status, event);
-        return { kind: 'changed', order: await this.setStatus(em, now, orderId, target) };
+        return { kind: 'changed', order: await this.setStatus(em, now, orderId, target, { paid: true }) };
       case OrderEvent.PAYMENT_FAILED:
         if (order.status !== CustomerOrderStatus.PENDING_PAYMENT) throw invalidState(order.status, event);
         break;
@@ -321,8 +321,12 @@ export class CustomerOrderService {
     return orderFromRow(outcome.order);
   }
 
-  private async setStatus(em: EntityManager, now: Date, orderId: string, status: CustomerOrderStatus): Promise<OrderRow> {
-    const [order] = await sql<OrderRow>(em, 'UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ? WHERE id = ? RETURNING *', [status, now, orderId]);
+  private async setStatus(em: EntityManager, now: Date, orderId: string, status: CustomerOrderStatus, { paid = false } = {}): Promise<OrderRow> {
+    const [order] = await sql<OrderRow>(
+      em,
+      'UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ?, paid_at = coalesce(?, paid_at) WHERE id = ? RETURNING *',
+      [status, now, paid ? now : null, orderId],
+    );
     return order!;
   }
 }
