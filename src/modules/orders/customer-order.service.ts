@@ -170,11 +170,8 @@ export class CustomerOrderService {
   }
 
   private expiries = 0;
-  private countExpiry(): void {
-    this.expiries += 1;
-  }
 
-  /** Counts holds expired elsewhere in this process (a session's cancel), as written. */
+  /** Counts holds expired as they are written: by finish(), or by a session's cancel. */
   countExpiries(count: number): void {
     this.expiries += count;
   }
@@ -279,7 +276,7 @@ export class CustomerOrderService {
   private async finish(em: EntityManager, now: Date, orderId: string, status: CustomerOrderStatus): Promise<OrderRow> {
     await releaseOfferCaps(em, orderId);
     await this.stock.releaseCustomerOrder(em, now, orderId);
-    if (status === CustomerOrderStatus.EXPIRED) this.countExpiry();
+    if (status === CustomerOrderStatus.EXPIRED) this.countExpiries(1);
     return this.setStatus(em, now, orderId, status);
   }
 

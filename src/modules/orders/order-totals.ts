@@ -19,10 +19,7 @@ export function moneyOrNull(amount: Decimal, currency: string): Money | null {
 
 /** The sum of the lines' amounts (each rounded first), or null when they are in more than one currency. */
 export function orderTotal(lines: readonly { quantity: string; unitPriceAmount: number; currency: string }[]): Money | null {
-  const currencies = new Set(lines.map((l) => l.currency));
-  if (currencies.size !== 1) return null;
-  const total = lines.reduce((sum, l) => sum.plus(lineAmount(l.quantity, l.unitPriceAmount)), new Decimal(0));
-  return moneyOrNull(total, lines[0]!.currency);
+  return asMoney(totalAtPrices(lines.map((l) => ({ quantity: l.quantity, amount: l.unitPriceAmount, currency: l.currency }))));
 }
 
 /** An exact amount of minor units in one currency, before it is written as Money. */
@@ -31,12 +28,18 @@ export interface Amount {
   currency: string;
 }
 
+/** An amount as Money: null when there is none, or past what Money's Int holds. */
+export function asMoney(amount: Amount | null): Money | null {
+  return amount && moneyOrNull(amount.amount, amount.currency);
+}
+
 /**
- * What quantities checked out at wholesale prices cost the hub: each quantity times its price,
- * rounded half up to a whole minor unit, summed. Null when one has no price, or they are in more
- * than one currency: there is then no one figure to owe.
+ * What quantities cost at their unit prices (a basket's lines, or a producer order line's shares
+ * by wholesale price): each quantity times its price, rounded half up to a whole minor unit,
+ * summed. Null when there are none, one has no price, or they are in more than one currency: there
+ * is then no one figure to pay or owe.
  */
-export function wholesaleTotalOf(shares: readonly { quantity: string; amount: number | null; currency: string | null }[]): Amount | null {
+export function totalAtPrices(shares: readonly { quantity: string; amount: number | null; currency: string | null }[]): Amount | null {
   const currencies = new Set(shares.map((s) => s.currency));
   const [currency] = currencies;
   if (currencies.size !== 1 || !currency || shares.some((s) => s.amount === null)) return null;

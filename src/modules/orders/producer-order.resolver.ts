@@ -9,7 +9,7 @@ import { Product } from '../catalogue/product.entity.js';
 import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { Money } from '../../graphql/money.js';
 import { FulfilmentState, OrderState } from './order-states.js';
-import { type Amount, moneyOrNull, singleWholesalePrice, sumAmounts, wholesaleTotalOf } from './order-totals.js';
+import { asMoney, singleWholesalePrice, sumAmounts, totalAtPrices } from './order-totals.js';
 import { requireSeesWholesalePrice } from '../catalogue/wholesale-access.js';
 import { ProducerOrderLine } from './order.types.js';
 import { ProducerOrder } from './producer-order.entity.js';
@@ -62,7 +62,7 @@ export class ProducerOrderResolver {
   async wholesaleTotal(@Root() order: ProducerOrder, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
     await requireSeesWholesalePrice(ctx, order.producer.id);
     const rows = await ctx.loaders.producerOrderLines.load(order.id);
-    return asMoney(sumAmounts(rows.map((row) => wholesaleTotalOf(row.byWholesalePrice))));
+    return asMoney(sumAmounts(rows.map((row) => totalAtPrices(row.byWholesalePrice))));
   }
 }
 
@@ -83,11 +83,6 @@ export class ProducerOrderLineResolver {
   })
   async wholesaleTotal(@Root() line: ProducerOrderLine, @Ctx() ctx: GraphQLContext): Promise<Money | null> {
     await requireSeesWholesalePrice(ctx, line.producerId);
-    return asMoney(wholesaleTotalOf(line.byWholesalePrice));
+    return asMoney(totalAtPrices(line.byWholesalePrice));
   }
-}
-
-/** An amount as Money: null when there is none, or past what Money's Int holds. */
-function asMoney(amount: Amount | null): Money | null {
-  return amount && moneyOrNull(amount.amount, amount.currency);
 }

@@ -9,8 +9,8 @@ import { sql, uuidArray } from '../../shared/sql.js';
  * the producer has (Offer.cap). `offer.taken` counts what live orders hold of it. The database
  * keeps the rule (Migration20261125042822): place_customer_order() raises `taken` with the lines
  * it writes and the CHECK `taken <= cap` refuses a basket past the cap; a release lowers it
- * (releaseOfferCaps()), and a session's cancel sets it to 0 (releaseSessionCaps()). Offers are locked after the session and before the stock levels, in id
- * order, by every writer.
+ * (releaseOfferCaps()), and a session's cancel sets it to 0 (releaseSessionCaps()). Offers are
+ * locked after the session and before the stock levels, in id order, by every writer.
  */
 
 /** A basket line of a capped offer, as the checkout read it (without a lock). */

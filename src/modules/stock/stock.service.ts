@@ -181,7 +181,7 @@ export class StockService {
    * cancelled), at the locations it was taken from: the ledger says where.
    */
   releaseCustomerOrder(em: EntityManager, at: Date, customerOrderId: string): Promise<void> {
-    return this.releaseHeld(em, at, 'm.customer_order_id = ?', [customerOrderId]);
+    return this.releaseCustomerOrders(em, at, [customerOrderId]);
   }
 
   /**
@@ -190,19 +190,14 @@ export class StockService {
    * order and location, and each order's producer and hub are told of its release. The levels are
    * locked in the order every writer takes them in, whatever the orders' products.
    */
-  releaseCustomerOrders(em: EntityManager, at: Date, customerOrderIds: readonly string[]): Promise<void> {
-    return this.releaseHeld(em, at, 'm.customer_order_id = ANY(?::uuid[])', [uuidArray(customerOrderIds)]);
-  }
-
-  /** Releases what the ledger's rows matching `where` still hold, per customer order and location. */
-  private async releaseHeld(em: EntityManager, at: Date, where: string, params: unknown[]): Promise<void> {
+  async releaseCustomerOrders(em: EntityManager, at: Date, customerOrderIds: readonly string[]): Promise<void> {
     const held = await sql<{ customerOrderId: string; productId: string; locationId: string; producerOrderId: string; held: string }>(
       em,
       `SELECT m.customer_order_id AS "customerOrderId", m.product_id AS "productId", m.location_id AS "locationId",
               m.producer_order_id AS "producerOrderId", sum(m.held_delta) AS held
-         FROM stock_movement m WHERE ${where}
+         FROM stock_movement m WHERE m.customer_order_id = ANY(?::uuid[])
         GROUP BY m.customer_order_id, m.product_id, m.location_id, m.producer_order_id HAVING sum(m.held_delta) <> 0`,
-      params,
+      [uuidArray(customerOrderIds)],
     );
     await this.apply(em, StockMovementKind.RELEASE, at, held.map((h) => ({
       productId: h.productId,
