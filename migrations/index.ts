@@ -33,6 +33,7 @@ import { Migration20261125042822 } from './Migration20261125042822.js';
 import { Migration20261125061642 } from './Migration20261125061642.js';
 import { Migration20261125065114 } from './Migration20261125065114.js';
 import { Migration20261125075122 } from './Migration20261125075122.js';
+import { Migration20261125081324 } from './Migration20261125081324.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -68,4 +69,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125061642', class: Migration20261125061642 },
   { name: 'Migration20261125065114', class: Migration20261125065114 },
   { name: 'Migration20261125075122', class: Migration20261125075122 },
+  { name: 'Migration20261125081324', class: Migration20261125081324 },
 ];

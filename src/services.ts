@@ -7,6 +7,7 @@ import { CustomerOrderService } from './modules/orders/customer-order.service.js
 import { ProducerOrderService } from './modules/orders/producer-order.service.js';
 import { SessionCancellationService } from './modules/orders/session-cancellation.service.js';
 import { SessionCompletionService } from './modules/orders/session-completion.service.js';
+import { OfferChangesService } from './modules/sessions/offer-changes.service.js';
 import { type CloseListener, SalesSessionService } from './modules/sessions/sales-session.service.js';
 import { StockService } from './modules/stock/stock.service.js';
 import { LocationService } from './modules/stock/location.service.js';
@@ -50,6 +51,7 @@ export function createServices(options: ServiceOptions) {
     packing: new PackingService(),
     shipping: new ShippingService(stock, picking),
     salesSessions: new SalesSessionService(enterprises, options.closeListener),
+    offerChanges: new OfferChangesService(),
     checkout: new CheckoutService(stock, options.holdDuration, new CheckoutBatcher(options.checkoutBatchTimeouts), customerOrders),
     customerOrders,
     producerOrders: new ProducerOrderService(),

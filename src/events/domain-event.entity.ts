@@ -11,6 +11,11 @@ import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
 @Index({ properties: ['producerId', 'position'] })
 @Index({ properties: ['productId', 'position'] })
 @Index({ properties: ['hubId', 'position'] })
+// Partial: a session's offer events are few, and the hot path's HELD events then cost no entry.
+@Index({
+  name: 'domain_event_offer_changes',
+  expression: 'create index "domain_event_offer_changes" on "domain_event" ("sales_session_id", "position") where "sales_session_id" is not null',
+})
 // Retention finds the events older than its cutoff without reading the whole log.
 @Index({ properties: ['createdAt'] })
 export class DomainEvent {
@@ -20,7 +25,7 @@ export class DomainEvent {
   @Property({ type: 'bigint', nullable: true, unique: true })
   position?: string;
 
-  /** HELD, RELEASED, COMPLETED (reservations) or ADJUSTED (stock on hand). */
+  /** EventKind: reservations, stock changes, fulfilment, or a session's offers changing. */
   @Property({ type: 'string', length: 32 })
   kind!: string;
 
@@ -39,6 +44,10 @@ export class DomainEvent {
 
   @Property({ type: 'uuid', nullable: true })
   customerOrderId?: string;
+
+  /** The session whose offer was added, withdrawn or restored (OFFER_KINDS); none for other kinds. */
+  @Property({ type: 'uuid', nullable: true })
+  salesSessionId?: string;
 
   /** The location of a fulfilment change (a transfer's destination, a received lot's location). */
   @Property({ type: 'uuid', nullable: true })

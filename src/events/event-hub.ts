@@ -6,7 +6,7 @@ import { TCP_KEEPALIVE } from '../db/tcp-keepalive.js';
 import type { Clock } from '../shared/clock.js';
 import { coalesced } from '../shared/coalesced.js';
 import { instant, preparedSql, sql } from '../shared/sql.js';
-import { newestEventPosition, onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, wroteEvents } from './event-log.js';
+import { EventKind, newestEventPosition, OFFER_KINDS, onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, wroteEvents } from './event-log.js';
 
 export interface StoredEvent {
   position: string;
@@ -16,6 +16,8 @@ export interface StoredEvent {
   producerOrderId: string | null;
   customerOrderId: string | null;
   hubId: string | null;
+  /** The session of an offer event (OFFER_KINDS). */
+  salesSessionId: string | null;
   locationId: string | null;
   lotId: string | null;
   quantity: string;
@@ -28,7 +30,19 @@ export interface EventFilter {
   kinds?: readonly string[];
   producerId?: string;
   hubId?: string;
-  productIds?: readonly string[];
+  sessionOffers?: SessionOffersFilter;
+}
+
+/**
+ * A session's storefront stream: the changes of the products it has on sale, and its own offer
+ * events. The set follows those events as they come (an offer added, withdrawn or restored after
+ * the subscription began), so it belongs to one subscription. A replay reads the set as it
+ * stands: changes of a product before it was offered, or before its offer was withdrawn, may be
+ * replayed or not; the offer event that follows them sets the figure right.
+ */
+export interface SessionOffersFilter {
+  salesSessionId: string;
+  productIds: Set<string>;
 }
 
 export interface SubscribeRequest {
@@ -48,7 +62,7 @@ export class SubscriberTooSlowError extends Error {
 // qualified, never the text alias: "100" sorts before "99", which once made a subscriber skip events.
 const SELECT_EVENT = `SELECT position::text AS position, kind, producer_id AS "producerId", product_id AS "productId",
   producer_order_id AS "producerOrderId", customer_order_id AS "customerOrderId", hub_id AS "hubId",
-  location_id AS "locationId", lot_id AS "lotId", quantity, available,
+  sales_session_id AS "salesSessionId", location_id AS "locationId", lot_id AS "lotId", quantity, available,
   created_at AS "createdAt" FROM domain_event`;
 
 export interface EventHubOptions {
@@ -159,9 +173,11 @@ export class EventHub implements PubSub {
       where.push('hub_id = ?');
       params.push(filter.hubId);
     }
-    if (filter.productIds) {
-      where.push(`product_id IN (${filter.productIds.map(() => '?').join(', ') || 'NULL'})`);
-      params.push(...filter.productIds);
+    if (filter.sessionOffers) {
+      const kinds = OFFER_KINDS.map(() => '?').join(', ');
+      const productIds = [...filter.sessionOffers.productIds];
+      where.push(`((kind IN (${kinds}) AND sales_session_id = ?) OR (kind NOT IN (${kinds}) AND product_id IN (${productIds.map(() => '?').join(', ') || 'NULL'})))`);
+      params.push(...OFFER_KINDS, filter.sessionOffers.salesSessionId, ...OFFER_KINDS, ...productIds);
     }
     const rows = await sql<StoredEvent>(this.orm.em.fork(), `${SELECT_EVENT} WHERE ${where.join(' AND ')} ORDER BY domain_event.position LIMIT ?`, [...params, limit]);
     return rows.map(readEvent);
@@ -257,7 +273,16 @@ export function matches(filter: EventFilter, event: StoredEvent): boolean {
   if (filter.kinds && !filter.kinds.includes(event.kind)) return false;
   if (filter.producerId && filter.producerId !== event.producerId) return false;
   if (filter.hubId && filter.hubId !== event.hubId) return false;
-  if (filter.productIds && !filter.productIds.includes(event.productId)) return false;
+  if (filter.sessionOffers && !matchesSessionOffers(filter.sessionOffers, event)) return false;
+  return true;
+}
+
+/** Whether the session's storefronts want the event, following its offer events (SessionOffersFilter). */
+function matchesSessionOffers(filter: SessionOffersFilter, event: StoredEvent): boolean {
+  if (!OFFER_KINDS.includes(event.kind)) return filter.productIds.has(event.productId);
+  if (event.salesSessionId !== filter.salesSessionId) return false;
+  if (event.kind === EventKind.WITHDRAWN) filter.productIds.delete(event.productId);
+  else filter.productIds.add(event.productId);
   return true;
 }
 

@@ -20,6 +20,10 @@ export enum EventKind {
   SHIPPED = 'SHIPPED',
   /** A customer order line gets less than it ordered: the quantity is what it lost. */
   SHORT_FILLED = 'SHORT_FILLED',
+  /** A hub put a product on sale in a session after creating it (addOffers, restoreOffer). */
+  OFFERED = 'OFFERED',
+  /** A hub took an offer off sale (withdrawOffer). */
+  WITHDRAWN = 'WITHDRAWN',
 }
 
 /** Kinds that change a producer's reservations (the rest only change availability). */
@@ -27,6 +31,12 @@ export const RESERVATION_KINDS = [EventKind.HELD, EventKind.RELEASED, EventKind.
 
 /** Kinds that tell producers and hubs how fulfilment is going, on the same stream as reservations. */
 export const FULFILMENT_KINDS = [EventKind.LOT_RELEASED, EventKind.TRANSFERRED, EventKind.LOT_SWAPPED, EventKind.SHIPPED, EventKind.SHORT_FILLED];
+
+/**
+ * Kinds about one session's offers, naming the session: they reach that session's availability
+ * stream (availabilityChanged) only, and no webhook.
+ */
+export const OFFER_KINDS: readonly string[] = [EventKind.OFFERED, EventKind.WITHDRAWN];
 
 /** Kinds about a producer's stock alone: they name no producer order, so no hub ever gets one. */
 export const STOCK_ONLY_KINDS: readonly string[] = [EventKind.ADJUSTED, EventKind.LOT_RELEASED, EventKind.TRANSFERRED];
@@ -71,6 +81,8 @@ export interface EventRecord {
   customerOrderId?: string;
   locationId?: string;
   lotId?: string;
+  /** The session of an offer event (OFFER_KINDS), which is then its hub's too. */
+  salesSessionId?: string;
 }
 
 /**
@@ -86,13 +98,15 @@ export async function appendEvents(em: EntityManager, at: Date, events: EventRec
   await lockLevels(em, events.map((e) => e.productId));
   await em.execute(
     `INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, location_id, lot_id,
-                               quantity, available, created_at)
-     SELECT e.kind, p.producer_id, e.product_id, e.producer_order_id, po.hub_id, e.customer_order_id, e.location_id, e.lot_id,
-            e.quantity, (SELECT coalesce(sum(s.on_hand - s.held - s.committed), 0) FROM stock_level s WHERE s.product_id = e.product_id), ?
+                               sales_session_id, quantity, available, created_at)
+     SELECT e.kind, p.producer_id, e.product_id, e.producer_order_id, coalesce(po.hub_id, ss.hub_id), e.customer_order_id, e.location_id, e.lot_id,
+            e.sales_session_id, e.quantity,
+            (SELECT coalesce(sum(s.on_hand - s.held - s.committed), 0) FROM stock_level s WHERE s.product_id = e.product_id), ?
        FROM jsonb_to_recordset(?::jsonb) AS e(kind text, product_id uuid, producer_order_id uuid, customer_order_id uuid,
-                                             location_id uuid, lot_id uuid, quantity numeric)
+                                             location_id uuid, lot_id uuid, sales_session_id uuid, quantity numeric)
        JOIN product p ON p.id = e.product_id
-       LEFT JOIN producer_order po ON po.id = e.producer_order_id`,
+       LEFT JOIN producer_order po ON po.id = e.producer_order_id
+       LEFT JOIN sales_session ss ON ss.id = e.sales_session_id`,
     [at, JSON.stringify(events.map((e) => ({
       kind: e.kind,
       product_id: e.productId,
@@ -100,6 +114,7 @@ export async function appendEvents(em: EntityManager, at: Date, events: EventRec
       customer_order_id: e.customerOrderId ?? null,
       location_id: e.locationId ?? null,
       lot_id: e.lotId ?? null,
+      sales_session_id: e.salesSessionId ?? null,
       quantity: e.quantity,
     })))] as never[],
   );

@@ -39,6 +39,8 @@ const CAPPED: Readonly<Record<string, number>> = {
   'Product.stockMovements': MAX_LIST,
   // createSalesSession refuses more offers; a storefront reads them all at once.
   'SalesSession.offers': MAX_OFFERS_PER_SESSION,
+  // addOffers answers with the offers asked for: no more than a session has.
+  'AddOffersPayload.offers': MAX_OFFERS_PER_SESSION,
   // checkout refuses bigger baskets.
   'CustomerOrder.lines': MAX_BASKET_LINES,
 };

@@ -11,6 +11,10 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 import { openSessionWorld } from '../support/world.js';
 
+const ADD_OFFERS = 'mutation ($input: AddOffersInput!) { addOffers(input: $input) { offers { id } userErrors { field message code } } }';
+const WITHDRAW_OFFER = 'mutation ($input: WithdrawOfferInput!) { withdrawOffer(input: $input) { userErrors { field message code } } }';
+const RESTORE_OFFER = 'mutation ($input: RestoreOfferInput!) { restoreOffer(input: $input) { userErrors { field message code } } }';
+
 type Role = 'anonymous' | 'admin' | 'ownHub' | 'otherHub' | 'ownProducer' | 'otherProducer' | 'ownCustomer' | 'otherCustomer';
 const ROLES: Role[] = ['anonymous', 'admin', 'ownHub', 'otherHub', 'ownProducer', 'otherProducer', 'ownCustomer', 'otherCustomer'];
 type Outcome = 'allowed' | 'denied';
@@ -80,6 +84,14 @@ describe('who may do what', () => {
     return createSalesSession.salesSession.id;
   };
 
+  /** An offer of carrots in a new session of the own hub's (laterSession()), made by the operator. */
+  const laterOffer = async () => {
+    const { addOffers } = await t.api.data<{ addOffers: { offers: { id: string }[] } }>(ADD_OFFERS, {
+      input: { salesSessionId: await laterSession(), offers: [{ productId: w.carrots, price: { amount: 200, currency: 'EUR' } }] },
+    });
+    return addOffers.offers[0]!.id;
+  };
+
   const operations: Record<string, { allowed: Role[]; run: (c: GraphQLClient, role: Role) => Promise<Outcome> }> = {
     createProducer: {
       allowed: ['admin'],
@@ -124,6 +136,25 @@ describe('who may do what', () => {
         'mutation ($input: UpdateOfferCapInput!) { updateOfferCap(input: $input) { userErrors { field message code } } }',
         { input: { offerId: w.session.offerFor(w.carrots), cap: '100000' } },
       )),
+    },
+    addOffers: {
+      allowed: ['admin', 'ownHub'],
+      run: async (c) => {
+        const salesSessionId = await laterSession();
+        return mutationOutcome(await c.request(ADD_OFFERS, { input: { salesSessionId, offers: [{ productId: w.carrots, price: { amount: 200, currency: 'EUR' } }] } }));
+      },
+    },
+    withdrawOffer: {
+      allowed: ['admin', 'ownHub'],
+      run: async (c) => mutationOutcome(await c.request(WITHDRAW_OFFER, { input: { offerId: await laterOffer() } })),
+    },
+    restoreOffer: {
+      allowed: ['admin', 'ownHub'],
+      run: async (c) => {
+        const offerId = await laterOffer();
+        await t.api.data(WITHDRAW_OFFER, { input: { offerId } });
+        return mutationOutcome(await c.request(RESTORE_OFFER, { input: { offerId } }));
+      },
     },
     updateSalesSession: {
       allowed: ['admin', 'ownHub'],

@@ -42,14 +42,16 @@ interface OfferSaleState {
   taken: string;
   /** The session had closed (or was cancelled) at the reader's instant: it sells nothing (Offer.available). */
   sessionClosed: boolean;
+  /** The offer was off sale (withdrawOffer): it sells nothing either. */
+  withdrawn: boolean;
 }
 
 /**
  * An offer's cap, what its orders hold, and whether its session has closed, read once per live
  * event however many of its session's storefronts are subscribed (they are handed the same event
  * object), as of when the first of them resolves it: after the event committed, so its own hold or
- * release is counted, and a cap set or lifted since the subscription began (updateOfferCap), or a
- * close or cancel, is too.
+ * release is counted, and a cap set or lifted since the subscription began (updateOfferCap), a
+ * withdrawal, or a close or cancel, is too.
  */
 const offerStateAfterEvent = new WeakMap<StoredEvent, Map<string, Promise<OfferSaleState | undefined>>>();
 
@@ -60,7 +62,7 @@ function offerStateAfter(ctx: GraphQLContext, event: StoredEvent, offerId: strin
   if (!read) {
     read = sql<OfferSaleState>(
       ctx.em,
-      `SELECT f.cap::text AS cap, f.taken::text AS taken,
+      `SELECT f.cap::text AS cap, f.taken::text AS taken, f.withdrawn_at IS NOT NULL AS withdrawn,
               ${sessionClosedSql('s')} AS "sessionClosed"
          FROM offer f JOIN sales_session s ON s.id = f.sales_session_id WHERE f.id = ?`,
       [ctx.clock.now(), offerId],
@@ -127,23 +129,24 @@ export class ReservationEventResolver {
 export class AvailabilityEventResolver {
   @Public()
   @Subscription(() => AvailabilityEvent, {
-    description: "A session's offers whose availability changed (a hold, release or stock change anywhere).",
+    description: "A session's offers whose availability changed (a hold, release or stock change anywhere), and those its hub adds, withdraws or restores.",
     subscribe: async ({ args, context }) => {
       const { salesSessionId, after } = args as AvailabilityArgs;
       const ctx = context as GraphQLContext;
       const session = await ctx.services.salesSessions.findSalesSession(ctx, salesSessionId);
       if (!session) throw new GraphQLError(`no sales session with id "${salesSessionId}"`, { extensions: { code: 'BAD_USER_INPUT' } });
-      // Offers are fixed when the session is created, so the product-to-offer map is too.
+      // The products on sale now; the filter follows the offers added, withdrawn or restored after.
       const offers = await ctx.em.find(Offer, { salesSession: session.id });
       const offerOfProduct = new Map(offers.map((o) => [o.product.id, o.id]));
+      const productIds = new Set(offers.filter((o) => !o.withdrawnAt).map((o) => o.product.id));
       // A replay starts at the session's creation at the earliest: a product's changes before it
       // was offered here are its producer's business (Product.stock is theirs), not this public
       // stream's to replay.
       const requested = await checkAfter(ctx, after);
       const floor = session.firstEventPosition;
       const from = requested !== undefined && floor !== undefined && floor !== null && BigInt(requested) < BigInt(floor) ? floor : requested;
-      const events = ctx.events.open({ filter: { productIds: [...offerOfProduct.keys()] }, after: from });
-      return withOffer(events, offerOfProduct);
+      const events = ctx.events.open({ filter: { sessionOffers: { salesSessionId: session.id, productIds } }, after: from });
+      return withOffer(events, (productId) => offerOfProduct.get(productId) ?? offerAddedSince(ctx, session.id, productId, offerOfProduct));
     },
   })
   availabilityChanged(
@@ -156,7 +159,7 @@ export class AvailabilityEventResolver {
     const answer = { id: event.position, available: event.available, at: event.createdAt, offerId };
     return offerStateAfter(ctx, event, offerId).then((offer) => {
       if (!offer) return answer;
-      return { ...answer, available: offer.sessionClosed ? '0' : availableUnderCap(offer, event.available) };
+      return { ...answer, available: offer.sessionClosed || offer.withdrawn ? '0' : availableUnderCap(offer, event.available) };
     });
   }
 
@@ -173,11 +176,11 @@ export class AvailabilityEventResolver {
  * offers were still being read) kept its subscription on the server until an event came, if ever.
  * Here return() ends the hub's subscription at once.
  */
-function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOfProduct: Map<string, string>): AsyncIterableIterator<OfferEvent> {
+function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOf: (productId: string) => string | Promise<string>): AsyncIterableIterator<OfferEvent> {
   const iterator: AsyncIterableIterator<OfferEvent> = {
     next: async () => {
       const next = await events.next();
-      return next.done ? { done: true, value: undefined } : { done: false, value: { event: next.value, offerId: offerOfProduct.get(next.value.productId)! } };
+      return next.done ? { done: true, value: undefined } : { done: false, value: { event: next.value, offerId: await offerOf(next.value.productId) } };
     },
     return: async () => {
       await events.return?.();
@@ -186,6 +189,14 @@ function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOfProduct: M
     [Symbol.asyncIterator]: () => iterator,
   };
   return iterator;
+}
+
+/** The offer a product got in the session after the subscription began (an OFFERED event), kept for its next events. */
+async function offerAddedSince(ctx: GraphQLContext, salesSessionId: string, productId: string, offerOfProduct: Map<string, string>): Promise<string> {
+  const [offer] = await sql<{ id: string }>(ctx.em, 'SELECT id FROM offer WHERE sales_session_id = ? AND product_id = ?', [salesSessionId, productId]);
+  // Offers are never deleted, and an event names only a product offered in the session.
+  offerOfProduct.set(productId, offer!.id);
+  return offer!.id;
 }
 
 interface FulfilmentArgs {

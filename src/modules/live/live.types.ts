@@ -19,12 +19,12 @@ export class ReservationEvent {
   productId!: string;
 }
 
-@ObjectType({ simpleResolvers: true, description: "An offer whose availability changed: a hold, release or stock change at any hub." })
+@ObjectType({ simpleResolvers: true, description: "An offer whose availability changed: a hold, release or stock change at any hub, or the hub adding, withdrawing or restoring the offer (an offer the storefront has not seen was added)." })
 export class AvailabilityEvent {
   @Field(() => IdScalar, { description: 'Increases with every event; pass it as `after` to resume from here.' })
   id!: string;
 
-  @Field(() => DecimalScalar, { description: "The product's availability after this change, under the offer's cap as it is when the event is delivered; 0 if by then the session has closed or was cancelled (replayed events too)." })
+  @Field(() => DecimalScalar, { description: "The product's availability after this change, under the offer's cap as it is when the event is delivered; 0 if by then the session has closed or was cancelled, or the offer was withdrawn (replayed events too)." })
   available!: string;
 
   @Field(() => DateTimeScalar)

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { markEventsWritten } from '../../events/event-log.js';
 import { preparedSql } from '../../shared/sql.js';
 import { overCap } from '../sessions/offer-caps.js';
+import { withdrawnMeanwhile } from '../sessions/offer-changes.service.js';
 import { type HeldLedgerRow, refusedAtCommit } from '../stock/stock.service.js';
 import type { CustomerOrderRow } from './customer-order.entity.js';
 
@@ -195,12 +196,12 @@ export class CheckoutBatcher {
 
 /**
  * Whether a basket's write was refused for want of what it asked, as read without locks: its
- * planned hold found less stock at COMMIT (refusedAtCommit()), or its lines took a capped offer
- * past its cap (overCap()). Nothing of it was kept, and the checkout can run again reading both
- * under lock, for its exact answer.
+ * planned hold found less stock at COMMIT (refusedAtCommit()), its lines took a capped offer
+ * past its cap (overCap()), or one of its offers was withdrawn (withdrawnMeanwhile()). Nothing of
+ * it was kept, and the checkout can run again reading all three under lock, for its exact answer.
  */
 export function refusedAsShort(error: unknown): boolean {
-  return refusedAtCommit(error) || overCap(error);
+  return refusedAtCommit(error) || overCap(error) || withdrawnMeanwhile(error);
 }
 
 /** Writes one basket with place_customer_order(), in `em`'s transaction when it has one. */

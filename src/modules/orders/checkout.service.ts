@@ -62,6 +62,8 @@ interface OfferRow {
   cap: string | null;
   /** What live orders held of it, as read without a lock (counted only when capped). */
   taken: string;
+  /** Taken off sale by the hub (Offer.withdrawnAt): refused. */
+  withdrawn: boolean;
   /** This producer's order in the session, when an earlier checkout made it. */
   producerOrderId: string | null;
   /** The product's levels as read, without locks: the trigger checks them again at COMMIT. */
@@ -273,7 +275,7 @@ export class CheckoutService {
                         'producerId', p.producer_id, 'productName', p.name, 'unit', p.unit, 'sellableStep', p.sellable_step::text,
                         'priceAmount', f.price_amount, 'priceCurrency', f.price_currency,
                         'wholesaleAmount', p.wholesale_price_amount, 'wholesaleCurrency', p.wholesale_price_currency,
-                        'cap', f.cap::text, 'taken', f.taken::text,
+                        'cap', f.cap::text, 'taken', f.taken::text, 'withdrawn', f.withdrawn_at IS NOT NULL,
                         'producerOrderId', (SELECT po.id FROM producer_order po
                                              WHERE po.sales_session_id = f.sales_session_id AND po.producer_id = p.producer_id),
                         'levels', (SELECT coalesce(json_agg(json_build_object('locationId', s.location_id, 'priority', l.priority,
@@ -413,8 +415,8 @@ function replayed(existing: OrderRow, requestHash: string): OrderRow {
 }
 
 /**
- * The basket's offers, each of which must exist and belong to this session, and each line a whole
- * number of its product's sellable steps (lines of the same offer count together).
+ * The basket's offers, each of which must exist, belong to this session and be on sale, and each
+ * line a whole number of its product's sellable steps (lines of the same offer count together).
  */
 function checkOffers(sessionId: string, basket: BasketLine[], offers: OfferRow[]): OfferRow[] {
   const byId = new Map(offers.map((o) => [o.id, o]));
@@ -424,6 +426,8 @@ function checkOffers(sessionId: string, basket: BasketLine[], offers: OfferRow[]
     const field: FieldPath = ['lines', line.index, 'offerId'];
     if (!offer) errors.add(UserErrorCode.NOT_FOUND, `no offer with id "${line.offerId}"`, field);
     else if (offer.salesSessionId !== sessionId) errors.invalid('the offer belongs to another sales session', field);
+    // As a storefront reads it (Offer.available is 0): no stock for this line.
+    else if (offer.withdrawn) errors.add(UserErrorCode.INSUFFICIENT_STOCK, `"${offer.productName}" was withdrawn from sale in this session`, ['lines', line.index, 'quantity']);
     else if (!line.quantity.mod(offer.sellableStep).isZero()) {
       const step = formatQuantity(offer.sellableStep);
       errors.invalid(`"${offer.productName}" sells in steps of ${step} ${offer.unit}: ${formatQuantity(line.quantity)} is not a whole number of them`, ['lines', line.index, 'quantity']);

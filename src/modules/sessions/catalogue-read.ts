@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sql, uuidArray } from '../../shared/sql.js';
+import { instant, sql, uuidArray } from '../../shared/sql.js';
 import type { LotGrade } from '../lots/lot.entity.js';
 import type { StockFigures } from '../stock/stock.service.js';
 import { sessionClosedSql } from './session-status.js';
@@ -47,6 +47,8 @@ export interface OfferRecord {
   cap?: string | null;
   /** What live orders hold of it when capped (Offer.taken). */
   taken: string;
+  /** While it is off sale (Offer.withdrawnAt). */
+  withdrawnAt?: Date | null;
   /** Read with it: a page of offers then resolves without a loader or a promise per field. */
   read?: { product: ProductRecord; stock: StockFigures; sessionClosed: boolean };
 }
@@ -64,6 +66,7 @@ interface CatalogueRow extends ProductColumns {
   minShelfLifeDays: number | null;
   cap: string | null;
   taken: string;
+  withdrawnAt: Date | string | null;
   productName: string;
   producerId: string;
   producerName: string;
@@ -85,7 +88,7 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
     // a test) looking for this read there finds it by its name.
     `/* catalogue page: offers */ SELECT f.id, f.sales_session_id AS "salesSessionId", f.product_id AS "productId",
             f.price_amount AS "priceAmount", f.price_currency AS "priceCurrency",
-            f.min_grade AS "minGrade", f.min_shelf_life_days AS "minShelfLifeDays", f.cap, f.taken,
+            f.min_grade AS "minGrade", f.min_shelf_life_days AS "minShelfLifeDays", f.cap, f.taken, f.withdrawn_at AS "withdrawnAt",
             p.name AS "productName", p.sku, p.unit, p.description, p.gtin, p.sellable_step AS "sellableStep",
             p.net_weight_kg AS "netWeightKg", p.length_cm AS "lengthCm", p.width_cm AS "widthCm", p.height_cm AS "heightCm",
             p.wholesale_price_amount AS "wholesalePriceAmount", p.wholesale_price_currency AS "wholesalePriceCurrency",
@@ -138,6 +141,7 @@ export async function readSessionCatalogues(em: EntityManager, sessionIds: reado
       minShelfLifeDays: row.minShelfLifeDays,
       cap: row.cap,
       taken: row.taken,
+      withdrawnAt: instant(row.withdrawnAt),
       read: { product, stock: figures, sessionClosed: row.sessionClosed },
     };
   });

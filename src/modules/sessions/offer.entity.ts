@@ -62,6 +62,13 @@ export class Offer extends BaseEntity {
   @Property({ type: 'decimal', precision: 15, scale: 3, defaultRaw: '0' })
   taken: string = '0';
 
+  /**
+   * When the hub took the offer off sale (withdrawOffer): it sells nothing more, and its
+   * availability reads 0, until restoreOffer puts it back. Orders already placed keep their lines.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  withdrawnAt?: Date | null;
+
   constructor(salesSession: SalesSession, product: Product, priceAmount: number, priceCurrency: string) {
     super();
     this.salesSession = salesSession;

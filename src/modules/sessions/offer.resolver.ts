@@ -3,14 +3,14 @@ import { Allow } from '../../auth/access.js';
 import { toPayload } from '../../graphql/user-error.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Money } from '../../graphql/money.js';
-import { DecimalScalar } from '../../graphql/scalars.js';
+import { DateTimeScalar, DecimalScalar } from '../../graphql/scalars.js';
 import { Product } from '../catalogue/product.entity.js';
 import { Offer } from './offer.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import type { OfferRecord, ProductRecord } from './catalogue-read.js';
 import { availableUnderCap } from './offer-caps.js';
 import { isNotClosed, type SessionTimes, sessionStatus } from './session-status.js';
-import { OfferPayload, UpdateOfferCapInput, UpdateOfferPriceInput } from './sales-session.types.js';
+import { AddOffersInput, AddOffersPayload, OfferPayload, RestoreOfferInput, UpdateOfferCapInput, UpdateOfferPriceInput, WithdrawOfferInput } from './sales-session.types.js';
 
 @Resolver(() => Offer)
 export class OfferResolver {
@@ -26,6 +26,28 @@ export class OfferResolver {
   })
   updateOfferCap(@Arg('input', () => UpdateOfferCapInput) input: UpdateOfferCapInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.salesSessions.updateOfferCap(ctx, input), (offer) => ({ offer }));
+  }
+
+  @Allow('admin', 'hub')
+  @Mutation(() => AddOffersPayload, {
+    description: "Puts more products on sale in a session that has not closed, under createSalesSession's rules. A product already offered on the same terms answers with its offer (a retry adds nothing); on other terms, or withdrawn, it is refused.",
+  })
+  addOffers(@Arg('input', () => AddOffersInput) input: AddOffersInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.offerChanges.addOffers(ctx, input), ({ salesSession, offers }) => ({ salesSession, offers }));
+  }
+
+  @Allow('admin', 'hub')
+  @Mutation(() => OfferPayload, {
+    description: 'Takes an offer of a session that has not closed off sale: no checkout takes it from now on (INSUFFICIENT_STOCK) and its availability reads 0. Orders already placed keep their lines. Withdrawing it again answers with it.',
+  })
+  withdrawOffer(@Arg('input', () => WithdrawOfferInput) input: WithdrawOfferInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.offerChanges.withdrawOffer(ctx, input), (offer) => ({ offer }));
+  }
+
+  @Allow('admin', 'hub')
+  @Mutation(() => OfferPayload, { description: 'Puts a withdrawn offer back on sale, as it was, while its session has not closed. Restoring it again answers with it.' })
+  restoreOffer(@Arg('input', () => RestoreOfferInput) input: RestoreOfferInput, @Ctx() ctx: GraphQLContext) {
+    return toPayload(() => ctx.services.offerChanges.restoreOffer(ctx, input), (offer) => ({ offer }));
   }
 
   @FieldResolver(() => SalesSession)
@@ -44,13 +66,19 @@ export class OfferResolver {
   }
 
   @FieldResolver(() => DecimalScalar, {
-    description: "What a customer can still check out right now: the product's available stock, shared by every hub, and no more than the offer's cap leaves; 0 once the session has closed.",
+    description: "What a customer can still check out right now: the product's available stock, shared by every hub, and no more than the offer's cap leaves; 0 once the session has closed, and while the offer is withdrawn.",
   })
   available(@Root() offer: OfferRecord, @Ctx() ctx: GraphQLContext): string | Promise<string> {
+    if (offer.withdrawnAt) return '0';
     if (offer.read) return offer.read.sessionClosed ? '0' : availableUnderCap(offer, offer.read.stock.available);
     const now = ctx.clock.now();
     return Promise.all([ctx.loaders.salesSession.load(offer.salesSession.id), ctx.loaders.stock.load(offer.product.id)]).then(([session, figures]) =>
       !session || hasClosed(session, now) ? '0' : availableUnderCap(offer, figures?.available ?? '0'));
+  }
+
+  @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'When the hub took the offer off sale (withdrawOffer); null while it is on sale.' })
+  withdrawnAt(@Root() offer: OfferRecord): Date | null {
+    return offer.withdrawnAt ?? null;
   }
 }
 

@@ -99,9 +99,14 @@ export class SalesSessionResolver {
     return sessionStatus(session, ctx.clock.now());
   }
 
-  @FieldResolver(() => [Offer])
-  offers(@Root() session: SalesSession, @Ctx() ctx: GraphQLContext): Promise<OfferRecord[]> {
-    return ctx.loaders.offersBySession.load(session.id);
+  @FieldResolver(() => [Offer], { description: 'On sale, in the order the hub listed them; withdrawn ones too with includeWithdrawn.' })
+  async offers(
+    @Root() session: SalesSession,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('includeWithdrawn', () => Boolean, { defaultValue: false, description: 'Also the offers taken off sale (withdrawOffer), for the hub\'s back office.' }) includeWithdrawn: boolean,
+  ): Promise<OfferRecord[]> {
+    const offers = await ctx.loaders.offersBySession.load(session.id);
+    return includeWithdrawn ? offers : offers.filter((offer) => !offer.withdrawnAt);
   }
 
   @Allow('admin', 'hub', 'producer')

@@ -2,21 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { DateTime } from 'luxon';
-import { needsHubApproval, requireHub } from '../../auth/policy.js';
+import { requireHub } from '../../auth/policy.js';
 import { newestEventPosition } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { type KeysetList, keysetPages, type Page } from '../../shared/keyset-pages.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
-import type { Actor, RequestContext } from '../../shared/request-context.js';
+import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
-import { Product } from '../catalogue/product.entity.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
-import { approvedProducerIds } from '../enterprises/hub-approvals.js';
 import { Offer } from './offer.entity.js';
+import { checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, sameQuantity } from './offer-inputs.js';
 import { capOffSteps, heldByLiveOrders } from './offer-caps.js';
-import type { LotGrade } from '../lots/lot.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import { isNotClosed, SalesSessionStatus, sessionStatus } from './session-status.js';
 import { canonicalTimeZone } from './time-zones.js';
@@ -30,7 +28,7 @@ export interface CreateSalesSessionFields {
   closesAt: Date;
   timeZone: string;
   deliversAt?: Date | null;
-  offers: { productId: string; price: { amount: number; currency: string }; minGrade?: LotGrade | null; minShelfLifeDays?: number | null; cap?: string | null }[];
+  offers: OfferFields[];
   idempotencyKey?: string | null;
 }
 
@@ -82,34 +80,13 @@ export class SalesSessionService {
     if (input.offers.length > MAX_OFFERS_PER_SESSION) {
       errors.invalid(`a session can have at most ${MAX_OFFERS_PER_SESSION} offers`, ['offers']);
     }
-    const seen = new Set<string>();
-    const caps = new Map<number, Decimal>();
-    input.offers.forEach((offer, i) => {
-      if (seen.has(offer.productId)) errors.invalid('the product is offered twice', ['offers', i, 'productId']);
-      seen.add(offer.productId);
-      if (!isUuid(offer.productId)) {
-        errors.add(UserErrorCode.NOT_FOUND, `no product with id "${offer.productId}"`, ['offers', i, 'productId']);
-      }
-      checkPrice(offer.price, ['offers', i, 'price'], errors);
-      const days = offer.minShelfLifeDays;
-      if (days !== null && days !== undefined && (!Number.isInteger(days) || days < 0 || days > 3650)) {
-        errors.invalid('must be a whole number of days from 0 to 3650', ['offers', i, 'minShelfLifeDays']);
-      }
-      const cap = offer.cap === null || offer.cap === undefined ? undefined : parseQuantity(offer.cap, ['offers', i, 'cap'], errors);
-      if (cap) caps.set(i, cap);
-    });
+    const caps = checkOfferFields(input.offers, errors);
     const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();
 
     requireHub(ctx.actor, input.hubId, 'hubId');
     const hub = await this.enterprises.requireHub(ctx, input.hubId, 'hubId');
-    const products = await ctx.em.find(Product, { id: { $in: [...seen] } });
-    const found = new Set(products.map((p) => p.id));
-    input.offers.forEach((offer, i) => {
-      if (!found.has(offer.productId)) {
-        errors.add(UserErrorCode.NOT_FOUND, `no product with id "${offer.productId}"`, ['offers', i, 'productId']);
-      }
-    });
+    const products = await findOfferedProducts(ctx.em, input.offers, errors);
     errors.throwIfAny();
 
     return ctx.em.transactional(async (em) => {
@@ -130,23 +107,15 @@ export class SalesSessionService {
       if (input.closesAt <= ctx.clock.now()) {
         throw DomainError.of(UserErrorCode.INVALID_INPUT, 'is already in the past', ['closesAt']);
       }
-      await requireApprovals(em, ctx.actor, hub.id, input.offers.map((o) => o.productId), products);
-      requireCapsInSteps(input.offers.map((o) => o.productId), caps, products);
+      await requireApprovals(em, ctx.actor, hub.id, [...input.offers.entries()], products);
+      requireCapsInSteps([...input.offers.entries()], caps, products);
       const session = new SalesSession(hub, input.opensAt, input.closesAt, timeZone);
       session.id = sessionId;
       session.createdAt = ctx.clock.now();
       session.deliversAt = input.deliversAt ?? undefined;
       session.firstEventPosition = await newestEventPosition(em);
       em.persist(session);
-      for (const [position, fields] of input.offers.entries()) {
-        const offer = new Offer(session, em.getReference(Product, fields.productId), fields.price.amount, fields.price.currency);
-        offer.position = position;
-        offer.createdAt = session.createdAt;
-        offer.minGrade = fields.minGrade ?? undefined;
-        offer.minShelfLifeDays = fields.minShelfLifeDays ?? undefined;
-        offer.cap = caps.get(position)?.toFixed();
-        em.persist(offer);
-      }
+      input.offers.forEach((fields, position) => persistOffer(em, session, fields, caps.get(position), position, session.createdAt));
       await em.flush();
       return session;
     });
@@ -320,7 +289,7 @@ export async function requireOwnSession(ctx: RequestContext, sessionId: string):
 }
 
 /** The offer, with its session, when it is the caller's hub's: read before any lock, as requireOwnSession(). */
-async function requireOwnOffer(ctx: RequestContext, offerId: string): Promise<Offer> {
+export async function requireOwnOffer(ctx: RequestContext, offerId: string): Promise<Offer> {
   const found = isUuid(offerId) ? await ctx.em.findOne(Offer, offerId, { populate: ['salesSession'] }) : null;
   if (!found) throw DomainError.of(UserErrorCode.NOT_FOUND, `no offer with id "${offerId}"`, ['offerId']);
   requireHub(ctx.actor, found.salesSession.hub.id, 'offerId');
@@ -335,51 +304,12 @@ export async function lockSession(em: EntityManager, sessionId: string): Promise
 }
 
 /** Refuses a change to a session that no longer sells: INVALID_STATE, saying why (`closed`, or that it was cancelled). */
-function requireNotClosed(session: SalesSession, now: Date, closed: string, field: string): void {
+export function requireNotClosed(session: SalesSession, now: Date, closed: string, field: string): void {
   const status = sessionStatus(session, now);
   if (isNotClosed(status)) return;
   throw DomainError.of(UserErrorCode.INVALID_STATE, status === SalesSessionStatus.CANCELLED ? 'the session was cancelled' : closed, [field]);
 }
 
-/** Two optional quantities, however spelt ("2", "2.000"): equal. */
-function sameQuantity(stored: string | null | undefined, asked: Decimal | null): boolean {
-  if (stored === null || stored === undefined || asked === null) return (stored ?? null) === asked;
-  return asked.equals(stored);
-}
-
 function sessionNotFound(id: string): DomainError {
   return DomainError.of(UserErrorCode.NOT_FOUND, `no sales session with id "${id}"`, ['salesSessionId']);
-}
-
-/**
- * Each cap a whole number of its product's sellable steps (capOffSteps()). Checked after the
- * idempotency key, as the approvals are: a retry answers with the first session even if the
- * producer changed the step since.
- */
-function requireCapsInSteps(productIds: string[], caps: ReadonlyMap<number, Decimal>, products: Product[]): void {
-  const byId = new Map(products.map((p) => [p.id, p]));
-  const errors = new InputErrors();
-  for (const [i, cap] of caps) {
-    const offSteps = capOffSteps(cap, byId.get(productIds[i]!)!);
-    if (offSteps) errors.invalid(offSteps, ['offers', i, 'cap']);
-  }
-  errors.throwIfAny();
-}
-
-/**
- * A hub offers only the products of producers that approved it (approveHub); the operator any
- * (needsHubApproval). Read FOR KEY SHARE: a revocation committing meanwhile waits for this
- * session, so the session is made under the approvals as they stand.
- */
-async function requireApprovals(em: EntityManager, actor: Actor, hubId: string, productIds: string[], products: Product[]): Promise<void> {
-  if (!needsHubApproval(actor)) return;
-  const producerOf = new Map(products.map((p) => [p.id, p.producer.id]));
-  const approved = await approvedProducerIds(em, hubId, [...new Set(producerOf.values())], true);
-  const errors = new InputErrors();
-  productIds.forEach((productId, i) => {
-    if (!approved.has(producerOf.get(productId)!)) {
-      errors.add(UserErrorCode.FORBIDDEN, "the product's producer has not approved this hub to offer its products (approveHub)", ['offers', i, 'productId']);
-    }
-  });
-  errors.throwIfAny();
 }

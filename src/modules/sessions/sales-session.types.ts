@@ -88,6 +88,27 @@ export class UpdateOfferPriceInput {
 }
 
 @InputType()
+export class AddOffersInput {
+  @Field(() => IdScalar)
+  salesSessionId!: string;
+
+  @Field(() => [OfferInput], { description: 'Listed after the session\'s offers, in this order.' })
+  offers!: OfferInput[];
+}
+
+@InputType()
+export class WithdrawOfferInput {
+  @Field(() => IdScalar)
+  offerId!: string;
+}
+
+@InputType()
+export class RestoreOfferInput {
+  @Field(() => IdScalar)
+  offerId!: string;
+}
+
+@InputType()
 export class UpdateOfferCapInput {
   @Field(() => IdScalar)
   offerId!: string;
@@ -100,6 +121,18 @@ export class UpdateOfferCapInput {
 export class OfferPayload {
   @Field(() => Offer, { nullable: true })
   offer?: Offer;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
+@ObjectType({ simpleResolvers: true })
+export class AddOffersPayload {
+  @Field(() => SalesSession, { nullable: true })
+  salesSession?: SalesSession;
+
+  @Field(() => [Offer], { nullable: true, description: 'The offers asked for, in the input\'s order.' })
+  offers?: Offer[];
 
   @Field(() => [UserError])
   userErrors!: UserError[];

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { EventKind, STOCK_ONLY_KINDS } from '../../events/event-log.js';
+import { EventKind, OFFER_KINDS, STOCK_ONLY_KINDS } from '../../events/event-log.js';
 import { ownsWebhook, requireHub, requireProducer, webhookScope } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
@@ -41,7 +41,8 @@ export interface AttemptRow {
   error: string | null;
 }
 
-const KINDS = Object.values(EventKind) as string[];
+/** What a webhook may ask for: not the offer events, which are the storefront's live catalogue (availabilityChanged). */
+const KINDS = (Object.values(EventKind) as string[]).filter((kind) => !OFFER_KINDS.includes(kind));
 
 export class WebhookService {
   constructor(

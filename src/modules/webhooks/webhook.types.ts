@@ -9,7 +9,7 @@ export class RegisterWebhookInput {
   url!: string;
 
   @Field(() => [String], {
-    description: 'Event kinds to receive: HELD, RELEASED, COMPLETED, ADJUSTED, LOT_RELEASED, TRANSFERRED, LOT_SWAPPED, SHIPPED, SHORT_FILLED (a hub: not the stock-only ADJUSTED, LOT_RELEASED, TRANSFERRED).',
+    description: 'Event kinds to receive: HELD, RELEASED, COMPLETED, ADJUSTED, LOT_RELEASED, TRANSFERRED, LOT_SWAPPED, SHIPPED, SHORT_FILLED (a hub: not the stock-only ADJUSTED, LOT_RELEASED, TRANSFERRED). Offer changes are for availabilityChanged, not webhooks.',
   })
   kinds!: string[];
 

@@ -1,0 +1,224 @@
+// A session's offers change while it sells: a hub adds a product a producer brought, withdraws one
+// whose crop failed, and puts it back. Storefronts see each change in the catalogue and live;
+// checkouts see it at once, also one that read the offer just before it was withdrawn.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GraphQLClient } from '../support/graphql.js';
+import { expectStockConsistent } from '../support/invariants.js';
+import { lockedElsewhere } from '../support/locked-elsewhere.js';
+import { approveHub, checkout, createHub, createProducer, createProduct, createSession, stockOf, type UserErrorShape } from '../support/scenarios.js';
+import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitForLockWait } from '../support/wait.js';
+
+const OPEN = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00' };
+
+const ADD_OFFERS = `mutation ($input: AddOffersInput!) { addOffers(input: $input) {
+  salesSession { id } offers { id product { name } price { amount currency } cap available withdrawnAt }
+  userErrors { field message code } } }`;
+const WITHDRAW_OFFER = 'mutation ($input: WithdrawOfferInput!) { withdrawOffer(input: $input) { offer { id available withdrawnAt } userErrors { field message code } } }';
+const RESTORE_OFFER = 'mutation ($input: RestoreOfferInput!) { restoreOffer(input: $input) { offer { id available withdrawnAt } userErrors { field message code } } }';
+const CATALOGUE = `query ($id: ID!, $all: Boolean) { salesSession(id: $id) {
+  offers(includeWithdrawn: $all) { id product { name } available withdrawnAt } } }`;
+
+interface OfferShape {
+  id: string;
+  product: { name: string };
+  price: { amount: number; currency: string };
+  cap: string | null;
+  available: string;
+  withdrawnAt: string | null;
+}
+type AddOffersPayload = { salesSession: { id: string } | null; offers: OfferShape[] | null; userErrors: UserErrorShape[] };
+type OfferPayload = { offer: { id: string; available: string; withdrawnAt: string | null } | null; userErrors: UserErrorShape[] };
+
+describe('changing the offers of a session that sells', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+
+  const addOffers = async (api: GraphQLClient, salesSessionId: string, offers: Record<string, unknown>[]) =>
+    (await api.data<{ addOffers: AddOffersPayload }>(ADD_OFFERS, { input: { salesSessionId, offers } })).addOffers;
+  const withdraw = async (offerId: string, api: GraphQLClient = t.api) =>
+    (await api.data<{ withdrawOffer: OfferPayload }>(WITHDRAW_OFFER, { input: { offerId } })).withdrawOffer;
+  const restore = async (offerId: string) => (await t.api.data<{ restoreOffer: OfferPayload }>(RESTORE_OFFER, { input: { offerId } })).restoreOffer;
+  const catalogue = async (sessionId: string, all?: boolean) =>
+    (await t.api.data<{ salesSession: { offers: { id: string; product: { name: string }; available: string; withdrawnAt: string | null }[] } }>(
+      CATALOGUE, { id: sessionId, all },
+    )).salesSession.offers;
+  const offerEvents = async (sessionId: string) =>
+    (await t.db.query<{ kind: string }>('SELECT kind FROM domain_event WHERE sales_session_id = $1 ORDER BY id', [sessionId])).rows.map((r) => r.kind);
+
+  /** A producer with carrots on sale at a hub, and leeks not yet offered; another hub sells both. */
+  async function market(name: string) {
+    const producer = await createProducer(t.api, `${name} farm`);
+    const carrots = await createProduct(t.api, producer, { name: `${name} carrots`, unit: 'kg', onHand: '50' });
+    const leeks = await createProduct(t.api, producer, { name: `${name} leeks`, unit: 'kg', onHand: '30' });
+    const hub = await createHub(t.api, `${name} hub`);
+    const session = await createSession(t.api, hub, { ...OPEN, products: [carrots] });
+    const other = await createSession(t.api, await createHub(t.api, `${name} other hub`), { ...OPEN, products: [carrots, leeks] });
+    return { producer, carrots, leeks, hub, session, other };
+  }
+
+  it('adds a product: listed after the others, on sale at once, and announced to storefronts already watching', async () => {
+    const { carrots, leeks, session, other } = await market('Added');
+    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
+    try {
+      const added = await addOffers(t.api, session.id, [{ productId: leeks, price: { amount: 320, currency: 'EUR' }, cap: '20' }]);
+      expect(added.userErrors).toEqual([]);
+      const leekOffer = added.offers![0]!;
+      expect(leekOffer).toMatchObject({ product: { name: 'Added leeks' }, price: { amount: 320, currency: 'EUR' }, cap: '20', available: '20', withdrawnAt: null });
+      expect((await catalogue(session.id)).map((o) => o.product.name)).toEqual(['Added carrots', 'Added leeks']);
+
+      // The storefront learns of the new offer, then of a hold of its product at another hub.
+      const [announced] = await storefront.waitForCount(1);
+      expect(announced).toMatchObject({ available: '20', offer: { id: leekOffer.id, available: '20' } });
+      expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(leeks), quantity: '15' }])).userErrors).toEqual([]);
+      const [, afterHold] = await storefront.waitForCount(2);
+      expect(afterHold).toMatchObject({ available: '15', offer: { id: leekOffer.id } });
+
+      const bought = await checkout(t.api, session.id, 'ada', [{ offerId: leekOffer.id, quantity: '5' }, { offerId: session.offerFor(carrots), quantity: '1' }]);
+      expect(bought.userErrors).toEqual([]);
+      expect(await stockOf(t.api, leeks)).toMatchObject({ held: '20', available: '10' });
+
+      // A retry of the request whose answer was lost adds nothing, and answers with the offer.
+      const again = await addOffers(t.api, session.id, [{ productId: leeks, price: { amount: 320, currency: 'EUR' }, cap: '20.000' }]);
+      expect(again.userErrors).toEqual([]);
+      expect(again.offers!.map((o) => o.id)).toEqual([leekOffer.id]);
+      expect(await offerEvents(session.id)).toEqual(['OFFERED']);
+
+      // A storefront resuming from before the addition replays it.
+      const resumed = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id, after: String(Number(announced!.id) - 1) });
+      try {
+        const [replayed] = await resumed.waitForCount(1);
+        expect(replayed).toMatchObject({ id: announced!.id, offer: { id: leekOffer.id } });
+      } finally {
+        await resumed.close();
+      }
+    } finally {
+      await storefront.close();
+    }
+    await expectStockConsistent(t.db);
+  });
+
+  it('refuses, changing nothing: another price for a product on offer, a producer that has not approved the hub, a cap off the steps, a closed session', async () => {
+    const { producer, carrots, leeks, hub, session } = await market('Refused');
+    const before = await catalogue(session.id, true);
+
+    const otherPrice = await addOffers(t.api, session.id, [{ productId: carrots, price: { amount: 999, currency: 'EUR' } }]);
+    expect(otherPrice.offers).toBeNull();
+    expect(otherPrice.userErrors).toEqual([{
+      code: 'INVALID_INPUT',
+      field: ['offers', '0', 'productId'],
+      message: `the product is already offered in this session ("${session.offerFor(carrots)}"): updateOfferPrice and updateOfferCap change it`,
+    }]);
+
+    const asHub = await t.as({ role: 'hub', hubId: hub });
+    const unapproved = await addOffers(asHub, session.id, [{ productId: leeks, price: { amount: 300, currency: 'EUR' } }]);
+    expect(unapproved.userErrors).toMatchObject([{ code: 'FORBIDDEN', field: ['offers', '0', 'productId'] }]);
+    await approveHub(t.api, producer, hub);
+
+    const offSteps = await addOffers(asHub, session.id, [{ productId: leeks, price: { amount: 300, currency: 'EUR' }, cap: '0.0005' }]);
+    expect(offSteps.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['offers', '0', 'cap'] }]);
+    const empty = await addOffers(asHub, session.id, []);
+    expect(empty.userErrors).toEqual([{ code: 'INVALID_INPUT', field: ['offers'], message: 'give at least one offer' }]);
+    expect(await catalogue(session.id, true)).toEqual(before);
+
+    await t.api.data('mutation ($input: CloseSalesSessionInput!) { closeSalesSession(input: $input) { userErrors { code } } }', { input: { salesSessionId: session.id } });
+    const closed = await addOffers(asHub, session.id, [{ productId: leeks, price: { amount: 300, currency: 'EUR' } }]);
+    expect(closed.userErrors).toEqual([{ code: 'INVALID_STATE', field: ['salesSessionId'], message: 'the session has closed: it sells nothing more' }]);
+    const closedWithdraw = await withdraw(session.offerFor(carrots), asHub);
+    expect(closedWithdraw.userErrors).toEqual([{ code: 'INVALID_STATE', field: ['offerId'], message: 'the session has closed: it sells nothing more' }]);
+    expect(await catalogue(session.id, true)).toEqual(before.map((o) => ({ ...o, available: '0' })));
+    expect(await offerEvents(session.id)).toEqual([]);
+  });
+
+  it('withdraws an offer: it reads 0, leaves the list, refuses checkouts, keeps the orders it had; restored, it sells again', async () => {
+    const { carrots, leeks, session, other } = await market('Withdrawn');
+    const added = await addOffers(t.api, session.id, [{ productId: leeks, price: { amount: 300, currency: 'EUR' } }]);
+    const leekOffer = added.offers![0]!.id;
+    const carrotOffer = session.offerFor(carrots);
+    const kept = await checkout(t.api, session.id, 'kim', [{ offerId: carrotOffer, quantity: '4' }]);
+    expect(kept.userErrors).toEqual([]);
+
+    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
+    try {
+      const withdrawn = await withdraw(carrotOffer);
+      expect(withdrawn.userErrors).toEqual([]);
+      expect(withdrawn.offer).toMatchObject({ id: carrotOffer, available: '0', withdrawnAt: '2026-11-23T08:00:00Z' });
+      const [told] = await storefront.waitForCount(1);
+      expect(told).toMatchObject({ available: '0', offer: { id: carrotOffer, available: '0' } });
+
+      expect((await catalogue(session.id)).map((o) => o.id)).toEqual([leekOffer]);
+      expect((await catalogue(session.id, true)).map((o) => [o.id, o.available])).toEqual([[carrotOffer, '0'], [leekOffer, '30']]);
+
+      const refused = await checkout(t.api, session.id, 'lea', [{ offerId: carrotOffer, quantity: '1' }, { offerId: leekOffer, quantity: '1' }]);
+      expect(refused).toEqual({
+        customerOrder: null,
+        userErrors: [{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'quantity'], message: '"Withdrawn carrots" was withdrawn from sale in this session' }],
+      });
+      // Nothing held for the refused basket; Kim's order keeps its 4 kg.
+      expect(await stockOf(t.api, carrots)).toMatchObject({ held: '4', available: '46' });
+      const { rows } = await t.db.query('SELECT status FROM customer_order WHERE id = $1', [kept.customerOrder!.id]);
+      expect(rows).toEqual([{ status: 'PENDING_PAYMENT' }]);
+
+      // Carrots sold at the other hub no longer reach this storefront; leeks sold there do.
+      expect((await checkout(t.api, other.id, 'max', [{ offerId: other.offerFor(carrots), quantity: '2' }])).userErrors).toEqual([]);
+      expect((await checkout(t.api, other.id, 'max', [{ offerId: other.offerFor(leeks), quantity: '3' }])).userErrors).toEqual([]);
+      const [, next] = await storefront.waitForCount(2);
+      expect(next).toMatchObject({ available: '27', offer: { id: leekOffer } });
+
+      // Withdrawing it again answers as the first did.
+      expect(await withdraw(carrotOffer)).toEqual(withdrawn);
+
+      t.clock.advance({ minutes: 5 });
+      const restored = await restore(carrotOffer);
+      expect(restored).toEqual({ offer: { id: carrotOffer, available: '44', withdrawnAt: null }, userErrors: [] });
+      const [, , back] = await storefront.waitForCount(3);
+      expect(back).toMatchObject({ available: '44', offer: { id: carrotOffer } });
+      expect((await checkout(t.api, session.id, 'lea', [{ offerId: carrotOffer, quantity: '1' }])).userErrors).toEqual([]);
+      expect(await restore(carrotOffer)).toEqual({ ...restored, offer: { ...restored.offer, available: '43' } });
+      expect(await offerEvents(session.id)).toEqual(['OFFERED', 'WITHDRAWN', 'OFFERED']);
+    } finally {
+      await storefront.close();
+    }
+    await expectStockConsistent(t.db);
+  });
+
+  it('refuses a checkout that read the offer just before it was withdrawn, holding nothing', async () => {
+    const { carrots, session } = await market('Raced');
+    const offer = session.offerFor(carrots);
+    // A first order makes the producer's order in the session: the next checkout then writes at
+    // once, without a transaction of its own, in the statement that must see the withdrawal.
+    expect((await checkout(t.api, session.id, 'first', [{ offerId: offer, quantity: '1' }])).userErrors).toEqual([]);
+
+    // The withdrawal takes the session, then waits to write the offer (locked here) ...
+    const gate = await lockedElsewhere(t.db, 'SELECT 1 FROM offer WHERE id = $1 FOR NO KEY UPDATE', [offer]);
+    const withdrawing = withdraw(offer);
+    await waitForLockWait(t.db, 'the withdrawal to wait for the offer');
+    // ... while a checkout reads the offer on sale and waits for the session to write its order.
+    const late = checkout(t.api, session.id, 'late', [{ offerId: offer, quantity: '2' }]);
+    await waitForLockWait(t.db, 'the checkout to wait for the session', 2);
+    await gate.release();
+
+    expect((await withdrawing).userErrors).toEqual([]);
+    expect(await late).toEqual({
+      customerOrder: null,
+      userErrors: [{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'quantity'], message: '"Raced carrots" was withdrawn from sale in this session' }],
+    });
+    expect(await stockOf(t.api, carrots)).toMatchObject({ held: '1', available: '49' });
+    const { rows } = await t.db.query("SELECT count(*)::int AS orders FROM customer_order WHERE sales_session_id = $1 AND customer_ref = 'late'", [session.id]);
+    expect(rows).toEqual([{ orders: 0 }]);
+    await expectStockConsistent(t.db);
+  });
+
+  it('keeps the offer events off webhooks', async () => {
+    const { hub } = await market('Hooked');
+    const { registerWebhook } = await t.api.data<{ registerWebhook: { userErrors: UserErrorShape[] } }>(
+      'mutation ($input: RegisterWebhookInput!) { registerWebhook(input: $input) { userErrors { field message code } } }',
+      { input: { url: 'https://trader.example.org/hook', kinds: ['OFFERED'], hubId: hub } },
+    );
+    expect(registerWebhook.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['kinds', '0'] }]);
+  });
+});
