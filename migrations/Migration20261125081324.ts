@@ -97,7 +97,8 @@ end $$;`;
  *
  * Nullable columns: no rewrite. The index holds no row yet, but building it reads domain_event
  * once, and checkouts (which write events) wait for that pass; an operator with a large event
- * log builds it beforehand, CONCURRENTLY, and the migration finds it (README, Upgrading). During a rolling upgrade a
+ * log adds the column and builds the index beforehand, CONCURRENTLY, and the migration finds
+ * both (README, Upgrading). During a rolling upgrade a
  * previous-version replica still lists a withdrawn offer as on sale, and its checkouts of one
  * fail with an internal error (this function refuses them): withdraw offers once every replica
  * runs this version.
@@ -105,7 +106,7 @@ end $$;`;
 export class Migration20261125081324 extends Migration {
 
   override async up(): Promise<void> {
-    this.addSql(`alter table "domain_event" add column "sales_session_id" uuid null;`);
+    this.addSql(`alter table "domain_event" add column if not exists "sales_session_id" uuid null;`);
     this.addSql(`create index if not exists "domain_event_offer_changes" on "domain_event" ("sales_session_id", "position") where "sales_session_id" is not null;`);
     this.addSql(`alter table "offer" add column "withdrawn_at" timestamptz null;`);
     this.addSql(placeCustomerOrderOfOffersOnSale);

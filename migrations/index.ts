@@ -34,6 +34,7 @@ import { Migration20261125061642 } from './Migration20261125061642.js';
 import { Migration20261125065114 } from './Migration20261125065114.js';
 import { Migration20261125075122 } from './Migration20261125075122.js';
 import { Migration20261125081324 } from './Migration20261125081324.js';
+import { Migration20261125083502 } from './Migration20261125083502.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -70,4 +71,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125065114', class: Migration20261125065114 },
   { name: 'Migration20261125075122', class: Migration20261125075122 },
   { name: 'Migration20261125081324', class: Migration20261125081324 },
+  { name: 'Migration20261125083502', class: Migration20261125083502 },
 ];

@@ -34,15 +34,27 @@ export interface EventFilter {
 }
 
 /**
- * A session's storefront stream: the changes of the products it has on sale, and its own offer
- * events. The set follows those events as they come (an offer added, withdrawn or restored after
- * the subscription began), so it belongs to one subscription. A replay reads the set as it
- * stands: changes of a product before it was offered, or before its offer was withdrawn, may be
- * replayed or not; the offer event that follows them sets the figure right.
+ * A session's storefront stream: its own offer events, and the changes of the products it has on
+ * sale. Which products those are changes with the offer events (an offer added, withdrawn or
+ * restored after the subscription began), so the state belongs to one subscription, and is
+ * applied in two steps:
+ * - as events arrive (matches()), a superset passes: the changes of every product the session
+ *   ever offered (`offered`, which only grows, so events arriving in any order may add to it), or
+ *   of every product until the session's offers have been read into it;
+ * - as they are handed to the client, in position order, replayed and live alike
+ *   (admitInOrder()), `onSale` decides: an offer event changes it, and a product's change passes
+ *   while the product is on sale.
+ * `onSale` starts as the offers read after the stream's start position was taken: a replay of
+ * offer events since then applies them again, which changes nothing in the end state.
  */
 export interface SessionOffersFilter {
   salesSessionId: string;
-  productIds: Set<string>;
+  /** Every product the session has offered, withdrawn or not, as read and as offer events add to it. */
+  offered: Set<string>;
+  /** Whether the session's offers have been read into `offered`: until then, no product is filtered out. */
+  offeredRead: boolean;
+  /** The products on sale as of the last event handed to the client. */
+  onSale: Set<string>;
 }
 
 export interface SubscribeRequest {
@@ -174,10 +186,12 @@ export class EventHub implements PubSub {
       params.push(filter.hubId);
     }
     if (filter.sessionOffers) {
+      // The products the session has offered as the page is read (offers are never deleted).
       const kinds = OFFER_KINDS.map(() => '?').join(', ');
-      const productIds = [...filter.sessionOffers.productIds];
-      where.push(`((kind IN (${kinds}) AND sales_session_id = ?) OR (kind NOT IN (${kinds}) AND product_id IN (${productIds.map(() => '?').join(', ') || 'NULL'})))`);
-      params.push(...OFFER_KINDS, filter.sessionOffers.salesSessionId, ...OFFER_KINDS, ...productIds);
+      where.push(`((kind IN (${kinds}) AND sales_session_id = ?)
+                   OR (kind NOT IN (${kinds}) AND product_id IN (SELECT product_id FROM offer WHERE sales_session_id = ?)))`);
+      const { salesSessionId } = filter.sessionOffers;
+      params.push(...OFFER_KINDS, salesSessionId, ...OFFER_KINDS, salesSessionId);
     }
     const rows = await sql<StoredEvent>(this.orm.em.fork(), `${SELECT_EVENT} WHERE ${where.join(' AND ')} ORDER BY domain_event.position LIMIT ?`, [...params, limit]);
     return rows.map(readEvent);
@@ -277,12 +291,20 @@ export function matches(filter: EventFilter, event: StoredEvent): boolean {
   return true;
 }
 
-/** Whether the session's storefronts want the event, following its offer events (SessionOffersFilter). */
+/** Whether a session's storefront may want an event, as it arrives (SessionOffersFilter). */
 function matchesSessionOffers(filter: SessionOffersFilter, event: StoredEvent): boolean {
-  if (!OFFER_KINDS.includes(event.kind)) return filter.productIds.has(event.productId);
+  if (!OFFER_KINDS.includes(event.kind)) return !filter.offeredRead || filter.offered.has(event.productId);
   if (event.salesSessionId !== filter.salesSessionId) return false;
-  if (event.kind === EventKind.WITHDRAWN) filter.productIds.delete(event.productId);
-  else filter.productIds.add(event.productId);
+  filter.offered.add(event.productId);
+  return true;
+}
+
+/** Whether a session's storefront gets an event, in position order (SessionOffersFilter). */
+function admitInOrder(filter: SessionOffersFilter, event: StoredEvent): boolean {
+  if (!OFFER_KINDS.includes(event.kind)) return filter.onSale.has(event.productId);
+  filter.offered.add(event.productId);
+  if (event.kind === EventKind.WITHDRAWN) filter.onSale.delete(event.productId);
+  else filter.onSale.add(event.productId);
   return true;
 }
 
@@ -364,6 +386,8 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
       const event = this.backlog.shift() ?? this.nextLive();
       if (event) {
         this.cursor = BigInt(event.position);
+        const { sessionOffers } = this.request.filter;
+        if (sessionOffers && !admitInOrder(sessionOffers, event)) continue;
         return { value: event, done: false };
       }
       await new Promise<void>((resolve) => {

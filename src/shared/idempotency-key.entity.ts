@@ -9,6 +9,7 @@ export enum IdempotentMutation {
   REGISTER_WEBHOOK = 'REGISTER_WEBHOOK',
   CREATE_PRODUCER = 'CREATE_PRODUCER',
   CREATE_HUB = 'CREATE_HUB',
+  ADD_OFFERS = 'ADD_OFFERS',
 }
 
 /**

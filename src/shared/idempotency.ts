@@ -28,7 +28,7 @@ export type Claim = { first: true } | { first: false; resultId: string };
 
 /**
  * Each enterprise has one set of keys, shared by all its keyed mutations (a producer's stock
- * writes and webhooks, a hub's sessions and webhooks), as checkout's are the hub's: another
+ * writes and webhooks, a hub's sessions, added offers and webhooks), as checkout's are the hub's: another
  * enterprise's key of the same text is its own. The operator registering a webhook for no
  * enterprise uses the operator's set.
  */
@@ -45,6 +45,7 @@ const WHAT: Record<IdempotentMutation, string> = {
   [IdempotentMutation.REGISTER_WEBHOOK]: 'webhook',
   [IdempotentMutation.CREATE_PRODUCER]: 'producer',
   [IdempotentMutation.CREATE_HUB]: 'hub',
+  [IdempotentMutation.ADD_OFFERS]: 'addition of offers',
 };
 
 /**

@@ -68,15 +68,20 @@ describe('migrations', () => {
       await db.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS idempotency_key_created_at_index ON idempotency_key (created_at)');
       await db.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS producer_order_hub_created ON producer_order (hub_id, created_at, id)');
       await db.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS producer_order_producer_created ON producer_order (producer_id, created_at, id)');
+      // Migration20261125081324's index is on a column it adds: the column first, then the index.
+      await orm.getMigrator().up({ to: 'Migration20261125075122' });
+      await db.query('ALTER TABLE domain_event ADD COLUMN IF NOT EXISTS sales_session_id uuid');
+      await db.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS domain_event_offer_changes ON domain_event (sales_session_id, position) WHERE sales_session_id IS NOT NULL');
 
       await orm.getMigrator().up();
 
       const { rows } = await db.query(
         `SELECT indexname FROM pg_indexes WHERE indexname IN ('domain_event_created_at_index', 'webhook_delivery_delivered_created_at', 'idempotency_key_created_at_index',
-                'producer_order_hub_created', 'producer_order_producer_created', 'producer_order_producer_id_index') ORDER BY 1`,
+                'producer_order_hub_created', 'producer_order_producer_created', 'producer_order_producer_id_index', 'domain_event_offer_changes') ORDER BY 1`,
       );
       expect(rows.map((r) => r.indexname)).toEqual([
-        'domain_event_created_at_index', 'idempotency_key_created_at_index', 'producer_order_hub_created', 'producer_order_producer_created', 'webhook_delivery_delivered_created_at',
+        'domain_event_created_at_index', 'domain_event_offer_changes', 'idempotency_key_created_at_index', 'producer_order_hub_created', 'producer_order_producer_created',
+        'webhook_delivery_delivered_created_at',
       ]);
       expect(await orm.getMigrator().getPendingMigrations()).toEqual([]);
     });

@@ -8,7 +8,7 @@ import { lockedElsewhere } from '../support/locked-elsewhere.js';
 import { approveHub, checkout, createHub, createProducer, createProduct, createSession, stockOf, type UserErrorShape } from '../support/scenarios.js';
 import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { waitForLockWait } from '../support/wait.js';
+import { waitFor, waitForLockWait } from '../support/wait.js';
 
 const OPEN = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00' };
 
@@ -211,6 +211,70 @@ describe('changing the offers of a session that sells', () => {
     const { rows } = await t.db.query("SELECT count(*)::int AS orders FROM customer_order WHERE sales_session_id = $1 AND customer_ref = 'late'", [session.id]);
     expect(rows).toEqual([{ orders: 0 }]);
     await expectStockConsistent(t.db);
+  });
+
+  it('answers a keyed retry with the offers it added, even once one was withdrawn, and refuses the key for another request', async () => {
+    const { leeks, session } = await market('Keyed');
+    const request = (offers: Record<string, unknown>[], idempotencyKey: string) =>
+      t.api.data<{ addOffers: AddOffersPayload }>(ADD_OFFERS, { input: { salesSessionId: session.id, offers, idempotencyKey } });
+    const leekOffer = [{ productId: leeks, price: { amount: 300, currency: 'EUR' } }];
+    const first = (await request(leekOffer, ' week-48 leeks ')).addOffers;
+    expect(first.userErrors).toEqual([]);
+    const added = first.offers![0]!.id;
+    expect((await withdraw(added)).userErrors).toEqual([]);
+
+    // Without the key this is refused (the offer was withdrawn); with it, it is the first request.
+    expect((await addOffers(t.api, session.id, leekOffer)).userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['offers', '0', 'productId'] }]);
+    const retried = (await request(leekOffer, 'week-48 leeks')).addOffers;
+    expect(retried.userErrors).toEqual([]);
+    expect(retried.offers).toMatchObject([{ id: added, available: '0', withdrawnAt: expect.any(String) }]);
+
+    const other = (await request([{ productId: leeks, price: { amount: 310, currency: 'EUR' } }], 'week-48 leeks')).addOffers;
+    expect(other).toEqual({ salesSession: null, offers: null, userErrors: [{
+      code: 'IDEMPOTENCY_CONFLICT', field: ['idempotencyKey'], message: 'this idempotency key was already used for a different addition of offers',
+    }] });
+    expect(await offerEvents(session.id)).toEqual(['OFFERED', 'WITHDRAWN']);
+  });
+
+  describe('an offer added as a storefront subscribes', () => {
+    /**
+     * Leeks are added once the subscription has taken where its stream starts (the newest event,
+     * or checked the `after` it was given), before it opens the stream and reads the offers; and
+     * this replica hands the OFFERED event to its subscribers before the stream opens, so the
+     * stream gets it only from the database.
+     */
+    async function addedWhileSubscribing(name: string, after: boolean) {
+      const { carrots, leeks, session, other } = await market(name);
+      const hub = t.app.events;
+      const newestPosition = hub.newestPosition.bind(hub);
+      let leekOffer = '';
+      const before = await newestPosition();
+      hub.newestPosition = async () => {
+        hub.newestPosition = newestPosition;
+        const start = await newestPosition();
+        leekOffer = (await addOffers(t.api, session.id, [{ productId: leeks, price: { amount: 300, currency: 'EUR' } }])).offers![0]!.id;
+        const [offered] = (await t.db.query<{ position: string }>("SELECT position::text AS position FROM domain_event WHERE kind = 'OFFERED' AND sales_session_id = $1", [session.id])).rows;
+        // The hub's own mark of what it has handed out (private: nothing else needs it).
+        const handedOut = () => BigInt((hub as unknown as { lastPosition: string }).lastPosition);
+        await waitFor('this replica to pass the OFFERED event', async () => (handedOut() >= BigInt(offered!.position) ? true : undefined));
+        return start;
+      };
+      const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id, ...(after ? { after: before } : {}) });
+      try {
+        const [announced] = await storefront.waitForCount(1);
+        expect(announced).toMatchObject({ available: '30', offer: { id: leekOffer } });
+        expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(leeks), quantity: '5' }])).userErrors).toEqual([]);
+        expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(carrots), quantity: '1' }])).userErrors).toEqual([]);
+        const events = await storefront.waitForCount(3);
+        expect(events.map((e) => [e.offer.id, e.available])).toEqual([[leekOffer, '30'], [leekOffer, '25'], [session.offerFor(carrots), '49']]);
+      } finally {
+        hub.newestPosition = newestPosition;
+        await storefront.close();
+      }
+    }
+
+    it('streams its changes to a storefront subscribing live', () => addedWhileSubscribing('Live', false));
+    it('streams its changes to a storefront resuming with after:', () => addedWhileSubscribing('Resumed', true));
   });
 
   it('keeps the offer events off webhooks', async () => {

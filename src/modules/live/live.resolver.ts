@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import { Arg, Ctx, FieldResolver, Resolver, Root, Subscription } from 'type-graphql';
 import { IdScalar } from '../../graphql/scalars.js';
 import { FULFILMENT_KINDS, RESERVATION_KINDS } from '../../events/event-log.js';
-import type { StoredEvent } from '../../events/event-hub.js';
+import type { SessionOffersFilter, StoredEvent } from '../../events/event-hub.js';
 import { Allow, Public } from '../../auth/access.js';
 import { actsForProducer } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
@@ -135,17 +135,32 @@ export class AvailabilityEventResolver {
       const ctx = context as GraphQLContext;
       const session = await ctx.services.salesSessions.findSalesSession(ctx, salesSessionId);
       if (!session) throw new GraphQLError(`no sales session with id "${salesSessionId}"`, { extensions: { code: 'BAD_USER_INPUT' } });
-      // The products on sale now; the filter follows the offers added, withdrawn or restored after.
-      const offers = await ctx.em.find(Offer, { salesSession: session.id });
-      const offerOfProduct = new Map(offers.map((o) => [o.product.id, o.id]));
-      const productIds = new Set(offers.filter((o) => !o.withdrawnAt).map((o) => o.product.id));
       // A replay starts at the session's creation at the earliest: a product's changes before it
       // was offered here are its producer's business (Product.stock is theirs), not this public
       // stream's to replay.
       const requested = await checkAfter(ctx, after);
       const floor = session.firstEventPosition;
-      const from = requested !== undefined && floor !== undefined && floor !== null && BigInt(requested) < BigInt(floor) ? floor : requested;
-      const events = ctx.events.open({ filter: { sessionOffers: { salesSessionId: session.id, productIds } }, after: from });
+      // Where the stream starts, taken before the offers are read: an offer changed after that
+      // read is then one of the stream's events (SessionOffersFilter).
+      const from = requested === undefined ? await ctx.events.newestPosition()
+        : floor !== undefined && floor !== null && BigInt(requested) < BigInt(floor) ? floor : requested;
+      const filter: SessionOffersFilter = { salesSessionId: session.id, offered: new Set(), offeredRead: false, onSale: new Set() };
+      const events = ctx.events.open({ filter: { sessionOffers: filter }, after: from });
+      const offerOfProduct = new Map<string, string>();
+      try {
+        // Read once the stream takes events: an offer added before this read is in it, and one
+        // added after is an event that reaches the stream, which adds its product (matches()).
+        const offers = await ctx.em.find(Offer, { salesSession: session.id });
+        for (const offer of offers) {
+          offerOfProduct.set(offer.product.id, offer.id);
+          filter.offered.add(offer.product.id);
+          if (!offer.withdrawnAt) filter.onSale.add(offer.product.id);
+        }
+        filter.offeredRead = true;
+      } catch (error) {
+        await events.return?.();
+        throw error;
+      }
       return withOffer(events, (productId) => offerOfProduct.get(productId) ?? offerAddedSince(ctx, session.id, productId, offerOfProduct));
     },
   })

@@ -2,12 +2,13 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Decimal } from 'decimal.js';
 import { appendEvents, EventKind } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
 import { checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, sameQuantity } from './offer-inputs.js';
 import { Offer } from './offer.entity.js';
 import type { SalesSession } from './sales-session.entity.js';
-import { lockSession, MAX_OFFERS_PER_SESSION, requireNotClosed, requireOwnOffer, requireOwnSession } from './sales-session.service.js';
+import { canonicalOffers, lockSession, MAX_OFFERS_PER_SESSION, requireNotClosed, requireOwnOffer, requireOwnSession } from './sales-session.service.js';
 
 /*
  * A session's offers change while it sells: a producer brings something more (addOffers), a crop
@@ -23,6 +24,7 @@ import { lockSession, MAX_OFFERS_PER_SESSION, requireNotClosed, requireOwnOffer,
 export interface AddOffersFields {
   salesSessionId: string;
   offers: OfferFields[];
+  idempotencyKey?: string | null;
 }
 
 export interface AddedOffers {
@@ -43,23 +45,35 @@ export class OfferChangesService {
    * the rules createSalesSession applies (the producer's approval, caps in whole steps). A product
    * the session already offers on these terms is answered with its offer, so a retry of a request
    * whose answer was lost adds nothing; on other terms, or withdrawn, it is refused: the offer's
-   * own mutations change it.
+   * own mutations change it. With an idempotency key, a retry answers with the offers as they are
+   * now even if one was changed or withdrawn meanwhile.
    */
   async addOffers(ctx: RequestContext, input: AddOffersFields): Promise<AddedOffers> {
     const errors = new InputErrors();
     if (input.offers.length === 0) errors.invalid('give at least one offer', ['offers']);
     if (input.offers.length > MAX_OFFERS_PER_SESSION) errors.invalid(`a session can have at most ${MAX_OFFERS_PER_SESSION} offers`, ['offers']);
     const caps = checkOfferFields(input.offers, errors);
+    const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();
-    await requireOwnSession(ctx, input.salesSessionId);
+    const { hubId } = await requireOwnSession(ctx, input.salesSessionId);
     const products = await findOfferedProducts(ctx.em, input.offers, errors);
     errors.throwIfAny();
 
     return ctx.em.transactional(async (em) => {
+      const claim = idempotencyKey && await claimIdempotencyKey(em, ctx.clock.now(), {
+        scope: idempotencyScope.hub(hubId),
+        idempotencyKey,
+        kind: IdempotentMutation.ADD_OFFERS,
+        resultId: input.salesSessionId,
+        requestHash: hashRequest(IdempotentMutation.ADD_OFFERS, { salesSessionId: input.salesSessionId, offers: canonicalOffers(input.offers) }),
+      });
       const session = await lockSession(em, input.salesSessionId);
       const existing = new Map(
         (await em.find(Offer, { salesSession: session.id, product: { $in: input.offers.map((o) => o.productId) } })).map((o) => [o.product.id, o]),
       );
+      const answer = (): AddedOffers => ({ salesSession: session, offers: input.offers.map((o) => existing.get(o.productId)!) });
+      // The key's first request added them: its offers as they are now, whatever became of them.
+      if (claim && !claim.first) return answer();
       const added: (readonly [number, OfferFields])[] = [];
       input.offers.forEach((fields, i) => {
         const offer = existing.get(fields.productId);
@@ -70,7 +84,6 @@ export class OfferChangesService {
         }
       });
       errors.throwIfAny();
-      const answer = (): AddedOffers => ({ salesSession: session, offers: input.offers.map((o) => existing.get(o.productId)!) });
       // A retry of a request whose answer was lost: every offer is there as asked.
       if (added.length === 0) return answer();
 

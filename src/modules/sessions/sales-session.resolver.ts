@@ -103,7 +103,7 @@ export class SalesSessionResolver {
   async offers(
     @Root() session: SalesSession,
     @Ctx() ctx: GraphQLContext,
-    @Arg('includeWithdrawn', () => Boolean, { defaultValue: false, description: 'Also the offers taken off sale (withdrawOffer), for the hub\'s back office.' }) includeWithdrawn: boolean,
+    @Arg('includeWithdrawn', () => Boolean, { defaultValue: false, description: 'Also the offers taken off sale (withdrawOffer), with their withdrawnAt.' }) includeWithdrawn: boolean,
   ): Promise<OfferRecord[]> {
     const offers = await ctx.loaders.offersBySession.load(session.id);
     return includeWithdrawn ? offers : offers.filter((offer) => !offer.withdrawnAt);

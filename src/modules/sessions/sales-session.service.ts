@@ -257,10 +257,18 @@ export function hubSessions(em: EntityManager, hubIds: readonly string[], { clos
   return keysetPages(em, HUB_SESSIONS, hubIds, page, filter);
 }
 
+/** Offers as a retry must repeat them: by product (their order in the list means nothing). */
+export function canonicalOffers(offers: readonly OfferFields[]): unknown[] {
+  return offers
+    // A cap only when set, so requests from before caps existed hash as they did.
+    .map((offer) => [offer.productId, offer.price.amount, offer.price.currency, offer.minGrade ?? null, offer.minShelfLifeDays ?? null,
+      ...(offer.cap ? [new Decimal(offer.cap.trim()).toFixed()] : [])])
+    .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
+}
+
 /**
  * The request as a retry must repeat it: ids in lower case, the time zone trimmed, times as
- * instants (an offset spelt differently is the same time), offers by product (their order in the
- * list means nothing).
+ * instants (an offset spelt differently is the same time), offers by product.
  */
 function hashSessionRequest(input: CreateSalesSessionFields, timeZone: string): string {
   return hashRequest(IdempotentMutation.CREATE_SALES_SESSION, {
@@ -269,11 +277,7 @@ function hashSessionRequest(input: CreateSalesSessionFields, timeZone: string): 
     closesAt: input.closesAt.toISOString(),
     deliversAt: input.deliversAt?.toISOString() ?? null,
     timeZone,
-    offers: input.offers
-      // A cap only when set, so requests from before caps existed hash as they did.
-      .map((offer) => [offer.productId, offer.price.amount, offer.price.currency, offer.minGrade ?? null, offer.minShelfLifeDays ?? null,
-        ...(offer.cap ? [new Decimal(offer.cap.trim()).toFixed()] : [])])
-      .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)),
+    offers: canonicalOffers(input.offers),
   });
 }
 
@@ -281,11 +285,12 @@ function hashSessionRequest(input: CreateSalesSessionFields, timeZone: string): 
  * Whose the session is, before any lock: another hub's attempt to change it must not hold up the
  * session's checkouts, even for a round trip. (A session never changes hub.)
  */
-export async function requireOwnSession(ctx: RequestContext, sessionId: string): Promise<void> {
+export async function requireOwnSession(ctx: RequestContext, sessionId: string): Promise<{ hubId: string }> {
   if (!isUuid(sessionId)) throw sessionNotFound(sessionId);
   const [owner] = await sql<{ hubId: string }>(ctx.em, 'SELECT hub_id AS "hubId" FROM sales_session WHERE id = ?', [sessionId]);
   if (!owner) throw sessionNotFound(sessionId);
   requireHub(ctx.actor, owner.hubId, 'salesSessionId');
+  return owner;
 }
 
 /** The offer, with its session, when it is the caller's hub's: read before any lock, as requireOwnSession(). */

@@ -94,6 +94,12 @@ export class AddOffersInput {
 
   @Field(() => [OfferInput], { description: 'Listed after the session\'s offers, in this order.' })
   offers!: OfferInput[];
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Optional (at most 200 characters, scoped to the hub): a repeat with the same key and input answers with the offers as they are now, even if one was changed or withdrawn since; the same key with a different input is IDEMPOTENCY_CONFLICT.',
+  })
+  idempotencyKey?: string | null;
 }
 
 @InputType()
