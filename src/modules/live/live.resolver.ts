@@ -140,10 +140,10 @@ export class AvailabilityEventResolver {
       // stream's to replay.
       const requested = await checkAfter(ctx, after);
       const floor = session.firstEventPosition;
-      // Where the stream starts, taken before the offers are read: an offer changed after that
-      // read is then one of the stream's events (SessionOffersFilter).
-      const from = requested === undefined ? await ctx.events.newestPosition()
-        : floor !== undefined && floor !== null && BigInt(requested) < BigInt(floor) ? floor : requested;
+      const from = requested !== undefined && floor !== undefined && floor !== null && BigInt(requested) < BigInt(floor) ? floor : requested;
+      // The stream starts (live: where this replica's events stand) before the offers are read,
+      // so an offer changed too late for that read commits after the stream began, and is one of
+      // its events (SessionOffersFilter).
       const filter: SessionOffersFilter = { salesSessionId: session.id, offered: new Set(), offeredRead: false, onSale: new Set() };
       const events = ctx.events.open({ filter: { sessionOffers: filter }, after: from });
       const offerOfProduct = new Map<string, string>();
