@@ -25,6 +25,9 @@ export interface StoredEvent {
   createdAt: Date;
 }
 
+/** A subscription's events, and the position it starts after (`after`, or where live events stood). */
+export type OpenedStream = AsyncIterableIterator<StoredEvent> & { readonly start: string };
+
 /** Which events a subscription wants: SQL for the replay, and the same test for live events. */
 export interface EventFilter {
   kinds?: readonly string[];
@@ -44,8 +47,8 @@ export interface EventFilter {
  * - as they are handed to the client, in position order, replayed and live alike
  *   (admitInOrder()), `onSale` decides: an offer event changes it, and a product's change passes
  *   while the product is on sale.
- * `onSale` starts as the offers read after the stream's start position was taken: a replay of
- * offer events since then applies them again, which changes nothing in the end state.
+ * `onSale` starts as the offers were just after the stream's start position (offersAsOf()), so
+ * a product's changes reach the client exactly while it was on sale in the session.
  */
 export interface SessionOffersFilter {
   salesSessionId: string;
@@ -155,7 +158,7 @@ export class EventHub implements PubSub {
     return this.open(request as SubscribeRequest);
   }
 
-  open(request: SubscribeRequest): AsyncIterableIterator<StoredEvent> {
+  open(request: SubscribeRequest): OpenedStream {
     // A live-only subscription starts where this process's live events stand: if it is cut off
     // before its first event, resuming from there replays what it missed, not the whole history.
     const start = request.after ?? this.lastPosition;
@@ -171,6 +174,7 @@ export class EventHub implements PubSub {
 
   /** A page of stored events matching `filter` after `position`, for replay. */
   async readAfter(filter: EventFilter, position: string, limit: number): Promise<StoredEvent[]> {
+    if (filter.sessionOffers) return this.readSessionOffersAfter(filter.sessionOffers, position, limit);
     const where = ['position > ?::bigint'];
     const params: unknown[] = [position];
     if (filter.kinds) {
@@ -185,15 +189,29 @@ export class EventHub implements PubSub {
       where.push('hub_id = ?');
       params.push(filter.hubId);
     }
-    if (filter.sessionOffers) {
-      // The products the session has offered as the page is read (offers are never deleted).
-      const kinds = OFFER_KINDS.map(() => '?').join(', ');
-      where.push(`((kind IN (${kinds}) AND sales_session_id = ?)
-                   OR (kind NOT IN (${kinds}) AND product_id IN (SELECT product_id FROM offer WHERE sales_session_id = ?)))`);
-      const { salesSessionId } = filter.sessionOffers;
-      params.push(...OFFER_KINDS, salesSessionId, ...OFFER_KINDS, salesSessionId);
-    }
     const rows = await sql<StoredEvent>(this.orm.em.fork(), `${SELECT_EVENT} WHERE ${where.join(' AND ')} ORDER BY domain_event.position LIMIT ?`, [...params, limit]);
+    return rows.map(readEvent);
+  }
+
+  /**
+   * A page of a session's storefront stream (SessionOffersFilter): its own offer events, and the
+   * changes of every product it has offered as the page is read (offers are never deleted, and
+   * an offer commits before its event is positioned). Two index reads, each of at most a page:
+   * the session's offer events through their partial index, the products' changes through
+   * (product_id, position). (One WHERE with an OR of the two walked the whole log after
+   * `position`, filtering each row.) Only offer events name a session.
+   */
+  private async readSessionOffersAfter({ salesSessionId }: SessionOffersFilter, position: string, limit: number): Promise<StoredEvent[]> {
+    const rows = await sql<StoredEvent>(
+      this.orm.em.fork(),
+      `SELECT * FROM (
+         (${SELECT_EVENT} WHERE sales_session_id = ? AND position > ?::bigint ORDER BY domain_event.position LIMIT ?)
+         UNION ALL
+         (${SELECT_EVENT} WHERE product_id = ANY(ARRAY(SELECT product_id FROM offer WHERE sales_session_id = ?))
+             AND position > ?::bigint AND sales_session_id IS NULL ORDER BY domain_event.position LIMIT ?)
+       ) page ORDER BY page.position::bigint LIMIT ?`,
+      [salesSessionId, position, limit, salesSessionId, position, limit, limit],
+    );
     return rows.map(readEvent);
   }
 
@@ -318,7 +336,7 @@ function readEvent(row: StoredEvent): StoredEvent {
  * reading them is cut off rather than allowed to grow the server's memory. While it replays, live
  * events past the bound are let go instead, and read from the database when the replay gets there.
  */
-class Subscriber implements AsyncIterableIterator<StoredEvent> {
+class Subscriber implements OpenedStream {
   /** Live events, in position order, waiting for the client to read them. */
   private readonly queue: StoredEvent[] = [];
   private backlog: StoredEvent[] = [];
@@ -334,11 +352,14 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
   constructor(
     private readonly hub: EventHub,
     private readonly request: SubscribeRequest,
-    start: string,
+    readonly start: string,
     private readonly maxBuffered: number,
     private readonly onClose: () => void,
   ) {
-    this.replaying = request.after !== undefined;
+    // Live-only too, until the client first asks: a burst arriving while its subscription is
+    // still being set up (a storefront's offers being read) is let go and read back, not held
+    // against it as a client too slow to read.
+    this.replaying = true;
     this.cursor = BigInt(start);
   }
 
@@ -370,6 +391,8 @@ class Subscriber implements AsyncIterableIterator<StoredEvent> {
       // Ended (the client completed it or left, or the server is stopping): nothing more, neither
       // what is queued nor the rest of a replay. The client resumes with `after:` if it wants them.
       if (this.done) return { value: undefined, done: true };
+      // A live-only subscription whose queue has kept every event since it began has nothing to read.
+      if (this.replaying && this.backlog.length === 0 && this.request.after === undefined && this.dropped === 0) this.replaying = false;
       if (this.replaying && this.backlog.length === 0) {
         const droppedBefore = this.dropped;
         const page = await this.hub.readAfter(this.request.filter, this.cursor.toString(), 200);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphQLClient } from '../support/graphql.js';
 import { expectStockConsistent } from '../support/invariants.js';
 import { lockedElsewhere } from '../support/locked-elsewhere.js';
-import { approveHub, checkout, createHub, createProducer, createProduct, createSession, stockOf, type UserErrorShape } from '../support/scenarios.js';
+import { adjustStock, approveHub, checkout, createHub, createProducer, createProduct, createSession, stockOf, type UserErrorShape } from '../support/scenarios.js';
 import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor, waitForLockWait } from '../support/wait.js';
@@ -253,10 +253,13 @@ describe('changing the offers of a session that sells', () => {
       const addLeeks = async () => {
         restore();
         leekOffer = (await addOffers(t.api, session.id, [{ productId: leeks, price: { amount: 300, currency: 'EUR' } }])).offers![0]!.id;
-        const [offered] = (await t.db.query<{ position: string }>("SELECT position::text AS position FROM domain_event WHERE kind = 'OFFERED' AND sales_session_id = $1", [session.id])).rows;
         // The hub's own mark of what it has handed out (private: nothing else needs it).
         const handedOut = () => BigInt((hub as unknown as { lastPosition: string }).lastPosition);
-        await waitFor('this replica to pass the OFFERED event', async () => (offered?.position && handedOut() >= BigInt(offered.position) ? true : undefined));
+        await waitFor('this replica to pass the OFFERED event', async () => {
+          // Positioned by the relay just after the addition commits: read until it is.
+          const [offered] = (await t.db.query<{ position: string | null }>("SELECT position::text AS position FROM domain_event WHERE kind = 'OFFERED' AND sales_session_id = $1", [session.id])).rows;
+          return offered?.position && handedOut() >= BigInt(offered.position) ? true : undefined;
+        });
       };
       const before = await newestPosition();
       if (after) hub.newestPosition = async () => addLeeks().then(newestPosition);
@@ -281,6 +284,76 @@ describe('changing the offers of a session that sells', () => {
     it('streams its changes to a storefront resuming with after:', () => addedWhileSubscribing('Resumed', true));
   });
 
+  describe('a storefront resuming, or subscribing while events wait for their positions', () => {
+    const ids = (events: AvailabilityEventShape[]) => events.map((e) => [e.offer.id, e.available]);
+    /** Where a storefront that has seen everything so far resumes: once every event has its position. */
+    const seenSoFar = async () => {
+      await waitFor('every event to be positioned', async () =>
+        (await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined);
+      return t.app.events.newestPosition();
+    };
+
+    it("replays no change of a product from before it was added", async () => {
+      const { carrots, leeks, session, other } = await market('Replayed');
+      const after = await seenSoFar();
+      expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(leeks), quantity: '5' }])).userErrors).toEqual([]);
+      const leekOffer = (await addOffers(t.api, session.id, [{ productId: leeks, price: { amount: 300, currency: 'EUR' } }])).offers![0]!.id;
+      // A last change, of carrots (on sale throughout): anything handed out wrongly comes before it.
+      expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(carrots), quantity: '1' }])).userErrors).toEqual([]);
+      const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id, after });
+      try {
+        expect(ids(await storefront.waitForCount(2))).toEqual([[leekOffer, '25'], [session.offerFor(carrots), '49']]);
+      } finally {
+        await storefront.close();
+      }
+    });
+
+    it('replays no change of a product while its offer was withdrawn, and the restore', async () => {
+      const { carrots, session, other } = await market('Restored');
+      const carrotOffer = session.offerFor(carrots);
+      expect((await withdraw(carrotOffer)).userErrors).toEqual([]);
+      // The storefront saw the withdrawal (0), and resumes after it.
+      const after = await seenSoFar();
+      expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(carrots), quantity: '3' }])).userErrors).toEqual([]);
+      expect((await restore(carrotOffer)).userErrors).toEqual([]);
+      expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(carrots), quantity: '1' }])).userErrors).toEqual([]);
+      const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id, after });
+      try {
+        // The restore, then the last hold (the hold while withdrawn is not handed out).
+        expect(ids(await storefront.waitForCount(2))).toEqual([[carrotOffer, '47'], [carrotOffer, '46']]);
+      } finally {
+        await storefront.close();
+      }
+    });
+
+    it('hands a live storefront no change of a product from before it was added, though it read the addition first', async () => {
+      const { carrots, leeks, session, other } = await market('Unpositioned');
+      // The relay positions events one replica at a time under this advisory lock
+      // (position_pending_events(), Migration20261123231500): held here, commits go on and
+      // their events wait for positions.
+      const relay = await t.db.connect();
+      let storefront: Awaited<ReturnType<typeof subscribe<AvailabilityEventShape>>> | undefined;
+      let leekOffer = '';
+      await relay.query('SELECT pg_advisory_lock(7146205332)');
+      try {
+        expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(leeks), quantity: '5' }])).userErrors).toEqual([]);
+        leekOffer = (await addOffers(t.api, session.id, [{ productId: leeks, price: { amount: 300, currency: 'EUR' } }])).offers![0]!.id;
+        const subscribed = t.app.events.subscriberCount;
+        storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
+        await waitFor('the stream to open', async () => (t.app.events.subscriberCount > subscribed ? true : undefined));
+      } finally {
+        await relay.query('SELECT pg_advisory_unlock(7146205332)');
+        relay.release();
+      }
+      try {
+        expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(carrots), quantity: '1' }])).userErrors).toEqual([]);
+        expect(ids(await storefront.waitForCount(2))).toEqual([[leekOffer, '25'], [session.offerFor(carrots), '49']]);
+      } finally {
+        await storefront.close();
+      }
+    });
+  });
+
   it('keeps the offer events off webhooks', async () => {
     const { hub } = await market('Hooked');
     const { registerWebhook } = await t.api.data<{ registerWebhook: { userErrors: UserErrorShape[] } }>(
@@ -288,5 +361,40 @@ describe('changing the offers of a session that sells', () => {
       { input: { url: 'https://trader.example.org/hook', kinds: ['OFFERED'], hubId: hub } },
     );
     expect(registerWebhook.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['kinds', '0'] }]);
+  });
+});
+
+describe('a storefront subscribing during a burst', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { SUBSCRIPTION_BUFFER: '5' } });
+  });
+  afterAll(() => t.stop());
+
+  it('is not cut off for the other products\' events that arrive while its offers are read', async () => {
+    const producer = await createProducer(t.api, 'Burst farm');
+    const carrots = await createProduct(t.api, producer, { name: 'Burst carrots', unit: 'kg', onHand: '50' });
+    const other = await createProduct(t.api, producer, { name: 'Burst apples', unit: 'kg', onHand: '50' });
+    const session = await createSession(t.api, await createHub(t.api, 'Burst hub'), { ...OPEN, products: [carrots] });
+    // The stream opens, then its offers' read waits: every product's events reach it meanwhile.
+    const gate = await lockedElsewhere(t.db, 'LOCK TABLE offer IN ACCESS EXCLUSIVE MODE', []);
+    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
+    try {
+      await waitForLockWait(t.db, 'the subscription to read its offers');
+      for (let i = 0; i < 6; i += 1) expect((await adjustStock(t.api, other, '1')).userErrors).toEqual([]);
+      const newest = BigInt(await t.app.events.newestPosition());
+      const handedOut = () => BigInt((t.app.events as unknown as { lastPosition: string }).lastPosition);
+      await waitFor('this replica to hand them out', async () => (handedOut() >= newest ? true : undefined));
+    } finally {
+      await gate.release();
+    }
+    try {
+      expect((await adjustStock(t.api, carrots, '-1')).userErrors).toEqual([]);
+      const [event] = await storefront.waitForCount(1);
+      expect(event).toMatchObject({ available: '49', offer: { id: session.offerFor(carrots) } });
+      expect(storefront.errors).toEqual([]);
+    } finally {
+      await storefront.close();
+    }
   });
 });

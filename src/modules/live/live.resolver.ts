@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { Arg, Ctx, FieldResolver, Resolver, Root, Subscription } from 'type-graphql';
 import { IdScalar } from '../../graphql/scalars.js';
-import { FULFILMENT_KINDS, RESERVATION_KINDS } from '../../events/event-log.js';
+import { EventKind, FULFILMENT_KINDS, RESERVATION_KINDS } from '../../events/event-log.js';
 import type { SessionOffersFilter, StoredEvent } from '../../events/event-hub.js';
 import { Allow, Public } from '../../auth/access.js';
 import { actsForProducer } from '../../auth/policy.js';
@@ -150,11 +150,10 @@ export class AvailabilityEventResolver {
       try {
         // Read once the stream takes events: an offer added before this read is in it, and one
         // added after is an event that reaches the stream, which adds its product (matches()).
-        const offers = await ctx.em.find(Offer, { salesSession: session.id });
-        for (const offer of offers) {
-          offerOfProduct.set(offer.product.id, offer.id);
-          filter.offered.add(offer.product.id);
-          if (!offer.withdrawnAt) filter.onSale.add(offer.product.id);
+        for (const offer of await offersAsOf(ctx, session.id, events.start)) {
+          offerOfProduct.set(offer.productId, offer.id);
+          filter.offered.add(offer.productId);
+          if (offer.onSale) filter.onSale.add(offer.productId);
         }
         filter.offeredRead = true;
       } catch (error) {
@@ -204,6 +203,31 @@ function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOf: (product
     [Symbol.asyncIterator]: () => iterator,
   };
   return iterator;
+}
+
+/**
+ * The session's offers, each with whether it was on sale just after `start`, the position its
+ * stream starts after: the events the stream then hands out are judged in order from there
+ * (SessionOffersFilter). An offer's first change after `start` (positioned later, or not yet
+ * positioned) says what it was before: a withdrawal, on sale; an addition or a restore, not.
+ * Without one, it is as it is now.
+ */
+async function offersAsOf(ctx: GraphQLContext, salesSessionId: string, start: string): Promise<{ id: string; productId: string; onSale: boolean }[]> {
+  const offers = await sql<{ id: string; productId: string; withdrawn: boolean; firstChange: string | null }>(
+    ctx.em,
+    `SELECT f.id, f.product_id AS "productId", f.withdrawn_at IS NOT NULL AS withdrawn, c.kind AS "firstChange"
+       FROM offer f
+       LEFT JOIN (SELECT DISTINCT ON (e.product_id) e.product_id, e.kind FROM domain_event e
+                   WHERE e.sales_session_id = ? AND (e.position > ?::bigint OR e.position IS NULL)
+                   ORDER BY e.product_id, e.position NULLS LAST, e.id) c ON c.product_id = f.product_id
+      WHERE f.sales_session_id = ?`,
+    [salesSessionId, start, salesSessionId],
+  );
+  return offers.map(({ id, productId, withdrawn, firstChange }) => ({
+    id,
+    productId,
+    onSale: firstChange === EventKind.WITHDRAWN ? true : firstChange === EventKind.OFFERED ? false : !withdrawn,
+  }));
 }
 
 /** The offer a product got in the session after the subscription began (an OFFERED event), kept for its next events. */
