@@ -196,10 +196,11 @@ export class EventHub implements PubSub {
   /**
    * A page of a session's storefront stream (SessionOffersFilter): its own offer events, and the
    * changes of every product it has offered as the page is read (offers are never deleted, and
-   * an offer commits before its event is positioned). Two index reads, each of at most a page:
-   * the session's offer events through their partial index, the products' changes through
-   * (product_id, position). (One WHERE with an OR of the two walked the whole log after
-   * `position`, filtering each row.) Only offer events name a session.
+   * an offer commits before its event is positioned). Two index reads, each answering at most a
+   * page: the session's offer events through their partial index, the products' changes through
+   * (product_id, position), as the product list did before offers could change (0.2-0.9 ms for a
+   * page out of 400,000 events). One WHERE with an OR of the two walked the whole log after
+   * `position`, filtering each row. Only offer events name a session.
    */
   private async readSessionOffersAfter({ salesSessionId }: SessionOffersFilter, position: string, limit: number): Promise<StoredEvent[]> {
     const rows = await sql<StoredEvent>(
