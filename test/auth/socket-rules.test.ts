@@ -164,7 +164,7 @@ describe('graphql-ws keeps the rules of HTTP', () => {
       const outcome = overSocket(anonymous, 'subscription ($s: ID!) { availabilityChanged(salesSessionId: $s) { id } }', { s: w.session.id });
       const waiting = await waitFor('the subscription to wait on the offers', async () => {
         const { rows } = await t.db.query(
-          `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND query LIKE '%"offer"%' AND pid <> pg_backend_pid()`,
+          `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND query LIKE '/* availabilityChanged: offers */%' AND pid <> pg_backend_pid()`,
         );
         return rows[0]?.pid as number | undefined;
       });

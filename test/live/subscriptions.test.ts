@@ -213,20 +213,36 @@ describe('a subscriber that does not keep up', () => {
 
   it('is cut off with a reason, and can resume from where it stopped', async () => {
     const w = await openSessionWorld(t.api);
-    // Marie's setup events (her stock) are delivered before this subscriber comes.
-    const at = await settled();
-    const stream = t.app.events.open({ filter: { producerId: w.marie } }); // opened, never read
-    for (const quantity of ['1', '2', '3']) await buyEggs(w, quantity);
+    await settled();
+    const stream = t.app.events.open({ filter: { producerId: w.marie } });
+    const first = stream.next(); // the client asks once, then reads no more
+    for (const quantity of ['1', '2', '3', '4']) await buyEggs(w, quantity);
     await waitFor('the subscriber to be cut off', async () => (t.app.events.subscriberCount === 0 ? true : undefined));
-    // Cut off before its first event, it resumes from where it started, not from the beginning.
+    const { value: read } = await first;
+    expect(quantityOf({ done: false, value: read! })).toBe('1');
     await expect(stream.next()).rejects.toThrow(
-      `the subscriber fell too far behind and was disconnected; subscribe again with after: "${at}" to resume`,
+      `the subscriber fell too far behind and was disconnected; subscribe again with after: "${read!.position}" to resume`,
     );
-    const resumed = t.app.events.open({ filter: { producerId: w.marie }, after: at });
+    const resumed = t.app.events.open({ filter: { producerId: w.marie }, after: read!.position });
     const missed = [];
-    for (let i = 0; i < 3; i += 1) missed.push((await resumed.next()).value.kind);
-    expect(missed).toEqual(['HELD', 'HELD', 'HELD']);
+    for (let i = 0; i < 3; i += 1) missed.push(quantityOf(await resumed.next()));
+    expect(missed).toEqual(['2', '3', '4']);
     await resumed.return?.();
+  });
+
+  it('is not cut off before it first reads: what it could not queue meanwhile is read back', async () => {
+    const w = await openSessionWorld(t.api);
+    await settled();
+    // Opened, not read yet (a subscription still being set up, its session's offers being read).
+    const stream = t.app.events.open({ filter: { producerId: w.marie } });
+    for (const quantity of ['1', '2', '3']) await buyEggs(w, quantity);
+    // Handed to it by the hub, one more than it may queue (the hub's own mark, private).
+    const newest = BigInt(await settled());
+    await waitFor('the hub to hand them out', async () => (BigInt((t.app.events as unknown as { lastPosition: string }).lastPosition) >= newest ? true : undefined));
+    const all = [];
+    for (let i = 0; i < 3; i += 1) all.push(quantityOf(await stream.next()));
+    expect(all).toEqual(['1', '2', '3']);
+    await stream.return?.();
   });
 
   it('is not cut off while it catches up, however busy the live stream: it reads what it missed from the database', async () => {
