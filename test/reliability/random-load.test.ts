@@ -47,17 +47,30 @@ describe(`random load (seed ${SEED}, ${WORKERS} workers x ${OPS_PER_WORKER} oper
 
     const worker = async (id: number) => {
       const rnd = seededRandom(SEED + id);
+      /** This worker's baskets, which its customers sometimes change. */
+      const baskets: { id: string; session: (typeof sessions)[number]; customer: string }[] = [];
       for (let n = 0; n < OPS_PER_WORKER; n += 1) {
         const roll = rnd.next();
         if (roll < 0.45) {
-          const session = rnd.pick(sessions);
+          // Now and then a customer changes a basket checked out before (whatever became of it).
+          const changed = baskets.length > 0 && rnd.next() < 0.2 ? rnd.pick(baskets) : undefined;
+          const session = changed?.session ?? rnd.pick(sessions);
+          const customer = changed?.customer ?? `w${id}-${n}`;
           const lines = [...new Set(Array.from({ length: rnd.int(1, 3) }, () => rnd.pick(products)))].map((p) => ({
             offerId: session.offerFor(p),
             quantity: rnd.pick(['0.5', '1', '2', '3.25']),
           }));
-          const result: CheckoutResult = await checkout(t.api, session.id, `w${id}-${n}`, lines);
+          const result: CheckoutResult = changed
+            ? (await t.api.data<{ checkout: CheckoutResult }>(op.CHECKOUT, {
+                input: { salesSessionId: session.id, customerRef: customer, lines, idempotencyKey: `w${id}-${n}`, replacesCustomerOrderId: changed.id },
+              })).checkout
+            : await checkout(t.api, session.id, customer, lines);
           expectTyped(result);
-          if (result.customerOrder) orders.push(result.customerOrder.id);
+          if (changed) count('basket change');
+          if (result.customerOrder) {
+            orders.push(result.customerOrder.id);
+            baskets.push({ id: result.customerOrder.id, session, customer });
+          }
         } else if (roll < 0.85 && orders.length > 0) {
           const mutation = rnd.pick([op.CONFIRM_PAYMENT, op.CONFIRM_PAYMENT, op.FAIL_PAYMENT, op.CANCEL_CUSTOMER_ORDER]);
           const data = await t.api.data<Record<string, { userErrors: { code: string }[] }>>(mutation, { input: { customerOrderId: rnd.pick(orders) } });
@@ -122,5 +135,6 @@ describe(`random load (seed ${SEED}, ${WORKERS} workers x ${OPS_PER_WORKER} oper
     expect(subscriber.errors).toEqual([]);
     await subscriber.close();
     expect(outcomes.ok).toBeGreaterThan(10); // the run did real work, not only refusals
+    expect(outcomes['basket change']).toBeGreaterThan(0);
   });
 });

@@ -15,6 +15,7 @@ import { type CappedLine, capShortfallError, type CapShortfall, cappedOfferIdsTo
 import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, type Shortage, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
+import type { ReplacedBasket } from './customer-order.service.js';
 import { type BasketRecord, type CheckoutBatcher, type Placement, placeCustomerOrder, refusedAsShort } from './checkout-batch.js';
 
 export const MAX_BASKET_LINES = 200;
@@ -24,6 +25,19 @@ export interface CheckoutFields {
   customerRef: string;
   idempotencyKey: string;
   lines: { offerId: string; quantity: string }[];
+  /** A pending order of the same customer that this basket takes the place of (a changed basket). */
+  replacesCustomerOrderId?: string | null;
+}
+
+/** What checkout asks of the customer orders (CustomerOrderService). */
+export interface CheckoutOrders {
+  /** The lapsed holds a short basket may have counted: expired at once. */
+  expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number>;
+  readonly holdsExpired: number;
+  /** Cancels, in the checkout's transaction, the pending order the basket replaces, releasing its stock. */
+  releaseReplaced(em: EntityManager, actor: Actor, now: Date, orderId: string, expected: ReplacedBasket): Promise<void>;
+  /** Points the replaced order at the one that took its place. */
+  markReplaced(em: EntityManager, orderId: string, replacementId: string): Promise<void>;
 }
 
 /** A basket line after validation; lines naming the same offer are merged into one. */
@@ -82,7 +96,13 @@ interface CheckoutRequest {
 }
 
 /** What the read found: the order this key already placed, or what a new order needs. */
-type ReadResult = { replayed: OrderRow } | { session: SessionRow; offers: OfferRow[] };
+type ReadResult = { replayed: OrderRow } | SessionRead;
+
+/** What a new order needs: its session, and its offers with their producers' orders and stock. */
+interface SessionRead {
+  session: SessionRow;
+  offers: OfferRow[];
+}
 
 /**
  * Checkout: holds each producer's stock for a whole basket, or for none of it. Locks are always
@@ -101,11 +121,7 @@ export class CheckoutService {
     private readonly holdDuration: Duration,
     /** Places the checkouts of the same products that arrive together in one transaction. */
     readonly batcher: CheckoutBatcher,
-    /** The lapsed holds a short basket may have counted (CustomerOrderService). */
-    private readonly lapsedHolds: {
-      expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number>;
-      readonly holdsExpired: number;
-    },
+    private readonly orders: CheckoutOrders,
   ) {}
 
   /**
@@ -116,14 +132,14 @@ export class CheckoutService {
    * it. Expiring them is a favour: if it fails, the refusal stands and the scheduler does it.
    */
   async checkout(ctx: RequestContext, fields: CheckoutFields): Promise<CustomerOrderView> {
-    const expiredBefore = this.lapsedHolds.holdsExpired;
+    const expiredBefore = this.orders.holdsExpired;
     try {
       return await this.checkoutOnce(ctx, fields);
     } catch (error) {
       const short = error instanceof DomainError && error.userErrors.some((e) => e.code === UserErrorCode.INSUFFICIENT_STOCK);
       if (!short) throw error;
-      const freed = await this.lapsedHolds.expireLapsedHoldsOf(ctx, fields.lines.map((l) => l.offerId)).catch(() => 0);
-      if (freed === 0 && this.lapsedHolds.holdsExpired === expiredBefore) throw error;
+      const freed = await this.orders.expireLapsedHoldsOf(ctx, fields.lines.map((l) => l.offerId)).catch(() => 0);
+      if (freed === 0 && this.orders.holdsExpired === expiredBefore) throw error;
       return this.checkoutOnce(ctx, fields);
     }
   }
@@ -131,7 +147,7 @@ export class CheckoutService {
   private async checkoutOnce(ctx: RequestContext, fields: CheckoutFields): Promise<CustomerOrderView> {
     const input = canonical(fields);
     const basket = validate(input);
-    const requestHash = hashRequest(input.salesSessionId, input.customerRef, basket);
+    const requestHash = hashRequest(input, basket);
     // Each attempt takes the clock again: a retry is a new instant.
     const request = (): CheckoutRequest => ({ input, basket, requestHash, actor: ctx.actor, now: ctx.clock.now(), clock: ctx.clock });
     const inTransaction = (lockStock: boolean) =>
@@ -139,7 +155,8 @@ export class CheckoutService {
         if (error instanceof Replay) return error.order;
         throw error;
       });
-    const atOnce = await this.placeAtOnce(ctx.em, request());
+    // A changed basket is placed in the transaction that releases the one it replaces, under lock.
+    const atOnce = input.replacesCustomerOrderId ? { lockStock: true } : await this.placeAtOnce(ctx.em, request());
     const order = 'placed' in atOnce
       ? atOnce.placed
       : await inTransaction(atOnce.lockStock).catch((error: unknown) => {
@@ -184,12 +201,14 @@ export class CheckoutService {
    * or, with `lockStock` or when the basket looks short, under lock, which gives the exact answer.
    */
   private async placeInTransaction(em: EntityManager, request: CheckoutRequest, lockStock: boolean): Promise<OrderRow> {
-    const read = await this.read(em, request, true);
-    if ('replayed' in read) return read.replayed;
-    const { session, offers } = read;
+    const first = await this.read(em, request, true);
+    if ('replayed' in first) return first.replayed;
+    const { session } = first;
 
-    const missing = new Set(offers.filter((o) => o.producerOrderId === null).map((o) => o.producerId));
+    const missing = new Set(first.offers.filter((o) => o.producerOrderId === null).map((o) => o.producerId));
     if (missing.size > 0) await this.ensureProducerOrders(em, request.now, session, [...missing]);
+    const replaced = request.input.replacesCustomerOrderId;
+    const { offers } = replaced ? await this.releaseReplaced(em, request, first, replaced) : first;
 
     const orderId = randomUUID();
     const byOffer = new Map(offers.map((o) => [o.id, o]));
@@ -213,6 +232,7 @@ export class CheckoutService {
       // Otherwise the statement found the session no longer open at this checkout's instant.
       throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, 'the sales session is closed', ['salesSessionId']);
     }
+    if (replaced) await this.orders.markReplaced(em, replaced, orderId);
     if (planned) {
       // Written with the order, applied at COMMIT by the trigger, which writes the HELD events.
       markEventsWritten(em);
@@ -227,6 +247,29 @@ export class CheckoutService {
       throw new DomainError(shortages.map((shortage) => stockShortfallError(offers.find((o) => o.productId === shortage.request.productId)!, shortage)));
     }
     return order;
+  }
+
+  /**
+   * The basket this one replaces lets go of its stock and its share of capped offers first, for
+   * this one to take (if this one cannot be placed, the transaction rolls back and that one
+   * stands as it was); the offers are read again, with what it let go. A retry of this change
+   * sent while the first was placing it waits for the replaced order, and answers with the
+   * order the first placed rather than with the replaced order's new status.
+   */
+  private async releaseReplaced(em: EntityManager, request: CheckoutRequest, { session, offers }: SessionRead, replaced: string): Promise<SessionRead> {
+    const expected = {
+      salesSessionId: session.id,
+      customerRef: request.input.customerRef,
+      offerIds: offers.map((o) => o.id),
+      productIds: offers.map((o) => o.productId),
+    };
+    await this.orders.releaseReplaced(em, request.actor, request.now, replaced, expected).catch(async (error: unknown) => {
+      if (error instanceof DomainError) await this.replayIfPlaced(em, session, request);
+      throw error;
+    });
+    const read = await this.read(em, request, false);
+    if ('replayed' in read) throw new Error('a checkout replaying its key got past the replay');
+    return read;
   }
 
   /**
@@ -453,6 +496,10 @@ function validate(input: CheckoutFields): BasketLine[] {
   if (!isUuid(input.salesSessionId)) {
     errors.add(UserErrorCode.NOT_FOUND, `no sales session with id "${input.salesSessionId}"`, ['salesSessionId']);
   }
+  const replaced = input.replacesCustomerOrderId;
+  if (replaced !== null && replaced !== undefined && !isUuid(replaced)) {
+    errors.add(UserErrorCode.NOT_FOUND, `no customer order with id "${replaced}"`, ['replacesCustomerOrderId']);
+  }
   if (input.lines.length === 0) errors.invalid('the basket is empty', ['lines']);
   if (input.lines.length > MAX_BASKET_LINES) {
     // Not one error per line of a 10,000-line basket: the size alone is the answer.
@@ -476,8 +523,12 @@ function validate(input: CheckoutFields): BasketLine[] {
   return [...merged.values()];
 }
 
-/** A digest of what the checkout asks for, independent of line order and number spelling. */
-function hashRequest(salesSessionId: string, customerRef: string, basket: BasketLine[]): string {
+/**
+ * A digest of what the checkout asks for, independent of line order and number spelling. The
+ * order it replaces only when there is one, so other checkouts hash as they always did.
+ */
+function hashRequest({ salesSessionId, customerRef, replacesCustomerOrderId }: CheckoutFields, basket: BasketLine[]): string {
   const lines = basket.map((l) => [l.offerId, l.quantity.toFixed()]).sort(([a], [b]) => (a! < b! ? -1 : 1));
-  return createHash('sha256').update(JSON.stringify({ salesSessionId, customerRef, lines })).digest('hex');
+  const replaces = replacesCustomerOrderId ? { replacesCustomerOrderId } : {};
+  return createHash('sha256').update(JSON.stringify({ salesSessionId, customerRef, lines, ...replaces })).digest('hex');
 }

@@ -15,6 +15,7 @@ export type CustomerOrderRow = Record<string, unknown> & { id: string; request_h
 export type CustomerOrderView = Pick<CustomerOrder, 'id' | 'createdAt' | 'updatedAt' | 'customerRef' | 'status' | 'holdExpiresAt' | 'paidAt' | 'idempotencyKey' | 'requestHash'> & {
   salesSession: { id: string };
   hub: { id: string };
+  replacedBy?: { id: string } | null;
 };
 
 /**
@@ -34,6 +35,7 @@ export function orderFromRow(row: CustomerOrderRow): CustomerOrderView {
     status: row.status as CustomerOrderStatus,
     holdExpiresAt: row.hold_expires_at === null ? undefined : new Date(row.hold_expires_at as string),
     paidAt: row.paid_at === null || row.paid_at === undefined ? undefined : new Date(row.paid_at as string),
+    replacedBy: typeof row.replaced_by_id === 'string' ? { id: row.replaced_by_id } : null,
     idempotencyKey: row.idempotency_key as string,
     requestHash: row.request_hash,
   };
@@ -86,6 +88,13 @@ export class CustomerOrder extends BaseEntity {
 
   @Property({ type: 'datetime', defaultRaw: 'now()' })
   updatedAt: Date = new Date();
+
+  /**
+   * The order that took this one's place when its customer changed the basket (a checkout with
+   * `replacesCustomerOrderId`): this one was cancelled in the same transaction.
+   */
+  @ManyToOne({ entity: () => CustomerOrder, nullable: true })
+  replacedBy?: CustomerOrder | null;
 
   /**
    * The order checkouts were placed in, strictly increasing, where `createdAt` ties: the

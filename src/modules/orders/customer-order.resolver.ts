@@ -97,6 +97,12 @@ export class CustomerOrderResolver {
     return order.paidAt ?? null;
   }
 
+  @FieldResolver(() => CustomerOrder, { nullable: true, description: 'The order that took this one\'s place when its customer changed the basket (checkout with replacesCustomerOrderId).' })
+  async replacedBy(@Root() order: CustomerOrderView, @Ctx() ctx: GraphQLContext): Promise<CustomerOrder | null> {
+    // The same hub's and the same customer's as this one: whoever reads this one may read it.
+    return order.replacedBy ? ctx.loaders.customerOrder.load(order.replacedBy.id) : null;
+  }
+
   @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'Set while PENDING_PAYMENT.' })
   holdExpiresAt(@Root() order: CustomerOrderView): Date | null {
     return order.status === CustomerOrderStatus.PENDING_PAYMENT ? (order.holdExpiresAt ?? null) : null;

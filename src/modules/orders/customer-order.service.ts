@@ -10,9 +10,19 @@ import { instant, preparedSql, sql, uuidArray } from '../../shared/sql.js';
 import { releaseOfferCaps } from '../sessions/offer-caps.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus, type SessionTimes } from '../sessions/session-status.js';
 import type { StockService } from '../stock/stock.service.js';
+import { lockLevels } from '../stock/level-locks.js';
 import type { Duration } from 'luxon';
 import { CustomerOrder, type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
 import { CustomerOrderStatus, holdLapsed } from './order-states.js';
+
+/** What the order a basket replaces must be (its session, its customer), and what the new basket holds. */
+export interface ReplacedBasket {
+  salesSessionId: string;
+  customerRef: string;
+  /** The new basket's offers and their products, whose locks the replacement takes with the old one's. */
+  offerIds: string[];
+  productIds: string[];
+}
 
 /** What can happen to a customer order after checkout. */
 export enum OrderEvent {
@@ -281,6 +291,48 @@ export class CustomerOrderService {
   }
 
   /**
+   * Cancels a pending order that a new checkout replaces (its customer changed the basket), in
+   * that checkout's transaction and before it holds the new basket, which may then take the stock
+   * this one held. The same customer's, in the same session; its hold still running. The hub's
+   * own orders only (the checkout already checked the session is the caller's): another's is not
+   * found.
+   */
+  async releaseReplaced(em: EntityManager, actor: Actor, now: Date, orderId: string, expected: ReplacedBasket): Promise<void> {
+    const field = 'replacesCustomerOrderId';
+    const row = await lockOrder(em, orderId, field);
+    if (!actsForHub(actor, row.hubId)) throw orderNotFound(orderId, field);
+    const refuse = (code: UserErrorCode, message: string) => DomainError.of(code, message, [field]);
+    if (row.order.sales_session_id !== expected.salesSessionId) throw refuse(UserErrorCode.INVALID_INPUT, 'the order was checked out in another sales session');
+    if (row.customerRef !== expected.customerRef) throw refuse(UserErrorCode.INVALID_INPUT, "the order is another customer's");
+    const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
+    // A lapsed hold is the scheduler's to expire (within a second): this transaction is about to fail.
+    if (order.status === CustomerOrderStatus.EXPIRED || (order.status === CustomerOrderStatus.PENDING_PAYMENT && holdLapsed(order, now))) {
+      throw refuse(UserErrorCode.HOLD_EXPIRED, "the order's hold expired: its stock was released; check the basket out afresh, without replacesCustomerOrderId");
+    }
+    if (order.status === CustomerOrderStatus.CONFIRMED) {
+      throw refuse(UserErrorCode.INVALID_STATE, 'the order is paid: cancel it (and refund it), then check the new basket out');
+    }
+    if (order.status !== CustomerOrderStatus.PENDING_PAYMENT) throw refuse(UserErrorCode.INVALID_STATE, `only a pending order can be replaced: this one is ${order.status}`);
+    // Both baskets' capped offers, then both baskets' stock levels, each in the one order every
+    // writer takes them, before anything is let go: releasing the old basket's and then taking
+    // the new one's would take them out of that order, and deadlock with a checkout of both.
+    await sql(
+      em,
+      `SELECT 1 FROM offer WHERE cap IS NOT NULL
+          AND (id = ANY(?::uuid[]) OR id IN (SELECT offer_id FROM customer_order_line WHERE customer_order_id = ?))
+        ORDER BY id FOR NO KEY UPDATE`,
+      [uuidArray(expected.offerIds), orderId],
+    );
+    const held = await sql<{ productId: string }>(em, 'SELECT DISTINCT product_id AS "productId" FROM customer_order_line WHERE customer_order_id = ?', [orderId]);
+    await lockLevels(em, [...expected.productIds, ...held.map((line) => line.productId)]);
+    await this.finish(em, now, orderId, CustomerOrderStatus.CANCELLED);
+  }
+
+  async markReplaced(em: EntityManager, orderId: string, replacementId: string): Promise<void> {
+    await sql(em, 'UPDATE customer_order SET replaced_by_id = ? WHERE id = ?', [replacementId, orderId]);
+  }
+
+  /**
    * Gives a pending order's hold another HOLD_DURATION from now, for a payment that takes longer
    * (a bank's check, a second factor), but never past HOLD_MAX_DURATION from its checkout: stock
    * held is stock no other hub can sell. Its hub's (or the operator's) to ask, while the session
@@ -334,7 +386,7 @@ type LockedOrderRow = SessionTimes & LockedOrder & { hubId: string; customerRef:
  * An order with its session's times, locked as every change of an order locks them, in one round
  * trip: the session shared (as checkout does), then the order exclusive.
  */
-async function lockOrder(em: EntityManager, orderId: string): Promise<LockedOrderRow> {
+async function lockOrder(em: EntityManager, orderId: string, field = 'customerOrderId'): Promise<LockedOrderRow> {
   const [row] = await sql<LockedOrderRow>(
     em,
     `SELECT s.opens_at AS "opensAt", s.closes_at AS "closesAt", s.closed_at AS "closedAt", s.completed_at AS "completedAt",
@@ -345,12 +397,12 @@ async function lockOrder(em: EntityManager, orderId: string): Promise<LockedOrde
         FOR KEY SHARE OF s FOR UPDATE OF o`,
     [orderId],
   );
-  if (!row) throw orderNotFound(orderId);
+  if (!row) throw orderNotFound(orderId, field);
   return row;
 }
 
-function orderNotFound(id: string): DomainError {
-  return DomainError.of(UserErrorCode.NOT_FOUND, `no customer order with id "${id}"`, ['customerOrderId']);
+function orderNotFound(id: string, field = 'customerOrderId'): DomainError {
+  return DomainError.of(UserErrorCode.NOT_FOUND, `no customer order with id "${id}"`, [field]);
 }
 
 function holdExpired(): DomainError {

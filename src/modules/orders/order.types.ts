@@ -29,6 +29,12 @@ export class CheckoutInput {
     description: 'The same key and input again returns the first result; another input is IDEMPOTENCY_CONFLICT.',
   })
   idempotencyKey!: string;
+
+  @Field(() => IdScalar, {
+    nullable: true,
+    description: "A changed basket: the same customer's pending order in this session that this one takes the place of. It is CANCELLED (replacedBy: this order) in the same transaction, its stock free for this basket; if this basket cannot be placed, it stands as it was.",
+  })
+  replacesCustomerOrderId?: string | null;
 }
 
 @InputType()
