@@ -36,6 +36,7 @@ import { Migration20261125075122 } from './Migration20261125075122.js';
 import { Migration20261125081324 } from './Migration20261125081324.js';
 import { Migration20261125083502 } from './Migration20261125083502.js';
 import { Migration20261125084516 } from './Migration20261125084516.js';
+import { Migration20261125092059 } from './Migration20261125092059.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -74,4 +75,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125081324', class: Migration20261125081324 },
   { name: 'Migration20261125083502', class: Migration20261125083502 },
   { name: 'Migration20261125084516', class: Migration20261125084516 },
+  { name: 'Migration20261125092059', class: Migration20261125092059 },
 ];

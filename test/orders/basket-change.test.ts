@@ -8,7 +8,7 @@ import { expectStatesConsistent, expectStockConsistent } from '../support/invari
 import { lockedElsewhere } from '../support/locked-elsewhere.js';
 import { CONFIRM_PAYMENT } from '../support/operations.js';
 import { checkout, createHub, createProducer, createProduct, createSession, orderMutation, stockOf, type UserErrorShape } from '../support/scenarios.js';
-import { RESERVATIONS, subscribe } from '../support/subscriptions.js';
+import { AVAILABILITY, type AvailabilityEventShape, RESERVATIONS, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitForLockWait } from '../support/wait.js';
 
@@ -17,6 +17,7 @@ const OPEN = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00
 const CHANGE = `mutation ($input: CheckoutInput!) { checkout(input: $input) {
   customerOrder { id status customerRef lines { quantity product { id } } }
   userErrors { field message code } } }`;
+const EXTEND = 'mutation ($input: CustomerOrderRefInput!) { extendHold(input: $input) { customerOrder { id } userErrors { field message code } } }';
 const ORDER = 'query ($id: ID!) { customerOrder(id: $id) { id status holdExpiresAt replacedBy { id status } lines { quantity } } }';
 
 interface Changed {
@@ -139,6 +140,77 @@ describe('changing a basket', () => {
     await expectStockConsistent(t.db);
   });
 
+  it('shows storefronts the stock as it is after the change, never the old basket\'s on sale in between', async () => {
+    const { session, berryOffer, first } = await flashSale('Watched');
+    expect((await checkout(t.api, session.id, 'bob', [{ offerId: berryOffer, quantity: '1' }])).userErrors).toEqual([]);
+    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
+    try {
+      expect((await change(session.id, 'ann', first, [{ offerId: berryOffer, quantity: '3' }])).userErrors).toEqual([]);
+      // The release and the hold, each with what is left once both are done: 1 kg, never 4.
+      expect((await storefront.waitForCount(2)).map((e) => e.available)).toEqual(['1', '1']);
+    } finally {
+      await storefront.close();
+    }
+  });
+
+  it('never holds stock past HOLD_MAX_DURATION from the first checkout, however often the basket changes', async () => {
+    t.clock.set('2026-11-23T10:00:00+01:00');
+    const { session, berryOffer, first } = await flashSale('Forever');
+    const changeEvery14Minutes = async (order: string) => {
+      t.clock.advance({ minutes: 14 });
+      return (await t.api.data<{ checkout: { customerOrder: { id: string; holdExpiresAt: string } | null; userErrors: UserErrorShape[] } }>(
+        'mutation ($input: CheckoutInput!) { checkout(input: $input) { customerOrder { id holdExpiresAt } userErrors { field message code } } }',
+        { input: { salesSessionId: session.id, customerRef: 'ann', lines: [{ offerId: berryOffer, quantity: '4' }], idempotencyKey: randomUUID(), replacesCustomerOrderId: order } },
+      )).checkout;
+    };
+    const holds = [];
+    let order = first;
+    for (let i = 0; i < 4; i += 1) {
+      const changed = await changeEvery14Minutes(order);
+      expect(changed.userErrors).toEqual([]);
+      order = changed.customerOrder!.id;
+      holds.push(changed.customerOrder!.holdExpiresAt);
+    }
+    // Fifteen minutes from each change, until the hour (HOLD_MAX_DURATION) from the first
+    // checkout at 10:00 (09:00 UTC): extending it then changes nothing.
+    expect(holds).toEqual(['2026-11-23T09:29:00Z', '2026-11-23T09:43:00Z', '2026-11-23T09:57:00Z', '2026-11-23T10:00:00Z']);
+    expect((await orderMutation(t.api, EXTEND, order)).userErrors).toEqual([]);
+    expect((await orderView(order)).holdExpiresAt).toBe('2026-11-23T10:00:00Z');
+    // Past it, the hold has lapsed: the basket is checked out afresh, or not at all.
+    expect((await changeEvery14Minutes(order)).userErrors).toMatchObject([{ code: 'HOLD_EXPIRED' }]);
+  });
+
+  it('takes no lock of another hub\'s order it is not shown', async () => {
+    const { hub, session, berryOffer } = await flashSale('Locked out');
+    const theirs = await flashSale('Locked out, theirs');
+    const gate = await lockedElsewhere(t.db, 'SELECT 1 FROM customer_order WHERE id = $1 FOR UPDATE', [theirs.first]);
+    try {
+      // Answered while the other hub's order stays locked: it did not wait for it.
+      const answer = await change(session.id, 'ann', theirs.first, [{ offerId: berryOffer, quantity: '1' }], { api: await t.as({ role: 'hub', hubId: hub }) });
+      expect(answer.userErrors).toMatchObject([{ code: 'NOT_FOUND', field: ['replacesCustomerOrderId'] }]);
+    } finally {
+      await gate.release();
+    }
+  });
+
+  it('takes its idempotency key before any stock level, as every checkout: a plain checkout of the same key is told so, without a deadlock', async () => {
+    const { berries, session, berryOffer, first } = await flashSale('Same key');
+    const key = randomUUID();
+    // The product held here stops each of them at its first write naming it: the change once it
+    // has written its order (its key), the plain checkout then waiting for that key.
+    const gate = await lockedElsewhere(t.db, 'SELECT 1 FROM product WHERE id = $1 FOR UPDATE', [berries]);
+    const changing = change(session.id, 'ann', first, [{ offerId: berryOffer, quantity: '3' }], { key });
+    await waitForLockWait(t.db, 'the change to wait');
+    const plain = t.api.request<{ checkout: Changed }>(CHANGE, { input: { salesSessionId: session.id, customerRef: 'ann', idempotencyKey: key, lines: [{ offerId: berryOffer, quantity: '1' }] } });
+    await waitForLockWait(t.db, 'the plain checkout to wait too', 2);
+    await gate.release();
+    const [changed, other] = await Promise.all([changing, plain]);
+    expect(changed.userErrors).toEqual([]);
+    expect(other.errors).toBeUndefined();
+    expect(other.data!.checkout.userErrors).toMatchObject([{ code: 'IDEMPOTENCY_CONFLICT' }]);
+    await expectStockConsistent(t.db);
+  });
+
   it('refuses, changing nothing: another customer\'s order, another session\'s, a paid one, a lapsed one, one already replaced, another hub\'s', async () => {
     const { berries, cream, hub, session, berryOffer, first } = await flashSale('Refused');
     const refused = async (customerRef: string, replaces: string, api?: GraphQLClient) =>
@@ -182,7 +254,7 @@ describe('changing a basket', () => {
     t.clock.advance({ minutes: 16 });
     expect(await refused('ann', replaced.customerOrder!.id)).toEqual([{
       code: 'HOLD_EXPIRED', field: ['replacesCustomerOrderId'],
-      message: "the order's hold expired: its stock was released; check the basket out afresh, without replacesCustomerOrderId",
+      message: "the order's hold expired: check the basket out afresh, without replacesCustomerOrderId",
     }]);
   });
 

@@ -15,7 +15,7 @@ import { type CappedLine, capShortfallError, type CapShortfall, cappedOfferIdsTo
 import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, type Shortage, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
-import type { ReplacedBasket } from './customer-order.service.js';
+import type { ReplacedBasket, Replacing } from './customer-order.service.js';
 import { type BasketRecord, type CheckoutBatcher, type Placement, placeCustomerOrder, refusedAsShort } from './checkout-batch.js';
 
 export const MAX_BASKET_LINES = 200;
@@ -34,10 +34,10 @@ export interface CheckoutOrders {
   /** The lapsed holds a short basket may have counted: expired at once. */
   expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number>;
   readonly holdsExpired: number;
-  /** Cancels, in the checkout's transaction, the pending order the basket replaces, releasing its stock. */
-  releaseReplaced(em: EntityManager, actor: Actor, now: Date, orderId: string, expected: ReplacedBasket): Promise<void>;
-  /** Points the replaced order at the one that took its place. */
-  markReplaced(em: EntityManager, orderId: string, replacementId: string): Promise<void>;
+  /** Replacing a pending order with this basket, before the new order is written: the old one's caps let go. */
+  beginReplacing(em: EntityManager, actor: Actor, now: Date, orderId: string, expected: ReplacedBasket): Promise<Replacing>;
+  /** After it is written: the old one's stock let go, the old one cancelled, the new one's hold timed. */
+  finishReplacing(em: EntityManager, now: Date, orderId: string, replacementId: string, expected: ReplacedBasket, replacing: Replacing): Promise<OrderRow>;
 }
 
 /** A basket line after validation; lines naming the same offer are merged into one. */
@@ -207,8 +207,9 @@ export class CheckoutService {
 
     const missing = new Set(first.offers.filter((o) => o.producerOrderId === null).map((o) => o.producerId));
     if (missing.size > 0) await this.ensureProducerOrders(em, request.now, session, [...missing]);
+    const { offers } = first;
     const replaced = request.input.replacesCustomerOrderId;
-    const { offers } = replaced ? await this.releaseReplaced(em, request, first, replaced) : first;
+    const replacing = replaced ? await this.beginReplacing(em, request, first, replaced) : undefined;
 
     const orderId = randomUUID();
     const byOffer = new Map(offers.map((o) => [o.id, o]));
@@ -222,17 +223,21 @@ export class CheckoutService {
         // A checkout of the same key that wrote these offers' lines locked them first, so it has
         // committed by now if at all: a retry answers with its order, not with a refusal.
         await this.replayIfPlaced(em, session, request);
-        throw new DomainError(this.shortfalls(request.basket, requests, byOffer, overCaps, this.stock.shortagesAsRead(requests, levelsAsRead(offers))));
+        // A changed basket's stock as read leaves out what the old one holds: the cap answers alone.
+        const shortOfStock = replacing ? [] : this.stock.shortagesAsRead(requests, levelsAsRead(offers));
+        throw new DomainError(this.shortfalls(request.basket, requests, byOffer, overCaps, shortOfStock));
       }
     }
-    const { order, lines } = await this.insertOrder(em, request, orderId, session, byOffer, planned);
-    if (!order) {
+    const { order: written, lines } = await this.insertOrder(em, request, orderId, session, byOffer, planned);
+    if (!written) {
       // The same key was committed by a concurrent request while this one waited on it.
       await this.replayIfPlaced(em, session, request);
       // Otherwise the statement found the session no longer open at this checkout's instant.
       throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, 'the sales session is closed', ['salesSessionId']);
     }
-    if (replaced) await this.orders.markReplaced(em, replaced, orderId);
+    const order = replacing
+      ? await this.orders.finishReplacing(em, request.now, replaced!, orderId, replacing.expected, replacing)
+      : written;
     if (planned) {
       // Written with the order, applied at COMMIT by the trigger, which writes the HELD events.
       markEventsWritten(em);
@@ -246,30 +251,33 @@ export class CheckoutService {
     if (shortages.length > 0) {
       throw new DomainError(shortages.map((shortage) => stockShortfallError(offers.find((o) => o.productId === shortage.request.productId)!, shortage)));
     }
+    // The old basket's stock was never on sale to anyone else: its release events say what the
+    // products have once the new basket is held, not what they had in between.
+    if (replacing) await this.stock.restateReleasedAvailability(em, replaced!);
     return order;
   }
 
   /**
-   * The basket this one replaces lets go of its stock and its share of capped offers first, for
-   * this one to take (if this one cannot be placed, the transaction rolls back and that one
-   * stands as it was); the offers are read again, with what it let go. A retry of this change
-   * sent while the first was placing it waits for the replaced order, and answers with the
-   * order the first placed rather than with the replaced order's new status.
+   * Begins replacing the order this basket takes the place of (CustomerOrderService
+   * beginReplacing(): its capped offers and this basket's locked, its share of them given back);
+   * its stock is let go once this basket's order is written (finishReplacing()), so that, as in
+   * every checkout, the order's idempotency key is taken before any stock level. If this basket
+   * cannot be placed, the transaction rolls back and that order stands as it was. A retry of this
+   * change sent while the first was placing it waits for the replaced order, and answers with
+   * the order the first placed rather than with the replaced order's new status.
    */
-  private async releaseReplaced(em: EntityManager, request: CheckoutRequest, { session, offers }: SessionRead, replaced: string): Promise<SessionRead> {
-    const expected = {
+  private async beginReplacing(em: EntityManager, request: CheckoutRequest, { session, offers }: SessionRead, replaced: string) {
+    const expected: ReplacedBasket = {
       salesSessionId: session.id,
       customerRef: request.input.customerRef,
       offerIds: offers.map((o) => o.id),
       productIds: offers.map((o) => o.productId),
     };
-    await this.orders.releaseReplaced(em, request.actor, request.now, replaced, expected).catch(async (error: unknown) => {
+    const replacing = await this.orders.beginReplacing(em, request.actor, request.now, replaced, expected).catch(async (error: unknown) => {
       if (error instanceof DomainError) await this.replayIfPlaced(em, session, request);
       throw error;
     });
-    const read = await this.read(em, request, false);
-    if ('replayed' in read) throw new Error('a checkout replaying its key got past the replay');
-    return read;
+    return { ...replacing, expected };
   }
 
   /**

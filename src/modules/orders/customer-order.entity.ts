@@ -97,6 +97,13 @@ export class CustomerOrder extends BaseEntity {
   replacedBy?: CustomerOrder | null;
 
   /**
+   * When the hold of a changed basket's chain began: the first checkout's instant, which bounds
+   * the hold as HOLD_MAX_DURATION (extendHold, finishReplacing()). Null: `createdAt`.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  holdStartedAt?: Date;
+
+  /**
    * The order checkouts were placed in, strictly increasing, where `createdAt` ties: the
    * checkouts of one batch share their instant (CheckoutBatcher), and are numbered in the order
    * they arrived. Null for orders placed before migration 20261124220446.

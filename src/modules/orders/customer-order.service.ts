@@ -15,6 +15,11 @@ import type { Duration } from 'luxon';
 import { CustomerOrder, type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
 import { CustomerOrderStatus, holdLapsed } from './order-states.js';
 
+/** A replacement under way (beginReplacing()): when the hold of the chain of baskets began. */
+export interface Replacing {
+  holdStartedAt: Date;
+}
+
 /** What the order a basket replaces must be (its session, its customer), and what the new basket holds. */
 export interface ReplacedBasket {
   salesSessionId: string;
@@ -291,31 +296,35 @@ export class CustomerOrderService {
   }
 
   /**
-   * Cancels a pending order that a new checkout replaces (its customer changed the basket), in
-   * that checkout's transaction and before it holds the new basket, which may then take the stock
-   * this one held. The same customer's, in the same session; its hold still running. The hub's
-   * own orders only (the checkout already checked the session is the caller's): another's is not
-   * found.
+   * First half of replacing a pending order with a new basket (its customer changed it), in the
+   * new checkout's transaction, before the new order is written: the order must be the same
+   * customer's, in the same session, with its hold running. Read first without a lock (none of
+   * that changes), so naming another hub's order locks nothing of that hub's. Then the order,
+   * both baskets' capped offers (in id order, before anything is let go: letting go of some and
+   * then taking others would take them out of the order every writer keeps), and the old
+   * order's share of them is given back, for the new order's lines to take.
    */
-  async releaseReplaced(em: EntityManager, actor: Actor, now: Date, orderId: string, expected: ReplacedBasket): Promise<void> {
+  async beginReplacing(em: EntityManager, actor: Actor, now: Date, orderId: string, expected: ReplacedBasket): Promise<Replacing> {
     const field = 'replacesCustomerOrderId';
-    const row = await lockOrder(em, orderId, field);
-    if (!actsForHub(actor, row.hubId)) throw orderNotFound(orderId, field);
     const refuse = (code: UserErrorCode, message: string) => DomainError.of(code, message, [field]);
-    if (row.order.sales_session_id !== expected.salesSessionId) throw refuse(UserErrorCode.INVALID_INPUT, 'the order was checked out in another sales session');
-    if (row.customerRef !== expected.customerRef) throw refuse(UserErrorCode.INVALID_INPUT, "the order is another customer's");
+    const [found] = await sql<{ hubId: string; salesSessionId: string; customerRef: string }>(
+      em,
+      'SELECT hub_id AS "hubId", sales_session_id AS "salesSessionId", customer_ref AS "customerRef" FROM customer_order WHERE id = ?',
+      [orderId],
+    );
+    if (!found || !actsForHub(actor, found.hubId)) throw orderNotFound(orderId, field);
+    if (found.salesSessionId !== expected.salesSessionId) throw refuse(UserErrorCode.INVALID_INPUT, 'the order was checked out in another sales session');
+    if (found.customerRef !== expected.customerRef) throw refuse(UserErrorCode.INVALID_INPUT, "the order is another customer's");
+    const row = await lockOrder(em, orderId, field);
     const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
     // A lapsed hold is the scheduler's to expire (within a second): this transaction is about to fail.
     if (order.status === CustomerOrderStatus.EXPIRED || (order.status === CustomerOrderStatus.PENDING_PAYMENT && holdLapsed(order, now))) {
-      throw refuse(UserErrorCode.HOLD_EXPIRED, "the order's hold expired: its stock was released; check the basket out afresh, without replacesCustomerOrderId");
+      throw refuse(UserErrorCode.HOLD_EXPIRED, "the order's hold expired: check the basket out afresh, without replacesCustomerOrderId");
     }
     if (order.status === CustomerOrderStatus.CONFIRMED) {
       throw refuse(UserErrorCode.INVALID_STATE, 'the order is paid: cancel it (and refund it), then check the new basket out');
     }
     if (order.status !== CustomerOrderStatus.PENDING_PAYMENT) throw refuse(UserErrorCode.INVALID_STATE, `only a pending order can be replaced: this one is ${order.status}`);
-    // Both baskets' capped offers, then both baskets' stock levels, each in the one order every
-    // writer takes them, before anything is let go: releasing the old basket's and then taking
-    // the new one's would take them out of that order, and deadlock with a checkout of both.
     await sql(
       em,
       `SELECT 1 FROM offer WHERE cap IS NOT NULL
@@ -323,13 +332,31 @@ export class CustomerOrderService {
         ORDER BY id FOR NO KEY UPDATE`,
       [uuidArray(expected.offerIds), orderId],
     );
-    const held = await sql<{ productId: string }>(em, 'SELECT DISTINCT product_id AS "productId" FROM customer_order_line WHERE customer_order_id = ?', [orderId]);
-    await lockLevels(em, [...expected.productIds, ...held.map((line) => line.productId)]);
-    await this.finish(em, now, orderId, CustomerOrderStatus.CANCELLED);
+    await releaseOfferCaps(em, orderId);
+    return { holdStartedAt: new Date((row.order.hold_started_at ?? row.order.created_at) as string) };
   }
 
-  async markReplaced(em: EntityManager, orderId: string, replacementId: string): Promise<void> {
-    await sql(em, 'UPDATE customer_order SET replaced_by_id = ? WHERE id = ?', [replacementId, orderId]);
+  /**
+   * Second half, once the new order is written (its idempotency key taken, as every checkout
+   * takes it, before any stock level): both baskets' levels, then the old order's stock let go,
+   * the old order CANCELLED and pointed at the new one, and the new order's hold timed. The new
+   * basket is held next, under these locks. The new hold runs HOLD_DURATION from now, but never
+   * past HOLD_MAX_DURATION from the first checkout of the chain (as extendHold), or changing a
+   * basket every few minutes would keep its stock for ever. Answers the new order as it now is.
+   */
+  async finishReplacing(em: EntityManager, now: Date, orderId: string, replacementId: string, expected: ReplacedBasket, replacing: Replacing): Promise<OrderRow> {
+    const held = await sql<{ productId: string }>(em, 'SELECT DISTINCT product_id AS "productId" FROM customer_order_line WHERE customer_order_id = ?', [orderId]);
+    await lockLevels(em, [...expected.productIds, ...held.map((line) => line.productId)]);
+    await this.stock.releaseCustomerOrder(em, now, orderId);
+    await sql(em, 'UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ?, replaced_by_id = ? WHERE id = ?', [
+      CustomerOrderStatus.CANCELLED, now, replacementId, orderId,
+    ]);
+    const start = replacing.holdStartedAt;
+    const expires = new Date(Math.min(now.getTime() + this.holds.duration.toMillis(), start.getTime() + this.holds.max.toMillis()));
+    const [replacement] = await sql<OrderRow>(em, 'UPDATE customer_order SET hold_expires_at = ?, hold_started_at = ? WHERE id = ? RETURNING *', [
+      expires, start, replacementId,
+    ]);
+    return replacement!;
   }
 
   /**
@@ -360,7 +387,8 @@ export class CustomerOrderService {
       if (sessionStatus(readSessionTimes(row), now) !== SalesSessionStatus.OPEN) {
         throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, 'the sales session has closed: the hold ends with the payment result or at its expiry', ['customerOrderId']);
       }
-      const placedAt = new Date(row.order.created_at as string);
+      // From the first checkout of a chain of changed baskets (finishReplacing()).
+      const placedAt = new Date((row.order.hold_started_at ?? row.order.created_at) as string);
       const extended = new Date(Math.min(now.getTime() + this.holds.duration.toMillis(), placedAt.getTime() + this.holds.max.toMillis()));
       if (order.holdExpiresAt !== null && extended <= order.holdExpiresAt) return { kind: 'unchanged', order: row.order };
       const [updated] = await sql<OrderRow>(em, 'UPDATE customer_order SET hold_expires_at = ? WHERE id = ? RETURNING *', [extended, customerOrderId]);

@@ -185,6 +185,22 @@ export class StockService {
   }
 
   /**
+   * Restates, with the products' availability now, the release events this transaction wrote for
+   * a customer order: for a changed basket, whose new basket has since been held under the same
+   * locks, so that no subscriber reads the stock as on sale in between. Events not yet positioned
+   * are this transaction's (they get positions after it commits).
+   */
+  async restateReleasedAvailability(em: EntityManager, customerOrderId: string): Promise<void> {
+    await sql(
+      em,
+      `UPDATE domain_event e
+          SET available = (SELECT coalesce(sum(s.on_hand - s.held - s.committed), 0) FROM stock_level s WHERE s.product_id = e.product_id)
+        WHERE e.position IS NULL AND e.customer_order_id = ? AND e.kind = ?`,
+      [customerOrderId, EventKind.RELEASED],
+    );
+  }
+
+  /**
    * Gives back everything these customer orders still hold (the hub cancelled their session), as
    * releaseCustomerOrder() would for each of them, in one statement: the ledger keeps a release per
    * order and location, and each order's producer and hub are told of its release. The levels are
