@@ -12,8 +12,8 @@ import { waitFor } from '../support/wait.js';
 import { openSessionWorld } from '../support/world.js';
 
 const ADD_OFFERS = 'mutation ($input: AddOffersInput!) { addOffers(input: $input) { offers { id } userErrors { field message code } } }';
-const WITHDRAW_OFFER = 'mutation ($input: WithdrawOfferInput!) { withdrawOffer(input: $input) { userErrors { field message code } } }';
-const RESTORE_OFFER = 'mutation ($input: RestoreOfferInput!) { restoreOffer(input: $input) { userErrors { field message code } } }';
+const WITHDRAW_OFFER = 'mutation ($input: OfferRefInput!) { withdrawOffer(input: $input) { userErrors { field message code } } }';
+const RESTORE_OFFER = 'mutation ($input: OfferRefInput!) { restoreOffer(input: $input) { userErrors { field message code } } }';
 
 type Role = 'anonymous' | 'admin' | 'ownHub' | 'otherHub' | 'ownProducer' | 'otherProducer' | 'ownCustomer' | 'otherCustomer';
 const ROLES: Role[] = ['anonymous', 'admin', 'ownHub', 'otherHub', 'ownProducer', 'otherProducer', 'ownCustomer', 'otherCustomer'];

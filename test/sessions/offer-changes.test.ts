@@ -15,8 +15,8 @@ const OPEN = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00
 const ADD_OFFERS = `mutation ($input: AddOffersInput!) { addOffers(input: $input) {
   salesSession { id } offers { id product { name } price { amount currency } cap available withdrawnAt }
   userErrors { field message code } } }`;
-const WITHDRAW_OFFER = 'mutation ($input: WithdrawOfferInput!) { withdrawOffer(input: $input) { offer { id available withdrawnAt } userErrors { field message code } } }';
-const RESTORE_OFFER = 'mutation ($input: RestoreOfferInput!) { restoreOffer(input: $input) { offer { id available withdrawnAt } userErrors { field message code } } }';
+const WITHDRAW_OFFER = 'mutation ($input: OfferRefInput!) { withdrawOffer(input: $input) { offer { id available withdrawnAt } userErrors { field message code } } }';
+const RESTORE_OFFER = 'mutation ($input: OfferRefInput!) { restoreOffer(input: $input) { offer { id available withdrawnAt } userErrors { field message code } } }';
 const CATALOGUE = `query ($id: ID!, $all: Boolean) { salesSession(id: $id) {
   offers(includeWithdrawn: $all) { id product { name } available withdrawnAt } } }`;
 

@@ -10,7 +10,7 @@ import { SalesSession } from './sales-session.entity.js';
 import type { OfferRecord, ProductRecord } from './catalogue-read.js';
 import { availableUnderCap } from './offer-caps.js';
 import { isNotClosed, type SessionTimes, sessionStatus } from './session-status.js';
-import { AddOffersInput, AddOffersPayload, OfferPayload, RestoreOfferInput, UpdateOfferCapInput, UpdateOfferPriceInput, WithdrawOfferInput } from './sales-session.types.js';
+import { AddOffersInput, AddOffersPayload, OfferPayload, OfferRefInput, UpdateOfferCapInput, UpdateOfferPriceInput } from './sales-session.types.js';
 
 @Resolver(() => Offer)
 export class OfferResolver {
@@ -40,13 +40,13 @@ export class OfferResolver {
   @Mutation(() => OfferPayload, {
     description: 'Takes an offer of a session that has not closed off sale: no checkout takes it from now on (INSUFFICIENT_STOCK) and its availability reads 0. Orders already placed keep their lines. Withdrawing it again answers with it.',
   })
-  withdrawOffer(@Arg('input', () => WithdrawOfferInput) input: WithdrawOfferInput, @Ctx() ctx: GraphQLContext) {
+  withdrawOffer(@Arg('input', () => OfferRefInput) input: OfferRefInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.offerChanges.withdrawOffer(ctx, input), (offer) => ({ offer }));
   }
 
   @Allow('admin', 'hub')
   @Mutation(() => OfferPayload, { description: 'Puts a withdrawn offer back on sale, as it was, while its session has not closed. Restoring it again answers with it.' })
-  restoreOffer(@Arg('input', () => RestoreOfferInput) input: RestoreOfferInput, @Ctx() ctx: GraphQLContext) {
+  restoreOffer(@Arg('input', () => OfferRefInput) input: OfferRefInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.offerChanges.restoreOffer(ctx, input), (offer) => ({ offer }));
   }
 

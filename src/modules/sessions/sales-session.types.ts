@@ -102,14 +102,9 @@ export class AddOffersInput {
   idempotencyKey?: string | null;
 }
 
+/** The offer a mutation acts on, and no more (withdrawOffer, restoreOffer). */
 @InputType()
-export class WithdrawOfferInput {
-  @Field(() => IdScalar)
-  offerId!: string;
-}
-
-@InputType()
-export class RestoreOfferInput {
+export class OfferRefInput {
   @Field(() => IdScalar)
   offerId!: string;
 }
