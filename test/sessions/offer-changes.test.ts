@@ -50,6 +50,13 @@ describe('changing the offers of a session that sells', () => {
   const offerEvents = async (sessionId: string) =>
     (await t.db.query<{ kind: string }>('SELECT kind FROM domain_event WHERE sales_session_id = $1 ORDER BY id', [sessionId])).rows.map((r) => r.kind);
 
+  /** Where a storefront that has seen everything so far resumes: once every event has its position. */
+  const seenSoFar = async () => {
+    await waitFor('every event to be positioned', async () =>
+      (await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined);
+    return t.app.events.newestPosition();
+  };
+
   /** A producer with carrots on sale at a hub, and leeks not yet offered; another hub sells both. */
   async function market(name: string) {
     const producer = await createProducer(t.api, `${name} farm`);
@@ -261,17 +268,19 @@ describe('changing the offers of a session that sells', () => {
           return offered?.position && handedOut() >= BigInt(offered.position) ? true : undefined;
         });
       };
-      const before = await newestPosition();
+      const before = await seenSoFar();
+      const subscribed = hub.subscriberCount;
       if (after) hub.newestPosition = async () => addLeeks().then(newestPosition);
       else sessions.findSalesSession = async (ctx, id) => addLeeks().then(() => findSalesSession(ctx, id));
       const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id, ...(after ? { after: before } : {}) });
       try {
+        // The server subscribes (adding the leeks on the way) after the socket is connected.
+        await waitFor('the stream to open', async () => (hub.subscriberCount > subscribed ? true : undefined));
+        expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(leeks), quantity: '5' }])).userErrors).toEqual([]);
+        expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(carrots), quantity: '1' }])).userErrors).toEqual([]);
         // Resuming, it replays the addition; live, the addition came before it began (the
         // storefront's catalogue, read now, lists the leeks).
         const announced = after ? [[leekOffer, '30']] : [];
-        if (after) await storefront.waitForCount(1);
-        expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(leeks), quantity: '5' }])).userErrors).toEqual([]);
-        expect((await checkout(t.api, other.id, 'ola', [{ offerId: other.offerFor(carrots), quantity: '1' }])).userErrors).toEqual([]);
         const events = await storefront.waitForCount(announced.length + 2);
         expect(events.map((e) => [e.offer.id, e.available])).toEqual([...announced, [leekOffer, '25'], [session.offerFor(carrots), '49']]);
       } finally {
@@ -286,12 +295,6 @@ describe('changing the offers of a session that sells', () => {
 
   describe('a storefront resuming, or subscribing while events wait for their positions', () => {
     const ids = (events: AvailabilityEventShape[]) => events.map((e) => [e.offer.id, e.available]);
-    /** Where a storefront that has seen everything so far resumes: once every event has its position. */
-    const seenSoFar = async () => {
-      await waitFor('every event to be positioned', async () =>
-        (await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined);
-      return t.app.events.newestPosition();
-    };
 
     it("replays no change of a product from before it was added", async () => {
       const { carrots, leeks, session, other } = await market('Replayed');
