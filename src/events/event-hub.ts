@@ -321,7 +321,6 @@ function matchesSessionOffers(filter: SessionOffersFilter, event: StoredEvent): 
 /** Whether a session's storefront gets an event, in position order (SessionOffersFilter). */
 function admitInOrder(filter: SessionOffersFilter, event: StoredEvent): boolean {
   if (!OFFER_KINDS.includes(event.kind)) return filter.onSale.has(event.productId);
-  filter.offered.add(event.productId);
   if (event.kind === EventKind.WITHDRAWN) filter.onSale.delete(event.productId);
   else filter.onSale.add(event.productId);
   return true;
@@ -344,7 +343,7 @@ class Subscriber implements OpenedStream {
   private replaying: boolean;
   /** How many times live events were let go during the replay (offer()). */
   private dropped = 0;
-  /** The position of the last event handed to the client (at first: where it started). */
+  /** The position of the last event handed to the client or passed over (admitInOrder()); at first, where it started. */
   private cursor: bigint;
   private wake: (() => void) | undefined;
   private failure: Error | undefined;

@@ -72,7 +72,7 @@ export function wroteEvents(transaction: unknown): boolean {
   return (typeof transaction === 'object' || typeof transaction === 'function') && transaction !== null && transactionsWithEvents.has(transaction);
 }
 
-/** An event that is not a stock move (a swap, a short fill), appended with appendEvents(). */
+/** An event that is not a stock move (a swap, a short fill, an offer change), appended with appendEvents(). */
 export interface EventRecord {
   kind: EventKind;
   productId: string;
@@ -81,7 +81,7 @@ export interface EventRecord {
   customerOrderId?: string;
   locationId?: string;
   lotId?: string;
-  /** The session of an offer event (OFFER_KINDS), which is then its hub's too. */
+  /** The session of an offer event (OFFER_KINDS): its storefronts' stream (availabilityChanged) reads it. */
   salesSessionId?: string;
 }
 
@@ -99,14 +99,13 @@ export async function appendEvents(em: EntityManager, at: Date, events: EventRec
   await em.execute(
     `INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, location_id, lot_id,
                                sales_session_id, quantity, available, created_at)
-     SELECT e.kind, p.producer_id, e.product_id, e.producer_order_id, coalesce(po.hub_id, ss.hub_id), e.customer_order_id, e.location_id, e.lot_id,
+     SELECT e.kind, p.producer_id, e.product_id, e.producer_order_id, po.hub_id, e.customer_order_id, e.location_id, e.lot_id,
             e.sales_session_id, e.quantity,
             (SELECT coalesce(sum(s.on_hand - s.held - s.committed), 0) FROM stock_level s WHERE s.product_id = e.product_id), ?
        FROM jsonb_to_recordset(?::jsonb) AS e(kind text, product_id uuid, producer_order_id uuid, customer_order_id uuid,
                                              location_id uuid, lot_id uuid, sales_session_id uuid, quantity numeric)
        JOIN product p ON p.id = e.product_id
-       LEFT JOIN producer_order po ON po.id = e.producer_order_id
-       LEFT JOIN sales_session ss ON ss.id = e.sales_session_id`,
+       LEFT JOIN producer_order po ON po.id = e.producer_order_id`,
     [at, JSON.stringify(events.map((e) => ({
       kind: e.kind,
       product_id: e.productId,

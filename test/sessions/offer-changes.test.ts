@@ -126,8 +126,16 @@ describe('changing the offers of a session that sells', () => {
     expect(unapproved.userErrors).toMatchObject([{ code: 'FORBIDDEN', field: ['offers', '0', 'productId'] }]);
     await approveHub(t.api, producer, hub);
 
-    const offSteps = await addOffers(asHub, session.id, [{ productId: leeks, price: { amount: 300, currency: 'EUR' }, cap: '0.0005' }]);
-    expect(offSteps.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['offers', '0', 'cap'] }]);
+    // Leeks sell by the half kilo: a cap of 0.7 kg could never be reached.
+    const { updateProduct } = await t.api.data<{ updateProduct: { userErrors: UserErrorShape[] } }>(
+      'mutation ($input: UpdateProductInput!) { updateProduct(input: $input) { userErrors { field message code } } }',
+      { input: { productId: leeks, sellableStep: '0.5' } },
+    );
+    expect(updateProduct.userErrors).toEqual([]);
+    const offSteps = await addOffers(asHub, session.id, [{ productId: leeks, price: { amount: 300, currency: 'EUR' }, cap: '0.7' }]);
+    expect(offSteps.userErrors).toEqual([
+      { code: 'INVALID_INPUT', field: ['offers', '0', 'cap'], message: "must be a whole number of the product's sellable steps (0.5 kg)" },
+    ]);
     const empty = await addOffers(asHub, session.id, []);
     expect(empty.userErrors).toEqual([{ code: 'INVALID_INPUT', field: ['offers'], message: 'give at least one offer' }]);
     expect(await catalogue(session.id, true)).toEqual(before);

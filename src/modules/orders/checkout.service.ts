@@ -15,7 +15,7 @@ import { type CappedLine, capShortfallError, type CapShortfall, cappedOfferIdsTo
 import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, type Shortage, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
-import type { ReplacedBasket, Replacing } from './customer-order.service.js';
+import type { Replacing, ReplacingBasket } from './customer-order.service.js';
 import { type BasketRecord, type CheckoutBatcher, type Placement, placeCustomerOrder, refusedAsShort } from './checkout-batch.js';
 
 export const MAX_BASKET_LINES = 200;
@@ -35,9 +35,9 @@ export interface CheckoutOrders {
   expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number>;
   readonly holdsExpired: number;
   /** Replacing a pending order with this basket, before the new order is written: the old one's caps let go. */
-  beginReplacing(em: EntityManager, actor: Actor, now: Date, orderId: string, expected: ReplacedBasket): Promise<Replacing>;
+  beginReplacing(em: EntityManager, actor: Actor, now: Date, orderId: string, basket: ReplacingBasket): Promise<Replacing>;
   /** After it is written: the old one's stock let go, the old one cancelled, the new one's hold timed. */
-  finishReplacing(em: EntityManager, now: Date, orderId: string, replacementId: string, expected: ReplacedBasket, replacing: Replacing): Promise<OrderRow>;
+  finishReplacing(em: EntityManager, now: Date, replacing: Replacing, replacementId: string): Promise<OrderRow>;
 }
 
 /** A basket line after validation; lines naming the same offer are merged into one. */
@@ -201,15 +201,14 @@ export class CheckoutService {
    * or, with `lockStock` or when the basket looks short, under lock, which gives the exact answer.
    */
   private async placeInTransaction(em: EntityManager, request: CheckoutRequest, lockStock: boolean): Promise<OrderRow> {
-    const first = await this.read(em, request, true);
-    if ('replayed' in first) return first.replayed;
-    const { session } = first;
+    const read = await this.read(em, request, true);
+    if ('replayed' in read) return read.replayed;
+    const { session, offers } = read;
 
-    const missing = new Set(first.offers.filter((o) => o.producerOrderId === null).map((o) => o.producerId));
+    const missing = new Set(offers.filter((o) => o.producerOrderId === null).map((o) => o.producerId));
     if (missing.size > 0) await this.ensureProducerOrders(em, request.now, session, [...missing]);
-    const { offers } = first;
     const replaced = request.input.replacesCustomerOrderId;
-    const replacing = replaced ? await this.beginReplacing(em, request, first, replaced) : undefined;
+    const replacing = replaced ? await this.beginReplacing(em, request, read, replaced) : undefined;
 
     const orderId = randomUUID();
     const byOffer = new Map(offers.map((o) => [o.id, o]));
@@ -235,9 +234,7 @@ export class CheckoutService {
       // Otherwise the statement found the session no longer open at this checkout's instant.
       throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, 'the sales session is closed', ['salesSessionId']);
     }
-    const order = replacing
-      ? await this.orders.finishReplacing(em, request.now, replaced!, orderId, replacing.expected, replacing)
-      : written;
+    const order = replacing ? await this.orders.finishReplacing(em, request.now, replacing, orderId) : written;
     if (planned) {
       // Written with the order, applied at COMMIT by the trigger, which writes the HELD events.
       markEventsWritten(em);
@@ -253,7 +250,7 @@ export class CheckoutService {
     }
     // The old basket's stock was never on sale to anyone else: its release events say what the
     // products have once the new basket is held, not what they had in between.
-    if (replacing) await this.stock.restateReleasedAvailability(em, replaced!);
+    if (replacing) await this.stock.restateReleasedAvailability(em, replacing.orderId);
     return order;
   }
 
@@ -266,18 +263,17 @@ export class CheckoutService {
    * change sent while the first was placing it waits for the replaced order, and answers with
    * the order the first placed rather than with the replaced order's new status.
    */
-  private async beginReplacing(em: EntityManager, request: CheckoutRequest, { session, offers }: SessionRead, replaced: string) {
-    const expected: ReplacedBasket = {
+  private beginReplacing(em: EntityManager, request: CheckoutRequest, { session, offers }: SessionRead, replaced: string): Promise<Replacing> {
+    const basket: ReplacingBasket = {
       salesSessionId: session.id,
       customerRef: request.input.customerRef,
       offerIds: offers.map((o) => o.id),
       productIds: offers.map((o) => o.productId),
     };
-    const replacing = await this.orders.beginReplacing(em, request.actor, request.now, replaced, expected).catch(async (error: unknown) => {
+    return this.orders.beginReplacing(em, request.actor, request.now, replaced, basket).catch(async (error: unknown) => {
       if (error instanceof DomainError) await this.replayIfPlaced(em, session, request);
       throw error;
     });
-    return { ...replacing, expected };
   }
 
   /**

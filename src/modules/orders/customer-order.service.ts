@@ -15,18 +15,23 @@ import type { Duration } from 'luxon';
 import { CustomerOrder, type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
 import { CustomerOrderStatus, holdLapsed } from './order-states.js';
 
-/** A replacement under way (beginReplacing()): when the hold of the chain of baskets began. */
-export interface Replacing {
-  holdStartedAt: Date;
-}
-
-/** What the order a basket replaces must be (its session, its customer), and what the new basket holds. */
-export interface ReplacedBasket {
+/** A new basket replacing an order: where the order must be (its session, its customer), and what the basket takes. */
+export interface ReplacingBasket {
   salesSessionId: string;
   customerRef: string;
-  /** The new basket's offers and their products, whose locks the replacement takes with the old one's. */
+  /** Its offers and their products, whose locks the replacement takes with the old order's. */
   offerIds: string[];
   productIds: string[];
+}
+
+/** A replacement under way (beginReplacing()), for finishReplacing(). */
+export interface Replacing {
+  /** The order being replaced. */
+  orderId: string;
+  /** The new basket's products, whose levels are locked with the old order's. */
+  productIds: string[];
+  /** When the hold of the chain of baskets began. */
+  holdStartedAt: Date;
 }
 
 /** What can happen to a customer order after checkout. */
@@ -304,7 +309,7 @@ export class CustomerOrderService {
    * then taking others would take them out of the order every writer keeps), and the old
    * order's share of them is given back, for the new order's lines to take.
    */
-  async beginReplacing(em: EntityManager, actor: Actor, now: Date, orderId: string, expected: ReplacedBasket): Promise<Replacing> {
+  async beginReplacing(em: EntityManager, actor: Actor, now: Date, orderId: string, basket: ReplacingBasket): Promise<Replacing> {
     const field = 'replacesCustomerOrderId';
     const refuse = (code: UserErrorCode, message: string) => DomainError.of(code, message, [field]);
     const [found] = await sql<{ hubId: string; salesSessionId: string; customerRef: string }>(
@@ -313,9 +318,9 @@ export class CustomerOrderService {
       [orderId],
     );
     if (!found || !actsForHub(actor, found.hubId)) throw orderNotFound(orderId, field);
-    if (found.salesSessionId !== expected.salesSessionId) throw refuse(UserErrorCode.INVALID_INPUT, 'the order was checked out in another sales session');
-    if (found.customerRef !== expected.customerRef) throw refuse(UserErrorCode.INVALID_INPUT, "the order is another customer's");
-    const row = await lockOrder(em, orderId, field);
+    if (found.salesSessionId !== basket.salesSessionId) throw refuse(UserErrorCode.INVALID_INPUT, 'the order was checked out in another sales session');
+    if (found.customerRef !== basket.customerRef) throw refuse(UserErrorCode.INVALID_INPUT, "the order is another customer's");
+    const row = await lockOrder(em, orderId);
     const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
     // A lapsed hold is the scheduler's to expire (within a second): this transaction is about to fail.
     if (order.status === CustomerOrderStatus.EXPIRED || (order.status === CustomerOrderStatus.PENDING_PAYMENT && holdLapsed(order, now))) {
@@ -330,10 +335,10 @@ export class CustomerOrderService {
       `SELECT 1 FROM offer WHERE cap IS NOT NULL
           AND (id = ANY(?::uuid[]) OR id IN (SELECT offer_id FROM customer_order_line WHERE customer_order_id = ?))
         ORDER BY id FOR NO KEY UPDATE`,
-      [uuidArray(expected.offerIds), orderId],
+      [uuidArray(basket.offerIds), orderId],
     );
     await releaseOfferCaps(em, orderId);
-    return { holdStartedAt: new Date((row.order.hold_started_at ?? row.order.created_at) as string) };
+    return { orderId, productIds: basket.productIds, holdStartedAt: new Date((row.order.hold_started_at ?? row.order.created_at) as string) };
   }
 
   /**
@@ -344,14 +349,13 @@ export class CustomerOrderService {
    * past HOLD_MAX_DURATION from the first checkout of the chain (as extendHold), or changing a
    * basket every few minutes would keep its stock for ever. Answers the new order as it now is.
    */
-  async finishReplacing(em: EntityManager, now: Date, orderId: string, replacementId: string, expected: ReplacedBasket, replacing: Replacing): Promise<OrderRow> {
+  async finishReplacing(em: EntityManager, now: Date, { orderId, productIds, holdStartedAt: start }: Replacing, replacementId: string): Promise<OrderRow> {
     const held = await sql<{ productId: string }>(em, 'SELECT DISTINCT product_id AS "productId" FROM customer_order_line WHERE customer_order_id = ?', [orderId]);
-    await lockLevels(em, [...expected.productIds, ...held.map((line) => line.productId)]);
+    await lockLevels(em, [...productIds, ...held.map((line) => line.productId)]);
     await this.stock.releaseCustomerOrder(em, now, orderId);
     await sql(em, 'UPDATE customer_order SET status = ?, hold_expires_at = NULL, updated_at = ?, replaced_by_id = ? WHERE id = ?', [
       CustomerOrderStatus.CANCELLED, now, replacementId, orderId,
     ]);
-    const start = replacing.holdStartedAt;
     const expires = new Date(Math.min(now.getTime() + this.holds.duration.toMillis(), start.getTime() + this.holds.max.toMillis()));
     const [replacement] = await sql<OrderRow>(em, 'UPDATE customer_order SET hold_expires_at = ?, hold_started_at = ? WHERE id = ? RETURNING *', [
       expires, start, replacementId,
@@ -414,7 +418,7 @@ type LockedOrderRow = SessionTimes & LockedOrder & { hubId: string; customerRef:
  * An order with its session's times, locked as every change of an order locks them, in one round
  * trip: the session shared (as checkout does), then the order exclusive.
  */
-async function lockOrder(em: EntityManager, orderId: string, field = 'customerOrderId'): Promise<LockedOrderRow> {
+async function lockOrder(em: EntityManager, orderId: string): Promise<LockedOrderRow> {
   const [row] = await sql<LockedOrderRow>(
     em,
     `SELECT s.opens_at AS "opensAt", s.closes_at AS "closesAt", s.closed_at AS "closedAt", s.completed_at AS "completedAt",
@@ -425,7 +429,7 @@ async function lockOrder(em: EntityManager, orderId: string, field = 'customerOr
         FOR KEY SHARE OF s FOR UPDATE OF o`,
     [orderId],
   );
-  if (!row) throw orderNotFound(orderId, field);
+  if (!row) throw orderNotFound(orderId);
   return row;
 }
 

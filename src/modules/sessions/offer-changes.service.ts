@@ -5,10 +5,10 @@ import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js'
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
-import { checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, sameQuantity } from './offer-inputs.js';
+import { canonicalOffers, checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, sameQuantity } from './offer-inputs.js';
 import { Offer } from './offer.entity.js';
 import type { SalesSession } from './sales-session.entity.js';
-import { canonicalOffers, lockSession, MAX_OFFERS_PER_SESSION, requireNotClosed, requireOwnOffer, requireOwnSession } from './sales-session.service.js';
+import { lockSession, MAX_OFFERS_PER_SESSION, requireNotClosed, requireOwnOffer, requireOwnSession } from './sales-session.service.js';
 
 /*
  * A session's offers change while it sells: a producer brings something more (addOffers), a crop

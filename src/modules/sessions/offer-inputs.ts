@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Decimal } from 'decimal.js';
+import { Decimal } from 'decimal.js';
 import { needsHubApproval } from '../../auth/policy.js';
 import { InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
@@ -64,8 +64,8 @@ export async function findOfferedProducts(em: EntityManager, offers: readonly Of
 
 /**
  * Each cap a whole number of its product's sellable steps (capOffSteps()). Checked after the
- * idempotency key, as the approvals are: a retry answers with the first session even if the
- * producer changed the step since.
+ * idempotency key, as the approvals are: a retry answers with the first session (or the offers
+ * it added) even if the producer changed the step since.
  */
 export function requireCapsInSteps(offers: IndexedOffers, caps: ReadonlyMap<number, Decimal>, products: Product[]): void {
   const byId = new Map(products.map((p) => [p.id, p]));
@@ -112,4 +112,13 @@ export function persistOffer(em: EntityManager, session: SalesSession, fields: O
 export function sameQuantity(stored: string | null | undefined, asked: Decimal | null): boolean {
   if (stored === null || stored === undefined || asked === null) return (stored ?? null) === asked;
   return asked.equals(stored);
+}
+
+/** Offers as a retry must repeat them: by product (their order in the list means nothing). */
+export function canonicalOffers(offers: readonly OfferFields[]): unknown[] {
+  return offers
+    // A cap only when set, so requests from before caps existed hash as they did.
+    .map((offer) => [offer.productId, offer.price.amount, offer.price.currency, offer.minGrade ?? null, offer.minShelfLifeDays ?? null,
+      ...(offer.cap ? [new Decimal(offer.cap.trim()).toFixed()] : [])])
+    .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
 }

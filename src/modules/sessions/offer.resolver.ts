@@ -33,7 +33,7 @@ export class OfferResolver {
     description: "Puts more products on sale in a session that has not closed, under createSalesSession's rules. A product already offered on the same terms answers with its offer (a retry adds nothing); on other terms, or withdrawn, it is refused.",
   })
   addOffers(@Arg('input', () => AddOffersInput) input: AddOffersInput, @Ctx() ctx: GraphQLContext) {
-    return toPayload(() => ctx.services.offerChanges.addOffers(ctx, input), ({ salesSession, offers }) => ({ salesSession, offers }));
+    return toPayload(() => ctx.services.offerChanges.addOffers(ctx, input), (added) => added);
   }
 
   @Allow('admin', 'hub')

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Decimal } from 'decimal.js';
 import { DateTime } from 'luxon';
 import { requireHub } from '../../auth/policy.js';
 import { newestEventPosition } from '../../events/event-log.js';
@@ -13,7 +12,7 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { Offer } from './offer.entity.js';
-import { checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, sameQuantity } from './offer-inputs.js';
+import { checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, sameQuantity, canonicalOffers } from './offer-inputs.js';
 import { capOffSteps, heldByLiveOrders } from './offer-caps.js';
 import { SalesSession } from './sales-session.entity.js';
 import { isNotClosed, SalesSessionStatus, sessionStatus } from './session-status.js';
@@ -255,15 +254,6 @@ export function hubSessions(em: EntityManager, hubIds: readonly string[], { clos
   // a null closed_at).
   const filter = closesAfter ? { sql: 'least(t.closes_at, t.closed_at) > ?', params: [closesAfter] } : undefined;
   return keysetPages(em, HUB_SESSIONS, hubIds, page, filter);
-}
-
-/** Offers as a retry must repeat them: by product (their order in the list means nothing). */
-export function canonicalOffers(offers: readonly OfferFields[]): unknown[] {
-  return offers
-    // A cap only when set, so requests from before caps existed hash as they did.
-    .map((offer) => [offer.productId, offer.price.amount, offer.price.currency, offer.minGrade ?? null, offer.minShelfLifeDays ?? null,
-      ...(offer.cap ? [new Decimal(offer.cap.trim()).toFixed()] : [])])
-    .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
 }
 
 /**
