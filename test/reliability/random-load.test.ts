@@ -1,12 +1,12 @@
-// Many workers over real connections do random checkouts, payments, failures, cancellations,
-// stock adjustments, early closes, session cancellations and clock moves across products that
-// several hubs sell. At checkpoints and at the end every invariant must hold, and a producer's
+// Many workers over real connections do random checkouts (some changing a basket checked out
+// before), payments, failures, cancellations, stock adjustments, early closes, session
+// cancellations and clock moves across products that several hubs sell, one hub with caps. At checkpoints and at the end every invariant must hold, and a producer's
 // subscriber must have received exactly the committed reservation events. Seeded: RANDOM_SEED replays a run;
 // RANDOM_OPS makes it longer (npm run test:stress).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
 import { checkout, createHub, createProducer, createProduct, createSession, type CheckoutResult } from '../support/scenarios.js';
-import { expectStatesConsistent, expectStockConsistent } from '../support/invariants.js';
+import { expectCapsConsistent, expectStatesConsistent, expectStockConsistent } from '../support/invariants.js';
 import { seededRandom } from '../support/random.js';
 import { RESERVATIONS, type ReservationEventShape, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -33,7 +33,9 @@ describe(`random load (seed ${SEED}, ${WORKERS} workers x ${OPS_PER_WORKER} oper
     }
     const sessions: Awaited<ReturnType<typeof createSession>>[] = [];
     for (const [i, closes] of ['2026-11-23T12:00:00+01:00', '2026-11-23T16:00:00+01:00', '2026-11-23T20:00:00+01:00'].entries()) {
-      sessions.push(await createSession(t.api, await createHub(t.api, `Hub ${i}`), { opensAt: '2026-11-23T08:00:00+01:00', closesAt: closes, products }));
+      // The last hub takes at most 8 of each product this week: caps under the same load.
+      const caps = i === 2 ? Object.fromEntries(products.map((p) => [p, '8'])) : undefined;
+      sessions.push(await createSession(t.api, await createHub(t.api, `Hub ${i}`), { opensAt: '2026-11-23T08:00:00+01:00', closesAt: closes, products, caps }));
     }
     const subscriber = await subscribe<ReservationEventShape>(t.api, RESERVATIONS, { producerId: producers[0], after: '0' });
     const orders: string[] = [];
@@ -102,6 +104,7 @@ describe(`random load (seed ${SEED}, ${WORKERS} workers x ${OPS_PER_WORKER} oper
         if (n % 10 === 9) {
           await expectStockConsistent(t.db);
           await expectStatesConsistent(t.db);
+          await expectCapsConsistent(t.db);
         }
       }
     };
@@ -113,6 +116,7 @@ describe(`random load (seed ${SEED}, ${WORKERS} workers x ${OPS_PER_WORKER} oper
     await t.app.scheduler.runOnce();
     await expectStockConsistent(t.db);
     await expectStatesConsistent(t.db);
+    await expectCapsConsistent(t.db);
     const { rows: unfinished } = await t.db.query('SELECT id FROM sales_session WHERE completed_at IS NULL');
     expect(unfinished).toEqual([]);
 

@@ -2,10 +2,9 @@
 // much the producer has. The cap is held as stock is: at once, under any concurrency, and given
 // back the moment an order is released.
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANCEL_CUSTOMER_ORDER, CONFIRM_PAYMENT, CREATE_SALES_SESSION, FAIL_PAYMENT } from '../support/operations.js';
-import { expectStockConsistent } from '../support/invariants.js';
+import { expectCapsConsistent, expectStockConsistent } from '../support/invariants.js';
 import { adjustStock, checkout, createHub, createProducer, createProduct, createSession, orderMutation, stockOf, type UserErrorShape } from '../support/scenarios.js';
 import { lockedElsewhere } from '../support/locked-elsewhere.js';
 import { waitForLockWait } from '../support/wait.js';
@@ -13,18 +12,6 @@ import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const OPEN = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00' };
-
-/** Every capped offer's `taken` is what its live orders' lines hold, and never past its cap. Checked with SQL. */
-async function expectCapsConsistent(db: pg.Pool): Promise<void> {
-  const { rows } = await db.query(`
-    SELECT f.id, f.cap, f.taken, coalesce(l.quantity, 0) AS held
-      FROM offer f
-      LEFT JOIN (SELECT l.offer_id, sum(l.quantity) AS quantity
-                   FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
-                  WHERE o.status IN ('PENDING_PAYMENT', 'CONFIRMED') GROUP BY l.offer_id) l ON l.offer_id = f.id
-     WHERE f.cap IS NOT NULL AND (f.taken <> coalesce(l.quantity, 0) OR f.taken > f.cap)`);
-  expect(rows).toEqual([]);
-}
 
 describe('offer caps', () => {
   let t: TestApp;

@@ -72,3 +72,15 @@ export async function expectStatesConsistent(db: pg.Pool): Promise<void> {
                                                        WHEN 'COMMIT' THEN 'COMPLETED' ELSE 'ADJUSTED' END)`);
   expect(problems.rows).toEqual([]);
 }
+
+/** Every capped offer's `taken` is what its live orders' lines hold, and never past its cap. Checked with SQL. */
+export async function expectCapsConsistent(db: pg.Pool): Promise<void> {
+  const { rows } = await db.query(`
+    SELECT f.id, f.cap, f.taken, coalesce(l.quantity, 0) AS held
+      FROM offer f
+      LEFT JOIN (SELECT l.offer_id, sum(l.quantity) AS quantity
+                   FROM customer_order_line l JOIN customer_order o ON o.id = l.customer_order_id
+                  WHERE o.status IN ('PENDING_PAYMENT', 'CONFIRMED') GROUP BY l.offer_id) l ON l.offer_id = f.id
+     WHERE f.cap IS NOT NULL AND (f.taken <> coalesce(l.quantity, 0) OR f.taken > f.cap)`);
+  expect(rows).toEqual([]);
+}
