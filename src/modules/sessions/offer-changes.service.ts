@@ -14,7 +14,7 @@ import { lockSession, MAX_OFFERS_PER_SESSION, requireNotClosed, requireOwnOffer,
  * A session's offers change while it sells: a producer brings something more (addOffers), a crop
  * fails or a price was wrong (withdrawOffer, then restoreOffer). Each change takes the session FOR
  * UPDATE, as a close does: checkouts in flight (KEY SHARE) finish first, and every checkout after
- * sees the change. place_customer_order() refuses an offer withdrawn since its checkout read it
+ * sees the change. A trigger on order lines refuses an offer withdrawn since its checkout read it
  * (Migration20261125081324); the checkout then reads again under lock and answers
  * INSUFFICIENT_STOCK. Each change writes an event naming the session (OFFER_KINDS), which its
  * storefronts' availabilityChanged streams deliver as the offer's availability: a new offer
