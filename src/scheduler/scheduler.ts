@@ -3,6 +3,7 @@ import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import type { Clock } from '../shared/clock.js';
 import type { RequestContext } from '../shared/request-context.js';
+import type { DueOutcome } from './each-due.js';
 
 /**
  * One kind of work the scheduler does on every tick. Returns how many things it did. A job must
@@ -13,7 +14,8 @@ export interface ScheduledJob {
   readonly name: string;
   /** Run at most once per this much clock time (housekeeping that need not run every tick). */
   readonly every?: Duration;
-  run(ctx: RequestContext): Promise<number>;
+  /** How many things it did; a pass over due items (doEachDue()) also says what it left busy. */
+  run(ctx: RequestContext): Promise<number | DueOutcome>;
 }
 
 /**
@@ -80,8 +82,12 @@ export class Scheduler {
       if (!this.isDue(job)) continue;
       const ctx: RequestContext = { actor: { kind: 'system' }, em: this.orm.em.fork(), clock: this.clock };
       try {
-        const done = await job.run(ctx);
+        const outcome = await job.run(ctx);
+        const { done, busy, skipped } = typeof outcome === 'number' ? { done: outcome, busy: 0, skipped: 0 } : outcome;
         if (done > 0) this.logger.info({ job: job.name, done }, 'scheduler job did work');
+        // Normal with several replicas (another is completing the same session); a number that
+        // stays up tick after tick names stock someone keeps locked.
+        if (busy + skipped > 0) this.logger.info({ job: job.name, busy, skipped }, 'scheduler job left busy items for the next tick');
       } catch (error) {
         // The next tick retries: everything a job does is re-checked against the database.
         this.logger.error({ err: error, job: job.name }, 'scheduler job failed');

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type App, type AppOptions, startApp } from '../../src/app.js';
@@ -35,6 +37,8 @@ export interface TestAppOptions {
   clock?: ManualClock;
   /** Resolves webhook receivers' names in place of the system resolver. */
   webhookResolver?: AppOptions['webhookResolver'];
+  /** The server's logger, for a test that reads what it logs (capturedLogs()). */
+  logger?: AppOptions['logger'];
 }
 
 /** A fresh database cloned from the migrated template. */
@@ -61,7 +65,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     JWT_SECRET: TEST_JWT_SECRET,
     ...options.env,
   });
-  const app = await startApp({ config, databaseUrl, clock, logger: createLogger(config.logLevel), webhookResolver: options.webhookResolver });
+  const app = await startApp({ config, databaseUrl, clock, logger: options.logger ?? createLogger(config.logLevel), webhookResolver: options.webhookResolver });
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   db.on('error', () => undefined); // idle connections die with the database in the outage test
   const as = async (claims?: FoodhubClaims) =>
@@ -78,4 +82,16 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       await db.end();
     },
   };
+}
+
+/** A logger at `level` that keeps each line it writes, parsed, in `lines`. */
+export function capturedLogs(level = 'info') {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level }, sink), lines };
 }

@@ -2,7 +2,7 @@ import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { actsForHub, customerOrderScope, forbidden, seesCustomerOrder } from '../../auth/policy.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
-import { doEachDue } from '../../scheduler/each-due.js';
+import { doEachDue, type DueItem, type DueOutcome } from '../../scheduler/each-due.js';
 import { pageByCreation } from '../../shared/creation-pages.js';
 import { isUuid } from '../../shared/ids.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
@@ -167,14 +167,16 @@ export class CustomerOrderService {
    * Expires every hold whose time ran out without a payment result. Each order is its own short
    * transaction, and re-checked under its lock, so replicas doing this at once expire each once.
    */
-  async expireLapsedHolds(ctx: RequestContext, limit = 500): Promise<number> {
-    const due = await sql<{ id: string }>(
+  async expireLapsedHolds(ctx: RequestContext, limit = 500): Promise<DueOutcome> {
+    // With the products whose levels each expiry locks: one busy product costs the pass one wait.
+    const due = await sql<DueItem>(
       ctx.em,
-      `SELECT id FROM customer_order WHERE status = 'PENDING_PAYMENT' AND hold_expires_at <= ?
-        ORDER BY hold_expires_at LIMIT ?`,
+      `SELECT o.id, array(SELECT DISTINCT l.product_id FROM customer_order_line l WHERE l.customer_order_id = o.id)::text[] AS "productIds"
+         FROM customer_order o WHERE o.status = 'PENDING_PAYMENT' AND o.hold_expires_at <= ?
+        ORDER BY o.hold_expires_at LIMIT ?`,
       [ctx.clock.now(), limit],
     );
-    return doEachDue(ctx, due.map((o) => o.id), async (em, id) =>
+    return doEachDue(ctx, due, async (em, id) =>
       (await this.transition(em, ctx.actor, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).kind === 'changed');
   }
 

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { doEachDue } from '../../scheduler/each-due.js';
+import { doEachDue, type DueItem, type DueOutcome } from '../../scheduler/each-due.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import type { StockService } from '../stock/stock.service.js';
@@ -14,16 +14,21 @@ import type { StockService } from '../stock/stock.service.js';
 export class SessionCompletionService {
   constructor(private readonly stock: StockService) {}
 
-  async completeDueSessions(ctx: RequestContext, limit = 100): Promise<number> {
-    const due = await sql<{ id: string }>(
+  async completeDueSessions(ctx: RequestContext, limit = 100): Promise<DueOutcome> {
+    // With the products its paid orders hold, whose levels its completion locks: sessions of a
+    // busy product (another replica completing a session of it) cost the pass one wait.
+    const due = await sql<DueItem>(
       ctx.em,
-      `SELECT s.id FROM sales_session s
+      `SELECT s.id,
+              array(SELECT DISTINCT l.product_id FROM customer_order o JOIN customer_order_line l ON l.customer_order_id = o.id
+                     WHERE o.sales_session_id = s.id AND o.status = 'CONFIRMED')::text[] AS "productIds"
+         FROM sales_session s
         WHERE s.completed_at IS NULL AND (s.closed_at IS NOT NULL OR s.closes_at <= ?)
           AND NOT EXISTS (SELECT 1 FROM customer_order o WHERE o.sales_session_id = s.id AND o.status = 'PENDING_PAYMENT')
         ORDER BY s.closes_at LIMIT ?`,
       [ctx.clock.now(), limit],
     );
-    return doEachDue(ctx, due.map((s) => s.id), (em, id) => this.complete(em, ctx.clock.now(), id));
+    return doEachDue(ctx, due, (em, id) => this.complete(em, ctx.clock.now(), id));
   }
 
   /** Completes one session if it is still due once locked; the statement count does not grow with its orders. */

@@ -7,5 +7,26 @@ import { sql, uuidArray } from '../../shared/sql.js';
  * it joins, as of after the wait, with every change committed meanwhile.
  */
 export async function lockLevels(em: EntityManager, productIds: Iterable<string>): Promise<void> {
-  await sql(em, 'SELECT 1 FROM stock_level WHERE product_id = ANY(?::uuid[]) ORDER BY product_id, lock_seq FOR UPDATE', [uuidArray(new Set(productIds))]);
+  const products = [...new Set(productIds)];
+  await namingBusyLevels(products, sql(em, 'SELECT 1 FROM stock_level WHERE product_id = ANY(?::uuid[]) ORDER BY product_id, lock_seq FOR UPDATE', [uuidArray(products)]));
 }
+
+/**
+ * A statement that locks these products' levels, whose lock_timeout, if it runs out, names them
+ * (levelsBusy()): the scheduler then leaves their other due items for the next tick instead of
+ * waiting for each in turn (doEachDue()).
+ */
+export function namingBusyLevels<T>(productIds: readonly string[], statement: Promise<T>): Promise<T> {
+  return statement.catch((error: unknown) => {
+    if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) Object.assign(error as object, { busyProductIds: productIds });
+    throw error;
+  });
+}
+
+/** The products whose levels a lock_timeout ran out on (namingBusyLevels()), if that is what `error` is. */
+export function levelsBusy(error: unknown): readonly string[] | undefined {
+  return (error as { busyProductIds?: readonly string[] } | undefined)?.busyProductIds;
+}
+
+/** lock_timeout ran out (SQLSTATE 55P03). */
+export const LOCK_NOT_AVAILABLE = '55P03';

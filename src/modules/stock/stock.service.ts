@@ -9,7 +9,7 @@ import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import { stockOutsideLots } from '../lots/stock-outside-lots.js';
-import { lockLevels } from './level-locks.js';
+import { lockLevels, namingBusyLevels } from './level-locks.js';
 import { allocateAcrossLocations, type LocationCandidate, type LocationStrategy } from './location-strategy.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 
@@ -476,7 +476,7 @@ export class StockService {
            LEFT JOIN producer_order po ON po.id = e.producer_order_id
           WHERE NOT EXISTS (SELECT 1 FROM short))`
       : '';
-    const short = await sql<LevelShortage>(
+    const short = await namingBusyLevels(moves.map((m) => m.productId), sql<LevelShortage>(
       em,
       `WITH moves AS (
          SELECT m.* FROM jsonb_to_recordset(?::jsonb) AS m(product_id uuid, location_id uuid, lot_id uuid, on_hand_delta numeric,
@@ -510,7 +510,7 @@ export class StockService {
            FROM moves WHERE NOT EXISTS (SELECT 1 FROM short))${eventsInsert}
        SELECT product_id AS "productId", location_id AS "locationId", available FROM short`,
       [rows, kind, at, ...(events ? [events.kind, events.locationId ?? null, events.lotId ?? null, at] : [])],
-    );
+    ));
     if (short.length === 0 && events) markEventsWritten(em);
     return short;
   }
