@@ -82,6 +82,46 @@ describe('picking and shipping', () => {
     expect(elsewhere.swapLot.userErrors.map((e) => [e.code, e.field])).toEqual([['INVALID_INPUT', ['fromLotId']]]);
   });
 
+  it("keeps pickers' pins within what a lot has left after a write-off, so the pick list ships as shown", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const kale = await w.product('Kale');
+    const early = await receiveLot(t.api, kale, { code: 'K-EARLY', quantity: '10', bestBefore: '2026-12-01' });
+    const late = await receiveLot(t.api, kale, { code: 'K-LATE', quantity: '10', bestBefore: '2026-12-09' });
+    const hubB = await createHub(t.api, 'Hub B');
+    const a = await createOfferSession(t.api, w.hub, [{ productId: kale }]);
+    const b = await createOfferSession(t.api, hubB, [{ productId: kale }]);
+    await buy(t.api, a.id, 'ana', a.offerFor(kale), '6');
+    await buy(t.api, b.id, 'ben', b.offerFor(kale), '4');
+    await closeSessions(t);
+    const [orderA, orderB] = [await producerOrderOf(t.api, w.farm, a.id), await producerOrderOf(t.api, w.farm, b.id)];
+    const swap = async (producerOrderId: string) =>
+      (await t.api.data<{ swapLot: { userErrors: unknown[] } }>(SWAP, { input: { producerOrderId, productId: kale, fromLotId: early, toLotId: late } })).swapLot.userErrors;
+    // Both pickers take the later lot instead: A's pin first, then B's.
+    expect(await swap(orderA)).toEqual([]);
+    t.clock.set('2026-11-23T21:00:00+01:00');
+    expect(await swap(orderB)).toEqual([]);
+
+    // 4 of the later lot are damaged: 6 left, which A's pin (the older) keeps; B's gives way.
+    const writeOff = await t.api.data<{ adjustStock: { userErrors: unknown[] } }>(op.ADJUST_STOCK, { input: { productId: kale, lotId: late, delta: '-4', reason: 'damaged' } });
+    expect(writeOff.adjustStock.userErrors).toEqual([]);
+    const [lineA] = await pickLines(t.api, w.farm, orderA);
+    expect(lineA!.lots.map((l) => [l.lot.id, l.quantity, l.pinned])).toEqual([[late, '6', true]]);
+    expect((await pickLines(t.api, w.farm, orderB))[0]!.lots.map((l) => [l.lot.id, l.quantity, l.pinned])).toEqual([[early, '4', false]]);
+    expect((await t.db.query('SELECT producer_order_id, quantity::text FROM lot_pick WHERE lot_id = $1', [late])).rows).toEqual([{ producer_order_id: orderA, quantity: '6.000' }]);
+
+    // A ships exactly the lots its pick list names (refused while B's dropped pin still counted).
+    const shipped = await t.api.data<{ shipProducerOrder: { producerOrder: { fulfilmentState: string } | null; userErrors: unknown[] } }>(SHIP, {
+      input: { producerOrderId: orderA, carrier: 'Van', trackingReference: 'K-1', lines: [{ productId: kale, quantity: '6', lots: lineA!.lots.map((l) => ({ lotId: l.lot.id, quantity: l.quantity })) }] },
+    });
+    expect(shipped.shipProducerOrder.userErrors).toEqual([]);
+    expect(shipped.shipProducerOrder.producerOrder?.fulfilmentState).toBe('FULFILLED');
+    // The later lot is used up; counting it up again does not bring B's old pin back.
+    expect((await t.api.data<{ adjustStock: { userErrors: unknown[] } }>(op.ADJUST_STOCK, { input: { productId: kale, lotId: late, delta: '3', reason: 'recount' } })).adjustStock.userErrors).toEqual([]);
+    expect((await pickLines(t.api, w.farm, orderB))[0]!.lots.map((l) => [l.lot.id, l.quantity, l.pinned])).toEqual([[early, '4', false]]);
+    await expectStockConsistent(t.db);
+  });
+
   it('does not leave a line with criteria short for a lot an earlier line without criteria could do without', async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
     const w = await world(t);

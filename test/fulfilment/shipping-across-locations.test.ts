@@ -139,8 +139,18 @@ describe('shipping when the goods are not where the order was committed', () => 
     const before = await stockByLocation(t.api, pears);
 
     const refused = await ship({ producerOrderId: order, trackingReference: 'P', lines: [{ productId: pears, quantity: '4', lots: [{ lotId: lot, quantity: '4' }] }] });
-    expect(refused.shipProducerOrder.userErrors[0]?.code).toBe('INSUFFICIENT_STOCK');
+    expect(refused.shipProducerOrder.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'lots'] }]);
     expect(await stockByLocation(t.api, pears)).toEqual(before);
+    // The pick list suggests that lot (the plan does not weigh what each location has free): shipped
+    // as planned, the answer names the order, not lines it was not sent, and says what to do.
+    expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => l.lot.id)).toEqual([lot]);
+    const asPlanned = await ship({ producerOrderId: order, trackingReference: 'P' });
+    expect(asPlanned.shipProducerOrder.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['producerOrderId'] }]);
+    expect(asPlanned.shipProducerOrder.userErrors[0]!.message).toContain('name the lines to ship');
+    expect(await stockByLocation(t.api, pears)).toEqual(before);
+    // Named without lots, the order ships from its own stock kept outside lots at Main.
+    const fromMain = await ship({ producerOrderId: order, trackingReference: 'P', lines: [{ productId: pears, quantity: '4', lots: [] }] });
+    expect(fromMain.shipProducerOrder.userErrors).toEqual([]);
     await expectStockConsistent(t.db);
   });
 });

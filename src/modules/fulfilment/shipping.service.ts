@@ -145,11 +145,14 @@ export class ShippingService {
       }
       if (short.length > 0) {
         const index = shipments.findIndex((s) => s.line.productId === short[0]!.productId);
-        throw DomainError.of(
-          UserErrorCode.INSUFFICIENT_STOCK,
-          `a lot is at a location where only ${formatQuantity(short[0]!.available)} is free: the rest is held or committed to other orders`,
-          ['lines', Math.max(index, 0), 'lots'],
-        );
+        const free = `only ${formatQuantity(short[0]!.available)} is free: the rest is held or committed to other orders`;
+        // Shipped as planned, the plan suggested the lot: the producer named none, so the answer
+        // names the order, and says how to ship otherwise.
+        if (!input.lines) {
+          throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK,
+            `a suggested lot is at a location where ${free}; name the lines to ship, with the lots to take (none: stock kept outside lots)`, ['producerOrderId']);
+        }
+        throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK, `a lot is at a location where ${free}`, ['lines', Math.max(index, 0), 'lots']);
       }
       await this.takeFromLots(em, shipments);
       await sql(

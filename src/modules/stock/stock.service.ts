@@ -328,7 +328,10 @@ export class StockService {
           ['delta'],
         );
       }
-      if (lot) await sql(em, 'UPDATE lot SET quantity = quantity + ? WHERE id = ?', [delta!.toFixed(), input.lotId]);
+      if (lot) {
+        await sql(em, 'UPDATE lot SET quantity = quantity + ? WHERE id = ?', [delta!.toFixed(), input.lotId]);
+        if (delta!.isNegative()) await trimPinsTo(em, input.lotId!);
+      }
     });
   }
 
@@ -514,6 +517,27 @@ export class StockService {
     if (short.length === 0 && events) markEventsWritten(em);
     return short;
   }
+}
+
+/**
+ * After a write-off from a lot, its pickers' pins (lot_pick) keep no more than it has left: the
+ * newest pins give way first, as the pick plan reads them (planPicks() serves the oldest first).
+ * Kept, a pin past what the lot has would count against shipments and swaps naming the lot,
+ * which the plan no longer gives it, and would come back if the lot's count were put right.
+ */
+async function trimPinsTo(em: EntityManager, lotId: string): Promise<void> {
+  await sql(
+    em,
+    `WITH ranked AS (
+       SELECT p.id, p.quantity, sum(p.quantity) OVER (ORDER BY p.created_at, p.id) - p.quantity AS before
+         FROM lot_pick p WHERE p.lot_id = ?),
+     kept AS (
+       SELECT r.id, r.quantity, least(r.quantity, greatest(l.quantity - r.before, 0)) AS keep
+         FROM ranked r CROSS JOIN lot l WHERE l.id = ?),
+     gone AS (DELETE FROM lot_pick p USING kept k WHERE p.id = k.id AND k.keep = 0)
+     UPDATE lot_pick p SET quantity = k.keep FROM kept k WHERE p.id = k.id AND k.keep > 0 AND k.keep < k.quantity`,
+    [lotId, lotId],
+  );
 }
 
 /**
