@@ -370,6 +370,9 @@ class Subscriber implements OpenedStream {
   /** A live event from the hub. */
   offer(event: StoredEvent): void {
     if (this.done || !matches(this.request.filter, event)) return;
+    // Already handed out by the replay (the hub can be behind the database): queued, it would
+    // count against the buffer of a client that is keeping up.
+    if (BigInt(event.position) <= this.cursor) return;
     if (this.queue.length >= this.maxBuffered) {
       if (this.replaying) {
         // Still catching up from the database, which holds these too: let them go and read them
@@ -395,7 +398,12 @@ class Subscriber implements OpenedStream {
       if (this.replaying && this.backlog.length === 0 && this.request.after === undefined && this.dropped === 0) this.replaying = false;
       if (this.replaying && this.backlog.length === 0) {
         const droppedBefore = this.dropped;
-        const page = await this.hub.readAfter(this.request.filter, this.cursor.toString(), 200);
+        // A failed read ends the subscription here too: graphql-ws hands the error to the client
+        // and never calls return(), so it would stay in the hub, offered every event, for good.
+        const page = await this.hub.readAfter(this.request.filter, this.cursor.toString(), 200).catch((error: unknown) => {
+          this.close();
+          throw error;
+        });
         if (this.done) continue;
         this.backlog = page;
         if (this.backlog.length === 0) {

@@ -194,7 +194,13 @@ function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOf: (product
   const iterator: AsyncIterableIterator<OfferEvent> = {
     next: async () => {
       const next = await events.next();
-      return next.done ? { done: true, value: undefined } : { done: false, value: { event: next.value, offerId: await offerOf(next.value.productId) } };
+      if (next.done) return { done: true, value: undefined };
+      // As in the hub's own stream: graphql-ws calls no return() after an error, so end it here.
+      const offerId = await Promise.resolve(offerOf(next.value.productId)).catch(async (error: unknown) => {
+        await events.return?.();
+        throw error;
+      });
+      return { done: false, value: { event: next.value, offerId } };
     },
     return: async () => {
       await events.return?.();
