@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { SubscriberTooSlowError } from '../events/event-hub.js';
 import { DomainError, UserErrorCode } from '../shared/errors.js';
@@ -47,6 +47,11 @@ export function createErrorFormatter(logger: Logger) {
       const forbidden = cause.userErrors.some((e) => e.code === UserErrorCode.FORBIDDEN);
       return { message: cause.message, path: formatted.path, extensions: { code: forbidden ? 'FORBIDDEN' : 'BAD_USER_INPUT', userErrors: cause.userErrors } };
     }
+    // A request Apollo itself refused with a 4xx but no code (a persisted query whose hash does
+    // not match, or of an unknown version): the client's mistake, its message safe to show.
+    if (cause instanceof GraphQLError && isClientStatus(cause.extensions.http)) {
+      return { message: formatted.message, path: formatted.path, extensions: { code: 'BAD_REQUEST' } };
+    }
     if (cause instanceof SubscriberTooSlowError) {
       return { message: cause.message, path: formatted.path, extensions: { code: 'SUBSCRIBER_TOO_SLOW' } };
     }
@@ -61,6 +66,11 @@ export function createErrorFormatter(logger: Logger) {
     logger.error({ err: cause, path: formatted.path }, 'unexpected error');
     return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   };
+}
+
+function isClientStatus(http: unknown): boolean {
+  const status = (http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 function isUnavailable(error: unknown): boolean {

@@ -10,6 +10,9 @@ function badInput(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
 }
 
+/** Kiribati's +14:00 and Baker Island's -12:00 are the widest offsets of any zone. */
+const MAX_OFFSET_MINUTES = 14 * 60;
+
 function parseInstant(value: unknown): Date {
   if (typeof value !== 'string') throw badInput('DateTime must be an ISO 8601 string with an offset');
   const parsed = DateTime.fromISO(value, { setZone: true });
@@ -21,6 +24,9 @@ function parseInstant(value: unknown): Date {
   // every part of the system can store and write back.
   const year = parsed.toUTC().year;
   if (year < 1 || year > 9999) throw badInput(`"${value}" is outside the years 0001 to 9999`);
+  // No zone is more than 14 hours from UTC: "+25:00" is a typo, read as it stands a day off.
+  if (Math.abs(parsed.offset) > MAX_OFFSET_MINUTES) throw badInput(`"${value}" has an offset beyond ±14:00, which no time zone uses`);
+  // Instants are kept to the millisecond: digits beyond are dropped (".123456" is ".123").
   return parsed.toJSDate();
 }
 
@@ -41,7 +47,7 @@ export const IdScalar = new GraphQLScalarType<string, string>({
  */
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
-  description: 'An instant as ISO 8601 with an offset, e.g. "2026-11-27T18:00:00+01:00", in the years 0001 to 9999.',
+  description: 'An instant as ISO 8601 with an offset (at most ±14:00), e.g. "2026-11-27T18:00:00+01:00", in the years 0001 to 9999; kept to the millisecond.',
   serialize(value) {
     if (value instanceof Date) return DateTime.fromJSDate(value, { zone: 'utc' }).toISO({ suppressMilliseconds: true })!;
     if (DateTime.isDateTime(value) && value.isValid) return inItsZoneIfWritable(value).toISO({ suppressMilliseconds: true })!;

@@ -77,6 +77,9 @@ describe('bad input to every mutation', () => {
     ['createSalesSession: a close after the year 9999', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ closesAt: '+010000-01-01T00:00:00Z' }) })],
     ['createSalesSession: an opening in the year 0', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ opensAt: '0000-06-01T00:00:00Z' }) })],
     ['createSalesSession: a close in the year 10000 in its time zone', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ closesAt: '9999-12-31T23:00:00Z', timeZone: 'Pacific/Kiritimati' }) })],
+    // No zone is more than 14 hours from UTC: read as it stands, the typo puts the session a day off.
+    ['createSalesSession: an offset of +25:00', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ opensAt: '2026-11-24T08:00:00+25:00' }) })],
+    ['createSalesSession: an offset of -14:30', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ closesAt: '2026-11-24T20:00:00-14:30' }) })],
     ['createSalesSession: a price past Int', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ offers: [{ productId: w.carrots, price: { amount: 2 ** 40, currency: 'EUR' } }] }) })],
     ['createSalesSession: 10,000 offers', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ offers: Array.from({ length: 10_000 }, () => ({ productId: randomUUID(), price: { amount: 1, currency: 'EUR' } })) }) })],
     ['createSalesSession: a huge time zone', op.CREATE_SALES_SESSION, () => ({ input: sessionInput({ timeZone: huge }) })],

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { capturedLogs, startTestApp, type TestApp } from '../support/test-app.js';
 
 describe('unexpected errors', () => {
   let t: TestApp;
@@ -47,5 +48,33 @@ describe('unexpected errors', () => {
     const response = await fetch(t.app.url.replace('/graphql', '/health'));
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('requests Apollo refuses before running them', () => {
+  let t: TestApp;
+  const logs = capturedLogs('warn');
+  beforeAll(async () => {
+    t = await startTestApp({ logger: logs.logger });
+  });
+  afterAll(() => t.stop());
+
+  it('answer a persisted query the server cannot use as the client\'s mistake, logging no error', async () => {
+    const query = '{ __typename }';
+    const cases = [
+      { persistedQuery: { version: 1, sha256Hash: 'not-the-hash' }, message: /does not match/ },
+      { persistedQuery: { version: 2, sha256Hash: createHash('sha256').update(query).digest('hex') }, message: /version/ },
+    ];
+    for (const { persistedQuery, message } of cases) {
+      const logged = logs.lines.length;
+      const response = await fetch(t.app.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, extensions: { persistedQuery } }) });
+      const body = (await response.json()) as { errors: { message: string; extensions: { code: string } }[] };
+      expect(response.status).toBe(400);
+      expect(body.errors).toHaveLength(1);
+      expect(body.errors[0]!.extensions.code).toBe('BAD_REQUEST');
+      expect(body.errors[0]!.message).toMatch(message);
+      // Anyone can send these, without a token: they must not read as a server fault in the logs.
+      expect(logs.lines.slice(logged).filter((l) => (l.level as number) >= 50)).toEqual([]);
+    }
   });
 });

@@ -302,5 +302,16 @@ describe('sales sessions', () => {
       const { rows: after } = await t.db.query('SELECT count(*)::int AS n FROM sales_session');
       expect(after[0].n).toBe(before[0].n);
     });
+
+    it("takes any zone's offset, up to ±14:00, refuses one beyond, and keeps times to the millisecond", async () => {
+      const create = (opensAt: string, closesAt: string) => t.api.request<{ createSalesSession: { salesSession: { opensAt: string; closesAt: string } | null } }>(
+        op.CREATE_SALES_SESSION, { input: { hubId: hub, opensAt, closesAt, timeZone: 'UTC', offers: [] } });
+      const widest = await create('2026-11-24T08:00:00+14:00', '2026-11-24T08:00:00.123456-12:00');
+      expect(widest.errors).toBeUndefined();
+      expect(widest.data!.createSalesSession.salesSession).toMatchObject({ opensAt: '2026-11-23T18:00:00Z', closesAt: '2026-11-24T20:00:00.123Z' });
+      const beyond = await create('2026-11-24T08:00:00+14:01', '2026-11-25T08:00:00Z');
+      expect(beyond.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(beyond.errors?.[0]?.message).toContain('±14:00');
+    });
   });
 });
