@@ -12,7 +12,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { AuthenticationError, tokenExpiresAt, type TokenVerifier } from './auth/tokens.js';
+import { AuthenticationError, KeysUnavailableError, tokenExpiresAt, type TokenVerifier } from './auth/tokens.js';
 import type { EventHub } from './events/event-hub.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
@@ -134,7 +134,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
             ctx.extra.cancelExpiry = runAt(expiresAt, () => ctx.extra.socket.close(4403, 'token expired: connect again with a fresh token'));
           }
           return true;
-        } catch {
+        } catch (error) {
+          // Not the token's fault: 1013 (try again later), which clients retry, not 4403.
+          if (error instanceof KeysUnavailableError) ctx.extra.socket.close(1013, 'identity provider unavailable: connect again shortly');
           return false;
         }
       },
@@ -203,6 +205,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       try {
         return newContext(await deps.verifyToken(req.headers.authorization));
       } catch (error) {
+        if (error instanceof KeysUnavailableError) {
+          throw new GraphQLError(error.message, { extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true, http: { status: 503 } } });
+        }
         if (!(error instanceof AuthenticationError)) throw error;
         // RFC 6750: a 401 names the scheme, and why the token was refused.
         const headers = new HeaderMap([['www-authenticate', 'Bearer error="invalid_token"']]);

@@ -18,6 +18,17 @@ export class AuthenticationError extends Error {
   }
 }
 
+/**
+ * The identity provider's keys (JWKS_URL) could not be fetched: the token may well be good, so the
+ * request is told to retry (SERVICE_UNAVAILABLE), not that its token is bad.
+ */
+export class KeysUnavailableError extends Error {
+  constructor() {
+    super("the identity provider's signing keys cannot be fetched just now; retry the request");
+    this.name = 'KeysUnavailableError';
+  }
+}
+
 export interface TokenVerifierOptions {
   secret?: string;
   jwksUrl?: string;
@@ -54,13 +65,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         failures.push(describe(error));
       }
     }
+    let keysUnavailable = false;
     if (!payload && jwks) {
       try {
         payload = (await jwtVerify(token, jwks, { ...checks, algorithms: ['RS256', 'ES256'] })).payload;
       } catch (error) {
+        keysUnavailable = isKeySetFetchFailure(error);
         failures.push(describe(error));
       }
     }
+    if (!payload && keysUnavailable) throw new KeysUnavailableError();
     if (!payload) throw new AuthenticationError(`invalid token: ${failures.join('; ') || 'no key configured'}`);
     const actor = actorOf(payload);
     verified.remember(token, actor, payload.exp);
@@ -93,6 +107,15 @@ class VerifiedTokens {
     if (this.entries.size >= VerifiedTokens.MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(token, { actor, until });
   }
+}
+
+/**
+ * Whether jose failed to fetch the key set, rather than to verify the token with it: a timeout,
+ * a network failure, an answer other than 200, or one that is no key set (jwks/remote.js).
+ */
+function isKeySetFetchFailure(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC' || code === 'ERR_JWKS_INVALID' || error instanceof TypeError;
 }
 
 function describe(error: unknown): string {

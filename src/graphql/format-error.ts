@@ -42,6 +42,11 @@ export function createErrorFormatter(logger: Logger) {
       return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
     }
     const cause = unwrapResolverError(error);
+    // Raised as such by the server itself (the identity provider's keys cannot be fetched).
+    if (code === 'SERVICE_UNAVAILABLE') {
+      logger.warn({ err: cause }, 'service unavailable');
+      return { message: formatted.message, path: formatted.path, extensions: { code, retryable: true } };
+    }
     if (cause instanceof DomainError) {
       // A business rule refused a query's arguments (mutations answer with userErrors instead).
       const forbidden = cause.userErrors.some((e) => e.code === UserErrorCode.FORBIDDEN);

@@ -462,3 +462,43 @@ describe('tokens from an identity provider (JWKS)', () => {
     expect((await wrongIssuer.request(op.CREATE_HUB, { input: { name: 'x' } })).status).toBe(401);
   });
 });
+
+describe('an identity provider that is down', () => {
+  let jwks: Server;
+  let t: TestApp;
+  let up = false;
+  let token: string;
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'idp-key-1', alg: 'ES256', use: 'sig' };
+    jwks = createServer((_req, res) => (up
+      ? res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }))
+      : res.writeHead(503).end()));
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`;
+    t = await startTestApp({ env: { JWKS_URL: url, JWT_AUDIENCE: 'foodhub' } });
+    token = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'ES256', kid: 'idp-key-1' }).setAudience('foodhub').setExpirationTime('5m').sign(pair.privateKey);
+  });
+  afterAll(async () => {
+    await t.stop();
+    await new Promise((resolve) => jwks.close(resolve));
+  });
+
+  it('tells clients with a good token to retry (503), not that their token is bad, and takes it once the keys come back', async () => {
+    const client = new GraphQLClient(t.app.url, token);
+    const down = await client.request('{ __typename }');
+    expect(down.status).toBe(503);
+    expect(down.errors).toEqual([expect.objectContaining({ extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } })]);
+    const csv = await fetch(new URL('/csv/pick-list?producerId=x&deliveryDay=2026-11-25', t.app.url), { headers: { authorization: `Bearer ${token}` } });
+    expect(csv.status).toBe(503);
+    expect(await csv.json()).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
+    // A socket is closed with 1013 (try again later), which graphql-ws clients retry; 4403 they do not.
+    const socket = new WebSocket(t.app.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+    const closed = await new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    expect(closed).toBe(1013);
+
+    up = true;
+    expect((await client.request<{ __typename: string }>('{ __typename }')).data).toEqual({ __typename: 'Query' });
+  });
+});

@@ -1,5 +1,5 @@
 import { type Request, type Response, Router } from 'express';
-import { AuthenticationError } from '../../auth/tokens.js';
+import { AuthenticationError, KeysUnavailableError } from '../../auth/tokens.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar } from '../../graphql/scalars.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
@@ -88,7 +88,9 @@ async function respond(deps: CsvRouteDeps, req: Request, res: Response, name: st
     res.setHeader('cache-control', 'no-store');
     res.send(csv);
   } catch (error) {
-    if (error instanceof AuthenticationError) {
+    if (error instanceof KeysUnavailableError) {
+      res.status(503).json({ error: error.message, code: 'SERVICE_UNAVAILABLE', retryable: true });
+    } else if (error instanceof AuthenticationError) {
       res.status(401).setHeader('www-authenticate', 'Bearer error="invalid_token"').json({ error: error.message, code: 'UNAUTHENTICATED' });
     } else if (error instanceof DomainError) {
       const forbidden = error.userErrors.some((e) => e.code === UserErrorCode.FORBIDDEN);
