@@ -2,7 +2,7 @@ import { Migration } from '@mikro-orm/migrations';
 import { placeCustomerOrderWithCaps } from './Migration20261125042822.js';
 
 /** place_customer_order() writing each line's wholesale price (see the migration below). */
-const placeCustomerOrderWithWholesalePrices = `create or replace function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
+export const placeCustomerOrderWithWholesalePrices = `create or replace function place_customer_order(basket jsonb) returns jsonb language plpgsql as $$
 declare
   instant timestamptz := (basket->>'at')::timestamptz;
   holds jsonb := coalesce(basket->'holds', '[]');

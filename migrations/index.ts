@@ -37,6 +37,7 @@ import { Migration20261125081324 } from './Migration20261125081324.js';
 import { Migration20261125083502 } from './Migration20261125083502.js';
 import { Migration20261125084516 } from './Migration20261125084516.js';
 import { Migration20261125092059 } from './Migration20261125092059.js';
+import { Migration20261125110000 } from './Migration20261125110000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -76,4 +77,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125083502', class: Migration20261125083502 },
   { name: 'Migration20261125084516', class: Migration20261125084516 },
   { name: 'Migration20261125092059', class: Migration20261125092059 },
+  { name: 'Migration20261125110000', class: Migration20261125110000 },
 ];

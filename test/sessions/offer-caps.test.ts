@@ -272,6 +272,48 @@ describe('offer caps', () => {
       expect(n.userErrors).toMatchObject([{ code: 'IDEMPOTENCY_CONFLICT', field: ['idempotencyKey'] }]);
       await expectCapsConsistent(t.db);
     });
+
+    it('locks an offer capped after the checkout read it before taking the key, as a retry that read the cap does', async () => {
+      const producer = await createProducer(t.api, 'Quince farm');
+      const quinces = await createProduct(t.api, producer, { name: 'Quinces', unit: 'each', onHand: '50' });
+      const hub = await createHub(t.api, 'Quince hub');
+      const session = await createSession(t.api, hub, { ...OPEN, products: [quinces] });
+      const elsewhere = await createSession(t.api, hub, { ...OPEN, products: [quinces] });
+      const offer = session.offerFor(quinces);
+      expect((await checkout(t.api, session.id, 'warm-up', [{ offerId: offer, quantity: '1' }])).userErrors).toEqual([]);
+      const key = randomUUID();
+      const [sameKey, capping, probe] = [await t.db.connect(), await t.db.connect(), await t.db.connect()];
+      try {
+        // Another attempt with the same key, still in flight (it will roll back).
+        await sameKey.query('BEGIN');
+        await sameKey.query(
+          `INSERT INTO customer_order (id, created_at, updated_at, sales_session_id, hub_id, customer_ref, status, hold_expires_at, idempotency_key, request_hash)
+           VALUES (gen_random_uuid(), now(), now(), $1, $2, 'other', 'PENDING_PAYMENT', now() + interval '1 hour', $3, 'h')`,
+          [elsewhere.id, hub, key]);
+        // The hub caps the offer as updateOfferCap does: the session FOR UPDATE, then the cap.
+        await capping.query('BEGIN');
+        await capping.query('SELECT 1 FROM sales_session WHERE id = $1 FOR UPDATE', [session.id]);
+        await capping.query('UPDATE offer SET cap = 10, taken = 1 WHERE id = $1', [offer]);
+        // The checkout reads the offer uncapped, then waits for the session until the cap commits.
+        const placed = checkout(t.api, session.id, 'jo', [{ offerId: offer, quantity: '1' }], key);
+        await waitForLockWait(t.db, 'the checkout to wait for the session');
+        await capping.query('COMMIT');
+        await waitForLockWait(t.db, 'the checkout to wait for the key');
+        // Waiting for the key, it already holds the offer: a retry that read the cap, which locks
+        // the offer first, waits for it, instead of taking the offer and then waiting for its key.
+        const offerLock = await probe.query('SELECT 1 FROM offer WHERE id = $1 FOR NO KEY UPDATE NOWAIT', [offer]).then(() => 'free', (error: { code?: string }) => error.code);
+        expect(offerLock).toBe('55P03');
+        await sameKey.query('ROLLBACK');
+        expect((await placed).userErrors).toEqual([]);
+      } finally {
+        await sameKey.query('ROLLBACK').catch(() => undefined);
+        await capping.query('ROLLBACK').catch(() => undefined);
+        for (const client of [sameKey, capping, probe]) client.release();
+      }
+      expect((await t.db.query('SELECT taken::text FROM offer WHERE id = $1', [offer])).rows).toEqual([{ taken: '2.000' }]);
+      await expectCapsConsistent(t.db);
+      await expectStockConsistent(t.db);
+    });
   });
   describe('updateOfferCap', () => {
     const UPDATE_CAP = 'mutation ($input: UpdateOfferCapInput!) { updateOfferCap(input: $input) { offer { id cap available } userErrors { field message code } } }';

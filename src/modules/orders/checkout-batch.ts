@@ -30,8 +30,6 @@ export interface BasketRecord {
   }[];
   /** The planned hold's ledger rows (heldLedgerRows()): their order and producer orders are the function's to add. */
   holds?: HeldLedgerRow[];
-  /** A basket's capped offers: locked in this order before its order is written (cappedOfferIdsToLock()). */
-  cappedOfferIds?: string[];
 }
 
 /** What placing a basket wrote: no order when the session was not open, the key was taken, or (with `error`) the basket was rolled back. */
@@ -188,7 +186,9 @@ export class CheckoutBatcher {
     try {
       return await placeCustomerOrder(this.em!, basket);
     } catch (error) {
-      if (refusedAsShort(error)) return NOT_PLACED;
+      // As for a basket of a batch (settle()): a deadlock's victim, or a lock given up on, runs
+      // again in the checkout's locked transaction, for an answer rather than a retry.
+      if (refusedAsShort(error) || FALLS_BACK.has((error as { code?: string }).code ?? '')) return NOT_PLACED;
       throw error;
     }
   }

@@ -11,7 +11,7 @@ import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { preparedSql, sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
-import { type CappedLine, capShortfallError, type CapShortfall, cappedOfferIdsToLock, lockCappedOffers, seemsOverCap } from '../sessions/offer-caps.js';
+import { type CappedLine, capShortfallError, type CapShortfall, lockCappedOffers, seemsOverCap } from '../sessions/offer-caps.js';
 import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, type Shortage, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
@@ -385,7 +385,6 @@ export class CheckoutService {
         };
       }),
       holds: hold && heldLedgerRows(hold),
-      cappedOfferIds: cappedOfferIdsToLock(cappedLines(basket, byOffer)),
     };
   }
 

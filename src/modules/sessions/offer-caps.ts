@@ -56,15 +56,6 @@ export function seemsOverCap(lines: readonly CappedLine[]): boolean {
   return lines.some((line) => line.quantity.greaterThan(capHeadroom(line.cap, line.taken)));
 }
 
-/**
- * The ids place_customer_order() locks, in id order, before it writes a basket of capped offers:
- * before the order takes its idempotency key, as a checkout under lock (lockCappedOffers()) and a
- * batch do, so that two checkouts of the same key never wait for each other in opposite orders.
- */
-export function cappedOfferIdsToLock(lines: readonly CappedLine[]): string[] | undefined {
-  return lines.length > 0 ? lines.map((line) => line.offerId).sort() : undefined;
-}
-
 /** A line past what its offer's cap leaves. */
 export interface CapShortfall {
   line: CappedLine;
