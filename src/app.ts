@@ -99,7 +99,12 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     onDeliveriesQueued: () => webhooks.wake(),
   });
   await events.start();
-
+  // Nothing is served if the rest fails (the port in use): what was started is let go first, so
+  // that the cause is the last word logged, not the event listener losing its connection.
+  const startedSoFar = async () => {
+    await events.stop().catch(() => undefined);
+    await orm.close().catch(() => undefined);
+  };
   const server = await createHttpServer({
     schema: await buildAppSchema(events),
     orm,
@@ -114,8 +119,15 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
       audience: config.jwtAudience,
     }),
     limits: config,
+  }).catch(async (error: unknown) => {
+    await startedSoFar();
+    throw error;
   });
-  const port = await server.listen(config.port);
+  const port = await server.listen(config.port).catch(async (error: unknown) => {
+    await server.close().catch(() => undefined);
+    await startedSoFar();
+    throw error;
+  });
   scheduler.start();
   logger.info({ url: `http://localhost:${port}/graphql` }, 'GraphQL API ready');
 

@@ -1,6 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SetupError } from '../shared/errors.js';
@@ -61,10 +61,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     // PostgreSQL refuses to run as root, so the package runs it as a `postgres` user, which must be
     // able to reach both its binaries (in node_modules) and the data directory.
     makeTraversable(packageRoot(), logger);
+    makeBinariesReadable(packageRoot(), logger);
     makeTraversable(dirname(dataDir), logger);
   }
 
-  const inUse = runningCluster(dataDir);
+  const inUse = runningCluster(dataDir, logger);
   if (inUse) {
     const owner = ownerOf(dataDir);
     if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
@@ -80,6 +81,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await stopOrphanedServer(inUse.pid, dataDir, logger);
   }
 
+  // PostgreSQL's last words, for the operator when it fails to start (logged only at debug).
+  const said: string[] = [];
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -95,7 +98,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       '-c', 'fsync=on',
       ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ],
-    onLog: (message: string) => logger.debug({ postgres: message.trim() }, 'postgres'),
+    onLog: (message: string) => {
+      logger.debug({ postgres: message.trim() }, 'postgres');
+      said.push(...message.split('\n').map((line) => line.trim()).filter(Boolean));
+      said.splice(0, Math.max(0, said.length - 20));
+    },
     onError: (error: unknown) => logger.warn({ postgres: String(error).trim() }, 'postgres'),
   });
 
@@ -111,14 +118,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   if (!existsSync(resolve(dataDir, 'PG_VERSION'))) {
     logger.info({ dataDir }, 'creating embedded PostgreSQL cluster');
-    await server.initialise();
+    // As root, initdb (run as `postgres`) reads the password from a file the package writes with
+    // this process's umask: under 077 it could not, and the cluster was never made.
+    const umask = asRoot ? process.umask(0o022) : undefined;
+    try {
+      await server.initialise();
+    } finally {
+      if (umask !== undefined) process.umask(umask);
+    }
   }
   try {
     await server.start();
-  } catch (error) {
-    throw new Error(
-      `embedded PostgreSQL did not start on port ${options.port} (is the port in use? set EMBEDDED_POSTGRES_PORT): ${String(error ?? '')}`,
-    );
+  } catch {
+    throw new SetupError(startFailure(dataDir, options.port, said));
   }
   logger.info({ port: options.port, dataDir }, 'embedded PostgreSQL started');
   writeFileSync(ownerFile(dataDir), `${process.pid}\n`);
@@ -161,13 +173,49 @@ function ownerOf(dataDir: string): number | undefined {
 }
 
 /** The live postmaster on `dataDir`, if any, and its port (line 4 of postmaster.pid). */
-function runningCluster(dataDir: string): { pid: number; port: number } | undefined {
+function runningCluster(dataDir: string, logger: Logger): { pid: number; port: number } | undefined {
   const pidFile = resolve(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
   const lines = readFileSync(pidFile, 'utf8').split('\n');
   const pid = Number(lines[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  if (!isPostgresOn(pid, dataDir)) {
+    // Left by a cluster that died with its machine: the number now belongs to another process,
+    // which must not be signalled (as root, any process could be). PostgreSQL, which runs as
+    // another user, may not see that the file is stale: it is removed.
+    logger.warn({ pid, pidFile }, 'removed a stale postmaster.pid: its process is not this cluster\'s PostgreSQL');
+    rmSync(pidFile, { force: true });
+    return undefined;
+  }
   return { pid, port: Number(lines[3]) };
+}
+
+/**
+ * Whether process `pid` is a PostgreSQL server on `dataDir` (started `postgres -D <dataDir>`, as
+ * the package starts it), as /proc tells. Without /proc (macOS), it is taken to be.
+ */
+function isPostgresOn(pid: number, dataDir: string): boolean {
+  if (!existsSync('/proc/self/cmdline')) return true;
+  let args: string[];
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return false;
+  }
+  const at = args.indexOf('-D');
+  return basename(args[0] ?? '') === 'postgres' && at >= 0 && resolve(args[at + 1] ?? '') === dataDir;
+}
+
+/**
+ * Why the cluster did not start, in PostgreSQL's own words (its FATAL lines, or its last ones):
+ * a data folder the `postgres` user cannot read (copied as root without -a), a port in use.
+ */
+function startFailure(dataDir: string, port: number, said: readonly string[]): string {
+  const fatal = said.filter((line) => /FATAL|PANIC|ERROR|could not|denied/i.test(line));
+  const words = (fatal.length > 0 ? fatal : said.slice(-3)).join(' | ');
+  const hint = /already in use|could not bind|could not create listen/i.test(words) ? ' (set EMBEDDED_POSTGRES_PORT to a free port)'
+    : /permission denied/i.test(words) ? ` (the postgres user must own ${dataDir}: chown -R postgres, or copy it with cp -a)` : '';
+  return `embedded PostgreSQL on ${dataDir} did not start on port ${port}${words ? `: ${words}` : ''}${hint}`;
 }
 
 /** The folder holding the installed npm packages, where the PostgreSQL binaries live. */
@@ -190,6 +238,35 @@ function makeTraversable(path: string, logger: Logger): void {
     }
     if (dirname(dir) === dir) return;
   }
+}
+
+/**
+ * As root, PostgreSQL runs as `postgres`, which must read and run the package's binaries and
+ * libraries: installed under a umask of 077 (a hardened host), they were root's alone, and initdb
+ * could not be spawned. Gives others read (and search, and execute where the owner has it).
+ */
+function makeBinariesReadable(nodeModules: string, logger: Logger): void {
+  const vendor = resolve(nodeModules, '@embedded-postgres');
+  if (!existsSync(vendor)) return;
+  let changed = 0;
+  const walk = (path: string): void => {
+    const stat = lstatSync(path);
+    // A link's own mode means nothing; what it points to is walked where it lies.
+    if (stat.isSymbolicLink()) return;
+    const wanted = stat.isDirectory() || (stat.mode & 0o100) !== 0 ? 0o005 : 0o004;
+    if ((stat.mode & wanted) !== wanted) {
+      chmodSync(path, (stat.mode & 0o7777) | wanted);
+      changed += 1;
+    }
+    if (stat.isDirectory()) for (const entry of readdirSync(path)) walk(resolve(path, entry));
+  };
+  // Usually nothing to do: the postgres binary readable and runnable by others says so.
+  for (const platform of readdirSync(vendor)) {
+    const binary = resolve(vendor, platform, 'native', 'bin', 'postgres');
+    if (existsSync(binary) && (statSync(binary).mode & 0o005) === 0o005) continue;
+    walk(resolve(vendor, platform));
+  }
+  if (changed > 0) logger.warn({ dir: vendor, changed }, 'granted others read (and execute) on the PostgreSQL binaries so the postgres user can run them');
 }
 
 /**

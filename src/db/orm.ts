@@ -25,6 +25,9 @@ export interface OrmOptions {
 export function ormConfig({ url, poolSize, acquireTimeoutMs = 3000, statementTimeoutMs = 30_000, logger, writeSnapshot = false }: OrmOptions): Options {
   return defineConfig({
     clientUrl: url,
+    // A DATABASE_URL naming a database that does not exist is a typo to report (3D000), not an
+    // empty database to create and serve from. The embedded cluster's is made by its own code.
+    ensureDatabase: false,
     entities,
     discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
     extensions: [Migrator],
