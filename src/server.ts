@@ -136,7 +136,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
           return true;
         } catch (error) {
           // Not the token's fault: 1013 (try again later), which clients retry, not 4403.
-          if (error instanceof KeysUnavailableError) ctx.extra.socket.close(1013, 'identity provider unavailable: connect again shortly');
+          if (error instanceof KeysUnavailableError) {
+            deps.logger.warn({ err: error }, 'service unavailable');
+            ctx.extra.socket.close(1013, 'identity provider unavailable: connect again shortly');
+          }
           return false;
         }
       },
@@ -206,7 +209,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         return newContext(await deps.verifyToken(req.headers.authorization));
       } catch (error) {
         if (error instanceof KeysUnavailableError) {
-          throw new GraphQLError(error.message, { extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true, http: { status: 503 } } });
+          // The formatter logs the original error, with jose's reason as its cause.
+          throw new GraphQLError(error.message, { originalError: error, extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true, http: { status: 503 } } });
         }
         if (!(error instanceof AuthenticationError)) throw error;
         // RFC 6750: a 401 names the scheme, and why the token was refused.
@@ -226,7 +230,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     const up = await deps.orm.isConnected().catch(() => false);
     res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'database unavailable' });
   });
-  others.use(csvRoutes({ verifyToken: (authorization) => deps.verifyToken(authorization), newContext }));
+  others.use(csvRoutes({ verifyToken: (authorization) => deps.verifyToken(authorization), newContext, logger: deps.logger }));
   others.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     deps.logger.error({ err: error }, 'unexpected HTTP error');
     sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');

@@ -23,8 +23,9 @@ export class AuthenticationError extends Error {
  * request is told to retry (SERVICE_UNAVAILABLE), not that its token is bad.
  */
 export class KeysUnavailableError extends Error {
-  constructor() {
-    super("the identity provider's signing keys cannot be fetched just now; retry the request");
+  /** `cause`: jose's failure (a timeout, a refused connection, a 404 from a JWKS_URL with a typo): the operator's to read in the log. */
+  constructor(cause: unknown) {
+    super("the identity provider's signing keys cannot be fetched just now; retry the request", { cause });
     this.name = 'KeysUnavailableError';
   }
 }
@@ -65,16 +66,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         failures.push(describe(error));
       }
     }
-    let keysUnavailable = false;
+    let keysUnavailable: unknown;
     if (!payload && jwks) {
       try {
         payload = (await jwtVerify(token, jwks, { ...checks, algorithms: ['RS256', 'ES256'] })).payload;
       } catch (error) {
-        keysUnavailable = isKeySetFetchFailure(error);
+        if (isKeySetFetchFailure(error)) keysUnavailable = error;
         failures.push(describe(error));
       }
     }
-    if (!payload && keysUnavailable) throw new KeysUnavailableError();
+    if (!payload && keysUnavailable) throw new KeysUnavailableError(keysUnavailable);
     if (!payload) throw new AuthenticationError(`invalid token: ${failures.join('; ') || 'no key configured'}`);
     const actor = actorOf(payload);
     verified.remember(token, actor, payload.exp);

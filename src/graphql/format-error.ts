@@ -44,7 +44,7 @@ export function createErrorFormatter(logger: Logger) {
     const cause = unwrapResolverError(error);
     // Raised as such by the server itself (the identity provider's keys cannot be fetched).
     if (code === 'SERVICE_UNAVAILABLE') {
-      logger.warn({ err: cause }, 'service unavailable');
+      logger.warn({ err: (cause as { originalError?: unknown }).originalError ?? cause }, 'service unavailable');
       return { message: formatted.message, path: formatted.path, extensions: { code, retryable: true } };
     }
     if (cause instanceof DomainError) {

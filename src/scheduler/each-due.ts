@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RequestContext } from '../shared/request-context.js';
 import { sql } from '../shared/sql.js';
-import { levelsBusy, LOCK_NOT_AVAILABLE } from '../modules/stock/level-locks.js';
+import { levelsBusy, LOCK_NOT_AVAILABLE, stillBusy } from '../modules/stock/level-locks.js';
 
 /**
  * How long a scheduled job waits for the locks of one item (a session to complete, a hold to
@@ -29,11 +29,12 @@ export interface DueOutcome {
  * Does each due item in a transaction of its own, in the order given. One item that cannot be
  * done now never holds up the others, at this hub or any other: one whose locks are busy past
  * ITEM_LOCK_WAIT_MS is left for the next tick. When what was busy is stock levels (levelsBusy()),
- * every later item that locks any of those products is left too, untried: a product whose levels
- * another transaction holds for seconds (a large completion on another replica, a cancel) costs
- * the pass one wait, not one per lapsed hold or session of it. (A busy order or session row says
- * nothing of its products: the next item of them is tried.) One that fails is reported, with any
- * others, once every item has had its turn (the next tick tries it again).
+ * every later item that locks a product whose levels someone still holds (stillBusy()) is left
+ * too, untried: a product whose levels another transaction holds for seconds (a large completion
+ * on another replica, a cancel) costs the pass one wait, not one per lapsed hold or session of
+ * it. (A busy order or session row says nothing of its products: the next item of them is
+ * tried.) One that fails is reported, with any others, once every item has had its turn (the
+ * next tick tries it again).
  */
 export async function doEachDue(
   ctx: RequestContext,
@@ -60,7 +61,9 @@ export async function doEachDue(
         continue;
       }
       outcome.busy += 1;
-      for (const p of levelsBusy(error) ?? []) busyProducts.add(p);
+      const named = levelsBusy(error);
+      // Only those still held by someone else: the item's other products may be free.
+      if (named) for (const p of await stillBusy(ctx.em, named).catch(() => [])) busyProducts.add(p);
     }
   }
   if (failures.length > 0) {

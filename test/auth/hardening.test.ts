@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { signToken } from '../../src/auth/tokens.js';
 import { GraphQLClient } from '../support/graphql.js';
 import * as op from '../support/operations.js';
-import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/test-app.js';
+import { capturedLogs, startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
 async function post(url: string, body: string, headers: Record<string, string> = {}) {
@@ -467,6 +467,7 @@ describe('an identity provider that is down', () => {
   let jwks: Server;
   let t: TestApp;
   let up = false;
+  const logs = capturedLogs('warn');
   let token: string;
   beforeAll(async () => {
     const pair = await generateKeyPair('ES256');
@@ -476,7 +477,7 @@ describe('an identity provider that is down', () => {
       : res.writeHead(503).end()));
     await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`;
-    t = await startTestApp({ env: { JWKS_URL: url, JWT_AUDIENCE: 'foodhub' } });
+    t = await startTestApp({ env: { JWKS_URL: url, JWT_AUDIENCE: 'foodhub' }, logger: logs.logger });
     token = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'ES256', kid: 'idp-key-1' }).setAudience('foodhub').setExpirationTime('5m').sign(pair.privateKey);
   });
   afterAll(async () => {
@@ -497,6 +498,10 @@ describe('an identity provider that is down', () => {
     socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
     const closed = await new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
     expect(closed).toBe(1013);
+    // The operator reads why: the provider's own answer, on every path.
+    const why = logs.lines.filter((l) => l.msg === 'service unavailable').map((l) => JSON.stringify(l.err));
+    expect(why).toHaveLength(3);
+    for (const line of why) expect(line).toContain('Expected 200 OK');
 
     up = true;
     expect((await client.request<{ __typename: string }>('{ __typename }')).data).toEqual({ __typename: 'Query' });

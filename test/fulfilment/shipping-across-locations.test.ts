@@ -147,6 +147,10 @@ describe('shipping when the goods are not where the order was committed', () => 
     const asPlanned = await ship({ producerOrderId: order, trackingReference: 'P' });
     expect(asPlanned.shipProducerOrder.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['producerOrderId'] }]);
     expect(asPlanned.shipProducerOrder.userErrors[0]!.message).toContain('name the lines to ship');
+    // So is a line sent without lots: it names the line, not lots it was not sent.
+    const lineAsPlanned = await ship({ producerOrderId: order, trackingReference: 'P', lines: [{ productId: pears, quantity: '4' }] });
+    expect(lineAsPlanned.shipProducerOrder.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0'] }]);
+    expect(lineAsPlanned.shipProducerOrder.userErrors[0]!.message).toContain("name the line's lots");
     expect(await stockByLocation(t.api, pears)).toEqual(before);
     // Named without lots, the order ships from its own stock kept outside lots at Main.
     const fromMain = await ship({ producerOrderId: order, trackingReference: 'P', lines: [{ productId: pears, quantity: '4', lots: [] }] });

@@ -70,4 +70,31 @@ describe('the scheduler and a busy product', () => {
     expect(logs.lines.slice(logged).filter((l) => l.msg === 'scheduler job left busy items for the next tick')).toEqual([]);
     await expectStockConsistent(t.db);
   });
+
+  it('leaves only what locks the busy product: a hold that shared it with a free one does not hold up the free one', async () => {
+    t.clock.set('2026-11-24T09:00:00+01:00');
+    const marie = await createProducer(t.api, 'Marie');
+    const cherries = await createProduct(t.api, marie, { name: 'Cherries', onHand: '100' });
+    const chard = await createProduct(t.api, marie, { name: 'Chard', onHand: '100' });
+    const session = await createSession(t.api, await createHub(t.api, 'Hub D'), { opensAt: '2026-11-24T08:00:00+01:00', closesAt: '2026-11-24T20:00:00+01:00', products: [cherries, chard] });
+    // The first to lapse locks both products; the next, only chard.
+    const both = (await checkout(t.api, session.id, 'both', [{ offerId: session.offerFor(cherries), quantity: '1' }, { offerId: session.offerFor(chard), quantity: '1' }])).customerOrder!.id;
+    t.clock.set('2026-11-24T09:01:00+01:00');
+    const chardOnly = (await checkout(t.api, session.id, 'chard', [{ offerId: session.offerFor(chard), quantity: '1' }])).customerOrder!.id;
+
+    t.clock.set('2026-11-24T10:00:00+01:00');
+    const levels = await levelsLockedElsewhere(t.db, cherries);
+    try {
+      await t.app.scheduler.runOnce();
+    } finally {
+      await levels.release();
+    }
+    expect(await statusOf(both)).toBe('PENDING_PAYMENT');
+    // Chard's levels were never busy, whatever the statement that waited for cherries had named.
+    expect(await statusOf(chardOnly)).toBe('EXPIRED');
+    expect(leftBusy('expire-lapsed-holds')).toMatchObject({ busy: 1, skipped: 0 });
+    await t.app.scheduler.runOnce();
+    expect(await statusOf(both)).toBe('EXPIRED');
+    await expectStockConsistent(t.db);
+  });
 });

@@ -1,4 +1,5 @@
 import { type Request, type Response, Router } from 'express';
+import type { Logger } from 'pino';
 import { AuthenticationError, KeysUnavailableError } from '../../auth/tokens.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar } from '../../graphql/scalars.js';
@@ -15,6 +16,7 @@ const SHORT_ROW = 'SHORT (no stock to pick)';
 export interface CsvRouteDeps {
   verifyToken(authorization: string | undefined): Promise<Actor>;
   newContext(actor: Actor): GraphQLContext;
+  logger: Logger;
 }
 
 const VIEWS = ['batch', 'zone', 'wave'] as const;
@@ -89,6 +91,7 @@ async function respond(deps: CsvRouteDeps, req: Request, res: Response, name: st
     res.send(csv);
   } catch (error) {
     if (error instanceof KeysUnavailableError) {
+      deps.logger.warn({ err: error }, 'service unavailable');
       res.status(503).json({ error: error.message, code: 'SERVICE_UNAVAILABLE', retryable: true });
     } else if (error instanceof AuthenticationError) {
       res.status(401).setHeader('www-authenticate', 'Bearer error="invalid_token"').json({ error: error.message, code: 'UNAUTHENTICATED' });

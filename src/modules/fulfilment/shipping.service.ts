@@ -146,13 +146,18 @@ export class ShippingService {
       if (short.length > 0) {
         const index = shipments.findIndex((s) => s.line.productId === short[0]!.productId);
         const free = `only ${formatQuantity(short[0]!.available)} is free: the rest is held or committed to other orders`;
-        // Shipped as planned, the plan suggested the lot: the producer named none, so the answer
-        // names the order, and says how to ship otherwise.
+        // The plan suggested the lot (no lines, or a line without lots): the answer names what
+        // the producer sent, not lots it did not, and says how to ship otherwise.
         if (!input.lines) {
           throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK,
             `a suggested lot is at a location where ${free}; name the lines to ship, with the lots to take (none: stock kept outside lots)`, ['producerOrderId']);
         }
-        throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK, `a lot is at a location where ${free}`, ['lines', Math.max(index, 0), 'lots']);
+        const line = Math.max(index, 0);
+        if (!input.lines[line]?.lots) {
+          throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK,
+            `a suggested lot is at a location where ${free}; name the line's lots to take (none: stock kept outside lots)`, ['lines', line]);
+        }
+        throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK, `a lot is at a location where ${free}`, ['lines', line, 'lots']);
       }
       await this.takeFromLots(em, shipments);
       await sql(

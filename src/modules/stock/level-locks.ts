@@ -23,6 +23,22 @@ export function namingBusyLevels<T>(productIds: readonly string[], statement: Pr
   });
 }
 
+/**
+ * Of the products a lock_timeout ran out on, those another transaction still holds a level of:
+ * the statement stopped at the first busy level, so the rest it named may be free. Each level is
+ * tried without waiting (SKIP LOCKED); the free ones are let go again as the statement commits.
+ */
+export async function stillBusy(em: EntityManager, productIds: readonly string[]): Promise<string[]> {
+  const rows = await sql<{ productId: string }>(
+    em,
+    `SELECT p AS "productId" FROM unnest(?::uuid[]) AS p
+      WHERE (SELECT count(*) FROM stock_level s WHERE s.product_id = p)
+          > (SELECT count(*) FROM (SELECT 1 FROM stock_level s WHERE s.product_id = p FOR UPDATE SKIP LOCKED) AS free)`,
+    [uuidArray(productIds)],
+  );
+  return rows.map((r) => r.productId);
+}
+
 /** The products whose levels a lock_timeout ran out on (namingBusyLevels()), if that is what `error` is. */
 export function levelsBusy(error: unknown): readonly string[] | undefined {
   return (error as { busyProductIds?: readonly string[] } | undefined)?.busyProductIds;
