@@ -24,6 +24,11 @@ const { values } = parseArgs({
   },
 });
 
+// As jose reads it (a number and a unit: 30m, 12h, 7d): a typo is said here, not as its TypeError.
+if (!/^\d+\s*(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days|w|week|weeks|y|yr|yrs|year|years)$/i.test(values.expires)) {
+  fail(`--expires must be a number and a unit, e.g. 30m, 12h or 7d (got "${values.expires}")`);
+}
+
 let claims: FoodhubClaims;
 switch (values.role) {
   case 'admin':

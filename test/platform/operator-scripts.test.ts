@@ -38,6 +38,17 @@ describe('operator scripts', () => {
     }
   });
 
+  it('npm run token says what --expires takes, and signs for as long as it is told', async () => {
+    const secret = { JWT_SECRET: 'a-secret-for-this-test-of-32-chars-or-more', NODE_ENV: 'development' };
+    const typo = await run('scripts/token.ts', ['--role', 'admin', '--expires', '2x'], secret);
+    expect(typo.code).toBe(2);
+    expect(typo.output.trim()).toBe('--expires must be a number and a unit, e.g. 30m, 12h or 7d (got "2x")');
+    const good = await run('scripts/token.ts', ['--role', 'admin', '--expires', '30m'], secret);
+    expect(good.code).toBe(0);
+    const { exp, iat } = JSON.parse(Buffer.from(good.output.trim().split('\n').at(-1)!.split('.')[1]!, 'base64url').toString()) as { exp: number; iat: number };
+    expect(exp - iat).toBe(30 * 60);
+  });
+
   it('npm run check:stock says so, with exit code 2, when pointed at a database that is not the server\'s', async () => {
     const url = new URL(inject('adminUrl'));
     url.pathname = `/not_foodhub_${randomBytes(4).toString('hex')}`;
