@@ -65,6 +65,14 @@ export function ormConfig({ url, poolSize, acquireTimeoutMs = 3000, statementTim
         // no reader of ours parses).
         options: '-c plan_cache_mode=force_generic_plan -c TimeZone=UTC',
       },
+      // knex's own warnings (a pooled connection lost in an outage) go through the JSON log,
+      // not to the console as plain text among its lines.
+      log: {
+        warn: (message: unknown) => logger?.warn({ knex: String(message) }, 'database driver'),
+        error: (message: unknown) => logger?.error({ knex: String(message) }, 'database driver'),
+        deprecate: (message: unknown) => logger?.debug({ knex: String(message) }, 'database driver'),
+        debug: (message: unknown) => logger?.debug({ knex: String(message) }, 'database driver'),
+      },
     },
     // The entity manager is forked per request; using the global one is a bug worth failing on.
     allowGlobalContext: false,

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ormConfig } from '../../src/db/orm.js';
+import { openOrm, ormConfig } from '../../src/db/orm.js';
+import { capturedLogs, createTestDatabase } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
 import { findFreePort } from '../../src/shared/free-port.js';
 import { createLogger } from '../../src/shared/logger.js';
@@ -66,5 +68,29 @@ describe('a DATABASE_URL naming no database', () => {
     await admin.connect();
     expect((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount).toBe(0);
     await admin.end();
+  });
+});
+
+describe("the database driver's own warnings", () => {
+  it('go through the JSON log, not to the console as plain text', async () => {
+    const logs = capturedLogs('warn');
+    const url = await createTestDatabase();
+    const orm = await openOrm({ url, poolSize: 1, logger: logs.logger });
+    try {
+      await orm.em.fork().getConnection().execute('SELECT 1');
+      // The pooled connection is lost, as in an outage: knex warns as it notices.
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'foodhub-wholesale'");
+      await admin.end();
+      // It notices when the connection is next used.
+      await waitFor('knex to notice', async () => {
+        await orm.em.fork().getConnection().execute('SELECT 1').catch(() => undefined);
+        return logs.lines.some((l) => l.msg === 'database driver') ? true : undefined;
+      });
+      expect(logs.lines.find((l) => l.msg === 'database driver')).toMatchObject({ level: 40, knex: expect.stringContaining('Connection Error') });
+    } finally {
+      await orm.close();
+    }
   });
 });
