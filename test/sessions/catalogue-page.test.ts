@@ -4,6 +4,7 @@ import * as op from '../support/operations.js';
 import { checkout, createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
 import { whileOfferReadsHeld } from '../support/held-reads.js';
 import { statementsFor } from '../support/statements.js';
+import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -56,6 +57,44 @@ describe("a storefront's catalogue page", () => {
       { id: other.id },
     );
     expect(own.salesSession.offers).toEqual([{ available: '7', product: { name: 'Carrots', stock: { held: '3' } } }]);
+  });
+
+  it('shows what a checkout would take: whole sellable steps, under the cap, on every path a storefront reads', async () => {
+    const fromage = await createProducer(t.api, 'Fromagerie');
+    // A cheese sold by the half kilo, 1.3 kg of it; eggs capped at 10, then sold by the box of 6
+    // (a step change does not touch a cap already set, which it no longer divides).
+    const tomme = await createProduct(t.api, fromage, { name: 'Tomme', onHand: '1.3' });
+    const eggsByBox = await createProduct(t.api, fromage, { name: 'Eggs by the box', unit: 'each', onHand: '100' });
+    const session = await createSession(t.api, await createHub(t.api, 'Hub S'), { ...times, products: [tomme, eggsByBox], caps: { [eggsByBox]: '10' } });
+    for (const [productId, sellableStep] of [[tomme, '0.5'], [eggsByBox, '6']] as const) {
+      const updated = await t.api.data<{ updateProduct: { userErrors: unknown[] } }>(
+        'mutation ($input: UpdateProductInput!) { updateProduct(input: $input) { userErrors { code } } }', { input: { productId, sellableStep } });
+      expect(updated.updateProduct.userErrors).toEqual([]);
+    }
+    const storefront = await t.as();
+    const available = async () => Object.fromEntries((await storefront.data<Page>(PAGE, { id: session.id })).salesSession.offers.map((o) => [o.id, o.available]));
+    // 1.3 kg is two and a bit half kilos: 1 kg can be checked out, not 1.3; the cap leaves one box.
+    expect(await available()).toEqual({ [session.offerFor(tomme)]: '1', [session.offerFor(eggsByBox)]: '6' });
+    expect((await checkout(t.api, session.id, 'too much', [{ offerId: session.offerFor(tomme), quantity: '1.5' }])).userErrors[0]?.code).toBe('INSUFFICIENT_STOCK');
+
+    const storefrontStream = await subscribe<AvailabilityEventShape>(storefront, AVAILABILITY, { salesSessionId: session.id });
+    try {
+      const placed = await checkout(t.api, session.id, 'ann', [{ offerId: session.offerFor(tomme), quantity: '1' }, { offerId: session.offerFor(eggsByBox), quantity: '6' }]);
+      expect(placed.userErrors).toEqual([]);
+      // 0.3 kg and 4 eggs are left: less than a step of either, so nothing, on the page, on the
+      // order's own offers (read without the page), and in the live events.
+      expect(await available()).toEqual({ [session.offerFor(tomme)]: '0', [session.offerFor(eggsByBox)]: '0' });
+      const order = await t.api.data<{ customerOrder: { lines: { offer: { available: string } }[] } }>(
+        'query ($id: ID!) { customerOrder(id: $id) { lines { offer { available } } } }', { id: placed.customerOrder!.id });
+      expect(order.customerOrder.lines.map((l) => l.offer.available)).toEqual(['0', '0']);
+      const events = await storefrontStream.waitForCount(2);
+      expect(events.map((e) => e.available)).toEqual(['0', '0']);
+      for (const [offerId, quantity] of [[session.offerFor(tomme), '0.5'], [session.offerFor(eggsByBox), '6']] as const) {
+        expect((await checkout(t.api, session.id, 'bob', [{ offerId, quantity }])).userErrors[0]?.code).toBe('INSUFFICIENT_STOCK');
+      }
+    } finally {
+      await storefrontStream.close();
+    }
   });
 
   it('costs the same number of statements for 2 offers as for 12', async () => {

@@ -16,7 +16,7 @@ import { actsForHub } from '../../auth/policy.js';
 import { Lot } from '../lots/lot.entity.js';
 import { Location } from '../stock/location.entity.js';
 import type { ProductRecord } from '../sessions/catalogue-read.js';
-import { availableUnderCap } from '../sessions/offer-caps.js';
+import { offerAvailable } from '../sessions/offer-caps.js';
 import { sessionClosedSql } from '../sessions/session-status.js';
 import { sql } from '../../shared/sql.js';
 
@@ -40,6 +40,8 @@ interface OfferEvent {
 interface OfferSaleState {
   cap: string | null;
   taken: string;
+  /** The product's: what is available is offered in whole steps of it. */
+  sellableStep: string;
   /** The session had closed (or was cancelled) at the reader's instant: it sells nothing (Offer.available). */
   sessionClosed: boolean;
   /** The offer was off sale (withdrawOffer): it sells nothing either. */
@@ -62,9 +64,9 @@ function offerStateAfter(ctx: GraphQLContext, event: StoredEvent, offerId: strin
   if (!read) {
     read = sql<OfferSaleState>(
       ctx.em,
-      `SELECT f.cap::text AS cap, f.taken::text AS taken, f.withdrawn_at IS NOT NULL AS withdrawn,
+      `SELECT f.cap::text AS cap, f.taken::text AS taken, f.withdrawn_at IS NOT NULL AS withdrawn, p.sellable_step::text AS "sellableStep",
               ${sessionClosedSql('s')} AS "sessionClosed"
-         FROM offer f JOIN sales_session s ON s.id = f.sales_session_id WHERE f.id = ?`,
+         FROM offer f JOIN sales_session s ON s.id = f.sales_session_id JOIN product p ON p.id = f.product_id WHERE f.id = ?`,
       [ctx.clock.now(), offerId],
     ).then(([row]) => row);
     byOffer.set(offerId, read);
@@ -173,7 +175,7 @@ export class AvailabilityEventResolver {
     const answer = { id: event.position, available: event.available, at: event.createdAt, offerId };
     return offerStateAfter(ctx, event, offerId).then((offer) => {
       if (!offer) return answer;
-      return { ...answer, available: offer.sessionClosed || offer.withdrawn ? '0' : availableUnderCap(offer, event.available) };
+      return { ...answer, available: offer.sessionClosed || offer.withdrawn ? '0' : offerAvailable(offer, event.available, offer.sellableStep) };
     });
   }
 

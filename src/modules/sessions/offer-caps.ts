@@ -45,10 +45,22 @@ function capHeadroom(cap: string, taken: string): Decimal {
   return Decimal.max(0, new Decimal(cap).minus(taken));
 }
 
-/** What an offer can still sell: its product's available stock, and no more than its cap leaves. */
-export function availableUnderCap(offer: { cap?: string | null; taken: string }, stockAvailable: string): string {
-  if (offer.cap === null || offer.cap === undefined) return stockAvailable;
-  return formatQuantity(Decimal.min(stockAvailable, capHeadroom(offer.cap, offer.taken)));
+/** The default sellable step (any quantity, to the gram): every quantity is a whole number of it. */
+const ANY_QUANTITY = '0.001';
+
+/**
+ * What an offer can still sell, as a checkout would take it: its product's available stock, no
+ * more than its cap leaves, in whole sellable steps (1.3 kg of a cheese sold by the half kilo
+ * sells as 1).
+ */
+export function offerAvailable(offer: { cap?: string | null; taken: string }, stockAvailable: string, sellableStep: string): string {
+  const capped = offer.cap === null || offer.cap === undefined ? undefined : capHeadroom(offer.cap, offer.taken);
+  // A catalogue page works this out for hundreds of offers: the usual one, uncapped and sold by
+  // any quantity, needs no arithmetic.
+  if (!capped && (sellableStep === ANY_QUANTITY || new Decimal(sellableStep).equals(ANY_QUANTITY))) return stockAvailable;
+  const limit = capped ? Decimal.min(stockAvailable, capped) : new Decimal(stockAvailable);
+  const step = new Decimal(sellableStep);
+  return formatQuantity(Decimal.max(0, limit.div(step).floor().times(step)));
 }
 
 /** Whether a line looks past its cap as read: only a read under lock (lockCappedOffers()) can say for sure. */

@@ -8,7 +8,7 @@ import { Product } from '../catalogue/product.entity.js';
 import { Offer } from './offer.entity.js';
 import { SalesSession } from './sales-session.entity.js';
 import type { OfferRecord, ProductRecord } from './catalogue-read.js';
-import { availableUnderCap } from './offer-caps.js';
+import { offerAvailable } from './offer-caps.js';
 import { isNotClosed, type SessionTimes, sessionStatus } from './session-status.js';
 import { AddOffersInput, AddOffersPayload, OfferPayload, OfferRefInput, UpdateOfferCapInput, UpdateOfferPriceInput } from './sales-session.types.js';
 
@@ -66,14 +66,15 @@ export class OfferResolver {
   }
 
   @FieldResolver(() => DecimalScalar, {
-    description: "What a customer can still check out right now: the product's available stock, shared by every hub, and no more than the offer's cap leaves; 0 once the session has closed, and while the offer is withdrawn.",
+    description: "What a customer can check out: the product's available stock, shared by every hub, no more than the offer's cap leaves, in whole sellable steps; 0 once the session has closed, and while the offer is withdrawn. Before the session opens, what it would sell were it open (checkouts wait for opensAt).",
   })
   available(@Root() offer: OfferRecord, @Ctx() ctx: GraphQLContext): string | Promise<string> {
     if (offer.withdrawnAt) return '0';
-    if (offer.read) return offer.read.sessionClosed ? '0' : availableUnderCap(offer, offer.read.stock.available);
+    if (offer.read) return offer.read.sessionClosed ? '0' : offerAvailable(offer, offer.read.stock.available, offer.read.product.sellableStep);
     const now = ctx.clock.now();
-    return Promise.all([ctx.loaders.salesSession.load(offer.salesSession.id), ctx.loaders.stock.load(offer.product.id)]).then(([session, figures]) =>
-      !session || hasClosed(session, now) ? '0' : availableUnderCap(offer, figures?.available ?? '0'));
+    return Promise.all([ctx.loaders.salesSession.load(offer.salesSession.id), ctx.loaders.stock.load(offer.product.id), ctx.loaders.product.load(offer.product.id)])
+      .then(([session, figures, product]) =>
+        !session || !product || hasClosed(session, now) ? '0' : offerAvailable(offer, figures?.available ?? '0', product.sellableStep));
   }
 
   @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'When the hub took the offer off sale (withdrawOffer); null while it is on sale.' })
