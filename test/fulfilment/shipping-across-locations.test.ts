@@ -3,7 +3,7 @@ import { expectStatesConsistent, expectStockConsistent } from '../support/invari
 import { createHub } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
-  addLocation, adjustAt, buy, closeSessions, createOfferSession, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, world,
+  addLocation, adjustAt, buy, closeSessions, createOfferSession, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, SWAP, world,
 } from './support.js';
 
 type ShipResult = { shipProducerOrder: { producerOrder: { fulfilmentState: string } | null; userErrors: { field: string[]; code: string; message: string }[] } };
@@ -122,7 +122,7 @@ describe('shipping when the goods are not where the order was committed', () => 
     }
   });
 
-  it('still refuses a lot whose location has no stock free for it, when no commitment there can move', async () => {
+  it('plans around a lot whose location an open session holds, and ships as planned from the order\'s own stock', async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
     const w = await world(t);
     const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
@@ -137,13 +137,119 @@ describe('shipping when the goods are not where the order was committed', () => 
     await closeSessions(t);
     const order = await producerOrderOf(t.api, w.farm, session.id);
     const before = await stockByLocation(t.api, pears);
+    expect(before['Cold store']).toMatchObject({ onHand: '4', held: '4' });
 
+    // Named, the lot is refused: no commitment in the cold store can move.
     const refused = await ship({ producerOrderId: order, trackingReference: 'P', lines: [{ productId: pears, quantity: '4', lots: [{ lotId: lot, quantity: '4' }] }] });
     expect(refused.shipProducerOrder.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'lots'] }]);
     expect(await stockByLocation(t.api, pears)).toEqual(before);
-    // The pick list suggests that lot (the plan does not weigh what each location has free): shipped
-    // as planned, the answer names the order, not lines it was not sent, and says what to do.
-    expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => l.lot.id)).toEqual([lot]);
+    // So the pick list does not suggest it: the order's own stock kept outside lots at Main ships.
+    const [line] = await pickLines(t.api, w.farm, order);
+    expect(line!.lots).toEqual([]);
+    expect(line!.untracked.map((u) => [u.location.name, u.quantity])).toEqual([['Main', '4']]);
+    expect(line!.short).toBe('0');
+    const asPlanned = await ship({ producerOrderId: order, trackingReference: 'P' });
+    expect(asPlanned.shipProducerOrder.userErrors).toEqual([]);
+    const levels = await stockByLocation(t.api, pears);
+    expect(levels['Main']).toMatchObject({ onHand: '6', held: '6', committed: '0' });
+    expect(levels['Cold store']).toEqual(before['Cold store']);
+    await expectStockConsistent(t.db);
+  });
+
+  it('shares out what no open session holds at a location among the picks of every order', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const otherHub = await createHub(t.api, 'Hillside Hub');
+    const plums = await w.product('Plums');
+    await adjustAt(t.api, plums, w.main, '8');
+    await receiveLot(t.api, plums, { code: 'PL-1', quantity: '8', bestBefore: '2026-12-10', locationId: cold });
+    const first = await createOfferSession(t.api, w.hub, [{ productId: plums }]);
+    const second = await createOfferSession(t.api, otherHub, [{ productId: plums }]);
+    await buy(t.api, first.id, 'ana', first.offerFor(plums), '4'); // held at Main
+    await buy(t.api, second.id, 'cleo', second.offerFor(plums), '4'); // held at Main
+    const open = await createOfferSession(t.api, w.hub, [{ productId: plums }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    await buy(t.api, open.id, 'ben', open.offerFor(plums), '4'); // held in the cold store: half the lot's stock
+    await closeSessions(t);
+    const orders = [await producerOrderOf(t.api, w.farm, first.id), await producerOrderOf(t.api, w.farm, second.id)];
+    expect((await stockByLocation(t.api, plums))['Cold store']).toMatchObject({ onHand: '8', held: '4' });
+
+    // The lot has 8, its location only 4 no open session holds: one order is given it, the other its own stock at Main.
+    const plans = await Promise.all(orders.map(async (o) => (await pickLines(t.api, w.farm, o))[0]!));
+    const planned = (where: string) => plans.flatMap((l) => [...l.lots.filter((p) => p.location.name === where), ...l.untracked.filter((u) => u.location.name === where)]);
+    expect(planned('Cold store').map((p) => p.quantity)).toEqual(['4']);
+    expect(planned('Main').map((p) => p.quantity)).toEqual(['4']);
+    expect(plans.map((l) => l.short)).toEqual(['0', '0']);
+    // Each ships as planned, whichever goes first.
+    for (const order of [...orders].reverse()) {
+      expect((await ship({ producerOrderId: order, trackingReference: order })).shipProducerOrder.userErrors).toEqual([]);
+    }
+    const levels = await stockByLocation(t.api, plums);
+    expect(levels['Main']).toMatchObject({ onHand: '4', held: '0', committed: '0' });
+    expect(levels['Cold store']).toMatchObject({ onHand: '4', held: '4', committed: '0' });
+    await expectStockConsistent(t.db);
+  });
+
+  it('ships stock kept outside lots from where the plan shares it out, not from wherever there is some', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const otherHub = await createHub(t.api, 'Orchard Hub');
+    const quinces = await w.product('Quinces');
+    await adjustAt(t.api, quinces, w.main, '6');
+    await adjustAt(t.api, quinces, cold, '4');
+    const atMain = await receiveLot(t.api, quinces, { code: 'Q-1', quantity: '2', bestBefore: '2026-12-10' });
+    const inCold = await receiveLot(t.api, quinces, { code: 'Q-2', quantity: '2', bestBefore: '2026-12-12', locationId: cold });
+    const open = await createOfferSession(t.api, w.hub, [{ productId: quinces }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    await buy(t.api, open.id, 'zoe', open.offerFor(quinces), '4'); // held at Main, by a session still open
+    const later = await createOfferSession(t.api, w.hub, [{ productId: quinces }]);
+    await buy(t.api, later.id, 'xavier', later.offerFor(quinces), '8'); // held 4 at Main, 4 in the cold store (of its 6)
+    const sooner = await createOfferSession(t.api, otherHub, [{ productId: quinces }], { deliversAt: '2026-11-24T18:00:00+01:00' });
+    await buy(t.api, sooner.id, 'yann', sooner.offerFor(quinces), '2'); // held in the cold store
+    await closeSessions(t);
+    const [x, y] = [await producerOrderOf(t.api, w.farm, later.id), await producerOrderOf(t.api, w.farm, sooner.id)];
+
+    // The first delivery takes Main's lot; of Main's 8, 4 are held, so Xavier's order takes only 2
+    // of the 6 kept outside lots there, the cold store's lot, and its commitment in the cold store.
+    const plan = async (order: string) => (await pickLines(t.api, w.farm, order)).map((l) => ({
+      lots: l.lots.map((p) => [p.lot.id, p.location.name, p.quantity]), untracked: l.untracked.map((u) => [u.location.name, u.quantity]), short: l.short,
+    }));
+    expect(await plan(y)).toEqual([{ lots: [[atMain, 'Main', '2']], untracked: [], short: '0' }]);
+    expect(await plan(x)).toEqual([{ lots: [[inCold, 'Cold store', '2']], untracked: [['Main', '2'], ['Cold store', '4']], short: '0' }]);
+    // Shipped as planned, it takes 2 at Main, not the 6 kept outside lots there, so the first
+    // delivery's lot ships too (its commitment moves from the cold store to Main).
+    for (const order of [x, y]) {
+      expect((await ship({ producerOrderId: order, trackingReference: order })).shipProducerOrder.userErrors).toEqual([]);
+    }
+    const levels = await stockByLocation(t.api, quinces);
+    expect(levels['Main']).toMatchObject({ onHand: '4', held: '4', committed: '0' });
+    expect(levels['Cold store']).toMatchObject({ onHand: '0', held: '0', committed: '0' });
+    await expectStockConsistent(t.db);
+  });
+
+  it('keeps a lot a picker chose where an open session has since taken the stock, and says so when it ships as planned', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const pears = await w.product('Pears');
+    await adjustAt(t.api, pears, w.main, '10');
+    const suggested = await receiveLot(t.api, pears, { code: 'P-1', quantity: '4', bestBefore: '2026-12-10', locationId: cold });
+    const chosen = await receiveLot(t.api, pears, { code: 'P-2', quantity: '4', bestBefore: '2026-12-12', locationId: cold });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: pears }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(pears), '4'); // held at Main
+    const open = await createOfferSession(t.api, w.hub, [{ productId: pears }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => l.lot.id)).toEqual([suggested]);
+    const { swapLot } = await t.api.data<{ swapLot: { userErrors: unknown[] } }>(SWAP, { input: { producerOrderId: order, productId: pears, fromLotId: suggested, toLotId: chosen } });
+    expect(swapLot.userErrors).toEqual([]);
+    // Then the open session holds everything left at Main and in the cold store.
+    await buy(t.api, open.id, 'ben', open.offerFor(pears), '14');
+    const before = await stockByLocation(t.api, pears);
+    expect(before['Cold store']).toMatchObject({ onHand: '8', held: '8' });
+
+    // The picker's choice stays; shipped as planned, the answer names the order, not lines it was not sent, and says what to do.
+    expect((await pickLines(t.api, w.farm, order))[0]!.lots.map((l) => [l.lot.id, l.pinned])).toEqual([[chosen, true]]);
     const asPlanned = await ship({ producerOrderId: order, trackingReference: 'P' });
     expect(asPlanned.shipProducerOrder.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['producerOrderId'] }]);
     expect(asPlanned.shipProducerOrder.userErrors[0]!.message).toContain('name the lines to ship');

@@ -60,6 +60,15 @@ export interface PlannedLine extends OpenLine {
  * order, so the earliest delivery gets the first lots the strategy ranks. Only released lots that
  * meet a line's criteria for its delivery day are suggested; a unique item is suggested only
  * whole. Lots a picker pinned stay where they were pinned, and nobody else is given them.
+ *
+ * What every order together picks at a location (lots and stock kept outside lots) stays within
+ * what no open session holds there (`unheld`: on hand less held). Holds never move, so more could
+ * not all ship; within it, each shipment as planned can ship: where it takes stock another order's
+ * stock is committed, that order's picks elsewhere leave room for its commitment to move to
+ * (commitmentsFollowingTheGoods()), and what the orders take there from stock kept outside lots,
+ * which stays committed, is within what is left. Pins take their room first, then the orders in
+ * delivery order. Where nothing is held this binds only if the lots there claim more than is on
+ * hand: otherwise the lots and the stock outside them are all there is.
  * A pure function of its inputs, so every view of the plan (per order, batch, zone, wave) agrees.
  */
 export function planPicks(
@@ -68,15 +77,18 @@ export function planPicks(
   lots: readonly LotCandidate[],
   pins: readonly PinnedPick[],
   outsideLots: (productId: string, locationId: string) => Decimal,
+  unheld: (productId: string, locationId: string) => Decimal,
 ): PlannedLine[] {
   const free = new Map(lots.map((lot) => [lot.id, lot.free]));
   // Stock kept outside lots at each location, shared out in delivery order like the lots.
   const outside = new Map<string, Decimal>();
+  const room = new Room(unheld);
   const takeOutside = (productId: string, locationId: string, wanted: Decimal): Decimal => {
     const key = `${productId} ${locationId}`;
     const left = outside.get(key) ?? outsideLots(productId, locationId);
-    const take = Decimal.min(wanted, left);
+    const take = Decimal.min(wanted, left, room.left(productId, locationId));
     outside.set(key, left.minus(take));
+    room.take(productId, locationId, take);
     return take;
   };
   const byId = new Map(lots.map((lot) => [lot.id, lot]));
@@ -88,6 +100,9 @@ export function planPicks(
     if (!left || left.lessThanOrEqualTo(0)) continue;
     const quantity = Decimal.min(pin.quantity, left);
     free.set(pin.lotId, left.minus(quantity));
+    // A picker's choice stays, even where an open session now holds the stock (shipping it is
+    // then refused, saying so): it takes its room first, so nothing else is suggested there.
+    room.take(pin.productId, byId.get(pin.lotId)!.locationId, quantity);
     live.push({ ...pin, quantity });
   }
 
@@ -104,12 +119,15 @@ export function planPicks(
       const eligible = strategy.rank(lots.filter((lot) => lot.productId === line.productId && meetsCriteria(lot, line.criteria, order.deliveryDay)));
       for (const lot of eligible) {
         if (need.lessThanOrEqualTo(0)) break;
-        const available = free.get(lot.id)!;
+        const left = free.get(lot.id)!;
+        const available = Decimal.min(left, room.left(lot.productId, lot.locationId));
         if (available.lessThanOrEqualTo(0)) continue;
-        // A unique item goes whole: not when the line needs less, nor once part of it is taken.
+        // A unique item goes whole: not when the line needs less, nor once part of it is taken
+        // (nor when its location has room for only part of it).
         if (lot.kind === LotKind.ITEM && (available.greaterThan(need) || available.lessThan(lot.free))) continue;
         const take = Decimal.min(available, need);
-        free.set(lot.id, available.minus(take));
+        free.set(lot.id, left.minus(take));
+        room.take(lot.productId, lot.locationId, take);
         need = need.minus(take);
         picks.push({ lotId: lot.id, locationId: lot.locationId, quantity: take, pinned: false, replacedLotId: null, whole: lot.kind === LotKind.ITEM });
       }
@@ -120,8 +138,24 @@ export function planPicks(
       planned.push({ ...line, producerOrderId, hubId, deliversAt, deliveryDay, picks, untracked, short });
     }
   }
-  relieveShortLines(strategy, planned, lots, free);
+  relieveShortLines(strategy, planned, lots, free, room);
   return planned;
+}
+
+/** What is left at each (product, location) of what no open session holds, as picks take it. */
+class Room {
+  private readonly taken = new Map<string, Decimal>();
+  constructor(private readonly unheld: (productId: string, locationId: string) => Decimal) {}
+
+  left(productId: string, locationId: string): Decimal {
+    const key = `${productId} ${locationId}`;
+    return Decimal.max(this.unheld(productId, locationId).minus(this.taken.get(key) ?? 0), 0);
+  }
+
+  take(productId: string, locationId: string, quantity: Decimal): void {
+    const key = `${productId} ${locationId}`;
+    this.taken.set(key, (this.taken.get(key) ?? new Decimal(0)).plus(quantity));
+  }
 }
 
 /**
@@ -131,8 +165,9 @@ export function planPicks(
  * has it can take another free lot that meets its own criteria instead: the earlier line keeps
  * its quantity, from a lot it accepts, and the short line gets the lot it needs. Only suggested
  * picks of batches change hands: a picker's pin stays, and a unique item goes whole as it was given.
+ * The handed-over pick stays where it was; the lot taken instead needs room where it is.
  */
-function relieveShortLines(strategy: LotStrategy, planned: PlannedLine[], lots: readonly LotCandidate[], free: Map<string, Decimal>): void {
+function relieveShortLines(strategy: LotStrategy, planned: PlannedLine[], lots: readonly LotCandidate[], free: Map<string, Decimal>, room: Room): void {
   const eligible = (line: PlannedLine) =>
     strategy.rank(lots.filter((lot) => lot.productId === line.productId && lot.kind === LotKind.BATCH && meetsCriteria(lot, line.criteria, line.deliveryDay)));
   const add = (line: PlannedLine, lot: LotCandidate, quantity: Decimal) => {
@@ -149,12 +184,15 @@ function relieveShortLines(strategy: LotStrategy, planned: PlannedLine[], lots: 
         const given = holder.picks.find((p) => p.lotId === wanted.id && !p.pinned);
         if (!given) continue;
         for (const instead of eligible(holder)) {
-          const spare = free.get(instead.id)!;
+          const left = free.get(instead.id)!;
+          const spare = Decimal.min(left, room.left(instead.productId, instead.locationId));
           if (instead.id === wanted.id || spare.lessThanOrEqualTo(0) || given.quantity.lessThanOrEqualTo(0)) continue;
           const q = Decimal.min(short.short, given.quantity, spare);
           if (q.lessThanOrEqualTo(0)) break;
           given.quantity = given.quantity.minus(q);
-          free.set(instead.id, spare.minus(q));
+          free.set(instead.id, left.minus(q));
+          // What the lot handed over gives stays picked where it is (by the short line instead).
+          room.take(instead.productId, instead.locationId, q);
           add(holder, instead, q);
           add(short, wanted, q);
           short.short = short.short.minus(q);

@@ -113,8 +113,16 @@ export class PickingService {
       };
     });
     const pinned: PinnedPick[] = pins.map((p) => ({ ...p, quantity: new Decimal(p.quantity) }));
-    const outside = await stockOutsideLots(em, [...new Set(lines.map((l) => l.productId))], { lock: false });
-    return planPicks(this.lotStrategy, open, lots, pinned, outside);
+    const products = [...new Set(lines.map((l) => l.productId))];
+    const outside = await stockOutsideLots(em, products, { lock: false });
+    // What no open session holds at each location: holds never move, so picks stay within it.
+    const levels = await sql<{ productId: string; locationId: string; unheld: string }>(
+      em,
+      'SELECT product_id AS "productId", location_id AS "locationId", on_hand - held AS unheld FROM stock_level WHERE product_id = ANY(?::uuid[])',
+      [uuidArray(products)],
+    );
+    const unheld = new Map(levels.map((l) => [`${l.productId} ${l.locationId}`, new Decimal(l.unheld)]));
+    return planPicks(this.lotStrategy, open, lots, pinned, outside, (productId, locationId) => unheld.get(`${productId} ${locationId}`) ?? new Decimal(0));
   }
 
   /**

@@ -230,8 +230,9 @@ export class ShippingService {
   /**
    * The ledger rows of one product's shipment: the whole commitment ends where it was made, and
    * what shipped leaves stock on hand at the lots' locations. What no named lot covers leaves the
-   * stock kept outside lots, where the pick list put it and then where the order's stock is
-   * committed: a hold split over two locations, say, whose lot at one of them shipped less.
+   * stock kept outside lots, where the pick list put it (as much as it put there: the plan shares
+   * each location out among the orders) and then where the order's stock is committed: a hold
+   * split over two locations, say, whose lot at one of them shipped less.
    */
   private moves(producerOrderId: string, shipment: Shipment, outside: (productId: string, locationId: string) => Decimal): Move[] {
     const { line } = shipment;
@@ -240,13 +241,17 @@ export class ShippingService {
       moves.push({ productId: line.productId, locationId: lot.locationId, lotId: lot.lotId, onHandDelta: lot.quantity.negated(), producerOrderId });
     }
     let untracked = shipment.quantity.minus(Decimal.sum(0, ...shipment.lots.map((l) => l.quantity)));
+    const taken = new Map<string, Decimal>();
+    const take = (locationId: string, wanted: Decimal) => {
+      const q = Decimal.min(wanted, outside(line.productId, locationId).minus(taken.get(locationId) ?? 0));
+      if (q.lessThanOrEqualTo(0)) return;
+      taken.set(locationId, (taken.get(locationId) ?? new Decimal(0)).plus(q));
+      untracked = untracked.minus(q);
+    };
+    for (const planned of line.untracked) take(planned.locationId, Decimal.min(untracked, planned.quantity));
     const places = [...new Set([...line.untracked.map((u) => u.locationId), ...line.committed.map((c) => c.locationId)])];
-    for (const locationId of places) {
-      if (untracked.lessThanOrEqualTo(0)) break;
-      const take = Decimal.min(untracked, outside(line.productId, locationId));
-      if (take.greaterThan(0)) moves.push({ productId: line.productId, locationId, onHandDelta: take.negated(), producerOrderId });
-      untracked = untracked.minus(take);
-    }
+    for (const locationId of places) take(locationId, untracked);
+    for (const [locationId, q] of taken) moves.push({ productId: line.productId, locationId, onHandDelta: q.negated(), producerOrderId });
     // More than is kept outside lots anywhere it could come from: requireUntrackedStock refuses it.
     if (untracked.greaterThan(0) && places[0]) {
       moves.push({ productId: line.productId, locationId: places[0], onHandDelta: untracked.negated(), producerOrderId });
