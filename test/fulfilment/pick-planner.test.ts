@@ -102,3 +102,19 @@ describe('planPicks and what open sessions hold', () => {
     }
   });
 });
+
+describe('planPicks giving room back', () => {
+  it("moves an earlier line onto its own stock outside lots when its lot took the room a later line's own stock needs", () => {
+    // L1: lot A of 5 and 5 outside lots, 5 held by an open session (room 5); L2: 5 outside lots.
+    // a (delivering first) is committed at L2, b at L1: a from L2's stock, b from L1's, fills both.
+    expect(plan([order('a', 5, [['L2', 5]]), order('b', 5, [['L1', 5]])], [lot('A', 'L1', 5)], { L1: 5, L2: 5 }, { L1: 5, L2: 5 })).toEqual([
+      { order: 'a', picks: [], untracked: [['L2', 5]], short: 0 },
+      { order: 'b', picks: [], untracked: [['L1', 5]], short: 0 },
+    ]);
+    // With no stock of its own elsewhere, a keeps the lot, and b is short of what no session holds.
+    expect(plan([order('a', 5, [['L2', 5]]), order('b', 5, [['L1', 5]])], [lot('A', 'L1', 5)], { L1: 5, L2: 0 }, { L1: 5, L2: 5 })).toEqual([
+      { order: 'a', picks: [['A', 5]], untracked: [], short: 0 },
+      { order: 'b', picks: [], untracked: [], short: 5 },
+    ]);
+  });
+});

@@ -263,4 +263,37 @@ describe('shipping when the goods are not where the order was committed', () => 
     expect(fromMain.shipProducerOrder.userErrors).toEqual([]);
     await expectStockConsistent(t.db);
   });
+  it("gives a later order back the room its own stock needs, when an earlier order's lot took it and that order has stock of its own", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const otherHub = await createHub(t.api, 'Orchard hub');
+    const pears = await w.product('Pears');
+    await adjustAt(t.api, pears, w.main, '5');
+    await adjustAt(t.api, pears, cold, '5');
+    await receiveLot(t.api, pears, { code: 'A', quantity: '5', bestBefore: '2026-12-10' }); // at Main
+    // Bea's stock is held (then committed) at Main, an open session holds Main's other 5, and
+    // Ana's (delivering first) is held in the cold store.
+    const later = await createOfferSession(t.api, w.hub, [{ productId: pears }]);
+    await buy(t.api, later.id, 'bea', later.offerFor(pears), '5');
+    const open = await createOfferSession(t.api, w.hub, [{ productId: pears }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    await buy(t.api, open.id, 'zoe', open.offerFor(pears), '5');
+    const sooner = await createOfferSession(t.api, otherHub, [{ productId: pears }], { deliversAt: '2026-11-24T18:00:00+01:00' });
+    await buy(t.api, sooner.id, 'ana', sooner.offerFor(pears), '5');
+    await closeSessions(t);
+    const [ana, bea] = [await producerOrderOf(t.api, w.farm, sooner.id), await producerOrderOf(t.api, w.farm, later.id)];
+    const plan = async (order: string) => (await pickLines(t.api, w.farm, order)).map((l) => ({
+      lots: l.lots.map((p) => p.lot.code), untracked: l.untracked.map((u) => [u.location.name, u.quantity]), short: l.short,
+    }));
+    // Lot A would take Main's only room that no session holds, which Bea's own stock needs:
+    // Ana takes her own stock in the cold store instead, and neither is short.
+    expect(await plan(ana)).toEqual([{ lots: [], untracked: [['Cold store', '5']], short: '0' }]);
+    expect(await plan(bea)).toEqual([{ lots: [], untracked: [['Main', '5']], short: '0' }]);
+    for (const [order, reference] of [[bea, 'B'], [ana, 'A']] as const) {
+      const shipped = await ship({ producerOrderId: order, trackingReference: reference });
+      expect(shipped.shipProducerOrder.userErrors).toEqual([]);
+      expect(shipped.shipProducerOrder.producerOrder?.fulfilmentState).toBe('FULFILLED');
+    }
+    await expectStockConsistent(t.db);
+  });
 });

@@ -83,11 +83,11 @@ export function planPicks(
   // Stock kept outside lots at each location, shared out in delivery order like the lots.
   const outside = new Map<string, Decimal>();
   const room = new Room(unheld);
+  const outsideLeft = (productId: string, locationId: string): Decimal => outside.get(`${productId} ${locationId}`) ?? outsideLots(productId, locationId);
   const takeOutside = (productId: string, locationId: string, wanted: Decimal): Decimal => {
-    const key = `${productId} ${locationId}`;
-    const left = outside.get(key) ?? outsideLots(productId, locationId);
+    const left = outsideLeft(productId, locationId);
     const take = Decimal.min(wanted, left, room.left(productId, locationId));
-    outside.set(key, left.minus(take));
+    outside.set(`${productId} ${locationId}`, left.minus(take));
     room.take(productId, locationId, take);
     return take;
   };
@@ -139,7 +139,57 @@ export function planPicks(
     }
   }
   relieveShortLines(strategy, planned, lots, free, room);
+  giveRoomBack(planned, free, room, outsideLeft, takeOutside);
   return planned;
+}
+
+/**
+ * Orders are served one at a time, so an earlier line may have taken, with a lot, the room (what
+ * no open session holds) at a location where a later line's own stock kept outside lots is
+ * committed, leaving that line short. When the earlier line can take its own stock kept outside
+ * lots, where it is committed, instead, it does, and the short line gets the room back for its
+ * own stock: both ship. Only suggested picks of batches move; a pin and a unique item stay.
+ */
+function giveRoomBack(
+  planned: PlannedLine[],
+  free: Map<string, Decimal>,
+  room: Room,
+  outsideLeft: (productId: string, locationId: string) => Decimal,
+  takeOutside: (productId: string, locationId: string, wanted: Decimal) => Decimal,
+): void {
+  const addUntracked = (line: PlannedLine, locationId: string, quantity: Decimal) => {
+    const at = line.untracked.find((u) => u.locationId === locationId);
+    if (at) at.quantity = at.quantity.plus(quantity);
+    else line.untracked.push({ locationId, quantity });
+  };
+  for (const short of planned.filter((line) => line.short.greaterThan(0))) {
+    for (const at of short.committed) {
+      const x = at.locationId;
+      for (const holder of planned) {
+        if (holder === short || holder.productId !== short.productId) continue;
+        for (const pick of holder.picks.filter((p) => p.locationId === x && !p.pinned && !p.whole)) {
+          for (const own of holder.committed) {
+            if (own.locationId === x) continue;
+            // As much as the short line's commitment at x, the stock kept outside lots there,
+            // the lot pick and the holder's own stock elsewhere allow.
+            const ownHere = Decimal.sum(0, ...short.untracked.filter((u) => u.locationId === x).map((u) => u.quantity));
+            const wanted = Decimal.min(short.short, at.quantity.minus(ownHere), outsideLeft(short.productId, x), pick.quantity);
+            if (wanted.lessThanOrEqualTo(0)) continue;
+            const moved = takeOutside(holder.productId, own.locationId, wanted);
+            if (moved.lessThanOrEqualTo(0)) continue;
+            addUntracked(holder, own.locationId, moved);
+            pick.quantity = pick.quantity.minus(moved);
+            free.set(pick.lotId, free.get(pick.lotId)!.plus(moved));
+            room.give(holder.productId, x, moved);
+            const taken = takeOutside(short.productId, x, moved);
+            addUntracked(short, x, taken);
+            short.short = short.short.minus(taken);
+          }
+        }
+        holder.picks = holder.picks.filter((p) => p.quantity.greaterThan(0));
+      }
+    }
+  }
 }
 
 /** What is left at each (product, location) of what no open session holds, as picks take it. */
@@ -155,6 +205,11 @@ class Room {
   take(productId: string, locationId: string, quantity: Decimal): void {
     const key = `${productId} ${locationId}`;
     this.taken.set(key, (this.taken.get(key) ?? new Decimal(0)).plus(quantity));
+  }
+
+  /** What a pick let go of, for another to take. */
+  give(productId: string, locationId: string, quantity: Decimal): void {
+    this.take(productId, locationId, quantity.negated());
   }
 }
 
