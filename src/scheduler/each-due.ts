@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RequestContext } from '../shared/request-context.js';
-import { sql } from '../shared/sql.js';
-import { levelsBusy, LOCK_NOT_AVAILABLE, stillBusy } from '../modules/stock/level-locks.js';
+import { LOCK_NOT_AVAILABLE, sql } from '../shared/sql.js';
+import { levelsBusy, stillBusy } from '../modules/stock/level-locks.js';
 
 /**
  * How long a scheduled job waits for the locks of one item (a session to complete, a hold to

@@ -117,3 +117,8 @@ export async function concurrently<T extends readonly unknown[]>(em: EntityManag
   for (const read of reads) results.push(await read());
   return results as unknown as T;
 }
+
+/** SQLSTATE: lock_timeout ran out (or NOWAIT found the row locked). */
+export const LOCK_NOT_AVAILABLE = '55P03';
+/** SQLSTATE: this transaction was chosen to end a deadlock, and rolled back. */
+export const DEADLOCK_DETECTED = '40P01';

@@ -11,7 +11,7 @@ import { concurrently, instant, sql, uuidArray } from '../../shared/sql.js';
 import { requireDeliveryDay, unmetCriteria } from '../lots/lot-criteria.js';
 import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
 import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
-import { stockOutsideLots } from '../lots/stock-outside-lots.js';
+import { stockAtLocations } from '../lots/stock-outside-lots.js';
 import { type OpenOrder, type PinnedPick, type PlannedLine, planPicks } from './pick-planner.js';
 
 /** One product in a pick list: the total to pick, and from which lots and locations. */
@@ -113,16 +113,9 @@ export class PickingService {
       };
     });
     const pinned: PinnedPick[] = pins.map((p) => ({ ...p, quantity: new Decimal(p.quantity) }));
-    const products = [...new Set(lines.map((l) => l.productId))];
-    const outside = await stockOutsideLots(em, products, { lock: false });
-    // What no open session holds at each location: holds never move, so picks stay within it.
-    const levels = await sql<{ productId: string; locationId: string; unheld: string }>(
-      em,
-      'SELECT product_id AS "productId", location_id AS "locationId", on_hand - held AS unheld FROM stock_level WHERE product_id = ANY(?::uuid[])',
-      [uuidArray(products)],
-    );
-    const unheld = new Map(levels.map((l) => [`${l.productId} ${l.locationId}`, new Decimal(l.unheld)]));
-    return planPicks(this.lotStrategy, open, lots, pinned, outside, (productId, locationId) => unheld.get(`${productId} ${locationId}`) ?? new Decimal(0));
+    // With what no open session holds at each location: holds never move, so picks stay within it.
+    const { outside, unheld } = await stockAtLocations(em, [...new Set(lines.map((l) => l.productId))], { lock: false });
+    return planPicks(this.lotStrategy, open, lots, pinned, outside, unheld);
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { markEventsWritten } from '../../events/event-log.js';
-import { preparedSql } from '../../shared/sql.js';
+import { DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, preparedSql } from '../../shared/sql.js';
 import { overCap } from '../sessions/offer-caps.js';
 import { withdrawnMeanwhile } from '../sessions/offer-changes.service.js';
 import { type HeldLedgerRow, refusedAtCommit } from '../stock/stock.service.js';
@@ -48,7 +48,7 @@ export const MAX_BATCH = 32;
  * and its checkout still be placed alone: it gave up waiting for a lock (another transaction's
  * same idempotency key, lock_timeout), or was chosen to end a deadlock.
  */
-const FALLS_BACK = new Set(['55P03', '40P01']);
+const FALLS_BACK = new Set([LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED]);
 
 /** An error the API answers as SERVICE_UNAVAILABLE (retryable): see src/graphql/format-error.ts. */
 function unavailable(message: string): Error {

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sql, uuidArray } from '../../shared/sql.js';
+import { LOCK_NOT_AVAILABLE, sql, uuidArray } from '../../shared/sql.js';
 
 /**
  * Locks these products' stock levels in the order every stock write takes them (product, then
@@ -43,6 +43,3 @@ export async function stillBusy(em: EntityManager, productIds: readonly string[]
 export function levelsBusy(error: unknown): readonly string[] | undefined {
   return (error as { busyProductIds?: readonly string[] } | undefined)?.busyProductIds;
 }
-
-/** lock_timeout ran out (SQLSTATE 55P03). */
-export const LOCK_NOT_AVAILABLE = '55P03';
