@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatesConsistent, expectStockConsistent } from '../support/invariants.js';
-import { createHub } from '../support/scenarios.js';
+import { CANCEL_CUSTOMER_ORDER } from '../support/operations.js';
+import { createHub, orderMutation } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
   addLocation, adjustAt, buy, closeSessions, createOfferSession, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, SWAP, world,
@@ -263,6 +264,40 @@ describe('shipping when the goods are not where the order was committed', () => 
     expect(fromMain.shipProducerOrder.userErrors).toEqual([]);
     await expectStockConsistent(t.db);
   });
+
+  it('refuses a swap to a lot whose location an open session holds, and changes nothing', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const pears = await w.product('Pears');
+    const suggested = await receiveLot(t.api, pears, { code: 'P-1', quantity: '4', bestBefore: '2026-12-10' }); // at Main
+    const inCold = await receiveLot(t.api, pears, { code: 'P-2', quantity: '4', bestBefore: '2026-12-12', locationId: cold });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: pears }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(pears), '4'); // held at Main
+    const open = await createOfferSession(t.api, w.hub, [{ productId: pears }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    const held = await buy(t.api, open.id, 'ben', open.offerFor(pears), '3'); // held in the cold store, by a session still open
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const plan = async () => (await pickLines(t.api, w.farm, order)).map((l) => l.lots.map((p) => [p.lot.id, p.quantity, p.pinned]));
+    expect(await plan()).toEqual([[[suggested, '4', false]]]);
+
+    // Only 1 of the cold store's 4 is not held: the lot there could not ship as the line's 4.
+    const swap = () => t.api.data<{ swapLot: { userErrors: { field: string[]; code: string; message: string }[] } }>(SWAP, {
+      input: { producerOrderId: order, productId: pears, fromLotId: suggested, toLotId: inCold },
+    });
+    const refused = (await swap()).swapLot.userErrors;
+    expect(refused).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['toLotId'] }]);
+    expect(refused[0]!.message).toContain('1 can be picked there');
+    expect(await plan()).toEqual([[[suggested, '4', false]]]);
+
+    // Once the open session lets its hold go, the same swap is taken, and ships as planned.
+    expect((await orderMutation(t.api, CANCEL_CUSTOMER_ORDER, held)).customerOrder?.status).toBe('CANCELLED');
+    expect((await swap()).swapLot.userErrors).toEqual([]);
+    expect(await plan()).toEqual([[[inCold, '4', true]]]);
+    expect((await ship({ producerOrderId: order, trackingReference: 'P' })).shipProducerOrder.userErrors).toEqual([]);
+    await expectStockConsistent(t.db);
+  });
+
   it("gives a later order back the room its own stock needs, when an earlier order's lot took it and that order has stock of its own", async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
     const w = await world(t);

@@ -12,7 +12,7 @@ import { requireDeliveryDay, unmetCriteria } from '../lots/lot-criteria.js';
 import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
 import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
 import { stockAtLocations } from '../lots/stock-outside-lots.js';
-import { type OpenOrder, type PinnedPick, type PlannedLine, planPicks } from './pick-planner.js';
+import { type OpenOrder, type PinnedPick, type PlannedLine, type PlannedPick, planPicks } from './pick-planner.js';
 
 /** One product in a pick list: the total to pick, and from which lots and locations. */
 export interface PickItem {
@@ -184,13 +184,14 @@ export class PickingService {
       }
       // Only the producer's own product's lots: a lot named from elsewhere is never locked (it
       // would hold up its owner's shipments for this transaction), and is no lot of this line.
-      const lots = await sql<{ id: string; kind: LotKind; status: LotStatus; grade: LotGrade; bestBefore: string | null; quantity: string; code: string }>(
+      const lots = await sql<{ id: string; kind: LotKind; status: LotStatus; grade: LotGrade; bestBefore: string | null; quantity: string; code: string; locationId: string }>(
         em,
-        `SELECT id, kind, status, grade, best_before::text AS "bestBefore", quantity, code
+        `SELECT id, kind, status, grade, best_before::text AS "bestBefore", quantity, code, location_id AS "locationId"
            FROM lot WHERE product_id = (SELECT id FROM product WHERE id = ? AND producer_id = ?) ORDER BY id FOR UPDATE`,
         [input.productId, order.producerId],
       );
-      const line = (await this.plan(em, order.producerId)).find((l) => l.producerOrderId === input.producerOrderId && l.productId === input.productId);
+      const planned = await this.plan(em, order.producerId);
+      const line = planned.find((l) => l.producerOrderId === input.producerOrderId && l.productId === input.productId);
       if (!line) throw DomainError.of(UserErrorCode.NOT_FOUND, 'this producer order has no line for the product', ['productId']);
       const from = line.picks.find((p) => p.lotId === input.fromLotId);
       // This very swap, already made (a retry whose answer was lost): the line picks the new lot in
@@ -218,7 +219,8 @@ export class PickingService {
       }
 
       const picks = line.picks.filter((p) => p.lotId !== from.lotId && p.lotId !== to.id);
-      picks.push({ lotId: to.id, locationId: '', quantity: alreadyHere.plus(from.quantity), pinned: true, replacedLotId: from.lotId, whole: to.kind === LotKind.ITEM });
+      picks.push({ lotId: to.id, locationId: to.locationId, quantity: alreadyHere.plus(from.quantity), pinned: true, replacedLotId: from.lotId, whole: to.kind === LotKind.ITEM });
+      await refuseWhereOpenSessionsHold(em, input.productId, to, picks, planned.filter((l) => l !== line && l.productId === input.productId));
       await sql(em, 'DELETE FROM lot_pick WHERE producer_order_id = ? AND product_id = ?', [input.producerOrderId, input.productId]);
       const now = ctx.clock.now();
       await sql(
@@ -259,6 +261,31 @@ export class PickingService {
     if (ids.length === 0) return [];
     const rows = await sql<{ id: string }>(em, 'SELECT id FROM location WHERE id = ANY(?::uuid[]) ORDER BY priority, name, id', [uuidArray(ids)]);
     return rows.map((r) => r.id);
+  }
+}
+
+/**
+ * A swap pins the whole line. Pins take their location's room first (what no open session holds
+ * there: holds never move), so a pin past that room could never ship as planned. Refused here,
+ * while the picker can still choose another lot, rather than when the order ships.
+ */
+async function refuseWhereOpenSessionsHold(
+  em: EntityManager,
+  productId: string,
+  to: { locationId: string; code: string },
+  linePicks: readonly PlannedPick[],
+  otherLines: readonly PlannedLine[],
+): Promise<void> {
+  const there = (picks: readonly PlannedPick[]) => Decimal.sum(0, ...picks.filter((p) => p.locationId === to.locationId).map((p) => p.quantity));
+  const wanted = there(linePicks);
+  const { unheld } = await stockAtLocations(em, [productId], { lock: false });
+  const room = Decimal.max(unheld(productId, to.locationId).minus(there(otherLines.flatMap((l) => l.picks.filter((p) => p.pinned)))), 0);
+  if (wanted.greaterThan(room)) {
+    throw DomainError.of(
+      UserErrorCode.INSUFFICIENT_STOCK,
+      `open sessions hold the stock where lot ${to.code} is: ${formatQuantity(room)} can be picked there, the line would pick ${formatQuantity(wanted)}; choose a lot at another location`,
+      ['toLotId'],
+    );
   }
 }
 
