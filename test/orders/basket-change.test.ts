@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphQLClient } from '../support/graphql.js';
 import { expectStatesConsistent, expectStockConsistent } from '../support/invariants.js';
 import { lockedElsewhere } from '../support/locked-elsewhere.js';
-import { CONFIRM_PAYMENT } from '../support/operations.js';
+import { CONFIRM_PAYMENT, EXTEND_HOLD } from '../support/operations.js';
 import { checkout, createHub, createProducer, createProduct, createSession, orderMutation, stockOf, type UserErrorShape } from '../support/scenarios.js';
 import { AVAILABILITY, type AvailabilityEventShape, RESERVATIONS, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -17,7 +17,6 @@ const OPEN = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00
 const CHANGE = `mutation ($input: CheckoutInput!) { checkout(input: $input) {
   customerOrder { id status customerRef lines { quantity product { id } } }
   userErrors { field message code } } }`;
-const EXTEND = 'mutation ($input: CustomerOrderRefInput!) { extendHold(input: $input) { customerOrder { id } userErrors { field message code } } }';
 const ORDER = 'query ($id: ID!) { customerOrder(id: $id) { id status holdExpiresAt replacedBy { id status } lines { quantity } } }';
 
 interface Changed {
@@ -176,7 +175,7 @@ describe('changing a basket', () => {
     // Fifteen minutes from each change, until the hour (HOLD_MAX_DURATION) from the first
     // checkout at 10:00 (09:00 UTC): extending it then changes nothing.
     expect(holds).toEqual(['2026-11-23T09:29:00Z', '2026-11-23T09:43:00Z', '2026-11-23T09:57:00Z', '2026-11-23T10:00:00Z']);
-    expect((await orderMutation(t.api, EXTEND, order)).userErrors).toEqual([]);
+    expect((await orderMutation(t.api, EXTEND_HOLD, order)).userErrors).toEqual([]);
     expect((await orderView(order)).holdExpiresAt).toBe('2026-11-23T10:00:00Z');
     // Past it, the hold has lapsed: the basket is checked out afresh, or not at all.
     expect((await changeEvery14Minutes(order)).userErrors).toMatchObject([{ code: 'HOLD_EXPIRED' }]);

@@ -2,15 +2,13 @@
 // hold, up to a bound from the checkout, so stock is never held from other hubs for long.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLOSE_SALES_SESSION, CONFIRM_PAYMENT } from '../support/operations.js';
+import { CLOSE_SALES_SESSION, CONFIRM_PAYMENT, EXTEND_HOLD } from '../support/operations.js';
 import { expectStatesConsistent, expectStockConsistent } from '../support/invariants.js';
 import type { GraphQLClient } from '../support/graphql.js';
 import { checkout, type CheckoutResult, createHub, createProducer, createProduct, createSession, orderMutation, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const OPEN = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00' };
-const EXTEND_HOLD = `mutation ($input: CustomerOrderRefInput!) {
-  extendHold(input: $input) { customerOrder { id status holdExpiresAt } userErrors { field message code } } }`;
 
 describe('extendHold', () => {
   let t: TestApp;

@@ -44,6 +44,22 @@ describe('after checkout: payment, failure, cancellation and expiry', () => {
     expect((await t.api.data<{ customerOrder: { status: string } }>(op.CUSTOMER_ORDER_QUERY, { id: orderId })).customerOrder.status).toBe('PENDING_PAYMENT');
   });
 
+  it("locks no order of another hub or customer that it refuses: a payment result, extension or cancel answers at once", async () => {
+    const otherHub = await t.as({ role: 'hub', hubId: await createHub(t.api, 'Elsewhere') });
+    const bob = await t.as({ role: 'customer', hubId: w.hub, customerRef: 'bob' });
+    const gate = await lockedElsewhere(t.db, 'SELECT 1 FROM customer_order WHERE id = $1 FOR UPDATE', [orderId]);
+    try {
+      // Answered while the order stays locked: none of them waited for it.
+      for (const mutation of [op.FAIL_PAYMENT, op.EXTEND_HOLD, op.CANCEL_CUSTOMER_ORDER]) {
+        expect((await orderMutation(otherHub, mutation, orderId)).userErrors).toMatchObject([{ code: 'FORBIDDEN', field: ['customerOrderId'] }]);
+      }
+      expect((await orderMutation(bob, op.CANCEL_CUSTOMER_ORDER, orderId)).userErrors).toMatchObject([{ code: 'NOT_FOUND', field: ['customerOrderId'] }]);
+    } finally {
+      await gate.release();
+    }
+    expect((await t.api.data<{ customerOrder: { status: string } }>(op.CUSTOMER_ORDER_QUERY, { id: orderId })).customerOrder.status).toBe('PENDING_PAYMENT');
+  });
+
   it('confirms payment without touching the producer orders', async () => {
     const before = await producerOrderLines();
     const paid = await orderMutation(t.api, op.CONFIRM_PAYMENT, orderId);

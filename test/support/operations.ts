@@ -30,6 +30,9 @@ export const CHECKOUT = `mutation ($input: CheckoutInput!) {
 export const CONFIRM_PAYMENT = `mutation ($input: CustomerOrderRefInput!) {
   confirmPayment(input: $input) { customerOrder { ${CUSTOMER_ORDER} } ${USER_ERRORS} } }`;
 
+export const EXTEND_HOLD = `mutation ($input: CustomerOrderRefInput!) {
+  extendHold(input: $input) { customerOrder { id status holdExpiresAt } userErrors { field message code } } }`;
+
 export const FAIL_PAYMENT = `mutation ($input: CustomerOrderRefInput!) {
   failPayment(input: $input) { customerOrder { ${CUSTOMER_ORDER} } ${USER_ERRORS} } }`;
 

@@ -240,12 +240,10 @@ export class CustomerOrderService {
    * releases the order's held stock at once, so every hub can sell it again.
    */
   private async transition(em: EntityManager, actor: Actor, now: Date, orderId: string, event: OrderEvent): Promise<Outcome> {
-    const row = await lockOrder(em, orderId);
     // Payment results come from the hub; a customer may only cancel their own order, and is told
     // of another's no more than customerOrder(id) tells it (null): not found.
-    const allowed = event === OrderEvent.CANCELLED ? seesCustomerOrder(actor, row) : actsForHub(actor, row.hubId);
-    if (!allowed && actor.kind === 'customer') throw orderNotFound(orderId);
-    if (!allowed) throw forbidden('this order belongs to another hub or customer', 'customerOrderId');
+    const row = await lockOrder(em, orderId, event === OrderEvent.CANCELLED ? customerOrderScope(actor) : hubScope(actor), () =>
+      actor.kind === 'customer' ? orderNotFound(orderId) : forbidden('this order belongs to another hub or customer', 'customerOrderId'));
     const session = readSessionTimes(row);
     const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
 
@@ -377,9 +375,8 @@ export class CustomerOrderService {
     if (!isUuid(customerOrderId)) throw orderNotFound(customerOrderId);
     const outcome = await ctx.em.transactional(async (em): Promise<Outcome> => {
       const now = ctx.clock.now();
-      const row = await lockOrder(em, customerOrderId);
       // Customers never get here (the mutation is the hub's).
-      if (!actsForHub(ctx.actor, row.hubId)) throw forbidden('this order belongs to another hub', 'customerOrderId');
+      const row = await lockOrder(em, customerOrderId, hubScope(ctx.actor), () => forbidden('this order belongs to another hub', 'customerOrderId'));
       const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
       if (order.status === CustomerOrderStatus.EXPIRED) throw holdExpired();
       if (order.status !== CustomerOrderStatus.PENDING_PAYMENT) {
@@ -418,21 +415,36 @@ type LockedOrderRow = SessionTimes & LockedOrder & { hubId: string; customerRef:
 
 /**
  * An order with its session's times, locked as every change of an order locks them, in one round
- * trip: the session shared (as checkout does), then the order exclusive.
+ * trip: the session shared (as checkout does), then the order exclusive. Only an order within the
+ * caller's `scope` is locked (`{}`: any): another hub's order is refused (`refused()`) without
+ * being locked, so a caller it is not shown never makes its own hub's writers wait.
  */
-async function lockOrder(em: EntityManager, orderId: string): Promise<LockedOrderRow> {
-  const [row] = await sql<LockedOrderRow>(
+async function lockOrder(
+  em: EntityManager,
+  orderId: string,
+  scope: OrderScope | null = {},
+  refused: () => DomainError = () => orderNotFound(orderId),
+): Promise<LockedOrderRow> {
+  const [row] = scope === null ? [] : await sql<LockedOrderRow>(
     em,
     `SELECT s.opens_at AS "opensAt", s.closes_at AS "closesAt", s.closed_at AS "closedAt", s.completed_at AS "completedAt",
             s.cancelled_at AS "cancelledAt", o.hub_id AS "hubId", o.customer_ref AS "customerRef", o.status,
             o.hold_expires_at AS "holdExpiresAt", row_to_json(o) AS "order"
        FROM sales_session s JOIN customer_order o ON o.sales_session_id = s.id
-      WHERE o.id = ?
+      WHERE o.id = ? AND (?::uuid IS NULL OR o.hub_id = ?::uuid) AND (?::text IS NULL OR o.customer_ref = ?)
         FOR KEY SHARE OF s FOR UPDATE OF o`,
-    [orderId],
+    [orderId, scope.hubId ?? null, scope.hubId ?? null, scope.customerRef ?? null, scope.customerRef ?? null],
   );
-  if (!row) throw orderNotFound(orderId);
-  return row;
+  if (row) return row;
+  const [exists] = await sql(em, 'SELECT 1 FROM customer_order WHERE id = ?', [orderId]);
+  throw exists ? refused() : orderNotFound(orderId);
+}
+
+type OrderScope = NonNullable<ReturnType<typeof customerOrderScope>>;
+
+/** The orders an actor moves on for their hub (payment results, extensions): a hub its own, the operator any. */
+function hubScope(actor: Actor): OrderScope | null {
+  return actor.kind === 'customer' ? null : customerOrderScope(actor);
 }
 
 function orderNotFound(id: string, field = 'customerOrderId'): DomainError {
