@@ -5,7 +5,7 @@ import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js'
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
-import { canonicalOffers, checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, sameQuantity } from './offer-inputs.js';
+import { canonicalOffers, checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, requireStillApproved, sameQuantity } from './offer-inputs.js';
 import { Offer } from './offer.entity.js';
 import type { SalesSession } from './sales-session.entity.js';
 import { lockSession, MAX_OFFERS_PER_SESSION, requireNotClosed, requireOwnOffer, requireOwnSession } from './sales-session.service.js';
@@ -130,6 +130,8 @@ export class OfferChangesService {
       if (isOnSale(offer) === onSale) return offer;
       const now = ctx.clock.now();
       requireNotClosed(offer.salesSession, now, 'the session has closed: it sells nothing more', 'offerId');
+      // Back on sale is offering the product again: only while its producer approves the hub.
+      if (onSale) await requireStillApproved(em, ctx.actor, offer.salesSession.hub.id, [offer.product.id], ['offerId']);
       offer.withdrawnAt = onSale ? null : now;
       await em.flush();
       await offerEvents(em, now, onSale ? EventKind.OFFERED : EventKind.WITHDRAWN, [offer]);

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { needsHubApproval } from '../../auth/policy.js';
-import { InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../shared/errors.js';
+import { sql, uuidArray } from '../../shared/sql.js';
 import { isUuid } from '../../shared/ids.js';
 import { checkPrice } from '../../shared/money.js';
 import { parseQuantity } from '../../shared/quantity.js';
@@ -94,6 +95,22 @@ export async function requireApprovals(em: EntityManager, actor: Actor, hubId: s
     }
   });
   errors.throwIfAny();
+}
+
+/**
+ * For a hub's own change that keeps selling products in one of its sessions (an offer put back on
+ * sale, a close moved later): each product's producer must still approve the hub. A revocation
+ * leaves a session's offers as they are until it closes; it is not undone by re-listing what was
+ * withdrawn, nor by keeping the session open for years. The operator acts for everyone.
+ */
+export async function requireStillApproved(em: EntityManager, actor: Actor, hubId: string, productIds: readonly string[], field: FieldPath): Promise<void> {
+  if (!needsHubApproval(actor) || productIds.length === 0) return;
+  const rows = await sql<{ producerId: string }>(em, 'SELECT DISTINCT producer_id AS "producerId" FROM product WHERE id = ANY(?::uuid[])', [uuidArray(productIds)]);
+  const producers = rows.map((r) => r.producerId);
+  const approved = await approvedProducerIds(em, hubId, producers, true);
+  if (producers.some((id) => !approved.has(id))) {
+    throw DomainError.of(UserErrorCode.FORBIDDEN, "a product's producer no longer approves this hub to offer its products (revokeHub)", field);
+  }
 }
 
 /** A new offer of the session, persisted with `em`, listed at `position`. */

@@ -12,7 +12,7 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { Offer } from './offer.entity.js';
-import { checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, sameQuantity, canonicalOffers } from './offer-inputs.js';
+import { checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, requireStillApproved, sameQuantity, canonicalOffers } from './offer-inputs.js';
 import { capOffSteps, heldByLiveOrders } from './offer-caps.js';
 import { SalesSession } from './sales-session.entity.js';
 import { isNotClosed, SalesSessionStatus, sessionStatus } from './session-status.js';
@@ -147,6 +147,11 @@ export class SalesSessionService {
       checkTimes(times, session.timeZone, errors);
       if (input.closesAt && input.closesAt <= now) errors.invalid('is already past: close the session now with closeSalesSession', ['closesAt']);
       errors.throwIfAny();
+      // A later close sells the products on sale for longer: only while their producers approve the hub.
+      if (times.closesAt > session.closesAt) {
+        const onSale = await sql<{ productId: string }>(em, 'SELECT product_id AS "productId" FROM offer WHERE sales_session_id = ? AND withdrawn_at IS NULL', [session.id]);
+        await requireStillApproved(em, ctx.actor, session.hub.id, onSale.map((o) => o.productId), ['closesAt']);
+      }
       Object.assign(session, times);
       await em.flush();
       return session;
@@ -199,6 +204,9 @@ export class SalesSessionService {
       const { product } = offer;
       const offSteps = cap && capOffSteps(cap, product);
       if (offSteps) throw DomainError.of(UserErrorCode.INVALID_INPUT, offSteps, ['cap']);
+      // A cap raised or lifted sells more of the product: only while its producer approves the hub.
+      const sellsMore = offer.cap !== null && offer.cap !== undefined && (cap === null || cap.greaterThan(offer.cap));
+      if (sellsMore) await requireStillApproved(em, ctx.actor, offer.salesSession.hub.id, [product.id], ['cap']);
       const held = await heldByLiveOrders(em, offer.salesSession.id, offer.id);
       if (cap && cap.lessThan(held)) {
         throw DomainError.of(UserErrorCode.INVALID_INPUT, `${formatQuantity(held)} ${product.unit} is already checked out in this session: the cap cannot be lower`, ['cap']);
