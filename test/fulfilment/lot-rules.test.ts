@@ -364,4 +364,28 @@ describe('lot rules when shipping and swapping', () => {
     expect(await stockByLocation(t.api, figs)).toMatchObject({ Main: { onHand: '5' }, 'Cold store': { onHand: '8' } });
     await expectStockConsistent(t.db);
   });
+
+  it('unpins a unique item counted up after a picker pinned it: it ships whole to a line that takes it whole, or stays whole', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cheese = await w.product('Tomme wheel');
+    const batch = await receiveLot(t.api, cheese, { code: 'B-1', quantity: '5', bestBefore: '2026-12-01' });
+    const wheel = await receiveLot(t.api, cheese, { code: 'WHEEL-1', quantity: '4', kind: 'ITEM', bestBefore: '2026-12-20' });
+    const order = await soldAndClosed(w, cheese, '4');
+    expect(await swap({ producerOrderId: order, productId: cheese, fromLotId: batch, toLotId: wheel })).toEqual([]);
+
+    // Weighed again, the wheel is 5 kg: the 4 kg line can no longer take it whole.
+    const adjusted = await t.api.data<{ adjustStock: { userErrors: UserErrors } }>(
+      'mutation ($input: AdjustStockInput!) { adjustStock(input: $input) { userErrors { field message code } } }',
+      { input: { productId: cheese, lotId: wheel, delta: '1', reason: 'weighed again' } },
+    );
+    expect(adjusted.adjustStock.userErrors).toEqual([]);
+    const [line] = await pickLines(t.api, w.farm, order);
+    expect(line!.lots.map((l) => [l.lot.id, l.quantity, l.pinned])).toEqual([[batch, '4', false]]);
+
+    expect((await ship(order)).userErrors).toEqual([]);
+    const { rows } = await t.db.query<{ id: string; quantity: string }>('SELECT id, quantity::text FROM lot WHERE id = ANY($1) ORDER BY code', [[batch, wheel]]);
+    expect(rows).toEqual([{ id: batch, quantity: '1.000' }, { id: wheel, quantity: '5.000' }]);
+    await expectStockConsistent(t.db);
+  });
 });

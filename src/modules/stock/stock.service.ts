@@ -331,15 +331,18 @@ export class StockService {
       if (lot) {
         await sql(em, 'UPDATE lot SET quantity = quantity + ? WHERE id = ?', [delta!.toFixed(), input.lotId]);
         if (delta!.isNegative()) await trimPinsTo(em, input.lotId!);
+        // A unique item goes whole or not at all: a pin that no longer takes all of it (the item
+        // was weighed again) would ship part of it. Its line is suggested lots again.
+        if (lot.kind === 'ITEM') await sql(em, 'DELETE FROM lot_pick p USING lot l WHERE l.id = p.lot_id AND p.lot_id = ? AND p.quantity <> l.quantity', [input.lotId]);
       }
     });
   }
 
   /** The lot, locked, if it is one of this product's; NOT_FOUND otherwise. */
   private async lockedLotOf(em: EntityManager, productId: string, lotId: string) {
-    const [lot] = await sql<{ code: string; status: string; locationId: string; quantity: string }>(
+    const [lot] = await sql<{ code: string; status: string; kind: string; locationId: string; quantity: string }>(
       em,
-      'SELECT code, status, location_id AS "locationId", quantity FROM lot WHERE id = ? AND product_id = ? FOR UPDATE',
+      'SELECT code, status, kind, location_id AS "locationId", quantity FROM lot WHERE id = ? AND product_id = ? FOR UPDATE',
       [lotId, productId],
     );
     if (!lot) throw DomainError.of(UserErrorCode.NOT_FOUND, `no lot of this product with id "${lotId}"`, ['lotId']);
