@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGtin } from '../../src/modules/catalogue/product-details.js';
 import { allAtOnce } from '../support/at-once.js';
+import { lockedElsewhere } from '../support/locked-elsewhere.js';
 import * as op from '../support/operations.js';
 import { approveHub, checkout, createHub, createProducer, createSession, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -123,6 +124,18 @@ describe("a product's details", () => {
     });
     const row = await productRow(id);
     expect([row.length_cm, row.width_cm, row.height_cm, row.gtin, row.net_weight_kg]).toEqual([null, null, null, '96385074', '0.500']);
+  });
+
+  it("update of a product's details waits for no checkout in flight: their order lines' foreign keys share the product", async () => {
+    const made = await create({ description: 'Young' });
+    // As a checkout's order line holds it until its commit.
+    const line = await lockedElsewhere(t.db, 'SELECT 1 FROM product WHERE id = $1 FOR KEY SHARE', [made.product!.id]);
+    try {
+      // Answered while the share is held: it did not wait for it.
+      expect(await update(made.product!.id, { description: 'Aged eight weeks' })).toMatchObject({ product: { description: 'Aged eight weeks' }, userErrors: [] });
+    } finally {
+      await line.release();
+    }
   });
 
   it('update refuses what cannot change, changing nothing', async () => {

@@ -1,4 +1,4 @@
-import { DeadlockException, LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { DeadlockException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
@@ -6,6 +6,7 @@ import { createOrReplay } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { type KeysetList, keysetPages, type Page } from '../../shared/keyset-pages.js';
 import type { RequestContext } from '../../shared/request-context.js';
+import { sql } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import type { StockService } from '../stock/stock.service.js';
@@ -90,7 +91,11 @@ export class ProductService {
     requireProducer(ctx.actor, product.producer.id, 'productId');
     try {
       return await ctx.em.transactional(async (em) => {
-        const locked = await em.findOneOrFail(Product, product.id, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+        // NO KEY UPDATE, not FOR UPDATE: every checkout's order line takes the product FOR KEY
+        // SHARE (its foreign key), and editing a description must not queue behind those in flight
+        // nor hold up new ones. A new SKU (a unique key) still waits for them, as PostgreSQL decides.
+        await sql(em, 'SELECT 1 FROM product WHERE id = ? FOR NO KEY UPDATE', [product.id]);
+        const locked = await em.findOneOrFail(Product, product.id, { refresh: true });
         em.assign(locked, changes);
         return locked;
       });
