@@ -38,8 +38,8 @@ export interface ServiceOptions {
 export function createServices(options: ServiceOptions) {
   const stock = new StockService(LOCATION_STRATEGIES[options.locationStrategy ?? priorityFirst.name] ?? priorityFirst);
   const enterprises = new EnterpriseService();
-  const locations = new LocationService(enterprises, stock);
   const picking = new PickingService(earliestBestBefore);
+  const locations = new LocationService(enterprises, stock, (em, producerId, productId, locationId) => picking.plannedOutsideLots(em, producerId, productId, locationId));
   const customerOrders = new CustomerOrderService(stock, { duration: options.holdDuration, max: options.holdMaxDuration });
   return {
     stock,

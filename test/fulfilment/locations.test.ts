@@ -9,7 +9,9 @@ import { expectStockConsistent } from '../support/invariants.js';
 import * as op from '../support/operations.js';
 import { checkout, orderMutation, stockOf } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { addLocation, adjustAt, createOfferSession, stockByLocation, world } from './support.js';
+import {
+  addLocation, adjustAt, buy, closeSessions, createOfferSession, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, world,
+} from './support.js';
 
 describe('stock locations', () => {
   let t: TestApp;
@@ -211,6 +213,35 @@ describe('stock locations', () => {
     expect((await transfer('4')).transferStock.userErrors).toEqual([{ code: 'INSUFFICIENT_STOCK', field: ['quantity'] }]);
     const { rows } = await t.db.query("SELECT on_hand_delta::text FROM stock_movement WHERE product_id = $1 AND kind = 'TRANSFER' ORDER BY id", [leeks]);
     expect(rows.map((r) => r.on_hand_delta)).toEqual(['-2.000', '2.000']);
+    await expectStockConsistent(t.db);
+  });
+
+  it('moves no stock kept outside lots that an order waiting to be picked ships, when its lots there do not suit it', async () => {
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const lamb = await w.product('Lamb');
+    // At Main: a 5 kg carcass (a unique item) and 5 kg kept outside lots.
+    await receiveLot(t.api, lamb, { code: 'EAR-1', quantity: '5', kind: 'ITEM' });
+    await adjustAt(t.api, lamb, w.main, '5');
+    const session = await createOfferSession(t.api, w.hub, [{ productId: lamb }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(lamb), '3');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    // The 3 kg line cannot take the carcass whole: it ships 3 of the 5 kept outside lots at Main.
+    expect((await pickLines(t.api, w.farm, order))[0]).toMatchObject({ lots: [], untracked: [{ location: { name: 'Main' }, quantity: '3' }], short: '0' });
+
+    // 7 are available at Main (10 on hand, 3 committed), 5 of them outside lots, but only 2 of those are free.
+    const transfer = async (quantity: string) => (await t.api.data<{ transferStock: { userErrors: { field: string[]; code: string; message: string }[] } }>(
+      op.TRANSFER_STOCK, { input: { productId: lamb, fromLocationId: w.main, toLocationId: cold, quantity } })).transferStock.userErrors;
+    const before = await stockByLocation(t.api, lamb);
+    const refused = await transfer('5');
+    expect(refused).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['quantity'] }]);
+    expect(refused[0]!.message).toContain('only 2 of the 5');
+    expect(await stockByLocation(t.api, lamb)).toEqual(before);
+    expect(await transfer('2')).toEqual([]);
+    expect((await pickLines(t.api, w.farm, order))[0]).toMatchObject({ short: '0' });
+    const shipped = await t.api.data<{ shipProducerOrder: { userErrors: unknown[] } }>(SHIP, { input: { producerOrderId: order, carrier: 'Van', trackingReference: 'L-1' } });
+    expect(shipped.shipProducerOrder.userErrors).toEqual([]);
     await expectStockConsistent(t.db);
   });
 

@@ -30,6 +30,8 @@ export const CHECKOUT = `mutation ($input: CheckoutInput!) {
 export const CONFIRM_PAYMENT = `mutation ($input: CustomerOrderRefInput!) {
   confirmPayment(input: $input) { customerOrder { ${CUSTOMER_ORDER} } ${USER_ERRORS} } }`;
 
+export const TRANSFER_STOCK = 'mutation ($input: TransferStockInput!) { transferStock(input: $input) { userErrors { field message code } } }';
+
 export const EXTEND_HOLD = `mutation ($input: CustomerOrderRefInput!) {
   extendHold(input: $input) { customerOrder { id status holdExpiresAt } userErrors { field message code } } }`;
 

@@ -118,6 +118,12 @@ export class PickingService {
     return planPicks(this.lotStrategy, open, lots, pinned, outside, unheld);
   }
 
+  /** What the plan picks of a product from stock kept outside lots at a location (its lines' `untracked` there). */
+  async plannedOutsideLots(em: EntityManager, producerId: string, productId: string, locationId: string): Promise<Decimal> {
+    const lines = (await this.plan(em, producerId)).filter((line) => line.productId === productId);
+    return Decimal.sum(0, ...lines.flatMap((line) => line.untracked.filter((u) => u.locationId === locationId).map((u) => u.quantity)));
+  }
+
   /**
    * The planned lines of these producer orders, with their suggested lots. The plan is made once
    * per producer, however many of its orders are asked for (a list of orders is one batch).

@@ -1,5 +1,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { Decimal } from 'decimal.js';
 import { requireProducer } from '../../auth/policy.js';
 import { EventKind } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
@@ -31,11 +32,18 @@ export interface TransferFields {
   idempotencyKey?: string | null;
 }
 
+/**
+ * What the orders waiting to be picked (their pick plan) take of a product's stock kept outside
+ * lots at a location: theirs to ship, not the producer's to move.
+ */
+export type PlannedOutsideLots = (em: EntityManager, producerId: string, productId: string, locationId: string) => Promise<Decimal>;
+
 /** A producer's locations, and stock moved between them. */
 export class LocationService {
   constructor(
     private readonly enterprises: EnterpriseService,
     private readonly stock: StockService,
+    private readonly plannedOutsideLots: PlannedOutsideLots,
   ) {}
 
   async createLocation(ctx: RequestContext, input: { producerId: string; name: string; priority: number }): Promise<Location> {
@@ -133,6 +141,18 @@ export class LocationService {
         throw DomainError.of(
           UserErrorCode.INSUFFICIENT_STOCK,
           `only ${formatQuantity(outside)} is kept outside lots there: move stock in a lot with moveLot, which takes the lot along`,
+          ['quantity'],
+        );
+      }
+      // Committed stock is counted, but not which of it the orders can ship: one whose lots there
+      // do not suit it (a unique item too big for the line, a lot below its grade) ships stock
+      // kept outside lots, and moved away, it would be short.
+      const planned = await this.plannedOutsideLots(em, row.producerId, input.productId, input.fromLocationId);
+      const free = Decimal.max(outside.minus(planned), 0);
+      if (quantity!.greaterThan(free)) {
+        throw DomainError.of(
+          UserErrorCode.INSUFFICIENT_STOCK,
+          `only ${formatQuantity(free)} of the ${formatQuantity(outside)} kept outside lots there is free: orders waiting to be picked ship the rest (see their pickLines)`,
           ['quantity'],
         );
       }
