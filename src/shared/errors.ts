@@ -56,7 +56,16 @@ export function setupProblem(error: unknown): string | undefined {
 }
 
 export function userError(code: UserErrorCode, message: string, field?: FieldPath): UserErrorDetail {
-  return { code, message, field: field ? field.map(String) : null };
+  return { code, message: shortenQuoted(message), field: field ? field.map(String) : null };
+}
+
+/**
+ * A message quotes what it refuses ("x" is not a GTIN), and what it refuses may be as long as a
+ * request allows: a client sent 100 kB needs the first words of it back, not all of it, in every
+ * error (and every log line of it). Longer quoted values keep their first 60 characters.
+ */
+export function shortenQuoted(message: string): string {
+  return message.replace(/"([^"]{60})[^"]{21,}"/gu, '"$1…"');
 }
 
 /** Collects every problem with an input, so a client learns all of them in one round trip. */

@@ -129,6 +129,10 @@ describe('bad input to every mutation', () => {
     ['producerOrders: a negative first', 'query { producerOrders(first: -1) { id } }', () => ({})],
     ['producerOrders: an unknown enum value', 'query { producerOrders(orderState: SHIPPED) { id } }', () => ({})],
     ['pickList: a producer that does not exist', 'query ($p: ID!) { pickList(producerId: $p, deliveryDay: "2026-11-25") { producer { id } } }', () => ({ p: randomUUID() })],
+    // An error quotes what it refuses, but not all of a huge value.
+    ['createProduct: a 100,000-digit GTIN', op.CREATE_PRODUCT, () => ({ input: { producerId: w.jean, name: 'Beans', sku: 'B-1', unit: 'kg', gtin: '4'.repeat(100_000) } })],
+    ['releaseLot: a 100,000-character id', RELEASE_LOT, () => ({ input: { lotId: huge } })],
+    ['checkout: a 100,000-character offer id', op.CHECKOUT, () => ({ input: checkoutInput({ lines: [{ offerId: huge, quantity: '1' }] }) })],
     ['Hub.salesSessions: closing after the year 9999', 'query ($h: ID!) { hub(id: $h) { salesSessions(closesAfter: "+010000-01-01T00:00:00Z") { id } } }', () => ({ h: w.hub })],
   ];
 
@@ -145,6 +149,7 @@ describe('bad input to every mutation', () => {
       for (const error of payload.userErrors!) expect(USER_ERROR_CODES).toContain(error.code);
     }
     expect(JSON.stringify(response)).not.toMatch(/stacktrace|\.ts:\d+|node_modules/);
+    expect(JSON.stringify(response).length).toBeLessThan(2_000);
     expect(await fingerprint()).toEqual(before);
   });
 

@@ -8,6 +8,7 @@ import { actsForProducer } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { forbiddenRead } from '../../graphql/forbidden.js';
 import { isUuid } from '../../shared/ids.js';
+import { shortenQuoted } from '../../shared/errors.js';
 import { Product } from '../catalogue/product.entity.js';
 import { ProducerOrder } from '../orders/producer-order.entity.js';
 import { Offer } from '../sessions/offer.entity.js';
@@ -94,7 +95,7 @@ export class ReservationEventResolver {
     description: "A producer's reservations as they happen, on every replica, only after commit.",
     subscribe: async ({ args, context }) => {
       const { producerId, after } = args as ReservationArgs;
-      if (!isUuid(producerId)) throw new GraphQLError(`no producer with id "${producerId}"`, { extensions: { code: 'BAD_USER_INPUT' } });
+      if (!isUuid(producerId)) throw new GraphQLError(shortenQuoted(`no producer with id "${producerId}"`), { extensions: { code: 'BAD_USER_INPUT' } });
       if (!actsForProducer((context as GraphQLContext).actor, producerId)) throw forbiddenRead("another producer's reservations");
       return (context as GraphQLContext).events.open({ filter: { kinds: RESERVATION_KINDS, producerId }, after: await checkAfter(context as GraphQLContext, after) });
     },
@@ -136,7 +137,7 @@ export class AvailabilityEventResolver {
       const { salesSessionId, after } = args as AvailabilityArgs;
       const ctx = context as GraphQLContext;
       const session = await ctx.services.salesSessions.findSalesSession(ctx, salesSessionId);
-      if (!session) throw new GraphQLError(`no sales session with id "${salesSessionId}"`, { extensions: { code: 'BAD_USER_INPUT' } });
+      if (!session) throw new GraphQLError(shortenQuoted(`no sales session with id "${salesSessionId}"`), { extensions: { code: 'BAD_USER_INPUT' } });
       // A replay starts at the session's creation at the earliest: a product's changes before it
       // was offered here are its producer's business (Product.stock is theirs), not this public
       // stream's to replay.
@@ -263,7 +264,7 @@ export class FulfilmentEventResolver {
       const ctx = context as GraphQLContext;
       if (!producerId === !hubId) throw new GraphQLError('give exactly one of producerId and hubId', { extensions: { code: 'BAD_USER_INPUT' } });
       const id = (producerId ?? hubId)!;
-      if (!isUuid(id)) throw new GraphQLError(`no such id "${id}"`, { extensions: { code: 'BAD_USER_INPUT' } });
+      if (!isUuid(id)) throw new GraphQLError(shortenQuoted(`no such id "${id}"`), { extensions: { code: 'BAD_USER_INPUT' } });
       if (producerId && !actsForProducer(ctx.actor, producerId)) throw forbiddenRead("another producer's fulfilment");
       if (hubId && !actsForHub(ctx.actor, hubId)) throw forbiddenRead("another hub's fulfilment");
       const filter = producerId ? { kinds: FULFILMENT_KINDS, producerId } : { kinds: FULFILMENT_KINDS, hubId: hubId! };
