@@ -78,7 +78,7 @@ function isClientStatus(http: unknown): boolean {
   return typeof status === 'number' && status >= 400 && status < 500;
 }
 
-function isUnavailable(error: unknown): boolean {
+export function isUnavailable(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; current && typeof current === 'object' && depth < 5; depth += 1) {
     const code = (current as { code?: unknown }).code;

@@ -40,6 +40,9 @@ describe('a database outage', () => {
     expect(during.errors?.[0]?.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', retryable: true });
     const health = await fetch(t.app.url.replace('/graphql', '/health'));
     expect(health.status).toBe(503);
+    // So does a CSV download: the same answer a client retries, not a 500.
+    const csv = await fetch(new URL(`/csv/pick-list?producerId=${before}&deliveryDay=2026-11-25`, t.app.url), { headers: { authorization: `Bearer ${t.api.token}` } });
+    expect([csv.status, await csv.json()]).toEqual([503, expect.objectContaining({ code: 'SERVICE_UNAVAILABLE', retryable: true })]);
 
     postgres = await start();
     const after = await waitFor('the server to recover', async () => {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AuthenticationError, KeysUnavailableError } from '../../auth/tokens.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar } from '../../graphql/scalars.js';
+import { isUnavailable } from '../../graphql/format-error.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { canonicalId } from '../../shared/ids.js';
 import { formatQuantity } from '../../shared/quantity.js';
@@ -98,6 +99,10 @@ async function respond(deps: CsvRouteDeps, req: Request, res: Response, name: st
     } else if (error instanceof DomainError) {
       const forbidden = error.userErrors.some((e) => e.code === UserErrorCode.FORBIDDEN);
       res.status(forbidden ? 403 : 400).json({ error: error.message, code: forbidden ? 'FORBIDDEN' : 'BAD_USER_INPUT', userErrors: error.userErrors });
+    } else if (isUnavailable(error)) {
+      // As the GraphQL endpoint answers it: a client retries a download as it retries a query.
+      deps.logger.warn({ err: error }, 'database unavailable');
+      res.status(503).json({ error: 'The service is temporarily unavailable; retry the request.', code: 'SERVICE_UNAVAILABLE', retryable: true });
     } else {
       throw error;
     }
