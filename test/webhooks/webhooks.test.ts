@@ -145,6 +145,12 @@ describe('event retention', () => {
     try {
       const producer = await createProducer(t.api, 'Jean');
       const carrots = await createProduct(t.api, producer, { name: 'Carrots', onHand: '5' });
+      // The stock's ADJUSTED event positioned first: a webhook gets every event positioned after
+      // it is registered, and a busy machine could position this one after, adding a delivery.
+      await waitFor('the events to be positioned', async () => {
+        const { rows } = await t.db.query('SELECT count(*)::int AS n FROM domain_event WHERE position IS NULL');
+        return rows[0].n === 0 ? true : undefined;
+      });
       const { registerWebhook } = await t.api.data<{ registerWebhook: { webhook: { id: string } } }>(REGISTER, {
         input: { url: 'https://trader.example.org/hooks', kinds: ['ADJUSTED'], producerId: producer },
       });
