@@ -62,7 +62,7 @@ export function optionalIdempotencyKey(raw: string | null | undefined, errors: I
  * decimals, text trimmed, times as instants, lists in a set order), so a retry spelt differently
  * is the same request. The fields are sorted by name; their values must already be canonical.
  */
-export function hashRequest(kind: IdempotentMutation | 'receiveLot', fields: Record<string, unknown>): string {
+export function hashRequest(kind: IdempotentMutation | 'receiveLot' | 'createLocation' | 'createProduct', fields: Record<string, unknown>): string {
   const canonical = Object.keys(fields).sort().map((name) => [name, fields[name]]);
   return createHash('sha256').update(JSON.stringify({ kind, fields: canonical })).digest('hex');
 }

@@ -41,6 +41,15 @@ describe('creations sent again', () => {
     expect(await rows('SELECT name FROM product WHERE sku = $1', ['LEEK-1'])).toEqual([{ name: 'Leeks' }]);
     // Its stock levels were made once, one per location.
     expect(await rows('SELECT count(*)::int AS n FROM stock_level WHERE product_id = $1', [first.product!.id])).toEqual([{ n: 1 }]);
+
+    // Renamed since, it is still what that request made: it answers with it, as it is now.
+    const renamed = await t.api.data<{ updateProduct: { userErrors: unknown[] } }>(
+      'mutation ($input: UpdateProductInput!) { updateProduct(input: $input) { userErrors { code } } }',
+      { input: { productId: first.product!.id, name: 'Winter leeks' } },
+    );
+    expect(renamed.updateProduct.userErrors).toEqual([]);
+    expect(await create(input)).toEqual({ ...first, product: { ...first.product, name: 'Winter leeks' } });
+    expect((await create({ ...input, name: 'Winter leeks' })).userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['sku'] }]);
   });
 
   it('answers a repeated createLocation with the location it made, and refuses one of that name at another priority', async () => {
@@ -52,6 +61,16 @@ describe('creations sent again', () => {
     const other = await create({ producerId: farm, name: 'Cold store', priority: 3 });
     expect(other.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['name'] }]);
     expect(await rows('SELECT priority FROM location WHERE producer_id = $1 AND name = $2', [farm, 'Cold store'])).toEqual([{ priority: 2 }]);
+
+    // Given another priority since, the location is still what that request made: it answers with it, as it is now.
+    const moved = await t.api.data<{ updateLocation: { userErrors: unknown[] } }>(
+      'mutation ($input: UpdateLocationInput!) { updateLocation(input: $input) { userErrors { code } } }',
+      { input: { locationId: first.location!.id, priority: 4 } },
+    );
+    expect(moved.updateLocation.userErrors).toEqual([]);
+    expect(await create({ producerId: farm, name: 'Cold store', priority: 2 })).toEqual({ location: { ...first.location, priority: 4 }, userErrors: [] });
+    expect((await create({ producerId: farm, name: 'Cold store', priority: 4 })).userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['name'] }]);
+    expect(await rows('SELECT count(*)::int AS n FROM location WHERE producer_id = $1', [farm])).toEqual([{ n: 2 }]);
   });
 
   it('answers a repeated receiveLot with the lot it made, adding no stock, and refuses another lot under that code', async () => {

@@ -69,6 +69,13 @@ export class Product extends BaseEntity {
   @Property({ type: 'string', length: 3, nullable: true })
   wholesalePriceCurrency?: string | null;
 
+  /**
+   * A digest of the createProduct request that made it, so that request sent again is known
+   * after updateProduct changed the product. Null for products made before it was kept.
+   */
+  @Property({ type: 'string', length: 64, nullable: true })
+  creationHash?: string;
+
   constructor(producer: Producer, name: string, sku: string, unit: string) {
     super();
     this.producer = producer;

@@ -2,7 +2,7 @@ import { DeadlockException, UniqueConstraintViolationException } from '@mikro-or
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { requireProducer } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
-import { createOrReplay } from '../../shared/idempotency.js';
+import { createOrReplay, hashRequest } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { type KeysetList, keysetPages, type Page } from '../../shared/keyset-pages.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -56,17 +56,23 @@ export class ProductService {
 
     requireProducer(ctx.actor, input.producerId, 'producerId');
     const producer = await this.enterprises.requireProducer(ctx, input.producerId, 'producerId');
+    const creationHash = hashRequest('createProduct', { producerId: producer.id, name, sku, unit, ...details });
     return createOrReplay(
       () => ctx.em.transactional(async (em) => {
         const product = Object.assign(new Product(producer, name, sku, unit), details);
         product.createdAt = ctx.clock.now();
+        product.creationHash = creationHash;
         await em.persistAndFlush(product);
         await this.stock.createMissingLevels(em, producer.id);
         return product;
       }),
       {
         find: () => ctx.em.fork().findOne(Product, { producer: producer.id, sku }),
-        same: (found) => found.name === name && found.unit === unit && sameDetails(found, details),
+        // The same request answers with the product as it is now, whatever updateProduct changed
+        // since (one made before digests were kept: only while it is as the request asks).
+        same: (found) => (found.creationHash
+          ? found.creationHash === creationHash
+          : found.name === name && found.unit === unit && sameDetails(found, details)),
         taken: (found) => skuTaken(sku, found),
       },
     );

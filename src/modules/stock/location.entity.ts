@@ -24,6 +24,13 @@ export class Location extends BaseEntity {
   @Property({ type: 'integer' })
   priority: number;
 
+  /**
+   * A digest of the createLocation request that made it, so that request sent again is known
+   * after the location was given another priority. Null for locations made before it was kept.
+   */
+  @Property({ type: 'string', length: 64, nullable: true })
+  creationHash?: string;
+
   constructor(producer: Producer, name: string, priority: number) {
     super();
     this.producer = producer;

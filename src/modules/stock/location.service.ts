@@ -53,17 +53,21 @@ export class LocationService {
     errors.throwIfAny();
     requireProducer(ctx.actor, input.producerId, 'producerId');
     const producer = await this.enterprises.requireProducer(ctx, input.producerId, 'producerId');
+    const creationHash = hashRequest('createLocation', { producerId: producer.id, name, priority: input.priority });
     return createOrReplay(
       () => ctx.em.transactional(async (em) => {
         const location = new Location(producer, name, input.priority);
         location.createdAt = ctx.clock.now();
+        location.creationHash = creationHash;
         await em.persistAndFlush(location);
         await this.stock.createMissingLevels(em, producer.id);
         return location;
       }),
       {
         find: () => ctx.em.fork().findOne(Location, { producer: producer.id, name }),
-        same: (found) => found.priority === input.priority,
+        // The same request answers with the location as it is now, whatever priority it was given
+        // since (one made before digests were kept: only while it has the priority asked for).
+        same: (found) => (found.creationHash ? found.creationHash === creationHash : found.priority === input.priority),
         taken: () => nameTaken(name),
       },
     );
