@@ -2,7 +2,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { SubscriberTooSlowError } from '../events/event-hub.js';
-import { DomainError, UserErrorCode } from '../shared/errors.js';
+import { DomainError, shortenQuoted, UserErrorCode } from '../shared/errors.js';
 
 /** Codes of errors the client caused; their messages are safe and useful to show. */
 const CLIENT_ERROR_CODES = new Set([
@@ -39,7 +39,8 @@ export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) {
-      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+      // A scalar's refusal, and graphql's for a variable, quote the value (graphql twice).
+      return { message: shortenQuoted(formatted.message), locations: formatted.locations, path: formatted.path, extensions: { code } };
     }
     const cause = unwrapResolverError(error);
     // Raised as such by the server itself (the identity provider's keys cannot be fetched).

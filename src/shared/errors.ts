@@ -65,8 +65,14 @@ export function userError(code: UserErrorCode, message: string, field?: FieldPat
  * error (and every log line of it). Longer quoted values keep their first 60 characters.
  */
 export function shortenQuoted(message: string): string {
-  return message.replace(/"([^"]{60})[^"]{21,}"/gu, '"$1…"');
+  const shortened = message.replace(/"([^"]{60})[^"]{21,}"/gu, '"$1…"');
+  // A value with a quote of its own in it ends the match early, and the rest of it stays whole:
+  // whatever is still too long keeps its beginning and its end (what the message says of it).
+  const chars = shortened.length <= MAX_MESSAGE ? [] : [...shortened];
+  return chars.length <= MAX_MESSAGE ? shortened : `${chars.slice(0, MAX_MESSAGE / 2).join('')}…${chars.slice(-MAX_MESSAGE / 2).join('')}`;
 }
+
+const MAX_MESSAGE = 600;
 
 /** Collects every problem with an input, so a client learns all of them in one round trip. */
 export class InputErrors {
