@@ -11,6 +11,7 @@ import { OfferChangesService } from './modules/sessions/offer-changes.service.js
 import { type CloseListener, SalesSessionService } from './modules/sessions/sales-session.service.js';
 import { StockService } from './modules/stock/stock.service.js';
 import { LocationService } from './modules/stock/location.service.js';
+import type { PlannedAt } from './modules/stock/planned-stock.js';
 import { LotService } from './modules/lots/lot.service.js';
 import { earliestBestBefore } from './modules/lots/lot-strategy.js';
 import { PickingService } from './modules/fulfilment/picking.service.js';
@@ -36,10 +37,12 @@ export interface ServiceOptions {
 
 /** Builds the services once per process; they hold no request state (that comes in RequestContext). */
 export function createServices(options: ServiceOptions) {
-  const stock = new StockService(LOCATION_STRATEGIES[options.locationStrategy ?? priorityFirst.name] ?? priorityFirst);
-  const enterprises = new EnterpriseService();
   const picking = new PickingService(earliestBestBefore);
-  const locations = new LocationService(enterprises, stock, (em, producerId, productId, locationId) => picking.plannedOutsideLots(em, producerId, productId, locationId));
+  // What the pick plan takes at a location, which a transfer or write-off must leave.
+  const plannedAt: PlannedAt = (em, producerId, productId, locationId) => picking.plannedAt(em, producerId, productId, locationId);
+  const stock = new StockService(LOCATION_STRATEGIES[options.locationStrategy ?? priorityFirst.name] ?? priorityFirst, plannedAt);
+  const enterprises = new EnterpriseService();
+  const locations = new LocationService(enterprises, stock, plannedAt);
   const customerOrders = new CustomerOrderService(stock, { duration: options.holdDuration, max: options.holdMaxDuration });
   return {
     stock,

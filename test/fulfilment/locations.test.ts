@@ -216,7 +216,7 @@ describe('stock locations', () => {
     await expectStockConsistent(t.db);
   });
 
-  it('moves no stock kept outside lots that an order waiting to be picked ships, when its lots there do not suit it', async () => {
+  it('moves or writes off no stock kept outside lots that an order waiting to be picked ships, when its lots there do not suit it', async () => {
     const w = await world(t);
     const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
     const lamb = await w.product('Lamb');
@@ -237,10 +237,45 @@ describe('stock locations', () => {
     const refused = await transfer('5');
     expect(refused).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['quantity'] }]);
     expect(refused[0]!.message).toContain('only 2 of the 5');
+    // Nor is it written off.
+    const { adjustStock } = await t.api.data<{ adjustStock: { userErrors: { field: string[]; code: string; message: string }[] } }>(
+      'mutation ($input: AdjustStockInput!) { adjustStock(input: $input) { userErrors { field message code } } }',
+      { input: { productId: lamb, locationId: w.main, delta: '-5', reason: 'bruised' } },
+    );
+    expect(adjustStock.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['delta'], message: expect.stringContaining('only 2 of the 5') }]);
     expect(await stockByLocation(t.api, lamb)).toEqual(before);
     expect(await transfer('2')).toEqual([]);
     expect((await pickLines(t.api, w.farm, order))[0]).toMatchObject({ short: '0' });
     const shipped = await t.api.data<{ shipProducerOrder: { userErrors: unknown[] } }>(SHIP, { input: { producerOrderId: order, carrier: 'Van', trackingReference: 'L-1' } });
+    expect(shipped.shipProducerOrder.userErrors).toEqual([]);
+    await expectStockConsistent(t.db);
+  });
+
+  it('moves no stock kept outside lots whose room an order waiting to be picked needs for its lot, where an open session holds the rest', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const depot = await addLocation(t.api, w.farm, 'Depot', 3);
+    const pears = await w.product('Pears');
+    // Main: a CLASS_II lot of 4. Cold store: an EXTRA lot of 4 and 3 kept outside lots.
+    await receiveLot(t.api, pears, { code: 'LOW', quantity: '4', grade: 'CLASS_II', bestBefore: '2026-12-10' });
+    const top = await receiveLot(t.api, pears, { code: 'TOP', quantity: '4', grade: 'EXTRA', bestBefore: '2026-12-10', locationId: cold });
+    await adjustAt(t.api, pears, cold, '3');
+    const extra = await createOfferSession(t.api, w.hub, [{ productId: pears, minGrade: 'EXTRA' }]);
+    await buy(t.api, extra.id, 'restaurant', extra.offerFor(pears), '4'); // held at Main
+    const open = await createOfferSession(t.api, w.hub, [{ productId: pears }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    await buy(t.api, open.id, 'ben', open.offerFor(pears), '3'); // held in the cold store, by a session still open
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, extra.id);
+    expect((await pickLines(t.api, w.farm, order))[0]).toMatchObject({ lots: [{ lot: { id: top }, quantity: '4' }], untracked: [], short: '0' });
+
+    // Cold store: 7 on hand, 3 held (they never move), the EXTRA lot's 4 picked: the 3 outside lots must stay.
+    const before = await stockByLocation(t.api, pears);
+    const { transferStock } = await t.api.data<{ transferStock: { userErrors: { field: string[]; code: string; message: string }[] } }>(
+      op.TRANSFER_STOCK, { input: { productId: pears, fromLocationId: cold, toLocationId: depot, quantity: '3' } });
+    expect(transferStock.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['quantity'], message: expect.stringContaining('only 0 of the 3') }]);
+    expect(await stockByLocation(t.api, pears)).toEqual(before);
+    const shipped = await t.api.data<{ shipProducerOrder: { userErrors: unknown[] } }>(SHIP, { input: { producerOrderId: order, carrier: 'Van', trackingReference: 'T' } });
     expect(shipped.shipProducerOrder.userErrors).toEqual([]);
     await expectStockConsistent(t.db);
   });

@@ -298,6 +298,39 @@ describe('shipping when the goods are not where the order was committed', () => 
     await expectStockConsistent(t.db);
   });
 
+  it("refuses a swap whose pin would take the room another order's stock kept outside lots there needs", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const pears = await w.product('Pears');
+    // Cold store: 2 kept outside lots and a CLASS_I lot of 4.
+    await adjustAt(t.api, pears, cold, '2');
+    const inCold = await receiveLot(t.api, pears, { code: 'P-COLD', quantity: '4', bestBefore: '2026-12-12', locationId: cold });
+    // A restaurant's session asks for EXTRA: no lot is, so its 2 ship from the stock outside lots, held in the cold store.
+    const extra = await createOfferSession(t.api, w.hub, [{ productId: pears, minGrade: 'EXTRA' }]);
+    await buy(t.api, extra.id, 'restaurant', extra.offerFor(pears), '2');
+    // Main: a CLASS_II lot of 4; the other session's 4 are held there.
+    const atMain = await receiveLot(t.api, pears, { code: 'P-MAIN', quantity: '4', grade: 'CLASS_II', bestBefore: '2026-12-10' });
+    const any = await createOfferSession(t.api, w.hub, [{ productId: pears }]);
+    await buy(t.api, any.id, 'ana', any.offerFor(pears), '4');
+    // A session still open holds 2 in the cold store.
+    const open = await createOfferSession(t.api, w.hub, [{ productId: pears }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    await buy(t.api, open.id, 'ben', open.offerFor(pears), '2');
+    await closeSessions(t);
+    const [order, restaurant] = [await producerOrderOf(t.api, w.farm, any.id), await producerOrderOf(t.api, w.farm, extra.id)];
+    expect((await pickLines(t.api, w.farm, restaurant))[0]).toMatchObject({ lots: [], untracked: [{ location: { name: 'Cold store' }, quantity: '2' }], short: '0' });
+
+    // Cold store: 6 on hand, 2 held by the open session, 2 the restaurant's: 2 can be picked there, not 4.
+    const { swapLot } = await t.api.data<{ swapLot: { userErrors: { field: string[]; code: string; message: string }[] } }>(SWAP, {
+      input: { producerOrderId: order, productId: pears, fromLotId: atMain, toLotId: inCold },
+    });
+    expect(swapLot.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['toLotId'], message: expect.stringContaining('2 can be picked there') }]);
+    for (const [producerOrderId, trackingReference] of [[order, 'A'], [restaurant, 'B']]) {
+      expect((await ship({ producerOrderId, trackingReference })).shipProducerOrder.userErrors).toEqual([]);
+    }
+    await expectStockConsistent(t.db);
+  });
+
   it("gives a later order back the room its own stock needs, when an earlier order's lot took it and that order has stock of its own", async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
     const w = await world(t);

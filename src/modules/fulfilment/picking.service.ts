@@ -118,10 +118,16 @@ export class PickingService {
     return planPicks(this.lotStrategy, open, lots, pinned, outside, unheld);
   }
 
-  /** What the plan picks of a product from stock kept outside lots at a location (its lines' `untracked` there). */
-  async plannedOutsideLots(em: EntityManager, producerId: string, productId: string, locationId: string): Promise<Decimal> {
+  /**
+   * What the plan takes of a product at a location: from stock kept outside lots there (its lines'
+   * `untracked`), and in all (lots and stock outside them), which must stay within what no open
+   * session holds there.
+   */
+  async plannedAt(em: EntityManager, producerId: string, productId: string, locationId: string): Promise<{ outsideLots: Decimal; all: Decimal }> {
     const lines = (await this.plan(em, producerId)).filter((line) => line.productId === productId);
-    return Decimal.sum(0, ...lines.flatMap((line) => line.untracked.filter((u) => u.locationId === locationId).map((u) => u.quantity)));
+    const outsideLots = Decimal.sum(0, ...lines.flatMap((line) => line.untracked.filter((u) => u.locationId === locationId).map((u) => u.quantity)));
+    const lots = Decimal.sum(0, ...lines.flatMap((line) => line.picks.filter((p) => p.locationId === locationId).map((p) => p.quantity)));
+    return { outsideLots, all: outsideLots.plus(lots) };
   }
 
   /**
@@ -285,7 +291,10 @@ async function refuseWhereOpenSessionsHold(
   const there = (picks: readonly PlannedPick[]) => Decimal.sum(0, ...picks.filter((p) => p.locationId === to.locationId).map((p) => p.quantity));
   const wanted = there(linePicks);
   const { unheld } = await stockAtLocations(em, [productId], { lock: false });
-  const room = Decimal.max(unheld(productId, to.locationId).minus(there(otherLines.flatMap((l) => l.picks.filter((p) => p.pinned)))), 0);
+  // Other lines' pins stay, and so does what they ship from stock kept outside lots there (it is
+  // committed there: commitmentsFollowingTheGoods leaves it), like the holds.
+  const untrackedThere = Decimal.sum(0, ...otherLines.flatMap((l) => l.untracked.filter((u) => u.locationId === to.locationId).map((u) => u.quantity)));
+  const room = Decimal.max(unheld(productId, to.locationId).minus(there(otherLines.flatMap((l) => l.picks.filter((p) => p.pinned)))).minus(untrackedThere), 0);
   if (wanted.greaterThan(room)) {
     throw DomainError.of(
       UserErrorCode.INSUFFICIENT_STOCK,

@@ -1,6 +1,5 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Decimal } from 'decimal.js';
 import { requireProducer } from '../../auth/policy.js';
 import { EventKind } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
@@ -13,6 +12,7 @@ import { requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { stockOutsideLots } from '../lots/stock-outside-lots.js';
 import { Location } from './location.entity.js';
+import { type PlannedAt, requireUnplannedOutsideLots } from './planned-stock.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 import type { StockService } from './stock.service.js';
 
@@ -32,18 +32,12 @@ export interface TransferFields {
   idempotencyKey?: string | null;
 }
 
-/**
- * What the orders waiting to be picked (their pick plan) take of a product's stock kept outside
- * lots at a location: theirs to ship, not the producer's to move.
- */
-export type PlannedOutsideLots = (em: EntityManager, producerId: string, productId: string, locationId: string) => Promise<Decimal>;
-
 /** A producer's locations, and stock moved between them. */
 export class LocationService {
   constructor(
     private readonly enterprises: EnterpriseService,
     private readonly stock: StockService,
-    private readonly plannedOutsideLots: PlannedOutsideLots,
+    private readonly plannedAt: PlannedAt,
   ) {}
 
   async createLocation(ctx: RequestContext, input: { producerId: string; name: string; priority: number }): Promise<Location> {
@@ -148,18 +142,8 @@ export class LocationService {
           ['quantity'],
         );
       }
-      // Committed stock is counted, but not which of it the orders can ship: one whose lots there
-      // do not suit it (a unique item too big for the line, a lot below its grade) ships stock
-      // kept outside lots, and moved away, it would be short.
-      const planned = await this.plannedOutsideLots(em, row.producerId, input.productId, input.fromLocationId);
-      const free = Decimal.max(outside.minus(planned), 0);
-      if (quantity!.greaterThan(free)) {
-        throw DomainError.of(
-          UserErrorCode.INSUFFICIENT_STOCK,
-          `only ${formatQuantity(free)} of the ${formatQuantity(outside)} kept outside lots there is free: orders waiting to be picked ship the rest (see their pickLines)`,
-          ['quantity'],
-        );
-      }
+      // Available stock counts what is committed, not which of it the orders can ship.
+      await requireUnplannedOutsideLots(em, this.plannedAt, { producerId: row.producerId, productId: input.productId, locationId: input.fromLocationId }, outside, quantity!, ['quantity']);
       const short = await this.stock.apply(em, StockMovementKind.TRANSFER, ctx.clock.now(), [
         { productId: input.productId, locationId: input.fromLocationId, onHandDelta: quantity!.negated(), reason },
         { productId: input.productId, locationId: input.toLocationId, onHandDelta: quantity!, reason },

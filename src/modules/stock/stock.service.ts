@@ -10,6 +10,7 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
 import { stockOutsideLots } from '../lots/stock-outside-lots.js';
 import { lockLevels, namingBusyLevels } from './level-locks.js';
+import { type PlannedAt, requireUnplannedOutsideLots } from './planned-stock.js';
 import { allocateAcrossLocations, type LocationCandidate, type LocationStrategy } from './location-strategy.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 
@@ -101,7 +102,14 @@ export interface MoveEvents {
  * the levels at COMMIT, by a trigger that locks in the same order (see planHold()).
  */
 export class StockService {
-  constructor(private readonly locationStrategy: LocationStrategy) {}
+  /**
+   * `plannedAt`: what the pick plan takes at a location (PickingService.plannedAt()), which a
+   * write-off outside lots leaves. Only a tool that writes no stock (check-stock) goes without.
+   */
+  constructor(
+    private readonly locationStrategy: LocationStrategy,
+    private readonly plannedAt?: PlannedAt,
+  ) {}
 
   /**
    * Reserves stock for a checkout under lock: either every request is met and held, or nothing
@@ -317,6 +325,8 @@ export class StockService {
             ['delta'],
           );
         }
+        // As a transfer: not what orders waiting to be picked ship there, or the room they need.
+        if (this.plannedAt) await requireUnplannedOutsideLots(em, this.plannedAt, { producerId: product.producerId, productId: input.productId, locationId }, outside, delta!.negated(), ['delta']);
       }
       const short = await this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(),
         [{ productId: input.productId, locationId, lotId: input.lotId ?? undefined, onHandDelta: delta, reason }],
