@@ -28,6 +28,8 @@ export async function requireUnplannedOutsideLots(
 ): Promise<void> {
   const { producerId, productId, locationId } = where;
   const planned = await plannedAt(em, producerId, productId, locationId);
+  // Nothing planned there: what is held or committed is the level's to refuse, as it says.
+  if (planned.all.isZero()) return;
   const { unheld } = await stockAtLocations(em, [productId], { lock: false });
   const free = Decimal.max(Decimal.min(outside.minus(planned.outsideLots), unheld(productId, locationId).minus(planned.all)), 0);
   if (quantity.greaterThan(free)) {
