@@ -1,6 +1,6 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { actsForHub, customerOrderScope, forbidden, seesCustomerOrder } from '../../auth/policy.js';
+import { customerOrderScope, forbidden, seesCustomerOrder } from '../../auth/policy.js';
 import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import { doEachDue, type DueItem, type DueOutcome } from '../../scheduler/each-due.js';
 import { pageByCreation } from '../../shared/creation-pages.js';
@@ -242,8 +242,10 @@ export class CustomerOrderService {
   private async transition(em: EntityManager, actor: Actor, now: Date, orderId: string, event: OrderEvent): Promise<Outcome> {
     // Payment results come from the hub; a customer may only cancel their own order, and is told
     // of another's no more than customerOrder(id) tells it (null): not found.
-    const row = await lockOrder(em, orderId, event === OrderEvent.CANCELLED ? customerOrderScope(actor) : hubScope(actor), () =>
-      actor.kind === 'customer' ? orderNotFound(orderId) : forbidden('this order belongs to another hub or customer', 'customerOrderId'));
+    const row = await lockOrder(em, orderId, {
+      scope: event === OrderEvent.CANCELLED ? customerOrderScope(actor) : hubScope(actor),
+      refused: () => (actor.kind === 'customer' ? orderNotFound(orderId) : forbidden('this order belongs to another hub or customer', 'customerOrderId')),
+    });
     const session = readSessionTimes(row);
     const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
 
@@ -303,24 +305,19 @@ export class CustomerOrderService {
   /**
    * First half of replacing a pending order with a new basket (its customer changed it), in the
    * new checkout's transaction, before the new order is written: the order must be the same
-   * customer's, in the same session, with its hold running. Read first without a lock (none of
-   * that changes), so naming another hub's order locks nothing of that hub's. Then the order,
-   * both baskets' capped offers (in id order, before anything is let go: letting go of some and
+   * customer's, in the same session, with its hold running. The order is locked only if it is
+   * the caller's hub's (lockOrder()), so naming another hub's order locks nothing of that hub's;
+   * then both baskets' capped offers (in id order, before anything is let go: letting go of some and
    * then taking others would take them out of the order every writer keeps), and the old
    * order's share of them is given back, for the new order's lines to take.
    */
   async beginReplacing(em: EntityManager, actor: Actor, now: Date, orderId: string, basket: ReplacingBasket): Promise<Replacing> {
     const field = 'replacesCustomerOrderId';
     const refuse = (code: UserErrorCode, message: string) => DomainError.of(code, message, [field]);
-    const [found] = await sql<{ hubId: string; salesSessionId: string; customerRef: string }>(
-      em,
-      'SELECT hub_id AS "hubId", sales_session_id AS "salesSessionId", customer_ref AS "customerRef" FROM customer_order WHERE id = ?',
-      [orderId],
-    );
-    if (!found || !actsForHub(actor, found.hubId)) throw orderNotFound(orderId, field);
-    if (found.salesSessionId !== basket.salesSessionId) throw refuse(UserErrorCode.INVALID_INPUT, 'the order was checked out in another sales session');
-    if (found.customerRef !== basket.customerRef) throw refuse(UserErrorCode.INVALID_INPUT, "the order is another customer's");
-    const row = await lockOrder(em, orderId);
+    // Another hub's order is not found, and not locked.
+    const row = await lockOrder(em, orderId, { scope: hubScope(actor), field });
+    if (row.order.sales_session_id !== basket.salesSessionId) throw refuse(UserErrorCode.INVALID_INPUT, 'the order was checked out in another sales session');
+    if (row.customerRef !== basket.customerRef) throw refuse(UserErrorCode.INVALID_INPUT, "the order is another customer's");
     const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
     // A lapsed hold is the scheduler's to expire (within a second): this transaction is about to fail.
     if (order.status === CustomerOrderStatus.EXPIRED || (order.status === CustomerOrderStatus.PENDING_PAYMENT && holdLapsed(order, now))) {
@@ -376,7 +373,7 @@ export class CustomerOrderService {
     const outcome = await ctx.em.transactional(async (em): Promise<Outcome> => {
       const now = ctx.clock.now();
       // Customers never get here (the mutation is the hub's).
-      const row = await lockOrder(em, customerOrderId, hubScope(ctx.actor), () => forbidden('this order belongs to another hub', 'customerOrderId'));
+      const row = await lockOrder(em, customerOrderId, { scope: hubScope(ctx.actor), refused: () => forbidden('this order belongs to another hub', 'customerOrderId') });
       const order = { status: row.status, holdExpiresAt: instant(row.holdExpiresAt) };
       if (order.status === CustomerOrderStatus.EXPIRED) throw holdExpired();
       if (order.status !== CustomerOrderStatus.PENDING_PAYMENT) {
@@ -422,8 +419,7 @@ type LockedOrderRow = SessionTimes & LockedOrder & { hubId: string; customerRef:
 async function lockOrder(
   em: EntityManager,
   orderId: string,
-  scope: OrderScope | null = {},
-  refused: () => DomainError = () => orderNotFound(orderId),
+  { scope = {}, field = 'customerOrderId', refused = () => orderNotFound(orderId, field) }: { scope?: OrderScope | null; field?: string; refused?: () => DomainError } = {},
 ): Promise<LockedOrderRow> {
   const [row] = scope === null ? [] : await sql<LockedOrderRow>(
     em,
@@ -437,7 +433,7 @@ async function lockOrder(
   );
   if (row) return row;
   const [exists] = await sql(em, 'SELECT 1 FROM customer_order WHERE id = ?', [orderId]);
-  throw exists ? refused() : orderNotFound(orderId);
+  throw exists ? refused() : orderNotFound(orderId, field);
 }
 
 type OrderScope = NonNullable<ReturnType<typeof customerOrderScope>>;
