@@ -11,7 +11,7 @@ import { concurrently, instant, sql, uuidArray } from '../../shared/sql.js';
 import { requireDeliveryDay, unmetCriteria } from '../lots/lot-criteria.js';
 import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
 import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
-import { stockAtLocations } from '../lots/stock-outside-lots.js';
+import { type StockAt, stockAtLocations } from '../lots/stock-outside-lots.js';
 import { type OpenOrder, type PinnedPick, type PlannedLine, type PlannedPick, planPicks } from './pick-planner.js';
 
 /** One product in a pick list: the total to pick, and from which lots and locations. */
@@ -55,6 +55,15 @@ export class PickingService {
    * shipment plans with the lots it has locked.
    */
   async plan(em: EntityManager, producerId: string, only?: { products: ReadonlySet<string>; lots: ReadonlySet<string> }): Promise<PlannedLine[]> {
+    return (await this.planWithStock(em, producerId, only)).lines;
+  }
+
+  /** plan(), with what no open session holds at each location, as the plan read it. */
+  private async planWithStock(
+    em: EntityManager,
+    producerId: string,
+    only?: { products: ReadonlySet<string>; lots: ReadonlySet<string> },
+  ): Promise<{ lines: PlannedLine[]; unheld: StockAt }> {
     const orders = await sql<OrderRow>(
       em,
       `SELECT po.id, po.hub_id AS "hubId", coalesce(s.delivers_at, s.closes_at) AS "deliversAt", s.time_zone AS "timeZone"
@@ -63,7 +72,7 @@ export class PickingService {
         ORDER BY coalesce(s.delivers_at, s.closes_at), po.completed_at, po.id`,
       [producerId],
     );
-    if (orders.length === 0) return [];
+    if (orders.length === 0) return { lines: [], unheld: () => new Decimal(0) };
     const ids = uuidArray(orders.map((o) => o.id));
     const [lines, committed, lots, pins] = await concurrently(em, [
       () => sql<{ producerOrderId: string; productId: string; minGrade: LotGrade | null; minShelfLifeDays: number | null; quantity: string }>(
@@ -115,7 +124,7 @@ export class PickingService {
     const pinned: PinnedPick[] = pins.map((p) => ({ ...p, quantity: new Decimal(p.quantity) }));
     // With what no open session holds at each location: holds never move, so picks stay within it.
     const { outside, unheld } = await stockAtLocations(em, [...new Set(lines.map((l) => l.productId))], { lock: false });
-    return planPicks(this.lotStrategy, open, lots, pinned, outside, unheld);
+    return { lines: planPicks(this.lotStrategy, open, lots, pinned, outside, unheld), unheld };
   }
 
   /**
@@ -125,9 +134,8 @@ export class PickingService {
    */
   async plannedAt(em: EntityManager, producerId: string, productId: string, locationId: string): Promise<{ outsideLots: Decimal; all: Decimal }> {
     const lines = (await this.plan(em, producerId)).filter((line) => line.productId === productId);
-    const outsideLots = Decimal.sum(0, ...lines.flatMap((line) => line.untracked.filter((u) => u.locationId === locationId).map((u) => u.quantity)));
-    const lots = Decimal.sum(0, ...lines.flatMap((line) => line.picks.filter((p) => p.locationId === locationId).map((p) => p.quantity)));
-    return { outsideLots, all: outsideLots.plus(lots) };
+    const outsideLots = quantityAt(lines.flatMap((line) => line.untracked), locationId);
+    return { outsideLots, all: outsideLots.plus(quantityAt(lines.flatMap((line) => line.picks), locationId)) };
   }
 
   /**
@@ -202,7 +210,7 @@ export class PickingService {
            FROM lot WHERE product_id = (SELECT id FROM product WHERE id = ? AND producer_id = ?) ORDER BY id FOR UPDATE`,
         [input.productId, order.producerId],
       );
-      const planned = await this.plan(em, order.producerId);
+      const { lines: planned, unheld } = await this.planWithStock(em, order.producerId);
       const line = planned.find((l) => l.producerOrderId === input.producerOrderId && l.productId === input.productId);
       if (!line) throw DomainError.of(UserErrorCode.NOT_FOUND, 'this producer order has no line for the product', ['productId']);
       const from = line.picks.find((p) => p.lotId === input.fromLotId);
@@ -232,7 +240,7 @@ export class PickingService {
 
       const picks = line.picks.filter((p) => p.lotId !== from.lotId && p.lotId !== to.id);
       picks.push({ lotId: to.id, locationId: to.locationId, quantity: alreadyHere.plus(from.quantity), pinned: true, replacedLotId: from.lotId, whole: to.kind === LotKind.ITEM });
-      await refuseWhereOpenSessionsHold(em, input.productId, to, picks, planned.filter((l) => l !== line && l.productId === input.productId));
+      refuseWhereOpenSessionsHold(unheld(input.productId, to.locationId), to, picks, planned.filter((l) => l !== line && l.productId === input.productId));
       await sql(em, 'DELETE FROM lot_pick WHERE producer_order_id = ? AND product_id = ?', [input.producerOrderId, input.productId]);
       const now = ctx.clock.now();
       await sql(
@@ -281,27 +289,29 @@ export class PickingService {
  * there: holds never move), so a pin past that room could never ship as planned. Refused here,
  * while the picker can still choose another lot, rather than when the order ships.
  */
-async function refuseWhereOpenSessionsHold(
-  em: EntityManager,
-  productId: string,
+function refuseWhereOpenSessionsHold(
+  unheld: Decimal,
   to: { locationId: string; code: string },
   linePicks: readonly PlannedPick[],
   otherLines: readonly PlannedLine[],
-): Promise<void> {
-  const there = (picks: readonly PlannedPick[]) => Decimal.sum(0, ...picks.filter((p) => p.locationId === to.locationId).map((p) => p.quantity));
-  const wanted = there(linePicks);
-  const { unheld } = await stockAtLocations(em, [productId], { lock: false });
+): void {
+  const wanted = quantityAt(linePicks, to.locationId);
   // Other lines' pins stay, and so does what they ship from stock kept outside lots there (it is
   // committed there: commitmentsFollowingTheGoods leaves it), like the holds.
-  const untrackedThere = Decimal.sum(0, ...otherLines.flatMap((l) => l.untracked.filter((u) => u.locationId === to.locationId).map((u) => u.quantity)));
-  const room = Decimal.max(unheld(productId, to.locationId).minus(there(otherLines.flatMap((l) => l.picks.filter((p) => p.pinned)))).minus(untrackedThere), 0);
+  const pinned = quantityAt(otherLines.flatMap((l) => l.picks.filter((p) => p.pinned)), to.locationId);
+  const room = Decimal.max(unheld.minus(pinned).minus(quantityAt(otherLines.flatMap((l) => l.untracked), to.locationId)), 0);
   if (wanted.greaterThan(room)) {
     throw DomainError.of(
       UserErrorCode.INSUFFICIENT_STOCK,
-      `open sessions hold the stock where lot ${to.code} is: ${formatQuantity(room)} can be picked there, the line would pick ${formatQuantity(wanted)}; choose a lot at another location`,
+      `open sessions or other orders hold the stock where lot ${to.code} is: ${formatQuantity(room)} can be picked there, the line would pick ${formatQuantity(wanted)}; choose a lot at another location`,
       ['toLotId'],
     );
   }
+}
+
+/** What these picks (or stock kept outside lots) take at one location. */
+function quantityAt(parts: readonly { locationId: string; quantity: Decimal }[], locationId: string): Decimal {
+  return Decimal.sum(0, ...parts.filter((p) => p.locationId === locationId).map((p) => p.quantity));
 }
 
 /**

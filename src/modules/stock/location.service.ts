@@ -10,7 +10,7 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
-import { stockOutsideLots } from '../lots/stock-outside-lots.js';
+import { stockAtLocations } from '../lots/stock-outside-lots.js';
 import { Location } from './location.entity.js';
 import { type PlannedAt, requireUnplannedOutsideLots } from './planned-stock.js';
 import { StockMovementKind } from './stock-movement.entity.js';
@@ -134,7 +134,8 @@ export class LocationService {
       })).first) return;
       // Stock in a lot moves with its lot (moveLot), so the lot always says where it is. Reading
       // it locks the product's levels, as apply() would.
-      const outside = (await stockOutsideLots(em, [input.productId]))(input.productId, input.fromLocationId);
+      const stock = await stockAtLocations(em, [input.productId]);
+      const outside = stock.outside(input.productId, input.fromLocationId);
       if (quantity!.greaterThan(outside)) {
         throw DomainError.of(
           UserErrorCode.INSUFFICIENT_STOCK,
@@ -143,7 +144,7 @@ export class LocationService {
         );
       }
       // Available stock counts what is committed, not which of it the orders can ship.
-      await requireUnplannedOutsideLots(em, this.plannedAt, { producerId: row.producerId, productId: input.productId, locationId: input.fromLocationId }, outside, quantity!, ['quantity']);
+      await requireUnplannedOutsideLots(em, this.plannedAt, { producerId: row.producerId, productId: input.productId, locationId: input.fromLocationId }, stock, quantity!, ['quantity']);
       const short = await this.stock.apply(em, StockMovementKind.TRANSFER, ctx.clock.now(), [
         { productId: input.productId, locationId: input.fromLocationId, onHandDelta: quantity!.negated(), reason },
         { productId: input.productId, locationId: input.toLocationId, onHandDelta: quantity!, reason },

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { DomainError, type FieldPath, UserErrorCode } from '../../shared/errors.js';
 import { formatQuantity } from '../../shared/quantity.js';
-import { stockAtLocations } from '../lots/stock-outside-lots.js';
+import type { StockAt } from '../lots/stock-outside-lots.js';
 
 /**
  * What the orders waiting to be picked (their pick plan, PickingService.plannedAt()) take of a
@@ -16,13 +16,13 @@ export type PlannedAt = (em: EntityManager, producerId: string, productId: strin
  * leave what the orders waiting to be picked ship there: their stock kept outside lots (their lots
  * there may not suit them: a unique item too big for the line, a lot below its grade), and, with
  * what open sessions hold there (holds never move), the room their lots there need. Called with
- * the product's levels locked; `outside` is the stock kept outside lots there, as read under them.
+ * the product's levels locked, and `stock` as read under them (stockAtLocations()).
  */
 export async function requireUnplannedOutsideLots(
   em: EntityManager,
   plannedAt: PlannedAt,
   where: { producerId: string; productId: string; locationId: string },
-  outside: Decimal,
+  stock: { outside: StockAt; unheld: StockAt },
   quantity: Decimal,
   field: FieldPath,
 ): Promise<void> {
@@ -30,8 +30,8 @@ export async function requireUnplannedOutsideLots(
   const planned = await plannedAt(em, producerId, productId, locationId);
   // Nothing planned there: what is held or committed is the level's to refuse, as it says.
   if (planned.all.isZero()) return;
-  const { unheld } = await stockAtLocations(em, [productId], { lock: false });
-  const free = Decimal.max(Decimal.min(outside.minus(planned.outsideLots), unheld(productId, locationId).minus(planned.all)), 0);
+  const outside = stock.outside(productId, locationId);
+  const free = Decimal.max(Decimal.min(outside.minus(planned.outsideLots), stock.unheld(productId, locationId).minus(planned.all)), 0);
   if (quantity.greaterThan(free)) {
     throw DomainError.of(
       UserErrorCode.INSUFFICIENT_STOCK,

@@ -8,7 +8,7 @@ import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
-import { stockOutsideLots } from '../lots/stock-outside-lots.js';
+import { stockAtLocations } from '../lots/stock-outside-lots.js';
 import { lockLevels, namingBusyLevels } from './level-locks.js';
 import { type PlannedAt, requireUnplannedOutsideLots } from './planned-stock.js';
 import { allocateAcrossLocations, type LocationCandidate, type LocationStrategy } from './location-strategy.js';
@@ -316,7 +316,8 @@ export class StockService {
         }
         locationId = lot.locationId;
       } else if (delta!.isNegative()) {
-        const outside = (await stockOutsideLots(em, [input.productId]))(input.productId, locationId);
+        const stock = await stockAtLocations(em, [input.productId]);
+        const outside = stock.outside(input.productId, locationId);
         levelsLocked = true;
         if (delta!.negated().greaterThan(outside)) {
           throw DomainError.of(
@@ -326,7 +327,7 @@ export class StockService {
           );
         }
         // As a transfer: not what orders waiting to be picked ship there, or the room they need.
-        if (this.plannedAt) await requireUnplannedOutsideLots(em, this.plannedAt, { producerId: product.producerId, productId: input.productId, locationId }, outside, delta!.negated(), ['delta']);
+        if (this.plannedAt) await requireUnplannedOutsideLots(em, this.plannedAt, { producerId: product.producerId, productId: input.productId, locationId }, stock, delta!.negated(), ['delta']);
       }
       const short = await this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(),
         [{ productId: input.productId, locationId, lotId: input.lotId ?? undefined, onHandDelta: delta, reason }],
