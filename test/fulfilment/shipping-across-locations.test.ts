@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatesConsistent, expectStockConsistent } from '../support/invariants.js';
+import * as op from '../support/operations.js';
 import { CANCEL_CUSTOMER_ORDER } from '../support/operations.js';
+import { lockedElsewhere } from '../support/locked-elsewhere.js';
+import { waitForLockWait } from '../support/wait.js';
 import { createHub, orderMutation } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
@@ -328,6 +331,43 @@ describe('shipping when the goods are not where the order was committed', () => 
     for (const [producerOrderId, trackingReference] of [[order, 'A'], [restaurant, 'B']]) {
       expect((await ship({ producerOrderId, trackingReference })).shipProducerOrder.userErrors).toEqual([]);
     }
+    await expectStockConsistent(t.db);
+  });
+
+  it('lets a swap and a transfer that each fit alone, but not together, run at the same moment only one after the other', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const depot = await addLocation(t.api, w.farm, 'Depot', 3);
+    const pears = await w.product('Pears');
+    const atMain = await receiveLot(t.api, pears, { code: 'P-MAIN', quantity: '4', bestBefore: '2026-12-10' });
+    // Cold store: a lot of 4 and 2 kept outside lots.
+    const inCold = await receiveLot(t.api, pears, { code: 'P-COLD', quantity: '4', bestBefore: '2026-12-12', locationId: cold });
+    await adjustAt(t.api, pears, cold, '2');
+    const session = await createOfferSession(t.api, w.hub, [{ productId: pears }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(pears), '4'); // held at Main
+    const open = await createOfferSession(t.api, w.hub, [{ productId: pears }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    await buy(t.api, open.id, 'ben', open.offerFor(pears), '2'); // held in the cold store, by a session still open
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+
+    // Alone, either fits: the cold store's 4 not held take the lot's 4, or 2 of its 6 leave for
+    // the depot. Together they do not: the lot's 4 would stand where only 2 are not held.
+    // The transfer is held at its last write (its movement names the depot, locked here).
+    const depotLocked = await lockedElsewhere(t.db, 'SELECT 1 FROM location WHERE id = $1 FOR UPDATE', [depot]);
+    const transfer = t.api.data<{ transferStock: { userErrors: { code: string }[] } }>(
+      op.TRANSFER_STOCK, { input: { productId: pears, fromLocationId: cold, toLocationId: depot, quantity: '2' } });
+    await waitForLockWait(t.db, 'the transfer to wait at its last write');
+    const swap = t.api.data<{ swapLot: { userErrors: { code: string }[] } }>(SWAP, {
+      input: { producerOrderId: order, productId: pears, fromLotId: atMain, toLotId: inCold },
+    });
+    await waitForLockWait(t.db, 'the swap to wait for the transfer', 2);
+    await depotLocked.release();
+    expect((await transfer).transferStock.userErrors).toEqual([]);
+    // The swap reads the plan after the transfer: the cold store no longer has room for the lot.
+    expect((await swap).swapLot.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK' }]);
+    expect((await pickLines(t.api, w.farm, order))[0]).toMatchObject({ lots: [{ lot: { id: atMain }, quantity: '4', pinned: false }], short: '0' });
+    expect((await ship({ producerOrderId: order, trackingReference: 'P' })).shipProducerOrder.userErrors).toEqual([]);
     await expectStockConsistent(t.db);
   });
 

@@ -12,6 +12,7 @@ import { requireDeliveryDay, unmetCriteria } from '../lots/lot-criteria.js';
 import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
 import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
 import { type StockAt, stockAtLocations } from '../lots/stock-outside-lots.js';
+import { lockLevels } from '../stock/level-locks.js';
 import { type OpenOrder, type PinnedPick, type PlannedLine, type PlannedPick, planPicks } from './pick-planner.js';
 
 /** One product in a pick list: the total to pick, and from which lots and locations. */
@@ -210,6 +211,10 @@ export class PickingService {
            FROM lot WHERE product_id = (SELECT id FROM product WHERE id = ? AND producer_id = ?) ORDER BY id FOR UPDATE`,
         [input.productId, order.producerId],
       );
+      // Then its levels, before the plan is read: a transfer or write-off reads the plan under
+      // them, so the two run one after the other and each sees what the other did. (No lots: the
+      // product is another producer's, or has none to swap to; its levels are left alone.)
+      if (lots.length > 0) await lockLevels(em, [input.productId]);
       const { lines: planned, unheld } = await this.planWithStock(em, order.producerId);
       const line = planned.find((l) => l.producerOrderId === input.producerOrderId && l.productId === input.productId);
       if (!line) throw DomainError.of(UserErrorCode.NOT_FOUND, 'this producer order has no line for the product', ['productId']);
