@@ -146,27 +146,30 @@ export class WebhookDispatcher {
     const perWebhook = this.options.perWebhook ?? 4;
     const busy = new Map<string, number>();
     for (const webhookId of this.inFlight.values()) busy.set(webhookId, (busy.get(webhookId) ?? 0) + 1);
-    const saturated = [...busy].filter(([, n]) => n >= perWebhook).map(([id]) => id);
     const now = this.clock.now();
     return this.orm.em.fork().transactional((em) =>
       sql<ClaimedDelivery>(
         em,
         `WITH due AS (
-           SELECT d.id, d.webhook_id FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id
+           SELECT d.id, row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.id) + coalesce(b.n, 0) AS slot
+             FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id
+             LEFT JOIN unnest(?::uuid[], ?::int[]) AS b(webhook_id, n) ON b.webhook_id = d.webhook_id
             WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?
               -- A removed webhook is sent nothing more, even a delivery queued as it was removed.
-              AND w.active AND d.webhook_id <> ALL(?::uuid[])
+              AND w.active
               AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
               AND NOT EXISTS (SELECT 1 FROM webhook_delivery e
                                WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
-                                 AND e.status = 'PENDING' AND e.id < d.id)
-            ORDER BY d.id LIMIT ?
-              FOR UPDATE OF d SKIP LOCKED),
+                                 AND e.status = 'PENDING' AND e.id < d.id)),
+         -- Each webhook's share is cut before the free slots are filled, oldest first: a
+         -- receiver with a backlog of due retries gets its few slots, and the others the rest.
          picked AS (
-           SELECT id FROM (
-             SELECT due.id, row_number() OVER (PARTITION BY due.webhook_id ORDER BY due.id) + coalesce(b.n, 0) AS slot
-               FROM due LEFT JOIN unnest(?::uuid[], ?::int[]) AS b(webhook_id, n) ON b.webhook_id = due.webhook_id) ranked
-            WHERE slot <= ? ORDER BY id LIMIT ?)
+           SELECT d.id FROM webhook_delivery d
+            WHERE d.id IN (SELECT id FROM due WHERE slot <= ?)
+              -- Checked again as each row is locked: another replica may have claimed it meanwhile.
+              AND d.status = 'PENDING' AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
+            ORDER BY d.id LIMIT ?
+              FOR UPDATE SKIP LOCKED)
          UPDATE webhook_delivery d
             SET claimed_until = clock_timestamp() + make_interval(secs => ?), attempt_count = d.attempt_count + 1
            FROM picked, webhook w
@@ -174,12 +177,9 @@ export class WebhookDispatcher {
         RETURNING d.id, d.webhook_id AS "webhookId", d.body, d.event_position::text AS "eventPosition",
                   d.attempt_count AS "attemptCount", w.url, w.secret`,
         [
-          now,
-          uuidArray(saturated),
-          // Enough due heads to fill every free slot when some belong to webhooks near their limit.
-          free * perWebhook,
           uuidArray(busy.keys()),
           `{${[...busy.values()].join(',')}}`,
+          now,
           perWebhook,
           free,
           this.options.leaseSeconds ?? 30,
