@@ -28,7 +28,7 @@ export class Migration20261125011500 extends Migration {
 }
 
 /** The relay function (Migration20261123231500), with the body's lot and location fields as given. */
-const relay = (lotAndLocation: string) => `create or replace function position_pending_events(p_now timestamptz, p_channel text, out last_position bigint, out deliveries integer)
+export const relay = (lotAndLocation: string) => `create or replace function position_pending_events(p_now timestamptz, p_channel text, out last_position bigint, out deliveries integer)
 language plpgsql volatile as $$
 begin
   perform pg_advisory_xact_lock(7146205332);
@@ -61,7 +61,7 @@ begin
 end $$;`;
 
 /** This migration's: the producer's lot and location for webhooks that are no hub's. */
-const FOR_PRODUCERS_ONLY = `-- Where a producer keeps its stock is its own business: a hub's webhook (any
+export const FOR_PRODUCERS_ONLY = `-- Where a producer keeps its stock is its own business: a hub's webhook (any
                   -- with a hub scope, also one the operator narrowed to a producer) is not
                   -- told, as fulfilmentChanged refuses a hub its events' lot and location.
                   'locationId', case when w.hub_id is null then p.location_id end,

@@ -39,6 +39,7 @@ import { Migration20261125084516 } from './Migration20261125084516.js';
 import { Migration20261125092059 } from './Migration20261125092059.js';
 import { Migration20261125110000 } from './Migration20261125110000.js';
 import { Migration20261125123724 } from './Migration20261125123724.js';
+import { Migration20261125140000 } from './Migration20261125140000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -80,4 +81,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125092059', class: Migration20261125092059 },
   { name: 'Migration20261125110000', class: Migration20261125110000 },
   { name: 'Migration20261125123724', class: Migration20261125123724 },
+  { name: 'Migration20261125140000', class: Migration20261125140000 },
 ];

@@ -98,7 +98,7 @@ describe('fulfilment events', () => {
     }
   });
 
-  it("keeps the producer's lots and locations out of a hub's webhook, and tells the producer's", async () => {
+  it("keeps the producer's lots, locations and available stock out of a hub's webhook, and tells the producer's", async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
     const [atHub, atFarm, atBoth] = [await startWebhookReceiver(), await startWebhookReceiver(), await startWebhookReceiver()];
     try {
@@ -132,9 +132,10 @@ describe('fulfilment events', () => {
         return undefined;
       });
       const bodies = (receiver: typeof atHub) => receiver.accepted().map((r) => JSON.parse(r.body) as Record<string, unknown>);
-      expect(bodies(atFarm)).toEqual([expect.objectContaining({ kind: 'LOT_SWAPPED', hubId: w.hub, lotId: second })]);
+      // 10 received, 2 committed: the producer's available stock, which no hub reads.
+      expect(bodies(atFarm)).toEqual([expect.objectContaining({ kind: 'LOT_SWAPPED', hubId: w.hub, lotId: second, available: '8' })]);
       for (const hubs of [atHub, atBoth]) {
-        expect(bodies(hubs)).toEqual([expect.objectContaining({ kind: 'LOT_SWAPPED', hubId: w.hub, lotId: null, locationId: null })]);
+        expect(bodies(hubs)).toEqual([expect.objectContaining({ kind: 'LOT_SWAPPED', hubId: w.hub, lotId: null, locationId: null, available: null })]);
       }
     } finally {
       await Promise.all([atHub.close(), atFarm.close(), atBoth.close()]);

@@ -188,7 +188,7 @@ describe('migrations', () => {
     });
   });
 
-  it("take the producer's lot and location out of what hub webhooks were sent and are still to be sent, and leave the producers'", async () => {
+  it("take the producer's lot, location and available stock out of what hub webhooks were sent and are still to be sent, and leave the producers'", async () => {
     await upgrade(async (orm, db) => {
       await orm.getMigrator().up({ to: 'Migration20261125010250' });
       const HUB = '00000000-0000-4000-8000-0000000000e1';
@@ -201,7 +201,7 @@ describe('migrations', () => {
           ('00000000-0000-4000-8000-0000000000a3', 'https://hub.example.org/j', '{LOT_SWAPPED}', '${JEAN}', '${HUB}', 's');`);
       // Bodies as the relay writes them (json_build_object's text), one delivered and one pending each.
       await db.query(`INSERT INTO webhook_delivery (webhook_id, event_position, ordering_key, body, status, next_attempt_at, created_at)
-        SELECT w, p, '${CARROTS}', json_build_object('id', p::text, 'kind', 'LOT_SWAPPED', 'hubId', '${HUB}', 'locationId', '${LOCATION}'::uuid, 'lotId', '${LOT}'::uuid, 'quantity', '2')::text,
+        SELECT w, p, '${CARROTS}', json_build_object('id', p::text, 'kind', 'LOT_SWAPPED', 'hubId', '${HUB}', 'locationId', '${LOCATION}'::uuid, 'lotId', '${LOT}'::uuid, 'quantity', '2', 'available', '8')::text,
                status, now(), now()
           FROM (VALUES ('00000000-0000-4000-8000-0000000000a1'::uuid), ('00000000-0000-4000-8000-0000000000a2'::uuid),
                        ('00000000-0000-4000-8000-0000000000a3'::uuid)) AS ws(w)
@@ -210,12 +210,13 @@ describe('migrations', () => {
       await orm.getMigrator().up();
 
       const { rows } = await db.query<{ webhook_id: string; body: string }>('SELECT webhook_id, body FROM webhook_delivery ORDER BY webhook_id, event_position');
-      const seen = rows.map((r) => ({ webhook: r.webhook_id.slice(-2), ...(JSON.parse(r.body) as { lotId: string | null; locationId: string | null; quantity: string }) }));
-      expect(seen.map(({ webhook, lotId, locationId, quantity }) => [webhook, lotId, locationId, quantity])).toEqual([
-        ['a1', null, null, '2'], ['a1', null, null, '2'],
-        ['a2', LOT, LOCATION, '2'], ['a2', LOT, LOCATION, '2'],
+      type Body = { lotId: string | null; locationId: string | null; quantity: string; available: string | null };
+      const seen = rows.map((r) => ({ webhook: r.webhook_id.slice(-2), ...(JSON.parse(r.body) as Body) }));
+      expect(seen.map(({ webhook, lotId, locationId, quantity, available }) => [webhook, lotId, locationId, quantity, available])).toEqual([
+        ['a1', null, null, '2', null], ['a1', null, null, '2', null],
+        ['a2', LOT, LOCATION, '2', '8'], ['a2', LOT, LOCATION, '2', '8'],
         // Scoped to the hub and one producer (the operator's narrowing): the hub's all the same.
-        ['a3', null, null, '2'], ['a3', null, null, '2'],
+        ['a3', null, null, '2', null], ['a3', null, null, '2', null],
       ]);
     });
   });
