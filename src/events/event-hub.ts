@@ -321,8 +321,9 @@ function matchesSessionOffers(filter: SessionOffersFilter, event: StoredEvent): 
 /** Whether a session's storefront gets an event, in position order (SessionOffersFilter). */
 function admitInOrder(filter: SessionOffersFilter, event: StoredEvent): boolean {
   if (!OFFER_KINDS.includes(event.kind)) return filter.onSale.has(event.productId);
-  if (event.kind === EventKind.WITHDRAWN) filter.onSale.delete(event.productId);
-  else filter.onSale.add(event.productId);
+  // Only an addition or a restore puts an offer on sale; a withdrawal or the session's close takes it off.
+  if (event.kind === EventKind.OFFERED) filter.onSale.add(event.productId);
+  else filter.onSale.delete(event.productId);
   return true;
 }
 

@@ -24,6 +24,12 @@ export enum EventKind {
   OFFERED = 'OFFERED',
   /** A hub took an offer off sale (withdrawOffer). */
   WITHDRAWN = 'WITHDRAWN',
+  /**
+   * A session stopped selling before its `closesAt` (closeSalesSession, cancelSalesSession): one
+   * for each offer it had on sale, which its storefronts' stream delivers as 0, and then nothing
+   * more of that offer.
+   */
+  SESSION_CLOSED = 'SESSION_CLOSED',
 }
 
 /** Kinds that change a producer's reservations (the rest only change availability). */
@@ -36,7 +42,7 @@ export const FULFILMENT_KINDS = [EventKind.LOT_RELEASED, EventKind.TRANSFERRED, 
  * Kinds about one session's offers, naming the session: they reach that session's availability
  * stream (availabilityChanged) only, and no webhook.
  */
-export const OFFER_KINDS: readonly string[] = [EventKind.OFFERED, EventKind.WITHDRAWN];
+export const OFFER_KINDS: readonly string[] = [EventKind.OFFERED, EventKind.WITHDRAWN, EventKind.SESSION_CLOSED];
 
 /** Kinds about a producer's stock alone: they name no producer order, so no hub ever gets one. */
 export const STOCK_ONLY_KINDS: readonly string[] = [EventKind.ADJUSTED, EventKind.LOT_RELEASED, EventKind.TRANSFERRED];

@@ -54,7 +54,9 @@ interface OfferSaleState {
  * event however many of its session's storefronts are subscribed (they are handed the same event
  * object), as of when the first of them resolves it: after the event committed, so its own hold or
  * release is counted, and a cap set or lifted since the subscription began (updateOfferCap), a
- * withdrawal, or a close or cancel, is too.
+ * withdrawal, or a close or cancel, is too. A storefront slower than the first may get the event
+ * after such a change; a withdrawal, an early close and a cancel each send an event of their own
+ * after it (SESSION_CLOSED), which sets its figure right.
  */
 const offerStateAfterEvent = new WeakMap<StoredEvent, Map<string, Promise<OfferSaleState | undefined>>>();
 
@@ -218,7 +220,8 @@ function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOf: (product
  * The session's offers, each with whether it was on sale just after `start`, the position its
  * stream starts after: the events the stream then hands out are judged in order from there
  * (SessionOffersFilter). An offer's first change after `start` (positioned later, or not yet
- * positioned) says what it was before: a withdrawal, on sale; an addition or a restore, not.
+ * positioned) says what it was before: a withdrawal or the session's close (SESSION_CLOSED), on
+ * sale; an addition or a restore, not.
  * Without one, it is as it is now.
  */
 async function offersAsOf(ctx: GraphQLContext, salesSessionId: string, start: string): Promise<{ id: string; productId: string; onSale: boolean }[]> {
@@ -236,7 +239,7 @@ async function offersAsOf(ctx: GraphQLContext, salesSessionId: string, start: st
   return offers.map(({ id, productId, withdrawn, firstChange }) => ({
     id,
     productId,
-    onSale: firstChange === EventKind.WITHDRAWN ? true : firstChange === EventKind.OFFERED ? false : !withdrawn,
+    onSale: firstChange === null ? !withdrawn : firstChange !== EventKind.OFFERED,
   }));
 }
 

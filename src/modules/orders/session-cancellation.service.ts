@@ -2,6 +2,7 @@ import { DomainError, UserErrorCode } from '../../shared/errors.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
 import { releaseSessionCaps } from '../sessions/offer-caps.js';
+import { appendSessionClosedEvents } from '../sessions/closing-events.js';
 import { lockSession, requireOwnSession } from '../sessions/sales-session.service.js';
 import type { SalesSession } from '../sessions/sales-session.entity.js';
 import type { StockService } from '../stock/stock.service.js';
@@ -53,12 +54,15 @@ export class SessionCancellationService {
         "UPDATE producer_order SET order_state = 'CANCELLED', fulfilment_state = 'CANCELLED', completed_at = ? WHERE sales_session_id = ?",
         [now, session.id],
       );
+      const stillSelling = !session.closedAt && now < session.closesAt;
       session.cancelledAt = now;
       // Closed when it was cancelled, or when it closed before that; and with nothing to complete.
       session.closedAt ??= now < session.closesAt ? now : session.closesAt;
       session.completedAt = now;
       await em.flush();
       await releaseSessionCaps(em, session.id);
+      // Before the release, which locks some of the same levels: these lock them all, in order.
+      if (stillSelling) await appendSessionClosedEvents(em, now, session.id);
       await this.stock.releaseCustomerOrders(em, now, released.map((o) => o.id));
       this.expiries.countExpiries(released.filter((o) => o.status === CustomerOrderStatus.EXPIRED).length);
       return session;

@@ -17,6 +17,7 @@ import { capOffSteps, heldByLiveOrders } from './offer-caps.js';
 import { SalesSession } from './sales-session.entity.js';
 import { isNotClosed, SalesSessionStatus, sessionStatus } from './session-status.js';
 import { canonicalTimeZone } from './time-zones.js';
+import { appendSessionClosedEvents } from './closing-events.js';
 import { checkPrice } from '../../shared/money.js';
 
 export const MAX_OFFERS_PER_SESSION = 5000;
@@ -234,6 +235,7 @@ export class SalesSessionService {
       if (isNotClosed(sessionStatus(session, now))) {
         session.closedAt = now;
         await em.flush();
+        await appendSessionClosedEvents(em, now, session.id);
         return true;
       }
       return false;
