@@ -225,4 +225,39 @@ describe('webhook dispatch', () => {
       await dispatcher.stop();
     }
   });
+
+  // README, "For operators": up to 16 deliveries at once, at most 4 to one webhook; other endpoints go on.
+  it('sends a healthy endpoint its delivery while a failing endpoint works through its backlog', async () => {
+    const failing = await receiver({ failures: 1_000_000 }); // answers 503 at once, every time
+    const healthy = await receiver();
+
+    // The failing endpoint's backlog: 150 events (each product's ADJUSTED, its own ordering
+    // key), each tried once and failed; a minute later all 150 are due again.
+    const farm = await createProducer(t.api, 'Farm');
+    await register({ url: failing.url, kinds: ['ADJUSTED'], producerId: farm });
+    for (let i = 0; i < 150; i += 1) await createProduct(t.api, farm, { name: `Leeks ${i}`, onHand: '1' });
+    await waitFor('every backlog delivery to be tried once', async () => (failing.requests() === 150 ? true : undefined));
+    await t.app.webhooks.idle();
+
+    // Another producer's endpoint gets one event, which fails once (a blip): its retry is due
+    // in a second, so it waits among the failing endpoint's retries.
+    const other = await createProducer(t.api, 'Other farm');
+    await register({ url: healthy.url, kinds: ['ADJUSTED'], producerId: other });
+    healthy.state.failures = 1;
+    await createProduct(t.api, other, { name: 'Kale', onHand: '3' });
+    await waitFor('the healthy endpoint to be tried once', async () => (healthy.requests() === 1 ? true : undefined));
+    await t.app.webhooks.idle();
+
+    // A minute later all of them are due at once, the failing endpoint's 150 first.
+    t.clock.advance({ minutes: 1 });
+    t.app.webhooks.wake();
+    await waitFor('the healthy endpoint to get its delivery', async () => (healthy.accepted().length === 1 ? true : undefined));
+
+    // 16 slots, at most 4 of them for the failing endpoint: the healthy endpoint's delivery goes
+    // out in the first claim, not after the failing one has been retried through most of its
+    // backlog (about 90 retries when a claim took the oldest due rows whoever they were for).
+    // While it is on its way, the failing endpoint's next claims go on: a few rounds of 4.
+    const retriesBefore = failing.requests() - 151;
+    expect(retriesBefore).toBeLessThanOrEqual(40);
+  });
 });
