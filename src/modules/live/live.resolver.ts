@@ -56,7 +56,7 @@ interface OfferSaleState {
  * release is counted, and a cap set or lifted since the subscription began (updateOfferCap), a
  * withdrawal, or a close or cancel, is too. A storefront slower than the first may get the event
  * after such a change; a withdrawal, an early close and a cancel each send an event of their own
- * after it (SESSION_CLOSED), which sets its figure right.
+ * after it (WITHDRAWN, SESSION_CLOSED), which sets its figure right.
  */
 const offerStateAfterEvent = new WeakMap<StoredEvent, Map<string, Promise<OfferSaleState | undefined>>>();
 
