@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
-import { adjustStock, checkout, createHub, createSession } from '../support/scenarios.js';
+import { levelsLockedElsewhere } from '../support/locked-elsewhere.js';
+import { adjustStock, checkout, createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
 import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, waitForLockWait } from '../support/wait.js';
 import { openSessionWorld } from '../support/world.js';
 
+const WITHDRAW = 'mutation ($input: OfferRefInput!) { withdrawOffer(input: $input) { userErrors { code } } }';
 const CANCEL_SALES_SESSION = 'mutation ($input: CancelSalesSessionInput!) { cancelSalesSession(input: $input) { userErrors { code } } }';
 
 /**
@@ -23,9 +25,7 @@ describe('availabilityChanged when a session stops selling before its close', ()
     it(`tells a subscribed storefront each offer on sale reads 0 after ${name}, and then nothing more of it`, async () => {
       const w = await openSessionWorld(t.api, { carrots: '10' });
       const withdrawn = w.session.offerFor(w.bread);
-      expect((await t.api.data<{ withdrawOffer: { userErrors: unknown[] } }>(
-        'mutation ($input: OfferRefInput!) { withdrawOffer(input: $input) { userErrors { code } } }', { input: { offerId: withdrawn } },
-      )).withdrawOffer.userErrors).toEqual([]);
+      expect((await t.api.data<{ withdrawOffer: { userErrors: unknown[] } }>(WITHDRAW, { input: { offerId: withdrawn } })).withdrawOffer.userErrors).toEqual([]);
       // Another hub's session selling the carrots: its storefront sees the carrots' later change.
       const other = await createSession(t.api, await createHub(t.api, 'Hub B'), {
         opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [w.carrots],
@@ -78,5 +78,58 @@ describe('availabilityChanged when a session stops selling before its close', ()
     const { rows } = await t.db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM domain_event WHERE kind = 'SESSION_CLOSED' AND sales_session_id = $1", [w.session.id]);
     expect(rows[0]!.n).toBe(3);
+  });
+
+  it('sends nothing more of the closed offers to a storefront subscribing after the close', async () => {
+    const w = await openSessionWorld(t.api, { carrots: '10' });
+    const other = await createSession(t.api, await createHub(t.api, 'Hub B'), {
+      opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [w.carrots],
+    });
+    expect(await t.api.data(op.CLOSE_SALES_SESSION, { input: { salesSessionId: w.session.id } })).toMatchObject({ closeSalesSession: { userErrors: [] } });
+    await waitFor('every event positioned', async () =>
+      ((await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined));
+    const { rows: [closedAt] } = await t.db.query<{ position: string }>(
+      "SELECT max(position)::text AS position FROM domain_event WHERE kind = 'SESSION_CLOSED' AND sales_session_id = $1", [w.session.id]);
+
+    const live = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: w.session.id });
+    const resumed = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: w.session.id, after: closedAt!.position });
+    const otherStorefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: other.id });
+    await waitFor('the subscriptions to start', async () => (t.app.events.subscriberCount >= 3 ? true : undefined));
+
+    await adjustStock(t.api, w.carrots, '-1', 'bruised');
+    await waitFor("the other storefront's event", async () => (otherStorefront.received.some((e) => e.available === '9') ? true : undefined));
+    // The same event was offered to all three subscribers of this replica, in position order.
+    expect({ live: live.received.map((e) => e.available), resumed: resumed.received.map((e) => e.available) }).toEqual({ live: [], resumed: [] });
+    await Promise.all([live.close(), resumed.close(), otherStorefront.close()]);
+  });
+
+  // Every writer locks stock levels in (product, lock_seq) order: a cancel's close events and its
+  // release of a withdrawn offer's hold must not take a later product's level before an earlier one's.
+  it('cancels without deadlocking with a close of another session selling the same products, a withdrawn offer holding the first', async () => {
+    const farm = await createProducer(t.api, 'Farm');
+    const [low, high] = [
+      await createProduct(t.api, farm, { name: 'Leeks', onHand: '10' }),
+      await createProduct(t.api, farm, { name: 'Kale', onHand: '10' }),
+    ].sort();
+    const times = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00' };
+    const a = await createSession(t.api, await createHub(t.api, 'Hub A'), { ...times, products: [low!, high!] });
+    const b = await createSession(t.api, await createHub(t.api, 'Hub B'), { ...times, products: [low!, high!] });
+    // Session A holds some of the product that sorts first, then its hub withdraws that offer (orders keep their lines).
+    expect((await checkout(t.api, a.id, 'ana', [{ offerId: a.offerFor(low!), quantity: '2' }])).userErrors).toEqual([]);
+    expect((await t.api.data<{ withdrawOffer: { userErrors: unknown[] } }>(WITHDRAW, { input: { offerId: a.offerFor(low!) } })).withdrawOffer.userErrors).toEqual([]);
+
+    const levels = await levelsLockedElsewhere(t.db, low!);
+    // Hub B closes early: it locks both products' levels in order, and waits at the first.
+    const closeB = t.api.request(op.CLOSE_SALES_SESSION, { input: { salesSessionId: b.id } });
+    await waitForLockWait(t.db, 'the close of B to wait for the first product');
+    // Hub A cancels: it locks the later product (its offer on sale), then the first (the held order's).
+    const cancelA = t.api.request(CANCEL_SALES_SESSION, { input: { salesSessionId: a.id } });
+    await waitForLockWait(t.db, 'the cancel of A to wait too', 2);
+    await levels.release();
+
+    const [closed, cancelled] = await Promise.all([closeB, cancelA]);
+    // Each waits for the other; neither is chosen as a deadlock's victim.
+    expect(closed.errors).toBeUndefined();
+    expect(cancelled.errors).toBeUndefined();
   });
 });

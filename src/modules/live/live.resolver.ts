@@ -222,24 +222,26 @@ function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOf: (product
  * (SessionOffersFilter). An offer's first change after `start` (positioned later, or not yet
  * positioned) says what it was before: a withdrawal or the session's close (SESSION_CLOSED), on
  * sale; an addition or a restore, not.
- * Without one, it is as it is now.
+ * Without one, it is as it is now: off sale if withdrawn, or if the session closed early.
  */
 async function offersAsOf(ctx: GraphQLContext, salesSessionId: string, start: string): Promise<{ id: string; productId: string; onSale: boolean }[]> {
-  const offers = await sql<{ id: string; productId: string; withdrawn: boolean; firstChange: string | null }>(
+  const offers = await sql<{ id: string; productId: string; offSale: boolean; firstChange: string | null }>(
     ctx.em,
-    // Named: an operator (or a test) finds it in pg_stat_activity by its name.
-    `/* availabilityChanged: offers */ SELECT f.id, f.product_id AS "productId", f.withdrawn_at IS NOT NULL AS withdrawn, c.kind AS "firstChange"
-       FROM offer f
+    // Named: an operator (or a test) finds it in pg_stat_activity by its name. A session closed
+    // before its closesAt (closeSalesSession, a cancel) took its offers off sale (SESSION_CLOSED).
+    `/* availabilityChanged: offers */ SELECT f.id, f.product_id AS "productId",
+            f.withdrawn_at IS NOT NULL OR coalesce(s.closed_at < s.closes_at, false) AS "offSale", c.kind AS "firstChange"
+       FROM offer f JOIN sales_session s ON s.id = f.sales_session_id
        LEFT JOIN (SELECT DISTINCT ON (e.product_id) e.product_id, e.kind FROM domain_event e
                    WHERE e.sales_session_id = ? AND (e.position > ?::bigint OR e.position IS NULL)
                    ORDER BY e.product_id, e.position NULLS LAST, e.id) c ON c.product_id = f.product_id
       WHERE f.sales_session_id = ?`,
     [salesSessionId, start, salesSessionId],
   );
-  return offers.map(({ id, productId, withdrawn, firstChange }) => ({
+  return offers.map(({ id, productId, offSale, firstChange }) => ({
     id,
     productId,
-    onSale: firstChange === null ? !withdrawn : firstChange !== EventKind.OFFERED,
+    onSale: firstChange === null ? !offSale : firstChange !== EventKind.OFFERED,
   }));
 }
 

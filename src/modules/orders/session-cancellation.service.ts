@@ -61,7 +61,7 @@ export class SessionCancellationService {
       session.completedAt = now;
       await em.flush();
       await releaseSessionCaps(em, session.id);
-      // Before the release, which locks some of the same levels: these lock them all, in order.
+      // Before the release: it locks the levels of every product the session offers, in order.
       if (stillSelling) await appendSessionClosedEvents(em, now, session.id);
       await this.stock.releaseCustomerOrders(em, now, released.map((o) => o.id));
       this.expiries.countExpiries(released.filter((o) => o.status === CustomerOrderStatus.EXPIRED).length);
