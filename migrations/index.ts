@@ -40,6 +40,7 @@ import { Migration20261125092059 } from './Migration20261125092059.js';
 import { Migration20261125110000 } from './Migration20261125110000.js';
 import { Migration20261125123724 } from './Migration20261125123724.js';
 import { Migration20261125140000 } from './Migration20261125140000.js';
+import { Migration20261125140219 } from './Migration20261125140219.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -82,4 +83,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125110000', class: Migration20261125110000 },
   { name: 'Migration20261125123724', class: Migration20261125123724 },
   { name: 'Migration20261125140000', class: Migration20261125140000 },
+  { name: 'Migration20261125140219', class: Migration20261125140219 },
 ];

@@ -150,26 +150,27 @@ export class WebhookDispatcher {
     return this.orm.em.fork().transactional((em) =>
       sql<ClaimedDelivery>(
         em,
-        `WITH due AS (
-           SELECT d.id, row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.id) + coalesce(b.n, 0) AS slot
-             FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id
-             LEFT JOIN unnest(?::uuid[], ?::int[]) AS b(webhook_id, n) ON b.webhook_id = d.webhook_id
-            WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?
-              -- A removed webhook is sent nothing more, even a delivery queued as it was removed.
-              AND w.active
-              AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
-              AND NOT EXISTS (SELECT 1 FROM webhook_delivery e
-                               WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
-                                 AND e.status = 'PENDING' AND e.id < d.id)),
-         -- Each webhook's share is cut before the free slots are filled, oldest first: a
-         -- receiver with a backlog of due retries gets its few slots, and the others the rest.
-         picked AS (
-           SELECT d.id FROM webhook_delivery d
-            WHERE d.id IN (SELECT id FROM due WHERE slot <= ?)
-              -- Checked again as each row is locked: another replica may have claimed it meanwhile.
-              AND d.status = 'PENDING' AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
-            ORDER BY d.id LIMIT ?
-              FOR UPDATE SKIP LOCKED)
+        `WITH picked AS (
+           -- Each active webhook's due heads, oldest first, no more than its free share: a
+           -- receiver failing through a backlog of due retries gets its few slots, and the others
+           -- the rest. Each is an ordered walk of the webhook's pending deliveries that stops at
+           -- its share, however long the backlog; and each row is locked as the walk reaches it,
+           -- so PostgreSQL checks it again as it is then (another replica may have claimed it, or
+           -- tried it and put its next attempt off).
+           SELECT c.id FROM webhook w
+             LEFT JOIN unnest(?::uuid[], ?::int[]) AS b(webhook_id, n) ON b.webhook_id = w.id
+            CROSS JOIN LATERAL (
+              SELECT d.id FROM webhook_delivery d
+               WHERE d.webhook_id = w.id AND d.status = 'PENDING' AND d.next_attempt_at <= ?
+                 AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
+                 AND NOT EXISTS (SELECT 1 FROM webhook_delivery e
+                                  WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
+                                    AND e.status = 'PENDING' AND e.id < d.id)
+               ORDER BY d.id LIMIT greatest(? - coalesce(b.n, 0), 0)
+                 FOR UPDATE SKIP LOCKED) c
+            -- A removed webhook is sent nothing more, even a delivery queued as it was removed.
+            WHERE w.active
+            ORDER BY c.id LIMIT ?)
          UPDATE webhook_delivery d
             SET claimed_until = clock_timestamp() + make_interval(secs => ?), attempt_count = d.attempt_count + 1
            FROM picked, webhook w

@@ -50,6 +50,11 @@ export enum DeliveryStatus {
   expression: `create index "webhook_delivery_due" on "webhook_delivery" ("next_attempt_at") where "status" = 'PENDING'`,
 })
 @Index({ properties: ['webhookId', 'orderingKey', 'id'] })
+// A claim walks each webhook's pending deliveries in order and stops at its share (claim()).
+@Index({
+  name: 'webhook_delivery_pending_by_webhook',
+  expression: `create index "webhook_delivery_pending_by_webhook" on "webhook_delivery" ("webhook_id", "id") where "status" = 'PENDING'`,
+})
 // Retention finds the old delivered history without reading every delivery.
 @Index({
   name: 'webhook_delivery_delivered_created_at',
