@@ -52,6 +52,12 @@ export function ormConfig({ url, poolSize, acquireTimeoutMs = 3000, statementTim
     },
     driverOptions: {
       connection: {
+        // The URL whole, not only the host, port, user, password and database MikroORM takes from
+        // it: its parameters (sslmode, sslrootcert…) apply to the pool too, as to the listener's
+        // and the migration lock's connections, which read the same URL. A managed PostgreSQL
+        // that requires TLS would otherwise refuse the pool, or one that merely allows it would
+        // be sent the pool's password and data in clear.
+        connectionString: url,
         statement_timeout: statementTimeoutMs,
         connectionTimeoutMillis: acquireTimeoutMs,
         application_name: 'foodhub-wholesale',
@@ -97,7 +103,17 @@ export async function migrate(orm: MikroORM, logger?: Logger): Promise<void> {
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    const applied = await orm.getMigrator().up();
+    // Over a connection of their own, without the pool's statement_timeout (DATABASE_STATEMENT_TIMEOUT,
+    // meant for requests): an index build or a rewrite on a large database may take longer, and
+    // a timeout would roll the whole upgrade back, at every start.
+    const migrating = await openOrm({
+      url: orm.config.get('clientUrl')!,
+      poolSize: 1,
+      statementTimeoutMs: 0,
+      logger,
+      writeSnapshot: orm.config.get('migrations').snapshot,
+    });
+    const applied = await migrating.getMigrator().up().finally(() => migrating.close());
     // What an upgrade changed, in the log an operator reads (the migrator's own lines are debug).
     if (applied.length > 0) logger?.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
   } finally {

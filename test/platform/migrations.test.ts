@@ -3,6 +3,8 @@ import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { createDatabaseIfMissing } from '../../src/db/database.js';
 import { migrate, openOrm } from '../../src/db/orm.js';
+import { migrationsList } from '../../migrations/index.js';
+import { waitForLockWait } from '../support/wait.js';
 
 const JEAN = '00000000-0000-4000-8000-000000000001';
 const CARROTS = '00000000-0000-4000-8000-000000000002';
@@ -12,13 +14,13 @@ const JEAN_AND_CARROTS = `
   INSERT INTO product (id, producer_id, name, sku, unit) VALUES ('${CARROTS}', '${JEAN}', 'Carrots', 'C', 'kg');`;
 
 /** A fresh, empty database for `run` to migrate step by step; its connections are closed after. */
-async function upgrade(run: (orm: Awaited<ReturnType<typeof openOrm>>, db: pg.Pool) => Promise<void>): Promise<void> {
+async function upgrade(run: (orm: Awaited<ReturnType<typeof openOrm>>, db: pg.Pool) => Promise<void>, options: { statementTimeoutMs?: number } = {}): Promise<void> {
   const adminUrl = inject('adminUrl');
   const name = `upgrade_${randomBytes(4).toString('hex')}`;
   await createDatabaseIfMissing(adminUrl, name);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const orm = await openOrm({ url: url.toString(), poolSize: 2 });
+  const orm = await openOrm({ url: url.toString(), poolSize: 2, ...options });
   const db = new pg.Pool({ connectionString: url.toString(), max: 2 });
   try {
     await run(orm, db);
@@ -29,6 +31,42 @@ async function upgrade(run: (orm: Awaited<ReturnType<typeof openOrm>>, db: pg.Po
 }
 
 describe('migrations', () => {
+  it('run without the statement timeout meant for requests, so a long index build does not roll the upgrade back', async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261125140000' });
+      // The next migration builds an index on webhook_delivery: a writer there makes it wait,
+      // as a large table would make it run, for longer than the requests' 1 s.
+      const writer = await db.connect();
+      try {
+        await writer.query('BEGIN');
+        await writer.query('LOCK TABLE webhook_delivery IN ROW EXCLUSIVE MODE');
+        const migrated = migrate(orm);
+        await waitForLockWait(db, 'the index build to wait');
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        await writer.query('COMMIT');
+        await migrated;
+      } finally {
+        writer.release();
+      }
+      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM mikro_orm_migrations');
+      expect(rows[0]!.n).toBe(migrationsList.length);
+      // Requests keep it.
+      await expect(orm.em.fork().execute('SELECT pg_sleep(1.2)')).rejects.toThrow(/statement timeout/);
+    }, { statementTimeoutMs: 1_000 });
+  });
+
+  it("connect the pool with the URL's own parameters, as the other connections do (sslmode)", async () => {
+    // The test cluster has no TLS: a URL that requires it must be refused, not connected in clear.
+    const url = new URL(inject('adminUrl'));
+    url.searchParams.set('sslmode', 'require');
+    const orm = await openOrm({ url: url.toString(), poolSize: 1, acquireTimeoutMs: 2000 });
+    try {
+      await expect(orm.em.fork().execute('SELECT 1')).rejects.toThrow(/does not support SSL/);
+    } finally {
+      await orm.close();
+    }
+  });
+
   it('build exactly the schema the entities describe, so npm run migration:create finds nothing to add', async () => {
     await upgrade(async (orm) => {
       await migrate(orm);
