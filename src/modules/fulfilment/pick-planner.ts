@@ -172,7 +172,7 @@ function giveRoomBack(
             if (own.locationId === x) continue;
             // As much as the short line's commitment at x, the stock kept outside lots there,
             // the lot pick and the holder's own stock elsewhere allow.
-            const ownHere = Decimal.sum(0, ...short.untracked.filter((u) => u.locationId === x).map((u) => u.quantity));
+            const ownHere = quantityAt(short.untracked, x);
             const wanted = Decimal.min(short.short, at.quantity.minus(ownHere), outsideLeft(short.productId, x), pick.quantity);
             if (wanted.lessThanOrEqualTo(0)) continue;
             const moved = takeOutside(holder.productId, own.locationId, wanted);
@@ -190,6 +190,11 @@ function giveRoomBack(
       }
     }
   }
+}
+
+/** What these picks (or stock kept outside lots) take at one location. */
+export function quantityAt(parts: readonly { locationId: string; quantity: Decimal }[], locationId: string): Decimal {
+  return Decimal.sum(0, ...parts.filter((p) => p.locationId === locationId).map((p) => p.quantity));
 }
 
 /** What is left at each (product, location) of what no open session holds, as picks take it. */

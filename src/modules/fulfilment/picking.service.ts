@@ -13,7 +13,7 @@ import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
 import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
 import { type StockAt, stockAtLocations } from '../lots/stock-outside-lots.js';
 import { lockLevels } from '../stock/level-locks.js';
-import { type OpenOrder, type PinnedPick, type PlannedLine, type PlannedPick, planPicks } from './pick-planner.js';
+import { type OpenOrder, type PinnedPick, type PlannedLine, type PlannedPick, planPicks, quantityAt } from './pick-planner.js';
 
 /** One product in a pick list: the total to pick, and from which lots and locations. */
 export interface PickItem {
@@ -312,11 +312,6 @@ function refuseWhereOpenSessionsHold(
       ['toLotId'],
     );
   }
-}
-
-/** What these picks (or stock kept outside lots) take at one location. */
-function quantityAt(parts: readonly { locationId: string; quantity: Decimal }[], locationId: string): Decimal {
-  return Decimal.sum(0, ...parts.filter((p) => p.locationId === locationId).map((p) => p.quantity));
 }
 
 /**
