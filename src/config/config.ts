@@ -123,11 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   let databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl !== undefined) {
-    try {
-      const url = new URL(databaseUrl);
-      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('protocol');
-    } catch {
-      problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    const problem = databaseUrlProblem(databaseUrl);
+    if (problem) {
+      problems.push(`DATABASE_URL ${problem} (postgres://user:password@host:5432/database)`);
       databaseUrl = undefined;
     }
   }
@@ -206,4 +204,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (holdsRead && config.holdMaxDuration.toMillis() < config.holdDuration.toMillis()) problems.push('HOLD_MAX_DURATION must not be shorter than HOLD_DURATION: it bounds how far a hold is extended');
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/**
+ * What is wrong with a DATABASE_URL, checked here because the driver and the ORM would otherwise
+ * stop the start with a stack: a URL without a database, or with a percent-escape that does not
+ * decode (a password's own `%` written as is, not as `%25`). The URL itself is never echoed: it
+ * holds the password.
+ */
+function databaseUrlProblem(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'must be a postgres:// or postgresql:// URL';
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return 'must be a postgres:// or postgresql:// URL';
+  // A socket folder may come as ?host=/run/postgresql instead of a host name.
+  if (!url.hostname && !url.searchParams.get('host')) return 'must name the database host';
+  try {
+    for (const part of [url.username, url.password, url.pathname]) decodeURIComponent(part);
+  } catch {
+    return 'has a % that is not a percent-escape in its user, password or database name: write a % as %25';
+  }
+  if (url.pathname.length <= 1) return 'must name the database, as its path';
+  return undefined;
 }
