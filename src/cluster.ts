@@ -50,8 +50,12 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  const { url, embedded } = await prepared;
+  const { url, embedded, lost } = await prepared;
   if (stopping) return;
+  void lost.then((how) => {
+    logger.fatal({ how }, 'the embedded PostgreSQL stopped by itself; stopping the workers, to be started again');
+    void shutdown('embedded PostgreSQL lost', 1);
+  });
 
   // With the embedded database, the workers are this machine's only replicas: they are handed the
   // secret generated for them, and are not told (as servers given a DATABASE_URL are) to share one.

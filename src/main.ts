@@ -39,6 +39,10 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
   let running: { database: ProvidedDatabase; app: App } | undefined;
   const starting = (async () => {
     const database = await provideDatabase(config, logger);
+    void database.lost.then((how) => {
+      logger.fatal({ how }, 'the embedded PostgreSQL stopped by itself; stopping the server, to be started again');
+      void shutdown('embedded PostgreSQL lost', 1);
+    });
     try {
       running = { database, app: await startApp({ config, databaseUrl: database.url, logger }) };
     } catch (error) {
@@ -48,7 +52,8 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
   })();
 
   let stopping = false;
-  const shutdown = async (reason: string) => {
+  /** exitCode 1: stopped for a fault, for a supervisor (systemd's Restart=on-failure) to start it again. */
+  const shutdown = async (reason: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, 'shutting down');
@@ -66,7 +71,7 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
         await running.database.stop();
         if (running.database.embedded) logger.info('database stopped');
       }
-      process.exit(0);
+      process.exit(exitCode);
     } catch (error) {
       logger.error({ err: error }, 'shutdown failed');
       process.exit(1);

@@ -10,6 +10,8 @@ export interface ProvidedDatabase {
   embedded: boolean;
   /** Stops the embedded PostgreSQL, if this process started one. */
   stop(): Promise<void>;
+  /** Settles, with how it ended, if the embedded PostgreSQL this process started ends by itself; never for DATABASE_URL. */
+  lost: Promise<string>;
 }
 
 const EMBEDDED_DATABASE = 'foodhub';
@@ -20,7 +22,7 @@ const EMBEDDED_DATABASE = 'foodhub';
  * (`share`) uses it.
  */
 export async function provideDatabase(config: Config, logger: Logger, whenInUse: 'refuse' | 'share' = 'refuse'): Promise<ProvidedDatabase> {
-  if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, stop: async () => {} };
+  if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, stop: async () => {}, lost: new Promise(() => {}) };
 
   const postgres = await startEmbeddedPostgres({
     dataDir: resolve(config.dataDir, 'postgres'),
@@ -33,7 +35,7 @@ export async function provideDatabase(config: Config, logger: Logger, whenInUse:
     ownProcessGroup: whenInUse === 'refuse',
   });
   await createDatabaseIfMissing(postgres.url('postgres'), EMBEDDED_DATABASE);
-  return { url: postgres.url(EMBEDDED_DATABASE), embedded: true, stop: () => postgres.stop() };
+  return { url: postgres.url(EMBEDDED_DATABASE), embedded: true, stop: () => postgres.stop(), lost: postgres.lost };
 }
 
 export async function createDatabaseIfMissing(adminUrl: string, name: string, template?: string): Promise<void> {

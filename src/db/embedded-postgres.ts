@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { basename, dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,6 +35,11 @@ export interface RunningPostgres {
   /** A connection URL for `database` on this cluster. */
   url(database: string): string;
   stop(): Promise<void>;
+  /**
+   * Settles when PostgreSQL ends without stop() having been asked (killed, out of memory, its
+   * disk gone), with how it ended; never, for a cluster this process does not run.
+   */
+  lost: Promise<string>;
 }
 
 const USER = 'postgres';
@@ -62,7 +68,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     const running = options.whenInUse === 'share' ? await clusterOfOwner(dataDir, heldBy, logger) : undefined;
     if (running) {
       logger.info({ port: running.port, owner: heldBy }, 'using the embedded PostgreSQL of a running server');
-      return { url: (database) => urlOf(running.port, database), stop: async () => {} };
+      return { url: (database) => urlOf(running.port, database), stop: async () => {}, lost: new Promise(() => {}) };
     }
     throw new SetupError(
       `the embedded PostgreSQL in ${dataDir} is in use by process ${heldBy} (a server already running?): stop it, or give this ` +
@@ -147,18 +153,31 @@ async function startOwned(dataDir: string, options: EmbeddedPostgresOptions): Pr
     throw new SetupError(startFailure(dataDir, options.port, said));
   }
   logger.info({ port: options.port, dataDir }, 'embedded PostgreSQL started');
+  let stopping = false;
+  let ended = false;
+  const postgres = (server as unknown as { process?: ChildProcess }).process;
+  const lost = new Promise<string>((resolve) => {
+    postgres?.once('exit', (code, signal) => {
+      ended = true;
+      if (!stopping) resolve(signal ? `killed by ${signal}` : `exited with code ${code}`);
+    });
+  });
   // stop() signals the server synchronously, so this works even from the `exit` event.
   const stopOnExit = () => {
     releaseDataDir(dataDir);
-    void server.stop().catch(() => undefined);
+    if (!ended) void server.stop().catch(() => undefined);
   };
   process.once('exit', stopOnExit);
 
   return {
     url: (database) => urlOf(options.port, database),
+    lost,
     stop: async () => {
+      stopping = true;
       process.removeListener('exit', stopOnExit);
-      await server.stop();
+      // The package's stop() waits for an exit that, from a PostgreSQL already ended, never comes.
+      if (!ended) await server.stop();
+      else if (!options.persistent) rmSync(dataDir, { recursive: true, force: true });
       releaseDataDir(dataDir);
     },
   };

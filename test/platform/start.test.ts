@@ -2,7 +2,7 @@
 // PostgreSQL kept under DATA_DIR, stopped with SIGTERM and started again.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -132,6 +132,33 @@ describe('npm start', () => {
     } finally {
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
+    }
+  });
+
+  it('whose embedded PostgreSQL is killed, stops with exit code 1 saying so, and the next start recovers its data', async () => {
+    const env = {
+      DATABASE_URL: '', JWT_SECRET: '', NODE_ENV: 'development', DATA_DIR: join(dataDir, 'lost'),
+      PORT: '0', EMBEDDED_POSTGRES_PORT: String(await findFreePort()),
+    };
+    const first = await spawnServer(env);
+    const api = new GraphQLClient(first.url, await mintToken(env.DATA_DIR));
+    const { createProducer } = await api.data<{ createProducer: { producer: { id: string } } }>(op.CREATE_PRODUCER, { input: { name: 'Kept' } });
+    // The out-of-memory killer, say.
+    const postgresPid = Number(readFileSync(join(env.DATA_DIR, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(postgresPid, 'SIGKILL');
+    expect(await first.exited).toBe(1);
+    expect(first.output()).toMatch(/"msg":"the embedded PostgreSQL stopped by itself[^"]*"/);
+    expect(first.output()).toContain('killed by SIGKILL');
+    expect(existsSync(join(env.DATA_DIR, 'postgres.owner'))).toBe(false);
+
+    const second = await spawnServer(env);
+    try {
+      const again = new GraphQLClient(second.url, await mintToken(env.DATA_DIR));
+      const { producer } = await again.data<{ producer: { name: string } | null }>('query ($id: ID!) { producer(id: $id) { name } }', { id: createProducer.producer.id });
+      expect(producer).toEqual({ name: 'Kept' });
+    } finally {
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
     }
   });
 
