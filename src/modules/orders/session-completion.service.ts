@@ -25,7 +25,8 @@ export class SessionCompletionService {
          FROM sales_session s
         WHERE s.completed_at IS NULL AND (s.closed_at IS NOT NULL OR s.closes_at <= ?)
           AND NOT EXISTS (SELECT 1 FROM customer_order o WHERE o.sales_session_id = s.id AND o.status = 'PENDING_PAYMENT')
-        ORDER BY s.closes_at LIMIT ?`,
+        -- In the order they closed: one closed early (closed_at) is as old as that, not its closes_at.
+        ORDER BY coalesce(s.closed_at, s.closes_at) LIMIT ?`,
       [ctx.clock.now(), limit],
     );
     return doEachDue(ctx, due, (em, id) => this.complete(em, ctx.clock.now(), id));
