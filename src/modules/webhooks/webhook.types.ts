@@ -79,7 +79,9 @@ export class WebhookDeliveryView {
   @Field(() => String, { description: 'PENDING until the receiver answers 2xx, then DELIVERED.' })
   status!: string;
 
-  @Field(() => Int)
+  @Field(() => Int, {
+    description: 'Attempts started. One cut off by a crash before its answer was recorded counts here (the receiver may have had it) but has no entry in `attempts`.',
+  })
   attemptCount!: number;
 
   @Field(() => DateTimeScalar, { nullable: true })
