@@ -128,6 +128,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         try {
           const authorization = ctx.connectionParams?.authorization;
           ctx.extra.actor = await deps.verifyToken(typeof authorization === 'string' ? authorization : undefined);
+          // Closed while its token was checked (a slow identity provider): onClose has run, and
+          // nothing would cancel an expiry armed now.
+          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
           const expiresAt = typeof authorization === 'string' ? tokenExpiresAt(authorization) : undefined;
           if (expiresAt !== undefined) {
             // However far away: a token valid for months is not cut off after a timer's 24.8 days.
