@@ -207,8 +207,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /**
- * What is wrong with a DATABASE_URL, checked here because the driver and the ORM would otherwise
- * stop the start with a stack: a URL without a database, or with a percent-escape that does not
+ * What is wrong with a DATABASE_URL, checked here because the ORM would otherwise stop the start
+ * with a stack: a URL without a database, or with a percent-escape that does not
  * decode (a password's own `%` written as is, not as `%25`). The URL itself is never echoed: it
  * holds the password.
  */
@@ -220,8 +220,7 @@ function databaseUrlProblem(raw: string): string | undefined {
     return 'must be a postgres:// or postgresql:// URL';
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return 'must be a postgres:// or postgresql:// URL';
-  // A socket folder may come as ?host=/run/postgresql instead of a host name.
-  if (!url.hostname && !url.searchParams.get('host')) return 'must name the database host';
+  // No host is allowed: the driver then takes PGHOST (or a local socket), as psql does.
   try {
     for (const part of [url.username, url.password, url.pathname]) decodeURIComponent(part);
   } catch {

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { basename, dirname, resolve } from 'node:path';
@@ -63,7 +63,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     makeTraversable(dirname(dataDir), logger);
   }
 
-  const { heldBy } = await claimDataDir(dataDir);
+  const { heldBy } = await claimDataDir(dataDir, () => runningCluster(dataDir, logger) !== undefined);
   if (heldBy !== undefined) {
     const running = options.whenInUse === 'share' ? await clusterOfOwner(dataDir, heldBy, logger) : undefined;
     if (running) {
@@ -231,7 +231,16 @@ function isPostgresOn(pid: number, dataDir: string): boolean {
     return false;
   }
   const at = args.indexOf('-D');
-  return basename(args[0] ?? '') === 'postgres' && at >= 0 && resolve(args[at + 1] ?? '') === dataDir;
+  // As folders, not names: the server may have been started through a symbolic link to it.
+  return basename(args[0] ?? '') === 'postgres' && at >= 0 && sameFolder(args[at + 1] ?? '', dataDir);
+}
+
+function sameFolder(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return resolve(a) === resolve(b);
+  }
 }
 
 /**

@@ -69,13 +69,14 @@ describe('configuration', () => {
     };
     expect(refusal('postgres://u:secret@db.example.org:5432')).toMatch(/DATABASE_URL must name the database/);
     expect(refusal('postgres://u:secret@db.example.org:5432/')).toMatch(/DATABASE_URL must name the database/);
-    expect(refusal('postgres:///foodhub')).toMatch(/DATABASE_URL must name the database host/);
     expect(refusal('postgres://u:50%off@db.example.org/foodhub')).toMatch(/DATABASE_URL has a % that is not a percent-escape.*%25/);
     expect(refusal('postgres://u:p@db.example.org/food%zzhub')).toMatch(/not a percent-escape/);
     expect(refusal('postgres://u:50%off@db.example.org/foodhub')).not.toContain('50%off');
     // What the driver takes: an escaped password, a socket folder as the host parameter.
     expect(refusal('postgres://u:50%25off@db.example.org/foodhub')).toBeUndefined();
     expect(refusal('postgres:///foodhub?host=/run/postgresql')).toBeUndefined();
+    // No host: the driver takes PGHOST, PGUSER and PGPASSWORD, as psql does.
+    expect(refusal('postgres:///foodhub')).toBeUndefined();
     expect(loadConfig({ DATABASE_URL: 'postgresql://u:50%25off@db.example.org/foodhub' }).databaseUrl).toBe('postgresql://u:50%25off@db.example.org/foodhub');
   });
 

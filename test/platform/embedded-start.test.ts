@@ -1,7 +1,7 @@
 // The embedded PostgreSQL at start, where an operator's machine is not as it should be: a
 // postmaster.pid left by a machine that died, a port in use, a DATABASE_URL naming no database.
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -121,15 +121,63 @@ describe('one data directory, several processes at once', () => {
     const dataDir = join(dir, 'reused');
     const bystander = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     try {
-      // The owner's number, written with a start time the living process with that number does not have.
-      writeFileSync(`${dataDir}.owner`, `${bystander.pid} 1\n`);
+      // The owner's number, with a start time the living process with that number does not have.
+      writeFileSync(`${dataDir}.owner`, `${bystander.pid}\n`);
+      writeFileSync(`${dataDir}.owner-start`, `${bystander.pid} 1\n`);
       const postgres = await startEmbeddedPostgres({ dataDir, port: await findFreePort(), persistent: false, logger: createLogger('silent') });
-      expect(readFileSync(`${dataDir}.owner`, 'utf8').split(' ')[0]).toBe(String(process.pid));
+      // The number alone, as releases before the claim read it: one run beside this one must not misread it.
+      expect(readFileSync(`${dataDir}.owner`, 'utf8')).toBe(`${process.pid}\n`);
       await postgres.stop();
       expect(existsSync(`${dataDir}.owner`)).toBe(false);
+      expect(existsSync(`${dataDir}.owner-start`)).toBe(false);
       expect(isAlive(bystander.pid!)).toBe(true);
     } finally {
       bystander.kill();
+    }
+  });
+});
+
+describe('an owner file a release before the claim wrote (its number alone)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'foodhub-old-owner-'));
+  chmodSync(dir, 0o755);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('does not stop the start when no PostgreSQL runs on the folder, though its number is now another process\'s', async () => {
+    const dataDir = join(dir, 'pg');
+    const bystander = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(`${dataDir}.owner`, `${bystander.pid}\n`);
+      const postgres = await startEmbeddedPostgres({ dataDir, port: await findFreePort(), persistent: false, logger: createLogger('silent') });
+      await postgres.stop();
+      expect(isAlive(bystander.pid!)).toBe(true);
+    } finally {
+      bystander.kill();
+    }
+  });
+});
+
+describe('a data folder reached through a symbolic link', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'foodhub-linked-'));
+  chmodSync(dir, 0o755);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is shared with a script that names it by its real path, its PostgreSQL left running', async () => {
+    mkdirSync(join(dir, 'real'));
+    symlinkSync(join(dir, 'real'), join(dir, 'link'));
+    const postgres = await startEmbeddedPostgres({ dataDir: join(dir, 'link', 'pg'), port: await findFreePort(), persistent: false, logger: createLogger('silent') });
+    try {
+      const script = spawn(process.execPath, ['--import', 'tsx', 'test/support/share-data-dir.ts', join(dir, 'real', 'pg')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let said = '';
+      script.stdout!.on('data', (chunk: Buffer) => (said += chunk.toString()));
+      await new Promise((resolve) => script.once('exit', resolve));
+      expect(said.trim()).toBe(postgres.url('postgres'));
+      expect(existsSync(join(dir, 'real', 'pg', 'postmaster.pid'))).toBe(true);
+      const client = new pg.Client({ connectionString: postgres.url('postgres') });
+      await client.connect();
+      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      await client.end();
+    } finally {
+      await postgres.stop();
     }
   });
 });

@@ -5,7 +5,8 @@ import { claimDataDir } from '../../src/db/data-dir-claim.js';
 
 process.stdout.write('ready\n');
 process.stdin.once('data', async () => {
-  const claim = await claimDataDir(process.argv[2]!);
+  // No PostgreSQL runs on it here: what a claim finds is the other claims.
+  const claim = await claimDataDir(process.argv[2]!, () => false);
   process.stdout.write(`${JSON.stringify({ pid: process.pid, ...claim })}\n`);
 });
 process.stdin.once('end', () => process.exit(0));
