@@ -25,9 +25,11 @@ const CLIENT_ERROR_CODES = new Set([
  * while a pool is paused for a failover, failing server logins), which are outages. A NUL in text,
  * the one request that made PostgreSQL itself answer 08P01, is refused before any SQL runs.
  * Class 40 (a deadlock's victim, a serialization failure) too: the transaction was rolled back
- * whole, and the same request again, a moment later, is the remedy PostgreSQL asks for.
+ * whole, and the same request again, a moment later, is the remedy PostgreSQL asks for. So are a
+ * lock waited for past its bound (55P03) and a statement cut off by DATABASE_STATEMENT_TIMEOUT
+ * (57014): what was being written is busy elsewhere, and nothing of the request stands.
  */
-const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '40', '53', '57P'];
+const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '40', '53', '57P', '55P03', '57014'];
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
 
 /**
