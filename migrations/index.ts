@@ -42,6 +42,7 @@ import { Migration20261125123724 } from './Migration20261125123724.js';
 import { Migration20261125140000 } from './Migration20261125140000.js';
 import { Migration20261125140219 } from './Migration20261125140219.js';
 import { Migration20261125160000 } from './Migration20261125160000.js';
+import { Migration20261125170000 } from './Migration20261125170000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -86,4 +87,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125140000', class: Migration20261125140000 },
   { name: 'Migration20261125140219', class: Migration20261125140219 },
   { name: 'Migration20261125160000', class: Migration20261125160000 },
+  { name: 'Migration20261125170000', class: Migration20261125170000 },
 ];

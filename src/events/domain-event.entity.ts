@@ -68,6 +68,15 @@ export class DomainEvent {
   @Property({ type: 'decimal', precision: 20, scale: 3 })
   available!: string;
 
+  /**
+   * Whether the change moved `available`: a hold, a release, an adjustment, a short shipment do;
+   * a completion, a full shipment, a transfer, a swap, a short fill do not. The public storefront
+   * stream (availabilityChanged) is sent only those that did: the others are the producer's and
+   * the order's hub's business. True for events written before it was kept.
+   */
+  @Property({ type: 'boolean', default: true })
+  availableChanged: boolean = true;
+
   @Property({ type: 'datetime' })
   createdAt!: Date;
 }

@@ -22,6 +22,8 @@ export interface StoredEvent {
   lotId: string | null;
   quantity: string;
   available: string;
+  /** Whether the change moved `available` (DomainEvent.availableChanged). */
+  availableChanged: boolean;
   createdAt: Date;
 }
 
@@ -78,7 +80,7 @@ export class SubscriberTooSlowError extends Error {
 const SELECT_EVENT = `SELECT position::text AS position, kind, producer_id AS "producerId", product_id AS "productId",
   producer_order_id AS "producerOrderId", customer_order_id AS "customerOrderId", hub_id AS "hubId",
   sales_session_id AS "salesSessionId", location_id AS "locationId", lot_id AS "lotId", quantity, available,
-  created_at AS "createdAt" FROM domain_event`;
+  available_changed AS "availableChanged", created_at AS "createdAt" FROM domain_event`;
 
 export interface EventHubOptions {
   /** Events a subscriber may have queued before it is cut off (it can resume with `after`). */
@@ -209,7 +211,7 @@ export class EventHub implements PubSub {
          (${SELECT_EVENT} WHERE sales_session_id = ? AND position > ?::bigint ORDER BY domain_event.position LIMIT ?)
          UNION ALL
          (${SELECT_EVENT} WHERE product_id = ANY(ARRAY(SELECT product_id FROM offer WHERE sales_session_id = ?))
-             AND position > ?::bigint AND sales_session_id IS NULL ORDER BY domain_event.position LIMIT ?)
+             AND position > ?::bigint AND sales_session_id IS NULL AND available_changed ORDER BY domain_event.position LIMIT ?)
        ) page ORDER BY page.position::bigint LIMIT ?`,
       [salesSessionId, position, limit, salesSessionId, position, limit, limit],
     );
@@ -312,7 +314,9 @@ export function matches(filter: EventFilter, event: StoredEvent): boolean {
 
 /** Whether a session's storefront may want an event, as it arrives (SessionOffersFilter). */
 function matchesSessionOffers(filter: SessionOffersFilter, event: StoredEvent): boolean {
-  if (!OFFER_KINDS.includes(event.kind)) return !filter.offeredRead || filter.offered.has(event.productId);
+  // A completion, a shipment in full, a transfer, a swap, a short fill: another hub's orders and
+  // the producer's stock, not this storefront's business, and nothing it could sell changed.
+  if (!OFFER_KINDS.includes(event.kind)) return event.availableChanged && (!filter.offeredRead || filter.offered.has(event.productId));
   if (event.salesSessionId !== filter.salesSessionId) return false;
   filter.offered.add(event.productId);
   return true;

@@ -93,7 +93,8 @@ export interface EventRecord {
 
 /**
  * Appends events inside the caller's transaction, each with its product's availability now; they
- * reach subscribers and webhooks only if that transaction commits.
+ * reach subscribers and webhooks only if that transaction commits. None moved the availability
+ * (`available_changed` false): what these events say changed is not stock.
  *
  * The product's levels are locked first, as a hold's commit locks them to number its event: a
  * hold cannot then commit between this read and this transaction's commit with an event ordered
@@ -104,10 +105,11 @@ export async function appendEvents(em: EntityManager, at: Date, events: EventRec
   await lockLevels(em, events.map((e) => e.productId));
   await em.execute(
     `INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, location_id, lot_id,
-                               sales_session_id, quantity, available, created_at)
+                               sales_session_id, quantity, available, available_changed, created_at)
      SELECT e.kind, p.producer_id, e.product_id, e.producer_order_id, po.hub_id, e.customer_order_id, e.location_id, e.lot_id,
             e.sales_session_id, e.quantity,
-            (SELECT coalesce(sum(s.on_hand - s.held - s.committed), 0) FROM stock_level s WHERE s.product_id = e.product_id), ?
+            (SELECT coalesce(sum(s.on_hand - s.held - s.committed), 0) FROM stock_level s WHERE s.product_id = e.product_id),
+            false, ?
        FROM jsonb_to_recordset(?::jsonb) AS e(kind text, product_id uuid, producer_order_id uuid, customer_order_id uuid,
                                              location_id uuid, lot_id uuid, sales_session_id uuid, quantity numeric)
        JOIN product p ON p.id = e.product_id

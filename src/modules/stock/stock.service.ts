@@ -483,9 +483,9 @@ export class StockService {
     const eventsInsert = events
       ? `, events AS (
          INSERT INTO domain_event (kind, producer_id, product_id, producer_order_id, hub_id, customer_order_id, location_id, lot_id,
-                                   quantity, available, created_at)
+                                   quantity, available, available_changed, created_at)
          SELECT ?, p.producer_id, e.product_id, e.producer_order_id, po.hub_id, e.customer_order_id, ?::uuid, ?::uuid,
-                e.quantity, a.available, ?
+                e.quantity, a.available, a.changed, ?
            FROM (SELECT product_id, producer_order_id, customer_order_id, ${EVENT_QUANTITY[kind]} AS quantity
                    FROM moves${silentMoves ? ' WHERE kind IS NULL' : ''} GROUP BY product_id, producer_order_id, customer_order_id) e
            JOIN product p ON p.id = e.product_id
@@ -516,10 +516,11 @@ export class StockService {
            FROM totals t
           WHERE s.product_id = t.product_id AND s.location_id = t.location_id AND NOT EXISTS (SELECT 1 FROM short)
          RETURNING s.product_id),
+       change AS (
+         SELECT product_id, sum(on_hand_delta - held_delta - committed_delta) AS delta FROM totals GROUP BY product_id),
        after AS (
-         SELECT l.product_id, sum(l.available) + coalesce((SELECT sum(t.on_hand_delta - t.held_delta - t.committed_delta)
-                                                             FROM totals t WHERE t.product_id = l.product_id), 0) AS available
-           FROM locked l GROUP BY l.product_id),
+         SELECT l.product_id, sum(l.available) + coalesce(min(c.delta), 0) AS available, coalesce(min(c.delta), 0) <> 0 AS changed
+           FROM locked l LEFT JOIN change c ON c.product_id = l.product_id GROUP BY l.product_id),
        ledger AS (
          INSERT INTO stock_movement (product_id, location_id, lot_id, kind, on_hand_delta, held_delta, committed_delta,
                                      customer_order_id, producer_order_id, reason, created_at)
