@@ -4,6 +4,15 @@ import type { Actor } from '../shared/request-context.js';
 // Who may act for whom. Roles are checked at the API edge (@Allow); these are the ownership rules,
 // and every service asks them here, so each rule is written once.
 
+/**
+ * Without a token, the catalogue of sessions selling or still to come is all there is to read:
+ * sessions that ended (closed, cancelled, completed) and products on sale in none of them need
+ * one. Anyone with a token reads the catalogue whole.
+ */
+export function seesCatalogueOnly(actor: Actor): boolean {
+  return actor.kind === 'anonymous';
+}
+
 /** The platform operator, or the producer itself. */
 export function actsForProducer(actor: Actor, producerId: string): boolean {
   return actor.kind === 'admin' || actor.kind === 'system' || (actor.kind === 'producer' && actor.producerId === producerId);

@@ -175,6 +175,9 @@ describe("a product's details", () => {
     await approveHub(t.api, producer, hub);
     expect((await priceOf(await t.as({ role: 'hub', hubId: hub }))).data?.product.wholesalePrice).toEqual({ amount: 900 });
     expect((await priceOf(await t.as({ role: 'producer', producerId: producer }))).data?.product.wholesalePrice).toEqual({ amount: 900 });
+    // On sale nowhere: not in the catalogue, so nothing of it for a caller without a token.
+    expect((await priceOf(await t.as())).data?.product).toBeNull();
+    await createSession(t.api, hub, { opensAt: '2026-11-23T08:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [id] });
     for (const [caller, code] of [[await t.as(), 'UNAUTHENTICATED'], [await t.as({ role: 'customer', hubId: hub, customerRef: 'ali' }), 'FORBIDDEN'], [asRival, 'FORBIDDEN']] as const) {
       const answer = await priceOf(caller);
       expect(answer.data?.product?.wholesalePrice ?? null).toBeNull();

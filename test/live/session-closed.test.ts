@@ -60,7 +60,8 @@ describe('availabilityChanged when a session stops selling before its close', ()
     await adjustStock(t.api, w.carrots, '-1', 'bruised');
     await positioned();
 
-    const replay = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: w.session.id, after: start!.position });
+    // Closed, the session is no longer the public catalogue's: its hub's storefront backend reads it.
+    const replay = await subscribe<AvailabilityEventShape>(await t.as({ role: 'hub', hubId: w.hub }), AVAILABILITY, { salesSessionId: w.session.id, after: start!.position });
     const received = await waitFor('the replay', async () => (replay.received.length >= 4 ? replay.received : undefined));
     const carrots = w.session.offerFor(w.carrots);
     // The hold, read as the session is now (closed), then the close of each offer on sale.
@@ -91,8 +92,15 @@ describe('availabilityChanged when a session stops selling before its close', ()
     const { rows: [closedAt] } = await t.db.query<{ position: string }>(
       "SELECT max(position)::text AS position FROM domain_event WHERE kind = 'SESSION_CLOSED' AND sales_session_id = $1", [w.session.id]);
 
-    const live = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: w.session.id });
-    const resumed = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: w.session.id, after: closedAt!.position });
+    // Closed, the session is no longer the public catalogue's: a visitor without a token is told
+    // there is none, and its hub's storefront backend subscribes.
+    const visitor = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: w.session.id });
+    const refused = await waitFor('the refusal', async () => visitor.errors[0] as { message?: unknown } | undefined);
+    expect(JSON.stringify(refused)).toContain(`no sales session with id`);
+    await visitor.close();
+    const asHub = await t.as({ role: 'hub', hubId: w.hub });
+    const live = await subscribe<AvailabilityEventShape>(asHub, AVAILABILITY, { salesSessionId: w.session.id });
+    const resumed = await subscribe<AvailabilityEventShape>(asHub, AVAILABILITY, { salesSessionId: w.session.id, after: closedAt!.position });
     const otherStorefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: other.id });
     await waitFor('the subscriptions to start', async () => (t.app.events.subscriberCount >= 3 ? true : undefined));
 

@@ -32,6 +32,7 @@ describe('identical queries while nothing is committed', () => {
   let postgres: RunningPostgres;
   let t: TestApp;
   let sessionId: string;
+  let hubId: string;
   let productId: string;
   const times = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T18:00:00+01:00' };
 
@@ -49,7 +50,8 @@ describe('identical queries while nothing is committed', () => {
     t = await startTestApp({ databaseUrl: postgres.url('shared'), start: '2026-11-23T17:59:59+01:00' });
     const producer = await createProducer(t.api, 'Jean');
     productId = await createProduct(t.api, producer, { name: 'Carrots', unit: 'kg', onHand: '10' });
-    sessionId = (await createSession(t.api, await createHub(t.api, 'Hub'), { ...times, products: [productId] })).id;
+    hubId = await createHub(t.api, 'Hub');
+    sessionId = (await createSession(t.api, hubId, { ...times, products: [productId] })).id;
   });
   afterEach(() => vi.restoreAllMocks());
   afterAll(async () => {
@@ -59,7 +61,8 @@ describe('identical queries while nothing is committed', () => {
   });
 
   it('answers from one read while nothing is committed, re-reads after any commit to the database, and after a second by the clock', async () => {
-    const storefront = await t.as();
+    // The hub's storefront backend: a visitor without a token is not shown the session once it closed.
+    const storefront = await t.as({ role: 'hub', hubId });
     const ask = () => storefront.data<Page>(PAGE, { id: sessionId });
     await settled();
     const reads = countStatements(OFFERS_READ);

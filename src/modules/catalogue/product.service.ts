@@ -1,6 +1,6 @@
 import { DeadlockException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { requireProducer } from '../../auth/policy.js';
+import { requireProducer, seesCatalogueOnly } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { createOrReplay, hashRequest } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
@@ -116,8 +116,14 @@ export class ProductService {
     }
   }
 
-  findProduct(ctx: RequestContext, id: string): Promise<Product | null> {
-    return isUuid(id) ? ctx.em.findOne(Product, id) : Promise.resolve(null);
+  /** Without a token (seesCatalogueOnly()), only a product on sale in a session selling or still to come. */
+  async findProduct(ctx: RequestContext, id: string): Promise<Product | null> {
+    if (!isUuid(id)) return null;
+    if (seesCatalogueOnly(ctx.actor)) {
+      const [onSale] = await sql(ctx.em, `SELECT 1 FROM product t WHERE t.id = ? AND ${ON_SALE}`, [id, ctx.clock.now()]);
+      if (!onSale) return null;
+    }
+    return ctx.em.findOne(Product, id);
   }
 }
 
@@ -133,7 +139,19 @@ const PRODUCER_PRODUCTS: KeysetList<Product> = {
   notFound: 'product of this producer',
 };
 
+/**
+ * Product `t` is offered, and not withdrawn, in a session selling or still to come at the instant
+ * given as the parameter (the catalogue, seesCatalogueOnly()).
+ */
+const ON_SALE = `EXISTS (SELECT 1 FROM offer f JOIN sales_session s ON s.id = f.sales_session_id
+                          WHERE f.product_id = t.id AND f.withdrawn_at IS NULL AND s.closed_at IS NULL AND s.closes_at > ?)`;
+
+export interface ProducerProductsPage extends Page {
+  /** Only the products on sale at this instant (ON_SALE): the catalogue, for a caller without a token. */
+  onSaleAt?: Date;
+}
+
 /** Producers' products by name (then id), a page of each, in one statement (keysetPages()). */
-export function producerProducts(em: EntityManager, producerIds: readonly string[], page: Page): Promise<Map<string, Product[] | DomainError>> {
-  return keysetPages(em, PRODUCER_PRODUCTS, producerIds, page);
+export function producerProducts(em: EntityManager, producerIds: readonly string[], { onSaleAt, ...page }: ProducerProductsPage): Promise<Map<string, Product[] | DomainError>> {
+  return keysetPages(em, PRODUCER_PRODUCTS, producerIds, page, onSaleAt ? { sql: ON_SALE, params: [onSaleAt] } : undefined);
 }

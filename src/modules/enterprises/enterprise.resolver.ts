@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 't
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { Allow, Public } from '../../auth/access.js';
-import { actsForHub, actsForProducer } from '../../auth/policy.js';
+import { actsForHub, actsForProducer, seesCatalogueOnly } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -37,7 +37,8 @@ export class ProducerResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => IdScalar, { nullable: true, description: 'Only the products after this one, by name.' }) after?: string,
   ): Promise<Product[]> {
-    return ctx.loaders.productsByProducer.load({ parentId: producer.id, page: { limit: listSize(first), after } });
+    const onSaleAt = seesCatalogueOnly(ctx.actor) ? ctx.clock.now() : undefined;
+    return ctx.loaders.productsByProducer.load({ parentId: producer.id, page: { limit: listSize(first), after, onSaleAt } });
   }
 
   @Allow('admin', 'producer')
@@ -99,6 +100,9 @@ export class HubResolver {
     @Arg('after', () => IdScalar, { nullable: true, description: 'Only the sessions after this one, in opening order.' }) after?: string,
     @Arg('closesAfter', () => DateTimeScalar, { nullable: true, description: 'Only the sessions closing after this instant.' }) closesAfter?: Date,
   ): Promise<SalesSession[]> {
-    return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter } });
+    // Without a token, the sessions selling or to come (seesCatalogueOnly()): closing after now.
+    const now = ctx.clock.now();
+    const since = seesCatalogueOnly(ctx.actor) && (!closesAfter || closesAfter < now) ? now : closesAfter;
+    return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter: since } });
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DateTime } from 'luxon';
-import { requireHub } from '../../auth/policy.js';
+import { requireHub, seesCatalogueOnly } from '../../auth/policy.js';
 import { newestEventPosition } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
@@ -219,8 +219,11 @@ export class SalesSessionService {
     });
   }
 
+  /** Without a token (seesCatalogueOnly()), only a session selling or still to come: one closed by any means has closed_at set. */
   findSalesSession(ctx: RequestContext, id: string): Promise<SalesSession | null> {
-    return isUuid(id) ? ctx.em.findOne(SalesSession, id) : Promise.resolve(null);
+    if (!isUuid(id)) return Promise.resolve(null);
+    const notEnded = seesCatalogueOnly(ctx.actor) ? { closedAt: null, closesAt: { $gt: ctx.clock.now() } } : {};
+    return ctx.em.findOne(SalesSession, { id, ...notEnded });
   }
 
   /**
