@@ -25,72 +25,33 @@ describe("the public availability stream of Hub B's session", () => {
   const positioned = () => waitFor('every event positioned', async () =>
     ((await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined));
 
-  it("tells an anonymous subscriber nothing of Hub A's session completing and shipping, nor of the producer's transfers: only changes of availability", async () => {
+  /** Marie's eggs, on sale at Hub A (where Ali holds 6) and, for another week, at Hub B: its storefront is public. */
+  async function eggsAtTwoHubs() {
     const marie = await createProducer(t.api, 'Marie');
     const eggs = await createProduct(t.api, marie, { name: 'Eggs', unit: 'each', onHand: '50' });
     const main = (await t.api.data<{ producer: { locations: { id: string }[] } }>('query ($id: ID!) { producer(id: $id) { locations { id } } }', { id: marie }))
       .producer.locations[0]!.id;
     const coldStore = await addLocation(t.api, marie, 'Cold store', 2);
-    const hubA = await createHub(t.api, 'Hub A');
-    const hubB = await createHub(t.api, 'Hub B');
-    const sessionA = await createOfferSession(t.api, hubA, [{ productId: eggs }]);
-    // Hub B sells the same eggs for another week: its storefront is public.
-    const sessionB = await createOfferSession(t.api, hubB, [{ productId: eggs }], {
+    const sessionA = await createOfferSession(t.api, await createHub(t.api, 'Hub A'), [{ productId: eggs }]);
+    const sessionB = await createOfferSession(t.api, await createHub(t.api, 'Hub B'), [{ productId: eggs }], {
       closesAt: '2026-11-30T20:00:00+01:00', deliversAt: '2026-12-01T08:00:00+01:00',
     });
     await buy(t.api, sessionA.id, 'ali', sessionA.offerFor(eggs), '6');
     await positioned();
-    const { rows: [start] } = await t.db.query<{ position: string }>('SELECT max(position)::text AS position FROM domain_event');
+    return { marie, eggs, main, coldStore, sessionA, sessionB };
+  }
 
-    // Hub A's business and Marie's: none of it changes how many eggs Hub B can sell (44).
-    await closeSessions(t); // Hub A's session completes: held becomes committed
-    const order = await producerOrderOf(t.api, marie, sessionA.id);
-    const shipped = await t.api.data<{ shipProducerOrder: { userErrors: unknown[] } }>(SHIP, {
-      input: { producerOrderId: order, carrier: 'La Poste', trackingReference: 'LP-1' },
-    });
-    expect(shipped.shipProducerOrder.userErrors).toEqual([]); // all 6 shipped: on hand and committed both fall by 6
-    const moved = await t.api.data<{ transferStock: { userErrors: unknown[] } }>(op.TRANSFER_STOCK, {
-      input: { productId: eggs, fromLocationId: main, toLocationId: coldStore, quantity: '2' },
-    });
-    expect(moved.transferStock.userErrors).toEqual([]);
-    // The one change Hub B's storefront must hear of: 45 eggs to sell.
-    await adjustStock(t.api, eggs, '1', 'found one');
-    await positioned();
-
-    const { salesSession } = await t.api.data<{ salesSession: { offers: { available: string }[] } }>(
-      'query ($id: ID!) { salesSession(id: $id) { offers { available } } }', { id: sessionB.id });
-    expect(salesSession.offers[0]!.available).toBe('45');
-
-    const anonymous = await subscribe<AvailabilityEventShape & { at: string }>(await t.as(), AVAILABILITY_WITH_TIME, { salesSessionId: sessionB.id, after: start!.position });
-    const received = await waitFor('the adjustment', async () => (anonymous.received.some((e) => e.available === '45') ? anonymous.received : undefined));
-    await anonymous.close();
-    const kinds = await t.db.query<{ kind: string }>(
-      'SELECT kind FROM domain_event WHERE position = ANY($1::bigint[]) ORDER BY position', [received.map((e) => e.id)]);
-    // What an anonymous visitor of Hub B's storefront learnt, by the events' own kinds:
-    expect(kinds.rows.map((r) => r.kind)).toEqual(['ADJUSTED']);
-    expect(received.map((e) => e.available)).toEqual(['45']);
-  });
-
-  it('live, as on a replay: a completion, a full shipment and a transfer elsewhere send nothing; the next change does', async () => {
-    const marie = await createProducer(t.api, 'Marie');
-    const eggs = await createProduct(t.api, marie, { name: 'Eggs', unit: 'each', onHand: '50' });
-    const main = (await t.api.data<{ producer: { locations: { id: string }[] } }>('query ($id: ID!) { producer(id: $id) { locations { id } } }', { id: marie }))
-      .producer.locations[0]!.id;
-    const coldStore = await addLocation(t.api, marie, 'Cold store', 2);
-    const hubA = await createHub(t.api, 'Hub A');
-    const hubB = await createHub(t.api, 'Hub B');
-    const sessionA = await createOfferSession(t.api, hubA, [{ productId: eggs }]);
-    const sessionB = await createOfferSession(t.api, hubB, [{ productId: eggs }], {
-      closesAt: '2026-11-30T20:00:00+01:00', deliversAt: '2026-12-01T08:00:00+01:00',
-    });
-    await buy(t.api, sessionA.id, 'ali', sessionA.offerFor(eggs), '6');
-    await positioned();
-    const anonymous = await subscribe<AvailabilityEventShape & { at: string }>(await t.as(), AVAILABILITY_WITH_TIME, { salesSessionId: sessionB.id });
-
+  /**
+   * Hub A's business and Marie's, none of which changes how many eggs Hub B can sell (44): Hub A's
+   * session completes (held becomes committed), its order ships in full (on hand and committed
+   * both fall by 6), Marie moves 2 to her cold store. Then the one change Hub B's storefront must
+   * hear of: one egg found, 45 to sell.
+   */
+  async function businessElsewhereThenOneEggFound({ marie, eggs, main, coldStore, sessionA }: Awaited<ReturnType<typeof eggsAtTwoHubs>>) {
     await closeSessions(t);
     const order = await producerOrderOf(t.api, marie, sessionA.id);
     const shipped = await t.api.data<{ shipProducerOrder: { userErrors: unknown[] } }>(SHIP, {
-      input: { producerOrderId: order, carrier: 'La Poste', trackingReference: 'LP-3' },
+      input: { producerOrderId: order, carrier: 'La Poste', trackingReference: 'LP-1' },
     });
     expect(shipped.shipProducerOrder.userErrors).toEqual([]);
     const moved = await t.api.data<{ transferStock: { userErrors: unknown[] } }>(op.TRANSFER_STOCK, {
@@ -98,13 +59,36 @@ describe("the public availability stream of Hub B's session", () => {
     });
     expect(moved.transferStock.userErrors).toEqual([]);
     await adjustStock(t.api, eggs, '1', 'found one');
+  }
 
-    // Events reach a stream in order: once the adjustment is in, anything sent before it is too.
-    const received = await waitFor('the adjustment', async () => (anonymous.received.some((e) => e.available === '45') ? anonymous.received : undefined));
-    await anonymous.close();
+  /** The kinds of the events a subscriber received, in order, once it has the 45 eggs: events reach a stream in order. */
+  async function kindsUpToTheFoundEgg(subscriber: { received: (AvailabilityEventShape & { at: string })[]; close(): Promise<void> }) {
+    const received = await waitFor('the adjustment', async () => (subscriber.received.some((e) => e.available === '45') ? subscriber.received : undefined));
+    await subscriber.close();
     const kinds = await t.db.query<{ kind: string }>(
       'SELECT kind FROM domain_event WHERE position = ANY($1::bigint[]) ORDER BY position', [received.map((e) => e.id)]);
-    expect(kinds.rows.map((r) => r.kind)).toEqual(['ADJUSTED']);
+    return { kinds: kinds.rows.map((r) => r.kind), available: received.map((e) => e.available) };
+  }
+
+  it("tells an anonymous subscriber nothing of Hub A's session completing and shipping, nor of the producer's transfers: only changes of availability", async () => {
+    const world = await eggsAtTwoHubs();
+    const { rows: [start] } = await t.db.query<{ position: string }>('SELECT max(position)::text AS position FROM domain_event');
+    await businessElsewhereThenOneEggFound(world);
+    await positioned();
+    const { salesSession } = await t.api.data<{ salesSession: { offers: { available: string }[] } }>(
+      'query ($id: ID!) { salesSession(id: $id) { offers { available } } }', { id: world.sessionB.id });
+    expect(salesSession.offers[0]!.available).toBe('45');
+
+    const replay = await subscribe<AvailabilityEventShape & { at: string }>(await t.as(), AVAILABILITY_WITH_TIME, { salesSessionId: world.sessionB.id, after: start!.position });
+    expect(await kindsUpToTheFoundEgg(replay)).toEqual({ kinds: ['ADJUSTED'], available: ['45'] });
+  });
+
+  it('live, as on a replay: a completion, a full shipment and a transfer elsewhere send nothing; the next change does', async () => {
+    const world = await eggsAtTwoHubs();
+    const live = await subscribe<AvailabilityEventShape & { at: string }>(await t.as(), AVAILABILITY_WITH_TIME, { salesSessionId: world.sessionB.id });
+    await waitFor('the subscription to start', async () => (t.app.events.subscriberCount >= 1 ? true : undefined));
+    await businessElsewhereThenOneEggFound(world);
+    expect(await kindsUpToTheFoundEgg(live)).toEqual({ kinds: ['ADJUSTED'], available: ['45'] });
   });
 
   it("does not count Hub A's customers cut by a short fill for an anonymous visitor of Hub B's storefront", async () => {
