@@ -43,13 +43,16 @@ const BIGINT_ID = /^[1-9]\d{0,17}$/;
  * next page starts after the cursor by the sort key (keyset pagination: no OFFSET to scan past).
  * `filter` narrows the items (SQL over the alias `t`, with its parameters). A parent whose page
  * cannot be read (a cursor that is not one of its items) gets its error in place of its page.
+ * A filter that `hides` what the caller may not see (the catalogue's, for a caller without a
+ * token) applies to the cursor too: a hidden item named as the cursor is as unknown as a made-up
+ * id, rather than confirmed by the page after it.
  */
 export async function keysetPages<T extends object>(
   em: EntityManager,
   list: KeysetList<T>,
   parentIds: readonly string[],
   page: Page,
-  filter: { sql: string; params: unknown[] } = { sql: 'true', params: [] },
+  filter: { sql: string; params: unknown[]; hides?: boolean } = { sql: 'true', params: [] },
 ): Promise<Map<string, T[] | DomainError>> {
   const pages = new Map<string, T[] | DomainError>(parentIds.map((id) => [id, []]));
   if (parentIds.length === 0) return pages;
@@ -59,7 +62,11 @@ export async function keysetPages<T extends object>(
   if (after !== null) {
     const wellFormed = list.bigintIds ? BIGINT_ID.test(after) : isUuid(after);
     const [cursor] = wellFormed
-      ? await sql<{ parent: string }>(em, `SELECT ${list.parent} AS parent FROM ${list.table} WHERE id = ?::${idType}`, [after])
+      ? await sql<{ parent: string }>(
+        em,
+        `SELECT t.${list.parent} AS parent FROM ${list.table} t WHERE t.id = ?::${idType} AND (${filter.hides ? filter.sql : 'true'})`,
+        [after, ...(filter.hides ? filter.params : [])],
+      )
       : [];
     for (const id of parentIds) {
       if (cursor?.parent !== id) pages.set(id, DomainError.of(UserErrorCode.NOT_FOUND, `no ${list.notFound} with id "${after}"`, [list.cursorField ?? 'after']));

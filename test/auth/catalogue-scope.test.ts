@@ -69,4 +69,51 @@ describe('what a caller without a token reads', () => {
     expect((await asJean.data<{ producer: { products: { name: string }[] } }>('query ($id: ID!) { producer(id: $id) { products { name } } }', { id: jean }))
       .producer.products.map((p) => p.name)).toEqual(['Carrots', 'Heirloom tomatoes (not announced)']);
   });
+
+  it('does not reach a product on sale in no session through a withdrawn offer of an open session', async () => {
+    const jean = await createProducer(t.api, 'Jean W');
+    const carrots = await createProduct(t.api, jean, { name: 'Carrots' });
+    const secret = await createProduct(t.api, jean, { name: 'Heirloom tomatoes (withdrawn)', sku: 'TOM-2027' });
+    const hub = await createHub(t.api, 'Hub W');
+    const session = await createSession(t.api, hub, {
+      opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [carrots, secret],
+    });
+    const withdrawn = await t.api.data<{ withdrawOffer: { userErrors: unknown[] } }>(
+      'mutation ($input: OfferRefInput!) { withdrawOffer(input: $input) { userErrors { code } } }', { input: { offerId: session.offerFor(secret) } });
+    expect(withdrawn.withdrawOffer.userErrors).toEqual([]);
+
+    const PAGE = 'query ($id: ID!) { salesSession(id: $id) { offers(includeWithdrawn: true) { product { name } } } }';
+    const anonymous = await t.as();
+    expect((await anonymous.data<{ product: unknown }>('query ($id: ID!) { product(id: $id) { name } }', { id: secret })).product).toBeNull();
+    const seen = await anonymous.data<{ salesSession: { offers: { product: { name: string } }[] } }>(PAGE, { id: session.id });
+    expect(seen.salesSession.offers.map((o) => o.product.name)).toEqual(['Carrots']);
+    // Its hub reads the withdrawn offer, as before.
+    const asHub = await t.as({ role: 'hub', hubId: hub });
+    expect((await asHub.data<{ salesSession: { offers: { product: { name: string } }[] } }>(PAGE, { id: session.id })).salesSession.offers.map((o) => o.product.name))
+      .toEqual(['Carrots', 'Heirloom tomatoes (withdrawn)']);
+  });
+
+  it('answers a cursor naming what it hides as it answers a made-up one: it confirms nothing', async () => {
+    const jean = await createProducer(t.api, 'Jean C');
+    const carrots = await createProduct(t.api, jean, { name: 'Carrots' });
+    const secret = await createProduct(t.api, jean, { name: 'Aubergines (not announced)', sku: 'AUB-2027' });
+    const hub = await createHub(t.api, 'Hub C');
+    await createSession(t.api, hub, { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [carrots] });
+    const past = await createSession(t.api, hub, { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [carrots] });
+    expect(await t.api.data(CANCEL, { input: { salesSessionId: past.id } })).toEqual({ cancelSalesSession: { userErrors: [] } });
+    const madeUp = '00000000-0000-4000-8000-000000000000';
+    const anonymous = await t.as();
+    const answer = async (query: string, variables: Record<string, unknown>) => {
+      const { data, errors } = await anonymous.request<Record<string, unknown>>(query, variables);
+      return { data: data ?? null, codes: (errors ?? []).map((e: { extensions?: { code?: string } }) => e.extensions?.code) };
+    };
+    const PRODUCTS = 'query ($id: ID!, $after: ID) { producer(id: $id) { products(after: $after) { name } } }';
+    const SESSIONS = 'query ($id: ID!, $after: ID) { hub(id: $id) { salesSessions(after: $after) { id } } }';
+    const unknownProduct = await answer(PRODUCTS, { id: jean, after: madeUp });
+    expect(unknownProduct.codes).toEqual(['BAD_USER_INPUT']);
+    expect(await answer(PRODUCTS, { id: jean, after: secret })).toEqual(unknownProduct);
+    const unknownSession = await answer(SESSIONS, { id: hub, after: madeUp });
+    expect(unknownSession.codes).toEqual(['BAD_USER_INPUT']);
+    expect(await answer(SESSIONS, { id: hub, after: past.id })).toEqual(unknownSession);
+  });
 });

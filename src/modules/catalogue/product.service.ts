@@ -153,5 +153,5 @@ export interface ProducerProductsPage extends Page {
 
 /** Producers' products by name (then id), a page of each, in one statement (keysetPages()). */
 export function producerProducts(em: EntityManager, producerIds: readonly string[], { onSaleAt, ...page }: ProducerProductsPage): Promise<Map<string, Product[] | DomainError>> {
-  return keysetPages(em, PRODUCER_PRODUCTS, producerIds, page, onSaleAt ? { sql: ON_SALE, params: [onSaleAt] } : undefined);
+  return keysetPages(em, PRODUCER_PRODUCTS, producerIds, page, onSaleAt ? { sql: ON_SALE, params: [onSaleAt], hides: true } : undefined);
 }

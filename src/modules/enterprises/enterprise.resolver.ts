@@ -102,7 +102,8 @@ export class HubResolver {
   ): Promise<SalesSession[]> {
     // Without a token, the sessions selling or to come (seesCatalogueOnly()): closing after now.
     const now = ctx.clock.now();
-    const since = seesCatalogueOnly(ctx.actor) && (!closesAfter || closesAfter < now) ? now : closesAfter;
-    return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter: since } });
+    const catalogueOnly = seesCatalogueOnly(ctx.actor);
+    const since = catalogueOnly && (!closesAfter || closesAfter < now) ? now : closesAfter;
+    return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter: since, catalogueOnly } });
   }
 }

@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Allow, Public } from '../../auth/access.js';
-import { seesProducerOrder } from '../../auth/policy.js';
+import { seesCatalogueOnly, seesProducerOrder } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -103,10 +103,11 @@ export class SalesSessionResolver {
   async offers(
     @Root() session: SalesSession,
     @Ctx() ctx: GraphQLContext,
-    @Arg('includeWithdrawn', () => Boolean, { defaultValue: false, description: 'Also the offers taken off sale (withdrawOffer), with their withdrawnAt.' }) includeWithdrawn: boolean,
+    @Arg('includeWithdrawn', () => Boolean, { defaultValue: false, description: 'Also the offers taken off sale (withdrawOffer), with their withdrawnAt. Not without a token: those are not the catalogue.' }) includeWithdrawn: boolean,
   ): Promise<OfferRecord[]> {
     const offers = await ctx.loaders.offersBySession.load(session.id);
-    return includeWithdrawn ? offers : offers.filter((offer) => !offer.withdrawnAt);
+    // Off sale, an offer's product is the catalogue's no more (seesCatalogueOnly()).
+    return includeWithdrawn && !seesCatalogueOnly(ctx.actor) ? offers : offers.filter((offer) => !offer.withdrawnAt);
   }
 
   @Allow('admin', 'hub', 'producer')
