@@ -63,13 +63,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     makeTraversable(dirname(dataDir), logger);
   }
 
-  const { heldBy } = await claimDataDir(dataDir, () => runningCluster(dataDir, logger) !== undefined);
-  if (heldBy !== undefined) {
+  for (;;) {
+    const { heldBy } = await claimDataDir(dataDir, () => runningCluster(dataDir, logger) !== undefined);
+    if (heldBy === undefined) break;
     const running = options.whenInUse === 'share' ? await clusterOfOwner(dataDir, heldBy, logger) : undefined;
     if (running) {
       logger.info({ port: running.port, owner: heldBy }, 'using the embedded PostgreSQL of a running server');
       return { url: (database) => urlOf(running.port, database), stop: async () => {}, lost: new Promise(() => {}) };
     }
+    // The server this script waited for died while starting: the folder is free, to claim again.
+    if (options.whenInUse === 'share' && !isAlive(heldBy)) continue;
     throw new SetupError(
       `the embedded PostgreSQL in ${dataDir} is in use by process ${heldBy} (a server already running?): stop it, or give this ` +
         `one another DATA_DIR (if process ${heldBy} is not a server, delete ${ownerFile(dataDir)})`,
@@ -195,6 +198,7 @@ async function clusterOfOwner(dataDir: string, owner: number, logger: Logger): P
   for (let waited = 0; waited <= 30_000 && isAlive(owner); waited += 100) {
     const running = runningCluster(dataDir, logger);
     if (running) return running;
+    if (waited === 0) logger.info({ owner, dataDir }, 'waiting for the server starting on this DATA_DIR to start its PostgreSQL');
     await sleep(100);
   }
   return undefined;

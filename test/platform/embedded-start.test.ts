@@ -117,6 +117,27 @@ describe('one data directory, several processes at once', () => {
     }
   });
 
+  it('is claimed by a script waiting to share it when the server that claimed it dies before its PostgreSQL is up', async () => {
+    const dataDir = join(dir, 'died-starting');
+    const { answers: [claimant], release } = await claimAtOnce(dataDir, 1);
+    const logs = capturedLogs('info');
+    const sharing = startEmbeddedPostgres({ dataDir, port: await findFreePort(), persistent: false, logger: logs.logger, whenInUse: 'share' });
+    await waitFor('the script to wait for the claimant', async () => (logs.lines.some((l) => l.owner === claimant!.pid) ? true : undefined));
+    // The claimant dies holding its claim, PostgreSQL never started.
+    process.kill(claimant!.pid, 'SIGKILL');
+    release();
+    const postgres = await sharing;
+    try {
+      expect(readFileSync(`${dataDir}.owner`, 'utf8')).toBe(`${process.pid}\n`);
+      const client = new pg.Client({ connectionString: postgres.url('postgres') });
+      await client.connect();
+      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      await client.end();
+    } finally {
+      await postgres.stop();
+    }
+  });
+
   it('is taken over from an owner whose number another process has since taken (a machine restarted)', async () => {
     const dataDir = join(dir, 'reused');
     const bystander = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
