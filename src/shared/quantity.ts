@@ -61,3 +61,8 @@ export function formatQuantity(value: Decimal.Value): string {
   }
   return new Decimal(value).toFixed();
 }
+
+/** Why a quantity of a product is refused: it sells in steps, and this is not a whole number of them. */
+export function notWholeSteps(productName: string, step: Decimal.Value, unit: string, quantity: Decimal.Value): string {
+  return `"${productName}" sells in steps of ${formatQuantity(step)} ${unit}: ${formatQuantity(quantity)} is not a whole number of them`;
+}

@@ -5,7 +5,7 @@ import { requireProducer } from '../../auth/policy.js';
 import { appendEvents, EventKind, type EventRecord } from '../../events/event-log.js';
 import { DomainError, type FieldPath, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
-import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
+import { formatQuantity, notWholeSteps, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { instant, sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
@@ -127,7 +127,7 @@ export class ShippingService {
       const lines = plan.filter((l) => l.producerOrderId === input.producerOrderId);
 
       const shipments: Shipment[] = input.lines
-        ? this.fromInput(lines, parsed, lots)
+        ? this.fromInput(lines, parsed, lots, await sellableSteps(em, productIds))
         : lines.map((line) => ({ line, quantity: line.quantity, lots: suggested(line, line.quantity) }));
 
       const own = shipments.flatMap((s) => this.moves(input.producerOrderId, s, outside));
@@ -179,7 +179,7 @@ export class ShippingService {
   }
 
   /** The shipment the producer described, checked against the order and the lots. */
-  private fromInput(lines: PlannedLine[], parsed: ParsedLine[], lots: LockedLot[]): Shipment[] {
+  private fromInput(lines: PlannedLine[], parsed: ParsedLine[], lots: LockedLot[], steps: Map<string, SellableStep>): Shipment[] {
     const errors = new InputErrors();
     const seen = new Set<string>();
     const shipments: Shipment[] = [];
@@ -192,6 +192,14 @@ export class ShippingService {
       seen.add(p.productId);
       if (p.amount.greaterThan(line.quantity)) {
         errors.invalid(`at most the ${formatQuantity(line.quantity)} ordered can ship`, ['lines', p.index, 'quantity']);
+        continue;
+      }
+      // As it sells: what ships is shared out among the customers (the short fill), who bought
+      // whole steps (half a lamb is no delivery). All that was ordered may ship whatever the step
+      // is now: a step changed since the checkouts may not divide it.
+      const step = steps.get(line.productId)!;
+      if (!p.amount.equals(line.quantity) && !p.amount.mod(step.sellableStep).isZero()) {
+        errors.invalid(notWholeSteps(step.name, step.sellableStep, step.unit, p.amount), ['lines', p.index, 'quantity']);
         continue;
       }
       const picked: (Shipment['lots'][number] & { lot: LockedLot; entry: number })[] = [];
@@ -380,4 +388,20 @@ function hashShipment(input: ShipFields, parsed: ParsedLine[]): string {
         [line.productId, line.amount.toFixed(), line.weight?.toFixed() ?? null, lotsOf(line)]));
   const canonical = { carrier: input.carrier.trim(), trackingReference: input.trackingReference.trim(), lines };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}
+
+interface SellableStep {
+  name: string;
+  unit: string;
+  sellableStep: Decimal;
+}
+
+/** The products' names, units and the steps they sell in, by product. */
+async function sellableSteps(em: EntityManager, productIds: readonly string[]): Promise<Map<string, SellableStep>> {
+  const rows = await sql<{ id: string; name: string; unit: string; sellableStep: string }>(
+    em,
+    'SELECT id, name, unit, sellable_step AS "sellableStep" FROM product WHERE id = ANY(?::uuid[])',
+    [uuidArray(productIds)],
+  );
+  return new Map(rows.map((r) => [r.id, { name: r.name, unit: r.unit, sellableStep: new Decimal(r.sellableStep) }]));
 }

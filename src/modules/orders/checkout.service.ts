@@ -5,7 +5,7 @@ import { requireHub } from '../../auth/policy.js';
 import { markEventsWritten } from '../../events/event-log.js';
 import { DomainError, type FieldPath, InputErrors, UserErrorCode, type UserErrorDetail, userError } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
-import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
+import { formatQuantity, notWholeSteps, parseQuantity } from '../../shared/quantity.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { preparedSql, sql, uuidArray } from '../../shared/sql.js';
@@ -475,8 +475,7 @@ function checkOffers(sessionId: string, basket: BasketLine[], offers: OfferRow[]
     // As a storefront reads it (Offer.available is 0): no stock for this line.
     else if (offer.withdrawn) errors.add(UserErrorCode.INSUFFICIENT_STOCK, `"${offer.productName}" was withdrawn from sale in this session`, ['lines', line.index, 'quantity']);
     else if (!line.quantity.mod(offer.sellableStep).isZero()) {
-      const step = formatQuantity(offer.sellableStep);
-      errors.invalid(`"${offer.productName}" sells in steps of ${step} ${offer.unit}: ${formatQuantity(line.quantity)} is not a whole number of them`, ['lines', line.index, 'quantity']);
+      errors.invalid(notWholeSteps(offer.productName, offer.sellableStep, offer.unit, line.quantity), ['lines', line.index, 'quantity']);
     }
   }
   errors.throwIfAny();
