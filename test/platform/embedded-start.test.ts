@@ -16,6 +16,17 @@ import { isAlive } from '../../src/shared/processes.js';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { inject } from 'vitest';
 
+/** What `SELECT 1` answers over a connection of its own to `url`: the cluster is up and takes connections. */
+async function selectOne(url: string): Promise<unknown[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query('SELECT 1 AS one')).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 describe('the embedded PostgreSQL at start', () => {
   const dir = mkdtempSync(join(tmpdir(), 'foodhub-embedded-'));
   chmodSync(dir, 0o755);
@@ -38,10 +49,7 @@ describe('the embedded PostgreSQL at start', () => {
       const postgres = await startEmbeddedPostgres({ dataDir, port, persistent: true, logger });
       running.push(postgres);
       expect(isAlive(bystander.pid!)).toBe(true);
-      const client = new pg.Client({ connectionString: postgres.url('postgres') });
-      await client.connect();
-      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
-      await client.end();
+      expect(await selectOne(postgres.url('postgres'))).toEqual([{ one: 1 }]);
     } finally {
       bystander.kill();
     }
@@ -129,50 +137,30 @@ describe('one data directory, several processes at once', () => {
     const postgres = await sharing;
     try {
       expect(readFileSync(`${dataDir}.owner`, 'utf8')).toBe(`${process.pid}\n`);
-      const client = new pg.Client({ connectionString: postgres.url('postgres') });
-      await client.connect();
-      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
-      await client.end();
+      expect(await selectOne(postgres.url('postgres'))).toEqual([{ one: 1 }]);
     } finally {
       await postgres.stop();
     }
   });
 
-  it('is taken over from an owner whose number another process has since taken (a machine restarted)', async () => {
-    const dataDir = join(dir, 'reused');
-    const bystander = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    try {
-      // The owner's number, with a start time the living process with that number does not have.
-      writeFileSync(`${dataDir}.owner`, `${bystander.pid}\n`);
-      writeFileSync(`${dataDir}.owner-start`, `${bystander.pid} 1\n`);
-      const postgres = await startEmbeddedPostgres({ dataDir, port: await findFreePort(), persistent: false, logger: createLogger('silent') });
-      // The number alone, as releases before the claim read it: one run beside this one must not misread it.
-      expect(readFileSync(`${dataDir}.owner`, 'utf8')).toBe(`${process.pid}\n`);
-      await postgres.stop();
-      expect(existsSync(`${dataDir}.owner`)).toBe(false);
-      expect(existsSync(`${dataDir}.owner-start`)).toBe(false);
-      expect(isAlive(bystander.pid!)).toBe(true);
-    } finally {
-      bystander.kill();
-    }
-  });
-});
-
-describe('an owner file a release before the claim wrote (its number alone)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'foodhub-old-owner-'));
-  chmodSync(dir, 0o755);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it('does not stop the start when no PostgreSQL runs on the folder, though its number is now another process\'s', async () => {
-    const dataDir = join(dir, 'pg');
-    const bystander = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    try {
-      writeFileSync(`${dataDir}.owner`, `${bystander.pid}\n`);
-      const postgres = await startEmbeddedPostgres({ dataDir, port: await findFreePort(), persistent: false, logger: createLogger('silent') });
-      await postgres.stop();
-      expect(isAlive(bystander.pid!)).toBe(true);
-    } finally {
-      bystander.kill();
+  it('is taken over from an owner whose number another process has since taken (a machine restarted), in either owner-file format', async () => {
+    // With a start time the living process with that number does not have; or, as releases before
+    // the claim wrote it, the number alone (which counts only while a PostgreSQL runs on the folder).
+    for (const [name, startFile] of [['reused', (pid: number) => `${pid} 1\n`], ['reused-old-format', undefined]] as const) {
+      const dataDir = join(dir, name);
+      const bystander = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+      try {
+        writeFileSync(`${dataDir}.owner`, `${bystander.pid}\n`);
+        if (startFile) writeFileSync(`${dataDir}.owner-start`, startFile(bystander.pid!));
+        const postgres = await startEmbeddedPostgres({ dataDir, port: await findFreePort(), persistent: false, logger: createLogger('silent') });
+        // The number alone, as releases before the claim read it: one run beside this one must not misread it.
+        expect(readFileSync(`${dataDir}.owner`, 'utf8')).toBe(`${process.pid}\n`);
+        await postgres.stop();
+        expect([existsSync(`${dataDir}.owner`), existsSync(`${dataDir}.owner-start`)]).toEqual([false, false]);
+        expect(isAlive(bystander.pid!)).toBe(true);
+      } finally {
+        bystander.kill();
+      }
     }
   });
 });
@@ -193,10 +181,7 @@ describe('a data folder reached through a symbolic link', () => {
       await new Promise((resolve) => script.once('exit', resolve));
       expect(said.trim()).toBe(postgres.url('postgres'));
       expect(existsSync(join(dir, 'real', 'pg', 'postmaster.pid'))).toBe(true);
-      const client = new pg.Client({ connectionString: postgres.url('postgres') });
-      await client.connect();
-      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
-      await client.end();
+      expect(await selectOne(postgres.url('postgres'))).toEqual([{ one: 1 }]);
     } finally {
       await postgres.stop();
     }
