@@ -53,7 +53,7 @@ export function createServices(options: ServiceOptions) {
     picking,
     packing: new PackingService(),
     shipping: new ShippingService(stock, picking),
-    salesSessions: new SalesSessionService(enterprises, options.closeListener),
+    salesSessions: new SalesSessionService(enterprises, options.closeListener, customerOrders),
     offerChanges: new OfferChangesService(),
     checkout: new CheckoutService(stock, options.holdDuration, new CheckoutBatcher(options.checkoutBatchTimeouts), customerOrders),
     customerOrders,

@@ -58,10 +58,17 @@ export interface CloseListener {
   sessionClosed(): void;
 }
 
+/** What a cap change asks of the customer orders (CustomerOrderService). */
+export interface LapsedHolds {
+  /** The lapsed holds of the products these offers sell, expired at once rather than at the scheduler's next tick. */
+  expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number>;
+}
+
 export class SalesSessionService {
   constructor(
     private readonly enterprises: EnterpriseService,
     private readonly closeListener: CloseListener,
+    private readonly lapsedHolds: LapsedHolds,
   ) {}
 
   /**
@@ -197,6 +204,10 @@ export class SalesSessionService {
     const cap = input.cap === null || input.cap === undefined ? null : (parseQuantity(input.cap, ['cap'], errors) ?? null);
     errors.throwIfAny();
     const found = await requireOwnOffer(ctx, input.offerId);
+    // A hold past its expiry has expired, whether or not the scheduler has marked it yet: a
+    // checkout counts it free (it expires it first), and so does a cap, which must not be refused
+    // for what a customer may buy at that moment.
+    if (cap) await this.lapsedHolds.expireLapsedHoldsOf(ctx, [found.id]);
     return ctx.em.transactional(async (em) => {
       await lockSession(em, found.salesSession.id);
       const offer = await em.findOneOrFail(Offer, found.id, { populate: ['salesSession', 'product'], refresh: true });
