@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { resolveSigningSecret } from './auth/signing-secret.js';
 import type { Config } from './config/config.js';
-import { type ProvidedDatabase, provideDatabase } from './db/database.js';
+import { type ProvidedDatabase, provideDatabase, stopWhenLost } from './db/database.js';
 import { migrate, openOrm } from './db/orm.js';
 
 /** How long the primary waits for its workers to finish their requests on shutdown. */
@@ -50,12 +50,10 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  const { url, embedded, lost } = await prepared;
+  const provided = await prepared;
   if (stopping) return;
-  void lost.then((how) => {
-    logger.fatal({ how }, 'the embedded PostgreSQL stopped by itself; stopping the workers, to be started again');
-    void shutdown('embedded PostgreSQL lost', 1);
-  });
+  const { url, embedded } = provided;
+  stopWhenLost(provided, logger, shutdown);
 
   // With the embedded database, the workers are this machine's only replicas: they are handed the
   // secret generated for them, and are not told (as servers given a DATABASE_URL are) to share one.

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { type App, startApp } from './app.js';
 import { runPrimary } from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config/config.js';
-import { type ProvidedDatabase, provideDatabase } from './db/database.js';
+import { type ProvidedDatabase, provideDatabase, stopWhenLost } from './db/database.js';
 import { setupProblem } from './shared/errors.js';
 import { createLogger } from './shared/logger.js';
 
@@ -39,10 +39,7 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
   let running: { database: ProvidedDatabase; app: App } | undefined;
   const starting = (async () => {
     const database = await provideDatabase(config, logger);
-    void database.lost.then((how) => {
-      logger.fatal({ how }, 'the embedded PostgreSQL stopped by itself; stopping the server, to be started again');
-      void shutdown('embedded PostgreSQL lost', 1);
-    });
+    stopWhenLost(database, logger, (reason, exitCode) => shutdown(reason, exitCode));
     try {
       running = { database, app: await startApp({ config, databaseUrl: database.url, logger }) };
     } catch (error) {

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { NOT_OURS_TO_LOSE, startEmbeddedPostgres } from './embedded-postgres.js';
 
 export interface ProvidedDatabase {
   url: string;
@@ -22,7 +22,7 @@ const EMBEDDED_DATABASE = 'foodhub';
  * (`share`) uses it.
  */
 export async function provideDatabase(config: Config, logger: Logger, whenInUse: 'refuse' | 'share' = 'refuse'): Promise<ProvidedDatabase> {
-  if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, stop: async () => {}, lost: new Promise(() => {}) };
+  if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, stop: async () => {}, lost: NOT_OURS_TO_LOSE };
 
   const postgres = await startEmbeddedPostgres({
     dataDir: resolve(config.dataDir, 'postgres'),
@@ -36,6 +36,18 @@ export async function provideDatabase(config: Config, logger: Logger, whenInUse:
   });
   await createDatabaseIfMissing(postgres.url('postgres'), EMBEDDED_DATABASE);
   return { url: postgres.url(EMBEDDED_DATABASE), embedded: true, stop: () => postgres.stop(), lost: postgres.lost };
+}
+
+/**
+ * If the embedded PostgreSQL this process started ends by itself, says so at `fatal` and has the
+ * process stopped with exit code 1, for a supervisor (systemd's Restart=on-failure) to start it
+ * again: the next start recovers the database as after a power cut.
+ */
+export function stopWhenLost(database: ProvidedDatabase, logger: Logger, stop: (reason: string, exitCode: number) => unknown): void {
+  void database.lost.then((how) => {
+    logger.fatal({ how }, 'the embedded PostgreSQL stopped by itself; stopping, to be started again');
+    void stop('embedded PostgreSQL lost', 1);
+  });
 }
 
 export async function createDatabaseIfMissing(adminUrl: string, name: string, template?: string): Promise<void> {

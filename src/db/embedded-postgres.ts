@@ -42,6 +42,9 @@ export interface RunningPostgres {
   lost: Promise<string>;
 }
 
+/** The `lost` of a PostgreSQL this process does not run (another server's, or one at DATABASE_URL): it never settles. */
+export const NOT_OURS_TO_LOSE: Promise<string> = new Promise(() => {});
+
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 
@@ -69,7 +72,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     const running = options.whenInUse === 'share' ? await clusterOfOwner(dataDir, heldBy, logger) : undefined;
     if (running) {
       logger.info({ port: running.port, owner: heldBy }, 'using the embedded PostgreSQL of a running server');
-      return { url: (database) => urlOf(running.port, database), stop: async () => {}, lost: new Promise(() => {}) };
+      return { url: (database) => urlOf(running.port, database), stop: async () => {}, lost: NOT_OURS_TO_LOSE };
     }
     // The server this script waited for died while starting: the folder is free, to claim again.
     if (options.whenInUse === 'share' && !isAlive(heldBy)) continue;

@@ -99,9 +99,15 @@ export class ShippingService {
         const why = locked!.fulfilmentState === 'HELD' ? 'its session has not closed yet' : `it is ${locked!.fulfilmentState}`;
         throw DomainError.of(UserErrorCode.INVALID_STATE, `the order cannot ship: ${why}`, ['producerOrderId']);
       }
-      // The order's products: its lines no longer change (the order is locked, its session over).
-      const productIds = (await sql<{ productId: string }>(em, 'SELECT DISTINCT product_id AS "productId" FROM customer_order_line WHERE producer_order_id = ?', [input.producerOrderId]))
-        .map((r) => r.productId);
+      // The order's products, with the steps they sell in: its lines no longer change (the order
+      // is locked, its session over).
+      const products = await sql<ProductSteps>(
+        em,
+        `SELECT p.id, p.name, p.unit, p.sellable_step AS "sellableStep" FROM product p
+          WHERE p.id IN (SELECT product_id FROM customer_order_line WHERE producer_order_id = ?)`,
+        [input.producerOrderId],
+      );
+      const productIds = products.map((p) => p.id);
       // Their lots, locked before the plan is read, so the suggested lots cannot be used up by a
       // concurrent shipment. Only these lots may ship: one received while this shipment waits for
       // the levels below is not locked, and taking from it later would lock it after the levels,
@@ -127,7 +133,7 @@ export class ShippingService {
       const lines = plan.filter((l) => l.producerOrderId === input.producerOrderId);
 
       const shipments: Shipment[] = input.lines
-        ? this.fromInput(lines, parsed, lots, await sellableSteps(em, productIds))
+        ? this.fromInput(lines, parsed, lots, new Map(products.map((p) => [p.id, p])))
         : lines.map((line) => ({ line, quantity: line.quantity, lots: suggested(line, line.quantity) }));
 
       const own = shipments.flatMap((s) => this.moves(input.producerOrderId, s, outside));
@@ -179,7 +185,7 @@ export class ShippingService {
   }
 
   /** The shipment the producer described, checked against the order and the lots. */
-  private fromInput(lines: PlannedLine[], parsed: ParsedLine[], lots: LockedLot[], steps: Map<string, SellableStep>): Shipment[] {
+  private fromInput(lines: PlannedLine[], parsed: ParsedLine[], lots: LockedLot[], products: Map<string, ProductSteps>): Shipment[] {
     const errors = new InputErrors();
     const seen = new Set<string>();
     const shipments: Shipment[] = [];
@@ -197,9 +203,9 @@ export class ShippingService {
       // As it sells: what ships is shared out among the customers (the short fill), who bought
       // whole steps (half a lamb is no delivery). All that was ordered may ship whatever the step
       // is now: a step changed since the checkouts may not divide it.
-      const step = steps.get(line.productId)!;
-      if (!p.amount.equals(line.quantity) && !p.amount.mod(step.sellableStep).isZero()) {
-        errors.invalid(notWholeSteps(step.name, step.sellableStep, step.unit, p.amount), ['lines', p.index, 'quantity']);
+      const product = products.get(line.productId)!;
+      if (!p.amount.equals(line.quantity) && !p.amount.mod(product.sellableStep).isZero()) {
+        errors.invalid(notWholeSteps(product.name, product.sellableStep, product.unit, p.amount), ['lines', p.index, 'quantity']);
         continue;
       }
       const picked: (Shipment['lots'][number] & { lot: LockedLot; entry: number })[] = [];
@@ -390,18 +396,10 @@ function hashShipment(input: ShipFields, parsed: ParsedLine[]): string {
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
 
-interface SellableStep {
+/** A product the order ships, as its quantities are checked: the steps it sells in. */
+interface ProductSteps {
+  id: string;
   name: string;
   unit: string;
-  sellableStep: Decimal;
-}
-
-/** The products' names, units and the steps they sell in, by product. */
-async function sellableSteps(em: EntityManager, productIds: readonly string[]): Promise<Map<string, SellableStep>> {
-  const rows = await sql<{ id: string; name: string; unit: string; sellableStep: string }>(
-    em,
-    'SELECT id, name, unit, sellable_step AS "sellableStep" FROM product WHERE id = ANY(?::uuid[])',
-    [uuidArray(productIds)],
-  );
-  return new Map(rows.map((r) => [r.id, { name: r.name, unit: r.unit, sellableStep: new Decimal(r.sellableStep) }]));
+  sellableStep: string;
 }

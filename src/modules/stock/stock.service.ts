@@ -516,11 +516,13 @@ export class StockService {
            FROM totals t
           WHERE s.product_id = t.product_id AND s.location_id = t.location_id AND NOT EXISTS (SELECT 1 FROM short)
          RETURNING s.product_id),
-       change AS (
-         SELECT product_id, sum(on_hand_delta - held_delta - committed_delta) AS delta FROM totals GROUP BY product_id),
        after AS (
-         SELECT l.product_id, sum(l.available) + coalesce(min(c.delta), 0) AS available, coalesce(min(c.delta), 0) <> 0 AS changed
-           FROM locked l LEFT JOIN change c ON c.product_id = l.product_id GROUP BY l.product_id),
+         -- Each product's availability after the moves, and whether they moved it at all.
+         SELECT product_id, available + delta AS available, delta <> 0 AS changed
+           FROM (SELECT l.product_id, sum(l.available) AS available,
+                        coalesce((SELECT sum(t.on_hand_delta - t.held_delta - t.committed_delta)
+                                    FROM totals t WHERE t.product_id = l.product_id), 0) AS delta
+                   FROM locked l GROUP BY l.product_id) a),
        ledger AS (
          INSERT INTO stock_movement (product_id, location_id, lot_id, kind, on_hand_delta, held_delta, committed_delta,
                                      customer_order_id, producer_order_id, reason, created_at)
