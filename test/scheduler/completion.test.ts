@@ -184,6 +184,41 @@ describe('the scheduler does each due thing on its own', () => {
     expect((await stockOf(t.api, eggs)).held).toBe('0');
     await expectStockConsistent(t.db);
   });
+
+  it('completes a session closed early before one scheduled to close after it, when a pass takes only some', async () => {
+    const farm = await createProducer(t.api, 'Early close farm');
+    const plums = await createProduct(t.api, farm, { name: 'Plums', onHand: '10' });
+    t.clock.set('2026-11-25T09:00:00+01:00');
+    const scheduled = await createSession(t.api, await createHub(t.api, 'Hub E'), { opensAt: '2026-11-25T08:00:00+01:00', closesAt: '2026-11-25T12:00:00+01:00', products: [plums] });
+    const closedEarly = await createSession(t.api, await createHub(t.api, 'Hub F'), { opensAt: '2026-11-25T08:00:00+01:00', closesAt: '2026-11-26T12:00:00+01:00', products: [plums] });
+    const paid = await checkout(t.api, scheduled.id, 'ali', [{ offerId: scheduled.offerFor(plums), quantity: '1' }]);
+    await orderMutation(t.api, op.CONFIRM_PAYMENT, paid.customerOrder!.id);
+    // Closed at 10:00 with a payment still pending: it cannot complete before that is paid.
+    const pending = await checkout(t.api, closedEarly.id, 'bea', [{ offerId: closedEarly.offerFor(plums), quantity: '1' }]);
+    t.clock.set('2026-11-25T10:00:00+01:00');
+    const closed = await t.api.data<{ closeSalesSession: { userErrors: unknown[] } }>(op.CLOSE_SALES_SESSION, { input: { salesSessionId: closedEarly.id } });
+    expect(closed.closeSalesSession.userErrors).toEqual([]);
+
+    // Paid at 13:00, when both are due: a pass that takes one session at a time takes the one closed first.
+    const { completion } = t.app.services;
+    const completeDueSessions = completion.completeDueSessions.bind(completion);
+    completion.completeDueSessions = (ctx) => completeDueSessions(ctx, 1);
+    try {
+      t.clock.set('2026-11-25T13:00:00+01:00');
+      await orderMutation(t.api, op.CONFIRM_PAYMENT, pending.customerOrder!.id);
+      // Sessions of the tests above, due since yesterday, may come first, one a pass.
+      for (let pass = 0; pass < 5 && (await sessionView(t.api, closedEarly.id)).status !== 'COMPLETED'; pass += 1) {
+        expect((await sessionView(t.api, scheduled.id)).status).toBe('CLOSED');
+        await t.app.scheduler.runOnce();
+      }
+      expect((await sessionView(t.api, closedEarly.id)).status).toBe('COMPLETED');
+      expect((await sessionView(t.api, scheduled.id)).status).toBe('CLOSED');
+    } finally {
+      completion.completeDueSessions = completeDueSessions;
+    }
+    await t.app.scheduler.runOnce();
+    expect((await sessionView(t.api, scheduled.id)).status).toBe('COMPLETED');
+  });
 });
 
 describe('the scheduler keeps its state in PostgreSQL only', () => {
