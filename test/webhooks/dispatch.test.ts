@@ -85,6 +85,62 @@ describe('webhook dispatch', () => {
     expect(silent.hanging()).toBe(4);
   });
 
+  // README, "For operators": at most 4 at once to one receiver, and for one enterprise's webhooks.
+  it.each([
+    // A trader platform that four producers send their events to goes silent.
+    ['gives one receiver only a few requests at once, however many enterprises send to it', { producers: 4, silentReceivers: 1 }],
+    // A producer with a webhook per integration, each on a receiver of its own, all silent.
+    ["gives one enterprise's webhooks only a few requests at once, however many receivers they name", { producers: 1, silentReceivers: 4 }],
+  ])('%s, and other enterprises go on', async (_what, { producers, silentReceivers }) => {
+    const silent = await Promise.all(Array.from({ length: silentReceivers }, () => receiver({ hang: true })));
+    const healthy = await receiver();
+    const inAll = (count: (r: Receiver) => number) => silent.reduce((n, r) => n + count(r), 0);
+    // Four webhooks, each registered with its producer's own token; eight ordering keys each.
+    const farms = await Promise.all(Array.from({ length: producers }, (_, i) => createProducer(t.api, `Noisy farm ${i}`)));
+    for (let i = 0; i < 4; i += 1) {
+      const farm = farms[i % producers]!;
+      const asFarm = await t.as({ role: 'producer', producerId: farm });
+      const { registerWebhook } = await asFarm.data<{ registerWebhook: { userErrors: unknown[] } }>(REGISTER, {
+        input: { url: `${silent[i % silentReceivers]!.url}?integration=${i}`, kinds: ['ADJUSTED'] },
+      });
+      expect(registerWebhook.userErrors).toEqual([]);
+    }
+    for (let i = 0; i < 8; i += 1) {
+      for (const farm of farms) await createProduct(t.api, farm, { name: `Squash ${i}`, onHand: '1' });
+    }
+    await waitFor('4 requests hanging', async () => (inAll((r) => r.hanging()) === 4 ? true : undefined));
+
+    const other = await createProducer(t.api, 'Other farm');
+    await register({ url: healthy.url, kinds: ['ADJUSTED'], producerId: other });
+    await createProduct(t.api, other, { name: 'Kale', onHand: '3' });
+    await waitFor('the healthy endpoint to get its delivery', async () => (healthy.accepted().length === 1 ? true : undefined));
+    // It did not wait for a silent request to time out: those sent are the first four, all still hanging.
+    expect(inAll((r) => r.requests())).toBe(4);
+    expect(inAll((r) => r.hanging())).toBe(4);
+  });
+
+  it('warns of no leak with every slot waiting for an answer', async () => {
+    await t.app.webhooks.stop();
+    const dispatcher = new WebhookDispatcher(t.app.orm, t.clock, pino({ level: 'silent' }), { allowPrivateAddresses: true, perReceiver: 16 });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const producer = await createProducer(t.api, 'Busy farm');
+      const silent = await receiver({ hang: true });
+      await register({ url: silent.url, kinds: ['ADJUSTED'], producerId: producer });
+      for (let i = 0; i < 16; i += 1) await createProduct(t.api, producer, { name: `Beets ${i}`, onHand: '1' });
+      dispatcher.wake();
+      await hanging(silent, 16);
+      // Node emits warnings on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await dispatcher.stop();
+    }
+  });
+
   it('waits for the next try from the end of a failed attempt, a little longer at random', async () => {
     const producer = await createProducer(t.api, 'Paul');
     const slow = await receiver({ hang: true, failures: 100 });
@@ -226,7 +282,7 @@ describe('webhook dispatch', () => {
     }
   });
 
-  // README, "For operators": up to 16 deliveries at once, at most 4 to one webhook; other endpoints go on.
+  // README, "For operators": up to 16 deliveries at once, at most 4 to one receiver; other endpoints go on.
   it('sends a healthy endpoint its delivery while a failing endpoint works through its backlog', async () => {
     const failing = await receiver({ failures: 1_000_000 }); // answers 503 at once, every time
     const healthy = await receiver();

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -5,11 +6,19 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock.js';
 import { coalesced } from '../../shared/coalesced.js';
-import { sql, uuidArray } from '../../shared/sql.js';
+import { sql } from '../../shared/sql.js';
 import { literalRefusal, type Resolver, systemResolver, webhookLookup, webhookUrlProblem } from './webhook-address.js';
 import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature.js';
 
-interface ClaimedDelivery {
+/** What a delivery in flight counts against (DispatcherOptions.perReceiver). */
+interface Share {
+  /** The receiver: its URL's host and port, as written (lower case). */
+  host: string;
+  /** The webhook's scope: its hub, else its producer, else '' (the operator's). */
+  scope: string;
+}
+
+interface ClaimedDelivery extends Share {
   id: string;
   webhookId: string;
   body: string;
@@ -26,8 +35,12 @@ export interface DispatcherOptions {
   maxBackoffSeconds?: number;
   /** Deliveries this process sends at once, to all receivers together. */
   concurrency?: number;
-  /** Of those, to one webhook: a receiver that hangs holds this many, and the others go on. */
-  perWebhook?: number;
+  /**
+   * Of those, to one receiver (the URL's host) and for one scope (a producer's, a hub's or the
+   * operator's webhooks): a receiver that hangs holds this many however many webhooks name it,
+   * and an enterprise's webhooks this many however many receivers they name. The others go on.
+   */
+  perReceiver?: number;
   /** How long a kept-alive connection to a receiver may sit idle before it is closed. */
   idleSocketMs?: number;
   /** Production: send only over TLS, as registration requires (private receivers the operator allowed excepted). */
@@ -47,6 +60,9 @@ const IDLE_SOCKET_MS = 30_000;
 /** The most of a receiver's answer read (and dropped) before its connection is closed. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
+/** A webhook URL's host and port, without scheme, user or path (a parameter: knex would take its `?` for placeholders). */
+const RECEIVER_HOST = '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#]*)';
+
 /** Each retry waits up to this fraction longer, at random, so failed deliveries do not come due in step. */
 const JITTER = 0.2;
 
@@ -64,8 +80,8 @@ export class WebhookDispatcher {
     () => this.claimAndSend(),
     (error) => this.logger.error({ err: error }, 'webhook dispatcher failed'),
   );
-  /** Sends under way, with the webhook each is for. */
-  private readonly inFlight = new Map<Promise<void>, string>();
+  /** Sends under way, with the receiver and scope each counts against. */
+  private readonly inFlight = new Map<Promise<void>, Share>();
   private readonly stopping = new AbortController();
   private stopped = false;
   private readonly lookup: LookupFunction;
@@ -79,6 +95,9 @@ export class WebhookDispatcher {
     private readonly options: DispatcherOptions = {},
   ) {
     this.lookup = webhookLookup(options.resolve ?? systemResolver, options.allowPrivateAddresses ?? false);
+    // Each send listens for stop() while under way: up to `concurrency` listeners, which is no leak
+    // (Node warns of one past 10).
+    setMaxListeners(this.concurrency, this.stopping.signal);
     // `timeout` is how long a free socket may idle; a receiver's shorter Keep-Alive hint wins.
     const agentOptions = { keepAlive: true, timeout: options.idleSocketMs ?? IDLE_SOCKET_MS };
     this.agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
@@ -119,7 +138,7 @@ export class WebhookDispatcher {
 
   /** One claim for the free slots; bounded, so a drain never runs on while receivers hang. */
   private async claimAndSend(): Promise<void> {
-    const free = (this.options.concurrency ?? 16) - this.inFlight.size;
+    const free = this.concurrency - this.inFlight.size;
     if (this.stopped || free <= 0) return;
     let claimed: ClaimedDelivery[];
     try {
@@ -134,54 +153,80 @@ export class WebhookDispatcher {
         this.inFlight.delete(sending);
         this.wake();
       });
-      this.inFlight.set(sending, delivery.webhookId);
+      this.inFlight.set(sending, { host: delivery.host, scope: delivery.scope });
     }
+  }
+
+  private get concurrency(): number {
+    return this.options.concurrency ?? 16;
   }
 
   /**
    * The next due delivery of each ordering key of active webhooks, reserved for this replica for
-   * the lease time: at most `free`, and at most `perWebhook` in flight to one webhook.
+   * the lease time: at most `free`, and at most `perReceiver` in flight to one receiver and for
+   * one scope. Receivers and scopes take turns: each one's oldest due delivery comes before any
+   * one's second, so a backlog at one receiver does not go ahead of another's first.
    */
   private claim(free: number): Promise<ClaimedDelivery[]> {
-    const perWebhook = this.options.perWebhook ?? 4;
-    const busy = new Map<string, number>();
-    for (const webhookId of this.inFlight.values()) busy.set(webhookId, (busy.get(webhookId) ?? 0) + 1);
+    const perReceiver = this.options.perReceiver ?? 4;
+    const busy = { host: new Map<string, number>(), scope: new Map<string, number>() };
+    for (const share of this.inFlight.values()) {
+      for (const key of ['host', 'scope'] as const) busy[key].set(share[key], (busy[key].get(share[key]) ?? 0) + 1);
+    }
     const now = this.clock.now();
     return this.orm.em.fork().transactional((em) =>
       sql<ClaimedDelivery>(
         em,
-        `WITH picked AS (
-           -- Each active webhook's due heads, oldest first, no more than its free share: a
-           -- receiver failing through a backlog of due retries gets its few slots, and the others
-           -- the rest. Each is an ordered walk of the webhook's pending deliveries that stops at
-           -- its share, however long the backlog; and each row is locked as the walk reaches it,
-           -- so PostgreSQL checks it again as it is then (another replica may have claimed it, or
-           -- tried it and put its next attempt off).
-           SELECT c.id FROM webhook w
-             LEFT JOIN unnest(?::uuid[], ?::int[]) AS b(webhook_id, n) ON b.webhook_id = w.id
-            CROSS JOIN LATERAL (
-              SELECT d.id FROM webhook_delivery d
-               WHERE d.webhook_id = w.id AND d.status = 'PENDING' AND d.next_attempt_at <= ?
-                 AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
-                 AND NOT EXISTS (SELECT 1 FROM webhook_delivery e
-                                  WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
-                                    AND e.status = 'PENDING' AND e.id < d.id)
-               ORDER BY d.id LIMIT greatest(? - coalesce(b.n, 0), 0)
-                 FOR UPDATE SKIP LOCKED) c
-            -- A removed webhook is sent nothing more, even a delivery queued as it was removed.
-            WHERE w.active
-            ORDER BY c.id LIMIT ?)
+        `WITH busy_host AS (SELECT key, value::int AS n FROM jsonb_each_text(?::jsonb)),
+              busy_scope AS (SELECT key, value::int AS n FROM jsonb_each_text(?::jsonb)),
+              -- A removed webhook is sent nothing more, even a delivery queued as it was removed.
+              receiver AS (
+                SELECT w.id,
+                       lower(substring(w.url FROM ?)) AS host,
+                       coalesce(w.hub_id::text, w.producer_id::text, '') AS scope
+                  FROM webhook w WHERE w.active),
+              room AS (
+                SELECT r.id, r.host, r.scope, coalesce(h.n, 0) AS host_busy, coalesce(s.n, 0) AS scope_busy
+                  FROM receiver r LEFT JOIN busy_host h ON h.key = r.host LEFT JOIN busy_scope s ON s.key = r.scope),
+              due AS (
+                -- Each webhook's due heads, oldest first, no more than its receiver's and scope's
+                -- room: an ordered walk of its pending deliveries that stops there, however long
+                -- the backlog; and each row is locked as the walk reaches it, so PostgreSQL checks
+                -- it again as it is then (another replica may have claimed it, or tried it and put
+                -- its next attempt off).
+                SELECT c.id, r.host, r.scope, r.host_busy, r.scope_busy FROM room r
+                 CROSS JOIN LATERAL (
+                   SELECT d.id FROM webhook_delivery d
+                    WHERE d.webhook_id = r.id AND d.status = 'PENDING' AND d.next_attempt_at <= ?
+                      AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
+                      AND NOT EXISTS (SELECT 1 FROM webhook_delivery e
+                                       WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
+                                         AND e.status = 'PENDING' AND e.id < d.id)
+                    ORDER BY d.id LIMIT greatest(? - greatest(r.host_busy, r.scope_busy), 0)
+                      FOR UPDATE SKIP LOCKED) c),
+              turns AS (
+                SELECT id, host, scope,
+                       host_busy + row_number() OVER (PARTITION BY host ORDER BY id) AS host_turn,
+                       scope_busy + row_number() OVER (PARTITION BY scope ORDER BY id) AS scope_turn
+                  FROM due),
+              picked AS (
+                SELECT id, host, scope FROM turns
+                 WHERE host_turn <= ? AND scope_turn <= ?
+                 ORDER BY greatest(host_turn, scope_turn), id LIMIT ?)
          UPDATE webhook_delivery d
             SET claimed_until = clock_timestamp() + make_interval(secs => ?), attempt_count = d.attempt_count + 1
            FROM picked, webhook w
           WHERE d.id = picked.id AND w.id = d.webhook_id
         RETURNING d.id, d.webhook_id AS "webhookId", d.body, d.event_position::text AS "eventPosition",
-                  d.attempt_count AS "attemptCount", w.url, w.secret`,
+                  d.attempt_count AS "attemptCount", w.url, w.secret, picked.host, picked.scope`,
         [
-          uuidArray(busy.keys()),
-          `{${[...busy.values()].join(',')}}`,
+          JSON.stringify(Object.fromEntries(busy.host)),
+          JSON.stringify(Object.fromEntries(busy.scope)),
+          RECEIVER_HOST,
           now,
-          perWebhook,
+          perReceiver,
+          perReceiver,
+          perReceiver,
           free,
           this.options.leaseSeconds ?? 30,
         ],
