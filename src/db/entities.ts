@@ -1,4 +1,5 @@
 import { DomainEvent } from '../events/domain-event.entity.js';
+import { PrunedEvents } from '../events/pruned-events.entity.js';
 import { Webhook, WebhookAttempt, WebhookDelivery } from '../modules/webhooks/webhook.entity.js';
 import { Product } from '../modules/catalogue/product.entity.js';
 import { Hub } from '../modules/enterprises/hub.entity.js';
@@ -37,6 +38,7 @@ export const entities = [
   CustomerOrder,
   CustomerOrderLine,
   DomainEvent,
+  PrunedEvents,
   Webhook,
   WebhookDelivery,
   WebhookAttempt,

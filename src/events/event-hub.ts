@@ -6,7 +6,7 @@ import { TCP_KEEPALIVE } from '../db/tcp-keepalive.js';
 import type { Clock } from '../shared/clock.js';
 import { coalesced } from '../shared/coalesced.js';
 import { instant, preparedSql, sql } from '../shared/sql.js';
-import { EventKind, newestEventPosition, OFFER_KINDS, onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, wroteEvents } from './event-log.js';
+import { EventKind, OFFER_KINDS, onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, replayableRange, wroteEvents } from './event-log.js';
 
 export interface StoredEvent {
   position: string;
@@ -169,9 +169,9 @@ export class EventHub implements PubSub {
     return subscriber;
   }
 
-  /** The id of the newest event positioned so far ("0" before the first). */
-  newestPosition(): Promise<string> {
-    return newestEventPosition(this.orm.em.fork());
+  /** The events a replay may start after: from the newest retention forgot to the newest positioned. */
+  replayableRange(): Promise<{ forgottenThrough: string; newest: string }> {
+    return replayableRange(this.orm.em.fork());
   }
 
   /** A page of stored events matching `filter` after `position`, for replay. */

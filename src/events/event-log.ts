@@ -136,3 +136,13 @@ export async function newestEventPosition(em: EntityManager): Promise<string> {
   const [row] = await sql<{ newest: string }>(em, 'SELECT coalesce(max(position), 0)::text AS newest FROM domain_event');
   return row!.newest;
 }
+
+/** The events a replay may start after: from the newest forgotten (PrunedEvents) to the newest positioned. */
+export async function replayableRange(em: EntityManager): Promise<{ forgottenThrough: string; newest: string }> {
+  const [row] = await sql<{ forgottenThrough: string; newest: string }>(
+    em,
+    `SELECT (SELECT through_position FROM pruned_events)::text AS "forgottenThrough",
+            (SELECT coalesce(max(position), 0) FROM domain_event)::text AS newest`,
+  );
+  return { forgottenThrough: row!.forgottenThrough ?? '0', newest: row!.newest };
+}

@@ -5,7 +5,7 @@ import { deleteInBatches } from '../shared/batched-delete.js';
 /**
  * Forgets events older than the retention period, and the delivery history with them. An event a
  * webhook has not yet received is kept whatever its age: delivery is at least once. So is the
- * newest event, which the next positions count on.
+ * newest event, which the next positions count on. How far it has forgotten is kept (PrunedEvents).
  */
 export async function pruneEvents(ctx: RequestContext, retention: Duration): Promise<number> {
   const cutoff = new Date(ctx.clock.now().getTime() - retention.toMillis());
@@ -33,5 +33,11 @@ export async function pruneEvents(ctx: RequestContext, retention: Duration): Pro
         AND e.position < (SELECT max(position) FROM domain_event)
         AND NOT EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.event_position = e.position AND d.status = 'PENDING')`,
     [cutoff],
+    // Recorded as they go, in the same statement: a subscription resuming with an earlier `after`
+    // is refused from then on (EventHub.replayableAfter()).
+    {
+      returning: 'position',
+      statement: 'UPDATE pruned_events SET through_position = greatest(through_position, (SELECT max(position) FROM gone)) WHERE EXISTS (SELECT 1 FROM gone)',
+    },
   );
 }

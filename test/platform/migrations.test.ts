@@ -258,4 +258,27 @@ describe('migrations', () => {
       ]);
     });
   });
+
+  it('work out how far retention had already forgotten the event log, from the gaps it left', async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261125170000' });
+      // Positions 1–3 and 6 were forgotten (an event kept for a pending webhook at 4 and 5), 9 is the newest.
+      await db.query(`${JEAN_AND_CARROTS}
+        INSERT INTO domain_event (kind, producer_id, product_id, quantity, available, created_at, position)
+        SELECT 'ADJUSTED', '${JEAN}', '${CARROTS}', 1, 1, now(), p FROM unnest(ARRAY[4, 5, 7, 8, 9]) AS p;`);
+      await orm.getMigrator().up();
+      expect((await db.query('SELECT id, through_position::int FROM pruned_events')).rows).toEqual([{ id: 1, through_position: 6 }]);
+    });
+    // A log that has forgotten nothing, or is empty.
+    for (const positions of ['1, 2, 3', '']) {
+      await upgrade(async (orm, db) => {
+        await orm.getMigrator().up({ to: 'Migration20261125170000' });
+        await db.query(`${JEAN_AND_CARROTS}
+          INSERT INTO domain_event (kind, producer_id, product_id, quantity, available, created_at, position)
+          SELECT 'ADJUSTED', '${JEAN}', '${CARROTS}', 1, 1, now(), p FROM unnest(ARRAY[${positions}]::bigint[]) AS p;`);
+        await orm.getMigrator().up();
+        expect((await db.query('SELECT through_position::int FROM pruned_events')).rows).toEqual([{ through_position: 0 }]);
+      });
+    }
+  });
 });

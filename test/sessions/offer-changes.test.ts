@@ -54,7 +54,7 @@ describe('changing the offers of a session that sells', () => {
   const seenSoFar = async () => {
     await waitFor('every event to be positioned', async () =>
       (await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined);
-    return t.app.events.newestPosition();
+    return (await t.app.events.replayableRange()).newest;
   };
 
   /** A producer with carrots on sale at a hub, and leeks not yet offered; another hub sells both. */
@@ -263,8 +263,8 @@ describe('changing the offers of a session that sells', () => {
       const { carrots, leeks, session, other } = await market(name);
       const hub = t.app.events;
       const sessions = t.app.services.salesSessions;
-      const [newestPosition, findSalesSession] = [hub.newestPosition.bind(hub), sessions.findSalesSession.bind(sessions)];
-      const restore = () => Object.assign(hub, { newestPosition }) && Object.assign(sessions, { findSalesSession });
+      const [replayableRange, findSalesSession] = [hub.replayableRange.bind(hub), sessions.findSalesSession.bind(sessions)];
+      const restore = () => Object.assign(hub, { replayableRange }) && Object.assign(sessions, { findSalesSession });
       let leekOffer = '';
       const addLeeks = async () => {
         restore();
@@ -279,7 +279,7 @@ describe('changing the offers of a session that sells', () => {
       };
       const before = await seenSoFar();
       const subscribed = hub.subscriberCount;
-      if (after) hub.newestPosition = async () => addLeeks().then(newestPosition);
+      if (after) hub.replayableRange = async () => addLeeks().then(replayableRange);
       else sessions.findSalesSession = async (ctx, id) => addLeeks().then(() => findSalesSession(ctx, id));
       const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id, ...(after ? { after: before } : {}) });
       try {
@@ -394,7 +394,7 @@ describe('a storefront subscribing during a burst', () => {
     try {
       await waitForLockWait(t.db, 'the subscription to read its offers');
       for (let i = 0; i < 6; i += 1) expect((await adjustStock(t.api, other, '1')).userErrors).toEqual([]);
-      const newest = BigInt(await t.app.events.newestPosition());
+      const newest = BigInt((await t.app.events.replayableRange()).newest);
       const handedOut = () => BigInt((t.app.events as unknown as { lastPosition: string }).lastPosition);
       await waitFor('this replica to hand them out', async () => (handedOut() >= newest ? true : undefined));
     } finally {

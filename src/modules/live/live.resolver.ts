@@ -78,16 +78,29 @@ function offerStateAfter(ctx: GraphQLContext, event: StoredEvent, offerId: strin
 }
 
 /**
- * The event to replay after: an event's id, and one that has been (an id from another
- * environment, or from before the database was restored, would otherwise silence the
- * subscription until the events caught up with it).
+ * Where a replay starts: after `after`, or after `floor` when that is later (a session's stream
+ * replays nothing from before the session). `after` must be an event's id, and one that has been
+ * (an id from another environment, or from before the database was restored, would otherwise
+ * silence the subscription until the events caught up with it). And nothing after where the replay
+ * starts may have been forgotten (EVENT_RETENTION): that replay would have a hole it cannot show.
+ * "0" asks for all there is, which is what is kept.
  */
-async function checkAfter(ctx: GraphQLContext, after: string | null | undefined): Promise<string | undefined> {
+async function replayStart(ctx: GraphQLContext, after: string | null | undefined, floor?: string | null): Promise<string | undefined> {
   if (after === null || after === undefined) return undefined;
-  if (!/^\d{1,18}$/.test(after) || BigInt(after) > BigInt(await ctx.events.newestPosition())) {
+  const { forgottenThrough, newest } = await ctx.events.replayableRange();
+  if (!/^\d{1,18}$/.test(after) || BigInt(after) > BigInt(newest)) {
     throw new GraphQLError('`after` must be the id of an earlier event', { extensions: { code: 'BAD_USER_INPUT' } });
   }
-  return after;
+  const from = floor !== undefined && floor !== null && BigInt(after) < BigInt(floor) ? floor : after;
+  // A retention pass starting just after this check may still forget events the replay has not
+  // read yet: only those of a resume from exactly the edge of what is kept.
+  if (BigInt(after) !== 0n && BigInt(from) < BigInt(forgottenThrough)) {
+    throw new GraphQLError(
+      `the events after ${after} are no longer kept (EVENT_RETENTION): read again what you show, and subscribe without \`after\``,
+      { extensions: { code: 'BAD_USER_INPUT' } },
+    );
+  }
+  return from;
 }
 
 @Resolver(() => ReservationEvent)
@@ -99,7 +112,7 @@ export class ReservationEventResolver {
       const { producerId, after } = args as ReservationArgs;
       if (!isUuid(producerId)) throw new GraphQLError(shortenQuoted(`no producer with id "${producerId}"`), { extensions: { code: 'BAD_USER_INPUT' } });
       if (!actsForProducer((context as GraphQLContext).actor, producerId)) throw forbiddenRead("another producer's reservations");
-      return (context as GraphQLContext).events.open({ filter: { kinds: RESERVATION_KINDS, producerId }, after: await checkAfter(context as GraphQLContext, after) });
+      return (context as GraphQLContext).events.open({ filter: { kinds: RESERVATION_KINDS, producerId }, after: await replayStart(context as GraphQLContext, after) });
     },
   })
   reservationChanged(
@@ -143,9 +156,7 @@ export class AvailabilityEventResolver {
       // A replay starts at the session's creation at the earliest: a product's changes before it
       // was offered here are its producer's business (Product.stock is theirs), not this public
       // stream's to replay.
-      const requested = await checkAfter(ctx, after);
-      const floor = session.firstEventPosition;
-      const from = requested !== undefined && floor !== undefined && floor !== null && BigInt(requested) < BigInt(floor) ? floor : requested;
+      const from = await replayStart(ctx, after, session.firstEventPosition);
       // The stream starts (live: where this replica's events stand) before the offers are read,
       // so an offer changed too late for that read commits after the stream began, and is one of
       // its events (SessionOffersFilter).
@@ -273,7 +284,7 @@ export class FulfilmentEventResolver {
       if (producerId && !actsForProducer(ctx.actor, producerId)) throw forbiddenRead("another producer's fulfilment");
       if (hubId && !actsForHub(ctx.actor, hubId)) throw forbiddenRead("another hub's fulfilment");
       const filter = producerId ? { kinds: FULFILMENT_KINDS, producerId } : { kinds: FULFILMENT_KINDS, hubId: hubId! };
-      return ctx.events.open({ filter, after: await checkAfter(ctx, after) });
+      return ctx.events.open({ filter, after: await replayStart(ctx, after) });
     },
   })
   fulfilmentChanged(
