@@ -82,6 +82,9 @@ const SELECT_EVENT = `SELECT position::text AS position, kind, producer_id AS "p
   sales_session_id AS "salesSessionId", location_id AS "locationId", lot_id AS "lotId", quantity, available,
   available_changed AS "availableChanged", created_at AS "createdAt" FROM domain_event`;
 
+/** The most events position_pending_events() positions in one call (its `limit`). */
+const RELAY_BATCH = 10_000n;
+
 export interface EventHubOptions {
   /** Events a subscriber may have queued before it is cut off (it can resume with `after`). */
   maxBuffered?: number;
@@ -102,6 +105,8 @@ export interface EventHubOptions {
 export class EventHub implements PubSub {
   private listener: pg.Client | undefined;
   private lastPosition = '0';
+  /** The last position this process's relay gave (or the newest at start). */
+  private relayedThrough = '0';
   private readonly subscribers = new Set<Subscriber>();
   private stopped = false;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -120,6 +125,7 @@ export class EventHub implements PubSub {
   async start(): Promise<void> {
     const [row] = await sql<{ max: string | null }>(this.orm.em.fork(), 'SELECT max(position)::text AS max FROM domain_event');
     this.lastPosition = row?.max ?? '0';
+    this.relayedThrough = this.lastPosition;
     // Position events the moment a transaction that wrote some commits, in this process. Events
     // whose process died before that are picked up by the sweep of any replica.
     this.orm.em.getEventManager().registerSubscriber({
@@ -256,15 +262,26 @@ export class EventHub implements PubSub {
   /**
    * Gives committed events their positions, one replica at a time, so positions appear in order,
    * queues them for the webhooks that want them and NOTIFYs, all in one statement (the function
-   * from migration Migration20261123231500, which says how it keeps positions in order).
+   * from migration Migration20261123231500, which says how it keeps positions in order). It takes
+   * RELAY_BATCH events at a time: a commit that wrote more (a large session cancelled) has the
+   * rest positioned at once too, not a batch a sweep.
    */
   private async positionPendingEvents(): Promise<void> {
     try {
-      const [result] = await preparedSql<{ deliveries: number }>(this.orm.em.fork(), 'SELECT deliveries FROM position_pending_events(?, ?)', [
-        this.clock.now(),
-        POSITIONED_CHANNEL,
-      ]);
-      if ((result?.deliveries ?? 0) > 0) this.options.onDeliveriesQueued?.();
+      for (;;) {
+        const [result] = await preparedSql<{ deliveries: number; last: string | null }>(
+          this.orm.em.fork(),
+          'SELECT deliveries, last_position::text AS last FROM position_pending_events(?, ?)',
+          [this.clock.now(), POSITIONED_CHANNEL],
+        );
+        if ((result?.deliveries ?? 0) > 0) this.options.onDeliveriesQueued?.();
+        if (!result?.last) return;
+        // Positions have no gaps: this far past the last this process gave, the batch may have
+        // been full (or other replicas gave some meanwhile: one more call, which finds none).
+        const full = BigInt(result.last) - BigInt(this.relayedThrough) >= RELAY_BATCH;
+        this.relayedThrough = result.last;
+        if (!full) return;
+      }
     } catch (error) {
       this.logger.warn({ err: error }, 'could not position events; the next sweep retries');
     }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjustStock, checkout } from '../support/scenarios.js';
+import { markEventsWritten } from '../../src/events/event-log.js';
 import { createTestDatabase, startTestApp } from '../support/test-app.js';
 import { openSessionWorld } from '../support/world.js';
 import { waitFor } from '../support/wait.js';
@@ -110,6 +111,27 @@ describe('event positions after retention', () => {
         return all && all.length === 2 ? all : undefined;
       });
       expect(after).toEqual([newest, newest + 1n]);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe('a commit with more events than the relay takes at a time', () => {
+  it('has them all positioned as it commits, not a batch a sweep', async () => {
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+    try {
+      // No sweep: only the commit's own relay positions anything.
+      clearInterval((t.app.events as unknown as { sweepTimer: NodeJS.Timeout }).sweepTimer);
+      // Two full batches and one more, in one commit, as a large session's cancel writes them.
+      const em = t.app.orm.em.fork();
+      await em.execute(`INSERT INTO domain_event (kind, producer_id, product_id, quantity, available, created_at)
+        SELECT 'RELEASED', '${randomUUID()}', '${randomUUID()}', 1, 1, now() FROM generate_series(1, 20001)`);
+      markEventsWritten(em);
+      await waitFor('every event positioned', async () =>
+        ((await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined));
+      const { rows } = await t.db.query<{ n: number; span: number }>('SELECT count(*)::int AS n, (max(position) - min(position) + 1)::int AS span FROM domain_event');
+      expect(rows[0]).toEqual({ n: 20001, span: 20001 });
     } finally {
       await t.stop();
     }
