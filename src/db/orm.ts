@@ -100,6 +100,10 @@ const MIGRATION_LOCK_KEY = 7_146_205_331;
  */
 export async function migrate(orm: MikroORM, logger?: Logger): Promise<void> {
   const client = new pg.Client({ connectionString: orm.config.get('clientUrl'), ...TCP_KEEPALIVE });
+  // Lost while the migrations run (the database restarted, the connection was cut): without a
+  // listener, pg's 'error' event would end the process with a stack. The migrations' own
+  // transaction decides the outcome: it commits whole or fails the start.
+  client.on('error', (error) => logger?.warn({ err: error }, 'lost the migration lock connection; the migrations go on in their own transaction'));
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);

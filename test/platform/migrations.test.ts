@@ -55,6 +55,29 @@ describe('migrations', () => {
     }, { statementTimeoutMs: 1_000 });
   });
 
+  it('finish when the connection holding the migration lock is cut while they run', async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261125140000' });
+      const writer = await db.connect();
+      try {
+        await writer.query('BEGIN');
+        await writer.query('LOCK TABLE webhook_delivery IN ROW EXCLUSIVE MODE');
+        const migrated = migrate(orm);
+        await waitForLockWait(db, 'the index build to wait');
+        const { rows: [lock] } = await db.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_advisory_lock%'",
+        );
+        await db.query('SELECT pg_terminate_backend($1)', [lock!.pid]);
+        await writer.query('COMMIT');
+        await migrated;
+      } finally {
+        writer.release();
+      }
+      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM mikro_orm_migrations');
+      expect(rows[0]!.n).toBe(migrationsList.length);
+    });
+  });
+
   it("connect the pool with the URL's own parameters, as the other connections do (sslmode)", async () => {
     // The test cluster has no TLS: a URL that requires it must be refused, not connected in clear.
     const url = new URL(inject('adminUrl'));
