@@ -119,6 +119,62 @@ describe('webhook dispatch', () => {
     expect(inAll((r) => r.hanging())).toBe(4);
   });
 
+  /** A dispatcher of the test's own, woken once (the test stops the app's before it queues anything): what its one claim takes. */
+  async function oneClaim(): Promise<{ webhook: string; claimed: number }[]> {
+    const dispatcher = new WebhookDispatcher(t.app.orm, t.clock, pino({ level: 'silent' }), { allowPrivateAddresses: true });
+    try {
+      dispatcher.wake();
+      await (dispatcher as unknown as { pump: { idle(): Promise<void> } }).pump.idle();
+      const { rows } = await t.db.query<{ webhook: string; claimed: number }>(
+        'SELECT webhook_id AS webhook, count(*)::int AS claimed FROM webhook_delivery WHERE attempt_count > 0 GROUP BY webhook_id',
+      );
+      return rows;
+    } finally {
+      await dispatcher.stop();
+    }
+  }
+
+  const queued = (n: number) =>
+    waitFor(`${n} deliveries queued`, async () => ((await t.db.query('SELECT 1 FROM webhook_delivery')).rowCount === n ? true : undefined));
+
+  it.each([
+    ['a password with an unencoded @', (port: string) => `http://user:p@ss@127.0.0.1:${port}/hooks`],
+    ['no slashes after the scheme', (port: string) => `http:127.0.0.1:${port}/hooks`],
+    ['a backslash for the path', (port: string) => `http://127.0.0.1:${port}\\hooks`],
+    ['a shortened IPv4 address', (port: string) => `http://127.1:${port}/hooks`],
+    ['upper case and the default path', (port: string) => `HTTP://127.0.0.1:${port}`],
+  ])('counts a receiver as one however its URL is written: %s', async (_how, spelling) => {
+    await t.app.webhooks.stop();
+    const silent = await receiver({ hang: true });
+    const urls = [silent.url, spelling(new URL(silent.url).port)];
+    const farms = [await createProducer(t.api, 'Farm A'), await createProducer(t.api, 'Farm B')];
+    const webhooks: string[] = [];
+    for (const [i, farm] of farms.entries()) webhooks.push(await register({ url: urls[i], kinds: ['ADJUSTED'], producerId: farm }));
+    for (let i = 0; i < 4; i += 1) for (const farm of farms) await createProduct(t.api, farm, { name: `Squash ${i}`, onHand: '1' });
+    await queued(8);
+    const claimed = await oneClaim();
+    expect(claimed.reduce((n, c) => n + c.claimed, 0)).toBe(4);
+  });
+
+  it("takes another enterprise's first delivery in the same claim when a cap holds back the rows before it", async () => {
+    await t.app.webhooks.stop();
+    const silent = await receiver({ hang: true });
+    const healthy = await receiver();
+    const [a, b] = [await createProducer(t.api, 'Farm A'), await createProducer(t.api, 'Farm B')];
+    // Farm A: four deliveries to a silent receiver, then four more and four to the healthy one; Farm B: one to the healthy one.
+    await register({ url: silent.url, kinds: ['ADJUSTED'], producerId: a });
+    for (let i = 0; i < 4; i += 1) await createProduct(t.api, a, { name: `Squash ${i}`, onHand: '1' });
+    await register({ url: `${healthy.url}?a`, kinds: ['ADJUSTED'], producerId: a });
+    for (let i = 4; i < 8; i += 1) await createProduct(t.api, a, { name: `Squash ${i}`, onHand: '1' });
+    const toB = await register({ url: `${healthy.url}?b`, kinds: ['ADJUSTED'], producerId: b });
+    await createProduct(t.api, b, { name: 'Kale', onHand: '1' });
+    await queued(13);
+    // Farm A's four oldest fill its share; the healthy receiver and Farm B have nothing in flight.
+    const claimed = await oneClaim();
+    expect(claimed.find((c) => c.webhook === toB)?.claimed).toBe(1);
+    expect(claimed.reduce((n, c) => n + c.claimed, 0)).toBe(5);
+  });
+
   it('warns of no leak with every slot waiting for an answer', async () => {
     await t.app.webhooks.stop();
     const dispatcher = new WebhookDispatcher(t.app.orm, t.clock, pino({ level: 'silent' }), { allowPrivateAddresses: true, perReceiver: 16 });
@@ -130,6 +186,7 @@ describe('webhook dispatch', () => {
       const silent = await receiver({ hang: true });
       await register({ url: silent.url, kinds: ['ADJUSTED'], producerId: producer });
       for (let i = 0; i < 16; i += 1) await createProduct(t.api, producer, { name: `Beets ${i}`, onHand: '1' });
+      await queued(16);
       dispatcher.wake();
       await hanging(silent, 16);
       // Node emits warnings on the next tick.

@@ -12,7 +12,7 @@ import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature.js';
 
 /** What a delivery in flight counts against (DispatcherOptions.perReceiver). */
 interface Share {
-  /** The receiver: its URL's host and port, as written (lower case). */
+  /** The receiver: its URL's host and port, as the request reads them (receiverOf()). */
   host: string;
   /** The webhook's scope: its hub, else its producer, else '' (the operator's). */
   scope: string;
@@ -59,9 +59,6 @@ const IDLE_SOCKET_MS = 30_000;
 
 /** The most of a receiver's answer read (and dropped) before its connection is closed. */
 const MAX_ANSWER_BYTES = 64 * 1024;
-
-/** A webhook URL's host and port, without scheme, user or path (a parameter: knex would take its `?` for placeholders). */
-const RECEIVER_HOST = '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#]*)';
 
 /** Each retry waits up to this fraction longer, at random, so failed deliveries do not come due in step. */
 const JITTER = 0.2;
@@ -164,8 +161,7 @@ export class WebhookDispatcher {
   /**
    * The next due delivery of each ordering key of active webhooks, reserved for this replica for
    * the lease time: at most `free`, and at most `perReceiver` in flight to one receiver and for
-   * one scope. Receivers and scopes take turns: each one's oldest due delivery comes before any
-   * one's second, so a backlog at one receiver does not go ahead of another's first.
+   * one scope (takeTurns()).
    */
   private claim(free: number): Promise<ClaimedDelivery[]> {
     const perReceiver = this.options.perReceiver ?? 4;
@@ -174,64 +170,51 @@ export class WebhookDispatcher {
       for (const key of ['host', 'scope'] as const) busy[key].set(share[key], (busy[key].get(share[key]) ?? 0) + 1);
     }
     const now = this.clock.now();
-    return this.orm.em.fork().transactional((em) =>
-      sql<ClaimedDelivery>(
+    return this.orm.em.fork().transactional(async (em) => {
+      // Each active webhook's due heads, oldest first, no more than its scope's room: an ordered
+      // walk of its pending deliveries that stops there, however long the backlog; and each row is
+      // locked as the walk reaches it, so PostgreSQL checks it again as it is then (another replica
+      // may have claimed it, or tried it and put its next attempt off). Those not taken are let go
+      // as the transaction ends.
+      const due = await sql<{ id: string; url: string; scope: string }>(
         em,
-        `WITH busy_host AS (SELECT key, value::int AS n FROM jsonb_each_text(?::jsonb)),
-              busy_scope AS (SELECT key, value::int AS n FROM jsonb_each_text(?::jsonb)),
-              -- A removed webhook is sent nothing more, even a delivery queued as it was removed.
-              receiver AS (
-                SELECT w.id,
-                       lower(substring(w.url FROM ?)) AS host,
-                       coalesce(w.hub_id::text, w.producer_id::text, '') AS scope
-                  FROM webhook w WHERE w.active),
-              room AS (
-                SELECT r.id, r.host, r.scope, coalesce(h.n, 0) AS host_busy, coalesce(s.n, 0) AS scope_busy
-                  FROM receiver r LEFT JOIN busy_host h ON h.key = r.host LEFT JOIN busy_scope s ON s.key = r.scope),
-              due AS (
-                -- Each webhook's due heads, oldest first, no more than its receiver's and scope's
-                -- room: an ordered walk of its pending deliveries that stops there, however long
-                -- the backlog; and each row is locked as the walk reaches it, so PostgreSQL checks
-                -- it again as it is then (another replica may have claimed it, or tried it and put
-                -- its next attempt off).
-                SELECT c.id, r.host, r.scope, r.host_busy, r.scope_busy FROM room r
-                 CROSS JOIN LATERAL (
-                   SELECT d.id FROM webhook_delivery d
-                    WHERE d.webhook_id = r.id AND d.status = 'PENDING' AND d.next_attempt_at <= ?
-                      AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
-                      AND NOT EXISTS (SELECT 1 FROM webhook_delivery e
-                                       WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
-                                         AND e.status = 'PENDING' AND e.id < d.id)
-                    ORDER BY d.id LIMIT greatest(? - greatest(r.host_busy, r.scope_busy), 0)
-                      FOR UPDATE SKIP LOCKED) c),
-              turns AS (
-                SELECT id, host, scope,
-                       host_busy + row_number() OVER (PARTITION BY host ORDER BY id) AS host_turn,
-                       scope_busy + row_number() OVER (PARTITION BY scope ORDER BY id) AS scope_turn
-                  FROM due),
-              picked AS (
-                SELECT id, host, scope FROM turns
-                 WHERE host_turn <= ? AND scope_turn <= ?
-                 ORDER BY greatest(host_turn, scope_turn), id LIMIT ?)
-         UPDATE webhook_delivery d
+        `SELECT c.id, w.url, r.scope FROM webhook w
+          CROSS JOIN LATERAL (SELECT coalesce(w.hub_id::text, w.producer_id::text, '') AS scope) r
+           LEFT JOIN jsonb_each_text(?::jsonb) AS b(scope, n) ON b.scope = r.scope
+          CROSS JOIN LATERAL (
+            SELECT d.id FROM webhook_delivery d
+             WHERE d.webhook_id = w.id AND d.status = 'PENDING' AND d.next_attempt_at <= ?
+               AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
+               AND NOT EXISTS (SELECT 1 FROM webhook_delivery e
+                                WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
+                                  AND e.status = 'PENDING' AND e.id < d.id)
+             ORDER BY d.id LIMIT greatest(? - coalesce(b.n::int, 0), 0)
+               FOR UPDATE SKIP LOCKED) c
+          -- A removed webhook is sent nothing more, even a delivery queued as it was removed.
+          WHERE w.active
+          ORDER BY c.id`,
+        [JSON.stringify(Object.fromEntries(busy.scope)), now, perReceiver],
+      );
+      const taken = takeTurns(
+        due.map((d) => ({ id: d.id, host: receiverOf(d.url), scope: d.scope })),
+        busy,
+        perReceiver,
+        free,
+      );
+      if (taken.length === 0) return [];
+      const claimed = await sql<Omit<ClaimedDelivery, keyof Share>>(
+        em,
+        `UPDATE webhook_delivery d
             SET claimed_until = clock_timestamp() + make_interval(secs => ?), attempt_count = d.attempt_count + 1
-           FROM picked, webhook w
-          WHERE d.id = picked.id AND w.id = d.webhook_id
+           FROM webhook w
+          WHERE d.id = ANY(?::bigint[]) AND w.id = d.webhook_id
         RETURNING d.id, d.webhook_id AS "webhookId", d.body, d.event_position::text AS "eventPosition",
-                  d.attempt_count AS "attemptCount", w.url, w.secret, picked.host, picked.scope`,
-        [
-          JSON.stringify(Object.fromEntries(busy.host)),
-          JSON.stringify(Object.fromEntries(busy.scope)),
-          RECEIVER_HOST,
-          now,
-          perReceiver,
-          perReceiver,
-          perReceiver,
-          free,
-          this.options.leaseSeconds ?? 30,
-        ],
-      ),
-    );
+                  d.attempt_count AS "attemptCount", w.url, w.secret`,
+        [this.options.leaseSeconds ?? 30, `{${taken.map((t) => t.id).join(',')}}`],
+      );
+      const shares = new Map(taken.map((t) => [t.id, t]));
+      return claimed.map((delivery) => ({ ...delivery, host: shares.get(delivery.id)!.host, scope: shares.get(delivery.id)!.scope }));
+    });
   }
 
   /** One attempt, then its record. Never rejects: a failure to record leaves the delivery to retry. */
@@ -366,4 +349,46 @@ export class WebhookDispatcher {
     const base = Math.min(2 ** (attemptCount - 1), this.options.maxBackoffSeconds ?? 3600) * 1000;
     return Math.round(base * (1 + JITTER * Math.random()));
   }
+}
+
+/** A webhook's receiver: the host and port its requests go to, however its URL spells them. */
+function receiverOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url; // not sent anyway (post() refuses it): a share of its own
+  }
+}
+
+/**
+ * Which due deliveries to send now (`due` oldest first, the ids as text), at most `free`, none to
+ * a receiver or for a scope that already has `cap` in flight (`busy`, counted on as they are
+ * taken). Receivers and scopes take turns: each one's oldest due delivery is tried before any
+ * one's second, so a backlog at one does not go ahead of another's first; and one held back by a
+ * cap takes no turn from the others.
+ */
+function takeTurns<T extends Share & { id: string }>(
+  due: readonly T[],
+  busy: { host: ReadonlyMap<string, number>; scope: ReadonlyMap<string, number> },
+  cap: number,
+  free: number,
+): T[] {
+  const count = { host: new Map(busy.host), scope: new Map(busy.scope) };
+  const seen = { host: new Map<string, number>(), scope: new Map<string, number>() };
+  const turn = (key: 'host' | 'scope', value: string) => {
+    const n = (seen[key].get(value) ?? 0) + 1;
+    seen[key].set(value, n);
+    return (busy[key].get(value) ?? 0) + n;
+  };
+  const queued = due.map((d, order) => ({ d, order, turn: Math.max(turn('host', d.host), turn('scope', d.scope)) }));
+  queued.sort((a, b) => a.turn - b.turn || a.order - b.order);
+  const taken: T[] = [];
+  for (const { d } of queued) {
+    if (taken.length >= free) break;
+    if ((count.host.get(d.host) ?? 0) >= cap || (count.scope.get(d.scope) ?? 0) >= cap) continue;
+    count.host.set(d.host, (count.host.get(d.host) ?? 0) + 1);
+    count.scope.set(d.scope, (count.scope.get(d.scope) ?? 0) + 1);
+    taken.push(d);
+  }
+  return taken;
 }
