@@ -82,8 +82,9 @@ function offerStateAfter(ctx: GraphQLContext, event: StoredEvent, offerId: strin
  * replays nothing from before the session). `after` must be an event's id, and one that has been
  * (an id from another environment, or from before the database was restored, would otherwise
  * silence the subscription until the events caught up with it). And nothing after where the replay
- * starts may have been forgotten (EVENT_RETENTION): that replay would have a hole it cannot show.
- * "0" asks for all there is, which is what is kept.
+ * starts may have been forgotten (EVENT_RETENTION): that replay could have a hole it cannot show.
+ * Which stream a forgotten event was for is forgotten with it, so a stream that had no event for
+ * longer than the retention is refused too, and reads afresh. "0" asks for all there is: what is kept.
  */
 async function replayStart(ctx: GraphQLContext, after: string | null | undefined, floor?: string | null): Promise<string | undefined> {
   if (after === null || after === undefined) return undefined;
@@ -96,7 +97,7 @@ async function replayStart(ctx: GraphQLContext, after: string | null | undefined
   // read yet: only those of a resume from exactly the edge of what is kept.
   if (BigInt(after) !== 0n && BigInt(from) < BigInt(forgottenThrough)) {
     throw new GraphQLError(
-      `the events after ${after} are no longer kept (EVENT_RETENTION): read again what you show, and subscribe without \`after\``,
+      `the events after ${after} are no longer all kept (EVENT_RETENTION), and some may have been this stream's: read again what you show, and subscribe without \`after\``,
       { extensions: { code: 'BAD_USER_INPUT' } },
     );
   }
