@@ -44,6 +44,7 @@ import { Migration20261125140219 } from './Migration20261125140219.js';
 import { Migration20261125160000 } from './Migration20261125160000.js';
 import { Migration20261125170000 } from './Migration20261125170000.js';
 import { Migration20261125180000 } from './Migration20261125180000.js';
+import { Migration20261125190000 } from './Migration20261125190000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -90,4 +91,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125160000', class: Migration20261125160000 },
   { name: 'Migration20261125170000', class: Migration20261125170000 },
   { name: 'Migration20261125180000', class: Migration20261125180000 },
+  { name: 'Migration20261125190000', class: Migration20261125190000 },
 ];

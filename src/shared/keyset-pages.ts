@@ -20,7 +20,7 @@ export interface KeysetList<T> {
   table: string;
   /** The column naming the parent. */
   parent: string;
-  /** The sort key, over a table alias: `(a) => \`${a}.name, ${a}.id\``. */
+  /** The sort key, over a table alias: `(a) => \`${a}.created_at, ${a}.id\``. */
   key: (alias: string) => string;
   /** A cursor that is not one of the parent's items: "no product of this producer". */
   notFound: string;
@@ -41,18 +41,18 @@ const BIGINT_ID = /^[1-9]\d{0,17}$/;
  * Pages of several parents' lists in one statement however many parents a response reaches: each
  * read with its limit, not all then cut, so a parent with years of items costs one page, and the
  * next page starts after the cursor by the sort key (keyset pagination: no OFFSET to scan past).
- * `filter` narrows the items (SQL over the alias `t`, with its parameters). A parent whose page
- * cannot be read (a cursor that is not one of its items) gets its error in place of its page.
- * A filter that `hides` what the caller may not see (the catalogue's, for a caller without a
- * token) applies to the cursor too: a hidden item named as the cursor is as unknown as a made-up
- * id, rather than confirmed by the page after it.
+ * `filter` narrows the items (SQL over the alias `t`, with its parameters), not the cursor: an
+ * item the filter now leaves out (a product taken off sale since the page before) still marks
+ * where the next page starts. A parent whose page cannot be read (a cursor that is not one of its
+ * items) gets its error in place of its page. The sort key should not change: an item whose key
+ * changes between two pages moves, and the pages after it skip or repeat what it passed.
  */
 export async function keysetPages<T extends object>(
   em: EntityManager,
   list: KeysetList<T>,
   parentIds: readonly string[],
   page: Page,
-  filter: { sql: string; params: unknown[]; hides?: boolean } = { sql: 'true', params: [] },
+  filter: { sql: string; params: unknown[] } = { sql: 'true', params: [] },
 ): Promise<Map<string, T[] | DomainError>> {
   const pages = new Map<string, T[] | DomainError>(parentIds.map((id) => [id, []]));
   if (parentIds.length === 0) return pages;
@@ -64,8 +64,8 @@ export async function keysetPages<T extends object>(
     const [cursor] = wellFormed
       ? await sql<{ parent: string }>(
         em,
-        `SELECT t.${list.parent} AS parent FROM ${list.table} t WHERE t.id = ?::${idType} AND (${filter.hides ? filter.sql : 'true'})`,
-        [after, ...(filter.hides ? filter.params : [])],
+        `SELECT t.${list.parent} AS parent FROM ${list.table} t WHERE t.id = ?::${idType}`,
+        [after],
       )
       : [];
     for (const id of parentIds) {

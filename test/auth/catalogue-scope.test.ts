@@ -9,6 +9,7 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 import { openSessionWorld } from '../support/world.js';
 
 const CANCEL = 'mutation ($input: CancelSalesSessionInput!) { cancelSalesSession(input: $input) { userErrors { code } } }';
+const WITHDRAW = 'mutation ($input: OfferRefInput!) { withdrawOffer(input: $input) { userErrors { code } } }';
 
 describe('what a caller without a token reads', () => {
   let t: TestApp;
@@ -93,27 +94,51 @@ describe('what a caller without a token reads', () => {
       .toEqual(['Carrots', 'Heirloom tomatoes (withdrawn)']);
   });
 
-  it('answers a cursor naming what it hides as it answers a made-up one: it confirms nothing', async () => {
+  it('pages on past an item it stopped showing between two pages, and never shows it', async () => {
     const jean = await createProducer(t.api, 'Jean C');
-    const carrots = await createProduct(t.api, jean, { name: 'Carrots' });
-    const secret = await createProduct(t.api, jean, { name: 'Aubergines (not announced)', sku: 'AUB-2027' });
+    const [carrots, leeks, kale] = [
+      await createProduct(t.api, jean, { name: 'Carrots' }),
+      await createProduct(t.api, jean, { name: 'Leeks' }),
+      await createProduct(t.api, jean, { name: 'Kale' }),
+    ];
     const hub = await createHub(t.api, 'Hub C');
-    await createSession(t.api, hub, { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [carrots] });
-    const past = await createSession(t.api, hub, { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [carrots] });
-    expect(await t.api.data(CANCEL, { input: { salesSessionId: past.id } })).toEqual({ cancelSalesSession: { userErrors: [] } });
-    const madeUp = '00000000-0000-4000-8000-000000000000';
+    const open = { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00' };
+    const sessions = [
+      await createSession(t.api, hub, { ...open, products: [carrots, leeks, kale] }),
+      await createSession(t.api, hub, { ...open, products: [kale] }),
+      await createSession(t.api, hub, { ...open, products: [kale] }),
+    ];
     const anonymous = await t.as();
-    const answer = async (query: string, variables: Record<string, unknown>) => {
-      const { data, errors } = await anonymous.request<Record<string, unknown>>(query, variables);
-      return { data: data ?? null, codes: (errors ?? []).map((e: { extensions?: { code?: string } }) => e.extensions?.code) };
-    };
-    const PRODUCTS = 'query ($id: ID!, $after: ID) { producer(id: $id) { products(after: $after) { name } } }';
-    const SESSIONS = 'query ($id: ID!, $after: ID) { hub(id: $id) { salesSessions(after: $after) { id } } }';
-    const unknownProduct = await answer(PRODUCTS, { id: jean, after: madeUp });
-    expect(unknownProduct.codes).toEqual(['BAD_USER_INPUT']);
-    expect(await answer(PRODUCTS, { id: jean, after: secret })).toEqual(unknownProduct);
-    const unknownSession = await answer(SESSIONS, { id: hub, after: madeUp });
-    expect(unknownSession.codes).toEqual(['BAD_USER_INPUT']);
-    expect(await answer(SESSIONS, { id: hub, after: past.id })).toEqual(unknownSession);
+    const PRODUCTS = 'query ($id: ID!, $after: ID) { producer(id: $id) { products(first: 1, after: $after) { id } } }';
+    const SESSIONS = 'query ($id: ID!, $after: ID) { hub(id: $id) { salesSessions(first: 1, after: $after) { id } } }';
+    const products = (after?: string) =>
+      anonymous.data<{ producer: { products: { id: string }[] } }>(PRODUCTS, { id: jean, after }).then((d) => d.producer.products.map((p) => p.id));
+    const hubSessions = (after?: string) =>
+      anonymous.data<{ hub: { salesSessions: { id: string }[] } }>(SESSIONS, { id: hub, after }).then((d) => d.hub.salesSessions.map((s) => s.id));
+
+    // The first page shows the oldest product, which is then taken off sale everywhere.
+    const [first] = await products();
+    expect([carrots, leeks, kale]).toContain(first);
+    for (const session of sessions) {
+      for (const offer of session.offers.filter((o) => o.product.id === first)) {
+        expect(await t.api.data(WITHDRAW, { input: { offerId: offer.id } })).toEqual({ withdrawOffer: { userErrors: [] } });
+      }
+    }
+    // The next pages go on from it, showing only what is on sale.
+    const rest: string[] = [];
+    for (let page = await products(first); page.length > 0; page = await products(rest.at(-1))) rest.push(...page);
+    expect(new Set(rest)).toEqual(new Set([carrots, leeks, kale].filter((p) => p !== first)));
+    expect(await products()).not.toContain(first);
+
+    // The same for a hub's sessions: the first one seen is cancelled before the next page.
+    const [firstSession] = await hubSessions();
+    expect(await t.api.data(CANCEL, { input: { salesSessionId: firstSession } })).toEqual({ cancelSalesSession: { userErrors: [] } });
+    const later: string[] = [];
+    for (let page = await hubSessions(firstSession); page.length > 0; page = await hubSessions(later.at(-1))) later.push(...page);
+    expect(new Set(later)).toEqual(new Set(sessions.map((s) => s.id).filter((id) => id !== firstSession)));
+
+    // A cursor that is none of the producer's products is refused, as before.
+    const madeUp = await anonymous.request(PRODUCTS, { id: jean, after: '00000000-0000-4000-8000-000000000000' });
+    expect(madeUp.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });

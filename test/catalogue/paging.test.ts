@@ -25,13 +25,15 @@ describe('paging through products and lots', () => {
     return seen;
   }
 
-  it("pages through a producer's products by name, then id, each product once", async () => {
+  it("pages through a producer's products oldest first, each product once, however they are renamed meanwhile", async () => {
     const farm = await createProducer(t.api, 'Ferme des Pages');
-    // Two products share a name: the id orders them, so a page boundary between them loses neither.
     const names = ['Turnips', 'Apples', 'Kale', 'Beets', 'Kale', 'Leeks', 'Chard'];
-    const made: { id: string; name: string }[] = [];
-    for (const name of names) made.push({ id: await createProduct(t.api, farm, { name }), name });
-    const expected = made.sort((a, b) => (a.name === b.name ? (a.id < b.id ? -1 : 1) : a.name < b.name ? -1 : 1)).map((p) => p.id);
+    const made: string[] = [];
+    for (const name of names) made.push(await createProduct(t.api, farm, { name }));
+    // Made one after the other; two made in the same millisecond go by id.
+    const { rows } = await t.db.query<{ id: string }>('SELECT id FROM product WHERE producer_id = $1 ORDER BY created_at, id', [farm]);
+    const expected = rows.map((r) => r.id);
+    expect(new Set(expected)).toEqual(new Set(made));
 
     const products = (args: string) =>
       t.api.data<{ producer: { products: { id: string }[] } }>(`query ($id: ID!) { producer(id: $id) { products(${args}) { id } } }`, { id: farm })
@@ -39,6 +41,20 @@ describe('paging through products and lots', () => {
     for (const size of [1, 2, 3, 7]) expect(await allPages(products, size)).toEqual(expected);
     expect(await products('first: 500')).toEqual(expected);
     expect(await products('first: 0')).toEqual([]);
+
+    // The last product of a page renamed before the next page (to either end of the alphabet): the
+    // pages still hold every product once.
+    const renamed = async (args: string) => {
+      const page = await products(args);
+      const last = page.at(-1);
+      if (last) {
+        const name = page.length % 2 === 0 ? 'Zucchini' : 'Aardvark beans';
+        const UPDATE = 'mutation ($input: UpdateProductInput!) { updateProduct(input: $input) { userErrors { field message code } } }';
+        expect((await t.api.data<{ updateProduct: { userErrors: unknown[] } }>(UPDATE, { input: { productId: last, name } })).updateProduct.userErrors).toEqual([]);
+      }
+      return page;
+    };
+    expect(await allPages(renamed, 2)).toEqual(expected);
   });
 
   it("pages through a product's lots, earliest best-before first and those without one last, by status too", async () => {
@@ -110,8 +126,11 @@ describe('paging through products and lots', () => {
     const QUERY = 'query ($id: ID!) { salesSession(id: $id) { offers { product { producer { id products(first: 2) { name } } } } } }';
     const statements = async (products: string[]) => {
       const session = await createSession(t.api, hub, { ...open, products });
-      const read = (nonce?: string) => t.api.data<{ salesSession: { offers: { product: { producer: { products: { name: string }[] } } }[] } }>(QUERY, { id: session.id, nonce });
-      for (const offer of (await read()).salesSession.offers) expect(offer.product.producer.products.map((p) => p.name)).toEqual(['Garlic', 'Onions']);
+      const read = (nonce?: string) => t.api.data<{ salesSession: { offers: { product: { producer: { id: string; products: { name: string }[] } } }[] } }>(QUERY, { id: session.id, nonce });
+      for (const offer of (await read()).salesSession.offers) {
+        const { rows } = await t.db.query<{ name: string }>('SELECT name FROM product WHERE producer_id = $1 ORDER BY created_at, id LIMIT 2', [offer.product.producer.id]);
+        expect(offer.product.producer.products.map((p) => p.name)).toEqual(rows.map((r) => r.name));
+      }
       return statementsFor(read);
     };
     // One farm's products, then all three farms': the same statements.

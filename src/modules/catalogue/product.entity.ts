@@ -7,7 +7,8 @@ import { DEFAULT_SELLABLE_STEP } from './product-details.js';
 
 @ObjectType({ simpleResolvers: true })
 @Entity()
-@Index({ properties: ['producer', 'name'] })
+// Producer.products pages oldest first (producerProducts()).
+@Index({ properties: ['producer', 'createdAt', 'id'] })
 @Unique({ properties: ['producer', 'sku'] })
 @Check({ name: 'product_sellable_step_positive', expression: 'sellable_step > 0' })
 @Check({ name: 'product_net_weight_positive', expression: 'net_weight_kg > 0' })

@@ -135,7 +135,9 @@ const PRODUCER_PRODUCTS: KeysetList<Product> = {
   entity: Product,
   table: 'product',
   parent: 'producer_id',
-  key: (a) => `${a}.name, ${a}.id`,
+  // Oldest first: a key that never changes, so a product renamed between two pages neither
+  // skips nor repeats any (by name, paging went on from its new name).
+  key: (a) => `${a}.created_at, ${a}.id`,
   notFound: 'product of this producer',
 };
 
@@ -151,7 +153,7 @@ export interface ProducerProductsPage extends Page {
   onSaleAt?: Date;
 }
 
-/** Producers' products by name (then id), a page of each, in one statement (keysetPages()). */
+/** Producers' products, oldest first, a page of each, in one statement (keysetPages()). */
 export function producerProducts(em: EntityManager, producerIds: readonly string[], { onSaleAt, ...page }: ProducerProductsPage): Promise<Map<string, Product[] | DomainError>> {
-  return keysetPages(em, PRODUCER_PRODUCTS, producerIds, page, onSaleAt ? { sql: ON_SALE, params: [onSaleAt], hides: true } : undefined);
+  return keysetPages(em, PRODUCER_PRODUCTS, producerIds, page, onSaleAt ? { sql: ON_SALE, params: [onSaleAt] } : undefined);
 }

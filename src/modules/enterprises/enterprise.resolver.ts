@@ -35,7 +35,7 @@ export class ProducerResolver {
     @Root() producer: ProducerRecord,
     @Ctx() ctx: GraphQLContext,
     @Arg('first', () => Int, { nullable: true }) first?: number,
-    @Arg('after', () => IdScalar, { nullable: true, description: 'Only the products after this one, by name.' }) after?: string,
+    @Arg('after', () => IdScalar, { nullable: true, description: 'Only the products after this one, oldest first.' }) after?: string,
   ): Promise<Product[]> {
     const onSaleAt = seesCatalogueOnly(ctx.actor) ? ctx.clock.now() : undefined;
     return ctx.loaders.productsByProducer.load({ parentId: producer.id, page: { limit: listSize(first), after, onSaleAt } });
@@ -104,6 +104,6 @@ export class HubResolver {
     const now = ctx.clock.now();
     const catalogueOnly = seesCatalogueOnly(ctx.actor);
     const since = catalogueOnly && (!closesAfter || closesAfter < now) ? now : closesAfter;
-    return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter: since, catalogueOnly } });
+    return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter: since } });
   }
 }

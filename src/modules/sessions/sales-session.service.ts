@@ -262,8 +262,6 @@ export class SalesSessionService {
 export interface HubSessionsPage extends Page {
   /** Only sessions closing after this instant: `now` gives those open and those to come. */
   closesAfter?: Date | null;
-  /** The filter is the catalogue's, for a caller without a token: a cursor naming a session it hides is unknown (keysetPages()). */
-  catalogueOnly?: boolean;
 }
 
 const HUB_SESSIONS: KeysetList<SalesSession> = {
@@ -275,10 +273,10 @@ const HUB_SESSIONS: KeysetList<SalesSession> = {
 };
 
 /** Hubs' sessions in opening order (then by id), a page of each, in one statement (keysetPages()). */
-export function hubSessions(em: EntityManager, hubIds: readonly string[], { closesAfter, catalogueOnly, ...page }: HubSessionsPage): Promise<Map<string, SalesSession[] | DomainError>> {
+export function hubSessions(em: EntityManager, hubIds: readonly string[], { closesAfter, ...page }: HubSessionsPage): Promise<Map<string, SalesSession[] | DomainError>> {
   // Closing after it: by its schedule, unless the hub closed it early before then (least() skips
   // a null closed_at).
-  const filter = closesAfter ? { sql: 'least(t.closes_at, t.closed_at) > ?', params: [closesAfter], hides: catalogueOnly } : undefined;
+  const filter = closesAfter ? { sql: 'least(t.closes_at, t.closed_at) > ?', params: [closesAfter] } : undefined;
   return keysetPages(em, HUB_SESSIONS, hubIds, page, filter);
 }
 
