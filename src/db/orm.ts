@@ -1,6 +1,5 @@
 import { MikroORM, type Options, defineConfig } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import pg from 'pg';
 import type { Logger } from 'pino';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities.js';
@@ -99,28 +98,25 @@ const MIGRATION_LOCK_KEY = 7_146_205_331;
  * second one finds nothing left to do instead of failing halfway through the first one's work.
  */
 export async function migrate(orm: MikroORM, logger?: Logger): Promise<void> {
-  const client = new pg.Client({ connectionString: orm.config.get('clientUrl'), ...TCP_KEEPALIVE });
-  // Lost while the migrations run (the database restarted, the connection was cut): without a
-  // listener, pg's 'error' event would end the process with a stack. The migrations' own
-  // transaction decides the outcome: it commits whole or fails the start.
-  client.on('error', (error) => logger?.warn({ err: error }, 'lost the migration lock connection; the migrations go on in their own transaction'));
-  await client.connect();
+  // Over a connection of their own, without the pool's statement_timeout (DATABASE_STATEMENT_TIMEOUT,
+  // meant for requests): an index build or a rewrite on a large database may take longer, and
+  // a timeout would roll the whole upgrade back, at every start. One connection (a pool of one)
+  // holds the lock and runs the migrations' transaction: if it is lost, both go together, and the
+  // next replica to take the lock finds the migrations still to do, never half done beside it.
+  const migrating = await openOrm({
+    url: orm.config.get('clientUrl')!,
+    poolSize: 1,
+    statementTimeoutMs: 0,
+    logger,
+    writeSnapshot: orm.config.get('migrations').snapshot,
+  });
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    // Over a connection of their own, without the pool's statement_timeout (DATABASE_STATEMENT_TIMEOUT,
-    // meant for requests): an index build or a rewrite on a large database may take longer, and
-    // a timeout would roll the whole upgrade back, at every start.
-    const migrating = await openOrm({
-      url: orm.config.get('clientUrl')!,
-      poolSize: 1,
-      statementTimeoutMs: 0,
-      logger,
-      writeSnapshot: orm.config.get('migrations').snapshot,
-    });
-    const applied = await migrating.getMigrator().up().finally(() => migrating.close());
+    await migrating.em.getConnection().execute('SELECT pg_advisory_lock(?)', [MIGRATION_LOCK_KEY]);
+    const applied = await migrating.getMigrator().up();
     // What an upgrade changed, in the log an operator reads (the migrator's own lines are debug).
     if (applied.length > 0) logger?.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
   } finally {
-    await client.end();
+    // Closing the connection lets go of the lock.
+    await migrating.close();
   }
 }

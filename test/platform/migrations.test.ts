@@ -55,24 +55,31 @@ describe('migrations', () => {
     }, { statementTimeoutMs: 1_000 });
   });
 
-  it('finish when the connection holding the migration lock is cut while they run', async () => {
+  it('roll back when the connection holding the migration lock is cut, and leave them whole to the next replica', async () => {
     await upgrade(async (orm, db) => {
       await orm.getMigrator().up({ to: 'Migration20261125140000' });
       const writer = await db.connect();
+      let first: PromiseSettledResult<void> | undefined;
       try {
         await writer.query('BEGIN');
         await writer.query('LOCK TABLE webhook_delivery IN ROW EXCLUSIVE MODE');
-        const migrated = migrate(orm);
+        const migrating = Promise.allSettled([migrate(orm)]);
         await waitForLockWait(db, 'the index build to wait');
         const { rows: [lock] } = await db.query<{ pid: number }>(
-          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_advisory_lock%'",
+          "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         );
         await db.query('SELECT pg_terminate_backend($1)', [lock!.pid]);
+        // The lock is free: a second replica starting now takes it, and waits for the writer as the first did.
+        const second = migrate(orm);
+        await waitForLockWait(db, "the second replica's index build to wait");
         await writer.query('COMMIT');
-        await migrated;
+        [first] = await migrating;
+        await second;
       } finally {
         writer.release();
       }
+      // The first start fails (its supervisor starts it again); nothing of it stands beside the second's work.
+      expect(first?.status).toBe('rejected');
       const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM mikro_orm_migrations');
       expect(rows[0]!.n).toBe(migrationsList.length);
     });
