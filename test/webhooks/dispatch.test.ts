@@ -175,6 +175,43 @@ describe('webhook dispatch', () => {
     expect(claimed.reduce((n, c) => n + c.claimed, 0)).toBe(5);
   });
 
+  it("takes an enterprise's first delivery to an idle receiver before another's second, whatever its full receiver holds back", async () => {
+    await t.app.webhooks.stop();
+    const [h1, h2, h3] = [await receiver({ hang: true }), await receiver({ hang: true }), await receiver({ hang: true })];
+    const [z, a, c] = [await createProducer(t.api, 'Farm Z'), await createProducer(t.api, 'Farm A'), await createProducer(t.api, 'Farm C')];
+    // Farm Z fills receiver h1 (4 in flight) in a dispatcher with 6 slots: 2 stay free.
+    await register({ url: h1.url, kinds: ['ADJUSTED'], producerId: z });
+    for (let i = 0; i < 4; i += 1) await createProduct(t.api, z, { name: `Z ${i}`, onHand: '1' });
+    await queued(4);
+    const dispatcher = new WebhookDispatcher(t.app.orm, t.clock, pino({ level: 'silent' }), { allowPrivateAddresses: true, concurrency: 6 });
+    const claimed = async () => {
+      dispatcher.wake();
+      await (dispatcher as unknown as { pump: { idle(): Promise<void> } }).pump.idle();
+      return (await t.db.query<{ webhook: string; claimed: number }>(
+        'SELECT webhook_id AS webhook, count(*)::int AS claimed FROM webhook_delivery WHERE attempt_count > 0 GROUP BY webhook_id',
+      )).rows;
+    };
+    try {
+      expect(await claimed()).toEqual([expect.objectContaining({ claimed: 4 })]);
+      // Farm A: older deliveries to the full h1 (held back), then one to the idle h2; Farm C: four to the idle h3.
+      await register({ url: `${h1.url}?a`, kinds: ['ADJUSTED'], producerId: a });
+      for (let i = 0; i < 2; i += 1) await createProduct(t.api, a, { name: `A ${i}`, onHand: '1' });
+      await queued(6);
+      const toH2 = await register({ url: h2.url, kinds: ['ADJUSTED'], producerId: a });
+      await createProduct(t.api, a, { name: 'A 2', onHand: '1' }); // one to h1 (held back), one to h2
+      await queued(8);
+      await register({ url: h3.url, kinds: ['ADJUSTED'], producerId: c });
+      for (let i = 0; i < 4; i += 1) await createProduct(t.api, c, { name: `C ${i}`, onHand: '1' });
+      await queued(12);
+      // One claim for the 2 free slots: Farm A's first to h2 and Farm C's first, not Farm C's first two.
+      const rows = await claimed();
+      expect(rows.reduce((n, r) => n + r.claimed, 0)).toBe(6);
+      expect(rows.find((r) => r.webhook === toH2)?.claimed).toBe(1);
+    } finally {
+      await dispatcher.stop();
+    }
+  });
+
   it('warns of no leak with every slot waiting for an answer', async () => {
     await t.app.webhooks.stop();
     const dispatcher = new WebhookDispatcher(t.app.orm, t.clock, pino({ level: 'silent' }), { allowPrivateAddresses: true, perReceiver: 16 });

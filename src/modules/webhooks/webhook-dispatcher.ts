@@ -363,9 +363,10 @@ function receiverOf(url: string): string {
 /**
  * Which due deliveries to send now (`due` oldest first, the ids as text), at most `free`, none to
  * a receiver or for a scope that already has `cap` in flight (`busy`, counted on as they are
- * taken). Receivers and scopes take turns: each one's oldest due delivery is tried before any
- * one's second, so a backlog at one does not go ahead of another's first; and one held back by a
- * cap takes no turn from the others.
+ * taken). Receivers and scopes take turns: each step takes the oldest of those whose receiver and
+ * scope have the fewest in flight, so each one's oldest due delivery goes before any one's second,
+ * a backlog at one does not go ahead of another's first, and one held back by a cap takes no turn
+ * from the others. `free` is at most the process's concurrency: a few passes over `due`.
  */
 function takeTurns<T extends Share & { id: string }>(
   due: readonly T[],
@@ -374,18 +375,18 @@ function takeTurns<T extends Share & { id: string }>(
   free: number,
 ): T[] {
   const count = { host: new Map(busy.host), scope: new Map(busy.scope) };
-  const seen = { host: new Map<string, number>(), scope: new Map<string, number>() };
-  const turn = (key: 'host' | 'scope', value: string) => {
-    const n = (seen[key].get(value) ?? 0) + 1;
-    seen[key].set(value, n);
-    return (busy[key].get(value) ?? 0) + n;
-  };
-  const queued = due.map((d, order) => ({ d, order, turn: Math.max(turn('host', d.host), turn('scope', d.scope)) }));
-  queued.sort((a, b) => a.turn - b.turn || a.order - b.order);
+  const load = (d: T) => Math.max(count.host.get(d.host) ?? 0, count.scope.get(d.scope) ?? 0);
+  const waiting = [...due];
   const taken: T[] = [];
-  for (const { d } of queued) {
-    if (taken.length >= free) break;
-    if ((count.host.get(d.host) ?? 0) >= cap || (count.scope.get(d.scope) ?? 0) >= cap) continue;
+  while (taken.length < free) {
+    let next = -1;
+    for (let i = 0; i < waiting.length; i += 1) {
+      const d = waiting[i]!;
+      if ((count.host.get(d.host) ?? 0) >= cap || (count.scope.get(d.scope) ?? 0) >= cap) continue;
+      if (next < 0 || load(d) < load(waiting[next]!)) next = i;
+    }
+    if (next < 0) break;
+    const [d] = waiting.splice(next, 1) as [T];
     count.host.set(d.host, (count.host.get(d.host) ?? 0) + 1);
     count.scope.set(d.scope, (count.scope.get(d.scope) ?? 0) + 1);
     taken.push(d);
