@@ -98,25 +98,29 @@ const MIGRATION_LOCK_KEY = 7_146_205_331;
  * second one finds nothing left to do instead of failing halfway through the first one's work.
  */
 export async function migrate(orm: MikroORM, logger?: Logger): Promise<void> {
-  // Over a connection of their own, without the pool's statement_timeout (DATABASE_STATEMENT_TIMEOUT,
+  // Over connections of their own, without the pool's statement_timeout (DATABASE_STATEMENT_TIMEOUT,
   // meant for requests): an index build or a rewrite on a large database may take longer, and
-  // a timeout would roll the whole upgrade back, at every start. One connection (a pool of one)
-  // holds the lock and runs the migrations' transaction: if it is lost, both go together, and the
-  // next replica to take the lock finds the migrations still to do, never half done beside it.
+  // a timeout would roll the whole upgrade back, at every start.
   const migrating = await openOrm({
     url: orm.config.get('clientUrl')!,
-    poolSize: 1,
+    // The transaction, and the migrator's own look at its table beside it.
+    poolSize: 2,
     statementTimeoutMs: 0,
     logger,
     writeSnapshot: orm.config.get('migrations').snapshot,
   });
   try {
-    await migrating.em.getConnection().execute('SELECT pg_advisory_lock(?)', [MIGRATION_LOCK_KEY]);
-    const applied = await migrating.getMigrator().up();
+    const connection = migrating.em.getConnection();
+    const applied = await connection.transactional(async (trx) => {
+      // The lock is the migrations' transaction's own: lost with its connection, it goes with the
+      // work it guarded, and the next replica to take it finds the migrations still to do, never
+      // half done beside it. Taken before the migrator looks at its table, which it may create.
+      await connection.execute('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY], 'all', trx);
+      return migrating.getMigrator().up({ transaction: trx });
+    });
     // What an upgrade changed, in the log an operator reads (the migrator's own lines are debug).
     if (applied.length > 0) logger?.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
   } finally {
-    // Closing the connection lets go of the lock.
     await migrating.close();
   }
 }

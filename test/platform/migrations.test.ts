@@ -55,6 +55,14 @@ describe('migrations', () => {
     }, { statementTimeoutMs: 1_000 });
   });
 
+  it('run once when replicas start together on an empty database: the second finds nothing left to do', async () => {
+    await upgrade(async (orm, db) => {
+      expect((await Promise.allSettled([migrate(orm), migrate(orm), migrate(orm)])).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+      const { rows } = await db.query<{ n: number; names: number }>('SELECT count(*)::int AS n, count(DISTINCT name)::int AS names FROM mikro_orm_migrations');
+      expect(rows[0]).toEqual({ n: migrationsList.length, names: migrationsList.length });
+    });
+  });
+
   it('roll back when the connection holding the migration lock is cut, and leave them whole to the next replica', async () => {
     await upgrade(async (orm, db) => {
       await orm.getMigrator().up({ to: 'Migration20261125140000' });
