@@ -1,4 +1,4 @@
-import { MikroORM, type Options, defineConfig } from '@mikro-orm/postgresql';
+import { IsolationLevel, MikroORM, type Options, defineConfig } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import type { Logger } from 'pino';
 import { migrationsList } from '../../migrations/index.js';
@@ -94,6 +94,13 @@ export async function openOrm(options: OrmOptions): Promise<MikroORM> {
 const MIGRATION_LOCK_KEY = 7_146_205_331;
 
 /**
+ * Read committed whatever the database's default: each statement sees what was committed before
+ * it, so a replica that waited for the lock sees the migrations the one before it applied
+ * meanwhile (a snapshot taken at the lock's statement, as repeatable read takes, would not).
+ */
+const MIGRATION_ISOLATION = { isolationLevel: IsolationLevel.READ_COMMITTED };
+
+/**
  * Applies pending migrations. Replicas starting together take turns on an advisory lock, so the
  * second one finds nothing left to do instead of failing halfway through the first one's work.
  */
@@ -117,7 +124,7 @@ export async function migrate(orm: MikroORM, logger?: Logger): Promise<void> {
       // half done beside it. Taken before the migrator looks at its table, which it may create.
       await connection.execute('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY], 'all', trx);
       return migrating.getMigrator().up({ transaction: trx });
-    });
+    }, MIGRATION_ISOLATION);
     // What an upgrade changed, in the log an operator reads (the migrator's own lines are debug).
     if (applied.length > 0) logger?.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
   } finally {

@@ -57,6 +57,8 @@ describe('migrations', () => {
 
   it('run once when replicas start together on an empty database: the second finds nothing left to do', async () => {
     await upgrade(async (orm, db) => {
+      // Whatever isolation the database's transactions default to.
+      await db.query(`ALTER DATABASE ${(await db.query<{ name: string }>('SELECT current_database() AS name')).rows[0]!.name} SET default_transaction_isolation = 'repeatable read'`);
       expect((await Promise.allSettled([migrate(orm), migrate(orm), migrate(orm)])).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
       const { rows } = await db.query<{ n: number; names: number }>('SELECT count(*)::int AS n, count(DISTINCT name)::int AS names FROM mikro_orm_migrations');
       expect(rows[0]).toEqual({ n: migrationsList.length, names: migrationsList.length });
