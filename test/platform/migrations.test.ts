@@ -95,6 +95,19 @@ describe('migrations', () => {
     });
   });
 
+  it('read committed on every pooled connection, whatever isolation the database defaults to', async () => {
+    await upgrade(async (orm, db) => {
+      await db.query(`ALTER DATABASE ${(await db.query<{ name: string }>('SELECT current_database() AS name')).rows[0]!.name} SET default_transaction_isolation = 'serializable'`);
+      const fresh = await openOrm({ url: orm.config.get('clientUrl')!, poolSize: 1 });
+      try {
+        const [row] = await fresh.em.fork().execute<{ transaction_isolation: string }[]>('SHOW transaction_isolation');
+        expect(row!.transaction_isolation).toBe('read committed');
+      } finally {
+        await fresh.close();
+      }
+    });
+  });
+
   it("connect the pool with the URL's own parameters, as the other connections do (sslmode)", async () => {
     // The test cluster has no TLS: a URL that requires it must be refused, not connected in clear.
     const url = new URL(inject('adminUrl'));
