@@ -48,7 +48,7 @@ export class ProducerResolver {
   }
 
   @Allow('admin', 'producer')
-  @Mutation(() => HubApprovalPayload, { description: "The hub may no longer offer this producer's products in new sessions; sessions made before keep their offers." })
+  @Mutation(() => HubApprovalPayload, { description: "The hub may no longer offer this producer's products: not in new sessions, nor in its sessions that have not opened (those offers are withdrawn). Sessions open now sell on as they are." })
   revokeHub(@Arg('input', () => HubApprovalInput) input: HubApprovalInput, @Ctx() ctx: GraphQLContext) {
     return toPayload(() => ctx.services.enterprises.revokeHub(ctx, input), (parties) => parties);
   }

@@ -20,7 +20,12 @@ export interface CreateEnterpriseFields {
   idempotencyKey?: string | null;
 }
 
+/** What else a revoked approval takes back, in the revocation's transaction (the sessions module's offers). */
+export type RevokedListener = (em: EntityManager, now: Date, producerId: string, hubId: string) => Promise<void>;
+
 export class EnterpriseService {
+  constructor(private readonly revoked?: RevokedListener) {}
+
   async createProducer(ctx: RequestContext, input: CreateEnterpriseFields): Promise<Producer> {
     return this.createEnterprise(ctx, input, IdempotentMutation.CREATE_PRODUCER, Producer, (em, id, name) => {
       const producer = new Producer(name);
@@ -105,9 +110,19 @@ export class EnterpriseService {
    * The hub may no longer put the producer's products in new sessions. Sessions made before keep
    * their offers: customers have checked out in them. Revoking again changes nothing.
    */
+  /**
+   * The hub may offer the producer's products no more: not in new sessions, nor in those it made
+   * that have not opened (`revoked`, the sessions module's: they leave them). Sessions open now
+   * sell on as they are, since customers may have bought from them.
+   */
   async revokeHub(ctx: RequestContext, input: { producerId: string; hubId: string }): Promise<{ producer: Producer; hub: Hub }> {
     const { producer, hub } = await this.approvalParties(ctx, input);
-    await revoke(ctx.em, producer.id, hub.id);
+    await ctx.em.transactional(async (em) => {
+      // First: the delete waits for a session or offer being made on the approval (FOR KEY SHARE),
+      // which the sessions read next then include.
+      await revoke(em, producer.id, hub.id);
+      await this.revoked?.(em, ctx.clock.now(), producer.id, hub.id);
+    });
     return { producer, hub };
   }
 

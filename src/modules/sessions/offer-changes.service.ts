@@ -157,3 +157,24 @@ function sameTerms(offer: Offer, fields: OfferFields, cap: Decimal | null): bool
 function offerEvents(em: EntityManager, at: Date, kind: EventKind, offers: Offer[]): Promise<void> {
   return appendEvents(em, at, offers.map((offer) => ({ kind, productId: offer.product.id, salesSessionId: offer.salesSession.id, quantity: '0' })));
 }
+
+/**
+ * A producer revoked its approval of a hub (revokeHub): its offers leave the hub's sessions that
+ * have not opened yet, withdrawn with their events, as no one has bought from them; the sessions
+ * open now sell on as they are. Each such session is locked as a withdrawal locks it.
+ */
+export async function withdrawFromUnopenedSessions(em: EntityManager, now: Date, producerId: string, hubId: string): Promise<void> {
+  const withdrawn = await sql<{ productId: string; salesSessionId: string }>(
+    em,
+    `WITH unopened AS (
+       SELECT s.id FROM sales_session s
+        WHERE s.hub_id = ? AND s.opens_at > ? AND s.closed_at IS NULL
+        ORDER BY s.id FOR UPDATE)
+     UPDATE offer f SET withdrawn_at = ?
+       FROM unopened u, product p
+      WHERE f.sales_session_id = u.id AND p.id = f.product_id AND p.producer_id = ? AND f.withdrawn_at IS NULL
+     RETURNING f.product_id AS "productId", f.sales_session_id AS "salesSessionId"`,
+    [hubId, now, now, producerId],
+  );
+  await appendEvents(em, now, withdrawn.map((w) => ({ kind: EventKind.WITHDRAWN, productId: w.productId, salesSessionId: w.salesSessionId, quantity: '0' })));
+}
