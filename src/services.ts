@@ -7,7 +7,7 @@ import { CustomerOrderService } from './modules/orders/customer-order.service.js
 import { ProducerOrderService } from './modules/orders/producer-order.service.js';
 import { SessionCancellationService } from './modules/orders/session-cancellation.service.js';
 import { SessionCompletionService } from './modules/orders/session-completion.service.js';
-import { OfferChangesService, withdrawFromUnopenedSessions } from './modules/sessions/offer-changes.service.js';
+import { OfferChangesService, unopenedSessionOffers } from './modules/sessions/offer-changes.service.js';
 import { type CloseListener, SalesSessionService } from './modules/sessions/sales-session.service.js';
 import { StockService } from './modules/stock/stock.service.js';
 import { LocationService } from './modules/stock/location.service.js';
@@ -41,7 +41,7 @@ export function createServices(options: ServiceOptions) {
   // What the pick plan takes at a location, which a transfer or write-off must leave.
   const plannedAt: PlannedAt = (em, producerId, productId, locationId) => picking.plannedAt(em, producerId, productId, locationId);
   const stock = new StockService(LOCATION_STRATEGIES[options.locationStrategy ?? priorityFirst.name] ?? priorityFirst, plannedAt);
-  const enterprises = new EnterpriseService(withdrawFromUnopenedSessions);
+  const enterprises = new EnterpriseService(unopenedSessionOffers);
   const locations = new LocationService(enterprises, stock, plannedAt);
   const customerOrders = new CustomerOrderService(stock, { duration: options.holdDuration, max: options.holdMaxDuration });
   return {

@@ -21,10 +21,15 @@ export interface CreateEnterpriseFields {
 }
 
 /** What else a revoked approval takes back, in the revocation's transaction (the sessions module's offers). */
-export type RevokedListener = (em: EntityManager, now: Date, producerId: string, hubId: string) => Promise<void>;
+export interface RevocationListener {
+  /** Locks what it will change, before the approval is deleted. */
+  lock(em: EntityManager, now: Date, hubId: string): Promise<void>;
+  /** Once the approval is gone (a revocation that removed one: a repeat changes nothing). */
+  revoked(em: EntityManager, now: Date, producerId: string, hubId: string): Promise<void>;
+}
 
 export class EnterpriseService {
-  constructor(private readonly revoked?: RevokedListener) {}
+  constructor(private readonly revocation?: RevocationListener) {}
 
   async createProducer(ctx: RequestContext, input: CreateEnterpriseFields): Promise<Producer> {
     return this.createEnterprise(ctx, input, IdempotentMutation.CREATE_PRODUCER, Producer, (em, id, name) => {
@@ -118,10 +123,10 @@ export class EnterpriseService {
   async revokeHub(ctx: RequestContext, input: { producerId: string; hubId: string }): Promise<{ producer: Producer; hub: Hub }> {
     const { producer, hub } = await this.approvalParties(ctx, input);
     await ctx.em.transactional(async (em) => {
-      // First: the delete waits for a session or offer being made on the approval (FOR KEY SHARE),
-      // which the sessions read next then include.
-      await revoke(em, producer.id, hub.id);
-      await this.revoked?.(em, ctx.clock.now(), producer.id, hub.id);
+      await this.revocation?.lock(em, ctx.clock.now(), hub.id);
+      // The delete waits for a session or offer being made on the approval (FOR KEY SHARE), which
+      // the listener then sees.
+      if (await revoke(em, producer.id, hub.id)) await this.revocation?.revoked(em, ctx.clock.now(), producer.id, hub.id);
     });
     return { producer, hub };
   }

@@ -8,8 +8,10 @@ export async function approve(em: EntityManager, producerId: string, hubId: stri
   await sql(em, 'INSERT INTO hub_approval (producer_id, hub_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [producerId, hubId, at]);
 }
 
-export async function revoke(em: EntityManager, producerId: string, hubId: string): Promise<void> {
-  await sql(em, 'DELETE FROM hub_approval WHERE producer_id = ? AND hub_id = ?', [producerId, hubId]);
+/** Whether there was an approval to revoke. */
+export async function revoke(em: EntityManager, producerId: string, hubId: string): Promise<boolean> {
+  const removed = await sql(em, 'DELETE FROM hub_approval WHERE producer_id = ? AND hub_id = ? RETURNING 1', [producerId, hubId]);
+  return removed.length > 0;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
 import { canonicalOffers, checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, requireStillApproved, sameQuantity } from './offer-inputs.js';
 import { Offer } from './offer.entity.js';
+import type { RevocationListener } from '../enterprises/enterprise.service.js';
 import type { SalesSession } from './sales-session.entity.js';
 import { lockSession, MAX_OFFERS_PER_SESSION, requireNotClosed, requireOwnOffer, requireOwnSession } from './sales-session.service.js';
 
@@ -158,23 +159,35 @@ function offerEvents(em: EntityManager, at: Date, kind: EventKind, offers: Offer
   return appendEvents(em, at, offers.map((offer) => ({ kind, productId: offer.product.id, salesSessionId: offer.salesSession.id, quantity: '0' })));
 }
 
+/** The hub's sessions that have not opened at `?` (second parameter), locked as an offer change locks its session. */
+const UNOPENED_SESSIONS = `SELECT s.id FROM sales_session s
+  WHERE s.hub_id = ? AND s.opens_at > ? AND s.closed_at IS NULL
+  ORDER BY s.id FOR UPDATE`;
+
 /**
- * A producer revoked its approval of a hub (revokeHub): its offers leave the hub's sessions that
- * have not opened yet, withdrawn with their events, as no one has bought from them; the sessions
- * open now sell on as they are. Each such session is locked as a withdrawal locks it.
+ * What a revoked approval (revokeHub) takes back: the producer's offers in the hub's sessions that
+ * have not opened yet, withdrawn with their events, as no one has bought from them. Sessions open
+ * by then sell on as they are.
  */
-export async function withdrawFromUnopenedSessions(em: EntityManager, now: Date, producerId: string, hubId: string): Promise<void> {
-  const withdrawn = await sql<{ productId: string; salesSessionId: string }>(
-    em,
-    `WITH unopened AS (
-       SELECT s.id FROM sales_session s
-        WHERE s.hub_id = ? AND s.opens_at > ? AND s.closed_at IS NULL
-        ORDER BY s.id FOR UPDATE)
-     UPDATE offer f SET withdrawn_at = ?
-       FROM unopened u, product p
-      WHERE f.sales_session_id = u.id AND p.id = f.product_id AND p.producer_id = ? AND f.withdrawn_at IS NULL
-     RETURNING f.product_id AS "productId", f.sales_session_id AS "salesSessionId"`,
-    [hubId, now, now, producerId],
-  );
-  await appendEvents(em, now, withdrawn.map((w) => ({ kind: EventKind.WITHDRAWN, productId: w.productId, salesSessionId: w.salesSessionId, quantity: '0' })));
-}
+export const unopenedSessionOffers: RevocationListener = {
+  // Before the approval goes: every offer change locks its session and then reads the approval,
+  // and the other order would deadlock with it.
+  async lock(em, now, hubId) {
+    await sql(em, UNOPENED_SESSIONS, [hubId, now]);
+  },
+  // Judged again at `now`, read after the locks: a session that opened while the revocation
+  // waited for them (behind a checkout) has sold, and keeps its offers. The sessions made on the
+  // approval meanwhile (its delete waited for them) are locked here.
+  async revoked(em, now, producerId, hubId) {
+    const withdrawn = await sql<{ productId: string; salesSessionId: string }>(
+      em,
+      `WITH unopened AS (${UNOPENED_SESSIONS})
+       UPDATE offer f SET withdrawn_at = ?
+         FROM unopened u, product p
+        WHERE f.sales_session_id = u.id AND p.id = f.product_id AND p.producer_id = ? AND f.withdrawn_at IS NULL
+       RETURNING f.product_id AS "productId", f.sales_session_id AS "salesSessionId"`,
+      [hubId, now, now, producerId],
+    );
+    await appendEvents(em, now, withdrawn.map((w) => ({ kind: EventKind.WITHDRAWN, productId: w.productId, salesSessionId: w.salesSessionId, quantity: '0' })));
+  },
+};
