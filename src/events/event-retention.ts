@@ -34,7 +34,7 @@ export async function pruneEvents(ctx: RequestContext, retention: Duration): Pro
         AND NOT EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.event_position = e.position AND d.status = 'PENDING')`,
     [cutoff],
     // Recorded as they go, in the same statement: a subscription resuming with an earlier `after`
-    // is refused from then on (EventHub.replayableAfter()).
+    // is refused from then on (replayStart() in the live resolver).
     {
       returning: 'position',
       statement: 'UPDATE pruned_events SET through_position = greatest(through_position, (SELECT max(position) FROM gone)) WHERE EXISTS (SELECT 1 FROM gone)',

@@ -3,7 +3,7 @@ import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 /**
  * How far retention has forgotten the event log (pruneEvents()): one row, raised in the statement
  * that deletes. Positions have no gaps, so a replay after an event older than this could miss
- * events and not know it; it is refused instead (EventHub.replayableAfter()).
+ * events and not know it; it is refused instead (replayStart() in the live resolver).
  */
 @Entity({ tableName: 'pruned_events' })
 export class PrunedEvents {

@@ -62,11 +62,7 @@ export async function keysetPages<T extends object>(
   if (after !== null) {
     const wellFormed = list.bigintIds ? BIGINT_ID.test(after) : isUuid(after);
     const [cursor] = wellFormed
-      ? await sql<{ parent: string }>(
-        em,
-        `SELECT t.${list.parent} AS parent FROM ${list.table} t WHERE t.id = ?::${idType}`,
-        [after],
-      )
+      ? await sql<{ parent: string }>(em, `SELECT ${list.parent} AS parent FROM ${list.table} WHERE id = ?::${idType}`, [after])
       : [];
     for (const id of parentIds) {
       if (cursor?.parent !== id) pages.set(id, DomainError.of(UserErrorCode.NOT_FOUND, `no ${list.notFound} with id "${after}"`, [list.cursorField ?? 'after']));

@@ -112,13 +112,9 @@ export class EnterpriseService {
   }
 
   /**
-   * The hub may no longer put the producer's products in new sessions. Sessions made before keep
-   * their offers: customers have checked out in them. Revoking again changes nothing.
-   */
-  /**
    * The hub may offer the producer's products no more: not in new sessions, nor in those it made
    * that have not opened (`revoked`, the sessions module's: they leave them). Sessions open now
-   * sell on as they are, since customers may have bought from them.
+   * sell on as they are, since customers may have bought from them. Revoking again changes nothing.
    */
   async revokeHub(ctx: RequestContext, input: { producerId: string; hubId: string }): Promise<{ producer: Producer; hub: Hub }> {
     const { producer, hub } = await this.approvalParties(ctx, input);

@@ -212,8 +212,8 @@ export class WebhookDispatcher {
                   d.attempt_count AS "attemptCount", w.url, w.secret`,
         [this.options.leaseSeconds ?? 30, `{${taken.map((t) => t.id).join(',')}}`],
       );
-      const shares = new Map(taken.map((t) => [t.id, t]));
-      return claimed.map((delivery) => ({ ...delivery, host: shares.get(delivery.id)!.host, scope: shares.get(delivery.id)!.scope }));
+      const shares = new Map(taken.map(({ id, host, scope }) => [id, { host, scope }]));
+      return claimed.map((delivery) => ({ ...delivery, ...shares.get(delivery.id)! }));
     });
   }
 
