@@ -334,4 +334,33 @@ describe('migrations', () => {
       });
     }
   });
+
+  it("number each basket changed before the upgrade with its chain's first checkout's arrival", async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261125190000' });
+      const HUB = '00000000-0000-4000-8000-0000000000e1';
+      const SESSION = '00000000-0000-4000-8000-0000000000d1';
+      // Ann's basket changed twice (a1 → a2 → a3), Bob's never, Cid's once but first placed
+      // before arrivals were numbered (c1 has none).
+      const order = (name: string) => `00000000-0000-4000-8000-0000000001${name}`;
+      await db.query(`${JEAN_AND_CARROTS}
+        INSERT INTO hub (id, name) VALUES ('${HUB}', 'Hub A');
+        INSERT INTO sales_session (id, hub_id, opens_at, closes_at, time_zone) VALUES ('${SESSION}', '${HUB}', now(), now() + interval '1 day', 'Europe/Paris');
+        INSERT INTO customer_order (id, sales_session_id, hub_id, customer_ref, status, idempotency_key, request_hash, arrival_seq, replaced_by_id, hold_started_at)
+        VALUES ('${order('a3')}', '${SESSION}', '${HUB}', 'ann', 'CONFIRMED', 'a3', 'h', 30, null, now()),
+               ('${order('a2')}', '${SESSION}', '${HUB}', 'ann', 'CANCELLED', 'a2', 'h', 20, '${order('a3')}', now()),
+               ('${order('a1')}', '${SESSION}', '${HUB}', 'ann', 'CANCELLED', 'a1', 'h', 10, '${order('a2')}', null),
+               ('${order('b1')}', '${SESSION}', '${HUB}', 'bob', 'CONFIRMED', 'b1', 'h', 15, null, null),
+               ('${order('c2')}', '${SESSION}', '${HUB}', 'cid', 'CONFIRMED', 'c2', 'h', 40, null, now()),
+               ('${order('c1')}', '${SESSION}', '${HUB}', 'cid', 'CANCELLED', 'c1', 'h', null, '${order('c2')}', null);`);
+
+      await orm.getMigrator().up();
+
+      const { rows } = await db.query("SELECT right(id::text, 2) AS id, first_arrival_seq::int AS first FROM customer_order ORDER BY id");
+      expect(rows).toEqual([
+        { id: 'a1', first: null }, { id: 'a2', first: 10 }, { id: 'a3', first: 10 },
+        { id: 'b1', first: null }, { id: 'c1', first: null }, { id: 'c2', first: null },
+      ]);
+    });
+  });
 });

@@ -291,8 +291,8 @@ export class ShippingService {
       em,
       `SELECT l.id AS "lineId", l.customer_order_id AS "customerOrderId", l.product_id AS "productId", l.quantity,
               coalesce(c.priority, false) AS priority,
-              -- A changed basket stands where its first checkout stood (hold_started_at).
-              coalesce(o.hold_started_at, o.created_at) AS "orderedAt", o.arrival_seq::text AS "arrivalSeq"
+              -- A changed basket stands where its first checkout stood (hold_started_at, first_arrival_seq).
+              coalesce(o.hold_started_at, o.created_at) AS "orderedAt", coalesce(o.first_arrival_seq, o.arrival_seq)::text AS "arrivalSeq"
          FROM customer_order_line l
          JOIN customer_order o ON o.id = l.customer_order_id
          LEFT JOIN hub_customer c ON c.hub_id = o.hub_id AND c.customer_ref = o.customer_ref

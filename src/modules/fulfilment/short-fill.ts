@@ -10,8 +10,9 @@ export interface ClaimingLine {
   /** When the customer checked out. */
   orderedAt: Date;
   /**
-   * Its order's place in the order checkouts were placed (customer_order.arrival_seq), for the
-   * checkouts whose instants tie (a batch's share one); null for orders placed before it was kept.
+   * Its order's place in the order checkouts were placed (customer_order.arrival_seq, or for a
+   * changed basket its first checkout's, first_arrival_seq), for the checkouts whose instants tie
+   * (a batch's share one); null for orders placed before it was kept.
    */
   arrivalSeq: bigint | null;
 }

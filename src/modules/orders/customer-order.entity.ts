@@ -104,6 +104,14 @@ export class CustomerOrder extends BaseEntity {
   holdStartedAt?: Date;
 
   /**
+   * With `holdStartedAt`: the chain's first checkout's `arrivalSeq`, so that a changed basket
+   * also keeps its first checkout's place among checkouts whose instants tie (a short fill's
+   * rule). Null: `arrivalSeq`.
+   */
+  @Property({ type: 'bigint', nullable: true })
+  firstArrivalSeq?: string;
+
+  /**
    * The order checkouts were placed in, strictly increasing, where `createdAt` ties: the
    * checkouts of one batch share their instant (CheckoutBatcher), and are numbered in the order
    * they arrived. Null for orders placed before migration 20261124220446.

@@ -354,9 +354,13 @@ export class CustomerOrderService {
       CustomerOrderStatus.CANCELLED, now, replacementId, orderId,
     ]);
     const expires = new Date(Math.min(now.getTime() + this.holds.duration.toMillis(), start.getTime() + this.holds.max.toMillis()));
-    const [replacement] = await sql<OrderRow>(em, 'UPDATE customer_order SET hold_expires_at = ?, hold_started_at = ? WHERE id = ? RETURNING *', [
-      expires, start, replacementId,
-    ]);
+    const [replacement] = await sql<OrderRow>(
+      em,
+      `UPDATE customer_order SET hold_expires_at = ?, hold_started_at = ?,
+              first_arrival_seq = (SELECT coalesce(first_arrival_seq, arrival_seq) FROM customer_order WHERE id = ?)
+        WHERE id = ? RETURNING *`,
+      [expires, start, orderId, replacementId],
+    );
     return replacement!;
   }
 
