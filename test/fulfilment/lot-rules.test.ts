@@ -388,4 +388,37 @@ describe('lot rules when shipping and swapping', () => {
     expect(rows).toEqual([{ id: batch, quantity: '1.000' }, { id: wheel, quantity: '5.000' }]);
     await expectStockConsistent(t.db);
   });
+
+  it("does not ship, naming no lot, the stock kept outside lots that another order's criteria leave it to ship", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const pears = await w.product('Pears');
+    // 5 kept outside lots (ungraded: suits anyone) and a CLASS_II lot of 5.
+    await adjustAt(t.api, pears, w.main, '5');
+    const low = await receiveLot(t.api, pears, { code: 'P-LOW', quantity: '5', grade: 'CLASS_II', bestBefore: '2026-12-20' });
+    // A (no criteria) delivers first, B (EXTRA only) a day later.
+    const a = await createOfferSession(t.api, w.hub, [{ productId: pears }], { deliversAt: '2026-11-25T08:00:00+01:00' });
+    const b = await createOfferSession(t.api, w.hub, [{ productId: pears, minGrade: 'EXTRA' }], { deliversAt: '2026-11-26T08:00:00+01:00' });
+    await buy(t.api, a.id, 'ana', a.offerFor(pears), '5');
+    await buy(t.api, b.id, 'ben', b.offerFor(pears), '5');
+    await closeSessions(t);
+    const orderA = await producerOrderOf(t.api, w.farm, a.id);
+    const orderB = await producerOrderOf(t.api, w.farm, b.id);
+    const planB = { lots: [], untracked: [{ quantity: '5' }], short: '0' };
+    expect((await pickLines(t.api, w.farm, orderA))[0]).toMatchObject({ lots: [{ lot: { code: 'P-LOW' }, quantity: '5' }], short: '0' });
+    expect((await pickLines(t.api, w.farm, orderB))[0]).toMatchObject(planB);
+
+    // A names no lot: the 5 kept outside lots are B's, and A is refused, changing nothing.
+    const refused = await ship(orderA, [{ productId: pears, quantity: '5', lots: [] }]);
+    expect(refused.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'quantity'] }]);
+    expect(refused.userErrors[0]!.message).toContain('only 0 of the 5 kept there is free');
+    expect((await pickLines(t.api, w.farm, orderB))[0]).toMatchObject(planB);
+    expect(await lotQuantities(pears)).toEqual([{ code: 'P-LOW', quantity: '5.000' }]);
+
+    // A ships its lot, B the stock kept outside lots: both whole.
+    expect((await ship(orderA, [{ productId: pears, quantity: '5', lots: [{ lotId: low, quantity: '5' }] }])).userErrors).toEqual([]);
+    expect((await ship(orderB, [{ productId: pears, quantity: '5', lots: [] }])).userErrors).toEqual([]);
+    expect(await stockByLocation(t.api, pears)).toMatchObject({ Main: { onHand: '0' } });
+    await expectStockConsistent(t.db);
+  });
 });
