@@ -17,7 +17,7 @@ import type { EventHub } from './events/event-hub.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
 import { createErrorFormatter } from './graphql/format-error.js';
-import { graphqlEndpoint, sendError, SUBSCRIPTIONS_OVER_SOCKETS } from './graphql/http-endpoint.js';
+import { corsPolicy, graphqlEndpoint, sendError, SUBSCRIPTIONS_OVER_SOCKETS } from './graphql/http-endpoint.js';
 import { allChecks, costCheck, depthLimit, storableTextCheck, requestCheckPlugin } from './graphql/limits.js';
 import { sharedReads } from './graphql/shared-reads.js';
 import { formatSocketErrors, formatSocketResult, socketOperations } from './graphql/socket-operations.js';
@@ -232,6 +232,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   others.get('/health', async (_req, res) => {
     const up = await deps.orm.isConnected().catch(() => false);
     res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'database unavailable' });
+  });
+  // A browser sends the bearer token the downloads need only once a preflight allowed its origin.
+  const csvCors = corsPolicy(limits.corsOrigins, ['GET']);
+  others.use('/csv', (req, res, next) => {
+    if (csvCors(req, res)) return;
+    // So that a page may read the file's name.
+    if (res.hasHeader('access-control-allow-origin')) res.setHeader('access-control-expose-headers', 'Content-Disposition');
+    next();
   });
   others.use(csvRoutes({ verifyToken: (authorization) => deps.verifyToken(authorization), newContext, logger: deps.logger }));
   others.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {

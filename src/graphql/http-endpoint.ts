@@ -35,18 +35,12 @@ export function graphqlEndpoint<TContext extends BaseContext>(options: GraphQLEn
   // Bodies arriving slowly each hold up to maxBodyBytes until HTTP_REQUEST_TIMEOUT: together they
   // may hold at most this much, and a body that would pass it is answered 503 (retry shortly).
   const budget = new BodyBudget(options.maxBufferedBodyBytes);
-  const allowedOrigins = new Set(options.corsOrigins);
+  const cors = corsPolicy(options.corsOrigins, ['GET', 'POST']);
 
   /** expectsContinue: the client sent `Expect: 100-continue` (HTTP/1.1) and waits to be told to send its body. */
   return async (req: IncomingMessage, res: ServerResponse, expectsContinue = false): Promise<void> => {
     const method = req.method ?? 'GET';
-    const origin = req.headers.origin;
-    if (allowedOrigins.size > 0) {
-      // The answer depends on the origin: caches must not hand one origin's answer to another.
-      res.setHeader('vary', 'Origin');
-      if (origin !== undefined && allowedOrigins.has(origin)) res.setHeader('access-control-allow-origin', origin);
-    }
-    if (method === 'OPTIONS') return preflight(req, res);
+    if (cors(req, res)) return;
 
     let body: unknown;
     if (method === 'POST') {
@@ -160,11 +154,32 @@ function tooLarge(res: ServerResponse, maxBodyBytes: number): void {
   sendError(res, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes / 1024 / 1024} MB`);
 }
 
-/** A browser asking whether it may send the request: the origin header above is the answer. */
-function preflight(req: IncomingMessage, res: ServerResponse): void {
+/**
+ * CORS for browser origins allowed to call the server (CORS_ORIGINS): sets an allowed origin's
+ * headers on every answer, and answers a preflight (OPTIONS) itself, returning true then. Every
+ * route a browser calls with a bearer token needs it (GraphQL, the CSV downloads): the token's
+ * header makes the browser ask first.
+ */
+export function corsPolicy(origins: readonly string[], methods: readonly string[]) {
+  const allowed = new Set(origins);
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    const origin = req.headers.origin;
+    if (allowed.size > 0) {
+      // The answer depends on the origin: caches must not hand one origin's answer to another.
+      res.setHeader('vary', 'Origin');
+      if (origin !== undefined && allowed.has(origin)) res.setHeader('access-control-allow-origin', origin);
+    }
+    if (req.method !== 'OPTIONS') return false;
+    preflight(req, res, methods);
+    return true;
+  };
+}
+
+/** A browser asking whether it may send the request: the origin header set before is the answer. */
+function preflight(req: IncomingMessage, res: ServerResponse, methods: readonly string[]): void {
   // Any client may ask what the endpoint takes (RFC 9110); only an allowed origin gets the CORS answer.
-  res.setHeader('allow', 'GET, POST, OPTIONS');
-  res.setHeader('access-control-allow-methods', 'GET, POST');
+  res.setHeader('allow', [...methods, 'OPTIONS'].join(', '));
+  res.setHeader('access-control-allow-methods', methods.join(', '));
   const asked = req.headers['access-control-request-headers'];
   if (asked) res.setHeader('access-control-allow-headers', asked);
   res.setHeader('access-control-max-age', '600');

@@ -282,6 +282,30 @@ describe('hostile requests are cut short', () => {
     expect(elsewhere.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('lets the configured browser origins download the CSV lists with their bearer token, as they call GraphQL', async () => {
+    const { createProducer } = await t.api.data<{ createProducer: { producer: { id: string } } }>(
+      'mutation { createProducer(input: { name: "CORS Farm" }) { producer { id } } }',
+    );
+    const path = `/csv/pack-list?producerId=${createProducer.producer.id}&deliveryDay=2026-11-25`;
+    const preflight = (origin: string) =>
+      fetch(new URL(path, t.app.url), { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
+    const allowed = await preflight('https://shop.example.org');
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://shop.example.org');
+    expect(allowed.headers.get('access-control-allow-headers')).toBe('authorization');
+    expect(allowed.headers.get('allow')).toBe('GET, OPTIONS');
+    expect((await preflight('https://evil.example.com')).headers.get('access-control-allow-origin')).toBeNull();
+
+    const download = await fetch(new URL(path, t.app.url), { headers: { origin: 'https://shop.example.org', authorization: `Bearer ${t.api.token}` } });
+    expect(download.status).toBe(200);
+    expect(download.headers.get('access-control-allow-origin')).toBe('https://shop.example.org');
+    // The page may read the file's name.
+    expect(download.headers.get('access-control-expose-headers')).toBe('Content-Disposition');
+    expect(download.headers.get('vary')).toMatch(/Origin/);
+    const elsewhere = await fetch(new URL(path, t.app.url), { headers: { origin: 'https://evil.example.com', authorization: `Bearer ${t.api.token}` } });
+    expect(elsewhere.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('opens websocket connections at /graphql as requests are routed there, and at no other path', async () => {
     const base = t.app.url.replace(/^http/, 'ws').replace(/\/graphql$/, '');
     const handshake = (path: string) =>
