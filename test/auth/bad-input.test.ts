@@ -70,6 +70,8 @@ describe('bad input to every mutation', () => {
     ['createProduct: a huge SKU', op.CREATE_PRODUCT, () => ({ input: { producerId: w.jean, name: 'A', sku: huge, unit: 'kg' } })],
     ['adjustStock: a float delta', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: 2.5 } })],
     ['adjustStock: an astronomical delta', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: '9'.repeat(400) } })],
+    ['adjustStock: an empty location id', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: '1', locationId: '' } })],
+    ['adjustStock: an empty lot id', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: '-1', lotId: '' } })],
     ['adjustStock: scientific notation', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: '1e3' } })],
     ['adjustStock: NaN', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: 'NaN' } })],
     ['adjustStock: an integer past 2^53', op.ADJUST_STOCK, () => ({ input: { productId: w.carrots, delta: 2 ** 60 } })],
@@ -132,6 +134,8 @@ describe('bad input to every mutation', () => {
     ['packList: a day in the year 0000', 'query ($p: ID!) { packList(producerId: $p, deliveryDay: "0000-01-01") { hub { id } } }', () => ({ p: w.jean })],
     ['producerOrders: a negative first', 'query { producerOrders(first: -1) { id } }', () => ({})],
     ['producerOrders: an unknown enum value', 'query { producerOrders(orderState: SHIPPED) { id } }', () => ({})],
+    ['packList: a producer that does not exist', 'query ($p: ID!) { packList(producerId: $p, deliveryDay: "2026-11-25") { hub { id } } }', () => ({ p: randomUUID() })],
+    ['packList: a hub that does not exist', 'query ($p: ID!, $h: ID!) { packList(producerId: $p, deliveryDay: "2026-11-25", hubId: $h) { hub { id } } }', () => ({ p: w.jean, h: randomUUID() })],
     ['pickList: a producer that does not exist', 'query ($p: ID!) { pickList(producerId: $p, deliveryDay: "2026-11-25") { producer { id } } }', () => ({ p: randomUUID() })],
     // An error quotes what it refuses, but not all of a huge value.
     ['createProduct: a 100,000-digit GTIN', op.CREATE_PRODUCT, () => ({ input: { producerId: w.jean, name: 'Beans', sku: 'B-1', unit: 'kg', gtin: '4'.repeat(100_000) } })],

@@ -64,4 +64,23 @@ describe("a product's stock ledger", () => {
       expect(answer.data?.product ?? null).toBeNull();
     }
   });
+
+  it('keeps a reason of up to 500 characters, counted as characters however many UTF-16 units they take', async () => {
+    const reason = '🍎'.repeat(500);
+    expect((await adjustStock(t.api, w.carrots, '1', reason)).userErrors).toEqual([]);
+    const { createLocation } = await t.api.data<{ createLocation: { location: { id: string } } }>(
+      'mutation ($input: CreateLocationInput!) { createLocation(input: $input) { location { id } } }',
+      { input: { producerId: w.jean, name: 'Orchard shed', priority: 5 } },
+    );
+    const [main] = (await t.db.query<{ id: string }>('SELECT id FROM location WHERE producer_id = $1 ORDER BY priority LIMIT 1', [w.jean])).rows;
+    const transfer = (why: string) =>
+      t.api.data<{ transferStock: { userErrors: { code: string; field: string[] }[] } }>(op.TRANSFER_STOCK, {
+        input: { productId: w.carrots, fromLocationId: main!.id, toLocationId: createLocation.location.id, quantity: '1', reason: why },
+      });
+    expect((await transfer(reason)).transferStock.userErrors).toEqual([]);
+    expect((await ledger({ first: 3 })).map((m) => m.reason)).toEqual([reason, reason, reason]);
+    // One more is too many, for both.
+    expect((await adjustStock(t.api, w.carrots, '1', `${reason}x`)).userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['reason'] }]);
+    expect((await transfer(`${reason}x`)).transferStock.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['reason'] }]);
+  });
 });

@@ -5,6 +5,7 @@ import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { instant, sql } from '../../shared/sql.js';
 import { requireDeliveryDay } from '../lots/lot-criteria.js';
+import { requireProducerExists } from './picking.service.js';
 
 export interface PackListLine {
   productId: string;
@@ -59,6 +60,10 @@ export class PackingService {
       hub = actor.hubId;
     } else if (!actsForProducer(actor, producerId)) {
       throw forbidden("another producer's pack list", 'producerId');
+    }
+    await requireProducerExists(ctx.em, producerId);
+    if (hub !== null && !(await sql(ctx.em, 'SELECT 1 FROM hub WHERE id = ?', [hub])).length) {
+      throw DomainError.of(UserErrorCode.NOT_FOUND, `no hub with id "${hub}"`, ['hubId']);
     }
     const rows = await sql<Row>(
       ctx.em,

@@ -161,9 +161,7 @@ export class PickingService {
     requireDeliveryDay(deliveryDay);
     if (!isUuid(producerId)) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer with id "${producerId}"`, ['producerId']);
     requireProducer(ctx.actor, producerId, 'producerId');
-    // A producer can only name itself; an admin can name one that does not exist.
-    const [producer] = await sql(ctx.em, 'SELECT 1 FROM producer WHERE id = ?', [producerId]);
-    if (!producer) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer with id "${producerId}"`, ['producerId']);
+    await requireProducerExists(ctx.em, producerId);
     const lines = (await this.plan(ctx.em, producerId)).filter((l) => l.deliveryDay === deliveryDay);
 
     const waves = new Map<string, PickList['waves'][number] & { lines: PlannedLine[] }>();
@@ -342,4 +340,12 @@ function summarise(lines: readonly PlannedLine[], locationId?: string): PickItem
   return [...items.values()];
 }
 
-
+/**
+ * A producer's pick or pack list is refused, not empty, when there is no such producer: a
+ * producer can only name itself, but an admin (or a hub, for a pack list) can name one that does
+ * not exist.
+ */
+export async function requireProducerExists(em: EntityManager, producerId: string): Promise<void> {
+  const [producer] = await sql(em, 'SELECT 1 FROM producer WHERE id = ?', [producerId]);
+  if (!producer) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer with id "${producerId}"`, ['producerId']);
+}

@@ -8,7 +8,7 @@ import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
-import { requiredText } from '../../shared/text.js';
+import { characters, requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { stockAtLocations } from '../lots/stock-outside-lots.js';
 import { Location } from './location.entity.js';
@@ -102,7 +102,7 @@ export class LocationService {
     const errors = new InputErrors();
     const quantity = parseQuantity(input.quantity, ['quantity'], errors);
     const reason = input.reason?.trim() || undefined;
-    if (reason && reason.length > 500) errors.invalid('must be at most 500 characters', ['reason']);
+    if (reason && characters(reason) > 500) errors.invalid('must be at most 500 characters', ['reason']);
     if (input.fromLocationId === input.toLocationId) errors.invalid('must differ from fromLocationId', ['toLocationId']);
     const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();

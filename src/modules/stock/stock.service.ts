@@ -8,6 +8,7 @@ import { isUuid } from '../../shared/ids.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { sql, uuidArray } from '../../shared/sql.js';
+import { characters } from '../../shared/text.js';
 import { stockAtLocations } from '../lots/stock-outside-lots.js';
 import { lockLevels, namingBusyLevels } from './level-locks.js';
 import { type PlannedAt, requireUnplannedOutsideLots } from './planned-stock.js';
@@ -268,9 +269,10 @@ export class StockService {
     const errors = new InputErrors();
     const delta = parseQuantity(input.delta, ['delta'], errors, { allowNegative: true });
     const reason = input.reason?.trim() || undefined;
-    if (reason && reason.length > 500) errors.invalid('must be at most 500 characters', ['reason']);
-    if (input.locationId && !isUuid(input.locationId)) errors.add(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}"`, ['locationId']);
-    if (input.lotId && !isUuid(input.lotId)) errors.add(UserErrorCode.NOT_FOUND, `no lot with id "${input.lotId}"`, ['lotId']);
+    if (reason && characters(reason) > 500) errors.invalid('must be at most 500 characters', ['reason']);
+    // An empty id is an id that names nothing, not an absent one.
+    if (typeof input.locationId === 'string' && !isUuid(input.locationId)) errors.add(UserErrorCode.NOT_FOUND, `no location with id "${input.locationId}"`, ['locationId']);
+    if (typeof input.lotId === 'string' && !isUuid(input.lotId)) errors.add(UserErrorCode.NOT_FOUND, `no lot with id "${input.lotId}"`, ['lotId']);
     const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     errors.throwIfAny();
     if (!isUuid(input.productId)) throw notFound(input.productId);
