@@ -489,5 +489,11 @@ describe('picking and shipping', () => {
     expect(stranger.status).toBe(403);
     const anonymous = await fetch(new URL(`/csv/pick-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}`, t.app.url));
     expect(anonymous.status).toBe(401);
+    // A parameter given twice is refused by name, not read as absent.
+    const twice = await fetch(new URL(`/csv/pick-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}&deliveryDay=2026-11-26`, t.app.url), {
+      headers: { authorization: `Bearer ${producer.token}` },
+    });
+    expect(twice.status).toBe(400);
+    expect(await twice.json()).toMatchObject({ code: 'BAD_USER_INPUT', userErrors: [{ code: 'INVALID_INPUT', field: ['deliveryDay'], message: 'give deliveryDay once, as plain text' }] });
   });
 });

@@ -82,8 +82,11 @@ async function respond(deps: CsvRouteDeps, req: Request, res: Response, name: st
       return;
     }
     const ctx = deps.newContext(await deps.verifyToken(req.headers.authorization));
+    // A parameter given twice (or as a[b]=…) has no one value to read: said so, not read as absent.
+    const [repeated] = Object.entries(req.query).find((entry) => typeof entry[1] !== 'string') ?? [];
+    if (repeated !== undefined) throw DomainError.of(UserErrorCode.INVALID_INPUT, `give ${repeated} once, as plain text`, [repeated]);
     // Ids read as the GraphQL API reads them (its ID scalar): canonical.
-    const query = Object.fromEntries(Object.entries(req.query).filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+    const query = Object.fromEntries(Object.entries(req.query as Record<string, string>)
       .map(([key, value]) => [key, key.endsWith('Id') ? canonicalId(value) : value])) as Query;
     const csv = await build(ctx, query);
     res.status(200).type('text/csv; charset=utf-8').setHeader('content-disposition', `attachment; filename="${name}-${query.deliveryDay}.csv"`);
