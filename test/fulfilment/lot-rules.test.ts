@@ -421,4 +421,34 @@ describe('lot rules when shipping and swapping', () => {
     expect(await stockByLocation(t.api, pears)).toMatchObject({ Main: { onHand: '0' } });
     await expectStockConsistent(t.db);
   });
+
+  it("refuses a swap onto the lot another order's criteria leave it, which would leave that order short", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const plums = await w.product('Plums');
+    const extra = await receiveLot(t.api, plums, { code: 'PL-EXTRA', quantity: '5', grade: 'EXTRA', bestBefore: '2026-12-20' });
+    const low = await receiveLot(t.api, plums, { code: 'PL-LOW', quantity: '5', grade: 'CLASS_II', bestBefore: '2026-12-10' });
+    const spare = await receiveLot(t.api, plums, { code: 'PL-SPARE', quantity: '5', grade: 'CLASS_I', bestBefore: '2026-12-15' });
+    // A (no criteria) delivers first and is given the earliest best-before; B takes EXTRA only.
+    const a = await createOfferSession(t.api, w.hub, [{ productId: plums }], { deliversAt: '2026-11-25T08:00:00+01:00' });
+    const b = await createOfferSession(t.api, w.hub, [{ productId: plums, minGrade: 'EXTRA' }], { deliversAt: '2026-11-26T08:00:00+01:00' });
+    await buy(t.api, a.id, 'ana', a.offerFor(plums), '5');
+    await buy(t.api, b.id, 'ben', b.offerFor(plums), '5');
+    await closeSessions(t);
+    const orderA = await producerOrderOf(t.api, w.farm, a.id);
+    const orderB = await producerOrderOf(t.api, w.farm, b.id);
+    const planB = { lots: [{ lot: { code: 'PL-EXTRA' }, quantity: '5' }], short: '0' };
+    expect((await pickLines(t.api, w.farm, orderA))[0]).toMatchObject({ lots: [{ lot: { code: 'PL-LOW' }, quantity: '5' }], short: '0' });
+    expect((await pickLines(t.api, w.farm, orderB))[0]).toMatchObject(planB);
+
+    // A's picker reaches for the EXTRA lot: B could ship nothing else. Refused, nothing pinned.
+    const refused = await swap({ producerOrderId: orderA, productId: plums, fromLotId: low, toLotId: extra });
+    expect(refused).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['toLotId'] }]);
+    expect(refused[0]!.message).toContain(`producer order ${orderB} needs lot PL-EXTRA, and would be 5 short without it`);
+    expect((await pickLines(t.api, w.farm, orderB))[0]).toMatchObject(planB);
+    expect((await t.db.query('SELECT 1 FROM lot_pick WHERE producer_order_id = $1', [orderA])).rows).toEqual([]);
+    // A lot no one else needs may be swapped to.
+    expect(await swap({ producerOrderId: orderA, productId: plums, fromLotId: low, toLotId: spare })).toEqual([]);
+    expect((await pickLines(t.api, w.farm, orderB))[0]).toMatchObject(planB);
+  });
 });

@@ -254,6 +254,9 @@ export class PickingService {
         [now, input.producerOrderId, input.productId,
           JSON.stringify(picks.map((p) => ({ lot_id: p.lotId, quantity: p.quantity.toFixed(), replaced_lot_id: p.replacedLotId })))],
       );
+      // Pins come first in the plan: a lot taken from under another order whose criteria leave it
+      // no other (an EXTRA line, when the rest is CLASS_II) would leave that order short.
+      refuseLeavingOthersShort(planned, await this.plan(em, order.producerId), line, to.code);
       await appendEvents(em, now, [{
         kind: EventKind.LOT_SWAPPED, productId: input.productId, producerOrderId: input.producerOrderId, lotId: to.id, quantity: from.quantity.toFixed(),
       }]);
@@ -348,4 +351,24 @@ function summarise(lines: readonly PlannedLine[], locationId?: string): PickItem
 export async function requireProducerExists(em: EntityManager, producerId: string): Promise<void> {
   const [producer] = await sql(em, 'SELECT 1 FROM producer WHERE id = ?', [producerId]);
   if (!producer) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer with id "${producerId}"`, ['producerId']);
+}
+
+/**
+ * A swap may not leave another order waiting to be picked shorter than it was: the plan after it
+ * (read with the new pin, in its transaction) is compared, line by line, with the plan before.
+ */
+function refuseLeavingOthersShort(before: readonly PlannedLine[], after: readonly PlannedLine[], swapped: PlannedLine, lotCode: string): void {
+  const key = (l: PlannedLine) => `${l.producerOrderId} ${l.productId}`;
+  const shortBefore = new Map(before.map((l) => [key(l), l.short]));
+  for (const line of after) {
+    if (key(line) === key(swapped)) continue;
+    const more = line.short.minus(shortBefore.get(key(line)) ?? 0);
+    if (more.greaterThan(0)) {
+      throw DomainError.of(
+        UserErrorCode.INSUFFICIENT_STOCK,
+        `producer order ${line.producerOrderId} needs lot ${lotCode}, and would be ${formatQuantity(more)} short without it (see its pickLines): pick another lot`,
+        ['toLotId'],
+      );
+    }
+  }
 }
