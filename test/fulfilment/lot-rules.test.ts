@@ -411,7 +411,7 @@ describe('lot rules when shipping and swapping', () => {
     // A names no lot: the 5 kept outside lots are B's, and A is refused, changing nothing.
     const refused = await ship(orderA, [{ productId: pears, quantity: '5', lots: [] }]);
     expect(refused.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'quantity'] }]);
-    expect(refused.userErrors[0]!.message).toContain('only 0 of the 5 kept there is free');
+    expect(refused.userErrors[0]!.message).toContain(`producer order ${orderB} would be 5 short after this shipment`);
     expect((await pickLines(t.api, w.farm, orderB))[0]).toMatchObject(planB);
     expect(await lotQuantities(pears)).toEqual([{ code: 'P-LOW', quantity: '5.000' }]);
 
@@ -419,6 +419,32 @@ describe('lot rules when shipping and swapping', () => {
     expect((await ship(orderA, [{ productId: pears, quantity: '5', lots: [{ lotId: low, quantity: '5' }] }])).userErrors).toEqual([]);
     expect((await ship(orderB, [{ productId: pears, quantity: '5', lots: [] }])).userErrors).toEqual([]);
     expect(await stockByLocation(t.api, pears)).toMatchObject({ Main: { onHand: '0' } });
+    await expectStockConsistent(t.db);
+  });
+
+  it('ships, naming no lot, stock kept outside lots planned for another order that can take the lot this one leaves', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const quinces = await w.product('Quinces');
+    // 5 kept outside lots and a lot of 5: both suit either order (no criteria).
+    await adjustAt(t.api, quinces, w.main, '5');
+    await receiveLot(t.api, quinces, { code: 'Q-1', quantity: '5', bestBefore: '2026-12-20' });
+    const a = await createOfferSession(t.api, w.hub, [{ productId: quinces }], { deliversAt: '2026-11-25T08:00:00+01:00' });
+    const b = await createOfferSession(t.api, w.hub, [{ productId: quinces }], { deliversAt: '2026-11-26T08:00:00+01:00' });
+    await buy(t.api, a.id, 'ana', a.offerFor(quinces), '5');
+    await buy(t.api, b.id, 'ben', b.offerFor(quinces), '5');
+    await closeSessions(t);
+    const orderA = await producerOrderOf(t.api, w.farm, a.id);
+    const orderB = await producerOrderOf(t.api, w.farm, b.id);
+    expect((await pickLines(t.api, w.farm, orderA))[0]).toMatchObject({ lots: [{ lot: { code: 'Q-1' } }] });
+    expect((await pickLines(t.api, w.farm, orderB))[0]).toMatchObject({ lots: [], untracked: [{ quantity: '5' }] });
+
+    // The picker took the loose quinces for A: the lot stays on the shelf, and B is given it.
+    expect((await ship(orderA, [{ productId: quinces, quantity: '5', lots: [] }])).userErrors).toEqual([]);
+    expect((await pickLines(t.api, w.farm, orderB))[0]).toMatchObject({ lots: [{ lot: { code: 'Q-1' }, quantity: '5' }], short: '0' });
+    expect((await ship(orderB)).userErrors).toEqual([]);
+    expect(await lotQuantities(quinces)).toEqual([{ code: 'Q-1', quantity: '0.000' }]);
+    expect(await stockByLocation(t.api, quinces)).toMatchObject({ Main: { onHand: '0' } });
     await expectStockConsistent(t.db);
   });
 

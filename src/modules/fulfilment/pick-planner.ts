@@ -282,3 +282,19 @@ function spread(
   }
   return out;
 }
+
+/**
+ * The first line, other than those `mine` says are the change's own, that the plan `after` a
+ * change (a swap, a shipment) leaves shorter than the plan `before` it, and by how much. A change
+ * may use what the plan gave another order only where that order can be given something else.
+ */
+export function lineLeftShorter(before: readonly PlannedLine[], after: readonly PlannedLine[], mine: (line: PlannedLine) => boolean): { line: PlannedLine; more: Decimal } | undefined {
+  const key = (l: PlannedLine) => `${l.producerOrderId} ${l.productId}`;
+  const shortBefore = new Map(before.map((l) => [key(l), l.short]));
+  for (const line of after) {
+    if (mine(line)) continue;
+    const more = line.short.minus(shortBefore.get(key(line)) ?? 0);
+    if (more.greaterThan(0)) return { line, more };
+  }
+  return undefined;
+}

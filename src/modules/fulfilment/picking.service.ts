@@ -13,7 +13,7 @@ import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
 import type { LotCandidate, LotStrategy } from '../lots/lot-strategy.js';
 import { type StockAt, stockAtLocations } from '../lots/stock-outside-lots.js';
 import { lockLevels } from '../stock/level-locks.js';
-import { type OpenOrder, type PinnedPick, type PlannedLine, type PlannedPick, planPicks, quantityAt } from './pick-planner.js';
+import { lineLeftShorter, type OpenOrder, type PinnedPick, type PlannedLine, type PlannedPick, planPicks, quantityAt } from './pick-planner.js';
 
 /** One product in a pick list: the total to pick, and from which lots and locations. */
 export interface PickItem {
@@ -256,7 +256,14 @@ export class PickingService {
       );
       // Pins come first in the plan: a lot taken from under another order whose criteria leave it
       // no other (an EXTRA line, when the rest is CLASS_II) would leave that order short.
-      refuseLeavingOthersShort(planned, await this.plan(em, order.producerId), line, to.code);
+      const hurt = lineLeftShorter(planned, await this.plan(em, order.producerId), (l) => l.producerOrderId === line.producerOrderId && l.productId === line.productId);
+      if (hurt) {
+        throw DomainError.of(
+          UserErrorCode.INSUFFICIENT_STOCK,
+          `producer order ${hurt.line.producerOrderId} needs lot ${to.code}, and would be ${formatQuantity(hurt.more)} short without it (see its pickLines): pick another lot`,
+          ['toLotId'],
+        );
+      }
       await appendEvents(em, now, [{
         kind: EventKind.LOT_SWAPPED, productId: input.productId, producerOrderId: input.producerOrderId, lotId: to.id, quantity: from.quantity.toFixed(),
       }]);
@@ -351,24 +358,4 @@ function summarise(lines: readonly PlannedLine[], locationId?: string): PickItem
 export async function requireProducerExists(em: EntityManager, producerId: string): Promise<void> {
   const [producer] = await sql(em, 'SELECT 1 FROM producer WHERE id = ?', [producerId]);
   if (!producer) throw DomainError.of(UserErrorCode.NOT_FOUND, `no producer with id "${producerId}"`, ['producerId']);
-}
-
-/**
- * A swap may not leave another order waiting to be picked shorter than it was: the plan after it
- * (read with the new pin, in its transaction) is compared, line by line, with the plan before.
- */
-function refuseLeavingOthersShort(before: readonly PlannedLine[], after: readonly PlannedLine[], swapped: PlannedLine, lotCode: string): void {
-  const key = (l: PlannedLine) => `${l.producerOrderId} ${l.productId}`;
-  const shortBefore = new Map(before.map((l) => [key(l), l.short]));
-  for (const line of after) {
-    if (key(line) === key(swapped)) continue;
-    const more = line.short.minus(shortBefore.get(key(line)) ?? 0);
-    if (more.greaterThan(0)) {
-      throw DomainError.of(
-        UserErrorCode.INSUFFICIENT_STOCK,
-        `producer order ${line.producerOrderId} needs lot ${lotCode}, and would be ${formatQuantity(more)} short without it (see its pickLines): pick another lot`,
-        ['toLotId'],
-      );
-    }
-  }
 }

@@ -13,7 +13,7 @@ import { unmetCriteria } from '../lots/lot-criteria.js';
 import { type LotGrade, LotKind, LotStatus } from '../lots/lot.entity.js';
 import { StockMovementKind } from '../stock/stock-movement.entity.js';
 import type { Move, StockService } from '../stock/stock.service.js';
-import { type PlannedLine, quantityAt } from './pick-planner.js';
+import { lineLeftShorter, type PlannedLine } from './pick-planner.js';
 import type { PickingService } from './picking.service.js';
 import { stockOutsideLots } from '../lots/stock-outside-lots.js';
 import { allocateShortage } from './short-fill.js';
@@ -136,14 +136,8 @@ export class ShippingService {
         ? this.fromInput(lines, parsed, lots, new Map(products.map((p) => [p.id, p])))
         : lines.map((line) => ({ line, quantity: line.quantity, lots: suggested(line, line.quantity) }));
 
-      // Stock kept outside lots that the other waiting orders ship (their lots do not suit them:
-      // a grade too low, an item too big) is theirs, as a transfer or a write-off leaves it
-      // (requireUnplannedOutsideLots()): this shipment takes only the rest.
-      const others = plan.filter((l) => l.producerOrderId !== input.producerOrderId);
-      const free = (productId: string, locationId: string) =>
-        Decimal.max(outside(productId, locationId).minus(quantityAt(others.filter((l) => l.productId === productId).flatMap((l) => l.untracked), locationId)), 0);
-      const own = shipments.flatMap((s) => this.moves(input.producerOrderId, s, free));
-      requireUntrackedStock(own, { outside, free }, (productId) => {
+      const own = shipments.flatMap((s) => this.moves(input.producerOrderId, s, outside));
+      requireUntrackedStock(own, outside, (productId) => {
         const index = shipments.findIndex((s) => s.line.productId === productId);
         return input.lines ? ['lines', index, 'quantity'] : ['producerOrderId'];
       });
@@ -187,6 +181,20 @@ export class ShippingService {
         `UPDATE producer_order SET fulfilment_state = 'FULFILLED', shipped_at = ?, carrier = ?, tracking_reference = ?, shipment_request_hash = ? WHERE id = ?`,
         [now, input.carrier.trim(), input.trackingReference.trim(), requestHash, input.producerOrderId],
       );
+      // What this shipment took may be what the plan gave another waiting order (stock kept outside
+      // lots, when its criteria leave it no lot): planned again without this order, in this
+      // transaction, none may be shorter than it was. Shipped as planned, none is.
+      const after = await this.picking.plan(em, order.producerId, { products: new Set(productIds), lots: lockedLots });
+      const hurt = lineLeftShorter(plan, after, (l) => l.producerOrderId === input.producerOrderId);
+      if (hurt) {
+        const index = shipments.findIndex((s) => s.line.productId === hurt.line.productId);
+        throw DomainError.of(
+          UserErrorCode.INSUFFICIENT_STOCK,
+          `producer order ${hurt.line.producerOrderId} would be ${formatQuantity(hurt.more)} short after this shipment, which takes what it is to ship ` +
+            "(see its pickLines): name the lots this one ships from, or ship less",
+          input.lines ? ['lines', Math.max(index, 0), 'quantity'] : ['producerOrderId'],
+        );
+      }
     });
   }
 
@@ -254,7 +262,7 @@ export class ShippingService {
    * each location out among the orders) and then where the order's stock is committed: a hold
    * split over two locations, say, whose lot at one of them shipped less.
    */
-  private moves(producerOrderId: string, shipment: Shipment, free: (productId: string, locationId: string) => Decimal): Move[] {
+  private moves(producerOrderId: string, shipment: Shipment, outside: (productId: string, locationId: string) => Decimal): Move[] {
     const { line } = shipment;
     const moves: Move[] = line.committed.map((c) => ({ productId: line.productId, locationId: c.locationId, committedDelta: c.quantity.negated(), producerOrderId }));
     for (const lot of shipment.lots) {
@@ -263,7 +271,7 @@ export class ShippingService {
     let untracked = shipment.quantity.minus(Decimal.sum(0, ...shipment.lots.map((l) => l.quantity)));
     const taken = new Map<string, Decimal>();
     const take = (locationId: string, wanted: Decimal) => {
-      const q = Decimal.min(wanted, free(line.productId, locationId).minus(taken.get(locationId) ?? 0));
+      const q = Decimal.min(wanted, outside(line.productId, locationId).minus(taken.get(locationId) ?? 0));
       if (q.lessThanOrEqualTo(0)) return;
       taken.set(locationId, (taken.get(locationId) ?? new Decimal(0)).plus(q));
       untracked = untracked.minus(q);
@@ -333,11 +341,7 @@ export class ShippingService {
  * Otherwise the goods really came out of a lot the shipment does not name (one that fails the
  * line's criteria, say), and that lot would go on claiming them.
  */
-function requireUntrackedStock(
-  moves: Move[],
-  stock: { outside: (productId: string, locationId: string) => Decimal; free: (productId: string, locationId: string) => Decimal },
-  fieldOf: (productId: string) => FieldPath,
-): void {
+function requireUntrackedStock(moves: Move[], outside: (productId: string, locationId: string) => Decimal, fieldOf: (productId: string) => FieldPath): void {
   const taken = new Map<string, Move & { quantity: Decimal }>();
   for (const move of moves.filter((m) => !m.lotId && m.onHandDelta?.isNegative())) {
     const key = `${move.productId} ${move.locationId}`;
@@ -345,15 +349,11 @@ function requireUntrackedStock(
     taken.set(key, { ...move, quantity: sum.minus(move.onHandDelta!) });
   }
   for (const { productId, locationId, quantity } of taken.values()) {
-    const free = stock.free(productId, locationId);
+    const free = outside(productId, locationId);
     if (quantity.greaterThan(free)) {
-      const outside = stock.outside(productId, locationId);
-      const kept = free.equals(outside)
-        ? `only ${formatQuantity(free)} is`
-        : `only ${formatQuantity(free)} of the ${formatQuantity(outside)} kept there is free (other orders waiting to be picked ship the rest: see their pickLines)`;
       throw DomainError.of(
         UserErrorCode.INSUFFICIENT_STOCK,
-        `${formatQuantity(quantity)} would ship from stock kept outside lots, and ${kept}: ` +
+        `${formatQuantity(quantity)} would ship from stock kept outside lots, and only ${formatQuantity(free)} is: ` +
           "name the lots it ships from (each must meet the line's criteria), or ship less",
         fieldOf(productId),
       );
