@@ -5,8 +5,9 @@ import { Migration } from '@mikro-orm/migrations';
  * a short fill ranks the basket where its first checkout stood also when checkouts' instants tie
  * (a batch's share one): it was ranked by the change's own number, after checkouts that arrived
  * after its first one (found by review). Baskets changed before this release are numbered here,
- * by walking each chain of replaced orders from its first order: one read of the orders that
- * were replaced, and one update of the orders that replaced them.
+ * by walking each chain of replaced orders from its first order (the first numbered one, as a
+ * change numbers it: a first order placed before arrivals were numbered has none): one read of
+ * the orders table, and one update of the orders that replaced others.
  */
 export class Migration20261125200000 extends Migration {
 
@@ -18,7 +19,7 @@ export class Migration20261125200000 extends Migration {
          WHERE o.replaced_by_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM customer_order earlier WHERE earlier.replaced_by_id = o.id)
         UNION ALL
-        SELECT o.replaced_by_id, chain.first_seq FROM chain JOIN customer_order o ON o.id = chain.id
+        SELECT o.replaced_by_id, coalesce(chain.first_seq, o.arrival_seq) FROM chain JOIN customer_order o ON o.id = chain.id
          WHERE o.replaced_by_id IS NOT NULL
       )
       UPDATE customer_order o SET first_arrival_seq = chain.first_seq FROM chain

@@ -8,6 +8,7 @@ import { migrate, openOrm } from './db/orm.js';
 import { EventHub } from './events/event-hub.js';
 import { pruneEvents } from './events/event-retention.js';
 import { pruneIdempotencyKeys } from './shared/idempotency.js';
+import { announceScheduledCloses } from './modules/sessions/closing-events.js';
 import type { Resolver } from './modules/webhooks/webhook-address.js';
 import { WebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { dropRemovedWebhookDeliveries } from './modules/webhooks/webhook-retention.js';
@@ -86,6 +87,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
       { name: 'deliver-webhooks', run: async () => (webhooks.wake(), 0) },
       // Expiry before completion: a session waiting only on lapsed holds completes in the same tick.
       { name: 'expire-lapsed-holds', run: (ctx) => services.customerOrders.expireLapsedHolds(ctx) },
+      { name: 'announce-scheduled-closes', run: announceScheduledCloses },
       { name: 'complete-closed-sessions', run: (ctx) => services.completion.completeDueSessions(ctx) },
       { name: 'drop-removed-webhook-deliveries', every: HOUSEKEEPING_EVERY, run: dropRemovedWebhookDeliveries },
       { name: 'prune-events', every: HOUSEKEEPING_EVERY, run: (ctx) => pruneEvents(ctx, config.eventRetention) },

@@ -25,7 +25,7 @@ export enum EventKind {
   /** A hub took an offer off sale (withdrawOffer). */
   WITHDRAWN = 'WITHDRAWN',
   /**
-   * A session stopped selling before its `closesAt` (closeSalesSession, cancelSalesSession): one
+   * A session stopped selling (closeSalesSession, cancelSalesSession, or its `closesAt` passed): one
    * for each offer it had on sale, which its storefronts' stream delivers as 0, and then nothing
    * more of that offer.
    */

@@ -8,14 +8,18 @@ import { waitFor, waitForLockWait } from '../support/wait.js';
 import { openSessionWorld } from '../support/world.js';
 
 const WITHDRAW = 'mutation ($input: OfferRefInput!) { withdrawOffer(input: $input) { userErrors { code } } }';
+const UPDATE_SALES_SESSION = 'mutation ($input: UpdateSalesSessionInput!) { updateSalesSession(input: $input) { userErrors { code } } }';
 const CANCEL_SALES_SESSION = 'mutation ($input: CancelSalesSessionInput!) { cancelSalesSession(input: $input) { userErrors { code } } }';
 
 /**
  * A session closed early or cancelled stops selling at once (Offer.available reads 0): its
- * storefronts are told, one event for each offer on sale, and then hear nothing more of them.
+ * storefronts are told, one event for each offer on sale, and then hear nothing more of them. So
+ * are they when its closesAt passes (the scheduler tells them), which the hub may have moved.
  */
-describe('availabilityChanged when a session stops selling before its close', () => {
+describe('availabilityChanged when a session stops selling', () => {
   let t: TestApp;
+  const closeEvents = async (salesSessionId: string) =>
+    (await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM domain_event WHERE kind = 'SESSION_CLOSED' AND sales_session_id = $1", [salesSessionId])).rows[0]!.n;
   beforeAll(async () => {
     t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
   });
@@ -48,6 +52,47 @@ describe('availabilityChanged when a session stops selling before its close', ()
       await waitFor('both subscriptions to end', async () => (t.app.events.subscriberCount === 0 ? true : undefined));
     });
   }
+
+  it('tells a subscribed storefront each offer reads 0 once a close the hub moved earlier passes, once, and then nothing more of it', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await openSessionWorld(t.api, { carrots: '10' });
+    const withdrawn = w.session.offerFor(w.bread);
+    expect((await t.api.data<{ withdrawOffer: { userErrors: unknown[] } }>(WITHDRAW, { input: { offerId: withdrawn } })).withdrawOffer.userErrors).toEqual([]);
+    const other = await createSession(t.api, await createHub(t.api, 'Hub B'), {
+      opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [w.carrots],
+    });
+    // The storefront reads closesAt (20:00) and subscribes; the hub then moves the close to 09:30.
+    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: w.session.id });
+    const otherStorefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: other.id });
+    await waitFor('both subscriptions to start', async () => (t.app.events.subscriberCount >= 2 ? true : undefined));
+    const moved = await t.api.data<{ updateSalesSession: { userErrors: unknown[] } }>(UPDATE_SALES_SESSION, {
+      input: { salesSessionId: w.session.id, closesAt: '2026-11-23T09:30:00+01:00' },
+    });
+    expect(moved.updateSalesSession.userErrors).toEqual([]);
+    await t.app.scheduler.runOnce();
+    expect(await closeEvents(w.session.id)).toBe(0);
+
+    // The moved close passes: the scheduler tells the storefront, whether or not the session completes.
+    t.clock.set('2026-11-23T09:30:01+01:00');
+    await t.app.scheduler.runOnce();
+    const closed = await waitFor('an event for each offer on sale', async () => (storefront.received.length >= 2 ? storefront.received : undefined));
+    expect(closed.map((e) => [e.offer.id, e.available]).sort()).toEqual(
+      [w.session.offerFor(w.carrots), w.session.offerFor(w.eggs)].map((offer) => [offer, '0']).sort(),
+    );
+    // Once, however often the scheduler runs.
+    await t.app.scheduler.runOnce();
+    expect(await closeEvents(w.session.id)).toBe(2);
+
+    // A later change of the carrots reaches the other hub's storefront, and neither this one's nor
+    // that of its hub's backend subscribing after the close.
+    const late = await subscribe<AvailabilityEventShape>(await t.as({ role: 'hub', hubId: w.hub }), AVAILABILITY, { salesSessionId: w.session.id });
+    await waitFor('the late subscription to start', async () => (t.app.events.subscriberCount >= 3 ? true : undefined));
+    await adjustStock(t.api, w.carrots, '-1', 'bruised');
+    await waitFor("the other storefront's event", async () => (otherStorefront.received.some((e) => e.available === '9') ? true : undefined));
+    expect({ storefront: storefront.received.length, late: late.received.length }).toEqual({ storefront: 2, late: 0 });
+    await Promise.all([storefront.close(), otherStorefront.close(), late.close()]);
+    await waitFor('the subscriptions to end', async () => (t.app.events.subscriberCount === 0 ? true : undefined));
+  });
 
   it('replays a change from before an early close as 0, then the close', async () => {
     const w = await openSessionWorld(t.api, { carrots: '10' });

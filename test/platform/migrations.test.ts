@@ -340,7 +340,7 @@ describe('migrations', () => {
       await orm.getMigrator().up({ to: 'Migration20261125190000' });
       const HUB = '00000000-0000-4000-8000-0000000000e1';
       const SESSION = '00000000-0000-4000-8000-0000000000d1';
-      // Ann's basket changed twice (a1 → a2 → a3), Bob's never, Cid's once but first placed
+      // Ann's basket changed twice (a1 → a2 → a3), Bob's never, Cid's twice but first placed
       // before arrivals were numbered (c1 has none).
       const order = (name: string) => `00000000-0000-4000-8000-0000000001${name}`;
       await db.query(`${JEAN_AND_CARROTS}
@@ -351,7 +351,8 @@ describe('migrations', () => {
                ('${order('a2')}', '${SESSION}', '${HUB}', 'ann', 'CANCELLED', 'a2', 'h', 20, '${order('a3')}', now()),
                ('${order('a1')}', '${SESSION}', '${HUB}', 'ann', 'CANCELLED', 'a1', 'h', 10, '${order('a2')}', null),
                ('${order('b1')}', '${SESSION}', '${HUB}', 'bob', 'CONFIRMED', 'b1', 'h', 15, null, null),
-               ('${order('c2')}', '${SESSION}', '${HUB}', 'cid', 'CONFIRMED', 'c2', 'h', 40, null, now()),
+               ('${order('c3')}', '${SESSION}', '${HUB}', 'cid', 'CONFIRMED', 'c3', 'h', 50, null, now()),
+               ('${order('c2')}', '${SESSION}', '${HUB}', 'cid', 'CANCELLED', 'c2', 'h', 40, '${order('c3')}', now()),
                ('${order('c1')}', '${SESSION}', '${HUB}', 'cid', 'CANCELLED', 'c1', 'h', null, '${order('c2')}', null);`);
 
       await orm.getMigrator().up();
@@ -359,8 +360,30 @@ describe('migrations', () => {
       const { rows } = await db.query("SELECT right(id::text, 2) AS id, first_arrival_seq::int AS first FROM customer_order ORDER BY id");
       expect(rows).toEqual([
         { id: 'a1', first: null }, { id: 'a2', first: 10 }, { id: 'a3', first: 10 },
-        { id: 'b1', first: null }, { id: 'c1', first: null }, { id: 'c2', first: null },
+        // As a change numbers it: the chain's first numbered order (c2's first, c1, has none).
+        { id: 'b1', first: null }, { id: 'c1', first: null }, { id: 'c2', first: null }, { id: 'c3', first: 40 },
       ]);
+    });
+  });
+
+  it('count every session that has stopped selling as having told its storefronts, so the upgrade sends nothing for them', async () => {
+    await upgrade(async (orm, db) => {
+      await orm.getMigrator().up({ to: 'Migration20261125200000' });
+      const HUB = '00000000-0000-4000-8000-0000000000e1';
+      const session = (name: string) => `00000000-0000-4000-8000-0000000002${name}`;
+      await db.query(`
+        INSERT INTO hub (id, name) VALUES ('${HUB}', 'Hub A');
+        INSERT INTO sales_session (id, hub_id, opens_at, closes_at, closed_at, time_zone) VALUES
+          ('${session('01')}', '${HUB}', now() - interval '2 days', now() - interval '1 day', null, 'Europe/Paris'),
+          ('${session('02')}', '${HUB}', now() - interval '2 days', now() + interval '1 day', now() - interval '1 hour', 'Europe/Paris'),
+          ('${session('03')}', '${HUB}', now() - interval '2 days', now() + interval '1 day', null, 'Europe/Paris');`);
+
+      await orm.getMigrator().up();
+
+      const { rows } = await db.query(`SELECT right(id::text, 2) AS id, close_announced_at = coalesce(closed_at, closes_at) AS told
+                                         FROM sales_session ORDER BY id`);
+      // Closed at its closesAt, closed early: told. Still selling: the scheduler tells it at its close.
+      expect(rows).toEqual([{ id: '01', told: true }, { id: '02', told: true }, { id: '03', told: null }]);
     });
   });
 });

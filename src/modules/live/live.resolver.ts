@@ -234,15 +234,18 @@ function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOf: (product
  * (SessionOffersFilter). An offer's first change after `start` (positioned later, or not yet
  * positioned) says what it was before: a withdrawal or the session's close (SESSION_CLOSED), on
  * sale; an addition or a restore, not.
- * Without one, it is as it is now: off sale if withdrawn, or if the session closed early.
+ * Without one, it is as it is now: off sale if withdrawn, or if the session told it closed.
  */
 async function offersAsOf(ctx: GraphQLContext, salesSessionId: string, start: string): Promise<{ id: string; productId: string; onSale: boolean }[]> {
   const offers = await sql<{ id: string; productId: string; offSale: boolean; firstChange: string | null }>(
     ctx.em,
-    // Named: an operator (or a test) finds it in pg_stat_activity by its name. A session closed
-    // before its closesAt (closeSalesSession, a cancel) took its offers off sale (SESSION_CLOSED).
+    // Named: an operator (or a test) finds it in pg_stat_activity by its name. A session that has
+    // told its storefronts it closed (SESSION_CLOSED: closeSalesSession, a cancel, or the scheduler
+    // once closesAt passed) took its offers off sale; so did one closed early by a replica of the
+    // version before, which did not record that it told them.
     `/* availabilityChanged: offers */ SELECT f.id, f.product_id AS "productId",
-            f.withdrawn_at IS NOT NULL OR coalesce(s.closed_at < s.closes_at, false) AS "offSale", c.kind AS "firstChange"
+            f.withdrawn_at IS NOT NULL OR s.close_announced_at IS NOT NULL OR coalesce(s.closed_at < s.closes_at, false) AS "offSale",
+            c.kind AS "firstChange"
        FROM offer f JOIN sales_session s ON s.id = f.sales_session_id
        LEFT JOIN (SELECT DISTINCT ON (e.product_id) e.product_id, e.kind FROM domain_event e
                    WHERE e.sales_session_id = ? AND (e.position > ?::bigint OR e.position IS NULL)

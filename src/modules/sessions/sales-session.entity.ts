@@ -15,6 +15,11 @@ import { Hub } from '../enterprises/hub.entity.js';
   name: 'sales_session_due_for_completion',
   expression: `create index "sales_session_due_for_completion" on "sales_session" ("closes_at") where "completed_at" is null`,
 })
+// The scheduler's search for closes to announce reads only those not yet announced.
+@Index({
+  name: 'sales_session_close_unannounced',
+  expression: `create index "sales_session_close_unannounced" on "sales_session" ("closes_at") where "close_announced_at" is null`,
+})
 @Index({ properties: ['hub'] })
 export class SalesSession extends BaseEntity {
   @ManyToOne({ entity: () => Hub })
@@ -50,6 +55,15 @@ export class SalesSession extends BaseEntity {
    */
   @Property({ type: 'datetime', nullable: true })
   cancelledAt?: Date;
+
+  /**
+   * When its storefronts were told it stopped selling: SESSION_CLOSED events for its offers on
+   * sale, written by closeSalesSession or a cancel, or by the scheduler once `closesAt` passed
+   * (announceScheduledCloses()): a storefront that read `closesAt` before the hub moved it
+   * would otherwise sell on. Null: not yet.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  closeAnnouncedAt?: Date;
 
   /**
    * The newest event positioned when the session was created: availabilityChanged replays its
