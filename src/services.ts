@@ -11,7 +11,7 @@ import { OfferChangesService, unopenedSessionOffers } from './modules/sessions/o
 import { type CloseListener, SalesSessionService } from './modules/sessions/sales-session.service.js';
 import { StockService } from './modules/stock/stock.service.js';
 import { LocationService } from './modules/stock/location.service.js';
-import type { PlannedAt } from './modules/stock/planned-stock.js';
+import type { PlanGuard } from './modules/stock/planned-stock.js';
 import { LotService } from './modules/lots/lot.service.js';
 import { earliestBestBefore } from './modules/lots/lot-strategy.js';
 import { PickingService } from './modules/fulfilment/picking.service.js';
@@ -38,11 +38,11 @@ export interface ServiceOptions {
 /** Builds the services once per process; they hold no request state (that comes in RequestContext). */
 export function createServices(options: ServiceOptions) {
   const picking = new PickingService(earliestBestBefore);
-  // What the pick plan takes at a location, which a transfer or write-off must leave.
-  const plannedAt: PlannedAt = (em, producerId, productId, locationId) => picking.plannedAt(em, producerId, productId, locationId);
-  const stock = new StockService(LOCATION_STRATEGIES[options.locationStrategy ?? priorityFirst.name] ?? priorityFirst, plannedAt);
+  // A transfer or a write-off may not leave an order waiting to be picked short.
+  const guardPlan: PlanGuard = (em, where, field, write) => picking.guardPlan(em, where, field, write);
+  const stock = new StockService(LOCATION_STRATEGIES[options.locationStrategy ?? priorityFirst.name] ?? priorityFirst, guardPlan);
   const enterprises = new EnterpriseService(unopenedSessionOffers);
-  const locations = new LocationService(enterprises, stock, plannedAt);
+  const locations = new LocationService(enterprises, stock, guardPlan);
   const customerOrders = new CustomerOrderService(stock, { duration: options.holdDuration, max: options.holdMaxDuration });
   return {
     stock,

@@ -236,13 +236,16 @@ describe('stock locations', () => {
     const before = await stockByLocation(t.api, lamb);
     const refused = await transfer('5');
     expect(refused).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['quantity'] }]);
-    expect(refused[0]!.message).toContain('only 2 of the 5');
+    // The order would ship 3 from there: 0 left, and the carcass is too big for its line.
+    expect(refused[0]!.message).toContain(`producer order ${order}, waiting to be picked, would be 3 short after this`);
     // Nor is it written off.
     const { adjustStock } = await t.api.data<{ adjustStock: { userErrors: { field: string[]; code: string; message: string }[] } }>(
       'mutation ($input: AdjustStockInput!) { adjustStock(input: $input) { userErrors { field message code } } }',
       { input: { productId: lamb, locationId: w.main, delta: '-5', reason: 'bruised' } },
     );
-    expect(adjustStock.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['delta'], message: expect.stringContaining('only 2 of the 5') }]);
+    expect(adjustStock.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['delta'], message: expect.stringContaining(`producer order ${order}, waiting to be picked, would be 3 short`) }]);
+    // 3 would leave it 2 of the 3 it ships there.
+    expect(await transfer('3')).toMatchObject([{ code: 'INSUFFICIENT_STOCK', message: expect.stringContaining('would be 1 short') }]);
     expect(await stockByLocation(t.api, lamb)).toEqual(before);
     expect(await transfer('2')).toEqual([]);
     expect((await pickLines(t.api, w.farm, order))[0]).toMatchObject({ short: '0' });
@@ -273,7 +276,7 @@ describe('stock locations', () => {
     const before = await stockByLocation(t.api, pears);
     const { transferStock } = await t.api.data<{ transferStock: { userErrors: { field: string[]; code: string; message: string }[] } }>(
       op.TRANSFER_STOCK, { input: { productId: pears, fromLocationId: cold, toLocationId: depot, quantity: '3' } });
-    expect(transferStock.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['quantity'], message: expect.stringContaining('only 0 of the 3') }]);
+    expect(transferStock.userErrors).toMatchObject([{ code: 'INSUFFICIENT_STOCK', field: ['quantity'], message: expect.stringContaining(`producer order ${order}, waiting to be picked, would be`) }]);
     expect(await stockByLocation(t.api, pears)).toEqual(before);
     const shipped = await t.api.data<{ shipProducerOrder: { userErrors: unknown[] } }>(SHIP, { input: { producerOrderId: order, carrier: 'Van', trackingReference: 'T' } });
     expect(shipped.shipProducerOrder.userErrors).toEqual([]);

@@ -3,7 +3,7 @@ import { Decimal } from 'decimal.js';
 import { DateTime } from 'luxon';
 import { requireProducer } from '../../auth/policy.js';
 import { appendEvents, EventKind } from '../../events/event-log.js';
-import { DomainError, UserErrorCode } from '../../shared/errors.js';
+import { DomainError, type FieldPath, UserErrorCode } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import { formatQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
@@ -129,14 +129,26 @@ export class PickingService {
   }
 
   /**
-   * What the plan takes of a product at a location: from stock kept outside lots there (its lines'
-   * `untracked`), and in all (lots and stock outside them), which must stay within what no open
-   * session holds there.
+   * Runs a stock write and refuses it if the producer's orders waiting to be picked, planned
+   * again after it in its transaction, leave one of them shorter of the product than before
+   * (PlanGuard): what a transfer or write-off takes must not be what an order ships, or the
+   * room its lots need.
    */
-  async plannedAt(em: EntityManager, producerId: string, productId: string, locationId: string): Promise<{ outsideLots: Decimal; all: Decimal }> {
-    const lines = (await this.plan(em, producerId)).filter((line) => line.productId === productId);
-    const outsideLots = quantityAt(lines.flatMap((line) => line.untracked), locationId);
-    return { outsideLots, all: outsideLots.plus(quantityAt(lines.flatMap((line) => line.picks), locationId)) };
+  async guardPlan<T>(em: EntityManager, { producerId, productId }: { producerId: string; productId: string }, field: FieldPath, write: () => Promise<T>): Promise<T> {
+    const planned = async () => (await this.plan(em, producerId)).filter((line) => line.productId === productId);
+    const before = await planned();
+    const result = await write();
+    if (before.length === 0) return result;
+    const hurt = lineLeftShorter(before, await planned(), () => false);
+    if (hurt) {
+      throw DomainError.of(
+        UserErrorCode.INSUFFICIENT_STOCK,
+        `producer order ${hurt.line.producerOrderId}, waiting to be picked, would be ${formatQuantity(hurt.more)} short after this: ` +
+          'it ships that stock kept outside lots, or needs its room (see its pickLines)',
+        field,
+      );
+    }
+    return result;
   }
 
   /**

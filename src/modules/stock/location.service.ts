@@ -12,7 +12,7 @@ import { characters, requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { stockAtLocations } from '../lots/stock-outside-lots.js';
 import { Location } from './location.entity.js';
-import { type PlannedAt, requireUnplannedOutsideLots } from './planned-stock.js';
+import type { PlanGuard } from './planned-stock.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 import type { StockService } from './stock.service.js';
 
@@ -37,7 +37,7 @@ export class LocationService {
   constructor(
     private readonly enterprises: EnterpriseService,
     private readonly stock: StockService,
-    private readonly plannedAt: PlannedAt,
+    private readonly guardPlan: PlanGuard,
   ) {}
 
   async createLocation(ctx: RequestContext, input: { producerId: string; name: string; priority: number }): Promise<Location> {
@@ -144,11 +144,10 @@ export class LocationService {
         );
       }
       // Available stock counts what is committed, not which of it the orders can ship.
-      await requireUnplannedOutsideLots(em, this.plannedAt, { producerId: row.producerId, productId: input.productId, locationId: input.fromLocationId }, stock, quantity!, ['quantity']);
-      const short = await this.stock.apply(em, StockMovementKind.TRANSFER, ctx.clock.now(), [
+      const short = await this.guardPlan(em, { producerId: row.producerId, productId: input.productId }, ['quantity'], () => this.stock.apply(em, StockMovementKind.TRANSFER, ctx.clock.now(), [
         { productId: input.productId, locationId: input.fromLocationId, onHandDelta: quantity!.negated(), reason },
         { productId: input.productId, locationId: input.toLocationId, onHandDelta: quantity!, reason },
-      ], { kind: EventKind.TRANSFERRED, locationId: input.toLocationId }, { levelsLocked: true });
+      ], { kind: EventKind.TRANSFERRED, locationId: input.toLocationId }, { levelsLocked: true }));
       if (short.length > 0) {
         throw DomainError.of(UserErrorCode.INSUFFICIENT_STOCK, `only ${formatQuantity(short[0]!.available)} is available to move from there`, ['quantity']);
       }

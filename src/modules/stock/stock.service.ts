@@ -11,7 +11,7 @@ import { sql, uuidArray } from '../../shared/sql.js';
 import { characters } from '../../shared/text.js';
 import { stockAtLocations } from '../lots/stock-outside-lots.js';
 import { lockLevels, namingBusyLevels } from './level-locks.js';
-import { type PlannedAt, requireUnplannedOutsideLots } from './planned-stock.js';
+import type { PlanGuard } from './planned-stock.js';
 import { allocateAcrossLocations, type LocationCandidate, type LocationStrategy } from './location-strategy.js';
 import { StockMovementKind } from './stock-movement.entity.js';
 
@@ -104,12 +104,12 @@ export interface MoveEvents {
  */
 export class StockService {
   /**
-   * `plannedAt`: what the pick plan takes at a location (PickingService.plannedAt()), which a
-   * write-off outside lots leaves. Only a tool that writes no stock (check-stock) goes without.
+   * `guardPlan`: refuses a write-off outside lots that would leave an order waiting to be picked
+   * short (PickingService.guardPlan()). Only a tool that writes no stock (check-stock) goes without.
    */
   constructor(
     private readonly locationStrategy: LocationStrategy,
-    private readonly plannedAt?: PlannedAt,
+    private readonly guardPlan?: PlanGuard,
   ) {}
 
   /**
@@ -328,12 +328,13 @@ export class StockService {
             ['delta'],
           );
         }
-        // As a transfer: not what orders waiting to be picked ship there, or the room they need.
-        if (this.plannedAt) await requireUnplannedOutsideLots(em, this.plannedAt, { producerId: product.producerId, productId: input.productId, locationId }, stock, delta!.negated(), ['delta']);
       }
-      const short = await this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(),
+      const write = () => this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(),
         [{ productId: input.productId, locationId, lotId: input.lotId ?? undefined, onHandDelta: delta, reason }],
         { kind: EventKind.ADJUSTED, lotId: input.lotId ?? undefined }, { levelsLocked });
+      // As a transfer: not what orders waiting to be picked ship there, or the room they need.
+      const outsideLotsTaken = !lot && delta!.isNegative() && this.guardPlan;
+      const short = outsideLotsTaken ? await outsideLotsTaken(em, { producerId: product.producerId, productId: input.productId }, ['delta'], write) : await write();
       if (short.length > 0) {
         throw DomainError.of(
           UserErrorCode.INSUFFICIENT_STOCK,
