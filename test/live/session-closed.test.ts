@@ -25,18 +25,26 @@ describe('availabilityChanged when a session stops selling', () => {
   });
   afterAll(() => t.stop());
 
+  /**
+   * An open session with one offer withdrawn (the bread), its storefront subscribed, and the
+   * storefront of another hub's session selling its carrots, which sees the carrots' later changes.
+   */
+  const watchedSession = async () => {
+    const w = await openSessionWorld(t.api, { carrots: '10' });
+    const withdrawn = w.session.offerFor(w.bread);
+    expect((await t.api.data<{ withdrawOffer: { userErrors: unknown[] } }>(WITHDRAW, { input: { offerId: withdrawn } })).withdrawOffer.userErrors).toEqual([]);
+    const other = await createSession(t.api, await createHub(t.api, 'Hub B'), {
+      opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [w.carrots],
+    });
+    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: w.session.id });
+    const otherStorefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: other.id });
+    await waitFor('both subscriptions to start', async () => (t.app.events.subscriberCount >= 2 ? true : undefined));
+    return { w, storefront, otherStorefront };
+  };
+
   for (const [name, mutation] of [['cancelSalesSession', CANCEL_SALES_SESSION], ['closeSalesSession', op.CLOSE_SALES_SESSION]] as const) {
     it(`tells a subscribed storefront each offer on sale reads 0 after ${name}, and then nothing more of it`, async () => {
-      const w = await openSessionWorld(t.api, { carrots: '10' });
-      const withdrawn = w.session.offerFor(w.bread);
-      expect((await t.api.data<{ withdrawOffer: { userErrors: unknown[] } }>(WITHDRAW, { input: { offerId: withdrawn } })).withdrawOffer.userErrors).toEqual([]);
-      // Another hub's session selling the carrots: its storefront sees the carrots' later change.
-      const other = await createSession(t.api, await createHub(t.api, 'Hub B'), {
-        opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [w.carrots],
-      });
-      const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: w.session.id });
-      const otherStorefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: other.id });
-      await waitFor('both subscriptions to start', async () => (t.app.events.subscriberCount >= 2 ? true : undefined));
+      const { w, storefront, otherStorefront } = await watchedSession();
 
       expect(await t.api.data(mutation, { input: { salesSessionId: w.session.id } })).toMatchObject({ [name]: { userErrors: [] } });
       const closed = await waitFor('an event for each offer on sale', async () => (storefront.received.length >= 2 ? storefront.received : undefined));
@@ -55,16 +63,8 @@ describe('availabilityChanged when a session stops selling', () => {
 
   it('tells a subscribed storefront each offer reads 0 once a close the hub moved earlier passes, once, and then nothing more of it', async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
-    const w = await openSessionWorld(t.api, { carrots: '10' });
-    const withdrawn = w.session.offerFor(w.bread);
-    expect((await t.api.data<{ withdrawOffer: { userErrors: unknown[] } }>(WITHDRAW, { input: { offerId: withdrawn } })).withdrawOffer.userErrors).toEqual([]);
-    const other = await createSession(t.api, await createHub(t.api, 'Hub B'), {
-      opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [w.carrots],
-    });
     // The storefront reads closesAt (20:00) and subscribes; the hub then moves the close to 09:30.
-    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: w.session.id });
-    const otherStorefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: other.id });
-    await waitFor('both subscriptions to start', async () => (t.app.events.subscriberCount >= 2 ? true : undefined));
+    const { w, storefront, otherStorefront } = await watchedSession();
     const moved = await t.api.data<{ updateSalesSession: { userErrors: unknown[] } }>(UPDATE_SALES_SESSION, {
       input: { salesSessionId: w.session.id, closesAt: '2026-11-23T09:30:00+01:00' },
     });
