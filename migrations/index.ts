@@ -44,9 +44,10 @@ import { Migration20261125140219 } from './Migration20261125140219.js';
 import { Migration20261125160000 } from './Migration20261125160000.js';
 import { Migration20261125170000 } from './Migration20261125170000.js';
 import { Migration20261125180000 } from './Migration20261125180000.js';
-import { Migration20261125210000 } from './Migration20261125210000.js';
 import { Migration20261125190000 } from './Migration20261125190000.js';
 import { Migration20261125200000 } from './Migration20261125200000.js';
+import { Migration20261125210000 } from './Migration20261125210000.js';
+import { Migration20261125220000 } from './Migration20261125220000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -96,4 +97,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125190000', class: Migration20261125190000 },
   { name: 'Migration20261125200000', class: Migration20261125200000 },
   { name: 'Migration20261125210000', class: Migration20261125210000 },
+  { name: 'Migration20261125220000', class: Migration20261125220000 },
 ];

@@ -6,7 +6,7 @@ import { TCP_KEEPALIVE } from '../db/tcp-keepalive.js';
 import type { Clock } from '../shared/clock.js';
 import { coalesced } from '../shared/coalesced.js';
 import { instant, preparedSql, sql } from '../shared/sql.js';
-import { EventKind, OFFER_KINDS, onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, replayableRange, wroteEvents } from './event-log.js';
+import { EventKind, OFFER_KINDS, onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, replayableRange, type ReplayOwners, wroteEvents } from './event-log.js';
 
 export interface StoredEvent {
   position: string;
@@ -176,8 +176,8 @@ export class EventHub implements PubSub {
   }
 
   /** The events a replay may start after: from the newest retention forgot to the newest positioned. */
-  replayableRange(): Promise<{ forgottenThrough: string; newest: string }> {
-    return replayableRange(this.orm.em.fork());
+  replayableRange(owners: ReplayOwners): Promise<{ forgottenThrough: string; newest: string }> {
+    return replayableRange(this.orm.em.fork(), owners);
   }
 
   /** A page of stored events matching `filter` after `position`, for replay. */

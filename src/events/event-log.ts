@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { lockLevels } from '../modules/stock/level-locks.js';
-import { sql } from '../shared/sql.js';
+import { sql, uuidArray } from '../shared/sql.js';
 
 /** PostgreSQL NOTIFY channel: "events got positions up to N", listened to by every replica. */
 export const POSITIONED_CHANNEL = 'foodhub_events';
@@ -137,12 +137,26 @@ export async function newestEventPosition(em: EntityManager): Promise<string> {
   return row!.newest;
 }
 
-/** The events a replay may start after: from the newest forgotten (PrunedEvents) to the newest positioned. */
-export async function replayableRange(em: EntityManager): Promise<{ forgottenThrough: string; newest: string }> {
+/**
+ * Whose events a stream replays: its producers' and hubs' (`owners`), or those of every producer
+ * whose products a session offers (`offeredIn`, a storefront's stream, which follows them).
+ */
+export type ReplayOwners = { owners: readonly string[] } | { offeredIn: string };
+
+/**
+ * The events a stream may replay after: from the newest of its owners' events forgotten (and of
+ * anyone's forgotten before owners' marks were kept) to the newest positioned.
+ */
+export async function replayableRange(em: EntityManager, owners: ReplayOwners): Promise<{ forgottenThrough: string; newest: string }> {
+  const [whose, params] = 'owners' in owners
+    ? ['m.owner_id = ANY(?::uuid[])', [uuidArray(owners.owners)]]
+    : ['m.owner_id IN (SELECT p.producer_id FROM offer f JOIN product p ON p.id = f.product_id WHERE f.sales_session_id = ?)', [owners.offeredIn]];
   const [row] = await sql<{ forgottenThrough: string; newest: string }>(
     em,
-    `SELECT (SELECT through_position FROM pruned_events)::text AS "forgottenThrough",
+    `SELECT greatest((SELECT unattributed_through FROM pruned_events),
+                     (SELECT max(m.through_position) FROM pruned_events_by_owner m WHERE ${whose}))::text AS "forgottenThrough",
             (SELECT coalesce(max(position), 0) FROM domain_event)::text AS newest`,
+    params,
   );
   return { forgottenThrough: row!.forgottenThrough ?? '0', newest: row!.newest };
 }

@@ -3,7 +3,8 @@ import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 /**
  * How far retention has forgotten the event log (pruneEvents()): one row, raised in the statement
  * that deletes. Positions have no gaps, so a replay after an event older than this could miss
- * events and not know it; it is refused instead (replayStart() in the live resolver).
+ * events and not know it; it is refused instead (replayStart() in the live resolver), unless the
+ * stream's owners' marks (PrunedEventsByOwner) show none of its events were forgotten.
  */
 @Entity({ tableName: 'pruned_events' })
 export class PrunedEvents {
@@ -12,6 +13,30 @@ export class PrunedEvents {
   id!: number;
 
   /** The newest position forgotten so far ('0' while none is). */
+  @Property({ type: 'bigint' })
+  throughPosition!: string;
+
+  /**
+   * How far the log was forgotten before each owner's mark was kept (Migration20261125220000):
+   * whose those events were is not known, so every stream counts them. Never raised since.
+   */
+  @Property({ type: 'bigint', defaultRaw: '0' })
+  unattributedThrough!: string;
+}
+
+/**
+ * How far retention has forgotten the events of one owner: a producer (every event names one) or
+ * a hub (the events of its producer orders). A stream resuming with `after` is refused only if an
+ * event of its own owners after that was forgotten: a producer quiet for longer than the
+ * retention, whose own events are all kept, resumes while others' are forgotten.
+ */
+@Entity({ tableName: 'pruned_events_by_owner' })
+export class PrunedEventsByOwner {
+  /** A producer's or a hub's id (random UUIDs: one key space). */
+  @PrimaryKey({ type: 'uuid' })
+  ownerId!: string;
+
+  /** The newest position of this owner's events forgotten so far. */
   @Property({ type: 'bigint' })
   throughPosition!: string;
 }

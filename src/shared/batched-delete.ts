@@ -3,10 +3,10 @@ import { sql } from './sql.js';
 
 const BATCH = 5_000;
 
-/** A statement run with each batch, in the same statement: `gone` holds the rows deleted, with the columns `returning` names. */
+/** Statements run with each batch, in the same statement: `gone` holds the rows deleted, with the columns `returning` names. */
 export interface Alongside {
   returning: string;
-  statement: string;
+  statements: string[];
 }
 
 /**
@@ -26,7 +26,7 @@ export async function deleteInBatches(em: EntityManager, table: string, select: 
     const [{ deleted } = { deleted: 0 }] = await sql<{ deleted: number }>(
       em,
       `WITH gone AS (DELETE FROM ${table} WHERE ctid = ANY(ARRAY(${select} LIMIT ?)) RETURNING ${alongside?.returning ?? '1'})
-            ${alongside ? `, alongside AS (${alongside.statement})` : ''}
+            ${(alongside?.statements ?? []).map((statement, i) => `, alongside${i} AS (${statement})`).join('')}
        SELECT count(*)::int AS deleted FROM gone`,
       [...params, BATCH],
     );

@@ -64,4 +64,49 @@ describe('resuming once retention has forgotten events', () => {
     expect(await resume(session.id, kept.rows[0]!.position, 1)).toEqual({ available: ['21'], errors: '[]' });
     expect(await resume(session.id, '0', 2)).toEqual({ available: ['17', '21'], errors: '[]' });
   });
+
+  it("resumes a stream none of whose own events were forgotten, while others' were: a producer quiet for longer than the retention", async () => {
+    const busy = await createProducer(t.api, 'Busy farm');
+    const quiet = await createProducer(t.api, 'Quiet farm');
+    const leeks = await createProduct(t.api, busy, { name: 'Leeks', onHand: '10' });
+    const kale = await createProduct(t.api, quiet, { name: 'Kale', onHand: '10' });
+    const hub = await createHub(t.api, 'Hub');
+    const times = { opensAt: t.clock.now().toISOString(), closesAt: new Date(t.clock.now().getTime() + 30 * 86_400_000).toISOString() };
+    const kaleSession = await createSession(t.api, hub, { ...times, products: [kale] });
+    const leekSession = await createSession(t.api, hub, { ...times, products: [leeks] });
+    // Each storefront sees its product's change and goes offline; only the leeks change after that.
+    const kaleLive = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: kaleSession.id });
+    const leekLive = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: leekSession.id });
+    await waitFor('both subscriptions to start', async () => (t.app.events.subscriberCount >= 2 ? true : undefined));
+    await adjustStock(t.api, kale, '1');
+    await adjustStock(t.api, leeks, '1');
+    const [kaleSeen] = await kaleLive.waitForCount(1);
+    const [leekSeen] = await leekLive.waitForCount(1);
+    await Promise.all([kaleLive.close(), leekLive.close()]);
+    for (const delta of ['1', '2']) await adjustStock(t.api, leeks, delta);
+    await positioned();
+    t.clock.advance({ days: 3 });
+    await t.app.scheduler.runOnce();
+    await adjustStock(t.api, leeks, '3');
+    await positioned();
+    // The kale's change is forgotten, and the leeks' first two (the newest is kept, as always).
+    const { rows: kept } = await t.db.query<{ product_id: string }>('SELECT product_id FROM domain_event WHERE product_id = ANY($1)', [[kale, leeks]]);
+    expect(kept.map((e) => e.product_id)).toEqual([leeks, leeks]);
+
+    // The kale's storefront missed nothing of its own: it resumes, and hears the next change.
+    const kaleResumed = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: kaleSession.id, after: kaleSeen!.id });
+    await adjustStock(t.api, kale, '-2');
+    const [next] = await kaleResumed.waitForCount(1);
+    expect({ available: next!.available, errors: kaleResumed.errors }).toEqual({ available: '9', errors: [] });
+    await kaleResumed.close();
+    // Nor did the quiet producer's reservations, even from the leeks' id; the busy farm's did miss some.
+    const quietReservations = await subscribe<unknown>(t.api, RESERVATIONS, { producerId: quiet, after: leekSeen!.id });
+    const busyReservations = await subscribe<unknown>(t.api, RESERVATIONS, { producerId: busy, after: leekSeen!.id });
+    const leekResumed = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: leekSession.id, after: leekSeen!.id });
+    await waitFor('the refusals', async () => (busyReservations.errors.length > 0 && leekResumed.errors.length > 0 ? true : undefined));
+    expect(JSON.stringify([busyReservations.errors, leekResumed.errors])).toMatch(/no longer all kept.*no longer all kept/);
+    await waitFor('the quiet stream to be open', async () => (t.app.events.subscriberCount >= 1 ? true : undefined));
+    expect(quietReservations.errors).toEqual([]);
+    await Promise.all([quietReservations.close(), busyReservations.close(), leekResumed.close()]);
+  });
 });

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { Arg, Ctx, FieldResolver, Resolver, Root, Subscription } from 'type-graphql';
 import { IdScalar } from '../../graphql/scalars.js';
-import { EventKind, FULFILMENT_KINDS, RESERVATION_KINDS } from '../../events/event-log.js';
+import { EventKind, FULFILMENT_KINDS, RESERVATION_KINDS, type ReplayOwners } from '../../events/event-log.js';
 import type { SessionOffersFilter, StoredEvent } from '../../events/event-hub.js';
 import { Allow, Public } from '../../auth/access.js';
 import { actsForProducer } from '../../auth/policy.js';
@@ -82,13 +82,13 @@ function offerStateAfter(ctx: GraphQLContext, event: StoredEvent, offerId: strin
  * replays nothing from before the session). `after` must be an event's id, and one that has been
  * (an id from another environment, or from before the database was restored, would otherwise
  * silence the subscription until the events caught up with it). And nothing after where the replay
- * starts may have been forgotten (EVENT_RETENTION): that replay could have a hole it cannot show.
- * Which stream a forgotten event was for is forgotten with it, so a stream that had no event for
- * longer than the retention is refused too, and reads afresh. "0" asks for all there is: what is kept.
+ * starts may have been forgotten of the stream's owners' events (EVENT_RETENTION): that replay
+ * could have a hole it cannot show. A stream none of whose events were forgotten (a producer quiet
+ * for longer than the retention) resumes. "0" asks for all there is: what is kept.
  */
-async function replayStart(ctx: GraphQLContext, after: string | null | undefined, floor?: string | null): Promise<string | undefined> {
+async function replayStart(ctx: GraphQLContext, after: string | null | undefined, owners: ReplayOwners, floor?: string | null): Promise<string | undefined> {
   if (after === null || after === undefined) return undefined;
-  const { forgottenThrough, newest } = await ctx.events.replayableRange();
+  const { forgottenThrough, newest } = await ctx.events.replayableRange(owners);
   if (!/^\d{1,18}$/.test(after) || BigInt(after) > BigInt(newest)) {
     throw new GraphQLError('`after` must be the id of an earlier event', { extensions: { code: 'BAD_USER_INPUT' } });
   }
@@ -97,7 +97,7 @@ async function replayStart(ctx: GraphQLContext, after: string | null | undefined
   // read yet: only those of a resume from exactly the edge of what is kept.
   if (BigInt(after) !== 0n && BigInt(from) < BigInt(forgottenThrough)) {
     throw new GraphQLError(
-      `the events after ${after} are no longer all kept (EVENT_RETENTION), and some may have been this stream's: read again what you show, and subscribe without \`after\``,
+      `the events after ${after} are no longer all kept (EVENT_RETENTION), and some were this stream's: read again what you show, and subscribe without \`after\``,
       { extensions: { code: 'BAD_USER_INPUT' } },
     );
   }
@@ -113,7 +113,7 @@ export class ReservationEventResolver {
       const { producerId, after } = args as ReservationArgs;
       if (!isUuid(producerId)) throw new GraphQLError(shortenQuoted(`no producer with id "${producerId}"`), { extensions: { code: 'BAD_USER_INPUT' } });
       if (!actsForProducer((context as GraphQLContext).actor, producerId)) throw forbiddenRead("another producer's reservations");
-      return (context as GraphQLContext).events.open({ filter: { kinds: RESERVATION_KINDS, producerId }, after: await replayStart(context as GraphQLContext, after) });
+      return (context as GraphQLContext).events.open({ filter: { kinds: RESERVATION_KINDS, producerId }, after: await replayStart(context as GraphQLContext, after, { owners: [producerId] }) });
     },
   })
   reservationChanged(
@@ -157,7 +157,7 @@ export class AvailabilityEventResolver {
       // A replay starts at the session's creation at the earliest: a product's changes before it
       // was offered here are its producer's business (Product.stock is theirs), not this public
       // stream's to replay.
-      const from = await replayStart(ctx, after, session.firstEventPosition);
+      const from = await replayStart(ctx, after, { offeredIn: session.id }, session.firstEventPosition);
       // The stream starts (live: where this replica's events stand) before the offers are read,
       // so an offer changed too late for that read commits after the stream began, and is one of
       // its events (SessionOffersFilter).
@@ -288,7 +288,7 @@ export class FulfilmentEventResolver {
       if (producerId && !actsForProducer(ctx.actor, producerId)) throw forbiddenRead("another producer's fulfilment");
       if (hubId && !actsForHub(ctx.actor, hubId)) throw forbiddenRead("another hub's fulfilment");
       const filter = producerId ? { kinds: FULFILMENT_KINDS, producerId } : { kinds: FULFILMENT_KINDS, hubId: hubId! };
-      return ctx.events.open({ filter, after: await replayStart(ctx, after) });
+      return ctx.events.open({ filter, after: await replayStart(ctx, after, { owners: [id] }) });
     },
   })
   fulfilmentChanged(
