@@ -5,12 +5,13 @@ import type { Actor } from '../shared/request-context.js';
 // and every service asks them here, so each rule is written once.
 
 /**
- * Without a token, the catalogue of sessions selling or still to come is all there is to read:
- * sessions that ended (closed, cancelled, completed) and products on sale in none of them need
- * one. Anyone with a token reads the catalogue whole.
+ * Without a token, or with a shopper's (who sees their own orders, and otherwise what anyone
+ * sees: a customer token lives in a browser), the catalogue of sessions selling or still to come
+ * is all there is to read: sessions that ended (closed, cancelled, completed), withdrawn offers
+ * and products on sale in none of them need an enterprise's token, which reads the catalogue whole.
  */
 export function seesCatalogueOnly(actor: Actor): boolean {
-  return actor.kind === 'anonymous';
+  return actor.kind === 'anonymous' || actor.kind === 'customer';
 }
 
 /** The platform operator, or the producer itself. */

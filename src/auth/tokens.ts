@@ -2,6 +2,7 @@ import { createSecretKey } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { Actor, Role } from '../shared/request-context.js';
 import { canonicalId, isUuid } from '../shared/ids.js';
+import { characters, MAX_CUSTOMER_REF, unstorableText } from '../shared/text.js';
 
 /** The claims a token carries besides the standard ones. */
 export interface FoodhubClaims {
@@ -142,8 +143,12 @@ function actorOf(claims: JWTPayload): Actor {
     case 'producer':
       return { kind: 'producer', producerId: id('producerId') };
     case 'customer': {
-      const customerRef = claims.customerRef;
-      if (typeof customerRef !== 'string' || customerRef.length === 0) throw new AuthenticationError('invalid token: the "customerRef" claim is missing');
+      // As a checkout reads it (trimmed), so the claim compares equal to the orders' references.
+      const customerRef = typeof claims.customerRef === 'string' ? claims.customerRef.trim() : '';
+      if (customerRef.length === 0) throw new AuthenticationError('invalid token: the "customerRef" claim is missing');
+      if (unstorableText(customerRef) || characters(customerRef) > MAX_CUSTOMER_REF) {
+        throw new AuthenticationError(`invalid token: the "customerRef" claim must be at most ${MAX_CUSTOMER_REF} characters, with no NUL or lone surrogate`);
+      }
       return { kind: 'customer', hubId: id('hubId'), customerRef };
     }
     default:

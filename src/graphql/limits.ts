@@ -16,6 +16,7 @@ import {
 } from 'graphql';
 import type { ComplexityEstimatorArgs } from 'graphql-query-complexity';
 import { assertEveryListHasASize, listSizeOf, SIZE_ARGUMENTS } from './list-sizes.js';
+import { unstorableText } from '../shared/text.js';
 // The package's ESM build imports graphql's .mjs files, a second copy of graphql next to the
 // CommonJS one the rest of the server (type-graphql, Apollo) uses; graphql refuses to mix them.
 // Its CommonJS build shares our copy.
@@ -113,7 +114,7 @@ export function storableTextCheck(): RequestCheck {
     let found = documents.get(document);
     if (found === undefined) {
       found = false;
-      visit(document, { StringValue: (node) => void (found ||= unstorable(node.value)) });
+      visit(document, { StringValue: (node) => void (found ||= unstorableText(node.value)) });
       documents.set(document, found);
     }
     return found;
@@ -124,9 +125,6 @@ export function storableTextCheck(): RequestCheck {
       : undefined;
 }
 
-/** NUL, or a surrogate code unit not part of a pair (`u` mode reads a pair as one code point, not as Cs). */
-const UNSTORABLE = /[\u0000\p{Cs}]/u;
-const unstorable = (text: string) => UNSTORABLE.test(text);
 
 /** Whether any string in `value`, keys included, is unstorable. A loop, not recursion: JSON can nest deeper than the stack. */
 function holdsUnstorable(value: unknown): boolean {
@@ -134,12 +132,12 @@ function holdsUnstorable(value: unknown): boolean {
   while (pending.length > 0) {
     const item = pending.pop();
     if (typeof item === 'string') {
-      if (unstorable(item)) return true;
+      if (unstorableText(item)) return true;
     } else if (Array.isArray(item)) {
       for (const inner of item) pending.push(inner);
     } else if (item && typeof item === 'object') {
       for (const [key, inner] of Object.entries(item)) {
-        if (unstorable(key)) return true;
+        if (unstorableText(key)) return true;
         pending.push(inner);
       }
     }

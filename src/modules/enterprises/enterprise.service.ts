@@ -4,7 +4,7 @@ import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js'
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
-import { requiredText } from '../../shared/text.js';
+import { MAX_CUSTOMER_REF, requiredText } from '../../shared/text.js';
 import { Location } from '../stock/location.entity.js';
 import { Hub } from './hub.entity.js';
 import { HubCustomer } from './hub-customer.entity.js';
@@ -87,7 +87,7 @@ export class EnterpriseService {
   /** Marks a hub's customer as priority (or not): their orders are the last to lose out in a short fill. */
   async setCustomerPriority(ctx: RequestContext, input: { hubId: string; customerRef: string; priority: boolean }): Promise<HubCustomer> {
     const errors = new InputErrors();
-    const customerRef = requiredText(input.customerRef, ['customerRef'], 200, errors);
+    const customerRef = requiredText(input.customerRef, ['customerRef'], MAX_CUSTOMER_REF, errors);
     errors.throwIfAny();
     requireHubAccess(ctx.actor, input.hubId, 'hubId');
     await this.requireHub(ctx, input.hubId, 'hubId');

@@ -9,7 +9,7 @@ import { formatQuantity, notWholeSteps, parseQuantity } from '../../shared/quant
 import type { Clock } from '../../shared/clock.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { preparedSql, sql, uuidArray } from '../../shared/sql.js';
-import { requiredText } from '../../shared/text.js';
+import { MAX_CUSTOMER_REF, requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
 import { type CappedLine, capShortfallError, type CapShortfall, lockCappedOffers, seemsOverCap } from '../sessions/offer-caps.js';
 import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, type Shortage, type StockService } from '../stock/stock.service.js';
@@ -493,7 +493,7 @@ function canonical(input: CheckoutFields): CheckoutFields {
 /** Checks everything that can be checked without the database, reporting every problem at once. */
 function validate(input: CheckoutFields): BasketLine[] {
   const errors = new InputErrors();
-  requiredText(input.customerRef, ['customerRef'], 200, errors);
+  requiredText(input.customerRef, ['customerRef'], MAX_CUSTOMER_REF, errors);
   requiredText(input.idempotencyKey, ['idempotencyKey'], 200, errors);
   if (!isUuid(input.salesSessionId)) {
     errors.add(UserErrorCode.NOT_FOUND, `no sales session with id "${input.salesSessionId}"`, ['salesSessionId']);
