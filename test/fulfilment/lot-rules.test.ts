@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStockConsistent } from '../support/invariants.js';
 import { createHub } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { lockedElsewhere } from '../support/locked-elsewhere.js';
 import { waitForLockWait } from '../support/wait.js';
 import {
   addLocation, adjustAt, buy, closeSessions, createOfferSession, DELIVERY_DAY, pickLines, producerOrderOf, receiveLot, SHIP, stockByLocation, SWAP, world,
@@ -476,5 +477,34 @@ describe('lot rules when shipping and swapping', () => {
     // A lot no one else needs may be swapped to.
     expect(await swap({ producerOrderId: orderA, productId: plums, fromLotId: low, toLotId: spare })).toEqual([]);
     expect((await pickLines(t.api, w.farm, orderB))[0]).toMatchObject(planB);
+  });
+
+  it('ships while a session completes an order of another product that is short from the start: not this shipment\'s doing', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const apples = await w.product('Apples');
+    const quinces = await w.product('Quinces');
+    await adjustAt(t.api, apples, w.main, '5');
+    await receiveLot(t.api, quinces, { code: 'Q-LOW', quantity: '5', grade: 'CLASS_II', bestBefore: '2026-12-20' });
+    const a = await createOfferSession(t.api, w.hub, [{ productId: apples }]);
+    const c = await createOfferSession(t.api, w.hub, [{ productId: quinces, minGrade: 'EXTRA' }], { closesAt: '2026-11-23T21:00:00+01:00' });
+    await buy(t.api, a.id, 'ana', a.offerFor(apples), '5');
+    await buy(t.api, c.id, 'cid', c.offerFor(quinces), '5');
+    await closeSessions(t);
+    const orderA = await producerOrderOf(t.api, w.farm, a.id);
+
+    // The shipment of the apples is held after it read the plan (its customer lines locked elsewhere).
+    const lines = await lockedElsewhere(t.db, 'SELECT 1 FROM customer_order_line WHERE producer_order_id = $1 FOR UPDATE', [orderA]);
+    const shipping = ship(orderA);
+    await waitForLockWait(t.db, 'the shipment to wait for its customer lines');
+    // Meanwhile session c closes and completes: its order of quinces (EXTRA asked, only CLASS_II kept) is short.
+    t.clock.set('2026-11-23T21:00:01+01:00');
+    await t.app.scheduler.runOnce();
+    const orderC = await producerOrderOf(t.api, w.farm, c.id);
+    expect((await pickLines(t.api, w.farm, orderC))[0]).toMatchObject({ short: '5' });
+    await lines.release();
+
+    // The apples shipment takes nothing the quinces order could use.
+    expect((await shipping).userErrors).toEqual([]);
   });
 });

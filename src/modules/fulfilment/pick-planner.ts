@@ -284,16 +284,18 @@ function spread(
 }
 
 /**
- * The first line, other than those `mine` says are the change's own, that the plan `after` a
- * change (a swap, a shipment) leaves shorter than the plan `before` it, and by how much. A change
- * may use what the plan gave another order only where that order can be given something else.
+ * The first line of `before`, other than those `mine` says are the change's own, that the plan
+ * `after` a change (a swap, a shipment, a write-off) leaves shorter, and by how much. A change may
+ * use what the plan gave another order only where that order can be given something else. Only
+ * lines planned before count: an order a session completed meanwhile is not the change's doing.
  */
 export function lineLeftShorter(before: readonly PlannedLine[], after: readonly PlannedLine[], mine: (line: PlannedLine) => boolean): { line: PlannedLine; more: Decimal } | undefined {
   const key = (l: PlannedLine) => `${l.producerOrderId} ${l.productId}`;
   const shortBefore = new Map(before.map((l) => [key(l), l.short]));
   for (const line of after) {
-    if (mine(line)) continue;
-    const more = line.short.minus(shortBefore.get(key(line)) ?? 0);
+    const was = shortBefore.get(key(line));
+    if (was === undefined || mine(line)) continue;
+    const more = line.short.minus(was);
     if (more.greaterThan(0)) return { line, more };
   }
   return undefined;

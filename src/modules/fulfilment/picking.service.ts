@@ -268,7 +268,8 @@ export class PickingService {
       );
       // Pins come first in the plan: a lot taken from under another order whose criteria leave it
       // no other (an EXTRA line, when the rest is CLASS_II) would leave that order short.
-      const hurt = lineLeftShorter(planned, await this.plan(em, order.producerId), (l) => l.producerOrderId === line.producerOrderId && l.productId === line.productId);
+      // Of this product, whose lots and levels the swap holds: others' may change meanwhile.
+      const hurt = lineLeftShorter(planned.filter((l) => l.productId === line.productId), await this.plan(em, order.producerId), (l) => l.producerOrderId === line.producerOrderId);
       if (hurt) {
         throw DomainError.of(
           UserErrorCode.INSUFFICIENT_STOCK,

@@ -185,7 +185,8 @@ export class ShippingService {
       // lots, when its criteria leave it no lot): planned again without this order, in this
       // transaction, none may be shorter than it was. Shipped as planned, none is.
       const after = await this.picking.plan(em, order.producerId, { products: new Set(productIds), lots: lockedLots });
-      const hurt = lineLeftShorter(plan, after, (l) => l.producerOrderId === input.producerOrderId);
+      // Of this shipment's products, whose lots and levels it holds: others' may change meanwhile.
+      const hurt = lineLeftShorter(plan.filter((l) => productIds.includes(l.productId)), after, (l) => l.producerOrderId === input.producerOrderId);
       if (hurt) {
         const index = shipments.findIndex((s) => s.line.productId === hurt.line.productId);
         throw DomainError.of(
