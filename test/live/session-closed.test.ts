@@ -185,4 +185,41 @@ describe('availabilityChanged when a session stops selling', () => {
     expect(closed.errors).toBeUndefined();
     expect(cancelled.errors).toBeUndefined();
   });
+
+  /** A session announced closed by the scheduler at 20:00:01, still waiting for a payment (not completed). */
+  async function announced() {
+    t.clock.set('2026-11-23T19:59:00+01:00');
+    const w = await openSessionWorld(t.api, { carrots: '10' });
+    expect((await checkout(t.api, w.session.id, 'late payer', [{ offerId: w.session.offerFor(w.eggs), quantity: '1' }])).userErrors).toEqual([]);
+    t.clock.set('2026-11-23T20:00:01+01:00');
+    await t.app.scheduler.runOnce();
+    expect(await closeEvents(w.session.id)).toBe(3);
+    const { rows: [s] } = await t.db.query('SELECT completed_at, close_announced_at FROM sales_session WHERE id = $1', [w.session.id]);
+    expect(s).toMatchObject({ completed_at: null, close_announced_at: expect.any(Date) });
+    // The hub's request reaches a replica whose clock reads a second earlier (replicas' clocks differ).
+    t.clock.set('2026-11-23T19:59:59.500+01:00');
+    return w;
+  }
+
+  it('does not tell the storefronts twice when the hub then closes or cancels the session on a replica whose clock is behind', async () => {
+    const w = await announced();
+    await t.api.data(op.CLOSE_SALES_SESSION, { input: { salesSessionId: w.session.id } });
+    expect(await closeEvents(w.session.id)).toBe(3);
+    expect(await t.api.data(CANCEL_SALES_SESSION, { input: { salesSessionId: w.session.id } })).toEqual({ cancelSalesSession: { userErrors: [] } });
+    expect(await closeEvents(w.session.id)).toBe(3);
+  });
+
+  it('keeps a session whose close was announced closed on a replica whose clock is behind: no reschedule, no checkout', async () => {
+    const w = await announced();
+    const before = (await t.db.query('SELECT closes_at FROM sales_session WHERE id = $1', [w.session.id])).rows[0];
+    const moved = await t.api.data<{ updateSalesSession: { userErrors: { code: string }[] } }>(UPDATE_SALES_SESSION, {
+      input: { salesSessionId: w.session.id, closesAt: '2026-11-23T21:00:00+01:00' },
+    });
+    expect(moved.updateSalesSession.userErrors).toMatchObject([{ code: 'INVALID_STATE' }]);
+    expect((await t.db.query('SELECT closes_at FROM sales_session WHERE id = $1', [w.session.id])).rows[0]).toEqual(before);
+    expect((await checkout(t.api, w.session.id, 'ana', [{ offerId: w.session.offerFor(w.carrots), quantity: '2' }])).userErrors)
+      .toMatchObject([{ code: 'SESSION_NOT_OPEN' }]);
+    const status = await t.api.data<{ salesSession: { status: string } }>('query ($id: ID!) { salesSession(id: $id) { status } }', { id: w.session.id });
+    expect(status.salesSession.status).toBe('CLOSED');
+  });
 });

@@ -56,6 +56,7 @@ interface SessionRow {
   closedAt: Date | null;
   completedAt: Date | null;
   cancelledAt: Date | null;
+  closeAnnouncedAt: Date | null;
 }
 
 interface OfferRow {
@@ -315,7 +316,7 @@ export class CheckoutService {
     const [row] = await preparedSql<SessionRow & { existing: OrderRow | null; offers: OfferRow[] }>(
       em,
       `SELECT s.id, s.hub_id AS "hubId", s.opens_at AS "opensAt", s.closes_at AS "closesAt",
-              s.closed_at AS "closedAt", s.completed_at AS "completedAt", s.cancelled_at AS "cancelledAt",
+              s.closed_at AS "closedAt", s.completed_at AS "completedAt", s.cancelled_at AS "cancelledAt", s.close_announced_at AS "closeAnnouncedAt",
               (SELECT row_to_json(o) FROM customer_order o WHERE o.hub_id = s.hub_id AND o.idempotency_key = ?) AS existing,
               (SELECT coalesce(json_agg(json_build_object(
                         'id', f.id, 'salesSessionId', f.sales_session_id, 'productId', f.product_id,

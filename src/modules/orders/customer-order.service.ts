@@ -428,7 +428,7 @@ async function lockOrder(
   const [row] = scope === null ? [] : await sql<LockedOrderRow>(
     em,
     `SELECT s.opens_at AS "opensAt", s.closes_at AS "closesAt", s.closed_at AS "closedAt", s.completed_at AS "completedAt",
-            s.cancelled_at AS "cancelledAt", o.hub_id AS "hubId", o.customer_ref AS "customerRef", o.status,
+            s.cancelled_at AS "cancelledAt", s.close_announced_at AS "closeAnnouncedAt", o.hub_id AS "hubId", o.customer_ref AS "customerRef", o.status,
             o.hold_expires_at AS "holdExpiresAt", row_to_json(o) AS "order"
        FROM sales_session s JOIN customer_order o ON o.sales_session_id = s.id
       WHERE o.id = ? AND (?::uuid IS NULL OR o.hub_id = ?::uuid) AND (?::text IS NULL OR o.customer_ref = ?)

@@ -54,7 +54,8 @@ export class SessionCancellationService {
         "UPDATE producer_order SET order_state = 'CANCELLED', fulfilment_state = 'CANCELLED', completed_at = ? WHERE sales_session_id = ?",
         [now, session.id],
       );
-      const stillSelling = !session.closedAt && now < session.closesAt;
+      // Not if its storefronts were told it closed (the scheduler, on a replica whose clock is ahead).
+      const stillSelling = !session.closedAt && !session.closeAnnouncedAt && now < session.closesAt;
       session.cancelledAt = now;
       // Closed when it was cancelled, or when it closed before that; and with nothing to complete.
       session.closedAt ??= now < session.closesAt ? now : session.closesAt;

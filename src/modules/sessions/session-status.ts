@@ -19,6 +19,8 @@ export interface SessionTimes {
   closedAt?: Date | null;
   completedAt?: Date | null;
   cancelledAt?: Date | null;
+  /** Its storefronts were told it closed (SESSION_CLOSED): a replica whose clock is behind must not sell on, or reopen it. */
+  closeAnnouncedAt?: Date | null;
 }
 
 /** A session's times from a raw row (see instant()). */
@@ -30,6 +32,7 @@ export function readSessionTimes<T extends SessionTimes>(row: T): T {
     closedAt: instant(row.closedAt ?? null),
     completedAt: instant(row.completedAt ?? null),
     cancelledAt: instant(row.cancelledAt ?? null),
+    closeAnnouncedAt: instant(row.closeAnnouncedAt ?? null),
   };
 }
 
@@ -40,7 +43,7 @@ export function readSessionTimes<T extends SessionTimes>(row: T): T {
 export function sessionStatus(session: SessionTimes, now: Date): SalesSessionStatus {
   if (session.cancelledAt) return SalesSessionStatus.CANCELLED;
   if (session.completedAt) return SalesSessionStatus.COMPLETED;
-  if (session.closedAt || now >= session.closesAt) return SalesSessionStatus.CLOSED;
+  if (session.closedAt || session.closeAnnouncedAt || now >= session.closesAt) return SalesSessionStatus.CLOSED;
   if (now >= session.opensAt) return SalesSessionStatus.OPEN;
   return SalesSessionStatus.SCHEDULED;
 }
@@ -50,7 +53,7 @@ export function sessionStatus(session: SessionTimes, now: Date): SalesSessionSta
  * instant bound to its one parameter. A cancel also sets closed_at, so this covers it.
  */
 export function sessionClosedSql(alias: string): string {
-  return `(${alias}.completed_at IS NOT NULL OR ${alias}.closed_at IS NOT NULL OR ${alias}.closes_at <= ?)`;
+  return `(${alias}.completed_at IS NOT NULL OR ${alias}.closed_at IS NOT NULL OR ${alias}.close_announced_at IS NOT NULL OR ${alias}.closes_at <= ?)`;
 }
 
 /** Scheduled or open: what may still change, and be closed. */
