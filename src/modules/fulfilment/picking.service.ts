@@ -135,6 +135,14 @@ export class PickingService {
    * room its lots need.
    */
   async guardPlan<T>(em: EntityManager, { producerId, productId }: { producerId: string; productId: string }, field: FieldPath, write: () => Promise<T>): Promise<T> {
+    // Most writes are of a product no order waits to pick: no plan to read then.
+    const [waiting] = await sql(
+      em,
+      `SELECT 1 FROM producer_order po JOIN customer_order_line l ON l.producer_order_id = po.id
+        WHERE po.producer_id = ? AND po.fulfilment_state = 'UNFULFILLED' AND l.product_id = ? LIMIT 1`,
+      [producerId, productId],
+    );
+    if (!waiting) return write();
     const planned = async () => (await this.plan(em, producerId)).filter((line) => line.productId === productId);
     const before = await planned();
     const result = await write();
