@@ -29,7 +29,7 @@ export class ProducerResolver {
   }
 
   @FieldResolver(() => [Product], {
-    description: `By name; at most ${MAX_LIST} (the default). The next page: \`after:\` the last product of this one.`,
+    description: `Oldest first (a product renamed keeps its place); at most ${MAX_LIST} (the default). The next page: \`after:\` the last product of this one.`,
   })
   products(
     @Root() producer: ProducerRecord,
