@@ -153,7 +153,7 @@ export async function replayableRange(em: EntityManager, owners: ReplayOwners): 
     : ['m.owner_id IN (SELECT p.producer_id FROM offer f JOIN product p ON p.id = f.product_id WHERE f.sales_session_id = ?)', [owners.offeredIn]];
   const [row] = await sql<{ forgottenThrough: string; newest: string }>(
     em,
-    `SELECT greatest((SELECT unattributed_through FROM pruned_events),
+    `SELECT greatest((SELECT greatest(unattributed_through, CASE WHEN through_position > attributed_through THEN through_position END) FROM pruned_events),
                      (SELECT max(m.through_position) FROM pruned_events_by_owner m WHERE ${whose}))::text AS "forgottenThrough",
             (SELECT coalesce(max(position), 0) FROM domain_event)::text AS newest`,
     params,

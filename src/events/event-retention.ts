@@ -40,7 +40,13 @@ export async function pruneEvents(ctx: RequestContext, retention: Duration): Pro
     {
       returning: 'position, producer_id, hub_id',
       statements: [
-        'UPDATE pruned_events SET through_position = greatest(through_position, (SELECT max(position) FROM gone)) WHERE EXISTS (SELECT 1 FROM gone)',
+        // (SET reads the row as it was: what a previous-version replica forgot since the last
+        // pass, through_position beyond attributed_through, becomes everyone's.)
+        `UPDATE pruned_events
+            SET unattributed_through = CASE WHEN through_position > attributed_through THEN through_position ELSE unattributed_through END,
+                through_position = greatest(through_position, (SELECT max(position) FROM gone)),
+                attributed_through = greatest(through_position, (SELECT max(position) FROM gone))
+          WHERE EXISTS (SELECT 1 FROM gone)`,
         `INSERT INTO pruned_events_by_owner (owner_id, through_position)
          SELECT owner_id, max(position) FROM (SELECT producer_id AS owner_id, position FROM gone
                                               UNION ALL SELECT hub_id, position FROM gone WHERE hub_id IS NOT NULL) owners

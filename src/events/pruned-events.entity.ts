@@ -17,11 +17,20 @@ export class PrunedEvents {
   throughPosition!: string;
 
   /**
-   * How far the log was forgotten before each owner's mark was kept (Migration20261125220000):
-   * whose those events were is not known, so every stream counts them. Never raised since.
+   * How far the log was forgotten with no owners' marks kept (before Migration20261125220000, or
+   * by a previous-version replica since): whose those events were is not known, so every stream
+   * counts them.
    */
   @Property({ type: 'bigint', defaultRaw: '0' })
   unattributedThrough!: string;
+
+  /**
+   * How far the passes that keep owners' marks have forgotten: `throughPosition` beyond it was
+   * forgotten by a replica of the version before (a rolling upgrade), whose events' owners are not
+   * known, and counts for every stream; the next pass makes it `unattributedThrough`.
+   */
+  @Property({ type: 'bigint', defaultRaw: '0' })
+  attributedThrough!: string;
 }
 
 /**

@@ -109,4 +109,42 @@ describe('resuming once retention has forgotten events', () => {
     expect(quietReservations.errors).toEqual([]);
     await Promise.all([quietReservations.close(), busyReservations.close(), leekResumed.close()]);
   });
+
+  it("counts what a previous-version replica forgot, which records no owner's mark, for every stream, also after the next pass", async () => {
+    const quiet = await createProducer(t.api, 'Quieter farm');
+    const kale = await createProduct(t.api, quiet, { name: 'Kale', onHand: '10' });
+    const other = await createProducer(t.api, 'Other farm');
+    const beans = await createProduct(t.api, other, { name: 'Beans', onHand: '10' });
+    await adjustStock(t.api, kale, '1');
+    await adjustStock(t.api, beans, '1');
+    await adjustStock(t.api, beans, '1');
+    await positioned();
+    const { rows: [seen] } = await t.db.query<{ position: string }>('SELECT max(position)::text AS position FROM domain_event WHERE product_id = $1', [kale]);
+    // A replica of the version before forgets the kale's next change and records only the log's mark.
+    await adjustStock(t.api, kale, '2');
+    await positioned();
+    const { rows: [lost] } = await t.db.query<{ position: string }>('SELECT max(position)::text AS position FROM domain_event WHERE product_id = $1', [kale]);
+    await adjustStock(t.api, beans, '1'); // for this version's next pass to forget
+    await adjustStock(t.api, beans, '1'); // the newest, kept
+    await positioned();
+    await t.db.query('DELETE FROM domain_event WHERE position <= $1', [lost!.position]);
+    await t.db.query('UPDATE pruned_events SET through_position = greatest(through_position, $1)', [lost!.position]);
+
+    const resumeKale = async () => {
+      const stream = await subscribe<unknown>(t.api, RESERVATIONS, { producerId: quiet, after: seen!.position });
+      try {
+        return await waitFor('an error or the stream to open', async () =>
+          (stream.errors.length > 0 ? JSON.stringify(stream.errors) : t.app.events.subscriberCount >= 1 ? 'open' : undefined));
+      } finally {
+        await stream.close();
+        await waitFor('the stream to end', async () => (t.app.events.subscriberCount === 0 ? true : undefined));
+      }
+    };
+    expect(await resumeKale()).toContain('are no longer all kept');
+    // This version's next pass forgets a change of the beans, raising the marks, and keeps counting it.
+    t.clock.advance({ days: 3 });
+    await t.app.scheduler.runOnce();
+    expect((await t.db.query('SELECT 1 FROM domain_event WHERE product_id = $1', [beans])).rowCount).toBe(1);
+    expect(await resumeKale()).toContain('are no longer all kept');
+  });
 });
