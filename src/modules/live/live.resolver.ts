@@ -93,8 +93,9 @@ async function replayStart(ctx: GraphQLContext, after: string | null | undefined
     throw new GraphQLError('`after` must be the id of an earlier event', { extensions: { code: 'BAD_USER_INPUT' } });
   }
   const from = floor !== undefined && floor !== null && BigInt(after) < BigInt(floor) ? floor : after;
-  // A retention pass starting just after this check may still forget events the replay has not
-  // read yet: only those of a resume from exactly the edge of what is kept.
+  // A retention pass running while the replay reads may still forget events it has not read yet:
+  // those that aged past EVENT_RETENTION since the last pass, or whose webhook delivery ended
+  // meanwhile. Only a resume from about as far back as retention reaches meets it (not fixed).
   if (BigInt(after) !== 0n && BigInt(from) < BigInt(forgottenThrough)) {
     throw new GraphQLError(
       `the events after ${after} are no longer all kept (EVENT_RETENTION), and some were this stream's: read again what you show, and subscribe without \`after\``,
