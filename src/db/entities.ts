@@ -1,5 +1,5 @@
 import { DomainEvent } from '../events/domain-event.entity.js';
-import { PrunedEvents, PrunedEventsByOwner } from '../events/pruned-events.entity.js';
+import { PrunedEventMark, PrunedEvents } from '../events/pruned-events.entity.js';
 import { Webhook, WebhookAttempt, WebhookDelivery } from '../modules/webhooks/webhook.entity.js';
 import { Product } from '../modules/catalogue/product.entity.js';
 import { Hub } from '../modules/enterprises/hub.entity.js';
@@ -39,7 +39,7 @@ export const entities = [
   CustomerOrderLine,
   DomainEvent,
   PrunedEvents,
-  PrunedEventsByOwner,
+  PrunedEventMark,
   Webhook,
   WebhookDelivery,
   WebhookAttempt,

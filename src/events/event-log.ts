@@ -138,25 +138,28 @@ export async function newestEventPosition(em: EntityManager): Promise<string> {
 }
 
 /**
- * Whose events a stream replays: its producers' and hubs' (`owners`), or those of every producer
- * whose products a session offers (`offeredIn`, a storefront's stream, which follows them).
+ * Which events a stream delivers, as far as a replay's check needs to know: the kinds it
+ * delivers (all of them when absent), and whose: its producers' and hubs' (`owners`), or those
+ * of every producer whose products a session offers (`offeredIn`, a storefront's stream).
  */
-export type ReplayOwners = { owners: readonly string[] } | { offeredIn: string };
+export type ReplayOwners = ({ owners: readonly string[] } | { offeredIn: string }) & { kinds?: readonly string[] };
 
 /**
- * The events a stream may replay after: from the newest of its owners' events forgotten (and of
- * anyone's forgotten before owners' marks were kept) to the newest positioned.
+ * The events a stream may replay after: from the newest forgotten of its owners' events of the
+ * kinds it delivers (PrunedEventMark; and anyone's forgotten before those marks were kept) to the
+ * newest positioned.
  */
-export async function replayableRange(em: EntityManager, owners: ReplayOwners): Promise<{ forgottenThrough: string; newest: string }> {
-  const [whose, params] = 'owners' in owners
-    ? ['m.owner_id = ANY(?::uuid[])', [uuidArray(owners.owners)]]
-    : ['m.owner_id IN (SELECT p.producer_id FROM offer f JOIN product p ON p.id = f.product_id WHERE f.sales_session_id = ?)', [owners.offeredIn]];
+export async function replayableRange(em: EntityManager, stream: ReplayOwners): Promise<{ forgottenThrough: string; newest: string }> {
+  const [whose, params] = 'owners' in stream
+    ? ['m.owner_id = ANY(?::uuid[])', [uuidArray(stream.owners)]]
+    : ['m.owner_id IN (SELECT p.producer_id FROM offer f JOIN product p ON p.id = f.product_id WHERE f.sales_session_id = ?)', [stream.offeredIn]];
+  const kinds = stream.kinds ? { sql: 'AND m.kind = ANY(?::text[])', params: [`{${stream.kinds.join(',')}}`] } : { sql: '', params: [] };
   const [row] = await sql<{ forgottenThrough: string; newest: string }>(
     em,
-    `SELECT greatest((SELECT greatest(unattributed_through, CASE WHEN through_position > attributed_through THEN through_position END) FROM pruned_events),
-                     (SELECT max(m.through_position) FROM pruned_events_by_owner m WHERE ${whose}))::text AS "forgottenThrough",
+    `SELECT greatest((SELECT unattributed_through FROM pruned_events),
+                     (SELECT max(m.through_position) FROM pruned_event_mark m WHERE ${whose} ${kinds.sql}))::text AS "forgottenThrough",
             (SELECT coalesce(max(position), 0) FROM domain_event)::text AS newest`,
-    params,
+    [...params, ...kinds.params],
   );
   return { forgottenThrough: row!.forgottenThrough ?? '0', newest: row!.newest };
 }

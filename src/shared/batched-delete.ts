@@ -3,12 +3,6 @@ import { sql } from './sql.js';
 
 const BATCH = 5_000;
 
-/** Statements run with each batch, in the same statement: `gone` holds the rows deleted, with the columns `returning` names. */
-export interface Alongside {
-  returning: string;
-  statements: string[];
-}
-
 /**
  * Deletes the rows of `table` that `select` (a `SELECT <table alias>.ctid FROM …` query) finds, a
  * batch at a time, each statement committing on its own, until one deletes nothing. Retention
@@ -20,13 +14,12 @@ export interface Alongside {
  * and is skipped, never another deleted in its place; so a short batch does not mean the end,
  * only an empty one does.
  */
-export async function deleteInBatches(em: EntityManager, table: string, select: string, params: unknown[], alongside?: Alongside): Promise<number> {
+export async function deleteInBatches(em: EntityManager, table: string, select: string, params: unknown[]): Promise<number> {
   let total = 0;
   for (;;) {
     const [{ deleted } = { deleted: 0 }] = await sql<{ deleted: number }>(
       em,
-      `WITH gone AS (DELETE FROM ${table} WHERE ctid = ANY(ARRAY(${select} LIMIT ?)) RETURNING ${alongside?.returning ?? '1'})
-            ${(alongside?.statements ?? []).map((statement, i) => `, alongside${i} AS (${statement})`).join('')}
+      `WITH gone AS (DELETE FROM ${table} WHERE ctid = ANY(ARRAY(${select} LIMIT ?)) RETURNING 1)
        SELECT count(*)::int AS deleted FROM gone`,
       [...params, BATCH],
     );

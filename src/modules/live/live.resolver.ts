@@ -82,9 +82,10 @@ function offerStateAfter(ctx: GraphQLContext, event: StoredEvent, offerId: strin
  * replays nothing from before the session). `after` must be an event's id, and one that has been
  * (an id from another environment, or from before the database was restored, would otherwise
  * silence the subscription until the events caught up with it). And nothing after where the replay
- * starts may have been forgotten of the stream's owners' events (EVENT_RETENTION): that replay
- * could have a hole it cannot show. A stream none of whose events were forgotten (a producer quiet
- * for longer than the retention) resumes. "0" asks for all there is: what is kept.
+ * starts may have been forgotten of the events the stream delivers, by owner and kind
+ * (EVENT_RETENTION): that replay could have a hole it cannot show. A stream none of whose events
+ * were forgotten (a producer quiet for longer than the retention) resumes. "0" asks for all there
+ * is: what is kept.
  */
 async function replayStart(ctx: GraphQLContext, after: string | null | undefined, owners: ReplayOwners, floor?: string | null): Promise<string | undefined> {
   if (after === null || after === undefined) return undefined;
@@ -114,7 +115,7 @@ export class ReservationEventResolver {
       const { producerId, after } = args as ReservationArgs;
       if (!isUuid(producerId)) throw new GraphQLError(shortenQuoted(`no producer with id "${producerId}"`), { extensions: { code: 'BAD_USER_INPUT' } });
       if (!actsForProducer((context as GraphQLContext).actor, producerId)) throw forbiddenRead("another producer's reservations");
-      return (context as GraphQLContext).events.open({ filter: { kinds: RESERVATION_KINDS, producerId }, after: await replayStart(context as GraphQLContext, after, { owners: [producerId] }) });
+      return (context as GraphQLContext).events.open({ filter: { kinds: RESERVATION_KINDS, producerId }, after: await replayStart(context as GraphQLContext, after, { owners: [producerId], kinds: RESERVATION_KINDS }) });
     },
   })
   reservationChanged(
@@ -289,7 +290,7 @@ export class FulfilmentEventResolver {
       if (producerId && !actsForProducer(ctx.actor, producerId)) throw forbiddenRead("another producer's fulfilment");
       if (hubId && !actsForHub(ctx.actor, hubId)) throw forbiddenRead("another hub's fulfilment");
       const filter = producerId ? { kinds: FULFILMENT_KINDS, producerId } : { kinds: FULFILMENT_KINDS, hubId: hubId! };
-      return ctx.events.open({ filter, after: await replayStart(ctx, after, { owners: [id] }) });
+      return ctx.events.open({ filter, after: await replayStart(ctx, after, { owners: [id], kinds: FULFILMENT_KINDS }) });
     },
   })
   fulfilmentChanged(
