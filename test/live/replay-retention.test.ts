@@ -14,6 +14,16 @@ describe('resuming once retention has forgotten events', () => {
   });
   afterAll(() => t.stop());
 
+  /** 'open', or the errors a resuming stream got, once it is one or the other; closed after. */
+  const outcomeOf = async (stream: { errors: unknown[]; close(): Promise<unknown> }) => {
+    try {
+      return await waitFor('an error or the stream to open', async () =>
+        (stream.errors.length > 0 ? JSON.stringify(stream.errors) : t.app.events.subscriberCount >= 1 ? 'open' : undefined));
+    } finally {
+      await stream.close();
+      await waitFor('the stream to end', async () => (t.app.events.subscriberCount === 0 ? true : undefined));
+    }
+  };
   const positionOf = async (productId: string) =>
     (await t.db.query<{ position: string }>('SELECT max(position)::text AS position FROM domain_event WHERE product_id = $1', [productId])).rows[0]!.position;
   const positioned = () =>
@@ -157,14 +167,7 @@ describe('resuming once retention has forgotten events', () => {
     expect((await t.db.query('SELECT 1 FROM domain_event WHERE position = $1', [lost])).rowCount).toBe(0);
 
     // The storefront resumes after 11: 13 is forgotten, so it must be refused.
-    const stream = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id, after: seen });
-    try {
-      const outcome = await waitFor('an error or the stream to open', async () =>
-        (stream.errors.length > 0 ? JSON.stringify(stream.errors) : t.app.events.subscriberCount >= 1 ? 'open' : undefined));
-      expect(outcome).toContain('are no longer all kept');
-    } finally {
-      await stream.close();
-    }
+    expect(await outcomeOf(await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id, after: seen }))).toContain('are no longer all kept');
   });
 
   it("resumes a producer's reservations when only events its stream never delivers (stock adjustments) were forgotten", async () => {
@@ -181,13 +184,6 @@ describe('resuming once retention has forgotten events', () => {
     await positioned();
     t.clock.advance({ days: 3 });
     await t.app.scheduler.runOnce();
-    const stream = await subscribe<unknown>(t.api, RESERVATIONS, { producerId: quiet, after: seen });
-    try {
-      const outcome = await waitFor('an error or the stream to open', async () =>
-        (stream.errors.length > 0 ? JSON.stringify(stream.errors) : t.app.events.subscriberCount >= 1 ? 'open' : undefined));
-      expect(outcome).toBe('open');
-    } finally {
-      await stream.close();
-    }
+    expect(await outcomeOf(await subscribe<unknown>(t.api, RESERVATIONS, { producerId: quiet, after: seen }))).toBe('open');
   });
 });
