@@ -14,9 +14,6 @@ export class Migration20261125220000 extends Migration {
   override async up(): Promise<void> {
     this.addSql(`create table "pruned_event_mark" ("owner_id" uuid not null, "kind" varchar(32) not null, "through_position" bigint not null, constraint "pruned_event_mark_pkey" primary key ("owner_id", "kind"));`);
 
-    this.addSql(`alter table "pruned_events" add column "unattributed_through" bigint not null default 0;`);
-    this.addSql(`update "pruned_events" set "unattributed_through" = "through_position";`);
-
     // Statement-level, with the deleted rows as a table: one pass of a batch of thousands is one
     // call. The whole log's mark is raised first: concurrent deletes then wait here, one after
     // the other, and take the owners' rows in the same order (no deadlock).
@@ -36,8 +33,13 @@ export class Migration20261125220000 extends Migration {
         on conflict (owner_id, kind) do update set through_position = greatest(pruned_event_mark.through_position, excluded.through_position);
         return null;
       end $$;`);
+    // domain_event before pruned_events, the order a previous-version replica's retention
+    // statement locks them in (its DELETE, then its UPDATE): the other order deadlocked with it.
     this.addSql(`create trigger domain_event_forgotten after delete on domain_event referencing old table as gone
                    for each statement execute function record_forgotten_events();`);
+
+    this.addSql(`alter table "pruned_events" add column "unattributed_through" bigint not null default 0;`);
+    this.addSql(`update "pruned_events" set "unattributed_through" = "through_position";`);
   }
 
   override async down(): Promise<void> {

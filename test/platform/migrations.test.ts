@@ -4,7 +4,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { createDatabaseIfMissing } from '../../src/db/database.js';
 import { migrate, openOrm } from '../../src/db/orm.js';
 import { migrationsList } from '../../migrations/index.js';
-import { waitForLockWait } from '../support/wait.js';
+import { waitFor, waitForLockWait } from '../support/wait.js';
 
 const JEAN = '00000000-0000-4000-8000-000000000001';
 const CARROTS = '00000000-0000-4000-8000-000000000002';
@@ -14,7 +14,7 @@ const JEAN_AND_CARROTS = `
   INSERT INTO product (id, producer_id, name, sku, unit) VALUES ('${CARROTS}', '${JEAN}', 'Carrots', 'C', 'kg');`;
 
 /** A fresh, empty database for `run` to migrate step by step; its connections are closed after. */
-async function upgrade(run: (orm: Awaited<ReturnType<typeof openOrm>>, db: pg.Pool) => Promise<void>, options: { statementTimeoutMs?: number } = {}): Promise<void> {
+async function upgrade(run: (orm: Awaited<ReturnType<typeof openOrm>>, db: pg.Pool, url: string) => Promise<void>, options: { statementTimeoutMs?: number } = {}): Promise<void> {
   const adminUrl = inject('adminUrl');
   const name = `upgrade_${randomBytes(4).toString('hex')}`;
   await createDatabaseIfMissing(adminUrl, name);
@@ -23,7 +23,7 @@ async function upgrade(run: (orm: Awaited<ReturnType<typeof openOrm>>, db: pg.Po
   const orm = await openOrm({ url: url.toString(), poolSize: 2, ...options });
   const db = new pg.Pool({ connectionString: url.toString(), max: 2 });
   try {
-    await run(orm, db);
+    await run(orm, db, url.toString());
   } finally {
     await db.end();
     await orm.close();
@@ -385,6 +385,44 @@ describe('migrations', () => {
                                          FROM sales_session ORDER BY id`);
       // Closed at its closesAt, closed early: told. Still selling: the scheduler tells it at its close.
       expect(rows).toEqual([{ id: '01', told: true }, { id: '02', told: true }, { id: '03', told: null }]);
+    });
+  });
+
+  it("do not deadlock with a previous-version replica's retention pass running as they install the trigger that records forgotten events", async () => {
+    // The previous release's (f099b8b) retention statement: domain_event (its DELETE), then pruned_events.
+    const OLD_PASS = `WITH gone AS (DELETE FROM domain_event WHERE ctid = ANY(ARRAY(
+         SELECT e.ctid FROM domain_event e
+          WHERE e.position IS NOT NULL AND e.created_at < now() AND e.position < (SELECT max(position) FROM domain_event)
+            AND NOT EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.event_position = e.position AND d.status = 'PENDING') LIMIT 5000))
+       RETURNING position),
+     alongside AS (UPDATE pruned_events SET through_position = greatest(through_position, (SELECT max(position) FROM gone)) WHERE EXISTS (SELECT 1 FROM gone))
+     SELECT count(*)::int AS deleted FROM gone`;
+    await upgrade(async (orm, db, url) => {
+      await orm.getMigrator().up({ to: 'Migration20261125210000' });
+      await db.query(`${JEAN_AND_CARROTS}
+        INSERT INTO domain_event (kind, producer_id, product_id, quantity, available, created_at, position)
+        SELECT 'ADJUSTED', '${JEAN}', '${CARROTS}', 1, 1, now() - interval '10 days', p FROM generate_series(1, 10) p;`);
+      const more = new pg.Pool({ connectionString: url, max: 2 });
+      try {
+        // The old statement holds domain_event and waits for webhook_delivery (held elsewhere a
+        // moment): the upgrade starts meanwhile.
+        const holder = await more.connect();
+        await holder.query('BEGIN');
+        await holder.query('LOCK TABLE webhook_delivery IN ACCESS EXCLUSIVE MODE');
+        const oldPass = more.query(OLD_PASS);
+        await waitForLockWait(db, "the old replica's pass to wait");
+        const migrated = migrate(orm);
+        await waitFor('the upgrade to wait for the old pass', async () =>
+          ((await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")).rows[0].n >= 2 ? true : undefined));
+        await holder.query('COMMIT');
+        holder.release();
+        const outcome = await Promise.allSettled([oldPass, migrated]);
+        expect(outcome.map((o) => (o.status === 'rejected' ? String((o.reason as Error).message) : 'ok'))).toEqual(['ok', 'ok']);
+        // What the old pass forgot before the trigger existed is in the whole log's mark.
+        expect((await db.query('SELECT through_position::int, unattributed_through::int FROM pruned_events')).rows).toEqual([{ through_position: 9, unattributed_through: 9 }]);
+      } finally {
+        await more.end();
+      }
     });
   });
 });
