@@ -221,5 +221,11 @@ describe('availabilityChanged when a session stops selling', () => {
       .toMatchObject([{ code: 'SESSION_NOT_OPEN' }]);
     const status = await t.api.data<{ salesSession: { status: string } }>('query ($id: ID!) { salesSession(id: $id) { status } }', { id: w.session.id });
     expect(status.salesSession.status).toBe('CLOSED');
+    // Nor is it, or what it offered, the public catalogue's any more.
+    const visitor = await (await t.as()).data<{ salesSession: unknown; product: unknown; hub: { salesSessions: unknown[] } }>(
+      'query ($s: ID!, $p: ID!, $h: ID!) { salesSession(id: $s) { id } product(id: $p) { id } hub(id: $h) { salesSessions { id } } }',
+      { s: w.session.id, p: w.carrots, h: w.hub },
+    );
+    expect(visitor).toEqual({ salesSession: null, product: null, hub: { salesSessions: [] } });
   });
 });

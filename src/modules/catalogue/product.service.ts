@@ -146,7 +146,8 @@ const PRODUCER_PRODUCTS: KeysetList<Product> = {
  * given as the parameter (the catalogue, seesCatalogueOnly()).
  */
 const ON_SALE = `EXISTS (SELECT 1 FROM offer f JOIN sales_session s ON s.id = f.sales_session_id
-                          WHERE f.product_id = t.id AND f.withdrawn_at IS NULL AND s.closed_at IS NULL AND s.closes_at > ?)`;
+                          WHERE f.product_id = t.id AND f.withdrawn_at IS NULL AND s.closed_at IS NULL AND s.close_announced_at IS NULL
+                            AND s.closes_at > ?)`;
 
 export interface ProducerProductsPage extends Page {
   /** Only the products on sale at this instant (ON_SALE): the catalogue, for a caller without a token. */

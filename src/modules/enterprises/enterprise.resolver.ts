@@ -104,6 +104,6 @@ export class HubResolver {
     const now = ctx.clock.now();
     const catalogueOnly = seesCatalogueOnly(ctx.actor);
     const since = catalogueOnly && (!closesAfter || closesAfter < now) ? now : closesAfter;
-    return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter: since } });
+    return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter: since, unannounced: catalogueOnly } });
   }
 }

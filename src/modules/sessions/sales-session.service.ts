@@ -233,7 +233,7 @@ export class SalesSessionService {
   /** Without a token (seesCatalogueOnly()), only a session selling or still to come: one closed by any means has closed_at set. */
   findSalesSession(ctx: RequestContext, id: string): Promise<SalesSession | null> {
     if (!isUuid(id)) return Promise.resolve(null);
-    const notEnded = seesCatalogueOnly(ctx.actor) ? { closedAt: null, closesAt: { $gt: ctx.clock.now() } } : {};
+    const notEnded = seesCatalogueOnly(ctx.actor) ? { closedAt: null, closeAnnouncedAt: null, closesAt: { $gt: ctx.clock.now() } } : {};
     return ctx.em.findOne(SalesSession, { id, ...notEnded });
   }
 
@@ -262,6 +262,8 @@ export class SalesSessionService {
 export interface HubSessionsPage extends Page {
   /** Only sessions closing after this instant: `now` gives those open and those to come. */
   closesAfter?: Date | null;
+  /** Only those whose storefronts have not been told they closed (the catalogue: seesCatalogueOnly()). */
+  unannounced?: boolean;
 }
 
 const HUB_SESSIONS: KeysetList<SalesSession> = {
@@ -273,10 +275,14 @@ const HUB_SESSIONS: KeysetList<SalesSession> = {
 };
 
 /** Hubs' sessions in opening order (then by id), a page of each, in one statement (keysetPages()). */
-export function hubSessions(em: EntityManager, hubIds: readonly string[], { closesAfter, ...page }: HubSessionsPage): Promise<Map<string, SalesSession[] | DomainError>> {
+export function hubSessions(em: EntityManager, hubIds: readonly string[], { closesAfter, unannounced, ...page }: HubSessionsPage): Promise<Map<string, SalesSession[] | DomainError>> {
   // Closing after it: by its schedule, unless the hub closed it early before then (least() skips
-  // a null closed_at).
-  const filter = closesAfter ? { sql: 'least(t.closes_at, t.closed_at) > ?', params: [closesAfter] } : undefined;
+  // a null closed_at). A session announced closed is closed, whatever this replica's clock says.
+  const conditions = [
+    ...(closesAfter ? [{ sql: 'least(t.closes_at, t.closed_at) > ?', params: [closesAfter] }] : []),
+    ...(unannounced ? [{ sql: 't.close_announced_at IS NULL', params: [] }] : []),
+  ];
+  const filter = conditions.length > 0 ? { sql: conditions.map((c) => c.sql).join(' AND '), params: conditions.flatMap((c) => c.params) } : undefined;
   return keysetPages(em, HUB_SESSIONS, hubIds, page, filter);
 }
 
