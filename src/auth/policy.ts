@@ -67,6 +67,13 @@ export async function seesWholesalePrice(actor: Actor, producerId: string, appro
   return actor.kind === 'hub' ? approved(actor.hubId) : actsForProducer(actor, producerId);
 }
 
+/**
+ * A producer's products on sale in no session (its plans, for next season say) are, like its
+ * wholesale price, its own, the hubs' it approved (which offer them) and the operator's: other
+ * producers and hubs read its catalogue as a visitor does. `approved` as for seesWholesalePrice.
+ */
+export const seesProductsOffSale = seesWholesalePrice;
+
 /** A hub's own sessions offer only what producers approved it for; the operator acts for every enterprise. */
 export function needsHubApproval(actor: Actor): boolean {
   return actor.kind === 'hub';

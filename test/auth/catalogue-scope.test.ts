@@ -4,7 +4,7 @@
 // nor a product on sale in none of them. A token reads both.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
-import { createProducer, createProduct, createHub, createSession } from '../support/scenarios.js';
+import { approveHub, createProducer, createProduct, createHub, createSession } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { openSessionWorld } from '../support/world.js';
 
@@ -69,6 +69,26 @@ describe('what a caller without a token reads', () => {
     const asJean = await t.as({ role: 'producer', producerId: jean });
     expect((await asJean.data<{ producer: { products: { name: string }[] } }>('query ($id: ID!) { producer(id: $id) { products { name } } }', { id: jean }))
       .producer.products.map((p) => p.name).sort()).toEqual(['Carrots', 'Heirloom tomatoes (not announced)']);
+
+    // So does a hub Jean approved (it offers them), and the operator; another producer, a hub Jean
+    // never approved and a shopper read what a visitor reads.
+    const approvedHub = await createHub(t.api, 'Hub approved');
+    await approveHub(t.api, jean, approvedHub);
+    const read = async (client: Awaited<ReturnType<TestApp['as']>>) => {
+      const d = await client.data<{ producer: { products: { name: string }[] }; product: { name: string } | null }>(
+        'query ($id: ID!, $p: ID!) { producer(id: $id) { products { name } } product(id: $p) { name } }', { id: jean, p: unannounced.id });
+      return { listed: d.producer.products.map((p) => p.name).sort(), direct: d.product?.name ?? null };
+    };
+    const all = { listed: ['Carrots', 'Heirloom tomatoes (not announced)'], direct: 'Heirloom tomatoes (not announced)' };
+    const catalogue = { listed: ['Carrots'], direct: null };
+    const seen = {
+      admin: await read(t.api),
+      approvedHub: await read(await t.as({ role: 'hub', hubId: approvedHub })),
+      otherProducer: await read(await t.as({ role: 'producer', producerId: await createProducer(t.api, 'Rival farm') })),
+      otherHub: await read(await t.as({ role: 'hub', hubId: await createHub(t.api, 'Hub never approved') })),
+      customer: await read(await t.as({ role: 'customer', hubId: approvedHub, customerRef: 'ali' })),
+    };
+    expect(seen).toEqual({ admin: all, approvedHub: all, otherProducer: catalogue, otherHub: catalogue, customer: catalogue });
   });
 
   it('does not reach a product on sale in no session through a withdrawn offer of an open session', async () => {

@@ -169,16 +169,18 @@ describe("a product's details", () => {
 
     const priceOf = async (api: Awaited<ReturnType<TestApp['as']>>) =>
       api.request<{ product: { name: string; wholesalePrice: unknown } }>('query ($id: ID!) { product(id: $id) { name wholesalePrice { amount } } }', { id });
-    // A hub the producer has not approved: not its business.
+    // A hub the producer has not approved: not its business. On sale nowhere, the product is not
+    // even its to read (seesProductsOffSale()); on sale, its price is FORBIDDEN (below).
     const unapproved = await priceOf(await t.as({ role: 'hub', hubId: hub }));
-    expect(unapproved.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect({ product: unapproved.data?.product, errors: unapproved.errors }).toEqual({ product: null, errors: undefined });
     await approveHub(t.api, producer, hub);
     expect((await priceOf(await t.as({ role: 'hub', hubId: hub }))).data?.product.wholesalePrice).toEqual({ amount: 900 });
     expect((await priceOf(await t.as({ role: 'producer', producerId: producer }))).data?.product.wholesalePrice).toEqual({ amount: 900 });
     // On sale nowhere: not in the catalogue, so nothing of it for a caller without a token.
     expect((await priceOf(await t.as())).data?.product).toBeNull();
     await createSession(t.api, hub, { opensAt: '2026-11-23T08:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [id] });
-    for (const [caller, code] of [[await t.as(), 'UNAUTHENTICATED'], [await t.as({ role: 'customer', hubId: hub, customerRef: 'ali' }), 'FORBIDDEN'], [asRival, 'FORBIDDEN']] as const) {
+    const unapprovedHub = await t.as({ role: 'hub', hubId: await createHub(t.api, 'Hub never approved') });
+    for (const [caller, code] of [[await t.as(), 'UNAUTHENTICATED'], [await t.as({ role: 'customer', hubId: hub, customerRef: 'ali' }), 'FORBIDDEN'], [asRival, 'FORBIDDEN'], [unapprovedHub, 'FORBIDDEN']] as const) {
       const answer = await priceOf(caller);
       expect(answer.data?.product?.wholesalePrice ?? null).toBeNull();
       expect(answer.errors?.map((e) => e.extensions?.code)).toEqual([code]);

@@ -1,6 +1,6 @@
 import { DeadlockException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { requireProducer, seesCatalogueOnly } from '../../auth/policy.js';
+import { requireProducer, seesProductsOffSale } from '../../auth/policy.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { createOrReplay, hashRequest } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
@@ -9,6 +9,7 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
+import { approvedProducerIds } from '../enterprises/hub-approvals.js';
 import type { StockService } from '../stock/stock.service.js';
 import { Product } from './product.entity.js';
 import { DEFAULT_SELLABLE_STEP, type ProductDetails, type ProductDetailsFields, productDetails, sameDetails } from './product-details.js';
@@ -92,7 +93,8 @@ export class ProductService {
     else if (input.sku !== undefined) changes.sku = requiredText(input.sku, ['sku'], 100, errors);
     errors.throwIfAny();
 
-    const product = await this.findProduct(ctx, input.productId);
+    // Found whoever asks: another producer's is FORBIDDEN, as every write of another's is.
+    const product = isUuid(input.productId) ? await ctx.em.findOne(Product, input.productId) : null;
     if (!product) throw DomainError.of(UserErrorCode.NOT_FOUND, `no product with id "${input.productId}"`, ['productId']);
     requireProducer(ctx.actor, product.producer.id, 'productId');
     try {
@@ -116,14 +118,19 @@ export class ProductService {
     }
   }
 
-  /** Without a token (seesCatalogueOnly()), only a product on sale in a session selling or still to come. */
+  /**
+   * A product on sale in a session selling or still to come (the catalogue), or one whose
+   * producer shares its products off sale with the caller (seesProductsOffSale()).
+   */
   async findProduct(ctx: RequestContext, id: string): Promise<Product | null> {
     if (!isUuid(id)) return null;
-    if (seesCatalogueOnly(ctx.actor)) {
-      const [onSale] = await sql(ctx.em, `SELECT 1 FROM product t WHERE t.id = ? AND ${ON_SALE}`, [id, ctx.clock.now()]);
-      if (!onSale) return null;
-    }
-    return ctx.em.findOne(Product, id);
+    const product = await ctx.em.findOne(Product, id);
+    if (!product) return null;
+    const producerId = product.producer.id;
+    const approved = async (hubId: string) => (await approvedProducerIds(ctx.em, hubId, [producerId], false)).has(producerId);
+    if (await seesProductsOffSale(ctx.actor, producerId, approved)) return product;
+    const [onSale] = await sql(ctx.em, `SELECT 1 FROM product t WHERE t.id = ? AND ${ON_SALE}`, [id, ctx.clock.now()]);
+    return onSale ? product : null;
   }
 }
 
@@ -143,14 +150,14 @@ const PRODUCER_PRODUCTS: KeysetList<Product> = {
 
 /**
  * Product `t` is offered, and not withdrawn, in a session selling or still to come at the instant
- * given as the parameter (the catalogue, seesCatalogueOnly()).
+ * given as the parameter (the catalogue, all that seesProductsOffSale() does not share).
  */
 const ON_SALE = `EXISTS (SELECT 1 FROM offer f JOIN sales_session s ON s.id = f.sales_session_id
                           WHERE f.product_id = t.id AND f.withdrawn_at IS NULL AND s.closed_at IS NULL AND s.close_announced_at IS NULL
                             AND s.closes_at > ?)`;
 
 export interface ProducerProductsPage extends Page {
-  /** Only the products on sale at this instant (ON_SALE): the catalogue, for a caller without a token. */
+  /** Only the products on sale at this instant (ON_SALE): the catalogue, for a caller the producer shares no more with. */
   onSaleAt?: Date;
 }
 

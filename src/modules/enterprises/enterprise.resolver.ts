@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 't
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { Allow, Public } from '../../auth/access.js';
-import { actsForHub, actsForProducer, seesCatalogueOnly } from '../../auth/policy.js';
+import { actsForHub, actsForProducer, seesCatalogueOnly, seesProductsOffSale } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -31,13 +31,15 @@ export class ProducerResolver {
   @FieldResolver(() => [Product], {
     description: `Oldest first (a product renamed keeps its place); at most ${MAX_LIST} (the default). The next page: \`after:\` the last product of this one.`,
   })
-  products(
+  async products(
     @Root() producer: ProducerRecord,
     @Ctx() ctx: GraphQLContext,
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => IdScalar, { nullable: true, description: 'Only the products after this one, oldest first.' }) after?: string,
   ): Promise<Product[]> {
-    const onSaleAt = seesCatalogueOnly(ctx.actor) ? ctx.clock.now() : undefined;
+    // Its products on sale nowhere are its own, its approved hubs' and the operator's (seesProductsOffSale()).
+    const approved = async (hubId: string) => (await ctx.loaders.approvedHubIdsOf.load(producer.id)).includes(hubId);
+    const onSaleAt = (await seesProductsOffSale(ctx.actor, producer.id, approved)) ? undefined : ctx.clock.now();
     return ctx.loaders.productsByProducer.load({ parentId: producer.id, page: { limit: listSize(first), after, onSaleAt } });
   }
 
