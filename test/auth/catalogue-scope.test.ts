@@ -4,12 +4,14 @@
 // nor a product on sale in none of them. A token reads both.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
-import { approveHub, createProducer, createProduct, createHub, createSession } from '../support/scenarios.js';
+import { approveHub, checkout, createProducer, createProduct, createHub, createSession } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { openSessionWorld } from '../support/world.js';
 
 const CANCEL = 'mutation ($input: CancelSalesSessionInput!) { cancelSalesSession(input: $input) { userErrors { code } } }';
 const WITHDRAW = 'mutation ($input: OfferRefInput!) { withdrawOffer(input: $input) { userErrors { code } } }';
+
+const REVOKE = 'mutation ($input: HubApprovalInput!) { revokeHub(input: $input) { userErrors { code } } }';
 
 describe('what a caller without a token reads', () => {
   let t: TestApp;
@@ -160,5 +162,38 @@ describe('what a caller without a token reads', () => {
     // A cursor that is none of the producer's products is refused, as before.
     const madeUp = await anonymous.request(PRODUCTS, { id: jean, after: '00000000-0000-4000-8000-000000000000' });
     expect(madeUp.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('lets a hub read the products of its own session after it ended, though the operator set it up and no producer approved the hub', async () => {
+    const w = await openSessionWorld(t.api);
+    const asHub = await t.as({ role: 'hub', hubId: w.hub });
+    const before = await asHub.data<{ product: { name: string } | null }>('query ($id: ID!) { product(id: $id) { name } }', { id: w.carrots });
+    expect(before.product).toEqual({ name: 'Carrots' });
+    t.clock.set('2026-11-23T21:00:00+01:00');
+    await t.app.scheduler.runOnce();
+    const after = await asHub.data<{ salesSession: { offers: { product: { id: string; name: string } }[] }; product: { name: string } | null }>(
+      'query ($s: ID!, $p: ID!) { salesSession(id: $s) { offers { product { id name } } } product(id: $p) { name } }', { s: w.session.id, p: w.carrots });
+    expect(after.salesSession.offers.map((o) => o.product.name)).toContain('Carrots');
+    expect(after.product).toEqual({ name: 'Carrots' });
+  });
+
+  it('lets a hub read the products of its past session after their producer revoked it, directly as through its orders', async () => {
+    t.clock.set('2026-11-24T09:00:00+01:00');
+    const jean = await createProducer(t.api, 'Jean R');
+    const leeks = await createProduct(t.api, jean, { name: 'Leeks', onHand: '10' });
+    const hub = await createHub(t.api, 'Hub R');
+    await approveHub(t.api, jean, hub);
+    const asHub = await t.as({ role: 'hub', hubId: hub });
+    const session = await createSession(asHub, hub, { opensAt: '2026-11-24T07:00:00+01:00', closesAt: '2026-11-24T20:00:00+01:00', products: [leeks] });
+    const order = await checkout(asHub, session.id, 'ali', [{ offerId: session.offerFor(leeks), quantity: '1' }]);
+    expect(order.userErrors).toEqual([]);
+    t.clock.set('2026-11-24T21:00:00+01:00');
+    await t.app.scheduler.runOnce();
+    expect(await t.as({ role: 'producer', producerId: jean }).then((c) => c.data(REVOKE, { input: { producerId: jean, hubId: hub } }))).toEqual({ revokeHub: { userErrors: [] } });
+    const d = await asHub.data<{ customerOrder: { lines: { product: { name: string } }[] }; product: { name: string } | null; producer: { products: { name: string }[] } }>(
+      'query ($o: ID!, $p: ID!, $j: ID!) { customerOrder(id: $o) { lines { product { name } } } product(id: $p) { name } producer(id: $j) { products { name } } }',
+      { o: order.customerOrder!.id, p: leeks, j: jean });
+    expect(d.customerOrder.lines.map((l) => l.product.name)).toEqual(['Leeks']);
+    expect({ direct: d.product, listed: d.producer.products }).toEqual({ direct: { name: 'Leeks' }, listed: [{ name: 'Leeks' }] });
   });
 });

@@ -129,8 +129,8 @@ export class ProductService {
     const producerId = product.producer.id;
     const approved = async (hubId: string) => (await approvedProducerIds(ctx.em, hubId, [producerId], false)).has(producerId);
     if (await seesProductsOffSale(ctx.actor, producerId, approved)) return product;
-    const [onSale] = await sql(ctx.em, `SELECT 1 FROM product t WHERE t.id = ? AND ${ON_SALE}`, [id, ctx.clock.now()]);
-    return onSale ? product : null;
+    const [visible] = await sql(ctx.em, `SELECT 1 FROM product t WHERE t.id = ? AND (${ON_SALE} OR ${OFFERED_BY_HUB})`, [id, ctx.clock.now(), offeringHub(ctx)]);
+    return visible ? product : null;
   }
 }
 
@@ -156,12 +156,28 @@ const ON_SALE = `EXISTS (SELECT 1 FROM offer f JOIN sales_session s ON s.id = f.
                           WHERE f.product_id = t.id AND f.withdrawn_at IS NULL AND s.closed_at IS NULL AND s.close_announced_at IS NULL
                             AND s.closes_at > ?)`;
 
+/**
+ * Product `t` was offered in a session of the hub given as the parameter (null: none): a hub reads
+ * the products of its own sessions, ended or withdrawn, whoever set them up and whether or not
+ * their producer still approves it.
+ */
+const OFFERED_BY_HUB = `EXISTS (SELECT 1 FROM offer f JOIN sales_session s ON s.id = f.sales_session_id WHERE f.product_id = t.id AND s.hub_id = ?::uuid)`;
+
+/** The hub whose sessions' products the caller reads however they stand (OFFERED_BY_HUB). */
+export function offeringHub(ctx: RequestContext): string | null {
+  return ctx.actor.kind === 'hub' ? ctx.actor.hubId : null;
+}
+
 export interface ProducerProductsPage extends Page {
-  /** Only the products on sale at this instant (ON_SALE): the catalogue, for a caller the producer shares no more with. */
+  /**
+   * Only the products on sale at this instant (ON_SALE), or offered in this hub's sessions
+   * (`offeredBy`): the catalogue, for a caller the producer shares no more with.
+   */
   onSaleAt?: Date;
+  offeredBy?: string | null;
 }
 
 /** Producers' products, oldest first, a page of each, in one statement (keysetPages()). */
-export function producerProducts(em: EntityManager, producerIds: readonly string[], { onSaleAt, ...page }: ProducerProductsPage): Promise<Map<string, Product[] | DomainError>> {
-  return keysetPages(em, PRODUCER_PRODUCTS, producerIds, page, onSaleAt ? { sql: ON_SALE, params: [onSaleAt] } : undefined);
+export function producerProducts(em: EntityManager, producerIds: readonly string[], { onSaleAt, offeredBy, ...page }: ProducerProductsPage): Promise<Map<string, Product[] | DomainError>> {
+  return keysetPages(em, PRODUCER_PRODUCTS, producerIds, page, onSaleAt ? { sql: `(${ON_SALE} OR ${OFFERED_BY_HUB})`, params: [onSaleAt, offeredBy ?? null] } : undefined);
 }
