@@ -4,16 +4,6 @@ import type { Actor } from '../shared/request-context.js';
 // Who may act for whom. Roles are checked at the API edge (@Allow); these are the ownership rules,
 // and every service asks them here, so each rule is written once.
 
-/**
- * Without a token, or with a shopper's (who sees their own orders, and otherwise what anyone
- * sees: a customer token lives in a browser), the catalogue of sessions selling or still to come
- * is all there is to read: sessions that ended (closed, cancelled, completed), withdrawn offers
- * and products on sale in none of them need an enterprise's token, which reads the catalogue whole.
- */
-export function seesCatalogueOnly(actor: Actor): boolean {
-  return actor.kind === 'anonymous' || actor.kind === 'customer';
-}
-
 /** The platform operator, or the producer itself. */
 export function actsForProducer(actor: Actor, producerId: string): boolean {
   return actor.kind === 'admin' || actor.kind === 'system' || (actor.kind === 'producer' && actor.producerId === producerId);
@@ -73,6 +63,16 @@ export async function seesWholesalePrice(actor: Actor, producerId: string, appro
  * producers and hubs read its catalogue as a visitor does. `approved` as for seesWholesalePrice.
  */
 export const seesProductsOffSale = seesWholesalePrice;
+
+/**
+ * Who reads a sales session whole, once it ended and with its withdrawn offers: its hub, the
+ * operator, and the producers whose products it offered (their orders came from it). Anyone else
+ * (another hub, another producer, a shopper, a visitor) reads it as the catalogue does, while it
+ * sells. `supplied` is asked only for a producer: whether the session offered its products.
+ */
+export async function seesSessionWhole(actor: Actor, hubId: string, supplied: (producerId: string) => Promise<boolean>): Promise<boolean> {
+  return actor.kind === 'producer' ? supplied(actor.producerId) : actsForHub(actor, hubId);
+}
 
 /** A hub's own sessions offer only what producers approved it for; the operator acts for every enterprise. */
 export function needsHubApproval(actor: Actor): boolean {

@@ -196,4 +196,30 @@ describe('what a caller without a token reads', () => {
     expect(d.customerOrder.lines.map((l) => l.product.name)).toEqual(['Leeks']);
     expect({ direct: d.product, listed: d.producer.products }).toEqual({ direct: { name: 'Leeks' }, listed: [{ name: 'Leeks' }] });
   });
+
+  it('keeps an ended session, and its withdrawn offers, to its hub, its producers and the operator: a rival reads neither it nor its products', async () => {
+    t.clock.set('2026-11-25T09:00:00+01:00');
+    const jean = await createProducer(t.api, 'Jean S');
+    const secret = await createProduct(t.api, jean, { name: 'Secret squash', sku: 'SQ-SECRET', onHand: '5' });
+    const hub = await createHub(t.api, 'Hub S');
+    const session = await createSession(t.api, hub, { opensAt: '2026-11-25T07:00:00+01:00', closesAt: '2026-11-25T20:00:00+01:00', products: [secret] });
+    t.clock.set('2026-11-25T21:00:00+01:00');
+    await t.app.scheduler.runOnce();
+    const rival = await t.as({ role: 'producer', producerId: await createProducer(t.api, 'Rival S') });
+    const d = await rival.data<{ product: unknown; salesSession: { offers: { product: { name: string; sku: string } }[] } | null }>(
+      'query ($s: ID!, $p: ID!) { product(id: $p) { name } salesSession(id: $s) { offers(includeWithdrawn: true) { product { name sku } } } }', { s: session.id, p: secret });
+    // Not through product(id), nor one hop away through the ended session.
+    expect(d).toEqual({ product: null, salesSession: null });
+    // The session's hub, the producer it sold for and the operator read it whole; another hub does not.
+    const whole = async (client: Awaited<ReturnType<TestApp['as']>>) =>
+      (await client.data<{ salesSession: { offers: { product: { name: string } }[] } | null }>(
+        'query ($s: ID!) { salesSession(id: $s) { offers(includeWithdrawn: true) { product { name } } } }', { s: session.id })).salesSession;
+    const squash = { offers: [{ product: { name: 'Secret squash' } }] };
+    expect({
+      hub: await whole(await t.as({ role: 'hub', hubId: hub })),
+      producer: await whole(await t.as({ role: 'producer', producerId: jean })),
+      admin: await whole(t.api),
+      otherHub: await whole(await t.as({ role: 'hub', hubId: await createHub(t.api, 'Hub T') })),
+    }).toEqual({ hub: squash, producer: squash, admin: squash, otherHub: null });
+  });
 });

@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 't
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { listSize, MAX_LIST } from '../../graphql/lists.js';
 import { Allow, Public } from '../../auth/access.js';
-import { actsForHub, actsForProducer, seesCatalogueOnly, seesProductsOffSale } from '../../auth/policy.js';
+import { actsForHub, actsForProducer, seesProductsOffSale } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -103,9 +103,10 @@ export class HubResolver {
     @Arg('after', () => IdScalar, { nullable: true, description: 'Only the sessions after this one, in opening order.' }) after?: string,
     @Arg('closesAfter', () => DateTimeScalar, { nullable: true, description: 'Only the sessions closing after this instant.' }) closesAfter?: Date,
   ): Promise<SalesSession[]> {
-    // Without a token, the sessions selling or to come (seesCatalogueOnly()): closing after now.
+    // For anyone but the hub and the operator, the sessions selling or to come (the catalogue):
+    // closing after now. (A producer finds the ended ones it supplied through its orders.)
     const now = ctx.clock.now();
-    const catalogueOnly = seesCatalogueOnly(ctx.actor);
+    const catalogueOnly = !actsForHub(ctx.actor, hub.id);
     const since = catalogueOnly && (!closesAfter || closesAfter < now) ? now : closesAfter;
     return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter: since, unannounced: catalogueOnly } });
   }

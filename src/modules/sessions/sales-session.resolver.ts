@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Allow, Public } from '../../auth/access.js';
-import { seesCatalogueOnly, seesProducerOrder } from '../../auth/policy.js';
+import { seesProducerOrder } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -9,6 +9,7 @@ import { Hub } from '../enterprises/hub.entity.js';
 import { ProducerOrder } from '../orders/producer-order.entity.js';
 import { Offer } from './offer.entity.js';
 import { SalesSession } from './sales-session.entity.js';
+import { readsSessionWhole } from './sales-session.service.js';
 import {
   CancelSalesSessionInput,
   CloseSalesSessionInput,
@@ -106,8 +107,8 @@ export class SalesSessionResolver {
     @Arg('includeWithdrawn', () => Boolean, { defaultValue: false, description: 'Also the offers taken off sale (withdrawOffer), with their withdrawnAt. Not without a token: those are not the catalogue.' }) includeWithdrawn: boolean,
   ): Promise<OfferRecord[]> {
     const offers = await ctx.loaders.offersBySession.load(session.id);
-    // Off sale, an offer's product is the catalogue's no more (seesCatalogueOnly()).
-    return includeWithdrawn && !seesCatalogueOnly(ctx.actor) ? offers : offers.filter((offer) => !offer.withdrawnAt);
+    // Off sale, an offer's product is the catalogue's no more: those who read the session whole only.
+    return includeWithdrawn && (await readsSessionWhole(ctx, { id: session.id, hubId: session.hub.id })) ? offers : offers.filter((offer) => !offer.withdrawnAt);
   }
 
   @Allow('admin', 'hub', 'producer')

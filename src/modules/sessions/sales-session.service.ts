@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DateTime } from 'luxon';
-import { requireHub, seesCatalogueOnly } from '../../auth/policy.js';
+import { requireHub, seesSessionWhole } from '../../auth/policy.js';
 import { newestEventPosition } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
@@ -230,11 +230,17 @@ export class SalesSessionService {
     });
   }
 
-  /** Without a token (seesCatalogueOnly()), only a session selling or still to come: one closed by any means has closed_at set. */
-  findSalesSession(ctx: RequestContext, id: string): Promise<SalesSession | null> {
-    if (!isUuid(id)) return Promise.resolve(null);
-    const notEnded = seesCatalogueOnly(ctx.actor) ? { closedAt: null, closeAnnouncedAt: null, closesAt: { $gt: ctx.clock.now() } } : {};
-    return ctx.em.findOne(SalesSession, { id, ...notEnded });
+  /**
+   * A session selling or still to come (the catalogue: anyone reads it), or one that ended, for
+   * those who read it whole (readsSessionWhole()): a session closed by any means has closed_at
+   * set, or its close announced.
+   */
+  async findSalesSession(ctx: RequestContext, id: string): Promise<SalesSession | null> {
+    if (!isUuid(id)) return null;
+    const session = await ctx.em.findOne(SalesSession, id);
+    if (!session) return null;
+    const ended = session.closedAt || session.closeAnnouncedAt || session.closesAt <= ctx.clock.now();
+    return !ended || (await readsSessionWhole(ctx, { id: session.id, hubId: session.hub.id })) ? session : null;
   }
 
   /**
@@ -262,7 +268,7 @@ export class SalesSessionService {
 export interface HubSessionsPage extends Page {
   /** Only sessions closing after this instant: `now` gives those open and those to come. */
   closesAfter?: Date | null;
-  /** Only those whose storefronts have not been told they closed (the catalogue: seesCatalogueOnly()). */
+  /** Only those whose storefronts have not been told they closed (the catalogue, for those who do not read it whole). */
   unannounced?: boolean;
 }
 
@@ -337,4 +343,14 @@ export function requireNotClosed(session: SalesSession, now: Date, closed: strin
 
 function sessionNotFound(id: string): DomainError {
   return DomainError.of(UserErrorCode.NOT_FOUND, `no sales session with id "${id}"`, ['salesSessionId']);
+}
+
+/** seesSessionWhole() for a session, asking the database whether it offered a producer's products. */
+export function readsSessionWhole(ctx: RequestContext, session: { id: string; hubId: string }): Promise<boolean> {
+  return seesSessionWhole(ctx.actor, session.hubId, async (producerId) => {
+    const [offered] = await sql(ctx.em, 'SELECT 1 FROM offer f JOIN product p ON p.id = f.product_id WHERE f.sales_session_id = ? AND p.producer_id = ? LIMIT 1', [
+      session.id, producerId,
+    ]);
+    return offered !== undefined;
+  });
 }
