@@ -104,7 +104,7 @@ export class SalesSessionResolver {
   async offers(
     @Root() session: SalesSession,
     @Ctx() ctx: GraphQLContext,
-    @Arg('includeWithdrawn', () => Boolean, { defaultValue: false, description: 'Also the offers taken off sale (withdrawOffer), with their withdrawnAt. For the session's hub, its producers and the operator: those are not the catalogue.' }) includeWithdrawn: boolean,
+    @Arg('includeWithdrawn', () => Boolean, { defaultValue: false, description: "Also the offers taken off sale (withdrawOffer), with their withdrawnAt. For the session's hub, its producers and the operator: those are not the catalogue." }) includeWithdrawn: boolean,
   ): Promise<OfferRecord[]> {
     const offers = await ctx.loaders.offersBySession.load(session.id);
     // Off sale, an offer's product is the catalogue's no more: those who read the session whole only.
