@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Allow, Public } from '../../auth/access.js';
-import { seesProducerOrder } from '../../auth/policy.js';
+import { actsForHub, seesProducerOrder } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
@@ -9,7 +9,6 @@ import { Hub } from '../enterprises/hub.entity.js';
 import { ProducerOrder } from '../orders/producer-order.entity.js';
 import { Offer } from './offer.entity.js';
 import { SalesSession } from './sales-session.entity.js';
-import { readsSessionWhole } from './sales-session.service.js';
 import {
   CancelSalesSessionInput,
   CloseSalesSessionInput,
@@ -104,11 +103,20 @@ export class SalesSessionResolver {
   async offers(
     @Root() session: SalesSession,
     @Ctx() ctx: GraphQLContext,
-    @Arg('includeWithdrawn', () => Boolean, { defaultValue: false, description: "Also the offers taken off sale (withdrawOffer), with their withdrawnAt. For the session's hub, its producers and the operator: those are not the catalogue." }) includeWithdrawn: boolean,
+    @Arg('includeWithdrawn', () => Boolean, { defaultValue: false, description: "Also the offers taken off sale (withdrawOffer), with their withdrawnAt: all of them for the session's hub and the operator, a producer's own for a producer. Not the catalogue's." }) includeWithdrawn: boolean,
   ): Promise<OfferRecord[]> {
     const offers = await ctx.loaders.offersBySession.load(session.id);
-    // Off sale, an offer's product is the catalogue's no more: those who read the session whole only.
-    return includeWithdrawn && (await readsSessionWhole(ctx, { id: session.id, hubId: session.hub.id })) ? offers : offers.filter((offer) => !offer.withdrawnAt);
+    const onSale = offers.filter((offer) => !offer.withdrawnAt);
+    if (!includeWithdrawn || onSale.length === offers.length) return onSale;
+    // Off sale, an offer's product is the catalogue's no more: the session's hub and the operator
+    // read every withdrawn offer, a producer only its own (another's product may be on sale nowhere).
+    if (actsForHub(ctx.actor, session.hub.id)) return offers;
+    if (ctx.actor.kind !== 'producer') return onSale;
+    const producerId = ctx.actor.producerId;
+    const withdrawn = offers.filter((offer) => offer.withdrawnAt);
+    const products = await ctx.loaders.product.loadMany(withdrawn.map((offer) => offer.product.id));
+    const own = new Set(withdrawn.filter((_, i) => (products[i] as { producer?: { id: string } } | null)?.producer?.id === producerId).map((offer) => offer.id));
+    return offers.filter((offer) => !offer.withdrawnAt || own.has(offer.id));
   }
 
   @Allow('admin', 'hub', 'producer')

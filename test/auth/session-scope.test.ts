@@ -1,0 +1,72 @@
+// Who reads a session whole (its hub, the operator, its producers: seesSessionWhole()), and what
+// that leads to: a producer reads only its own withdrawn offers, another's product being its own.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as op from '../support/operations.js';
+import { createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
+import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
+
+const WITHDRAW = 'mutation ($input: OfferRefInput!) { withdrawOffer(input: $input) { userErrors { code } } }';
+
+describe('a session read whole', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+  });
+  afterAll(() => t.stop());
+
+  it("a co-supplying producer does not read another producer's product on sale nowhere through the ended session's offers, as product(id) does not", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const jean = await createProducer(t.api, 'Jean C');
+    const marie = await createProducer(t.api, 'Marie C');
+    const carrots = await createProduct(t.api, jean, { name: 'Carrots C', onHand: '5' });
+    const secret = await createProduct(t.api, marie, { name: 'Marie secret', sku: 'M-SECRET', onHand: '5' });
+    const hub = await createHub(t.api, 'Hub C');
+    const session = await createSession(t.api, hub, { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [carrots, secret] });
+    // The hub takes Marie's product off sale: it is on sale nowhere from now on.
+    expect(await t.api.data(WITHDRAW, { input: { offerId: session.offerFor(secret) } })).toEqual({ withdrawOffer: { userErrors: [] } });
+    const asJean = await t.as({ role: 'producer', producerId: jean });
+    const d = await asJean.data<{ product: { name: string } | null; salesSession: { offers: { product: { name: string; sku: string } }[] } | null }>(
+      'query ($s: ID!, $p: ID!) { product(id: $p) { name } salesSession(id: $s) { offers(includeWithdrawn: true) { product { name sku } } } }', { s: session.id, p: secret });
+    const viaSession = (d.salesSession?.offers ?? []).some((o) => o.product.sku === 'M-SECRET');
+    // Jean's own session read whole is fine; Marie's off-sale product is Marie's, her hubs' and the operator's (seesProductsOffSale).
+    expect({ direct: d.product !== null, viaSession }).toEqual({ direct: false, viaSession: false });
+    // Marie reads her own withdrawn offer, the hub both.
+    const withdrawnOf = async (client: Awaited<ReturnType<TestApp['as']>>) =>
+      (await client.data<{ salesSession: { offers: { product: { name: string }; withdrawnAt: string | null }[] } }>(
+        'query ($s: ID!) { salesSession(id: $s) { offers(includeWithdrawn: true) { product { name } withdrawnAt } } }', { s: session.id }))
+        .salesSession.offers.filter((o) => o.withdrawnAt).map((o) => o.product.name);
+    expect({
+      marie: await withdrawnOf(await t.as({ role: 'producer', producerId: marie })),
+      hub: await withdrawnOf(await t.as({ role: 'hub', hubId: hub })),
+      jean: await withdrawnOf(asJean),
+    }).toEqual({ marie: ['Marie secret'], hub: ['Marie secret'], jean: [] });
+  });
+
+  it('a producer whose offer was withdrawn before the close still reads the ended session, resumes availabilityChanged across it, and the hub gets INVALID_STATE', async () => {
+    t.clock.set('2026-11-24T09:00:00+01:00');
+    const jean = await createProducer(t.api, 'Jean W');
+    const carrots = await createProduct(t.api, jean, { name: 'Carrots W', onHand: '5' });
+    const other = await createProduct(t.api, await createProducer(t.api, 'Other W'), { name: 'Other W', onHand: '5' });
+    const hub = await createHub(t.api, 'Hub W');
+    const session = await createSession(t.api, hub, { opensAt: '2026-11-24T07:00:00+01:00', closesAt: '2026-11-24T20:00:00+01:00', products: [carrots, other] });
+    await t.api.data(WITHDRAW, { input: { offerId: session.offerFor(carrots) } });
+    await waitFor('positioned', async () => ((await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined));
+    const { rows: [start] } = await t.db.query<{ position: string | null }>('SELECT max(position)::text AS position FROM domain_event');
+    await t.api.data(op.CLOSE_SALES_SESSION, { input: { salesSessionId: session.id } });
+    const asJean = await t.as({ role: 'producer', producerId: jean });
+    const d = await asJean.data<{ salesSession: { status: string; offers: { id: string }[] } | null }>(
+      'query ($s: ID!) { salesSession(id: $s) { status offers(includeWithdrawn: true) { id } } }', { s: session.id });
+    expect(d.salesSession?.offers.length).toBe(2);
+    const sub = await subscribe<AvailabilityEventShape>(asJean, AVAILABILITY, { salesSessionId: session.id, after: start!.position ?? '0' });
+    await waitFor('events or an error', async () => (sub.received.length > 0 || sub.errors.length > 0 ? true : undefined));
+    expect(sub.errors).toEqual([]);
+    await sub.close();
+    const asHub = await t.as({ role: 'hub', hubId: hub });
+    const upd = await asHub.data<{ updateSalesSession: { userErrors: { code: string }[] } }>(
+      'mutation ($input: UpdateSalesSessionInput!) { updateSalesSession(input: $input) { userErrors { code } } }',
+      { input: { salesSessionId: session.id, closesAt: '2026-11-30T20:00:00+01:00' } });
+    expect(upd.updateSalesSession.userErrors.map((e) => e.code)).toEqual(['INVALID_STATE']);
+  });
+});
