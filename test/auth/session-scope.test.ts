@@ -16,7 +16,7 @@ describe('a session read whole', () => {
   });
   afterAll(() => t.stop());
 
-  it("a co-supplying producer does not read another producer's product on sale nowhere through the ended session's offers, as product(id) does not", async () => {
+  it("a co-supplying producer does not read another producer's product on sale nowhere through the session's withdrawn offers, as product(id) does not", async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
     const jean = await createProducer(t.api, 'Jean C');
     const marie = await createProducer(t.api, 'Marie C');

@@ -94,7 +94,7 @@ export class HubResolver {
   }
 
   @FieldResolver(() => [SalesSession], {
-    description: `By opening time; at most ${MAX_LIST} (the default). The next page: \`after:\` the last session of this one. Open and coming sessions: \`closesAfter:\` now.`,
+    description: `By opening time; at most ${MAX_LIST} (the default). The next page: \`after:\` the last session of this one. Open and coming sessions: \`closesAfter:\` now. Anyone but the hub and the operator gets only those.`,
   })
   salesSessions(
     @Root() hub: Hub,
