@@ -125,7 +125,6 @@ export function storableTextCheck(): RequestCheck {
       : undefined;
 }
 
-
 /** Whether any string in `value`, keys included, is unstorable. A loop, not recursion: JSON can nest deeper than the stack. */
 function holdsUnstorable(value: unknown): boolean {
   const pending: unknown[] = [value];

@@ -19,8 +19,7 @@ export async function deleteInBatches(em: EntityManager, table: string, select: 
   for (;;) {
     const [{ deleted } = { deleted: 0 }] = await sql<{ deleted: number }>(
       em,
-      `WITH gone AS (DELETE FROM ${table} WHERE ctid = ANY(ARRAY(${select} LIMIT ?)) RETURNING 1)
-       SELECT count(*)::int AS deleted FROM gone`,
+      `WITH gone AS (DELETE FROM ${table} WHERE ctid = ANY(ARRAY(${select} LIMIT ?)) RETURNING 1) SELECT count(*)::int AS deleted FROM gone`,
       [...params, BATCH],
     );
     total += deleted;

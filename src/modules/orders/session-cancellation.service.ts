@@ -5,6 +5,7 @@ import { releaseSessionCaps } from '../sessions/offer-caps.js';
 import { appendSessionClosedEvents } from '../sessions/closing-events.js';
 import { lockSession, requireOwnSession } from '../sessions/sales-session.service.js';
 import type { SalesSession } from '../sessions/sales-session.entity.js';
+import { isNotClosed, sessionStatus } from '../sessions/session-status.js';
 import type { StockService } from '../stock/stock.service.js';
 import { CustomerOrderStatus, LIVE_CUSTOMER_ORDER_STATUSES } from './order-states.js';
 
@@ -54,8 +55,8 @@ export class SessionCancellationService {
         "UPDATE producer_order SET order_state = 'CANCELLED', fulfilment_state = 'CANCELLED', completed_at = ? WHERE sales_session_id = ?",
         [now, session.id],
       );
-      // Not if its storefronts were told it closed (the scheduler, on a replica whose clock is ahead).
-      const stillSelling = !session.closedAt && !session.closeAnnouncedAt && now < session.closesAt;
+      // Read before the cancel's own marks: not if it closed, or its storefronts were told it did.
+      const stillSelling = isNotClosed(sessionStatus(session, now));
       session.cancelledAt = now;
       // Closed when it was cancelled, or when it closed before that; and with nothing to complete.
       session.closedAt ??= now < session.closesAt ? now : session.closesAt;

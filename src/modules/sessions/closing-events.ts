@@ -44,12 +44,8 @@ export async function announceScheduledCloses(ctx: RequestContext, limit = 100):
   );
   return doEachDue(ctx, due.map(({ id }) => ({ id, productIds: [] })), async (em, id) => {
     // Locked as a close or a cancel locks it: whichever comes first tells, the other finds it told.
-    const [session] = await sql<{ closesAt: string }>(
-      em,
-      'SELECT closes_at AS "closesAt" FROM sales_session WHERE id = ? AND close_announced_at IS NULL AND closes_at <= ? FOR UPDATE',
-      [id, now],
-    );
-    if (!session) return false;
+    const [untold] = await sql(em, 'SELECT 1 FROM sales_session WHERE id = ? AND close_announced_at IS NULL AND closes_at <= ? FOR UPDATE', [id, now]);
+    if (!untold) return false;
     await appendSessionClosedEvents(em, now, id, { lockLevels: false });
     return true;
   });

@@ -5,6 +5,7 @@ import { actsForHub, seesProducerOrder } from '../../auth/policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { DateTimeScalar, IdScalar } from '../../graphql/scalars.js';
 import { toPayload } from '../../graphql/user-error.js';
+import type { Product } from '../catalogue/product.entity.js';
 import { Hub } from '../enterprises/hub.entity.js';
 import { ProducerOrder } from '../orders/producer-order.entity.js';
 import { Offer } from './offer.entity.js';
@@ -115,7 +116,7 @@ export class SalesSessionResolver {
     const producerId = ctx.actor.producerId;
     const withdrawn = offers.filter((offer) => offer.withdrawnAt);
     const products = await ctx.loaders.product.loadMany(withdrawn.map((offer) => offer.product.id));
-    const own = new Set(withdrawn.filter((_, i) => (products[i] as { producer?: { id: string } } | null)?.producer?.id === producerId).map((offer) => offer.id));
+    const own = new Set(withdrawn.filter((_, i) => (products[i] as Product | null)?.producer.id === producerId).map((offer) => offer.id));
     return offers.filter((offer) => !offer.withdrawnAt || own.has(offer.id));
   }
 

@@ -239,8 +239,8 @@ export class SalesSessionService {
     if (!isUuid(id)) return null;
     const session = await ctx.em.findOne(SalesSession, id);
     if (!session) return null;
-    const ended = session.closedAt || session.closeAnnouncedAt || session.closesAt <= ctx.clock.now();
-    return !ended || (await readsSessionWhole(ctx, { id: session.id, hubId: session.hub.id })) ? session : null;
+    const selling = isNotClosed(sessionStatus(session, ctx.clock.now()));
+    return selling || (await readsSessionWhole(ctx, { id: session.id, hubId: session.hub.id })) ? session : null;
   }
 
   /**
