@@ -69,4 +69,44 @@ describe('a session read whole', () => {
       { input: { salesSessionId: session.id, closesAt: '2026-11-30T20:00:00+01:00' } });
     expect(upd.updateSalesSession.userErrors.map((e) => e.code)).toEqual(['INVALID_STATE']);
   });
+  it("Hub.salesSessions lists to a producer the ended sessions that offered its products (withdrawn or not), and not another's, as salesSession(id) reads them", async () => {
+    t.clock.set('2026-12-01T06:00:00+01:00');
+    const jean = await createProducer(t.api, 'Jean L');
+    const marie = await createProducer(t.api, 'Marie L');
+    const carrots = await createProduct(t.api, jean, { name: 'Carrots L', onHand: '5' });
+    const leeks = await createProduct(t.api, jean, { name: 'Leeks L', onHand: '5' });
+    const cheese = await createProduct(t.api, marie, { name: 'Cheese L', onHand: '5' });
+    const hub = await createHub(t.api, 'Hub L');
+    const day = (d: number) => ({ opensAt: `2026-12-0${d}T07:00:00+01:00`, closesAt: `2026-12-0${d}T20:00:00+01:00` });
+    const jeans = await createSession(t.api, hub, { ...day(1), products: [carrots] });
+    const withdrawn = await createSession(t.api, hub, { ...day(2), products: [leeks, cheese] });
+    const maries = await createSession(t.api, hub, { ...day(3), products: [cheese] });
+    const open = await createSession(t.api, hub, { ...day(5), products: [cheese] });
+    await t.api.data(WITHDRAW, { input: { offerId: withdrawn.offerFor(leeks) } });
+    t.clock.set('2026-12-05T09:00:00+01:00');
+    const listed = async (client: Awaited<ReturnType<TestApp['as']>>, args = '') =>
+      (await client.data<{ hub: { salesSessions: { id: string }[] } }>(`query ($h: ID!) { hub(id: $h) { salesSessions${args} { id } } }`, { h: hub }))
+        .hub.salesSessions.map((s) => s.id);
+    const asJean = await t.as({ role: 'producer', producerId: jean });
+    const asMarie = await t.as({ role: 'producer', producerId: marie });
+    const asOther = await t.as({ role: 'producer', producerId: await createProducer(t.api, 'Other L') });
+    expect({
+      jean: await listed(asJean),
+      marie: await listed(asMarie),
+      other: await listed(asOther),
+      // Paged and filtered as the hub's own list is.
+      jeanPaged: await listed(asJean, `(first: 1, after: "${jeans.id}")`),
+      jeanSince: await listed(asJean, '(closesAfter: "2026-12-02T12:00:00Z")'),
+    }).toEqual({
+      jean: [jeans.id, withdrawn.id, open.id],
+      marie: [withdrawn.id, maries.id, open.id],
+      other: [open.id],
+      jeanPaged: [withdrawn.id],
+      jeanSince: [withdrawn.id, open.id],
+    });
+    // Each listed session reads whole by id too.
+    for (const id of [jeans.id, withdrawn.id]) {
+      expect((await asJean.data<{ salesSession: { id: string } | null }>('query ($s: ID!) { salesSession(id: $s) { id } }', { s: id })).salesSession?.id).toBe(id);
+    }
+  });
 });

@@ -94,7 +94,7 @@ export class HubResolver {
   }
 
   @FieldResolver(() => [SalesSession], {
-    description: `By opening time; at most ${MAX_LIST} (the default). The next page: \`after:\` the last session of this one. Open and coming sessions: \`closesAfter:\` now. Anyone but the hub and the operator gets only those.`,
+    description: `By opening time; at most ${MAX_LIST} (the default). The next page: \`after:\` the last session of this one. Open and coming sessions: \`closesAfter:\` now. Anyone but the hub and the operator gets only those, and a producer the ended ones that offered its products too.`,
   })
   salesSessions(
     @Root() hub: Hub,
@@ -103,11 +103,11 @@ export class HubResolver {
     @Arg('after', () => IdScalar, { nullable: true, description: 'Only the sessions after this one, in opening order.' }) after?: string,
     @Arg('closesAfter', () => DateTimeScalar, { nullable: true, description: 'Only the sessions closing after this instant.' }) closesAfter?: Date,
   ): Promise<SalesSession[]> {
-    // For anyone but the hub and the operator, the sessions selling or to come (the catalogue):
-    // closing after now. (A producer finds the ended ones it supplied through its orders.)
-    const now = ctx.clock.now();
-    const catalogueOnly = !actsForHub(ctx.actor, hub.id);
-    const since = catalogueOnly && (!closesAfter || closesAfter < now) ? now : closesAfter;
-    return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter: since, unannounced: catalogueOnly } });
+    // For anyone but the hub and the operator, the sessions selling or to come (the catalogue),
+    // and for a producer those it supplied too (seesSessionWhole()).
+    const visibleTo = actsForHub(ctx.actor, hub.id)
+      ? undefined
+      : { sellingAt: ctx.clock.now(), suppliedBy: ctx.actor.kind === 'producer' ? ctx.actor.producerId : null };
+    return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter, visibleTo } });
   }
 }

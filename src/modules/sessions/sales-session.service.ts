@@ -268,8 +268,12 @@ export class SalesSessionService {
 export interface HubSessionsPage extends Page {
   /** Only sessions closing after this instant: `now` gives those open and those to come. */
   closesAfter?: Date | null;
-  /** Only those whose storefronts have not been told they closed (the catalogue, for those who do not read it whole). */
-  unannounced?: boolean;
+  /**
+   * For those who do not read every session of the hub whole: the catalogue at `sellingAt` (those
+   * selling or to come, whose storefronts have not been told they closed), and, for a producer
+   * (`suppliedBy`), the sessions that offered its products, as seesSessionWhole() reads them.
+   */
+  visibleTo?: { sellingAt: Date; suppliedBy: string | null };
 }
 
 const HUB_SESSIONS: KeysetList<SalesSession> = {
@@ -281,14 +285,21 @@ const HUB_SESSIONS: KeysetList<SalesSession> = {
 };
 
 /** Hubs' sessions in opening order (then by id), a page of each, in one statement (keysetPages()). */
-export function hubSessions(em: EntityManager, hubIds: readonly string[], { closesAfter, unannounced, ...page }: HubSessionsPage): Promise<Map<string, SalesSession[] | DomainError>> {
+export function hubSessions(em: EntityManager, hubIds: readonly string[], { closesAfter, visibleTo, ...page }: HubSessionsPage): Promise<Map<string, SalesSession[] | DomainError>> {
   // Closing after it: by its schedule, unless the hub closed it early before then (least() skips
   // a null closed_at). A session announced closed is closed, whatever this replica's clock says.
+  const closingAfter = 'least(t.closes_at, t.closed_at) > ?';
   const conditions = [
-    ...(closesAfter ? [{ sql: 'least(t.closes_at, t.closed_at) > ?', params: [closesAfter] }] : []),
-    ...(unannounced ? [{ sql: 't.close_announced_at IS NULL', params: [] }] : []),
+    ...(closesAfter ? [{ sql: closingAfter, params: [closesAfter] }] : []),
+    ...(visibleTo ? [visibleTo.suppliedBy
+      ? {
+        sql: `((${closingAfter} AND t.close_announced_at IS NULL) OR EXISTS (
+                 SELECT 1 FROM offer f JOIN product p ON p.id = f.product_id WHERE f.sales_session_id = t.id AND p.producer_id = ?))`,
+        params: [visibleTo.sellingAt, visibleTo.suppliedBy],
+      }
+      : { sql: `${closingAfter} AND t.close_announced_at IS NULL`, params: [visibleTo.sellingAt] }] : []),
   ];
-  const filter = conditions.length > 0 ? { sql: conditions.map((c) => c.sql).join(' AND '), params: conditions.flatMap((c) => c.params) } : undefined;
+  const filter = conditions.length > 0 ? { sql: conditions.map((c) => `(${c.sql})`).join(' AND '), params: conditions.flatMap((c) => c.params) } : undefined;
   return keysetPages(em, HUB_SESSIONS, hubIds, page, filter);
 }
 
