@@ -11,6 +11,12 @@ export interface GraphQLContext extends RequestContext {
   readonly events: EventHub;
   readonly loaders: Loaders;
   /**
+   * The instant the request reads the catalogue at (what sells now), taken once: every field
+   * that asks then reads the same catalogue, and a list read for each of many parents stays one
+   * batch (its page names the instant). Each subscription event takes its own.
+   */
+  readonly readAt: Date;
+  /**
    * A new unit of work and new batch loaders. A subscription's context lives as long as the
    * subscription; each event calls this so it is resolved from fresh data, not a stale cache.
    */
@@ -30,15 +36,16 @@ export function createContext({ actor, em, services, events, clock }: ContextDep
 }
 
 /**
- * A class, so that the unit of work and the loaders are read through getters on its prototype:
- * Apollo hands resolvers a copy of the context made with Object.assign (which keeps the
- * prototype but turns own getters into the values they had then), and renew() on that copy must
- * still change what its resolvers read. Both are made when first read: a request answered
- * without the database (a shared answer, `{ __typename }`) makes neither.
+ * A class, so that the unit of work, the loaders and the read instant are read through getters on
+ * its prototype: Apollo hands resolvers a copy of the context made with Object.assign (which
+ * keeps the prototype but turns own getters into the values they had then), and renew() on that
+ * copy must still change what its resolvers read. Each is made when first read: a request
+ * answered without the database (a shared answer, `{ __typename }`) makes none.
  */
 class Context implements GraphQLContext {
   private currentEm: EntityManager | undefined;
   private currentLoaders: Loaders | undefined;
+  private currentReadAt: Date | undefined;
 
   constructor(
     readonly actor: Actor,
@@ -56,8 +63,13 @@ class Context implements GraphQLContext {
     return (this.currentLoaders ??= createLoaders(this.em, this.services, this.clock));
   }
 
+  get readAt(): Date {
+    return (this.currentReadAt ??= this.clock.now());
+  }
+
   renew(): void {
     this.currentEm = undefined;
     this.currentLoaders = undefined;
+    this.currentReadAt = undefined;
   }
 }

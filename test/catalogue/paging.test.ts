@@ -4,8 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receiveLot, world } from '../fulfilment/support.js';
-import { createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
+import { checkout, createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
 import { rowsReadDuring, statementsFor } from '../support/statements.js';
+import { ManualClock } from '../support/clock.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 describe('paging through products and lots', () => {
@@ -135,5 +136,53 @@ describe('paging through products and lots', () => {
     };
     // One farm's products, then all three farms': the same statements.
     expect(await statements(offered.slice(0, 3))).toBe(await statements(offered));
+  });
+});
+
+describe('paging for a visitor, whose lists are of what sells at the instant it reads', () => {
+  /** A clock that moves on every reading, as a real one does between fields resolved a moment apart. */
+  class TickingClock extends ManualClock {
+    override now(): Date {
+      this.advance({ milliseconds: 1 });
+      return super.now();
+    }
+  }
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ clock: new TickingClock('2026-11-23T09:00:00+01:00') });
+  });
+  afterAll(() => t.stop());
+
+  it("reads every producer's products, and every hub's sessions, a response reaches in one statement, however many", async () => {
+    const open = { opensAt: '2026-11-23T08:00:00+01:00', closesAt: '2026-11-27T18:00:00+01:00' };
+    const hubs = [await createHub(t.api, 'Visitor Hub A'), await createHub(t.api, 'Visitor Hub B'), await createHub(t.api, 'Visitor Hub C')];
+    const farms: string[] = [];
+    const offered: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      farms.push(await createProducer(t.api, `Visitor Farm ${i}`));
+      for (const name of ['Onions', 'Garlic']) offered.push(await createProduct(t.api, farms[i]!, { name, onHand: '10' }));
+    }
+    const sessions: Awaited<ReturnType<typeof createSession>>[] = [];
+    for (const hub of hubs) sessions.push(await createSession(t.api, hub, { ...open, products: offered }));
+    // A visitor reaches producers through a session's offers.
+    const visitor = await t.as();
+    const productsOf = async (products: string[]) => {
+      const session = await createSession(t.api, hubs[0]!, { ...open, products });
+      return statementsFor((nonce) => visitor.data(
+        'query ($id: ID!) { salesSession(id: $id) { offers { product { producer { id products(first: 2) { name } } } } } }', { id: session.id, nonce }));
+    };
+    // A producer reaches other hubs (it reads their sessions as the catalogue) through its orders.
+    const farm = await t.as({ role: 'producer', producerId: farms[0]! });
+    const order = async (session: (typeof sessions)[number]) =>
+      expect((await checkout(t.api, session.id, 'ticking', [{ offerId: session.offerFor(offered[0]!), quantity: '1' }])).userErrors).toEqual([]);
+    const sessionsOfHubs = () => statementsFor((nonce) => farm.data(
+      'query ($farm: ID!) { producerOrders(producerId: $farm) { hub { id salesSessions(first: 2) { id } } } }', { farm: farms[0], nonce }));
+    await order(sessions[0]!);
+    const oneHub = await sessionsOfHubs();
+    await order(sessions[1]!);
+    await order(sessions[2]!);
+    // One farm's products, then three farms'; one hub's sessions, then three hubs': the same statements.
+    expect({ products: await productsOf(offered.slice(0, 2)), sessions: oneHub })
+      .toEqual({ products: await productsOf(offered), sessions: await sessionsOfHubs() });
   });
 });

@@ -40,7 +40,7 @@ export class ProducerResolver {
   ): Promise<Product[]> {
     // Its products on sale nowhere are its own, its approved hubs' and the operator's (seesProductsOffSale()).
     const approved = async (hubId: string) => (await ctx.loaders.approvedHubIdsOf.load(producer.id)).includes(hubId);
-    const onSaleAt = (await seesProductsOffSale(ctx.actor, producer.id, approved)) ? undefined : ctx.clock.now();
+    const onSaleAt = (await seesProductsOffSale(ctx.actor, producer.id, approved)) ? undefined : ctx.readAt;
     return ctx.loaders.productsByProducer.load({ parentId: producer.id, page: { limit: listSize(first), after, onSaleAt, offeredBy: onSaleAt && offeringHub(ctx) } });
   }
 
@@ -107,7 +107,7 @@ export class HubResolver {
     // and for a producer those it supplied too (seesSessionWhole()).
     const visibleTo = actsForHub(ctx.actor, hub.id)
       ? undefined
-      : { sellingAt: ctx.clock.now(), suppliedBy: ctx.actor.kind === 'producer' ? ctx.actor.producerId : null };
+      : { sellingAt: ctx.readAt, suppliedBy: ctx.actor.kind === 'producer' ? ctx.actor.producerId : null };
     return ctx.loaders.hubSessions.load({ parentId: hub.id, page: { limit: listSize(first), after, closesAfter, visibleTo } });
   }
 }
