@@ -90,7 +90,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`${name} must be an ISO 8601 duration ${range} (e.g. PT15M), got "${raw}"`);
       return Duration.fromISO(fallback);
     }
-    return parsed;
+    // In whole milliseconds: Node's timers and servers and the pool refuse a fraction, which a
+    // fraction of an hour or a day often comes to in floating point (PT1.1H is 3960000.0000000005 ms).
+    return Number.isInteger(parsed.toMillis()) ? parsed : Duration.fromMillis(Math.round(parsed.toMillis()));
   };
   const TIMER_MAX = Duration.fromObject({ days: 24 });
   /** For a duration added to instants: far beyond any use, well within what a Date and PostgreSQL hold. */

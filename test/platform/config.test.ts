@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Duration } from 'luxon';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 
 describe('configuration', () => {
@@ -55,6 +56,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ SCHEDULER_INTERVAL: 'P30D' })).toThrow(/SCHEDULER_INTERVAL must be an ISO 8601 duration from PT0.01S to P24D/);
     expect(() => loadConfig({ DATABASE_STATEMENT_TIMEOUT: 'P1Y' })).toThrow(ConfigError);
     expect(loadConfig({ SCHEDULER_INTERVAL: 'P24D' }).schedulerInterval.as('days')).toBe(24);
+  });
+
+  it('reads every duration in whole milliseconds, as the timers, the HTTP server and the pool take them', () => {
+    const names = ['HOLD_DURATION', 'HOLD_MAX_DURATION', 'DATABASE_ACQUIRE_TIMEOUT', 'DATABASE_STATEMENT_TIMEOUT', 'SCHEDULER_INTERVAL', 'EVENT_RETENTION', 'IDEMPOTENCY_KEY_RETENTION', 'HTTP_REQUEST_TIMEOUT'];
+    const config = loadConfig(Object.fromEntries(names.map((name) => [name, 'P1.1D'])));
+    const durations = Object.entries(config).filter((entry): entry is [string, Duration] => Duration.isDuration(entry[1]));
+    expect(durations.length).toBeGreaterThanOrEqual(names.length);
+    // 1.1 days is 95,040,000 ms; in floating point it comes out a hair over.
+    expect(Object.fromEntries(durations.map(([key, d]) => [key, d.toMillis()]))).toEqual(Object.fromEntries(durations.map(([key]) => [key, 95_040_000])));
   });
 
   it('refuses a DATABASE_URL the driver could not use, saying what is wrong and not echoing the password', () => {
