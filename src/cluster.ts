@@ -37,7 +37,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     // A stop asked for while starting waits for the database to be up, so it is stopped too.
     await prepared.catch(() => undefined);
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    const codes = await Promise.all(workers.map((worker) => stopWorker(worker)));
+    const stoppedCleanly = await Promise.all(workers.map((worker) => stopWorker(worker)));
     try {
       await database?.stop();
       if (database?.embedded) logger.info('database stopped');
@@ -45,7 +45,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
       logger.error({ err: error }, 'stopping the database failed');
       exitCode = 1;
     }
-    process.exit(codes.every((code) => code === 0) ? exitCode : 1);
+    process.exit(stoppedCleanly.every(Boolean) ? exitCode : 1);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -111,14 +111,19 @@ async function prepare(config: Config, logger: Logger): Promise<ProvidedDatabase
   }
 }
 
-/** Asks a worker to finish its requests and stop; kills it if it takes too long. Resolves with its exit code. */
-function stopWorker(worker: Worker): Promise<number | null> {
+/**
+ * Asks a worker to finish its requests and stop; kills it if it takes too long. Resolves with
+ * whether it stopped cleanly: with code 0, or ended by SIGTERM or SIGINT itself, which only a
+ * worker still loading can be (a running one handles both and exits 0): it had nothing to finish.
+ */
+function stopWorker(worker: Worker): Promise<boolean> {
+  const clean = (code: number | null, signal: string | null) => code === 0 || signal === 'SIGTERM' || signal === 'SIGINT';
   return new Promise((resolve) => {
-    if (worker.isDead()) return resolve(worker.process.exitCode);
+    if (worker.isDead()) return resolve(clean(worker.process.exitCode, worker.process.signalCode));
     const deadline = setTimeout(() => worker.process.kill('SIGKILL'), WORKER_STOP_GRACE_MS);
-    worker.process.once('exit', (code) => {
+    worker.process.once('exit', (code, signal) => {
       clearTimeout(deadline);
-      resolve(code);
+      resolve(clean(code, signal));
     });
     worker.process.kill('SIGTERM');
   });

@@ -230,6 +230,23 @@ describe('npm start', () => {
     }
   });
 
+  it('with WORKERS=2, asked to stop as its workers are still loading, stops them and exits 0', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, DATABASE_URL: await createTestDatabase({ empty: true }), JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'production', LOG_LEVEL: 'info', WORKERS: '2', PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+    // The primary has migrated and forks its workers now; they take a second or so to load, and
+    // until then a SIGTERM ends them before they can handle it.
+    await waitFor('the migrations', async () => (output.includes('database migrated') ? true : undefined), 60_000);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).not.toContain('GraphQL API ready');
+  });
+
   it('refuses to start with a bad setting, saying which', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: { ...process.env, PORT: 'eighty', HOLD_DURATION: 'soon' },

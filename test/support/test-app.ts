@@ -41,11 +41,11 @@ export interface TestAppOptions {
   logger?: AppOptions['logger'];
 }
 
-/** A fresh database cloned from the migrated template. */
-export async function createTestDatabase(): Promise<string> {
+/** A fresh database cloned from the migrated template, or an `empty` one that a server migrates as it starts. */
+export async function createTestDatabase({ empty = false }: { empty?: boolean } = {}): Promise<string> {
   const adminUrl = inject('adminUrl');
-  const name = `${inject('templateDatabase').replace('template', 'test')}_${randomBytes(4).toString('hex')}`;
-  await createDatabaseIfMissing(adminUrl, name, inject('templateDatabase'));
+  const name = `${inject('templateDatabase').replace('template', empty ? 'empty' : 'test')}_${randomBytes(4).toString('hex')}`;
+  await createDatabaseIfMissing(adminUrl, name, empty ? undefined : inject('templateDatabase'));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
