@@ -3,7 +3,7 @@
 // and a removed webhook is sent nothing more.
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WebhookDispatcher } from '../../src/modules/webhooks/webhook-dispatcher.js';
+import { receiverOf, WebhookDispatcher } from '../../src/modules/webhooks/webhook-dispatcher.js';
 import * as op from '../support/operations.js';
 import { checkout, createProducer, createProduct, orderMutation, sessionView } from '../support/scenarios.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -83,6 +83,14 @@ describe('webhook dispatch', () => {
     // Meanwhile the silent receiver was sent four requests, and is still sitting on all of them.
     expect(silent.requests()).toBe(4);
     expect(silent.hanging()).toBe(4);
+  });
+
+  // README, "For operators": one receiver is "the host and port the URL names, however it is written".
+  it('counts a receiver by the host and port its URL names, however it is written', () => {
+    const spellings = ['https://Hooks.Example.org/a', 'https://hooks.example.org./b?c', 'https://hooks.example.org:443/'];
+    expect(new Set(spellings.map(receiverOf)).size).toBe(1);
+    const others = ['http://hooks.example.org/a', 'https://hooks.example.org:8443/a', 'https://other.example.org/a'];
+    expect(new Set([...others, spellings[0]!].map(receiverOf)).size).toBe(4);
   });
 
   // README, "For operators": at most 4 at once to one receiver, and for one enterprise's webhooks.

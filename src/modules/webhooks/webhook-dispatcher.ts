@@ -351,10 +351,15 @@ export class WebhookDispatcher {
   }
 }
 
-/** A webhook's receiver: the host and port its requests go to, however its URL spells them. */
-function receiverOf(url: string): string {
+/**
+ * A webhook's receiver: the host and port its requests go to, however its URL spells them (the
+ * URL parser lowers the case; a name's closing dot and a scheme's own port, left out, change
+ * neither). `http://x` and `https://x` are two receivers: two ports.
+ */
+export function receiverOf(url: string): string {
   try {
-    return new URL(url).host;
+    const { hostname, port, protocol } = new URL(url);
+    return `${hostname.replace(/\.$/, '')}:${port || (protocol === 'https:' ? '443' : '80')}`;
   } catch {
     return url; // not sent anyway (post() refuses it): a share of its own
   }
