@@ -48,7 +48,9 @@ export type TokenVerifier = (authorization: string | undefined) => Promise<Actor
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   // A KeyObject made once, rather than raw bytes that would be imported again on every request.
   const secret = options.secret ? createSecretKey(Buffer.from(options.secret)) : undefined;
-  const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+  // Read again once half a minute old (jose keeps a set 10 minutes unless told): with the half
+  // minute a verified token is remembered, a key the provider removed stops working within a minute.
+  const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl), { cacheMaxAge: KEY_SET_MAX_AGE_MS }) : undefined;
   // A token without an expiry would be a password that never changes: refused.
   const checks = { issuer: options.issuer, audience: options.audience, requiredClaims: ['exp'] };
   const verified = new VerifiedTokens();
@@ -84,15 +86,18 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   };
 }
 
+/** How long a key set fetched from JWKS_URL is used before it is fetched again. */
+const KEY_SET_MAX_AGE_MS = 30_000;
+
 /**
  * Tokens that verified, and whom they stand for. A storefront sends the same token with every
  * request, and checking its signature was a noticeable part of a checkout's CPU time. An entry
- * lasts a minute at most (so a key taken out of a JWKS stops working soon), never past the
- * token's own expiry, and only successes are kept.
+ * lasts half a minute at most (with the key set's half minute, a key taken out of a JWKS stops
+ * working within a minute), never past the token's own expiry, and only successes are kept.
  */
 class VerifiedTokens {
   private static readonly MAX_ENTRIES = 10_000;
-  private static readonly MAX_AGE_MS = 60_000;
+  private static readonly MAX_AGE_MS = 30_000;
   private readonly entries = new Map<string, { actor: Actor; until: number }>();
 
   get(token: string): Actor | undefined {
