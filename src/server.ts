@@ -126,12 +126,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       // refused: a client reconnects with a fresh token (and `after:` its last event).
       onConnect: async (ctx) => {
         try {
-          const authorization = ctx.connectionParams?.authorization;
-          ctx.extra.actor = await deps.verifyToken(typeof authorization === 'string' ? authorization : undefined);
+          const authorization = ctx.connectionParams?.authorization ?? undefined;
+          // A credential that is not a header's text does not verify: refused, never anonymous.
+          if (authorization !== undefined && typeof authorization !== 'string') return false;
+          ctx.extra.actor = await deps.verifyToken(authorization);
           // Closed while its token was checked (a slow identity provider): onClose has run, and
           // nothing would cancel an expiry armed now.
           if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
-          const expiresAt = typeof authorization === 'string' ? tokenExpiresAt(authorization) : undefined;
+          const expiresAt = authorization === undefined ? undefined : tokenExpiresAt(authorization);
           if (expiresAt !== undefined) {
             // However far away: a token valid for months is not cut off after a timer's 24.8 days.
             ctx.extra.cancelExpiry = runAt(expiresAt, () => ctx.extra.socket.close(4403, 'token expired: connect again with a fresh token'));

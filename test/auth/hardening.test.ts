@@ -396,13 +396,19 @@ describe('hostile requests are cut short', () => {
       expect(csv.headers.get('www-authenticate')).toBe('Bearer');
     });
 
-    it('refuses a websocket connection with a bad token (4403)', async () => {
-      const code = await new Promise<number>((resolve) => {
+    it('refuses a websocket connection with a bad token (4403), or with one that is not text, rather than taking it as anonymous', async () => {
+      const closeCode = (authorization: unknown) => new Promise<number>((resolve) => {
         const socket = new WebSocket(t.app.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
-        socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer not.a.jwt' } })));
-        socket.on('close', (closeCode) => resolve(closeCode));
+        socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization } })));
+        socket.on('message', (data) => {
+          if (JSON.parse(data.toString()).type === 'connection_ack') socket.close(1000);
+        });
+        socket.on('close', (code) => resolve(code));
       });
-      expect(code).toBe(4403);
+      const good = `Bearer ${await signToken(TEST_JWT_SECRET, { role: 'admin' })}`;
+      const answers = [];
+      for (const authorization of ['Bearer not.a.jwt', [good], { bearer: good }, 42]) answers.push(await closeCode(authorization));
+      expect(answers).toEqual([4403, 4403, 4403, 4403]);
     });
   });
 });
