@@ -109,4 +109,38 @@ describe('a session read whole', () => {
       expect((await asJean.data<{ salesSession: { id: string } | null }>('query ($s: ID!) { salesSession(id: $s) { id } }', { s: id })).salesSession?.id).toBe(id);
     }
   });
+  it("a producer reads by id, and in its producer's list, a co-supplier's product the ended session it supplied shows, and not one withdrawn there", async () => {
+    t.clock.set('2026-12-06T06:00:00+01:00');
+    const jean = await createProducer(t.api, 'Jean R');
+    const marie = await createProducer(t.api, 'Marie R');
+    const carrots = await createProduct(t.api, jean, { name: 'Carrots R', onHand: '5' });
+    const cheese = await createProduct(t.api, marie, { name: 'Cheese R', onHand: '5' });
+    const butter = await createProduct(t.api, marie, { name: 'Butter R', onHand: '5' });
+    const hub = await createHub(t.api, 'Hub R');
+    const session = await createSession(t.api, hub, { opensAt: '2026-12-06T07:00:00+01:00', closesAt: '2026-12-06T20:00:00+01:00', products: [carrots, cheese, butter] });
+    await t.api.data(WITHDRAW, { input: { offerId: session.offerFor(butter) } });
+    // Ended: Marie's products are on sale nowhere now.
+    t.clock.set('2026-12-07T09:00:00+01:00');
+    const read = async (client: Awaited<ReturnType<TestApp['as']>>) => {
+      const d = await client.data<{
+        hub: { salesSessions: { offers: { product: { id: string } }[] }[] };
+        cheese: { id: string } | null;
+        butter: { id: string } | null;
+        producer: { products: { id: string }[] };
+      }>('query ($h: ID!, $c: ID!, $b: ID!, $m: ID!) { hub(id: $h) { salesSessions(first: 5) { offers { product { id } } } } cheese: product(id: $c) { id } butter: product(id: $b) { id } producer(id: $m) { products(first: 5) { id } } }',
+        { h: hub, c: cheese, b: butter, m: marie });
+      return {
+        shown: d.hub.salesSessions.flatMap((s) => s.offers.map((o) => o.product.id)).includes(cheese),
+        byId: [d.cheese?.id, d.butter?.id].filter(Boolean),
+        inList: d.producer.products.map((p) => p.id),
+      };
+    };
+    expect({
+      jean: await read(await t.as({ role: 'producer', producerId: jean })),
+      other: await read(await t.as({ role: 'producer', producerId: await createProducer(t.api, 'Other R') })),
+    }).toEqual({
+      jean: { shown: true, byId: [cheese], inList: [cheese] },
+      other: { shown: false, byId: [], inList: [] },
+    });
+  });
 });

@@ -119,8 +119,9 @@ export class ProductService {
   }
 
   /**
-   * A product on sale in a session selling or still to come (the catalogue), or one whose
-   * producer shares its products off sale with the caller (seesProductsOffSale()).
+   * A product on sale in a session selling or still to come (the catalogue), one offered in a
+   * session the caller reads whole (OFFERED_TO_READER), or one whose producer shares its products
+   * off sale with the caller (seesProductsOffSale()).
    */
   async findProduct(ctx: RequestContext, id: string): Promise<Product | null> {
     if (!isUuid(id)) return null;
@@ -129,7 +130,8 @@ export class ProductService {
     const producerId = product.producer.id;
     const approved = async (hubId: string) => (await approvedProducerIds(ctx.em, hubId, [producerId], false)).has(producerId);
     if (await seesProductsOffSale(ctx.actor, producerId, approved)) return product;
-    const [visible] = await sql(ctx.em, `SELECT 1 FROM product t WHERE t.id = ? AND (${ON_SALE} OR ${OFFERED_BY_HUB})`, [id, ctx.clock.now(), offeringHub(ctx)]);
+    const { hubId, producerId: readerId } = catalogueReader(ctx);
+    const [visible] = await sql(ctx.em, `SELECT 1 FROM product t WHERE t.id = ? AND (${ON_SALE} OR ${OFFERED_TO_READER})`, [id, ctx.clock.now(), hubId, readerId]);
     return visible ? product : null;
   }
 }
@@ -157,27 +159,38 @@ const ON_SALE = `EXISTS (SELECT 1 FROM offer f JOIN sales_session s ON s.id = f.
                             AND s.closes_at > ?)`;
 
 /**
- * Product `t` was offered in a session of the hub given as the parameter (null: none): a hub reads
- * the products of its own sessions, ended or withdrawn, whoever set them up and whether or not
- * their producer still approves it.
+ * Product `t` was offered in a session the caller reads whole (seesSessionWhole()), given as two
+ * parameters, a hub and a producer (null: none): any session of the hub (a hub reads the products
+ * of its own sessions, ended or withdrawn, whoever set them up and whether or not their producer
+ * still approves it), or one that offered the producer's products too, where `t` was not
+ * withdrawn (a producer reads the sessions it supplied, but only its own withdrawn offers).
  */
-const OFFERED_BY_HUB = `EXISTS (SELECT 1 FROM offer f JOIN sales_session s ON s.id = f.sales_session_id WHERE f.product_id = t.id AND s.hub_id = ?::uuid)`;
+const OFFERED_TO_READER = `(EXISTS (SELECT 1 FROM offer f JOIN sales_session s ON s.id = f.sales_session_id WHERE f.product_id = t.id AND s.hub_id = ?::uuid)
+   OR EXISTS (SELECT 1 FROM offer f JOIN offer mine ON mine.sales_session_id = f.sales_session_id JOIN product p ON p.id = mine.product_id
+               WHERE f.product_id = t.id AND f.withdrawn_at IS NULL AND p.producer_id = ?::uuid))`;
 
-/** The hub whose sessions' products the caller reads however they stand (OFFERED_BY_HUB). */
-export function offeringHub(ctx: RequestContext): string | null {
-  return ctx.actor.kind === 'hub' ? ctx.actor.hubId : null;
+/** Who reads, for OFFERED_TO_READER: the hub or the producer the caller acts for. */
+export interface CatalogueReader {
+  hubId: string | null;
+  producerId: string | null;
+}
+
+export function catalogueReader(ctx: RequestContext): CatalogueReader {
+  return { hubId: ctx.actor.kind === 'hub' ? ctx.actor.hubId : null, producerId: ctx.actor.kind === 'producer' ? ctx.actor.producerId : null };
 }
 
 export interface ProducerProductsPage extends Page {
   /**
-   * Only the products on sale at this instant (ON_SALE), or offered in this hub's sessions
-   * (`offeredBy`): the catalogue, for a caller the producer shares no more with.
+   * Only the products on sale at this instant (ON_SALE), or offered in the sessions `reader` reads
+   * whole (OFFERED_TO_READER): the catalogue, for a caller the producer shares no more with.
    */
   onSaleAt?: Date;
-  offeredBy?: string | null;
+  reader?: CatalogueReader;
 }
 
 /** Producers' products, oldest first, a page of each, in one statement (keysetPages()). */
-export function producerProducts(em: EntityManager, producerIds: readonly string[], { onSaleAt, offeredBy, ...page }: ProducerProductsPage): Promise<Map<string, Product[] | DomainError>> {
-  return keysetPages(em, PRODUCER_PRODUCTS, producerIds, page, onSaleAt ? { sql: `(${ON_SALE} OR ${OFFERED_BY_HUB})`, params: [onSaleAt, offeredBy ?? null] } : undefined);
+export function producerProducts(em: EntityManager, producerIds: readonly string[], { onSaleAt, reader, ...page }: ProducerProductsPage): Promise<Map<string, Product[] | DomainError>> {
+  return keysetPages(em, PRODUCER_PRODUCTS, producerIds, page, onSaleAt
+    ? { sql: `(${ON_SALE} OR ${OFFERED_TO_READER})`, params: [onSaleAt, reader?.hubId ?? null, reader?.producerId ?? null] }
+    : undefined);
 }

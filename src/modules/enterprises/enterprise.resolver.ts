@@ -7,7 +7,7 @@ import type { GraphQLContext } from '../../graphql/context.js';
 import { forbiddenRead } from '../../graphql/forbidden.js';
 import { toPayload } from '../../graphql/user-error.js';
 import { Product } from '../catalogue/product.entity.js';
-import { offeringHub } from '../catalogue/product.service.js';
+import { catalogueReader } from '../catalogue/product.service.js';
 import { SalesSession } from '../sessions/sales-session.entity.js';
 import { Location } from '../stock/location.entity.js';
 import { CreateHubInput, CreateHubPayload, CreateProducerInput, CreateProducerPayload, HubApprovalInput, HubApprovalPayload } from './enterprise.types.js';
@@ -41,7 +41,7 @@ export class ProducerResolver {
     // Its products on sale nowhere are its own, its approved hubs' and the operator's (seesProductsOffSale()).
     const approved = async (hubId: string) => (await ctx.loaders.approvedHubIdsOf.load(producer.id)).includes(hubId);
     const onSaleAt = (await seesProductsOffSale(ctx.actor, producer.id, approved)) ? undefined : ctx.readAt;
-    return ctx.loaders.productsByProducer.load({ parentId: producer.id, page: { limit: listSize(first), after, onSaleAt, offeredBy: onSaleAt && offeringHub(ctx) } });
+    return ctx.loaders.productsByProducer.load({ parentId: producer.id, page: { limit: listSize(first), after, onSaleAt, reader: onSaleAt && catalogueReader(ctx) } });
   }
 
   @Allow('admin', 'producer')
