@@ -89,6 +89,9 @@ describe('webhook dispatch', () => {
   it('counts a receiver by the host and port its URL names, however it is written', () => {
     const spellings = ['https://Hooks.Example.org/a', 'https://hooks.example.org./b?c', 'https://hooks.example.org:443/'];
     expect(new Set(spellings.map(receiverOf)).size).toBe(1);
+    // An IPv4 address written as IPv6 is the IPv4 address, as the address checks and the socket take it.
+    expect(new Set(['https://93.184.216.34/a', 'https://[::ffff:93.184.216.34]/b', 'https://[::FFFF:5db8:d822]:443/'].map(receiverOf)).size).toBe(1);
+    expect(receiverOf('https://[2001:DB8:0::1]/')).toBe(receiverOf('https://[2001:db8::1]:443/'));
     const others = ['http://hooks.example.org/a', 'https://hooks.example.org:8443/a', 'https://other.example.org/a'];
     expect(new Set([...others, spellings[0]!].map(receiverOf)).size).toBe(4);
   });

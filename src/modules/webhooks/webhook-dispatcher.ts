@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock.js';
@@ -353,13 +354,16 @@ export class WebhookDispatcher {
 
 /**
  * A webhook's receiver: the host and port its requests go to, however its URL spells them (the
- * URL parser lowers the case; a name's closing dot and a scheme's own port, left out, change
- * neither). `http://x` and `https://x` are two receivers: two ports.
+ * URL parser lowers the case; a name's closing dot, a scheme's own port left out, and an IPv4
+ * address written as IPv6 (`[::ffff:…]`, which the address checks read as IPv4) change none of
+ * them). `http://x` and `https://x` are two receivers: two ports.
  */
 export function receiverOf(url: string): string {
   try {
     const { hostname, port, protocol } = new URL(url);
-    return `${hostname.replace(/\.$/, '')}:${port || (protocol === 'https:' ? '443' : '80')}`;
+    const literal = hostname.replace(/^\[(.*)\]$/, '$1');
+    const host = ipaddr.isValid(literal) ? ipaddr.process(literal).toString() : hostname.replace(/\.$/, '');
+    return `${host}:${port || (protocol === 'https:' ? '443' : '80')}`;
   } catch {
     return url; // not sent anyway (post() refuses it): a share of its own
   }
