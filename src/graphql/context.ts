@@ -11,9 +11,11 @@ export interface GraphQLContext extends RequestContext {
   readonly events: EventHub;
   readonly loaders: Loaders;
   /**
-   * The instant the request reads the catalogue at (what sells now), taken once: every field
-   * that asks then reads the same catalogue, and a list read for each of many parents stays one
-   * batch (its page names the instant). Each subscription event takes its own.
+   * The instant the request reads the catalogue at (what sells now), taken when first asked: the
+   * sessions listed, their statuses, and their offers' availability in one answer all read it (a
+   * session listed as selling is not CLOSED beside it), and a list read for each of many parents
+   * stays one batch (its page names the instant). Each subscription event, and each mutation after
+   * a document's first, takes its own (renew()).
    */
   readonly readAt: Date;
   /**
@@ -60,7 +62,7 @@ class Context implements GraphQLContext {
   }
 
   get loaders(): Loaders {
-    return (this.currentLoaders ??= createLoaders(this.em, this.services, this.clock));
+    return (this.currentLoaders ??= createLoaders(this.em, this.services, () => this.readAt));
   }
 
   get readAt(): Date {

@@ -1,7 +1,6 @@
 import type { EntityName } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
-import type { Clock } from '../shared/clock.js';
 import { Product } from '../modules/catalogue/product.entity.js';
 import { Hub } from '../modules/enterprises/hub.entity.js';
 import { Producer } from '../modules/enterprises/producer.entity.js';
@@ -29,7 +28,7 @@ import { type OfferRecord, readSessionCatalogues } from '../modules/sessions/cat
  * Per-request batching for field resolvers: a list of N offers costs one query per kind of
  * field, not N. Created with the request's entity manager and dropped with the request.
  */
-export function createLoaders(em: EntityManager, services: Services, clock: Clock) {
+export function createLoaders(em: EntityManager, services: Services, readAt: () => Date) {
   const loaders = {
     producer: byId(em, Producer),
     hub: byId(em, Hub),
@@ -55,7 +54,7 @@ export function createLoaders(em: EntityManager, services: Services, clock: Cloc
     offersBySession: new DataLoader<string, OfferRecord[]>(async (sessionIds) => {
       // One statement for the whole page. The offers carry their products, producers and
       // stock; the figures also answer Product.stock for a producer reading the page.
-      const offers = await readSessionCatalogues(em, sessionIds, clock.now());
+      const offers = await readSessionCatalogues(em, sessionIds, readAt());
       const bySession = new Map<string, OfferRecord[]>(sessionIds.map((id) => [id, []]));
       for (const offer of offers) {
         loaders.stock.prime(offer.product.id, offer.read!.stock);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receiveLot, world } from '../fulfilment/support.js';
 import { checkout, createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
 import { rowsReadDuring, statementsFor } from '../support/statements.js';
+import type { DurationLike } from 'luxon';
 import { ManualClock } from '../support/clock.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -140,16 +141,18 @@ describe('paging through products and lots', () => {
 });
 
 describe('paging for a visitor, whose lists are of what sells at the instant it reads', () => {
-  /** A clock that moves on every reading, as a real one does between fields resolved a moment apart. */
+  /** A clock that moves on by `step` at every reading, as a real one does between fields resolved a moment apart. */
   class TickingClock extends ManualClock {
+    step: DurationLike | undefined = { milliseconds: 1 };
     override now(): Date {
-      this.advance({ milliseconds: 1 });
+      if (this.step) this.advance(this.step);
       return super.now();
     }
   }
+  const clock = new TickingClock('2026-11-23T09:00:00+01:00');
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ clock: new TickingClock('2026-11-23T09:00:00+01:00') });
+    t = await startTestApp({ clock });
   });
   afterAll(() => t.stop());
 
@@ -184,5 +187,33 @@ describe('paging for a visitor, whose lists are of what sells at the instant it 
     // One farm's products, then three farms'; one hub's sessions, then three hubs': the same statements.
     expect({ products: await productsOf(offered.slice(0, 2)), sessions: oneHub })
       .toEqual({ products: await productsOf(offered), sessions: await sessionsOfHubs() });
+  });
+  it('reads one catalogue for a whole answer: a session listed as selling is not CLOSED beside it', async () => {
+    const farm = await createProducer(t.api, 'Instant Farm');
+    const carrots = await createProduct(t.api, farm, { name: 'Instant carrots', onHand: '10' });
+    const hub = await createHub(t.api, 'Instant Hub');
+    clock.step = undefined;
+    clock.set('2026-11-30T09:00:00+01:00');
+    // Sessions closing 0.5 s, 1.5 s, ... 9.5 s from now: whatever instant the list reads at, the
+    // first session it lists closes less than a second after it.
+    for (let i = 0; i < 10; i += 1) {
+      await createSession(t.api, hub, {
+        opensAt: '2026-11-30T08:00:00+01:00',
+        closesAt: new Date(Date.parse('2026-11-30T09:00:00.500+01:00') + i * 1000).toISOString(),
+        products: [carrots],
+      });
+    }
+    const visitor = await t.as();
+    clock.step = { seconds: 1 };
+    try {
+      const d = await visitor.data<{ hub: { salesSessions: { id: string; status: string; offers: { available: string }[] }[] } }>(
+        'query ($h: ID!) { hub(id: $h) { salesSessions(first: 10) { id status offers { available } } } }', { h: hub });
+      const listed = d.hub.salesSessions;
+      expect(listed.length).toBeGreaterThan(0);
+      // Everything listed to a visitor is selling or to come: none reads CLOSED, or sells nothing, in the same answer.
+      expect(listed.filter((s) => s.status === 'CLOSED' || s.offers.some((o) => o.available === '0')).map((s) => s.id)).toEqual([]);
+    } finally {
+      clock.step = { milliseconds: 1 };
+    }
   });
 });

@@ -71,7 +71,7 @@ export class OfferResolver {
   available(@Root() offer: OfferRecord, @Ctx() ctx: GraphQLContext): string | Promise<string> {
     if (offer.withdrawnAt) return '0';
     if (offer.read) return offer.read.sessionClosed ? '0' : offerAvailable(offer, offer.read.stock.available, offer.read.product.sellableStep);
-    const now = ctx.clock.now();
+    const now = ctx.readAt;
     return Promise.all([ctx.loaders.salesSession.load(offer.salesSession.id), ctx.loaders.stock.load(offer.product.id), ctx.loaders.product.load(offer.product.id)])
       .then(([session, figures, product]) =>
         !session || !product || hasClosed(session, now) ? '0' : offerAvailable(offer, figures?.available ?? '0', product.sellableStep));

@@ -26,7 +26,7 @@ export class SalesSessionResolver {
   @Public()
   @Query(() => SalesSession, { nullable: true })
   salesSession(@Arg('id', () => IdScalar) id: string, @Ctx() ctx: GraphQLContext): Promise<SalesSession | null> {
-    return ctx.services.salesSessions.findSalesSession(ctx, id);
+    return ctx.services.salesSessions.findSalesSession(ctx, id, ctx.readAt);
   }
 
   @Allow('admin', 'hub')
@@ -97,7 +97,7 @@ export class SalesSessionResolver {
 
   @FieldResolver(() => SalesSessionStatus)
   status(@Root() session: SalesSession, @Ctx() ctx: GraphQLContext): SalesSessionStatus {
-    return sessionStatus(session, ctx.clock.now());
+    return sessionStatus(session, ctx.readAt);
   }
 
   @FieldResolver(() => [Offer], { description: 'On sale, in the order the hub listed them; withdrawn ones too with includeWithdrawn.' })

@@ -233,13 +233,13 @@ export class SalesSessionService {
   /**
    * A session selling or still to come (the catalogue: anyone reads it), or one that ended, for
    * those who read it whole (readsSessionWhole()): a session closed by any means has closed_at
-   * set, or its close announced.
+   * set, or its close announced. Selling `at` that instant: the request's (GraphQLContext.readAt).
    */
-  async findSalesSession(ctx: RequestContext, id: string): Promise<SalesSession | null> {
+  async findSalesSession(ctx: RequestContext, id: string, at = ctx.clock.now()): Promise<SalesSession | null> {
     if (!isUuid(id)) return null;
     const session = await ctx.em.findOne(SalesSession, id);
     if (!session) return null;
-    const selling = isNotClosed(sessionStatus(session, ctx.clock.now()));
+    const selling = isNotClosed(sessionStatus(session, at));
     return selling || (await readsSessionWhole(ctx, { id: session.id, hubId: session.hub.id })) ? session : null;
   }
 
