@@ -128,12 +128,15 @@ export async function appendEvents(em: EntityManager, at: Date, events: EventRec
   markEventsWritten(em);
 }
 
+/** The id of the newest event positioned so far (0 before the first), as SQL. */
+const NEWEST_POSITION = '(SELECT coalesce(max(position), 0) FROM domain_event)';
+
 /**
  * The id of the newest event positioned so far ("0" before the first): a replay may start no
  * later, and a session keeps it to replay no earlier than its creation.
  */
 export async function newestEventPosition(em: EntityManager): Promise<string> {
-  const [row] = await sql<{ newest: string }>(em, 'SELECT coalesce(max(position), 0)::text AS newest FROM domain_event');
+  const [row] = await sql<{ newest: string }>(em, `SELECT ${NEWEST_POSITION}::text AS newest`);
   return row!.newest;
 }
 
@@ -158,7 +161,7 @@ export async function replayableRange(em: EntityManager, stream: ReplayOwners): 
     em,
     `SELECT greatest((SELECT unattributed_through FROM pruned_events),
                      (SELECT max(m.through_position) FROM pruned_event_mark m WHERE ${whose} ${kinds.sql}))::text AS "forgottenThrough",
-            (SELECT coalesce(max(position), 0) FROM domain_event)::text AS newest`,
+            ${NEWEST_POSITION}::text AS newest`,
     [...params, ...kinds.params],
   );
   return { forgottenThrough: row!.forgottenThrough ?? '0', newest: row!.newest };
