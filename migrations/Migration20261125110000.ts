@@ -21,6 +21,9 @@ function replacing(body: string, from: string, to: string): string {
   return body.replace(from, to);
 }
 
+/** place_customer_order() as this migration installs it. */
+export const placeCustomerOrderLockingCapsNow = replacing(placeCustomerOrderWithWholesalePrices, LOCK_OFFERS_CAPPED_AS_READ, LOCK_OFFERS_CAPPED_NOW);
+
 /**
  * place_customer_order() locks the basket's offers that are capped when it runs, in id order,
  * before the order takes its idempotency key. It locked those its checkout had read as capped
@@ -34,7 +37,7 @@ function replacing(body: string, from: string, to: string): string {
 export class Migration20261125110000 extends Migration {
 
   override async up(): Promise<void> {
-    this.addSql(replacing(placeCustomerOrderWithWholesalePrices, LOCK_OFFERS_CAPPED_AS_READ, LOCK_OFFERS_CAPPED_NOW));
+    this.addSql(placeCustomerOrderLockingCapsNow);
   }
 
   override async down(): Promise<void> {

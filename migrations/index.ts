@@ -48,6 +48,7 @@ import { Migration20261125190000 } from './Migration20261125190000.js';
 import { Migration20261125200000 } from './Migration20261125200000.js';
 import { Migration20261125210000 } from './Migration20261125210000.js';
 import { Migration20261125220000 } from './Migration20261125220000.js';
+import { Migration20261125230000 } from './Migration20261125230000.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123181157', class: Migration20261123181157 },
@@ -98,4 +99,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125200000', class: Migration20261125200000 },
   { name: 'Migration20261125210000', class: Migration20261125210000 },
   { name: 'Migration20261125220000', class: Migration20261125220000 },
+  { name: 'Migration20261125230000', class: Migration20261125230000 },
 ];

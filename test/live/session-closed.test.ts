@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as op from '../support/operations.js';
-import { levelsLockedElsewhere } from '../support/locked-elsewhere.js';
+import { levelsLockedElsewhere, lockedElsewhere } from '../support/locked-elsewhere.js';
 import { adjustStock, checkout, createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
 import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -227,5 +227,29 @@ describe('availabilityChanged when a session stops selling', () => {
       { s: w.session.id, p: w.carrots, h: w.hub },
     );
     expect(visitor).toEqual({ salesSession: null, product: null, hub: { salesSessions: [] } });
+  });
+  it('places no order, after the close was announced, for a checkout read just before on a replica whose clock is behind', async () => {
+    t.clock.set('2026-11-23T19:59:00+01:00');
+    const w = await openSessionWorld(t.api, { carrots: '10' });
+    // An order before: the producer's order in the session exists, as it does once a session sells.
+    expect((await checkout(t.api, w.session.id, 'early', [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }])).userErrors).toEqual([]);
+    const stock = async () => (await t.db.query<{ held: string }>('SELECT sum(held)::text AS held FROM stock_level WHERE product_id = $1', [w.carrots])).rows[0]!.held;
+    const heldBefore = await stock();
+    // The session row is busy a moment (as under load), so that the statements of the two
+    // replicas meet: the scheduler's announcement waits for it first, then the late checkout.
+    const row = await lockedElsewhere(t.db, 'SELECT 1 FROM sales_session WHERE id = $1 FOR UPDATE', [w.session.id]);
+    t.clock.set('2026-11-23T20:00:01+01:00');
+    const announcing = t.app.scheduler.runOnce();
+    await waitForLockWait(t.db, 'the announcement to wait for the session');
+    // The checkout reaches a replica whose clock reads two seconds earlier: open, by that clock.
+    t.clock.set('2026-11-23T19:59:59+01:00');
+    const late = checkout(t.api, w.session.id, 'late', [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }]);
+    await waitForLockWait(t.db, 'the checkout to wait for it too', 2);
+    await row.release();
+    await announcing;
+    const answer = await late;
+    expect(await closeEvents(w.session.id)).toBeGreaterThan(0);
+    expect({ errors: answer.userErrors.map((e) => e.code), order: answer.customerOrder ?? null, held: await stock() })
+      .toEqual({ errors: ['SESSION_NOT_OPEN'], order: null, held: heldBefore });
   });
 });
