@@ -188,30 +188,33 @@ describe('paging for a visitor, whose lists are of what sells at the instant it 
     expect({ products: await productsOf(offered.slice(0, 2)), sessions: oneHub })
       .toEqual({ products: await productsOf(offered), sessions: await sessionsOfHubs() });
   });
-  it('reads one catalogue for a whole answer: a session listed as selling is not CLOSED beside it', async () => {
+  it('reads one catalogue for a whole answer: a session listed as selling is not CLOSED beside it, and its products read by id', async () => {
     const farm = await createProducer(t.api, 'Instant Farm');
-    const carrots = await createProduct(t.api, farm, { name: 'Instant carrots', onHand: '10' });
     const hub = await createHub(t.api, 'Instant Hub');
+    const products: string[] = [];
+    for (let i = 0; i < 6; i += 1) products.push(await createProduct(t.api, farm, { name: `Instant carrots ${i}`, onHand: '10' }));
     clock.step = undefined;
     clock.set('2026-11-30T09:00:00+01:00');
-    // Sessions closing 0.5 s, 1.5 s, ... 9.5 s from now: whatever instant the list reads at, the
-    // first session it lists closes less than a second after it.
-    for (let i = 0; i < 10; i += 1) {
+    // Sessions closing 0.5 s, 1.5 s, ... from now, one product each: whatever instant the answer
+    // reads at, the first session it lists closes less than a second after it.
+    for (const [i, product] of products.entries()) {
       await createSession(t.api, hub, {
         opensAt: '2026-11-30T08:00:00+01:00',
         closesAt: new Date(Date.parse('2026-11-30T09:00:00.500+01:00') + i * 1000).toISOString(),
-        products: [carrots],
+        products: [product],
       });
     }
     const visitor = await t.as();
     clock.step = { seconds: 1 };
     try {
-      const d = await visitor.data<{ hub: { salesSessions: { id: string; status: string; offers: { available: string }[] }[] } }>(
-        'query ($h: ID!) { hub(id: $h) { salesSessions(first: 10) { id status offers { available } } } }', { h: hub });
+      const d = await visitor.data<{ hub: { salesSessions: { id: string; status: string; offers: { available: string; product: { id: string } }[] }[] } } & Record<string, { id: string } | null>>(
+        `query ($h: ID!) { hub(id: $h) { salesSessions(first: 6) { id status offers { available product { id } } } } ${products.map((id, i) => `p${i}: product(id: "${id}") { id }`).join(' ')} }`, { h: hub });
       const listed = d.hub.salesSessions;
       expect(listed.length).toBeGreaterThan(0);
-      // Everything listed to a visitor is selling or to come: none reads CLOSED, or sells nothing, in the same answer.
-      expect(listed.filter((s) => s.status === 'CLOSED' || s.offers.some((o) => o.available === '0')).map((s) => s.id)).toEqual([]);
+      // Everything listed to a visitor is selling or to come: none reads CLOSED, sells nothing, or
+      // has a product that reads as none, in the same answer.
+      const unreadable = new Set(products.filter((_, i) => d[`p${i}`] === null));
+      expect(listed.filter((s) => s.status === 'CLOSED' || s.offers.some((o) => o.available === '0' || unreadable.has(o.product.id))).map((s) => s.id)).toEqual([]);
     } finally {
       clock.step = { milliseconds: 1 };
     }

@@ -21,7 +21,7 @@ export class ProductResolver {
   @Public()
   @Query(() => Product, { nullable: true })
   product(@Arg('id', () => IdScalar) id: string, @Ctx() ctx: GraphQLContext): Promise<Product | null> {
-    return ctx.services.products.findProduct(ctx, id);
+    return ctx.services.products.findProduct(ctx, id, ctx.readAt);
   }
 
   @Allow('admin', 'producer')

@@ -121,9 +121,10 @@ export class ProductService {
   /**
    * A product on sale in a session selling or still to come (the catalogue), one offered in a
    * session the caller reads whole (OFFERED_TO_READER), or one whose producer shares its products
-   * off sale with the caller (seesProductsOffSale()).
+   * off sale with the caller (seesProductsOffSale()). On sale `at` that instant: the request's
+   * (GraphQLContext.readAt).
    */
-  async findProduct(ctx: RequestContext, id: string): Promise<Product | null> {
+  async findProduct(ctx: RequestContext, id: string, at = ctx.clock.now()): Promise<Product | null> {
     if (!isUuid(id)) return null;
     const product = await ctx.em.findOne(Product, id);
     if (!product) return null;
@@ -131,7 +132,7 @@ export class ProductService {
     const approved = async (hubId: string) => (await approvedProducerIds(ctx.em, hubId, [producerId], false)).has(producerId);
     if (await seesProductsOffSale(ctx.actor, producerId, approved)) return product;
     const { hubId, producerId: readerId } = catalogueReader(ctx);
-    const [visible] = await sql(ctx.em, `SELECT 1 FROM product t WHERE t.id = ? AND (${ON_SALE} OR ${OFFERED_TO_READER})`, [id, ctx.clock.now(), hubId, readerId]);
+    const [visible] = await sql(ctx.em, `SELECT 1 FROM product t WHERE t.id = ? AND (${ON_SALE} OR ${OFFERED_TO_READER})`, [id, at, hubId, readerId]);
     return visible ? product : null;
   }
 }
