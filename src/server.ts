@@ -12,7 +12,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { AuthenticationError, KeysUnavailableError, tokenExpiresAt, type TokenVerifier } from './auth/tokens.js';
+import { AuthenticationError, KeysUnavailableError, stillVerifies, tokenExpiresAt, type TokenVerifier } from './auth/tokens.js';
 import type { EventHub } from './events/event-hub.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
@@ -118,18 +118,21 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
 
   // Upgrades are routed below, by the same rule as requests (see pathOf).
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
-  const subscriptions = useServer<Record<string, unknown> | undefined, { actor?: Actor; cancelExpiry?: () => void }>(
+  const subscriptions = useServer<Record<string, unknown> | undefined, { actor?: Actor; authorization?: string; cancelExpiry?: () => void }>(
     {
       schema: deps.schema,
-      // Authenticated once, on connect, from connectionParams.authorization; a bad token is refused
-      // (4403). The connection ends when its token expires, as an HTTP request with it would then be
-      // refused: a client reconnects with a fresh token (and `after:` its last event).
+      // Authenticated on connect, from connectionParams.authorization; a bad token is refused
+      // (4403), none (or an empty one, as over HTTP) is anonymous. The connection ends when its
+      // token expires, as an HTTP request with it would then be refused: a client reconnects with a
+      // fresh token (and `after:` its last event). And before each event (onNext).
       onConnect: async (ctx) => {
         try {
-          const authorization = ctx.connectionParams?.authorization ?? undefined;
+          const given = ctx.connectionParams?.authorization ?? undefined;
           // A credential that is not a header's text does not verify: refused, never anonymous.
-          if (authorization !== undefined && typeof authorization !== 'string') return false;
+          if (given !== undefined && typeof given !== 'string') return false;
+          const authorization = given || undefined;
           ctx.extra.actor = await deps.verifyToken(authorization);
+          ctx.extra.authorization = authorization;
           // Closed while its token was checked (a slow identity provider): onClose has run, and
           // nothing would cancel an expiry armed now.
           if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
@@ -159,7 +162,16 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         }
         return socketOperation(payload);
       },
-      onNext: ({ extra }, _id, _payload, _args, result) => {
+      onNext: async ({ extra }, _id, _payload, _args, result) => {
+        // The token still verifies, or the event is not sent: a key taken out of JWKS_URL (one that
+        // leaked) must not go on serving a socket opened with it until its token's own expiry,
+        // which whoever holds the key chose. Verified tokens are remembered for half a minute, so
+        // this is a lookup for most events. While the keys cannot be fetched it cannot tell: the
+        // socket goes on, as it verified.
+        if (extra.authorization && !(await stillVerifies(deps.verifyToken, extra.authorization))) {
+          extra.socket.close(4403, 'token no longer valid: connect again with a fresh token');
+          return undefined; // not sent: the socket is closing
+        }
         // A client that does not read its socket makes the server buffer for it: cut it off with a
         // reason it can act on instead of holding its backlog in memory.
         if (extra.socket.bufferedAmount > MAX_SOCKET_BUFFER_BYTES) {

@@ -41,6 +41,19 @@ export interface TokenVerifierOptions {
 export type TokenVerifier = (authorization: string | undefined) => Promise<Actor>;
 
 /**
+ * Whether a token that verified still does: not once it has expired or its key was taken out of
+ * JWKS_URL; still while the keys cannot be fetched to tell.
+ */
+export async function stillVerifies(verify: TokenVerifier, authorization: string): Promise<boolean> {
+  try {
+    await verify(authorization);
+    return true;
+  } catch (error) {
+    return error instanceof KeysUnavailableError;
+  }
+}
+
+/**
  * Turns an `Authorization: Bearer <JWT>` header into an Actor. No header: anonymous. A header
  * that does not verify (bad signature, expired, unknown role) is an error, never anonymous, so a
  * client with a broken token finds out instead of silently seeing less.

@@ -396,7 +396,7 @@ describe('hostile requests are cut short', () => {
       expect(csv.headers.get('www-authenticate')).toBe('Bearer');
     });
 
-    it('refuses a websocket connection with a bad token (4403), or with one that is not text, rather than taking it as anonymous', async () => {
+    it('refuses a websocket connection with a bad token (4403), or with one that is not text, rather than taking it as anonymous; an empty one is none', async () => {
       const closeCode = (authorization: unknown) => new Promise<number>((resolve) => {
         const socket = new WebSocket(t.app.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
         socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization } })));
@@ -407,8 +407,9 @@ describe('hostile requests are cut short', () => {
       });
       const good = `Bearer ${await signToken(TEST_JWT_SECRET, { role: 'admin' })}`;
       const answers = [];
-      for (const authorization of ['Bearer not.a.jwt', [good], { bearer: good }, 42]) answers.push(await closeCode(authorization));
-      expect(answers).toEqual([4403, 4403, 4403, 4403]);
+      for (const authorization of ['Bearer not.a.jwt', [good], { bearer: good }, 42, '', null]) answers.push(await closeCode(authorization));
+      // None, or an empty one, is anonymous, as over HTTP: acknowledged (the test then closes with 1000).
+      expect(answers).toEqual([4403, 4403, 4403, 4403, 1000, 1000]);
     });
   });
 });

@@ -2,7 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTokenVerifier } from '../../src/auth/tokens.js';
+import { GraphQLClient } from '../support/graphql.js';
+import { checkout, createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
+import { RESERVATIONS, type ReservationEventShape, subscribe } from '../support/subscriptions.js';
+import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
+import { createTokenVerifier, signToken } from '../../src/auth/tokens.js';
 
 /**
  * README ("Who may do what"): a key removed from JWKS_URL (rotated out after a leak, say) stops
@@ -48,5 +53,59 @@ describe('a key removed from JWKS_URL', () => {
     // Nor is the token verified before the removal still remembered.
     const remembered = await verify(`Bearer ${before}`).then((actor) => actor, (error: Error) => error.message);
     expect({ fetches, outcome, remembered }).toEqual({ fetches: 2, outcome: expect.stringMatching(/invalid token/), remembered: expect.stringMatching(/invalid token/) });
+  });
+});
+
+describe('a key removed from JWKS_URL, for a socket opened with a token it signed', () => {
+  let jwks: Server;
+  let served: JWK[] = [];
+  let t: TestApp;
+  let admin: GraphQLClient;
+  let leaked: Awaited<ReturnType<typeof generateKeyPair>>;
+  beforeAll(async () => {
+    leaked = await generateKeyPair('ES256');
+    const next = await generateKeyPair('ES256');
+    const jwk = async (key: typeof leaked.publicKey, kid: string) => ({ ...(await exportJWK(key)), kid, alg: 'ES256', use: 'sig' });
+    served = [await jwk(leaked.publicKey, 'old'), await jwk(next.publicKey, 'new')];
+    jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: served })));
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
+    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { JWKS_URL: url, JWT_AUDIENCE: 'foodhub' } });
+    admin = new GraphQLClient(t.app.url, await signToken(TEST_JWT_SECRET, { role: 'admin' }, { audience: 'foodhub' }));
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await t.stop();
+    await new Promise((resolve) => jwks.close(resolve));
+  });
+
+  it('sends it nothing more once a minute has passed, and closes it with 4403', async () => {
+    const producer = await createProducer(admin, 'Leak Farm');
+    const product = await createProduct(admin, producer, { name: 'Leak carrots', onHand: '10' });
+    const hub = await createHub(admin, 'Leak Hub');
+    const session = await createSession(admin, hub, { opensAt: '2026-11-23T08:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [product] });
+    // An admin token signed with the key that leaked, valid for a year (its holder picks `exp`).
+    const stolen = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'ES256', kid: 'old' }).setAudience('foodhub').setExpirationTime('365d').sign(leaked.privateKey);
+    const thief = await subscribe<ReservationEventShape>(new GraphQLClient(t.app.url, stolen), RESERVATIONS, { producerId: producer });
+    const witness = await subscribe<ReservationEventShape>(admin, RESERVATIONS, { producerId: producer });
+    try {
+      // Served while the key is there.
+      await checkout(admin, session.id, 'before', [{ offerId: session.offerFor(product), quantity: '1' }]);
+      await thief.waitForCount(1);
+      // The provider rotates the leaked key out; a minute passes (the process clock: what the key
+      // set and the verified tokens are kept by).
+      served = served.filter((key) => key.kid !== 'old');
+      const real = Date.now.bind(Date);
+      vi.spyOn(Date, 'now').mockImplementation(() => real() + 61_000);
+      await checkout(admin, session.id, 'after', [{ offerId: session.offerFor(product), quantity: '1' }]);
+      await witness.waitForCount(2);
+      // Closed: the client is told why (a close event as its error, as graphql-ws reports it).
+      const closed = await waitFor('the socket to close', async () => thief.errors.map((e) => (e as { code?: number }).code).find((code) => code !== undefined));
+      expect({ events: thief.received.length, closed }).toEqual({ events: 1, closed: 4403 });
+    } finally {
+      vi.restoreAllMocks();
+      await thief.close();
+      await witness.close();
+    }
   });
 });
