@@ -12,7 +12,8 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { AuthenticationError, KeysUnavailableError, stillVerifies, tokenExpiresAt, type TokenVerifier } from './auth/tokens.js';
+import { SocketTokenCheck } from './auth/socket-token.js';
+import { AuthenticationError, KeysUnavailableError, tokenExpiresAt, type TokenVerifier } from './auth/tokens.js';
 import type { EventHub } from './events/event-hub.js';
 import { createContext, type GraphQLContext } from './graphql/context.js';
 import { csvRoutes } from './modules/fulfilment/csv-routes.js';
@@ -118,13 +119,13 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
 
   // Upgrades are routed below, by the same rule as requests (see pathOf).
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
-  const subscriptions = useServer<Record<string, unknown> | undefined, { actor?: Actor; authorization?: string; cancelExpiry?: () => void }>(
+  const subscriptions = useServer<Record<string, unknown> | undefined, { actor?: Actor; tokenCheck?: SocketTokenCheck; cancelExpiry?: () => void }>(
     {
       schema: deps.schema,
       // Authenticated on connect, from connectionParams.authorization; a bad token is refused
       // (4403), none (or an empty one, as over HTTP) is anonymous. The connection ends when its
       // token expires, as an HTTP request with it would then be refused: a client reconnects with a
-      // fresh token (and `after:` its last event). And before each event (onNext).
+      // fresh token (and `after:` its last event). It is checked again while it lives (SocketTokenCheck).
       onConnect: async (ctx) => {
         try {
           const given = ctx.connectionParams?.authorization ?? undefined;
@@ -132,7 +133,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
           if (given !== undefined && typeof given !== 'string') return false;
           const authorization = given || undefined;
           ctx.extra.actor = await deps.verifyToken(authorization);
-          ctx.extra.authorization = authorization;
+          if (authorization) {
+            ctx.extra.tokenCheck = new SocketTokenCheck(deps.verifyToken, authorization, () =>
+              ctx.extra.socket.close(4403, 'token no longer valid: connect again with a fresh token'));
+          }
           // Closed while its token was checked (a slow identity provider): onClose has run, and
           // nothing would cancel an expiry armed now.
           if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
@@ -163,15 +167,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         return socketOperation(payload);
       },
       onNext: async ({ extra }, _id, _payload, _args, result) => {
-        // The token still verifies, or the event is not sent: a key taken out of JWKS_URL (one that
-        // leaked) must not go on serving a socket opened with it until its token's own expiry,
-        // which whoever holds the key chose. Verified tokens are remembered for half a minute, so
-        // this is a lookup for most events. While the keys cannot be fetched it cannot tell: the
-        // socket goes on, as it verified.
-        if (extra.authorization && !(await stillVerifies(deps.verifyToken, extra.authorization))) {
-          extra.socket.close(4403, 'token no longer valid: connect again with a fresh token');
-          return undefined; // not sent: the socket is closing
-        }
+        // Not to a socket whose token no longer verifies (SocketTokenCheck): closing, it is sent nothing.
+        if (extra.tokenCheck && !(await extra.tokenCheck.allows())) return undefined;
         // A client that does not read its socket makes the server buffer for it: cut it off with a
         // reason it can act on instead of holding its backlog in memory.
         if (extra.socket.bufferedAmount > MAX_SOCKET_BUFFER_BYTES) {

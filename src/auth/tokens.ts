@@ -41,19 +41,6 @@ export interface TokenVerifierOptions {
 export type TokenVerifier = (authorization: string | undefined) => Promise<Actor>;
 
 /**
- * Whether a token that verified still does: not once it has expired or its key was taken out of
- * JWKS_URL; still while the keys cannot be fetched to tell.
- */
-export async function stillVerifies(verify: TokenVerifier, authorization: string): Promise<boolean> {
-  try {
-    await verify(authorization);
-    return true;
-  } catch (error) {
-    return error instanceof KeysUnavailableError;
-  }
-}
-
-/**
  * Turns an `Authorization: Bearer <JWT>` header into an Actor. No header: anonymous. A header
  * that does not verify (bad signature, expired, unknown role) is an error, never anonymous, so a
  * client with a broken token finds out instead of silently seeing less.
@@ -67,12 +54,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   // A token without an expiry would be a password that never changes: refused.
   const checks = { issuer: options.issuer, audience: options.audience, requiredClaims: ['exp'] };
   const verified = new VerifiedTokens();
+  // Verifications under way, by token: the sockets and requests of one storefront share a token,
+  // and when its memory lapses they all ask at once. One verification answers them all.
+  const verifying = new Map<string, Promise<Actor>>();
 
-  return async (authorization) => {
-    if (!authorization) return { kind: 'anonymous' };
-    const token = bearerToken(authorization);
-    const known = verified.get(token);
-    if (known) return known;
+  const verify = async (token: string): Promise<Actor> => {
     let payload: JWTPayload | undefined;
     const failures: string[] = [];
     if (secret) {
@@ -96,6 +82,19 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const actor = actorOf(payload);
     verified.remember(token, actor, payload.exp);
     return actor;
+  };
+
+  return async (authorization) => {
+    if (!authorization) return { kind: 'anonymous' };
+    const token = bearerToken(authorization);
+    const known = verified.get(token);
+    if (known) return known;
+    let answer = verifying.get(token);
+    if (!answer) {
+      answer = verify(token).finally(() => verifying.delete(token));
+      verifying.set(token, answer);
+    }
+    return answer;
   };
 }
 

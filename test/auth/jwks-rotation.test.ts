@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -56,18 +56,26 @@ describe('a key removed from JWKS_URL', () => {
   });
 });
 
-describe('a key removed from JWKS_URL, for a socket opened with a token it signed', () => {
+describe("a socket opened with a token of the identity provider's, checked again while it lives", () => {
   let jwks: Server;
   let served: JWK[] = [];
+  /** Key set requests the provider is sitting on (it hangs while `hanging`). */
+  const unanswered = new Set<ServerResponse>();
+  let hanging = false;
   let t: TestApp;
   let admin: GraphQLClient;
   let leaked: Awaited<ReturnType<typeof generateKeyPair>>;
+  let next: Awaited<ReturnType<typeof generateKeyPair>>;
   beforeAll(async () => {
     leaked = await generateKeyPair('ES256');
-    const next = await generateKeyPair('ES256');
+    next = await generateKeyPair('ES256');
     const jwk = async (key: typeof leaked.publicKey, kid: string) => ({ ...(await exportJWK(key)), kid, alg: 'ES256', use: 'sig' });
     served = [await jwk(leaked.publicKey, 'old'), await jwk(next.publicKey, 'new')];
-    jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: served })));
+    jwks = createServer((_req, res) => {
+      if (!hanging) return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: served }));
+      unanswered.add(res);
+      res.on('close', () => unanswered.delete(res));
+    });
     await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
     t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', env: { JWKS_URL: url, JWT_AUDIENCE: 'foodhub' } });
@@ -76,10 +84,11 @@ describe('a key removed from JWKS_URL, for a socket opened with a token it signe
   afterAll(async () => {
     vi.restoreAllMocks();
     await t.stop();
+    jwks.closeAllConnections();
     await new Promise((resolve) => jwks.close(resolve));
   });
 
-  it('sends it nothing more once a minute has passed, and closes it with 4403', async () => {
+  it('sends it nothing more once a minute after its key was taken out, and closes it with 4403', async () => {
     const producer = await createProducer(admin, 'Leak Farm');
     const product = await createProduct(admin, producer, { name: 'Leak carrots', onHand: '10' });
     const hub = await createHub(admin, 'Leak Hub');
@@ -106,6 +115,32 @@ describe('a key removed from JWKS_URL, for a socket opened with a token it signe
       vi.restoreAllMocks();
       await thief.close();
       await witness.close();
+    }
+  });
+  it('keeps sending its events while the provider hangs: they do not wait for the key set', async () => {
+    const producer = await createProducer(admin, 'Outage Farm');
+    const product = await createProduct(admin, producer, { name: 'Outage carrots', onHand: '10' });
+    const hub = await createHub(admin, 'Outage Hub');
+    const session = await createSession(admin, hub, { opensAt: '2026-11-23T08:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [product] });
+    const token = await new SignJWT({ role: 'producer', producerId: producer }).setProtectedHeader({ alg: 'ES256', kid: 'new' })
+      .setAudience('foodhub').setExpirationTime('2h').sign(next.privateKey);
+    const farm = await subscribe<ReservationEventShape>(new GraphQLClient(t.app.url, token), RESERVATIONS, { producerId: producer });
+    try {
+      await checkout(admin, session.id, 'o1', [{ offerId: session.offerFor(product), quantity: '1' }]);
+      await farm.waitForCount(1);
+      // The provider hangs; the remembered token and the key set (read last a minute on, in the
+      // test before) both age past half a minute.
+      hanging = true;
+      const real = Date.now.bind(Date);
+      vi.spyOn(Date, 'now').mockImplementation(() => real() + 180_000);
+      for (const key of ['o2', 'o3', 'o4']) await checkout(admin, session.id, key, [{ offerId: session.offerFor(product), quantity: '1' }]);
+      // All four arrive while the key set's fetch is still unanswered (jose gives up on it after 5 s).
+      await farm.waitForCount(4);
+      expect({ events: farm.received.length, errors: farm.errors, fetchStillHanging: unanswered.size > 0 }).toEqual({ events: 4, errors: [], fetchStillHanging: true });
+    } finally {
+      vi.restoreAllMocks();
+      hanging = false;
+      await farm.close();
     }
   });
 });
