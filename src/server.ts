@@ -133,13 +133,13 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
           if (given !== undefined && typeof given !== 'string') return false;
           const authorization = given || undefined;
           ctx.extra.actor = await deps.verifyToken(authorization);
+          // Closed while its token was checked (a slow identity provider): onClose has run, and
+          // nothing would cancel an expiry armed now, or stop a check.
+          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
           if (authorization) {
             ctx.extra.tokenCheck = new SocketTokenCheck(deps.verifyToken, authorization, () =>
               ctx.extra.socket.close(4403, 'token no longer valid: connect again with a fresh token'));
           }
-          // Closed while its token was checked (a slow identity provider): onClose has run, and
-          // nothing would cancel an expiry armed now.
-          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
           const expiresAt = authorization === undefined ? undefined : tokenExpiresAt(authorization);
           if (expiresAt !== undefined) {
             // However far away: a token valid for months is not cut off after a timer's 24.8 days.
@@ -155,7 +155,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
           return false;
         }
       },
-      onClose: (ctx) => ctx.extra.cancelExpiry?.(),
+      onClose: (ctx) => {
+        ctx.extra.cancelExpiry?.();
+        ctx.extra.tokenCheck?.stop();
+      },
       context: (ctx) => newContext(ctx.extra.actor ?? { kind: 'anonymous' }),
       onSubscribe: (ctx, _id, payload) => {
         // ctx.subscriptions already counts this one.

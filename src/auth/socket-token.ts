@@ -1,47 +1,65 @@
 import { KeysUnavailableError, type TokenVerifier } from './tokens.js';
 
-/** How long a socket's token stands, once checked, before its next event checks it again (as long as a verified token is remembered). */
-const RECHECK_AFTER_MS = 30_000;
-/** How long an event waits for the check it set off: a provider that hangs must not hold up the stream. */
+/** How often a socket's token is checked again: with the key set's own half minute, a key taken out of JWKS_URL stops serving it within a minute. */
+const RECHECK_EVERY_MS = 30_000;
+/** How long after a check starts the socket's events wait for it: a provider that hangs must not hold up the stream. */
 const WAIT_FOR_CHECK_MS = 200;
 
 /**
  * A socket's token, checked again while the socket lives: checked on connect only, a socket opened
  * with a token whose key was since taken out of JWKS_URL (one that leaked) would be served until
- * the token's own expiry, which whoever holds the key chose. The first event half a minute after
- * the last check sets off the next, and waits for it a moment: a token that no longer verifies
- * closes the socket (`onInvalid`) and that event is not sent. The events meanwhile do not wait: a
- * provider that hangs costs the stream one short wait, not one per event. While the keys cannot be
- * fetched it cannot tell: the socket goes on, as it verified, and is checked again later.
+ * the token's own expiry, which whoever holds the key chose. Every half minute, by a timer (a
+ * socket sent nothing is closed too) or by the first event after that long, the token is verified
+ * afresh, not from the verified tokens remembered; one that no longer verifies closes the socket
+ * (`onInvalid`). The events of the check's first moments wait for it, so the event that set it off
+ * is not sent, nor its copies to the socket's other subscriptions; later ones do not: a provider
+ * that hangs costs the stream one short wait, not one per event. While the keys cannot be fetched
+ * it cannot tell: the socket goes on, as it verified, and is checked again later.
  */
 export class SocketTokenCheck {
   private checkedAt = Date.now();
-  private running: Promise<void> | undefined;
+  private running: { done: Promise<void>; waitUntil: number } | undefined;
   private invalid = false;
+  private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly verify: TokenVerifier,
     private readonly authorization: string,
     private readonly onInvalid: () => void,
-  ) {}
+  ) {
+    this.timer = setInterval(() => this.start(), RECHECK_EVERY_MS);
+    this.timer.unref();
+  }
 
   /** Whether the socket may be sent its next event: not once its token no longer verifies. */
   async allows(): Promise<boolean> {
-    if (!this.invalid && !this.running && Date.now() - this.checkedAt >= RECHECK_AFTER_MS) {
-      const check = (this.running = this.check());
+    if (Date.now() - this.checkedAt >= RECHECK_EVERY_MS) this.start();
+    const left = this.running ? this.running.waitUntil - Date.now() : 0;
+    if (this.running && left > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([check, new Promise((resolve) => (timer = setTimeout(resolve, WAIT_FOR_CHECK_MS)))]);
+      await Promise.race([this.running.done, new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
       clearTimeout(timer);
     }
     return !this.invalid;
   }
 
+  /** The socket closed: no more checks. */
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private start(): void {
+    if (this.running || this.invalid) return;
+    this.running = { done: this.check(), waitUntil: Date.now() + WAIT_FOR_CHECK_MS };
+  }
+
   private async check(): Promise<void> {
     try {
-      await this.verify(this.authorization);
+      await this.verify(this.authorization, { fresh: true });
     } catch (error) {
       if (!(error instanceof KeysUnavailableError)) {
         this.invalid = true;
+        this.stop();
         this.onInvalid();
       }
     } finally {

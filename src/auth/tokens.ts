@@ -38,7 +38,8 @@ export interface TokenVerifierOptions {
   audience?: string;
 }
 
-export type TokenVerifier = (authorization: string | undefined) => Promise<Actor>;
+/** `fresh`: verified again, not answered from the tokens remembered (a socket's check of its token, SocketTokenCheck). */
+export type TokenVerifier = (authorization: string | undefined, options?: { fresh?: boolean }) => Promise<Actor>;
 
 /**
  * Turns an `Authorization: Bearer <JWT>` header into an Actor. No header: anonymous. A header
@@ -84,10 +85,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return actor;
   };
 
-  return async (authorization) => {
+  return async (authorization, options) => {
     if (!authorization) return { kind: 'anonymous' };
     const token = bearerToken(authorization);
-    const known = verified.get(token);
+    const known = options?.fresh ? undefined : verified.get(token);
     if (known) return known;
     let answer = verifying.get(token);
     if (!answer) {

@@ -133,10 +133,10 @@ describe("a socket opened with a token of the identity provider's, checked again
       hanging = true;
       const real = Date.now.bind(Date);
       vi.spyOn(Date, 'now').mockImplementation(() => real() + 180_000);
-      for (const key of ['o2', 'o3', 'o4']) await checkout(admin, session.id, key, [{ offerId: session.offerFor(product), quantity: '1' }]);
-      // All four arrive while the key set's fetch is still unanswered (jose gives up on it after 5 s).
-      await farm.waitForCount(4);
-      expect({ events: farm.received.length, errors: farm.errors, fetchStillHanging: unanswered.size > 0 }).toEqual({ events: 4, errors: [], fetchStillHanging: true });
+      await checkout(admin, session.id, 'o2', [{ offerId: session.offerFor(product), quantity: '1' }]);
+      // It arrives while the key set's fetch is still unanswered (jose gives up on it after 5 s).
+      await farm.waitForCount(2);
+      expect({ events: farm.received.length, errors: farm.errors, fetchStillHanging: unanswered.size > 0 }).toEqual({ events: 2, errors: [], fetchStillHanging: true });
     } finally {
       vi.restoreAllMocks();
       hanging = false;
