@@ -16,6 +16,9 @@ import { CustomerOrder, type CustomerOrderRow as OrderRow, type CustomerOrderVie
 import { CustomerOrderStatus, holdLapsed } from './order-states.js';
 
 /** A new basket replacing an order: where the order must be (its session, its customer), and what the basket takes. */
+
+/** How many lapsed holds are expired at a time, outside the scheduler. */
+const LAPSED_BATCH = 100;
 export interface ReplacingBasket {
   salesSessionId: string;
   customerRef: string;
@@ -204,27 +207,51 @@ export class CustomerOrderService {
    * scheduler's next tick. Lapsed holds are few (the scheduler expires them every tick), found
    * through the index of pending holds; each is expired as the scheduler would, in a transaction
    * of its own, as the platform rather than the caller. Answers how many of those it found are
-   * free now, expired by it or by someone else meanwhile.
+   * free now, expired by it or by someone else meanwhile. The oldest 100: a checkout needs only
+   * enough of them, and tries again.
    */
   async expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number> {
+    const of = 'EXISTS (SELECT 1 FROM customer_order_line l JOIN offer f ON f.product_id = l.product_id WHERE l.customer_order_id = o.id AND f.id = ANY(?::uuid[]))';
+    return this.expireLapsed(ctx, of, offerIds);
+  }
+
+  /**
+   * Expires, at once, every lapsed hold of these offers, in their session only: what a change of
+   * their cap counts (holds of their products at other hubs are not its business, however many).
+   * A batch at a time, while whole batches are freed (one that is not is left to the scheduler).
+   */
+  async expireLapsedHoldsOn(ctx: RequestContext, offerIds: readonly string[]): Promise<void> {
+    const on = 'EXISTS (SELECT 1 FROM customer_order_line l WHERE l.customer_order_id = o.id AND l.offer_id = ANY(?::uuid[]))';
+    let freed: number;
+    do freed = await this.expireLapsed(ctx, on, offerIds);
+    while (freed === LAPSED_BATCH);
+  }
+
+  /** The oldest lapsed holds of the orders `whose` names (of `offerIds`), expired; how many are free now, expired by it or by someone else meanwhile. */
+  private async expireLapsed(ctx: RequestContext, whose: string, offerIds: readonly string[]): Promise<number> {
     const due = await sql<{ id: string }>(
       ctx.em,
       `SELECT o.id FROM customer_order o
-        WHERE o.status = 'PENDING_PAYMENT' AND o.hold_expires_at <= ?
-          AND EXISTS (SELECT 1 FROM customer_order_line l JOIN offer f ON f.product_id = l.product_id
-                       WHERE l.customer_order_id = o.id AND f.id = ANY(?::uuid[]))
-        ORDER BY o.hold_expires_at LIMIT 100`,
-      [ctx.clock.now(), uuidArray(offerIds)],
+        WHERE o.status = 'PENDING_PAYMENT' AND o.hold_expires_at <= ? AND ${whose}
+        ORDER BY o.hold_expires_at LIMIT ?`,
+      [ctx.clock.now(), uuidArray(offerIds), LAPSED_BATCH],
     );
-    const system: Actor = { kind: 'system' };
     let freed = 0;
     for (const { id } of due) {
-      // Waiting, unlike the scheduler, for a hold another checkout is expiring: then it is free,
-      // and counted here as such. A failure leaves the hold to the scheduler, which logs its own.
-      const outcome = await ctx.em.transactional((em) => this.transition(em, system, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).catch(() => undefined);
+      const outcome = await this.expireAsPlatform(ctx, id);
       if (outcome?.kind === 'changed' || (outcome?.kind === 'unchanged' && outcome.order.status !== CustomerOrderStatus.PENDING_PAYMENT)) freed += 1;
     }
     return freed;
+  }
+
+  /**
+   * Expires a lapsed hold as the scheduler would, in a transaction of its own. Waiting, unlike the
+   * scheduler, for a hold another checkout is expiring: then it is free. A failure leaves the hold
+   * to the scheduler, which logs its own.
+   */
+  private expireAsPlatform(ctx: RequestContext, id: string) {
+    const system: Actor = { kind: 'system' };
+    return ctx.em.transactional((em) => this.transition(em, system, ctx.clock.now(), id, OrderEvent.HOLD_LAPSED)).catch(() => undefined);
   }
 
   private async apply(ctx: RequestContext, customerOrderId: string, event: OrderEvent): Promise<CustomerOrderView> {

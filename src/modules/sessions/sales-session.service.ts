@@ -60,8 +60,8 @@ export interface CloseListener {
 
 /** What a cap change asks of the customer orders (CustomerOrderService). */
 export interface LapsedHolds {
-  /** The lapsed holds of the products these offers sell, expired at once rather than at the scheduler's next tick. */
-  expireLapsedHoldsOf(ctx: RequestContext, offerIds: readonly string[]): Promise<number>;
+  /** The lapsed holds of these offers (in their session), expired at once rather than at the scheduler's next tick. */
+  expireLapsedHoldsOn(ctx: RequestContext, offerIds: readonly string[]): Promise<void>;
 }
 
 export class SalesSessionService {
@@ -207,7 +207,7 @@ export class SalesSessionService {
     // A hold past its expiry has expired, whether or not the scheduler has marked it yet: a
     // checkout counts it free (it expires it first), and so does a cap, which must not be refused
     // for what a customer may buy at that moment.
-    if (cap) await this.lapsedHolds.expireLapsedHoldsOf(ctx, [found.id]);
+    if (cap) await this.lapsedHolds.expireLapsedHoldsOn(ctx, [found.id]);
     return ctx.em.transactional(async (em) => {
       await lockSession(em, found.salesSession.id);
       const offer = await em.findOneOrFail(Offer, found.id, { populate: ['salesSession', 'product'], refresh: true });
