@@ -132,7 +132,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
           // A credential that is not a header's text does not verify: refused, never anonymous.
           if (given !== undefined && typeof given !== 'string') return false;
           const authorization = given || undefined;
-          ctx.extra.actor = await deps.verifyToken(authorization);
+          // Verified afresh, as its checks will be (SocketTokenCheck): not from a verification
+          // remembered for half a minute, with a key set as old, which would stretch the minute.
+          ctx.extra.actor = await deps.verifyToken(authorization, { fresh: true });
           // Closed while its token was checked (a slow identity provider): onClose has run, and
           // nothing would cancel an expiry armed now, or stop a check.
           if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;

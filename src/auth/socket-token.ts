@@ -1,34 +1,41 @@
 import { KeysUnavailableError, type TokenVerifier } from './tokens.js';
 
-/** How often a socket's token is checked again: with the key set's own half minute, a key taken out of JWKS_URL stops serving it within a minute. */
+/**
+ * The longest between two checks of a socket's token: with the key set's 25 s, a key taken out of
+ * JWKS_URL stops serving the socket within a minute. Each check comes a random 25 to 30 s after
+ * the last, so that sockets that connected together (after a restart, say) are not all checked
+ * in the same instant ever after.
+ */
 const RECHECK_EVERY_MS = 30_000;
+const RECHECK_SPREAD_MS = 5_000;
 /** How long after a check starts the socket's events wait for it: a provider that hangs must not hold up the stream. */
 const WAIT_FOR_CHECK_MS = 200;
 
 /**
  * A socket's token, checked again while the socket lives: checked on connect only, a socket opened
  * with a token whose key was since taken out of JWKS_URL (one that leaked) would be served until
- * the token's own expiry, which whoever holds the key chose. Every half minute, by a timer (a
- * socket sent nothing is closed too) or by the first event after that long, the token is verified
- * afresh, not from the verified tokens remembered; one that no longer verifies closes the socket
- * (`onInvalid`). The events of the check's first moments wait for it, so the event that set it off
- * is not sent, nor its copies to the socket's other subscriptions; later ones do not: a provider
- * that hangs costs the stream one short wait, not one per event. While the keys cannot be fetched
- * it cannot tell: the socket goes on, as it verified, and is checked again later.
+ * the token's own expiry, which whoever holds the key chose. Every half minute at most, by a timer
+ * (a socket sent nothing is closed too) or by the first event after that long, the token is
+ * verified afresh (`fresh`: not from a verification remembered for longer than a few seconds);
+ * one that no longer verifies closes the socket (`onInvalid`). The events of the check's first
+ * moments wait for it, so the event that set it off is not sent, nor its copies to the socket's
+ * other subscriptions; later ones do not: a provider that hangs costs the stream one short wait,
+ * not one per event. While the keys cannot be fetched it cannot tell: the socket goes on, as it
+ * verified, and is checked again later.
  */
 export class SocketTokenCheck {
   private checkedAt = Date.now();
   private running: { done: Promise<void>; waitUntil: number } | undefined;
   private invalid = false;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly verify: TokenVerifier,
     private readonly authorization: string,
     private readonly onInvalid: () => void,
   ) {
-    this.timer = setInterval(() => this.start(), RECHECK_EVERY_MS);
-    this.timer.unref();
+    this.schedule();
   }
 
   /** Whether the socket may be sent its next event: not once its token no longer verifies. */
@@ -45,7 +52,17 @@ export class SocketTokenCheck {
 
   /** The socket closed: no more checks. */
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.start();
+      this.schedule();
+    }, RECHECK_EVERY_MS - Math.random() * RECHECK_SPREAD_MS);
+    this.timer.unref();
   }
 
   private start(): void {

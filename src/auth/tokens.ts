@@ -38,7 +38,11 @@ export interface TokenVerifierOptions {
   audience?: string;
 }
 
-/** `fresh`: verified again, not answered from the tokens remembered (a socket's check of its token, SocketTokenCheck). */
+/**
+ * `fresh`: answered only from a verification of the last few seconds (FRESH_MS), not from one
+ * remembered for up to half a minute: a socket's connect and its checks (SocketTokenCheck), so
+ * that a key taken out of JWKS_URL stops serving the socket within a minute.
+ */
 export type TokenVerifier = (authorization: string | undefined, options?: { fresh?: boolean }) => Promise<Actor>;
 
 /**
@@ -49,8 +53,8 @@ export type TokenVerifier = (authorization: string | undefined, options?: { fres
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   // A KeyObject made once, rather than raw bytes that would be imported again on every request.
   const secret = options.secret ? createSecretKey(Buffer.from(options.secret)) : undefined;
-  // Read again once half a minute old (jose keeps a set 10 minutes unless told): with the half
-  // minute a verified token is remembered, a key the provider removed stops working within a minute.
+  // Read again once 25 s old (jose keeps a set 10 minutes unless told): with the half minute a
+  // verified token is remembered, a key the provider removed stops working within a minute.
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl), { cacheMaxAge: KEY_SET_MAX_AGE_MS }) : undefined;
   // A token without an expiry would be a password that never changes: refused.
   const checks = { issuer: options.issuer, audience: options.audience, requiredClaims: ['exp'] };
@@ -88,7 +92,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return async (authorization, options) => {
     if (!authorization) return { kind: 'anonymous' };
     const token = bearerToken(authorization);
-    const known = options?.fresh ? undefined : verified.get(token);
+    const known = verified.get(token, options?.fresh ? FRESH_MS : undefined);
     if (known) return known;
     let answer = verifying.get(token);
     if (!answer) {
@@ -100,32 +104,45 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 }
 
 /** How long a key set fetched from JWKS_URL is used before it is fetched again. */
-const KEY_SET_MAX_AGE_MS = 30_000;
+const KEY_SET_MAX_AGE_MS = 25_000;
+/**
+ * How old a verification may be for a `fresh` answer. Many sockets share a storefront's token:
+ * their checks within these seconds share one verification. With the key set's 25 s, such an
+ * answer holds a removed key for at most half a minute, and a socket checked every half minute
+ * stops being served within a minute.
+ */
+const FRESH_MS = 5_000;
 
 /**
  * Tokens that verified, and whom they stand for. A storefront sends the same token with every
  * request, and checking its signature was a noticeable part of a checkout's CPU time. An entry
- * lasts half a minute at most (with the key set's half minute, a key taken out of a JWKS stops
- * working within a minute), never past the token's own expiry, and only successes are kept.
+ * lasts half a minute at most (with the key set's 25 s, a key taken out of a JWKS stops working
+ * within a minute), never past the token's own expiry, and only successes are kept.
  */
 class VerifiedTokens {
   private static readonly MAX_ENTRIES = 10_000;
   private static readonly MAX_AGE_MS = 30_000;
-  private readonly entries = new Map<string, { actor: Actor; until: number }>();
+  private readonly entries = new Map<string, { actor: Actor; until: number; verifiedAt: number }>();
 
-  get(token: string): Actor | undefined {
+  /** The actor of a token that verified, if it is remembered, and, given `maxAgeMs`, verified no longer ago than that. */
+  get(token: string, maxAgeMs?: number): Actor | undefined {
     const entry = this.entries.get(token);
     if (!entry) return undefined;
-    if (entry.until > Date.now()) return entry.actor;
-    this.entries.delete(token);
-    return undefined;
+    const now = Date.now();
+    if (entry.until <= now) {
+      this.entries.delete(token);
+      return undefined;
+    }
+    return maxAgeMs === undefined || now - entry.verifiedAt <= maxAgeMs ? entry.actor : undefined;
   }
 
   remember(token: string, actor: Actor, expiresAtSeconds: number | undefined): void {
-    const until = Math.min(Date.now() + VerifiedTokens.MAX_AGE_MS, expiresAtSeconds === undefined ? Infinity : expiresAtSeconds * 1000);
-    // Oldest first out: a Map iterates in insertion order.
+    const verifiedAt = Date.now();
+    const until = Math.min(verifiedAt + VerifiedTokens.MAX_AGE_MS, expiresAtSeconds === undefined ? Infinity : expiresAtSeconds * 1000);
+    // Oldest first out: a Map iterates in insertion order (a token verified again moves to the end).
+    this.entries.delete(token);
     if (this.entries.size >= VerifiedTokens.MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(token, { actor, until });
+    this.entries.set(token, { actor, until, verifiedAt });
   }
 }
 

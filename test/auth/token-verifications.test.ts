@@ -10,9 +10,13 @@ vi.mock('jose', async (importOriginal) => {
 });
 
 const { createTokenVerifier, signToken } = await import('../../src/auth/tokens.js');
+const { SocketTokenCheck } = await import('../../src/auth/socket-token.js');
 
 describe('verifying a token many ask for at once', () => {
-  afterEach(() => vi.restoreAllMocks());
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
 
   it('checks its signature once, not once per asker, when the remembered token lapses, and gives each the answer', async () => {
     const secret = 'x'.repeat(40);
@@ -30,5 +34,24 @@ describe('verifying a token many ask for at once', () => {
     calls.jwtVerify = 0;
     const refusals = await Promise.all(Array.from({ length: 3 }, () => verify('Bearer not.a.jwt').then(() => 'accepted', (e: Error) => e.message)));
     expect({ refusals: refusals.map((r) => /invalid token/.test(r)), signatureChecks: calls.jwtVerify }).toEqual({ refusals: [true, true, true], signatureChecks: 1 });
+  });
+
+  it("checks a token many sockets share (a storefront's) about once each half minute, not once per socket", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const secret = 'x'.repeat(40);
+    const verify = createTokenVerifier({ secret });
+    const authorization = `Bearer ${await signToken(secret, { role: 'admin' })}`;
+    // 200 sockets connecting over two seconds.
+    const checks = [];
+    for (let i = 0; i < 200; i += 1) {
+      checks.push(new SocketTokenCheck(verify, authorization, () => undefined));
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    calls.jwtVerify = 0;
+    await vi.advanceTimersByTimeAsync(30_000);
+    for (const check of checks) check.stop();
+    // Their checks fall within seconds of each other, and share what was verified in the last few.
+    expect(calls.jwtVerify).toBeGreaterThan(0);
+    expect(calls.jwtVerify).toBeLessThanOrEqual(2);
   });
 });
