@@ -6,7 +6,7 @@ import type { GraphQLClient } from '../support/graphql.js';
 import { expectStockConsistent } from '../support/invariants.js';
 import { lockedElsewhere } from '../support/locked-elsewhere.js';
 import { adjustStock, approveHub, checkout, createHub, createProducer, createProduct, createSession, stockOf, type UserErrorShape } from '../support/scenarios.js';
-import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
+import { AVAILABILITY, type AvailabilityEventShape, eventsHandedOut, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor, waitForLockWait } from '../support/wait.js';
 
@@ -157,11 +157,8 @@ describe('changing the offers of a session that sells', () => {
     const carrotOffer = session.offerFor(carrots);
     const kept = await checkout(t.api, session.id, 'kim', [{ offerId: carrotOffer, quantity: '4' }]);
     expect(kept.userErrors).toEqual([]);
-    // A live stream starts where this replica's events stand: the hold's event, handed out first,
-    // is not the storefront's to get.
-    const newest = BigInt(await seenSoFar());
-    await waitFor('this replica to hand the hold out', async () =>
-      (BigInt((t.app.events as unknown as { lastPosition: string }).lastPosition) >= newest ? true : undefined));
+    // The hold's event, handed out before the storefront subscribes, is not the storefront's to get.
+    await eventsHandedOut(t.app);
 
     const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
     try {

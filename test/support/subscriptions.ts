@@ -1,5 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import type { App } from '../../src/app.js';
 import type { GraphQLClient } from './graphql.js';
 import { waitFor } from './wait.js';
 
@@ -73,4 +74,17 @@ export interface AvailabilityEventShape {
   id: string;
   available: string;
   offer: { id: string; available: string };
+}
+
+/**
+ * Waits until every event written so far is positioned and this app's replica has handed it out
+ * to its streams: a stream opened after starts after them (live streams start where the replica
+ * stands), so an event just written is not one of its first.
+ */
+export async function eventsHandedOut(app: App): Promise<void> {
+  await waitFor('every event to be positioned', async () =>
+    ((await app.orm.em.fork().getConnection().execute('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).length === 0 ? true : undefined));
+  const newest = BigInt((await app.events.replayableRange({ owners: [] })).newest);
+  await waitFor('this replica to hand them out', async () =>
+    (BigInt((app.events as unknown as { lastPosition: string }).lastPosition) >= newest ? true : undefined));
 }
