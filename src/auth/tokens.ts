@@ -53,7 +53,7 @@ export type TokenVerifier = (authorization: string | undefined, options?: { fres
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   // A KeyObject made once, rather than raw bytes that would be imported again on every request.
   const secret = options.secret ? createSecretKey(Buffer.from(options.secret)) : undefined;
-  // Read again once 25 s old (jose keeps a set 10 minutes unless told): with the half minute a
+  // Read again once 20 s old (jose keeps a set 10 minutes unless told): with the half minute a
   // verified token is remembered, a key the provider removed stops working within a minute.
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl), { cacheMaxAge: KEY_SET_MAX_AGE_MS }) : undefined;
   // A token without an expiry would be a password that never changes: refused.
@@ -104,20 +104,20 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 }
 
 /** How long a key set fetched from JWKS_URL is used before it is fetched again. */
-const KEY_SET_MAX_AGE_MS = 25_000;
+const KEY_SET_MAX_AGE_MS = 20_000;
 /**
  * How old a verification may be for a `fresh` answer. Many sockets share a storefront's token:
- * their checks within these seconds share one verification. With the key set's 25 s, such an
- * answer holds a removed key for at most half a minute, and a socket checked every half minute
- * stops being served within a minute.
+ * their checks within these seconds share one verification. With the key set's 20 s, such an
+ * answer holds a removed key for at most 25 s, and a socket checked every 25 s at most stops being
+ * served within 50 s: ten seconds to spare for a provider slow to answer.
  */
 const FRESH_MS = 5_000;
 
 /**
  * Tokens that verified, and whom they stand for. A storefront sends the same token with every
  * request, and checking its signature was a noticeable part of a checkout's CPU time. An entry
- * lasts half a minute at most (with the key set's 25 s, a key taken out of a JWKS stops working
- * within a minute), never past the token's own expiry, and only successes are kept.
+ * lasts half a minute at most (with the key set's 20 s, a key taken out of a JWKS stops working
+ * within 50 s), never past the token's own expiry, and only successes are kept.
  */
 class VerifiedTokens {
   private static readonly MAX_ENTRIES = 10_000;

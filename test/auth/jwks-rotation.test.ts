@@ -158,9 +158,9 @@ describe("a socket opened with a token of the identity provider's, checked again
     vi.spyOn(Date, 'now').mockImplementation(() => start + at * 1000);
     at = -0.1; expect(await ask(other)).toBe(200); // a key set fetched, with the key
     at = 0; served = served.filter((key) => key.kid !== 'old'); // the key is taken out (it leaked)
-    at = 24.8; expect(await ask(token)).toBe(200); // a storefront request: that set is not 25 s old yet
+    at = 19.8; expect(await ask(token)).toBe(200); // a storefront request: that set is not 20 s old yet
     // Its socket connects while the token is still remembered: verified afresh, it is refused.
-    at = 54.7;
+    at = 49.7;
     const closed = await new Promise<number>((resolve) => {
       const socket = new WebSocket(t.app.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
       socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));

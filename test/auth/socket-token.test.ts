@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SocketTokenCheck } from '../../src/auth/socket-token.js';
-import { AuthenticationError, createTokenVerifier, type TokenVerifier } from '../../src/auth/tokens.js';
+import { AuthenticationError, createTokenVerifier, KeysUnavailableError, type TokenVerifier } from '../../src/auth/tokens.js';
 import { waitFor } from '../support/wait.js';
 
 afterEach(() => {
@@ -41,6 +41,24 @@ describe('SocketTokenCheck', () => {
     new SocketTokenCheck(verify, 'Bearer t', onInvalid);
     await vi.advanceTimersByTimeAsync(5 * 60_000);
     expect({ closed: onInvalid.mock.calls.length, checks: verify.mock.calls.length }).toEqual({ closed: 1, checks: 1 });
+  });
+
+  it('checks again a few seconds after a check that could not tell (the keys could not be fetched), not a period later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    let outage = true;
+    const verify = vi.fn<TokenVerifier>(async () => {
+      throw outage ? new KeysUnavailableError(new Error('503 from the provider')) : new AuthenticationError('invalid token');
+    });
+    const onInvalid = vi.fn();
+    const check = new SocketTokenCheck(verify, 'Bearer t', onInvalid);
+    // The first check (20 to 25 s on) meets a provider that is down for a moment: the socket goes on.
+    await vi.advanceTimersByTimeAsync(25_000);
+    expect({ checks: verify.mock.calls.length, closed: onInvalid.mock.calls.length, allowed: await check.allows() }).toEqual({ checks: 1, closed: 0, allowed: true });
+    // The provider is back, without the key: the next check comes seconds later, not 20 to 25.
+    outage = false;
+    await vi.advanceTimersByTimeAsync(6_000);
+    expect({ checks: verify.mock.calls.length, closed: onInvalid.mock.calls.length }).toEqual({ checks: 2, closed: 1 });
+    check.stop();
   });
 
   it('does not hold up the events after a check that hangs: only those of its first moments wait', async () => {
@@ -82,11 +100,11 @@ describe('SocketTokenCheck with a key taken out of JWKS_URL', () => {
     const onInvalid = vi.fn();
     const check = new SocketTokenCheck(verify, token, onInvalid);
     at = 0; served = []; // the key is taken out (it leaked)
-    // A request of the storefront's, with the same token, verified with that set (not 25 s old yet):
-    // remembered until 54.6.
-    at = 24.6; await verify(token, { fresh: true });
+    // A request of the storefront's, with the same token, verified with that set (not 20 s old yet):
+    // remembered until 49.6.
+    at = 19.6; await verify(token, { fresh: true });
     // The socket's next event, after a quiet spell: the token is remembered, but the check is afresh.
-    at = 54.5;
+    at = 44.5;
     await check.allows();
     await waitFor('the socket to be closed', async () => (onInvalid.mock.calls.length > 0 ? true : undefined));
     expect(onInvalid.mock.calls.length).toBe(1);
