@@ -5,7 +5,7 @@
 // no availability, and the stream, which anyone may open, says nothing of them, live or replayed.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { adjustStock, createHub, createProducer, createProduct } from '../support/scenarios.js';
-import { type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
+import { type AvailabilityEventShape, eventsHandedOut, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 import * as op from '../support/operations.js';
@@ -85,6 +85,8 @@ describe("the public availability stream of Hub B's session", () => {
 
   it('live, as on a replay: a completion, a full shipment and a transfer elsewhere send nothing; the next change does', async () => {
     const world = await eggsAtTwoHubs();
+    // Ali's hold, positioned but perhaps not yet handed out, is not the live storefront's to get.
+    await eventsHandedOut(t.app);
     const live = await subscribe<AvailabilityEventShape & { at: string }>(await t.as(), AVAILABILITY_WITH_TIME, { salesSessionId: world.sessionB.id });
     await waitFor('the subscription to start', async () => (t.app.events.subscriberCount >= 1 ? true : undefined));
     await businessElsewhereThenOneEggFound(world);

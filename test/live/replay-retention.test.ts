@@ -3,7 +3,7 @@
 // nothing"); one resuming after what is still kept replays it all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjustStock, checkout, createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
-import { AVAILABILITY, type AvailabilityEventShape, RESERVATIONS, subscribe } from '../support/subscriptions.js';
+import { AVAILABILITY, type AvailabilityEventShape, eventsHandedOut, RESERVATIONS, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -82,6 +82,8 @@ describe('resuming once retention has forgotten events', () => {
     const kaleSession = await createSession(t.api, hub, { ...times, products: [kale] });
     const leekSession = await createSession(t.api, hub, { ...times, products: [leeks] });
     // Each storefront sees its product's change and goes offline; only the leeks change after that.
+    // Their initial stock, handed out before the storefronts subscribe, is not theirs to get.
+    await eventsHandedOut(t.app);
     const kaleLive = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: kaleSession.id });
     const leekLive = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: leekSession.id });
     await waitFor('both subscriptions to start', async () => (t.app.events.subscriberCount >= 2 ? true : undefined));

@@ -9,7 +9,7 @@ import { expectStatesConsistent, expectStockConsistent } from '../support/invari
 import { checkout, createHub, createProducer, createProduct, createSession, orderMutation, sessionView, stockOf, type UserErrorShape } from '../support/scenarios.js';
 import { levelsLockedElsewhere, lockedElsewhere } from '../support/locked-elsewhere.js';
 import { waitForLockWait } from '../support/wait.js';
-import { AVAILABILITY, type AvailabilityEventShape, RESERVATIONS, type ReservationEventShape, subscribe } from '../support/subscriptions.js';
+import { AVAILABILITY, type AvailabilityEventShape, RESERVATIONS, type ReservationEventShape, eventsHandedOut, subscribe } from '../support/subscriptions.js';
 import type { GraphQLClient } from '../support/graphql.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -80,6 +80,8 @@ describe('cancelSalesSession', () => {
     expect(elsewhere.userErrors).toEqual([]);
     expect(await stockOf(t.api, product)).toMatchObject({ held: '9', available: '1' });
 
+    // The three holds, handed out before the producer and the storefronts subscribe, are not theirs to get.
+    await eventsHandedOut(t.app);
     const reservations = await subscribe<ReservationEventShape>(await t.as({ role: 'producer', producerId: producer }), RESERVATIONS, { producerId: producer });
     const availability = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: other.id });
     const ownAvailability = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: session.id });

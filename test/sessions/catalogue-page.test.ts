@@ -3,7 +3,7 @@ import { ReadGroups } from '../../src/shared/read-groups.js';
 import { checkout, createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
 import { whileOfferReadsHeld } from '../support/held-reads.js';
 import { statementsFor } from '../support/statements.js';
-import { AVAILABILITY, type AvailabilityEventShape, subscribe } from '../support/subscriptions.js';
+import { AVAILABILITY, type AvailabilityEventShape, eventsHandedOut, subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -76,6 +76,8 @@ describe("a storefront's catalogue page", () => {
     expect(await available()).toEqual({ [session.offerFor(tomme)]: '1', [session.offerFor(eggsByBox)]: '6' });
     expect((await checkout(t.api, session.id, 'too much', [{ offerId: session.offerFor(tomme), quantity: '1.5' }])).userErrors[0]?.code).toBe('INSUFFICIENT_STOCK');
 
+    // The cheese's and eggs' stock, handed out before the storefront subscribes, is not the storefront's to get.
+    await eventsHandedOut(t.app);
     const storefrontStream = await subscribe<AvailabilityEventShape>(storefront, AVAILABILITY, { salesSessionId: session.id });
     try {
       const placed = await checkout(t.api, session.id, 'ann', [{ offerId: session.offerFor(tomme), quantity: '1' }, { offerId: session.offerFor(eggsByBox), quantity: '6' }]);

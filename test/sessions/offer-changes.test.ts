@@ -70,6 +70,8 @@ describe('changing the offers of a session that sells', () => {
 
   it('adds a product: listed after the others, on sale at once, and announced to storefronts already watching', async () => {
     const { carrots, leeks, session, other } = await market('Added');
+    // The market's stock, handed out before the storefront subscribes, is not the storefront's to get.
+    await eventsHandedOut(t.app);
     const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
     try {
       const added = await addOffers(t.api, session.id, [{ productId: leeks, price: { amount: 320, currency: 'EUR' }, cap: '20' }]);
@@ -342,6 +344,8 @@ describe('changing the offers of a session that sells', () => {
 
     it('hands a live storefront no change of a product from before it was added, though it read the addition first', async () => {
       const { carrots, leeks, session, other } = await market('Unpositioned');
+    // The market's stock, handed out before the relay is held (and so before the storefront subscribes), is not the storefront's to get.
+    await eventsHandedOut(t.app);
       // The relay positions events one replica at a time under this advisory lock
       // (position_pending_events(), Migration20261123231500): held here, commits go on and
       // their events wait for positions.
@@ -390,6 +394,8 @@ describe('a storefront subscribing during a burst', () => {
     const carrots = await createProduct(t.api, producer, { name: 'Burst carrots', unit: 'kg', onHand: '50' });
     const other = await createProduct(t.api, producer, { name: 'Burst apples', unit: 'kg', onHand: '50' });
     const session = await createSession(t.api, await createHub(t.api, 'Burst hub'), { ...OPEN, products: [carrots] });
+    // The carrots' stock, handed out before the storefront subscribes, is not the storefront's to get.
+    await eventsHandedOut(t.app);
     // The stream opens, then its offers' read waits: every product's events reach it meanwhile.
     const gate = await lockedElsewhere(t.db, 'LOCK TABLE offer IN ACCESS EXCLUSIVE MODE', []);
     const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
