@@ -19,6 +19,8 @@ export interface BenchEnvironment {
   databaseUrl: string;
   db: pg.Pool;
   serverPid: number;
+  /** The server's database connections (per process): the reference uses no more. */
+  poolSize: number;
   /** Sends a GraphQL operation as the operator and returns its data (throws on errors). */
   gql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
   /** Statements PostgreSQL has executed in the benchmark database so far (pg_stat_statements). */
@@ -107,6 +109,7 @@ export async function startBenchEnvironment(options: { poolSize: number; workers
   };
 
   return {
+    poolSize: options.poolSize,
     url: server.url,
     adminToken,
     databaseUrl,

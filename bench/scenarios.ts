@@ -56,8 +56,13 @@ export async function catalogue(env: BenchEnvironment, count: number, stock: str
   return { session: createSalesSession.salesSession, products };
 }
 
-/** Holds done with plain SQL over pg, one transaction each: the ceiling the server is compared with. */
+/**
+ * Holds done with plain SQL over pg, one transaction each: the ceiling the server is compared with.
+ * With no more connections than the server has (`clients` beyond them would queue on the hot row
+ * and slow the reference, not the server).
+ */
 async function reference(env: BenchEnvironment, products: string[], clients: number, seconds: number) {
+  clients = Math.min(clients, env.poolSize);
   // Sampled as the server's runs are, so that the sampling's own cost is in both CPU figures.
   const sampling = sampleDatabaseSessions(env);
   const cpu = cpuPerHold(env);
@@ -109,16 +114,21 @@ function cpuPerHold(env: BenchEnvironment) {
 
 /**
  * Runs autocannon and takes the percentiles from every response's own time (autocannon's summary
- * has p90 and p97.5, no p95). Checkout scenarios mix checkouts and payments: the latencies are
- * per request, of either kind.
+ * has p90 and p97.5, no p95). The server's RSS is sampled while it runs (the most it reached).
  */
-async function load(options: autocannon.Options) {
+async function load(env: BenchEnvironment, options: autocannon.Options) {
   const times: number[] = [];
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)));
-    instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => times.push(responseTime));
-  });
-  return { result, latency: { p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99) } };
+  let rss = env.serverRssMiB();
+  const sampler = setInterval(() => (rss = Math.max(rss, env.serverRssMiB())), 250);
+  try {
+    const result = await new Promise<autocannon.Result>((resolve, reject) => {
+      const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)));
+      instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => times.push(responseTime));
+    });
+    return { result, rss, latency: { p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99) } };
+  } finally {
+    clearInterval(sampler);
+  }
 }
 
 /** Checkout (1 unit of a product picked by `pick`), then confirm payment, from `clients` connections. */
@@ -126,10 +136,16 @@ async function checkoutLoad(env: BenchEnvironment, sessionId: string, offerIds: 
   let held = 0;
   let refused = 0;
   let errors = 0;
+  let paymentErrors = 0;
+  // A hold's latency, as the reference's is one hold's transaction: from the checkout sent to its
+  // payment answered (or to the checkout's answer, for one refused); and the checkout's alone.
+  const holdTimes: number[] = [];
+  const checkoutTimes: number[] = [];
+  type HoldContext = { orderId?: string; sentAt?: number };
   await env.statements?.reset();
   const sampling = sampleDatabaseSessions(env);
   const cpu = cpuPerHold(env);
-  const { result, latency } = await load({
+  const { result, rss } = await load(env, {
     url: env.url,
     connections: clients,
     duration: seconds,
@@ -137,7 +153,9 @@ async function checkoutLoad(env: BenchEnvironment, sessionId: string, offerIds: 
       {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${env.adminToken}` },
-        setupRequest: (request) => ({
+        setupRequest: (request, context) => {
+          (context as HoldContext).sentAt = performance.now();
+          return {
           ...request,
           body: JSON.stringify({
             query: CHECKOUT,
@@ -150,14 +168,18 @@ async function checkoutLoad(env: BenchEnvironment, sessionId: string, offerIds: 
               },
             },
           }),
-        }),
+          };
+        },
         onResponse: (status, body, context) => {
+          const hold = context as HoldContext;
+          checkoutTimes.push(performance.now() - hold.sentAt!);
           const parsed = status === 200 ? (JSON.parse(body) as { data?: { checkout: { customerOrder: { id: string } | null; userErrors: { code: string }[] } } }) : undefined;
           const order = parsed?.data?.checkout.customerOrder;
           if (order) held += 1;
           else if (parsed?.data?.checkout.userErrors[0]?.code === 'INSUFFICIENT_STOCK') refused += 1;
           else errors += 1;
-          (context as { orderId?: string }).orderId = order?.id;
+          if (!order) holdTimes.push(performance.now() - hold.sentAt!);
+          hold.orderId = order?.id;
         },
       },
       {
@@ -165,22 +187,36 @@ async function checkoutLoad(env: BenchEnvironment, sessionId: string, offerIds: 
         headers: { 'content-type': 'application/json', authorization: `Bearer ${env.adminToken}` },
         setupRequest: (request, context) => ({
           ...request,
-          body: JSON.stringify({ query: CONFIRM, variables: { input: { customerOrderId: (context as { orderId?: string }).orderId ?? randomUUID() } } }),
+          body: JSON.stringify({ query: CONFIRM, variables: { input: { customerOrderId: (context as HoldContext).orderId ?? randomUUID() } } }),
         }),
+        onResponse: (status, body, context) => {
+          const hold = context as HoldContext;
+          if (!hold.orderId) return; // the checkout placed nothing: there was nothing to pay
+          holdTimes.push(performance.now() - hold.sentAt!);
+          const parsed = status === 200 ? (JSON.parse(body) as { data?: { confirmPayment: { userErrors: unknown[] } } }) : undefined;
+          if (!parsed?.data || parsed.data.confirmPayment.userErrors.length > 0) paymentErrors += 1;
+        },
       },
     ],
   });
   const sessions = await sampling.stop();
-  const asked = held + refused + errors;
+  // Holds/s: the checkouts answered (held or refused for want of stock); an error is not a hold.
+  const answered = held + refused;
   return {
     sessions,
-    cpu: cpu.stop(asked),
+    cpu: cpu.stop(answered),
     statements: await env.statements?.top(12),
-    throughput: asked / seconds,
-    ...latency,
+    throughput: answered / seconds,
+    p50: percentile(holdTimes, 50),
+    p95: percentile(holdTimes, 95),
+    p99: percentile(holdTimes, 99),
+    checkoutP99: percentile(checkoutTimes, 99),
     held,
     refused,
-    errors: errors + result.errors + result.non2xx,
+    rss,
+    // Connection-level failures (autocannon's errors) and non-200 answers are counted by the
+    // handlers above already (a non-200 checkout is an error there).
+    errors: errors + paymentErrors + result.errors,
   };
 }
 
@@ -253,21 +289,22 @@ function sampleDatabaseSessions(env: BenchEnvironment) {
 
 type CpuPerHold = { server: string; database: string };
 
-function ratioRow(label: string, server: { throughput: number; p50: number; p95: number; p99: number; errors: number; sessions: string; cpu: CpuPerHold }, ref: { throughput: number; p50: number; p99: number; cpu: CpuPerHold }, rss: number) {
+function ratioRow(label: string, server: { throughput: number; p50: number; p95: number; p99: number; checkoutP99: number; errors: number; sessions: string; cpu: CpuPerHold; rss: number }, ref: { throughput: number; p50: number; p99: number; cpu: CpuPerHold }) {
   return {
     run: label,
     'server holds/s': Math.round(server.throughput),
     'reference holds/s': Math.round(ref.throughput),
     ratio: (server.throughput / ref.throughput).toFixed(2),
-    'p50 ms': server.p50.toFixed(1),
-    'p95 ms': server.p95.toFixed(1),
-    'p99 ms': server.p99.toFixed(1),
+    'hold p50 ms': server.p50.toFixed(1),
+    'hold p95 ms': server.p95.toFixed(1),
+    'hold p99 ms': server.p99.toFixed(1),
+    'checkout p99 ms': server.checkoutP99.toFixed(1),
     'reference p99 ms': ref.p99.toFixed(1),
     errors: server.errors,
     'DB sessions: lock wait / in a transaction, waiting for server / idle / working': server.sessions,
     'CPU ms per hold: server / PostgreSQL': `${server.cpu.server} / ${server.cpu.database}`,
     'reference CPU ms per hold: PostgreSQL': ref.cpu.database,
-    'server RSS MiB': rss,
+    'server RSS MiB (most during the run)': server.rss,
   };
 }
 
@@ -290,6 +327,51 @@ export async function warmUp(env: BenchEnvironment, clients: number, seconds: nu
   await reference(env, (await catalogue(env, 1, '10000000')).products, clients, seconds);
 }
 
+/**
+ * The hot product sold out: `units` of it, `clients` checking out 1 unit each until well after it
+ * is gone. Every unit is held once and no more (units held = stock), every checkout is answered
+ * (held + refused = asked, but for those in flight at the deadline), and the refusals say why.
+ */
+async function sellOut(env: BenchEnvironment, clients: number, units: number) {
+  const { session, products } = await catalogue(env, 1, String(units));
+  const seconds = 4; // a few times what selling out takes, even on a loaded machine
+  let asked = 0;
+  let held = 0;
+  let refused = 0;
+  let other = 0;
+  await load(env, {
+    url: env.url,
+    connections: clients,
+    duration: seconds,
+    requests: [{
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${env.adminToken}` },
+      setupRequest: (request) => {
+        asked += 1;
+        return {
+          ...request,
+          body: JSON.stringify({ query: CHECKOUT, variables: { input: { salesSessionId: session.id, customerRef: 'sell-out', idempotencyKey: randomUUID(), lines: [{ offerId: session.offers[0]!.id, quantity: '1' }] } } }),
+        };
+      },
+      onResponse: (status, body) => {
+        const parsed = status === 200 ? (JSON.parse(body) as { data?: { checkout: { customerOrder: unknown; userErrors: { code: string }[] } } }) : undefined;
+        if (parsed?.data?.checkout.customerOrder) held += 1;
+        else if (parsed?.data?.checkout.userErrors[0]?.code === 'INSUFFICIENT_STOCK') refused += 1;
+        else other += 1;
+      },
+    }],
+  });
+  const { rows: [level] } = await env.db.query(
+    'SELECT sum(held + committed)::int AS taken, sum(on_hand - held - committed)::int AS available FROM stock_level WHERE product_id = $1',
+    [products[0]],
+  );
+  const unanswered = asked - held - refused - other;
+  return [
+    { name: `sold out (${units} units, ${clients} clients): units held = stock, answered as held = held`, ok: level.taken === units && held === units && level.available === 0, detail: `${level.taken} held in the database, ${held} answered as held, ${level.available} left` },
+    { name: `sold out: held + refused = asked (but those in flight at the deadline), no other answer`, ok: refused > 0 && other === 0 && unanswered >= 0 && unanswered <= clients, detail: `${held} + ${refused} of ${asked} asked, ${unanswered} in flight, ${other} other` },
+  ];
+}
+
 export async function hotProduct(env: BenchEnvironment, clientCounts: number[], seconds: number): Promise<ScenarioResult> {
   const rows = [];
   const checks = [];
@@ -300,8 +382,9 @@ export async function hotProduct(env: BenchEnvironment, clientCounts: number[], 
     checks.push(...(await stockChecks(env, products, server.held, clients)).map((c) => ({ ...c, name: `${clients} clients: ${c.name}` })));
     const refProducts = (await catalogue(env, 1, '10000000')).products;
     const ref = await reference(env, refProducts, clients, seconds);
-    rows.push(ratioRow(`${clients} clients`, server, ref, env.serverRssMiB()));
+    rows.push(ratioRow(`${clients} clients`, server, ref));
     if (server.statements) tables.push(statementsTable(`${clients} clients`, server.held + server.refused, server.statements));
+    checks.push(...(await sellOut(env, clients, 25 * clients)).map((c) => ({ ...c, name: `${clients} clients: ${c.name}` })));
   }
   return { scenario: 'Hot product: one product, checkout 1 unit then confirm payment', rows, checks, tables };
 }
@@ -312,7 +395,7 @@ export async function uniform(env: BenchEnvironment, productCount: number, clien
   const checks = await stockChecks(env, products, server.held, clients);
   const ref = await reference(env, products, clients, seconds);
   const tables = server.statements ? [statementsTable(`${clients} clients`, server.held + server.refused, server.statements)] : [];
-  return { scenario: `Uniform: ${productCount} products, checkout 1 unit then confirm payment`, rows: [ratioRow(`${clients} clients`, server, ref, env.serverRssMiB())], checks, tables };
+  return { scenario: `Uniform: ${productCount} products, checkout 1 unit then confirm payment`, rows: [ratioRow(`${clients} clients`, server, ref)], checks, tables };
 }
 
 /**
