@@ -239,8 +239,18 @@ export class EventHub implements PubSub {
       this.logger.warn({ err: error }, 'event listener connection lost; reconnecting');
       void this.reconnect();
     });
-    await client.connect();
-    await client.query(`LISTEN ${POSITIONED_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${POSITIONED_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    // Stopped meanwhile (a reconnect racing stop()): stop() ended the listener it saw, not this one.
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.listener = client;
   }
 
