@@ -104,6 +104,8 @@ export interface EventHubOptions {
  */
 export class EventHub implements PubSub {
   private listener: pg.Client | undefined;
+  /** A reconnect of the listener is under way: one at a time. */
+  private reconnecting = false;
   private lastPosition = '0';
   /** The last position this process's relay gave (or the newest at start). */
   private relayedThrough = '0';
@@ -236,6 +238,9 @@ export class EventHub implements PubSub {
       if (message.channel === POSITIONED_CHANNEL) this.positioned(message.payload);
     });
     client.on('error', (error) => {
+      // Only the listener in service reconnects: a client still being set up fails its listen(),
+      // which the reconnect under way retries (a second loop would open a second listener).
+      if (client !== this.listener || this.reconnecting) return;
       this.logger.warn({ err: error }, 'event listener connection lost; reconnecting');
       void this.reconnect();
     });
@@ -255,17 +260,22 @@ export class EventHub implements PubSub {
   }
 
   private async reconnect(): Promise<void> {
-    const old = this.listener;
-    this.listener = undefined;
-    await old?.end().catch(() => undefined);
-    for (let delay = 250; !this.stopped; delay = Math.min(delay * 2, 5000)) {
-      try {
-        await this.listen();
-        this.sweep(); // what was committed while disconnected
-        return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+    this.reconnecting = true;
+    try {
+      const old = this.listener;
+      this.listener = undefined;
+      await old?.end().catch(() => undefined);
+      for (let delay = 250; !this.stopped; delay = Math.min(delay * 2, 5000)) {
+        try {
+          await this.listen();
+          this.sweep(); // what was committed while disconnected
+          return;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        }
       }
+    } finally {
+      this.reconnecting = false;
     }
   }
 
