@@ -19,7 +19,7 @@ export interface BenchEnvironment {
   databaseUrl: string;
   db: pg.Pool;
   serverPid: number;
-  /** The server's database connections (per process): the reference uses no more. */
+  /** The server's database connections, all its processes together: the reference uses no more. */
   poolSize: number;
   /** Sends a GraphQL operation as the operator and returns its data (throws on errors). */
   gql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
@@ -109,7 +109,7 @@ export async function startBenchEnvironment(options: { poolSize: number; workers
   };
 
   return {
-    poolSize: options.poolSize,
+    poolSize: options.poolSize * options.workers,
     url: server.url,
     adminToken,
     databaseUrl,
