@@ -1,37 +1,15 @@
 // `npm start` as an operator runs it: the real entry point in its own process, on an embedded
 // PostgreSQL kept under DATA_DIR, stopped with SIGTERM and started again.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphQLClient } from '../support/graphql.js';
 import * as op from '../support/operations.js';
-import { spawnServer } from '../support/server-process.js';
+import { mintToken, spawnServer } from '../support/server-process.js';
 import { findFreePort } from '../../src/shared/free-port.js';
-import { isAlive } from '../../src/shared/processes.js';
-import { createTestDatabase, TEST_JWT_SECRET } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
-
-/** The pids of the processes that logged "GraphQL API ready", in order. */
-function readyPids(output: string): number[] {
-  return [...output.matchAll(/"pid":(\d+)[^\n]*"msg":"GraphQL API ready"/g)].map((m) => Number(m[1]));
-}
-
-
-/** `npm run token -- --role admin`, as an operator would run it; the token is the last line. */
-function mintToken(dataDir: string): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--role', 'admin'], {
-    env: { ...process.env, DATA_DIR: dataDir, JWT_SECRET: '', NODE_ENV: 'development' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let stdout = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve(stdout.trim().split('\n').at(-1)!) : reject(new Error(`token exited ${code}`)))),
-  );
-}
 
 /** Runs a script (or the server) to its end, as an operator would. */
 function runToExit(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
@@ -162,37 +140,6 @@ describe('npm start', () => {
     }
   });
 
-  it('with WORKERS=2, serves from two processes on one port, replaces a worker that dies, and stops them all on SIGTERM', async () => {
-    const clusterDir = join(dataDir, 'cluster');
-    const server = await spawnServer({
-      DATABASE_URL: '',
-      JWT_SECRET: '',
-      NODE_ENV: 'development',
-      DATA_DIR: clusterDir,
-      WORKERS: '2',
-      EMBEDDED_POSTGRES_PORT: String(await findFreePort()),
-    });
-    try {
-      const workers = await waitFor('both workers', async () => (readyPids(server.output()).length >= 2 ? readyPids(server.output()) : undefined));
-      expect(new Set(workers).size).toBe(2);
-      expect(workers).not.toContain(server.child.pid);
-      // Both workers serve the one URL; the primary migrated once and generated one secret for both.
-      const api = new GraphQLClient(server.url, await mintToken(clusterDir));
-      await api.data(op.CREATE_PRODUCER, { input: { name: 'Before' } });
-
-      process.kill(workers[0]!, 'SIGKILL');
-      const replacement = await waitFor('a replacement worker', async () => readyPids(server.output())[2]);
-      expect(workers).not.toContain(replacement);
-      const { createProducer } = await api.data<{ createProducer: { producer: { name: string } } }>(op.CREATE_PRODUCER, { input: { name: 'After' } });
-      expect(createProducer.producer.name).toBe('After');
-    } finally {
-      server.child.kill('SIGTERM');
-    }
-    expect(await server.exited).toBe(0);
-    expect(readyPids(server.output()).filter(isAlive)).toEqual([]);
-    expect(server.output()).toContain('database stopped');
-  });
-
   it('asked to stop while starting, finishes starting, then stops cleanly with its PostgreSQL', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: { ...process.env, DATABASE_URL: '', JWT_SECRET: '', NODE_ENV: 'development', LOG_LEVEL: 'info', DATA_DIR: join(dataDir, 'early-stop'), PORT: '0', EMBEDDED_POSTGRES_PORT: String(await findFreePort()) },
@@ -207,44 +154,6 @@ describe('npm start', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output).toContain('database stopped');
-  });
-
-  it('with WORKERS=2, stops with exit code 1 and says why when its workers cannot start', async () => {
-    // The port is taken, so no worker can listen.
-    const taken = createServer();
-    await new Promise<void>((resolve) => taken.listen(0, resolve));
-    const port = (taken.address() as { port: number }).port;
-    try {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: { ...process.env, DATABASE_URL: await createTestDatabase(), JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'production', LOG_LEVEL: 'info', WORKERS: '2', PORT: String(port) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(1);
-      expect(output).toContain('a worker failed to start');
-      expect(output).not.toContain('GraphQL API ready');
-    } finally {
-      taken.close();
-    }
-  });
-
-  it('with WORKERS=2, asked to stop as its workers are still loading, stops them and exits 0', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, DATABASE_URL: await createTestDatabase({ empty: true }), JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'production', LOG_LEVEL: 'info', WORKERS: '2', PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-    // The primary has migrated and forks its workers now; they take a second or so to load, and
-    // until then a SIGTERM ends them before they can handle it.
-    await waitFor('the migrations', async () => (output.includes('database migrated') ? true : undefined), 60_000);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(output).not.toContain('GraphQL API ready');
   });
 
   it('refuses to start with a bad setting, saying which', async () => {

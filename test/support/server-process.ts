@@ -30,3 +30,21 @@ export async function spawnServer(env: Record<string, string>, { processGroup = 
   }, 60_000);
   return { child, url, output: () => output, exited };
 }
+
+/** The pids of the processes that logged "GraphQL API ready", in order. */
+export function readyPids(output: string): number[] {
+  return [...output.matchAll(/"pid":(\d+)[^\n]*"msg":"GraphQL API ready"/g)].map((m) => Number(m[1]));
+}
+
+/** `npm run token -- --role admin`, as an operator would run it; the token is the last line. */
+export function mintToken(dataDir: string): Promise<string> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--role', 'admin'], {
+    env: { ...process.env, DATA_DIR: dataDir, JWT_SECRET: '', NODE_ENV: 'development' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let stdout = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve(stdout.trim().split('\n').at(-1)!) : reject(new Error(`token exited ${code}`)))),
+  );
+}
