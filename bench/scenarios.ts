@@ -113,19 +113,17 @@ function cpuPerHold(env: BenchEnvironment) {
 }
 
 /**
- * Runs autocannon and takes the percentiles from every response's own time (autocannon's summary
- * has p90 and p97.5, no p95). The server's RSS is sampled while it runs (the most it reached).
+ * Runs autocannon, sampling the server's RSS while it runs (the most it reached). Latencies are
+ * the caller's to time (its requests' onResponse), per whole hold where a hold is two requests.
  */
 async function load(env: BenchEnvironment, options: autocannon.Options) {
-  const times: number[] = [];
   let rss = env.serverRssMiB();
   const sampler = setInterval(() => (rss = Math.max(rss, env.serverRssMiB())), 250);
   try {
     const result = await new Promise<autocannon.Result>((resolve, reject) => {
-      const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)));
-      instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => times.push(responseTime));
+      autocannon(options, (error, done) => (error ? reject(error) : resolve(done)));
     });
-    return { result, rss, latency: { p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99) } };
+    return { result, rss };
   } finally {
     clearInterval(sampler);
   }
@@ -155,20 +153,9 @@ async function checkoutLoad(env: BenchEnvironment, sessionId: string, offerIds: 
         headers: { 'content-type': 'application/json', authorization: `Bearer ${env.adminToken}` },
         setupRequest: (request, context) => {
           (context as HoldContext).sentAt = performance.now();
-          return {
-          ...request,
-          body: JSON.stringify({
-            query: CHECKOUT,
-            variables: {
-              input: {
-                salesSessionId: sessionId,
-                customerRef: 'bench',
-                idempotencyKey: randomUUID(),
-                lines: [{ offerId: offerIds[Math.floor(Math.random() * offerIds.length)], quantity: '1' }],
-              },
-            },
-          }),
-          };
+          const lines = [{ offerId: offerIds[Math.floor(Math.random() * offerIds.length)], quantity: '1' }];
+          const input = { salesSessionId: sessionId, customerRef: 'bench', idempotencyKey: randomUUID(), lines };
+          return { ...request, body: JSON.stringify({ query: CHECKOUT, variables: { input } }) };
         },
         onResponse: (status, body, context) => {
           const hold = context as HoldContext;
@@ -633,26 +620,28 @@ export async function catalogueRead(env: BenchEnvironment, offers: number, rate:
   const rows = [];
   let errors = 0;
   let wrongPages = 0;
+  const row = (arrivals: string, run: Awaited<ReturnType<typeof pacedLoad>>, statementsPerRequest: string) => {
+    errors += run.result.errors + run.result.non2xx;
+    return {
+      arrivals,
+      requests: run.result.requests.total,
+      'served per second': Math.round(run.result.requests.total / run.elapsedSeconds),
+      'p50 ms': run.latency.p50.toFixed(1),
+      'p95 ms': run.latency.p95.toFixed(1),
+      'p99 ms': run.latency.p99.toFixed(1),
+      errors: run.result.errors + run.result.non2xx,
+      'SQL statements per request': statementsPerRequest,
+      'server RSS MiB': env.serverRssMiB(),
+    };
+  };
   for (const [arrivals, together] of [['spread evenly', 1], ['10 at once', 10]] as const) {
     // The statements are counted from the end of the lead-in, as the latencies are.
     let before: number | undefined;
     const counted = setTimeout(() => void env.statementCount().then((count) => (before = count), () => undefined), leadInSeconds * 1000);
-    const { result, latency, elapsedSeconds } = await pacedLoad(options, rate, seconds, together, leadInSeconds);
+    const run = await pacedLoad(options, rate, seconds, together, leadInSeconds);
     clearTimeout(counted);
     const after = await env.statementCount();
-    const requests = result.requests.total;
-    errors += result.errors + result.non2xx;
-    rows.push({
-      arrivals,
-      requests,
-      'served per second': Math.round(requests / elapsedSeconds),
-      'p50 ms': latency.p50.toFixed(1),
-      'p95 ms': latency.p95.toFixed(1),
-      'p99 ms': latency.p99.toFixed(1),
-      errors: result.errors + result.non2xx,
-      'SQL statements per request': before === undefined || after === undefined ? 'n/a' : ((after - before) / requests).toFixed(1),
-      'server RSS MiB': env.serverRssMiB(),
-    });
+    rows.push(row(arrivals, run, before === undefined || after === undefined ? 'n/a' : ((after - before) / run.result.requests.total).toFixed(1)));
   }
   // During a sale: a checkout every 100 ms changes what the page shows, so answers are not shared
   // for long: most reads execute. Each answer must still be a whole page, without errors.
@@ -666,7 +655,7 @@ export async function catalogueRead(env: BenchEnvironment, offers: number, rate:
     }
   })();
   try {
-    const { result, latency, elapsedSeconds } = await pacedLoad({
+    const run = await pacedLoad({
       url: env.url,
       requests: [{
         method: 'POST',
@@ -677,18 +666,7 @@ export async function catalogueRead(env: BenchEnvironment, offers: number, rate:
         },
       }],
     }, rate, seconds, 1, leadInSeconds);
-    errors += result.errors + result.non2xx;
-    rows.push({
-      arrivals: `spread evenly, during a sale (${Math.round(sale.checkouts / (seconds + leadInSeconds))} checkouts/s)`,
-      requests: result.requests.total,
-      'served per second': Math.round(result.requests.total / elapsedSeconds),
-      'p50 ms': latency.p50.toFixed(1),
-      'p95 ms': latency.p95.toFixed(1),
-      'p99 ms': latency.p99.toFixed(1),
-      errors: result.errors + result.non2xx,
-      'SQL statements per request': 'n/a (the sale\'s own run too)',
-      'server RSS MiB': env.serverRssMiB(),
-    });
+    rows.push(row(`spread evenly, during a sale (${Math.round(sale.checkouts / (seconds + leadInSeconds))} checkouts/s)`, run, "n/a (the sale's own run too)"));
   } finally {
     sale.running = false;
     await selling;

@@ -36,7 +36,7 @@ describe('verifying a token many ask for at once', () => {
     expect({ refusals: refusals.map((r) => /invalid token/.test(r)), signatureChecks: calls.jwtVerify }).toEqual({ refusals: [true, true, true], signatureChecks: 1 });
   });
 
-  it("checks a token many sockets share (a storefront's) about once each half minute, not once per socket", async () => {
+  it("checks a token many sockets share (a storefront's) about once a round of checks (every 20 to 25 s), not once per socket", async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const secret = 'x'.repeat(40);
     const verify = createTokenVerifier({ secret });

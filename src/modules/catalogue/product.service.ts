@@ -9,6 +9,7 @@ import type { RequestContext } from '../../shared/request-context.js';
 import { sql } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
+import { sessionClosedSql } from '../sessions/session-status.js';
 import { approvedProducerIds } from '../enterprises/hub-approvals.js';
 import type { StockService } from '../stock/stock.service.js';
 import { Product } from './product.entity.js';
@@ -156,8 +157,7 @@ const PRODUCER_PRODUCTS: KeysetList<Product> = {
  * given as the parameter (the catalogue, all that seesProductsOffSale() does not share).
  */
 const ON_SALE = `EXISTS (SELECT 1 FROM offer f JOIN sales_session s ON s.id = f.sales_session_id
-                          WHERE f.product_id = t.id AND f.withdrawn_at IS NULL AND s.closed_at IS NULL AND s.close_announced_at IS NULL
-                            AND s.closes_at > ?)`;
+                          WHERE f.product_id = t.id AND f.withdrawn_at IS NULL AND NOT ${sessionClosedSql('s')})`;
 
 /**
  * Product `t` was offered in a session the caller reads whole (seesSessionWhole()), given as two

@@ -15,10 +15,10 @@ import type { Duration } from 'luxon';
 import { CustomerOrder, type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
 import { CustomerOrderStatus, holdLapsed } from './order-states.js';
 
-/** A new basket replacing an order: where the order must be (its session, its customer), and what the basket takes. */
-
 /** How many lapsed holds are expired at a time, outside the scheduler. */
 const LAPSED_BATCH = 100;
+
+/** A new basket replacing an order: where the order must be (its session, its customer), and what the basket takes. */
 export interface ReplacingBasket {
   salesSessionId: string;
   customerRef: string;

@@ -15,7 +15,7 @@ import { Offer } from './offer.entity.js';
 import { checkOfferFields, findOfferedProducts, type OfferFields, persistOffer, requireApprovals, requireCapsInSteps, requireStillApproved, sameQuantity, canonicalOffers } from './offer-inputs.js';
 import { capOffSteps, heldByLiveOrders } from './offer-caps.js';
 import { SalesSession } from './sales-session.entity.js';
-import { isNotClosed, SalesSessionStatus, sessionStatus } from './session-status.js';
+import { isNotClosed, SalesSessionStatus, sessionClosedSql, sessionStatus } from './session-status.js';
 import { canonicalTimeZone } from './time-zones.js';
 import { appendSessionClosedEvents } from './closing-events.js';
 import { checkPrice } from '../../shared/money.js';
@@ -287,17 +287,18 @@ const HUB_SESSIONS: KeysetList<SalesSession> = {
 /** Hubs' sessions in opening order (then by id), a page of each, in one statement (keysetPages()). */
 export function hubSessions(em: EntityManager, hubIds: readonly string[], { closesAfter, visibleTo, ...page }: HubSessionsPage): Promise<Map<string, SalesSession[] | DomainError>> {
   // Closing after it: by its schedule, unless the hub closed it early before then (least() skips
-  // a null closed_at). A session announced closed is closed, whatever this replica's clock says.
-  const closingAfter = 'least(t.closes_at, t.closed_at) > ?';
+  // a null closed_at). Selling: not closed by any means (a close announced included, whatever this
+  // replica's clock says).
+  const selling = `NOT ${sessionClosedSql('t')}`;
   const conditions = [
-    ...(closesAfter ? [{ sql: closingAfter, params: [closesAfter] }] : []),
+    ...(closesAfter ? [{ sql: 'least(t.closes_at, t.closed_at) > ?', params: [closesAfter] }] : []),
     ...(visibleTo ? [visibleTo.suppliedBy
       ? {
-        sql: `((${closingAfter} AND t.close_announced_at IS NULL) OR EXISTS (
+        sql: `(${selling} OR EXISTS (
                  SELECT 1 FROM offer f JOIN product p ON p.id = f.product_id WHERE f.sales_session_id = t.id AND p.producer_id = ?))`,
         params: [visibleTo.sellingAt, visibleTo.suppliedBy],
       }
-      : { sql: `${closingAfter} AND t.close_announced_at IS NULL`, params: [visibleTo.sellingAt] }] : []),
+      : { sql: selling, params: [visibleTo.sellingAt] }] : []),
   ];
   const filter = conditions.length > 0 ? { sql: conditions.map((c) => `(${c.sql})`).join(' AND '), params: conditions.flatMap((c) => c.params) } : undefined;
   return keysetPages(em, HUB_SESSIONS, hubIds, page, filter);
