@@ -33,6 +33,8 @@ export interface AppOptions {
   clock?: Clock;
   /** How webhook receivers' names are resolved: the system resolver unless a test injects one. */
   webhookResolver?: Resolver;
+  /** How often the event hub looks for events no commit announced: every second unless a test injects another. */
+  eventSweepIntervalMs?: number;
 }
 
 export interface App {
@@ -48,7 +50,7 @@ export interface App {
 }
 
 /** Migrates the database, then serves GraphQL and runs the scheduler. */
-export async function startApp({ config, databaseUrl, logger, clock = systemClock, webhookResolver }: AppOptions): Promise<App> {
+export async function startApp({ config, databaseUrl, logger, clock = systemClock, webhookResolver, eventSweepIntervalMs }: AppOptions): Promise<App> {
   const orm = await openOrm({
     url: databaseUrl,
     poolSize: config.databasePoolSize,
@@ -99,6 +101,7 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
   const events = new EventHub(orm, databaseUrl, clock, logger, {
     maxBuffered: config.subscriptionBuffer,
     onDeliveriesQueued: () => webhooks.wake(),
+    sweepIntervalMs: eventSweepIntervalMs,
   });
   await events.start();
   // Nothing is served if the rest fails (the port in use): what was started is let go first, so

@@ -49,7 +49,7 @@ export function createServices(options: ServiceOptions) {
     enterprises,
     products: new ProductService(enterprises, stock),
     locations,
-    lots: new LotService(stock, locations),
+    lots: new LotService(stock, locations, guardPlan),
     picking,
     packing: new PackingService(),
     shipping: new ShippingService(stock, picking),

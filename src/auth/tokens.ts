@@ -84,7 +84,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     if (!payload && keysUnavailable) throw new KeysUnavailableError(keysUnavailable);
     if (!payload) throw new AuthenticationError(`invalid token: ${failures.join('; ') || 'no key configured'}`);
-    const actor = actorOf(payload);
+    const actor = actorOfClaims(payload);
     verified.remember(token, actor, payload.exp);
     return actor;
   };
@@ -163,7 +163,8 @@ function describe(error: unknown): string {
   return 'it is not a valid token for this server';
 }
 
-function actorOf(claims: JWTPayload): Actor {
+/** Who a verified token's claims say the caller is; AuthenticationError when the server would refuse them. */
+export function actorOfClaims(claims: JWTPayload): Actor {
   const id = (name: string): string => {
     const value = claims[name];
     if (typeof value !== 'string' || !isUuid(value)) throw new AuthenticationError(`invalid token: the "${name}" claim must be an id`);

@@ -67,10 +67,12 @@ export function ormConfig({ url, poolSize, acquireTimeoutMs = 3000, statementTim
         // cannot see how many offers the array holds; planning then costs as much as running it.
         // Timestamps come back as text in UTC whatever the server's TimeZone (a database made on a
         // machine in Paris writes an instant of 1850 with Paris's local mean time, +00:09:21, which
-        // no reader of ours parses). Transactions are read committed whatever the database's
-        // default, as the checkout's and the scheduler's re-reads after a lock wait assume (under
-        // repeatable read they would fail instead, or read what was true before the wait).
-        options: '-c plan_cache_mode=force_generic_plan -c TimeZone=UTC -c default_transaction_isolation=read\\ committed',
+        // no reader of ours parses), and dates and timestamps in ISO whatever its DateStyle
+        // ('SQL, DMY' writes "23/11/2026 08:00:00 UTC"). Transactions are read committed whatever
+        // the database's default, as the checkout's and the scheduler's re-reads after a lock wait
+        // assume (under repeatable read they would fail instead, or read what was true before the
+        // wait).
+        options: '-c plan_cache_mode=force_generic_plan -c TimeZone=UTC -c DateStyle=ISO -c default_transaction_isolation=read\\ committed',
       },
       // knex's own warnings (a pooled connection lost in an outage) go through the JSON log,
       // not to the console as plain text among its lines.

@@ -58,8 +58,9 @@ export class DomainEvent {
   lotId?: string;
 
   /**
-   * The change this event brought, always positive (the kind says which way). Wider than a stock
-   * level: summed over a product's locations, as `available` is.
+   * The change this event brought: positive, the kind saying which way, but for ADJUSTED, which
+   * is the change as made (negative for a write-off). Wider than a stock level: summed over a
+   * product's locations, as `available` is.
    */
   @Property({ type: 'decimal', precision: 20, scale: 3 })
   quantity!: string;

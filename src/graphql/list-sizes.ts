@@ -10,6 +10,7 @@ import {
 } from 'graphql';
 import { MAX_BASKET_LINES } from '../modules/orders/checkout.service.js';
 import { MAX_OFFERS_PER_SESSION } from '../modules/sessions/sales-session.service.js';
+import { MAX_USER_ERRORS } from '../shared/errors.js';
 import { MAX_LIST } from './lists.js';
 
 /**
@@ -103,9 +104,6 @@ const NARROWED: Readonly<Record<string, { argument: string; max: number }>> = {
 /** The arguments that change what a list costs (the estimator reads them): `first:` and the narrowing ones. */
 export const SIZE_ARGUMENTS: ReadonlySet<string> = new Set(['first', ...Object.values(NARROWED).map((n) => n.argument)]);
 
-/** A mutation's userErrors: one per problem with its input, which the body limit already bounds. */
-const USER_ERRORS = 20;
-
 export interface ListSize {
   /** The most items the cost counts. */
   max: number;
@@ -120,7 +118,7 @@ export function listSizeOf(parent: string, field: GraphQLField<unknown, unknown>
   // Introspection is small and switched on or off as a whole (INTROSPECTION).
   if (parent.startsWith('__') || !isListOfObjects(field.type)) return undefined;
   const key = `${parent}.${field.name}`;
-  const max = CAPPED[key] ?? PLANNED[key] ?? (getNamedType(field.type).name === 'UserError' ? USER_ERRORS : undefined);
+  const max = CAPPED[key] ?? PLANNED[key] ?? (getNamedType(field.type).name === 'UserError' ? MAX_USER_ERRORS : undefined);
   if (max === undefined) throw new Error(`${key} is a list with no size for the query cost: add it to src/graphql/list-sizes.ts`);
   return { max, paged: field.args.some((arg) => arg.name === 'first'), narrowedBy: NARROWED[key] };
 }

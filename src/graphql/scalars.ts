@@ -1,6 +1,7 @@
 import { GraphQLError, GraphQLID, GraphQLScalarType, Kind } from 'graphql';
 import { DateTime } from 'luxon';
 import { canonicalId } from '../shared/ids.js';
+import { MAX_OFFSET_MINUTES, writeInstant } from '../shared/instants.js';
 import { formatQuantity } from '../shared/quantity.js';
 
 /** A time of day and then an offset, at the end: "T18:00:00+01:00", "T17:00Z". A date's "-27" is not an offset. */
@@ -9,9 +10,6 @@ const TIME_WITH_OFFSET_AT_END = /T\d{2}(:?\d{2}(:?\d{2}([.,]\d+)?)?)?(Z|[+-]\d{2
 function badInput(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
 }
-
-/** Kiribati's +14:00 and Baker Island's -12:00 are the widest offsets of any zone. */
-const MAX_OFFSET_MINUTES = 14 * 60;
 
 function parseInstant(value: unknown): Date {
   if (typeof value !== 'string') throw badInput('DateTime must be an ISO 8601 string with an offset');
@@ -25,7 +23,7 @@ function parseInstant(value: unknown): Date {
   const year = parsed.toUTC().year;
   if (year < 1 || year > 9999) throw badInput(`"${value}" is outside the years 0001 to 9999`);
   // No zone is more than 14 hours from UTC: "+25:00" is a typo, read as it stands a day off.
-  if (Math.abs(parsed.offset) > MAX_OFFSET_MINUTES) throw badInput(`"${value}" has an offset beyond ±14:00, which no time zone uses`);
+  if (Math.abs(parsed.offset) > MAX_OFFSET_MINUTES) throw badInput(`"${value}" has an offset beyond ±14:00, which no time zone uses today`);
   // Instants are kept to the millisecond: digits beyond are dropped (".123456" is ".123").
   return parsed.toJSDate();
 }
@@ -49,8 +47,7 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
   description: 'An instant as ISO 8601 with an offset (at most ±14:00), e.g. "2026-11-27T18:00:00+01:00", in the years 0001 to 9999; kept to the millisecond.',
   serialize(value) {
-    if (value instanceof Date) return DateTime.fromJSDate(value, { zone: 'utc' }).toISO({ suppressMilliseconds: true })!;
-    if (DateTime.isDateTime(value) && value.isValid) return inItsZoneIfWritable(value).toISO({ suppressMilliseconds: true })!;
+    if (value instanceof Date || (DateTime.isDateTime(value) && value.isValid)) return writeInstant(value);
     throw new GraphQLError('DateTime cannot represent this value');
   },
   parseValue: parseInstant,
@@ -59,16 +56,6 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
     return parseInstant(ast.value);
   },
 });
-
-/**
- * The instant in its zone, or in UTC where ISO 8601 cannot write it there so that it reads back as
- * the same instant: before about 1900 zones kept local mean time, an offset with seconds
- * (Paris +00:09:21) that an offset of hours and minutes would shift; and near the ends of the
- * years 0001–9999, the local year may fall outside them.
- */
-function inItsZoneIfWritable(value: DateTime): DateTime {
-  return Number.isInteger(value.offset) && value.year >= 1 && value.year <= 9999 ? value : value.toUTC();
-}
 
 /**
  * An exact decimal, as a string ("2.5"). Input is passed through as text: the services check it

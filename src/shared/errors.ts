@@ -20,13 +20,27 @@ export interface UserErrorDetail {
 }
 
 /**
+ * The most userErrors one answer lists, the first ones found (in the input's order): as many as a
+ * basket has lines (MAX_BASKET_LINES), so a checkout learns every line that is short at once. A
+ * request of thousands of bad list items (several entries each) would otherwise get an answer
+ * many times its own size; a client fixes the first 200 and learns of the rest next.
+ */
+export const MAX_USER_ERRORS = 200;
+
+/**
  * An expected failure of a business rule. Services throw it inside their transaction, so the
  * transaction rolls back and nothing changes; the GraphQL layer turns it into `userErrors`.
  */
 export class DomainError extends Error {
-  constructor(readonly userErrors: UserErrorDetail[]) {
-    super(userErrors.map((e) => e.message).join('; '));
+  readonly userErrors: UserErrorDetail[];
+
+  /** Keeps the first MAX_USER_ERRORS of `userErrors`. */
+  constructor(userErrors: UserErrorDetail[]) {
+    const listed = userErrors.slice(0, MAX_USER_ERRORS);
+    const unlisted = userErrors.length - listed.length;
+    super(listed.map((e) => e.message).join('; ') + (unlisted > 0 ? `; and ${unlisted} more` : ''));
     this.name = 'DomainError';
+    this.userErrors = listed;
   }
 
   static of(code: UserErrorCode, message: string, field?: FieldPath): DomainError {

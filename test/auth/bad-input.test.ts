@@ -100,6 +100,10 @@ describe('bad input to every mutation', () => {
     ['cancelCustomerOrder: an array for an id', op.CANCEL_CUSTOMER_ORDER, () => ({ input: { customerOrderId: ['a', 'b'] } })],
     ['registerWebhook: a javascript: URL', REGISTER_WEBHOOK, () => ({ input: { url: 'javascript:alert(1)', kinds: ['HELD'] } })],
     ['registerWebhook: no kinds', REGISTER_WEBHOOK, () => ({ input: { url: 'https://example.org/hook', kinds: [] } })],
+    // An empty id names nothing: it is not an id left out (which would mean the operator's webhook, or the first-choice location).
+    ['registerWebhook: an empty producerId', REGISTER_WEBHOOK, () => ({ input: { url: 'https://example.org/hook', kinds: ['HELD'], producerId: '' } })],
+    ['registerWebhook: an empty hubId', REGISTER_WEBHOOK, () => ({ input: { url: 'https://example.org/hook', kinds: ['HELD'], hubId: '' } })],
+    ['receiveLot: an empty locationId', RECEIVE_LOT, () => ({ input: { productId: w.carrots, code: 'L1', quantity: '5', grade: 'EXTRA', locationId: '' } })],
     ['registerWebhook: stock events for a hub, which never gets any', REGISTER_WEBHOOK, () => ({ input: { url: 'https://example.org/hook', kinds: ['HELD', 'ADJUSTED'], hubId: w.hub } })],
     ['removeWebhook: an unknown webhook', REMOVE_WEBHOOK, () => ({ input: { webhookId: randomUUID() } })],
     ['createLocation: priority zero', CREATE_LOCATION, () => ({ input: { producerId: w.jean, name: 'Barn', priority: 0 } })],
@@ -169,5 +173,41 @@ describe('bad input to every mutation', () => {
     );
     expect(response.errors).toBeUndefined();
     expect(response.data?.checkout).toEqual({ customerOrder: { customerRef }, userErrors: [] });
+  });
+
+  it('lists no producer orders for an empty or malformed producerId or salesSessionId, as for an unknown one', async () => {
+    const placed = await t.api.data<{ checkout: { userErrors: unknown[] } }>(op.CHECKOUT, { input: checkoutInput({}) });
+    expect(placed.checkout.userErrors).toEqual([]);
+    const listed = async (variables: Record<string, string>) => (await t.api.data<{ producerOrders: unknown[] }>(
+      'query ($p: ID, $s: ID) { producerOrders(producerId: $p, salesSessionId: $s) { id } }', variables,
+    )).producerOrders.length;
+    expect(await listed({})).toBeGreaterThan(0);
+    for (const variables of [{ p: '' }, { s: '' }, { p: 'x' }, { s: 'x' }, { p: randomUUID() }] as Record<string, string>[]) expect(await listed(variables)).toBe(0);
+  });
+
+  it('lists at most 200 userErrors, the first ones found, however many problems the input has', async () => {
+    const before = await fingerprint();
+    type Answer = Record<string, { userErrors: { field: string[]; code: string }[] }>;
+    const errorsOf = async (document: string, input: Record<string, unknown>) => {
+      const response = await t.api.request<Answer>(document, { input });
+      expect(response.errors).toBeUndefined();
+      return { errors: Object.values(response.data!)[0]!.userErrors, bytes: JSON.stringify(response).length };
+    };
+    const webhook = { url: 'https://example.org/hook', producerId: w.jean };
+    const unknownKinds = await errorsOf(REGISTER_WEBHOOK, { ...webhook, kinds: Array.from({ length: 50 }, (_, i) => `NOT_A_KIND_${i}`) });
+    expect(unknownKinds.errors.map((e) => e.field)).toEqual(Array.from({ length: 50 }, (_, i) => ['kinds', String(i)]));
+    // A list longer than any registration needs is refused as a whole, not kind by kind.
+    const tooMany = await errorsOf(REGISTER_WEBHOOK, { ...webhook, kinds: Array.from({ length: 150_000 }, () => 'X') });
+    expect(tooMany.errors).toEqual([expect.objectContaining({ field: ['kinds'], code: 'INVALID_INPUT' })]);
+    // 5,000 offers, each wrong in several ways (a 400 kB request): the answer stays small.
+    const offers = Array.from({ length: 5_000 }, () => ({ productId: 'x', price: { amount: -1, currency: 'x' }, cap: 'x', minShelfLifeDays: -1 }));
+    const badOffers = await errorsOf(op.CREATE_SALES_SESSION, sessionInput({ offers }));
+    expect(badOffers.errors).toHaveLength(200);
+    expect(badOffers.errors.slice(0, 2)).toEqual([
+      expect.objectContaining({ field: ['offers', '0', 'productId'], code: 'NOT_FOUND' }),
+      expect.objectContaining({ field: ['offers', '0', 'price', 'amount'], code: 'INVALID_INPUT' }),
+    ]);
+    expect(badOffers.bytes).toBeLessThan(40_000);
+    expect(await fingerprint()).toEqual(before);
   });
 });

@@ -9,6 +9,9 @@ vi.mock('jose', async (importOriginal) => {
   return { ...jose, jwtVerify: (...args: Parameters<typeof jose.jwtVerify>) => { calls.jwtVerify += 1; return jose.jwtVerify(...args); } };
 });
 
+// Test files share their worker's modules (vitest.config.ts: isolate false): an earlier file may
+// have loaded tokens.js with the real jose. Loaded afresh here, it takes the counting one.
+vi.resetModules();
 const { createTokenVerifier, signToken } = await import('../../src/auth/tokens.js');
 const { SocketTokenCheck } = await import('../../src/auth/socket-token.js');
 

@@ -66,14 +66,16 @@ describe('delivery days in a session stored with a legacy zone name', () => {
   });
 });
 
-describe('delivery days on a database whose own time zone is far from UTC', () => {
+describe("delivery days on a database whose own time zone is far from UTC, and whose dates are written the SQL way", () => {
   let t: TestApp;
   beforeAll(async () => {
-    // UTC-12: the server's connections then read dates without a zone at -12.
+    // UTC-12: the server's connections then read dates without a zone at -12. DateStyle 'SQL, DMY'
+    // writes "23/11/2026 08:00:00 UTC", which no reader of ours parses, unless connections ask for ISO.
     const databaseUrl = await createTestDatabase();
     const admin = new pg.Client({ connectionString: databaseUrl });
     await admin.connect();
     await admin.query(`ALTER DATABASE "${new URL(databaseUrl).pathname.slice(1)}" SET timezone = 'Etc/GMT+12'`);
+    await admin.query(`ALTER DATABASE "${new URL(databaseUrl).pathname.slice(1)}" SET datestyle = 'SQL, DMY'`);
     await admin.end();
     t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', databaseUrl });
   });
@@ -93,5 +95,10 @@ describe('delivery days on a database whose own time zone is far from UTC', () =
     const pick = await t.api.data<{ pickList: { items: unknown[] } }>(PICK, { p: farm, d: '2026-11-25' });
     const pack = await t.api.data<{ packList: unknown[] }>(PACK, { p: farm, d: '2026-11-25' });
     expect([pick.pickList.items.length, pack.packList.length]).toEqual([1, 1]);
+    const { receiveLot } = await t.api.data<{ receiveLot: { lot: { bestBefore: string } } }>(
+      'mutation ($input: ReceiveLotInput!) { receiveLot(input: $input) { lot { bestBefore } userErrors { code } } }',
+      { input: { productId: product, code: 'C-1', quantity: '5', grade: 'CLASS_I', bestBefore: '2026-12-01', released: true } },
+    );
+    expect(receiveLot.lot).toEqual({ bestBefore: '2026-12-01' });
   });
 });

@@ -3,7 +3,7 @@ import { subscribe } from '../support/subscriptions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 import { LOOPBACK_RECEIVERS_ENV, startWebhookReceiver } from '../support/webhook-receiver.js';
-import { buy, closeSessions, createOfferSession, producerOrderOf, receiveLot, SWAP, world } from './support.js';
+import { adjustAt, buy, closeSessions, createOfferSession, producerOrderOf, receiveLot, SWAP, world } from './support.js';
 
 const FULFILMENT = `subscription ($producerId: ID, $hubId: ID, $after: ID) {
   fulfilmentChanged(producerId: $producerId, hubId: $hubId, after: $after) {
@@ -142,6 +142,39 @@ describe('fulfilment events', () => {
     }
   });
 
+  it("names, in a write-off's ADJUSTED webhook, the lot it names and where that lot is; a write-off outside lots names neither", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const receiver = await startWebhookReceiver();
+    try {
+      const w = await world(t);
+      const producer = await t.as({ role: 'producer', producerId: w.farm });
+      const { registerWebhook } = await producer.data<{ registerWebhook: { userErrors: unknown[] } }>(
+        'mutation ($input: RegisterWebhookInput!) { registerWebhook(input: $input) { userErrors { code } } }',
+        { input: { url: receiver.url, kinds: ['ADJUSTED'], producerId: w.farm } },
+      );
+      expect(registerWebhook.userErrors).toEqual([]);
+      const beans = await w.product('Beans');
+      const lot = await receiveLot(t.api, beans, { code: 'B-1', quantity: '5', bestBefore: '2026-12-01' }); // at Main
+      await adjustAt(t.api, beans, w.main, '3');
+      const { adjustStock } = await t.api.data<{ adjustStock: { userErrors: unknown[] } }>(
+        'mutation ($input: AdjustStockInput!) { adjustStock(input: $input) { userErrors { code } } }',
+        { input: { productId: beans, delta: '-1.5', lotId: lot, reason: 'mouldy' } },
+      );
+      expect(adjustStock.userErrors).toEqual([]);
+      await adjustAt(t.api, beans, w.main, '-1');
+      await waitFor('three deliveries', async () => {
+        if (receiver.accepted().length >= 3) return true;
+        t.clock.advance({ seconds: 30 });
+        await t.app.scheduler.runOnce();
+        return undefined;
+      });
+      const bodies = receiver.accepted().map((r) => JSON.parse(r.body) as Record<string, unknown>);
+      expect(bodies.map((b) => [b.quantity, b.lotId, b.locationId])).toEqual([['3', null, null], ['-1.5', lot, w.main], ['-1', null, null]]);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it("refuses another hub's or producer's stream", async () => {
     const w = await world(t);
     const other = await world(t);
@@ -155,6 +188,17 @@ describe('fulfilment events', () => {
     for (const sub of attempts) {
       await waitFor('the refusal', async () => (sub.errors.length > 0 ? true : undefined));
       expect(JSON.stringify(sub.errors)).toContain('FORBIDDEN');
+      await sub.close();
+    }
+  });
+
+  it('refuses a stream that names both a producer and a hub, an empty id counting as one named', async () => {
+    const w = await world(t);
+    const producer = await t.as({ role: 'producer', producerId: w.farm });
+    for (const variables of [{ producerId: w.farm, hubId: '' }, { producerId: w.farm, hubId: w.hub }, { producerId: '' }]) {
+      const sub = await subscribe<FulfilmentEventShape>(producer, FULFILMENT, variables);
+      await waitFor('the refusal', async () => (sub.errors.length > 0 ? true : undefined));
+      expect(JSON.stringify(sub.errors)).toContain('BAD_USER_INPUT');
       await sub.close();
     }
   });

@@ -404,4 +404,204 @@ describe('shipping when the goods are not where the order was committed', () => 
     }
     await expectStockConsistent(t.db);
   });
+
+  it("refuses to move a lot away from where an open session holds stock, when another order's lot there needs that room", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const depot = await addLocation(t.api, w.farm, 'Depot', 3);
+    const pears = await w.product('Pears');
+    // The order wants EXTRA; its own stock, in the cold store, is a CLASS_II lot.
+    await receiveLot(t.api, pears, { code: 'C-LOW', quantity: '5', grade: 'CLASS_II', bestBefore: '2026-12-10', locationId: cold });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: pears, minGrade: 'EXTRA' }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(pears), '5');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    // Main then gets an EXTRA lot and a CLASS_II one, and an open session holds 5 there: the
+    // order's EXTRA lot needs the CLASS_II lot's room at Main.
+    await receiveLot(t.api, pears, { code: 'M-EXTRA', quantity: '5', grade: 'EXTRA', bestBefore: '2026-12-10', locationId: w.main });
+    const low = await receiveLot(t.api, pears, { code: 'M-LOW', quantity: '5', grade: 'CLASS_II', bestBefore: '2026-12-10', locationId: w.main });
+    const open = await createOfferSession(t.api, w.hub, [{ productId: pears }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    await buy(t.api, open.id, 'ben', open.offerFor(pears), '5');
+    const lines = async () => (await pickLines(t.api, w.farm, order)).map((l) => ({ lots: l.lots.map((p) => [p.lot.code, p.quantity]), short: l.short }));
+    expect(await lines()).toEqual([{ lots: [['M-EXTRA', '5']], short: '0' }]);
+    const stockBefore = await stockByLocation(t.api, pears);
+
+    const { moveLot } = await t.api.data<{ moveLot: { lot: { id: string } | null; userErrors: { code: string; field: string[] }[] } }>(
+      'mutation ($input: MoveLotInput!) { moveLot(input: $input) { lot { id } userErrors { code field } } }',
+      { input: { lotId: low, toLocationId: depot } },
+    );
+    expect(moveLot).toEqual({ lot: null, userErrors: [{ code: 'INSUFFICIENT_STOCK', field: ['lotId'] }] });
+    expect(await stockByLocation(t.api, pears)).toEqual(stockBefore);
+    expect(await lines()).toEqual([{ lots: [['M-EXTRA', '5']], short: '0' }]);
+    const shipped = await ship({ producerOrderId: order, trackingReference: 'T-1' });
+    expect(shipped.shipProducerOrder.userErrors).toEqual([]);
+    await expectStockConsistent(t.db);
+  });
+
+  it('moves a lot committed to the orders that ship it, their commitments with it, and not one an open session holds', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const depot = await addLocation(t.api, w.farm, 'Depot', 2);
+    const figs = await w.product('Figs');
+    const committed = await receiveLot(t.api, figs, { code: 'F-1', quantity: '5', bestBefore: '2026-12-10' }); // at Main
+    const session = await createOfferSession(t.api, w.hub, [{ productId: figs }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(figs), '5');
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const moveLot = async (lotId: string) => (await t.api.data<{ moveLot: { userErrors: { code: string; field: string[]; message: string }[] } }>(
+      'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code field message } } }', { input: { lotId, toLocationId: depot } },
+    )).moveLot.userErrors;
+    const where = async () => (await pickLines(t.api, w.farm, order)).map((l) => ({ lots: l.lots.map((p) => [p.lot.code, p.location.name]), short: l.short }));
+    expect(await where()).toEqual([{ lots: [['F-1', 'Main']], short: '0' }]);
+
+    // Its stock is all committed, to the order that ships the lot: the commitment goes with it.
+    expect(await moveLot(committed)).toEqual([]);
+    const stock = await stockByLocation(t.api, figs);
+    expect({ main: stock.Main, depot: stock.Depot }).toMatchObject({ main: { onHand: '0', committed: '0' }, depot: { onHand: '5', committed: '5' } });
+    expect(await where()).toEqual([{ lots: [['F-1', 'Depot']], short: '0' }]);
+    const { rows: ledger } = await t.db.query<{ kind: string; delta: string }>(
+      `SELECT m.kind, m.committed_delta::text AS delta FROM stock_movement m JOIN location l ON l.id = m.location_id
+        WHERE m.product_id = $1 AND m.reason = 'commitment moved with lot F-1' ORDER BY l.name`, [figs]);
+    expect(ledger).toEqual([{ kind: 'COMMIT', delta: '5.000' }, { kind: 'COMMIT', delta: '-5.000' }]); // Depot, then Main
+
+    // Held stock never moves: a lot an open session holds stays where it is.
+    const held = await receiveLot(t.api, figs, { code: 'F-2', quantity: '5', bestBefore: '2026-12-10' }); // at Main
+    const open = await createOfferSession(t.api, w.hub, [{ productId: figs }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    await buy(t.api, open.id, 'ben', open.offerFor(figs), '5');
+    expect(await moveLot(held)).toEqual([expect.objectContaining({ code: 'INSUFFICIENT_STOCK', field: ['lotId'] })]);
+    expect((await stockByLocation(t.api, figs)).Main).toMatchObject({ onHand: '5', held: '5' });
+
+    const shipped = await ship({ producerOrderId: order, trackingReference: 'F' });
+    expect(shipped.shipProducerOrder.userErrors).toEqual([]);
+    await expectStockConsistent(t.db);
+  });
+
+  it("moves with a lot only the commitment its orders' picks of it need, not what backs their stock kept outside lots there", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const depot = await addLocation(t.api, w.farm, 'Depot', 2);
+    const cold = await addLocation(t.api, w.farm, 'Cold', 3);
+    const figs = await w.product('Figs');
+    const lot = await receiveLot(t.api, figs, { code: 'F-1', quantity: '5', bestBefore: '2026-12-10' }); // Main, CLASS_I
+    await receiveLot(t.api, figs, { code: 'D-LOW', quantity: '3', grade: 'CLASS_II', bestBefore: '2026-12-10', locationId: depot });
+    const session = await createOfferSession(t.api, w.hub, [{ productId: figs, minGrade: 'CLASS_I' }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(figs), '8'); // held 5 at Main, 3 at the depot
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    await adjustAt(t.api, figs, w.main, '3'); // 3 kept outside lots at Main, which the order ships
+    const where = async () => (await pickLines(t.api, w.farm, order)).map((l) => ({
+      lots: l.lots.map((p) => [p.lot.code, p.location.name]), untracked: l.untracked.map((u) => [u.location.name, u.quantity]), short: l.short,
+    }));
+    expect(await where()).toEqual([{ lots: [['F-1', 'Main']], untracked: [['Main', '3']], short: '0' }]);
+
+    const { moveLot } = await t.api.data<{ moveLot: { userErrors: unknown[] } }>(
+      'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code message } } }', { input: { lotId: lot, toLocationId: cold } },
+    );
+    // 2 of its 5 committed at Main go with the lot: the other 3 back what it ships from Main.
+    expect(moveLot.userErrors).toEqual([]);
+    expect(await where()).toEqual([{ lots: [['F-1', 'Cold']], untracked: [['Main', '3']], short: '0' }]);
+    const stock = await stockByLocation(t.api, figs);
+    expect({ main: stock.Main, cold: stock.Cold }).toMatchObject({ main: { onHand: '3', committed: '3' }, cold: { onHand: '5', committed: '2' } });
+    const shipped = await ship({ producerOrderId: order, trackingReference: 'F' });
+    expect(shipped.shipProducerOrder.userErrors).toEqual([]);
+    await expectStockConsistent(t.db);
+  });
+
+  it('moves the commitment with the lot its order picks even when other stock there could stand in, so the other lot can move after it', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold', 2);
+    const depot = await addLocation(t.api, w.farm, 'Depot', 3);
+    const figs = await w.product('Figs');
+    const picked = await receiveLot(t.api, figs, { code: 'F-1', quantity: '5', bestBefore: '2026-12-10' }); // at Main
+    const spare = await receiveLot(t.api, figs, { code: 'F-2', quantity: '5', bestBefore: '2026-12-20' }); // at Main, picked by nobody
+    const session = await createOfferSession(t.api, w.hub, [{ productId: figs }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(figs), '5'); // committed at Main
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const move = async (lotId: string, toLocationId: string) => (await t.api.data<{ moveLot: { userErrors: unknown[] } }>(
+      'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code message } } }', { input: { lotId, toLocationId } },
+    )).moveLot.userErrors;
+    expect(await move(picked, cold)).toEqual([]);
+    const committed = async () => Object.fromEntries(Object.entries(await stockByLocation(t.api, figs)).map(([name, s]) => [name, s.committed]));
+    expect(await committed()).toEqual({ Main: '0', Cold: '5', Depot: '0' });
+    expect(await move(spare, depot)).toEqual([]);
+    expect((await pickLines(t.api, w.farm, order)).map((l) => ({ lots: l.lots.map((p) => [p.lot.code, p.location.name]), short: l.short })))
+      .toEqual([{ lots: [['F-1', 'Cold']], short: '0' }]);
+    await expectStockConsistent(t.db);
+  });
+
+  it('moves a lot whose commitment, taken along, would turn the plan against another order: the commitment then stays, when other stock there can stand in', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const figs = await w.product('Figs');
+    const lot = await receiveLot(t.api, figs, { code: 'A', quantity: '5', bestBefore: '2026-12-10', locationId: cold });
+    await adjustAt(t.api, figs, cold, '3');
+    const first = await createOfferSession(t.api, w.hub, [{ productId: figs }]);
+    await buy(t.api, first.id, 'ana', first.offerFor(figs), '8'); // all in the cold store: Main has none
+    await adjustAt(t.api, figs, w.main, '3');
+    const later = await createOfferSession(t.api, w.hub, [{ productId: figs }], { deliversAt: '2026-11-26T08:00:00+01:00' });
+    await buy(t.api, later.id, 'ben', later.offerFor(figs), '3'); // at Main
+    await closeSessions(t);
+    const [ana, ben] = [await producerOrderOf(t.api, w.farm, first.id), await producerOrderOf(t.api, w.farm, later.id)];
+    await adjustAt(t.api, figs, cold, '5'); // spare stock in the cold store
+    const plan = async (order: string) => (await pickLines(t.api, w.farm, order)).map((l) => ({
+      lots: l.lots.map((p) => [p.lot.code, p.location.name]), untracked: l.untracked.map((u) => [u.location.name, u.quantity]), short: l.short,
+    }));
+    expect(await plan(ben)).toEqual([{ lots: [], untracked: [['Main', '3']], short: '0' }]);
+
+    const { moveLot } = await t.api.data<{ moveLot: { userErrors: unknown[] } }>(
+      'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code message } } }', { input: { lotId: lot, toLocationId: w.main } },
+    );
+    expect(moveLot.userErrors).toEqual([]);
+    expect(await plan(ana)).toEqual([{ lots: [['A', 'Main']], untracked: [['Cold store', '3']], short: '0' }]);
+    expect(await plan(ben)).toEqual([{ lots: [], untracked: [['Main', '3']], short: '0' }]);
+    // Ana's commitment stayed in the cold store, the spare stock there standing in for the lot's;
+    // the first try, with it moved, left nothing behind.
+    const stock = await stockByLocation(t.api, figs);
+    expect({ main: stock.Main!.committed, cold: stock['Cold store']!.committed }).toEqual({ main: '3', cold: '8' });
+    const { rows: [{ moved }] } = await t.db.query<{ moved: number }>("SELECT count(*)::int AS moved FROM stock_movement WHERE product_id = $1 AND reason LIKE 'commitment moved with lot%'", [figs]);
+    expect(moved).toBe(0);
+    for (const order of [ana, ben]) expect((await ship({ producerOrderId: order, trackingReference: order })).shipProducerOrder.userErrors).toEqual([]);
+    await expectStockConsistent(t.db);
+  });
+
+  it('moves with a lot its whole commitment when the line picks it twice (pinned and suggested) and ships stock kept outside lots there too', async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold', 2);
+    const figs = await w.product('Figs');
+    const a = await receiveLot(t.api, figs, { code: 'A', quantity: '4', bestBefore: '2026-12-10' });
+    const b = await receiveLot(t.api, figs, { code: 'B', quantity: '3', bestBefore: '2026-12-12' });
+    const c = await receiveLot(t.api, figs, { code: 'C', quantity: '5', bestBefore: '2026-12-20' });
+    await adjustAt(t.api, figs, w.main, '3');
+    const session = await createOfferSession(t.api, w.hub, [{ productId: figs }]);
+    await buy(t.api, session.id, 'ana', session.offerFor(figs), '7'); // all committed at Main
+    await closeSessions(t);
+    const order = await producerOrderOf(t.api, w.farm, session.id);
+    const { swapLot } = await t.api.data<{ swapLot: { userErrors: unknown[] } }>(SWAP, { input: { producerOrderId: order, productId: figs, fromLotId: b, toLotId: c } });
+    expect(swapLot.userErrors).toEqual([]);
+    for (const [lotId, delta] of [[b, '-3'], [a, '-4']] as const) {
+      const { adjustStock } = await t.api.data<{ adjustStock: { userErrors: unknown[] } }>(
+        'mutation ($input: AdjustStockInput!) { adjustStock(input: $input) { userErrors { code } } }', { input: { productId: figs, lotId, delta } },
+      );
+      expect(adjustStock.userErrors).toEqual([]);
+    }
+    const plan = async () => (await pickLines(t.api, w.farm, order)).map((l) => ({
+      lots: l.lots.map((p) => [p.lot.code, p.location.name, p.quantity, p.pinned]), untracked: l.untracked.map((u) => [u.location.name, u.quantity]), short: l.short,
+    }));
+    expect(await plan()).toEqual([{ lots: [['C', 'Main', '3', true], ['C', 'Main', '2', false]], untracked: [['Main', '2']], short: '0' }]);
+
+    const { moveLot } = await t.api.data<{ moveLot: { userErrors: unknown[] } }>(
+      'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code message } } }', { input: { lotId: c, toLocationId: cold } },
+    );
+    // All 5 of C's commitment goes with it; Main keeps the 2 its stock kept outside lots needs.
+    expect(moveLot.userErrors).toEqual([]);
+    const stock = await stockByLocation(t.api, figs);
+    expect({ main: stock.Main!.committed, cold: stock.Cold!.committed }).toEqual({ main: '2', cold: '5' });
+    expect((await ship({ producerOrderId: order, trackingReference: 'C' })).shipProducerOrder.userErrors).toEqual([]);
+    await expectStockConsistent(t.db);
+  });
 });

@@ -8,6 +8,7 @@ import { markEventsWritten } from '../../src/events/event-log.js';
 import { createTestDatabase, startTestApp } from '../support/test-app.js';
 import { openSessionWorld } from '../support/world.js';
 import { waitFor } from '../support/wait.js';
+import { addLocation, buy, closeSessions, createOfferSession, receiveLot, world } from '../fulfilment/support.js';
 
 describe('the event relay', () => {
   let db: pg.Pool;
@@ -119,10 +120,9 @@ describe('event positions after retention', () => {
 
 describe('a commit with more events than the relay takes at a time', () => {
   it('has them all positioned as it commits, not a batch a sweep', async () => {
-    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
+    // No sweep within the test: only the commit's own relay positions anything.
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', eventSweepIntervalMs: 3_600_000 });
     try {
-      // No sweep: only the commit's own relay positions anything.
-      clearInterval((t.app.events as unknown as { sweepTimer: NodeJS.Timeout }).sweepTimer);
       // Two full batches and one more, in one commit, as a large session's cancel writes them.
       const em = t.app.orm.em.fork();
       await em.execute(`INSERT INTO domain_event (kind, producer_id, product_id, quantity, available, created_at)
@@ -132,6 +132,31 @@ describe('a commit with more events than the relay takes at a time', () => {
         ((await t.db.query('SELECT 1 FROM domain_event WHERE position IS NULL LIMIT 1')).rowCount === 0 ? true : undefined));
       const { rows } = await t.db.query<{ n: number; span: number }>('SELECT count(*)::int AS n, (max(position) - min(position) + 1)::int AS span FROM domain_event');
       expect(rows[0]).toEqual({ n: 20001, span: 20001 });
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe('events written in a savepoint', () => {
+  it('are positioned as their transaction commits (a lot moved with the commitments that back it)', async () => {
+    // No sweep within the test: only the commit's own relay positions anything.
+    const t = await startTestApp({ start: '2026-11-23T09:00:00+01:00', eventSweepIntervalMs: 3_600_000 });
+    try {
+      const w = await world(t);
+      const depot = await addLocation(t.api, w.farm, 'Depot', 2);
+      const figs = await w.product('Figs');
+      const lot = await receiveLot(t.api, figs, { code: 'F-1', quantity: '5', bestBefore: '2026-12-10' });
+      const session = await createOfferSession(t.api, w.hub, [{ productId: figs }]);
+      await buy(t.api, session.id, 'ana', session.offerFor(figs), '5');
+      await closeSessions(t);
+      // The lot's order's commitment goes with it: the move writes its event in a savepoint.
+      const { moveLot } = await t.api.data<{ moveLot: { userErrors: unknown[] } }>(
+        'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code } } }', { input: { lotId: lot, toLocationId: depot } },
+      );
+      expect(moveLot.userErrors).toEqual([]);
+      await waitFor('the move positioned', async () =>
+        ((await t.db.query("SELECT 1 FROM domain_event WHERE lot_id = $1 AND kind = 'TRANSFERRED' AND position IS NOT NULL", [lot])).rowCount === 1 ? true : undefined));
     } finally {
       await t.stop();
     }

@@ -222,7 +222,8 @@ describe('checkout', () => {
       const lines = [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }];
       t.clock.set('2026-11-23T06:59:00+01:00');
       const early = await checkout(t.api, w.session.id, 'ali', lines);
-      expect(early.userErrors).toEqual([expect.objectContaining({ code: 'SESSION_NOT_OPEN', field: ['salesSessionId'] })]);
+      // The opening as the session shows it, in its own time zone.
+      expect(early.userErrors).toEqual([{ code: 'SESSION_NOT_OPEN', field: ['salesSessionId'], message: 'the sales session opens at 2026-11-23T07:00:00+01:00' }]);
       t.clock.set('2026-11-23T20:00:00+01:00');
       const late = await checkout(t.api, w.session.id, 'ali', lines);
       expect(late.userErrors).toEqual([{ code: 'SESSION_NOT_OPEN', field: ['salesSessionId'], message: 'the sales session is closed' }]);

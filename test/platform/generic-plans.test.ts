@@ -1,10 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { preparedStatementTexts } from '../../src/shared/sql.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as op from '../support/operations.js';
 import { checkout, orderMutation } from '../support/scenarios.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import type { TestApp } from '../support/test-app.js';
 import { openSessionWorld } from '../support/world.js';
 import { basketsFor } from '../support/baskets.js';
+
+// The server and its registry of prepared statements loaded afresh: test files share their
+// worker's modules (vitest.config.ts), and another file's statements (a probe table of its own)
+// are not the server's to explain here.
+vi.resetModules();
+const { preparedStatementTexts } = await import('../../src/shared/sql.js');
+const { startTestApp } = await import('../support/test-app.js');
 
 /** Tables with rows for every order: a statement that scans one gets slower with every sale. */
 const GROWING = ['customer_order', 'customer_order_line', 'stock_movement', 'domain_event'];

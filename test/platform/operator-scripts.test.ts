@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import { readTokenRequest, TokenRequestError } from '../../src/auth/token-request.js';
 import { createDatabaseIfMissing } from '../../src/db/database.js';
 import { checkout, createHub, createProducer, createProduct, createSession } from '../support/scenarios.js';
 import { startTestApp } from '../support/test-app.js';
@@ -42,11 +43,33 @@ describe('operator scripts', () => {
     const secret = { JWT_SECRET: 'a-secret-for-this-test-of-32-chars-or-more', NODE_ENV: 'development' };
     const typo = await run('scripts/token.ts', ['--role', 'admin', '--expires', '2x'], secret);
     expect(typo.code).toBe(2);
-    expect(typo.output.trim()).toBe('--expires must be a number and a unit, e.g. 30m, 12h or 7d (got "2x")');
+    expect(typo.output.trim()).toBe('--expires must be a number (at least 1) and a unit, e.g. 30m, 12h or 7d (got "2x")');
     const good = await run('scripts/token.ts', ['--role', 'admin', '--expires', '30m'], secret);
     expect(good.code).toBe(0);
     const { exp, iat } = JSON.parse(Buffer.from(good.output.trim().split('\n').at(-1)!.split('.')[1]!, 'base64url').toString()) as { exp: number; iat: number };
     expect(exp - iat).toBe(30 * 60);
+  });
+
+  it('npm run token refuses arguments it cannot read and claims the server would refuse, in a line (the script exits 2 with it, as above)', () => {
+    const hub = '6f1c2b1e-8d3a-4c1e-9f6e-2a7b5c9d0e1f';
+    const refusals: [string[], string][] = [
+      [['--role', 'admin', '--hubb', hub], "Unknown option '--hubb'"],
+      [['--role', 'hub', '--hub'], "Option '--hub <value>' argument missing"],
+      [['admin'], "Unexpected argument 'admin'"],
+      [['--role', 'hub'], '--role hub needs --hub <hubId>'],
+      [['--role', 'hub', '--hub', 'not-a-uuid'], 'the server would refuse this token: the "hubId" claim must be an id'],
+      [['--role', 'producer', '--producer', ''], 'the server would refuse this token: the "producerId" claim must be an id'],
+      [['--role', 'customer', '--hub', hub, '--customer', ' '], 'the server would refuse this token: the "customerRef" claim is missing'],
+      [['--role', 'admin', '--expires', '0s'], '--expires must be a number (at least 1)'],
+      // jose takes at most one space between the number and the unit.
+      [['--role', 'admin', '--expires', '1  h'], '--expires must be a number (at least 1)'],
+    ];
+    for (const [args, message] of refusals) {
+      expect(() => readTokenRequest(args)).toThrow(TokenRequestError);
+      expect(() => readTokenRequest(args)).toThrow(message);
+    }
+    expect(readTokenRequest(['--role', 'customer', '--hub', hub, '--customer', 'Zoë', '--expires', '2 h']))
+      .toEqual({ claims: { role: 'customer', hubId: hub, customerRef: 'Zoë' }, expiresIn: '2 h' });
   });
 
   it('npm run check:stock says so, with exit code 2, when pointed at a database that is not the server\'s', async () => {
@@ -112,6 +135,17 @@ describe('operator scripts', () => {
         '{ stockReconciliation { productId onHand ledgerOnHand } }',
       );
       expect(stockReconciliation).toEqual([{ productId: carrots, onHand: '11', ledgerOnHand: '10' }]);
+
+      // A database this version has not migrated yet (an older release still serves it) is not
+      // drift: this version's queries would read columns it lacks.
+      const older = new pg.Client({ connectionString: t.databaseUrl });
+      await older.connect();
+      await older.query('DELETE FROM mikro_orm_migrations WHERE id = (SELECT max(id) FROM mikro_orm_migrations)');
+      await older.end();
+      const behind = await run('scripts/check-stock.ts', [], { DATABASE_URL: t.databaseUrl });
+      expect(behind.code).toBe(2);
+      expect(behind.output).toContain("lacks 1 of this version's migrations");
+      expect(behind.output).not.toMatch(/\n\s+at /);
     } finally {
       await t.stop();
     }

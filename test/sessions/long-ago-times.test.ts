@@ -29,12 +29,14 @@ describe('session times before zones had whole-minute offsets', () => {
   it.each([
     ['Paris in 1850 (+00:09:21)', '1850-06-01T12:00:00Z', 'Europe/Paris', 'since-1850'],
     ['New York at the start of the year 0001 (-04:56:02, the year 0000 there)', '0001-01-01T00:00:00Z', 'America/New_York', 'since-always'],
+    ['Guam in 1843 (-14:21, whole minutes, but beyond the ±14:00 any time is written with)', '1843-06-01T00:00:00Z', 'Pacific/Guam', 'since-1843'],
   ])('shows %s as the instant stored, which a retry can send back as the same request', async (_, opensAt, timeZone, idempotencyKey) => {
     const fields = { opensAt, closesAt: '2026-11-27T18:00:00+01:00', timeZone, idempotencyKey };
     const first = await t.api.data<Created>(op.CREATE_SALES_SESSION, sessionInput(hub, product, fields));
     expect(first.createSalesSession.userErrors).toEqual([]);
     const shown = first.createSalesSession.salesSession!;
     expect(new Date(shown.opensAt).toISOString()).toBe(new Date(opensAt).toISOString());
+    expect(shown.opensAt).not.toMatch(/[+-](1[5-9]|[2-9]\d):\d\d$|[+-]14:(0[1-9]|[1-5]\d)$/);
     const retry = await t.api.data<Created>(op.CREATE_SALES_SESSION, sessionInput(hub, product, { ...fields, opensAt: shown.opensAt, closesAt: shown.closesAt }));
     expect(retry.createSalesSession).toEqual({ salesSession: shown, userErrors: [] });
   });

@@ -224,6 +224,36 @@ describe('offer caps', () => {
     await expectCapsConsistent(t.db);
   });
 
+  it('names what a short line can have in whole sellable steps, as Offer.available does, when the stock or the cap leaves part of a step', async () => {
+    const producer = await createProducer(t.api, 'Cheese and eggs');
+    const setStep = async (productId: string, sellableStep: string) => {
+      const { updateProduct } = await t.api.data<{ updateProduct: { userErrors: unknown[] } }>(
+        'mutation ($input: UpdateProductInput!) { updateProduct(input: $input) { userErrors { code } } }', { input: { productId, sellableStep } },
+      );
+      expect(updateProduct.userErrors).toEqual([]);
+    };
+    const available = async (sessionId: string) => (await t.api.data<{ salesSession: { offers: { available: string }[] } }>(
+      'query ($id: ID!) { salesSession(id: $id) { offers { available } } }', { id: sessionId },
+    )).salesSession.offers.map((o) => o.available);
+    // A write-off leaves 9.7 kg of a cheese sold by the half kilo.
+    const tomme = await createProduct(t.api, producer, { name: 'Tomme', onHand: '10' });
+    await setStep(tomme, '0.5');
+    await adjustStock(t.api, tomme, '-0.3');
+    const cheese = await createSession(t.api, await createHub(t.api, 'Cheese hub'), { ...OPEN, products: [tomme] });
+    expect(await available(cheese.id)).toEqual(['9.5']);
+    const short = await checkout(t.api, cheese.id, 'jo', [{ offerId: cheese.offerFor(tomme), quantity: '10' }]);
+    expect(short.userErrors).toEqual([{ code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'quantity'], message: 'only 9.5 kg of "Tomme" is available, 10 was asked' }]);
+    // Eggs capped at 5, then sold in pairs: the cap leaves 4.
+    const eggs = await createProduct(t.api, producer, { name: 'Eggs', unit: 'each', onHand: '100' });
+    const capped = await createSession(t.api, await createHub(t.api, 'Egg hub'), { ...OPEN, products: [eggs], caps: { [eggs]: '5' } });
+    await setStep(eggs, '2');
+    expect(await available(capped.id)).toEqual(['4']);
+    const past = await checkout(t.api, capped.id, 'kim', [{ offerId: capped.offerFor(eggs), quantity: '6' }]);
+    expect(past.userErrors).toEqual([
+      { code: 'INSUFFICIENT_STOCK', field: ['lines', '0', 'quantity'], message: 'only 4 each of "Eggs" is left in this session (the hub offers 5 each), 6 was asked' },
+    ]);
+  });
+
   describe('two checkouts of the same key waiting on a capped offer', () => {
     // Whoever holds a capped offer for a moment (a checkout under lock, a release) queues the
     // checkouts that need it. Every checkout takes the offer before its order takes the key, so two

@@ -39,6 +39,8 @@ export interface TestAppOptions {
   webhookResolver?: AppOptions['webhookResolver'];
   /** The server's logger, for a test that reads what it logs (capturedLogs()). */
   logger?: AppOptions['logger'];
+  /** How often the event hub sweeps: a test that must see events positioned by their commit alone sets it beyond the test. */
+  eventSweepIntervalMs?: number;
 }
 
 /** A fresh database cloned from the migrated template, or an `empty` one that a server migrates as it starts. */
@@ -65,7 +67,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     JWT_SECRET: TEST_JWT_SECRET,
     ...options.env,
   });
-  const app = await startApp({ config, databaseUrl, clock, logger: options.logger ?? createLogger(config.logLevel), webhookResolver: options.webhookResolver });
+  const app = await startApp({
+    config, databaseUrl, clock, logger: options.logger ?? createLogger(config.logLevel), webhookResolver: options.webhookResolver, eventSweepIntervalMs: options.eventSweepIntervalMs,
+  });
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   db.on('error', () => undefined); // idle connections die with the database in the outage test
   const as = async (claims?: FoodhubClaims) =>

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KEPT_ATTEMPTS } from '../../src/modules/webhooks/webhook-dispatcher.js';
 import { verifySignature } from '../../src/modules/webhooks/webhook-signature.js';
 import * as op from '../support/operations.js';
 import { adjustStock, checkout, createProducer, createProduct, orderMutation } from '../support/scenarios.js';
@@ -100,6 +101,28 @@ describe('webhooks', () => {
     const accepted = await deliverAll(2);
     expect(accepted.map((r) => JSON.parse(r.body).kind)).toEqual(['HELD', 'HELD']);
     expect(new Set(accepted.map((r) => JSON.parse(r.body).productId))).toEqual(new Set([w.eggs, w.carrots]));
+  });
+
+  it(`keeps a failing delivery's newest ${KEPT_ATTEMPTS} attempts, and counts them all`, async () => {
+    const w = await openSessionWorld(t.api);
+    const registered = await register({ url: receiver.url, kinds: ['HELD'], producerId: w.jean });
+    expect(registered.userErrors).toEqual([]);
+    const failures = KEPT_ATTEMPTS + 5;
+    receiver.state.failures = failures;
+    await checkout(t.api, w.session.id, 'ali', [{ offerId: w.session.offerFor(w.carrots), quantity: '1' }]);
+    // Retries wait at most an hour: two hours on, each tick makes one more attempt.
+    for (let i = 0; i <= failures + 5 && receiver.accepted().length === 0; i += 1) {
+      t.clock.advance({ hours: 2 });
+      await t.app.scheduler.runOnce();
+      await t.app.webhooks.idle();
+    }
+    expect(receiver.accepted()).toHaveLength(1);
+    const { webhook } = await t.api.data<{ webhook: { deliveries: { status: string; attemptCount: number; attempts: { statusCode: number }[] }[] } }>(
+      DELIVERIES, { id: registered.webhook!.id },
+    );
+    const [delivery] = webhook.deliveries;
+    expect(delivery).toMatchObject({ status: 'DELIVERED', attemptCount: failures + 1 });
+    expect(delivery!.attempts.map((a) => a.statusCode)).toEqual([...Array(KEPT_ATTEMPTS - 1).fill(503), 204]);
   });
 
   it('refuses a bad registration and registers nothing', async () => {

@@ -134,7 +134,12 @@ export class PickingService {
    * (PlanGuard): what a transfer or write-off takes must not be what an order ships, or the
    * room its lots need.
    */
-  async guardPlan<T>(em: EntityManager, { producerId, productId }: { producerId: string; productId: string }, field: FieldPath, write: () => Promise<T>): Promise<T> {
+  async guardPlan<T>(
+    em: EntityManager,
+    { producerId, productId }: { producerId: string; productId: string },
+    field: FieldPath,
+    write: (planned: readonly PlannedLine[]) => Promise<T>,
+  ): Promise<T> {
     // Most writes are of a product no order waits to pick: no plan to read then.
     const [waiting] = await sql(
       em,
@@ -142,10 +147,10 @@ export class PickingService {
         WHERE po.producer_id = ? AND po.fulfilment_state = 'UNFULFILLED' AND l.product_id = ? LIMIT 1`,
       [producerId, productId],
     );
-    if (!waiting) return write();
+    if (!waiting) return write([]);
     const planned = async () => (await this.plan(em, producerId)).filter((line) => line.productId === productId);
     const before = await planned();
-    const result = await write();
+    const result = await write(before);
     if (before.length === 0) return result;
     const hurt = lineLeftShorter(before, await planned(), () => false);
     if (hurt) {

@@ -284,7 +284,8 @@ export class FulfilmentEventResolver {
     subscribe: async ({ args, context }) => {
       const { producerId, hubId, after } = args as FulfilmentArgs;
       const ctx = context as GraphQLContext;
-      if (!producerId === !hubId) throw new GraphQLError('give exactly one of producerId and hubId', { extensions: { code: 'BAD_USER_INPUT' } });
+      // An empty id is one given (and then refused as no id), not one left out.
+      if ((producerId == null) === (hubId == null)) throw new GraphQLError('give exactly one of producerId and hubId', { extensions: { code: 'BAD_USER_INPUT' } });
       const id = (producerId ?? hubId)!;
       if (!isUuid(id)) throw new GraphQLError(shortenQuoted(`no such id "${id}"`), { extensions: { code: 'BAD_USER_INPUT' } });
       if (producerId && !actsForProducer(ctx.actor, producerId)) throw forbiddenRead("another producer's fulfilment");

@@ -2,19 +2,22 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { requireProducer } from '../../auth/policy.js';
-import { appendEvents, EventKind } from '../../events/event-log.js';
+import { appendEvents, EventKind, markEventsWritten } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { createOrReplay, hashRequest } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
 import { type KeysetList, keysetPages, type Page } from '../../shared/keyset-pages.js';
 import { formatQuantity, parseQuantity } from '../../shared/quantity.js';
 import type { RequestContext } from '../../shared/request-context.js';
+import { sql, uuidArray } from '../../shared/sql.js';
 import { requiredText } from '../../shared/text.js';
 import { Product } from '../catalogue/product.entity.js';
 import { Location } from '../stock/location.entity.js';
+import { lockLevels } from '../stock/level-locks.js';
 import type { LocationService } from '../stock/location.service.js';
+import type { PlanGuard, PlannedProductLine } from '../stock/planned-stock.js';
 import { StockMovementKind } from '../stock/stock-movement.entity.js';
-import type { StockService } from '../stock/stock.service.js';
+import type { LevelShortage, Move, StockService } from '../stock/stock.service.js';
 import { isIsoDate } from './lot-criteria.js';
 import { Lot, type LotGrade, type LotKind, LotStatus } from './lot.entity.js';
 
@@ -40,6 +43,7 @@ export class LotService {
   constructor(
     private readonly stock: StockService,
     private readonly locations: LocationService,
+    private readonly guardPlan: PlanGuard,
   ) {}
 
   async receiveLot(ctx: RequestContext, input: ReceiveLotFields): Promise<Lot> {
@@ -53,6 +57,8 @@ export class LotService {
     if (input.harvestedOn && input.bestBefore && isIsoDate(input.harvestedOn) && isIsoDate(input.bestBefore) && input.bestBefore < input.harvestedOn) {
       errors.invalid('must not be before harvestedOn', ['bestBefore']);
     }
+    // An empty id names nothing: it is not one left out (the first-choice location).
+    if (input.locationId === '') errors.add(UserErrorCode.NOT_FOUND, 'no location with id ""', ['locationId']);
     errors.throwIfAny();
     const product = isUuid(input.productId) ? await ctx.em.findOne(Product, input.productId) : null;
     if (!product) throw DomainError.of(UserErrorCode.NOT_FOUND, `no product with id "${input.productId}"`, ['productId']);
@@ -110,12 +116,17 @@ export class LotService {
 
   /**
    * Moves a whole lot to another location. A released lot takes its stock along (a TRANSFER in
-   * the ledger), which needs that much available where it is now.
+   * the ledger), and the commitments there of the orders whose pick lists take the lot go with it
+   * (COMMIT rows, as when a shipment moves commitments to where the goods are); the rest of its
+   * stock must be available where it is now. Held stock never moves. The move is refused, as a
+   * transfer is, if it leaves an order waiting to be picked shorter than it was (PlanGuard): the
+   * lot's stock may be the room another lot there needs where open sessions hold the rest.
    */
   async moveLot(ctx: RequestContext, input: { lotId: string; toLocationId: string }): Promise<Lot> {
     const owned = await this.requireOwnLot(ctx, input.lotId);
+    const producerId = owned.product.producer.id;
     const to = await this.locations.findLocation(ctx.em, input.toLocationId);
-    if (!to || to.producer.id !== owned.product.producer.id) {
+    if (!to || to.producer.id !== producerId) {
       throw DomainError.of(UserErrorCode.NOT_FOUND, `no location with id "${input.toLocationId}" for this producer`, ['toLocationId']);
     }
     return ctx.em.transactional(async (em) => {
@@ -124,23 +135,37 @@ export class LotService {
       if (from === to.id) return lot;
       const now = ctx.clock.now();
       const quantity = new Decimal(lot.quantity);
+      // By SQL, not the entity: a savepoint rolled back below must take the lot's move back with it.
+      const relocate = (tx: EntityManager) => sql(tx, 'UPDATE lot SET location_id = ? WHERE id = ?', [to.id, lot.id]);
       if (lot.status === LotStatus.RELEASED && quantity.greaterThan(0)) {
-        const short = await this.stock.apply(em, StockMovementKind.TRANSFER, now, [
-          { productId: lot.product.id, locationId: from, lotId: lot.id, onHandDelta: quantity.negated() },
-          { productId: lot.product.id, locationId: to.id, lotId: lot.id, onHandDelta: quantity },
-        ], { kind: EventKind.TRANSFERRED, locationId: to.id, lotId: lot.id });
+        const productId = lot.product.id;
+        // Lots first, then levels (the order every writer takes them in), before the plan is read.
+        await lockLevels(em, [productId]);
+        const moves: Move[] = [
+          { productId, locationId: from, lotId: lot.id, onHandDelta: quantity.negated() },
+          { productId, locationId: to.id, lotId: lot.id, onHandDelta: quantity },
+        ];
+        // The plan after the move reads where the lot is: it moves in the same write as its stock.
+        const move = (tx: EntityManager, withCommitments: boolean) => this.guardPlan(tx, { producerId, productId }, ['lotId'], async (planned) => {
+          const follow = withCommitments ? await commitmentsWithLot(tx, lot, from, to.id, planned) : [];
+          const missing = await this.stock.apply(tx, StockMovementKind.TRANSFER, now, [...moves, ...follow], { kind: EventKind.TRANSFERRED, locationId: to.id, lotId: lot.id }, { levelsLocked: true });
+          if (missing.length === 0) await relocate(tx);
+          return missing;
+        });
+        const short = await movedWithCommitments(em, move);
         if (short.length > 0) {
           throw DomainError.of(
             UserErrorCode.INSUFFICIENT_STOCK,
-            `only ${formatQuantity(short[0]!.available)} is available where the lot is: the rest is held or committed there`,
+            `only ${formatQuantity(short[0]!.available)} is available where the lot is: the rest is held there, or committed to orders that do not ship this lot`,
             ['lotId'],
           );
         }
       } else {
         await appendEvents(em, now, [{ kind: EventKind.TRANSFERRED, productId: lot.product.id, quantity: lot.quantity, locationId: to.id, lotId: lot.id }]);
+        await relocate(em);
       }
+      // As written above, so the answer (and the commit's flush) agree with it.
       lot.location = em.getReference(Location, to.id);
-      await em.flush();
       return lot;
     });
   }
@@ -167,6 +192,70 @@ export class LotService {
     requireProducer(ctx.actor, product.producer.id, 'lotId');
     return lot;
   }
+}
+
+/**
+ * Moves the lot with the commitments that back it: they go with it, or, left where it was, they
+ * would back nothing their orders ship there and hold other stock there as committed. But the plan
+ * reads an order's commitments by its locations' priority: moved, they may lead it to take, for
+ * what it ships from stock kept outside lots, another order's stock at the lot's new place, and
+ * the guard refuses the move. Then, in the savepoint's stead, the lot moves alone when other stock
+ * where it was can stand in for its stock, as a plain transfer would.
+ */
+async function movedWithCommitments(
+  em: EntityManager,
+  move: (tx: EntityManager, withCommitments: boolean) => Promise<LevelShortage[]>,
+): Promise<LevelShortage[]> {
+  try {
+    const short = await em.transactional((savepoint) => move(savepoint, true));
+    // The savepoint's events were marked on it; the commit that announces them is the outer one's.
+    markEventsWritten(em);
+    return short;
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    // Refused again (the plan, or the stock where it was), the first refusal says more.
+    const alone = await move(em, false).catch((retry: unknown) => {
+      if (retry instanceof DomainError) return undefined;
+      throw retry;
+    });
+    if (!alone || alone.length > 0) throw error;
+    return alone;
+  }
+}
+
+/**
+ * The commitments at `from` of the orders whose planned lines take `lot`, as much as each takes of
+ * it, moved to `to` with the lot: where the goods are committed to go. What an order ships from
+ * stock kept outside lots at `from` keeps its commitment there (as commitmentsFollowingTheGoods()
+ * leaves it), or the order could no longer ship that.
+ */
+async function commitmentsWithLot(em: EntityManager, lot: Lot, from: string, to: string, planned: readonly PlannedProductLine[]): Promise<Move[]> {
+  const byOrder = new Map<string, { picked: Decimal; untrackedThere: Decimal }>();
+  for (const line of planned) {
+    // A line may pick the lot twice: what a picker pinned of it, and more of it suggested.
+    const picks = line.picks.filter((p) => p.lotId === lot.id);
+    if (picks.length === 0) continue;
+    const order = byOrder.get(line.producerOrderId) ?? { picked: new Decimal(0), untrackedThere: new Decimal(0) };
+    order.picked = order.picked.plus(Decimal.sum(...picks.map((p) => p.quantity)));
+    // The line's stock kept outside lots where the lot is, once for the line.
+    order.untrackedThere = order.untrackedThere.plus(Decimal.sum(0, ...line.untracked.filter((u) => u.locationId === from).map((u) => u.quantity)));
+    byOrder.set(line.producerOrderId, order);
+  }
+  if (byOrder.size === 0) return [];
+  const committed = await sql<{ producerOrderId: string; quantity: string }>(
+    em,
+    `SELECT producer_order_id AS "producerOrderId", sum(committed_delta)::text AS quantity FROM stock_movement
+      WHERE product_id = ? AND location_id = ? AND producer_order_id = ANY(?::uuid[])
+      GROUP BY producer_order_id HAVING sum(committed_delta) > 0`,
+    [lot.product.id, from, uuidArray(byOrder.keys())],
+  );
+  return [...byOrder].flatMap(([producerOrderId, { picked, untrackedThere }]) => {
+    const here = committed.find((c) => c.producerOrderId === producerOrderId);
+    const quantity = here ? Decimal.min(picked, new Decimal(here.quantity).minus(untrackedThere)) : new Decimal(0);
+    if (quantity.lessThanOrEqualTo(0)) return [];
+    const base = { productId: lot.product.id, producerOrderId, kind: StockMovementKind.COMMIT, reason: `commitment moved with lot ${lot.code}` };
+    return [{ ...base, locationId: from, committedDelta: quantity.negated() }, { ...base, locationId: to, committedDelta: quantity }];
+  });
 }
 
 export interface ProductLotsPage extends Page {

@@ -9,9 +9,10 @@ import { formatQuantity, notWholeSteps, parseQuantity } from '../../shared/quant
 import type { Clock } from '../../shared/clock.js';
 import type { Actor, RequestContext } from '../../shared/request-context.js';
 import { preparedSql, sql, uuidArray } from '../../shared/sql.js';
+import { writeInstant } from '../../shared/instants.js';
 import { MAX_CUSTOMER_REF, requiredText } from '../../shared/text.js';
 import { readSessionTimes, SalesSessionStatus, sessionStatus } from '../sessions/session-status.js';
-import { type CappedLine, capShortfallError, type CapShortfall, lockCappedOffers, seemsOverCap } from '../sessions/offer-caps.js';
+import { type CappedLine, capShortfallError, type CapShortfall, inWholeSteps, lockCappedOffers, seemsOverCap } from '../sessions/offer-caps.js';
 import { candidatesOf, heldLedgerRows, type HoldRequest, type Move, type Shortage, type StockService } from '../stock/stock.service.js';
 import type { Duration } from 'luxon';
 import { type CustomerOrderRow as OrderRow, type CustomerOrderView, orderFromRow } from './customer-order.entity.js';
@@ -51,6 +52,7 @@ interface BasketLine {
 interface SessionRow {
   id: string;
   hubId: string;
+  timeZone: string;
   opensAt: Date;
   closesAt: Date;
   closedAt: Date | null;
@@ -315,7 +317,7 @@ export class CheckoutService {
     if (lock) await sql(em, 'SELECT 1 FROM sales_session WHERE id = ? FOR KEY SHARE', [input.salesSessionId]);
     const [row] = await preparedSql<SessionRow & { existing: OrderRow | null; offers: OfferRow[] }>(
       em,
-      `SELECT s.id, s.hub_id AS "hubId", s.opens_at AS "opensAt", s.closes_at AS "closesAt",
+      `SELECT s.id, s.hub_id AS "hubId", s.time_zone AS "timeZone", s.opens_at AS "opensAt", s.closes_at AS "closesAt",
               s.closed_at AS "closedAt", s.completed_at AS "completedAt", s.cancelled_at AS "cancelledAt", s.close_announced_at AS "closeAnnouncedAt",
               (SELECT row_to_json(o) FROM customer_order o WHERE o.hub_id = s.hub_id AND o.idempotency_key = ?) AS existing,
               (SELECT coalesce(json_agg(json_build_object(
@@ -341,7 +343,7 @@ export class CheckoutService {
 
     const status = sessionStatus(session, now);
     if (status !== SalesSessionStatus.OPEN) {
-      const why = status === SalesSessionStatus.SCHEDULED ? `opens at ${session.opensAt.toISOString()}`
+      const why = status === SalesSessionStatus.SCHEDULED ? `opens at ${writeInstant(session.opensAt, session.timeZone)}`
         : status === SalesSessionStatus.CANCELLED ? 'was cancelled' : 'is closed';
       throw DomainError.of(UserErrorCode.SESSION_NOT_OPEN, `the sales session ${why}`, ['salesSessionId']);
     }
@@ -411,7 +413,7 @@ export class CheckoutService {
 function stockShortfallError(offer: OfferRow, { request, available }: Shortage): UserErrorDetail {
   return userError(
     UserErrorCode.INSUFFICIENT_STOCK,
-    `only ${formatQuantity(available)} ${offer.unit} of "${offer.productName}" is available, ${formatQuantity(request.quantity)} was asked`,
+    `only ${formatQuantity(inWholeSteps(available, offer.sellableStep))} ${offer.unit} of "${offer.productName}" is available, ${formatQuantity(request.quantity)} was asked`,
     request.field,
   );
 }
@@ -430,6 +432,7 @@ function cappedLines(basket: BasketLine[], byOffer: ReadonlyMap<string, OfferRow
       offerId: offer.id,
       productName: offer.productName,
       unit: offer.unit,
+      sellableStep: offer.sellableStep,
       quantity: line.quantity,
       cap: offer.cap,
       taken: offer.taken,

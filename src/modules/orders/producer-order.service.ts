@@ -40,12 +40,13 @@ export class ProducerOrderService {
   async list(ctx: RequestContext, filter: ProducerOrderFilter): Promise<ProducerOrder[]> {
     // Who and what is listed; then the states asked for, which an order may leave between pages.
     const listed: FilterQuery<ProducerOrder> = {};
-    for (const id of [filter.producerId, filter.salesSessionId]) if (id && !isUuid(id)) return [];
-    if (filter.producerId) listed.producer = filter.producerId;
-    if (filter.salesSessionId) listed.salesSession = filter.salesSessionId;
+    // An empty id names nothing, as a malformed one does: it is not one left out.
+    for (const id of [filter.producerId, filter.salesSessionId]) if (id != null && !isUuid(id)) return [];
+    if (filter.producerId != null) listed.producer = filter.producerId;
+    if (filter.salesSessionId != null) listed.salesSession = filter.salesSessionId;
     const { actor } = ctx;
     if (actor.kind === 'producer') {
-      if (filter.producerId && filter.producerId !== actor.producerId) return [];
+      if (filter.producerId != null && filter.producerId !== actor.producerId) return [];
       listed.producer = actor.producerId;
     } else if (actor.kind === 'hub') {
       listed.hub = actor.hubId;

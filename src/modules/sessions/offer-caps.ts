@@ -18,6 +18,8 @@ export interface CappedLine {
   offerId: string;
   productName: string;
   unit: string;
+  /** The product's: what is left is told in whole steps of it. */
+  sellableStep: string;
   quantity: Decimal;
   cap: string;
   /** What live orders held of the offer when it was read. */
@@ -59,8 +61,17 @@ export function offerAvailable(offer: { cap?: string | null; taken: string }, st
   // any quantity, needs no arithmetic.
   if (!capped && (sellableStep === ANY_QUANTITY || new Decimal(sellableStep).equals(ANY_QUANTITY))) return stockAvailable;
   const limit = capped ? Decimal.min(stockAvailable, capped) : new Decimal(stockAvailable);
+  return formatQuantity(inWholeSteps(limit, sellableStep));
+}
+
+/**
+ * `quantity` down to whole sellable steps, never below 0: what a customer can check out of it. A
+ * write-off can leave part of a step, and a step changed since a cap was set can leave part of
+ * one under the cap.
+ */
+export function inWholeSteps(quantity: Decimal.Value, sellableStep: string): Decimal {
   const step = new Decimal(sellableStep);
-  return formatQuantity(Decimal.max(0, limit.div(step).floor().times(step)));
+  return Decimal.max(0, new Decimal(quantity).div(step).floor().times(step));
 }
 
 /** Whether a line looks past its cap as read: only a read under lock (lockCappedOffers()) can say for sure. */
@@ -102,7 +113,7 @@ export async function lockCappedOffers(em: EntityManager, lines: readonly Capped
 export function capShortfallError({ line, cap, left }: CapShortfall): UserErrorDetail {
   return userError(
     UserErrorCode.INSUFFICIENT_STOCK,
-    `only ${formatQuantity(left)} ${line.unit} of "${line.productName}" is left in this session (the hub offers ${formatQuantity(cap)} ${line.unit}), ${formatQuantity(line.quantity)} was asked`,
+    `only ${formatQuantity(inWholeSteps(left, line.sellableStep))} ${line.unit} of "${line.productName}" is left in this session (the hub offers ${formatQuantity(cap)} ${line.unit}), ${formatQuantity(line.quantity)} was asked`,
     line.field,
   );
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Decimal } from 'decimal.js';
 import type { FieldPath } from '../../shared/errors.js';
 
 /**
@@ -10,4 +11,20 @@ import type { FieldPath } from '../../shared/errors.js';
  * lots need where open sessions hold the rest. An order that can be given other stock instead is
  * given it. Call it with the product's levels locked.
  */
-export type PlanGuard = <T>(em: EntityManager, where: { producerId: string; productId: string }, field: FieldPath, write: () => Promise<T>) => Promise<T>;
+export type PlanGuard = <T>(
+  em: EntityManager,
+  where: { producerId: string; productId: string },
+  field: FieldPath,
+  write: (planned: readonly PlannedProductLine[]) => Promise<T>,
+) => Promise<T>;
+
+/**
+ * A line of the plan the guard read before the write (PlannedLine), of the product written: a
+ * write that moves what backs the lines (moveLot) reads them here rather than plan again. None
+ * when no order waits to pick the product.
+ */
+export interface PlannedProductLine {
+  producerOrderId: string;
+  picks: readonly { lotId: string; locationId: string; quantity: Decimal }[];
+  untracked: readonly { locationId: string; quantity: Decimal }[];
+}

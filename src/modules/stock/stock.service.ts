@@ -331,7 +331,8 @@ export class StockService {
       }
       const write = () => this.apply(em, StockMovementKind.ADJUST, ctx.clock.now(),
         [{ productId: input.productId, locationId, lotId: input.lotId ?? undefined, onHandDelta: delta, reason }],
-        { kind: EventKind.ADJUSTED, lotId: input.lotId ?? undefined }, { levelsLocked });
+        // A write-off naming a lot says which, and where it is (as a lot's other events do).
+        { kind: EventKind.ADJUSTED, ...(lot ? { lotId: input.lotId!, locationId } : {}) }, { levelsLocked });
       // As a transfer: not what orders waiting to be picked ship there, or the room they need.
       const outsideLotsTaken = !lot && delta!.isNegative() && this.guardPlan;
       const short = outsideLotsTaken ? await outsideLotsTaken(em, { producerId: product.producerId, productId: input.productId }, ['delta'], write) : await write();

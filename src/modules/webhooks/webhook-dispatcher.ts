@@ -63,6 +63,11 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 
 /** Each retry waits up to this fraction longer, at random, so failed deliveries do not come due in step. */
 const JITTER = 0.2;
+/**
+ * The attempts a delivery keeps, its newest: an endpoint that fails for months would otherwise
+ * leave a row an hour for each of its held-up deliveries, forever. `attemptCount` still counts all.
+ */
+export const KEPT_ATTEMPTS = 20;
 
 /**
  * Sends queued webhook deliveries: at least once, in order per producer order, retried with
@@ -334,6 +339,13 @@ export class WebhookDispatcher {
         attempt.statusCode ?? null,
         attempt.error?.slice(0, 500) ?? null,
       ]);
+      if (delivery.attemptCount > KEPT_ATTEMPTS) {
+        await sql(
+          em,
+          'DELETE FROM webhook_attempt WHERE delivery_id = ? AND id < (SELECT id FROM webhook_attempt WHERE delivery_id = ? ORDER BY id DESC OFFSET ? LIMIT 1)',
+          [delivery.id, delivery.id, KEPT_ATTEMPTS - 1],
+        );
+      }
     });
   }
 

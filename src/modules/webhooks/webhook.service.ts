@@ -43,6 +43,8 @@ export interface AttemptRow {
 
 /** What a webhook may ask for: not the offer events, which are the storefront's live catalogue (availabilityChanged). */
 const KINDS = (Object.values(EventKind) as string[]).filter((kind) => !OFFER_KINDS.includes(kind));
+/** The longest `kinds` a registration may send: each kind once, and then some repeats. */
+const MAX_KINDS_LISTED = 50;
 
 export class WebhookService {
   constructor(
@@ -73,12 +75,18 @@ export class WebhookService {
     }
     if (input.url.length > 2000) errors.invalid('must be at most 2000 characters', ['url']);
     if (input.kinds.length === 0) errors.invalid(`name at least one kind: ${KINDS.join(', ')}`, ['kinds']);
-    input.kinds.forEach((kind, i) => {
-      if (!KINDS.includes(kind)) errors.invalid(`"${kind}" is not an event kind (${KINDS.join(', ')})`, ['kinds', i]);
-    });
+    else if (input.kinds.length > MAX_KINDS_LISTED) errors.invalid(`name at most ${MAX_KINDS_LISTED} kinds (there are ${KINDS.length}: ${KINDS.join(', ')})`, ['kinds']);
+    else {
+      input.kinds.forEach((kind, i) => {
+        if (!KINDS.includes(kind)) errors.invalid(`"${kind}" is not an event kind (${KINDS.join(', ')})`, ['kinds', i]);
+      });
+    }
     const secret = input.secret ?? randomBytes(32).toString('hex');
     if (secret.length < 16 || secret.length > 200) errors.invalid('must be 16 to 200 characters', ['secret']);
     const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
+    // An empty id names nothing: left out, it would be the operator's webhook (or the caller's own).
+    if (input.producerId === '') errors.add(UserErrorCode.NOT_FOUND, 'no producer with id ""', ['producerId']);
+    if (input.hubId === '') errors.add(UserErrorCode.NOT_FOUND, 'no hub with id ""', ['hubId']);
     errors.throwIfAny();
     // Webhooks are an enterprise's own: a hub's see its producer orders, a producer's its own events.
     const { actor } = ctx;
