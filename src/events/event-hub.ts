@@ -153,6 +153,18 @@ export class EventHub implements PubSub {
     await this.fetch.idle();
   }
 
+  /**
+   * Resolves once every event committed before the call has its position (unless positioning
+   * failed, which the relay logs): a relay under way may have started before the newest commit,
+   * so the run it owes is waited for too. A session records where the events stand when it is
+   * made (SalesSession.firstEventPosition), and a stock change committed just before must not
+   * be positioned after that mark.
+   */
+  async positionCommitted(): Promise<void> {
+    await this.relay.run();
+    await this.relay.idle();
+  }
+
   /** How many subscriptions this process is serving. */
   get subscriberCount(): number {
     return this.subscribers.size;
