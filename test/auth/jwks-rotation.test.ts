@@ -96,8 +96,8 @@ describe("a socket opened with a token of the identity provider's, checked again
     const session = await createSession(admin, hub, { opensAt: '2026-11-23T08:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [product] });
     // An admin token signed with the key that leaked, valid for a year (its holder picks `exp`).
     const stolen = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'ES256', kid: 'old' }).setAudience('foodhub').setExpirationTime('365d').sign(leaked.privateKey);
-    const thief = await subscribe<ReservationEventShape>(new GraphQLClient(t.app.url, stolen), RESERVATIONS, { producerId: producer });
-    const witness = await subscribe<ReservationEventShape>(admin, RESERVATIONS, { producerId: producer });
+    const thief = await subscribe<ReservationEventShape>(new GraphQLClient(t.app.url, stolen), RESERVATIONS, { producerId: producer }, { servedBy: t.app });
+    const witness = await subscribe<ReservationEventShape>(admin, RESERVATIONS, { producerId: producer }, { servedBy: t.app });
     try {
       // Served while the key is there.
       await checkout(admin, session.id, 'before', [{ offerId: session.offerFor(product), quantity: '1' }]);
@@ -127,7 +127,7 @@ describe("a socket opened with a token of the identity provider's, checked again
     const session = await createSession(admin, hub, { opensAt: '2026-11-23T08:00:00+01:00', closesAt: '2026-11-23T20:00:00+01:00', products: [product] });
     const token = await new SignJWT({ role: 'producer', producerId: producer }).setProtectedHeader({ alg: 'ES256', kid: 'new' })
       .setAudience('foodhub').setExpirationTime('2h').sign(next.privateKey);
-    const farm = await subscribe<ReservationEventShape>(new GraphQLClient(t.app.url, token), RESERVATIONS, { producerId: producer });
+    const farm = await subscribe<ReservationEventShape>(new GraphQLClient(t.app.url, token), RESERVATIONS, { producerId: producer }, { servedBy: t.app });
     try {
       await checkout(admin, session.id, 'o1', [{ offerId: session.offerFor(product), quantity: '1' }]);
       await farm.waitForCount(1);

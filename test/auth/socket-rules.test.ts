@@ -131,7 +131,7 @@ describe('graphql-ws keeps the rules of HTTP', () => {
   });
 
   it("refuses a conditional root field (@skip, @include) with a validation error, and the socket's other subscription lives on", async () => {
-    const healthy = await subscribe<{ id: string }>(t.api, 'subscription ($s: ID!) { availabilityChanged(salesSessionId: $s) { id } }', { s: w.session.id });
+    const healthy = await subscribe<{ id: string }>(t.api, 'subscription ($s: ID!) { availabilityChanged(salesSessionId: $s) { id } }', { s: w.session.id }, { servedBy: t.app });
     try {
       for (const [query, variables] of [
         ['subscription ($s: ID!) { availabilityChanged(salesSessionId: $s) @skip(if: true) { id } }', { s: w.session.id }],

@@ -58,7 +58,7 @@ describe('changing a basket', () => {
     expect((await checkout(t.api, session.id, 'bob', [{ offerId: berryOffer, quantity: '1' }])).userErrors).toEqual([]);
     // Bob's hold, handed out before the producer's app subscribes, is not the app's to get.
     await eventsHandedOut(t.app);
-    const producerApp = subscribe<{ kind: string; quantity: string }>(await t.as({ role: 'producer', producerId: producer }), RESERVATIONS, { producerId: producer });
+    const producerApp = subscribe<{ kind: string; quantity: string }>(await t.as({ role: 'producer', producerId: producer }), RESERVATIONS, { producerId: producer }, { servedBy: t.app });
     const reservations = await producerApp;
     try {
       const changed = await change(session.id, 'ann', first, [{ offerId: berryOffer, quantity: '3' }, { offerId: creamOffer, quantity: '2' }]);
@@ -148,7 +148,7 @@ describe('changing a basket', () => {
     expect((await checkout(t.api, session.id, 'bob', [{ offerId: berryOffer, quantity: '1' }])).userErrors).toEqual([]);
     // Bob's hold, handed out before the storefront subscribes, is not the storefront's to get.
     await eventsHandedOut(t.app);
-    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
+    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id }, { servedBy: t.app });
     try {
       expect((await change(session.id, 'ann', first, [{ offerId: berryOffer, quantity: '3' }])).userErrors).toEqual([]);
       // The release and the hold, each with what is left once both are done: 1 kg, never 4.

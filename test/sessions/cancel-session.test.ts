@@ -82,9 +82,9 @@ describe('cancelSalesSession', () => {
 
     // The three holds, handed out before the producer and the storefronts subscribe, are not theirs to get.
     await eventsHandedOut(t.app);
-    const reservations = await subscribe<ReservationEventShape>(await t.as({ role: 'producer', producerId: producer }), RESERVATIONS, { producerId: producer });
-    const availability = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: other.id });
-    const ownAvailability = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: session.id });
+    const reservations = await subscribe<ReservationEventShape>(await t.as({ role: 'producer', producerId: producer }), RESERVATIONS, { producerId: producer }, { servedBy: t.app });
+    const availability = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: other.id }, { servedBy: t.app });
+    const ownAvailability = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: session.id }, { servedBy: t.app });
     try {
       const cancelled = await cancelSession(t.api, session.id);
       expect(cancelled).toEqual({

@@ -78,7 +78,7 @@ describe("a storefront's catalogue page", () => {
 
     // The cheese's and eggs' stock, handed out before the storefront subscribes, is not the storefront's to get.
     await eventsHandedOut(t.app);
-    const storefrontStream = await subscribe<AvailabilityEventShape>(storefront, AVAILABILITY, { salesSessionId: session.id });
+    const storefrontStream = await subscribe<AvailabilityEventShape>(storefront, AVAILABILITY, { salesSessionId: session.id }, { servedBy: t.app });
     try {
       const placed = await checkout(t.api, session.id, 'ann', [{ offerId: session.offerFor(tomme), quantity: '1' }, { offerId: session.offerFor(eggsByBox), quantity: '6' }]);
       expect(placed.userErrors).toEqual([]);

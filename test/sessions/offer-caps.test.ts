@@ -153,7 +153,7 @@ describe('offer caps', () => {
     const { capped, offer, open, product } = await cappedSale('Samphire', '50', '6');
     // The product's stock, handed out before the storefront subscribes, is not the storefront's to get.
     await eventsHandedOut(t.app);
-    const watcher = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: capped.id });
+    const watcher = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: capped.id }, { servedBy: t.app });
     try {
       expect((await checkout(t.api, capped.id, 'fay', [{ offerId: offer, quantity: '2' }])).userErrors).toEqual([]);
       // Another hub's hold changes the product's stock, not this cap.
@@ -425,7 +425,7 @@ describe('offer caps', () => {
       const offer = open.offerFor(product);
       // The product's stock, handed out before the storefront subscribes, is not the storefront's to get.
       await eventsHandedOut(t.app);
-      const watcher = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: open.id });
+      const watcher = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: open.id }, { servedBy: t.app });
       try {
         expect((await updateCap(t.api, offer, '6')).userErrors).toEqual([]);
         expect((await checkout(t.api, open.id, 'fay', [{ offerId: offer, quantity: '2' }])).userErrors).toEqual([]);

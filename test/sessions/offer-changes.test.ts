@@ -72,7 +72,7 @@ describe('changing the offers of a session that sells', () => {
     const { carrots, leeks, session, other } = await market('Added');
     // The market's stock, handed out before the storefront subscribes, is not the storefront's to get.
     await eventsHandedOut(t.app);
-    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
+    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id }, { servedBy: t.app });
     try {
       const added = await addOffers(t.api, session.id, [{ productId: leeks, price: { amount: 320, currency: 'EUR' }, cap: '20' }]);
       expect(added.userErrors).toEqual([]);
@@ -162,7 +162,7 @@ describe('changing the offers of a session that sells', () => {
     // The hold's event, handed out before the storefront subscribes, is not the storefront's to get.
     await eventsHandedOut(t.app);
 
-    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
+    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id }, { servedBy: t.app });
     try {
       const withdrawn = await withdraw(carrotOffer);
       expect(withdrawn.userErrors).toEqual([]);
@@ -398,7 +398,7 @@ describe('a storefront subscribing during a burst', () => {
     await eventsHandedOut(t.app);
     // The stream opens, then its offers' read waits: every product's events reach it meanwhile.
     const gate = await lockedElsewhere(t.db, 'LOCK TABLE offer IN ACCESS EXCLUSIVE MODE', []);
-    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id });
+    const storefront = await subscribe<AvailabilityEventShape>(await t.as(), AVAILABILITY, { salesSessionId: session.id }, { servedBy: t.app });
     try {
       await waitForLockWait(t.db, 'the subscription to read its offers');
       for (let i = 0; i < 6; i += 1) expect((await adjustStock(t.api, other, '1')).userErrors).toEqual([]);

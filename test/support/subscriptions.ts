@@ -13,8 +13,19 @@ export interface Subscription<T> {
   close(): Promise<void>;
 }
 
-/** Subscribes with the client's token (sent once, as connectionParams.authorization). */
-export async function subscribe<T>(api: GraphQLClient, query: string, variables: Record<string, unknown>): Promise<Subscription<T>> {
+/**
+ * Subscribes with the client's token (sent once, as connectionParams.authorization). With
+ * `servedBy`, waits until that server has registered the subscription (or refused it): a live
+ * stream starts where the server's events stand when it registers, after the socket is accepted,
+ * so an event the test causes before then may come before the stream's start.
+ */
+export async function subscribe<T>(
+  api: GraphQLClient,
+  query: string,
+  variables: Record<string, unknown>,
+  { servedBy }: { servedBy?: App } = {},
+): Promise<Subscription<T>> {
+  const servedBefore = servedBy?.events.subscriberCount ?? 0;
   const client: Client = createClient({
     url: api.url.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
@@ -42,6 +53,10 @@ export async function subscribe<T>(api: GraphQLClient, query: string, variables:
     },
   );
   await waitFor('the websocket to connect', async () => (acknowledged ? true : undefined));
+  if (servedBy) {
+    await waitFor('the server to register the subscription', async () =>
+      (servedBy.events.subscriberCount > servedBefore || errors.length > 0 ? true : undefined));
+  }
   return {
     received,
     errors,
