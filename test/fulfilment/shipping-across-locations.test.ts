@@ -405,6 +405,45 @@ describe('shipping when the goods are not where the order was committed', () => 
     await expectStockConsistent(t.db);
   });
 
+  it("gives a later order the lot an earlier order let go of, when its own stock outside lots there is not enough", async () => {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const otherHub = await createHub(t.api, 'Orchard hub');
+    const pears = await w.product('Pears');
+    // Main: lot A of 5 and 1 kept outside lots; the cold store: 2 outside lots.
+    await adjustAt(t.api, pears, w.main, '1');
+    await adjustAt(t.api, pears, cold, '2');
+    await receiveLot(t.api, pears, { code: 'A', quantity: '5', bestBefore: '2026-12-10' }); // at Main
+    // Bea's 4 are committed at Main, an open session holds 2 more there, and Ana's 2 (delivering
+    // first) are committed in the cold store: Main has 4 that no session holds, all Bea's.
+    const later = await createOfferSession(t.api, w.hub, [{ productId: pears }]);
+    await buy(t.api, later.id, 'bea', later.offerFor(pears), '4');
+    const open = await createOfferSession(t.api, w.hub, [{ productId: pears }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    await buy(t.api, open.id, 'zoe', open.offerFor(pears), '2');
+    const sooner = await createOfferSession(t.api, otherHub, [{ productId: pears }], { deliversAt: '2026-11-24T18:00:00+01:00' });
+    await buy(t.api, sooner.id, 'ana', sooner.offerFor(pears), '2');
+    await closeSessions(t);
+    const levels = await stockByLocation(t.api, pears);
+    expect({ main: levels.Main, cold: levels['Cold store'] }).toMatchObject({
+      main: { onHand: '6', held: '2', committed: '4' }, cold: { onHand: '2', held: '0', committed: '2' },
+    });
+    const [ana, bea] = [await producerOrderOf(t.api, w.farm, sooner.id), await producerOrderOf(t.api, w.farm, later.id)];
+    const plan = async (order: string) => (await pickLines(t.api, w.farm, order)).map((l) => ({
+      lots: l.lots.map((p) => [p.lot.code, p.quantity]), untracked: l.untracked.map((u) => [u.location.name, u.quantity]), short: l.short,
+    }));
+    // Ana's lot A took the room Bea needs: Ana takes her own 2 in the cold store instead, and Bea
+    // gets Main's room, her 1 outside lots and 3 of lot A (it was 2 of A and 1 short).
+    expect(await plan(ana)).toEqual([{ lots: [], untracked: [['Cold store', '2']], short: '0' }]);
+    expect(await plan(bea)).toEqual([{ lots: [['A', '3']], untracked: [['Main', '1']], short: '0' }]);
+    for (const [order, reference] of [[bea, 'B'], [ana, 'A']] as const) {
+      const shipped = await ship({ producerOrderId: order, trackingReference: reference });
+      expect(shipped.shipProducerOrder.userErrors).toEqual([]);
+      expect(shipped.shipProducerOrder.producerOrder?.fulfilmentState).toBe('FULFILLED');
+    }
+    await expectStockConsistent(t.db);
+  });
+
   it("refuses to move a lot away from where an open session holds stock, when another order's lot there needs that room", async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
     const w = await world(t);
@@ -542,7 +581,8 @@ describe('shipping when the goods are not where the order was committed', () => 
     const first = await createOfferSession(t.api, w.hub, [{ productId: figs }]);
     await buy(t.api, first.id, 'ana', first.offerFor(figs), '8'); // all in the cold store: Main has none
     await adjustAt(t.api, figs, w.main, '3');
-    const later = await createOfferSession(t.api, w.hub, [{ productId: figs }], { deliversAt: '2026-11-26T08:00:00+01:00' });
+    // Ben's hub wants EXTRA figs: lot A (CLASS_I) is not for him, only the stock kept outside lots.
+    const later = await createOfferSession(t.api, w.hub, [{ productId: figs, minGrade: 'EXTRA' }], { deliversAt: '2026-11-26T08:00:00+01:00' });
     await buy(t.api, later.id, 'ben', later.offerFor(figs), '3'); // at Main
     await closeSessions(t);
     const [ana, ben] = [await producerOrderOf(t.api, w.farm, first.id), await producerOrderOf(t.api, w.farm, later.id)];
