@@ -26,6 +26,31 @@ describe('shipping when the goods are not where the order was committed', () => 
 
   const ship = (input: Record<string, unknown>) => t.api.data<ShipResult>(SHIP, { input: { carrier: 'Van', ...input } });
 
+  /**
+   * Pears: lot A of 5 at Main with `main` more kept outside lots, and `cold` outside lots in the
+   * cold store. Bea's order is committed at Main, an open session (Zoe) holds more there, and
+   * Ana's order (another hub's, delivering first) is committed in the cold store, Main having
+   * nothing left that no one holds when she buys.
+   */
+  async function orchard(quantities: { main: string; cold: string; bea: string; zoe: string; ana: string }) {
+    t.clock.set('2026-11-23T09:00:00+01:00');
+    const w = await world(t);
+    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
+    const otherHub = await createHub(t.api, 'Orchard hub');
+    const pears = await w.product('Pears');
+    await adjustAt(t.api, pears, w.main, quantities.main);
+    await adjustAt(t.api, pears, cold, quantities.cold);
+    await receiveLot(t.api, pears, { code: 'A', quantity: '5', bestBefore: '2026-12-10' }); // at Main
+    const later = await createOfferSession(t.api, w.hub, [{ productId: pears }]);
+    await buy(t.api, later.id, 'bea', later.offerFor(pears), quantities.bea);
+    const open = await createOfferSession(t.api, w.hub, [{ productId: pears }], { closesAt: '2026-11-24T20:00:00+01:00' });
+    await buy(t.api, open.id, 'zoe', open.offerFor(pears), quantities.zoe);
+    const sooner = await createOfferSession(t.api, otherHub, [{ productId: pears }], { deliversAt: '2026-11-24T18:00:00+01:00' });
+    await buy(t.api, sooner.id, 'ana', sooner.offerFor(pears), quantities.ana);
+    await closeSessions(t);
+    return { w, pears, ana: await producerOrderOf(t.api, w.farm, sooner.id), bea: await producerOrderOf(t.api, w.farm, later.id) };
+  }
+
   it('ships less than a split hold from the stock outside lots where the pick list puts it', async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
     const w = await world(t);
@@ -372,24 +397,8 @@ describe('shipping when the goods are not where the order was committed', () => 
   });
 
   it("gives a later order back the room its own stock needs, when an earlier order's lot took it and that order has stock of its own", async () => {
-    t.clock.set('2026-11-23T09:00:00+01:00');
-    const w = await world(t);
-    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
-    const otherHub = await createHub(t.api, 'Orchard hub');
-    const pears = await w.product('Pears');
-    await adjustAt(t.api, pears, w.main, '5');
-    await adjustAt(t.api, pears, cold, '5');
-    await receiveLot(t.api, pears, { code: 'A', quantity: '5', bestBefore: '2026-12-10' }); // at Main
-    // Bea's stock is held (then committed) at Main, an open session holds Main's other 5, and
-    // Ana's (delivering first) is held in the cold store.
-    const later = await createOfferSession(t.api, w.hub, [{ productId: pears }]);
-    await buy(t.api, later.id, 'bea', later.offerFor(pears), '5');
-    const open = await createOfferSession(t.api, w.hub, [{ productId: pears }], { closesAt: '2026-11-24T20:00:00+01:00' });
-    await buy(t.api, open.id, 'zoe', open.offerFor(pears), '5');
-    const sooner = await createOfferSession(t.api, otherHub, [{ productId: pears }], { deliversAt: '2026-11-24T18:00:00+01:00' });
-    await buy(t.api, sooner.id, 'ana', sooner.offerFor(pears), '5');
-    await closeSessions(t);
-    const [ana, bea] = [await producerOrderOf(t.api, w.farm, sooner.id), await producerOrderOf(t.api, w.farm, later.id)];
+    // Main: 5 outside lots, 5 of them held by an open session; the cold store: Ana's 5.
+    const { w, ana, bea } = await orchard({ main: '5', cold: '5', bea: '5', zoe: '5', ana: '5' });
     const plan = async (order: string) => (await pickLines(t.api, w.farm, order)).map((l) => ({
       lots: l.lots.map((p) => p.lot.code), untracked: l.untracked.map((u) => [u.location.name, u.quantity]), short: l.short,
     }));
@@ -406,29 +415,12 @@ describe('shipping when the goods are not where the order was committed', () => 
   });
 
   it("gives a later order the lot an earlier order let go of, when its own stock outside lots there is not enough", async () => {
-    t.clock.set('2026-11-23T09:00:00+01:00');
-    const w = await world(t);
-    const cold = await addLocation(t.api, w.farm, 'Cold store', 2);
-    const otherHub = await createHub(t.api, 'Orchard hub');
-    const pears = await w.product('Pears');
-    // Main: lot A of 5 and 1 kept outside lots; the cold store: 2 outside lots.
-    await adjustAt(t.api, pears, w.main, '1');
-    await adjustAt(t.api, pears, cold, '2');
-    await receiveLot(t.api, pears, { code: 'A', quantity: '5', bestBefore: '2026-12-10' }); // at Main
-    // Bea's 4 are committed at Main, an open session holds 2 more there, and Ana's 2 (delivering
-    // first) are committed in the cold store: Main has 4 that no session holds, all Bea's.
-    const later = await createOfferSession(t.api, w.hub, [{ productId: pears }]);
-    await buy(t.api, later.id, 'bea', later.offerFor(pears), '4');
-    const open = await createOfferSession(t.api, w.hub, [{ productId: pears }], { closesAt: '2026-11-24T20:00:00+01:00' });
-    await buy(t.api, open.id, 'zoe', open.offerFor(pears), '2');
-    const sooner = await createOfferSession(t.api, otherHub, [{ productId: pears }], { deliversAt: '2026-11-24T18:00:00+01:00' });
-    await buy(t.api, sooner.id, 'ana', sooner.offerFor(pears), '2');
-    await closeSessions(t);
+    // Main: 1 outside lots, 2 held by an open session, so 4 that no session holds, all Bea's.
+    const { w, pears, ana, bea } = await orchard({ main: '1', cold: '2', bea: '4', zoe: '2', ana: '2' });
     const levels = await stockByLocation(t.api, pears);
     expect({ main: levels.Main, cold: levels['Cold store'] }).toMatchObject({
       main: { onHand: '6', held: '2', committed: '4' }, cold: { onHand: '2', held: '0', committed: '2' },
     });
-    const [ana, bea] = [await producerOrderOf(t.api, w.farm, sooner.id), await producerOrderOf(t.api, w.farm, later.id)];
     const plan = async (order: string) => (await pickLines(t.api, w.farm, order)).map((l) => ({
       lots: l.lots.map((p) => [p.lot.code, p.quantity]), untracked: l.untracked.map((u) => [u.location.name, u.quantity]), short: l.short,
     }));
