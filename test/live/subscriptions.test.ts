@@ -66,6 +66,36 @@ describe("a session's replay floor", () => {
       relayLock.release();
     }
   });
+  it('refuses to make the session, retryably, when its replica cannot position what committed before it', async () => {
+    // A replica whose statements may run only a second (DATABASE_STATEMENT_TIMEOUT).
+    const impatient = await startTestApp({ databaseUrl: t.databaseUrl, clock: t.clock, eventSweepIntervalMs: 3_600_000, env: { DATABASE_STATEMENT_TIMEOUT: 'PT1S' } });
+    const relayLock = await t.db.connect();
+    try {
+      const farm = await createProducer(t.api, 'Slow farm');
+      const plums = await createProduct(t.api, farm, { name: 'Plums', onHand: '7' });
+      const hub = await createHub(t.api, 'Plum Hub');
+      await eventsHandedOut(t.app);
+      await relayLock.query('SELECT pg_advisory_lock(7146205332)');
+      await adjustStock(t.api, plums, '2');
+      const input = { hubId: hub, opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-12-01T20:00:00+01:00', timeZone: 'Europe/Paris', offers: [{ productId: plums, price: { amount: 250, currency: 'EUR' } }] };
+      // Its relay times out behind the lock: the session is not made, and the hub is told to retry.
+      const refused = await impatient.api.request(op.CREATE_SALES_SESSION, { input });
+      expect(refused.errors?.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
+      expect((await t.db.query('SELECT 1 FROM sales_session WHERE hub_id = $1', [hub])).rowCount).toBe(0);
+      await relayLock.query('SELECT pg_advisory_unlock(7146205332)');
+      const { createSalesSession } = await impatient.api.data<{ createSalesSession: { salesSession: { id: string } } }>(op.CREATE_SALES_SESSION, { input });
+      await adjustStock(t.api, plums, '1');
+      const sub = await subscribe<{ available: string }>(await t.as(), AVAILABILITY, { salesSessionId: createSalesSession.salesSession.id, after: '0' });
+      try {
+        expect((await sub.waitForCount(1)).map((e) => e.available)).toEqual(['10']);
+      } finally {
+        await sub.close();
+      }
+    } finally {
+      relayLock.release();
+      await impatient.stop();
+    }
+  });
 });
 
 describe('live reservations and availability', () => {
