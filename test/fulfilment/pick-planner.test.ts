@@ -117,14 +117,4 @@ describe('planPicks giving room back', () => {
       { order: 'b', picks: [], untracked: [], short: 5 },
     ]);
   });
-
-  it('gives the later line the lot the earlier one let go of, where its own stock outside lots is not enough', () => {
-    // L1: lot A of 5 and 1 outside lots, 2 held by an open session (room 4); L2: 2 outside lots.
-    // a (first, committed at L2) took 2 of A, and b (committed at L1) the other 2 of the room. a
-    // takes its own 2 at L2 instead; b gets L1's room: its 1 outside lots and 3 of A.
-    expect(plan([order('a', 2, [['L2', 2]]), order('b', 4, [['L1', 4]])], [lot('A', 'L1', 5)], { L1: 1, L2: 2 }, { L1: 4, L2: 2 })).toEqual([
-      { order: 'a', picks: [], untracked: [['L2', 2]], short: 0 },
-      { order: 'b', picks: [['A', 3]], untracked: [['L1', 1]], short: 0 },
-    ]);
-  });
 });

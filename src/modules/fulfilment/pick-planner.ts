@@ -139,7 +139,7 @@ export function planPicks(
     }
   }
   relieveShortLines(strategy, planned, lots, free, room);
-  giveRoomBack(strategy, planned, lots, free, room, outsideLeft, takeOutside);
+  giveRoomBack(planned, free, room, outsideLeft, takeOutside);
   return planned;
 }
 
@@ -147,15 +147,11 @@ export function planPicks(
  * Orders are served one at a time, so an earlier line may have taken, with a lot, the room (what
  * no open session holds) at a location where a later line's own stock kept outside lots is
  * committed, leaving that line short. When the earlier line can take its own stock kept outside
- * lots, where it is committed, instead, it does, and the short line gets the room back: for its
- * own stock kept outside lots there, then for the batches there it accepts (the lot the earlier
- * line let go of among them): both ship. Only suggested picks of batches move; a pin and a
- * unique item stay.
+ * lots, where it is committed, instead, it does, and the short line gets the room back for its
+ * own stock: both ship. Only suggested picks of batches move; a pin and a unique item stay.
  */
 function giveRoomBack(
-  strategy: LotStrategy,
   planned: PlannedLine[],
-  lots: readonly LotCandidate[],
   free: Map<string, Decimal>,
   room: Room,
   outsideLeft: (productId: string, locationId: string) => Decimal,
@@ -166,9 +162,6 @@ function giveRoomBack(
     if (at) at.quantity = at.quantity.plus(quantity);
     else line.untracked.push({ locationId, quantity });
   };
-  // Batches at x the short line accepts: it may take them, as well as its own stock outside lots there.
-  const lotsAt = (line: PlannedLine, x: string) =>
-    strategy.rank(lots.filter((lot) => lot.productId === line.productId && lot.locationId === x && lot.kind === LotKind.BATCH && meetsCriteria(lot, line.criteria, line.deliveryDay)));
   for (const short of planned.filter((line) => line.short.greaterThan(0))) {
     for (const at of short.committed) {
       const x = at.locationId;
@@ -177,17 +170,10 @@ function giveRoomBack(
         for (const pick of holder.picks.filter((p) => p.locationId === x && !p.pinned && !p.whole)) {
           for (const own of holder.committed) {
             if (own.locationId === x) continue;
-            if (short.short.lessThanOrEqualTo(0) || pick.quantity.lessThanOrEqualTo(0)) break;
-            // As much as the short line can use at x (its own stock outside lots there, within its
-            // commitment, and the free batches there it accepts, this pick's lot among them), the lot
-            // pick and the holder's own stock elsewhere allow.
+            // As much as the short line's commitment at x, the stock kept outside lots there,
+            // the lot pick and the holder's own stock elsewhere allow.
             const ownHere = quantityAt(short.untracked, x);
-            const outsideCap = Decimal.max(Decimal.min(at.quantity.minus(ownHere), outsideLeft(short.productId, x)), 0);
-            const accepted = lotsAt(short, x);
-            const takesPickLot = accepted.some((lot) => lot.id === pick.lotId);
-            const lotCap = Decimal.sum(0, ...accepted.map((lot) => free.get(lot.id)!));
-            let wanted = Decimal.min(short.short, pick.quantity);
-            if (!takesPickLot) wanted = Decimal.min(wanted, outsideCap.plus(lotCap));
+            const wanted = Decimal.min(short.short, at.quantity.minus(ownHere), outsideLeft(short.productId, x), pick.quantity);
             if (wanted.lessThanOrEqualTo(0)) continue;
             const moved = takeOutside(holder.productId, own.locationId, wanted);
             if (moved.lessThanOrEqualTo(0)) continue;
@@ -195,24 +181,9 @@ function giveRoomBack(
             pick.quantity = pick.quantity.minus(moved);
             free.set(pick.lotId, free.get(pick.lotId)!.plus(moved));
             room.give(holder.productId, x, moved);
-            // The short line takes the room given back: its own stock outside lots there first (as
-            // before), then the batches there it accepts (the one the holder let go of, say).
-            let budget = moved;
-            const taken = takeOutside(short.productId, x, Decimal.min(budget, short.short, Decimal.max(at.quantity.minus(quantityAt(short.untracked, x)), 0)));
-            if (taken.greaterThan(0)) addUntracked(short, x, taken);
+            const taken = takeOutside(short.productId, x, moved);
+            addUntracked(short, x, taken);
             short.short = short.short.minus(taken);
-            budget = budget.minus(taken);
-            for (const lot of accepted) {
-              const q = Decimal.min(budget, short.short, free.get(lot.id)!, room.left(lot.productId, x));
-              if (q.lessThanOrEqualTo(0)) continue;
-              free.set(lot.id, free.get(lot.id)!.minus(q));
-              room.take(lot.productId, x, q);
-              const mine = short.picks.find((p) => p.lotId === lot.id && !p.pinned);
-              if (mine) mine.quantity = mine.quantity.plus(q);
-              else short.picks.push({ lotId: lot.id, locationId: x, quantity: q, pinned: false, replacedLotId: null, whole: false });
-              short.short = short.short.minus(q);
-              budget = budget.minus(q);
-            }
           }
         }
         holder.picks = holder.picks.filter((p) => p.quantity.greaterThan(0));
