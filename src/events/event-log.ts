@@ -64,8 +64,19 @@ const committedListeners = new WeakMap<object, () => void>();
  */
 export function markEventsWritten(em: EntityManager): void {
   const transaction = em.getTransactionContext();
-  if (transaction) transactionsWithEvents.add(transaction);
+  if (transaction) transactionsWithEvents.add(outermost(transaction));
   else committedListeners.get(em.config)?.();
+}
+
+/**
+ * The transaction whose commit makes a savepoint's writes visible: knex links a nested
+ * transaction (a savepoint) to the one it runs in. Marking the savepoint alone, the outer commit
+ * would not wake the relay, and the events would wait for the next sweep.
+ */
+function outermost(transaction: object): object {
+  let current = transaction as { parentTransaction?: object };
+  while (current.parentTransaction) current = current.parentTransaction as { parentTransaction?: object };
+  return current;
 }
 
 /** Calls `listener` whenever markEventsWritten() reports events committed outside a transaction. */

@@ -2,7 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from 'decimal.js';
 import { requireProducer } from '../../auth/policy.js';
-import { appendEvents, EventKind, markEventsWritten } from '../../events/event-log.js';
+import { appendEvents, EventKind } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { createOrReplay, hashRequest } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
@@ -207,10 +207,7 @@ async function movedWithCommitments(
   move: (tx: EntityManager, withCommitments: boolean) => Promise<LevelShortage[]>,
 ): Promise<LevelShortage[]> {
   try {
-    const short = await em.transactional((savepoint) => move(savepoint, true));
-    // The savepoint's events were marked on it; the commit that announces them is the outer one's.
-    markEventsWritten(em);
-    return short;
+    return await em.transactional((savepoint) => move(savepoint, true));
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
     // Refused again (the plan, or the stock where it was), the first refusal says more.
