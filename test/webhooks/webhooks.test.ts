@@ -136,6 +136,15 @@ describe('webhooks', () => {
     const { rows } = await t.db.query('SELECT count(*)::int AS n FROM webhook');
     expect(rows[0].n).toBe(0);
   });
+
+  it('counts a chosen secret in characters, as the README does: 200 emoji are 200', async () => {
+    const tooLong = await register({ url: receiver.url, kinds: ['HELD'], secret: '🔑'.repeat(201) });
+    expect(tooLong.userErrors.map((e) => [e.code, e.field])).toEqual([['INVALID_INPUT', ['secret']]]);
+    const longest = await register({ url: receiver.url, kinds: ['HELD'], secret: '🔑'.repeat(200) });
+    expect(longest.userErrors).toEqual([]);
+    const { rows } = await t.db.query('SELECT char_length(secret) AS n FROM webhook');
+    expect(rows).toEqual([{ n: 200 }]);
+  });
 });
 
 

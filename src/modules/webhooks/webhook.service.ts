@@ -9,6 +9,7 @@ import { pageByCreation } from '../../shared/creation-pages.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestContext } from '../../shared/request-context.js';
 import { instant, sql } from '../../shared/sql.js';
+import { characters } from '../../shared/text.js';
 import { type KeysetList, keysetPages } from '../../shared/keyset-pages.js';
 import type { EnterpriseService } from '../enterprises/enterprise.service.js';
 import { type WebhookAddressPolicy, webhookUrlProblem } from './webhook-address.js';
@@ -73,7 +74,7 @@ export class WebhookService {
       const problem = webhookUrlProblem(url, this.addresses);
       if (problem) errors.invalid(problem, ['url']);
     }
-    if (input.url.length > 2000) errors.invalid('must be at most 2000 characters', ['url']);
+    if (characters(input.url) > 2000) errors.invalid('must be at most 2000 characters', ['url']);
     if (input.kinds.length === 0) errors.invalid(`name at least one kind: ${KINDS.join(', ')}`, ['kinds']);
     else if (input.kinds.length > MAX_KINDS_LISTED) errors.invalid(`name at most ${MAX_KINDS_LISTED} kinds (there are ${KINDS.length}: ${KINDS.join(', ')})`, ['kinds']);
     else {
@@ -82,7 +83,7 @@ export class WebhookService {
       });
     }
     const secret = input.secret ?? randomBytes(32).toString('hex');
-    if (secret.length < 16 || secret.length > 200) errors.invalid('must be 16 to 200 characters', ['secret']);
+    if (characters(secret) < 16 || characters(secret) > 200) errors.invalid('must be 16 to 200 characters', ['secret']);
     const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     // An empty id names nothing: left out, it would be the operator's webhook (or the caller's own).
     if (input.producerId === '') errors.add(UserErrorCode.NOT_FOUND, 'no producer with id ""', ['producerId']);
