@@ -63,11 +63,6 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
   // Which receivers webhooks may have: checked at registration and again at each delivery.
   const webhookAddresses = { allowPrivateAddresses: config.webhookAllowPrivateAddresses, requireHttps: config.nodeEnv === 'production' };
   const webhooks = new WebhookDispatcher(orm, clock, logger, { ...webhookAddresses, resolve: webhookResolver });
-  const events = new EventHub(orm, databaseUrl, clock, logger, {
-    maxBuffered: config.subscriptionBuffer,
-    onDeliveriesQueued: () => webhooks.wake(),
-    sweepIntervalMs: eventSweepIntervalMs,
-  });
   let scheduler: Scheduler | undefined;
   const services = createServices({
     holdDuration: config.holdDuration,
@@ -81,7 +76,6 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     },
     locationStrategy: config.locationStrategy,
     closeListener: { sessionClosed: () => scheduler?.wake() },
-    eventPositions: events,
     webhookAddresses,
   });
   scheduler = new Scheduler(
@@ -104,6 +98,11 @@ export async function startApp({ config, databaseUrl, logger, clock = systemCloc
     logger,
   );
 
+  const events = new EventHub(orm, databaseUrl, clock, logger, {
+    maxBuffered: config.subscriptionBuffer,
+    onDeliveriesQueued: () => webhooks.wake(),
+    sweepIntervalMs: eventSweepIntervalMs,
+  });
   await events.start();
   // Nothing is served if the rest fails (the port in use): what was started is let go first, so
   // that the cause is the last word logged, not the event listener losing its connection.

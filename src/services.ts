@@ -8,7 +8,7 @@ import { ProducerOrderService } from './modules/orders/producer-order.service.js
 import { SessionCancellationService } from './modules/orders/session-cancellation.service.js';
 import { SessionCompletionService } from './modules/orders/session-completion.service.js';
 import { OfferChangesService, unopenedSessionOffers } from './modules/sessions/offer-changes.service.js';
-import { type CloseListener, type EventPositions, SalesSessionService } from './modules/sessions/sales-session.service.js';
+import { type CloseListener, SalesSessionService } from './modules/sessions/sales-session.service.js';
 import { StockService } from './modules/stock/stock.service.js';
 import { LocationService } from './modules/stock/location.service.js';
 import type { PlanGuard } from './modules/stock/planned-stock.js';
@@ -31,8 +31,6 @@ export interface ServiceOptions {
   locationStrategy?: string;
   /** Told when a session closes early, so completion can start at once. */
   closeListener: CloseListener;
-  /** Positions what has committed, so a new session's replays start after it. */
-  eventPositions: EventPositions;
   /** Which webhook URLs may be registered. */
   webhookAddresses: WebhookAddressPolicy;
 }
@@ -55,7 +53,7 @@ export function createServices(options: ServiceOptions) {
     picking,
     packing: new PackingService(),
     shipping: new ShippingService(stock, picking),
-    salesSessions: new SalesSessionService(enterprises, options.closeListener, customerOrders, options.eventPositions),
+    salesSessions: new SalesSessionService(enterprises, options.closeListener, customerOrders),
     offerChanges: new OfferChangesService(),
     checkout: new CheckoutService(stock, options.holdDuration, new CheckoutBatcher(options.checkoutBatchTimeouts), customerOrders),
     customerOrders,

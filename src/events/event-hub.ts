@@ -153,20 +153,6 @@ export class EventHub implements PubSub {
     await this.fetch.idle();
   }
 
-  /**
-   * Resolves once every event committed before the call has its position, or rejects (a timeout
-   * behind a slow relay, a lost connection): the caller must not go on as if they had one. A
-   * session records where the events stand when it is made (SalesSession.firstEventPosition), and
-   * a stock change committed just before must not be positioned after that mark.
-   */
-  async positionCommitted(): Promise<void> {
-    // Until a call finds none: a batch this process did not see fill up (another replica's relay
-    // moving relayedThrough meanwhile) is not taken for the last.
-    let last: string | null;
-    do last = await this.positionBatch();
-    while (last !== null);
-  }
-
   /** How many subscriptions this process is serving. */
   get subscriberCount(): number {
     return this.subscribers.size;
@@ -303,28 +289,22 @@ export class EventHub implements PubSub {
   private async positionPendingEvents(): Promise<void> {
     try {
       for (;;) {
-        const last = await this.positionBatch();
-        if (!last) return;
+        const [result] = await preparedSql<{ deliveries: number; last: string | null }>(
+          this.orm.em.fork(),
+          'SELECT deliveries, last_position::text AS last FROM position_pending_events(?, ?)',
+          [this.clock.now(), POSITIONED_CHANNEL],
+        );
+        if ((result?.deliveries ?? 0) > 0) this.options.onDeliveriesQueued?.();
+        if (!result?.last) return;
         // Positions have no gaps: this far past the last this process gave, the batch may have
         // been full (or other replicas gave some meanwhile: one more call, which finds none).
-        const full = BigInt(last) - BigInt(this.relayedThrough) >= RELAY_BATCH;
-        this.relayedThrough = last;
+        const full = BigInt(result.last) - BigInt(this.relayedThrough) >= RELAY_BATCH;
+        this.relayedThrough = result.last;
         if (!full) return;
       }
     } catch (error) {
       this.logger.warn({ err: error }, 'could not position events; the next sweep retries');
     }
-  }
-
-  /** Positions up to RELAY_BATCH committed events; the last position given, if any. */
-  private async positionBatch(): Promise<string | null> {
-    const [result] = await preparedSql<{ deliveries: number; last: string | null }>(
-      this.orm.em.fork(),
-      'SELECT deliveries, last_position::text AS last FROM position_pending_events(?, ?)',
-      [this.clock.now(), POSITIONED_CHANNEL],
-    );
-    if ((result?.deliveries ?? 0) > 0) this.options.onDeliveriesQueued?.();
-    return result?.last ?? null;
   }
 
   /**

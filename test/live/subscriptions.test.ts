@@ -17,87 +17,6 @@ import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/test-app
 import { waitFor } from '../support/wait.js';
 import { openSessionWorld } from '../support/world.js';
 
-describe("a session's replay floor", () => {
-  let t: TestApp;
-  let creator: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({ start: '2026-11-23T09:00:00+01:00' });
-    // The replica the hub creates its session on; it sweeps for events only when told to.
-    creator = await startTestApp({ databaseUrl: t.databaseUrl, clock: t.clock, eventSweepIntervalMs: 3_600_000 });
-  });
-  afterAll(async () => {
-    await creator?.stop();
-    await t?.stop();
-  });
-
-  it('replays nothing from before the session, even a stock change another replica had not positioned yet', async () => {
-    const farm = await createProducer(t.api, 'Busy farm');
-    const figs = await createProduct(t.api, farm, { name: 'Figs', onHand: '7' });
-    const hub = await createHub(t.api, 'Fig Hub');
-    await eventsHandedOut(t.app);
-    // Relays wait behind this lock, as behind a slow one: the change commits, unpositioned.
-    const relayLock = await t.db.connect();
-    try {
-      await relayLock.query('SELECT pg_advisory_lock(7146205332)');
-      await adjustStock(t.api, figs, '2');
-      await waitFor('the change to wait for its position', async () =>
-        ((await t.db.query('SELECT 1 FROM domain_event WHERE product_id = $1 AND position IS NULL', [figs])).rowCount === 1 ? true : undefined));
-      let created = false;
-      const creating = createSession(creator.api, hub, { opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-12-01T20:00:00+01:00', products: [figs] })
-        .finally(() => { created = true; });
-      // Either the session is made, or its replica waits to position events too (a second relay behind the lock).
-      await waitFor('the session, or its replica waiting for positions', async () => {
-        if (created) return true;
-        const { rowCount } = await t.db.query(
-          "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%position_pending_events%' AND datname = current_database()");
-        return (rowCount ?? 0) >= 2 ? true : undefined;
-      });
-      await relayLock.query('SELECT pg_advisory_unlock(7146205332)');
-      const session = await creating;
-      await adjustStock(t.api, figs, '1');
-      const sub = await subscribe<{ available: string }>(await t.as(), AVAILABILITY, { salesSessionId: session.id, after: '0' });
-      try {
-        // Had the change before the session been positioned after the session's mark, 9 would come first.
-        expect((await sub.waitForCount(1)).map((e) => e.available)).toEqual(['10']);
-      } finally {
-        await sub.close();
-      }
-    } finally {
-      relayLock.release();
-    }
-  });
-  it('refuses to make the session, retryably, when its replica cannot position what committed before it', async () => {
-    // A replica whose statements may run only a second (DATABASE_STATEMENT_TIMEOUT).
-    const impatient = await startTestApp({ databaseUrl: t.databaseUrl, clock: t.clock, eventSweepIntervalMs: 3_600_000, env: { DATABASE_STATEMENT_TIMEOUT: 'PT1S' } });
-    const relayLock = await t.db.connect();
-    try {
-      const farm = await createProducer(t.api, 'Slow farm');
-      const plums = await createProduct(t.api, farm, { name: 'Plums', onHand: '7' });
-      const hub = await createHub(t.api, 'Plum Hub');
-      await eventsHandedOut(t.app);
-      await relayLock.query('SELECT pg_advisory_lock(7146205332)');
-      await adjustStock(t.api, plums, '2');
-      const input = { hubId: hub, opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-12-01T20:00:00+01:00', timeZone: 'Europe/Paris', offers: [{ productId: plums, price: { amount: 250, currency: 'EUR' } }] };
-      // Its relay times out behind the lock: the session is not made, and the hub is told to retry.
-      const refused = await impatient.api.request(op.CREATE_SALES_SESSION, { input });
-      expect(refused.errors?.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
-      expect((await t.db.query('SELECT 1 FROM sales_session WHERE hub_id = $1', [hub])).rowCount).toBe(0);
-      await relayLock.query('SELECT pg_advisory_unlock(7146205332)');
-      const { createSalesSession } = await impatient.api.data<{ createSalesSession: { salesSession: { id: string } } }>(op.CREATE_SALES_SESSION, { input });
-      await adjustStock(t.api, plums, '1');
-      const sub = await subscribe<{ available: string }>(await t.as(), AVAILABILITY, { salesSessionId: createSalesSession.salesSession.id, after: '0' });
-      try {
-        expect((await sub.waitForCount(1)).map((e) => e.available)).toEqual(['10']);
-      } finally {
-        await sub.close();
-      }
-    } finally {
-      relayLock.release();
-      await impatient.stop();
-    }
-  });
-});
-
 describe('live reservations and availability', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -238,6 +157,9 @@ describe('live reservations and availability', () => {
     const truffles = await createProduct(t.api, farm, { name: 'Truffles', onHand: '7' });
     await adjustStock(t.api, truffles, '5');
     await adjustStock(t.api, truffles, '-3');
+    // The session's replay starts after the events positioned when it is made (positions come a
+    // moment after each commit: a change committed just before may be replayed too).
+    await eventsHandedOut(t.app);
     t.clock.advance({ minutes: 5 });
     const session = await createSession(t.api, await createHub(t.api, 'Truffle Hub'), {
       opensAt: '2026-11-30T07:00:00+01:00', closesAt: '2026-12-01T20:00:00+01:00', products: [truffles],

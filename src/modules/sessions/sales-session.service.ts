@@ -58,11 +58,6 @@ export interface CloseListener {
   sessionClosed(): void;
 }
 
-/** The event hub, as far as a new session needs it (EventHub.positionCommitted()). */
-export interface EventPositions {
-  positionCommitted(): Promise<void>;
-}
-
 /** What a cap change asks of the customer orders (CustomerOrderService). */
 export interface LapsedHolds {
   /** The lapsed holds of these offers (in their session), expired at once rather than at the scheduler's next tick. */
@@ -74,7 +69,6 @@ export class SalesSessionService {
     private readonly enterprises: EnterpriseService,
     private readonly closeListener: CloseListener,
     private readonly lapsedHolds: LapsedHolds,
-    private readonly eventPositions: EventPositions,
   ) {}
 
   /**
@@ -101,9 +95,6 @@ export class SalesSessionService {
     const hub = await this.enterprises.requireHub(ctx, input.hubId, 'hubId');
     const products = await findOfferedProducts(ctx.em, input.offers, errors);
     errors.throwIfAny();
-    // Everything committed so far is positioned before the session's first position is read:
-    // its storefronts' replays start after it, and an event positioned later would be replayed.
-    await this.eventPositions.positionCommitted();
 
     return ctx.em.transactional(async (em) => {
       // The id is made before the session, for the key to name; the session only once the key is
