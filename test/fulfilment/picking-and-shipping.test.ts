@@ -495,5 +495,17 @@ describe('picking and shipping', () => {
     });
     expect(twice.status).toBe(400);
     expect(await twice.json()).toMatchObject({ code: 'BAD_USER_INPUT', userErrors: [{ code: 'INVALID_INPUT', field: ['deliveryDay'], message: 'give deliveryDay once, as plain text' }] });
+    // So is one written as a list or a map (kept by the query parser as a name of its own), or
+    // spelt in another case: each would otherwise be read as absent, and another list sent.
+    const refusal = async (query: string) => {
+      const answer = await fetch(new URL(`/csv/${query}`, t.app.url), { headers: { authorization: `Bearer ${producer.token}` } });
+      return { status: answer.status, userErrors: ((await answer.json()) as { userErrors: unknown[] }).userErrors };
+    };
+    expect(await refusal(`pick-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}&view[]=zone`))
+      .toEqual({ status: 400, userErrors: [{ code: 'INVALID_INPUT', field: ['view'], message: 'give view once, as plain text' }] });
+    expect(await refusal(`pack-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}&hubId[x]=${hubB}`))
+      .toEqual({ status: 400, userErrors: [{ code: 'INVALID_INPUT', field: ['hubId'], message: 'give hubId once, as plain text' }] });
+    expect(await refusal(`pack-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}&hubid=${hubB}`))
+      .toEqual({ status: 400, userErrors: [{ code: 'INVALID_INPUT', field: ['hubid'], message: '"hubid" is spelt hubId' }] });
   });
 });

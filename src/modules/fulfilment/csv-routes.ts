@@ -73,7 +73,23 @@ export function csvRoutes(deps: CsvRouteDeps): Router {
   return router;
 }
 
-type Query = Partial<Record<'producerId' | 'deliveryDay' | 'view' | 'hubId', string>>;
+const PARAMETERS = ['producerId', 'deliveryDay', 'view', 'hubId'] as const;
+type Query = Partial<Record<(typeof PARAMETERS)[number], string>>;
+
+/**
+ * A parameter given twice, or as a[b]=… or a[]=… (which Express's query parser keeps as a name of
+ * its own), has no one value to read; one spelt in another case (hubid) is not the one read. Each
+ * is said so, not read as absent: the caller would get another list than it asked for.
+ */
+function queryProblem(query: Request['query']): { field: string; message: string } | undefined {
+  for (const [key, value] of Object.entries(query)) {
+    const name = key.replace(/\[.*$/s, '');
+    if (typeof value !== 'string' || name !== key) return { field: name, message: `give ${name} once, as plain text` };
+    const meant = PARAMETERS.find((known) => known !== key && known.toLowerCase() === key.toLowerCase());
+    if (meant) return { field: key, message: `"${key}" is spelt ${meant}` };
+  }
+  return undefined;
+}
 
 async function respond(deps: CsvRouteDeps, req: Request, res: Response, name: string, build: (ctx: GraphQLContext, q: Query) => Promise<string>): Promise<void> {
   try {
@@ -82,9 +98,8 @@ async function respond(deps: CsvRouteDeps, req: Request, res: Response, name: st
       return;
     }
     const ctx = deps.newContext(await deps.verifyToken(req.headers.authorization));
-    // A parameter given twice (or as a[b]=…) has no one value to read: said so, not read as absent.
-    const [repeated] = Object.entries(req.query).find((entry) => typeof entry[1] !== 'string') ?? [];
-    if (repeated !== undefined) throw DomainError.of(UserErrorCode.INVALID_INPUT, `give ${repeated} once, as plain text`, [repeated]);
+    const problem = queryProblem(req.query);
+    if (problem) throw DomainError.of(UserErrorCode.INVALID_INPUT, problem.message, [problem.field]);
     // Ids read as the GraphQL API reads them (its ID scalar): canonical.
     const query = Object.fromEntries(Object.entries(req.query as Record<string, string>)
       .map(([key, value]) => [key, key.endsWith('Id') ? canonicalId(value) : value])) as Query;
