@@ -387,6 +387,35 @@ describe('webhook dispatch', () => {
     }
   });
 
+  it("leaves another replica's claim alone when an attempt whose lease lapsed fails", async () => {
+    await t.app.webhooks.stop();
+    const silent = pino({ level: 'silent' });
+    // A: a lease of a second, shorter than its attempts (5 s); B claims what A's lapsed lease lets go.
+    const a = new WebhookDispatcher(t.app.orm, t.clock, silent, { allowPrivateAddresses: true, leaseSeconds: 1, requestTimeoutMs: 5_000 });
+    const b = new WebhookDispatcher(t.app.orm, t.clock, silent, { allowPrivateAddresses: true, requestTimeoutMs: 60_000 });
+    try {
+      const producer = await createProducer(t.api, 'Farm');
+      const r = await receiver({ hang: true });
+      await register({ url: r.url, kinds: ['ADJUSTED'], producerId: producer });
+      await createProduct(t.api, producer, { name: 'Leeks', onHand: '5' });
+      await waitFor('the delivery to be queued', async () =>
+        ((await t.db.query("SELECT 1 FROM webhook_delivery WHERE status = 'PENDING'")).rowCount === 1 ? true : undefined));
+      const aAttempt = a.run();
+      await hanging(r, 1);
+      await waitFor("A's lease to lapse", async () =>
+        ((await t.db.query('SELECT 1 FROM webhook_delivery WHERE claimed_until < clock_timestamp()')).rowCount === 1 ? true : undefined));
+      void b.run();
+      await hanging(r, 2);
+      await aAttempt; // A's attempt fails (no answer within 5 s)
+      const { rows } = await t.db.query('SELECT claimed_until > clock_timestamp() AS claimed, attempt_count FROM webhook_delivery');
+      // B's claim stands: nobody else may send the delivery while B's attempt is on its way.
+      expect(rows).toEqual([{ claimed: true, attempt_count: 2 }]);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
   // README, "For operators": up to 16 deliveries at once, at most 4 to one receiver; other endpoints go on.
   it('sends a healthy endpoint its delivery while a failing endpoint works through its backlog', async () => {
     const failing = await receiver({ failures: 1_000_000 }); // answers 503 at once, every time

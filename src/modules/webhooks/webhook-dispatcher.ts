@@ -258,7 +258,7 @@ export class WebhookDispatcher {
     } catch (recordError) {
       // The receiver may have it, but without a record it is sent again: at least once.
       this.logger.error({ ...log, err: recordError }, 'could not record a webhook attempt; will retry the delivery');
-      await this.release(delivery.id, retryAt).catch((releaseError: unknown) =>
+      await this.release(delivery, retryAt).catch((releaseError: unknown) =>
         // Left claimed: it is retried once the lease lapses.
         this.logger.error({ ...log, err: releaseError }, 'could not release a webhook delivery; retried after its lease'),
       );
@@ -324,13 +324,15 @@ export class WebhookDispatcher {
   ): Promise<void> {
     return this.orm.em.fork().transactional(async (em) => {
       const delivered = attempt.error === undefined;
-      // No row: the webhook was removed meanwhile and its delivery dropped; there is nothing to record on.
+      // No row: the webhook was removed meanwhile and its delivery dropped, or (a failure) this
+      // claim's lease lapsed and another replica claimed the delivery again (its attempt count
+      // moved on): clearing that claim would let a third send go out beside its.
       const [row] = await sql(
         em,
         delivered
           ? "UPDATE webhook_delivery SET status = 'DELIVERED', delivered_at = ?, claimed_until = NULL WHERE id = ? RETURNING id"
-          : "UPDATE webhook_delivery SET next_attempt_at = ?, claimed_until = NULL WHERE id = ? AND status = 'PENDING' RETURNING id",
-        [delivered ? attempt.ended : attempt.retryAt, delivery.id],
+          : "UPDATE webhook_delivery SET next_attempt_at = ?, claimed_until = NULL WHERE id = ? AND status = 'PENDING' AND attempt_count = ? RETURNING id",
+        delivered ? [attempt.ended, delivery.id] : [attempt.retryAt, delivery.id, delivery.attemptCount],
       );
       if (!row) return;
       await sql(em, 'INSERT INTO webhook_attempt (delivery_id, attempted_at, status_code, error) VALUES (?, ?, ?, ?)', [
@@ -349,12 +351,13 @@ export class WebhookDispatcher {
     });
   }
 
-  /** Frees a claim without a record, so the delivery is retried at `retryAt` rather than after the lease. */
-  private async release(deliveryId: string, retryAt: Date): Promise<void> {
-    await sql(this.orm.em.fork(), "UPDATE webhook_delivery SET next_attempt_at = ?, claimed_until = NULL WHERE id = ? AND status = 'PENDING'", [
-      retryAt,
-      deliveryId,
-    ]);
+  /** Frees this claim without a record (not a later one), so the delivery is retried at `retryAt` rather than after the lease. */
+  private async release(delivery: ClaimedDelivery, retryAt: Date): Promise<void> {
+    await sql(
+      this.orm.em.fork(),
+      "UPDATE webhook_delivery SET next_attempt_at = ?, claimed_until = NULL WHERE id = ? AND status = 'PENDING' AND attempt_count = ?",
+      [retryAt, delivery.id, delivery.attemptCount],
+    );
   }
 
   /** 1 s, 2 s, 4 s … up to the maximum, each up to a fifth longer at random. */
