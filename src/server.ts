@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import querystring from 'node:querystring';
 import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -245,6 +246,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   // Everything but GraphQL itself: the health check and the CSV downloads.
   const others = express();
   others.disable('x-powered-by');
+  // Every pair of the query string read: Express's parser stops at 1000 and drops the rest, so a
+  // parameter after 999 others (empty ones count) would read as absent. The request line's size
+  // limit bounds them.
+  others.set('query parser', (query: string) => querystring.parse(query, undefined, undefined, { maxKeys: 0 }));
   others.get('/health', async (_req, res) => {
     const up = await deps.orm.isConnected().catch(() => false);
     res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'database unavailable' });

@@ -507,5 +507,13 @@ describe('picking and shipping', () => {
       .toEqual({ status: 400, userErrors: [{ code: 'INVALID_INPUT', field: ['hubId'], message: 'give hubId once, as plain text' }] });
     expect(await refusal(`pack-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}&hubid=${hubB}`))
       .toEqual({ status: 400, userErrors: [{ code: 'INVALID_INPUT', field: ['hubid'], message: '"hubid" is spelt hubId' }] });
+    // A parameter after a thousand others is read all the same (Express's parser stopped at 1000),
+    // and one no list reads is left alone, however it is written.
+    const rowsOf = async (query: string) => {
+      const answer = await fetch(new URL(`/csv/${query}`, t.app.url), { headers: { authorization: `Bearer ${producer.token}` } });
+      return { status: answer.status, rows: (await answer.text()).trim().split('\r\n').length };
+    };
+    expect(await rowsOf(`pack-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}${'&'.repeat(1000)}&hubId=${hubB}`)).toEqual({ status: 200, rows: 2 });
+    expect(await rowsOf(`pick-list?producerId=${w.farm}&deliveryDay=${DELIVERY_DAY}&tags[]=mail&utm_source=mail&view=zone`)).toEqual({ status: 200, rows: 3 });
   });
 });
