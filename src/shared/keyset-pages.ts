@@ -43,9 +43,10 @@ const BIGINT_ID = /^[1-9]\d{0,17}$/;
  * next page starts after the cursor by the sort key (keyset pagination: no OFFSET to scan past).
  * `filter` narrows the items (SQL over the alias `t`, with its parameters), not the cursor: an
  * item the filter now leaves out (a product taken off sale since the page before) still marks
- * where the next page starts. A parent whose page cannot be read (a cursor that is not one of its
- * items) gets its error in place of its page. The sort key should not change: an item whose key
- * changes between two pages moves, and the pages after it skip or repeat what it passed.
+ * where the next page starts. A cursor that is none of the parents' items is an error in place of
+ * every page; one parent's reads that parent's next page, and the others' pages are empty. The
+ * sort key should not change: an item whose key changes between two pages moves, and the pages
+ * after it skip or repeat what it passed.
  */
 export async function keysetPages<T extends object>(
   em: EntityManager,
@@ -64,11 +65,14 @@ export async function keysetPages<T extends object>(
     const [cursor] = wellFormed
       ? await sql<{ parent: string }>(em, `SELECT ${list.parent} AS parent FROM ${list.table} WHERE id = ?::${idType}`, [after])
       : [];
-    for (const id of parentIds) {
-      if (cursor?.parent !== id) pages.set(id, DomainError.of(UserErrorCode.NOT_FOUND, `no ${list.notFound} with id "${after}"`, [list.cursorField ?? 'after']));
-    }
     // A cursor of none of these parents: every page is an error.
-    if (!cursor || !pages.has(cursor.parent)) return pages;
+    if (!cursor || !pages.has(cursor.parent)) {
+      for (const id of parentIds) pages.set(id, DomainError.of(UserErrorCode.NOT_FOUND, `no ${list.notFound} with id "${after}"`, [list.cursorField ?? 'after']));
+      return pages;
+    }
+    // One parent's: the others, reached by the same field further down one response (each
+    // offer's producer's products, say), have nothing after it. An error there would null the
+    // whole answer up the non-null path, the page asked for with it.
     parents = [cursor.parent];
   }
   // Checked even for an empty page: a bad cursor is refused whatever the page size.

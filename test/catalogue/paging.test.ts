@@ -104,6 +104,27 @@ describe('paging through products and lots', () => {
     expect(negative.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', userErrors: [{ code: 'INVALID_INPUT', field: ['first'] }] });
   });
 
+  it("pages one producer's products nested in a session's catalogue: the other producers reached have nothing after its cursor", async () => {
+    const jean = await createProducer(t.api, 'Jean');
+    const marie = await createProducer(t.api, 'Marie');
+    const carrots = await createProduct(t.api, jean, { name: 'Carrots', onHand: '10' });
+    t.clock.advance({ seconds: 1 }); // made later, so listed after (made at one instant, they go by id)
+    const leeks = await createProduct(t.api, jean, { name: 'Leeks', onHand: '10' });
+    const bread = await createProduct(t.api, marie, { name: 'Bread', onHand: '10' });
+    const session = await createSession(t.api, await createHub(t.api, 'Nested Hub'), {
+      opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-27T18:00:00+01:00', products: [carrots, leeks, bread],
+    });
+    const answer = await (await t.as()).request<{ salesSession: { offers: { product: { name: string; producer: { name: string; products: { name: string }[] } } }[] } | null }>(
+      'query ($id: ID!, $after: ID) { salesSession(id: $id) { offers { product { name producer { name products(first: 1, after: $after) { name } } } } } }',
+      { id: session.id, after: carrots },
+    );
+    expect(answer.errors).toBeUndefined();
+    // Jean's next page after Carrots is Leeks; Marie's list has no such item, so nothing after it.
+    expect(answer.data?.salesSession?.offers.map((o) => [o.product.name, o.product.producer.products.map((p) => p.name)])).toEqual([
+      ['Carrots', ['Leeks']], ['Leeks', ['Leeks']], ['Bread', []],
+    ]);
+  });
+
   it("reads only the page, however many lots a product has", async () => {
     const w = await world(t);
     const lamb = await w.product('Lamb', 'each');
