@@ -6,7 +6,7 @@ import { TCP_KEEPALIVE } from '../db/tcp-keepalive.js';
 import type { Clock } from '../shared/clock.js';
 import { coalesced } from '../shared/coalesced.js';
 import { instant, preparedSql, sql } from '../shared/sql.js';
-import { EventKind, OFFER_KINDS, onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, replayableRange, type ReplayOwners, wroteEvents } from './event-log.js';
+import { EventKind, OFFER_KINDS, ON_SALE_KINDS, onEventsCommittedOutsideTransactions, POSITIONED_CHANNEL, replayableRange, type ReplayOwners, wroteEvents } from './event-log.js';
 
 export interface StoredEvent {
   position: string;
@@ -47,8 +47,8 @@ export interface EventFilter {
  *   ever offered (`offered`, which only grows, so events arriving in any order may add to it), or
  *   of every product until the session's offers have been read into it;
  * - as they are handed to the client, in position order, replayed and live alike
- *   (admitInOrder()), `onSale` decides: an offer event changes it, and a product's change passes
- *   while the product is on sale.
+ *   (admitInOrder()), `onSale` decides: an addition, restore, withdrawal or close changes it, and
+ *   a product's change (or its offer's cap change) passes while the product is on sale.
  * `onSale` starts as the offers were just after the stream's start position (offersAsOf()), so
  * a product's changes reach the client exactly while it was on sale in the session.
  */
@@ -361,7 +361,7 @@ function matchesSessionOffers(filter: SessionOffersFilter, event: StoredEvent): 
 
 /** Whether a session's storefront gets an event, in position order (SessionOffersFilter). */
 function admitInOrder(filter: SessionOffersFilter, event: StoredEvent): boolean {
-  if (!OFFER_KINDS.includes(event.kind)) return filter.onSale.has(event.productId);
+  if (!ON_SALE_KINDS.includes(event.kind)) return filter.onSale.has(event.productId);
   // Only an addition or a restore puts an offer on sale; a withdrawal or the session's close takes it off.
   if (event.kind === EventKind.OFFERED) filter.onSale.add(event.productId);
   else filter.onSale.delete(event.productId);

@@ -30,6 +30,8 @@ export enum EventKind {
    * more of that offer.
    */
   SESSION_CLOSED = 'SESSION_CLOSED',
+  /** A hub set, changed or lifted an offer's cap (updateOfferCap): what the offer can sell changed, not the stock. */
+  CAP_CHANGED = 'CAP_CHANGED',
 }
 
 /** Kinds that change a producer's reservations (the rest only change availability). */
@@ -42,7 +44,10 @@ export const FULFILMENT_KINDS = [EventKind.LOT_RELEASED, EventKind.TRANSFERRED, 
  * Kinds about one session's offers, naming the session: they reach that session's availability
  * stream (availabilityChanged) only, and no webhook.
  */
-export const OFFER_KINDS: readonly string[] = [EventKind.OFFERED, EventKind.WITHDRAWN, EventKind.SESSION_CLOSED];
+export const OFFER_KINDS: readonly string[] = [EventKind.OFFERED, EventKind.WITHDRAWN, EventKind.SESSION_CLOSED, EventKind.CAP_CHANGED];
+
+/** Of those, the kinds that put an offer on sale or take it off (a cap change does neither). */
+export const ON_SALE_KINDS: readonly string[] = [EventKind.OFFERED, EventKind.WITHDRAWN, EventKind.SESSION_CLOSED];
 
 /** Kinds about a producer's stock alone: they name no producer order, so no hub ever gets one. */
 export const STOCK_ONLY_KINDS: readonly string[] = [EventKind.ADJUSTED, EventKind.LOT_RELEASED, EventKind.TRANSFERRED];

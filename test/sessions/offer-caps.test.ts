@@ -427,11 +427,40 @@ describe('offer caps', () => {
       await eventsHandedOut(t.app);
       const watcher = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: open.id }, { servedBy: t.app });
       try {
+        // The cap's own event says what the offer sells now; the checkout's, what it leaves.
         expect((await updateCap(t.api, offer, '6')).userErrors).toEqual([]);
+        expect((await watcher.waitForCount(1)).map((e) => [e.available, e.offer.id])).toEqual([['6', offer]]);
         expect((await checkout(t.api, open.id, 'fay', [{ offerId: offer, quantity: '2' }])).userErrors).toEqual([]);
-        const [event] = await watcher.waitForCount(1);
-        expect(event).toMatchObject({ available: '4', offer: { id: offer, available: '4' } });
+        expect((await watcher.waitForCount(2))[1]).toMatchObject({ available: '4', offer: { id: offer, available: '4' } });
+        // Lifted, the offer sells what the stock has (48 of the 50, fay holding 2).
+        expect((await updateCap(t.api, offer, null)).userErrors).toEqual([]);
+        expect((await watcher.waitForCount(3))[2]).toMatchObject({ available: '48', offer: { id: offer } });
         expect(watcher.errors).toEqual([]);
+      } finally {
+        await watcher.close();
+      }
+    });
+
+    it('tells nothing of a cap set on a withdrawn offer, which stays off sale on the stream', async () => {
+      const { open, product } = await cappedSale('Sorrel', '50', '50');
+      const offer = open.offerFor(product);
+      const { withdrawOffer } = await t.api.data<{ withdrawOffer: { userErrors: unknown[] } }>(
+        'mutation ($input: OfferRefInput!) { withdrawOffer(input: $input) { userErrors { code } } }', { input: { offerId: offer } });
+      expect(withdrawOffer.userErrors).toEqual([]);
+      await eventsHandedOut(t.app);
+      const watcher = await subscribe<AvailabilityEventShape>(t.api, AVAILABILITY, { salesSessionId: open.id }, { servedBy: t.app });
+      try {
+        expect((await updateCap(t.api, offer, '6')).userErrors).toEqual([]);
+        await adjustStock(t.api, product, '1');
+        // The stream goes on (another offer's change reaches it) without a word of the withdrawn one.
+        const other = await createProduct(t.api, await createProducer(t.api, 'Sorrel neighbour'), { name: 'Dock', unit: 'each', onHand: '5' });
+        const { addOffers } = await t.api.data<{ addOffers: { userErrors: unknown[] } }>(
+          'mutation ($input: AddOffersInput!) { addOffers(input: $input) { userErrors { code } } }',
+          { input: { salesSessionId: open.id, offers: [{ productId: other, price: { amount: 100, currency: 'EUR' } }] } });
+        expect(addOffers.userErrors).toEqual([]);
+        const [first] = await watcher.waitForCount(1);
+        expect(first!.offer.id).not.toBe(offer);
+        expect(watcher.received.filter((e) => e.offer.id === offer)).toEqual([]);
       } finally {
         await watcher.close();
       }

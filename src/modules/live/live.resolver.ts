@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { Arg, Ctx, FieldResolver, Resolver, Root, Subscription } from 'type-graphql';
 import { IdScalar } from '../../graphql/scalars.js';
-import { EventKind, FULFILMENT_KINDS, RESERVATION_KINDS, type ReplayOwners } from '../../events/event-log.js';
+import { EventKind, FULFILMENT_KINDS, ON_SALE_KINDS, RESERVATION_KINDS, type ReplayOwners } from '../../events/event-log.js';
 import type { SessionOffersFilter, StoredEvent } from '../../events/event-hub.js';
 import { Allow, Public } from '../../auth/access.js';
 import { actsForProducer } from '../../auth/policy.js';
@@ -150,7 +150,7 @@ export class ReservationEventResolver {
 export class AvailabilityEventResolver {
   @Public()
   @Subscription(() => AvailabilityEvent, {
-    description: "A session's offers whose availability changed (a hold, release or stock change anywhere), and those its hub adds, withdraws or restores.",
+    description: "A session's offers whose availability changed (a hold, release or stock change anywhere), and those its hub adds, withdraws, restores or caps.",
     subscribe: async ({ args, context }) => {
       const { salesSessionId, after } = args as AvailabilityArgs;
       const ctx = context as GraphQLContext;
@@ -233,9 +233,9 @@ function withOffer(events: AsyncIterableIterator<StoredEvent>, offerOf: (product
 /**
  * The session's offers, each with whether it was on sale just after `start`, the position its
  * stream starts after: the events the stream then hands out are judged in order from there
- * (SessionOffersFilter). An offer's first change after `start` (positioned later, or not yet
- * positioned) says what it was before: a withdrawal or the session's close (SESSION_CLOSED), on
- * sale; an addition or a restore, not.
+ * (SessionOffersFilter). An offer's first change on or off sale after `start` (ON_SALE_KINDS:
+ * positioned later, or not yet positioned) says what it was before: a withdrawal or the session's
+ * close (SESSION_CLOSED), on sale; an addition or a restore, not.
  * Without one, it is as it is now: off sale if withdrawn, or if the session told it closed.
  */
 async function offersAsOf(ctx: GraphQLContext, salesSessionId: string, start: string): Promise<{ id: string; productId: string; onSale: boolean }[]> {
@@ -250,10 +250,10 @@ async function offersAsOf(ctx: GraphQLContext, salesSessionId: string, start: st
             c.kind AS "firstChange"
        FROM offer f JOIN sales_session s ON s.id = f.sales_session_id
        LEFT JOIN (SELECT DISTINCT ON (e.product_id) e.product_id, e.kind FROM domain_event e
-                   WHERE e.sales_session_id = ? AND (e.position > ?::bigint OR e.position IS NULL)
+                   WHERE e.sales_session_id = ? AND e.kind = ANY(?::text[]) AND (e.position > ?::bigint OR e.position IS NULL)
                    ORDER BY e.product_id, e.position NULLS LAST, e.id) c ON c.product_id = f.product_id
       WHERE f.sales_session_id = ?`,
-    [salesSessionId, start, salesSessionId],
+    [salesSessionId, `{${ON_SALE_KINDS.join(',')}}`, start, salesSessionId],
   );
   return offers.map(({ id, productId, offSale, firstChange }) => ({
     id,

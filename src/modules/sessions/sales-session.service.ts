@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DateTime } from 'luxon';
 import { requireHub, seesSessionWhole } from '../../auth/policy.js';
-import { newestEventPosition } from '../../events/event-log.js';
+import { appendEvents, EventKind, newestEventPosition } from '../../events/event-log.js';
 import { DomainError, InputErrors, UserErrorCode } from '../../shared/errors.js';
 import { claimIdempotencyKey, hashRequest, idempotencyScope, IdempotentMutation, optionalIdempotencyKey } from '../../shared/idempotency.js';
 import { isUuid } from '../../shared/ids.js';
@@ -226,6 +226,8 @@ export class SalesSessionService {
       offer.cap = cap?.toFixed();
       // Counted only while capped (Offer.taken).
       offer.taken = cap ? held.toFixed() : '0';
+      // Its storefronts are told what the offer sells now, read as the event reaches them.
+      await appendEvents(em, ctx.clock.now(), [{ kind: EventKind.CAP_CHANGED, productId: product.id, salesSessionId: offer.salesSession.id, quantity: '0' }]);
       return offer;
     });
   }
