@@ -92,12 +92,15 @@ export type Loaders = ReturnType<typeof createLoaders>;
 /**
  * Pages of lists that belong to parent rows (keysetPages()), keyed by parent and page: the parents
  * a response reaches with the same page arguments (most often all of them) are read in one
- * statement.
+ * statement. Parents may differ in more than the cursor (a caller's own products are read whole,
+ * another producer's only on sale), so one cursor may reach several groups: where one group held
+ * its parent, the others have nothing after it (keysetPages() across groups), not an error.
  */
 function paged<P extends object, T>(
   em: EntityManager,
   read: (em: EntityManager, parentIds: readonly string[], page: P) => Promise<Map<string, T[] | Error>>,
 ): DataLoader<{ parentId: string; page: P }, T[], string> {
+  const cursorOf = (page: P) => (page as { after?: string | null; before?: string | null }).after ?? (page as { before?: string | null }).before ?? null;
   return new DataLoader(async (keys) => {
     const parentsByPage = new Map<string, { page: P; parentIds: string[] }>();
     for (const { parentId, page } of keys) {
@@ -105,9 +108,14 @@ function paged<P extends object, T>(
       const group = parentsByPage.get(pageKey) ?? parentsByPage.set(pageKey, { page, parentIds: [] }).get(pageKey)!;
       group.parentIds.push(parentId);
     }
+    const groups: { page: P; pages: Map<string, T[] | Error> }[] = [];
+    for (const { page, parentIds } of parentsByPage.values()) groups.push({ page, pages: await read(em, parentIds, page) });
+    // The cursors a group placed among its parents' items (a group that did not answers errors only).
+    const placed = new Set(groups.filter((g) => [...g.pages.values()].some((items) => !(items instanceof Error))).map((g) => cursorOf(g.page)));
     const pages = new Map<string, T[] | Error>();
-    for (const { page, parentIds } of parentsByPage.values()) {
-      for (const [parentId, items] of await read(em, parentIds, page)) pages.set(JSON.stringify([parentId, page]), items);
+    for (const group of groups) {
+      const placedElsewhere = cursorOf(group.page) !== null && placed.has(cursorOf(group.page));
+      for (const [parentId, items] of group.pages) pages.set(JSON.stringify([parentId, group.page]), items instanceof Error && placedElsewhere ? [] : items);
     }
     return keys.map(({ parentId, page }) => pages.get(JSON.stringify([parentId, page]))!);
   }, { cacheKeyFn: ({ parentId, page }) => JSON.stringify([parentId, page]) });

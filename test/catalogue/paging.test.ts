@@ -114,15 +114,18 @@ describe('paging through products and lots', () => {
     const session = await createSession(t.api, await createHub(t.api, 'Nested Hub'), {
       opensAt: '2026-11-23T07:00:00+01:00', closesAt: '2026-11-27T18:00:00+01:00', products: [carrots, leeks, bread],
     });
-    const answer = await (await t.as()).request<{ salesSession: { offers: { product: { name: string; producer: { name: string; products: { name: string }[] } } }[] } | null }>(
-      'query ($id: ID!, $after: ID) { salesSession(id: $id) { offers { product { name producer { name products(first: 1, after: $after) { name } } } } } }',
-      { id: session.id, after: carrots },
-    );
-    expect(answer.errors).toBeUndefined();
-    // Jean's next page after Carrots is Leeks; Marie's list has no such item, so nothing after it.
-    expect(answer.data?.salesSession?.offers.map((o) => [o.product.name, o.product.producer.products.map((p) => p.name)])).toEqual([
-      ['Carrots', ['Leeks']], ['Leeks', ['Leeks']], ['Bread', []],
-    ]);
+    // Anonymous, and Jean himself, whose own products are read whole and Marie's only on sale (pages read apart).
+    for (const reader of [await t.as(), await t.as({ role: 'producer', producerId: jean })]) {
+      const answer = await reader.request<{ salesSession: { offers: { product: { name: string; producer: { name: string; products: { name: string }[] } } }[] } | null }>(
+        'query ($id: ID!, $after: ID) { salesSession(id: $id) { offers { product { name producer { name products(first: 1, after: $after) { name } } } } } }',
+        { id: session.id, after: carrots },
+      );
+      expect(answer.errors).toBeUndefined();
+      // Jean's next page after Carrots is Leeks; Marie's list has no such item, so nothing after it.
+      expect(answer.data?.salesSession?.offers.map((o) => [o.product.name, o.product.producer.products.map((p) => p.name)])).toEqual([
+        ['Carrots', ['Leeks']], ['Leeks', ['Leeks']], ['Bread', []],
+      ]);
+    }
   });
 
   it("reads only the page, however many lots a product has", async () => {
