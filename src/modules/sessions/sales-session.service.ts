@@ -226,7 +226,9 @@ export class SalesSessionService {
       offer.cap = cap?.toFixed();
       // Counted only while capped (Offer.taken).
       offer.taken = cap ? held.toFixed() : '0';
-      // Its storefronts are told what the offer sells now, read as the event reaches them.
+      // Its storefronts are told what the offer sells now, read as the event reaches them. The offer
+      // first, then the product's levels (the event locks them): the order every writer takes.
+      await em.flush();
       await appendEvents(em, ctx.clock.now(), [{ kind: EventKind.CAP_CHANGED, productId: product.id, salesSessionId: offer.salesSession.id, quantity: '0' }]);
       return offer;
     });
