@@ -100,7 +100,10 @@ function paged<P extends object, T>(
   em: EntityManager,
   read: (em: EntityManager, parentIds: readonly string[], page: P) => Promise<Map<string, T[] | Error>>,
 ): DataLoader<{ parentId: string; page: P }, T[], string> {
-  const cursorOf = (page: P) => (page as { after?: string | null; before?: string | null }).after ?? (page as { before?: string | null }).before ?? null;
+  const cursorOf = (page: P) => {
+    const { after, before } = page as { after?: string | null; before?: string | null };
+    return after ?? before ?? null;
+  };
   return new DataLoader(async (keys) => {
     const parentsByPage = new Map<string, { page: P; parentIds: string[] }>();
     for (const { parentId, page } of keys) {

@@ -326,7 +326,7 @@ export class WebhookDispatcher {
       const delivered = attempt.error === undefined;
       // No row: the webhook was removed meanwhile and its delivery dropped, or (a failure) this
       // claim's lease lapsed and another replica claimed the delivery again (its attempt count
-      // moved on): clearing that claim would let a third send go out beside its.
+      // moved on): clearing that claim would let a third send go out beside that replica's.
       const [row] = await sql(
         em,
         delivered
