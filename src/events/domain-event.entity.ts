@@ -45,7 +45,7 @@ export class DomainEvent {
   @Property({ type: 'uuid', nullable: true })
   customerOrderId?: string;
 
-  /** The session whose offer was added, withdrawn or restored, or that closed early (OFFER_KINDS); none for other kinds. */
+  /** The session whose offer was added, withdrawn, restored or capped, or that closed (OFFER_KINDS); none for other kinds. */
   @Property({ type: 'uuid', nullable: true })
   salesSessionId?: string;
 
