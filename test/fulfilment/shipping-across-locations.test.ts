@@ -25,6 +25,10 @@ describe('shipping when the goods are not where the order was committed', () => 
   afterAll(() => t.stop());
 
   const ship = (input: Record<string, unknown>) => t.api.data<ShipResult>(SHIP, { input: { carrier: 'Van', ...input } });
+  /** moveLot's userErrors: none when the lot moved. */
+  const moveLot = async (lotId: string, toLocationId: string) => (await t.api.data<{ moveLot: { userErrors: { code: string; field: string[]; message: string }[] } }>(
+    'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code field message } } }', { input: { lotId, toLocationId } },
+  )).moveLot.userErrors;
 
   it('ships less than a split hold from the stock outside lots where the pick list puts it', async () => {
     t.clock.set('2026-11-23T09:00:00+01:00');
@@ -427,11 +431,11 @@ describe('shipping when the goods are not where the order was committed', () => 
     expect(await lines()).toEqual([{ lots: [['M-EXTRA', '5']], short: '0' }]);
     const stockBefore = await stockByLocation(t.api, pears);
 
-    const { moveLot } = await t.api.data<{ moveLot: { lot: { id: string } | null; userErrors: { code: string; field: string[] }[] } }>(
+    const { moveLot: refused } = await t.api.data<{ moveLot: { lot: { id: string } | null; userErrors: { code: string; field: string[] }[] } }>(
       'mutation ($input: MoveLotInput!) { moveLot(input: $input) { lot { id } userErrors { code field } } }',
       { input: { lotId: low, toLocationId: depot } },
     );
-    expect(moveLot).toEqual({ lot: null, userErrors: [{ code: 'INSUFFICIENT_STOCK', field: ['lotId'] }] });
+    expect(refused).toEqual({ lot: null, userErrors: [{ code: 'INSUFFICIENT_STOCK', field: ['lotId'] }] });
     expect(await stockByLocation(t.api, pears)).toEqual(stockBefore);
     expect(await lines()).toEqual([{ lots: [['M-EXTRA', '5']], short: '0' }]);
     const shipped = await ship({ producerOrderId: order, trackingReference: 'T-1' });
@@ -449,14 +453,11 @@ describe('shipping when the goods are not where the order was committed', () => 
     await buy(t.api, session.id, 'ana', session.offerFor(figs), '5');
     await closeSessions(t);
     const order = await producerOrderOf(t.api, w.farm, session.id);
-    const moveLot = async (lotId: string) => (await t.api.data<{ moveLot: { userErrors: { code: string; field: string[]; message: string }[] } }>(
-      'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code field message } } }', { input: { lotId, toLocationId: depot } },
-    )).moveLot.userErrors;
     const where = async () => (await pickLines(t.api, w.farm, order)).map((l) => ({ lots: l.lots.map((p) => [p.lot.code, p.location.name]), short: l.short }));
     expect(await where()).toEqual([{ lots: [['F-1', 'Main']], short: '0' }]);
 
     // Its stock is all committed, to the order that ships the lot: the commitment goes with it.
-    expect(await moveLot(committed)).toEqual([]);
+    expect(await moveLot(committed, depot)).toEqual([]);
     const stock = await stockByLocation(t.api, figs);
     expect({ main: stock.Main, depot: stock.Depot }).toMatchObject({ main: { onHand: '0', committed: '0' }, depot: { onHand: '5', committed: '5' } });
     expect(await where()).toEqual([{ lots: [['F-1', 'Depot']], short: '0' }]);
@@ -469,7 +470,7 @@ describe('shipping when the goods are not where the order was committed', () => 
     const held = await receiveLot(t.api, figs, { code: 'F-2', quantity: '5', bestBefore: '2026-12-10' }); // at Main
     const open = await createOfferSession(t.api, w.hub, [{ productId: figs }], { closesAt: '2026-11-24T20:00:00+01:00' });
     await buy(t.api, open.id, 'ben', open.offerFor(figs), '5');
-    expect(await moveLot(held)).toEqual([expect.objectContaining({ code: 'INSUFFICIENT_STOCK', field: ['lotId'] })]);
+    expect(await moveLot(held, depot)).toEqual([expect.objectContaining({ code: 'INSUFFICIENT_STOCK', field: ['lotId'] })]);
     expect((await stockByLocation(t.api, figs)).Main).toMatchObject({ onHand: '5', held: '5' });
 
     const shipped = await ship({ producerOrderId: order, trackingReference: 'F' });
@@ -495,11 +496,8 @@ describe('shipping when the goods are not where the order was committed', () => 
     }));
     expect(await where()).toEqual([{ lots: [['F-1', 'Main']], untracked: [['Main', '3']], short: '0' }]);
 
-    const { moveLot } = await t.api.data<{ moveLot: { userErrors: unknown[] } }>(
-      'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code message } } }', { input: { lotId: lot, toLocationId: cold } },
-    );
     // 2 of its 5 committed at Main go with the lot: the other 3 back what it ships from Main.
-    expect(moveLot.userErrors).toEqual([]);
+    expect(await moveLot(lot, cold)).toEqual([]);
     expect(await where()).toEqual([{ lots: [['F-1', 'Cold']], untracked: [['Main', '3']], short: '0' }]);
     const stock = await stockByLocation(t.api, figs);
     expect({ main: stock.Main, cold: stock.Cold }).toMatchObject({ main: { onHand: '3', committed: '3' }, cold: { onHand: '5', committed: '2' } });
@@ -520,13 +518,10 @@ describe('shipping when the goods are not where the order was committed', () => 
     await buy(t.api, session.id, 'ana', session.offerFor(figs), '5'); // committed at Main
     await closeSessions(t);
     const order = await producerOrderOf(t.api, w.farm, session.id);
-    const move = async (lotId: string, toLocationId: string) => (await t.api.data<{ moveLot: { userErrors: unknown[] } }>(
-      'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code message } } }', { input: { lotId, toLocationId } },
-    )).moveLot.userErrors;
-    expect(await move(picked, cold)).toEqual([]);
+    expect(await moveLot(picked, cold)).toEqual([]);
     const committed = async () => Object.fromEntries(Object.entries(await stockByLocation(t.api, figs)).map(([name, s]) => [name, s.committed]));
     expect(await committed()).toEqual({ Main: '0', Cold: '5', Depot: '0' });
-    expect(await move(spare, depot)).toEqual([]);
+    expect(await moveLot(spare, depot)).toEqual([]);
     expect((await pickLines(t.api, w.farm, order)).map((l) => ({ lots: l.lots.map((p) => [p.lot.code, p.location.name]), short: l.short })))
       .toEqual([{ lots: [['F-1', 'Cold']], short: '0' }]);
     await expectStockConsistent(t.db);
@@ -553,10 +548,7 @@ describe('shipping when the goods are not where the order was committed', () => 
     }));
     expect(await plan(ben)).toEqual([{ lots: [], untracked: [['Main', '3']], short: '0' }]);
 
-    const { moveLot } = await t.api.data<{ moveLot: { userErrors: unknown[] } }>(
-      'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code message } } }', { input: { lotId: lot, toLocationId: w.main } },
-    );
-    expect(moveLot.userErrors).toEqual([]);
+    expect(await moveLot(lot, w.main)).toEqual([]);
     expect(await plan(ana)).toEqual([{ lots: [['A', 'Main']], untracked: [['Cold store', '3']], short: '0' }]);
     expect(await plan(ben)).toEqual([{ lots: [], untracked: [['Main', '3']], short: '0' }]);
     // Ana's commitment stayed in the cold store, the spare stock there standing in for the lot's;
@@ -595,11 +587,8 @@ describe('shipping when the goods are not where the order was committed', () => 
     }));
     expect(await plan()).toEqual([{ lots: [['C', 'Main', '3', true], ['C', 'Main', '2', false]], untracked: [['Main', '2']], short: '0' }]);
 
-    const { moveLot } = await t.api.data<{ moveLot: { userErrors: unknown[] } }>(
-      'mutation ($input: MoveLotInput!) { moveLot(input: $input) { userErrors { code message } } }', { input: { lotId: c, toLocationId: cold } },
-    );
     // All 5 of C's commitment goes with it; Main keeps the 2 its stock kept outside lots needs.
-    expect(moveLot.userErrors).toEqual([]);
+    expect(await moveLot(c, cold)).toEqual([]);
     const stock = await stockByLocation(t.api, figs);
     expect({ main: stock.Main!.committed, cold: stock.Cold!.committed }).toEqual({ main: '2', cold: '5' });
     expect((await ship({ producerOrderId: order, trackingReference: 'C' })).shipProducerOrder.userErrors).toEqual([]);

@@ -84,11 +84,11 @@ type Query = Partial<Record<(typeof PARAMETERS)[number], string>>;
 function queryProblem(query: Request['query']): { field: string; message: string } | undefined {
   for (const [key, value] of Object.entries(query)) {
     const name = key.replace(/\[.*$/s, '');
+    const meant = PARAMETERS.find((known) => known.toLowerCase() === name.toLowerCase());
     // A parameter no route reads (a link's own tracking or list parameters) is left alone.
-    if (!PARAMETERS.some((known) => known.toLowerCase() === name.toLowerCase())) continue;
+    if (!meant) continue;
     if (typeof value !== 'string' || name !== key) return { field: name, message: `give ${name} once, as plain text` };
-    const meant = PARAMETERS.find((known) => known !== key && known.toLowerCase() === key.toLowerCase());
-    if (meant) return { field: key, message: `"${key}" is spelt ${meant}` };
+    if (meant !== key) return { field: key, message: `"${key}" is spelt ${meant}` };
   }
   return undefined;
 }

@@ -83,7 +83,8 @@ export class WebhookService {
       });
     }
     const secret = input.secret ?? randomBytes(32).toString('hex');
-    if (characters(secret) < 16 || characters(secret) > 200) errors.invalid('must be 16 to 200 characters', ['secret']);
+    const secretLength = characters(secret);
+    if (secretLength < 16 || secretLength > 200) errors.invalid('must be 16 to 200 characters', ['secret']);
     const idempotencyKey = optionalIdempotencyKey(input.idempotencyKey, errors);
     // An empty id names nothing: left out, it would be the operator's webhook (or the caller's own).
     if (input.producerId === '') errors.add(UserErrorCode.NOT_FOUND, 'no producer with id ""', ['producerId']);
